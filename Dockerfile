@@ -1,0 +1,12 @@
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY projections ./projections
+COPY bench ./bench
+RUN npm run build && npm prune --omit=dev
+ENV NODE_ENV=production BACKPLANE_DATA_DIR=/data
+VOLUME /data
+CMD ["node", "dist/src/main.js"]

@@ -1,0 +1,59 @@
+import { projections as allProjections } from '../projections';
+import type { Config } from './config';
+import { CommandHandler } from './core/command-handler';
+import { silentLogger, type Logger } from './core/logger';
+import type { Projection } from './core/projection';
+import { ProjectionRunner } from './core/projection-runner';
+import { SqlEventStore } from './eventstore/postgres/sql-event-store';
+import type { SqlDatabase } from './sql/database';
+import { PgDatabase } from './sql/pg-database';
+import { PgliteDatabase } from './sql/pglite-database';
+
+/** The running parts, wired. The composition root: the one place that knows which store runs. */
+export interface Backplane {
+  db: SqlDatabase;
+  store: SqlEventStore;
+  commands: CommandHandler;
+  runners: ProjectionRunner[];
+  runner(name: string): ProjectionRunner;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  logger?: Logger;
+  projections?: readonly Projection[];
+}
+
+export async function openDatabase(config: Config): Promise<SqlDatabase> {
+  if (config.store === 'pglite') return PgliteDatabase.open(config.dataDir);
+  return PgDatabase.connect({ connectionString: config.databaseUrl!, schema: config.databaseSchema });
+}
+
+/** Opens the store (creating or migrating its schema) and prepares, but does not start, the projections. */
+export async function openBackplane(config: Config, options: OpenOptions = {}): Promise<Backplane> {
+  const logger = options.logger ?? silentLogger;
+  const db = await openDatabase(config);
+  try {
+    const store = await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
+    const runners = (options.projections ?? allProjections).map((projection) => new ProjectionRunner({ store, db, projection, logger }));
+    return {
+      db,
+      store,
+      commands: new CommandHandler(store),
+      runners,
+      runner(name) {
+        const found = runners.find((runner) => runner.name === name);
+        if (!found) throw new Error(`no projection named ${name}; known: ${runners.map((r) => r.name).join(', ')}`);
+        return found;
+      },
+      async close() {
+        await Promise.all(runners.map((runner) => runner.stop()));
+        await store.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+import { openBackplane, type Backplane } from './backplane';
+import { describeStore, loadConfig } from './config';
+import { rebuildProjection, type RebuildProgress } from './core/rebuild';
+import { verifyLog } from './eventstore/verify';
+
+const USAGE = `usage: backplane <command>
+
+  rebuild <projection>|--all   drop read models and replay the event log into them, showing progress
+  verify                       walk the event log and check every stream's hash chain
+  status                       show each projection's checkpoint and the log's head
+
+Configuration comes from the environment, as for npm start (BACKPLANE_EVENT_STORE, BACKPLANE_DATA_DIR,
+BACKPLANE_DATABASE_URL, BACKPLANE_DATABASE_SCHEMA).`;
+
+/** One line that rewrites itself on a terminal, and plain lines elsewhere (logs, pipes). */
+function progressLine(): { update(text: string, final?: boolean): void } {
+  const tty = process.stdout.isTTY === true;
+  let lastPrinted = 0;
+  return {
+    update(text, final = false) {
+      if (tty) {
+        process.stdout.write(`\r\x1b[2K${text}${final ? '\n' : ''}`);
+      } else if (final || Date.now() - lastPrinted >= 1000) {
+        lastPrinted = Date.now();
+        process.stdout.write(`${text}\n`);
+      }
+    },
+  };
+}
+
+function describeRebuild(progress: RebuildProgress, startedAt: number): string {
+  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
+  const of = progress.eventsInLog !== undefined ? ` of ${progress.eventsInLog} in the log` : '';
+  const rate = Math.round(progress.eventsApplied / seconds);
+  const where = progress.where === 'elsewhere' ? ' (replayed by the running server)' : '';
+  return `${progress.projection}: ${progress.eventsApplied} events applied${of}, ${rate} events/s${where}${progress.done ? ' - done' : ''}`;
+}
+
+async function rebuild(backplane: Backplane, target: string | undefined): Promise<number> {
+  if (!target) {
+    process.stderr.write(`rebuild needs a projection name or --all\n\n${USAGE}\n`);
+    return 2;
+  }
+  const runners = target === '--all' ? backplane.runners : [backplane.runner(target)];
+  for (const runner of runners) {
+    const line = progressLine();
+    const startedAt = Date.now();
+    await rebuildProjection(runner, backplane.store, (progress) => line.update(describeRebuild(progress, startedAt), progress.done));
+  }
+  return 0;
+}
+
+async function verify(backplane: Backplane): Promise<number> {
+  const line = progressLine();
+  const result = await verifyLog(backplane.store, {
+    heads: await backplane.store.streamHeads(),
+    onProgress: (checked) => line.update(`verifying: ${checked} events checked`),
+  });
+  line.update(`verified ${result.eventsChecked} events in ${result.streamsChecked} streams`, true);
+  if (!result.problem) {
+    process.stdout.write('the log is intact\n');
+    return 0;
+  }
+  const { kind, stream, revision, eventId, message } = result.problem;
+  process.stdout.write(`TAMPERED (${kind}) at stream ${stream} revision ${revision}${eventId ? ` event ${eventId}` : ''}: ${message}\n`);
+  return 1;
+}
+
+async function status(backplane: Backplane): Promise<number> {
+  process.stdout.write(`head position: ${(await backplane.store.headPosition()) ?? 'empty log'}, ${await backplane.store.countEvents()} events\n`);
+  for (const runner of backplane.runners) {
+    const checkpoint = await runner.checkpoint();
+    process.stdout.write(
+      `${runner.name}: ${checkpoint ? `at ${checkpoint.position ?? 'start'}, ${checkpoint.eventsApplied} events applied` : 'never run'}\n`,
+    );
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, argument] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const commands: Record<string, (backplane: Backplane) => Promise<number>> = {
+    rebuild: (backplane) => rebuild(backplane, argument),
+    verify,
+    status,
+  };
+  const run = commands[command];
+  if (!run) {
+    process.stderr.write(`unknown command ${command}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig();
+  const backplane = await openBackplane(config);
+  try {
+    process.stderr.write(`store: ${describeStore(config)}\n`);
+    return await run(backplane);
+  } finally {
+    await backplane.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`backplane: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { WrongExpectedVersionError } from '../eventstore/errors';
+import type { EventStore, JsonValue, Position } from '../eventstore/types';
+import { fold, type Decider, type DomainEvent } from './decider';
+import { ConcurrencyError } from './errors';
+import { asJsonObject, eventMetadata, type CommandContext } from './metadata';
+
+export interface HandleOptions {
+  /**
+   * The stream revision the caller last saw (-1n: no stream yet). A different current revision
+   * refuses the command with CONFLICT instead of retrying.
+   */
+  expectedRevision?: bigint;
+}
+
+export interface HandleResult<State, Event> {
+  /** The events written: [] when the command changed nothing. */
+  events: Event[];
+  state: State;
+  /** The stream's revision after the command (-1n: still no stream). */
+  revision: bigint;
+  /** The global position of the last event written, or null when nothing was written. */
+  position: Position | null;
+}
+
+export interface CommandHandlerOptions {
+  /** How many times load-decide-append runs before a conflict with concurrent writers is reported. */
+  maxAttempts?: number;
+}
+
+/** Load a stream, fold it, decide, append with the loaded revision as the expected one. */
+export class CommandHandler {
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly store: EventStore,
+    options: CommandHandlerOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  async handle<State, Command, Event extends DomainEvent>(
+    decider: Decider<State, Command, Event>,
+    stream: string,
+    command: Command,
+    context: CommandContext,
+    options: HandleOptions = {},
+  ): Promise<HandleResult<State, Event>> {
+    const metadata = asJsonObject(eventMetadata(context));
+    for (let attempt = 1; ; attempt++) {
+      const recorded = await this.store.readStream(stream);
+      const state = fold(decider, recorded.map((event) => ({ type: event.type, data: event.data }) as unknown as Event));
+      const revision = recorded.length > 0 ? recorded[recorded.length - 1].revision : -1n;
+      if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
+        throw new ConcurrencyError(`${stream} is at version ${revision}, not ${options.expectedRevision}: reload and try again`);
+      }
+
+      const events = decider.decide(command, state);
+      if (events.length === 0) return { events, state, revision, position: null };
+
+      try {
+        const result = await this.store.appendToStream(
+          stream,
+          events.map((event) => ({ id: randomUUID(), type: event.type, data: event.data as JsonValue, metadata })),
+          { expectedRevision: revision === -1n ? 'no_stream' : revision },
+        );
+        return {
+          events,
+          state: events.reduce(decider.evolve, state),
+          revision: result.nextExpectedRevision,
+          position: result.position,
+        };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        if (options.expectedRevision !== undefined) {
+          throw new ConcurrencyError(`${stream} changed while the command ran: reload and try again`);
+        }
+        if (attempt >= this.maxAttempts) {
+          throw new ConcurrencyError(`${stream} kept changing under ${this.maxAttempts} attempts: try again`);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,315 @@
+import { EventEmitter } from 'node:events';
+import { BackplaneError } from '../errors';
+import type { EventStore, Position, SubscriptionBatch } from '../eventstore/types';
+import type { HeldLock, SqlDatabase } from '../sql/database';
+import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
+import { ProjectionTimeoutError } from './errors';
+import { silentLogger, type Logger } from './logger';
+import type { Projection } from './projection';
+
+export interface ProjectionRunnerOptions {
+  store: EventStore;
+  /** Where the read model and its checkpoint live. */
+  db: SqlDatabase;
+  projection: Projection;
+  logger?: Logger;
+  /** How often a process that does not hold the projection tries to take it over (ms). */
+  lockRetryMs?: number;
+  /** How long to wait after a failure before starting again from the checkpoint (ms). */
+  retryDelayMs?: number;
+  maxBatch?: number;
+  /** How often an idle holder checks that its checkpoint was not reset or taken (ms). */
+  checkpointWatchMs?: number;
+}
+
+export interface ProjectionProgress {
+  position: Position;
+  eventsApplied: number;
+  caughtUp: boolean;
+}
+
+/** The checkpoint moved under this runner: another process took over or a rebuild reset it. */
+class CheckpointMovedError extends BackplaneError {
+  constructor(name: string) {
+    super('CHECKPOINT_MOVED', `projection ${name}: the checkpoint moved under this runner`);
+  }
+}
+
+class LockLostError extends BackplaneError {
+  constructor(name: string) {
+    super('LOCK_LOST', `projection ${name}: the lock was lost`);
+  }
+}
+
+/** What one spell of holding the projection knows: where its last commit left the checkpoint. */
+interface Session {
+  position: string | null;
+  eventsApplied: number;
+  /** Batches being committed now; the checkpoint watcher looks only between them. */
+  applying: number;
+}
+
+/** Settles once; `wait` resolves at the latest when it is set. */
+class Signal {
+  private resolve: () => void = () => undefined;
+  isSet = false;
+  readonly wait = new Promise<void>((resolve) => (this.resolve = resolve));
+  set(): void {
+    this.isSet = true;
+    this.resolve();
+  }
+}
+
+const sleep = (ms: number, interrupt: Promise<void>) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void interrupt.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/**
+ * Applies one projection from the catch-up subscription. Each batch's read-model writes and
+ * the checkpoint commit in one transaction, and the transaction first checks that the
+ * checkpoint is where this runner left it, so every event is applied exactly once, whatever
+ * crashes and whoever else runs. A lock through the database lets one process at a time apply
+ * the projection; the others wait and take over from the checkpoint when it dies.
+ */
+export class ProjectionRunner {
+  readonly name: string;
+  private readonly store: EventStore;
+  private readonly db: SqlDatabase;
+  private readonly projection: Projection;
+  private readonly logger: Logger;
+  private readonly lockRetryMs: number;
+  private readonly retryDelayMs: number;
+  private readonly maxBatch: number;
+  private readonly checkpointWatchMs: number;
+  private readonly progress = new EventEmitter();
+  private loop: Promise<void> | undefined;
+  private stopping = new Signal();
+  private sessions = 0;
+  private schemaReady: Promise<void> | undefined;
+
+  constructor(options: ProjectionRunnerOptions) {
+    this.store = options.store;
+    this.db = options.db;
+    this.projection = options.projection;
+    this.name = options.projection.name;
+    this.logger = options.logger ?? silentLogger;
+    this.lockRetryMs = options.lockRetryMs ?? 1000;
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.maxBatch = options.maxBatch ?? 500;
+    this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
+    this.progress.setMaxListeners(0);
+  }
+
+  /** True while this process is the one applying the projection. */
+  get isActive(): boolean {
+    return this.sessions > 0;
+  }
+
+  /** Keeps the projection applied in the background until stop(), taking it over whenever it is free. */
+  start(): void {
+    if (this.loop && !this.stopping.isSet) return;
+    // A start that follows a stop still under way begins once that stop has let go.
+    const previous = this.loop ?? Promise.resolve();
+    const stopping = (this.stopping = new Signal());
+    this.loop = previous.then(() => this.run(stopping));
+  }
+
+  /** Resolves once the runner has let go of the projection and its lock. */
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    this.stopping.set();
+    await loop;
+    if (this.loop === loop) this.loop = undefined;
+  }
+
+  /** The checkpoint as the database has it. */
+  async checkpoint(): Promise<Checkpoint | null> {
+    await this.ensureSchema();
+    return readCheckpoint(this.db, this.name);
+  }
+
+  onProgress(listener: (progress: ProjectionProgress) => void): () => void {
+    this.progress.on('progress', listener);
+    return () => this.progress.off('progress', listener);
+  }
+
+  /** Resolves once the read model includes everything up to `position`, wherever it is being applied. */
+  async waitForPosition(position: Position, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // The database's checkpoint, not a copy in memory: it is the one a reset or another process moves.
+      const reached = (await this.checkpoint())?.position;
+      if (reached && this.store.comparePositions(reached, position) >= 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ProjectionTimeoutError(this.name, position, timeoutMs);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.progress.off('progress', done);
+          resolve();
+        };
+        // Progress made here wakes at once; progress made by another process is polled.
+        const timer = setTimeout(done, Math.min(left, 50));
+        this.progress.on('progress', done);
+      });
+    }
+  }
+
+  /**
+   * Drops the read model and sets its checkpoint back to the start. Whichever process holds the
+   * projection notices and replays it; with none, catchUp() replays it here.
+   */
+  async reset(): Promise<void> {
+    await this.ensureSchema();
+    await resetProjection(this.db, this.projection);
+    this.logger.info('projection reset for rebuild', { projection: this.name });
+  }
+
+  /**
+   * Applies the projection up to the end of the log as it stands, then returns: for a rebuild
+   * or a one-off catch-up when no other process holds the projection. Returns false when one does.
+   */
+  async catchUp(): Promise<boolean> {
+    await this.ensureSchema();
+    const lock = await this.db.tryLock(this.lockName);
+    if (!lock) return false;
+    try {
+      // The end as it stands now: under steady writes a short page may never come.
+      const end = await this.store.headPosition();
+      await this.applyWhileHolding(lock, new Signal(), end ?? 'first-short-page');
+      return true;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private get lockName(): string {
+    return `backplane-projection:${this.name}`;
+  }
+
+  private async run(stopping: Signal): Promise<void> {
+    let stopped = false;
+    void stopping.wait.then(() => (stopped = true));
+    while (!stopped) {
+      let lock: HeldLock | null = null;
+      try {
+        await this.ensureSchema();
+        lock = await this.tryLockUnlessStopped(stopping);
+        if (!lock) {
+          await sleep(this.lockRetryMs, stopping.wait);
+          continue;
+        }
+        if (stopped) break;
+        await this.applyWhileHolding(lock, stopping, undefined);
+      } catch (error) {
+        if (error instanceof CheckpointMovedError) {
+          this.logger.warn('projection checkpoint moved; starting again from it', { projection: this.name });
+          continue;
+        }
+        this.logger.error('projection failed; starting again from its checkpoint', { projection: this.name, error: String(error) });
+        await sleep(this.retryDelayMs, stopping.wait);
+      } finally {
+        await lock?.release();
+      }
+    }
+  }
+
+  /**
+   * A lock attempt after which a stop takes effect at once: a lock obtained is then let go before
+   * returning, so that stop() resolves with the lock free. (The attempt itself is bounded by the
+   * database's connection timeout.)
+   */
+  private async tryLockUnlessStopped(stopping: Signal): Promise<HeldLock | null> {
+    const lock = await this.db.tryLock(this.lockName);
+    if (lock && stopping.isSet) {
+      await lock.release();
+      return null;
+    }
+    return lock;
+  }
+
+  /**
+   * Applies batches while holding the lock: until stopped, or, for a catch-up, until the given
+   * position (or the first short page of an empty log) is reached.
+   */
+  private async applyWhileHolding(lock: HeldLock, stopping: Signal, until: Position | 'first-short-page' | undefined): Promise<void> {
+    const checkpoint = await prepareProjection(this.db, this.projection);
+    const session: Session = { position: checkpoint.position, eventsApplied: checkpoint.eventsApplied, applying: 0 };
+    this.sessions += 1;
+    this.logger.info('projection running', { projection: this.name, from: checkpoint.position ?? 'start' });
+
+    const caughtUp = new Signal();
+    const finished = new Signal();
+    const subscription = this.store.subscribeToAll(
+      { fromPosition: checkpoint.position ?? 'start', filter: this.projection.filter, maxBatch: this.maxBatch },
+      async (batch) => {
+        if (batch.position !== session.position) {
+          session.applying += 1;
+          try {
+            await this.applyBatch(session, batch);
+          } finally {
+            session.applying -= 1;
+          }
+        }
+        this.progress.emit('progress', { position: batch.position, eventsApplied: session.eventsApplied, caughtUp: batch.caughtUp } satisfies ProjectionProgress);
+        const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
+        if (reached) caughtUp.set();
+      },
+    );
+    const moved = this.watchCheckpoint(session, finished);
+    const lost = lock.lost.then(() => {
+      throw new LockLostError(this.name);
+    });
+    try {
+      await Promise.race([subscription.done, lost, moved, until === undefined ? stopping.wait : caughtUp.wait]);
+    } finally {
+      finished.set();
+      this.sessions -= 1;
+      await subscription.stop();
+      await moved.catch(() => undefined);
+    }
+  }
+
+  /** While idle no batch arrives to notice a rebuild or a takeover made elsewhere, so the checkpoint is watched too. */
+  private async watchCheckpoint(session: Session, finished: Signal): Promise<void> {
+    let done = false;
+    void finished.wait.then(() => (done = true));
+    for (;;) {
+      await sleep(this.checkpointWatchMs, finished.wait);
+      if (done) return;
+      if (session.applying > 0) continue;
+      const expected = session.position;
+      const current = await readCheckpoint(this.db, this.name);
+      const unchanged = current?.position === expected && current?.version === this.projection.version;
+      if (!done && session.applying === 0 && expected === session.position && !unchanged) throw new CheckpointMovedError(this.name);
+    }
+  }
+
+  private async applyBatch(session: Session, batch: SubscriptionBatch): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const current = await readCheckpoint(tx, this.name, true);
+      if (!current || current.position !== session.position || current.version !== this.projection.version) {
+        throw new CheckpointMovedError(this.name);
+      }
+      for (const event of batch.events) {
+        for (const statement of this.projection.apply(event)) await tx.query(statement.sql, statement.params);
+      }
+      await advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
+    });
+    session.position = batch.position;
+    session.eventsApplied += batch.events.length;
+  }
+
+  private ensureSchema(): Promise<void> {
+    this.schemaReady ??= migrateCheckpoints(this.db).catch((error) => {
+      this.schemaReady = undefined;
+      throw error;
+    });
+    return this.schemaReady;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Every error Backplane raises on purpose carries a stable code, so that an edge
+ * (GraphQL, the CLI) maps codes and never parses messages.
+ */
+export class BackplaneError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

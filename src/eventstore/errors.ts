@@ -1,0 +1,64 @@
+import { BackplaneError } from '../errors';
+import type { ExpectedRevision } from './types';
+
+/** The stream's revision is not the one the writer expected. Nothing was written. */
+export class WrongExpectedVersionError extends BackplaneError {
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    /** The stream's current revision, or 'no_stream'. */
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(
+      'WRONG_EXPECTED_VERSION',
+      `stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`,
+    );
+  }
+}
+
+/** A caller passed something the store refuses to record or read. Nothing was written. */
+export class InvalidArgumentError extends BackplaneError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** An event id is already recorded somewhere that makes this append not a retry of that one. */
+export class DuplicateEventIdError extends BackplaneError {
+  constructor(
+    readonly stream: string,
+    readonly eventIds: string[],
+  ) {
+    super(
+      'DUPLICATE_EVENT_ID',
+      `stream ${stream}: event ids already recorded, by an append this one does not repeat: ${eventIds.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Appending inside a caller's transaction: a transaction younger than the caller's wrote the
+ * stream first, and writing now would put the stream out of order in the global log. The
+ * caller's transaction is aborted; running it again as a new transaction succeeds.
+ */
+export class AppendOrderConflictError extends BackplaneError {
+  constructor(readonly stream: string) {
+    super('APPEND_ORDER_CONFLICT', `stream ${stream} was written by a newer transaction: run the transaction again`);
+  }
+}
+
+/** The embedded store's folder is held by another process. */
+export class StoreLockedError extends BackplaneError {
+  constructor(
+    readonly folder: string,
+    readonly holderPid: number,
+    detail: string,
+    lockFile: string,
+  ) {
+    super(
+      'STORE_LOCKED',
+      `the store in ${folder} is in use by process ${holderPid}${detail}; stop it or point this one at another folder ` +
+        `(if that process is gone, for instance on another host, delete ${lockFile})`,
+    );
+  }
+}

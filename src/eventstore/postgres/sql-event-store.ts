@@ -1,0 +1,269 @@
+import type { SqlDatabase, SqlExecutor } from '../../sql/database';
+import { migrate } from '../../sql/migrate';
+import { AppendOrderConflictError, DuplicateEventIdError, WrongExpectedVersionError } from '../errors';
+import { contentHash } from '../hash-chain';
+import { pollingSubscription } from '../polling-subscription';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventData,
+  EventStore,
+  JsonObject,
+  JsonValue,
+  Position,
+  ReadAllFrom,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeToAllOptions,
+  Subscription,
+  SubscriptionHandler,
+} from '../types';
+import {
+  assertDirection,
+  assertExpectedRevision,
+  assertFilter,
+  assertMaxCount,
+  assertReadStreamFrom,
+  assertStreamName,
+  validateBatch,
+} from '../validation';
+import { compareLogPositions, formatPosition, LOG_START, parsePosition } from './position';
+import { eventStoreMigrations } from './schema';
+import type { StreamHead } from '../verify';
+
+export interface SqlEventStoreOptions {
+  /** How often a live subscription looks for events written by other processes (ms). */
+  pollIntervalMs?: number;
+}
+
+interface EventRow {
+  id: string;
+  stream: string;
+  revision: string;
+  type: string;
+  data: JsonValue;
+  metadata: JsonObject;
+  tx: string;
+  seq: string;
+  recorded_at: Date;
+  hash: string;
+}
+
+interface AppendRow {
+  o_status: 'ok' | 'idempotent' | 'wrong_expected_version' | 'duplicate_id';
+  o_revision: string | null;
+  o_tx: string | null;
+  o_seq: string | null;
+  o_detail: string | null;
+}
+
+/** A new transaction id is newer than every writer so far, so a second attempt nearly always succeeds. */
+const ORDER_CONFLICT_ATTEMPTS = 10;
+// Text casts keep 64-bit values exact on both drivers. ORDER BY must name table columns
+// (events.seq), since a bare name would sort by the text alias.
+const COLUMNS = 'id::text AS id, stream, revision::text AS revision, type, data, metadata, tx_id::text AS tx, seq::text AS seq, recorded_at, hash';
+// Nothing at or above the oldest open transaction is read: it could still be joined by events that sort before it.
+const VISIBLE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
+
+/** The event store on PostgreSQL: a server through node-postgres, or embedded PGlite. Same SQL on both. */
+export class SqlEventStore implements EventStore {
+  private readonly appendListeners = new Set<() => void>();
+  private readonly pollIntervalMs: number;
+
+  private constructor(
+    private readonly db: SqlDatabase,
+    options: SqlEventStoreOptions,
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 100;
+  }
+
+  /** Creates or migrates the schema, then opens the store. */
+  static async open(db: SqlDatabase, options: SqlEventStoreOptions = {}): Promise<SqlEventStore> {
+    await migrate(db, 'event-store', eventStoreMigrations);
+    return new SqlEventStore(db, options);
+  }
+
+  appendToStream(stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.appendWithin(this.db, stream, events, options);
+  }
+
+  /**
+   * Appends inside a transaction the caller holds open: the events commit or roll back with it.
+   * May refuse with AppendOrderConflictError, after which the caller runs its transaction again.
+   */
+  async appendWithin(executor: SqlExecutor, stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    assertStreamName(stream);
+    const expected = options.expectedRevision ?? 'any';
+    assertExpectedRevision(expected);
+    const batch = validateBatch(events).map((event) => ({ ...event, contentHash: contentHash(event) }));
+
+    const payload = JSON.stringify(batch);
+    const call = (general: boolean) =>
+      executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
+        prepareAs: 'backplane_append_events',
+      });
+    // Inside a caller's transaction a failed statement aborts it: there the general path runs
+    // and a conflict is the caller's to retry. Alone, each call is its own transaction.
+    const alone = executor === this.db;
+    let general = !alone;
+    let row: AppendRow | undefined;
+    for (let attempt = 1; row === undefined; attempt++) {
+      try {
+        [row] = await call(general);
+      } catch (error) {
+        const { code, constraint } = error as { code?: string; constraint?: string };
+        if (code === '23505' && constraint === 'events_pkey') {
+          // The fast path met an id already recorded (a retry?) and undid itself: the general path tells.
+          if (general) throw new DuplicateEventIdError(stream, batch.map((event) => event.id));
+          general = true;
+        } else if (code === '40001') {
+          if (!alone || attempt >= ORDER_CONFLICT_ATTEMPTS) throw new AppendOrderConflictError(stream);
+        } else {
+          throw error;
+        }
+      }
+    }
+    switch (row.o_status) {
+      case 'ok':
+      case 'idempotent':
+        if (row.o_status === 'ok') this.notifyAppend();
+        return {
+          nextExpectedRevision: BigInt(row.o_revision!),
+          position: formatPosition({ tx: BigInt(row.o_tx!), seq: BigInt(row.o_seq!) }),
+        };
+      case 'wrong_expected_version':
+        throw new WrongExpectedVersionError(stream, expected, row.o_revision === null ? 'no_stream' : BigInt(row.o_revision));
+      case 'duplicate_id':
+        throw new DuplicateEventIdError(stream, (row.o_detail ?? '').split(',').filter(Boolean));
+    }
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    assertStreamName(stream);
+    const direction = options.direction ?? 'forwards';
+    assertDirection(direction);
+    const from = options.fromRevision ?? (direction === 'forwards' ? 'start' : 'end');
+    assertReadStreamFrom(from);
+    if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
+    const forwards = direction === 'forwards';
+    if (forwards && from === 'end') return [];
+
+    const params: unknown[] = [stream, options.maxCount ?? null];
+    let bound = '';
+    if (typeof from === 'bigint') {
+      params.push(from.toString());
+      bound = forwards ? 'AND revision >= $3::bigint' : 'AND revision <= $3::bigint';
+    }
+    const rows = await this.db.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE stream = $1 ${bound}
+       ORDER BY events.revision ${forwards ? 'ASC' : 'DESC'} LIMIT $2`,
+      params,
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const direction = options.direction ?? 'forwards';
+    assertDirection(direction);
+    if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
+    assertFilter(options.filter);
+    const forwards = direction === 'forwards';
+    const from = options.fromPosition ?? (forwards ? 'start' : 'end');
+    if (forwards && from === 'end') return [];
+    if (!forwards && from === 'start') return [];
+
+    const params: unknown[] = [options.maxCount ?? null];
+    const where = [VISIBLE];
+    if (from !== 'start' && from !== 'end') {
+      const position = parsePosition(from);
+      params.push(position.tx.toString(), position.seq.toString());
+      where.push(`(tx_id, seq) ${forwards ? '>' : '<'} ($2::xid8, $3::bigint)`);
+    }
+    const types = options.filter?.eventTypes;
+    if (types) {
+      params.push(JSON.stringify(types));
+      where.push(`type IN (SELECT jsonb_array_elements_text($${params.length}::jsonb))`);
+    }
+    const prefixes = options.filter?.streamPrefixes;
+    if (prefixes) {
+      params.push(JSON.stringify(prefixes));
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements_text($${params.length}::jsonb) p WHERE starts_with(stream, p))`);
+    }
+    const order = forwards ? 'ASC' : 'DESC';
+    const rows = await this.db.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY events.tx_id ${order}, events.seq ${order} LIMIT $1`,
+      params,
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions, handler: SubscriptionHandler): Subscription {
+    return pollingSubscription(
+      {
+        pollIntervalMs: this.pollIntervalMs,
+        readPage: (after, maxCount) => this.readAll({ fromPosition: after, maxCount }),
+        resolveStart: (from) => this.resolveStart(from),
+        onAppend: (listener) => {
+          this.appendListeners.add(listener);
+          return () => this.appendListeners.delete(listener);
+        },
+      },
+      options,
+      handler,
+    );
+  }
+
+  async headPosition(): Promise<Position | null> {
+    const [row] = await this.db.query<{ tx: string; seq: string }>(
+      `SELECT tx_id::text AS tx, seq::text AS seq FROM events WHERE ${VISIBLE} ORDER BY events.tx_id DESC, events.seq DESC LIMIT 1`,
+    );
+    return row ? formatPosition({ tx: BigInt(row.tx), seq: BigInt(row.seq) }) : null;
+  }
+
+  comparePositions(a: Position, b: Position): number {
+    return compareLogPositions(parsePosition(a), parsePosition(b));
+  }
+
+  async countEvents(): Promise<number> {
+    const [row] = await this.db.query<{ count: string }>('SELECT count(*)::text AS count FROM events');
+    return Number(row.count);
+  }
+
+  /** Each stream's last revision and hash as recorded apart from its events, for verifyLog. */
+  async streamHeads(): Promise<Map<string, StreamHead>> {
+    const rows = await this.db.query<{ name: string; revision: string; last_hash: string }>(
+      'SELECT name, revision::text AS revision, last_hash FROM event_streams WHERE revision >= 0',
+    );
+    return new Map(rows.map((row) => [row.name, { revision: BigInt(row.revision), hash: row.last_hash }]));
+  }
+
+  /** The store does not own its database: whoever opened the database closes it. */
+  async close(): Promise<void> {
+    this.appendListeners.clear();
+  }
+
+  private async resolveStart(from: ReadAllFrom): Promise<Position> {
+    if (from === 'start') return formatPosition(LOG_START);
+    if (from === 'end') return (await this.headPosition()) ?? formatPosition(LOG_START);
+    return formatPosition(parsePosition(from));
+  }
+
+  private notifyAppend(): void {
+    for (const listener of this.appendListeners) listener();
+  }
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    stream: row.stream,
+    revision: BigInt(row.revision),
+    position: formatPosition({ tx: BigInt(row.tx), seq: BigInt(row.seq) }),
+    recordedAt: row.recorded_at,
+    hash: row.hash,
+  };
+}

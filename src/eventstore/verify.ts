@@ -1,0 +1,116 @@
+import { chainHash, contentHash, GENESIS_HASH } from './hash-chain';
+import type { EventStore, Position, RecordedEvent } from './types';
+
+export type TamperKind = 'altered' | 'reordered' | 'missing';
+
+export interface TamperReport {
+  kind: TamperKind;
+  stream: string;
+  /** The revision where the stream stops being what was written. */
+  revision: bigint;
+  eventId?: string;
+  position?: Position;
+  message: string;
+}
+
+export interface StreamHead {
+  revision: bigint;
+  hash: string;
+}
+
+export interface VerifyOptions {
+  /** Where the store keeps each stream's last revision and hash apart from the events: finds a removed tail. */
+  heads?: Map<string, StreamHead>;
+  pageSize?: number;
+  onProgress?: (eventsChecked: number) => void;
+}
+
+export interface VerifyResult {
+  eventsChecked: number;
+  streamsChecked: number;
+  /** The first problem in global order, or null when the log is intact. */
+  problem: TamperReport | null;
+}
+
+/**
+ * Walks the whole log in global order and recomputes every stream's hash chain.
+ * An edited event no longer matches its hash; a moved one breaks the order of its stream's
+ * revisions; a removed one leaves a gap, or a stream shorter than its recorded head.
+ */
+export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const pageSize = options.pageSize ?? 1000;
+  const streams = new Map<string, StreamHead>();
+  let eventsChecked = 0;
+  let from: Position | 'start' = 'start';
+
+  for (;;) {
+    const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
+    for (const event of page) {
+      const problem = checkEvent(event, streams.get(event.stream));
+      if (problem) return { eventsChecked, streamsChecked: streams.size, problem: await classifyGap(store, problem) };
+      streams.set(event.stream, { revision: event.revision, hash: event.hash });
+      eventsChecked++;
+    }
+    options.onProgress?.(eventsChecked);
+    if (page.length < pageSize) break;
+    from = page[page.length - 1].position;
+  }
+
+  for (const [stream, head] of options.heads ?? []) {
+    let seen = streams.get(stream);
+    if (!seen || seen.revision < head.revision) {
+      // Events committed after the walk passed their place are read from the stream itself.
+      const rest = await store.readStream(stream, { fromRevision: seen ? seen.revision + 1n : 0n, maxCount: Number(head.revision + 1n - (seen ? seen.revision + 1n : 0n)) });
+      for (const event of rest) {
+        const problem = checkEvent(event, seen);
+        if (problem) return { eventsChecked, streamsChecked: streams.size, problem };
+        seen = { revision: event.revision, hash: event.hash };
+        eventsChecked++;
+      }
+    }
+    if (!seen || seen.revision < head.revision) {
+      return {
+        eventsChecked,
+        streamsChecked: streams.size,
+        problem: {
+          kind: 'missing',
+          stream,
+          revision: seen ? seen.revision + 1n : 0n,
+          message: `stream ${stream} ends at revision ${seen?.revision ?? 'none'} but its head records revision ${head.revision}`,
+        },
+      };
+    }
+    if (seen.revision === head.revision && seen.hash !== head.hash) {
+      return {
+        eventsChecked,
+        streamsChecked: streams.size,
+        problem: { kind: 'altered', stream, revision: head.revision, message: `stream ${stream}: the last event's hash differs from the recorded head` },
+      };
+    }
+  }
+  return { eventsChecked, streamsChecked: streams.size, problem: null };
+}
+
+/** A revision that comes too early is a move when the skipped one is still somewhere in the stream. */
+async function classifyGap(store: EventStore, problem: TamperReport): Promise<TamperReport> {
+  if (problem.kind !== 'missing') return problem;
+  const [skipped] = await store.readStream(problem.stream, { fromRevision: problem.revision, maxCount: 1 });
+  if (skipped?.revision !== problem.revision) return problem;
+  return { ...problem, kind: 'reordered', message: `stream ${problem.stream}: revision ${problem.revision} stands after later revisions in the log` };
+}
+
+function checkEvent(event: RecordedEvent, previous: StreamHead | undefined): TamperReport | null {
+  const expectedRevision = previous ? previous.revision + 1n : 0n;
+  const at = { stream: event.stream, eventId: event.id, position: event.position };
+  if (event.revision > expectedRevision) {
+    return { kind: 'missing', ...at, revision: expectedRevision, message: `stream ${event.stream}: revision ${expectedRevision} is missing (next found: ${event.revision})` };
+  }
+  if (event.revision < expectedRevision) {
+    return { kind: 'reordered', ...at, revision: event.revision, message: `stream ${event.stream}: revision ${event.revision} comes after revision ${expectedRevision - 1n} in the log` };
+  }
+  const expectedHash = chainHash(previous?.hash ?? GENESIS_HASH, event.stream, event.revision, contentHash(event));
+  if (expectedHash !== event.hash) {
+    return { kind: 'altered', ...at, revision: event.revision, message: `stream ${event.stream}: event ${event.id} at revision ${event.revision} does not match its hash` };
+  }
+  return null;
+}

@@ -1,0 +1,34 @@
+/**
+ * The small slice of SQL that Backplane needs, served by a PostgreSQL server
+ * (node-postgres) or by embedded PGlite, so that one set of SQL runs on both.
+ */
+export interface QueryOptions {
+  /**
+   * A name under which the server keeps the statement parsed and planned per connection, for
+   * hot statements whose result columns never change. Ignored where it brings nothing (PGlite).
+   */
+  prepareAs?: string;
+}
+
+export interface SqlExecutor {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+  /** Resolves if the lock is lost without release() (its connection died). */
+  readonly lost: Promise<void>;
+}
+
+export interface SqlDatabase extends SqlExecutor {
+  /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs several statements without parameters (DDL). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Takes a named lock shared with every process on this database, or returns null when
+   * another holder has it. The lock dies with its holder.
+   */
+  tryLock(name: string): Promise<HeldLock | null>;
+  close(): Promise<void>;
+}

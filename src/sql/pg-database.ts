@@ -1,0 +1,131 @@
+import { Client, Pool, type PoolConfig, type QueryConfig } from 'pg';
+import type { HeldLock, QueryOptions, SqlDatabase, SqlExecutor } from './database';
+
+export interface PgDatabaseOptions {
+  connectionString: string;
+  /** Schema for every table Backplane creates (default: the connection's search_path). */
+  schema?: string;
+  maxConnections?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A PostgreSQL server through a node-postgres pool. */
+export class PgDatabase implements SqlDatabase {
+  private readonly config: PoolConfig;
+  private readonly pool: Pool;
+
+  private constructor(config: PoolConfig) {
+    this.config = config;
+    this.pool = new Pool(config);
+    // An idle client that loses its server is dropped by the pool; without a listener the error would crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  static async connect(options: PgDatabaseOptions): Promise<PgDatabase> {
+    const config: PoolConfig = {
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      keepAlive: true,
+      // A server that accepts no connections must not hold a caller (or a stop) forever.
+      connectionTimeoutMillis: 10_000,
+    };
+    if (options.schema !== undefined) {
+      if (!SCHEMA_NAME.test(options.schema)) throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
+      config.options = `-c search_path=${options.schema}`;
+    }
+    const db = new PgDatabase(config);
+    try {
+      if (options.schema === undefined) await db.pool.query('SELECT 1');
+      else {
+        // IF NOT EXISTS alone still fails when two processes create the schema at once.
+        const schema = options.schema;
+        await db.transaction(async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['backplane-migrate']);
+          await tx.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        });
+      }
+    } catch (error) {
+      await db.pool.end();
+      throw error;
+    }
+    return db;
+  }
+
+  async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]> {
+    const result = await this.pool.query(statement(sql, params, options));
+    return result.rows as R[];
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    // A checked-out client has no listener of the pool's; without one, a connection lost
+    // mid-transaction would be an uncaught 'error' event and end the process.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await fn({
+        query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (await client.query(statement(sql, params, options))).rows as R[],
+      });
+      // After a failed statement that fn caught, PostgreSQL answers COMMIT with a rollback, and no error.
+      const commit = await client.query('COMMIT');
+      if (commit.command !== 'COMMIT') throw new Error('the transaction was rolled back: a statement in it failed');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /**
+   * A session-level advisory lock on a connection of its own, so that it dies with this process.
+   * The key includes the schema, so deployments in separate schemas of one database do not meet.
+   */
+  async tryLock(name: string): Promise<HeldLock | null> {
+    const client = new Client(this.config);
+    let released = false;
+    let onLost: () => void = () => undefined;
+    const lost = new Promise<void>((resolve) => (onLost = resolve));
+    const connectionGone = () => {
+      if (!released) onLost();
+    };
+    client.on('error', connectionGone);
+    client.on('end', connectionGone);
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await client.end().catch(() => undefined);
+    };
+    try {
+      await client.connect();
+      const [row] = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext(current_schema()), hashtext($1)) AS ok', [name])).rows;
+      if (row.ok) return { lost, release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    await release();
+    return null;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function statement(text: string, values: unknown[] | undefined, options: QueryOptions | undefined): QueryConfig {
+  return options?.prepareAs ? { name: options.prepareAs, text, values } : { text, values };
+}
