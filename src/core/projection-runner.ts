@@ -205,16 +205,29 @@ export class ProjectionRunner {
           continue;
         }
         if (stopped) break;
-        await this.applyWhileHolding(lock, stopping, undefined);
+        await this.applyUntilStopped(lock, stopping);
       } catch (error) {
-        if (error instanceof CheckpointMovedError) {
-          this.logger.warn('projection checkpoint moved; starting again from it', { projection: this.name });
-          continue;
-        }
         this.logger.error('projection failed; starting again from its checkpoint', { projection: this.name, error: String(error) });
         await sleep(this.retryDelayMs, stopping.wait);
       } finally {
         await lock?.release();
+      }
+    }
+  }
+
+  /**
+   * Holds on to the lock when the checkpoint moves under it (a rebuild's reset): the session
+   * starts again from the checkpoint, so no other process can slip in between.
+   */
+  private async applyUntilStopped(lock: HeldLock, stopping: Signal): Promise<void> {
+    for (;;) {
+      try {
+        await this.applyWhileHolding(lock, stopping, undefined);
+        return;
+      } catch (error) {
+        if (stopping.isSet) return;
+        if (!(error instanceof CheckpointMovedError)) throw error;
+        this.logger.warn('projection checkpoint moved; starting again from it', { projection: this.name });
       }
     }
   }

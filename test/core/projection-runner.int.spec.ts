@@ -108,7 +108,8 @@ for (const database of testDatabases) {
     });
 
     it('rebuilds through the runner that holds the projection, which notices the reset while idle', async () => {
-      const holding = runner(countingProjection());
+      // A watcher that looks all the time, so that it notices the reset before the rebuild asks for the lock.
+      const holding = runner(countingProjection(), { checkpointWatchMs: 1 });
       holding.start();
       const written = await appendCounted(6);
       await holding.waitForPosition(written.position);
