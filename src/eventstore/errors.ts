@@ -47,6 +47,17 @@ export class AppendOrderConflictError extends BackplaneError {
   }
 }
 
+/**
+ * Appending inside a caller's transaction: it waited for a stream that another transaction holds,
+ * while that one waits for a stream this one holds (two streams written in opposite orders).
+ * PostgreSQL aborted the caller's transaction; running it again as a new transaction succeeds.
+ */
+export class AppendDeadlockError extends BackplaneError {
+  constructor(readonly stream: string) {
+    super('APPEND_DEADLOCK', `stream ${stream}: this transaction and another waited for each other's streams: run the transaction again`);
+  }
+}
+
 /** The embedded store's folder is held by another process. */
 export class StoreLockedError extends BackplaneError {
   constructor(

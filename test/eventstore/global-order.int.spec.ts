@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppendOrderConflictError } from '../../src/eventstore/errors';
+import { AppendDeadlockError, AppendOrderConflictError } from '../../src/eventstore/errors';
 import { parsePosition } from '../../src/eventstore/postgres/position';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { RecordedEvent, Subscription } from '../../src/eventstore/types';
@@ -131,6 +131,30 @@ describeWithPostgres('global order under concurrent writers (PostgreSQL server)'
       [0n, 'OrganizationAdded'],
       [1n, 'CredentialAdded'],
     ]);
+  });
+
+  it('refuses one of two transactions that append to two streams in opposite orders, typed so it can be run again', async () => {
+    const [a, b] = [`plan-${randomUUID()}`, `plan-${randomUUID()}`];
+    let bothHoldOne!: () => void;
+    const holding = new Promise<void>((resolve) => (bothHoldOne = resolve));
+    let held = 0;
+    const crossWrite = (first: string, second: string) =>
+      db.transaction(async (tx) => {
+        await store.appendWithin(tx, first, [{ type: 'PlanCreated', data: { first } }]);
+        if (++held === 2) bothHoldOne();
+        await holding;
+        await store.appendWithin(tx, second, [{ type: 'PlanCreated', data: { second } }]);
+      });
+    const outcomes = await Promise.allSettled([crossWrite(a, b), crossWrite(b, a)]);
+
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(AppendDeadlockError);
+    expect(refused[0]).toMatchObject({ code: 'APPEND_DEADLOCK' });
+    // The refused transaction wrote nothing: each stream holds only the survivor's one event.
+    expect((await store.readStream(a)).length).toBe(1);
+    expect((await store.readStream(b)).length).toBe(1);
   });
 
   it('keeps streams in order under plain concurrent appends to the same streams', async () => {

@@ -1,6 +1,6 @@
 import type { SqlDatabase, SqlExecutor } from '../../sql/database';
 import { migrate } from '../../sql/migrate';
-import { AppendOrderConflictError, DuplicateEventIdError, WrongExpectedVersionError } from '../errors';
+import { AppendDeadlockError, AppendOrderConflictError, DuplicateEventIdError, WrongExpectedVersionError } from '../errors';
 import { contentHash } from '../hash-chain';
 import { pollingSubscription } from '../polling-subscription';
 import type {
@@ -90,7 +90,8 @@ export class SqlEventStore implements EventStore {
 
   /**
    * Appends inside a transaction the caller holds open: the events commit or roll back with it.
-   * May refuse with AppendOrderConflictError, after which the caller runs its transaction again.
+   * May refuse with AppendOrderConflictError or AppendDeadlockError, after which the caller runs
+   * its transaction again.
    */
   async appendWithin(executor: SqlExecutor, stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
     assertStreamName(stream);
@@ -117,6 +118,8 @@ export class SqlEventStore implements EventStore {
           // The fast path met an id already recorded (a retry?) and undid itself: the general path tells.
           if (general) throw new DuplicateEventIdError(stream, batch.map((event) => event.id));
           general = true;
+        } else if (code === '40P01' && !alone) {
+          throw new AppendDeadlockError(stream);
         } else if (code === '40001') {
           if (!alone || attempt >= ORDER_CONFLICT_ATTEMPTS) throw new AppendOrderConflictError(stream);
         } else {
