@@ -12,6 +12,9 @@ import { readable } from '../support/readable';
 
 afterAll(dropTestSchemas);
 
+/** How long a test waits for a projection to get somewhere: long, since a wait that succeeds ends at once. */
+const WAIT_MS = 30000;
+
 for (const database of testDatabases) {
   describe(`projection runner on ${database.name}`, () => {
     let db: SqlDatabase;
@@ -53,7 +56,7 @@ for (const database of testDatabases) {
       const last = await appendCounted(3);
       const counting = runner(countingProjection());
       counting.start();
-      await counting.waitForPosition(last.position);
+      await counting.waitForPosition(last.position, WAIT_MS);
       expect(await readModel()).toEqual({ applied: 8, seen: 8 });
       expect(await counting.checkpoint()).toMatchObject({ position: last.position, eventsApplied: 8 });
       expect(counting.isActive).toBe(true);
@@ -63,10 +66,10 @@ for (const database of testDatabases) {
       const counting = runner(countingProjection());
       counting.start();
       const written = await appendCounted(2);
-      await counting.waitForPosition(written.position, 5000);
+      await counting.waitForPosition(written.position, WAIT_MS);
       expect(await readModel()).toEqual({ applied: 2, seen: 2 });
       const ignored = await store.appendToStream(`ignored-${randomUUID()}`, [{ type: 'Noise', data: {} }]);
-      await counting.waitForPosition(ignored.position, 5000);
+      await counting.waitForPosition(ignored.position, WAIT_MS);
       expect(await readModel()).toEqual({ applied: 2, seen: 2 });
     });
 
@@ -87,7 +90,7 @@ for (const database of testDatabases) {
       );
       const written = await appendCounted(10);
       failing.start();
-      await failing.waitForPosition(written.position, 10000);
+      await failing.waitForPosition(written.position, WAIT_MS);
       expect(failures).toBe(-1);
       expect(await readModel()).toEqual({ applied: 10, seen: 10 });
       expect((await failing.checkpoint())?.eventsApplied).toBe(10);
@@ -112,7 +115,7 @@ for (const database of testDatabases) {
       const holding = runner(countingProjection(), { checkpointWatchMs: 1 });
       holding.start();
       const written = await appendCounted(6);
-      await holding.waitForPosition(written.position);
+      await holding.waitForPosition(written.position, WAIT_MS);
       await db.query('DELETE FROM counting_seen');
 
       const other = new ProjectionRunner({ store, db, projection: countingProjection() });
@@ -120,7 +123,7 @@ for (const database of testDatabases) {
       expect(result).toMatchObject({ where: 'elsewhere', done: true });
       expect(await readModel()).toEqual({ applied: 6, seen: 6 });
       const more = await appendCounted(1);
-      await holding.waitForPosition(more.position);
+      await holding.waitForPosition(more.position, WAIT_MS);
       expect(await readModel()).toEqual({ applied: 7, seen: 7 });
     });
 
@@ -136,11 +139,12 @@ for (const database of testDatabases) {
     });
 
     it('stops at once, even right after starting, and lets go of the projection', async () => {
-      const counting = runner(countingProjection());
+      // Every wait of the runner's is a minute long: a stop that sat one out would take that long.
+      const counting = runner(countingProjection(), { lockRetryMs: 60000, retryDelayMs: 60000, checkpointWatchMs: 60000 });
       counting.start();
       const started = Date.now();
       await counting.stop();
-      expect(Date.now() - started).toBeLessThan(3000);
+      expect(Date.now() - started).toBeLessThan(20000);
       expect(counting.isActive).toBe(false);
       const next = runner(countingProjection());
       expect(await next.catchUp()).toBe(true);
@@ -154,7 +158,7 @@ for (const database of testDatabases) {
       counting.start();
       await stopping;
       const written = await appendCounted(2);
-      await counting.waitForPosition(written.position, 10000);
+      await counting.waitForPosition(written.position, WAIT_MS);
       expect(await readModel()).toEqual({ applied: 2, seen: 2 });
     });
 
@@ -180,7 +184,7 @@ for (const database of testDatabases) {
       const counting = runner(countingProjection());
       counting.start();
       const written = await appendCounted(5);
-      await counting.waitForPosition(written.position);
+      await counting.waitForPosition(written.position, WAIT_MS);
       await db.query('DELETE FROM counting_seen');
       const result = await rebuildProjection(counting, store, undefined, 10000);
       expect(result).toMatchObject({ done: true, eventsApplied: 5 });
@@ -194,14 +198,14 @@ for (const database of testDatabases) {
       await eventually(() => expect(first.isActive).toBe(true));
       second.start();
       const before = await appendCounted(4);
-      await first.waitForPosition(before.position);
+      await first.waitForPosition(before.position, WAIT_MS);
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect(second.isActive).toBe(false);
 
       await first.stop();
       const after = await appendCounted(3);
       await eventually(() => expect(second.isActive).toBe(true));
-      await second.waitForPosition(after.position);
+      await second.waitForPosition(after.position, WAIT_MS);
       expect(await readModel()).toEqual({ applied: 7, seen: 7 });
     });
   });

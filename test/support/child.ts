@@ -28,7 +28,7 @@ export function spawnTs(script: string, args: string[] = [], env: NodeJS.Process
     process: child,
     output: () => output,
     exited,
-    waitFor(pattern, timeoutMs = 20000) {
+    waitFor(pattern, timeoutMs = 60000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const line = output.split('\n').find((l) => pattern.test(l));
