@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from '../../src/eventstore/errors';
-import type { EventData, EventStore, Position, RecordedEvent, SubscriptionBatch } from '../../src/eventstore/types';
+import type { AppendResult, EventData, EventStore, Position, RecordedEvent, SubscriptionBatch } from '../../src/eventstore/types';
 import { verifyLog } from '../../src/eventstore/verify';
 import { readable } from '../support/readable';
 
@@ -215,6 +215,55 @@ export function eventStoreContract(adapter: string, open: () => Promise<Contract
           const error = await store.appendToStream(stream, batch, { expectedRevision: 0n }).catch((e) => e);
           expect(error).toBeInstanceOf(WrongExpectedVersionError);
           expect(error).toMatchObject({ actual: 1n });
+        });
+      });
+
+      describe('concurrent appends', () => {
+        it('each meets its own outcome: refusals write nothing and do not stop the others', async () => {
+          const contested = newStream();
+          await store.appendToStream(contested, [event('Created')]);
+          const recorded = randomUUID();
+          await store.appendToStream(newStream(), [event('Elsewhere', {}, recorded)]);
+          const retried = newStream();
+          const retriedBatch = [event('Once', {}, randomUUID())];
+          const firstTime = await store.appendToStream(retried, retriedBatch, { expectedRevision: 'no_stream' });
+          const plain = Array.from({ length: 24 }, () => newStream());
+          const fresh = newStream();
+          const missing = newStream();
+          const stolen = newStream();
+
+          // All sent at once, with nothing awaited in between.
+          const [raceA, raceB, created, absent, duplicate, retry, ...rest] = await Promise.allSettled([
+            store.appendToStream(contested, [event('RaceA')], { expectedRevision: 0n }),
+            store.appendToStream(contested, [event('RaceB')], { expectedRevision: 0n }),
+            store.appendToStream(fresh, [event('Fresh')], { expectedRevision: 'no_stream' }),
+            store.appendToStream(missing, [event('Absent')], { expectedRevision: 5n }),
+            store.appendToStream(stolen, [event('Stolen', {}, recorded)]),
+            store.appendToStream(retried, retriedBatch, { expectedRevision: 'no_stream' }),
+            ...plain.map((stream, i) => store.appendToStream(stream, [event('Plain', { i })], { expectedRevision: 'no_stream' })),
+          ]);
+
+          const race = [raceA, raceB];
+          expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+          const lost = race.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+          expect(lost).toBeInstanceOf(WrongExpectedVersionError);
+          expect(lost).toMatchObject({ expected: 0n, actual: 1n });
+          expect(await store.readStream(contested)).toHaveLength(2);
+
+          expect(created).toMatchObject({ status: 'fulfilled', value: { nextExpectedRevision: 0n } });
+          expect(absent.status === 'rejected' && absent.reason).toBeInstanceOf(WrongExpectedVersionError);
+          expect(await store.readStream(missing)).toEqual([]);
+          expect(duplicate.status === 'rejected' && duplicate.reason).toBeInstanceOf(DuplicateEventIdError);
+          expect(await store.readStream(stolen)).toEqual([]);
+          expect(retry).toEqual({ status: 'fulfilled', value: firstTime });
+          expect(await store.readStream(retried)).toHaveLength(1);
+
+          expect(rest.every((r) => r.status === 'fulfilled')).toBe(true);
+          for (const [i, stream] of plain.entries()) {
+            expect((await store.readStream(stream)).map((e) => [e.revision, e.data])).toEqual([[0n, { i }]]);
+          }
+          const positions = rest.map((r) => (r as PromiseFulfilledResult<AppendResult>).value.position);
+          expect(new Set(positions).size).toBe(positions.length);
         });
       });
     });

@@ -139,6 +139,28 @@ const v1: Migration = [
      o_seq := v_seq::text;
    END
    $fn$`,
+  // Appends from concurrent callers of one process, in one transaction and one round trip: each
+  // append keeps its own outcome (a refused one writes nothing and does not stop the others).
+  // Streams are locked in name order, so two groups never wait for each other in a cycle. Any
+  // error undoes the whole group; the adapter then runs its appends one by one.
+  `CREATE FUNCTION append_group(p_appends jsonb)
+   RETURNS TABLE (g_index integer, g_status text, g_revision text, g_tx text, g_seq text, g_detail text)
+   LANGUAGE plpgsql AS $fn$
+   DECLARE
+     v_item jsonb;
+     v_ord bigint;
+   BEGIN
+     FOR v_item, v_ord IN
+       SELECT x.item, x.ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(item, ord)
+        ORDER BY x.item->>'stream' COLLATE "C", x.ord
+     LOOP
+       g_index := v_ord - 1;
+       SELECT a.o_status, a.o_revision, a.o_tx, a.o_seq, a.o_detail INTO g_status, g_revision, g_tx, g_seq, g_detail
+         FROM append_events(v_item->>'stream', v_item->>'expected', v_item->'events', false) a;
+       RETURN NEXT;
+     END LOOP;
+   END
+   $fn$`,
 ];
 
 export const eventStoreMigrations: readonly Migration[] = [v1];

@@ -8,6 +8,7 @@ import type {
   AppendResult,
   EventData,
   EventStore,
+  ExpectedRevision,
   JsonObject,
   JsonValue,
   Position,
@@ -27,6 +28,7 @@ import {
   assertReadStreamFrom,
   assertStreamName,
   validateBatch,
+  type ValidEvent,
 } from '../validation';
 import { compareLogPositions, formatPosition, LOG_START, parsePosition } from './position';
 import { eventStoreMigrations } from './schema';
@@ -35,6 +37,11 @@ import type { StreamHead } from '../verify';
 export interface SqlEventStoreOptions {
   /** How often a live subscription looks for events written by other processes (ms). */
   pollIntervalMs?: number;
+  /**
+   * How many appendToStream calls go to the database at once. Calls made while that many are
+   * under way wait, and go together as one transaction when a place frees (group commit).
+   */
+  appendsInFlight?: number;
 }
 
 interface EventRow {
@@ -58,6 +65,30 @@ interface AppendRow {
   o_detail: string | null;
 }
 
+/** An append checked and ready to send. */
+interface PreparedAppend {
+  stream: string;
+  expected: ExpectedRevision;
+  /** The events as append_events takes them. */
+  events: Array<ValidEvent & { contentHash: string }>;
+}
+
+interface QueuedAppend extends PreparedAppend {
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface GroupRow {
+  g_index: number;
+  g_status: AppendRow['o_status'];
+  g_revision: string | null;
+  g_tx: string | null;
+  g_seq: string | null;
+  g_detail: string | null;
+}
+
+/** Appends sent together at most; more wait for the next group. */
+const MAX_GROUP = 64;
 /** A new transaction id is newer than every writer so far, so a second attempt nearly always succeeds. */
 const ORDER_CONFLICT_ATTEMPTS = 10;
 // Text casts keep 64-bit values exact on both drivers. ORDER BY must name table columns
@@ -70,12 +101,16 @@ const VISIBLE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
 export class SqlEventStore implements EventStore {
   private readonly appendListeners = new Set<() => void>();
   private readonly pollIntervalMs: number;
+  private readonly appendsInFlight: number;
+  private readonly waitingAppends: QueuedAppend[] = [];
+  private appendCallsUnderWay = 0;
 
   private constructor(
     private readonly db: SqlDatabase,
     options: SqlEventStoreOptions,
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
+    this.appendsInFlight = options.appendsInFlight ?? 4;
   }
 
   /** Creates or migrates the schema, then opens the store. */
@@ -84,8 +119,12 @@ export class SqlEventStore implements EventStore {
     return new SqlEventStore(db, options);
   }
 
-  appendToStream(stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    return this.appendWithin(this.db, stream, events, options);
+  async appendToStream(stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    const prepared = prepareAppend(stream, events, options);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.waitingAppends.push({ ...prepared, resolve, reject });
+      this.sendWaitingAppends();
+    });
   }
 
   /**
@@ -94,12 +133,12 @@ export class SqlEventStore implements EventStore {
    * its transaction again.
    */
   async appendWithin(executor: SqlExecutor, stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
-    assertStreamName(stream);
-    const expected = options.expectedRevision ?? 'any';
-    assertExpectedRevision(expected);
-    const batch = validateBatch(events).map((event) => ({ ...event, contentHash: contentHash(event) }));
+    return this.appendPrepared(executor, prepareAppend(stream, events, options));
+  }
 
-    const payload = JSON.stringify(batch);
+  private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
+    const { stream, expected } = append;
+    const payload = JSON.stringify(append.events);
     const call = (general: boolean) =>
       executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
         prepareAs: 'backplane_append_events',
@@ -116,7 +155,7 @@ export class SqlEventStore implements EventStore {
         const { code, constraint } = error as { code?: string; constraint?: string };
         if (code === '23505' && constraint === 'events_pkey') {
           // The fast path met an id already recorded (a retry?) and undid itself: the general path tells.
-          if (general) throw new DuplicateEventIdError(stream, batch.map((event) => event.id));
+          if (general) throw new DuplicateEventIdError(stream, append.events.map((event) => event.id));
           general = true;
         } else if (code === '40P01' && !alone) {
           throw new AppendDeadlockError(stream);
@@ -127,19 +166,48 @@ export class SqlEventStore implements EventStore {
         }
       }
     }
-    switch (row.o_status) {
-      case 'ok':
-      case 'idempotent':
-        if (row.o_status === 'ok') this.notifyAppend();
-        return {
-          nextExpectedRevision: BigInt(row.o_revision!),
-          position: formatPosition({ tx: BigInt(row.o_tx!), seq: BigInt(row.o_seq!) }),
-        };
-      case 'wrong_expected_version':
-        throw new WrongExpectedVersionError(stream, expected, row.o_revision === null ? 'no_stream' : BigInt(row.o_revision));
-      case 'duplicate_id':
-        throw new DuplicateEventIdError(stream, (row.o_detail ?? '').split(',').filter(Boolean));
+    if (row.o_status === 'ok') this.notifyAppend();
+    return appendOutcome(append, row);
+  }
+
+  /** Sends what waits while fewer than appendsInFlight calls are under way: one append alone, more as a group. */
+  private sendWaitingAppends(): void {
+    while (this.appendCallsUnderWay < this.appendsInFlight && this.waitingAppends.length > 0) {
+      const group = this.waitingAppends.splice(0, MAX_GROUP);
+      this.appendCallsUnderWay += 1;
+      void this.appendGroup(group).finally(() => {
+        this.appendCallsUnderWay -= 1;
+        this.sendWaitingAppends();
+      });
     }
+  }
+
+  private async appendGroup(group: QueuedAppend[]): Promise<void> {
+    if (group.length > 1) {
+      let rows: GroupRow[] | undefined;
+      try {
+        rows = await this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [
+          JSON.stringify(group.map(({ stream, expected, events }) => ({ stream, expected: String(expected), events }))),
+        ], { prepareAs: 'backplane_append_group' });
+      } catch {
+        // The group was undone whole (an id already recorded, an order conflict, a deadlock):
+        // each append runs alone, in the order they came, and meets its own outcome.
+      }
+      if (rows) {
+        if (rows.some((row) => row.g_status === 'ok')) this.notifyAppend();
+        for (const row of rows) {
+          const append = group[row.g_index];
+          const outcome = { o_status: row.g_status, o_revision: row.g_revision, o_tx: row.g_tx, o_seq: row.g_seq, o_detail: row.g_detail };
+          try {
+            append.resolve(appendOutcome(append, outcome));
+          } catch (error) {
+            append.reject(error);
+          }
+        }
+        return;
+      }
+    }
+    for (const append of group) await this.appendPrepared(this.db, append).then(append.resolve, append.reject);
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -269,4 +337,28 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     recordedAt: row.recorded_at,
     hash: row.hash,
   };
+}
+
+/** Checks an append's arguments: a typed error, and nothing sent, when they are wrong. */
+function prepareAppend(stream: string, events: EventData[], options: AppendOptions): PreparedAppend {
+  assertStreamName(stream);
+  const expected = options.expectedRevision ?? 'any';
+  assertExpectedRevision(expected);
+  return { stream, expected, events: validateBatch(events).map((event) => ({ ...event, contentHash: contentHash(event) })) };
+}
+
+/** What append_events answered, as the port's result or error. */
+function appendOutcome(append: PreparedAppend, row: AppendRow): AppendResult {
+  switch (row.o_status) {
+    case 'ok':
+    case 'idempotent':
+      return {
+        nextExpectedRevision: BigInt(row.o_revision!),
+        position: formatPosition({ tx: BigInt(row.o_tx!), seq: BigInt(row.o_seq!) }),
+      };
+    case 'wrong_expected_version':
+      throw new WrongExpectedVersionError(append.stream, append.expected, row.o_revision === null ? 'no_stream' : BigInt(row.o_revision));
+    case 'duplicate_id':
+      throw new DuplicateEventIdError(append.stream, (row.o_detail ?? '').split(',').filter(Boolean));
+  }
 }
