@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DuplicateEventIdError, InvalidArgumentError } from '../../src/eventstore/errors';
 import { parsePosition } from '../../src/eventstore/postgres/position';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { AppendResult } from '../../src/eventstore/types';
@@ -19,10 +20,18 @@ const txOf = (result: AppendResult) => parsePosition(result.position).tx;
  */
 for (const database of testDatabases) {
   describe(`group commit on ${database.name}`, () => {
-    it('sends appends made while one is under way together, in one transaction, each in its own stream order', async () => {
+    /** A store that keeps one append call at the database at a time, so that the next ones group. */
+    async function withStore(use: (store: SqlEventStore) => Promise<void>): Promise<void> {
       const db = await database.open();
       try {
-        const store = await SqlEventStore.open(db, { appendsInFlight: 1 });
+        await use(await SqlEventStore.open(db, { appendsInFlight: 1 }));
+      } finally {
+        await db.close();
+      }
+    }
+
+    it('sends appends made while one is under way together, in one transaction, each in its own stream order', () =>
+      withStore(async (store) => {
         const streams = Array.from({ length: 4 }, () => `grouped-${randomUUID()}`);
         const results = await Promise.all(
           Array.from({ length: 10 }, (_, i) => store.appendToStream(streams[i % 4], [{ type: 'Grouped', data: { i } }])),
@@ -40,6 +49,52 @@ for (const database of testDatabases) {
         }
         await readable(store, results[9].position);
         expect((await verifyLog(store, { heads: await store.streamHeads() })).problem).toBeNull();
+      }));
+
+    it('runs the appends of a group in the order they came, whatever their streams are called', () =>
+      withStore(async (store) => {
+        // New streams whose names sort the other way round from the order of the appends.
+        const [later, earlier] = [`grouped-b-${randomUUID()}`, `grouped-a-${randomUUID()}`];
+        const shared = randomUUID();
+        const [alone, kept, refused] = await Promise.allSettled([
+          store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]),
+          store.appendToStream(later, [{ id: shared, type: 'Shared', data: {} }], { expectedRevision: 'no_stream' }),
+          store.appendToStream(earlier, [{ id: shared, type: 'Shared', data: {} }], { expectedRevision: 'no_stream' }),
+        ]);
+
+        expect(kept.status).toBe('fulfilled');
+        expect(refused.status === 'rejected' && refused.reason).toBeInstanceOf(DuplicateEventIdError);
+        // Refused without an error undoing the group: the one kept went in the group's transaction.
+        const txOfSettled = (r: PromiseSettledResult<AppendResult>) => txOf((r as PromiseFulfilledResult<AppendResult>).value);
+        expect(txOfSettled(kept)).not.toBe(txOfSettled(alone));
+        expect(await store.readStream(earlier)).toEqual([]);
+      }));
+
+    it('runs the appends of a group undone by an error one by one, each with its own outcome', () =>
+      withStore(async (store) => {
+        // Two existing streams whose names sort the other way round from the order of the appends.
+        const [later, earlier] = [`grouped-b-${randomUUID()}`, `grouped-a-${randomUUID()}`];
+        await store.appendToStream(later, [{ type: 'Created', data: {} }]);
+        await store.appendToStream(earlier, [{ type: 'Created', data: {} }]);
+        const shared = randomUUID();
+
+        const [, kept, refused] = await Promise.allSettled([
+          store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]),
+          store.appendToStream(later, [{ id: shared, type: 'Shared', data: {} }]),
+          store.appendToStream(earlier, [{ id: shared, type: 'Shared', data: {} }]),
+        ]);
+
+        // The one that came first keeps the id; the group's failure did not take it down.
+        expect(kept.status).toBe('fulfilled');
+        expect(refused.status === 'rejected' && refused.reason).toBeInstanceOf(DuplicateEventIdError);
+        expect((await store.readStream(later)).map((e) => e.type)).toEqual(['Created', 'Shared']);
+        expect((await store.readStream(earlier)).map((e) => e.type)).toEqual(['Created']);
+      }));
+
+    it('refuses a group size that would send nothing', async () => {
+      const db = await database.open();
+      try {
+        await expect(SqlEventStore.open(db, { appendsInFlight: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
       } finally {
         await db.close();
       }
@@ -47,7 +102,7 @@ for (const database of testDatabases) {
   });
 }
 
-describeWithPostgres('group commit when a group fails (PostgreSQL server)', () => {
+describeWithPostgres('group commit beside callers\' transactions (PostgreSQL server)', () => {
   let db: PgDatabase;
   let store: SqlEventStore;
   beforeAll(async () => {
@@ -56,51 +111,44 @@ describeWithPostgres('group commit when a group fails (PostgreSQL server)', () =
   });
   afterAll(() => db?.close());
 
-  /** The advisory lock an append takes on a stream, taken here as a session lock to hold appends back. */
-  const streamLock = (verb: 'lock' | 'unlock') =>
-    `SELECT pg_advisory_${verb}(hashtext('backplane-stream'), hashtext(current_schema() || ':' || $1))`;
-
-  it('undoes the whole group, then runs each append alone, in order, so none is lost or out of stream order', async () => {
-    const prefix = `fallback-${randomUUID().slice(0, 8)}`;
+  it('sends a group with a busy stream one append at a time: the group neither waits nor holds others back', async () => {
+    const prefix = `busy-${randomUUID().slice(0, 8)}`;
     const [first, second, third] = [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`];
     let sending!: Promise<AppendResult[]>;
 
-    await db.transaction(async (holder) => {
-      await holder.query(streamLock('lock'), [first]);
-      await holder.query(streamLock('lock'), [third]);
-      // The first append waits on its stream; the next two wait for it, and will go as one group.
+    await db.transaction(async (caller) => {
+      // A caller's transaction holds the third stream: the group that wants it cannot have it.
+      await store.appendWithin(caller, third, [{ type: 'Caller', data: {} }]);
+      // The first goes alone; the next two wait for it, and then go as one group.
       sending = Promise.all([
         store.appendToStream(first, [{ type: 'Sent', data: { n: 0 } }]),
         store.appendToStream(second, [{ type: 'Sent', data: { n: 1 } }]),
         store.appendToStream(third, [{ type: 'Sent', data: { n: 2 } }]),
       ]);
-      await holder.query(streamLock('unlock'), [first]);
-      // The group has written its first append, so it has its transaction id, and waits on the third stream.
+      // The group wrote nothing and let go; its appends went alone, and the third waits for this transaction.
       await eventually(async () => {
-        const [row] = await holder.query<{ waiting: number }>(
+        const [row] = await caller.query<{ waiting: number }>(
           `SELECT count(*)::int AS waiting FROM pg_locks
             WHERE locktype = 'advisory' AND NOT granted
               AND objid = ((hashtext(current_schema() || ':' || $1)::bigint + 4294967296) % 4294967296)::text::oid`,
           [third],
         );
-        if (row.waiting !== 1) throw new Error('the group is not waiting yet');
+        if (row.waiting !== 1) throw new Error('the third append is not waiting yet');
       });
-      // A younger transaction writes the third stream first: the group may no longer write it.
-      await store.appendWithin(holder, third, [{ type: 'Younger', data: {} }]);
-      await holder.query(streamLock('unlock'), [third]);
+      // The second append is already recorded, while this transaction is still open: a group that
+      // held the second stream's lock while it waited for the third would still hold it back
+      // (and a caller that wanted the second stream now would deadlock with it).
+      expect((await store.readStream(second)).map((e) => e.type)).toEqual(['Sent']);
     });
-    // The commit lets the group go on; it finds the third stream written by a younger transaction.
     const results = await sending;
 
-    // Each of the group's appends then ran alone, in a transaction of its own.
     expect(new Set(results.map(txOf)).size).toBe(3);
-    expect((await store.readStream(second)).map((e) => e.type)).toEqual(['Sent']);
     expect((await store.readStream(third)).map((e) => [e.revision, e.type])).toEqual([
-      [0n, 'Younger'],
+      [0n, 'Caller'],
       [1n, 'Sent'],
     ]);
     await readable(store, results[2].position);
     const inLogOrder = (await store.readAll({ filter: { streamPrefixes: [third] } })).map((e) => e.type);
-    expect(inLogOrder).toEqual(['Younger', 'Sent']);
+    expect(inLogOrder).toEqual(['Caller', 'Sent']);
   });
 });

@@ -139,20 +139,30 @@ const v1: Migration = [
      o_seq := v_seq::text;
    END
    $fn$`,
-  // Appends from concurrent callers of one process, in one transaction and one round trip: each
-  // append keeps its own outcome (a refused one writes nothing and does not stop the others).
-  // Streams are locked in name order, so two groups never wait for each other in a cycle. Any
-  // error undoes the whole group; the adapter then runs its appends one by one.
+  // Appends from concurrent callers of one process, in one transaction and one round trip, in the
+  // order they came; each keeps its own outcome (a refused one writes nothing and does not stop
+  // the others). Every stream's lock is tried first, in lock order and before the transaction has
+  // an id: a group never waits for a lock, so it can neither deadlock with nor be held up by a
+  // caller's transaction. When a stream is busy it answers nothing and writes nothing, and the
+  // adapter sends its appends one by one; so it does when any error undoes the group.
   `CREATE FUNCTION append_group(p_appends jsonb)
    RETURNS TABLE (g_index integer, g_status text, g_revision text, g_tx text, g_seq text, g_detail text)
    LANGUAGE plpgsql AS $fn$
    DECLARE
      v_item jsonb;
      v_ord bigint;
+     v_key integer;
    BEGIN
+     FOR v_key IN
+       SELECT DISTINCT hashtext(current_schema() || ':' || (x.item->>'stream')) AS k
+         FROM jsonb_array_elements(p_appends) AS x(item) ORDER BY k
+     LOOP
+       IF NOT pg_try_advisory_xact_lock(hashtext('backplane-stream'), v_key) THEN
+         RETURN;
+       END IF;
+     END LOOP;
      FOR v_item, v_ord IN
-       SELECT x.item, x.ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(item, ord)
-        ORDER BY x.item->>'stream' COLLATE "C", x.ord
+       SELECT x.item, x.ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(item, ord) ORDER BY x.ord
      LOOP
        g_index := v_ord - 1;
        SELECT a.o_status, a.o_revision, a.o_tx, a.o_seq, a.o_detail INTO g_status, g_revision, g_tx, g_seq, g_detail

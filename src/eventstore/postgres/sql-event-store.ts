@@ -1,6 +1,6 @@
 import type { SqlDatabase, SqlExecutor } from '../../sql/database';
 import { migrate } from '../../sql/migrate';
-import { AppendDeadlockError, AppendOrderConflictError, DuplicateEventIdError, WrongExpectedVersionError } from '../errors';
+import { AppendDeadlockError, AppendOrderConflictError, DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from '../errors';
 import { contentHash } from '../hash-chain';
 import { pollingSubscription } from '../polling-subscription';
 import type {
@@ -111,6 +111,9 @@ export class SqlEventStore implements EventStore {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
     this.appendsInFlight = options.appendsInFlight ?? 4;
+    if (!Number.isSafeInteger(this.appendsInFlight) || this.appendsInFlight < 1) {
+      throw new InvalidArgumentError(`appendsInFlight must be a positive integer, got ${String(options.appendsInFlight)}`);
+    }
   }
 
   /** Creates or migrates the schema, then opens the store. */
@@ -119,6 +122,10 @@ export class SqlEventStore implements EventStore {
     return new SqlEventStore(db, options);
   }
 
+  /**
+   * Appends in a transaction of its own. Inside a transaction that has appended, use appendWithin:
+   * an appendToStream awaited there may wait behind appends that wait for that transaction.
+   */
   async appendToStream(stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
     const prepared = prepareAppend(stream, events, options);
     return new Promise<AppendResult>((resolve, reject) => {
@@ -175,10 +182,12 @@ export class SqlEventStore implements EventStore {
     while (this.appendCallsUnderWay < this.appendsInFlight && this.waitingAppends.length > 0) {
       const group = this.waitingAppends.splice(0, MAX_GROUP);
       this.appendCallsUnderWay += 1;
-      void this.appendGroup(group).finally(() => {
-        this.appendCallsUnderWay -= 1;
-        this.sendWaitingAppends();
-      });
+      void this.appendGroup(group)
+        .catch((error: unknown) => group.forEach((append) => append.reject(error)))
+        .finally(() => {
+          this.appendCallsUnderWay -= 1;
+          this.sendWaitingAppends();
+        });
     }
   }
 
@@ -190,10 +199,11 @@ export class SqlEventStore implements EventStore {
           JSON.stringify(group.map(({ stream, expected, events }) => ({ stream, expected: String(expected), events }))),
         ], { prepareAs: 'backplane_append_group' });
       } catch {
-        // The group was undone whole (an id already recorded, an order conflict, a deadlock):
-        // each append runs alone, in the order they came, and meets its own outcome.
+        // The group was undone whole (an id already recorded, say): each append runs alone below,
+        // in the order they came, and meets its own outcome.
       }
-      if (rows) {
+      // No rows: a stream was busy with another writer, and the group wrote nothing.
+      if (rows && rows.length === group.length) {
         if (rows.some((row) => row.g_status === 'ok')) this.notifyAppend();
         for (const row of rows) {
           const append = group[row.g_index];
