@@ -4,6 +4,7 @@ import { parsePosition } from '../../src/eventstore/postgres/position';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { AppendResult } from '../../src/eventstore/types';
 import { verifyLog } from '../../src/eventstore/verify';
+import type { SqlExecutor } from '../../src/sql/database';
 import type { PgDatabase } from '../../src/sql/pg-database';
 import { describeWithPostgres, dropTestSchemas, openPostgres, testDatabases } from '../support/databases';
 import { eventually } from '../support/eventually';
@@ -51,7 +52,7 @@ for (const database of testDatabases) {
         expect((await verifyLog(store, { heads: await store.streamHeads() })).problem).toBeNull();
       }));
 
-    it('runs the appends of a group in the order they came, whatever their streams are called', () =>
+    it('runs the appends of one group in the order they came, whatever their streams are called', () =>
       withStore(async (store) => {
         // New streams whose names sort the other way round from the order of the appends.
         const [later, earlier] = [`grouped-b-${randomUUID()}`, `grouped-a-${randomUUID()}`];
@@ -78,17 +79,45 @@ for (const database of testDatabases) {
         await store.appendToStream(earlier, [{ type: 'Created', data: {} }]);
         const shared = randomUUID();
 
-        const [, kept, refused] = await Promise.allSettled([
+        const [, toLater, toEarlier, bystander] = await Promise.allSettled([
           store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]),
           store.appendToStream(later, [{ id: shared, type: 'Shared', data: {} }]),
           store.appendToStream(earlier, [{ id: shared, type: 'Shared', data: {} }]),
+          store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Bystander', data: {} }]),
         ]);
 
-        // The one that came first keeps the id; the group's failure did not take it down.
-        expect(kept.status).toBe('fulfilled');
-        expect(refused.status === 'rejected' && refused.reason).toBeInstanceOf(DuplicateEventIdError);
-        expect((await store.readStream(later)).map((e) => e.type)).toEqual(['Created', 'Shared']);
-        expect((await store.readStream(earlier)).map((e) => e.type)).toEqual(['Created']);
+        // Run alone, streams side by side, one of the two gets the id and the other is refused.
+        const sharers = [toLater, toEarlier];
+        const kept = sharers.find((r) => r.status === 'fulfilled')!;
+        const refused = sharers.find((r) => r.status === 'rejected');
+        expect(refused && refused.reason).toBeInstanceOf(DuplicateEventIdError);
+        const types = [(await store.readStream(later)).map((e) => e.type), (await store.readStream(earlier)).map((e) => e.type)];
+        expect(types.sort()).toEqual([['Created'], ['Created', 'Shared']]);
+        // The group was undone, and each append ran in a transaction of its own.
+        expect(bystander.status).toBe('fulfilled');
+        const txOfSettled = (r: PromiseSettledResult<AppendResult>) => txOf((r as PromiseFulfilledResult<AppendResult>).value);
+        expect(txOfSettled(kept)).not.toBe(txOfSettled(bystander));
+      }));
+
+    it('gives appends to one stream in one group the outcomes they would have one after another', () =>
+      withStore(async (store) => {
+        const stream = `grouped-${randomUUID()}`;
+        const retried = [{ id: randomUUID(), type: 'Retried', data: {} }, { id: randomUUID(), type: 'Retried', data: {} }];
+        const outcomes = await Promise.allSettled([
+          store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]),
+          store.appendToStream(stream, [{ type: 'Created', data: {} }], { expectedRevision: 'no_stream' }),
+          store.appendToStream(stream, [{ type: 'CreatedAgain', data: {} }], { expectedRevision: 'no_stream' }),
+          store.appendToStream(stream, retried, { expectedRevision: 0n }),
+          store.appendToStream(stream, [{ type: 'Stale', data: {} }], { expectedRevision: 0n }),
+          store.appendToStream(stream, retried, { expectedRevision: 0n }),
+          store.appendToStream(stream, [{ type: 'Any', data: {} }]),
+        ]);
+        const summary = outcomes.slice(1).map((o) =>
+          o.status === 'fulfilled' ? o.value.nextExpectedRevision : (o.reason as { code: string; actual: unknown }).actual,
+        );
+        expect(summary).toEqual([0n, 0n, 2n, 2n, 2n, 3n]);
+        expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Created', 'Retried', 'Retried', 'Any']);
       }));
 
     it('refuses a group size that would send nothing', async () => {
@@ -111,44 +140,70 @@ describeWithPostgres('group commit beside callers\' transactions (PostgreSQL ser
   });
   afterAll(() => db?.close());
 
-  it('sends a group with a busy stream one append at a time: the group neither waits nor holds others back', async () => {
+  /** Waits until an append waits for the lock of `stream`. */
+  const waitingFor = (executor: SqlExecutor, stream: string) =>
+    eventually(async () => {
+      const [row] = await executor.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_locks
+          WHERE locktype = 'advisory' AND NOT granted
+            AND objid = ((hashtext(current_schema() || ':' || $1)::bigint + 4294967296) % 4294967296)::text::oid`,
+        [stream],
+      );
+      if (row.waiting !== 1) throw new Error(`nothing waits for ${stream} yet`);
+    });
+
+  it('runs the rest of a group whose stream is busy, and sends the busy append alone, holding nothing back', async () => {
     const prefix = `busy-${randomUUID().slice(0, 8)}`;
-    const [first, second, third] = [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`];
+    const [first, busy, other, after] = [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`, `${prefix}-3`];
     let sending!: Promise<AppendResult[]>;
 
     await db.transaction(async (caller) => {
-      // A caller's transaction holds the third stream: the group that wants it cannot have it.
-      await store.appendWithin(caller, third, [{ type: 'Caller', data: {} }]);
+      // A caller's transaction holds one stream: the group that wants it cannot have it.
+      await store.appendWithin(caller, busy, [{ type: 'Caller', data: {} }]);
       // The first goes alone; the next two wait for it, and then go as one group.
       sending = Promise.all([
-        store.appendToStream(first, [{ type: 'Sent', data: { n: 0 } }]),
-        store.appendToStream(second, [{ type: 'Sent', data: { n: 1 } }]),
-        store.appendToStream(third, [{ type: 'Sent', data: { n: 2 } }]),
+        store.appendToStream(first, [{ type: 'Sent', data: {} }]),
+        store.appendToStream(busy, [{ type: 'Sent', data: {} }]),
+        store.appendToStream(other, [{ type: 'Sent', data: {} }]),
       ]);
-      // The group wrote nothing and let go; its appends went alone, and the third waits for this transaction.
-      await eventually(async () => {
-        const [row] = await caller.query<{ waiting: number }>(
-          `SELECT count(*)::int AS waiting FROM pg_locks
-            WHERE locktype = 'advisory' AND NOT granted
-              AND objid = ((hashtext(current_schema() || ':' || $1)::bigint + 4294967296) % 4294967296)::text::oid`,
-          [third],
-        );
-        if (row.waiting !== 1) throw new Error('the third append is not waiting yet');
-      });
-      // The second append is already recorded, while this transaction is still open: a group that
-      // held the second stream's lock while it waited for the third would still hold it back
-      // (and a caller that wanted the second stream now would deadlock with it).
-      expect((await store.readStream(second)).map((e) => e.type)).toEqual(['Sent']);
+      // The busy append went alone and waits for this transaction; the rest of its group is recorded.
+      await waitingFor(caller, busy);
+      await eventually(async () => expect((await store.readStream(other)).map((e) => e.type)).toEqual(['Sent']));
+      // Nor does the waiting append keep new ones from the database, even from inside this transaction.
+      await expect(store.appendToStream(after, [{ type: 'Sent', data: {} }])).resolves.toMatchObject({ nextExpectedRevision: 0n });
     });
     const results = await sending;
 
-    expect(new Set(results.map(txOf)).size).toBe(3);
-    expect((await store.readStream(third)).map((e) => [e.revision, e.type])).toEqual([
+    expect((await store.readStream(busy)).map((e) => [e.revision, e.type])).toEqual([
       [0n, 'Caller'],
       [1n, 'Sent'],
     ]);
-    await readable(store, results[2].position);
-    const inLogOrder = (await store.readAll({ filter: { streamPrefixes: [third] } })).map((e) => e.type);
+    await readable(store, results[1].position);
+    const inLogOrder = (await store.readAll({ filter: { streamPrefixes: [busy] } })).map((e) => e.type);
     expect(inLogOrder).toEqual(['Caller', 'Sent']);
+  });
+
+  it('does not wait for an event id that an open transaction is recording: the group is undone and runs alone', async () => {
+    const prefix = `pending-${randomUUID().slice(0, 8)}`;
+    const [first, pending, taker, other] = [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`, `${prefix}-3`];
+    await store.appendToStream(taker, [{ type: 'Created', data: {} }]);
+    const id = randomUUID();
+    let sending!: Promise<PromiseSettledResult<AppendResult>[]>;
+
+    await db.transaction(async (caller) => {
+      await store.appendWithin(caller, pending, [{ id, type: 'Pending', data: {} }]);
+      sending = Promise.allSettled([
+        store.appendToStream(first, [{ type: 'Sent', data: {} }]),
+        store.appendToStream(taker, [{ id, type: 'Taken', data: {} }]),
+        store.appendToStream(other, [{ type: 'Sent', data: {} }]),
+      ]);
+      // The group gave up on the id at once; its other append is recorded while this transaction is open.
+      await eventually(async () => expect((await store.readStream(other)).map((e) => e.type)).toEqual(['Sent']));
+    });
+    const [, taken, sent] = await sending;
+
+    expect(sent.status).toBe('fulfilled');
+    expect(taken.status === 'rejected' && taken.reason).toBeInstanceOf(DuplicateEventIdError);
+    expect((await store.readStream(taker)).map((e) => e.type)).toEqual(['Created']);
   });
 });

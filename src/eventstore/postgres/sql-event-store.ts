@@ -80,7 +80,8 @@ interface QueuedAppend extends PreparedAppend {
 
 interface GroupRow {
   g_index: number;
-  g_status: AppendRow['o_status'];
+  /** 'busy': another writer held the stream, and the group did not run this append. */
+  g_status: AppendRow['o_status'] | 'busy';
   g_revision: string | null;
   g_tx: string | null;
   g_seq: string | null;
@@ -89,6 +90,11 @@ interface GroupRow {
 
 /** Appends sent together at most; more wait for the next group. */
 const MAX_GROUP = 64;
+/**
+ * Errors after which a group was undone and its appends are sent alone: an event id already
+ * recorded (or being recorded), a deadlock, a lock the group would have had to wait for.
+ */
+const GROUP_UNDONE = new Set(['23505', '40P01', '55P03', '40001']);
 /** A new transaction id is newer than every writer so far, so a second attempt nearly always succeeds. */
 const ORDER_CONFLICT_ATTEMPTS = 10;
 // Text casts keep 64-bit values exact on both drivers. ORDER BY must name table columns
@@ -104,6 +110,8 @@ export class SqlEventStore implements EventStore {
   private readonly appendsInFlight: number;
   private readonly waitingAppends: QueuedAppend[] = [];
   private appendCallsUnderWay = 0;
+  /** Per stream, the work last sent that touches it; later appends of the stream go after it. */
+  private readonly streamTails = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly db: SqlDatabase,
@@ -177,35 +185,89 @@ export class SqlEventStore implements EventStore {
     return appendOutcome(append, row);
   }
 
-  /** Sends what waits while fewer than appendsInFlight calls are under way: one append alone, more as a group. */
+  /**
+   * Sends what waits while fewer than appendsInFlight calls are under way, as one group. An append
+   * whose stream still has work under way goes alone after that work, so that each stream's
+   * appends keep the order they came in.
+   */
   private sendWaitingAppends(): void {
     while (this.appendCallsUnderWay < this.appendsInFlight && this.waitingAppends.length > 0) {
-      const group = this.waitingAppends.splice(0, MAX_GROUP);
+      const group: QueuedAppend[] = [];
+      const streams = new Set<string>();
+      const left: QueuedAppend[] = [];
+      for (const append of this.waitingAppends) {
+        if (!streams.has(append.stream) && this.streamTails.has(append.stream)) {
+          this.sendAfter(append);
+        } else if (group.length < MAX_GROUP) {
+          group.push(append);
+          streams.add(append.stream);
+        } else {
+          left.push(append);
+        }
+      }
+      this.waitingAppends.splice(0, this.waitingAppends.length, ...left);
+      if (group.length === 0) return;
       this.appendCallsUnderWay += 1;
-      void this.appendGroup(group)
-        .catch((error: unknown) => group.forEach((append) => append.reject(error)))
-        .finally(() => {
-          this.appendCallsUnderWay -= 1;
-          this.sendWaitingAppends();
+      const releases = new Map<string, () => void>();
+      for (const stream of streams) {
+        let release!: () => void;
+        const done = new Promise<void>((resolve) => (release = resolve));
+        this.setTail(stream, done);
+        releases.set(stream, () => {
+          // Gone before the callers hear back, so that their next append to the stream can join a group.
+          if (this.streamTails.get(stream) === done) this.streamTails.delete(stream);
+          release();
         });
+      }
+      const answered = this.appendGroup(group, (stream) => releases.get(stream)!());
+      void answered.finally(() => {
+        this.appendCallsUnderWay -= 1;
+        this.sendWaitingAppends();
+      });
     }
   }
 
-  private async appendGroup(group: QueuedAppend[]): Promise<void> {
-    if (group.length > 1) {
-      let rows: GroupRow[] | undefined;
-      try {
-        rows = await this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [
-          JSON.stringify(group.map(({ stream, expected, events }) => ({ stream, expected: String(expected), events }))),
-        ], { prepareAs: 'backplane_append_group' });
-      } catch {
-        // The group was undone whole (an id already recorded, say): each append runs alone below,
-        // in the order they came, and meets its own outcome.
-      }
-      // No rows: a stream was busy with another writer, and the group wrote nothing.
-      if (rows && rows.length === group.length) {
-        if (rows.some((row) => row.g_status === 'ok')) this.notifyAppend();
-        for (const row of rows) {
+  private setTail(stream: string, work: Promise<void>): void {
+    this.streamTails.set(stream, work);
+    void work.finally(() => {
+      if (this.streamTails.get(stream) === work) this.streamTails.delete(stream);
+    });
+  }
+
+  /** Sends an append alone once the work before it on its stream is done. It may wait for a lock, so it takes no place among appendsInFlight. */
+  private sendAfter(append: QueuedAppend): void {
+    const before = this.streamTails.get(append.stream) ?? Promise.resolve();
+    this.setTail(append.stream, before.then(() => this.sendAlone(append)));
+  }
+
+  private sendAlone(append: QueuedAppend): Promise<void> {
+    return this.appendPrepared(this.db, append).then(append.resolve, append.reject);
+  }
+
+  /**
+   * One call of append_group; settles, never rejecting, once the database has answered it. Appends
+   * the group did not run (their stream was busy, or an error undid the group) then go alone, each
+   * stream's in order, streams side by side. `release(stream)` is called once every append of the
+   * stream has its outcome, just before the last of them hears it.
+   */
+  private appendGroup(group: QueuedAppend[], release: (stream: string) => void): Promise<void> {
+    const payload = JSON.stringify(group.map(({ stream, expected, events }) => ({ stream, expected: String(expected), events })));
+    const rows = this.db
+      .query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [payload], { prepareAs: 'backplane_append_group' })
+      .catch((error: unknown) => {
+        if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
+        throw error;
+      });
+    const streams = [...new Set(group.map((append) => append.stream))];
+    void rows.then(
+      async (answer) => {
+        const ordered = answer ? [...answer].sort((a, b) => a.g_index - b.g_index) : [];
+        const alone = answer ? ordered.filter((row) => row.g_status === 'busy').map((row) => group[row.g_index]) : group;
+        const aloneStreams = new Set(alone.map((append) => append.stream));
+        streams.filter((stream) => !aloneStreams.has(stream)).forEach(release);
+        if (ordered.some((row) => row.g_status === 'ok')) this.notifyAppend();
+        for (const row of ordered) {
+          if (row.g_status === 'busy') continue;
           const append = group[row.g_index];
           const outcome = { o_status: row.g_status, o_revision: row.g_revision, o_tx: row.g_tx, o_seq: row.g_seq, o_detail: row.g_detail };
           try {
@@ -214,10 +276,34 @@ export class SqlEventStore implements EventStore {
             append.reject(error);
           }
         }
-        return;
-      }
-    }
-    for (const append of group) await this.appendPrepared(this.db, append).then(append.resolve, append.reject);
+        await Promise.all(
+          [...aloneStreams].map(async (stream) => {
+            const appends = alone.filter((append) => append.stream === stream);
+            for (const [i, append] of appends.entries()) {
+              if (i === appends.length - 1) {
+                // The last of the stream: release it as it answers, before its caller hears.
+                await this.appendPrepared(this.db, append).then(
+                  (result) => (release(stream), append.resolve(result)),
+                  (error: unknown) => (release(stream), append.reject(error)),
+                );
+              } else await this.sendAlone(append);
+            }
+          }),
+        );
+      },
+      (error: unknown) => {
+        streams.forEach(release);
+        group.forEach((append) => append.reject(error));
+      },
+    ).catch((error: unknown) => {
+      // Not expected; but no caller may be left waiting, and no stream held.
+      streams.forEach(release);
+      group.forEach((append) => append.reject(error));
+    });
+    return rows.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
