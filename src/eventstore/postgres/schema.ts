@@ -141,7 +141,7 @@ const v1: Migration = [
    $fn$`,
   // Appends from concurrent callers of one process, in one transaction and one round trip, in the
   // order they came; each keeps its own outcome (a refused one writes nothing and does not stop
-  // the others). A group never waits for another transaction: every stream's lock is tried first,
+  // the others). A group does not wait for other writers' stream locks: every one is tried first,
   // in lock order and before the transaction has an id, and the appends of a stream another
   // writer holds are answered 'busy' and not run; any other lock wait (an event id that an open
   // transaction is inserting) ends after 20 ms with lock_not_available and undoes the group. The
