@@ -4,7 +4,7 @@ import { parsePosition } from '../../src/eventstore/postgres/position';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { AppendResult } from '../../src/eventstore/types';
 import { verifyLog } from '../../src/eventstore/verify';
-import type { SqlExecutor } from '../../src/sql/database';
+import type { SqlDatabase, SqlExecutor } from '../../src/sql/database';
 import type { PgDatabase } from '../../src/sql/pg-database';
 import { describeWithPostgres, dropTestSchemas, openPostgres, testDatabases } from '../support/databases';
 import { eventually } from '../support/eventually';
@@ -22,10 +22,10 @@ const txOf = (result: AppendResult) => parsePosition(result.position).tx;
 for (const database of testDatabases) {
   describe(`group commit on ${database.name}`, () => {
     /** A store that keeps one append call at the database at a time, so that the next ones group. */
-    async function withStore(use: (store: SqlEventStore) => Promise<void>): Promise<void> {
+    async function withStore(use: (store: SqlEventStore, db: SqlDatabase) => Promise<void>): Promise<void> {
       const db = await database.open();
       try {
-        await use(await SqlEventStore.open(db, { appendsInFlight: 1 }));
+        await use(await SqlEventStore.open(db, { appendsInFlight: 1 }), db);
       } finally {
         await db.close();
       }
@@ -118,6 +118,46 @@ for (const database of testDatabases) {
         expect(summary).toEqual([0n, 0n, 2n, 2n, 2n, 3n]);
         expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
         expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Created', 'Retried', 'Retried', 'Any']);
+      }));
+
+    it('records the data as it was when the call was made, whatever the caller does with it afterwards', () =>
+      withStore(async (store) => {
+        const stream = `grouped-${randomUUID()}`;
+        const data = { v: 1, list: ['a'] };
+        const first = store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]);
+        const waiting = store.appendToStream(stream, [{ type: 'Changed', data }]);
+        data.v = 2;
+        data.list.push('b');
+        const [, written] = await Promise.all([first, waiting]);
+        expect((await store.readStream(stream)).map((e) => e.data)).toEqual([{ v: 1, list: ['a'] }]);
+        await readable(store, written.position);
+        expect((await verifyLog(store, { heads: await store.streamHeads() })).problem).toBeNull();
+      }));
+
+    it('keeps a group within a size, sending the appends that would pass it in the next group', () =>
+      withStore(async (store) => {
+        const blob = 'x'.repeat(1_500_000);
+        const [, ...big] = await Promise.all([
+          store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]),
+          ...Array.from({ length: 4 }, (_, i) => store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Big', data: { i, blob } }])),
+        ]);
+        // 4 MB a group: the first two together, the last two together.
+        expect(txOf(big[0])).toBe(txOf(big[1]));
+        expect(txOf(big[2])).toBe(txOf(big[3]));
+        expect(txOf(big[1])).not.toBe(txOf(big[2]));
+      }));
+
+    it('gives every caller of a group an error other than a conflict, and leaves nothing waiting', () =>
+      withStore(async (store, db) => {
+        // A schema without the group function: each call fails, for a reason no retry mends.
+        await db.exec('DROP FUNCTION append_group(jsonb)');
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 4 }, () => store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Lost', data: {} }])),
+        );
+        expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+        expect(outcomes.map((o) => (o as PromiseRejectedResult).reason.code)).toEqual(['42883', '42883', '42883', '42883']);
+        // The store is not stuck: the next call is sent too, and answered.
+        await expect(store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Lost', data: {} }])).rejects.toMatchObject({ code: '42883' });
       }));
 
     it('refuses a group size that would send nothing', async () => {

@@ -28,7 +28,6 @@ import {
   assertReadStreamFrom,
   assertStreamName,
   validateBatch,
-  type ValidEvent,
 } from '../validation';
 import { compareLogPositions, formatPosition, LOG_START, parsePosition } from './position';
 import { eventStoreMigrations } from './schema';
@@ -69,8 +68,9 @@ interface AppendRow {
 interface PreparedAppend {
   stream: string;
   expected: ExpectedRevision;
-  /** The events as append_events takes them. */
-  events: Array<ValidEvent & { contentHash: string }>;
+  /** The events as append_events takes them, as JSON text made when the call was made. */
+  payload: string;
+  eventIds: string[];
 }
 
 interface QueuedAppend extends PreparedAppend {
@@ -88,13 +88,15 @@ interface GroupRow {
   g_detail: string | null;
 }
 
-/** Appends sent together at most; more wait for the next group. */
+/** Appends sent together at most, and their events' JSON text at most; more wait for the next group. */
 const MAX_GROUP = 64;
+const MAX_GROUP_CHARS = 4 * 1024 * 1024;
 /**
  * Errors after which a group was undone and its appends are sent alone: an event id already
- * recorded (or being recorded), a deadlock, a lock the group would have had to wait for.
+ * recorded (or being recorded), a deadlock, a lock the group would have had to wait for, a group
+ * too large for one jsonb value.
  */
-const GROUP_UNDONE = new Set(['23505', '40P01', '55P03', '40001']);
+const GROUP_UNDONE = new Set(['23505', '40P01', '55P03', '40001', '54000']);
 /** A new transaction id is newer than every writer so far, so a second attempt nearly always succeeds. */
 const ORDER_CONFLICT_ATTEMPTS = 10;
 // Text casts keep 64-bit values exact on both drivers. ORDER BY must name table columns
@@ -153,7 +155,7 @@ export class SqlEventStore implements EventStore {
 
   private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
     const { stream, expected } = append;
-    const payload = JSON.stringify(append.events);
+    const { payload } = append;
     const call = (general: boolean) =>
       executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
         prepareAs: 'backplane_append_events',
@@ -170,7 +172,7 @@ export class SqlEventStore implements EventStore {
         const { code, constraint } = error as { code?: string; constraint?: string };
         if (code === '23505' && constraint === 'events_pkey') {
           // The fast path met an id already recorded (a retry?) and undid itself: the general path tells.
-          if (general) throw new DuplicateEventIdError(stream, append.events.map((event) => event.id));
+          if (general) throw new DuplicateEventIdError(stream, append.eventIds);
           general = true;
         } else if (code === '40P01' && !alone) {
           throw new AppendDeadlockError(stream);
@@ -195,14 +197,21 @@ export class SqlEventStore implements EventStore {
       const group: QueuedAppend[] = [];
       const streams = new Set<string>();
       const left: QueuedAppend[] = [];
+      let size = 0;
+      let full = false;
       for (const append of this.waitingAppends) {
         if (!streams.has(append.stream) && this.streamTails.has(append.stream)) {
           this.sendAfter(append);
-        } else if (group.length < MAX_GROUP) {
+          continue;
+        }
+        // Once full, the group takes nothing more, so no stream's later append can pass its earlier one.
+        full ||= group.length === MAX_GROUP || (group.length > 0 && size + append.payload.length > MAX_GROUP_CHARS);
+        if (full) {
+          left.push(append);
+        } else {
           group.push(append);
           streams.add(append.stream);
-        } else {
-          left.push(append);
+          size += append.payload.length;
         }
       }
       this.waitingAppends.splice(0, this.waitingAppends.length, ...left);
@@ -251,13 +260,19 @@ export class SqlEventStore implements EventStore {
    * stream has its outcome, just before the last of them hears it.
    */
   private appendGroup(group: QueuedAppend[], release: (stream: string) => void): Promise<void> {
-    const payload = JSON.stringify(group.map(({ stream, expected, events }) => ({ stream, expected: String(expected), events })));
-    const rows = this.db
-      .query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [payload], { prepareAs: 'backplane_append_group' })
-      .catch((error: unknown) => {
-        if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
-        throw error;
-      });
+    let rows: Promise<GroupRow[] | null>;
+    try {
+      const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
+      rows = this.db
+        .query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [`[${items.join(',')}]`], { prepareAs: 'backplane_append_group' })
+        .catch((error: unknown) => {
+          if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
+          throw error;
+        });
+    } catch {
+      // The group's text could not be made (too long for a string): its appends go alone.
+      rows = Promise.resolve(null);
+    }
     const streams = [...new Set(group.map((append) => append.stream))];
     void rows.then(
       async (answer) => {
@@ -440,7 +455,9 @@ function prepareAppend(stream: string, events: EventData[], options: AppendOptio
   assertStreamName(stream);
   const expected = options.expectedRevision ?? 'any';
   assertExpectedRevision(expected);
-  return { stream, expected, events: validateBatch(events).map((event) => ({ ...event, contentHash: contentHash(event) })) };
+  // The text is made now: what the caller does with its objects afterwards cannot change what is recorded.
+  const batch = validateBatch(events).map((event) => ({ ...event, contentHash: contentHash(event) }));
+  return { stream, expected, payload: JSON.stringify(batch), eventIds: batch.map((event) => event.id) };
 }
 
 /** What append_events answered, as the port's result or error. */
