@@ -154,8 +154,7 @@ export class SqlEventStore implements EventStore {
   }
 
   private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
-    const { stream, expected } = append;
-    const { payload } = append;
+    const { stream, expected, payload } = append;
     const call = (general: boolean) =>
       executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
         prepareAs: 'backplane_append_events',
@@ -249,8 +248,12 @@ export class SqlEventStore implements EventStore {
     this.setTail(append.stream, before.then(() => this.sendAlone(append)));
   }
 
-  private sendAlone(append: QueuedAppend): Promise<void> {
-    return this.appendPrepared(this.db, append).then(append.resolve, append.reject);
+  /** `beforeAnswer` runs just before the caller hears the outcome. */
+  private sendAlone(append: QueuedAppend, beforeAnswer: () => void = () => undefined): Promise<void> {
+    return this.appendPrepared(this.db, append).then(
+      (result) => (beforeAnswer(), append.resolve(result)),
+      (error: unknown) => (beforeAnswer(), append.reject(error)),
+    );
   }
 
   /**
@@ -274,8 +277,8 @@ export class SqlEventStore implements EventStore {
       rows = Promise.resolve(null);
     }
     const streams = [...new Set(group.map((append) => append.stream))];
-    void rows.then(
-      async (answer) => {
+    void rows
+      .then(async (answer) => {
         const ordered = answer ? [...answer].sort((a, b) => a.g_index - b.g_index) : [];
         const alone = answer ? ordered.filter((row) => row.g_status === 'busy').map((row) => group[row.g_index]) : group;
         const aloneStreams = new Set(alone.map((append) => append.stream));
@@ -295,26 +298,17 @@ export class SqlEventStore implements EventStore {
           [...aloneStreams].map(async (stream) => {
             const appends = alone.filter((append) => append.stream === stream);
             for (const [i, append] of appends.entries()) {
-              if (i === appends.length - 1) {
-                // The last of the stream: release it as it answers, before its caller hears.
-                await this.appendPrepared(this.db, append).then(
-                  (result) => (release(stream), append.resolve(result)),
-                  (error: unknown) => (release(stream), append.reject(error)),
-                );
-              } else await this.sendAlone(append);
+              await this.sendAlone(append, i === appends.length - 1 ? () => release(stream) : undefined);
             }
           }),
         );
-      },
-      (error: unknown) => {
+      })
+      .catch((error: unknown) => {
+        // The group failed for a reason other than a conflict (a lost connection, say): every caller
+        // hears it, and no stream stays held. Outcomes already given stay as they are.
         streams.forEach(release);
         group.forEach((append) => append.reject(error));
-      },
-    ).catch((error: unknown) => {
-      // Not expected; but no caller may be left waiting, and no stream held.
-      streams.forEach(release);
-      group.forEach((append) => append.reject(error));
-    });
+      });
     return rows.then(
       () => undefined,
       () => undefined,
