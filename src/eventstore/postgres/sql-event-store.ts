@@ -227,7 +227,7 @@ export class SqlEventStore implements EventStore {
           release();
         });
       }
-      const answered = this.appendGroup(group, (stream) => releases.get(stream)!());
+      const answered = this.appendGroup(group, releases);
       void answered.finally(() => {
         this.appendCallsUnderWay -= 1;
         this.sendWaitingAppends();
@@ -259,10 +259,12 @@ export class SqlEventStore implements EventStore {
   /**
    * One call of append_group; settles, never rejecting, once the database has answered it. Appends
    * the group did not run (their stream was busy, or an error undid the group) then go alone, each
-   * stream's in order, streams side by side. `release(stream)` is called once every append of the
-   * stream has its outcome, just before the last of them hears it.
+   * stream's in order, streams side by side. Each stream's release (`releases`, one for every stream
+   * of the group) is called once every append of the stream has its outcome, just before the last
+   * of them hears it.
    */
-  private appendGroup(group: QueuedAppend[], release: (stream: string) => void): Promise<void> {
+  private appendGroup(group: QueuedAppend[], releases: Map<string, () => void>): Promise<void> {
+    const release = (stream: string) => releases.get(stream)!();
     let rows: Promise<GroupRow[] | null>;
     try {
       const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
@@ -276,13 +278,12 @@ export class SqlEventStore implements EventStore {
       // The group's text could not be made (too long for a string): its appends go alone.
       rows = Promise.resolve(null);
     }
-    const streams = [...new Set(group.map((append) => append.stream))];
     void rows
       .then(async (answer) => {
         const ordered = answer ? [...answer].sort((a, b) => a.g_index - b.g_index) : [];
         const alone = answer ? ordered.filter((row) => row.g_status === 'busy').map((row) => group[row.g_index]) : group;
         const aloneStreams = new Set(alone.map((append) => append.stream));
-        streams.filter((stream) => !aloneStreams.has(stream)).forEach(release);
+        [...releases.keys()].filter((stream) => !aloneStreams.has(stream)).forEach(release);
         if (ordered.some((row) => row.g_status === 'ok')) this.notifyAppend();
         for (const row of ordered) {
           if (row.g_status === 'busy') continue;
@@ -306,7 +307,7 @@ export class SqlEventStore implements EventStore {
       .catch((error: unknown) => {
         // The group failed for a reason other than a conflict (a lost connection, say): every caller
         // hears it, and no stream stays held. Outcomes already given stay as they are.
-        streams.forEach(release);
+        releases.forEach((releaseStream) => releaseStream());
         group.forEach((append) => append.reject(error));
       });
     return rows.then(
