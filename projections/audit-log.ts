@@ -1,13 +1,16 @@
 import type { Projection } from '../src/core/projection';
+import { redact } from '../src/core/redact';
 import type { JsonObject } from '../src/eventstore/types';
+import { isObject, isoTime, text } from './event-context';
 
 /**
  * Who did what, when, on which stream: one row per event, from the metadata the command handler
- * sets. The event's data stays in the log; a row points to it by event id.
+ * sets, with the event's data as people may see it (secrets redacted) and the organization,
+ * plan and credential it concerns, for filtering.
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
-  version: 1,
+  version: 2,
   tables: ['audit_log'],
   schema: [
     `CREATE TABLE audit_log (
@@ -18,9 +21,15 @@ export const auditLogProjection: Projection = {
        actor_kind text,
        actor_id text,
        actor_name text,
+       actor_role text,
        stream text NOT NULL,
        revision bigint NOT NULL,
        type text NOT NULL,
+       data jsonb NOT NULL,
+       organization_id text,
+       plan_id text,
+       credential_id text,
+       hash text NOT NULL,
        correlation_id text,
        causation_id text,
        occurred_at timestamptz,
@@ -28,15 +37,19 @@ export const auditLogProjection: Projection = {
     'CREATE INDEX audit_log_tenant_time ON audit_log (tenant_id, occurred_at)',
     'CREATE INDEX audit_log_tenant_stream ON audit_log (tenant_id, stream, revision)',
     'CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor_id, occurred_at)',
+    'CREATE INDEX audit_log_tenant_organization ON audit_log (tenant_id, organization_id)',
+    'CREATE INDEX audit_log_tenant_plan ON audit_log (tenant_id, plan_id)',
+    'CREATE INDEX audit_log_tenant_credential ON audit_log (tenant_id, credential_id)',
   ],
   apply(event) {
     const metadata = event.metadata;
     const actor = (isObject(metadata.actor) ? metadata.actor : {}) as JsonObject;
+    const data = (isObject(event.data) ? event.data : {}) as JsonObject;
     return [
       {
-        sql: `INSERT INTO audit_log (event_id, position, tenant_id, actor_kind, actor_id, actor_name, stream, revision, type,
-                                     correlation_id, causation_id, occurred_at, recorded_at)
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        sql: `INSERT INTO audit_log (event_id, position, tenant_id, actor_kind, actor_id, actor_name, actor_role, stream, revision, type,
+                                     data, organization_id, plan_id, credential_id, hash, correlation_id, causation_id, occurred_at, recorded_at)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
         params: [
           event.id,
           event.position,
@@ -44,9 +57,15 @@ export const auditLogProjection: Projection = {
           text(actor.kind),
           text(actor.id),
           text(actor.name),
+          text(actor.role),
           event.stream,
           event.revision.toString(),
           event.type,
+          JSON.stringify(redact(event.data)),
+          text(data.organizationId),
+          text(data.planId),
+          text(data.credentialId),
+          event.hash,
           text(metadata.correlationId),
           text(metadata.causationId),
           isoTime(metadata.occurredAt),
@@ -56,15 +75,3 @@ export const auditLogProjection: Projection = {
     ];
   },
 };
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function text(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-function isoTime(value: unknown): string | null {
-  return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
-}

@@ -16,6 +16,8 @@ export interface HandleOptions {
 export interface HandleResult<State, Event> {
   /** The events written: [] when the command changed nothing. */
   events: Event[];
+  /** Their ids in the log, in order: what a consequence names as its causation. */
+  eventIds: string[];
   state: State;
   /** The stream's revision after the command (-1n: still no stream). */
   revision: bigint;
@@ -56,16 +58,18 @@ export class CommandHandler {
       }
 
       const events = decider.decide(command, state);
-      if (events.length === 0) return { events, state, revision, position: null };
+      if (events.length === 0) return { events, eventIds: [], state, revision, position: null };
 
+      const eventIds = events.map(() => randomUUID());
       try {
         const result = await this.store.appendToStream(
           stream,
-          events.map((event) => ({ id: randomUUID(), type: event.type, data: event.data as JsonValue, metadata })),
+          events.map((event, index) => ({ id: eventIds[index], type: event.type, data: event.data as JsonValue, metadata })),
           { expectedRevision: revision === -1n ? 'no_stream' : revision },
         );
         return {
           events,
+          eventIds,
           state: events.reduce(decider.evolve, state),
           revision: result.nextExpectedRevision,
           position: result.position,

@@ -6,6 +6,8 @@ export interface Actor {
   kind: 'user' | 'api-token' | 'system';
   id: string;
   name?: string;
+  /** The role the actor acted in, where it has one. */
+  role?: string;
 }
 
 /** What the handler knows of a command beyond its data; set by the edge from the request, never from input. */
@@ -31,10 +33,7 @@ export function eventMetadata(context: CommandContext): EventMetadata {
   const correlationId = context.correlationId ?? randomUUID();
   return {
     tenantId: context.tenantId,
-    // Only these three fields: whatever else an actor object carries must not reach the log forever.
-    actor: context.actor.name === undefined
-      ? { kind: context.actor.kind, id: context.actor.id }
-      : { kind: context.actor.kind, id: context.actor.id, name: context.actor.name },
+    actor: recordedActor(context.actor),
     correlationId,
     causationId: context.causationId ?? correlationId,
     occurredAt: (context.now?.() ?? new Date()).toISOString(),
@@ -43,4 +42,12 @@ export function eventMetadata(context: CommandContext): EventMetadata {
 
 export function asJsonObject(metadata: EventMetadata): JsonObject {
   return metadata as unknown as JsonObject;
+}
+
+/** Only these fields: whatever else an actor object carries must not reach the log forever. */
+function recordedActor(actor: Actor): Actor {
+  const recorded: Actor = { kind: actor.kind, id: actor.id };
+  if (actor.name !== undefined) recorded.name = actor.name;
+  if (actor.role !== undefined) recorded.role = actor.role;
+  return recorded;
 }

@@ -1,0 +1,61 @@
+import type { Projection } from '../src/core/projection';
+import type { PlanEvent } from '../src/domain/plan';
+import { actorJson, dataOf, eventContext } from './event-context';
+
+/** Backup plans as they stand: the switch, and per credential whether it is on, since when and by whom. */
+export const plansProjection: Projection = {
+  name: 'plans',
+  version: 1,
+  tables: ['plans', 'plan_credentials'],
+  schema: [
+    `CREATE TABLE plans (
+       id uuid PRIMARY KEY,
+       tenant_id text NOT NULL,
+       organization_id uuid NOT NULL,
+       name text NOT NULL,
+       additional_credentials_enabled boolean NOT NULL DEFAULT false,
+       version bigint NOT NULL,
+       created_at timestamptz NOT NULL,
+       deleted_at timestamptz)`,
+    'CREATE INDEX plans_tenant ON plans (tenant_id, organization_id)',
+    `CREATE TABLE plan_credentials (
+       plan_id uuid NOT NULL,
+       credential_id uuid NOT NULL,
+       tenant_id text NOT NULL,
+       enabled boolean NOT NULL,
+       changed_at timestamptz NOT NULL,
+       changed_by jsonb NOT NULL,
+       PRIMARY KEY (plan_id, credential_id))`,
+    'CREATE INDEX plan_credentials_credential ON plan_credentials (credential_id)',
+  ],
+  filter: { streamPrefixes: ['plan-'] },
+  apply(recorded) {
+    const context = eventContext(recorded);
+    const version = recorded.revision.toString();
+    const event = { type: recorded.type, data: dataOf(recorded) } as PlanEvent;
+    switch (event.type) {
+      case 'PlanCreated':
+        return [
+          {
+            sql: 'INSERT INTO plans (id, tenant_id, organization_id, name, version, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+            params: [event.data.planId, context.tenantId, event.data.organizationId, event.data.name, version, context.occurredAt],
+          },
+        ];
+      case 'PlanAdditionalCredentialsSet':
+        return [{ sql: 'UPDATE plans SET additional_credentials_enabled = $2, version = $3 WHERE id = $1', params: [event.data.planId, event.data.enabled, version] }];
+      case 'PlanCredentialToggled':
+        return [
+          { sql: 'UPDATE plans SET version = $2 WHERE id = $1', params: [event.data.planId, version] },
+          {
+            sql: `INSERT INTO plan_credentials (plan_id, credential_id, tenant_id, enabled, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5, $6)
+                  ON CONFLICT (plan_id, credential_id) DO UPDATE SET enabled = EXCLUDED.enabled, changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by`,
+            params: [event.data.planId, event.data.credentialId, context.tenantId, event.data.enabled, context.occurredAt, actorJson(context)],
+          },
+        ];
+      case 'PlanDeleted':
+        return [{ sql: 'UPDATE plans SET deleted_at = $2, version = $3 WHERE id = $1', params: [event.data.planId, context.occurredAt, version] }];
+      default:
+        return [];
+    }
+  },
+};

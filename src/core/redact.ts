@@ -1,0 +1,21 @@
+import type { JsonValue } from '../eventstore/types';
+
+/** Keys whose values are secrets by name; ids of secrets (passwordId, secretId, tokenId) are not. */
+const SECRET_KEY = /^(secret|password|passphrase|token|digest|.+(Secret|Password|Token|Digest))$/i;
+const ID_KEY = /Id$/;
+
+export const REDACTED = '[redacted]';
+
+/**
+ * Event data as shown to people. Backplane's own events carry no secret; this is the second
+ * line, so that a secret a future event might carry by mistake is not served.
+ */
+export function redact(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value === null || typeof value !== 'object') return value;
+  const shown: { [key: string]: JsonValue } = {};
+  for (const [key, inner] of Object.entries(value)) {
+    shown[key] = SECRET_KEY.test(key) && !ID_KEY.test(key) ? REDACTED : redact(inner);
+  }
+  return shown;
+}

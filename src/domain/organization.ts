@@ -1,0 +1,200 @@
+// Organization: a GitLab group added to Backplane, with its main login and its sync settings.
+import type { Decider } from '../core/decider';
+import { DomainError } from '../core/errors';
+
+export type AuthMethod = 'TOKEN' | 'SSO';
+export type RepositoriesSync = { times: string[] } | { intervalMinutes: number };
+
+export interface OrganizationSettings {
+  protectGroups: boolean;
+  autoAddNewRepositories: boolean;
+  repositoriesSync: RepositoriesSync;
+}
+
+export type OrganizationEvent =
+  | {
+      type: 'OrganizationAdded';
+      data: OrganizationSettings & {
+        organizationId: string;
+        provider: 'GITLAB';
+        name: string;
+        gitlabUrl: string;
+        authMethod: AuthMethod;
+        login: string;
+        passwordId: string;
+        defaultDeviceId: string;
+      };
+    }
+  | { type: 'OrganizationSettingsUpdated'; data: Partial<OrganizationSettings> & { organizationId: string } }
+  | { type: 'OrganizationDefaultDeviceChanged'; data: { organizationId: string; deviceId: string; previousDeviceId: string } }
+  | { type: 'OrganizationRemoved'; data: { organizationId: string } };
+
+export type OrganizationCommand =
+  | {
+      type: 'AddOrganization';
+      data: OrganizationSettings & {
+        organizationId: string;
+        name: string;
+        gitlabUrl: string;
+        authMethod: AuthMethod;
+        login?: string;
+        passwordId?: string;
+        defaultDeviceId: string;
+        /** What the rest of the tenant says: looked up by the caller, judged here. */
+        known: { deviceRegistered: boolean; passwordStored: boolean; sameGroupOrganizationId: string | null };
+      };
+    }
+  | { type: 'UpdateOrganizationSettings'; data: Partial<OrganizationSettings> & { organizationId: string } }
+  | { type: 'ChangeDefaultDevice'; data: { organizationId: string; deviceId: string; known: { deviceRegistered: boolean } } }
+  | { type: 'RemoveOrganization'; data: { organizationId: string } };
+
+export interface OrganizationState {
+  status: 'none' | 'active' | 'removed';
+  settings: OrganizationSettings | null;
+  defaultDeviceId: string | null;
+}
+
+export const organization: Decider<OrganizationState, OrganizationCommand, OrganizationEvent> = {
+  initialState: () => ({ status: 'none', settings: null, defaultDeviceId: null }),
+  evolve(state, event) {
+    switch (event.type) {
+      case 'OrganizationAdded': {
+        const { protectGroups, autoAddNewRepositories, repositoriesSync, defaultDeviceId } = event.data;
+        return { status: 'active', settings: { protectGroups, autoAddNewRepositories, repositoriesSync }, defaultDeviceId };
+      }
+      case 'OrganizationSettingsUpdated': {
+        const { organizationId: _id, ...changes } = event.data;
+        return { ...state, settings: { ...state.settings!, ...changes } };
+      }
+      case 'OrganizationDefaultDeviceChanged':
+        return { ...state, defaultDeviceId: event.data.deviceId };
+      case 'OrganizationRemoved':
+        return { ...state, status: 'removed' };
+    }
+  },
+  decide(command, state) {
+    switch (command.type) {
+      case 'AddOrganization': {
+        const { known, login, passwordId, ...data } = command.data;
+        if (state.status !== 'none') throw new DomainError('CONFLICT', `organization ${data.organizationId} already exists`);
+        const name = groupPath(data.name);
+        const gitlabUrl = gitlabBaseUrl(data.gitlabUrl);
+        if (data.authMethod === 'SSO') {
+          throw new DomainError('INVALID_INPUT', 'authMethod SSO is not available yet: add the organization with authMethod TOKEN, a login and a password entry');
+        }
+        if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
+        if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
+        if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+        if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`);
+        checkSync(data.repositoriesSync);
+        if (known.sameGroupOrganizationId !== null) {
+          throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${known.sameGroupOrganizationId}`);
+        }
+        return [
+          {
+            type: 'OrganizationAdded',
+            data: {
+              organizationId: data.organizationId,
+              provider: 'GITLAB',
+              name,
+              gitlabUrl,
+              authMethod: data.authMethod,
+              login: login.trim(),
+              passwordId,
+              protectGroups: data.protectGroups,
+              autoAddNewRepositories: data.autoAddNewRepositories,
+              repositoriesSync: normalizedSync(data.repositoriesSync),
+              defaultDeviceId: data.defaultDeviceId,
+            },
+          },
+        ];
+      }
+      case 'UpdateOrganizationSettings': {
+        const { organizationId, ...requested } = command.data;
+        const settings = active(state, organizationId).settings!;
+        if (requested.repositoriesSync !== undefined) checkSync(requested.repositoriesSync);
+        const changes: Partial<OrganizationSettings> = {};
+        if (requested.protectGroups !== undefined && requested.protectGroups !== settings.protectGroups) changes.protectGroups = requested.protectGroups;
+        if (requested.autoAddNewRepositories !== undefined && requested.autoAddNewRepositories !== settings.autoAddNewRepositories) {
+          changes.autoAddNewRepositories = requested.autoAddNewRepositories;
+        }
+        if (requested.repositoriesSync !== undefined) {
+          const sync = normalizedSync(requested.repositoriesSync);
+          if (JSON.stringify(sync) !== JSON.stringify(settings.repositoriesSync)) changes.repositoriesSync = sync;
+        }
+        if (Object.keys(changes).length === 0) return [];
+        return [{ type: 'OrganizationSettingsUpdated', data: { organizationId, ...changes } }];
+      }
+      case 'ChangeDefaultDevice': {
+        const { organizationId, deviceId, known } = command.data;
+        const current = active(state, organizationId);
+        if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${deviceId}`);
+        if (current.defaultDeviceId === deviceId) return [];
+        return [{ type: 'OrganizationDefaultDeviceChanged', data: { organizationId, deviceId, previousDeviceId: current.defaultDeviceId! } }];
+      }
+      case 'RemoveOrganization': {
+        active(state, command.data.organizationId);
+        return [{ type: 'OrganizationRemoved', data: { organizationId: command.data.organizationId } }];
+      }
+    }
+  },
+};
+
+function active(state: OrganizationState, organizationId: string): OrganizationState {
+  if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+  return state;
+}
+
+/** A GitLab group's full path, as GitLab spells it: segments joined by "/", no empty segment. */
+export function groupPath(name: string): string {
+  const path = name.trim().replace(/^\/+|\/+$/g, '');
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*(\/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*$/.test(path)) {
+    throw new DomainError('INVALID_INPUT', `name must be a GitLab group's full path such as "acme/platform", got "${name}"`);
+  }
+  return path;
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** https only, except plain http to this machine; no credentials, query or fragment; no trailing slash. */
+export function gitlabBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new DomainError('INVALID_INPUT', 'gitlabUrl must be an absolute URL such as https://gitlab.example.com');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
+    throw new DomainError('INVALID_INPUT', 'gitlabUrl must use https (plain http is allowed only to a loopback address)');
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new DomainError('INVALID_INPUT', 'gitlabUrl must not carry credentials, a query or a fragment');
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+function checkSync(sync: RepositoriesSync): void {
+  const hasTimes = 'times' in sync && sync.times !== undefined && sync.times !== null;
+  const hasInterval = 'intervalMinutes' in sync && sync.intervalMinutes !== undefined && sync.intervalMinutes !== null;
+  if (hasTimes === hasInterval) throw new DomainError('INVALID_INPUT', 'repositoriesSync takes exactly one of times or intervalMinutes');
+  if ('times' in sync && hasTimes) {
+    const { times } = sync;
+    if (times.length < 1 || times.length > 24) throw new DomainError('INVALID_INPUT', 'repositoriesSync.times takes 1 to 24 times of day');
+    const bad = times.find((time) => !TIME.test(time));
+    if (bad !== undefined) throw new DomainError('INVALID_INPUT', `repositoriesSync.times: "${bad}" is not a time of day as HH:MM (UTC)`);
+    if (new Set(times).size !== times.length) throw new DomainError('INVALID_INPUT', 'repositoriesSync.times must be distinct');
+  } else if ('intervalMinutes' in sync) {
+    const minutes = sync.intervalMinutes;
+    if (!Number.isInteger(minutes) || minutes < 15 || minutes > 1440) {
+      throw new DomainError('INVALID_INPUT', 'repositoriesSync.intervalMinutes must be a whole number from 15 to 1440');
+    }
+  }
+}
+
+function normalizedSync(sync: RepositoriesSync): RepositoriesSync {
+  return 'times' in sync && sync.times ? { times: [...sync.times].sort() } : { intervalMinutes: (sync as { intervalMinutes: number }).intervalMinutes };
+}
+
+export const organizationStream = (organizationId: string) => `organization-${organizationId}`;

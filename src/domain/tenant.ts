@@ -1,0 +1,74 @@
+// Tenant: who may call the API. A tenant owns everything else; its API tokens live in its stream.
+import type { Decider } from '../core/decider';
+import { DomainError } from '../core/errors';
+
+export const ROLES = ['ADMIN', 'OPERATOR', 'AUDITOR', 'VIEWER'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type TenantEvent =
+  | { type: 'TenantCreated'; data: { tenantId: string; name: string; root: boolean } }
+  | { type: 'ApiTokenCreated'; data: { tenantId: string; tokenId: string; name: string; role: Role } }
+  | { type: 'ApiTokenRevoked'; data: { tenantId: string; tokenId: string } };
+
+export type TenantCommand =
+  | {
+      type: 'CreateTenant';
+      data: { tenantId: string; name: string; root: boolean; firstToken: { tokenId: string; name: string }; nameTaken: boolean };
+    }
+  | { type: 'CreateApiToken'; data: { tokenId: string; name: string; role: Role } }
+  | { type: 'RevokeApiToken'; data: { tokenId: string } };
+
+export interface TenantState {
+  tenantId: string | null;
+  tokens: Record<string, { name: string; role: Role; revoked: boolean }>;
+}
+
+export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
+  initialState: () => ({ tenantId: null, tokens: {} }),
+  evolve(state, event) {
+    switch (event.type) {
+      case 'TenantCreated':
+        return { ...state, tenantId: event.data.tenantId };
+      case 'ApiTokenCreated':
+        return { ...state, tokens: { ...state.tokens, [event.data.tokenId]: { name: event.data.name, role: event.data.role, revoked: false } } };
+      case 'ApiTokenRevoked':
+        return { ...state, tokens: { ...state.tokens, [event.data.tokenId]: { ...state.tokens[event.data.tokenId], revoked: true } } };
+    }
+  },
+  decide(command, state) {
+    switch (command.type) {
+      case 'CreateTenant': {
+        const { tenantId, name, root, firstToken, nameTaken } = command.data;
+        if (state.tenantId !== null) throw new DomainError('CONFLICT', `tenant ${tenantId} already exists`);
+        if (nameTaken) throw new DomainError('CONFLICT', `a tenant named "${name}" already exists`);
+        return [
+          { type: 'TenantCreated', data: { tenantId, name, root } },
+          { type: 'ApiTokenCreated', data: { tenantId, tokenId: firstToken.tokenId, name: firstToken.name, role: 'ADMIN' } },
+        ];
+      }
+      case 'CreateApiToken': {
+        const tenantId = existing(state);
+        const { tokenId, name, role } = command.data;
+        if (state.tokens[tokenId]) throw new DomainError('CONFLICT', `API token ${tokenId} already exists`);
+        if (Object.values(state.tokens).some((token) => !token.revoked && token.name === name)) {
+          throw new DomainError('CONFLICT', `an API token named "${name}" is already active in this tenant`);
+        }
+        return [{ type: 'ApiTokenCreated', data: { tenantId, tokenId, name, role } }];
+      }
+      case 'RevokeApiToken': {
+        const tenantId = existing(state);
+        const token = state.tokens[command.data.tokenId];
+        if (!token) throw new DomainError('NOT_FOUND', `no API token ${command.data.tokenId}`);
+        if (token.revoked) return [];
+        return [{ type: 'ApiTokenRevoked', data: { tenantId, tokenId: command.data.tokenId } }];
+      }
+    }
+  },
+};
+
+function existing(state: TenantState): string {
+  if (state.tenantId === null) throw new DomainError('NOT_FOUND', 'no such tenant');
+  return state.tenantId;
+}
+
+export const tenantStream = (tenantId: string) => `tenant-${tenantId}`;
