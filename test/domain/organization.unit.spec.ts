@@ -1,0 +1,323 @@
+import {
+  gitlabBaseUrl,
+  groupPath,
+  organization,
+  type OrganizationCommand,
+  type OrganizationEvent,
+  type OrganizationSettings,
+  type RepositoriesSync,
+} from '../../src/domain/organization';
+import { DomainError } from '../../src/core/errors';
+import { deciderSpec } from '../support/decider-spec';
+
+const spec = deciderSpec(organization);
+
+type AddData = Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'];
+const knownAll: AddData['known'] = { deviceRegistered: true, passwordStored: true, sameGroupOrganizationId: null };
+const add = (overrides: Partial<AddData> = {}): OrganizationCommand => ({
+  type: 'AddOrganization',
+  data: {
+    organizationId: 'o1',
+    name: 'acme/platform',
+    gitlabUrl: 'https://gitlab.example.com',
+    authMethod: 'TOKEN',
+    login: 'main-bot',
+    passwordId: 'p1',
+    defaultDeviceId: 'd1',
+    protectGroups: true,
+    autoAddNewRepositories: false,
+    repositoriesSync: { times: ['02:00'] },
+    known: knownAll,
+    ...overrides,
+  },
+});
+type AddedData = Extract<OrganizationEvent, { type: 'OrganizationAdded' }>['data'];
+const added = (overrides: Partial<AddedData> = {}): OrganizationEvent => ({
+  type: 'OrganizationAdded',
+  data: {
+    organizationId: 'o1',
+    provider: 'GITLAB',
+    name: 'acme/platform',
+    gitlabUrl: 'https://gitlab.example.com',
+    authMethod: 'TOKEN',
+    login: 'main-bot',
+    passwordId: 'p1',
+    protectGroups: true,
+    autoAddNewRepositories: false,
+    repositoriesSync: { times: ['02:00'] },
+    defaultDeviceId: 'd1',
+    ...overrides,
+  },
+});
+const updateSettings = (settings: Partial<OrganizationSettings>): OrganizationCommand => ({
+  type: 'UpdateOrganizationSettings',
+  data: { organizationId: 'o1', ...settings },
+});
+const settingsUpdated = (changes: Partial<OrganizationSettings>): OrganizationEvent => ({
+  type: 'OrganizationSettingsUpdated',
+  data: { organizationId: 'o1', ...changes },
+});
+const changeDevice = (deviceId: string, deviceRegistered = true): OrganizationCommand => ({
+  type: 'ChangeDefaultDevice',
+  data: { organizationId: 'o1', deviceId, known: { deviceRegistered } },
+});
+const deviceChanged = (deviceId: string, previousDeviceId: string): OrganizationEvent => ({
+  type: 'OrganizationDefaultDeviceChanged',
+  data: { organizationId: 'o1', deviceId, previousDeviceId },
+});
+const remove: OrganizationCommand = { type: 'RemoveOrganization', data: { organizationId: 'o1' } };
+const removed: OrganizationEvent = { type: 'OrganizationRemoved', data: { organizationId: 'o1' } };
+
+const hours = Array.from({ length: 24 }, (_, hour) => `${String(hour).padStart(2, '0')}:00`);
+
+// Written as GraphQL input arrives: the absent member may be null rather than missing.
+const invalidSyncs: [string, unknown, RegExp][] = [
+  ['neither times nor interval', {}, /exactly one of times or intervalMinutes/],
+  ['both null', { times: null, intervalMinutes: null }, /exactly one of times or intervalMinutes/],
+  ['both times and interval', { times: ['02:00'], intervalMinutes: 60 }, /exactly one of times or intervalMinutes/],
+  ['no time', { times: [] }, /1 to 24 times of day/],
+  ['25 times', { times: [...hours, '00:30'] }, /1 to 24 times of day/],
+  ['a time without a leading zero', { times: ['2:00'] }, /"2:00" is not a time of day as HH:MM/],
+  ['hour 24', { times: ['24:00'] }, /"24:00" is not a time of day/],
+  ['minute 60', { times: ['02:60'] }, /"02:60" is not a time of day/],
+  ['seconds', { times: ['02:00:00'] }, /"02:00:00" is not a time of day/],
+  ['a repeated time', { times: ['02:00', '14:00', '02:00'] }, /must be distinct/],
+  ['an interval under 15', { intervalMinutes: 14 }, /whole number from 15 to 1440/],
+  ['an interval over 1440', { intervalMinutes: 1441 }, /whole number from 15 to 1440/],
+  ['a fractional interval', { intervalMinutes: 30.5 }, /whole number from 15 to 1440/],
+  ['a zero interval', { intervalMinutes: 0 }, /whole number from 15 to 1440/],
+];
+
+describe('organization', () => {
+  describe('AddOrganization', () => {
+    it('adds a GitLab group with its main login and settings', () => {
+      spec.given([]).when(add()).then([added()]);
+    });
+
+    it('normalises the group path, the URL, the login and the order of sync times', () => {
+      spec
+        .given([])
+        .when(
+          add({
+            name: '  /acme/platform/ ',
+            gitlabUrl: ' https://gitlab.example.com/ ',
+            login: '  main-bot ',
+            repositoriesSync: { times: ['18:30', '02:00', '09:15'] },
+          }),
+        )
+        .then([added({ repositoriesSync: { times: ['02:00', '09:15', '18:30'] } })]);
+    });
+
+    it('keeps an interval as it is, dropping an empty times member', () => {
+      spec
+        .given([])
+        .when(add({ repositoriesSync: { times: null, intervalMinutes: 90 } as unknown as RepositoriesSync }))
+        .then([added({ repositoriesSync: { intervalMinutes: 90 } })]);
+    });
+
+    it.each<[string, OrganizationEvent[]]>([
+      ['active', [added()]],
+      ['removed', [added(), removed]],
+    ])('refuses an id already %s', (_status, history) => {
+      spec.given(history).when(add()).thenRefuses('CONFLICT', /organization o1 already exists/);
+    });
+
+    it('refuses SSO, saying what to do instead', () => {
+      spec
+        .given([])
+        .when(add({ authMethod: 'SSO', login: undefined, passwordId: undefined }))
+        .thenRefuses('INVALID_INPUT', /SSO is not available yet: add the organization with authMethod TOKEN, a login and a password/);
+    });
+
+    it.each<[string, Partial<AddData>, string, RegExp]>([
+      ['no login', { login: undefined }, 'INVALID_INPUT', /TOKEN needs a login/],
+      ['a blank login', { login: '  ' }, 'INVALID_INPUT', /TOKEN needs a login/],
+      ['no passwordId', { passwordId: undefined }, 'INVALID_INPUT', /TOKEN needs a passwordId/],
+      ['an empty passwordId', { passwordId: '' }, 'INVALID_INPUT', /TOKEN needs a passwordId/],
+      ['a password that is not stored', { known: { ...knownAll, passwordStored: false } }, 'NOT_FOUND', /no password p1/],
+      ['a device that is not registered', { known: { ...knownAll, deviceRegistered: false } }, 'NOT_FOUND', /no device d1/],
+      ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
+      ['an http URL to another host', { gitlabUrl: 'http://gitlab.example.com' }, 'INVALID_INPUT', /must use https/],
+      ['invalid repositoriesSync', { repositoriesSync: { intervalMinutes: 5 } }, 'INVALID_INPUT', /intervalMinutes/],
+    ])('refuses %s', (_case, overrides, code, message) => {
+      spec.given([]).when(add(overrides)).thenRefuses(code, message);
+    });
+
+    it('refuses a group already added on the same GitLab, naming both', () => {
+      spec
+        .given([])
+        .when(add({ name: '/acme/platform/', gitlabUrl: 'https://gitlab.example.com/', known: { ...knownAll, sameGroupOrganizationId: 'o9' } }))
+        .thenRefuses('CONFLICT', /group acme\/platform on https:\/\/gitlab\.example\.com is already organization o9/);
+    });
+  });
+
+  describe('UpdateOrganizationSettings', () => {
+    it.each<[string, Partial<OrganizationSettings>]>([
+      ['protectGroups', { protectGroups: false }],
+      ['autoAddNewRepositories', { autoAddNewRepositories: true }],
+      ['times', { repositoriesSync: { times: ['03:00'] } }],
+      ['an interval instead of times', { repositoriesSync: { intervalMinutes: 1440 } }],
+      ['several settings at once', { protectGroups: false, autoAddNewRepositories: true, repositoriesSync: { intervalMinutes: 15 } }],
+    ])('changes %s', (_case, changes) => {
+      spec.given([added()]).when(updateSettings(changes)).then([settingsUpdated(changes)]);
+    });
+
+    it('writes only the settings that actually change', () => {
+      spec
+        .given([added()])
+        .when(updateSettings({ protectGroups: true, autoAddNewRepositories: true, repositoriesSync: { times: ['02:00'] } }))
+        .then([settingsUpdated({ autoAddNewRepositories: true })]);
+    });
+
+    it('writes times sorted', () => {
+      spec
+        .given([added()])
+        .when(updateSettings({ repositoriesSync: { times: ['23:59', '00:00', '12:00'] } }))
+        .then([settingsUpdated({ repositoriesSync: { times: ['00:00', '12:00', '23:59'] } })]);
+    });
+
+    it.each<[string, OrganizationEvent[], Partial<OrganizationSettings>]>([
+      ['nothing is asked', [added()], {}],
+      ['every value is the current one', [added()], { protectGroups: true, autoAddNewRepositories: false, repositoriesSync: { times: ['02:00'] } }],
+      ['the times are the current ones in another order', [added({ repositoriesSync: { times: ['02:00', '14:00'] } })], { repositoriesSync: { times: ['14:00', '02:00'] } }],
+      [
+        'the values are those of the last update',
+        [added(), settingsUpdated({ protectGroups: false, repositoriesSync: { intervalMinutes: 60 } })],
+        { protectGroups: false, repositoriesSync: { intervalMinutes: 60 } },
+      ],
+    ])('writes nothing when %s', (_case, history, settings) => {
+      spec.given(history).when(updateSettings(settings)).then([]);
+    });
+
+    it('compares against the settings of the last update, not those the organization was added with', () => {
+      spec
+        .given([added(), settingsUpdated({ protectGroups: false })])
+        .when(updateSettings({ protectGroups: true }))
+        .then([settingsUpdated({ protectGroups: true })]);
+    });
+
+    it('refuses invalid repositoriesSync even alongside a valid change', () => {
+      spec
+        .given([added()])
+        .when(updateSettings({ protectGroups: false, repositoriesSync: { times: [] } }))
+        .thenRefuses('INVALID_INPUT', /1 to 24 times/);
+    });
+  });
+
+  describe('ChangeDefaultDevice', () => {
+    it('changes the default device, naming the previous one', () => {
+      spec.given([added()]).when(changeDevice('d2')).then([deviceChanged('d2', 'd1')]);
+      spec.given([added(), deviceChanged('d2', 'd1')]).when(changeDevice('d3')).then([deviceChanged('d3', 'd2')]);
+    });
+
+    it('writes nothing when the device is already the default', () => {
+      spec.given([added()]).when(changeDevice('d1')).then([]);
+      spec.given([added(), deviceChanged('d2', 'd1')]).when(changeDevice('d2')).then([]);
+    });
+
+    it('refuses a device that is not registered', () => {
+      spec.given([added()]).when(changeDevice('d2', false)).thenRefuses('NOT_FOUND', /no device d2/);
+    });
+  });
+
+  describe('RemoveOrganization', () => {
+    it('removes an active organization', () => {
+      spec.given([added()]).when(remove).then([removed]);
+    });
+  });
+
+  it.each<[string, OrganizationCommand]>([
+    ['UpdateOrganizationSettings', updateSettings({ protectGroups: false })],
+    ['ChangeDefaultDevice', changeDevice('d2')],
+    ['RemoveOrganization', remove],
+  ])('refuses %s on an organization that does not exist or was removed', (_name, command) => {
+    spec.given([]).when(command).thenRefuses('NOT_FOUND', /no organization o1/);
+    spec.given([added(), removed]).when(command).thenRefuses('NOT_FOUND', /no organization o1/);
+  });
+
+  describe('repositoriesSync rules', () => {
+    it.each(invalidSyncs)('refuses %s', (_case, sync, message) => {
+      const repositoriesSync = sync as RepositoriesSync;
+      spec.given([]).when(add({ repositoriesSync })).thenRefuses('INVALID_INPUT', message);
+      spec.given([added()]).when(updateSettings({ repositoriesSync })).thenRefuses('INVALID_INPUT', message);
+    });
+
+    it.each<[string, RepositoriesSync, RepositoriesSync]>([
+      ['one time', { times: ['00:00'] }, { times: ['00:00'] }],
+      ['24 distinct times', { times: [...hours].reverse() }, { times: hours }],
+      ['the shortest interval', { intervalMinutes: 15 }, { intervalMinutes: 15 }],
+      ['the longest interval', { intervalMinutes: 1440 }, { intervalMinutes: 1440 }],
+      ['an interval beside a null times', { intervalMinutes: 30, times: null } as unknown as RepositoriesSync, { intervalMinutes: 30 }],
+    ])('accepts %s', (_case, sync, written) => {
+      spec.given([]).when(add({ repositoriesSync: sync })).then([added({ repositoriesSync: written })]);
+    });
+  });
+
+  // The decider cases above show these normalisers are applied; their full range of inputs is cheaper to pin down here.
+  describe.each<[string, (raw: string) => string, [string, string][], [string, RegExp][]]>([
+    [
+      'groupPath',
+      groupPath,
+      [
+        ['acme', 'acme'],
+        ['acme/platform', 'acme/platform'],
+        [' acme/platform ', 'acme/platform'],
+        ['/acme/platform/', 'acme/platform'],
+        ['//acme/platform//', 'acme/platform'],
+        ['Acme_1/sub.group/my-team', 'Acme_1/sub.group/my-team'],
+      ],
+      [
+        ...['', '  ', '/', 'acme//platform', 'acme/-team', '-acme', 'acme platform', 'https://gitlab.com/acme', 'acme/ä'].map(
+          (raw): [string, RegExp] => [raw, /must be a GitLab group's full path such as "acme\/platform"/],
+        ),
+        ['acme//platform', /got "acme\/\/platform"/],
+      ],
+    ],
+    [
+      'gitlabBaseUrl',
+      gitlabBaseUrl,
+      [
+        ['https://gitlab.example.com', 'https://gitlab.example.com'],
+        ['https://gitlab.example.com/', 'https://gitlab.example.com'],
+        ['  https://gitlab.example.com//  ', 'https://gitlab.example.com'],
+        ['https://GitLab.Example.com:8443/gitlab/', 'https://gitlab.example.com:8443/gitlab'],
+        ['http://localhost:8080/', 'http://localhost:8080'],
+        ['http://LOCALHOST', 'http://localhost'],
+        ['http://127.0.0.1', 'http://127.0.0.1'],
+        ['http://127.1.2.3:3000/gitlab', 'http://127.1.2.3:3000/gitlab'],
+        ['http://[::1]:8080/', 'http://[::1]:8080'],
+      ],
+      [
+        ['gitlab.example.com', /absolute URL/],
+        ['', /absolute URL/],
+        ['not a url', /absolute URL/],
+        ['http://gitlab.example.com', /must use https \(plain http is allowed only to a loopback address\)/],
+        ['http://10.0.0.1', /must use https/],
+        ['http://localhost.example.com', /must use https/],
+        ['http://127.0.0.1.example.com', /must use https/],
+        ['ftp://gitlab.example.com', /must use https/],
+        ['https://bot:secret@gitlab.example.com', /must not carry credentials, a query or a fragment/],
+        ['https://bot@gitlab.example.com', /must not carry credentials/],
+        ['https://gitlab.example.com/?private_token=x', /must not carry credentials, a query/],
+        ['https://gitlab.example.com/#top', /a fragment/],
+        ['http://user:pw@localhost', /must not carry credentials/],
+      ],
+    ],
+  ])('%s', (_name, normalise, accepted, refused) => {
+    it.each(accepted)('reads %j as %j', (raw, expected) => {
+      expect(normalise(raw)).toBe(expected);
+    });
+
+    it.each(refused)('refuses %j (%p)', (raw, message) => {
+      let error: unknown;
+      try {
+        normalise(raw);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(DomainError);
+      expect((error as DomainError).code).toBe('INVALID_INPUT');
+      expect((error as DomainError).message).toMatch(message);
+    });
+  });
+});

@@ -1,0 +1,179 @@
+import { plan, type CredentialChange, type KnownCredential, type PlanCommand, type PlanEvent } from '../../src/domain/plan';
+import { deciderSpec } from '../support/decider-spec';
+
+const spec = deciderSpec(plan);
+
+type CreateData = Extract<PlanCommand, { type: 'CreatePlan' }>['data'];
+const createPlan = (overrides: Partial<CreateData> = {}): PlanCommand => ({
+  type: 'CreatePlan',
+  data: { planId: 'pl1', organizationId: 'o1', name: 'nightly', known: { organizationActive: true, nameTaken: false }, ...overrides },
+});
+const setSwitch = (enabled: boolean): PlanCommand => ({ type: 'SetPlanAdditionalCredentials', data: { planId: 'pl1', enabled } });
+const ours: KnownCredential = { organizationId: 'o1', removed: false };
+const oursRemoved: KnownCredential = { organizationId: 'o1', removed: true };
+const theirs: KnownCredential = { organizationId: 'o2', removed: false };
+const cred = (credentialId: string, enabled: boolean, known: KnownCredential = ours): CredentialChange => ({ credentialId, enabled, known });
+const toggle = (change: CredentialChange): PlanCommand => ({ type: 'TogglePlanCredential', data: { planId: 'pl1', ...change } });
+const update = (credentials: CredentialChange[], additionalCredentialsEnabled?: boolean): PlanCommand => ({
+  type: 'UpdatePlanCredentials',
+  data: { planId: 'pl1', credentials, ...(additionalCredentialsEnabled === undefined ? {} : { additionalCredentialsEnabled }) },
+});
+const switchOff = (credentialId: string): PlanCommand => ({ type: 'SwitchOffRemovedCredential', data: { planId: 'pl1', credentialId } });
+const deletePlan: PlanCommand = { type: 'DeletePlan', data: { planId: 'pl1' } };
+
+const created: PlanEvent = { type: 'PlanCreated', data: { planId: 'pl1', organizationId: 'o1', name: 'nightly' } };
+const switched = (enabled: boolean): PlanEvent => ({ type: 'PlanAdditionalCredentialsSet', data: { planId: 'pl1', organizationId: 'o1', enabled } });
+const toggled = (credentialId: string, enabled: boolean): PlanEvent => ({
+  type: 'PlanCredentialToggled',
+  data: { planId: 'pl1', organizationId: 'o1', credentialId, enabled },
+});
+const deleted: PlanEvent = { type: 'PlanDeleted', data: { planId: 'pl1', organizationId: 'o1' } };
+
+describe('plan', () => {
+  describe('CreatePlan', () => {
+    it('creates a plan with a trimmed name', () => {
+      spec.given([]).when(createPlan({ name: '  nightly ' })).then([created]);
+    });
+
+    it.each<[string, PlanEvent[]]>([
+      ['active', [created]],
+      ['deleted', [created, deleted]],
+    ])('refuses an id already %s', (_status, history) => {
+      spec.given(history).when(createPlan()).thenRefuses('CONFLICT', /plan pl1 already exists/);
+    });
+
+    it.each(['', '   '])('refuses a blank name %j', (name) => {
+      spec.given([]).when(createPlan({ name })).thenRefuses('INVALID_INPUT', /needs a name/);
+    });
+
+    it('refuses an organization that is not active', () => {
+      spec
+        .given([])
+        .when(createPlan({ known: { organizationActive: false, nameTaken: false } }))
+        .thenRefuses('NOT_FOUND', /no organization o1/);
+    });
+
+    it('refuses a name another plan has', () => {
+      spec
+        .given([])
+        .when(createPlan({ name: ' nightly ', known: { organizationActive: true, nameTaken: true } }))
+        .thenRefuses('CONFLICT', /plan named "nightly" already exists/);
+    });
+  });
+
+  describe('SetPlanAdditionalCredentials', () => {
+    it('starts a new plan with the switch off', () => {
+      spec.given([created]).when(setSwitch(false)).then([]);
+      spec.given([created]).when(setSwitch(true)).then([switched(true)]);
+    });
+
+    it('switches back off, and writes nothing when the switch already has the value', () => {
+      spec.given([created, switched(true)]).when(setSwitch(false)).then([switched(false)]);
+      spec.given([created, switched(true)]).when(setSwitch(true)).then([]);
+    });
+  });
+
+  describe('TogglePlanCredential', () => {
+    it('enables a credential of the organization, and disables it again', () => {
+      spec.given([created]).when(toggle(cred('c1', true))).then([toggled('c1', true)]);
+      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', false))).then([toggled('c1', false)]);
+    });
+
+    it.each<[string, PlanEvent[], CredentialChange]>([
+      ['disabling a credential never enabled', [created], cred('c1', false)],
+      ['enabling an enabled credential', [created, toggled('c1', true)], cred('c1', true)],
+      ['disabling a removed credential that is off', [created], cred('c1', false, oursRemoved)],
+    ])('writes nothing when %s', (_case, history, change) => {
+      spec.given(history).when(toggle(change)).then([]);
+    });
+
+    it('disables a removed credential that is still on', () => {
+      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', false, oursRemoved))).then([toggled('c1', false)]);
+    });
+
+    it('refuses to enable a removed credential', () => {
+      spec.given([created]).when(toggle(cred('c1', true, oursRemoved))).thenRefuses('CONFLICT', /credential c1 was removed/);
+    });
+
+    it.each<[string, KnownCredential, boolean]>([
+      ['unknown', null, true],
+      ['unknown', null, false],
+      ['of another organization', theirs, true],
+      ['of another organization', theirs, false],
+    ])('refuses a credential %s (enabled: %s)', (_case, known, enabled) => {
+      spec.given([created]).when(toggle(cred('c1', enabled, known))).thenRefuses('NOT_FOUND', /no credential c1 in the plan's organization/);
+    });
+  });
+
+  describe('UpdatePlanCredentials', () => {
+    it('writes the switch first, then one event per credential that actually changes', () => {
+      spec
+        .given([created, toggled('c2', true)])
+        .when(update([cred('c1', true), cred('c2', true), cred('c3', false), cred('c4', true)], true))
+        .then([switched(true), toggled('c1', true), toggled('c4', true)]);
+    });
+
+    it('leaves the switch alone when it is not asked for or already has the value', () => {
+      spec.given([created]).when(update([cred('c1', true)])).then([toggled('c1', true)]);
+      spec.given([created]).when(update([cred('c1', true)], false)).then([toggled('c1', true)]);
+    });
+
+    it('writes only the switch when no credential is given', () => {
+      spec.given([created, switched(true)]).when(update([], false)).then([switched(false)]);
+    });
+
+    it('writes nothing when nothing changes', () => {
+      spec
+        .given([created, switched(true), toggled('c1', true)])
+        .when(update([cred('c1', true), cred('c2', false)], true))
+        .then([]);
+    });
+
+    it('refuses a credential that appears twice', () => {
+      spec
+        .given([created])
+        .when(update([cred('c1', true), cred('c2', true), cred('c1', false)]))
+        .thenRefuses('INVALID_INPUT', /each credential may appear once/);
+    });
+
+    // The panel saves all or nothing: one bad row refuses the whole update, switch included.
+    it.each<[string, CredentialChange, string, RegExp]>([
+      ['a credential of another organization', cred('c2', true, theirs), 'NOT_FOUND', /no credential c2/],
+      ['an unknown credential', cred('c2', false, null), 'NOT_FOUND', /no credential c2/],
+      ['enabling a removed credential', cred('c2', true, oursRemoved), 'CONFLICT', /credential c2 was removed/],
+    ])('refuses the whole update for %s', (_case, bad, code, message) => {
+      spec.given([created]).when(update([cred('c1', true), bad], true)).thenRefuses(code, message);
+    });
+  });
+
+  describe('SwitchOffRemovedCredential', () => {
+    it('switches off a credential the plan had on', () => {
+      spec.given([created, toggled('c1', true)]).when(switchOff('c1')).then([toggled('c1', false)]);
+    });
+
+    it.each<[string, PlanEvent[]]>([
+      ['the plan never had it', [created]],
+      ['the plan had it off again', [created, toggled('c1', true), toggled('c1', false)]],
+      ['the plan does not exist', []],
+      ['the plan was deleted', [created, toggled('c1', true), deleted]],
+    ])('writes nothing when %s', (_case, history) => {
+      spec.given(history).when(switchOff('c1')).then([]);
+    });
+  });
+
+  describe('DeletePlan', () => {
+    it('deletes an active plan', () => {
+      spec.given([created]).when(deletePlan).then([deleted]);
+    });
+  });
+
+  it.each<[string, PlanCommand]>([
+    ['SetPlanAdditionalCredentials', setSwitch(true)],
+    ['TogglePlanCredential', toggle(cred('c1', true))],
+    ['UpdatePlanCredentials', update([], true)],
+    ['DeletePlan', deletePlan],
+  ])('refuses %s on a plan that does not exist or was deleted', (_name, command) => {
+    spec.given([]).when(command).thenRefuses('NOT_FOUND', /no plan pl1/);
+    spec.given([created, switched(true), deleted]).when(command).thenRefuses('NOT_FOUND', /no plan pl1/);
+  });
+});

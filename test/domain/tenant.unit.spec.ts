@@ -1,0 +1,85 @@
+import { tenant, type TenantCommand, type TenantEvent } from '../../src/domain/tenant';
+import { deciderSpec } from '../support/decider-spec';
+
+const spec = deciderSpec(tenant);
+
+const createTenant = (overrides: Partial<Extract<TenantCommand, { type: 'CreateTenant' }>['data']> = {}): TenantCommand => ({
+  type: 'CreateTenant',
+  data: { tenantId: 't1', name: 'acme', root: false, firstToken: { tokenId: 'k1', name: 'bootstrap' }, nameTaken: false, ...overrides },
+});
+const created: TenantEvent[] = [
+  { type: 'TenantCreated', data: { tenantId: 't1', name: 'acme', root: false } },
+  { type: 'ApiTokenCreated', data: { tenantId: 't1', tokenId: 'k1', name: 'bootstrap', role: 'ADMIN' } },
+];
+const createToken = (tokenId: string, name: string): TenantCommand => ({ type: 'CreateApiToken', data: { tokenId, name, role: 'OPERATOR' } });
+const revoke = (tokenId: string): TenantCommand => ({ type: 'RevokeApiToken', data: { tokenId } });
+const revoked = (tokenId: string): TenantEvent => ({ type: 'ApiTokenRevoked', data: { tenantId: 't1', tokenId } });
+
+describe('tenant', () => {
+  describe('CreateTenant', () => {
+    it('creates the tenant with its first token, always an ADMIN', () => {
+      spec.given([]).when(createTenant()).then(created);
+    });
+
+    it('carries the root flag', () => {
+      spec
+        .given([])
+        .when(createTenant({ root: true }))
+        .then([{ ...created[0], data: { tenantId: 't1', name: 'acme', root: true } } as TenantEvent, created[1]]);
+    });
+
+    it('refuses a tenant that already exists', () => {
+      spec.given(created).when(createTenant()).thenRefuses('CONFLICT', /tenant t1 already exists/);
+    });
+
+    it('refuses a name another tenant has', () => {
+      spec.given([]).when(createTenant({ nameTaken: true })).thenRefuses('CONFLICT', /tenant named "acme" already exists/);
+    });
+  });
+
+  describe('CreateApiToken', () => {
+    it('adds a token with the role asked for', () => {
+      spec
+        .given(created)
+        .when(createToken('k2', 'ci'))
+        .then([{ type: 'ApiTokenCreated', data: { tenantId: 't1', tokenId: 'k2', name: 'ci', role: 'OPERATOR' } }]);
+    });
+
+    it('refuses a token id already used, even by a revoked token', () => {
+      spec.given(created).when(createToken('k1', 'other')).thenRefuses('CONFLICT', /API token k1 already exists/);
+      spec.given([...created, revoked('k1')]).when(createToken('k1', 'other')).thenRefuses('CONFLICT', /API token k1 already exists/);
+    });
+
+    it('refuses a name an active token has', () => {
+      spec.given(created).when(createToken('k2', 'bootstrap')).thenRefuses('CONFLICT', /API token named "bootstrap" is already active/);
+    });
+
+    it('lets a new token reuse the name of a revoked one', () => {
+      spec
+        .given([...created, revoked('k1')])
+        .when(createToken('k2', 'bootstrap'))
+        .then([{ type: 'ApiTokenCreated', data: { tenantId: 't1', tokenId: 'k2', name: 'bootstrap', role: 'OPERATOR' } }]);
+    });
+  });
+
+  describe('RevokeApiToken', () => {
+    it('revokes an active token', () => {
+      spec.given(created).when(revoke('k1')).then([revoked('k1')]);
+    });
+
+    it('writes nothing when the token is already revoked', () => {
+      spec.given([...created, revoked('k1')]).when(revoke('k1')).then([]);
+    });
+
+    it('refuses a token it does not know', () => {
+      spec.given(created).when(revoke('nope')).thenRefuses('NOT_FOUND', /no API token nope/);
+    });
+  });
+
+  it.each<[string, TenantCommand]>([
+    ['CreateApiToken', createToken('k2', 'ci')],
+    ['RevokeApiToken', revoke('k1')],
+  ])('refuses %s before the tenant exists', (_name, command) => {
+    spec.given([]).when(command).thenRefuses('NOT_FOUND', /no such tenant/);
+  });
+});
