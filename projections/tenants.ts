@@ -18,6 +18,7 @@ export const tenantsProjection: Projection = {
        tenant_id text NOT NULL,
        name text NOT NULL,
        role text NOT NULL,
+       root boolean NOT NULL,
        created_at timestamptz NOT NULL,
        created_by jsonb NOT NULL,
        revoked_at timestamptz)`,
@@ -33,7 +34,9 @@ export const tenantsProjection: Projection = {
       case 'ApiTokenCreated':
         return [
           {
-            sql: 'INSERT INTO api_tokens (id, tenant_id, name, role, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)',
+            // The root administrator is the first token of the root tenant.
+            sql: `INSERT INTO api_tokens (id, tenant_id, name, role, root, created_at, created_by)
+                  SELECT $1, $2, $3, $4, coalesce((SELECT root FROM tenants WHERE id = $2), false) AND NOT EXISTS (SELECT 1 FROM api_tokens WHERE tenant_id = $2), $5, $6`,
             params: [event.data.tokenId, event.data.tenantId, event.data.name, event.data.role, context.occurredAt, actorJson(context)],
           },
         ];

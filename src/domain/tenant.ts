@@ -40,6 +40,7 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
       case 'CreateTenant': {
         const { tenantId, name, root, firstToken, nameTaken } = command.data;
         if (state.tenantId !== null) throw new DomainError('CONFLICT', `tenant ${tenantId} already exists`);
+        if (name.trim() === '' || firstToken.name.trim() === '') throw new DomainError('INVALID_INPUT', 'a tenant and its first token need names');
         if (nameTaken) throw new DomainError('CONFLICT', `a tenant named "${name}" already exists`);
         return [
           { type: 'TenantCreated', data: { tenantId, name, root } },
@@ -50,6 +51,7 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         const tenantId = existing(state);
         const { tokenId, name, role } = command.data;
         if (state.tokens[tokenId]) throw new DomainError('CONFLICT', `API token ${tokenId} already exists`);
+        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'an API token needs a name');
         if (Object.values(state.tokens).some((token) => !token.revoked && token.name === name)) {
           throw new DomainError('CONFLICT', `an API token named "${name}" is already active in this tenant`);
         }

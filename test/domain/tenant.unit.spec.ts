@@ -32,6 +32,13 @@ describe('tenant', () => {
       spec.given(created).when(createTenant()).thenRefuses('CONFLICT', /tenant t1 already exists/);
     });
 
+    it.each([
+      ['a blank tenant name', { name: ' ' }],
+      ['a blank first-token name', { firstToken: { tokenId: 'k1', name: '' } }],
+    ])('refuses %s', (_case, overrides) => {
+      spec.given([]).when(createTenant(overrides)).thenRefuses('INVALID_INPUT', /need names/);
+    });
+
     it('refuses a name another tenant has', () => {
       spec.given([]).when(createTenant({ nameTaken: true })).thenRefuses('CONFLICT', /tenant named "acme" already exists/);
     });
@@ -48,6 +55,10 @@ describe('tenant', () => {
     it('refuses a token id already used, even by a revoked token', () => {
       spec.given(created).when(createToken('k1', 'other')).thenRefuses('CONFLICT', /API token k1 already exists/);
       spec.given([...created, revoked('k1')]).when(createToken('k1', 'other')).thenRefuses('CONFLICT', /API token k1 already exists/);
+    });
+
+    it('refuses a blank name', () => {
+      spec.given(created).when(createToken('k2', '  ')).thenRefuses('INVALID_INPUT', /needs a name/);
     });
 
     it('refuses a name an active token has', () => {
