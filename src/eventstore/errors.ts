@@ -73,3 +73,20 @@ export class StoreLockedError extends BackplaneError {
     );
   }
 }
+
+/**
+ * The event store's server cannot be reached (down, restarting, or the network between). Nothing
+ * is known to have been written; the same call may be made again once it answers.
+ */
+export class EventStoreUnavailableError extends BackplaneError {
+  constructor(detail: string) {
+    super('EVENT_STORE_UNAVAILABLE', `the event store is unavailable (${detail}); try again shortly`);
+  }
+}
+
+/** The stream was deleted in the store behind Backplane's back: its log can no longer be extended. */
+export class StreamDeletedError extends BackplaneError {
+  constructor(readonly stream: string) {
+    super('STREAM_DELETED', `stream ${stream} was deleted in the event store and cannot be read or appended to`);
+  }
+}

@@ -8,8 +8,13 @@ const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** True for a name Backplane may give a stream; never for a system stream ('$') or one starting with '_'. */
+export function isStreamName(stream: unknown): stream is string {
+  return typeof stream === 'string' && STREAM_NAME.test(stream);
+}
+
 export function assertStreamName(stream: unknown): asserts stream is string {
-  if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) {
+  if (!isStreamName(stream)) {
     throw new InvalidArgumentError(
       `invalid stream name ${JSON.stringify(stream)}: use 1 to 255 letters, digits or _ . : @ + = -, starting with a letter or digit`,
     );

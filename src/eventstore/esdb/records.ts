@@ -1,0 +1,52 @@
+import type { EventData as EsdbEventData, JSONType, ResolvedEvent } from '@eventstore/db-client';
+import type { JsonObject, JsonValue, RecordedEvent } from '../types';
+import { isStreamName, type ValidEvent } from '../validation';
+import { formatPosition, type EsdbPosition } from './position';
+
+/**
+ * What an event's metadata holds on EventStoreDB: the writer's metadata, and the event's link in
+ * its stream's hash chain (EventStoreDB has no column of its own for it).
+ */
+interface Envelope {
+  metadata: JsonObject;
+  hash: string;
+}
+
+export function toEsdbEvent(event: ValidEvent, hash: string): EsdbEventData {
+  const envelope: Envelope = { metadata: event.metadata, hash };
+  // The client sends JSON.stringify(data) whatever its declared type: null, numbers and booleans too.
+  return { id: event.id, contentType: 'application/json', type: event.type, data: event.data as JSONType, metadata: envelope as unknown as JSONType };
+}
+
+/** The event's place in $all. */
+export function positionOf(resolved: ResolvedEvent): EsdbPosition | undefined {
+  return resolved.event?.position;
+}
+
+/**
+ * The port's view of an event read from EventStoreDB; undefined for what is not one of Backplane's
+ * events (system streams, and the streams that claim event ids). An event someone wrote into a
+ * Backplane stream without the envelope comes back with an empty hash, which verify reports.
+ */
+export function toRecordedEvent(resolved: ResolvedEvent): RecordedEvent | undefined {
+  const event = resolved.event;
+  if (!event?.position || !isStreamName(event.streamId)) return undefined;
+  const envelope = isEnvelope(event.metadata) ? event.metadata : undefined;
+  return {
+    id: event.id,
+    type: event.type,
+    data: event.isJson ? (event.data as JsonValue) : null,
+    metadata: envelope?.metadata ?? {},
+    stream: event.streamId,
+    revision: event.revision,
+    position: formatPosition(event.position),
+    recordedAt: event.created,
+    hash: envelope?.hash ?? '',
+  };
+}
+
+function isEnvelope(value: unknown): value is Envelope {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false;
+  const { metadata, hash } = value as Partial<Envelope>;
+  return typeof hash === 'string' && metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata);
+}

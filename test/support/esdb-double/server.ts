@@ -1,0 +1,199 @@
+/**
+ * A test double of EventStoreDB's gRPC Streams service, for tests: an in-process gRPC server on
+ * @grpc/grpc-js that serves the service definitions shipped inside @eventstore/db-client, holding
+ * events in memory (see memory-log.ts for the semantics it follows). It is not EventStoreDB: it
+ * serves append, read (of a stream, of $all, and $all as a subscription), delete and tombstone,
+ * without filters, users, persistence or clustering.
+ *
+ * It answers the client's server-features probe as EventStoreDB before 21.10 does, with
+ * UNIMPLEMENTED, so that the client uses the classic streaming append and not batch append.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
+import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { AppendReq, AppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp, TombstoneReq, TombstoneResp } from '@eventstore/db-client/generated/streams_pb';
+import { Empty } from '@eventstore/db-client/generated/shared_pb';
+import { MemoryLog, StreamDeleted } from './memory-log';
+import {
+  appendResponse,
+  caughtUpResponse,
+  confirmationResponse,
+  eventResponse,
+  expectedOf,
+  proposedEvent,
+  serverError,
+  streamDeletedError,
+  streamName,
+  streamNotFoundResponse,
+  wrongExpectedVersionError,
+} from './messages';
+import { allRead, streamRead, subscriptionStart } from './reads';
+
+type ReadCall = ServerWritableStream<ReadReq, ReadResp>;
+
+export class EsdbDouble {
+  readonly log = new MemoryLog();
+  private server: Server | undefined;
+  private port = 0;
+  private readonly subscriptions = new Set<ReadCall>();
+
+  static async start(): Promise<EsdbDouble> {
+    const double = new EsdbDouble();
+    await double.listen();
+    return double;
+  }
+
+  /** How the client reaches it: one insecure node, as a local EventStoreDB would be run. */
+  get connectionString(): string {
+    return `esdb://127.0.0.1:${this.port}?tls=false`;
+  }
+
+  /** Live subscriptions being served, for tests that wait for one to be there. */
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /** Goes away as a crashed server would: every call under way fails, and nothing answers. */
+  async stop(): Promise<void> {
+    this.server?.forceShutdown();
+    this.server = undefined;
+    this.subscriptions.clear();
+  }
+
+  /** Answers again on the same port, with the same events. */
+  async restart(): Promise<void> {
+    if (!this.server) await this.listen();
+  }
+
+  /** Ends every live subscription with UNAVAILABLE, as a server does when it drops one mid-stream. */
+  dropSubscriptions(): void {
+    for (const call of this.subscriptions) call.emit('error', serverError(status.UNAVAILABLE, 'subscription dropped by the server'));
+    this.subscriptions.clear();
+  }
+
+  private async listen(): Promise<void> {
+    const server = new Server();
+    server.addService(StreamsService, {
+      read: (call: ReadCall) => this.read(call),
+      append: (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>) => this.append(call, callback),
+      delete: (call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) => this.delete(call, callback),
+      tombstone: (call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>) => this.tombstone(call, callback),
+    });
+    server.addService(ServerFeaturesService, {
+      getSupportedMethods: (_call: unknown, callback: sendUnaryData<never>) => callback(serverError(status.UNIMPLEMENTED, 'not implemented') as never, null),
+    });
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${this.port}`, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+    );
+    this.server = server;
+  }
+
+  private read(call: ReadCall): void {
+    const options = call.request.getOptions()!;
+    if (options.hasFilter()) {
+      call.emit('error', serverError(status.UNIMPLEMENTED, 'the test double serves reads without filters'));
+      return;
+    }
+    if (options.hasSubscription()) {
+      if (!options.hasAll()) call.emit('error', serverError(status.UNIMPLEMENTED, 'the test double serves subscriptions to $all only'));
+      else this.subscribe(call, options);
+      return;
+    }
+    try {
+      if (options.hasAll()) {
+        for (const event of allRead(this.log, options)) call.write(eventResponse(event));
+      } else {
+        const stream = streamName(options.getStream()!.getStreamIdentifier());
+        const events = streamRead(this.log, options, stream);
+        if (events === null) call.write(streamNotFoundResponse(stream));
+        else for (const event of events) call.write(eventResponse(event));
+      }
+      call.end();
+    } catch (error) {
+      if (!(error instanceof StreamDeleted)) throw error;
+      call.emit('error', streamDeletedError(error.stream));
+    }
+  }
+
+  /** History from the start position with backpressure, then caught-up, then each new event as it is written. */
+  private subscribe(call: ReadCall, options: ReadReq.Options): void {
+    let next = subscriptionStart(this.log, options);
+    let caughtUp = false;
+    let waitingForDrain = false;
+    const pump = () => {
+      if (waitingForDrain || !this.subscriptions.has(call)) return;
+      while (next < this.log.all.length) {
+        if (!call.write(eventResponse(this.log.all[next++]))) {
+          waitingForDrain = true;
+          call.once('drain', () => {
+            waitingForDrain = false;
+            pump();
+          });
+          return;
+        }
+      }
+      if (!caughtUp) {
+        caughtUp = true;
+        call.write(caughtUpResponse());
+      }
+    };
+    this.subscriptions.add(call);
+    const unsubscribe = this.log.onWrite(pump);
+    const end = () => {
+      unsubscribe();
+      this.subscriptions.delete(call);
+    };
+    call.on('cancelled', end);
+    call.on('close', end);
+    call.on('error', end);
+    call.write(confirmationResponse(randomUUID()));
+    pump();
+  }
+
+  private append(call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void {
+    let options: AppendReq.Options | undefined;
+    const proposed: ReturnType<typeof proposedEvent>[] = [];
+    call.on('data', (request: AppendReq) => {
+      if (request.hasOptions()) options = request.getOptions();
+      else if (request.hasProposedMessage()) proposed.push(proposedEvent(request.getProposedMessage()!));
+    });
+    call.on('end', () => {
+      if (!options) return callback(serverError(status.INVALID_ARGUMENT, 'an append starts with its options') as never, null);
+      const stream = streamName(options.getStreamIdentifier());
+      try {
+        callback(null, appendResponse(this.log.append(stream, expectedOf(options), proposed)));
+      } catch (error) {
+        if (!(error instanceof StreamDeleted)) throw error;
+        callback(streamDeletedError(stream) as never, null);
+      }
+    });
+  }
+
+  private delete(call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>): void {
+    const options = call.request.getOptions()!;
+    const stream = streamName(options.getStreamIdentifier());
+    try {
+      const outcome = this.log.softDelete(stream, expectedOf(options));
+      if (outcome.kind !== 'success') return callback(wrongExpectedVersionError(stream, outcome) as never, null);
+      const position = new DeleteResp.Position().setCommitPosition(outcome.commit.toString()).setPreparePosition(outcome.prepare.toString());
+      callback(null, new DeleteResp().setPosition(position));
+    } catch (error) {
+      if (!(error instanceof StreamDeleted)) throw error;
+      callback(streamDeletedError(stream) as never, null);
+    }
+  }
+
+  private tombstone(call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>): void {
+    this.log.tombstone(streamName(call.request.getOptions()!.getStreamIdentifier()));
+    callback(null, new TombstoneResp().setNoPosition(new Empty()));
+  }
+}
