@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { credential, credentialStream } from '../domain/credential';
+import { plan, planStream } from '../domain/plan';
+import { passwordById } from '../queries/catalog';
+import { credentialById, credentialsOf, organizationById } from '../queries/organizations';
+import { plansUsingCredential } from '../queries/plans';
+import type { CredentialView } from '../queries/views';
+import { execute, type AppDeps, type Request } from './deps';
+import { found } from './found';
+
+/** A new credential is on no plan: adding it puts it into no backup plan. */
+export async function addCredential(deps: AppDeps, request: Request, input: { organizationId: string; login: string; passwordId: string }): Promise<CredentialView> {
+  const { tenantId } = request.principal;
+  return deps.tenantLock.run(tenantId, async () => {
+    const credentialId = randomUUID();
+    const organization = await organizationById(deps.db, tenantId, input.organizationId);
+    const known = {
+      organization: organization === null ? null : { mainLogin: organization.login ?? '' },
+      credentialLogins: organization === null ? [] : (await credentialsOf(deps.db, tenantId, organization.id)).map((other) => other.login),
+      passwordStored: (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
+    };
+    await execute(deps, request, credential, credentialStream(credentialId), { type: 'AddCredential', data: { ...input, credentialId, known } });
+    return found(await credentialById(deps.db, tenantId, credentialId), 'credential', credentialId);
+  });
+}
+
+/** Removes the credential, then switches it off on every plan that had it, each toggle caused by the removal. */
+export async function removeCredential(deps: AppDeps, request: Request, id: string): Promise<CredentialView> {
+  const { tenantId } = request.principal;
+  return deps.tenantLock.run(tenantId, async () => {
+    const current = found(await credentialById(deps.db, tenantId, id), 'credential', id);
+    if (current.removedAt !== null) found(null, 'credential', id);
+    const removal = await execute(deps, request, credential, credentialStream(id), { type: 'RemoveCredential', data: { credentialId: id } });
+    for (const planId of await plansUsingCredential(deps.db, tenantId, id)) {
+      await execute(deps, request, plan, planStream(planId), { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } }, { causationId: removal.eventIds[0] });
+    }
+    return found(await credentialById(deps.db, tenantId, id), 'credential', id);
+  });
+}

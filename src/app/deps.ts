@@ -1,0 +1,47 @@
+import type { ApiTokenDigests } from '../auth/api-tokens';
+import type { CommandHandler, HandleOptions } from '../core/command-handler';
+import type { Decider, DomainEvent } from '../core/decider';
+import type { KeyedMutex } from '../core/keyed-mutex';
+import type { EventStore, Position } from '../eventstore/types';
+import type { SecretVault } from '../secrets/vault';
+import type { SqlDatabase } from '../sql/database';
+import { commandContext, type Principal } from './principal';
+
+/** What the use cases need: the handler to write, the read models to look things up, the vaults. */
+export interface AppDeps {
+  store: EventStore;
+  commands: CommandHandler;
+  /** The read models' database. */
+  db: SqlDatabase;
+  vault: SecretVault;
+  tokens: ApiTokenDigests;
+  /** Resolves once every read model includes the position: a mutation's answer shows its own change. */
+  settle(position: Position): Promise<void>;
+  /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant. */
+  tenantLock: KeyedMutex;
+}
+
+export interface Request {
+  principal: Principal;
+  /** Ties together everything one API call caused. */
+  correlationId: string;
+}
+
+/** Runs one command as the request's principal and waits until the read models show it. */
+export async function execute<State, Command, Event extends DomainEvent>(
+  deps: AppDeps,
+  request: Request,
+  decider: Decider<State, Command, Event>,
+  stream: string,
+  command: Command,
+  options: HandleOptions & { causationId?: string } = {},
+) {
+  const result = await deps.commands.handle(decider, stream, command, commandContext(request.principal, request.correlationId, options.causationId), options);
+  if (result.position !== null) await deps.settle(result.position);
+  return result;
+}
+
+/** The version the API shows (a stream revision) as the handler's expected revision. */
+export function expectedRevision(version: number | null | undefined): bigint | undefined {
+  return version === null || version === undefined ? undefined : BigInt(version);
+}
