@@ -4,15 +4,26 @@ import { CommandHandler } from './core/command-handler';
 import { silentLogger, type Logger } from './core/logger';
 import type { Projection } from './core/projection';
 import { ProjectionRunner } from './core/projection-runner';
+import { EsdbEventStore } from './eventstore/esdb/esdb-event-store';
 import { SqlEventStore } from './eventstore/postgres/sql-event-store';
+import type { EventStore } from './eventstore/types';
+import type { StreamHead } from './eventstore/verify';
 import type { SqlDatabase } from './sql/database';
 import { PgDatabase } from './sql/pg-database';
 import { PgliteDatabase } from './sql/pglite-database';
 
+/** The event store as the operator commands use it. */
+export type BackplaneStore = EventStore & {
+  countEvents(): Promise<number>;
+  /** Where the store keeps each stream's head apart from its events (PostgreSQL and PGlite), for verify. */
+  streamHeads?(): Promise<Map<string, StreamHead>>;
+};
+
 /** The running parts, wired. The composition root: the one place that knows which store runs. */
 export interface Backplane {
+  /** Where the read models and projection checkpoints live (and the events too, unless on EventStoreDB). */
   db: SqlDatabase;
-  store: SqlEventStore;
+  store: BackplaneStore;
   commands: CommandHandler;
   runners: ProjectionRunner[];
   runner(name: string): ProjectionRunner;
@@ -25,7 +36,7 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(config: Config): Promise<SqlDatabase> {
-  if (config.store === 'pglite') return PgliteDatabase.open(config.dataDir);
+  if (config.store === 'pglite' || (config.store === 'esdb' && !config.databaseUrl)) return PgliteDatabase.open(config.dataDir);
   return PgDatabase.connect({ connectionString: config.databaseUrl!, schema: config.databaseSchema });
 }
 
@@ -34,7 +45,8 @@ export async function openBackplane(config: Config, options: OpenOptions = {}): 
   const logger = options.logger ?? silentLogger;
   const db = await openDatabase(config);
   try {
-    const store = await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
+    const store: BackplaneStore =
+      config.store === 'esdb' ? EsdbEventStore.connect(config.esdbUrl!) : await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
     const runners = (options.projections ?? allProjections).map((projection) => new ProjectionRunner({ store, db, projection, logger }));
     return {
       db,

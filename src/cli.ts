@@ -11,7 +11,7 @@ const USAGE = `usage: backplane <command>
   status                       show each projection's checkpoint and the log's head
 
 Configuration comes from the environment, as for npm start (BACKPLANE_EVENT_STORE, BACKPLANE_DATA_DIR,
-BACKPLANE_DATABASE_URL, BACKPLANE_DATABASE_SCHEMA).`;
+BACKPLANE_DATABASE_URL, BACKPLANE_DATABASE_SCHEMA, BACKPLANE_ESDB_URL).`;
 
 /** One line that rewrites itself on a terminal, and plain lines elsewhere (logs, pipes). */
 function progressLine(): { update(text: string, final?: boolean): void } {
@@ -54,7 +54,7 @@ async function rebuild(backplane: Backplane, target: string | undefined): Promis
 async function verify(backplane: Backplane): Promise<number> {
   const line = progressLine();
   const result = await verifyLog(backplane.store, {
-    heads: await backplane.store.streamHeads(),
+    heads: await backplane.store.streamHeads?.(),
     onProgress: (checked) => line.update(`verifying: ${checked} events checked`),
   });
   line.update(`verified ${result.eventsChecked} events in ${result.streamsChecked} streams`, true);
