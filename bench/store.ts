@@ -1,57 +1,37 @@
 /**
- * `npm run bench:store [-- --quick]`: the PostgreSQL event store's throughput next to its floor,
- * the same work done with bare `pg` statements on a comparable plain table.
+ * `npm run bench:store [-- --quick] [-- --store esdb]`: the event store's throughput next to its
+ * floor. On PostgreSQL (the default) the floor is the same work done with bare `pg` statements on
+ * a comparable plain table; on EventStoreDB, see esdb-store.ts.
  *
  * Appends are one event per call at 1 and 32 concurrent writers; reads page through the whole
- * log. Everything happens in a schema of its own on the server named by
+ * log. On PostgreSQL everything happens in a schema of its own on the server named by
  * BACKPLANE_BENCH_DATABASE_URL, dropped at the end whatever happens.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Client, Pool } from 'pg';
 import { SqlEventStore } from '../src/eventstore/postgres/sql-event-store';
-import type { ReadAllFrom } from '../src/eventstore/types';
 import { PgDatabase } from '../src/sql/pg-database';
-
-interface AppendCase {
-  writers: number;
-  /** Events per timed round, shared out among the writers. */
-  events: number;
-  /** Events written untimed before the first round. */
-  warmup: number;
-}
-
-interface Plan {
-  /** Timed rounds per measurement; the median is reported. */
-  rounds: number;
-  appends: readonly AppendCase[];
-  pageSize: number;
-  timeLimitMs: number;
-}
-
-const FULL: Plan = {
-  rounds: 5,
-  appends: [
-    { writers: 1, events: 2_000, warmup: 500 },
-    { writers: 32, events: 6_000, warmup: 1_600 },
-  ],
-  pageSize: 1_000,
-  timeLimitMs: 10 * 60_000,
-};
-
-const QUICK: Plan = {
-  rounds: 2,
-  appends: [
-    { writers: 1, events: 200, warmup: 50 },
-    { writers: 32, events: 640, warmup: 320 },
-  ],
-  pageSize: 1_000,
-  timeLimitMs: 2 * 60_000,
-};
+import { runEsdb } from './esdb-store';
+import {
+  appendOurs,
+  benchmarkAppends,
+  benchmarkReads,
+  caseLines,
+  eventsWritten,
+  FULL,
+  formatTable,
+  payload,
+  QUICK,
+  readOurs,
+  streamOf,
+  type Plan,
+  type ReadLog,
+  type WriteOne,
+} from './measure';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const POOL_SIZE = 34;
-const STREAMS_PER_WRITER = 10;
 /** After the time limit, how long a stuck statement may keep the run from cleaning up after itself. */
 const HARD_STOP_GRACE_MS = 30_000;
 const APPEND_TARGET_RATIO = 0.6;
@@ -70,59 +50,10 @@ const RAW_TABLE = `CREATE TABLE raw_events (
 const RAW_INSERT = 'INSERT INTO raw_events (id, stream, type, data, metadata) VALUES ($1, $2, $3, $4, $5)';
 const RAW_PAGE = 'SELECT * FROM raw_events WHERE seq > $1 ORDER BY seq LIMIT $2';
 
-/** Writes event number `index`, the writer's `nth` write. */
-type WriteOne = (writer: number, nth: number, index: number) => Promise<void>;
-/** Reads the whole log once and answers how many events it held. */
-type ReadLog = () => Promise<number>;
-
-interface Contenders<T> {
-  ours: T;
-  raw: T;
-}
-
-interface Row {
-  label: string;
-  rates: Contenders<number>;
-  target?: string;
-  met?: boolean;
-}
-
-function streamOf(writer: number, nth: number): string {
-  return `bench-${writer}-${nth % STREAMS_PER_WRITER}`;
-}
-
-function payload(writer: number, index: number) {
-  return {
-    type: 'BenchEventRecorded',
-    data: { i: index, writer, note: 'a benchmark event of a typical size' },
-    metadata: { tenantId: 'bench-tenant', actor: `bench-writer-${writer}` },
-  };
-}
-
-function appendOurs(store: SqlEventStore): WriteOne {
-  return async (writer, nth, index) => {
-    await store.appendToStream(streamOf(writer, nth), [payload(writer, index)], { expectedRevision: 'any' });
-  };
-}
-
 function insertRaw(pool: Pool): WriteOne {
   return async (writer, nth, index) => {
     const { type, data, metadata } = payload(writer, index);
     await pool.query(RAW_INSERT, [randomUUID(), streamOf(writer, nth), type, JSON.stringify(data), JSON.stringify(metadata)]);
-  };
-}
-
-function readOurs(store: SqlEventStore, pageSize: number, signal: AbortSignal): ReadLog {
-  return async () => {
-    let count = 0;
-    let from: ReadAllFrom = 'start';
-    for (;;) {
-      signal.throwIfAborted();
-      const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
-      count += page.length;
-      if (page.length < pageSize) return count;
-      from = page[page.length - 1].position;
-    }
   };
 }
 
@@ -140,138 +71,12 @@ function readRaw(pool: Pool, pageSize: number, signal: AbortSignal): ReadLog {
   };
 }
 
-/** Writes `total` events with `writers` concurrent loops taking the next index as they go; answers events/s. */
-async function writeAll(total: number, writers: number, writeOne: WriteOne, signal: AbortSignal): Promise<number> {
-  let next = 0;
-  const loop = async (writer: number) => {
-    for (let nth = 0; ; nth++) {
-      signal.throwIfAborted();
-      const index = next++;
-      if (index >= total) return;
-      try {
-        await writeOne(writer, nth, index);
-      } catch (error) {
-        next = total; // the other loops stop after their write in hand, so none outlives the round
-        throw error;
-      }
-    }
-  };
-  const started = performance.now();
-  const outcomes = await Promise.allSettled(Array.from({ length: writers }, (_, writer) => loop(writer)));
-  const seconds = (performance.now() - started) / 1000;
-  const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-  if (failure) throw failure.reason;
-  return total / seconds;
-}
-
-async function timeRead(readLog: ReadLog, expected: number, what: string): Promise<number> {
-  const started = performance.now();
-  const count = await readLog();
-  const seconds = (performance.now() - started) / 1000;
-  if (count !== expected) {
-    throw new Error(
-      `${what} read ${count} events, ${expected} were written (readAll hides events at or above the oldest open transaction: is one open on the server?)`,
-    );
-  }
-  return count / seconds;
-}
-
 /**
  * Opens `count` connections in the pool before a timed round. pg closes clients idle for 10 s,
  * which the other contender's rounds can outlast, and reconnecting must not be timed.
  */
 async function openConnections(query: (sql: string) => Promise<unknown>, count: number): Promise<void> {
   await Promise.all(Array.from({ length: count }, () => query('SELECT 1')));
-}
-
-/**
- * Ours and raw take turns, round by round, so that noise from a shared machine falls on both alike.
- */
-async function interleave(
-  rounds: number,
-  measure: Contenders<() => Promise<number>>,
-  onRound: (round: number, rates: Contenders<number>) => void,
-): Promise<Contenders<number>> {
-  const ours: number[] = [];
-  const raw: number[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    ours.push(await measure.ours());
-    raw.push(await measure.raw());
-    onRound(round, { ours: ours[ours.length - 1], raw: raw[raw.length - 1] });
-  }
-  return { ours: median(ours), raw: median(raw) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function formatCount(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
-}
-
-function writersLabel(writers: number): string {
-  return `${writers} writer${writers === 1 ? '' : 's'}`;
-}
-
-function progress(line: string): void {
-  process.stderr.write(`  ${line}\n`);
-}
-
-function formatTable(rows: Row[]): string[] {
-  const labelWidth = Math.max(...rows.map((row) => row.label.length)) + 2;
-  const rateWidth = Math.max(...rows.flatMap((row) => [formatCount(row.rates.ours).length, formatCount(row.rates.raw).length]));
-  return rows.map((row) => {
-    const ratio = row.rates.ours / row.rates.raw;
-    const target = row.target === undefined ? '' : `   (target ${row.target}: ${row.met ? 'met' : 'MISSED'})`;
-    return (
-      `${`${row.label}:`.padEnd(labelWidth)}ours ${formatCount(row.rates.ours).padStart(rateWidth)} ev/s   ` +
-      `raw ${formatCount(row.rates.raw).padStart(rateWidth)} ev/s   ratio ${ratio.toFixed(2)}${target}`
-    );
-  });
-}
-
-async function benchmarkAppends(plan: Plan, store: SqlEventStore, db: PgDatabase, raw: Pool, signal: AbortSignal): Promise<Row[]> {
-  const rows: Row[] = [];
-  const write: Contenders<WriteOne> = { ours: appendOurs(store), raw: insertRaw(raw) };
-  for (const { writers, events, warmup } of plan.appends) {
-    const label = writersLabel(writers);
-    const measure = (who: keyof Contenders<unknown>, total: number) => async () => {
-      await openConnections((sql) => (who === 'ours' ? db.query(sql) : raw.query(sql)), writers);
-      return writeAll(total, writers, write[who], signal);
-    };
-    progress(`append, ${label}: warm-up (${formatCount(warmup)} events each)`);
-    await measure('ours', warmup)();
-    await measure('raw', warmup)();
-    const rates = await interleave(plan.rounds, { ours: measure('ours', events), raw: measure('raw', events) }, (round, rates) =>
-      progress(`append, ${label}: round ${round}/${plan.rounds}   ours ${formatCount(rates.ours)} ev/s   raw ${formatCount(rates.raw)} ev/s`),
-    );
-    const ratio = rates.ours / rates.raw;
-    const isTargeted = writers > 1;
-    rows.push({
-      label: `append, ${label}`,
-      rates,
-      target: isTargeted ? `>= ${APPEND_TARGET_RATIO.toFixed(2)}` : undefined,
-      met: isTargeted ? ratio >= APPEND_TARGET_RATIO : undefined,
-    });
-  }
-  return rows;
-}
-
-async function benchmarkReads(plan: Plan, store: SqlEventStore, raw: Pool, written: number, signal: AbortSignal): Promise<Row> {
-  const read: Contenders<() => Promise<number>> = {
-    ours: () => timeRead(readOurs(store, plan.pageSize, signal), written, 'readAll'),
-    raw: () => timeRead(readRaw(raw, plan.pageSize, signal), written, 'the raw read'),
-  };
-  progress(`readAll: warm-up pass each over ${formatCount(written)} events`);
-  await read.ours();
-  await read.raw();
-  const rates = await interleave(plan.rounds, read, (round, rates) =>
-    progress(`readAll: pass ${round}/${plan.rounds}   ours ${formatCount(rates.ours)} ev/s   raw ${formatCount(rates.raw)} ev/s`),
-  );
-  return { label: 'readAll', rates, target: `>= ${formatCount(READ_TARGET_RATE)} ev/s`, met: rates.ours >= READ_TARGET_RATE };
 }
 
 async function run(plan: Plan, url: string, schema: string, signal: AbortSignal): Promise<string[]> {
@@ -283,15 +88,21 @@ async function run(plan: Plan, url: string, schema: string, signal: AbortSignal)
     await raw.query(RAW_TABLE);
     const [{ server_version: version }] = await db.query<{ server_version: string }>('SHOW server_version');
 
-    const appendRows = await benchmarkAppends(plan, store, db, raw, signal);
-    const written = plan.appends.reduce((sum, { events, warmup }) => sum + warmup + plan.rounds * events, 0);
-    const readRow = await benchmarkReads(plan, store, raw, written, signal);
+    const appendRows = await benchmarkAppends(
+      plan,
+      {
+        write: { ours: appendOurs(store), raw: insertRaw(raw) },
+        prepare: (who, writers) => openConnections((sql) => (who === 'ours' ? db.query(sql) : raw.query(sql)), writers),
+        targetRatio: APPEND_TARGET_RATIO,
+      },
+      signal,
+    );
+    const written = eventsWritten(plan);
+    const readRow = await benchmarkReads(plan, { ours: readOurs(store, plan.pageSize, signal), raw: readRaw(raw, plan.pageSize, signal) }, { ours: written, raw: written }, READ_TARGET_RATE);
 
-    const cases = plan.appends.map(({ writers, events }) => `${formatCount(events)} at ${writersLabel(writers)}`).join(', ');
     return [
       `Backplane store benchmark${plan === QUICK ? ' (--quick)' : ''}: PostgreSQL ${version}, Node ${process.version}, ${availableParallelism()} CPUs`,
-      `medians of ${plan.rounds} interleaved rounds; appends of 1 event per call, events per round: ${cases};`,
-      `readAll: ${formatCount(written)} events in pages of ${formatCount(plan.pageSize)}`,
+      ...caseLines(plan, written),
       ...formatTable([...appendRows, readRow]),
     ];
   } finally {
@@ -326,14 +137,25 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function planFromArgs(args: string[]): Plan {
-  const unknown = args.filter((arg) => arg !== '--quick');
-  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}; usage: npm run bench:store [-- --quick]`);
-  return args.includes('--quick') ? QUICK : FULL;
+const USAGE = 'usage: npm run bench:store [-- --quick] [--store postgres|esdb]';
+
+function optionsFromArgs(args: string[]): { plan: Plan; store: 'postgres' | 'esdb' } {
+  let store: 'postgres' | 'esdb' = 'postgres';
+  let quick = false;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--quick') quick = true;
+    else if (args[i] === '--store' && (args[i + 1] === 'postgres' || args[i + 1] === 'esdb')) store = args[++i] as typeof store;
+    else throw new Error(`unknown argument ${args[i]}; ${USAGE}`);
+  }
+  return { plan: quick ? QUICK : FULL, store };
 }
 
 async function main(): Promise<void> {
-  const plan = planFromArgs(process.argv.slice(2));
+  const { plan, store } = optionsFromArgs(process.argv.slice(2));
+  if (store === 'esdb') {
+    process.stdout.write(`${(await runEsdb(plan)).join('\n')}\n`);
+    return;
+  }
   const url = process.env.BACKPLANE_BENCH_DATABASE_URL ?? DEFAULT_URL;
   const schema = `bench_${randomBytes(6).toString('hex')}`;
 

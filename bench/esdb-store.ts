@@ -1,0 +1,76 @@
+/**
+ * `npm run bench:store -- --store esdb`: the EventStoreDB adapter next to its floor, the same work
+ * done with the bare client (@eventstore/db-client) on the same server: appends with expected
+ * revision any, and $all read in pages.
+ *
+ * With BACKPLANE_BENCH_ESDB_URL unset it runs against the test double of EventStoreDB's gRPC
+ * Streams service (test/support/esdb-double), in this process. Its figures are the client's and
+ * the adapter's overhead over an in-memory server, not EventStoreDB's throughput.
+ */
+import { EventStoreDBClient, FORWARDS, jsonEvent, START, type Position as EsdbPosition } from '@eventstore/db-client';
+import { availableParallelism } from 'node:os';
+import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store';
+import { EsdbDouble } from '../test/support/esdb-double/server';
+import { appendOurs, benchmarkAppends, benchmarkReads, caseLines, formatTable, payload, QUICK, readOurs, type Plan, type ReadLog, type WriteOne } from './measure';
+
+/** Not a name Backplane gives a stream, so the adapter's reads skip the floor's events. */
+function rawStream(writer: number, nth: number): string {
+  return `_bench-raw-${writer}-${nth % 10}`;
+}
+
+function appendRaw(client: EventStoreDBClient): WriteOne {
+  return async (writer, nth, index) => {
+    const { type, data, metadata } = payload(writer, index);
+    await client.appendToStream(rawStream(writer, nth), jsonEvent({ type, data, metadata }), { expectedRevision: 'any' });
+  };
+}
+
+/** Every record of $all, in pages; reading forwards from a position includes it, so it is skipped. */
+function readRaw(client: EventStoreDBClient, pageSize: number, signal: AbortSignal): ReadLog {
+  return async () => {
+    let count = 0;
+    let from: EsdbPosition | typeof START = START;
+    for (;;) {
+      signal.throwIfAborted();
+      let read = 0;
+      let last: EsdbPosition | undefined;
+      const extra = from === START ? 0 : 1;
+      for await (const resolved of client.readAll({ fromPosition: from, direction: FORWARDS, maxCount: pageSize + extra })) {
+        read += 1;
+        last = resolved.event?.position;
+      }
+      count += read - (read > 0 ? extra : 0);
+      if (read < pageSize + extra || !last) return count;
+      from = last;
+    }
+  };
+}
+
+export async function runEsdb(plan: Plan): Promise<string[]> {
+  const url = process.env.BACKPLANE_BENCH_ESDB_URL;
+  const double = url ? undefined : await EsdbDouble.start();
+  const connectionString = url ?? double!.connectionString;
+  const store = EsdbEventStore.connect(connectionString);
+  const client = EventStoreDBClient.connectionString(connectionString);
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(new Error(`time limit of ${plan.timeLimitMs / 1000} s reached`)), plan.timeLimitMs);
+  try {
+    const appendRows = await benchmarkAppends(plan, { write: { ours: appendOurs(store), raw: appendRaw(client) } }, stop.signal);
+    const read = { ours: readOurs(store, plan.pageSize, stop.signal), raw: readRaw(client, plan.pageSize, stop.signal) };
+    // The floor reads every record of $all: the floor's own events, Backplane's, and the claims of Backplane's event ids.
+    const expected = { ours: await read.ours(), raw: await read.raw() };
+    const readRow = await benchmarkReads(plan, read, expected);
+    const server = url ? `EventStoreDB at ${store.hosts}` : 'the in-process test double of EventStoreDB (client and adapter overhead, not EventStoreDB figures)';
+    return [
+      `Backplane store benchmark${plan === QUICK ? ' (--quick)' : ''}: ${server}, Node ${process.version}, ${availableParallelism()} CPUs`,
+      ...caseLines(plan, expected.ours),
+      `floor: the bare client; its readAll counts every record of $all (${expected.raw.toLocaleString('en-US')})`,
+      ...formatTable([...appendRows, readRow]),
+    ];
+  } finally {
+    clearTimeout(timer);
+    await store.close();
+    await client.dispose();
+    await double?.stop();
+  }
+}
