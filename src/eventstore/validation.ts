@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from './errors';
-import type { Direction, EventData, EventFilter, ExpectedRevision, JsonObject, JsonValue, ReadStreamFrom } from './types';
+import type { Direction, EventData, EventFilter, ExpectedRevision, JsonObject, JsonValue, ReadAllFrom, ReadAllOptions, ReadStreamFrom, ReadStreamOptions } from './types';
 
 // Stream names are `<aggregate>-<id>`; '$' is kept for system streams, as in EventStoreDB.
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@+=-]{0,254}$/;
@@ -59,6 +59,33 @@ export function assertFilter(filter: EventFilter | undefined): void {
   for (const prefix of filter.streamPrefixes ?? []) {
     if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidArgumentError('filter.streamPrefixes must be non-empty strings');
   }
+}
+
+/** A read's options checked, with their defaults. */
+export interface ReadArgs<From> {
+  forwards: boolean;
+  from: From;
+  maxCount?: number;
+}
+
+export function checkReadStream(stream: unknown, options: ReadStreamOptions): ReadArgs<ReadStreamFrom> {
+  assertStreamName(stream);
+  const direction = options.direction ?? 'forwards';
+  assertDirection(direction);
+  const from = options.fromRevision ?? (direction === 'forwards' ? 'start' : 'end');
+  assertReadStreamFrom(from);
+  if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
+  return { forwards: direction === 'forwards', from, maxCount: options.maxCount };
+}
+
+/** The position, when one is given, is the adapter's to check. */
+export function checkReadAll(options: ReadAllOptions): ReadArgs<ReadAllFrom> {
+  const direction = options.direction ?? 'forwards';
+  assertDirection(direction);
+  if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
+  assertFilter(options.filter);
+  const forwards = direction === 'forwards';
+  return { forwards, from: options.fromPosition ?? (forwards ? 'start' : 'end'), maxCount: options.maxCount };
 }
 
 /** A validated event, ready to be written: id set, metadata an object. */

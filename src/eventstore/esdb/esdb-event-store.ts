@@ -31,16 +31,7 @@ import type {
   Subscription,
   SubscriptionHandler,
 } from '../types';
-import {
-  assertDirection,
-  assertExpectedRevision,
-  assertFilter,
-  assertMaxCount,
-  assertReadStreamFrom,
-  assertStreamName,
-  validateBatch,
-  type ValidEvent,
-} from '../validation';
+import { assertExpectedRevision, assertStreamName, checkReadAll, checkReadStream, validateBatch, type ValidEvent } from '../validation';
 import { catchUpSubscription } from './catch-up-subscription';
 import { translateClientError } from './client-errors';
 import { splitConnectionString } from './connection-string';
@@ -185,31 +176,21 @@ export class EsdbEventStore implements EventStore {
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    assertStreamName(stream);
-    const direction = options.direction ?? 'forwards';
-    assertDirection(direction);
-    const from = options.fromRevision ?? (direction === 'forwards' ? 'start' : 'end');
-    assertReadStreamFrom(from);
-    if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
-    if (direction === 'forwards' && from === 'end') return [];
+    const { forwards, from, maxCount } = checkReadStream(stream, options);
+    if (forwards && from === 'end') return [];
     return this.translating(stream, async () => {
       const read = this.client.readStream(
         stream,
-        this.withCredentials<EsdbReadStreamOptions>({ fromRevision: from, direction: direction === 'forwards' ? FORWARDS : BACKWARDS, maxCount: options.maxCount }),
+        this.withCredentials<EsdbReadStreamOptions>({ fromRevision: from, direction: forwards ? FORWARDS : BACKWARDS, maxCount }),
       );
       return (await this.collect(read)).map(toRecordedEvent).filter((event): event is RecordedEvent => event !== undefined);
     });
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const direction = options.direction ?? 'forwards';
-    assertDirection(direction);
-    if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
-    assertFilter(options.filter);
-    const forwards = direction === 'forwards';
-    const from = options.fromPosition ?? (forwards ? 'start' : 'end');
+    const { forwards, from, maxCount } = checkReadAll(options);
     const cursor = from === 'start' ? LOG_START : from === 'end' ? 'end' : parsePosition(from);
-    const wanted = options.maxCount ?? Number.POSITIVE_INFINITY;
+    const wanted = maxCount ?? Number.POSITIVE_INFINITY;
     const kept: RecordedEvent[] = [];
     await this.translating(undefined, () =>
       this.scanAll(cursor, forwards, wanted, (resolved) => {

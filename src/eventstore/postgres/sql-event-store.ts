@@ -20,15 +20,7 @@ import type {
   Subscription,
   SubscriptionHandler,
 } from '../types';
-import {
-  assertDirection,
-  assertExpectedRevision,
-  assertFilter,
-  assertMaxCount,
-  assertReadStreamFrom,
-  assertStreamName,
-  validateBatch,
-} from '../validation';
+import { assertExpectedRevision, assertStreamName, checkReadAll, checkReadStream, validateBatch } from '../validation';
 import { compareLogPositions, formatPosition, LOG_START, parsePosition } from './position';
 import { eventStoreMigrations } from './schema';
 import type { StreamHead } from '../verify';
@@ -317,13 +309,7 @@ export class SqlEventStore implements EventStore {
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    assertStreamName(stream);
-    const direction = options.direction ?? 'forwards';
-    assertDirection(direction);
-    const from = options.fromRevision ?? (direction === 'forwards' ? 'start' : 'end');
-    assertReadStreamFrom(from);
-    if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
-    const forwards = direction === 'forwards';
+    const { forwards, from } = checkReadStream(stream, options);
     if (forwards && from === 'end') return [];
 
     const params: unknown[] = [stream, options.maxCount ?? null];
@@ -341,12 +327,7 @@ export class SqlEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const direction = options.direction ?? 'forwards';
-    assertDirection(direction);
-    if (options.maxCount !== undefined) assertMaxCount(options.maxCount);
-    assertFilter(options.filter);
-    const forwards = direction === 'forwards';
-    const from = options.fromPosition ?? (forwards ? 'start' : 'end');
+    const { forwards, from } = checkReadAll(options);
     if (forwards && from === 'end') return [];
     if (!forwards && from === 'start') return [];
 
