@@ -6,6 +6,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY projections ./projections
 COPY bench ./bench
+# The benchmark can run against the test double of EventStoreDB, so the build compiles it too.
+COPY test/support/esdb-double ./test/support/esdb-double
 RUN npm run build && npm prune --omit=dev
 ENV NODE_ENV=production BACKPLANE_DATA_DIR=/data
 VOLUME /data
