@@ -16,6 +16,12 @@ export interface Config {
   databaseSchema?: string;
   /** How often live subscriptions look for events written by other processes (ms). */
   pollIntervalMs: number;
+  /** The port the API listens on. */
+  port: number;
+  /** The master key of the password manager (base64 of 32 bytes); else a key file in dataDir. */
+  masterKey?: string;
+  /** The first ADMIN token of tenant "default", used when the store holds no tenant; else one is generated. */
+  bootstrapToken?: string;
 }
 
 export class ConfigError extends BackplaneError {
@@ -48,6 +54,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     esdbUrl,
     databaseSchema: env.BACKPLANE_DATABASE_SCHEMA || undefined,
     pollIntervalMs,
+    port: portOf(env.PORT),
+    masterKey: env.BACKPLANE_MASTER_KEY || undefined,
+    bootstrapToken: bootstrapTokenOf(env.BACKPLANE_BOOTSTRAP_TOKEN),
   };
 }
 
@@ -78,4 +87,17 @@ function describeDatabase(config: Config): string {
     // A connection string pg accepts but URL does not (a socket path): say nothing of its parts.
     return `PostgreSQL${schema}`;
   }
+}
+
+function portOf(value: string | undefined): number {
+  const port = Number(value ?? 4000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT must be a port number from 0 to 65535');
+  return port;
+}
+
+function bootstrapTokenOf(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  // It is a password for the root administrator: a short one would be guessed.
+  if (value.length < 24 || /\s/.test(value)) throw new ConfigError('BACKPLANE_BOOTSTRAP_TOKEN must be at least 24 characters, without spaces');
+  return value;
 }

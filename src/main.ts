@@ -1,21 +1,20 @@
-import { openBackplane, type Backplane } from './backplane';
 import { describeStore, loadConfig } from './config';
 import { jsonLogger } from './core/logger';
+import { startService, type Service } from './service';
 
 /**
  * `npm start`: opens the event store (embedded PGlite in ./data unless configured otherwise),
- * migrates it, and keeps every projection up to date until stopped. The GraphQL API is not
- * served yet; this process runs the store and the projections only.
+ * keeps every read model up to date, and serves the GraphQL API until stopped.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = jsonLogger;
-  let backplane: Backplane | undefined;
+  let service: Service | undefined;
   let stopping: string | undefined;
 
   const close = () => {
     logger.info('stopping', { signal: stopping });
-    (backplane?.close() ?? Promise.resolve()).then(
+    (service?.close() ?? Promise.resolve()).then(
       () => process.exit(0),
       (error) => {
         logger.error('stopped with an error', { error: String(error) });
@@ -32,19 +31,24 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = signal;
-    if (backplane) close();
+    if (service) close();
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
-  backplane = await openBackplane(config, { logger });
+  service = await startService(config, { logger });
   if (stopping) return close();
-  for (const runner of backplane.runners) runner.start();
-  logger.info('Backplane is running: event store and projections only (the GraphQL API is not served yet)', {
-    store: describeStore(config),
-    projections: backplane.runners.map((runner) => runner.name),
-    events: await backplane.store.countEvents(),
-  });
+  if (service.generatedRootToken !== null) {
+    // Shown once, on the terminal only: it is kept nowhere but as a digest.
+    process.stdout.write(
+      `\nTenant "default" was created. Its root administrator's API token (shown this once, store it now):\n\n  ${service.generatedRootToken}\n\n` +
+        'Send it as "Authorization: Bearer <token>". Set BACKPLANE_BOOTSTRAP_TOKEN to choose it instead.\n\n',
+    );
+  } else if (service.bootstrapped) {
+    logger.info('tenant "default" created; its root administrator token is BACKPLANE_BOOTSTRAP_TOKEN');
+  }
+  logger.info('Backplane is serving', { url: service.server.url, store: describeStore(config), projections: service.backplane.runners.map((runner) => runner.name) });
+  process.stdout.write(`Backplane GraphQL API: ${service.server.url}\n`);
 }
 
 main().catch((error) => {

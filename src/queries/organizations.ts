@@ -46,10 +46,10 @@ export async function organizationsOf(db: SqlExecutor, tenantId: string): Promis
   return rows.map(organizationView);
 }
 
-/** An organization of the tenant that has not been removed, or null. */
-export async function organizationById(db: SqlExecutor, tenantId: string, id: string): Promise<OrganizationView | null> {
+/** An organization of the tenant that has not been removed (removed ones too when asked: history refers to them), or null. */
+export async function organizationById(db: SqlExecutor, tenantId: string, id: string, options: { removed?: boolean } = {}): Promise<OrganizationView | null> {
   if (!isUuid(id)) return null;
-  const rows = await db.query<OrganizationRow>('SELECT * FROM organizations WHERE tenant_id = $1 AND id = $2 AND removed_at IS NULL', [tenantId, id]);
+  const rows = await db.query<OrganizationRow>(`SELECT * FROM organizations WHERE tenant_id = $1 AND id = $2${options.removed ? '' : ' AND removed_at IS NULL'}`, [tenantId, id]);
   return rows[0] ? organizationView(rows[0]) : null;
 }
 

@@ -1,0 +1,135 @@
+import { GraphQLError } from 'graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { found } from '../../app/found';
+import type { Role } from '../../domain/tenant';
+import { verifyLog } from '../../eventstore/verify';
+import { auditPage, UnknownCursorError, type AuditQuery } from '../../queries/audit';
+import { credentialById } from '../../queries/organizations';
+import { planById } from '../../queries/plans';
+import { checkRoles, Roles } from '../auth-checker';
+import { tenantOf, type GraphQLContext } from '../context';
+import { Credential } from '../organizations/organization.type';
+import { credentialOf } from '../organizations/organization.view';
+import { BackupPlan } from '../plans/plan.type';
+import { withoutNulls } from '../shared/without-nulls';
+import { AuditFilter } from './audit.input';
+import { AuditEvent, AuditEventConnection, AuditVerification, PlanCredentialToggledEvent } from './audit.type';
+import { auditEventOf, matchesAudit } from './audit.view';
+import { eventFeed } from './event-feed';
+
+const MAX_PAGE = 500;
+
+@Resolver()
+export class AuditResolver {
+  @Authorized(Roles.auditors)
+  @Query(() => AuditEventConnection, { description: "The tenant's history, oldest first." })
+  async auditLog(
+    @Arg('filter', () => AuditFilter, { nullable: true }) filter: AuditFilter | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() context: GraphQLContext,
+  ): Promise<AuditEventConnection> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
+    try {
+      const page = await auditPage(context.app.db, tenantOf(context), queryOf(filter), { first, after: after ?? undefined });
+      return {
+        edges: page.events.map((node) => ({ cursor: node.cursor, node })),
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.events.at(-1)?.cursor ?? after ?? null },
+      };
+    } catch (error) {
+      if (error instanceof UnknownCursorError) throw badInput(error.message, 'after');
+      throw error;
+    }
+  }
+
+  @Authorized(Roles.auditors)
+  @Query(() => AuditVerification, { description: 'Recomputes the hash chains and reports the first event that is not what was written.' })
+  async verifyAuditLog(@Ctx() context: GraphQLContext): Promise<AuditVerification> {
+    const store = context.app.store as typeof context.app.store & { streamHeads?: () => Promise<Map<string, { revision: bigint; hash: string }>> };
+    const result = await verifyLog(store, { heads: await store.streamHeads?.() });
+    if (!result.problem) return { ok: true, checked: result.eventsChecked, firstBrokenCursor: null, problem: null };
+    // Another tenant's event is named by nothing that tenant could not see: only its kind is told.
+    const ours = result.problem.stream.length > 0 && (await streamOfTenant(context, result.problem.stream));
+    return {
+      ok: false,
+      checked: result.eventsChecked,
+      firstBrokenCursor: ours ? (result.problem.position ?? null) : null,
+      problem: ours ? result.problem.message : `the log is not intact (${result.problem.kind} event outside this tenant)`,
+    };
+  }
+
+  @Subscription(() => AuditEvent, {
+    description: 'The history as it happens. Given the cursor of the last event seen, delivers everything after it first: nothing skipped, nothing repeated.',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { filter?: AuditFilter | null; after?: string | null }, GraphQLContext>) => {
+      const tenantId = authorize(context, Roles.auditors);
+      const filter = queryOf(args.filter ?? null);
+      const from = startPosition(context, args.after);
+      return eventFeed(context.app.store, { from }, (event) => (matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null));
+    },
+  })
+  auditEvents(
+    @Root() event: AuditEvent,
+    @Arg('filter', () => AuditFilter, { nullable: true }) _filter: AuditFilter | null,
+    @Arg('after', () => String, { nullable: true }) _after: string | null,
+  ): AuditEvent {
+    return event;
+  }
+
+  @Subscription(() => PlanCredentialToggledEvent, {
+    description: 'Credentials switched on or off on plans of the tenant (one plan when planId is given), as it happens.',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { planId?: string | null }, GraphQLContext>) => {
+      const tenantId = authorize(context, Roles.readers);
+      return eventFeed(context.app.store, { from: 'end', filter: { eventTypes: ['PlanCredentialToggled'] } }, (event) => {
+        const view = auditEventOf(event);
+        const data = view.data as { planId: string; credentialId: string; enabled: boolean };
+        if (!matchesAudit(event, tenantId, { planId: args.planId ?? undefined })) return null;
+        return { cursor: view.cursor, planId: data.planId, credentialId: data.credentialId, enabled: data.enabled, actor: view.actor, occurredAt: view.occurredAt };
+      });
+    },
+  })
+  planCredentialToggled(@Root() event: PlanCredentialToggledEvent, @Arg('planId', () => ID, { nullable: true }) _planId: string | null): PlanCredentialToggledEvent {
+    return event;
+  }
+}
+
+@Resolver(() => PlanCredentialToggledEvent)
+export class PlanCredentialToggledResolver {
+  @FieldResolver(() => BackupPlan)
+  async plan(@Root() event: PlanCredentialToggledEvent, @Ctx() context: GraphQLContext): Promise<BackupPlan> {
+    return found(await planById(context.app.db, tenantOf(context), event.planId, { deleted: true }), 'plan', event.planId);
+  }
+
+  @FieldResolver(() => Credential)
+  async credential(@Root() event: PlanCredentialToggledEvent, @Ctx() context: GraphQLContext): Promise<Credential> {
+    return credentialOf(found(await credentialById(context.app.db, tenantOf(context), event.credentialId), 'credential', event.credentialId));
+  }
+}
+
+function queryOf(filter: AuditFilter | null | undefined): AuditQuery {
+  return filter === null || filter === undefined ? {} : withoutNulls(filter);
+}
+
+function badInput(message: string, field: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field } });
+}
+
+/** Subscriptions are checked here: type-graphql's @Authorized guards resolving, not subscribing. */
+function authorize(context: GraphQLContext, roles: Role[]): string {
+  checkRoles(context, roles);
+  return tenantOf(context);
+}
+
+function startPosition(context: GraphQLContext, after: string | null | undefined): string | 'end' {
+  if (after === null || after === undefined) return 'end';
+  try {
+    context.app.store.comparePositions(after, after);
+  } catch {
+    throw badInput(`not a cursor: ${JSON.stringify(after)}`, 'after');
+  }
+  return after;
+}
+
+async function streamOfTenant(context: GraphQLContext, stream: string): Promise<boolean> {
+  const [first] = await context.app.store.readStream(stream, { maxCount: 1 });
+  return first?.metadata.tenantId === tenantOf(context);
+}

@@ -1,0 +1,22 @@
+import { GraphQLError } from 'graphql';
+import type { Principal } from '../app/principal';
+import type { Role } from '../domain/tenant';
+import { tokenByValue } from '../queries/tenants';
+import type { SqlExecutor } from '../sql/database';
+
+/**
+ * The principal an Authorization value names. No value: null (fields then answer
+ * UNAUTHENTICATED). A value that names no active token: UNAUTHENTICATED at once.
+ */
+export async function authenticate(db: SqlExecutor, authorization: unknown): Promise<Principal | null> {
+  if (authorization === undefined || authorization === null || authorization === '') return null;
+  const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  if (!match) throw unauthenticated('the Authorization value must be "Bearer <token>"');
+  const token = await tokenByValue(db, match[1]);
+  if (!token) throw unauthenticated('the API token is unknown or revoked');
+  return { tokenId: token.id, tenantId: token.tenantId, name: token.name, role: token.role as Role, root: token.root };
+}
+
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+}

@@ -1,0 +1,20 @@
+import type { AppDeps, Request } from '../app/deps';
+import type { Principal } from '../app/principal';
+
+/** Per request (or per WebSocket subscription): who calls, and the parts to serve them with. */
+export interface GraphQLContext {
+  app: AppDeps;
+  /** null: no token came with the request; fields that need one answer UNAUTHENTICATED. */
+  principal: Principal | null;
+  correlationId: string;
+}
+
+/** The request as use cases see it; only called behind @Authorized, where a principal is certain. */
+export function requestOf(context: GraphQLContext): Request {
+  if (!context.principal) throw new Error('requestOf called without a principal: the field lacks @Authorized');
+  return { principal: context.principal, correlationId: context.correlationId };
+}
+
+export function tenantOf(context: GraphQLContext): string {
+  return requestOf(context).principal.tenantId;
+}

@@ -1,0 +1,58 @@
+import { getNullableType, GraphQLError, GraphQLList, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type FragmentDefinitionNode } from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+
+export interface QueryLimits {
+  maxDepth: number;
+  maxComplexity: number;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 5000 };
+
+/** A list costs its children once per item it may hold: `first` when given, else 20. */
+const listEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  const isList = getNullableType(field.type) instanceof GraphQLList;
+  const items = typeof args.first === 'number' ? args.first : 20;
+  return 1 + (isList ? items : 1) * childComplexity;
+};
+
+/**
+ * Refuses operations too deep or too costly before they run, on HTTP and on the WebSocket:
+ * one request must not make the server walk the whole database.
+ */
+export function checkLimits(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined | null, limits: QueryLimits = DEFAULT_LIMITS): void {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    if (operationName && definition.name?.value !== operationName) continue;
+    const depth = depthOf(definition.selectionSet, fragments, new Set());
+    if (depth > limits.maxDepth) throw tooComplex(`the operation is ${depth} levels deep; the limit is ${limits.maxDepth}`);
+  }
+  const complexity = getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listEstimator] });
+  if (complexity > limits.maxComplexity) throw tooComplex(`the operation's complexity is ${complexity}; the limit is ${limits.maxComplexity}`);
+}
+
+function depthOf(selectionSet: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, visiting: Set<string>): number {
+  if (!selectionSet) return 0;
+  let deepest = 0;
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value.startsWith('__')) continue;
+      deepest = Math.max(deepest, 1 + depthOf(selection.selectionSet, fragments, visiting));
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      deepest = Math.max(deepest, depthOf(selection.selectionSet, fragments, visiting));
+    } else {
+      const name = selection.name.value;
+      const fragment = fragments.get(name);
+      if (!fragment || visiting.has(name)) continue;
+      visiting.add(name);
+      deepest = Math.max(deepest, depthOf(fragment.selectionSet, fragments, visiting));
+      visiting.delete(name);
+    }
+  }
+  return deepest;
+}
+
+function tooComplex(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } } });
+}

@@ -1,0 +1,114 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Actor } from '../shared/actor.type';
+import { DateTime } from '../shared/scalars';
+
+export enum Provider {
+  GITLAB = 'GITLAB',
+}
+export enum AuthMethodName {
+  TOKEN = 'TOKEN',
+  SSO = 'SSO',
+}
+export enum OrganizationStatus {
+  ACTIVE = 'ACTIVE',
+  REMOVED = 'REMOVED',
+}
+export enum CredentialStatus {
+  ACTIVE = 'ACTIVE',
+  REMOVED = 'REMOVED',
+}
+
+registerEnumType(Provider, { name: 'Provider' });
+registerEnumType(AuthMethodName, {
+  name: 'AuthMethod',
+  valuesConfig: { TOKEN: { description: 'A login and a personal access token kept in the password manager.' }, SSO: { description: "GitLab's OAuth sign-in." } },
+});
+registerEnumType(OrganizationStatus, { name: 'OrganizationStatus' });
+registerEnumType(CredentialStatus, { name: 'CredentialStatus' });
+
+@ObjectType({ description: 'When the repository list is synced: at times of day (UTC), or every so many minutes.' })
+export class RepositoriesSync {
+  @Field(() => [String], { nullable: true, description: 'Times of day as HH:MM, UTC.' })
+  times!: string[] | null;
+
+  @Field(() => Int, { nullable: true })
+  intervalMinutes!: number | null;
+}
+
+@ObjectType({ description: 'A GitLab group added to Backplane.' })
+export class Organization {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => Provider)
+  provider!: Provider;
+
+  @Field(() => String, { description: "The GitLab group's full path." })
+  name!: string;
+
+  @Field(() => String)
+  gitlabUrl!: string;
+
+  @Field(() => AuthMethodName)
+  authMethod!: AuthMethodName;
+
+  @Field(() => String, { nullable: true, description: 'The main login.' })
+  login!: string | null;
+
+  @Field(() => ID, { nullable: true })
+  passwordId!: string | null;
+
+  @Field(() => Boolean, { description: 'Protect groups: back up the group structure too.' })
+  protectGroups!: boolean;
+
+  @Field(() => Boolean, { description: 'Protect new repositories found by a sync.' })
+  autoAddNewRepositories!: boolean;
+
+  @Field(() => RepositoriesSync)
+  repositoriesSync!: RepositoriesSync;
+
+  @Field(() => ID)
+  defaultDeviceId!: string;
+
+  @Field(() => Int, { description: 'Changes with every change; pass it as expectedVersion to refuse a stale edit.' })
+  version!: number;
+
+  @Field(() => OrganizationStatus)
+  status!: OrganizationStatus;
+
+  @Field(() => DateTime)
+  addedAt!: Date;
+
+  @Field(() => Actor)
+  addedBy!: Actor;
+}
+
+@ObjectType({ description: 'An additional GitLab account of an organization, so that backups spread their API use.' })
+export class Credential {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  login!: string;
+
+  @Field(() => String, { nullable: true, description: "The fingerprint of its password entry's secret; null once the entry is deleted." })
+  fingerprint!: string | null;
+
+  @Field(() => ID)
+  organizationId!: string;
+
+  @Field(() => ID)
+  passwordId!: string;
+
+  @Field(() => CredentialStatus)
+  status!: CredentialStatus;
+
+  @Field(() => DateTime)
+  addedAt!: Date;
+
+  @Field(() => Actor)
+  addedBy!: Actor;
+
+  @Field(() => DateTime, { nullable: true })
+  removedAt!: Date | null;
+}

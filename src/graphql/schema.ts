@@ -1,0 +1,34 @@
+import 'reflect-metadata';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { AuditResolver, PlanCredentialToggledResolver } from './audit/audit.resolver';
+import { authChecker } from './auth-checker';
+import { CatalogResolver } from './catalog/catalog.resolver';
+import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } from './organizations/organization.resolver';
+import { PlanResolver } from './plans/plan.resolver';
+import { DateTime } from './shared/scalars';
+import { PrincipalResolver } from './tenants/principal.resolver';
+
+let built: Promise<GraphQLSchema> | undefined;
+
+/** The API's schema, built once per process from the decorated classes. */
+export function backplaneSchema(): Promise<GraphQLSchema> {
+  built ??= buildSchema({
+    resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver],
+    authChecker,
+    // Required by type-graphql for @Subscription; every subscription here brings its own
+    // subscribe() over the event store, so nothing is ever published in memory.
+    pubSub: {
+      publish: () => {
+        throw new Error('subscriptions read the event store; nothing is published in memory');
+      },
+      subscribe: () => {
+        throw new Error('subscriptions read the event store; nothing is published in memory');
+      },
+    },
+    scalarsMap: [{ type: Date, scalar: DateTime }],
+    // forbidUnknownValues would refuse inputs that carry no decorators of their own.
+    validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
+  });
+  return built;
+}

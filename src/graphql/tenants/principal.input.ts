@@ -1,0 +1,14 @@
+import { IsNotEmpty, MaxLength } from 'class-validator';
+import { Field, InputType } from 'type-graphql';
+import { RoleName } from './principal.type';
+
+@InputType()
+export class CreateApiTokenInput {
+  @Field(() => String)
+  @IsNotEmpty({ message: 'name must not be empty' })
+  @MaxLength(100)
+  name!: string;
+
+  @Field(() => RoleName)
+  role!: RoleName;
+}

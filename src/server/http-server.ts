@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { GraphQLError, parse, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { AppDeps } from '../app/deps';
+import type { Principal } from '../app/principal';
+import type { Logger } from '../core/logger';
+import { authenticate } from '../graphql/authenticate';
+import type { GraphQLContext } from '../graphql/context';
+import { formatError } from '../graphql/errors';
+import { graphiqlRouter } from '../graphql/graphiql';
+import { checkLimits, DEFAULT_LIMITS, type QueryLimits } from '../graphql/limits';
+
+export interface ServerOptions {
+  schema: GraphQLSchema;
+  app: AppDeps;
+  logger: Logger;
+  port: number;
+  host?: string;
+  limits?: QueryLimits;
+  /** Whether the read models are up to date and the stores answer: what /readyz reports. */
+  ready(): Promise<{ ready: boolean; detail: Record<string, unknown> }>;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const GRAPHQL_PATH = '/graphql';
+
+/** GraphQL over HTTP and over graphql-ws on one port and one path, the offline GraphiQL page, and the health checks. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { schema, app, logger } = options;
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const http: Server = createServer();
+  const sockets = new WebSocketServer({ server: http, path: GRAPHQL_PATH });
+
+  // Each connection authenticates once, from connectionParams.authorization; its operations answer
+  // UNAUTHENTICATED when that failed, as HTTP requests do.
+  const connections = new WeakMap<object, { principal: Principal | null } | { error: GraphQLError }>();
+  const wsServer = useServer<Record<string, unknown> | undefined>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        try {
+          connections.set(ctx, { principal: await authenticate(app.db, ctx.connectionParams?.authorization) });
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          connections.set(ctx, { error });
+        }
+        return true;
+      },
+      context: (ctx) => {
+        const connection = connections.get(ctx);
+        return { app, principal: connection && 'principal' in connection ? connection.principal : null, correlationId: randomUUID() } satisfies GraphQLContext;
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const connection = connections.get(ctx);
+        try {
+          if (connection && 'error' in connection) throw connection.error;
+          checkLimits(schema, parse(payload.query), payload.variables ?? undefined, payload.operationName, limits);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [formattedError(error, logger)];
+          throw error;
+        }
+        return undefined;
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, logger),
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => formattedError(error, logger)),
+    },
+    sockets,
+  );
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatError(formatted, error, logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: http }),
+      ApolloServerPluginLandingPageDisabled(),
+      {
+        async serverWillStart() {
+          return { drainServer: async () => wsServer.dispose() };
+        },
+      },
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ request, document }) {
+              checkLimits(schema, document, request.variables, request.operationName, limits);
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const web = express();
+  web.disable('x-powered-by');
+  web.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  web.get('/readyz', async (_req, res) => {
+    try {
+      const { ready, detail } = await options.ready();
+      res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', ...detail });
+    } catch {
+      res.status(503).json({ status: 'not ready' });
+    }
+  });
+  web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
+  web.use(
+    GRAPHQL_PATH,
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => ({ app, principal: await authenticate(app.db, req.headers.authorization), correlationId: randomUUID() }),
+    }),
+  );
+  http.on('request', web);
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
+  return {
+    url: `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}${GRAPHQL_PATH}`,
+    port,
+    async close() {
+      await apollo.stop();
+      for (const client of sockets.clients) client.terminate();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error) => formattedError(error, logger)) };
+}
+
+/** The same error shape on the WebSocket as formatError gives HTTP clients. */
+function formattedError(error: GraphQLError, logger: Logger): GraphQLError {
+  const formatted = formatError(error.toJSON(), error, logger);
+  return new GraphQLError(formatted.message, { path: error.path, extensions: formatted.extensions });
+}

@@ -1,0 +1,83 @@
+import { openBackplane, type Backplane } from './backplane';
+import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
+import type { AppDeps } from './app/deps';
+import { bootstrapTenant } from './app/tenants';
+import type { Config } from './config';
+import { KeyedMutex } from './core/keyed-mutex';
+import { silentLogger, type Logger } from './core/logger';
+import type { Position } from './eventstore/types';
+import { backplaneSchema } from './graphql/schema';
+import { loadMasterKey } from './secrets/master-key';
+import { SecretVault } from './secrets/vault';
+import { startServer, type RunningServer } from './server/http-server';
+
+export interface Service {
+  backplane: Backplane;
+  app: AppDeps;
+  server: RunningServer;
+  /** Set when this start created tenant "default" with a generated root token: to be shown once, here. */
+  generatedRootToken: string | null;
+  /** Whether this start created tenant "default". */
+  bootstrapped: boolean;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  logger?: Logger;
+  host?: string;
+  /** How long a mutation waits for the read models to show it (ms). */
+  settleTimeoutMs?: number;
+}
+
+/** Everything `npm start` runs: the store, the read models kept up to date, and the API. */
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const logger = options.logger ?? silentLogger;
+  const backplane = await openBackplane(config, { logger });
+  let server: RunningServer | undefined;
+  try {
+    const { key } = await loadMasterKey({ fromEnv: config.masterKey, dataDir: config.dataDir });
+    const vault = await SecretVault.open(backplane.db, key);
+    const tokens = await ApiTokenDigests.open(backplane.db);
+    const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
+    const settle = async (position: Position) => {
+      await Promise.all(backplane.runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
+    };
+    const app: AppDeps = { store: backplane.store, commands: backplane.commands, db: backplane.db, vault, tokens, settle, tenantLock: new KeyedMutex() };
+
+    for (const runner of backplane.runners) runner.start();
+    const head = await backplane.store.headPosition();
+    if (head !== null) await settle(head);
+    const bootstrap = await bootstrapTenant(app, config.bootstrapToken ?? newApiToken());
+
+    server = await startServer({
+      schema: await backplaneSchema(),
+      app,
+      logger,
+      port: config.port,
+      host: options.host,
+      ready: async () => {
+        await backplane.db.query('SELECT 1');
+        const storeHead = await backplane.store.headPosition();
+        const checkpoints = await Promise.all(backplane.runners.map(async (runner) => [runner.name, (await runner.checkpoint())?.position ?? null] as const));
+        const behind = checkpoints.filter(([, position]) => storeHead !== null && (position === null || backplane.store.comparePositions(position, storeHead) < 0)).map(([name]) => name);
+        return { ready: true, detail: { head: storeHead, behind } };
+      },
+    });
+    const running = server;
+    return {
+      backplane,
+      app,
+      server: running,
+      generatedRootToken: bootstrap !== null && config.bootstrapToken === undefined ? bootstrap.token : null,
+      bootstrapped: bootstrap !== null,
+      async close() {
+        await running.close();
+        await backplane.close();
+      },
+    };
+  } catch (error) {
+    await server?.close();
+    await backplane.close();
+    throw error;
+  }
+}
