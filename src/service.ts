@@ -45,6 +45,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const app: AppDeps = { store: backplane.store, commands: backplane.commands, db: backplane.db, vault, tokens, settle, tenantLock: new KeyedMutex() };
 
     for (const runner of backplane.runners) runner.start();
+    await Promise.all(backplane.runners.map((runner) => runner.waitForReadModel()));
     const head = await backplane.store.headPosition();
     if (head !== null) await settle(head);
     const bootstrap = await bootstrapTenant(app, config.bootstrapToken ?? newApiToken());

@@ -138,6 +138,18 @@ export class ProjectionRunner {
     return () => this.progress.off('progress', listener);
   }
 
+  /**
+   * Resolves once the read model's tables exist at this projection's version, whichever process
+   * created them: before that, queries on them would fail.
+   */
+  async waitForReadModel(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.checkpoint())?.version !== this.projection.version) {
+      if (Date.now() > deadline) throw new ProjectionTimeoutError(this.name, 'its tables', timeoutMs);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   /** Resolves once the read model includes everything up to `position`, wherever it is being applied. */
   async waitForPosition(position: Position, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -13,6 +13,7 @@ export interface AuditQuery {
 }
 
 interface AuditRow {
+  event_id: string;
   ordinal: unknown;
   position: string;
   type: string;
@@ -31,6 +32,7 @@ interface AuditRow {
 
 export function auditEventView(row: AuditRow): AuditEventView {
   return {
+    id: row.event_id,
     cursor: row.position,
     type: row.type,
     occurredAt: asDate(row.occurred_at ?? row.recorded_at),

@@ -85,6 +85,8 @@ export interface PlanCredentialView {
 }
 
 export interface AuditEventView {
+  /** The event's id: what a consequence names as its causationId. */
+  id: string;
   cursor: string;
   type: string;
   occurredAt: Date;

@@ -1,9 +1,12 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Actor } from '../shared/actor.type';
 import { DateTime, JSONScalar } from '../shared/scalars';
 
 @ObjectType({ description: 'One event of the history: who did what, when, and what changed (secrets redacted).' })
 export class AuditEvent {
+  @Field(() => ID, { description: 'The causationId of the events it caused.' })
+  id!: string;
+
   @Field(() => String, { description: 'Its place in the log: pass it as `after` to read or listen from here.' })
   cursor!: string;
 
@@ -64,7 +67,7 @@ export class AuditVerification {
   @Field(() => Boolean)
   ok!: boolean;
 
-  @Field(() => Number, { description: 'Events whose hashes were recomputed.' })
+  @Field(() => Int, { description: 'Events whose hashes were recomputed.' })
   checked!: number;
 
   @Field(() => String, { nullable: true, description: 'The cursor of the first event that is not what was written.' })
@@ -74,7 +77,7 @@ export class AuditVerification {
   problem!: string | null;
 }
 
-@ObjectType({ description: 'A credential switched on or off on a plan.' })
+@ObjectType('PlanCredentialToggled', { description: 'A credential switched on or off on a plan.' })
 export class PlanCredentialToggledEvent {
   @Field(() => String)
   cursor!: string;

@@ -9,6 +9,7 @@ export function auditEventOf(event: RecordedEvent): AuditEventView {
   const context = eventContext(event);
   const metadata = event.metadata;
   return {
+    id: event.id,
     cursor: event.position,
     type: event.type,
     occurredAt: new Date(context.occurredAt),

@@ -1,0 +1,153 @@
+import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { buildScenario, ops, type Scenario } from '../support/scenario';
+
+type AuditNode = { id: string; cursor: string; type: string; data: Record<string, any>; correlationId: string; causationId: string; actor: { id: string } };
+
+async function history(api: TestApi, filter: Record<string, unknown> = {}): Promise<AuditNode[]> {
+  const { auditLog } = await api.ok<{ auditLog: { edges: { node: AuditNode }[] } }>(api.rootToken, ops.auditLog, { filter, first: 500 });
+  return auditLog.edges.map((edge) => edge.node);
+}
+
+for (const store of apiStores) {
+  describe(`backup plans and their credentials over HTTP, on ${store}`, () => {
+    let storage: TestStorage;
+    let api: TestApi;
+    let s: Scenario;
+    beforeAll(async () => {
+      storage = await testStorage(store);
+      api = await startTestApi(storage);
+      s = await buildScenario(api, api.rootToken);
+    });
+    afterAll(async () => {
+      await api?.close();
+      await storage?.dispose();
+    });
+
+    it('puts a new credential on no plan, and starts a new plan with its switch off', async () => {
+      const { createPlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'weekly' } });
+      expect(createPlan.additionalCredentialsEnabled).toBe(false);
+      expect(createPlan.credentials.map((c: any) => [c.credential.id, c.enabled, c.effective])).toEqual(s.credentialIds.map((id) => [id, false, false]));
+
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'bot3', secret: 'glpat-bot3-secret-value-0003' } });
+      const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: 'bot3', passwordId: storePassword.id } });
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
+      expect(plan.credentials.find((c: any) => c.credential.id === addCredential.id)).toMatchObject({ enabled: false, effective: false, enabledAt: null, enabledBy: null });
+      expect((await history(api, { types: ['PlanCredentialToggled'], credentialId: addCredential.id })).length).toBe(0);
+    });
+
+    it('answers a toggle with the plan as it now stands, and a toggle to the value it has writes nothing', async () => {
+      const me = (await api.ok(api.rootToken, ops.me)).me;
+      const { togglePlanCredential: on } = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
+      expect(on.credentials.find((c: any) => c.credential.id === s.credentialIds[1])).toMatchObject({ enabled: true, effective: true, enabledBy: { id: me.id } });
+      const before = await history(api);
+      const { togglePlanCredential: again } = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
+      expect(again.version).toBe(on.version);
+      expect(await history(api)).toHaveLength(before.length);
+    });
+
+    it('is effective only while the plan switch is on', async () => {
+      const { setPlanAdditionalCredentials: off } = await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: false });
+      expect(off.additionalCredentialsEnabled).toBe(false);
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
+      expect(plan.credentials.filter((c: any) => c.enabled).every((c: any) => c.effective === false)).toBe(true);
+      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: true });
+      const { plan: back } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
+      expect(back.credentials.filter((c: any) => c.effective).map((c: any) => c.credential.id).sort()).toEqual([...s.credentialIds].sort());
+    });
+
+    it('saves the edit panel in one append: one event per change, all with one correlation id', async () => {
+      const { createPlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'panel' } });
+      const { updatePlanCredentials } = await api.ok(api.rootToken, ops.updatePlanCredentials, {
+        planId: createPlan.id,
+        input: { additionalCredentialsEnabled: true, credentials: s.credentialIds.map((credentialId) => ({ credentialId, enabled: true })) },
+        v: createPlan.version,
+      });
+      expect(updatePlanCredentials.version).toBe(createPlan.version + 3);
+      const events = await history(api, { planId: createPlan.id });
+      expect(events.map((event) => event.type)).toEqual(['PlanCreated', 'PlanAdditionalCredentialsSet', 'PlanCredentialToggled', 'PlanCredentialToggled']);
+      expect(new Set(events.slice(1).map((event) => event.correlationId)).size).toBe(1);
+    });
+
+    it('refuses a stale expectedVersion with CONFLICT and writes nothing', async () => {
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
+      const before = await history(api);
+      const response = await api.request(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false, v: plan.version - 1 });
+      expect(response.errors?.[0].extensions?.code).toBe('CONFLICT');
+      expect(await history(api)).toHaveLength(before.length);
+      const ok = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false, v: plan.version });
+      expect(ok.togglePlanCredential.version).toBe(plan.version + 1);
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true });
+    });
+
+    it("refuses another organization's credential with NOT_FOUND and writes nothing", async () => {
+      const other = await buildScenario(api, api.rootToken, 'globex');
+      const before = await history(api);
+      const response = await api.request(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: other.credentialIds[0], enabled: true });
+      expect(response.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+      expect(await history(api)).toHaveLength(before.length);
+    });
+
+    it('removing a credential switches it off on every plan that had it, each toggle caused by the removal', async () => {
+      const second = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'second' } });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: second.createPlan.id, credentialId: s.credentialIds[0], enabled: true });
+      const { plans } = await api.ok(api.rootToken, ops.plans, { organizationId: s.organizationId });
+      const having: string[] = [];
+      for (const { id } of plans) {
+        const { plan } = await api.ok(api.rootToken, ops.plan, { id });
+        if (plan.credentials.some((c: any) => c.credential.id === s.credentialIds[0] && c.enabled)) having.push(id);
+      }
+      expect(having).toContain(second.createPlan.id);
+
+      const { removeCredential } = await api.ok(api.rootToken, ops.removeCredential, { id: s.credentialIds[0] });
+      expect(removeCredential.status).toBe('REMOVED');
+      const events = await history(api, { credentialId: s.credentialIds[0] });
+      const removal = events.find((event) => event.type === 'CredentialRemoved')!;
+      const offs = events.filter((event) => event.type === 'PlanCredentialToggled' && event.causationId === removal.id);
+      expect(offs.map((event) => event.data.planId).sort()).toEqual(having.sort());
+      for (const off of offs) {
+        expect(off.data.enabled).toBe(false);
+        expect(off.correlationId).toBe(removal.correlationId);
+      }
+
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
+      expect(plan.credentials.map((c: any) => c.credential.id)).not.toContain(s.credentialIds[0]);
+      const refused = await api.request(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true });
+      expect(refused.errors?.[0].extensions?.code).toBe('CONFLICT');
+    });
+
+    it('answers for any instant which credentials a plan had, who enabled each and whether they were effective', async () => {
+      const scenario = await buildScenario(api, api.rootToken, 'initech');
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+      await tick();
+      const t1 = new Date();
+      await tick();
+      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: scenario.planId, enabled: false });
+      await tick();
+      const t2 = new Date();
+      await tick();
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: scenario.planId, credentialId: scenario.credentialIds[1], enabled: true });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: scenario.planId, credentialId: scenario.credentialIds[0], enabled: false });
+      await tick();
+      const t3 = new Date();
+
+      const at = async (instant: Date) =>
+        (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: scenario.planId, at: instant.toISOString() })).planCredentialsAsOf.map((c: any) => [c.credential.id, c.effective]);
+      expect(await at(new Date(0))).toEqual([]);
+      expect(await at(t1)).toEqual([[scenario.credentialIds[0], true]]);
+      expect(await at(t2)).toEqual([[scenario.credentialIds[0], false]]);
+      expect(await at(t3)).toEqual([[scenario.credentialIds[1], false]]);
+      const [entry] = (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: scenario.planId, at: t1.toISOString() })).planCredentialsAsOf;
+      expect(entry.enabledBy.name).toBe('first administrator');
+      expect(Date.parse(entry.enabledAt)).toBeLessThanOrEqual(t1.getTime());
+    });
+
+    it('refuses a plan name the tenant has, and a plan of an unknown organization, writing nothing', async () => {
+      const before = await history(api);
+      const same = await api.request(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'ACME NIGHTLY' } });
+      expect(same.errors?.[0].extensions?.code).toBe('CONFLICT');
+      const unknown = await api.request(api.rootToken, ops.createPlan, { input: { organizationId: '00000000-0000-4000-8000-000000000000', name: 'x' } });
+      expect(unknown.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+      expect(await history(api)).toHaveLength(before.length);
+    });
+  });
+}
