@@ -68,6 +68,7 @@ for (const database of testDatabases) {
       expect(result).toMatchObject({ revision: 0n, state: { installed: true }, events: [{ type: 'SwitchboardInstalled' }] });
       const [recorded] = await store.readStream(stream);
       expect(recorded.position).toBe(result.position);
+      expect(result.eventIds).toEqual([recorded.id]);
       expect(recorded.metadata).toEqual({
         tenantId: 'tenant-a',
         actor: { kind: 'api-token', id: 'token-1', name: 'ci robot' },
@@ -81,12 +82,12 @@ for (const database of testDatabases) {
       expect((await store.readStream(stream))[1].metadata).toMatchObject({ correlationId: 'request-7', causationId: 'command-9' });
     });
 
-    it('records only the kind, id and name of the actor, whatever else the object carries', async () => {
+    it('records only the kind, id, name and role of the actor, whatever else the object carries', async () => {
       const stream = newBoard();
-      const actor = { kind: 'user' as const, id: 'u-1', name: 'Ann', sessionToken: 'must-not-be-recorded' };
+      const actor = { kind: 'user' as const, id: 'u-1', name: 'Ann', role: 'OPERATOR', sessionToken: 'must-not-be-recorded' };
       await handler.handle(switchboard, stream, { type: 'InstallSwitchboard', data: { name: 'main' } }, { ...context, actor });
       const [recorded] = await store.readStream(stream);
-      expect(recorded.metadata.actor).toEqual({ kind: 'user', id: 'u-1', name: 'Ann' });
+      expect(recorded.metadata.actor).toEqual({ kind: 'user', id: 'u-1', name: 'Ann', role: 'OPERATOR' });
       expect(JSON.stringify([recorded.data, recorded.metadata])).not.toContain('must-not-be-recorded');
     });
 
@@ -94,7 +95,7 @@ for (const database of testDatabases) {
       const stream = newBoard();
       await install(stream);
       const unchanged = await handler.handle(switchboard, stream, { type: 'FlipSwitch', data: { switchId: 's1', on: false } }, context);
-      expect(unchanged).toEqual({ events: [], state: { installed: true, switches: {} }, revision: 0n, position: null });
+      expect(unchanged).toEqual({ events: [], eventIds: [], state: { installed: true, switches: {} }, revision: 0n, position: null });
       await expect(install(stream)).rejects.toMatchObject({ code: 'CONFLICT' });
       await expect(install(stream)).rejects.toBeInstanceOf(DomainError);
       expect(await store.readStream(stream)).toHaveLength(1);
