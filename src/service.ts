@@ -1,9 +1,9 @@
 import { openBackplane, type Backplane } from './backplane';
 import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import type { AppDeps } from './app/deps';
+import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
-import { KeyedMutex } from './core/keyed-mutex';
 import { silentLogger, type Logger } from './core/logger';
 import type { Position } from './eventstore/types';
 import { backplaneSchema } from './graphql/schema';
@@ -42,7 +42,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const settle = async (position: Position) => {
       await Promise.all(backplane.runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
     };
-    const app: AppDeps = { store: backplane.store, commands: backplane.commands, db: backplane.db, vault, tokens, settle, tenantLock: new KeyedMutex() };
+    const app: AppDeps = { store: backplane.store, commands: backplane.commands, db: backplane.db, vault, tokens, settle, tenantLock: new TenantLock(backplane.db) };
 
     for (const runner of backplane.runners) runner.start();
     await Promise.all(backplane.runners.map((runner) => runner.waitForReadModel()));

@@ -1,11 +1,11 @@
 import type { ApiTokenDigests } from '../auth/api-tokens';
 import type { CommandHandler, HandleOptions } from '../core/command-handler';
 import type { Decider, DomainEvent } from '../core/decider';
-import type { KeyedMutex } from '../core/keyed-mutex';
 import type { EventStore, Position } from '../eventstore/types';
 import type { SecretVault } from '../secrets/vault';
 import type { SqlDatabase } from '../sql/database';
 import { commandContext, type Principal } from './principal';
+import type { TenantLock } from './tenant-lock';
 
 /** What the use cases need: the handler to write, the read models to look things up, the vaults. */
 export interface AppDeps {
@@ -18,7 +18,7 @@ export interface AppDeps {
   /** Resolves once every read model includes the position: a mutation's answer shows its own change. */
   settle(position: Position): Promise<void>;
   /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant. */
-  tenantLock: KeyedMutex;
+  tenantLock: TenantLock;
 }
 
 export interface Request {
