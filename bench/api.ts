@@ -1,0 +1,156 @@
+/**
+ * `npm run bench:api [-- --quick]`: the GraphQL API's cost next to its floor, a no-op GraphQL
+ * call (`{ __typename }`, authenticated) served by the same server in the same run.
+ *
+ * Sequential calls over HTTP, interleaved round by round so that noise falls on every case alike:
+ * a read of a plan with its credentials (read models), a credential toggle (decide, append, wait
+ * until every read model shows it, answer with the plan), and the no-op. Then throughput with 8
+ * clients at once. Runs on the PostgreSQL server (BACKPLANE_BENCH_DATABASE_URL, in a schema of its
+ * own, dropped at the end) and on embedded PGlite.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { loadConfig } from '../src/config';
+import { startService, type Service } from '../src/service';
+
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const CLIENTS = 8;
+
+interface Plan {
+  rounds: number;
+  throughputMs: number;
+}
+const FULL: Plan = { rounds: 400, throughputMs: 5000 };
+const QUICK: Plan = { rounds: 60, throughputMs: 1000 };
+
+type Call = () => Promise<void>;
+
+async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+/** An organization with two credentials and `plans` plans, as a client would set them up. */
+async function setUp(url: string, token: string, plans: number): Promise<{ planIds: string[]; credentialId: string }> {
+  const secret = (label: string) => `glpat-bench-${label}-${randomBytes(8).toString('hex')}`;
+  const store = async (name: string) => (await graphql(url, token, 'mutation($i: StorePasswordInput!) { storePassword(input: $i) { id } }', { i: { name, secret: secret(name) } })).storePassword.id;
+  const device = (await graphql(url, token, '{ devices { id } }')).devices[0].id;
+  const organization = (
+    await graphql(url, token, 'mutation($i: AddOrganizationInput!) { addOrganization(input: $i) { id } }', {
+      i: { name: 'bench/group', authMethod: 'TOKEN', login: 'owner', passwordId: await store('main'), repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: device },
+    })
+  ).addOrganization.id;
+  const credentialId = (await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', { i: { organizationId: organization, login: 'bot', passwordId: await store('bot') } })).addCredential.id;
+  const planIds: string[] = [];
+  for (let index = 0; index < plans; index++) {
+    const id = (await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', { i: { organizationId: organization, name: `plan ${index}` } })).createPlan.id;
+    await graphql(url, token, 'mutation($p: ID!) { setPlanAdditionalCredentials(planId: $p, enabled: true) { id } }', { p: id });
+    planIds.push(id);
+  }
+  return { planIds, credentialId };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function timed(call: Call): Promise<number> {
+  const start = process.hrtime.bigint();
+  await call();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+async function throughput(calls: Call[], ms: number): Promise<number> {
+  const deadline = Date.now() + ms;
+  let done = 0;
+  await Promise.all(
+    calls.map(async (call) => {
+      while (Date.now() < deadline) {
+        await call();
+        done++;
+      }
+    }),
+  );
+  return (done * 1000) / ms;
+}
+
+async function measure(label: string, service: Service, token: string, plan: Plan): Promise<string[]> {
+  const url = service.server.url;
+  const { planIds, credentialId } = await setUp(url, token, CLIENTS);
+  const noop: Call = async () => void (await graphql(url, token, '{ __typename }'));
+  const read = (planId: string): Call => async () => void (await graphql(url, token, 'query($id: ID!) { plan(id: $id) { id version credentials { credential { id login } enabled effective enabledBy { id } } } }', { id: planId }));
+  const flips = new Map<string, boolean>();
+  const toggle = (planId: string): Call => async () => {
+    const enabled = !(flips.get(planId) ?? false);
+    flips.set(planId, enabled);
+    await graphql(url, token, 'mutation($p: ID!, $c: ID!, $e: Boolean!) { togglePlanCredential(planId: $p, credentialId: $c, enabled: $e) { id version } }', { p: planId, c: credentialId, e: enabled });
+  };
+
+  const cases: [string, Call][] = [['no-op call (floor)', noop], ['plan query', read(planIds[0])], ['toggle mutation', toggle(planIds[0])]];
+  for (let warm = 0; warm < 20; warm++) for (const [, call] of cases) await call();
+  const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  for (let round = 0; round < plan.rounds; round++) for (const [name, call] of cases) samples.get(name)!.push(await timed(call));
+
+  const floor = median(samples.get('no-op call (floor)')!);
+  const lines = [`${label}: sequential calls, median of ${plan.rounds}`];
+  for (const [name] of cases) {
+    const value = median(samples.get(name)!);
+    lines.push(`  ${name.padEnd(20)} ${value.toFixed(2).padStart(7)} ms   floor/this ${(floor / value).toFixed(2)}`);
+  }
+  const noopRate = await throughput(planIds.map(() => noop), plan.throughputMs);
+  const readRate = await throughput(planIds.map(read), plan.throughputMs);
+  const toggleRate = await throughput(planIds.map(toggle), plan.throughputMs);
+  lines.push(`${label}: ${CLIENTS} clients at once, calls per second`);
+  lines.push(`  ${'no-op call (floor)'.padEnd(20)} ${noopRate.toFixed(0).padStart(7)}/s`);
+  lines.push(`  ${'plan query'.padEnd(20)} ${readRate.toFixed(0).padStart(7)}/s   this/floor ${(readRate / noopRate).toFixed(2)}`);
+  lines.push(`  ${'toggle mutation'.padEnd(20)} ${toggleRate.toFixed(0).padStart(7)}/s   this/floor ${(toggleRate / noopRate).toFixed(2)}`);
+  return lines;
+}
+
+async function runOn(store: 'postgres' | 'pglite', plan: Plan): Promise<string[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'backplane-bench-'));
+  const url = process.env.BACKPLANE_BENCH_DATABASE_URL ?? DEFAULT_URL;
+  const schema = `bp_bench_${randomBytes(6).toString('hex')}`;
+  const token = `bpk_bench_${randomBytes(24).toString('base64url')}`;
+  const config = loadConfig({
+    BACKPLANE_EVENT_STORE: store,
+    BACKPLANE_DATA_DIR: dataDir,
+    ...(store === 'postgres' ? { BACKPLANE_DATABASE_URL: url, BACKPLANE_DATABASE_SCHEMA: schema } : {}),
+    BACKPLANE_MASTER_KEY: randomBytes(32).toString('base64'),
+    BACKPLANE_BOOTSTRAP_TOKEN: token,
+    PORT: '0',
+  });
+  const service = await startService(config, { host: '127.0.0.1' });
+  try {
+    return await measure(store === 'postgres' ? 'PostgreSQL' : 'PGlite', service, token, plan);
+  } finally {
+    await service.close();
+    await rm(dataDir, { recursive: true, force: true });
+    if (store === 'postgres') {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end());
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((arg) => arg !== '--quick');
+  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}; usage: npm run bench:api [-- --quick]`);
+  const plan = args.includes('--quick') ? QUICK : FULL;
+  process.stdout.write(`Backplane API benchmark${plan === QUICK ? ' (--quick)' : ''}: Node ${process.version}, ${availableParallelism()} CPUs\n`);
+  for (const store of ['postgres', 'pglite'] as const) process.stdout.write(`${(await runOn(store, plan)).join('\n')}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench:api failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
