@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { credential, credentialStream } from '../domain/credential';
-import { gitlabBaseUrl, groupPath, organization, organizationStream, type AuthMethod, type OrganizationSettings, type RepositoriesSync } from '../domain/organization';
+import { gitlabBaseUrl, groupPath, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
 import { plan, planStream } from '../domain/plan';
 import { deviceById, passwordById } from '../queries/catalog';
 import { credentialsOf, organizationById, organizationForGroup } from '../queries/organizations';
@@ -9,14 +9,8 @@ import type { OrganizationView } from '../queries/views';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
 
-export interface AddOrganizationInput extends OrganizationSettings {
-  name: string;
-  gitlabUrl: string;
-  authMethod: AuthMethod;
-  login?: string;
-  passwordId?: string;
-  defaultDeviceId: string;
-}
+/** What a client gives: the command without the id and the facts Backplane looks up itself. */
+export type AddOrganizationInput = Omit<Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'], 'organizationId' | 'known'>;
 
 export async function addOrganization(deps: AppDeps, request: Request, input: AddOrganizationInput): Promise<OrganizationView> {
   const { tenantId } = request.principal;
