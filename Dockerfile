@@ -9,6 +9,7 @@ COPY bench ./bench
 # The benchmark can run against the test double of EventStoreDB, so the build compiles it too.
 COPY test/support/esdb-double ./test/support/esdb-double
 RUN npm run build && npm prune --omit=dev
-ENV NODE_ENV=production BACKPLANE_DATA_DIR=/data
+ENV NODE_ENV=production BACKPLANE_DATA_DIR=/data PORT=4000
 VOLUME /data
+EXPOSE 4000
 CMD ["node", "dist/src/main.js"]
