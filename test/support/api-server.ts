@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config';
+import type { Logger } from '../../src/core/logger';
 import { startService, type Service } from '../../src/service';
 import { newSchemaName, postgresAvailable } from './databases';
 import { testDatabaseUrl } from './postgres-url';
@@ -69,7 +70,7 @@ export async function testStorage(store: StoreName): Promise<TestStorage> {
 const MASTER_KEY = randomBytes(32).toString('base64');
 
 /** A Backplane service on an ephemeral port, as `npm start` runs it. */
-export async function startTestApi(storage: TestStorage, options: { rootToken?: string } = {}): Promise<TestApi> {
+export async function startTestApi(storage: TestStorage, options: { rootToken?: string; logger?: Logger } = {}): Promise<TestApi> {
   const rootToken = options.rootToken ?? `bpk_test_${randomBytes(24).toString('base64url')}`;
   const config = loadConfig({
     BACKPLANE_EVENT_STORE: storage.store,
@@ -80,7 +81,7 @@ export async function startTestApi(storage: TestStorage, options: { rootToken?: 
     BACKPLANE_POLL_INTERVAL_MS: '20',
     PORT: '0',
   });
-  const service = await startService(config, { host: '127.0.0.1' });
+  const service = await startService(config, { host: '127.0.0.1', logger: options.logger });
   const url = service.server.url;
   const clients: Client[] = [];
 

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { buildSchema, isInputObjectType, isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { schemaText } from '../../src/graphql/emit-schema';
+
+const SCHEMA_FILE = resolve(__dirname, '../../schema/schema.graphql');
+
+/** Each field as "name(arg: Type, ...): Type", arguments sorted, so that a test reads like the SDL. */
+function signatures(schema: GraphQLSchema, typeName: string): Record<string, string> {
+  const type = schema.getType(typeName);
+  if (!isObjectType(type)) throw new Error(`${typeName} is not an object type of the schema`);
+  const signature = (field: GraphQLField<unknown, unknown>) => {
+    const args = field.args.map((arg) => `${arg.name}: ${arg.type}`).sort();
+    return args.length === 0 ? `${field.type}` : `(${args.join(', ')}): ${field.type}`;
+  };
+  return Object.fromEntries(Object.values(type.getFields()).map((field) => [field.name, signature(field)]));
+}
+
+function fieldNames(schema: GraphQLSchema, typeName: string): string[] {
+  const type = schema.getType(typeName);
+  if (!isObjectType(type) && !isInputObjectType(type)) throw new Error(`${typeName} has no fields in the schema`);
+  return Object.keys(type.getFields());
+}
+
+/** Only the argument lists: the result types are pinned by the type tests below. */
+function argumentsOf(fields: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).map(([name, signature]) => [name, signature.startsWith('(') ? signature.slice(1, signature.indexOf(')')) : '']));
+}
+
+describe('the published GraphQL schema', () => {
+  const file = readFileSync(SCHEMA_FILE, 'utf8');
+  const schema = buildSchema(file);
+
+  it('is the schema the code builds', async () => {
+    const stale = file === (await schemaText()) ? null : 'schema/schema.graphql is not the schema the code builds: run `npm run schema` and commit the file';
+    expect(stale).toBeNull();
+  });
+
+  it('has the queries of the contract, with their arguments', () => {
+    const query = signatures(schema, 'Query');
+    const expected: Record<string, string> = {
+      me: '',
+      organizations: '',
+      organization: 'id: ID!',
+      credentials: 'organizationId: ID!',
+      plans: 'organizationId: ID',
+      plan: 'id: ID!',
+      devices: '',
+      passwords: '',
+      auditLog: 'after: String, filter: AuditFilter, first: Int',
+      planCredentialsAsOf: 'at: DateTime!, planId: ID!',
+      verifyAuditLog: '',
+    };
+    expect(argumentsOf(query)).toMatchObject(expected);
+    expect(query).toMatchObject({
+      me: 'Principal!',
+      organization: '(id: ID!): Organization',
+      plans: '(organizationId: ID): [BackupPlan!]!',
+      auditLog: '(after: String, filter: AuditFilter, first: Int): AuditEventConnection!',
+      planCredentialsAsOf: '(at: DateTime!, planId: ID!): [PlanCredential!]!',
+      verifyAuditLog: 'AuditVerification!',
+    });
+  });
+
+  it('has exactly the mutations of the contract, with their arguments', () => {
+    const mutation = signatures(schema, 'Mutation');
+    expect(argumentsOf(mutation)).toEqual({
+      storePassword: 'input: StorePasswordInput!',
+      changePassword: 'id: ID!, input: ChangePasswordInput!',
+      deletePassword: 'id: ID!',
+      registerDevice: 'input: RegisterDeviceInput!',
+      addOrganization: 'input: AddOrganizationInput!',
+      updateOrganizationSettings: 'expectedVersion: Int, id: ID!, input: OrganizationSettingsInput!',
+      changeDefaultDevice: 'deviceId: ID!, id: ID!',
+      removeOrganization: 'id: ID!',
+      addCredential: 'input: AddCredentialInput!',
+      removeCredential: 'id: ID!',
+      createPlan: 'input: CreatePlanInput!',
+      deletePlan: 'expectedVersion: Int, id: ID!',
+      setPlanAdditionalCredentials: 'enabled: Boolean!, expectedVersion: Int, planId: ID!',
+      togglePlanCredential: 'credentialId: ID!, enabled: Boolean!, expectedVersion: Int, planId: ID!',
+      updatePlanCredentials: 'expectedVersion: Int, input: UpdatePlanCredentialsInput!, planId: ID!',
+      createApiToken: 'input: CreateApiTokenInput!',
+      revokeApiToken: 'id: ID!',
+      createTenant: 'name: String!',
+    });
+    expect(mutation).toMatchObject({ createApiToken: '(input: CreateApiTokenInput!): IssuedApiToken!', createTenant: '(name: String!): IssuedApiToken!' });
+  });
+
+  it('has the subscriptions of the contract', () => {
+    expect(signatures(schema, 'Subscription')).toEqual({
+      auditEvents: '(after: String, filter: AuditFilter): AuditEvent!',
+      planCredentialToggled: '(planId: ID): PlanCredentialToggled!',
+    });
+  });
+
+  it.each([
+    ['BackupPlan', ['id', 'name', 'organization', 'additionalCredentialsEnabled', 'version', 'credentials']],
+    ['PlanCredential', ['credential', 'enabled', 'effective', 'enabledAt', 'enabledBy']],
+    ['Credential', ['id', 'login', 'fingerprint', 'organization', 'status']],
+    ['Actor', ['id', 'name', 'role']],
+    ['AuditEvent', ['cursor', 'type', 'occurredAt', 'actor', 'streamName', 'data', 'correlationId', 'causationId', 'hash']],
+    ['AuditFilter', ['organizationId', 'planId', 'credentialId', 'actorId', 'types', 'from', 'to']],
+    ['AuditEventConnection', ['edges', 'pageInfo']],
+    ['AuditEventEdge', ['cursor', 'node']],
+    ['PageInfo', ['hasNextPage', 'endCursor']],
+    ['AuditVerification', ['ok', 'checked', 'firstBrokenCursor']],
+    ['PlanCredentialToggled', ['cursor', 'plan', 'credential', 'enabled', 'actor', 'occurredAt']],
+    ['IssuedApiToken', ['token', 'principal']],
+  ])('%s has the fields of the contract', (typeName, fields) => {
+    expect(fieldNames(schema, typeName)).toEqual(expect.arrayContaining(fields));
+  });
+
+  it('types the fields clients rely on', () => {
+    expect(signatures(schema, 'AuditEventConnection')).toEqual({ edges: '[AuditEventEdge!]!', pageInfo: 'PageInfo!' });
+    expect(signatures(schema, 'AuditEventEdge')).toEqual({ cursor: 'String!', node: 'AuditEvent!' });
+    expect(signatures(schema, 'PageInfo')).toEqual({ endCursor: 'String', hasNextPage: 'Boolean!' });
+    expect(signatures(schema, 'AuditVerification')).toMatchObject({ ok: 'Boolean!', checked: 'Int!', firstBrokenCursor: 'String' });
+    expect(signatures(schema, 'BackupPlan')).toMatchObject({ credentials: '[PlanCredential!]!', version: 'Int!', organization: 'Organization!' });
+    expect(signatures(schema, 'PlanCredential')).toMatchObject({ enabledAt: 'DateTime', enabledBy: 'Actor', effective: 'Boolean!' });
+    expect(signatures(schema, 'IssuedApiToken')).toEqual({ principal: 'Principal!', token: 'String!' });
+  });
+
+  it('gives addOrganization the defaults of the contract', () => {
+    const input = schema.getType('AddOrganizationInput');
+    if (!isInputObjectType(input)) throw new Error('AddOrganizationInput is not an input type');
+    const defaults = Object.fromEntries(Object.values(input.getFields()).map((field) => [field.name, field.defaultValue]));
+    expect(defaults).toMatchObject({ provider: 'GITLAB', gitlabUrl: 'https://gitlab.com', protectGroups: false, autoAddNewRepositories: false });
+    expect(defaults.name).toBeUndefined();
+  });
+});
