@@ -1,0 +1,115 @@
+import { listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { describeWithPostgres } from '../support/databases';
+import { eventually } from '../support/eventually';
+import { buildScenario, ops, type Scenario } from '../support/scenario';
+
+const DEADLINE = 30_000;
+
+type Live = { cursor: string; type: string; data: Record<string, any> };
+type Toggled = { cursor: string; enabled: boolean; plan: { id: string }; credential: { id: string; login: string } };
+
+async function history(api: TestApi, filter: Record<string, unknown> = {}): Promise<Live[]> {
+  const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter, first: 500 });
+  return auditLog.edges.map((edge: any) => edge.node);
+}
+
+// The store is the only thing the two services share: whatever one sees of the other came through PostgreSQL.
+describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
+  let storage: TestStorage;
+  let a: TestApi;
+  let b: TestApi;
+  let s: Scenario;
+
+  beforeAll(async () => {
+    storage = await testStorage('postgres');
+    a = await startTestApi(storage);
+    b = await startTestApi(storage, { rootToken: a.rootToken });
+    s = await buildScenario(a, a.rootToken);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await storage?.dispose();
+  });
+
+  it('bootstraps one tenant: the second service finds it and takes the same root token', async () => {
+    expect(a.service.bootstrapped).toBe(true);
+    expect(b.service.bootstrapped).toBe(false);
+    const [onA, onB] = await Promise.all([a.ok(a.rootToken, ops.me), b.ok(b.rootToken, ops.me)]);
+    expect(onB.me).toEqual(onA.me);
+    expect(onA.me).toMatchObject({ root: true, role: 'ADMIN', tenant: { id: 'default' } });
+    expect(await history(b, { types: ['TenantCreated'] })).toHaveLength(1);
+  });
+
+  it("shows what one service wrote in the other's queries", async () => {
+    await eventually(async () => {
+      const { plan } = await b.ok(b.rootToken, ops.plan, { id: s.planId });
+      expect(plan).toMatchObject({ id: s.planId, organization: { id: s.organizationId } });
+      expect(plan.credentials.map((c: any) => [c.credential.id, c.enabled])).toEqual([
+        [s.credentialIds[0], true],
+        [s.credentialIds[1], false],
+      ]);
+    }, DEADLINE);
+
+    const { createPlan } = await b.ok(b.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'made on b' } });
+    await eventually(async () => expect((await a.ok(a.rootToken, ops.plans, { organizationId: s.organizationId })).plans.map((p: any) => p.id)).toContain(createPlan.id), DEADLINE);
+    expect((await history(a)).map((event) => event.cursor)).toEqual((await history(b)).map((event) => event.cursor));
+  });
+
+  for (const [writer, reader] of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ] as const) {
+    it(`delivers a mutation made through ${writer} to subscriptions listening on ${reader}`, async () => {
+      const apis = { a: () => a, b: () => b };
+      const write = apis[writer]();
+      const read = apis[reader]();
+      const client = read.ws(read.rootToken);
+      try {
+        const audit = listen<{ auditEvents: Live }>(client, ops.auditEvents, { filter: { planId: s.planId } });
+        const toggled = listen<{ planCredentialToggled: Toggled }>(client, ops.planCredentialToggled, { planId: s.planId });
+        let last = false;
+        const flip = async () => {
+          const { plan } = await write.ok(write.rootToken, ops.plan, { id: s.planId });
+          last = !plan.credentials.find((c: any) => c.credential.id === s.credentialIds[1]).enabled;
+          return write.ok(write.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: last });
+        };
+        // Listening starts some time after subscribing: poke until both feeds have delivered.
+        await eventually(async () => {
+          const before = [audit.received.length, toggled.received.length];
+          await flip();
+          await eventually(() => expect([audit.received.length > before[0], toggled.received.length > before[1]]).toEqual([true, true]), 2000);
+        }, DEADLINE);
+
+        const startAudit = audit.received.length;
+        const startToggled = toggled.received.length;
+        await flip();
+        await eventually(() => expect(toggled.received.length).toBe(startToggled + 1), DEADLINE);
+        expect(toggled.received.at(-1)!.planCredentialToggled).toMatchObject({ enabled: last, plan: { id: s.planId }, credential: { id: s.credentialIds[1], login: 'acme-bot2' } });
+
+        await eventually(() => expect(audit.received.length).toBe(startAudit + 1), DEADLINE);
+        const [event] = (await history(write, { planId: s.planId })).slice(-1);
+        expect(audit.received.at(-1)!.auditEvents).toMatchObject({ cursor: event.cursor, type: 'PlanCredentialToggled', data: { enabled: last } });
+        expect(toggled.received.at(-1)!.planCredentialToggled.cursor).toBe(event.cursor);
+        expect([...audit.errors, ...toggled.errors]).toEqual([]);
+      } finally {
+        await client.dispose();
+      }
+    });
+  }
+
+  it('lets one of two plans with one name, created through both services at once, through and refuses the other', async () => {
+    const listed = async (api: TestApi, name: string) =>
+      (await api.ok(api.rootToken, ops.plans, { organizationId: s.organizationId })).plans.filter((p: any) => p.name === name).map((p: any) => p.id);
+    // One round may be decided before the other request arrives; several make an overlap likely.
+    for (const round of [1, 2, 3, 4, 5]) {
+      const name = `raced ${round}`;
+      const answers = await Promise.all([a, b].map((api) => api.request(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name } })));
+      const created = answers.filter((answer) => !answer.errors).map((answer) => answer.data!.createPlan.id as string);
+      const refused = answers.filter((answer) => answer.errors).map((answer) => answer.errors![0].extensions?.code);
+      expect({ created: created.length, refused }).toEqual({ created: 1, refused: ['CONFLICT'] });
+      for (const api of [a, b]) await eventually(async () => expect(await listed(api, name)).toEqual(created), DEADLINE);
+    }
+    expect(await history(a, { types: ['PlanCreated'] })).toHaveLength((await a.ok(a.rootToken, ops.plans, {})).plans.length);
+  });
+});

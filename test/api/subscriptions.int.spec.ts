@@ -1,0 +1,218 @@
+import type { Client } from 'graphql-ws';
+import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { eventually } from '../support/eventually';
+import { buildScenario, ops, type Scenario } from '../support/scenario';
+
+const DEADLINE = 30_000;
+
+type Live = { cursor: string; type: string; actor: { id: string }; data: Record<string, any> };
+type Toggled = { cursor: string; enabled: boolean; plan: { id: string }; credential: { id: string; login: string }; actor: { id: string; name: string }; occurredAt: string };
+type Feed<T> = ReturnType<typeof listen<T>>;
+
+/** The tenant's history after a cursor, every page of it. */
+async function logAfter(api: TestApi, after: string, filter: Record<string, unknown> = {}): Promise<{ cursor: string; type: string; data: Record<string, any> }[]> {
+  const events = [];
+  let cursor = after;
+  for (;;) {
+    const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter, first: 500, after: cursor });
+    events.push(...auditLog.edges.map((edge: any) => edge.node));
+    if (!auditLog.pageInfo.hasNextPage) return events;
+    cursor = auditLog.pageInfo.endCursor;
+  }
+}
+
+/**
+ * A subscription starts listening some time after the client asks, and nothing tells when: poke
+ * (a mutation every feed would deliver) until each feed has delivered something.
+ */
+async function untilLive(poke: () => Promise<unknown>, ...feeds: { received: unknown[] }[]): Promise<void> {
+  await eventually(async () => {
+    const before = feeds.map((feed) => feed.received.length);
+    await poke();
+    await eventually(() => feeds.forEach((feed, index) => expect(feed.received.length).toBeGreaterThan(before[index])), 2000);
+  }, DEADLINE);
+}
+
+/** Waits until the feed holds exactly what the history says happened after its first event. */
+async function expectFeedMatchesLog(api: TestApi, feed: Feed<{ auditEvents: Live }>, filter: Record<string, unknown> = {}): Promise<Live[]> {
+  return eventually(async () => {
+    const live = feed.received.map((item) => item.auditEvents);
+    const log = await logAfter(api, live[0].cursor, filter);
+    expect(live.slice(1).map(({ cursor, type }) => ({ cursor, type }))).toEqual(log.map(({ cursor, type }) => ({ cursor, type })));
+    return live;
+  }, DEADLINE);
+}
+
+function errorCodes(errors: unknown[]): string[] {
+  return errors.flat().map((error) => (error as { extensions?: { code?: string } }).extensions?.code ?? String(error));
+}
+
+for (const store of apiStores) {
+  describe(`subscriptions over graphql-ws, on ${store}`, () => {
+    let storage: TestStorage;
+    let api: TestApi;
+    let s: Scenario;
+    let meId: string;
+    const open: Client[] = [];
+
+    const subscribe = <T>(query: string, variables: Record<string, unknown> = {}) => {
+      const client = api.ws(api.rootToken);
+      open.push(client);
+      return { client, feed: listen<T>(client, query, variables) };
+    };
+    const auditFeed = (variables: Record<string, unknown> = {}) => subscribe<{ auditEvents: Live }>(ops.auditEvents, variables);
+    const toggledFeed = (planId?: string) => subscribe<{ planCredentialToggled: Toggled }>(ops.planCredentialToggled, planId === undefined ? {} : { planId });
+
+    // Only flip() touches these pairs, and each starts switched off: every flip writes an event.
+    const flipped = new Map<string, boolean>();
+    const flip = (planId = s.planId, credentialId = s.credentialIds[1]) => {
+      const enabled = !flipped.get(`${planId}/${credentialId}`);
+      flipped.set(`${planId}/${credentialId}`, enabled);
+      return api.ok(api.rootToken, ops.togglePlanCredential, { planId, credentialId, enabled });
+    };
+    const marker = () => api.ok(api.rootToken, ops.registerDevice, { name: `marker-${Math.random().toString(36).slice(2)}` });
+
+    beforeAll(async () => {
+      storage = await testStorage(store);
+      api = await startTestApi(storage);
+      s = await buildScenario(api, api.rootToken);
+      meId = (await api.ok(api.rootToken, ops.me)).me.id;
+    });
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((client) => client.dispose()));
+    });
+    afterAll(async () => {
+      await api?.close();
+      await storage?.dispose();
+    });
+
+    it("delivers the tenant's events as mutations happen, with their type, actor and data", async () => {
+      const { feed } = auditFeed();
+      await untilLive(marker, feed);
+
+      const { createPlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'live' } });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: createPlan.id, credentialId: s.credentialIds[0], enabled: true });
+
+      const live = await expectFeedMatchesLog(api, feed);
+      const created = live.find((event) => event.type === 'PlanCreated');
+      expect(created).toMatchObject({ actor: { id: meId }, data: { planId: createPlan.id, organizationId: s.organizationId, name: 'live' } });
+      expect(live.at(-1)).toMatchObject({ type: 'PlanCredentialToggled', actor: { id: meId }, data: { planId: createPlan.id, credentialId: s.credentialIds[0], enabled: true } });
+      expect(feed.errors).toEqual([]);
+    });
+
+    it('resumes from the last cursor seen: the missed events first, then live ones, nothing skipped or repeated', async () => {
+      const first = auditFeed();
+      await untilLive(marker, first.feed);
+      const { createPlan: resumed } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'resumed' } });
+      const seen = await eventually(async () => {
+        const live = await expectFeedMatchesLog(api, first.feed);
+        expect(live.at(-1)).toMatchObject({ type: 'PlanCreated', data: { planId: resumed.id } });
+        return live;
+      }, DEADLINE);
+      const lastSeen = seen.at(-1)!.cursor;
+      await first.client.dispose();
+
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: resumed.id, credentialId: s.credentialIds[0], enabled: true });
+      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: resumed.id, enabled: true });
+      await marker();
+      const missed = await logAfter(api, lastSeen);
+      expect(missed.map((event) => event.type)).toEqual(['PlanCredentialToggled', 'PlanAdditionalCredentialsSet', 'DeviceRegistered']);
+
+      const second = auditFeed({ after: lastSeen });
+      await eventually(() => expect(second.feed.received.map((item) => item.auditEvents.cursor)).toEqual(missed.map((event) => event.cursor)), DEADLINE);
+      await api.ok(api.rootToken, ops.deletePlan, { id: resumed.id });
+      await eventually(async () => {
+        const all = await logAfter(api, lastSeen);
+        expect(all.at(-1)?.type).toBe('PlanDeleted');
+        expect(second.feed.received.map((item) => item.auditEvents.cursor)).toEqual(all.map((event) => event.cursor));
+      }, DEADLINE);
+      expect(second.feed.errors).toEqual([]);
+    });
+
+    it('refuses an `after` that is not a cursor with BAD_USER_INPUT', async () => {
+      const { feed } = auditFeed({ after: 'not-a-cursor' });
+      await eventually(() => expect(errorCodes(feed.errors)).toEqual(['BAD_USER_INPUT']), DEADLINE);
+      expect(feed.received).toEqual([]);
+    });
+
+    it('applies the filter to the live feed: event types, and one plan', async () => {
+      const byType = auditFeed({ filter: { types: ['PlanCredentialToggled'] } });
+      const byPlan = auditFeed({ filter: { planId: s.planId } });
+      await untilLive(flip, byType.feed, byPlan.feed);
+
+      const { createPlan: other } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'filtered out' } });
+      await flip(other.id);
+      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: false });
+      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: true });
+      await marker();
+      await flip();
+
+      const toggles = await expectFeedMatchesLog(api, byType.feed, { types: ['PlanCredentialToggled'] });
+      expect(new Set(toggles.map((event) => event.type))).toEqual(new Set(['PlanCredentialToggled']));
+      expect(toggles.some((event) => event.data.planId === other.id)).toBe(true);
+
+      const ofPlan = await expectFeedMatchesLog(api, byPlan.feed, { planId: s.planId });
+      expect(new Set(ofPlan.map((event) => event.data.planId))).toEqual(new Set([s.planId]));
+      expect(ofPlan.filter((event) => event.type === 'PlanAdditionalCredentialsSet').map((event) => event.data.enabled)).toEqual([false, true]);
+    });
+
+    it("planCredentialToggled(planId) delivers that plan's toggles only, with the plan, the credential, the value, the actor and the instant", async () => {
+      const { createPlan: other } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'not listened to' } });
+      const { feed } = toggledFeed(s.planId);
+      await untilLive(flip, feed);
+      const start = feed.received.length;
+
+      await flip(other.id, s.credentialIds[0]);
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true });
+
+      await eventually(() => expect(feed.received.length).toBe(start + 2), DEADLINE);
+      const [off, on] = feed.received.slice(start).map((item) => item.planCredentialToggled);
+      expect(off).toMatchObject({ enabled: false, plan: { id: s.planId }, credential: { id: s.credentialIds[0], login: 'acme-bot1' }, actor: { id: meId, name: 'first administrator' } });
+      expect(on).toMatchObject({ enabled: true, plan: { id: s.planId }, credential: { id: s.credentialIds[0] } });
+      expect(Number.isNaN(Date.parse(on.occurredAt))).toBe(false);
+
+      const first = feed.received[0].planCredentialToggled.cursor;
+      const log = await logAfter(api, first, { types: ['PlanCredentialToggled'], planId: s.planId });
+      expect(feed.received.slice(1).map((item) => item.planCredentialToggled.cursor)).toEqual(log.map((event) => event.cursor));
+      expect(feed.received.every((item) => item.planCredentialToggled.plan.id === s.planId)).toBe(true);
+      expect(feed.errors).toEqual([]);
+    });
+
+    it('delivers nothing for a toggle to the value the credential already has', async () => {
+      const { feed } = toggledFeed(s.planId);
+      await untilLive(flip, feed);
+      const start = feed.received.length;
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
+      const current = plan.credentials.find((c: any) => c.credential.id === s.credentialIds[0]).enabled;
+
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: current });
+      await flip();
+
+      // The events of one plan arrive in order: had the no-op written anything, it would be here before the flip.
+      await eventually(() => expect(feed.received.length).toBeGreaterThan(start), DEADLINE);
+      expect(feed.received.slice(start).map((item) => item.planCredentialToggled.credential.id)).toEqual([s.credentialIds[1]]);
+    });
+
+    it('removing a credential delivers its switching off on each plan that had it', async () => {
+      const r = await buildScenario(api, api.rootToken, 'removal');
+      const { createPlan: having } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: r.organizationId, name: 'removal having' } });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: having.id, credentialId: r.credentialIds[0], enabled: true });
+      const { createPlan: without } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: r.organizationId, name: 'removal without' } });
+
+      const { feed } = toggledFeed();
+      await untilLive(() => flip(without.id, r.credentialIds[1]), feed);
+      const start = feed.received.length;
+
+      await api.ok(api.rootToken, ops.removeCredential, { id: r.credentialIds[0] });
+      await flip(without.id, r.credentialIds[1]);
+
+      const after = () => feed.received.slice(start).map((item) => item.planCredentialToggled);
+      await eventually(() => expect(after().map((item) => item.plan.id)).toContain(without.id), DEADLINE);
+      const delivered = after().slice(0, -1);
+      expect(after().at(-1)!.plan.id).toBe(without.id);
+      expect(delivered.map((item) => item.plan.id).sort()).toEqual([r.planId, having.id].sort());
+      for (const item of delivered) expect(item).toMatchObject({ enabled: false, credential: { id: r.credentialIds[0], login: 'removal-bot1' } });
+    });
+  });
+}
