@@ -1,0 +1,296 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildSchema, parse, type GraphQLObjectType, type OperationDefinitionNode } from 'graphql';
+import { apiStores, listen, startTestApi, testStorage, type GraphQLResponse, type TestApi, type TestStorage } from '../support/api-server';
+import { eventually } from '../support/eventually';
+import { buildScenario, ops, secretValue, type Scenario } from '../support/scenario';
+
+type Role = 'ADMIN' | 'OPERATOR' | 'AUDITOR' | 'VIEWER';
+const ROLES: Role[] = ['ADMIN', 'OPERATOR', 'AUDITOR', 'VIEWER'];
+const readers = ROLES;
+const operators: Role[] = ['ADMIN', 'OPERATOR'];
+const auditors: Role[] = ['ADMIN', 'AUDITOR'];
+const admins: Role[] = ['ADMIN'];
+
+interface Fixture {
+  api: TestApi;
+  s: Scenario;
+  /** Unique per call, so that names never collide between rows and roles. */
+  unique(prefix: string): string;
+}
+
+interface Row {
+  name: string;
+  document: string;
+  /** Called once per role: a destroying operation gets an object of its own each time. */
+  variables(f: Fixture): Promise<Record<string, unknown>> | Record<string, unknown>;
+  allowed: Role[];
+}
+
+const root = (f: Fixture) => f.api.rootToken;
+const newPassword = async (f: Fixture) => (await f.api.ok(root(f), ops.storePassword, { input: { name: f.unique('pw'), secret: secretValue('role') } })).storePassword.id as string;
+const newDevice = async (f: Fixture) => (await f.api.ok(root(f), ops.registerDevice, { name: f.unique('device') })).registerDevice.id as string;
+const newOrganization = async (f: Fixture) =>
+  (await f.api.ok(root(f), ops.addOrganization, { input: organizationInput(f, f.s.passwordId) })).addOrganization.id as string;
+const newPlan = async (f: Fixture) => (await f.api.ok(root(f), ops.createPlan, { input: { organizationId: f.s.organizationId, name: f.unique('plan') } })).createPlan.id as string;
+const newCredential = async (f: Fixture) =>
+  (await f.api.ok(root(f), ops.addCredential, { input: { organizationId: f.s.organizationId, login: f.unique('bot'), passwordId: await newPassword(f) } })).addCredential.id as string;
+const planNow = async (f: Fixture) => (await f.api.ok(root(f), ops.plan, { id: f.s.planId })).plan;
+// Each allowed call must change something, so that its events can be told apart from a refusal's none.
+const switchedOn = async (f: Fixture) => (await planNow(f)).additionalCredentialsEnabled as boolean;
+const credentialOn = async (f: Fixture) => (await planNow(f)).credentials.find((c: any) => c.credential.id === f.s.credentialIds[1]).enabled as boolean;
+
+function organizationInput(f: Fixture, passwordId: string) {
+  return { name: `${f.unique('group')}/platform`, authMethod: 'TOKEN', login: f.unique('admin'), passwordId, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: f.s.deviceId };
+}
+
+let interval = 15;
+
+const mutations: Row[] = [
+  { name: 'storePassword', document: ops.storePassword, variables: (f) => ({ input: { name: f.unique('pw'), secret: secretValue('role') } }), allowed: operators },
+  { name: 'changePassword', document: ops.changePassword, variables: (f) => ({ id: f.s.passwordId, input: { description: f.unique('described') } }), allowed: operators },
+  { name: 'deletePassword', document: ops.deletePassword, variables: async (f) => ({ id: await newPassword(f) }), allowed: operators },
+  { name: 'registerDevice', document: ops.registerDevice, variables: (f) => ({ name: f.unique('device') }), allowed: operators },
+  { name: 'addOrganization', document: ops.addOrganization, variables: (f) => ({ input: organizationInput(f, f.s.passwordId) }), allowed: operators },
+  { name: 'updateOrganizationSettings', document: ops.updateOrganizationSettings, variables: (f) => ({ id: f.s.organizationId, input: { repositoriesSync: { intervalMinutes: ++interval } } }), allowed: operators },
+  { name: 'changeDefaultDevice', document: ops.changeDefaultDevice, variables: async (f) => ({ id: f.s.organizationId, deviceId: await newDevice(f) }), allowed: operators },
+  { name: 'removeOrganization', document: ops.removeOrganization, variables: async (f) => ({ id: await newOrganization(f) }), allowed: operators },
+  { name: 'addCredential', document: ops.addCredential, variables: (f) => ({ input: { organizationId: f.s.organizationId, login: f.unique('bot'), passwordId: f.s.passwordId } }), allowed: operators },
+  { name: 'removeCredential', document: ops.removeCredential, variables: async (f) => ({ id: await newCredential(f) }), allowed: operators },
+  { name: 'createPlan', document: ops.createPlan, variables: (f) => ({ input: { organizationId: f.s.organizationId, name: f.unique('plan') } }), allowed: operators },
+  { name: 'deletePlan', document: ops.deletePlan, variables: async (f) => ({ id: await newPlan(f) }), allowed: operators },
+  { name: 'setPlanAdditionalCredentials', document: ops.setPlanAdditionalCredentials, variables: async (f) => ({ planId: f.s.planId, enabled: !(await switchedOn(f)) }), allowed: operators },
+  {
+    name: 'togglePlanCredential',
+    document: ops.togglePlanCredential,
+    variables: async (f) => ({ planId: f.s.planId, credentialId: f.s.credentialIds[1], enabled: !(await credentialOn(f)) }),
+    allowed: operators,
+  },
+  {
+    name: 'updatePlanCredentials',
+    document: ops.updatePlanCredentials,
+    variables: async (f) => ({ planId: f.s.planId, input: { credentials: [{ credentialId: f.s.credentialIds[1], enabled: !(await credentialOn(f)) }] } }),
+    allowed: operators,
+  },
+  { name: 'createApiToken', document: ops.createApiToken, variables: (f) => ({ name: f.unique('token'), role: 'VIEWER' }), allowed: admins },
+  {
+    name: 'revokeApiToken',
+    document: ops.revokeApiToken,
+    variables: async (f) => ({ id: (await f.api.ok(root(f), ops.createApiToken, { name: f.unique('doomed'), role: 'VIEWER' })).createApiToken.principal.id }),
+    allowed: admins,
+  },
+  // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
+  { name: 'createTenant', document: ops.createTenant, variables: (f) => ({ name: f.unique('tenant') }), allowed: [] },
+];
+
+const queries: Row[] = [
+  { name: 'me', document: ops.me, variables: () => ({}), allowed: readers },
+  { name: 'devices', document: ops.devices, variables: () => ({}), allowed: readers },
+  { name: 'passwords', document: ops.passwords, variables: () => ({}), allowed: readers },
+  { name: 'organizations', document: ops.organizations, variables: () => ({}), allowed: readers },
+  { name: 'organization', document: ops.organization, variables: (f) => ({ id: f.s.organizationId }), allowed: readers },
+  { name: 'credentials', document: ops.credentials, variables: (f) => ({ organizationId: f.s.organizationId }), allowed: readers },
+  { name: 'plans', document: ops.plans, variables: () => ({}), allowed: readers },
+  { name: 'plan', document: ops.plan, variables: (f) => ({ id: f.s.planId }), allowed: readers },
+  { name: 'planCredentialsAsOf', document: ops.planCredentialsAsOf, variables: (f) => ({ planId: f.s.planId, at: new Date().toISOString() }), allowed: auditors },
+  { name: 'auditLog', document: ops.auditLog, variables: () => ({ first: 5 }), allowed: auditors },
+  { name: 'verifyAuditLog', document: ops.verifyAuditLog, variables: () => ({}), allowed: auditors },
+  { name: 'apiTokens', document: ops.apiTokens, variables: () => ({}), allowed: admins },
+];
+
+interface SubscriptionRow extends Row {
+  /** A change, made as root, that the subscription delivers. */
+  trigger(f: Fixture): Promise<unknown>;
+}
+
+const subscriptions: SubscriptionRow[] = [
+  { name: 'auditEvents', document: ops.auditEvents, variables: () => ({}), allowed: auditors, trigger: (f) => newDevice(f) },
+  {
+    name: 'planCredentialToggled',
+    document: ops.planCredentialToggled,
+    variables: (f) => ({ planId: f.s.planId }),
+    allowed: readers,
+    trigger: async (f) => f.api.ok(root(f), ops.togglePlanCredential, { planId: f.s.planId, credentialId: f.s.credentialIds[1], enabled: !(await credentialOn(f)) }),
+  },
+];
+
+const everyOperation: Row[] = [...mutations, ...queries, ...subscriptions];
+
+const cases = <R extends Row>(rows: R[]) => rows.flatMap((row) => ROLES.map((role) => [row.name, role, row.allowed.includes(role) ? 'allowed' : 'FORBIDDEN', row] as const));
+
+function rootField(document: string): string {
+  const operation = parse(document).definitions[0] as OperationDefinitionNode;
+  const field = operation.selectionSet.selections[0];
+  return field.kind === 'Field' ? field.name.value : '';
+}
+
+function codes(response: GraphQLResponse): (string | undefined)[] {
+  return (response.errors ?? []).map((error) => error.extensions?.code);
+}
+
+/** What a subscription answered with: errors arrive as a `next` with errors or as an `error` carrying a list. */
+function subscriptionCodes(errors: unknown[]): unknown[] {
+  return errors.flat().map((error) => (error as { extensions?: { code?: string } }).extensions?.code);
+}
+
+const HEAD = 'query($after: String) { auditLog(first: 500, after: $after) { edges { node { id actor { id } } } pageInfo { hasNextPage endCursor } } }';
+
+/** Events of the tenant after `cursor` (all of them when it is null), and the cursor of the last. */
+async function historyAfter(api: TestApi, cursor: string | null): Promise<{ events: { id: string; actor: { id: string } }[]; head: string | null }> {
+  const events: { id: string; actor: { id: string } }[] = [];
+  let head = cursor;
+  for (;;) {
+    const { auditLog } = await api.ok(api.rootToken, HEAD, { after: head });
+    events.push(...auditLog.edges.map((edge: any) => edge.node));
+    head = auditLog.pageInfo.endCursor;
+    if (!auditLog.pageInfo.hasNextPage) return { events, head };
+  }
+}
+
+describe('the role table', () => {
+  const schema = buildSchema(readFileSync(join(__dirname, '../../schema/schema.graphql'), 'utf8'));
+  const fieldsOf = (type: GraphQLObjectType | null | undefined) => Object.keys(type?.getFields() ?? {}).sort();
+
+  it('has one row for every mutation, query and subscription of the schema', () => {
+    expect(mutations.map((row) => row.name).sort()).toEqual(fieldsOf(schema.getMutationType()));
+    expect(queries.map((row) => row.name).sort()).toEqual(fieldsOf(schema.getQueryType()));
+    expect(subscriptions.map((row) => row.name).sort()).toEqual(fieldsOf(schema.getSubscriptionType()));
+  });
+
+  it.each(everyOperation.map((row) => [row.name, row] as const))('exercises %s with its own document', (name, row) => {
+    expect(rootField(row.document)).toBe(name);
+  });
+});
+
+for (const store of apiStores) {
+  describe(`roles over HTTP and WebSocket, on ${store}`, () => {
+    let storage: TestStorage;
+    let api: TestApi;
+    let f: Fixture;
+    const tokens = {} as Record<Role, { token: string; id: string }>;
+    let revokedToken: string;
+    let head: string | null = null;
+    let rootId: string;
+    const rootEvent = (event: { actor: { id: string } }) => event.actor.id === rootId;
+
+    beforeAll(async () => {
+      storage = await testStorage(store);
+      api = await startTestApi(storage);
+      let counter = 0;
+      f = { api, s: await buildScenario(api, api.rootToken), unique: (prefix) => `${prefix}-${++counter}` };
+      rootId = (await api.ok(api.rootToken, ops.me)).me.id;
+      for (const role of ROLES) {
+        const { createApiToken } = await api.ok(api.rootToken, ops.createApiToken, { name: `${role.toLowerCase()} token`, role });
+        tokens[role] = { token: createApiToken.token, id: createApiToken.principal.id };
+      }
+      const { createApiToken: revoked } = await api.ok(api.rootToken, ops.createApiToken, { name: 'revoked token', role: 'ADMIN' });
+      await api.ok(api.rootToken, ops.revokeApiToken, { id: revoked.principal.id });
+      revokedToken = revoked.token;
+    });
+    afterAll(async () => {
+      await api?.close();
+      await storage?.dispose();
+    });
+
+    /** The events written since the last call: the variables' set-up is taken as the starting point. */
+    const written = async () => {
+      const result = await historyAfter(api, head);
+      head = result.head;
+      return result.events;
+    };
+
+    it.each(cases(mutations))('%s as %s: %s', async (_name, role, outcome, row) => {
+      const variables = await row.variables(f);
+      await written();
+      const response = await api.request(tokens[role].token, row.document, variables);
+      const events = await written();
+      if (outcome === 'allowed') {
+        expect(response.errors).toBeUndefined();
+        expect(response.data?.[row.name]).toBeTruthy();
+        expect(events.length).toBeGreaterThan(0);
+        expect(events.every((event) => event.actor.id === tokens[role].id)).toBe(true);
+      } else {
+        expect(codes(response)).toEqual(['FORBIDDEN']);
+        expect(response.data).toBeNull();
+        expect(events).toEqual([]);
+      }
+    });
+
+    it('lets the root administrator create a tenant, which no other ADMIN may', async () => {
+      const { createTenant } = await api.ok(api.rootToken, ops.createTenant, { name: f.unique('tenant') });
+      expect(createTenant.principal).toMatchObject({ role: 'ADMIN', root: false });
+      const { me } = await api.ok(createTenant.token, ops.me);
+      const refused = await api.request(createTenant.token, ops.createTenant, { name: f.unique('tenant') });
+      expect([me.role, codes(refused)]).toEqual(['ADMIN', ['FORBIDDEN']]);
+    });
+
+    it.each(cases(queries))('query %s as %s: %s', async (_name, role, outcome, row) => {
+      const response = await api.request(tokens[role].token, row.document, await row.variables(f));
+      if (outcome === 'allowed') {
+        expect(response.errors).toBeUndefined();
+        expect(response.data?.[row.name]).toBeTruthy();
+      } else {
+        expect(codes(response)).toEqual(['FORBIDDEN']);
+        expect(response.data?.[row.name] ?? null).toBeNull();
+      }
+    });
+
+    it.each(cases(subscriptions))('subscription %s as %s over graphql-ws: %s', async (_name, role, outcome, row) => {
+      const subscription = listen(api.ws(tokens[role].token), row.document, await row.variables(f));
+      try {
+        if (outcome === 'allowed') {
+          // A feed starts at the end once subscribed; keep changing things until one is delivered.
+          await eventually(async () => {
+            await row.trigger(f);
+            expect(subscription.received.length).toBeGreaterThan(0);
+          }, 20000, 250);
+          expect(subscription.errors).toEqual([]);
+        } else {
+          await eventually(() => expect(subscription.errors.length).toBeGreaterThan(0));
+          expect(subscriptionCodes(subscription.errors)).toEqual(['FORBIDDEN']);
+          expect(subscription.received).toEqual([]);
+        }
+      } finally {
+        subscription.stop();
+      }
+    });
+
+    const anonymous: [string, () => string | null][] = [
+      ['no token', () => null],
+      ['an unknown token', () => 'bpk_garbage_0123456789abcdefghijklmnop'],
+      ['a revoked token', () => revokedToken],
+    ];
+
+    it.each(anonymous)('answers every query and mutation with %s over HTTP UNAUTHENTICATED, writing nothing', async (_label, token) => {
+      await written();
+      const answers: Record<string, unknown> = {};
+      for (const row of [...mutations, ...queries]) answers[row.name] = codes(await api.request(token(), row.document, await row.variables(f)));
+      // The variables' set-up wrote as root; nothing else may have.
+      expect((await written()).filter((event) => !rootEvent(event))).toEqual([]);
+      expect(answers).toEqual(Object.fromEntries([...mutations, ...queries].map((row) => [row.name, ['UNAUTHENTICATED']])));
+    });
+
+    it.each(anonymous)('answers every subscription with %s over graphql-ws UNAUTHENTICATED', async (_label, token) => {
+      for (const row of subscriptions) {
+        const subscription = listen(api.ws(token()), row.document, await row.variables(f));
+        try {
+          await eventually(() => expect(subscription.errors.length).toBeGreaterThan(0));
+          expect([row.name, subscriptionCodes(subscription.errors)]).toEqual([row.name, ['UNAUTHENTICATED']]);
+          expect(subscription.received).toEqual([]);
+        } finally {
+          subscription.stop();
+        }
+      }
+    });
+
+    it('refuses an Authorization value that is not a bearer token', async () => {
+      const response = await fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${tokens.ADMIN.token}` },
+        body: JSON.stringify({ query: ops.me }),
+      });
+      const body = (await response.json()) as GraphQLResponse;
+      expect(codes(body)).toEqual(['UNAUTHENTICATED']);
+    });
+  });
+}
