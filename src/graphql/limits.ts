@@ -6,13 +6,16 @@ export interface QueryLimits {
   maxComplexity: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 5000 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 10_000 };
 
-/** A list costs its children once per item it may hold: `first` when given, else 20. */
+/**
+ * A field costs its children once per item it may hold: a page (a field with `first`) as many as
+ * it asks for, a list 20. The edges of a page are counted by the page, not again as a list.
+ */
 const listEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  const isList = getNullableType(field.type) instanceof GraphQLList;
-  const items = typeof args.first === 'number' ? args.first : 20;
-  return 1 + (isList ? items : 1) * childComplexity;
+  if (typeof args.first === 'number') return 1 + Math.max(args.first, 1) * childComplexity;
+  if (field.name === 'edges') return 1 + childComplexity;
+  return 1 + (getNullableType(field.type) instanceof GraphQLList ? 20 : 1) * childComplexity;
 };
 
 /**
