@@ -46,16 +46,11 @@ export class AuditResolver {
   @Query(() => AuditVerification, { description: 'Recomputes the hash chains and reports the first event that is not what was written.' })
   async verifyAuditLog(@Ctx() context: GraphQLContext): Promise<AuditVerification> {
     const store = context.app.store as typeof context.app.store & { streamHeads?: () => Promise<Map<string, { revision: bigint; hash: string }>> };
-    const result = await verifyLog(store, { heads: await store.streamHeads?.() });
+    const tenantId = tenantOf(context);
+    // The tenant's own events only: what other tenants write is neither counted nor named here.
+    const result = await verifyLog(store, { heads: await store.streamHeads?.(), select: (event) => event.metadata.tenantId === tenantId });
     if (!result.problem) return { ok: true, checked: result.eventsChecked, firstBrokenCursor: null, problem: null };
-    // Another tenant's event is named by nothing that tenant could not see: only its kind is told.
-    const ours = result.problem.stream.length > 0 && (await streamOfTenant(context, result.problem.stream));
-    return {
-      ok: false,
-      checked: result.eventsChecked,
-      firstBrokenCursor: ours ? (result.problem.position ?? null) : null,
-      problem: ours ? result.problem.message : `the log is not intact (${result.problem.kind} event outside this tenant)`,
-    };
+    return { ok: false, checked: result.eventsChecked, firstBrokenCursor: result.problem.position ?? null, problem: result.problem.message };
   }
 
   @Subscription(() => AuditEvent, {
@@ -127,9 +122,4 @@ function startPosition(context: GraphQLContext, after: string | null | undefined
     throw badInput(`not a cursor: ${JSON.stringify(after)}`, 'after');
   }
   return after;
-}
-
-async function streamOfTenant(context: GraphQLContext, stream: string): Promise<boolean> {
-  const [first] = await context.app.store.readStream(stream, { maxCount: 1 });
-  return first?.metadata.tenantId === tenantOf(context);
 }
