@@ -39,8 +39,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const vault = await SecretVault.open(backplane.db, key);
     const tokens = await ApiTokenDigests.open(backplane.db);
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
-    const settle = async (position: Position) => {
-      await Promise.all(backplane.runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
+    const settle = async (position: Position, streams?: string[]) => {
+      const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
+      await Promise.all(readers.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
     };
     const app: AppDeps = { store: backplane.store, commands: backplane.commands, db: backplane.db, vault, tokens, settle, tenantLock: new TenantLock(backplane.db) };
 

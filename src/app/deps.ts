@@ -15,8 +15,11 @@ export interface AppDeps {
   db: SqlDatabase;
   vault: SecretVault;
   tokens: ApiTokenDigests;
-  /** Resolves once every read model includes the position: a mutation's answer shows its own change. */
-  settle(position: Position): Promise<void>;
+  /**
+   * Resolves once every read model that reads the streams written includes the position: a
+   * mutation's answer shows its own change.
+   */
+  settle(position: Position, streams: string[]): Promise<void>;
   /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant. */
   tenantLock: TenantLock;
 }
@@ -37,7 +40,7 @@ export async function execute<State, Command, Event extends DomainEvent>(
   options: HandleOptions & { causationId?: string } = {},
 ) {
   const result = await deps.commands.handle(decider, stream, command, commandContext(request.principal, request.correlationId, options.causationId), options);
-  if (result.position !== null) await deps.settle(result.position);
+  if (result.position !== null) await deps.settle(result.position, [stream]);
   return result;
 }
 

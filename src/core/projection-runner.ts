@@ -127,6 +127,12 @@ export class ProjectionRunner {
     if (this.loop === loop) this.loop = undefined;
   }
 
+  /** Whether the projection may read events of this stream: false only when its filter leaves the stream out. */
+  reads(stream: string): boolean {
+    const prefixes = this.projection.filter?.streamPrefixes;
+    return prefixes === undefined || prefixes.some((prefix) => stream.startsWith(prefix));
+  }
+
   /** The checkpoint as the database has it. */
   async checkpoint(): Promise<Checkpoint | null> {
     await this.ensureSchema();
