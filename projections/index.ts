@@ -1,4 +1,4 @@
-import type { Projection } from '../src/core/projection';
+import { combineProjections, type Projection } from '../src/core/projection';
 import { auditLogProjection } from './audit-log';
 import { credentialsProjection } from './credentials';
 import { devicesProjection } from './devices';
@@ -8,8 +8,11 @@ import { plansProjection } from './plans';
 import { passwordsProjection } from './passwords';
 import { tenantsProjection } from './tenants';
 
-/** Every read model Backplane maintains. */
-export const projections: readonly Projection[] = [
+/**
+ * The product's read models, applied together: a mutation then waits for one runner, not one
+ * per table, and one transaction per batch keeps them consistent with each other.
+ */
+export const productProjection = combineProjections('product', [
   tenantsProjection,
   devicesProjection,
   passwordsProjection,
@@ -17,5 +20,7 @@ export const projections: readonly Projection[] = [
   credentialsProjection,
   plansProjection,
   planCredentialHistoryProjection,
-  auditLogProjection,
-];
+]);
+
+/** Every read model Backplane maintains, as the runners apply them. */
+export const projections: readonly Projection[] = [productProjection, auditLogProjection];

@@ -63,7 +63,7 @@ describe('backplane CLI', () => {
   it('answers a wrong command or projection with a clear message and a failing status', async () => {
     const unknown = await run('rebuild', 'no-such-projection');
     expect(unknown.code).toBe(1);
-    expect(unknown.output).toMatch(/no projection named no-such-projection; known: tenants, devices, passwords, organizations, credentials, plans, plan-credential-history, audit-log/);
+    expect(unknown.output).toMatch(/no projection named no-such-projection; known: product, audit-log/);
     const usage = await run();
     expect(usage.code).toBe(2);
     expect(usage.output).toMatch(/usage: backplane <command>/);

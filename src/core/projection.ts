@@ -21,3 +21,27 @@ export interface Projection {
   readonly filter?: EventFilter;
   apply(event: RecordedEvent): SqlStatement[];
 }
+
+/** Whether an event passes a projection's filter. */
+export function passes(filter: EventFilter | undefined, event: RecordedEvent): boolean {
+  if (filter?.eventTypes && !filter.eventTypes.includes(event.type)) return false;
+  if (filter?.streamPrefixes && !filter.streamPrefixes.some((prefix) => event.stream.startsWith(prefix))) return false;
+  return true;
+}
+
+/**
+ * Several read models applied as one: one subscription, one transaction and one checkpoint per
+ * batch for all of them, where separate runners would each read the log and commit. They are
+ * rebuilt together; the version rises whenever one of theirs does.
+ */
+export function combineProjections(name: string, parts: readonly Projection[]): Projection {
+  const prefixes = parts.every((part) => part.filter?.streamPrefixes && !part.filter.eventTypes) ? parts.flatMap((part) => part.filter!.streamPrefixes!) : undefined;
+  return {
+    name,
+    version: parts.reduce((sum, part) => sum + part.version, 0),
+    tables: parts.flatMap((part) => part.tables),
+    schema: parts.flatMap((part) => part.schema),
+    filter: prefixes && { streamPrefixes: [...new Set(prefixes)] },
+    apply: (event) => parts.flatMap((part) => (passes(part.filter, event) ? part.apply(event) : [])),
+  };
+}
