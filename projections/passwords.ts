@@ -46,7 +46,7 @@ export const passwordsProjection: Projection = {
           shred(event.data.previousSecretId),
         ];
       case 'PasswordDescribed':
-        return [{ sql: 'UPDATE passwords SET description = $2, updated_at = $3 WHERE id = $1', params: [event.data.passwordId, event.data.description, occurredAt] }];
+        return [{ sql: "UPDATE passwords SET description = coalesce($2, ''), updated_at = $3 WHERE id = $1", params: [event.data.passwordId, event.data.description, occurredAt] }];
       case 'PasswordDeleted':
         return [
           { sql: 'UPDATE passwords SET secret_id = NULL, deleted_at = $2, updated_at = $2 WHERE id = $1', params: [event.data.passwordId, occurredAt] },

@@ -11,6 +11,9 @@ import { loadMasterKey } from './secrets/master-key';
 import { SecretVault } from './secrets/vault';
 import { startServer, type RunningServer } from './server/http-server';
 
+/** How far behind the log's head a read model may be and still serve (ms). */
+const READY_LAG_MS = 2000;
+
 export interface Service {
   backplane: Backplane;
   app: AppDeps;
@@ -57,12 +60,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       port: config.port,
       host: options.host,
+      // Ready when the stores answer and every read model reaches the head of the log within a
+      // moment: a read model that lags a little under load is ready, a stuck one is not.
       ready: async () => {
         await backplane.db.query('SELECT 1');
-        const storeHead = await backplane.store.headPosition();
-        const checkpoints = await Promise.all(backplane.runners.map(async (runner) => [runner.name, (await runner.checkpoint())?.position ?? null] as const));
-        const behind = checkpoints.filter(([, position]) => storeHead !== null && (position === null || backplane.store.comparePositions(position, storeHead) < 0)).map(([name]) => name);
-        return { ready: true, detail: { head: storeHead, behind } };
+        const head = await backplane.store.headPosition();
+        const behind: string[] = [];
+        if (head !== null) {
+          await Promise.all(
+            backplane.runners.map((runner) => runner.waitForPosition(head, READY_LAG_MS).catch(() => behind.push(runner.name))),
+          );
+        }
+        return { ready: behind.length === 0, detail: { head, behind } };
       },
     });
     const running = server;

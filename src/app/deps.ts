@@ -39,9 +39,41 @@ export async function execute<State, Command, Event extends DomainEvent>(
   command: Command,
   options: HandleOptions & { causationId?: string } = {},
 ) {
-  const result = await deps.commands.handle(decider, stream, command, commandContext(request.principal, request.correlationId, options.causationId), options);
+  return settled(deps, stream, await write(deps, request, decider, stream, command, options));
+}
+
+/** Runs one command without waiting for the read models: for callers that must tell a refusal from a slow read model. */
+export function write<State, Command, Event extends DomainEvent>(
+  deps: AppDeps,
+  request: Request,
+  decider: Decider<State, Command, Event>,
+  stream: string,
+  command: Command,
+  options: HandleOptions & { causationId?: string } = {},
+) {
+  return deps.commands.handle(decider, stream, command, commandContext(request.principal, request.correlationId, options.causationId), options);
+}
+
+/** Waits until the read models that read `stream` show what was written. */
+export async function settled<R extends { position: Position | null }>(deps: AppDeps, stream: string, result: R): Promise<R> {
   if (result.position !== null) await deps.settle(result.position, [stream]);
   return result;
+}
+
+/**
+ * Writes with something kept outside the log first (an encrypted secret, a token digest), and
+ * takes that back when the command is refused; once the events are written it stays, however
+ * long the read models take.
+ */
+export async function writeWith<R extends { position: Position | null }>(deps: AppDeps, stream: string, attempt: () => Promise<R>, takeBack: () => Promise<void>): Promise<R> {
+  let result: R;
+  try {
+    result = await attempt();
+  } catch (error) {
+    await takeBack();
+    throw error;
+  }
+  return settled(deps, stream, result);
 }
 
 /** The version the API shows (a stream revision) as the handler's expected revision. */

@@ -3,7 +3,7 @@ import { DomainError } from '../core/errors';
 import { fingerprintOf, password, passwordStream } from '../domain/password';
 import { passwordById, passwordNameTaken, passwordUsers } from '../queries/catalog';
 import type { PasswordView } from '../queries/views';
-import { execute, type AppDeps, type Request } from './deps';
+import { execute, write, writeWith, type AppDeps, type Request } from './deps';
 import { found } from './found';
 
 export async function storePassword(deps: AppDeps, request: Request, input: { name: string; secret: string; description: string }): Promise<PasswordView> {
@@ -11,22 +11,18 @@ export async function storePassword(deps: AppDeps, request: Request, input: { na
   return deps.tenantLock.run(tenantId, async () => {
     const passwordId = randomUUID();
     const secretId = await deps.vault.put(tenantId, input.secret);
-    try {
-      await execute(deps, request, password, passwordStream(passwordId), {
-        type: 'StorePassword',
-        data: {
-          passwordId,
-          name: input.name.trim(),
-          description: input.description,
-          fingerprint: fingerprintOf(input.secret),
-          secretId,
-          nameTaken: await passwordNameTaken(deps.db, tenantId, input.name),
-        },
-      });
-    } catch (error) {
-      await deps.vault.discard(secretId);
-      throw error;
-    }
+    const stream = passwordStream(passwordId);
+    const nameTaken = await passwordNameTaken(deps.db, tenantId, input.name);
+    await writeWith(
+      deps,
+      stream,
+      () =>
+        write(deps, request, password, stream, {
+          type: 'StorePassword',
+          data: { passwordId, name: input.name.trim(), description: input.description, fingerprint: fingerprintOf(input.secret), secretId, nameTaken },
+        }),
+      () => deps.vault.discard(secretId),
+    );
     return found(await passwordById(deps.db, tenantId, passwordId), 'password', passwordId);
   });
 }
@@ -37,15 +33,19 @@ export async function changePassword(deps: AppDeps, request: Request, id: string
   found(await passwordById(deps.db, tenantId, id), 'password', id);
   if (input.secret === undefined && input.description === undefined) throw new DomainError('INVALID_INPUT', 'give a new secret, a new description, or both');
   const secretId = input.secret === undefined ? undefined : await deps.vault.put(tenantId, input.secret);
-  try {
-    await execute(deps, request, password, passwordStream(id), {
-      type: 'ChangePassword',
-      data: { passwordId: id, secretId, fingerprint: input.secret === undefined ? undefined : fingerprintOf(input.secret), description: input.description },
-    });
-  } catch (error) {
-    if (secretId !== undefined) await deps.vault.discard(secretId);
-    throw error;
-  }
+  const stream = passwordStream(id);
+  await writeWith(
+    deps,
+    stream,
+    () =>
+      write(deps, request, password, stream, {
+        type: 'ChangePassword',
+        data: { passwordId: id, secretId, fingerprint: input.secret === undefined ? undefined : fingerprintOf(input.secret), description: input.description },
+      }),
+    async () => {
+      if (secretId !== undefined) await deps.vault.discard(secretId);
+    },
+  );
   return found(await passwordById(deps.db, tenantId, id), 'password', id);
 }
 

@@ -28,9 +28,12 @@ export function setPlanAdditionalCredentials(deps: AppDeps, request: Request, id
   return changePlan(deps, request, id, expectedVersion, { type: 'SetPlanAdditionalCredentials', data: { planId: id, enabled } });
 }
 
-export async function togglePlanCredential(deps: AppDeps, request: Request, id: string, credentialId: string, enabled: boolean, expectedVersion?: number | null): Promise<PlanView> {
-  const known = await knownCredential(deps, request, credentialId);
-  return changePlan(deps, request, id, expectedVersion, { type: 'TogglePlanCredential', data: { planId: id, credentialId, enabled, known } });
+/** Under the tenant lock: a credential removed meanwhile would otherwise be switched on after its removal switched it off. */
+export function togglePlanCredential(deps: AppDeps, request: Request, id: string, credentialId: string, enabled: boolean, expectedVersion?: number | null): Promise<PlanView> {
+  return deps.tenantLock.run(request.principal.tenantId, async () => {
+    const known = await knownCredential(deps, request, credentialId);
+    return changePlan(deps, request, id, expectedVersion, { type: 'TogglePlanCredential', data: { planId: id, credentialId, enabled, known } });
+  });
 }
 
 /** The edit panel's Save: the switch and every credential change in one append, or nothing. */
@@ -41,11 +44,13 @@ export async function updatePlanCredentials(
   input: { additionalCredentialsEnabled?: boolean; credentials: { credentialId: string; enabled: boolean }[] },
   expectedVersion?: number | null,
 ): Promise<PlanView> {
-  const credentials: CredentialChange[] = [];
-  for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, change.credentialId) });
-  return changePlan(deps, request, id, expectedVersion, {
-    type: 'UpdatePlanCredentials',
-    data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials },
+  return deps.tenantLock.run(request.principal.tenantId, async () => {
+    const credentials: CredentialChange[] = [];
+    for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, change.credentialId) });
+    return changePlan(deps, request, id, expectedVersion, {
+      type: 'UpdatePlanCredentials',
+      data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials },
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 import { ConcurrencyError } from '../core/errors';
 import { KeyedMutex } from '../core/keyed-mutex';
-import type { SqlDatabase } from '../sql/database';
+import { LockTimeoutError, type SqlDatabase } from '../sql/database';
 
 /**
  * One command at a time per tenant, across every process on the database, for the commands
@@ -18,22 +18,12 @@ export class TenantLock {
 
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     return this.local.run(key, async () => {
-      const lock = await this.acquire(key);
       try {
-        return await fn();
-      } finally {
-        await lock.release();
+        return await this.db.withLock(`tenant-commands:${key}`, fn, { timeoutMs: this.options.waitMs ?? 15_000 });
+      } catch (error) {
+        if (error instanceof LockTimeoutError) throw new ConcurrencyError('another change to this tenant is taking long: try again');
+        throw error;
       }
     });
-  }
-
-  private async acquire(key: string) {
-    const deadline = Date.now() + (this.options.waitMs ?? 15_000);
-    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
-      const lock = await this.db.tryLock(`tenant-commands:${key}`);
-      if (lock) return lock;
-      if (Date.now() > deadline) throw new ConcurrencyError('another change to this tenant is taking long: try again');
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
   }
 }

@@ -47,6 +47,7 @@ export const password: Decider<PasswordState, PasswordCommand, PasswordEvent> = 
       case 'ChangePassword': {
         const { passwordId, fingerprint, secretId, description } = command.data;
         const current = stored(state, passwordId);
+        if (description !== undefined && typeof description !== 'string') throw new DomainError('INVALID_INPUT', 'description must be text');
         if ((fingerprint === undefined) !== (secretId === undefined)) {
           throw new DomainError('INVALID_INPUT', 'a new secret needs both its fingerprint and its encrypted copy');
         }

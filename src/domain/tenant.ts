@@ -62,6 +62,10 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         const token = state.tokens[command.data.tokenId];
         if (!token) throw new DomainError('NOT_FOUND', `no API token ${command.data.tokenId}`);
         if (token.revoked) return [];
+        const otherAdmins = Object.entries(state.tokens).filter(([id, other]) => id !== command.data.tokenId && !other.revoked && other.role === 'ADMIN');
+        if (token.role === 'ADMIN' && otherAdmins.length === 0) {
+          throw new DomainError('CONFLICT', 'this is the tenant\'s last active ADMIN token: create another ADMIN token first');
+        }
         return [{ type: 'ApiTokenRevoked', data: { tenantId, tokenId: command.data.tokenId } }];
       }
     }

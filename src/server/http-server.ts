@@ -44,30 +44,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const http: Server = createServer();
   const sockets = new WebSocketServer({ server: http, path: GRAPHQL_PATH });
 
-  // Each connection authenticates once, from connectionParams.authorization; its operations answer
-  // UNAUTHENTICATED when that failed, as HTTP requests do.
-  const connections = new WeakMap<object, { principal: Principal | null } | { error: GraphQLError }>();
+  // Each operation authenticates, from the connection's connectionParams.authorization: a token
+  // revoked while the socket is open stops working at its next operation, as over HTTP.
+  const principals = new WeakMap<object, Map<string, Principal | null>>();
   const wsServer = useServer<Record<string, unknown> | undefined>(
     {
       schema,
-      onConnect: async (ctx) => {
-        try {
-          connections.set(ctx, { principal: await authenticate(app.db, ctx.connectionParams?.authorization) });
-        } catch (error) {
-          if (!(error instanceof GraphQLError)) throw error;
-          connections.set(ctx, { error });
-        }
-        return true;
+      context: (ctx, id) => {
+        const principal = principals.get(ctx)?.get(id) ?? null;
+        principals.get(ctx)?.delete(id);
+        return { app, principal, correlationId: randomUUID() } satisfies GraphQLContext;
       },
-      context: (ctx) => {
-        const connection = connections.get(ctx);
-        return { app, principal: connection && 'principal' in connection ? connection.principal : null, correlationId: randomUUID() } satisfies GraphQLContext;
-      },
-      onSubscribe: (ctx, _id, payload) => {
-        const connection = connections.get(ctx);
+      onSubscribe: async (ctx, id, payload) => {
         try {
-          if (connection && 'error' in connection) throw connection.error;
+          const principal = await authenticate(app.db, ctx.connectionParams?.authorization);
           checkLimits(schema, parse(payload.query), payload.variables ?? undefined, payload.operationName, limits);
+          if (!principals.has(ctx)) principals.set(ctx, new Map());
+          principals.get(ctx)!.set(id, principal);
         } catch (error) {
           if (error instanceof GraphQLError) return [formattedError(error, logger)];
           throw error;

@@ -1,3 +1,5 @@
+import { BackplaneError } from '../errors';
+
 /**
  * The small slice of SQL that Backplane needs, served by a PostgreSQL server
  * (node-postgres) or by embedded PGlite, so that one set of SQL runs on both.
@@ -30,5 +32,16 @@ export interface SqlDatabase extends SqlExecutor {
    * another holder has it. The lock dies with its holder.
    */
   tryLock(name: string): Promise<HeldLock | null>;
+  /**
+   * Runs fn holding a named lock shared with every process on this database, waiting for the
+   * lock at most timeoutMs (then LockTimeoutError). Meant for short critical sections.
+   */
+  withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T>;
   close(): Promise<void>;
+}
+
+export class LockTimeoutError extends BackplaneError {
+  constructor(name: string, timeoutMs: number) {
+    super('LOCK_TIMEOUT', `lock ${name} was not free within ${timeoutMs} ms`);
+  }
 }

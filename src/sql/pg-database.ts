@@ -1,5 +1,5 @@
 import { Client, Pool, type PoolConfig, type QueryConfig } from 'pg';
-import type { HeldLock, QueryOptions, SqlDatabase, SqlExecutor } from './database';
+import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
 
 export interface PgDatabaseOptions {
   connectionString: string;
@@ -94,6 +94,33 @@ export class PgDatabase implements SqlDatabase {
    * A session-level advisory lock on a connection of its own, so that it dies with this process.
    * The key includes the schema, so deployments in separate schemas of one database do not meet.
    */
+  async withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
+    const client = await this.pool.connect();
+    // A connection whose lock state is unknown must not go back to the pool.
+    let clean = false;
+    try {
+      // A session lock on a pooled connection: no transaction stays open while fn runs.
+      await client.query("SELECT set_config('lock_timeout', $1, false)", [`${options.timeoutMs}ms`]);
+      try {
+        await client.query('SELECT pg_advisory_lock(hashtext(current_schema()), hashtext($1))', [name]);
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55P03') throw error;
+        await client.query('RESET lock_timeout');
+        clean = true;
+        throw new LockTimeoutError(name, options.timeoutMs);
+      }
+      await client.query('RESET lock_timeout');
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext(current_schema()), hashtext($1))', [name]);
+        clean = true;
+      }
+    } finally {
+      client.release(clean ? undefined : new Error('lock connection in an unknown state'));
+    }
+  }
+
   async tryLock(name: string): Promise<HeldLock | null> {
     const client = new Client(this.config);
     let released = false;

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { join } from 'node:path';
+import { KeyedMutex } from '../core/keyed-mutex';
 import type { HeldLock, SqlDatabase, SqlExecutor } from './database';
 import { lockFolder, type FolderLock } from './folder-lock';
 
@@ -9,6 +10,7 @@ import { lockFolder, type FolderLock } from './folder-lock';
  */
 export class PgliteDatabase implements SqlDatabase {
   private readonly locks = new Set<string>();
+  private readonly sections = new KeyedMutex();
 
   private constructor(
     private readonly db: PGlite,
@@ -48,6 +50,11 @@ export class PgliteDatabase implements SqlDatabase {
     return this.db.transaction((tx) =>
       fn({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows }),
     );
+  }
+
+  /** One process serves the folder: a lock in memory is shared with everyone who can ask. */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.sections.run(name, fn);
   }
 
   async tryLock(name: string): Promise<HeldLock | null> {

@@ -32,6 +32,21 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
     await storage?.dispose();
   });
 
+  it('bootstraps one tenant when two services start at once on an empty store', async () => {
+    const fresh = await testStorage('postgres');
+    const token = `bpk_test_together_${Date.now()}_abcdefghijklmnop`;
+    const both = await Promise.all([startTestApi(fresh, { rootToken: token }), startTestApi(fresh, { rootToken: token })]);
+    try {
+      expect(both.map((api) => api.service.bootstrapped).sort()).toEqual([false, true]);
+      const tenants = await both[0].service.backplane.store.readAll({ filter: { eventTypes: ['TenantCreated'] } });
+      expect(tenants).toHaveLength(1);
+      for (const api of both) expect((await api.ok(token, ops.me)).me).toMatchObject({ root: true, tenant: { id: 'default' } });
+    } finally {
+      await Promise.all(both.map((api) => api.close()));
+      await fresh.dispose();
+    }
+  });
+
   it('bootstraps one tenant: the second service finds it and takes the same root token', async () => {
     expect(a.service.bootstrapped).toBe(true);
     expect(b.service.bootstrapped).toBe(false);

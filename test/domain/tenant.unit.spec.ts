@@ -74,12 +74,21 @@ describe('tenant', () => {
   });
 
   describe('RevokeApiToken', () => {
+    const secondAdmin: TenantEvent = { type: 'ApiTokenCreated', data: { tenantId: 't1', tokenId: 'k2', name: 'deputy', role: 'ADMIN' } };
+    const operator: TenantEvent = { type: 'ApiTokenCreated', data: { tenantId: 't1', tokenId: 'k3', name: 'ops', role: 'OPERATOR' } };
+
     it('revokes an active token', () => {
-      spec.given(created).when(revoke('k1')).then([revoked('k1')]);
+      spec.given([...created, operator]).when(revoke('k3')).then([revoked('k3')]);
+      spec.given([...created, secondAdmin]).when(revoke('k1')).then([revoked('k1')]);
+    });
+
+    it("refuses to revoke the tenant's last active ADMIN token, which would lock the tenant out", () => {
+      spec.given([...created, operator]).when(revoke('k1')).thenRefuses('CONFLICT', /last active ADMIN token/);
+      spec.given([...created, secondAdmin, revoked('k2')]).when(revoke('k1')).thenRefuses('CONFLICT', /last active ADMIN token/);
     });
 
     it('writes nothing when the token is already revoked', () => {
-      spec.given([...created, revoked('k1')]).when(revoke('k1')).then([]);
+      spec.given([...created, secondAdmin, revoked('k1')]).when(revoke('k1')).then([]);
     });
 
     it('refuses a token it does not know', () => {

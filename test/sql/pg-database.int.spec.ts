@@ -1,7 +1,8 @@
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import { countingProjection } from '../fixtures/counting.projection';
-import { describeWithPostgres, dropTestSchemas, openPostgres } from '../support/databases';
+import { LockTimeoutError } from '../../src/sql/database';
+import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres } from '../support/databases';
 
 describeWithPostgres('PostgreSQL server connections', () => {
   afterAll(dropTestSchemas);
@@ -32,6 +33,35 @@ describeWithPostgres('PostgreSQL server connections', () => {
       expect(await db.query('SELECT * FROM notes')).toEqual([]);
     } finally {
       await db.close();
+    }
+  });
+
+  it('withLock lets one holder at a time in across connections, lets go when fn fails, and gives up after its timeout', async () => {
+    const schema = newSchemaName();
+    const [a, b] = await Promise.all([openPostgres(schema), openPostgres(schema)]);
+    try {
+      const order: string[] = [];
+      let releaseFirst!: () => void;
+      const firstHolds = new Promise<void>((resolve) => (releaseFirst = resolve));
+      let firstIn!: () => void;
+      const entered = new Promise<void>((resolve) => (firstIn = resolve));
+      const first = a.withLock('section', async () => {
+        order.push('a in');
+        firstIn();
+        await firstHolds;
+        order.push('a out');
+      }, { timeoutMs: 30_000 });
+      await entered;
+      await expect(b.withLock('section', async () => 'never', { timeoutMs: 50 })).rejects.toBeInstanceOf(LockTimeoutError);
+      const second = b.withLock('section', async () => void order.push('b in'), { timeoutMs: 30_000 });
+      releaseFirst();
+      await Promise.all([first, second]);
+      expect(order).toEqual(['a in', 'a out', 'b in']);
+
+      await expect(a.withLock('section', async () => Promise.reject(new Error('refused')), { timeoutMs: 1000 })).rejects.toThrow('refused');
+      expect(await b.withLock('section', async () => 'free again', { timeoutMs: 1000 })).toBe('free again');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 

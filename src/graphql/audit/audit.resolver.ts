@@ -6,8 +6,9 @@ import { verifyLog } from '../../eventstore/verify';
 import { auditPage, UnknownCursorError, type AuditQuery } from '../../queries/audit';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
+import { tokenById } from '../../queries/tenants';
 import { checkRoles, Roles } from '../auth-checker';
-import { tenantOf, type GraphQLContext } from '../context';
+import { requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Credential } from '../organizations/organization.type';
 import { credentialOf } from '../organizations/organization.view';
 import { BackupPlan } from '../plans/plan.type';
@@ -59,14 +60,15 @@ export class AuditResolver {
       const tenantId = authorize(context, Roles.auditors);
       const filter = queryOf(args.filter ?? null);
       const from = startPosition(context, args.after);
-      return eventFeed(context.app.store, { from }, (event) => (matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null));
+      return eventFeed(context.app.store, { from, allowed: stillAllowed(context) }, (event) => (matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null));
     },
   })
   auditEvents(
-    @Root() event: AuditEvent,
+    @Root() event: AuditEvent | GraphQLError,
     @Arg('filter', () => AuditFilter, { nullable: true }) _filter: AuditFilter | null,
     @Arg('after', () => String, { nullable: true }) _after: string | null,
   ): AuditEvent {
+    if (event instanceof GraphQLError) throw event;
     return event;
   }
 
@@ -74,7 +76,7 @@ export class AuditResolver {
     description: 'Credentials switched on or off on plans of the tenant (one plan when planId is given), as it happens.',
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { planId?: string | null }, GraphQLContext>) => {
       const tenantId = authorize(context, Roles.readers);
-      return eventFeed(context.app.store, { from: 'end', filter: { eventTypes: ['PlanCredentialToggled'] } }, (event) => {
+      return eventFeed(context.app.store, { from: 'end', filter: { eventTypes: ['PlanCredentialToggled'] }, allowed: stillAllowed(context) }, (event) => {
         const view = auditEventOf(event);
         const data = view.data as { planId: string; credentialId: string; enabled: boolean };
         if (!matchesAudit(event, tenantId, { planId: args.planId ?? undefined })) return null;
@@ -82,7 +84,8 @@ export class AuditResolver {
       });
     },
   })
-  planCredentialToggled(@Root() event: PlanCredentialToggledEvent, @Arg('planId', () => ID, { nullable: true }) _planId: string | null): PlanCredentialToggledEvent {
+  planCredentialToggled(@Root() event: PlanCredentialToggledEvent | GraphQLError, @Arg('planId', () => ID, { nullable: true }) _planId: string | null): PlanCredentialToggledEvent {
+    if (event instanceof GraphQLError) throw event;
     return event;
   }
 }
@@ -112,6 +115,16 @@ function badInput(message: string, field: string): GraphQLError {
 function authorize(context: GraphQLContext, roles: Role[]): string {
   checkRoles(context, roles);
   return tenantOf(context);
+}
+
+/** A subscription outlives requests: its token is checked again before each delivery. */
+function stillAllowed(context: GraphQLContext): () => Promise<boolean> {
+  const { tenantId, tokenId, system } = requestOf(context).principal;
+  return async () => {
+    if (system === true) return true;
+    const token = await tokenById(context.app.db, tenantId, tokenId);
+    return token !== null && token.revokedAt === null;
+  };
 }
 
 function startPosition(context: GraphQLContext, after: string | null | undefined): string | 'end' {

@@ -1,49 +1,84 @@
+import { GraphQLError } from 'graphql';
 import type { EventFilter, EventStore, Position, RecordedEvent, Subscription } from '../../eventstore/types';
+
+/** Events held for a client that reads slower than the log grows; past it, reading the log waits. */
+const MAX_QUEUED = 1000;
+
+export interface FeedOptions {
+  from: Position | 'end';
+  filter?: EventFilter;
+  /**
+   * Asked before each batch is handed over: false ends the feed with a last item, an
+   * UNAUTHENTICATED error for the resolver to throw (a revoked token).
+   */
+  allowed?: () => Promise<boolean>;
+}
 
 /**
  * The event store's catch-up subscription as an async iterator, for GraphQL subscriptions: every
- * process serves what any process wrote. Events wait in a queue while the client reads; returning
- * from the iterator (the client left) stops the store subscription.
+ * process serves what any process wrote. Events wait in a bounded queue while the client reads;
+ * returning from the iterator (the client left) stops the store subscription.
  */
-export function eventFeed<T>(
-  store: EventStore,
-  options: { from: Position | 'end'; filter?: EventFilter },
-  select: (event: RecordedEvent) => T | null,
-): AsyncIterableIterator<T> {
-  const queue: T[] = [];
-  let wake: (() => void) | null = null;
+export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (event: RecordedEvent) => T | null): AsyncIterableIterator<T | GraphQLError> {
+  const queue: (T | GraphQLError)[] = [];
   let failure: unknown = null;
   let finished = false;
-  const subscription: Subscription = store.subscribeToAll({ fromPosition: options.from, filter: options.filter }, (batch) => {
-    for (const event of batch.events) {
-      const item = select(event);
-      if (item !== null) queue.push(item);
+  let wakeReader: (() => void) | null = null;
+  let wakeWriter: (() => void) | null = null;
+  const wake = () => {
+    wakeReader?.();
+    wakeWriter?.();
+  };
+
+  const subscription: Subscription = store.subscribeToAll({ fromPosition: options.from, filter: options.filter }, async (batch) => {
+    const items = batch.events.map(select).filter((item): item is T => item !== null);
+    if (items.length === 0 || finished) return;
+    if (options.allowed && !(await options.allowed())) {
+      // Delivered as the feed's last item: the client hears why it ended, the socket stays open.
+      queue.push(new GraphQLError('the API token was revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
+      finished = true;
+      wake();
+      void subscription.stop();
+      return;
     }
-    wake?.();
+    queue.push(...items);
+    wake();
+    while (queue.length > MAX_QUEUED && !finished) await new Promise<void>((resolve) => (wakeWriter = resolve));
+    wakeWriter = null;
   });
   subscription.done.then(
-    () => undefined,
+    () => {
+      finished = true;
+      wake();
+    },
     (error) => {
       failure = error;
-      wake?.();
+      wake();
     },
   );
 
-  const finish = async (): Promise<IteratorResult<T>> => {
+  const finish = async (): Promise<IteratorResult<T | GraphQLError>> => {
     finished = true;
-    wake?.();
+    wake();
     await subscription.stop();
     return { value: undefined, done: true };
   };
 
   return {
-    async next(): Promise<IteratorResult<T>> {
+    async next(): Promise<IteratorResult<T | GraphQLError>> {
       for (;;) {
-        if (queue.length > 0) return { value: queue.shift()!, done: false };
-        if (failure !== null) throw failure;
+        if (failure !== null) {
+          await subscription.stop();
+          throw failure;
+        }
+        if (queue.length > 0) {
+          const value = queue.shift()!;
+          if (queue.length <= MAX_QUEUED) wakeWriter?.();
+          return { value, done: false };
+        }
         if (finished) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
+        await new Promise<void>((resolve) => (wakeReader = resolve));
+        wakeReader = null;
       }
     },
     return: finish,

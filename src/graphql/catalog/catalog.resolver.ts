@@ -4,6 +4,7 @@ import { changePassword, deletePassword, storePassword } from '../../app/passwor
 import { devicesOf, passwordsOf } from '../../queries/catalog';
 import { Roles } from '../auth-checker';
 import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { withoutNulls } from '../shared/without-nulls';
 import { ChangePasswordInput, RegisterDeviceInput, StorePasswordInput } from './catalog.input';
 import { Device, PasswordEntry } from './catalog.type';
 
@@ -40,7 +41,7 @@ export class CatalogResolver {
     @Arg('input', () => ChangePasswordInput) input: ChangePasswordInput,
     @Ctx() context: GraphQLContext,
   ): Promise<PasswordEntry> {
-    return changePassword(context.app, requestOf(context), id, input);
+    return changePassword(context.app, requestOf(context), id, withoutNulls(input));
   }
 
   @Authorized(Roles.operators)
