@@ -1,0 +1,47 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnTs, type Child } from '../support/child';
+
+const MAIN = join(__dirname, '..', '..', 'src', 'main.ts');
+
+/** What `npm start` runs, as a process of its own on an embedded store. */
+function start(dataDir: string): Child {
+  return spawnTs(MAIN, [], { BACKPLANE_DATA_DIR: dataDir, PORT: '0', BACKPLANE_MASTER_KEY: '', BACKPLANE_BOOTSTRAP_TOKEN: '', BACKPLANE_EVENT_STORE: 'pglite' });
+}
+
+async function me(url: string, token: string): Promise<any> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ me { role root tenant { id } } }' }) });
+  return response.json();
+}
+
+describe('npm start', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'backplane-start-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the URL and, on a new store, the root token once; serves; and stops cleanly on SIGTERM, then on SIGINT', async () => {
+    const first = start(dataDir);
+    const urlLine = await first.waitFor(/Backplane GraphQL API: http:\/\//, 90_000);
+    const url = urlLine.slice(urlLine.indexOf('http://')).trim();
+    const token = /\b(bpk_[A-Za-z0-9_-]{40,})\b/.exec(first.output())?.[1];
+    expect(token).toBeDefined();
+    expect((await me(url, token!)).data.me).toEqual({ role: 'ADMIN', root: true, tenant: { id: 'default' } });
+    expect((await stat(join(dataDir, 'master.key'))).mode & 0o777).toBe(0o600);
+    // The token is shown on the terminal once and goes to no log line.
+    expect(first.output().split('\n').filter((line) => line.includes(token!))).toHaveLength(1);
+    first.process.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = start(dataDir);
+    const again = await second.waitFor(/Backplane GraphQL API: http:\/\//, 90_000);
+    expect(second.output()).not.toMatch(/bpk_/);
+    expect((await me(again.slice(again.indexOf('http://')).trim(), token!)).data.me.root).toBe(true);
+    second.process.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+});
