@@ -95,6 +95,13 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
           await flip();
           await eventually(() => expect([audit.received.length > before[0], toggled.received.length > before[1]]).toEqual([true, true]), 2000);
         }, DEADLINE);
+        // A flip given up on above may still be on its way and would be counted below: wait for the last one,
+        // which each feed delivers after every earlier one.
+        const [poked] = (await history(write, { planId: s.planId })).slice(-1);
+        await eventually(() => {
+          expect(audit.received.map((item) => item.auditEvents.cursor)).toContain(poked.cursor);
+          expect(toggled.received.map((item) => item.planCredentialToggled.cursor)).toContain(poked.cursor);
+        }, DEADLINE);
 
         const startAudit = audit.received.length;
         const startToggled = toggled.received.length;
