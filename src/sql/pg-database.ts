@@ -8,12 +8,20 @@ export interface PgDatabaseOptions {
   maxConnections?: number;
 }
 
+/** withLock's locks held at once by one process; more callers wait for a connection, not for the main pool. */
+const LOCK_CONNECTIONS = 4;
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** A PostgreSQL server through a node-postgres pool. */
 export class PgDatabase implements SqlDatabase {
   private readonly config: PoolConfig;
   private readonly pool: Pool;
+  /**
+   * Connections that hold withLock's locks, apart from the pool the work inside the lock queries
+   * through: holders waiting on the main pool for their own work would otherwise starve it.
+   */
+  private lockPool: Pool | undefined;
 
   private constructor(config: PoolConfig) {
     this.config = config;
@@ -95,7 +103,11 @@ export class PgDatabase implements SqlDatabase {
    * The key includes the schema, so deployments in separate schemas of one database do not meet.
    */
   async withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
-    const client = await this.pool.connect();
+    if (!this.lockPool) {
+      this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS });
+      this.lockPool.on('error', () => undefined);
+    }
+    const client = await this.lockPool.connect();
     // A connection whose lock state is unknown must not go back to the pool.
     let clean = false;
     try {
@@ -149,7 +161,7 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.lockPool?.end()]);
   }
 }
 

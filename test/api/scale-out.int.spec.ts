@@ -134,4 +134,16 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
     }
     expect(await history(a, { types: ['PlanCreated'] })).toHaveLength((await a.ok(a.rootToken, ops.plans, {})).plans.length);
   });
+
+  it('serves a burst of locked commands from many tenants at once on both services without starving its connections', async () => {
+    const tenants = [];
+    for (let index = 0; index < 12; index++) tenants.push((await a.ok(a.rootToken, ops.createTenant, { name: `burst ${index}` })).createTenant.token as string);
+    // Each registerDevice holds its tenant's lock while it looks up, appends and waits for the read models.
+    const results = await Promise.all(tenants.flatMap((token, index) => [a, b].map((api) => api.request(token, ops.registerDevice, { name: `burst device ${index} ${api === a ? 'a' : 'b'}` }))));
+    expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
+    for (const token of tenants) {
+      const { devices } = await a.ok(token, ops.devices);
+      expect(devices.filter((device: any) => device.name.startsWith('burst device'))).toHaveLength(2);
+    }
+  });
 });
