@@ -1,4 +1,4 @@
-import { Client, Pool, type PoolConfig, type QueryConfig } from 'pg';
+import { Client, Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
 
 export interface PgDatabaseOptions {
@@ -9,7 +9,7 @@ export interface PgDatabaseOptions {
 }
 
 /** withLock's locks held at once by one process; more callers wait for a connection, not for the main pool. */
-const LOCK_CONNECTIONS = 4;
+const LOCK_CONNECTIONS = 8;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -98,18 +98,24 @@ export class PgDatabase implements SqlDatabase {
     }
   }
 
-  /**
-   * A session-level advisory lock on a connection of its own, so that it dies with this process.
-   * The key includes the schema, so deployments in separate schemas of one database do not meet.
-   */
   async withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
     if (!this.lockPool) {
-      this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS });
+      // Waiting for a free lock connection counts against the same deadline as waiting for the lock.
+      this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS, connectionTimeoutMillis: options.timeoutMs });
       this.lockPool.on('error', () => undefined);
     }
-    const client = await this.lockPool.connect();
+    let client: PoolClient;
+    try {
+      client = await this.lockPool.connect();
+    } catch (error) {
+      if (/timeout/i.test(String((error as Error).message))) throw new LockTimeoutError(name, options.timeoutMs);
+      throw error;
+    }
     // A connection whose lock state is unknown must not go back to the pool.
     let clean = false;
+    // A connection that dies while fn runs has let the lock go; without a listener its error would end the process.
+    const lost = () => (clean = false);
+    client.on('error', lost);
     try {
       // A session lock on a pooled connection: no transaction stays open while fn runs.
       await client.query("SELECT set_config('lock_timeout', $1, false)", [`${options.timeoutMs}ms`]);
@@ -129,10 +135,15 @@ export class PgDatabase implements SqlDatabase {
         clean = true;
       }
     } finally {
+      client.off('error', lost);
       client.release(clean ? undefined : new Error('lock connection in an unknown state'));
     }
   }
 
+  /**
+   * A session-level advisory lock on a connection of its own, so that it dies with this process.
+   * The key includes the schema, so deployments in separate schemas of one database do not meet.
+   */
   async tryLock(name: string): Promise<HeldLock | null> {
     const client = new Client(this.config);
     let released = false;

@@ -65,6 +65,34 @@ describeWithPostgres('PostgreSQL server connections', () => {
     }
   });
 
+  it('withLock survives its connection dying while fn runs: the caller hears an error, the process goes on, the lock is free again', async () => {
+    const schema = newSchemaName();
+    const [db, killer] = await Promise.all([openPostgres(schema), openPostgres(schema)]);
+    try {
+      const outcome = await db
+        .withLock(
+          'section-drop',
+          async () => {
+            await killer.query(
+              `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND classid::bigint = (hashtext($1)::bigint & 4294967295) AND objid::bigint = (hashtext($2)::bigint & 4294967295)`,
+              [schema, 'section-drop'],
+            );
+            // Gives the dead connection's error event time to arrive while fn still runs.
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            return 'done';
+          },
+          { timeoutMs: 5000 },
+        )
+        .catch((error) => error);
+      expect(outcome).toBeInstanceOf(Error);
+      expect(await killer.withLock('section-drop', async () => 'free', { timeoutMs: 5000 })).toBe('free');
+      expect(await db.withLock('section-drop', async () => 'again', { timeoutMs: 5000 })).toBe('again');
+    } finally {
+      await Promise.all([db.close(), killer.close()]);
+    }
+  });
+
   it('keeps projection locks of deployments in separate schemas apart', async () => {
     const [a, b] = await Promise.all([openPostgres(), openPostgres()]);
     const runners = await Promise.all(
