@@ -1,5 +1,7 @@
 import type { ApiTokenDigests } from '../auth/api-tokens';
 import type { CommandHandler, HandleOptions } from '../core/command-handler';
+import { ConcurrencyError, DomainError } from '../core/errors';
+import { WrongExpectedVersionError } from '../eventstore/errors';
 import type { Decider, DomainEvent } from '../core/decider';
 import type { EventStore, Position } from '../eventstore/types';
 import type { SecretVault } from '../secrets/vault';
@@ -62,15 +64,16 @@ export async function settled<R extends { position: Position | null }>(deps: App
 
 /**
  * Writes with something kept outside the log first (an encrypted secret, a token digest), and
- * takes that back when the command is refused; once the events are written it stays, however
- * long the read models take.
+ * takes that back when the command is refused. Once the events are written it stays, however
+ * long the read models take; and when the outcome is unknown (a connection lost at commit) it
+ * stays too: a leftover row is harmless, an event pointing at a discarded one is not.
  */
 export async function writeWith<R extends { position: Position | null }>(deps: AppDeps, stream: string, attempt: () => Promise<R>, takeBack: () => Promise<void>): Promise<R> {
   let result: R;
   try {
     result = await attempt();
   } catch (error) {
-    await takeBack();
+    if (error instanceof DomainError || error instanceof ConcurrencyError || error instanceof WrongExpectedVersionError) await takeBack();
     throw error;
   }
   return settled(deps, stream, result);

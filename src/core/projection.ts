@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EventFilter, RecordedEvent } from '../eventstore/types';
 
 export interface SqlStatement {
@@ -22,6 +23,12 @@ export interface Projection {
   apply(event: RecordedEvent): SqlStatement[];
 }
 
+/** Changes whenever a part's version does, or a part comes or goes; fits the checkpoint's integer column. */
+function combinedVersion(parts: readonly Projection[]): number {
+  const key = parts.map((part) => `${part.name}:${part.version}`).join('|');
+  return Number.parseInt(createHash('sha256').update(key).digest('hex').slice(0, 7), 16);
+}
+
 /** Whether an event passes a projection's filter. */
 export function passes(filter: EventFilter | undefined, event: RecordedEvent): boolean {
   if (filter?.eventTypes && !filter.eventTypes.includes(event.type)) return false;
@@ -38,7 +45,7 @@ export function combineProjections(name: string, parts: readonly Projection[]): 
   const prefixes = parts.every((part) => part.filter?.streamPrefixes && !part.filter.eventTypes) ? parts.flatMap((part) => part.filter!.streamPrefixes!) : undefined;
   return {
     name,
-    version: parts.reduce((sum, part) => sum + part.version, 0),
+    version: combinedVersion(parts),
     tables: parts.flatMap((part) => part.tables),
     schema: parts.flatMap((part) => part.schema),
     filter: prefixes && { streamPrefixes: [...new Set(prefixes)] },

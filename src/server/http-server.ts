@@ -6,11 +6,10 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError, parse, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AppDeps } from '../app/deps';
-import type { Principal } from '../app/principal';
 import type { Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
@@ -45,27 +44,29 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sockets = new WebSocketServer({ server: http, path: GRAPHQL_PATH });
 
   // Each operation authenticates, from the connection's connectionParams.authorization: a token
-  // revoked while the socket is open stops working at its next operation, as over HTTP.
-  const principals = new WeakMap<object, Map<string, Principal | null>>();
+  // revoked while the socket is open stops working at its next operation, as over HTTP. The
+  // operation is checked and handed to graphql-ws whole, with its context, here.
   const wsServer = useServer<Record<string, unknown> | undefined>(
     {
       schema,
-      context: (ctx, id) => {
-        const principal = principals.get(ctx)?.get(id) ?? null;
-        principals.get(ctx)?.delete(id);
-        return { app, principal, correlationId: randomUUID() } satisfies GraphQLContext;
-      },
-      onSubscribe: async (ctx, id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         try {
           const principal = await authenticate(app.db, ctx.connectionParams?.authorization);
-          checkLimits(schema, parse(payload.query), payload.variables ?? undefined, payload.operationName, limits);
-          if (!principals.has(ctx)) principals.set(ctx, new Map());
-          principals.get(ctx)!.set(id, principal);
+          let document: DocumentNode;
+          try {
+            document = parse(payload.query);
+          } catch (error) {
+            throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
+          }
+          const invalid = validate(schema, document);
+          if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
+          checkLimits(schema, document, payload.variables ?? undefined, payload.operationName, limits);
+          const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
+          return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
         } catch (error) {
           if (error instanceof GraphQLError) return [formattedError(error, logger)];
           throw error;
         }
-        return undefined;
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, logger),
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => formattedError(error, logger)),
@@ -141,6 +142,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
   if (!result.errors?.length) return result;
   return { ...result, errors: result.errors.map((error) => formattedError(error, logger)) };
+}
+
+/** A parse or validation error, with the code Apollo gives the same error over HTTP. */
+function coded(error: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
 }
 
 /** The same error shape on the WebSocket as formatError gives HTTP clients. */

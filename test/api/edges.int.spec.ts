@@ -107,6 +107,17 @@ describe('the API at its edges, on pglite', () => {
         expect(errors.map((error) => error.extensions?.code)).toEqual(['QUERY_TOO_COMPLEX']);
       }
     });
+
+    it('answers a malformed or invalid operation on the WebSocket with its code and message, as HTTP does', async () => {
+      const parseErrors = await overSocket('subscription { auditEvents { ');
+      expect(parseErrors.map((error) => error.extensions?.code)).toEqual(['GRAPHQL_PARSE_FAILED']);
+      expect(parseErrors[0].message).toMatch(/Syntax Error/);
+      const invalid = await overSocket('subscription { noSuchField }');
+      expect(invalid.map((error) => error.extensions?.code)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(invalid[0].message).toMatch(/noSuchField/);
+      const overHttp = await api.request(api.rootToken, '{ noSuchField }');
+      expect(overHttp.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    });
   });
 
   describe('authentication', () => {

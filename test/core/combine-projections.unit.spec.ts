@@ -33,12 +33,22 @@ describe('combineProjections', () => {
     expect(both.apply(event('device-1'))).toEqual([]);
   });
 
-  it("owns every part's tables, subscribes to the union of their streams, and rises in version with any part", () => {
+  it("owns every part's tables, subscribes to the union of their streams, and changes version with any part", () => {
     const both = combineProjections('both', [plans, orgs]);
     expect(both.tables).toEqual(['plans_rows', 'orgs_rows']);
     expect(both.schema).toHaveLength(2);
     expect(both.filter).toEqual({ streamPrefixes: ['plan-', 'organization-'] });
-    expect(combineProjections('both', [{ ...plans, version: 3 }, orgs]).version).toBeGreaterThan(both.version);
+    const versions = [
+      both.version,
+      combineProjections('both', [{ ...plans, version: 3 }, orgs]).version,
+      // Versions that add up the same: a sum of versions would miss this change.
+      combineProjections('both', [{ ...plans, version: 3 }, { ...orgs, version: 2 }]).version,
+      combineProjections('both', [plans]).version,
+      combineProjections('both', [orgs, plans]).version,
+    ];
+    expect(new Set(versions).size).toBe(versions.length);
+    for (const version of versions) expect(Number.isInteger(version) && version >= 0 && version < 2 ** 31).toBe(true);
+    expect(combineProjections('both', [plans, orgs]).version).toBe(both.version);
   });
 
   it('reads every stream when one part has no stream filter, and still filters that part by event type', () => {

@@ -26,10 +26,11 @@ export class AuditResolver {
   @Query(() => AuditEventConnection, { description: "The tenant's history, oldest first." })
   async auditLog(
     @Arg('filter', () => AuditFilter, { nullable: true }) filter: AuditFilter | null,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) given: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() context: GraphQLContext,
   ): Promise<AuditEventConnection> {
+    const first = given ?? 100;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
     try {
       const page = await auditPage(context.app.db, tenantOf(context), queryOf(filter), { first, after: after ?? undefined });

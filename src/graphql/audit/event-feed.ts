@@ -3,6 +3,8 @@ import type { EventFilter, EventStore, Position, RecordedEvent, Subscription } f
 
 /** Events held for a client that reads slower than the log grows; past it, reading the log waits. */
 const MAX_QUEUED = 1000;
+/** How often a client draining a queue has its token checked again (ms). */
+const RECHECK_MS = 1000;
 
 export interface FeedOptions {
   from: Position | 'end';
@@ -21,6 +23,8 @@ export interface FeedOptions {
  */
 export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (event: RecordedEvent) => T | null): AsyncIterableIterator<T | GraphQLError> {
   const queue: (T | GraphQLError)[] = [];
+  let checkedAt = Date.now();
+  const revoked = () => new GraphQLError('the API token was revoked', { extensions: { code: 'UNAUTHENTICATED' } });
   let failure: unknown = null;
   let finished = false;
   let wakeReader: (() => void) | null = null;
@@ -33,9 +37,10 @@ export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (e
   const subscription: Subscription = store.subscribeToAll({ fromPosition: options.from, filter: options.filter }, async (batch) => {
     const items = batch.events.map(select).filter((item): item is T => item !== null);
     if (items.length === 0 || finished) return;
+    checkedAt = Date.now();
     if (options.allowed && !(await options.allowed())) {
       // Delivered as the feed's last item: the client hears why it ended, the socket stays open.
-      queue.push(new GraphQLError('the API token was revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
+      queue.push(revoked());
       finished = true;
       wake();
       void subscription.stop();
@@ -70,6 +75,15 @@ export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (e
         if (failure !== null) {
           await subscription.stop();
           throw failure;
+        }
+        if (queue.length > 0 && options.allowed && !finished && Date.now() - checkedAt > RECHECK_MS) {
+          // Events queued before a revocation are not handed over after it.
+          checkedAt = Date.now();
+          if (!(await options.allowed())) {
+            queue.splice(0, queue.length, revoked());
+            finished = true;
+            void subscription.stop();
+          }
         }
         if (queue.length > 0) {
           const value = queue.shift()!;
