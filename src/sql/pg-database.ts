@@ -135,7 +135,9 @@ export class PgDatabase implements SqlDatabase {
         clean = true;
       }
     } finally {
-      client.off('error', lost);
+      // A connection going back to the pool drops the listener; one being destroyed keeps it, for
+      // an error that arrives while it closes.
+      if (clean) client.off('error', lost);
       client.release(clean ? undefined : new Error('lock connection in an unknown state'));
     }
   }
