@@ -10,7 +10,7 @@ import { isObject, isoTime, text } from './event-context';
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
-  version: 2,
+  version: 3,
   tables: ['audit_log'],
   schema: [
     `CREATE TABLE audit_log (
@@ -34,6 +34,9 @@ export const auditLogProjection: Projection = {
        causation_id text,
        occurred_at timestamptz,
        recorded_at timestamptz NOT NULL)`,
+    // Pages of one tenant's history in log order, and the cursor a page starts after.
+    'CREATE INDEX audit_log_tenant_ordinal ON audit_log (tenant_id, ordinal)',
+    'CREATE INDEX audit_log_position ON audit_log (position)',
     'CREATE INDEX audit_log_tenant_time ON audit_log (tenant_id, occurred_at)',
     'CREATE INDEX audit_log_tenant_stream ON audit_log (tenant_id, stream, revision)',
     'CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor_id, occurred_at)',
