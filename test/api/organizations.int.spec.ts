@@ -209,7 +209,7 @@ for (const store of apiStores) {
         const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: elsewhere.id, login: 'shared-bot', passwordId: shared.id } });
         expect(addCredential.fingerprint).toBe(shared.fingerprint);
 
-        const { changePassword } = await api.ok(api.rootToken, ops.changePassword, { id: shared.id, input: { secret: 'glpat-replaced-secret-NEW4' } });
+        const { changePassword } = await api.ok(api.rootToken, ops.changePassword, { id: shared.id, input: { secret: 'fake-token-replaced-secret-NEW4' } });
         expect(changePassword.fingerprint).toBe('••••NEW4');
         expect((await api.ok(api.rootToken, organizationWithSecrets, { id: organization.id })).organization.password).toEqual({ id: shared.id, fingerprint: '••••NEW4' });
         expect((await api.ok(api.rootToken, organizationWithSecrets, { id: elsewhere.id })).organization.credentials).toEqual([{ id: addCredential.id, fingerprint: '••••NEW4' }]);

@@ -28,7 +28,7 @@ for (const store of apiStores) {
       expect(createPlan.additionalCredentialsEnabled).toBe(false);
       expect(createPlan.credentials.map((c: any) => [c.credential.id, c.enabled, c.effective])).toEqual(s.credentialIds.map((id) => [id, false, false]));
 
-      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'bot3', secret: 'glpat-bot3-secret-value-0003' } });
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'bot3', secret: 'fake-token-bot3-secret-value-0003' } });
       const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: 'bot3', passwordId: storePassword.id } });
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
       expect(plan.credentials.find((c: any) => c.credential.id === addCredential.id)).toMatchObject({ enabled: false, effective: false, enabledAt: null, enabledBy: null });

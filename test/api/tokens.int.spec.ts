@@ -68,7 +68,7 @@ describe('API tokens over their lifetime, on pglite', () => {
   });
 
   it('reads null in an optional input as not given, and refuses a change that gives nothing', async () => {
-    const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `entry ${++count}`, secret: 'glpat-null-input-check-0001', description: 'first' } });
+    const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `entry ${++count}`, secret: 'fake-token-null-input-check-0001', description: 'first' } });
     const nothing = await api.request(api.rootToken, ops.changePassword, { id: storePassword.id, input: { secret: null, description: null } });
     expect(nothing.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     const described = await api.ok(api.rootToken, ops.changePassword, { id: storePassword.id, input: { secret: null, description: 'second' } });

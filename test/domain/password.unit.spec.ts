@@ -123,7 +123,7 @@ describe('password', () => {
       ['short', '••••'],
       ['fifteen-chars!!', '••••'],
       ['sixteen-chars-ab', '••••s-ab'],
-      ['glpat-0123456789abcdefWXYZ', '••••WXYZ'],
+      ['fake-token-0123456789abcdefWXYZ', '••••WXYZ'],
     ])('shows %j as %j', (secret, expected) => {
       expect(fingerprintOf(secret)).toBe(expected);
     });
