@@ -28,8 +28,8 @@ export async function addCredential(deps: AppDeps, request: Request, input: { or
 export async function removeCredential(deps: AppDeps, request: Request, id: string): Promise<CredentialView> {
   const { tenantId } = request.principal;
   return deps.tenantLock.run(tenantId, async () => {
-    const current = found(await credentialById(deps.db, tenantId, id), 'credential', id);
-    if (current.removedAt !== null) found(null, 'credential', id);
+    // Another tenant's credential is not found here; a removed one, by the decider.
+    found(await credentialById(deps.db, tenantId, id), 'credential', id);
     const removal = await execute(deps, request, credential, credentialStream(id), { type: 'RemoveCredential', data: { credentialId: id } });
     for (const planId of await plansUsingCredential(deps.db, tenantId, id)) {
       await execute(deps, request, plan, planStream(planId), { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } }, { causationId: removal.eventIds[0] });
