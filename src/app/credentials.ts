@@ -30,6 +30,8 @@ export async function removeCredential(deps: AppDeps, request: Request, id: stri
   return deps.tenantLock.run(tenantId, async () => {
     // Another tenant's credential is not found here; a removed one, by the decider.
     found(await credentialById(deps.db, tenantId, id), 'credential', id);
+    // execute() waits until the read models include the removal, and so every toggle appended
+    // before it: the look-up below misses no plan that has the credential on.
     const removal = await execute(deps, request, credential, credentialStream(id), { type: 'RemoveCredential', data: { credentialId: id } });
     for (const planId of await plansUsingCredential(deps.db, tenantId, id)) {
       await execute(deps, request, plan, planStream(planId), { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } }, { causationId: removal.eventIds[0] });

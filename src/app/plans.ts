@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { fold } from '../core/decider';
+import { credential, credentialStream, type CredentialEvent } from '../domain/credential';
 import { plan, planStream, type CredentialChange, type KnownCredential } from '../domain/plan';
-import { credentialById, organizationById } from '../queries/organizations';
+import { organizationById } from '../queries/organizations';
 import { planById, planNameTaken } from '../queries/plans';
+import { isUuid } from '../queries/sql-values';
 import type { PlanView } from '../queries/views';
-import { execute, expectedRevision, type AppDeps, type Request } from './deps';
+import { execute, expectedRevision, settled, write, type AppDeps, type Request } from './deps';
 import { found } from './found';
 
 export async function createPlan(deps: AppDeps, request: Request, input: { organizationId: string; name: string }): Promise<PlanView> {
@@ -28,12 +31,17 @@ export function setPlanAdditionalCredentials(deps: AppDeps, request: Request, id
   return changePlan(deps, request, id, expectedVersion, { type: 'SetPlanAdditionalCredentials', data: { planId: id, enabled } });
 }
 
-/** Under the tenant lock: a credential removed meanwhile would otherwise be switched on after its removal switched it off. */
+/**
+ * The credential's facts are read from its stream, and the append made, under the tenant lock;
+ * the read models catch up after it is let go. A removal that follows the toggle waits for the
+ * read models to include it before it looks for plans to switch the credential off on, and a
+ * toggle that follows a removal reads the removal in the stream.
+ */
 export function togglePlanCredential(deps: AppDeps, request: Request, id: string, credentialId: string, enabled: boolean, expectedVersion?: number | null): Promise<PlanView> {
-  return deps.tenantLock.run(request.principal.tenantId, async () => {
-    const known = await knownCredential(deps, request, credentialId);
-    return changePlan(deps, request, id, expectedVersion, { type: 'TogglePlanCredential', data: { planId: id, credentialId, enabled, known } });
-  });
+  return changePlan(deps, request, id, expectedVersion, async () => ({
+    type: 'TogglePlanCredential',
+    data: { planId: id, credentialId, enabled, known: await knownCredential(deps, request, credentialId) },
+  }));
 }
 
 /** The edit panel's Save: the switch and every credential change in one append, or nothing. */
@@ -44,24 +52,30 @@ export async function updatePlanCredentials(
   input: { additionalCredentialsEnabled?: boolean; credentials: { credentialId: string; enabled: boolean }[] },
   expectedVersion?: number | null,
 ): Promise<PlanView> {
-  return deps.tenantLock.run(request.principal.tenantId, async () => {
+  return changePlan(deps, request, id, expectedVersion, async () => {
     const credentials: CredentialChange[] = [];
     for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, change.credentialId) });
-    return changePlan(deps, request, id, expectedVersion, {
-      type: 'UpdatePlanCredentials',
-      data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials },
-    });
+    return { type: 'UpdatePlanCredentials', data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials } };
   });
 }
 
+/** The credential as its stream has it now (not as a read model may lag behind), if it is the tenant's. */
 async function knownCredential(deps: AppDeps, request: Request, credentialId: string): Promise<KnownCredential> {
-  const found = await credentialById(deps.db, request.principal.tenantId, credentialId);
-  return found === null ? null : { organizationId: found.organizationId, removed: found.removedAt !== null };
+  if (!isUuid(credentialId)) return null;
+  const events = await deps.store.readStream(credentialStream(credentialId));
+  if (events.length === 0 || events[0].metadata.tenantId !== request.principal.tenantId) return null;
+  const state = fold(credential, events.map((event) => ({ type: event.type, data: event.data }) as CredentialEvent));
+  return state.status === 'none' ? null : { organizationId: state.organizationId!, removed: state.status === 'removed' };
 }
 
-async function changePlan(deps: AppDeps, request: Request, id: string, expectedVersion: number | null | undefined, command: Parameters<typeof plan.decide>[0]): Promise<PlanView> {
+type PlanCommand = Parameters<typeof plan.decide>[0];
+
+/** Commands that judge credentials (given as a function) decide and append under the tenant lock. */
+async function changePlan(deps: AppDeps, request: Request, id: string, expectedVersion: number | null | undefined, command: PlanCommand | (() => Promise<PlanCommand>)): Promise<PlanView> {
   const { tenantId } = request.principal;
   found(await planById(deps.db, tenantId, id), 'plan', id);
-  await execute(deps, request, plan, planStream(id), command, { expectedRevision: expectedRevision(expectedVersion) });
+  const stream = planStream(id);
+  const append = async () => write(deps, request, plan, stream, typeof command === 'function' ? await command() : command, { expectedRevision: expectedRevision(expectedVersion) });
+  await settled(deps, stream, typeof command === 'function' ? await deps.tenantLock.run(tenantId, append) : await append());
   return found(await planById(deps.db, tenantId, id, { deleted: true }), 'plan', id);
 }

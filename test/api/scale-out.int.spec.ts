@@ -146,4 +146,24 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
       expect(devices.filter((device: any) => device.name.startsWith('burst device'))).toHaveLength(2);
     }
   });
+
+  it('never leaves a removed credential switched on, whatever toggles race the removal through either service', async () => {
+    for (let round = 0; round < 4; round++) {
+      const { storePassword } = await a.ok(a.rootToken, ops.storePassword, { input: { name: `racer ${round}`, secret: `fake-token-racer-${round}-0123456789` } });
+      const { addCredential } = await a.ok(a.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: `racer-${round}`, passwordId: storePassword.id } });
+      const planIds: string[] = [];
+      for (let index = 0; index < 4; index++) planIds.push((await a.ok(a.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `race ${round}.${index}` } })).createPlan.id);
+      const credentialId = addCredential.id;
+      // Enabling on every plan through both services while the removal runs: each toggle either
+      // lands before the removal (and is switched off by it) or is refused after it.
+      const toggles = planIds.flatMap((planId, index) => [a, b].map((api) => api.request(api.rootToken, ops.togglePlanCredential, { planId, credentialId, enabled: true }).then(() => index)));
+      const removal = (round % 2 === 0 ? a : b).ok(a.rootToken, ops.removeCredential, { id: credentialId });
+      await Promise.all([...toggles, removal]);
+
+      for (const planId of planIds) {
+        const events = await history(a, { planId, credentialId, types: ['PlanCredentialToggled'] });
+        expect(events.length === 0 || events[events.length - 1].data.enabled === false).toBe(true);
+      }
+    }
+  });
 });
