@@ -7,7 +7,6 @@ import { ProjectionRunner } from './core/projection-runner';
 import { EsdbEventStore } from './eventstore/esdb/esdb-event-store';
 import { SqlEventStore } from './eventstore/postgres/sql-event-store';
 import type { EventStore } from './eventstore/types';
-import type { StreamHead } from './eventstore/verify';
 import type { SqlDatabase } from './sql/database';
 import { PgDatabase } from './sql/pg-database';
 import { PgliteDatabase } from './sql/pglite-database';
@@ -15,8 +14,6 @@ import { PgliteDatabase } from './sql/pglite-database';
 /** The event store as the operator commands use it. */
 export type BackplaneStore = EventStore & {
   countEvents(): Promise<number>;
-  /** Where the store keeps each stream's head apart from its events (PostgreSQL and PGlite), for verify. */
-  streamHeads?(): Promise<Map<string, StreamHead>>;
 };
 
 /** The running parts, wired. The composition root: the one place that knows which store runs. */

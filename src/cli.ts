@@ -54,7 +54,6 @@ async function rebuild(backplane: Backplane, target: string | undefined): Promis
 async function verify(backplane: Backplane): Promise<number> {
   const line = progressLine();
   const result = await verifyLog(backplane.store, {
-    heads: await backplane.store.streamHeads?.(),
     onProgress: (checked) => line.update(`verifying: ${checked} events checked`),
   });
   line.update(`verified ${result.eventsChecked} events in ${result.streamsChecked} streams`, true);

@@ -95,6 +95,11 @@ export interface Subscription {
   readonly done: Promise<void>;
 }
 
+export interface StreamHead {
+  revision: bigint;
+  hash: string;
+}
+
 export interface EventStore {
   appendToStream(stream: string, events: EventData[], options?: AppendOptions): Promise<AppendResult>;
   /** A stream that does not exist reads as empty. */
@@ -108,5 +113,10 @@ export interface EventStore {
   comparePositions(a: Position, b: Position): number;
   /** Number of events in the log, where the store can count them (for progress reports; may scan). */
   countEvents?(): Promise<number>;
+  /**
+   * Each stream's last revision and hash as the store keeps them apart from the events, where it
+   * does (PostgreSQL and PGlite): lets verifyLog find a removed tail.
+   */
+  streamHeads?(): Promise<Map<string, StreamHead>>;
   close(): Promise<void>;
 }

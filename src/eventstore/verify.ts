@@ -1,5 +1,5 @@
 import { chainHash, contentHash, GENESIS_HASH } from './hash-chain';
-import type { EventStore, Position, RecordedEvent } from './types';
+import type { EventStore, Position, RecordedEvent, StreamHead } from './types';
 
 export type TamperKind = 'altered' | 'reordered' | 'missing';
 
@@ -13,13 +13,9 @@ export interface TamperReport {
   message: string;
 }
 
-export interface StreamHead {
-  revision: bigint;
-  hash: string;
-}
 
 export interface VerifyOptions {
-  /** Where the store keeps each stream's last revision and hash apart from the events: finds a removed tail. */
+  /** Each stream's last revision and hash kept apart from the events (finds a removed tail); by default the store's own. */
   heads?: Map<string, StreamHead>;
   pageSize?: number;
   onProgress?: (eventsChecked: number) => void;
@@ -62,7 +58,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     from = page[page.length - 1].position;
   }
 
-  for (const [stream, head] of options.heads ?? []) {
+  for (const [stream, head] of options.heads ?? (await store.streamHeads?.()) ?? []) {
     if (options.select && !streams.has(stream)) continue;
     let seen = streams.get(stream);
     if (!seen || seen.revision < head.revision) {

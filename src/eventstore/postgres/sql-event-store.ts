@@ -23,7 +23,7 @@ import type {
 import { assertExpectedRevision, assertStreamName, checkReadAll, checkReadStream, validateBatch } from '../validation';
 import { compareLogPositions, formatPosition, LOG_START, parsePosition } from './position';
 import { eventStoreMigrations } from './schema';
-import type { StreamHead } from '../verify';
+import type { StreamHead } from '../types';
 
 export interface SqlEventStoreOptions {
   /** How often a live subscription looks for events written by other processes (ms). */
