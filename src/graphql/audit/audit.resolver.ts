@@ -77,9 +77,9 @@ export class AuditResolver {
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { planId?: string | null }, GraphQLContext>) => {
       const tenantId = authorize(context, Roles.readers);
       return eventFeed(context.app.store, { from: 'end', filter: { eventTypes: ['PlanCredentialToggled'] }, allowed: stillAllowed(context) }, (event) => {
+        if (!matchesAudit(event, tenantId, { planId: args.planId ?? undefined })) return null;
         const view = auditEventOf(event);
         const data = view.data as { planId: string; credentialId: string; enabled: boolean };
-        if (!matchesAudit(event, tenantId, { planId: args.planId ?? undefined })) return null;
         return { cursor: view.cursor, planId: data.planId, credentialId: data.credentialId, enabled: data.enabled, actor: view.actor, occurredAt: view.occurredAt };
       });
     },

@@ -11,7 +11,7 @@ import { requestOf, tenantOf, type GraphQLContext } from '../context';
 import { withoutNulls } from '../shared/without-nulls';
 import { AddCredentialInput, AddOrganizationInput, OrganizationSettingsInput, type RepositoriesSyncInput } from './organization.input';
 import { Credential, Organization } from './organization.type';
-import { credentialOf, organizationOf } from './organization.view';
+import { credentialOf, organizationOf, owningOrganization } from './organization.view';
 
 @Resolver(() => Organization)
 export class OrganizationResolver {
@@ -103,7 +103,7 @@ export class OrganizationFieldResolver {
 export class CredentialResolver {
   @FieldResolver(() => Organization)
   async organization(@Root() credential: Credential, @Ctx() context: GraphQLContext): Promise<Organization> {
-    return organizationOf(found(await organizationById(context.app.db, tenantOf(context), credential.organizationId, { removed: true }), 'organization', credential.organizationId));
+    return owningOrganization(context, credential.organizationId);
   }
 
   @FieldResolver(() => PasswordEntry, { nullable: true })

@@ -1,4 +1,7 @@
+import { found } from '../../app/found';
+import { organizationById } from '../../queries/organizations';
 import type { CredentialView, OrganizationView } from '../../queries/views';
+import { tenantOf, type GraphQLContext } from '../context';
 import { CredentialStatus, type AuthMethodName, type Credential, type Organization, OrganizationStatus, type Provider } from './organization.type';
 
 export function organizationOf(view: OrganizationView): Organization {
@@ -12,4 +15,9 @@ export function organizationOf(view: OrganizationView): Organization {
 
 export function credentialOf(view: CredentialView): Credential {
   return { ...view, status: view.removedAt === null ? CredentialStatus.ACTIVE : CredentialStatus.REMOVED };
+}
+
+/** The organization a credential or plan belongs to, removed ones included: they still name it. */
+export async function owningOrganization(context: GraphQLContext, id: string): Promise<Organization> {
+  return organizationOf(found(await organizationById(context.app.db, tenantOf(context), id, { removed: true }), 'organization', id));
 }

@@ -1,13 +1,12 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { found } from '../../app/found';
 import { createPlan, deletePlan, setPlanAdditionalCredentials, togglePlanCredential, updatePlanCredentials } from '../../app/plans';
-import { organizationById } from '../../queries/organizations';
 import { planById, planCredentials, planCredentialsAsOf, plansOf } from '../../queries/plans';
 import type { PlanCredentialView } from '../../queries/views';
 import { Roles } from '../auth-checker';
 import { requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Organization } from '../organizations/organization.type';
-import { credentialOf, organizationOf } from '../organizations/organization.view';
+import { credentialOf, owningOrganization } from '../organizations/organization.view';
 import { DateTime } from '../shared/scalars';
 import { withoutNulls } from '../shared/without-nulls';
 import { CreatePlanInput, UpdatePlanCredentialsInput } from './plan.input';
@@ -82,7 +81,7 @@ export class PlanResolver {
 
   @FieldResolver(() => Organization)
   async organization(@Root() plan: BackupPlan, @Ctx() context: GraphQLContext): Promise<Organization> {
-    return organizationOf(found(await organizationById(context.app.db, tenantOf(context), plan.organizationId, { removed: true }), 'organization', plan.organizationId));
+    return owningOrganization(context, plan.organizationId);
   }
 
   @FieldResolver(() => [PlanCredential], { description: "Every credential of the plan's organization, with whether the plan has it on." })
