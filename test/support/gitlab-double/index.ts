@@ -1,0 +1,3 @@
+export { GitLabDouble, type RecordedRequest } from './server';
+export type { FaultRule, FaultRequest } from './faults';
+export type { RateLimitRule } from './rate-limit';
