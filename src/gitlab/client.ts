@@ -1,0 +1,214 @@
+// One client per credential: the few questions Backplane asks GitLab, answered in our types.
+import { Gitlab } from '@gitbeaker/rest';
+import { createRequester, type ResponseInfo } from './requester';
+import { GitLabError, type GitLabGroup, type GitLabProject, type GitLabUser, type Page, type ProjectList, type RateLimitState, type TokenInfo } from './types';
+
+export interface GitLabAuth {
+  /** The GitLab instance, e.g. https://gitlab.com (a trailing /api/v4 is tolerated). */
+  baseUrl: string;
+  token: string;
+  /** A personal (or project/group) access token, or an OAuth access token. Default: personal. */
+  kind?: 'personal' | 'oauth';
+}
+
+export interface GitLabClientOptions {
+  /** What a 429 does: wait for Retry-After and try again, or fail at once with RATE_LIMITED (for a pool). */
+  rateLimit?: 'wait' | 'fail';
+  /** The most one HTTP attempt may take. */
+  timeoutMs?: number;
+  /** How long 5xx answers, connection errors and timeouts are retried before a call fails. */
+  maxRetryMs?: number;
+  onResponse?: (info: { status: number; rateLimit: RateLimitState }) => void;
+}
+
+/** What a credential pool needs of a client: the page-level calls, one HTTP request each. */
+export interface GitLabPageClient {
+  groupProjectsPage(groupId: number, page: number, perPage?: number): Promise<Page<GitLabProject>>;
+  descendantGroupsPage(groupId: number, page: number, perPage?: number): Promise<Page<GitLabGroup>>;
+  project(id: number): Promise<GitLabProject>;
+  projectListPage(list: ProjectList, projectId: number, page: number, perPage?: number): Promise<Page<unknown>>;
+}
+
+export const DEFAULT_PER_PAGE = 100;
+
+// The slice of gitbeaker's resources used here. Its generic signatures (camelize, showExpanded,
+// pagination) add nothing once answers are mapped to our own types below.
+type Call = (...args: unknown[]) => Promise<unknown>;
+interface Api {
+  PersonalAccessTokens: { show: Call };
+  Users: { showCurrentUser: Call };
+  Groups: { show: Call; allProjects: Call; allDescendantGroups: Call };
+  Projects: { show: Call };
+  Branches: { all: Call };
+  Tags: { all: Call };
+  Issues: { all: Call };
+  MergeRequests: { all: Call };
+}
+
+type Raw = Record<string, unknown>;
+
+export class GitLabClient implements GitLabPageClient {
+  /** The instance's address, without a trailing slash, as named in messages. */
+  readonly baseUrl: string;
+  // Private fields, so that neither JSON nor util.inspect of a client shows anything token-bearing.
+  #api: Api;
+  #requests = 0;
+  #rateLimit: RateLimitState = { limit: null, remaining: null, resetAt: null };
+
+  constructor(auth: GitLabAuth, options: GitLabClientOptions = {}) {
+    this.baseUrl = auth.baseUrl.replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+    const requesterFn = createRequester({
+      rateLimit: options.rateLimit ?? 'wait',
+      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      ...(options.maxRetryMs !== undefined && { maxRetryMs: options.maxRetryMs }),
+      onAttempt: () => {
+        this.#requests += 1;
+      },
+      onResponse: (info: ResponseInfo) => {
+        this.#rateLimit = info.rateLimit;
+        options.onResponse?.({ status: info.status, rateLimit: info.rateLimit });
+      },
+    });
+    const common = {
+      host: this.baseUrl,
+      requesterFn,
+      // No client-side limiter (gitbeaker's default is one per endpoint glob): GitLab's own
+      // answers pace us. No whole-call timeout either: ours is per attempt, in the requester.
+      rateLimits: {},
+      queryTimeout: null,
+    };
+    const gitlab = auth.kind === 'oauth' ? new Gitlab({ ...common, oauthToken: auth.token }) : new Gitlab({ ...common, token: auth.token });
+    this.#api = gitlab as unknown as Api;
+  }
+
+  /** HTTP requests this client made, each attempt counted. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /** What GitLab said of this token's quota in its last answer. */
+  get rateLimit(): RateLimitState {
+    return this.#rateLimit;
+  }
+
+  async tokenSelf(): Promise<TokenInfo> {
+    const raw = object(await this.#api.PersonalAccessTokens.show(), 'GET /personal_access_tokens/self');
+    const scopes = raw['scopes'];
+    return {
+      active: raw['active'] !== false,
+      revoked: raw['revoked'] === true,
+      expiresAt: typeof raw['expires_at'] === 'string' ? raw['expires_at'] : null,
+      scopes: Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [],
+    };
+  }
+
+  async currentUser(): Promise<GitLabUser> {
+    return toUser(object(await this.#api.Users.showCurrentUser(), 'GET /user'), 'GET /user');
+  }
+
+  async group(fullPath: string): Promise<GitLabGroup> {
+    const what = `GET /groups/${fullPath}`;
+    return toGroup(object(await this.#api.Groups.show(fullPath), what), what);
+  }
+
+  /** Projects of a group and of all its subgroups, oldest first, so that pages stay stable while projects are added. */
+  async groupProjectsPage(groupId: number, page: number, perPage = DEFAULT_PER_PAGE): Promise<Page<GitLabProject>> {
+    const what = `GET /groups/${groupId}/projects`;
+    const answer = await this.#api.Groups.allProjects(groupId, {
+      includeSubgroups: true,
+      // Projects shared into the group from elsewhere belong to another group's backup.
+      withShared: false,
+      orderBy: 'id',
+      sort: 'asc',
+      simple: true,
+      ...paging(page, perPage),
+    });
+    return toPage(answer, what, (raw) => toProject(raw, what));
+  }
+
+  async descendantGroupsPage(groupId: number, page: number, perPage = DEFAULT_PER_PAGE): Promise<Page<GitLabGroup>> {
+    const what = `GET /groups/${groupId}/descendant_groups`;
+    const answer = await this.#api.Groups.allDescendantGroups(groupId, { orderBy: 'id', sort: 'asc', ...paging(page, perPage) });
+    return toPage(answer, what, (raw) => toGroup(raw, what));
+  }
+
+  async project(id: number): Promise<GitLabProject> {
+    const what = `GET /projects/${id}`;
+    return toProject(object(await this.#api.Projects.show(id), what), what);
+  }
+
+  /** One page of a project's branches, tags, issues or merge requests, as GitLab sends them. */
+  async projectListPage(list: ProjectList, projectId: number, page: number, perPage = DEFAULT_PER_PAGE): Promise<Page<unknown>> {
+    const options = paging(page, perPage);
+    let answer: unknown;
+    let what: string;
+    switch (list) {
+      case 'branches':
+        what = `GET /projects/${projectId}/repository/branches`;
+        answer = await this.#api.Branches.all(projectId, options);
+        break;
+      case 'tags':
+        what = `GET /projects/${projectId}/repository/tags`;
+        answer = await this.#api.Tags.all(projectId, options);
+        break;
+      case 'issues':
+        what = `GET /projects/${projectId}/issues`;
+        answer = await this.#api.Issues.all({ projectId, orderBy: 'created_at', sort: 'asc', ...options });
+        break;
+      case 'mergeRequests':
+        what = `GET /projects/${projectId}/merge_requests`;
+        answer = await this.#api.MergeRequests.all({ projectId, orderBy: 'created_at', sort: 'asc', ...options });
+        break;
+    }
+    return toPage(answer, what, (raw) => raw);
+  }
+}
+
+// With `page` given, gitbeaker asks for that page alone instead of following the Link header;
+// showExpanded returns the page's pagination headers with it.
+function paging(page: number, perPage: number) {
+  return { page, perPage, showExpanded: true };
+}
+
+function toPage<T>(answer: unknown, what: string, map: (raw: Raw) => T): Page<T> {
+  const expanded = answer as { data?: unknown; paginationInfo?: { next?: unknown } } | null;
+  if (!expanded || !Array.isArray(expanded.data)) throw badResponse(what, 'a list was expected');
+  const next = expanded.paginationInfo?.next;
+  return {
+    items: expanded.data.map((item) => map(object(item, what))),
+    nextPage: typeof next === 'number' && Number.isInteger(next) && next > 0 ? next : null,
+  };
+}
+
+function object(value: unknown, what: string): Raw {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badResponse(what, 'an object was expected');
+  return value as Raw;
+}
+
+function toUser(raw: Raw, what: string): GitLabUser {
+  return { id: id(raw, what), username: text(raw, 'username', what) };
+}
+
+function toGroup(raw: Raw, what: string): GitLabGroup {
+  return { id: id(raw, what), fullPath: text(raw, 'full_path', what) };
+}
+
+function toProject(raw: Raw, what: string): GitLabProject {
+  return { id: id(raw, what), fullPath: text(raw, 'path_with_namespace', what), name: text(raw, 'name', what) };
+}
+
+function id(raw: Raw, what: string): number {
+  const value = raw['id'];
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw badResponse(what, 'an item has no numeric id');
+  return value;
+}
+
+function text(raw: Raw, field: string, what: string): string {
+  const value = raw[field];
+  if (typeof value !== 'string') throw badResponse(what, `an item has no ${field}`);
+  return value;
+}
+
+function badResponse(what: string, why: string): GitLabError {
+  return new GitLabError('BAD_RESPONSE', `GitLab's answer to ${what} is not what GitLab sends: ${why}`);
+}

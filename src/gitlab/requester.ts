@@ -1,0 +1,270 @@
+// How every call to GitLab goes over the wire. gitbeaker builds the request (path, query, auth
+// header); this handler sends it, and decides what an answer or a failure means for Backplane.
+import { createRequesterFn } from '@gitbeaker/requester-utils';
+import type { FormattedResponse, RequesterType, ResourceOptions } from '@gitbeaker/requester-utils';
+import { GitLabError, type GitLabFailure, type RateLimitState } from './types';
+
+/** What one answer of GitLab said, reported for every answer (2xx, 4xx, 5xx alike). */
+export interface ResponseInfo {
+  status: number;
+  rateLimit: RateLimitState;
+  method: string;
+  /** The URL path, without its query string. */
+  path: string;
+}
+
+export interface RequesterOptions {
+  /** On 429: sleep for Retry-After and try again ('wait'), or throw RATE_LIMITED at once ('fail'). */
+  rateLimit?: 'wait' | 'fail';
+  /** The most one attempt may take, headers and body together. */
+  timeoutMs?: number;
+  /** How long 5xx answers, connection errors and timeouts are retried before the call fails. */
+  maxRetryMs?: number;
+  /** How long 'wait' mode waits out 429s in all before it gives up with RATE_LIMITED. */
+  maxRateLimitWaitMs?: number;
+  onResponse?: (info: ResponseInfo) => void;
+  /** Called before each HTTP attempt, retries included. */
+  onAttempt?: () => void;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** In [0, 1), for the backoff's jitter. */
+  random?: () => number;
+  fetch?: (url: URL, init: RequestInit) => Promise<Response>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_RETRY_MS = 60_000;
+export const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 10 * 60_000;
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 5_000;
+/** When a 429 names no time at all. */
+const RATE_LIMIT_FALLBACK_MS = 1_000;
+const MAX_DESCRIPTION = 200;
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Reads the RateLimit-* headers; a header that is absent or not a number is null. */
+export function readRateLimit(headers: Headers): RateLimitState {
+  const int = (name: string): number | null => {
+    const raw = headers.get(name);
+    if (raw === null || raw.trim() === '') return null;
+    const value = Number(raw);
+    return Number.isFinite(value) ? value : null;
+  };
+  const reset = int('ratelimit-reset');
+  return { limit: int('ratelimit-limit'), remaining: int('ratelimit-remaining'), resetAt: reset === null ? null : new Date(reset * 1000) };
+}
+
+/**
+ * How long a 429 asks us to wait: Retry-After (delta seconds or an HTTP date), else until
+ * RateLimit-Reset, else null.
+ */
+export function retryAfterMs(headers: Headers, now: number): number | null {
+  const raw = headers.get('retry-after')?.trim();
+  if (raw) {
+    if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw) * 1000);
+    const date = Date.parse(raw);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  const reset = readRateLimit(headers).resetAt;
+  if (reset) return Math.max(0, reset.getTime() - now);
+  return null;
+}
+
+/** Exponential backoff with full jitter: anywhere in [0, min(cap, base·2^attempt)). */
+export function backoffMs(attempt: number, random: () => number): number {
+  return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+}
+
+/**
+ * A gitbeaker requesterFn for `new Gitlab({ requesterFn, ... })`. gitbeaker's default options
+ * handler still builds headers, query and body; only the sending is ours.
+ */
+export function createRequester(options: RequesterOptions = {}): (serviceOptions: ResourceOptions) => RequesterType {
+  const handler = requestHandler(options);
+  return createRequesterFn((_service, requestOptions) => Promise.resolve(requestOptions), handler);
+}
+
+interface HandlerOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | FormData;
+  searchParams?: string;
+  prefixUrl?: string;
+  asStream?: boolean;
+  signal?: AbortSignal;
+  agent?: unknown;
+}
+
+/** The request handler alone: (endpoint, gitbeaker's request options) → { body, headers, status }. */
+export function requestHandler(options: RequesterOptions = {}) {
+  const mode = options.rateLimit ?? 'wait';
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxRetryMs = options.maxRetryMs ?? DEFAULT_MAX_RETRY_MS;
+  const maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  const doFetch = options.fetch ?? ((url: URL, init: RequestInit) => fetch(url, init));
+
+  return async (endpoint: string, raw?: Record<string, unknown>): Promise<FormattedResponse> => {
+    // gitbeaker's own client-side limiters (raw.rateLimiters) are deliberately never called:
+    // GitLab's answers alone pace us.
+    const { method = 'GET', headers = {}, body, searchParams, prefixUrl, asStream = false, signal: outer, agent } = (raw ?? {}) as HandlerOptions;
+    const base = prefixUrl ? (prefixUrl.endsWith('/') ? prefixUrl : `${prefixUrl}/`) : undefined;
+    const url = new URL(endpoint, base);
+    url.search = searchParams ?? '';
+    const secrets = secretsOf(headers);
+    const what = `${method} ${url.pathname}`;
+    const origin = url.origin;
+
+    const started = now();
+    let rateLimitWaited = 0;
+    let failures = 0;
+
+    for (;;) {
+      options.onAttempt?.();
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+      let retryReason: { failure: GitLabFailure; message: string; status?: number };
+      try {
+        // Node's fetch keeps connections alive by default; nothing to ask for here.
+        const init: Record<string, unknown> = { method, headers, body, signal };
+        if (agent) init['dispatcher'] = agent;
+        const response = await doFetch(url, init as RequestInit);
+        const rateLimit = readRateLimit(response.headers);
+        options.onResponse?.({ status: response.status, rateLimit, method, path: url.pathname });
+
+        if (response.ok) {
+          const parsed = await parseBody(response, asStream).catch((error: unknown) => {
+            if (timeout.aborted || outer?.aborted) throw error;
+            throw new GitLabError('BAD_RESPONSE', `GitLab answered ${what} with ${response.status} and a body that could not be read`, { status: response.status });
+          });
+          return { body: parsed, headers: Object.fromEntries(response.headers.entries()), status: response.status };
+        }
+
+        const description = redact(await describe(response), secrets);
+        const said = `GitLab answered ${what} with ${response.status}${description ? `: ${description}` : ''}`;
+
+        if (response.status === 429) {
+          const wait = retryAfterMs(response.headers, now());
+          if (mode === 'fail' || rateLimitWaited + (wait ?? 0) > maxRateLimitWaitMs) {
+            throw new GitLabError('RATE_LIMITED', wait === null ? said : `${said} (retry after ${Math.ceil(wait / 1000)} s)`, {
+              status: 429,
+              retryAfterMs: wait ?? RATE_LIMIT_FALLBACK_MS,
+              rateLimit,
+            });
+          }
+          const ms = wait ?? Math.max(RATE_LIMIT_FALLBACK_MS, backoffMs(failures, random));
+          rateLimitWaited += ms;
+          await sleep(ms);
+          continue;
+        }
+        if (response.status >= 500) {
+          retryReason = { failure: 'SERVER_ERROR', message: said, status: response.status };
+        } else {
+          throw new GitLabError(failureOf(response.status), said, { status: response.status, rateLimit, ...(description && { gitlabMessage: description }) });
+        }
+      } catch (error) {
+        if (error instanceof GitLabError) throw error;
+        if (timeout.aborted) {
+          retryReason = { failure: 'TIMEOUT', message: `GitLab at ${origin} did not answer ${what} within ${timeoutMs} ms` };
+        } else if (outer?.aborted) {
+          throw new GitLabError('TIMEOUT', `${what} to GitLab at ${origin} was cancelled`);
+        } else {
+          retryReason = { failure: 'UNREACHABLE', message: `GitLab at ${origin} did not answer ${what}: ${redact(networkReason(error), secrets)}` };
+        }
+      }
+
+      failures += 1;
+      // Time spent waiting out 429s was GitLab's instruction, not a failure: it does not count.
+      const elapsed = now() - started - rateLimitWaited;
+      if (elapsed >= maxRetryMs) {
+        const { failure, message, status } = retryReason;
+        throw new GitLabError(failure, `${message} (gave up after ${failures} attempts in ${(elapsed / 1000).toFixed(1)} s)`, status === undefined ? {} : { status });
+      }
+      await sleep(Math.min(backoffMs(failures - 1, random), maxRetryMs - elapsed));
+    }
+  };
+}
+
+function failureOf(status: number): GitLabFailure {
+  switch (status) {
+    case 401:
+      return 'UNAUTHORIZED';
+    case 403:
+      return 'FORBIDDEN';
+    case 404:
+      return 'NOT_FOUND';
+    default:
+      return 'BAD_RESPONSE';
+  }
+}
+
+async function parseBody(response: Response, asStream: boolean): Promise<FormattedResponse['body']> {
+  if (asStream) return response.body as FormattedResponse['body'];
+  if (response.status === 204) return null;
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  if (type === 'application/json') {
+    const text = await response.text();
+    return text === '' ? {} : (JSON.parse(text) as FormattedResponse['body']) ?? {};
+  }
+  if (type.startsWith('text/')) return response.text();
+  return response.blob();
+}
+
+/** GitLab's own words for a failure (its JSON `message` or `error`), short. */
+async function describe(response: Response): Promise<string> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    return '';
+  }
+  let description = text;
+  if ((response.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      const json = JSON.parse(text) as Record<string, unknown> | null;
+      const said = json?.['message'] ?? json?.['error_description'] ?? json?.['error'] ?? '';
+      description = typeof said === 'string' ? said : JSON.stringify(said);
+    } catch {
+      // not JSON after all: the raw text will do
+    }
+  }
+  description = description.replace(/\s+/g, ' ').trim();
+  return description.length > MAX_DESCRIPTION ? `${description.slice(0, MAX_DESCRIPTION)}…` : description;
+}
+
+/** The innermost reason of a fetch failure ("connect ECONNREFUSED 127.0.0.1:9"), not undici's "fetch failed". */
+function networkReason(error: unknown): string {
+  let current: unknown = error;
+  let reason = 'no answer';
+  for (let depth = 0; current && depth < 5; depth += 1) {
+    if (current instanceof Error) {
+      const code = (current as { code?: unknown }).code;
+      reason = current.message || (typeof code === 'string' ? code : reason);
+      if (typeof code === 'string' && !reason.includes(code)) reason = `${code} ${reason}`;
+      current = (current as { cause?: unknown }).cause;
+    } else {
+      break;
+    }
+  }
+  return reason;
+}
+
+/** The values of the headers that authenticate, so that no text we build can carry them. */
+function secretsOf(headers: Record<string, string>): string[] {
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'private-token' || lower === 'job-token') secrets.push(value);
+    if (lower === 'authorization') secrets.push(value, value.replace(/^\S+\s+/, ''));
+  }
+  return secrets.filter((s) => s.length >= 4);
+}
+
+function redact(text: string, secrets: string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return out;
+}

@@ -1,0 +1,71 @@
+// The GitLab edge as the rest of Backplane sees it: what it asks of GitLab, and how GitLab fails.
+import { BackplaneError } from '../errors';
+
+/** What GitLab said of a token's quota in its last answer (RateLimit-* headers); null where it did not say. */
+export interface RateLimitState {
+  limit: number | null;
+  remaining: number | null;
+  /** When the current window ends (RateLimit-Reset). */
+  resetAt: Date | null;
+}
+
+/**
+ * How a call to GitLab failed, in words a person can act on:
+ * - UNAUTHORIZED: 401, the token is invalid, revoked or expired;
+ * - FORBIDDEN: 403; NOT_FOUND: 404 (or not visible to this token);
+ * - RATE_LIMITED: 429, or the quota is spent (retryAfterMs says for how long);
+ * - UNREACHABLE: no answer at all (connection refused, DNS, TLS);
+ * - TIMEOUT: no answer in time; SERVER_ERROR: 5xx after the retries; BAD_RESPONSE: an answer that is not what GitLab sends.
+ */
+export type GitLabFailure = 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'RATE_LIMITED' | 'UNREACHABLE' | 'TIMEOUT' | 'SERVER_ERROR' | 'BAD_RESPONSE';
+
+/** A failed call to GitLab. Its message names the method, path and status, never a token. */
+export class GitLabError extends BackplaneError {
+  constructor(
+    readonly failure: GitLabFailure,
+    message: string,
+    readonly details: {
+      status?: number;
+      retryAfterMs?: number;
+      rateLimit?: RateLimitState;
+      /** GitLab's own words in the answer's body (its message or error), short, tokens removed. */
+      gitlabMessage?: string;
+    } = {},
+  ) {
+    super(`GITLAB_${failure}`, message);
+  }
+}
+
+export interface TokenInfo {
+  active: boolean;
+  revoked: boolean;
+  /** YYYY-MM-DD, or null for a token that never expires. */
+  expiresAt: string | null;
+  scopes: string[];
+}
+
+export interface GitLabUser {
+  id: number;
+  username: string;
+}
+
+export interface GitLabGroup {
+  id: number;
+  fullPath: string;
+}
+
+export interface GitLabProject {
+  id: number;
+  /** path_with_namespace */
+  fullPath: string;
+  name: string;
+}
+
+/** One page of a list, and the page after it (null: this was the last). */
+export interface Page<T> {
+  items: T[];
+  nextPage: number | null;
+}
+
+/** What a metadata backup reads of a project, page by page. */
+export type ProjectList = 'branches' | 'tags' | 'issues' | 'mergeRequests';

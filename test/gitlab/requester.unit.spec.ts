@@ -1,0 +1,135 @@
+import { inspect } from 'node:util';
+import { backoffMs, readRateLimit, requestHandler, retryAfterMs, type RequesterOptions } from '../../src/gitlab/requester';
+import { GitLabError } from '../../src/gitlab/types';
+
+const TOKEN = 'glpat-abcdefghijklmnop';
+const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** A handler whose fetch answers from a script, and whose sleeps only add up. */
+function handler(answers: (() => Response | Promise<Response>)[], options: RequesterOptions = {}) {
+  const slept: number[] = [];
+  let time = NOW;
+  const calls: { url: string; headers: Record<string, string> }[] = [];
+  const handle = requestHandler({
+    now: () => time,
+    sleep: async (ms) => {
+      slept.push(ms);
+      time += ms;
+    },
+    random: () => 0.5,
+    fetch: async (url, init) => {
+      calls.push({ url: url.toString(), headers: init.headers as Record<string, string> });
+      const next = answers.shift();
+      if (!next) throw new Error('no more answers');
+      return next();
+    },
+    ...options,
+  });
+  const get = (endpoint: string, searchParams = '') =>
+    handle(endpoint, { method: 'GET', prefixUrl: 'https://gitlab.example.com/api/v4', headers: { 'private-token': TOKEN }, searchParams });
+  return { get, slept, calls };
+}
+
+describe('the request handler', () => {
+  it('sends the request as gitbeaker built it and returns gitbeaker’s shape', async () => {
+    const { get, calls } = handler([() => json(200, [{ id: 1 }], { 'x-next-page': '2' })]);
+    await expect(get('groups/1/projects', 'page=1&per_page=2')).resolves.toEqual({
+      body: [{ id: 1 }],
+      headers: expect.objectContaining({ 'x-next-page': '2' }),
+      status: 200,
+    });
+    expect(calls).toEqual([{ url: 'https://gitlab.example.com/api/v4/groups/1/projects?page=1&per_page=2', headers: { 'private-token': TOKEN } }]);
+  });
+
+  it('reports every answer with its rate limit state', async () => {
+    const seen: unknown[] = [];
+    const headers = { 'ratelimit-limit': '600', 'ratelimit-remaining': '0', 'ratelimit-reset': String(NOW / 1000 + 30), 'retry-after': '30' };
+    const { get } = handler([() => json(429, { message: 'Retry later' }, headers), () => json(200, {}, { ...headers, 'ratelimit-remaining': '599' })], {
+      onResponse: (info) => seen.push(info),
+    });
+    await get('user');
+    expect(seen).toEqual([
+      { status: 429, method: 'GET', path: '/api/v4/user', rateLimit: { limit: 600, remaining: 0, resetAt: new Date(NOW + 30_000) } },
+      { status: 200, method: 'GET', path: '/api/v4/user', rateLimit: { limit: 600, remaining: 599, resetAt: new Date(NOW + 30_000) } },
+    ]);
+  });
+
+  it("in 'wait' mode sleeps for Retry-After given as an HTTP date", async () => {
+    const { get, slept } = handler([() => json(429, {}, { 'retry-after': new Date(NOW + 7_000).toUTCString() }), () => json(200, {})]);
+    await get('user');
+    expect(slept).toEqual([7_000]);
+  });
+
+  it("in 'wait' mode falls back to RateLimit-Reset when there is no Retry-After", async () => {
+    const { get, slept } = handler([() => json(429, {}, { 'ratelimit-reset': String(NOW / 1000 + 12) }), () => json(200, {})]);
+    await get('user');
+    expect(slept).toEqual([12_000]);
+  });
+
+  it("in 'wait' mode gives up with RATE_LIMITED once the waits would pass maxRateLimitWaitMs", async () => {
+    const limited = () => json(429, {}, { 'retry-after': '40' });
+    const { get, slept } = handler([limited, limited, limited], { maxRateLimitWaitMs: 60_000 });
+    await expect(get('user')).rejects.toMatchObject({ failure: 'RATE_LIMITED', details: { retryAfterMs: 40_000 } });
+    expect(slept).toEqual([40_000]);
+  });
+
+  it('retries 5xx with jittered exponential backoff within maxRetryMs, then fails with SERVER_ERROR', async () => {
+    const { get, slept } = handler(Array.from({ length: 50 }, () => () => json(502, { message: '502 Bad Gateway' })), { maxRetryMs: 3_000 });
+    const error = (await get('projects/1').catch((e: unknown) => e)) as GitLabError;
+    expect(error).toBeInstanceOf(GitLabError);
+    expect(error.failure).toBe('SERVER_ERROR');
+    expect(error.message).toMatch(/^GitLab answered GET \/api\/v4\/projects\/1 with 502: 502 Bad Gateway \(gave up after \d+ attempts in 3\.0 s\)$/);
+    // Half of 200·2^n (random() is 0.5), the last one cut to what is left of the 3 s.
+    expect(slept.slice(0, 4)).toEqual([100, 200, 400, 800]);
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(3_000);
+  });
+
+  it('keeps the token out of messages even when GitLab echoes it', async () => {
+    const { get } = handler([() => json(400, { message: `bad token ${TOKEN}` })]);
+    const error = (await get('user').catch((e: unknown) => e)) as GitLabError;
+    expect(error.failure).toBe('BAD_RESPONSE');
+    expect(error.message).toContain('bad token [redacted]');
+    for (const text of [error.message, String(error), JSON.stringify(error), inspect(error)]) expect(text).not.toContain(TOKEN);
+  });
+
+  it('wraps a fetch failure as UNREACHABLE with its innermost reason, and no cause', async () => {
+    const refused = () => {
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }) });
+    };
+    const { get } = handler([refused, refused], { maxRetryMs: 50 });
+    const error = (await get('user').catch((e: unknown) => e)) as GitLabError;
+    expect(error.failure).toBe('UNREACHABLE');
+    expect('cause' in error).toBe(false);
+    expect(error.message).toContain('GitLab at https://gitlab.example.com did not answer GET /api/v4/user: connect ECONNREFUSED 10.0.0.1:443');
+  });
+
+  it('answers a body that is not JSON as it claims with BAD_RESPONSE', async () => {
+    const { get } = handler([() => new Response('{not json', { status: 200, headers: { 'content-type': 'application/json' } })]);
+    await expect(get('user')).rejects.toMatchObject({ failure: 'BAD_RESPONSE' });
+  });
+});
+
+describe('rate limit headers', () => {
+  it('reads RateLimit-* and Retry-After', () => {
+    expect(readRateLimit(new Headers())).toEqual({ limit: null, remaining: null, resetAt: null });
+    expect(readRateLimit(new Headers({ 'RateLimit-Limit': '10', 'RateLimit-Remaining': '3', 'RateLimit-Reset': '1700000000' }))).toEqual({
+      limit: 10,
+      remaining: 3,
+      resetAt: new Date(1_700_000_000_000),
+    });
+    expect(retryAfterMs(new Headers({ 'retry-after': '2' }), NOW)).toBe(2_000);
+    expect(retryAfterMs(new Headers({ 'retry-after': 'soon' }), NOW)).toBeNull();
+    expect(retryAfterMs(new Headers(), NOW)).toBeNull();
+  });
+
+  it('keeps backoff within [0, min(5 s, 200 ms·2^n))', () => {
+    expect(backoffMs(0, () => 0.999)).toBeLessThan(200);
+    expect(backoffMs(3, () => 0.999)).toBeLessThan(1_600);
+    expect(backoffMs(20, () => 0.999)).toBeLessThan(5_000);
+    expect(backoffMs(20, () => 0)).toBe(0);
+  });
+});
