@@ -1,10 +1,11 @@
 import type { Projection } from '../src/core/projection';
 import type { CredentialEvent } from '../src/domain/credential';
+import type { TaskEvent } from '../src/domain/task';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 export const credentialsProjection: Projection = {
   name: 'credentials',
-  version: 1,
+  version: 2,
   tables: ['credentials'],
   schema: [
     `CREATE TABLE credentials (
@@ -13,24 +14,53 @@ export const credentialsProjection: Projection = {
        organization_id uuid NOT NULL,
        login text NOT NULL,
        password_id uuid NOT NULL,
+       token_scopes jsonb,
+       token_expires_at date,
+       verified_at timestamptz,
+       verification_failure text,
+       verification_reason text,
+       throttled_until timestamptz,
        added_at timestamptz NOT NULL,
        added_by jsonb NOT NULL,
        removed_at timestamptz)`,
     'CREATE INDEX credentials_organization ON credentials (tenant_id, organization_id)',
   ],
-  filter: { streamPrefixes: ['credential-'] },
+  // Tasks say when GitLab made a credential wait.
+  filter: { streamPrefixes: ['credential-', 'task-'] },
   apply(recorded) {
     const context = eventContext(recorded);
-    const event = { type: recorded.type, data: dataOf(recorded) } as CredentialEvent;
+    const event = { type: recorded.type, data: dataOf(recorded) } as CredentialEvent | Extract<TaskEvent, { type: 'CredentialThrottled' }>;
     switch (event.type) {
       case 'CredentialAdded': {
-        const { credentialId, organizationId, login, passwordId } = event.data;
+        const { credentialId, organizationId, login, passwordId, token } = event.data;
         return [
           {
-            sql: 'INSERT INTO credentials (id, tenant_id, organization_id, login, password_id, added_at, added_by) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-            params: [credentialId, context.tenantId, organizationId, login, passwordId, context.occurredAt, actorJson(context)],
+            sql: `INSERT INTO credentials (id, tenant_id, organization_id, login, password_id, added_at, added_by, token_scopes, token_expires_at, verified_at)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+            params: [
+              credentialId, context.tenantId, organizationId, login, passwordId, context.occurredAt, actorJson(context),
+              token ? JSON.stringify(token.scopes) : null, token?.expiresAt ?? null, token ? context.occurredAt : null,
+            ],
           },
         ];
+      }
+      case 'CredentialVerified': {
+        const { credentialId, scopes, expiresAt } = event.data;
+        return [
+          {
+            sql: 'UPDATE credentials SET token_scopes = $2, token_expires_at = $3, verified_at = $4, verification_failure = NULL, verification_reason = NULL WHERE id = $1',
+            params: [credentialId, JSON.stringify(scopes), expiresAt, context.occurredAt],
+          },
+        ];
+      }
+      case 'CredentialVerificationFailed': {
+        const { credentialId, failure, reason } = event.data;
+        return [{ sql: 'UPDATE credentials SET verified_at = $2, verification_failure = $3, verification_reason = $4 WHERE id = $1', params: [credentialId, context.occurredAt, failure, reason] }];
+      }
+      case 'CredentialThrottled': {
+        const { credentialId, until } = event.data;
+        if (credentialId === null) return [];
+        return [{ sql: 'UPDATE credentials SET throttled_until = greatest(throttled_until, $2::timestamptz) WHERE id = $1', params: [credentialId, until] }];
       }
       case 'CredentialRemoved':
         return [{ sql: 'UPDATE credentials SET removed_at = $2 WHERE id = $1', params: [event.data.credentialId, context.occurredAt] }];

@@ -5,6 +5,8 @@ import { devicesProjection } from './devices';
 import { organizationsProjection } from './organizations';
 import { planCredentialHistoryProjection } from './plan-credential-history';
 import { plansProjection } from './plans';
+import { repositoriesProjection } from './repositories';
+import { tasksProjection } from './tasks';
 import { passwordsProjection } from './passwords';
 import { tenantsProjection } from './tenants';
 
@@ -20,6 +22,8 @@ export const productProjection = combineProjections('product', [
   credentialsProjection,
   plansProjection,
   planCredentialHistoryProjection,
+  repositoriesProjection,
+  tasksProjection,
 ]);
 
 /** Every read model Backplane maintains, as the runners apply them. */

@@ -4,7 +4,7 @@ import { actorJson, dataOf, eventContext } from './event-context';
 
 export const organizationsProjection: Projection = {
   name: 'organizations',
-  version: 1,
+  version: 2,
   tables: ['organizations'],
   schema: [
     `CREATE TABLE organizations (
@@ -21,6 +21,12 @@ export const organizationsProjection: Projection = {
        sync_times jsonb,
        sync_interval_minutes integer,
        default_device_id uuid NOT NULL,
+       gitlab_group_id bigint,
+       token_scopes jsonb,
+       token_expires_at date,
+       verified_at timestamptz,
+       verification_failure text,
+       verification_reason text,
        version bigint NOT NULL,
        added_at timestamptz NOT NULL,
        added_by jsonb NOT NULL,
@@ -39,12 +45,14 @@ export const organizationsProjection: Projection = {
         return [
           {
             sql: `INSERT INTO organizations (id, tenant_id, provider, name, gitlab_url, auth_method, login, password_id, protect_groups,
-                    auto_add_new_repositories, sync_times, sync_interval_minutes, default_device_id, version, added_at, added_by)
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+                    auto_add_new_repositories, sync_times, sync_interval_minutes, default_device_id, version, added_at, added_by,
+                    gitlab_group_id, token_scopes, token_expires_at, verified_at)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
             params: [
               data.organizationId, context.tenantId, data.provider, data.name, data.gitlabUrl, data.authMethod, data.login, data.passwordId,
               data.protectGroups, data.autoAddNewRepositories, 'times' in sync ? JSON.stringify(sync.times) : null,
               'intervalMinutes' in sync ? sync.intervalMinutes : null, data.defaultDeviceId, version, context.occurredAt, actorJson(context),
+              data.gitlabGroupId ?? null, data.token ? JSON.stringify(data.token.scopes) : null, data.token?.expiresAt ?? null, data.token ? context.occurredAt : null,
             ],
           },
         ];
@@ -66,6 +74,19 @@ export const organizationsProjection: Projection = {
       }
       case 'OrganizationDefaultDeviceChanged':
         return [{ sql: 'UPDATE organizations SET default_device_id = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, event.data.deviceId, version] }];
+      case 'OrganizationVerified': {
+        const { organizationId, scopes, expiresAt } = event.data;
+        return [
+          {
+            sql: `UPDATE organizations SET token_scopes = $2, token_expires_at = $3, verified_at = $4, verification_failure = NULL, verification_reason = NULL, version = $5 WHERE id = $1`,
+            params: [organizationId, JSON.stringify(scopes), expiresAt, context.occurredAt, version],
+          },
+        ];
+      }
+      case 'OrganizationVerificationFailed': {
+        const { organizationId, failure, reason } = event.data;
+        return [{ sql: 'UPDATE organizations SET verified_at = $2, verification_failure = $3, verification_reason = $4, version = $5 WHERE id = $1', params: [organizationId, context.occurredAt, failure, reason, version] }];
+      }
       case 'OrganizationRemoved':
         return [{ sql: 'UPDATE organizations SET removed_at = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, context.occurredAt, version] }];
       default:

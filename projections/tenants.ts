@@ -5,13 +5,14 @@ import { actorJson, dataOf, eventContext } from './event-context';
 /** Tenants and their API tokens (names and roles; the digests live outside the log). */
 export const tenantsProjection: Projection = {
   name: 'tenants',
-  version: 1,
+  version: 2,
   tables: ['tenants', 'api_tokens'],
   schema: [
     `CREATE TABLE tenants (
        id text PRIMARY KEY,
        name text NOT NULL,
        root boolean NOT NULL,
+       license_seats integer,
        created_at timestamptz NOT NULL)`,
     `CREATE TABLE api_tokens (
        id uuid PRIMARY KEY,
@@ -42,6 +43,8 @@ export const tenantsProjection: Projection = {
         ];
       case 'ApiTokenRevoked':
         return [{ sql: 'UPDATE api_tokens SET revoked_at = $2 WHERE id = $1', params: [event.data.tokenId, context.occurredAt] }];
+      case 'LicenseSeatsSet':
+        return [{ sql: 'UPDATE tenants SET license_seats = $2 WHERE id = $1', params: [event.data.tenantId, event.data.limit] }];
       default:
         return [];
     }

@@ -22,6 +22,14 @@ export interface Config {
   masterKey?: string;
   /** The first ADMIN token of tenant "default", used when the store holds no tenant; else one is generated. */
   bootstrapToken?: string;
+  /** The most one HTTP request to GitLab may take (ms). */
+  gitlabTimeoutMs: number;
+  /** How long failing calls to GitLab (5xx, timeouts, unreachable) are retried before they fail (ms). */
+  gitlabMaxRetryMs: number;
+  /** How often the repository-sync schedules are looked at (ms). */
+  syncCheckIntervalMs: number;
+  /** Repositories a plan run reads at once. */
+  runConcurrency: number;
 }
 
 export class ConfigError extends BackplaneError {
@@ -43,10 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (store === 'esdb' && !esdbUrl) {
     throw new ConfigError('BACKPLANE_EVENT_STORE=esdb needs BACKPLANE_ESDB_URL (e.g. esdb://eventstore:2113?tls=false)');
   }
-  const pollIntervalMs = Number(env.BACKPLANE_POLL_INTERVAL_MS ?? 100);
-  if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1) {
-    throw new ConfigError('BACKPLANE_POLL_INTERVAL_MS must be a positive integer');
-  }
+  const pollIntervalMs = positiveInteger(env, 'BACKPLANE_POLL_INTERVAL_MS', 100);
   return {
     store,
     dataDir: resolve(env.BACKPLANE_DATA_DIR ?? 'data'),
@@ -57,7 +62,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: portOf(env.PORT),
     masterKey: env.BACKPLANE_MASTER_KEY || undefined,
     bootstrapToken: bootstrapTokenOf(env.BACKPLANE_BOOTSTRAP_TOKEN),
+    gitlabTimeoutMs: positiveInteger(env, 'BACKPLANE_GITLAB_TIMEOUT_MS', 30_000),
+    gitlabMaxRetryMs: positiveInteger(env, 'BACKPLANE_GITLAB_RETRY_MS', 60_000),
+    syncCheckIntervalMs: positiveInteger(env, 'BACKPLANE_SYNC_CHECK_MS', 60_000),
+    runConcurrency: positiveInteger(env, 'BACKPLANE_RUN_CONCURRENCY', 8),
   };
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = Number(env[name] || fallback);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer`);
+  return value;
 }
 
 /** The database's address without its password, for messages. */

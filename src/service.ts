@@ -1,6 +1,9 @@
 import { openBackplane, type Backplane } from './backplane';
 import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
-import type { AppDeps } from './app/deps';
+import type { AppDeps, WorkSettings } from './app/deps';
+import { Jobs } from './app/jobs';
+import { startSyncScheduler } from './app/sync-scheduler';
+import { gitlabPort, type GitLabSettings } from './gitlab/port';
 import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
@@ -30,6 +33,8 @@ export interface ServiceOptions {
   host?: string;
   /** How long a mutation waits for the read models to show it (ms). */
   settleTimeoutMs?: number;
+  gitlab?: Partial<GitLabSettings>;
+  work?: Partial<WorkSettings>;
 }
 
 /** Everything `npm start` runs: the store, the read models kept up to date, and the API. */
@@ -46,7 +51,19 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
       await Promise.all(readers.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
     };
-    const app: AppDeps = { store: backplane.store, commands: backplane.commands, db: backplane.db, vault, tokens, settle, tenantLock: new TenantLock(backplane.db) };
+    const jobs = new Jobs(logger);
+    const app: AppDeps = {
+      store: backplane.store,
+      commands: backplane.commands,
+      db: backplane.db,
+      vault,
+      tokens,
+      settle,
+      tenantLock: new TenantLock(backplane.db),
+      gitlab: gitlabPort({ timeoutMs: config.gitlabTimeoutMs, maxRetryMs: config.gitlabMaxRetryMs, checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000), ...options.gitlab }),
+      jobs,
+      work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, ...options.work },
+    };
 
     for (const runner of backplane.runners) runner.start();
     await Promise.all(backplane.runners.map((runner) => runner.waitForReadModel()));
@@ -75,6 +92,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     });
     const running = server;
+    const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs);
     return {
       backplane,
       app,
@@ -82,7 +100,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       generatedRootToken: bootstrap !== null && config.bootstrapToken === undefined ? bootstrap.token : null,
       bootstrapped: bootstrap !== null,
       async close() {
+        scheduler.stop();
         await running.close();
+        await jobs.close();
         await backplane.close();
       },
     };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { credential, credentialStream } from '../domain/credential';
+import { DomainError } from '../core/errors';
+import { admissibleCredential, credential, credentialStream } from '../domain/credential';
 import { plan, planStream } from '../domain/plan';
 import { passwordById } from '../queries/catalog';
 import { credentialById, credentialsOf, organizationById } from '../queries/organizations';
@@ -7,21 +8,50 @@ import { plansUsingCredential } from '../queries/plans';
 import type { CredentialView } from '../queries/views';
 import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
+import { checkToken, refuseUnverified } from './verification';
 
-/** A new credential is on no plan: adding it puts it into no backup plan. */
+/** A new credential is on no plan: adding it puts it into no backup plan. Its token is checked with GitLab first. */
 export async function addCredential(deps: AppDeps, request: Request, input: { organizationId: string; login: string; passwordId: string }): Promise<CredentialView> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    const credentialId = randomUUID();
+  const credentialId = randomUUID();
+  const known = async () => {
     const organization = await organizationById(deps.db, tenantId, input.organizationId);
-    const known = {
-      organization: organization === null ? null : { mainLogin: organization.login ?? '' },
-      credentialLogins: organization === null ? [] : (await credentialsOf(deps.db, tenantId, organization.id)).map((other) => other.login),
-      passwordStored: (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
+    return {
+      organization,
+      facts: {
+        organization: organization === null ? null : { mainLogin: organization.login ?? '' },
+        credentialLogins: organization === null ? [] : (await credentialsOf(deps.db, tenantId, organization.id)).map((other) => other.login),
+        passwordStored: (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
+      },
     };
-    await execute(deps, request, credential, credentialStream(credentialId), { type: 'AddCredential', data: { ...input, credentialId, known } });
+  };
+  const { organization, facts } = await known();
+  const login = admissibleCredential({ ...input, known: facts });
+  const { gitlabUrl, name: groupPath, defaultDeviceId: deviceId } = organization!;
+  const token = await checkToken(deps, { tenantId, deviceId, gitlabUrl, groupPath, login, passwordId: input.passwordId });
+  if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'CREDENTIAL', organizationId: input.organizationId, gitlabUrl, group: groupPath, login });
+  return deps.tenantLock.run(tenantId, async () => {
+    await execute(deps, request, credential, credentialStream(credentialId), { type: 'AddCredential', data: { ...input, credentialId, known: (await known()).facts, token } });
     return found(await credentialById(deps.db, tenantId, credentialId), 'credential', credentialId);
   });
+}
+
+/** Checks the credential's token again; the outcome is recorded either way and shows in its status. */
+export async function verifyCredential(deps: AppDeps, request: Request, id: string): Promise<CredentialView> {
+  const { tenantId } = request.principal;
+  const current = found(await credentialById(deps.db, tenantId, id), 'credential', id);
+  if (current.removedAt !== null) throw new DomainError('NOT_FOUND', `no credential ${id}`);
+  const organization = found(await organizationById(deps.db, tenantId, current.organizationId), 'organization', current.organizationId);
+  const token = await checkToken(deps, {
+    tenantId,
+    deviceId: organization.defaultDeviceId,
+    gitlabUrl: organization.gitlabUrl,
+    groupPath: organization.name,
+    login: current.login,
+    passwordId: current.passwordId,
+  });
+  await execute(deps, request, credential, credentialStream(id), { type: 'RecordCredentialVerification', data: { credentialId: id, token } });
+  return found(await credentialById(deps.db, tenantId, id), 'credential', id);
 }
 
 /** Removes the credential, then switches it off on every plan that had it, each toggle caused by the removal. */

@@ -7,6 +7,8 @@ import type { EventStore, Position } from '../eventstore/types';
 import type { SecretVault } from '../secrets/vault';
 import type { SqlDatabase } from '../sql/database';
 import { commandContext, type Principal } from './principal';
+import type { GitLabPort } from './gitlab-port';
+import type { Jobs } from './jobs';
 import type { TenantLock } from './tenant-lock';
 
 /** What the use cases need: the handler to write, the read models to look things up, the vaults. */
@@ -24,6 +26,19 @@ export interface AppDeps {
   settle(position: Position, streams: string[]): Promise<void>;
   /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant. */
   tenantLock: TenantLock;
+  gitlab: GitLabPort;
+  /** Work that goes on after a mutation answers (syncs, plan runs); stopped with the service. */
+  jobs: Jobs;
+  work: WorkSettings;
+}
+
+export interface WorkSettings {
+  /** A sync with no result after this long is taken to be dead, and another may start (ms). */
+  syncStaleAfterMs: number;
+  /** Repositories a plan run reads at once. */
+  runConcurrency: number;
+  /** How long results of a plan run wait to be recorded together (ms). */
+  runFlushMs: number;
 }
 
 export interface Request {

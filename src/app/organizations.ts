@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { credential, credentialStream } from '../domain/credential';
-import { gitlabBaseUrl, groupPath, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
+import { admissible, gitlabBaseUrl, groupPath, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
 import { plan, planStream } from '../domain/plan';
 import { deviceById, passwordById } from '../queries/catalog';
 import { credentialsOf, organizationById, organizationForGroup } from '../queries/organizations';
@@ -8,22 +8,43 @@ import { plansOf } from '../queries/plans';
 import type { OrganizationView } from '../queries/views';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
+import { startSync } from './repository-sync';
+import { checkToken, refuseUnverified } from './verification';
 
-/** What a client gives: the command without the id and the facts Backplane looks up itself. */
-export type AddOrganizationInput = Omit<Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'], 'organizationId' | 'known'>;
+/** What a client gives: the command without the id, the facts Backplane looks up itself, and GitLab's answer. */
+export type AddOrganizationInput = Omit<Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'], 'organizationId' | 'known' | 'token'>;
 
+/**
+ * Checks the input, then the main login's token with GitLab (outside the tenant lock: GitLab may
+ * be slow), then, under the lock, looks the facts up again and adds the organization.
+ */
 export async function addOrganization(deps: AppDeps, request: Request, input: AddOrganizationInput): Promise<OrganizationView> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    const organizationId = randomUUID();
-    const known = {
-      deviceRegistered: (await deviceById(deps.db, tenantId, input.defaultDeviceId)) !== null,
-      passwordStored: input.passwordId !== undefined && (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
-      sameGroupOrganizationId: await organizationForGroup(deps.db, tenantId, gitlabBaseUrl(input.gitlabUrl), groupPath(input.name)),
-    };
-    await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known } });
+  const organizationId = randomUUID();
+  const known = async () => ({
+    deviceRegistered: (await deviceById(deps.db, tenantId, input.defaultDeviceId)) !== null,
+    passwordStored: input.passwordId !== undefined && (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
+    sameGroupOrganizationId: await organizationForGroup(deps.db, tenantId, gitlabBaseUrl(input.gitlabUrl), groupPath(input.name)),
+  });
+  const { name, gitlabUrl, login, passwordId } = admissible({ ...input, organizationId, known: await known() });
+  const token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId });
+  if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login });
+  const added = await deps.tenantLock.run(tenantId, async () => {
+    await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token } });
     return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
   });
+  // Its repositories are listed at once, not at the first time of its schedule.
+  startSync(deps, request, added, 'FIRST');
+  return added;
+}
+
+/** Checks the main login's token again; the outcome is recorded either way and shows on the organization. */
+export async function verifyOrganization(deps: AppDeps, request: Request, id: string): Promise<OrganizationView> {
+  const { tenantId } = request.principal;
+  const current = found(await organizationById(deps.db, tenantId, id), 'organization', id);
+  const token = await checkToken(deps, { tenantId, deviceId: current.defaultDeviceId, gitlabUrl: current.gitlabUrl, groupPath: current.name, login: current.login!, passwordId: current.passwordId! });
+  await execute(deps, request, organization, organizationStream(id), { type: 'RecordOrganizationVerification', data: { organizationId: id, token } });
+  return found(await organizationById(deps.db, tenantId, id), 'organization', id);
 }
 
 export async function updateOrganizationSettings(

@@ -1,9 +1,13 @@
 // Credential: an additional GitLab account of an organization, so that backups spread their API use.
 import type { Decider } from '../core/decider';
 import { DomainError } from '../core/errors';
+import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
 
 export type CredentialEvent =
-  | { type: 'CredentialAdded'; data: { credentialId: string; organizationId: string; login: string; passwordId: string } }
+  | { type: 'CredentialAdded'; data: { credentialId: string; organizationId: string; login: string; passwordId: string; token: VerifiedToken | null } }
+  | { type: 'CredentialVerified'; data: VerifiedToken & { credentialId: string; organizationId: string } }
+  /** GitLab refused the token when checked again, or answered 401 to it during a task. */
+  | { type: 'CredentialVerificationFailed'; data: VerificationFailure & { credentialId: string; organizationId: string } }
   | { type: 'CredentialRemoved'; data: { credentialId: string; organizationId: string } };
 
 export type CredentialCommand =
@@ -16,8 +20,11 @@ export type CredentialCommand =
         passwordId: string;
         /** The organization as it stands (null: none in this tenant), and the logins its active credentials use. */
         known: { organization: { mainLogin: string } | null; credentialLogins: string[]; passwordStored: boolean };
+        /** What GitLab said of the credential's token. */
+        token: TokenCheck;
       };
     }
+  | { type: 'RecordCredentialVerification'; data: { credentialId: string; token: TokenCheck } }
   | { type: 'RemoveCredential'; data: { credentialId: string } };
 
 export interface CredentialState {
@@ -33,24 +40,25 @@ export const credential: Decider<CredentialState, CredentialCommand, CredentialE
         return { status: 'active', organizationId: event.data.organizationId };
       case 'CredentialRemoved':
         return { ...state, status: 'removed' };
+      case 'CredentialVerified':
+      case 'CredentialVerificationFailed':
+        return state;
     }
   },
   decide(command, state) {
     switch (command.type) {
       case 'AddCredential': {
-        const { credentialId, organizationId, passwordId, known } = command.data;
-        const login = command.data.login.trim();
+        const { credentialId, organizationId, passwordId, token } = command.data;
         if (state.status !== 'none') throw new DomainError('CONFLICT', `credential ${credentialId} already exists`);
-        if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login');
-        if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
-        if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
-        if (sameLogin(login, known.organization.mainLogin)) {
-          throw new DomainError('CONFLICT', `${login} is the organization's main login; an additional credential must be another account`);
-        }
-        if (known.credentialLogins.some((other) => sameLogin(login, other))) {
-          throw new DomainError('CONFLICT', `the organization already has a credential for ${login}`);
-        }
-        return [{ type: 'CredentialAdded', data: { credentialId, organizationId, login, passwordId } }];
+        const login = admissibleCredential(command.data);
+        return [{ type: 'CredentialAdded', data: { credentialId, organizationId, login, passwordId, token: verifiedOrRefuse(token) } }];
+      }
+      case 'RecordCredentialVerification': {
+        const { credentialId, token } = command.data;
+        if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no credential ${credentialId}`);
+        const organizationId = state.organizationId!;
+        if (!token.ok) return [{ type: 'CredentialVerificationFailed', data: { credentialId, organizationId, failure: token.failure, reason: token.reason } }];
+        return [{ type: 'CredentialVerified', data: { credentialId, organizationId, ...verifiedOrRefuse(token) } }];
       }
       case 'RemoveCredential': {
         if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no credential ${command.data.credentialId}`);
@@ -60,7 +68,43 @@ export const credential: Decider<CredentialState, CredentialCommand, CredentialE
   },
 };
 
+/** Every rule of adding a credential but what GitLab says of its token; returns the login as recorded. */
+export function admissibleCredential(data: Omit<Extract<CredentialCommand, { type: 'AddCredential' }>['data'], 'token' | 'credentialId'>): string {
+  const { organizationId, passwordId, known } = data;
+  const login = data.login.trim();
+  if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login');
+  if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+  if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+  if (sameLogin(login, known.organization.mainLogin)) {
+    throw new DomainError('CONFLICT', `${login} is the organization's main login; an additional credential must be another account`);
+  }
+  if (known.credentialLogins.some((other) => sameLogin(login, other))) {
+    throw new DomainError('CONFLICT', `the organization already has a credential for ${login}`);
+  }
+  return login;
+}
+
 /** GitLab usernames are case-insensitive. */
 const sameLogin = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 export const credentialStream = (credentialId: string) => `credential-${credentialId}`;
+
+export type CredentialStatus = 'ACTIVE' | 'EXPIRING' | 'EXPIRED' | 'REVOKED' | 'THROTTLED' | 'REMOVED';
+
+/** Under this many days left, a token is EXPIRING: time to make a new one. */
+export const EXPIRING_WITHIN_DAYS = 14;
+
+/**
+ * A credential's status from what is recorded of it: removed; REVOKED when GitLab refused the
+ * token (401) since it was last verified; EXPIRED past its expiry day; THROTTLED while cooling
+ * down; EXPIRING within 14 days of it; else ACTIVE.
+ */
+export function credentialStatus(facts: { removed: boolean; failure: string | null; expiresAt: string | null; throttledUntil: Date | null }, now: Date): CredentialStatus {
+  if (facts.removed) return 'REMOVED';
+  if (facts.failure === 'INVALID_TOKEN' || facts.failure === 'REVOKED') return 'REVOKED';
+  const today = now.toISOString().slice(0, 10);
+  if (facts.failure === 'EXPIRED' || (facts.expiresAt !== null && facts.expiresAt <= today)) return 'EXPIRED';
+  if (facts.throttledUntil !== null && facts.throttledUntil.getTime() > now.getTime()) return 'THROTTLED';
+  if (facts.expiresAt !== null && Date.parse(facts.expiresAt) - now.getTime() < EXPIRING_WITHIN_DAYS * 86_400_000) return 'EXPIRING';
+  return 'ACTIVE';
+}

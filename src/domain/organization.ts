@@ -1,6 +1,7 @@
 // Organization: a GitLab group added to Backplane, with its main login and its sync settings.
 import type { Decider } from '../core/decider';
 import { DomainError } from '../core/errors';
+import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
 
 export type AuthMethod = 'TOKEN' | 'SSO';
 export type RepositoriesSync = { times: string[] } | { intervalMinutes: number };
@@ -23,8 +24,13 @@ export type OrganizationEvent =
         login: string;
         passwordId: string;
         defaultDeviceId: string;
+        /** The group's id on GitLab, and what the main token could do when it was checked. */
+        gitlabGroupId: number | null;
+        token: VerifiedToken | null;
       };
     }
+  | { type: 'OrganizationVerified'; data: VerifiedToken & { organizationId: string } }
+  | { type: 'OrganizationVerificationFailed'; data: VerificationFailure & { organizationId: string } }
   | { type: 'OrganizationSettingsUpdated'; data: Partial<OrganizationSettings> & { organizationId: string } }
   | { type: 'OrganizationDefaultDeviceChanged'; data: { organizationId: string; deviceId: string; previousDeviceId: string } }
   | { type: 'OrganizationRemoved'; data: { organizationId: string } };
@@ -42,8 +48,11 @@ export type OrganizationCommand =
         defaultDeviceId: string;
         /** What the rest of the tenant says: looked up by the caller, judged here. */
         known: { deviceRegistered: boolean; passwordStored: boolean; sameGroupOrganizationId: string | null };
+        /** What GitLab said of the main login's token, checked through the default device. */
+        token: TokenCheck;
       };
     }
+  | { type: 'RecordOrganizationVerification'; data: { organizationId: string; token: TokenCheck } }
   | { type: 'UpdateOrganizationSettings'; data: Partial<OrganizationSettings> & { organizationId: string } }
   | { type: 'ChangeDefaultDevice'; data: { organizationId: string; deviceId: string; known: { deviceRegistered: boolean } } }
   | { type: 'RemoveOrganization'; data: { organizationId: string } };
@@ -68,6 +77,9 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
       }
       case 'OrganizationDefaultDeviceChanged':
         return { ...state, defaultDeviceId: event.data.deviceId };
+      case 'OrganizationVerified':
+      case 'OrganizationVerificationFailed':
+        return state;
       case 'OrganizationRemoved':
         return { ...state, status: 'removed' };
     }
@@ -75,21 +87,10 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
   decide(command, state) {
     switch (command.type) {
       case 'AddOrganization': {
-        const { known, login, passwordId, ...data } = command.data;
-        if (state.status !== 'none') throw new DomainError('CONFLICT', `organization ${data.organizationId} already exists`);
-        const name = groupPath(data.name);
-        const gitlabUrl = gitlabBaseUrl(data.gitlabUrl);
-        if (data.authMethod === 'SSO') {
-          throw new DomainError('INVALID_INPUT', 'authMethod SSO is not available yet: add the organization with authMethod TOKEN, a login and a password entry');
-        }
-        if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
-        if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
-        if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
-        if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`);
-        checkSync(data.repositoriesSync);
-        if (known.sameGroupOrganizationId !== null) {
-          throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${known.sameGroupOrganizationId}`);
-        }
+        if (state.status !== 'none') throw new DomainError('CONFLICT', `organization ${command.data.organizationId} already exists`);
+        const { token: check, ...data } = command.data;
+        const { name, gitlabUrl, login, passwordId } = admissible(data);
+        const token = verifiedOrRefuse(check);
         return [
           {
             type: 'OrganizationAdded',
@@ -99,15 +100,23 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
               name,
               gitlabUrl,
               authMethod: data.authMethod,
-              login: login.trim(),
+              login,
               passwordId,
               protectGroups: data.protectGroups,
               autoAddNewRepositories: data.autoAddNewRepositories,
               repositoriesSync: normalizedSync(data.repositoriesSync),
               defaultDeviceId: data.defaultDeviceId,
+              gitlabGroupId: check.ok ? check.groupId : null,
+              token,
             },
           },
         ];
+      }
+      case 'RecordOrganizationVerification': {
+        const { organizationId, token } = command.data;
+        active(state, organizationId);
+        if (!token.ok) return [{ type: 'OrganizationVerificationFailed', data: { organizationId, failure: token.failure, reason: token.reason } }];
+        return [{ type: 'OrganizationVerified', data: { organizationId, ...verifiedOrRefuse(token) } }];
       }
       case 'UpdateOrganizationSettings': {
         const { organizationId, ...requested } = command.data;
@@ -139,6 +148,30 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
     }
   },
 };
+
+type AddOrganizationData = Omit<Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'], 'token'>;
+
+/**
+ * Every rule of adding an organization but what GitLab says of its token: checked before
+ * GitLab is asked, so that a request that cannot succeed costs no call and leaves no record.
+ */
+export function admissible(data: AddOrganizationData): { name: string; gitlabUrl: string; login: string; passwordId: string } {
+  const { known, login, passwordId } = data;
+  const name = groupPath(data.name);
+  const gitlabUrl = gitlabBaseUrl(data.gitlabUrl);
+  if (data.authMethod === 'SSO') {
+    throw new DomainError('INVALID_INPUT', 'authMethod SSO is not available yet: add the organization with authMethod TOKEN, a login and a password entry');
+  }
+  if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
+  if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
+  if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+  if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`);
+  checkSync(data.repositoriesSync);
+  if (known.sameGroupOrganizationId !== null) {
+    throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${known.sameGroupOrganizationId}`);
+  }
+  return { name, gitlabUrl, login: login.trim(), passwordId };
+}
 
 function active(state: OrganizationState, organizationId: string): OrganizationState {
   if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
@@ -198,3 +231,21 @@ function normalizedSync(sync: RepositoriesSync): RepositoriesSync {
 }
 
 export const organizationStream = (organizationId: string) => `organization-${organizationId}`;
+
+/**
+ * Whether the repository list is due for a sync at `now`: never synced, an interval gone by since
+ * the last start, or a time of day (UTC) passed since it. However many slots were missed (a
+ * process that was down), one sync covers them all.
+ */
+export function syncDue(sync: { times?: string[] | null; intervalMinutes?: number | null }, lastStartedAt: Date | null, now: Date): boolean {
+  if (lastStartedAt === null) return true;
+  if (sync.intervalMinutes) return now.getTime() - lastStartedAt.getTime() >= sync.intervalMinutes * 60_000;
+  const latestSlot = Math.max(
+    ...(sync.times ?? []).map((time) => {
+      const [hours, minutes] = time.split(':').map(Number);
+      const slot = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), hours, minutes);
+      return slot <= now.getTime() ? slot : slot - 86_400_000;
+    }),
+  );
+  return lastStartedAt.getTime() < latestSlot;
+}

@@ -8,7 +8,9 @@ export type Role = (typeof ROLES)[number];
 export type TenantEvent =
   | { type: 'TenantCreated'; data: { tenantId: string; name: string; root: boolean } }
   | { type: 'ApiTokenCreated'; data: { tenantId: string; tokenId: string; name: string; role: Role } }
-  | { type: 'ApiTokenRevoked'; data: { tenantId: string; tokenId: string } };
+  | { type: 'ApiTokenRevoked'; data: { tenantId: string; tokenId: string } }
+  /** How many repositories the tenant's license lets it protect at once. */
+  | { type: 'LicenseSeatsSet'; data: { tenantId: string; limit: number } };
 
 export type TenantCommand =
   | {
@@ -16,15 +18,18 @@ export type TenantCommand =
       data: { tenantId: string; name: string; root: boolean; firstToken: { tokenId: string; name: string }; nameTaken: boolean };
     }
   | { type: 'CreateApiToken'; data: { tokenId: string; name: string; role: Role } }
-  | { type: 'RevokeApiToken'; data: { tokenId: string } };
+  | { type: 'RevokeApiToken'; data: { tokenId: string } }
+  | { type: 'SetLicenseSeats'; data: { count: number; known: { seatsUsed: number } } };
 
 export interface TenantState {
   tenantId: string | null;
   tokens: Record<string, { name: string; role: Role; revoked: boolean }>;
+  /** null: no limit set. */
+  licenseSeats: number | null;
 }
 
 export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
-  initialState: () => ({ tenantId: null, tokens: {} }),
+  initialState: () => ({ tenantId: null, tokens: {}, licenseSeats: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'TenantCreated':
@@ -33,6 +38,8 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         return { ...state, tokens: { ...state.tokens, [event.data.tokenId]: { name: event.data.name, role: event.data.role, revoked: false } } };
       case 'ApiTokenRevoked':
         return { ...state, tokens: { ...state.tokens, [event.data.tokenId]: { ...state.tokens[event.data.tokenId], revoked: true } } };
+      case 'LicenseSeatsSet':
+        return { ...state, licenseSeats: event.data.limit };
     }
   },
   decide(command, state) {
@@ -67,6 +74,16 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
           throw new DomainError('CONFLICT', 'this is the tenant\'s last active ADMIN token: create another ADMIN token first');
         }
         return [{ type: 'ApiTokenRevoked', data: { tenantId, tokenId: command.data.tokenId } }];
+      }
+      case 'SetLicenseSeats': {
+        const tenantId = existing(state);
+        const { count, known } = command.data;
+        if (!Number.isInteger(count) || count < 0 || count > 1_000_000) throw new DomainError('INVALID_INPUT', 'count must be a whole number from 0 to 1000000');
+        if (count < known.seatsUsed) {
+          throw new DomainError('CONFLICT', `${known.seatsUsed} repositories are protected now: unprotect ${known.seatsUsed - count} of them before lowering the limit to ${count}`);
+        }
+        if (state.licenseSeats === count) return [];
+        return [{ type: 'LicenseSeatsSet', data: { tenantId, limit: count } }];
       }
     }
   },

@@ -6,6 +6,7 @@ import { authChecker } from './auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
 import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } from './organizations/organization.resolver';
 import { PlanResolver } from './plans/plan.resolver';
+import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
 import { DateTime } from './shared/scalars';
 import { PrincipalResolver } from './tenants/principal.resolver';
 
@@ -14,7 +15,7 @@ let built: Promise<GraphQLSchema> | undefined;
 /** The API's schema, built once per process from the decorated classes. */
 export function backplaneSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver],
+    resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver, RepositoryResolver, OrganizationSyncResolver],
     authChecker,
     // Required by type-graphql for @Subscription; every subscription here brings its own
     // subscribe() over the event store, so nothing is ever published in memory.

@@ -74,3 +74,10 @@ export async function deviceNameTaken(db: SqlExecutor, tenantId: string, name: s
   const rows = await db.query('SELECT 1 FROM devices WHERE tenant_id = $1 AND lower(name) = lower($2)', [tenantId, name.trim()]);
   return rows.length > 0;
 }
+
+/** The vault row holding a password entry's secret now, or null (no such entry, deleted, another tenant's). */
+export async function passwordSecretId(db: SqlExecutor, tenantId: string, passwordId: string): Promise<string | null> {
+  if (!isUuid(passwordId)) return null;
+  const rows = await db.query<{ secret_id: string | null }>('SELECT secret_id FROM passwords WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, passwordId]);
+  return rows[0]?.secret_id ?? null;
+}

@@ -9,6 +9,16 @@ export function asOptionalDate(value: unknown): Date | null {
   return value === null || value === undefined ? null : asDate(value);
 }
 
+/** A `date` column as YYYY-MM-DD: pg hands it back as a Date at local midnight, PGlite as either. */
+export function asDay(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) {
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return `${value.getFullYear()}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
+  }
+  return String(value).slice(0, 10);
+}
+
 export function asJson<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }

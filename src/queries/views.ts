@@ -53,6 +53,18 @@ export interface OrganizationView {
   addedAt: Date;
   addedBy: ActorView;
   removedAt: Date | null;
+  gitlabGroupId: number | null;
+  token: TokenView;
+}
+
+/** What Backplane last learnt of a token from GitLab; never the token. */
+export interface TokenView {
+  scopes: string[];
+  expiresAt: string | null;
+  verifiedAt: Date | null;
+  /** The last check's failure, if it failed, and why. */
+  failure: string | null;
+  problem: string | null;
 }
 
 export interface CredentialView {
@@ -64,6 +76,8 @@ export interface CredentialView {
   addedAt: Date;
   addedBy: ActorView;
   removedAt: Date | null;
+  token: TokenView;
+  throttledUntil: Date | null;
 }
 
 export interface PlanView {

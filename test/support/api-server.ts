@@ -6,8 +6,9 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config';
 import type { Logger } from '../../src/core/logger';
-import { startService, type Service } from '../../src/service';
+import { startService, type Service, type ServiceOptions } from '../../src/service';
 import { newSchemaName, postgresAvailable } from './databases';
+import { GitLabDouble } from './gitlab-double';
 import { testDatabaseUrl } from './postgres-url';
 import { Client as PgClient } from 'pg';
 
@@ -23,6 +24,8 @@ export interface GraphQLResponse<T = Record<string, any>> {
 
 export interface TestApi {
   service: Service;
+  /** The GitLab test double the service's organizations live on (gitlabUrl: gitlab.url). */
+  gitlab: GitLabDouble;
   /** The HTTP URL of /graphql. */
   url: string;
   /** The root administrator's token of tenant "default". */
@@ -70,7 +73,10 @@ export async function testStorage(store: StoreName): Promise<TestStorage> {
 const MASTER_KEY = randomBytes(32).toString('base64');
 
 /** A Backplane service on an ephemeral port, as `npm start` runs it. */
-export async function startTestApi(storage: TestStorage, options: { rootToken?: string; logger?: Logger } = {}): Promise<TestApi> {
+export async function startTestApi(
+  storage: TestStorage,
+  options: { rootToken?: string; logger?: Logger; gitlab?: GitLabDouble; service?: Omit<ServiceOptions, 'host' | 'logger'>; env?: Record<string, string> } = {},
+): Promise<TestApi> {
   const rootToken = options.rootToken ?? `bpk_test_${randomBytes(24).toString('base64url')}`;
   const config = loadConfig({
     BACKPLANE_EVENT_STORE: storage.store,
@@ -80,8 +86,13 @@ export async function startTestApi(storage: TestStorage, options: { rootToken?: 
     BACKPLANE_BOOTSTRAP_TOKEN: rootToken,
     BACKPLANE_POLL_INTERVAL_MS: '20',
     PORT: '0',
+    // Failing GitLab calls give up soon: tests of a GitLab that does not answer need not wait a minute.
+    BACKPLANE_GITLAB_TIMEOUT_MS: '5000',
+    BACKPLANE_GITLAB_RETRY_MS: '2000',
+    ...options.env,
   });
-  const service = await startService(config, { host: '127.0.0.1', logger: options.logger });
+  const gitlab = options.gitlab ?? (await GitLabDouble.start());
+  const service = await startService(config, { host: '127.0.0.1', logger: options.logger, ...options.service });
   const url = service.server.url;
   const clients: Client[] = [];
 
@@ -96,6 +107,7 @@ export async function startTestApi(storage: TestStorage, options: { rootToken?: 
 
   return {
     service,
+    gitlab,
     url,
     rootToken,
     config,
@@ -119,6 +131,7 @@ export async function startTestApi(storage: TestStorage, options: { rootToken?: 
     async close() {
       await Promise.all(clients.map((client) => client.dispose()));
       await service.close();
+      if (!options.gitlab) await gitlab.close();
     },
   };
 }

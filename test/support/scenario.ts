@@ -1,4 +1,5 @@
 import type { TestApi } from './api-server';
+import { gitlabAccount, gitlabGroup } from './gitlab-accounts';
 
 /** GraphQL documents the API suites share. */
 export const ops = {
@@ -72,8 +73,18 @@ export async function buildScenario(api: TestApi, token: string, label = 'acme')
   }
   const { devices } = await api.ok<{ devices: { id: string; name: string }[] }>(token, ops.devices);
   const deviceId = devices.find((device) => device.name === 'local')!.id;
+  gitlabGroup(api.gitlab, `${label}/platform`);
+  for (const [index, login] of [`${label}-admin`, `${label}-bot1`, `${label}-bot2`].entries()) gitlabAccount(api.gitlab, login, secrets[index]);
   const { addOrganization } = await api.ok<{ addOrganization: { id: string } }>(token, ops.addOrganization, {
-    input: { name: `${label}/platform`, authMethod: 'TOKEN', login: `${label}-admin`, passwordId: passwordIds[0], repositoriesSync: { times: ['02:00', '14:00'] }, defaultDeviceId: deviceId },
+    input: {
+      name: `${label}/platform`,
+      gitlabUrl: api.gitlab.url,
+      authMethod: 'TOKEN',
+      login: `${label}-admin`,
+      passwordId: passwordIds[0],
+      repositoriesSync: { times: ['02:00', '14:00'] },
+      defaultDeviceId: deviceId,
+    },
   });
   const credentialIds: string[] = [];
   for (const index of [1, 2]) {

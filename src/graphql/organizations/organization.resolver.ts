@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { addCredential, removeCredential } from '../../app/credentials';
+import { addCredential, removeCredential, verifyCredential } from '../../app/credentials';
 import { found } from '../../app/found';
-import { addOrganization, changeDefaultDevice, removeOrganization, updateOrganizationSettings } from '../../app/organizations';
+import { addOrganization, changeDefaultDevice, removeOrganization, updateOrganizationSettings, verifyOrganization } from '../../app/organizations';
 import type { RepositoriesSync } from '../../domain/organization';
 import { deviceById, passwordById } from '../../queries/catalog';
 import { credentialsOf, organizationById, organizationsOf } from '../../queries/organizations';
@@ -71,6 +71,18 @@ export class OrganizationResolver {
   @Mutation(() => Credential, { description: 'Adds an additional credential. It is enabled on no plan until a plan switches it on.' })
   async addCredential(@Arg('input', () => AddCredentialInput) input: AddCredentialInput, @Ctx() context: GraphQLContext): Promise<Credential> {
     return credentialOf(await addCredential(context.app, requestOf(context), input));
+  }
+
+  @Authorized(Roles.operators)
+  @Mutation(() => Organization, { description: "Checks the main login's token with GitLab again; the outcome shows in token." })
+  async verifyOrganization(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Organization> {
+    return organizationOf(await verifyOrganization(context.app, requestOf(context), id));
+  }
+
+  @Authorized(Roles.operators)
+  @Mutation(() => Credential, { description: "Checks the credential's token with GitLab again; the outcome shows in status and token." })
+  async verifyCredential(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Credential> {
+    return credentialOf(await verifyCredential(context.app, requestOf(context), id));
   }
 
   @Authorized(Roles.operators)

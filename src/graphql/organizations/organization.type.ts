@@ -15,6 +15,10 @@ export enum OrganizationStatus {
 }
 export enum CredentialStatus {
   ACTIVE = 'ACTIVE',
+  EXPIRING = 'EXPIRING',
+  EXPIRED = 'EXPIRED',
+  REVOKED = 'REVOKED',
+  THROTTLED = 'THROTTLED',
   REMOVED = 'REMOVED',
 }
 
@@ -24,7 +28,33 @@ registerEnumType(AuthMethodName, {
   valuesConfig: { TOKEN: { description: 'A login and a personal access token kept in the password manager.' }, SSO: { description: "GitLab's OAuth sign-in." } },
 });
 registerEnumType(OrganizationStatus, { name: 'OrganizationStatus' });
-registerEnumType(CredentialStatus, { name: 'CredentialStatus' });
+registerEnumType(CredentialStatus, {
+  name: 'CredentialStatus',
+  valuesConfig: {
+    EXPIRING: { description: 'The token expires within 14 days.' },
+    EXPIRED: { description: 'The token is past its expiry date.' },
+    REVOKED: { description: 'GitLab refused the token (401) since it was last verified.' },
+    THROTTLED: { description: 'GitLab made it wait: cooling down until throttledUntil.' },
+  },
+});
+
+@ObjectType({ description: 'What GitLab said of a token when Backplane last checked it. Never the token.' })
+export class TokenStatus {
+  @Field(() => [String])
+  scopes!: string[];
+
+  @Field(() => String, { nullable: true, description: 'YYYY-MM-DD; null: it never expires.' })
+  expiresAt!: string | null;
+
+  @Field(() => DateTime, { nullable: true })
+  verifiedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "The last check's failure (INVALID_TOKEN, MISSING_SCOPES, ...), null when it passed." })
+  failure!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Why the last check failed, in words to act on.' })
+  problem!: string | null;
+}
 
 @ObjectType({ description: 'When the repository list is synced: at times of day (UTC), or every so many minutes.' })
 export class RepositoriesSync {
@@ -81,6 +111,12 @@ export class Organization {
 
   @Field(() => Actor)
   addedBy!: Actor;
+
+  @Field(() => Int, { nullable: true, description: "The group's id on GitLab." })
+  gitlabGroupId!: number | null;
+
+  @Field(() => TokenStatus, { description: "The main login's token as GitLab last described it." })
+  token!: TokenStatus;
 }
 
 @ObjectType({ description: 'An additional GitLab account of an organization, so that backups spread their API use.' })
@@ -111,4 +147,10 @@ export class Credential {
 
   @Field(() => DateTime, { nullable: true })
   removedAt!: Date | null;
+
+  @Field(() => TokenStatus)
+  token!: TokenStatus;
+
+  @Field(() => DateTime, { nullable: true, description: 'Until when GitLab made it wait, the last time it did.' })
+  throttledUntil!: Date | null;
 }

@@ -1,4 +1,5 @@
 import { found } from '../../app/found';
+import { credentialStatus } from '../../domain/credential';
 import { organizationById } from '../../queries/organizations';
 import type { CredentialView, OrganizationView } from '../../queries/views';
 import { tenantOf, type GraphQLContext } from '../context';
@@ -14,7 +15,11 @@ export function organizationOf(view: OrganizationView): Organization {
 }
 
 export function credentialOf(view: CredentialView): Credential {
-  return { ...view, status: view.removedAt === null ? CredentialStatus.ACTIVE : CredentialStatus.REMOVED };
+  const status = credentialStatus(
+    { removed: view.removedAt !== null, failure: view.token.failure, expiresAt: view.token.expiresAt, throttledUntil: view.throttledUntil },
+    new Date(),
+  );
+  return { ...view, status: CredentialStatus[status] };
 }
 
 /** The organization a credential or plan belongs to, removed ones included: they still name it. */

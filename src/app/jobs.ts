@@ -1,0 +1,37 @@
+import type { Logger } from '../core/logger';
+
+/**
+ * Background work of this process: started by a mutation that answers at once, awaited when the
+ * service stops. A job sees `signal` aborted at the stop and should end soon after.
+ */
+export class Jobs {
+  private readonly running = new Set<Promise<void>>();
+  private readonly stop = new AbortController();
+
+  constructor(private readonly logger: Logger) {}
+
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
+
+  start(name: string, job: (signal: AbortSignal) => Promise<void>): void {
+    if (this.stop.signal.aborted) return;
+    const done: Promise<void> = job(this.stop.signal)
+      .catch((error: unknown) => {
+        // A job records its own failures where people look; this is for what escaped it.
+        this.logger.error('background job failed', { job: name, error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' });
+      })
+      .finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+
+  /** Resolves once nothing runs; for tests and for a stop. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.idle();
+  }
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../core/errors';
+import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
+import { tenant, tenantStream } from '../domain/tenant';
+import { CredentialPool } from '../gitlab/credential-pool';
+import { organizationById } from '../queries/organizations';
+import { freeSeats, licenseSeats, repositoryById, syncById, syncsOf, type RepositorySyncView, type RepositoryView } from '../queries/repositories';
+import type { OrganizationView } from '../queries/views';
+import { execute, type AppDeps, type Request } from './deps';
+import { found } from './found';
+import type { GitLabSession } from './gitlab-port';
+import { sessionFor } from './verification';
+
+/** syncRepositories: starts a sync and answers at once; a sync already running is the answer instead. */
+export async function syncRepositories(deps: AppDeps, request: Request, organizationId: string): Promise<RepositorySyncView> {
+  const organization = found(await organizationById(deps.db, request.principal.tenantId, organizationId), 'organization', organizationId);
+  const syncId = await startSync(deps, request, organization, 'MANUAL');
+  return found(await syncById(deps.db, request.principal.tenantId, syncId), 'sync', syncId);
+}
+
+/**
+ * Records the start (refused while another sync of the organization runs, in any process) and
+ * lists the group in the background. Returns the id of the sync that runs now.
+ */
+export async function startSync(deps: AppDeps, request: Request, organization: OrganizationView, trigger: SyncTrigger): Promise<string> {
+  const { tenantId } = request.principal;
+  const syncId = randomUUID();
+  const stream = repositoryListStream(organization.id);
+  try {
+    await execute(deps, request, repositoryList, stream, {
+      type: 'StartRepositorySync',
+      data: { organizationId: organization.id, syncId, trigger, now: new Date().toISOString(), staleAfterMs: deps.work.syncStaleAfterMs },
+    });
+  } catch (error) {
+    if (!(error instanceof DomainError && error.code === 'SYNC_RUNNING')) throw error;
+    const [running] = (await syncsOf(deps.db, tenantId, organization.id, 1)).filter((sync) => sync.status === 'RUNNING');
+    if (running) return running.id;
+    throw error;
+  }
+  deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, request, organization, syncId, signal));
+  return syncId;
+}
+
+async function runSync(deps: AppDeps, request: Request, organization: OrganizationView, syncId: string, signal: AbortSignal): Promise<void> {
+  const { tenantId } = request.principal;
+  const stream = repositoryListStream(organization.id);
+  const started = Date.now();
+  let main: GitLabSession | undefined;
+  const pool = new CredentialPool();
+  const stats = (): SyncStats => ({
+    durationMs: Date.now() - started,
+    requests: main?.requests ?? 0,
+    credentialsUsed: main ? [{ credentialId: null, login: organization.login ?? '', requests: main.requests }] : [],
+  });
+  let listing: ListedRepository[];
+  const kinds: RepositoryKind[] = organization.protectGroups ? ['PROJECT', 'GROUP'] : ['PROJECT'];
+  try {
+    if (organization.gitlabGroupId === null) throw new Error('the group was never found on GitLab: verify the organization');
+    // A sync reads as the organization's main login: additional credentials belong to plans.
+    main = await sessionFor(deps, { tenantId, gitlabUrl: organization.gitlabUrl, passwordId: organization.passwordId! }, { rateLimit: 'wait' });
+    pool.add({ key: 'main', client: main });
+    listing = await listGroup(pool, organization.gitlabGroupId, kinds, signal);
+  } catch (error) {
+    await execute(deps, request, repositoryList, stream, {
+      type: 'FailRepositorySync',
+      data: { organizationId: organization.id, syncId, reason: `the repository list could not be read: ${messageOf(error)}`, stats: stats() },
+    });
+    return;
+  }
+  // Seats are counted across the tenant's organizations: one sync at a time per tenant decides.
+  await deps.tenantLock.run(tenantId, async () => {
+    const current = await organizationById(deps.db, tenantId, organization.id);
+    await execute(deps, request, repositoryList, stream, {
+      type: 'CompleteRepositorySync',
+      data: {
+        organizationId: organization.id,
+        syncId,
+        listing,
+        kinds,
+        newIds: listing.map(() => randomUUID()),
+        autoAddNewRepositories: current?.autoAddNewRepositories ?? organization.autoAddNewRepositories,
+        freeSeats: await freeSeats(deps.db, tenantId),
+        stats: stats(),
+      },
+    });
+  });
+}
+
+/** Every project of the group and its subgroups (and the subgroups themselves when asked), all pages. */
+async function listGroup(pool: CredentialPool, groupId: number, kinds: RepositoryKind[], signal: AbortSignal): Promise<ListedRepository[]> {
+  const listing: ListedRepository[] = [];
+  for (let page: number | null = 1; page !== null; ) {
+    if (signal.aborted) throw new Error('the service stopped during the listing');
+    const at: number = page;
+    const result = await pool.run((member) => (member.client as GitLabSession).groupProjectsPage(groupId, at));
+    listing.push(...result.items.map((project) => ({ gitlabId: project.id, kind: 'PROJECT' as const, fullPath: project.fullPath })));
+    page = result.nextPage;
+  }
+  if (kinds.includes('GROUP')) {
+    for (let page: number | null = 1; page !== null; ) {
+      if (signal.aborted) throw new Error('the service stopped during the listing');
+      const at: number = page;
+      const result = await pool.run((member) => (member.client as GitLabSession).descendantGroupsPage(groupId, at));
+      listing.push(...result.items.map((group) => ({ gitlabId: group.id, kind: 'GROUP' as const, fullPath: group.fullPath })));
+      page = result.nextPage;
+    }
+  }
+  return listing;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : 'unknown failure';
+}
+
+/** protectRepository / unprotectRepository: by hand, counting license seats. */
+export async function setRepositoryProtection(deps: AppDeps, request: Request, id: string, protect: boolean): Promise<RepositoryView> {
+  const { tenantId } = request.principal;
+  const repository = found(await repositoryById(deps.db, tenantId, id), 'repository', id);
+  found(await organizationById(deps.db, tenantId, repository.organizationId), 'repository', id);
+  const ref = { organizationId: repository.organizationId, repositoryId: id };
+  await deps.tenantLock.run(tenantId, async () => {
+    const stream = repositoryListStream(repository.organizationId);
+    if (protect) await execute(deps, request, repositoryList, stream, { type: 'ProtectRepository', data: { ...ref, freeSeats: await freeSeats(deps.db, tenantId) } });
+    else await execute(deps, request, repositoryList, stream, { type: 'UnprotectRepository', data: ref });
+  });
+  return found(await repositoryById(deps.db, tenantId, id), 'repository', id);
+}
+
+/** setLicenseSeats: how many projects the tenant may protect at once. */
+export async function setLicenseSeats(deps: AppDeps, request: Request, count: number): Promise<{ limit: number | null; used: number }> {
+  const { tenantId } = request.principal;
+  return deps.tenantLock.run(tenantId, async () => {
+    const { used } = await licenseSeats(deps.db, tenantId);
+    await execute(deps, request, tenant, tenantStream(tenantId), { type: 'SetLicenseSeats', data: { count, known: { seatsUsed: used } } });
+    return licenseSeats(deps.db, tenantId);
+  });
+}

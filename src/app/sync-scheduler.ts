@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../core/logger';
+import { syncDue } from '../domain/organization';
+import { organizationById } from '../queries/organizations';
+import { syncSchedules } from '../queries/repositories';
+import type { AppDeps } from './deps';
+import { systemPrincipal } from './principal';
+import { startSync } from './repository-sync';
+
+/**
+ * Starts each organization's repository-list sync when its schedule comes due, as Backplane
+ * itself. Every process may run one: the start of a sync is refused while another runs, so an
+ * organization is synced once per slot however many processes look.
+ */
+export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: number): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = async () => {
+    const now = new Date();
+    for (const { tenantId, organizationId, lastStartedAt } of await syncSchedules(deps.db)) {
+      if (stopped) return;
+      const organization = await organizationById(deps.db, tenantId, organizationId);
+      if (organization === null || !syncDue(organization.repositoriesSync, lastStartedAt, now)) continue;
+      const request = { principal: systemPrincipal(tenantId), correlationId: randomUUID() };
+      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE').catch((error: unknown) =>
+        logger.warn('scheduled sync did not start', { organizationId, error: error instanceof Error ? error.message : 'unknown' }),
+      );
+    }
+  };
+  const loop = () => {
+    timer = setTimeout(() => {
+      tick()
+        .catch((error: unknown) => logger.warn('sync schedule check failed', { error: error instanceof Error ? error.message : 'unknown' }))
+        .finally(() => {
+          if (!stopped) loop();
+        });
+    }, everyMs);
+  };
+  loop();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
