@@ -32,14 +32,14 @@ export const credentialsProjection: Projection = {
     const event = { type: recorded.type, data: dataOf(recorded) } as CredentialEvent | Extract<TaskEvent, { type: 'CredentialThrottled' }>;
     switch (event.type) {
       case 'CredentialAdded': {
-        const { credentialId, organizationId, login, passwordId, token } = event.data;
+        const { credentialId, organizationId, login, passwordId, access } = event.data;
         return [
           {
             sql: `INSERT INTO credentials (id, tenant_id, organization_id, login, password_id, added_at, added_by, token_scopes, token_expires_at, verified_at)
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
             params: [
               credentialId, context.tenantId, organizationId, login, passwordId, context.occurredAt, actorJson(context),
-              token ? JSON.stringify(token.scopes) : null, token?.expiresAt ?? null, token ? context.occurredAt : null,
+              access ? JSON.stringify(access.scopes) : null, access?.expiresAt ?? null, access ? context.occurredAt : null,
             ],
           },
         ];

@@ -52,7 +52,7 @@ export const organizationsProjection: Projection = {
               data.organizationId, context.tenantId, data.provider, data.name, data.gitlabUrl, data.authMethod, data.login, data.passwordId,
               data.protectGroups, data.autoAddNewRepositories, 'times' in sync ? JSON.stringify(sync.times) : null,
               'intervalMinutes' in sync ? sync.intervalMinutes : null, data.defaultDeviceId, version, context.occurredAt, actorJson(context),
-              data.gitlabGroupId ?? null, data.token ? JSON.stringify(data.token.scopes) : null, data.token?.expiresAt ?? null, data.token ? context.occurredAt : null,
+              data.gitlabGroupId ?? null, data.access ? JSON.stringify(data.access.scopes) : null, data.access?.expiresAt ?? null, data.access ? context.occurredAt : null,
             ],
           },
         ];

@@ -9,6 +9,7 @@ import type { OrganizationView } from '../queries/views';
 import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
 import type { GitLabSession } from './gitlab-port';
+import { systemPrincipal } from './principal';
 import { sessionFor } from './verification';
 
 /** syncRepositories: starts a sync and answers at once; a sync already running is the answer instead. */
@@ -26,8 +27,9 @@ export async function startSync(deps: AppDeps, request: Request, organization: O
   const { tenantId } = request.principal;
   const syncId = randomUUID();
   const stream = repositoryListStream(organization.id);
+  let start;
   try {
-    await execute(deps, request, repositoryList, stream, {
+    start = await execute(deps, request, repositoryList, stream, {
       type: 'StartRepositorySync',
       data: { organizationId: organization.id, syncId, trigger, now: new Date().toISOString(), staleAfterMs: deps.work.syncStaleAfterMs },
     });
@@ -37,16 +39,19 @@ export async function startSync(deps: AppDeps, request: Request, organization: O
     if (running) return running.id;
     throw error;
   }
-  deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, request, organization, syncId, signal));
+  // What the sync finds is recorded by Backplane itself, as a consequence of the start.
+  const recorder = { principal: systemPrincipal(tenantId), correlationId: request.correlationId };
+  const causationId = start.eventIds.at(-1)!;
+  deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, recorder, causationId, organization, syncId, signal));
   return syncId;
 }
 
-async function runSync(deps: AppDeps, request: Request, organization: OrganizationView, syncId: string, signal: AbortSignal): Promise<void> {
+async function runSync(deps: AppDeps, request: Request, causationId: string, organization: OrganizationView, syncId: string, signal: AbortSignal): Promise<void> {
   const { tenantId } = request.principal;
   const stream = repositoryListStream(organization.id);
   const started = Date.now();
   let main: GitLabSession | undefined;
-  const pool = new CredentialPool();
+  const pool = new CredentialPool<GitLabSession>();
   const stats = (): SyncStats => ({
     durationMs: Date.now() - started,
     requests: main?.requests ?? 0,
@@ -64,7 +69,7 @@ async function runSync(deps: AppDeps, request: Request, organization: Organizati
     await execute(deps, request, repositoryList, stream, {
       type: 'FailRepositorySync',
       data: { organizationId: organization.id, syncId, reason: `the repository list could not be read: ${messageOf(error)}`, stats: stats() },
-    });
+    }, { causationId });
     return;
   }
   // Seats are counted across the tenant's organizations: one sync at a time per tenant decides.
@@ -82,17 +87,17 @@ async function runSync(deps: AppDeps, request: Request, organization: Organizati
         freeSeats: await freeSeats(deps.db, tenantId),
         stats: stats(),
       },
-    });
+    }, { causationId });
   });
 }
 
 /** Every project of the group and its subgroups (and the subgroups themselves when asked), all pages. */
-async function listGroup(pool: CredentialPool, groupId: number, kinds: RepositoryKind[], signal: AbortSignal): Promise<ListedRepository[]> {
+async function listGroup(pool: CredentialPool<GitLabSession>, groupId: number, kinds: RepositoryKind[], signal: AbortSignal): Promise<ListedRepository[]> {
   const listing: ListedRepository[] = [];
   for (let page: number | null = 1; page !== null; ) {
     if (signal.aborted) throw new Error('the service stopped during the listing');
     const at: number = page;
-    const result = await pool.run((member) => (member.client as GitLabSession).groupProjectsPage(groupId, at));
+    const result = await pool.run((member) => member.client.groupProjectsPage(groupId, at));
     listing.push(...result.items.map((project) => ({ gitlabId: project.id, kind: 'PROJECT' as const, fullPath: project.fullPath })));
     page = result.nextPage;
   }
@@ -100,7 +105,7 @@ async function listGroup(pool: CredentialPool, groupId: number, kinds: Repositor
     for (let page: number | null = 1; page !== null; ) {
       if (signal.aborted) throw new Error('the service stopped during the listing');
       const at: number = page;
-      const result = await pool.run((member) => (member.client as GitLabSession).descendantGroupsPage(groupId, at));
+      const result = await pool.run((member) => member.client.descendantGroupsPage(groupId, at));
       listing.push(...result.items.map((group) => ({ gitlabId: group.id, kind: 'GROUP' as const, fullPath: group.fullPath })));
       page = result.nextPage;
     }

@@ -4,7 +4,7 @@ import { DomainError } from '../core/errors';
 import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
 
 export type CredentialEvent =
-  | { type: 'CredentialAdded'; data: { credentialId: string; organizationId: string; login: string; passwordId: string; token: VerifiedToken | null } }
+  | { type: 'CredentialAdded'; data: { credentialId: string; organizationId: string; login: string; passwordId: string; access: VerifiedToken | null } }
   | { type: 'CredentialVerified'; data: VerifiedToken & { credentialId: string; organizationId: string } }
   /** GitLab refused the token when checked again, or answered 401 to it during a task. */
   | { type: 'CredentialVerificationFailed'; data: VerificationFailure & { credentialId: string; organizationId: string } }
@@ -51,7 +51,7 @@ export const credential: Decider<CredentialState, CredentialCommand, CredentialE
         const { credentialId, organizationId, passwordId, token } = command.data;
         if (state.status !== 'none') throw new DomainError('CONFLICT', `credential ${credentialId} already exists`);
         const login = admissibleCredential(command.data);
-        return [{ type: 'CredentialAdded', data: { credentialId, organizationId, login, passwordId, token: verifiedOrRefuse(token) } }];
+        return [{ type: 'CredentialAdded', data: { credentialId, organizationId, login, passwordId, access: verifiedOrRefuse(token) } }];
       }
       case 'RecordCredentialVerification': {
         const { credentialId, token } = command.data;

@@ -26,7 +26,8 @@ export type OrganizationEvent =
         defaultDeviceId: string;
         /** The group's id on GitLab, and what the main token could do when it was checked. */
         gitlabGroupId: number | null;
-        token: VerifiedToken | null;
+        /** Named apart from "token": the audit history hides any field named so. */
+        access: VerifiedToken | null;
       };
     }
   | { type: 'OrganizationVerified'; data: VerifiedToken & { organizationId: string } }
@@ -107,7 +108,7 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
               repositoriesSync: normalizedSync(data.repositoriesSync),
               defaultDeviceId: data.defaultDeviceId,
               gitlabGroupId: check.ok ? check.groupId : null,
-              token,
+              access: token,
             },
           },
         ];
