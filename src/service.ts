@@ -35,6 +35,8 @@ export interface ServiceOptions {
   settleTimeoutMs?: number;
   gitlab?: Partial<GitLabSettings>;
   work?: Partial<WorkSettings>;
+  /** What the sync schedule takes to be now. */
+  scheduleClock?: () => Date;
 }
 
 /** Everything `npm start` runs: the store, the read models kept up to date, and the API. */
@@ -92,7 +94,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     });
     const running = server;
-    const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs);
+    const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     return {
       backplane,
       app,

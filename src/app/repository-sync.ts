@@ -23,7 +23,7 @@ export async function syncRepositories(deps: AppDeps, request: Request, organiza
  * Records the start (refused while another sync of the organization runs, in any process) and
  * lists the group in the background. Returns the id of the sync that runs now.
  */
-export async function startSync(deps: AppDeps, request: Request, organization: OrganizationView, trigger: SyncTrigger): Promise<string> {
+export async function startSync(deps: AppDeps, request: Request, organization: OrganizationView, trigger: SyncTrigger, now = new Date()): Promise<string> {
   const { tenantId } = request.principal;
   const syncId = randomUUID();
   const stream = repositoryListStream(organization.id);
@@ -31,7 +31,7 @@ export async function startSync(deps: AppDeps, request: Request, organization: O
   try {
     start = await execute(deps, request, repositoryList, stream, {
       type: 'StartRepositorySync',
-      data: { organizationId: organization.id, syncId, trigger, now: new Date().toISOString(), staleAfterMs: deps.work.syncStaleAfterMs },
+      data: { organizationId: organization.id, syncId, trigger, now: now.toISOString(), staleAfterMs: deps.work.syncStaleAfterMs },
     });
   } catch (error) {
     if (!(error instanceof DomainError && error.code === 'SYNC_RUNNING')) throw error;

@@ -12,17 +12,17 @@ import { startSync } from './repository-sync';
  * itself. Every process may run one: the start of a sync is refused while another runs, so an
  * organization is synced once per slot however many processes look.
  */
-export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: number): { stop(): void } {
+export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: number, clock: () => Date = () => new Date()): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = async () => {
-    const now = new Date();
+    const now = clock();
     for (const { tenantId, organizationId, lastStartedAt } of await syncSchedules(deps.db)) {
       if (stopped) return;
       const organization = await organizationById(deps.db, tenantId, organizationId);
       if (organization === null || !syncDue(organization.repositoriesSync, lastStartedAt, now)) continue;
       const request = { principal: systemPrincipal(tenantId), correlationId: randomUUID() };
-      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE').catch((error: unknown) =>
+      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE', now).catch((error: unknown) =>
         logger.warn('scheduled sync did not start', { organizationId, error: error instanceof Error ? error.message : 'unknown' }),
       );
     }

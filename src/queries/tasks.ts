@@ -1,4 +1,5 @@
-import type { CredentialUse, ThrottledPeriod } from '../domain/task';
+import type { CredentialUse } from '../domain/repository';
+import type { ThrottledPeriod } from '../domain/task';
 import type { SqlExecutor } from '../sql/database';
 import { asActor, asDate, asJson, asOptionalDate, isUuid } from './sql-values';
 import type { ActorView } from './views';

@@ -112,13 +112,13 @@ function badInput(message: string, field: string): GraphQLError {
 }
 
 /** Subscriptions are checked here: type-graphql's @Authorized guards resolving, not subscribing. */
-function authorize(context: GraphQLContext, roles: Role[]): string {
+export function authorize(context: GraphQLContext, roles: Role[]): string {
   checkRoles(context, roles);
   return tenantOf(context);
 }
 
 /** A subscription outlives requests: its token is checked again before each delivery. */
-function stillAllowed(context: GraphQLContext): () => Promise<boolean> {
+export function stillAllowed(context: GraphQLContext): () => Promise<boolean> {
   const { tenantId, tokenId, system } = requestOf(context).principal;
   return async () => {
     if (system === true) return true;
