@@ -12,6 +12,7 @@ import { requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Credential } from '../organizations/organization.type';
 import { credentialOf } from '../organizations/organization.view';
 import { BackupPlan } from '../plans/plan.type';
+import { badInput } from '../shared/bad-input';
 import { withoutNulls } from '../shared/without-nulls';
 import { AuditFilter } from './audit.input';
 import { AuditEvent, AuditEventConnection, AuditVerification, PlanCredentialToggledEvent } from './audit.type';
@@ -107,9 +108,6 @@ function queryOf(filter: AuditFilter | null | undefined): AuditQuery {
   return filter === null || filter === undefined ? {} : withoutNulls(filter);
 }
 
-function badInput(message: string, field: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field } });
-}
 
 /** Subscriptions are checked here: type-graphql's @Authorized guards resolving, not subscribing. */
 export function authorize(context: GraphQLContext, roles: Role[]): string {

@@ -1,4 +1,3 @@
-import { GraphQLError } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { found } from '../../app/found';
 import { setLicenseSeats, setRepositoryProtection, syncRepositories } from '../../app/repository-sync';
@@ -7,6 +6,7 @@ import { licenseSeats, repositoriesPage, syncById, syncsOf, type RepositorySyncV
 import { Roles } from '../auth-checker';
 import { requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Organization } from '../organizations/organization.type';
+import { badInput } from '../shared/bad-input';
 import { LicenseSeats, Repository, RepositoryConnection, RepositoryKindName, RepositorySync, RepositorySyncStatus } from './repository.type';
 
 const MAX_PAGE = 500;
@@ -102,6 +102,3 @@ function cursorOf(cursor: string): { fullPath: string; id: string } {
   throw badInput(`not a cursor: ${JSON.stringify(cursor)}`, 'after');
 }
 
-function badInput(message: string, field: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field } });
-}
