@@ -33,8 +33,12 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
     await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token } });
     return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
   });
-  // Its repositories are listed at once, not at the first time of its schedule.
-  startSync(deps, request, added, 'FIRST');
+  // Its repositories are listed at once, not at the first time of its schedule. The start is a
+  // job of its own: the organization is added whatever becomes of it, a failure is logged rather
+  // than left unhandled, and a stop (or a test) waiting for the jobs waits for it too.
+  deps.jobs.start(`first sync of ${added.id}`, async () => {
+    await startSync(deps, request, added, 'FIRST');
+  });
   return added;
 }
 

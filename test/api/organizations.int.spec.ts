@@ -1,4 +1,6 @@
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { GitLabDouble } from '../support/gitlab-double';
+import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
 import { buildScenario, ops, secretValue } from '../support/scenario';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
@@ -26,7 +28,12 @@ for (const store of apiStores) {
     let passwordId: string;
 
     // The tenant's history shows what its users see; the store's head also covers events of other tenants.
-    const written = async () => ({ audit: (await history(api)).length, head: await api.service.backplane.store.headPosition() });
+    // An organization's first repository sync runs in the background: it is let finish first, so
+    // that only what the refused request might have written is counted.
+    const written = async () => {
+      await api.service.app.jobs.idle();
+      return { audit: (await history(api)).length, head: await api.service.backplane.store.headPosition() };
+    };
     const refused = async (query: string, variables: Record<string, unknown>, code: string, token = api.rootToken) => {
       const before = await written();
       const response = await api.request(token, query, variables);
@@ -36,11 +43,21 @@ for (const store of apiStores) {
       return response.errors![0].message;
     };
 
+    /** Each password entry's secret: the GitLab token of whichever login it is stored for. */
+    const secrets = new Map<string, string>();
+    /** The group and the login an input names, on the GitLab double (or `gitlab`), the password entry's secret as the login's token. */
+    const onGitLab = (input: Record<string, unknown>, gitlab = api.gitlab) => {
+      if (typeof input.name === 'string') gitlabGroup(gitlab, input.name.trim().replace(/^\/+|\/+$/g, ''));
+      const secret = secrets.get(input.passwordId as string);
+      if (typeof input.login === 'string' && secret !== undefined) gitlabAccount(gitlab, input.login.trim(), secret);
+    };
+
     let groups = 0;
-    /** An input addOrganization accepts, on a group no other test uses; `changes` override it (undefined removes a field). */
+    /** An input addOrganization accepts, on a group no other test uses, on the GitLab double; `changes` override it (undefined removes a field). */
     const orgInput = (changes: Record<string, unknown> = {}) => {
       const input: Record<string, unknown> = {
         name: `acme/group-${++groups}`,
+        gitlabUrl: api.gitlab.url,
         authMethod: 'TOKEN',
         login: 'acme-admin',
         passwordId,
@@ -50,8 +67,21 @@ for (const store of apiStores) {
       };
       return { input: Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) };
     };
-    const add = async (changes: Record<string, unknown> = {}) => (await api.ok(api.rootToken, ops.addOrganization, orgInput(changes))).addOrganization;
-    const storeSecret = async (name: string, secret = secretValue(name)) => (await api.ok(api.rootToken, ops.storePassword, { input: { name, secret } })).storePassword;
+    const add = async (changes: Record<string, unknown> = {}) => {
+      const variables = orgInput(changes);
+      if (String(variables.input.gitlabUrl).replace(/\/+$/, '') === api.gitlab.url) onGitLab(variables.input);
+      return (await api.ok(api.rootToken, ops.addOrganization, variables)).addOrganization;
+    };
+    /** addCredential, its login's account on the GitLab double first. */
+    const addCredential = async (input: { organizationId: string; login: string; passwordId: string }) => {
+      onGitLab({ login: input.login, passwordId: input.passwordId });
+      return (await api.ok(api.rootToken, ops.addCredential, { input })).addCredential;
+    };
+    const storeSecret = async (name: string, secret = secretValue(name)) => {
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name, secret } });
+      secrets.set(storePassword.id, secret);
+      return storePassword;
+    };
 
     beforeAll(async () => {
       storage = await testStorage(store);
@@ -66,11 +96,11 @@ for (const store of apiStores) {
     });
 
     describe('addOrganization', () => {
-      it('defaults to GitLab on gitlab.com with both switches off', async () => {
+      it('adds a group on GitLab with its main login, both switches off unless asked', async () => {
         const organization = await add({ repositoriesSync: { times: ['14:00', '02:00'] } });
         expect(organization).toMatchObject({
           provider: 'GITLAB',
-          gitlabUrl: 'https://gitlab.com',
+          gitlabUrl: api.gitlab.url,
           authMethod: 'TOKEN',
           login: 'acme-admin',
           protectGroups: false,
@@ -83,9 +113,33 @@ for (const store of apiStores) {
         });
       });
 
+      it('defaults to GitLab on gitlab.com, as the published schema says', async () => {
+        const inputType = 'query { __type(name: "AddOrganizationInput") { inputFields { name defaultValue } } }';
+        const { __type } = await api.ok(api.rootToken, inputType);
+        expect(__type.inputFields).toContainEqual({ name: 'gitlabUrl', defaultValue: '"https://gitlab.com"' });
+      });
+
+      it('refuses an organization on a GitLab that does not answer with GITLAB_AUTH_FAILED, and records the attempt', async () => {
+        await api.service.app.jobs.idle();
+        const before = await history(api, { types: ['GitLabVerificationFailed'] });
+        const response = await api.request(api.rootToken, ops.addOrganization, orgInput({ name: 'nowhere/platform', gitlabUrl: 'http://127.0.0.1:1' }));
+        expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
+        expect(response.errors?.[0]?.message).toMatch(/GitLab at http:\/\/127\.0\.0\.1:1 (did not answer|could not be asked)/);
+        expect(response.data ?? null).toBeNull();
+        expect((await api.ok(api.rootToken, ops.organizations)).organizations.map((o: any) => o.name)).not.toContain('nowhere/platform');
+        const after = await history(api, { types: ['GitLabVerificationFailed'] });
+        expect(after).toHaveLength(before.length + 1);
+        expect(after.at(-1)!.data).toMatchObject({ subject: 'ORGANIZATION', gitlabUrl: 'http://127.0.0.1:1', group: 'nowhere/platform', login: 'acme-admin', failure: 'UNREACHABLE' });
+      });
+
       it('accepts a self-managed GitLab over https without its trailing slash, and plain http only to a loopback address', async () => {
-        expect((await add({ gitlabUrl: 'https://gitlab.example.com/' })).gitlabUrl).toBe('https://gitlab.example.com');
-        expect((await add({ gitlabUrl: 'http://127.0.0.1:8080' })).gitlabUrl).toBe('http://127.0.0.1:8080');
+        expect((await add({ gitlabUrl: `${api.gitlab.url}/` })).gitlabUrl).toBe(api.gitlab.url);
+        // An https GitLab passes every rule of the URL: only GitLab itself, not there to answer, stops it.
+        await api.service.app.jobs.idle();
+        const response = await api.request(api.rootToken, ops.addOrganization, orgInput({ gitlabUrl: 'https://127.0.0.1:1/' }));
+        expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
+        const [attempt] = (await history(api, { types: ['GitLabVerificationFailed'] })).slice(-1);
+        expect(attempt.data.gitlabUrl).toBe('https://127.0.0.1:1');
         expect(await refused(ops.addOrganization, orgInput({ gitlabUrl: 'http://gitlab.example.com' }), 'BAD_USER_INPUT')).toMatch(/https/);
       });
 
@@ -129,7 +183,15 @@ for (const store of apiStores) {
         const message = await refused(ops.addOrganization, orgInput({ name: 'initech/PLATFORM' }), 'CONFLICT');
         expect(message.toLowerCase()).toContain('initech/platform');
         expect(message).toContain(first.id);
-        expect((await add({ name: 'initech/platform', gitlabUrl: 'https://gitlab.initech.example' })).name).toBe('initech/platform');
+        const otherGitLab = await GitLabDouble.start();
+        try {
+          const input = orgInput({ name: 'initech/platform', gitlabUrl: otherGitLab.url }).input;
+          onGitLab(input, otherGitLab);
+          expect((await api.ok(api.rootToken, ops.addOrganization, { input })).addOrganization.name).toBe('initech/platform');
+          await api.service.app.jobs.idle();
+        } finally {
+          await otherGitLab.close();
+        }
       });
     });
 
@@ -177,16 +239,15 @@ for (const store of apiStores) {
 
     describe('addCredential', () => {
       it('refuses a login the organization already has, whatever its case, and its main login; another organization may use it', async () => {
-        const organization = await add({ login: 'Boss' });
+        const organization = await add({ login: 'Boss', passwordId: (await storeSecret('boss')).id });
         const botPassword = (await storeSecret('bot')).id;
         const credential = (input: Record<string, unknown>) => ({ input: { organizationId: organization.id, passwordId: botPassword, ...input } });
-        await api.ok(api.rootToken, ops.addCredential, credential({ login: 'Backup-Bot' }));
+        await addCredential({ organizationId: organization.id, passwordId: botPassword, login: 'Backup-Bot' });
         expect(await refused(ops.addCredential, credential({ login: 'backup-bot' }), 'CONFLICT')).toMatch(/backup-bot/);
         expect(await refused(ops.addCredential, credential({ login: 'BOSS' }), 'CONFLICT')).toMatch(/main login/);
 
         const other = await add();
-        const { addCredential } = await api.ok(api.rootToken, ops.addCredential, credential({ organizationId: other.id, login: 'backup-bot' }));
-        expect(addCredential).toMatchObject({ login: 'backup-bot', status: 'ACTIVE', organization: { id: other.id } });
+        expect(await addCredential({ organizationId: other.id, passwordId: botPassword, login: 'backup-bot' })).toMatchObject({ login: 'backup-bot', status: 'ACTIVE', organization: { id: other.id } });
       });
     });
 
@@ -203,23 +264,24 @@ for (const store of apiStores) {
       });
 
       it('a new secret changes the fingerprint of every organization and credential using the entry', async () => {
+        // One GitLab account's token: the main login of one organization, a credential of another.
         const shared = await storeSecret('shared');
-        const organization = await add({ passwordId: shared.id });
+        const organization = await add({ login: 'shared-bot', passwordId: shared.id });
         const elsewhere = await add();
-        const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: elsewhere.id, login: 'shared-bot', passwordId: shared.id } });
-        expect(addCredential.fingerprint).toBe(shared.fingerprint);
+        const credential = await addCredential({ organizationId: elsewhere.id, login: 'shared-bot', passwordId: shared.id });
+        expect(credential.fingerprint).toBe(shared.fingerprint);
 
         const { changePassword } = await api.ok(api.rootToken, ops.changePassword, { id: shared.id, input: { secret: 'fake-token-replaced-secret-NEW4' } });
         expect(changePassword.fingerprint).toBe('••••NEW4');
         expect((await api.ok(api.rootToken, organizationWithSecrets, { id: organization.id })).organization.password).toEqual({ id: shared.id, fingerprint: '••••NEW4' });
-        expect((await api.ok(api.rootToken, organizationWithSecrets, { id: elsewhere.id })).organization.credentials).toEqual([{ id: addCredential.id, fingerprint: '••••NEW4' }]);
+        expect((await api.ok(api.rootToken, organizationWithSecrets, { id: elsewhere.id })).organization.credentials).toEqual([{ id: credential.id, fingerprint: '••••NEW4' }]);
       });
 
       it('refuses to delete an entry in use, naming its users, and deletes it once they are gone', async () => {
         const entry = await storeSecret('in use');
-        const organization = await add({ name: 'hooli/search', passwordId: entry.id });
+        const organization = await add({ name: 'hooli/search', login: 'gavin', passwordId: entry.id });
         const other = await add({ name: 'hooli/ads' });
-        const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: other.id, login: 'gavin', passwordId: entry.id } });
+        const credential = await addCredential({ organizationId: other.id, login: 'gavin', passwordId: entry.id });
 
         const message = await refused(ops.deletePassword, { id: entry.id }, 'CONFLICT');
         expect(message).toContain('organization hooli/search');
@@ -227,7 +289,7 @@ for (const store of apiStores) {
         await api.ok(api.rootToken, ops.removeOrganization, { id: organization.id });
         expect(await refused(ops.deletePassword, { id: entry.id }, 'CONFLICT')).not.toContain('hooli/search');
 
-        await api.ok(api.rootToken, ops.removeCredential, { id: addCredential.id });
+        await api.ok(api.rootToken, ops.removeCredential, { id: credential.id });
         expect(await api.ok(api.rootToken, ops.deletePassword, { id: entry.id })).toEqual({ deletePassword: entry.id });
         expect((await api.ok(api.rootToken, ops.passwords)).passwords.map((p: any) => p.id)).not.toContain(entry.id);
         await refused(ops.deletePassword, { id: entry.id }, 'NOT_FOUND');

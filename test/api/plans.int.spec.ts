@@ -1,4 +1,5 @@
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { gitlabAccount } from '../support/gitlab-accounts';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
 
 type AuditNode = { id: string; cursor: string; type: string; data: Record<string, any>; correlationId: string; causationId: string; actor: { id: string } };
@@ -17,6 +18,8 @@ for (const store of apiStores) {
       storage = await testStorage(store);
       api = await startTestApi(storage);
       s = await buildScenario(api, api.rootToken);
+      // The organization's first repository sync writes to the history too: let it finish before the tests count.
+      await api.service.app.jobs.idle();
     });
     afterAll(async () => {
       await api?.close();
@@ -29,6 +32,7 @@ for (const store of apiStores) {
       expect(createPlan.credentials.map((c: any) => [c.credential.id, c.enabled, c.effective])).toEqual(s.credentialIds.map((id) => [id, false, false]));
 
       const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'bot3', secret: 'fake-token-bot3-secret-value-0003' } });
+      gitlabAccount(api.gitlab, 'bot3', 'fake-token-bot3-secret-value-0003');
       const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: 'bot3', passwordId: storePassword.id } });
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
       expect(plan.credentials.find((c: any) => c.credential.id === addCredential.id)).toMatchObject({ enabled: false, effective: false, enabledAt: null, enabledBy: null });

@@ -6,13 +6,20 @@ import {
   type OrganizationEvent,
   type OrganizationSettings,
   type RepositoriesSync,
+  syncDue,
 } from '../../src/domain/organization';
+import type { TokenCheck } from '../../src/domain/verification';
 import { DomainError } from '../../src/core/errors';
 import { deciderSpec } from '../support/decider-spec';
 
 const spec = deciderSpec(organization);
 
 type AddData = Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'];
+// GitLab's answer as it arrives: scopes in its order, not sorted.
+const verifiedCheck: TokenCheck = { ok: true, groupId: 42, scopes: ['read_repository', 'read_api'], expiresAt: '2027-06-30', gitlabUserId: 7 };
+const refusal = { failure: 'MISSING_SCOPES', reason: 'the token lacks the scopes read_repository: create a token with read_api and read_repository' };
+const failedCheck: TokenCheck = { ok: false, ...refusal };
+const recordedToken = { scopes: ['read_api', 'read_repository'], expiresAt: '2027-06-30', gitlabUserId: 7 };
 const knownAll: AddData['known'] = { deviceRegistered: true, passwordStored: true, sameGroupOrganizationId: null };
 const add = (overrides: Partial<AddData> = {}): OrganizationCommand => ({
   type: 'AddOrganization',
@@ -28,6 +35,7 @@ const add = (overrides: Partial<AddData> = {}): OrganizationCommand => ({
     autoAddNewRepositories: false,
     repositoriesSync: { times: ['02:00'] },
     known: knownAll,
+    token: verifiedCheck,
     ...overrides,
   },
 });
@@ -46,6 +54,8 @@ const added = (overrides: Partial<AddedData> = {}): OrganizationEvent => ({
     autoAddNewRepositories: false,
     repositoriesSync: { times: ['02:00'] },
     defaultDeviceId: 'd1',
+    gitlabGroupId: 42,
+    access: recordedToken,
     ...overrides,
   },
 });
@@ -65,6 +75,7 @@ const deviceChanged = (deviceId: string, previousDeviceId: string): Organization
   type: 'OrganizationDefaultDeviceChanged',
   data: { organizationId: 'o1', deviceId, previousDeviceId },
 });
+const recordVerification = (token: TokenCheck): OrganizationCommand => ({ type: 'RecordOrganizationVerification', data: { organizationId: 'o1', token } });
 const remove: OrganizationCommand = { type: 'RemoveOrganization', data: { organizationId: 'o1' } };
 const removed: OrganizationEvent = { type: 'OrganizationRemoved', data: { organizationId: 'o1' } };
 
@@ -151,6 +162,61 @@ describe('organization', () => {
     });
   });
 
+  describe('AddOrganization and what GitLab said of the token', () => {
+    it('records the group id and what the token can do, scopes sorted, never the token', () => {
+      spec
+        .given([])
+        .when(add({ token: { ok: true, groupId: 9, scopes: ['write_repository', 'api', 'read_api'], expiresAt: null, gitlabUserId: 1234 } }))
+        .then([added({ gitlabGroupId: 9, access: { scopes: ['api', 'read_api', 'write_repository'], expiresAt: null, gitlabUserId: 1234 } })]);
+    });
+
+    it('records no group id when none was looked up', () => {
+      spec.given([]).when(add({ token: { ...verifiedCheck, groupId: null } })).then([added({ gitlabGroupId: null })]);
+    });
+
+    it('refuses a token GitLab did not accept with GITLAB_AUTH_FAILED, giving GitLab\'s reason', () => {
+      spec.given([]).when(add({ token: failedCheck })).thenRefuses('GITLAB_AUTH_FAILED', /lacks the scopes read_repository/);
+    });
+
+    // Input errors are checked before GitLab is asked, so they are what the caller hears.
+    it.each<[string, Partial<AddData>, string, RegExp]>([
+      ['SSO', { authMethod: 'SSO', login: undefined, passwordId: undefined }, 'INVALID_INPUT', /SSO is not available yet/],
+      ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
+      ['a password that is not stored', { known: { ...knownAll, passwordStored: false } }, 'NOT_FOUND', /no password p1/],
+      ['invalid repositoriesSync', { repositoriesSync: { times: [] } }, 'INVALID_INPUT', /1 to 24 times/],
+      ['a group already added', { known: { ...knownAll, sameGroupOrganizationId: 'o9' } }, 'CONFLICT', /already organization o9/],
+    ])('refuses %s before a failed token', (_case, overrides, code, message) => {
+      spec.given([]).when(add({ ...overrides, token: failedCheck })).thenRefuses(code, message);
+    });
+
+    it('refuses an existing id before a failed token', () => {
+      spec.given([added()]).when(add({ token: failedCheck })).thenRefuses('CONFLICT', /organization o1 already exists/);
+    });
+  });
+
+  describe('RecordOrganizationVerification', () => {
+    it('records a token GitLab accepted again, scopes sorted', () => {
+      spec
+        .given([added()])
+        .when(recordVerification({ ...verifiedCheck, expiresAt: '2028-01-01' }))
+        .then([{ type: 'OrganizationVerified', data: { organizationId: 'o1', scopes: ['read_api', 'read_repository'], expiresAt: '2028-01-01', gitlabUserId: 7 } }]);
+    });
+
+    it('records a token GitLab refused, with the failure and its reason, without refusing the command', () => {
+      spec
+        .given([added()])
+        .when(recordVerification(failedCheck))
+        .then([{ type: 'OrganizationVerificationFailed', data: { organizationId: 'o1', ...refusal } }]);
+    });
+
+    it('leaves the organization as it was, so that later commands see its settings', () => {
+      spec
+        .given([added(), { type: 'OrganizationVerificationFailed', data: { organizationId: 'o1', failure: 'REVOKED', reason: 'revoked' } }, { type: 'OrganizationVerified', data: { organizationId: 'o1', ...recordedToken } }])
+        .when(updateSettings({ protectGroups: true }))
+        .then([]);
+    });
+  });
+
   describe('UpdateOrganizationSettings', () => {
     it.each<[string, Partial<OrganizationSettings>]>([
       ['protectGroups', { protectGroups: false }],
@@ -230,6 +296,8 @@ describe('organization', () => {
     ['UpdateOrganizationSettings', updateSettings({ protectGroups: false })],
     ['ChangeDefaultDevice', changeDevice('d2')],
     ['RemoveOrganization', remove],
+    ['RecordOrganizationVerification (verified)', recordVerification(verifiedCheck)],
+    ['RecordOrganizationVerification (failed)', recordVerification(failedCheck)],
   ])('refuses %s on an organization that does not exist or was removed', (_name, command) => {
     spec.given([]).when(command).thenRefuses('NOT_FOUND', /no organization o1/);
     spec.given([added(), removed]).when(command).thenRefuses('NOT_FOUND', /no organization o1/);
@@ -250,6 +318,51 @@ describe('organization', () => {
       ['an interval beside a null times', { intervalMinutes: 30, times: null } as unknown as RepositoriesSync, { intervalMinutes: 30 }],
     ])('accepts %s', (_case, sync, written) => {
       spec.given([]).when(add({ repositoriesSync: sync })).then([added({ repositoriesSync: written })]);
+    });
+  });
+
+  describe('syncDue', () => {
+    const at = (iso: string) => new Date(iso);
+
+    it.each<[string, RepositoriesSync]>([
+      ['times', { times: ['02:00'] }],
+      ['an interval', { intervalMinutes: 60 }],
+    ])('is due when the list was never synced (%s)', (_case, sync) => {
+      expect(syncDue(sync, null, at('2026-03-01T00:00:00Z'))).toBe(true);
+    });
+
+    it('is due once the interval has gone by since the last start, not before', () => {
+      const last = at('2026-03-01T10:00:00Z');
+      expect(syncDue({ intervalMinutes: 60 }, last, at('2026-03-01T10:59:59Z'))).toBe(false);
+      expect(syncDue({ intervalMinutes: 60 }, last, at('2026-03-01T11:00:00Z'))).toBe(true);
+      expect(syncDue({ intervalMinutes: 60 }, last, at('2026-03-03T08:00:00Z'))).toBe(true);
+    });
+
+    it('reads an interval beside a null times', () => {
+      expect(syncDue({ times: null, intervalMinutes: 15 }, at('2026-03-01T10:00:00Z'), at('2026-03-01T10:15:00Z'))).toBe(true);
+    });
+
+    it('is due when a time of day has passed since the last start, not before the next one', () => {
+      const sync = { times: ['02:00', '14:00'] };
+      const last = at('2026-03-01T02:00:30Z');
+      expect(syncDue(sync, last, at('2026-03-01T13:59:59Z'))).toBe(false);
+      expect(syncDue(sync, last, at('2026-03-01T14:00:00Z'))).toBe(true);
+    });
+
+    it('counts a slot of the day before when today\'s has not come yet', () => {
+      const sync = { times: ['23:00'] };
+      expect(syncDue(sync, at('2026-03-01T22:00:00Z'), at('2026-03-02T01:00:00Z'))).toBe(true);
+      expect(syncDue(sync, at('2026-03-01T23:00:10Z'), at('2026-03-02T22:59:59Z'))).toBe(false);
+    });
+
+    it('syncs once for any number of missed slots, then waits for the next one', () => {
+      const sync = { times: ['02:00', '08:00', '14:00', '20:00'] };
+      // Down for two days: many slots missed, one sync covers them.
+      const now = at('2026-03-03T09:00:00Z');
+      expect(syncDue(sync, at('2026-03-01T02:00:00Z'), now)).toBe(true);
+      expect(syncDue(sync, now, at('2026-03-03T09:30:00Z'))).toBe(false);
+      expect(syncDue(sync, now, at('2026-03-03T13:59:59Z'))).toBe(false);
+      expect(syncDue(sync, now, at('2026-03-03T14:00:00Z'))).toBe(true);
     });
   });
 

@@ -13,6 +13,8 @@ const created: TenantEvent[] = [
 ];
 const createToken = (tokenId: string, name: string): TenantCommand => ({ type: 'CreateApiToken', data: { tokenId, name, role: 'OPERATOR' } });
 const revoke = (tokenId: string): TenantCommand => ({ type: 'RevokeApiToken', data: { tokenId } });
+const setSeats = (count: number, seatsUsed = 0): TenantCommand => ({ type: 'SetLicenseSeats', data: { count, known: { seatsUsed } } });
+const seatsSet = (limit: number): TenantEvent => ({ type: 'LicenseSeatsSet', data: { tenantId: 't1', limit } });
 const revoked = (tokenId: string): TenantEvent => ({ type: 'ApiTokenRevoked', data: { tenantId: 't1', tokenId } });
 
 describe('tenant', () => {
@@ -96,9 +98,35 @@ describe('tenant', () => {
     });
   });
 
+  describe('SetLicenseSeats', () => {
+    it('sets the limit, and changes it', () => {
+      spec.given(created).when(setSeats(10)).then([seatsSet(10)]);
+      spec.given([...created, seatsSet(10)]).when(setSeats(25, 10)).then([seatsSet(25)]);
+    });
+
+    it('sets a limit of 0, which protects nothing, and one equal to the seats in use', () => {
+      spec.given(created).when(setSeats(0)).then([seatsSet(0)]);
+      spec.given([...created, seatsSet(10)]).when(setSeats(4, 4)).then([seatsSet(4)]);
+    });
+
+    it('writes nothing when the limit is the current one', () => {
+      spec.given([...created, seatsSet(10)]).when(setSeats(10, 3)).then([]);
+      spec.given([...created, seatsSet(10), seatsSet(12)]).when(setSeats(12)).then([]);
+    });
+
+    it('refuses a limit below the seats in use, saying how many to unprotect', () => {
+      spec.given([...created, seatsSet(10)]).when(setSeats(5, 8)).thenRefuses('CONFLICT', /8 repositories are protected now: unprotect 3 of them before lowering the limit to 5/);
+    });
+
+    it.each([-1, 2.5, 1_000_001, Number.NaN])('refuses %p', (count) => {
+      spec.given(created).when(setSeats(count)).thenRefuses('INVALID_INPUT', /whole number from 0 to 1000000/);
+    });
+  });
+
   it.each<[string, TenantCommand]>([
     ['CreateApiToken', createToken('k2', 'ci')],
     ['RevokeApiToken', revoke('k1')],
+    ['SetLicenseSeats', setSeats(10)],
   ])('refuses %s before the tenant exists', (_name, command) => {
     spec.given([]).when(command).thenRefuses('NOT_FOUND', /no such tenant/);
   });
