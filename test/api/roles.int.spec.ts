@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, parse, type GraphQLObjectType, type OperationDefinitionNode } from 'graphql';
 import { apiStores, listen, startTestApi, testStorage, type GraphQLResponse, type TestApi, type TestStorage } from '../support/api-server';
+import { SYSTEM_ACTOR } from '../../src/app/principal';
 import { eventually } from '../support/eventually';
+import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
 import { buildScenario, ops, secretValue, type Scenario } from '../support/scenario';
 
 type Role = 'ADMIN' | 'OPERATOR' | 'AUDITOR' | 'VIEWER';
@@ -30,21 +32,45 @@ interface Row {
 const root = (f: Fixture) => f.api.rootToken;
 const newPassword = async (f: Fixture) => (await f.api.ok(root(f), ops.storePassword, { input: { name: f.unique('pw'), secret: secretValue('role') } })).storePassword.id as string;
 const newDevice = async (f: Fixture) => (await f.api.ok(root(f), ops.registerDevice, { name: f.unique('device') })).registerDevice.id as string;
+/** A password entry holding the token of a new GitLab account, for a credential. */
+const newAccount = async (f: Fixture) => {
+  const login = f.unique('bot');
+  const secret = secretValue('role');
+  const { storePassword } = await f.api.ok(root(f), ops.storePassword, { input: { name: f.unique('pw'), secret } });
+  gitlabAccount(f.api.gitlab, login, secret);
+  return { login, passwordId: storePassword.id as string };
+};
 const newOrganization = async (f: Fixture) =>
   (await f.api.ok(root(f), ops.addOrganization, { input: organizationInput(f, f.s.passwordId) })).addOrganization.id as string;
 const newPlan = async (f: Fixture) => (await f.api.ok(root(f), ops.createPlan, { input: { organizationId: f.s.organizationId, name: f.unique('plan') } })).createPlan.id as string;
 const newCredential = async (f: Fixture) =>
-  (await f.api.ok(root(f), ops.addCredential, { input: { organizationId: f.s.organizationId, login: f.unique('bot'), passwordId: await newPassword(f) } })).addCredential.id as string;
+  (await f.api.ok(root(f), ops.addCredential, { input: { organizationId: f.s.organizationId, ...(await newAccount(f)) } })).addCredential.id as string;
 const planNow = async (f: Fixture) => (await f.api.ok(root(f), ops.plan, { id: f.s.planId })).plan;
 // Each allowed call must change something, so that its events can be told apart from a refusal's none.
 const switchedOn = async (f: Fixture) => (await planNow(f)).additionalCredentialsEnabled as boolean;
 const credentialOn = async (f: Fixture) => (await planNow(f)).credentials.find((c: any) => c.credential.id === f.s.credentialIds[1]).enabled as boolean;
 
+/** Another group on the GitLab double, with the scenario's main login (its token is the scenario's password entry). */
 function organizationInput(f: Fixture, passwordId: string) {
-  return { name: `${f.unique('group')}/platform`, authMethod: 'TOKEN', login: f.unique('admin'), passwordId, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: f.s.deviceId };
+  const name = `${f.unique('group')}/platform`;
+  gitlabGroup(f.api.gitlab, name);
+  return { name, gitlabUrl: f.api.gitlab.url, authMethod: 'TOKEN', login: 'acme-admin', passwordId, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: f.s.deviceId };
 }
 
 let interval = 15;
+let seats = 1000;
+
+/** A project new on GitLab, synced into the scenario's organization: its repository id. */
+async function newRepository(f: Fixture, protect = false): Promise<string> {
+  const path = f.unique('project');
+  f.api.gitlab.addProject('acme/platform', path);
+  await f.api.ok(root(f), 'mutation($id: ID!) { syncRepositories(organizationId: $id) { id } }', { id: f.s.organizationId });
+  await f.api.service.app.jobs.idle();
+  const { repositories } = await f.api.ok(root(f), 'query($id: ID!) { repositories(organizationId: $id, first: 500) { edges { node { id fullPath } } } }', { id: f.s.organizationId });
+  const id = repositories.edges.find((edge: any) => edge.node.fullPath === `acme/platform/${path}`).node.id as string;
+  if (protect) await f.api.ok(root(f), ops.protectRepository, { id });
+  return id;
+}
 
 const mutations: Row[] = [
   { name: 'storePassword', document: ops.storePassword, variables: (f) => ({ input: { name: f.unique('pw'), secret: secretValue('role') } }), allowed: operators },
@@ -53,9 +79,9 @@ const mutations: Row[] = [
   { name: 'registerDevice', document: ops.registerDevice, variables: (f) => ({ name: f.unique('device') }), allowed: operators },
   { name: 'addOrganization', document: ops.addOrganization, variables: (f) => ({ input: organizationInput(f, f.s.passwordId) }), allowed: operators },
   { name: 'updateOrganizationSettings', document: ops.updateOrganizationSettings, variables: (f) => ({ id: f.s.organizationId, input: { repositoriesSync: { intervalMinutes: ++interval } } }), allowed: operators },
-  { name: 'changeDefaultDevice', document: ops.changeDefaultDevice, variables: async (f) => ({ id: f.s.organizationId, deviceId: await newDevice(f) }), allowed: operators },
+  { name: 'changeDefaultDevice', document: ops.changeDefaultDevice, variables: async (f) => ({ id: await newOrganization(f), deviceId: await newDevice(f) }), allowed: operators },
   { name: 'removeOrganization', document: ops.removeOrganization, variables: async (f) => ({ id: await newOrganization(f) }), allowed: operators },
-  { name: 'addCredential', document: ops.addCredential, variables: (f) => ({ input: { organizationId: f.s.organizationId, login: f.unique('bot'), passwordId: f.s.passwordId } }), allowed: operators },
+  { name: 'addCredential', document: ops.addCredential, variables: async (f) => ({ input: { organizationId: f.s.organizationId, ...(await newAccount(f)) } }), allowed: operators },
   { name: 'removeCredential', document: ops.removeCredential, variables: async (f) => ({ id: await newCredential(f) }), allowed: operators },
   { name: 'createPlan', document: ops.createPlan, variables: (f) => ({ input: { organizationId: f.s.organizationId, name: f.unique('plan') } }), allowed: operators },
   { name: 'deletePlan', document: ops.deletePlan, variables: async (f) => ({ id: await newPlan(f) }), allowed: operators },
@@ -79,6 +105,12 @@ const mutations: Row[] = [
     variables: async (f) => ({ id: (await f.api.ok(root(f), ops.createApiToken, { name: f.unique('doomed'), role: 'VIEWER' })).createApiToken.principal.id }),
     allowed: admins,
   },
+  { name: 'verifyOrganization', document: ops.verifyOrganization, variables: (f) => ({ id: f.s.organizationId }), allowed: operators },
+  { name: 'verifyCredential', document: ops.verifyCredential, variables: (f) => ({ id: f.s.credentialIds[0] }), allowed: operators },
+  { name: 'syncRepositories', document: ops.syncRepositories, variables: (f) => ({ id: f.s.organizationId }), allowed: operators },
+  { name: 'protectRepository', document: ops.protectRepository, variables: async (f) => ({ id: await newRepository(f) }), allowed: operators },
+  { name: 'unprotectRepository', document: ops.unprotectRepository, variables: async (f) => ({ id: await newRepository(f, true) }), allowed: operators },
+  { name: 'setLicenseSeats', document: ops.setLicenseSeats, variables: () => ({ count: ++seats }), allowed: admins },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
   { name: 'createTenant', document: ops.createTenant, variables: (f) => ({ name: f.unique('tenant') }), allowed: [] },
 ];
@@ -96,6 +128,14 @@ const queries: Row[] = [
   { name: 'auditLog', document: ops.auditLog, variables: () => ({ first: 5 }), allowed: auditors },
   { name: 'verifyAuditLog', document: ops.verifyAuditLog, variables: () => ({}), allowed: auditors },
   { name: 'apiTokens', document: ops.apiTokens, variables: () => ({}), allowed: admins },
+  { name: 'repositories', document: ops.repositories, variables: (f) => ({ organizationId: f.s.organizationId }), allowed: readers },
+  { name: 'licenseSeats', document: ops.licenseSeats, variables: () => ({}), allowed: readers },
+  {
+    name: 'repositorySync',
+    document: ops.repositorySync,
+    variables: async (f) => ({ id: (await f.api.ok(root(f), 'query($id: ID!) { organization(id: $id) { lastSync { id } } }', { id: f.s.organizationId })).organization.lastSync.id }),
+    allowed: readers,
+  },
 ];
 
 interface SubscriptionRow extends Row {
@@ -192,8 +232,13 @@ for (const store of apiStores) {
       await storage?.dispose();
     });
 
-    /** The events written since the last call: the variables' set-up is taken as the starting point. */
+    /**
+     * The events written since the last call: the variables' set-up is taken as the starting point.
+     * Background work (an organization's first repository sync) is let finish first, so that it
+     * falls to the call that started it.
+     */
     const written = async () => {
+      await api.service.app.jobs.idle();
       const result = await historyAfter(api, head);
       head = result.head;
       return result.events;
@@ -207,8 +252,10 @@ for (const store of apiStores) {
       if (outcome === 'allowed') {
         expect(response.errors).toBeUndefined();
         expect(response.data?.[row.name]).toBeTruthy();
-        expect(events.length).toBeGreaterThan(0);
-        expect(events.every((event) => event.actor.id === tokens[role].id)).toBe(true);
+        // What Backplane records itself as a consequence (what a first sync found) is its own; the rest is the caller's.
+        const caller = events.filter((event) => event.actor.id !== SYSTEM_ACTOR.id);
+        expect(caller.length).toBeGreaterThan(0);
+        expect(caller.every((event) => event.actor.id === tokens[role].id)).toBe(true);
       } else {
         expect(codes(response)).toEqual(['FORBIDDEN']);
         expect(response.data).toBeNull();
@@ -265,8 +312,8 @@ for (const store of apiStores) {
       await written();
       const answers: Record<string, unknown> = {};
       for (const row of [...mutations, ...queries]) answers[row.name] = codes(await api.request(token(), row.document, await row.variables(f)));
-      // The variables' set-up wrote as root; nothing else may have.
-      expect((await written()).filter((event) => !rootEvent(event))).toEqual([]);
+      // The variables' set-up wrote as root, and Backplane recorded the first syncs of its organizations; nothing else may have.
+      expect((await written()).filter((event) => !rootEvent(event) && event.actor.id !== SYSTEM_ACTOR.id)).toEqual([]);
       expect(answers).toEqual(Object.fromEntries([...mutations, ...queries].map((row) => [row.name, ['UNAUTHENTICATED']])));
     });
 

@@ -26,9 +26,9 @@ export class RepositoryResolver {
     found(await organizationById(context.app.db, tenantId, organizationId), 'organization', organizationId);
     const first = given ?? 100;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
-    const page = await repositoriesPage(context.app.db, tenantId, organizationId, { protected: protectedOnly ?? undefined, first, after: after === null ? undefined : cursorOf(after) });
+    const page = await repositoriesPage(context.app.db, tenantId, organizationId, { protected: protectedOnly ?? undefined, first, after: after === null || after === undefined ? undefined : cursorOf(after) });
     const edges = page.repositories.map((node) => ({ cursor: cursorFor(node), node: repositoryOf(node) }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? after }, totalCount: page.totalCount };
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? after ?? null }, totalCount: page.totalCount };
   }
 
   @Authorized(Roles.readers)
