@@ -13,6 +13,9 @@ interface Tenant {
   spareTokenId: string;
   /** The ADMIN's own token id, named as the actor of the tenant's events. */
   adminId: string;
+  /** A repository of its organization, and the sync that found it. */
+  repositoryId: string;
+  syncId: string;
   /** Every id the tenant's own lists show, and the names and secrets it chose. */
   ids: string[];
   words: string[];
@@ -102,6 +105,13 @@ const probes: Probe[] = [
   },
   { label: 'removeCredential', document: ops.removeCredential, variables: (_o, f) => ({ id: f.s.credentialIds[1] }), expected: 'NOT_FOUND' },
   { label: 'revokeApiToken', document: ops.revokeApiToken, variables: (_o, f) => ({ id: f.spareTokenId }), expected: 'NOT_FOUND' },
+  { label: 'verifyOrganization', document: ops.verifyOrganization, variables: (_o, f) => ({ id: f.s.organizationId }), expected: 'NOT_FOUND' },
+  { label: 'verifyCredential', document: ops.verifyCredential, variables: (_o, f) => ({ id: f.s.credentialIds[0] }), expected: 'NOT_FOUND' },
+  { label: 'syncRepositories', document: ops.syncRepositories, variables: (_o, f) => ({ id: f.s.organizationId }), expected: 'NOT_FOUND' },
+  { label: 'repositories(organizationId)', document: ops.repositories, variables: (_o, f) => ({ organizationId: f.s.organizationId }), expected: 'NOT_FOUND' },
+  { label: 'repositorySync', document: ops.repositorySync, variables: (_o, f) => ({ id: f.syncId }), expected: 'null' },
+  { label: 'protectRepository', document: ops.protectRepository, variables: (_o, f) => ({ id: f.repositoryId }), expected: 'NOT_FOUND' },
+  { label: 'unprotectRepository', document: ops.unprotectRepository, variables: (_o, f) => ({ id: f.repositoryId }), expected: 'NOT_FOUND' },
 ];
 
 /** The one field a probe's document selects. */
@@ -152,6 +162,12 @@ for (const store of apiStores) {
 
     async function tenant(name: string, token: string, label: string): Promise<Tenant> {
       const s = await buildScenario(api, token, label);
+      api.gitlab.addProject(`${label}/platform`, `${label}-project`);
+      await api.service.app.jobs.idle();
+      const sync = (await api.ok(token, ops.syncRepositories, { id: s.organizationId })).syncRepositories;
+      await api.service.app.jobs.idle();
+      const { repositories } = await api.ok(token, ops.repositories, { organizationId: s.organizationId });
+      await api.ok(token, ops.protectRepository, { id: repositories.edges[0].node.id });
       const operator = (await api.ok(token, ops.createApiToken, { name: `${label} operator`, role: 'OPERATOR' })).createApiToken;
       const spare = await api.ok(operator.token, ops.storePassword, { input: { name: `${label} spare`, secret: secretValue(`${label}-spare`) } });
       const { me } = await api.ok(token, ops.me);
@@ -159,7 +175,7 @@ for (const store of apiStores) {
       // The default tenant's id is the word "default", which any text may hold: only issued ids are looked for.
       const ids = [...Object.values(own).flatMap((items) => items.map((item) => item.id)), ...s.credentialIds, me.tenant.id].filter((id) => UUID.test(id));
       const words = [...s.secrets, `${label}/platform`, `${label}-admin`, `${label}-bot1`, `${label} nightly`, `${label} spare`];
-      return { name, token, s, sparePasswordId: spare.storePassword.id, spareTokenId: operator.principal.id, adminId: me.id, ids, words };
+      return { name, token, s, sparePasswordId: spare.storePassword.id, spareTokenId: operator.principal.id, adminId: me.id, repositoryId: repositories.edges[0].node.id, syncId: sync.id, ids: [...ids, sync.id, repositories.edges[0].node.id], words };
     }
 
     beforeAll(async () => {
@@ -168,6 +184,7 @@ for (const store of apiStores) {
       home = await tenant('default', api.rootToken, 'acme');
       const { createTenant } = await api.ok(api.rootToken, ops.createTenant, { name: 'other' });
       other = await tenant('other', createTenant.token, 'globex');
+      await api.service.app.jobs.idle();
     });
     afterAll(async () => {
       await api?.close();
@@ -201,7 +218,14 @@ for (const store of apiStores) {
     it.each(probes.filter((probe) => probe.expected === 'NOT_FOUND').map((probe) => [probe.label, probe] as const))(
       '%s answers a foreign id exactly as an id that was never issued',
       async (_label, probe) => {
-        const unknown: Tenant = { ...home, s: { ...home.s, organizationId: UNKNOWN_ID, planId: UNKNOWN_ID, deviceId: UNKNOWN_ID, passwordId: UNKNOWN_ID, credentialIds: [UNKNOWN_ID, UNKNOWN_ID] }, sparePasswordId: UNKNOWN_ID, spareTokenId: UNKNOWN_ID };
+        const unknown: Tenant = {
+          ...home,
+          s: { ...home.s, organizationId: UNKNOWN_ID, planId: UNKNOWN_ID, deviceId: UNKNOWN_ID, passwordId: UNKNOWN_ID, credentialIds: [UNKNOWN_ID, UNKNOWN_ID] },
+          sparePasswordId: UNKNOWN_ID,
+          spareTokenId: UNKNOWN_ID,
+          repositoryId: UNKNOWN_ID,
+          syncId: UNKNOWN_ID,
+        };
         const codes = async (foreign: Tenant) => (await api.request(other.token, probe.document, probe.variables(other, foreign))).errors?.map((error) => error.extensions?.code);
         expect(await codes(home)).toEqual(await codes(unknown));
       },
