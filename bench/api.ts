@@ -7,6 +7,10 @@
  * until every read model shows it, answer with the plan), and the no-op. Then throughput with 8
  * clients at once. Runs on the PostgreSQL server (BACKPLANE_BENCH_DATABASE_URL, in a schema of its
  * own, dropped at the end) and on embedded PGlite.
+ *
+ * Adding an organization or a credential asks GitLab about its token first, and adding an
+ * organization lists its repositories: a GitLab test double on loopback answers, so that the run
+ * measures Backplane and needs no GitLab.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +19,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { startService, type Service } from '../src/service';
+import { GitLabDouble } from '../test/support/gitlab-double';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = 8;
@@ -36,16 +41,23 @@ async function graphql(url: string, token: string, query: string, variables?: Re
 }
 
 /** An organization with two credentials and `plans` plans, as a client would set them up. */
-async function setUp(url: string, token: string, plans: number): Promise<{ planIds: string[]; credentialId: string }> {
-  const secret = (label: string) => `glpat-bench-${label}-${randomBytes(8).toString('hex')}`;
-  const store = async (name: string) => (await graphql(url, token, 'mutation($i: StorePasswordInput!) { storePassword(input: $i) { id } }', { i: { name, secret: secret(name) } })).storePassword.id;
+async function setUp(url: string, token: string, gitlab: GitLabDouble, plans: number): Promise<{ planIds: string[]; credentialId: string }> {
+  /** A password entry whose secret is a GitLab token of `login`, with the scopes a backup needs. */
+  const store = async (name: string, login: string) => {
+    const secret = `glpat-bench-${name}-${randomBytes(8).toString('hex')}`;
+    gitlab.addUser(login);
+    gitlab.addToken(login, { token: secret, scopes: ['read_api', 'read_repository'] });
+    return (await graphql(url, token, 'mutation($i: StorePasswordInput!) { storePassword(input: $i) { id } }', { i: { name, secret } })).storePassword.id;
+  };
   const device = (await graphql(url, token, '{ devices { id } }')).devices[0].id;
+  gitlab.addGroup('bench');
+  gitlab.addGroup('bench/group');
   const organization = (
     await graphql(url, token, 'mutation($i: AddOrganizationInput!) { addOrganization(input: $i) { id } }', {
-      i: { name: 'bench/group', authMethod: 'TOKEN', login: 'owner', passwordId: await store('main'), repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: device },
+      i: { name: 'bench/group', gitlabUrl: gitlab.url, authMethod: 'TOKEN', login: 'owner', passwordId: await store('main', 'owner'), repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: device },
     })
   ).addOrganization.id;
-  const credentialId = (await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', { i: { organizationId: organization, login: 'bot', passwordId: await store('bot') } })).addCredential.id;
+  const credentialId = (await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', { i: { organizationId: organization, login: 'bot', passwordId: await store('bot', 'bot') } })).addCredential.id;
   const planIds: string[] = [];
   for (let index = 0; index < plans; index++) {
     const id = (await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', { i: { organizationId: organization, name: `plan ${index}` } })).createPlan.id;
@@ -81,9 +93,11 @@ async function throughput(calls: Call[], ms: number): Promise<number> {
   return (done * 1000) / ms;
 }
 
-async function measure(label: string, service: Service, token: string, plan: Plan): Promise<string[]> {
+async function measure(label: string, service: Service, gitlab: GitLabDouble, token: string, plan: Plan): Promise<string[]> {
   const url = service.server.url;
-  const { planIds, credentialId } = await setUp(url, token, CLIENTS);
+  const { planIds, credentialId } = await setUp(url, token, gitlab, CLIENTS);
+  // The organization's first repository sync runs in the background: not while the clock runs.
+  await service.app.jobs.idle();
   const noop: Call = async () => void (await graphql(url, token, '{ __typename }'));
   const read = (planId: string): Call => async () => void (await graphql(url, token, 'query($id: ID!) { plan(id: $id) { id version credentials { credential { id login } enabled effective enabledBy { id } } } }', { id: planId }));
   const flips = new Map<string, boolean>();
@@ -127,11 +141,17 @@ async function runOn(store: 'postgres' | 'pglite', plan: Plan): Promise<string[]
     BACKPLANE_BOOTSTRAP_TOKEN: token,
     PORT: '0',
   });
-  const service = await startService(config, { host: '127.0.0.1' });
+  // One double per run: each run's service starts on a store of its own, so users and groups are new to it as well.
+  const gitlab = await GitLabDouble.start();
+  const service = await startService(config, { host: '127.0.0.1' }).catch(async (error: unknown) => {
+    await gitlab.close();
+    throw error;
+  });
   try {
-    return await measure(store === 'postgres' ? 'PostgreSQL' : 'PGlite', service, token, plan);
+    return await measure(store === 'postgres' ? 'PostgreSQL' : 'PGlite', service, gitlab, token, plan);
   } finally {
     await service.close();
+    await gitlab.close();
     await rm(dataDir, { recursive: true, force: true });
     if (store === 'postgres') {
       const client = new Client({ connectionString: url });

@@ -27,6 +27,8 @@ for (const store of apiStores) {
       await api.ok(operator.token, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
       await api.ok(operator.token, ops.registerDevice, { name: 'nas' });
       await buildScenario(api, api.rootToken, 'other');
+      // Each organization's first repository sync writes to the history too: the snapshot below is the whole of it only once they are done.
+      await api.service.app.jobs.idle();
       const whole = await page({ first: 500 });
       expect(whole.pageInfo.hasNextPage).toBe(false);
       all = whole.edges.map((edge) => edge.node);

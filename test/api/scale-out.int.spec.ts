@@ -1,6 +1,8 @@
 import { listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { describeWithPostgres } from '../support/databases';
 import { eventually } from '../support/eventually';
+import { gitlabAccount } from '../support/gitlab-accounts';
+import { GitLabDouble } from '../support/gitlab-double';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
 
 const DEADLINE = 30_000;
@@ -16,26 +18,32 @@ async function history(api: TestApi, filter: Record<string, unknown> = {}): Prom
 // The store is the only thing the two services share: whatever one sees of the other came through PostgreSQL.
 describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
   let storage: TestStorage;
+  /** The one GitLab both services' organizations live on, as two replicas of one deployment would share it. */
+  let gitlab: GitLabDouble;
   let a: TestApi;
   let b: TestApi;
   let s: Scenario;
 
   beforeAll(async () => {
     storage = await testStorage('postgres');
-    a = await startTestApi(storage);
-    b = await startTestApi(storage, { rootToken: a.rootToken });
+    gitlab = await GitLabDouble.start();
+    a = await startTestApi(storage, { gitlab });
+    b = await startTestApi(storage, { rootToken: a.rootToken, gitlab });
     s = await buildScenario(a, a.rootToken);
+    // The organization's first repository sync writes to the history too: done before the tests compare histories.
+    await a.service.app.jobs.idle();
   });
   afterAll(async () => {
     await b?.close();
     await a?.close();
+    await gitlab?.close();
     await storage?.dispose();
   });
 
   it('bootstraps one tenant when two services start at once on an empty store', async () => {
     const fresh = await testStorage('postgres');
     const token = `bpk_test_together_${Date.now()}_abcdefghijklmnop`;
-    const both = await Promise.all([startTestApi(fresh, { rootToken: token }), startTestApi(fresh, { rootToken: token })]);
+    const both = await Promise.all([startTestApi(fresh, { rootToken: token, gitlab }), startTestApi(fresh, { rootToken: token, gitlab })]);
     try {
       expect(both.map((api) => api.service.bootstrapped).sort()).toEqual([false, true]);
       const tenants = await both[0].service.backplane.store.readAll({ filter: { eventTypes: ['TenantCreated'] } });
@@ -150,6 +158,7 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
   it('never leaves a removed credential switched on, whatever toggles race the removal through either service', async () => {
     for (let round = 0; round < 4; round++) {
       const { storePassword } = await a.ok(a.rootToken, ops.storePassword, { input: { name: `racer ${round}`, secret: `fake-token-racer-${round}-0123456789` } });
+      gitlabAccount(gitlab, `racer-${round}`, `fake-token-racer-${round}-0123456789`);
       const { addCredential } = await a.ok(a.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: `racer-${round}`, passwordId: storePassword.id } });
       const planIds: string[] = [];
       for (let index = 0; index < 4; index++) planIds.push((await a.ok(a.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `race ${round}.${index}` } })).createPlan.id);

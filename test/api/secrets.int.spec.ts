@@ -89,6 +89,8 @@ for (const store of apiStores) {
 
       const scenario = await buildScenario({ ...api, request: call, ok }, root, 'vault');
       passwords.push(...scenario.secrets);
+      // The first repository sync reads the main token: let it finish with the token it was added with, before that token changes.
+      await api.service.app.jobs.idle();
 
       const renewed = secretValue('vault-renewed');
       passwords.push(renewed);
@@ -114,13 +116,19 @@ for (const store of apiStores) {
       const unnamed = secretValue('unnamed');
       const forbidden = secretValue('forbidden');
       const duplicate = secretValue('duplicate');
-      passwords.push(tooLong, unnamed, forbidden, duplicate);
+      // Stored, then refused by GitLab, which does not know it: the failed attempt is recorded and answered without it.
+      const unknown = secretValue('vault-unknown');
+      passwords.push(tooLong, unnamed, forbidden, duplicate, unknown);
+      const { storePassword: unknownEntry } = await ok(root, ops.storePassword, { input: { name: 'unknown to gitlab', secret: unknown } });
       refusals = [
         await call(root, ops.storePassword, { input: { name: 'too long', secret: tooLong } }),
         await call(root, ops.storePassword, { input: { name: '', secret: unnamed } }),
         await call(viewer, ops.storePassword, { input: { name: 'not allowed', secret: forbidden } }),
         await call(admin, ops.storePassword, { input: { name: 'globex main', secret: duplicate } }),
+        await call(root, ops.addCredential, { input: { organizationId: scenario.organizationId, login: 'vault-stranger', passwordId: unknownEntry.id } }),
       ];
+      // The organization's first repository sync uses its token in the background: scan only once it has written and logged all it will.
+      await api.service.app.jobs.idle();
     });
     afterAll(async () => {
       await api?.close();
@@ -130,14 +138,17 @@ for (const store of apiStores) {
     const everySecret = () => [...passwords, ...tokens.keys()];
 
     it('refuses invalid, forbidden and conflicting input without echoing its secret', () => {
-      expect(refusals.map((response) => response.errors?.[0]?.extensions?.code)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT', 'FORBIDDEN', 'CONFLICT']);
+      expect(refusals.map((response) => response.errors?.[0]?.extensions?.code)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT', 'FORBIDDEN', 'CONFLICT', 'GITLAB_AUTH_FAILED']);
       expect(refusals[0].errors?.[0].extensions?.fields).toHaveProperty('secret');
       expect(refusals[1].errors?.[0].extensions?.fields).toHaveProperty('name');
     });
 
     it('writes no secret into any event, in its data or its metadata', async () => {
       const events = await api.service.backplane.store.readAll();
-      expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['PasswordStored', 'PasswordChanged', 'PasswordDeleted', 'ApiTokenCreated', 'TenantCreated']));
+      // The events written after GitLab saw a token are among those scanned: what it can do (access), a failed attempt, the repository sync.
+      expect(events.map((event) => event.type)).toEqual(
+        expect.arrayContaining(['PasswordStored', 'PasswordChanged', 'PasswordDeleted', 'ApiTokenCreated', 'TenantCreated', 'OrganizationAdded', 'CredentialAdded', 'GitLabVerificationFailed', 'RepositoryListSynced']),
+      );
       const texts = events.flatMap((event) => [JSON.stringify(event.data), JSON.stringify(event.metadata)]);
       expect(leaks(texts, everySecret())).toEqual([]);
     });
