@@ -54,34 +54,45 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
 class RunStopped extends Error {}
 class MemberLeft extends Error {}
 
+/** Membership checks start at most this often: under load one check serves many requests. */
+const CHECK_SPACING_MS = 10;
+
 /**
  * Runs `check` so that a caller of fresh() resumes only after a check that started after its
- * call. Callers that arrive while a check runs share the one that starts next: however many
- * requests wait, at most one check runs and one more is queued.
+ * call. Callers share the check that has not started yet: however many requests wait, at most
+ * one check runs and one more waits to start, no sooner than `spacingMs` after the last start.
+ * Waiting for a later start keeps the promise (the check still starts after the call), and
+ * bounds what checks cost the event store when requests come thick and fast.
  */
 class FreshCheck {
+  #pending: Promise<void> | null = null;
   #running: Promise<void> | null = null;
-  #queued: Promise<void> | null = null;
+  #lastStart = 0;
 
-  constructor(private readonly check: () => Promise<void>) {}
+  constructor(
+    private readonly check: () => Promise<void>,
+    private readonly spacingMs: number,
+  ) {}
 
   fresh(): Promise<void> {
-    if (this.#running === null) return this.#launch();
-    this.#queued ??= this.#running
-      .catch(() => undefined)
-      .then(() => {
-        this.#queued = null;
-        return this.#launch();
-      });
-    return this.#queued;
+    this.#pending ??= this.#schedule();
+    return this.#pending;
   }
 
-  #launch(): Promise<void> {
-    const running: Promise<void> = this.check().finally(() => {
-      if (this.#running === running) this.#running = null;
-    });
+  async #schedule(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+    const wait = this.#lastStart + this.spacingMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // From here on a caller needs a check that starts later than this one.
+    this.#pending = null;
+    this.#lastStart = Date.now();
+    const running = this.check();
     this.#running = running;
-    return running;
+    try {
+      await running;
+    } finally {
+      if (this.#running === running) this.#running = null;
+    }
   }
 }
 
@@ -121,7 +132,7 @@ class TaskRun {
   readonly #request: Request;
   readonly #subject: RunSubject;
   readonly #pool: CredentialPool<GitLabSession>;
-  readonly #gate = new FreshCheck(() => this.#checkMembership());
+  readonly #gate = new FreshCheck(() => this.#checkMembership(), CHECK_SPACING_MS);
   readonly #logins = new Map<string, string>([[MAIN, '']]);
   #planState: PlanState = plan.initialState();
   #planNext = 0n;
@@ -193,27 +204,31 @@ class TaskRun {
     await this.finish(this.#fatal ?? (signal.aborted ? 'the service stopped' : undefined));
   }
 
-  /** Records what is left and the end of the task, with the summary. */
+  /** Records what is left and the end of the task, with the summary, after every append before it. */
   async finish(reason?: string): Promise<void> {
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     this.#flush();
-    await this.#appends;
-    const now = new Date().toISOString();
-    const open = this.#periods.at(-1);
-    if (open && open.until > now) open.until = now;
-    const failure = reason ?? (this.#appendFailure !== null ? `results could not be recorded: ${messageOf(this.#appendFailure)}` : undefined);
-    await execute(this.#deps, this.#request, task, taskStream(this.#subject.taskId), {
-      type: 'FinishBackupTask',
-      data: {
-        repositoriesDone: this.#done,
-        repositoriesFailed: this.#failed,
-        durationMs: Date.now() - this.#started,
-        credentialsUsed: this.#usage(),
-        throttledPeriods: this.#periods,
-        now,
-        ...(failure === undefined ? {} : { reason: failure }),
-      },
+    const finishing = this.#appends.then(() => {
+      const now = new Date().toISOString();
+      const open = this.#periods.at(-1);
+      if (open && open.until > now) open.until = now;
+      const failure = reason ?? (this.#appendFailure !== null ? `results could not be recorded: ${messageOf(this.#appendFailure)}` : undefined);
+      return execute(this.#deps, this.#request, task, taskStream(this.#subject.taskId), {
+        type: 'FinishBackupTask',
+        data: {
+          repositoriesDone: this.#done,
+          repositoriesFailed: this.#failed,
+          durationMs: Date.now() - this.#started,
+          credentialsUsed: this.#usage(),
+          throttledPeriods: this.#periods,
+          now,
+          ...(failure === undefined ? {} : { reason: failure }),
+        },
+      });
     });
+    // Whatever the pool still reports (a resume after the last request) comes after the end, and is refused there.
+    this.#appends = finishing.catch(() => undefined);
+    await finishing;
   }
 
   #halted(): boolean {

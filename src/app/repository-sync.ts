@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '../core/errors';
-import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
+import { fold } from '../core/decider';
+import { ConcurrencyError, DomainError } from '../core/errors';
+import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryEvent, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
 import { tenant, tenantStream } from '../domain/tenant';
 import { CredentialPool } from '../gitlab/credential-pool';
 import { organizationById } from '../queries/organizations';
-import { freeSeats, licenseSeats, repositoryById, syncById, syncsOf, type RepositorySyncView, type RepositoryView } from '../queries/repositories';
+import { freeSeats, licenseSeats, repositoryById, syncById, type RepositorySyncView, type RepositoryView } from '../queries/repositories';
 import type { OrganizationView } from '../queries/views';
 import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
@@ -35,9 +36,12 @@ export async function startSync(deps: AppDeps, request: Request, organization: O
     });
   } catch (error) {
     if (!(error instanceof DomainError && error.code === 'SYNC_RUNNING')) throw error;
-    const [running] = (await syncsOf(deps.db, tenantId, organization.id, 1)).filter((sync) => sync.status === 'RUNNING');
-    if (running) return running.id;
-    throw error;
+    // The running sync as its stream has it: the read models may not show its start yet.
+    const recorded = await deps.store.readStream(stream);
+    const running = fold(repositoryList, recorded.map((event) => ({ type: event.type, data: event.data }) as RepositoryEvent)).running;
+    if (running === null) throw new ConcurrencyError('a sync of this organization just ended: try again');
+    await deps.settle(recorded.at(-1)!.position, [stream]);
+    return running.syncId;
   }
   // What the sync finds is recorded by Backplane itself, as a consequence of the start.
   const recorder = { principal: systemPrincipal(tenantId), correlationId: request.correlationId };

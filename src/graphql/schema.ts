@@ -8,6 +8,7 @@ import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } f
 import { PlanResolver } from './plans/plan.resolver';
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
 import { DateTime } from './shared/scalars';
+import { TaskCredentialUseResolver, TaskResolver } from './tasks/task.resolver';
 import { PrincipalResolver } from './tenants/principal.resolver';
 
 let built: Promise<GraphQLSchema> | undefined;
@@ -15,7 +16,7 @@ let built: Promise<GraphQLSchema> | undefined;
 /** The API's schema, built once per process from the decorated classes. */
 export function backplaneSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver, RepositoryResolver, OrganizationSyncResolver],
+    resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver, RepositoryResolver, OrganizationSyncResolver, TaskResolver, TaskCredentialUseResolver],
     authChecker,
     // Required by type-graphql for @Subscription; every subscription here brings its own
     // subscribe() over the event store, so nothing is ever published in memory.

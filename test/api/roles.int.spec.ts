@@ -72,6 +72,15 @@ async function newRepository(f: Fixture, protect = false): Promise<string> {
   return id;
 }
 
+const taskOps = {
+  runPlan: 'mutation($planId: ID!) { runPlan(planId: $planId) { id status } }',
+  task: 'query($id: ID!) { task(id: $id) { id status } }',
+  tasks: 'query($planId: ID!) { tasks(planId: $planId) { id } }',
+  taskProgress: 'subscription($taskId: ID!) { taskProgress(taskId: $taskId) { id status repositoriesDone } }',
+};
+/** A task of a new plan, run as root. */
+const newTask = async (f: Fixture) => (await f.api.ok(root(f), taskOps.runPlan, { planId: await newPlan(f) })).runPlan.id as string;
+
 const mutations: Row[] = [
   { name: 'storePassword', document: ops.storePassword, variables: (f) => ({ input: { name: f.unique('pw'), secret: secretValue('role') } }), allowed: operators },
   { name: 'changePassword', document: ops.changePassword, variables: (f) => ({ id: f.s.passwordId, input: { description: f.unique('described') } }), allowed: operators },
@@ -111,6 +120,8 @@ const mutations: Row[] = [
   { name: 'protectRepository', document: ops.protectRepository, variables: async (f) => ({ id: await newRepository(f) }), allowed: operators },
   { name: 'unprotectRepository', document: ops.unprotectRepository, variables: async (f) => ({ id: await newRepository(f, true) }), allowed: operators },
   { name: 'setLicenseSeats', document: ops.setLicenseSeats, variables: () => ({ count: ++seats }), allowed: admins },
+  // A plan of its own each time: a plan runs one task at a time. The runs before have ended, so that none writes during the next row.
+  { name: 'runPlan', document: taskOps.runPlan, variables: async (f) => (await f.api.service.app.jobs.idle(), { planId: await newPlan(f) }), allowed: operators },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
   { name: 'createTenant', document: ops.createTenant, variables: (f) => ({ name: f.unique('tenant') }), allowed: [] },
 ];
@@ -130,6 +141,8 @@ const queries: Row[] = [
   { name: 'apiTokens', document: ops.apiTokens, variables: () => ({}), allowed: admins },
   { name: 'repositories', document: ops.repositories, variables: (f) => ({ organizationId: f.s.organizationId }), allowed: readers },
   { name: 'licenseSeats', document: ops.licenseSeats, variables: () => ({}), allowed: readers },
+  { name: 'task', document: taskOps.task, variables: async (f) => ({ id: await newTask(f) }), allowed: readers },
+  { name: 'tasks', document: taskOps.tasks, variables: (f) => ({ planId: f.s.planId }), allowed: readers },
   {
     name: 'repositorySync',
     document: ops.repositorySync,
@@ -144,6 +157,8 @@ interface SubscriptionRow extends Row {
 }
 
 const subscriptions: SubscriptionRow[] = [
+  // The task as it stands is delivered at once: nothing needs to happen.
+  { name: 'taskProgress', document: taskOps.taskProgress, variables: async (f) => ({ taskId: await newTask(f) }), allowed: readers, trigger: async () => undefined },
   { name: 'auditEvents', document: ops.auditEvents, variables: () => ({}), allowed: auditors, trigger: (f) => newDevice(f) },
   {
     name: 'planCredentialToggled',

@@ -59,6 +59,9 @@ describe('the published GraphQL schema', () => {
       auditLog: '(after: String, filter: AuditFilter, first: Int): AuditEventConnection!',
       planCredentialsAsOf: '(at: DateTime!, planId: ID!): [PlanCredential!]!',
       verifyAuditLog: 'AuditVerification!',
+      repositories: '(after: String, first: Int, organizationId: ID!, protected: Boolean): RepositoryConnection!',
+      task: '(id: ID!): Task',
+      tasks: '(planId: ID!): [Task!]!',
     });
   });
 
@@ -83,14 +86,32 @@ describe('the published GraphQL schema', () => {
       createApiToken: 'input: CreateApiTokenInput!',
       revokeApiToken: 'id: ID!',
       createTenant: 'name: String!',
+      syncRepositories: 'organizationId: ID!',
+      setLicenseSeats: 'count: Int!',
+      protectRepository: 'id: ID!',
+      unprotectRepository: 'id: ID!',
+      verifyCredential: 'id: ID!',
+      verifyOrganization: 'id: ID!',
+      runPlan: 'planId: ID!',
     });
-    expect(mutation).toMatchObject({ createApiToken: '(input: CreateApiTokenInput!): IssuedApiToken!', createTenant: '(name: String!): IssuedApiToken!' });
+    expect(mutation).toMatchObject({
+      createApiToken: '(input: CreateApiTokenInput!): IssuedApiToken!',
+      createTenant: '(name: String!): IssuedApiToken!',
+      syncRepositories: '(organizationId: ID!): RepositorySync!',
+      setLicenseSeats: '(count: Int!): LicenseSeats!',
+      protectRepository: '(id: ID!): Repository!',
+      unprotectRepository: '(id: ID!): Repository!',
+      verifyCredential: '(id: ID!): Credential!',
+      verifyOrganization: '(id: ID!): Organization!',
+      runPlan: '(planId: ID!): Task!',
+    });
   });
 
   it('has the subscriptions of the contract', () => {
     expect(signatures(schema, 'Subscription')).toEqual({
       auditEvents: '(after: String, filter: AuditFilter): AuditEvent!',
       planCredentialToggled: '(planId: ID): PlanCredentialToggled!',
+      taskProgress: '(taskId: ID!): Task!',
     });
   });
 
@@ -107,6 +128,10 @@ describe('the published GraphQL schema', () => {
     ['AuditVerification', ['ok', 'checked', 'firstBrokenCursor']],
     ['PlanCredentialToggled', ['cursor', 'plan', 'credential', 'enabled', 'actor', 'occurredAt']],
     ['IssuedApiToken', ['token', 'principal']],
+    ['RepositorySync', ['id', 'status', 'added', 'removed', 'unchanged']],
+    ['LicenseSeats', ['limit', 'used']],
+    ['Repository', ['id', 'gitlabId', 'fullPath', 'protected', 'protectedBy']],
+    ['Task', ['id', 'plan', 'status', 'repositoriesDone', 'repositoriesTotal', 'startedAt', 'finishedAt', 'credentialsUsed', 'throttledPeriods']],
   ])('%s has the fields of the contract', (typeName, fields) => {
     expect(fieldNames(schema, typeName)).toEqual(expect.arrayContaining(fields));
   });

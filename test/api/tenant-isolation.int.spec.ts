@@ -16,6 +16,8 @@ interface Tenant {
   /** A repository of its organization, and the sync that found it. */
   repositoryId: string;
   syncId: string;
+  /** A run of its plan. */
+  taskId: string;
   /** Every id the tenant's own lists show, and the names and secrets it chose. */
   ids: string[];
   words: string[];
@@ -44,6 +46,12 @@ const organizationInput = (passwordId: string, defaultDeviceId: string) => ({
   defaultDeviceId,
   repositoriesSync: { intervalMinutes: 60 },
 });
+
+const taskOps = {
+  runPlan: 'mutation($planId: ID!) { runPlan(planId: $planId) { id status } }',
+  task: 'query($id: ID!) { task(id: $id) { id status } }',
+  tasks: 'query($planId: ID!) { tasks(planId: $planId) { id } }',
+};
 
 const probes: Probe[] = [
   { label: 'organization', document: ops.organization, variables: (_o, f) => ({ id: f.s.organizationId }), expected: 'null' },
@@ -112,6 +120,9 @@ const probes: Probe[] = [
   { label: 'repositorySync', document: ops.repositorySync, variables: (_o, f) => ({ id: f.syncId }), expected: 'null' },
   { label: 'protectRepository', document: ops.protectRepository, variables: (_o, f) => ({ id: f.repositoryId }), expected: 'NOT_FOUND' },
   { label: 'unprotectRepository', document: ops.unprotectRepository, variables: (_o, f) => ({ id: f.repositoryId }), expected: 'NOT_FOUND' },
+  { label: 'runPlan', document: taskOps.runPlan, variables: (_o, f) => ({ planId: f.s.planId }), expected: 'NOT_FOUND' },
+  { label: 'task', document: taskOps.task, variables: (_o, f) => ({ id: f.taskId }), expected: 'null' },
+  { label: 'tasks(planId)', document: taskOps.tasks, variables: (_o, f) => ({ planId: f.s.planId }), expected: 'NOT_FOUND' },
 ];
 
 /** The one field a probe's document selects. */
@@ -168,6 +179,8 @@ for (const store of apiStores) {
       await api.service.app.jobs.idle();
       const { repositories } = await api.ok(token, ops.repositories, { organizationId: s.organizationId });
       await api.ok(token, ops.protectRepository, { id: repositories.edges[0].node.id });
+      const run = (await api.ok(token, taskOps.runPlan, { planId: s.planId })).runPlan;
+      await api.service.app.jobs.idle();
       const operator = (await api.ok(token, ops.createApiToken, { name: `${label} operator`, role: 'OPERATOR' })).createApiToken;
       const spare = await api.ok(operator.token, ops.storePassword, { input: { name: `${label} spare`, secret: secretValue(`${label}-spare`) } });
       const { me } = await api.ok(token, ops.me);
@@ -175,7 +188,7 @@ for (const store of apiStores) {
       // The default tenant's id is the word "default", which any text may hold: only issued ids are looked for.
       const ids = [...Object.values(own).flatMap((items) => items.map((item) => item.id)), ...s.credentialIds, me.tenant.id].filter((id) => UUID.test(id));
       const words = [...s.secrets, `${label}/platform`, `${label}-admin`, `${label}-bot1`, `${label} nightly`, `${label} spare`];
-      return { name, token, s, sparePasswordId: spare.storePassword.id, spareTokenId: operator.principal.id, adminId: me.id, repositoryId: repositories.edges[0].node.id, syncId: sync.id, ids: [...ids, sync.id, repositories.edges[0].node.id], words };
+      return { name, token, s, sparePasswordId: spare.storePassword.id, spareTokenId: operator.principal.id, adminId: me.id, repositoryId: repositories.edges[0].node.id, syncId: sync.id, taskId: run.id, ids: [...ids, sync.id, repositories.edges[0].node.id, run.id], words };
     }
 
     beforeAll(async () => {

@@ -1,0 +1,222 @@
+import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { eventually } from '../support/eventually';
+import { gitlabGroup } from '../support/gitlab-accounts';
+import { buildScenario, ops, type Scenario } from '../support/scenario';
+
+const DEADLINE = 20_000;
+
+const TASK_FIELDS = `id status repositoriesTotal repositoriesDone repositoriesFailed startedAt finishedAt reason version
+  plan { id } startedBy { id }
+  credentialsUsed { credential { id login } login requests }
+  throttledPeriods { from until }`;
+const runPlan = `mutation($planId: ID!) { runPlan(planId: $planId) { ${TASK_FIELDS} } }`;
+const taskQuery = `query($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`;
+const tasksQuery = 'query($planId: ID!) { tasks(planId: $planId) { id status } }';
+const taskProgress = 'subscription($taskId: ID!) { taskProgress(taskId: $taskId) { id status repositoriesDone repositoriesTotal } }';
+const repositories = 'query($id: ID!) { repositories(organizationId: $id, first: 500, after: null) { totalCount edges { node { id fullPath protected } } } }';
+const protect = 'mutation($id: ID!) { protectRepository(id: $id) { id protected } }';
+const credentialsQuery = 'query($id: ID!) { credentials(organizationId: $id) { id login status throttledUntil } }';
+
+interface Counts {
+  branches: number;
+  tags: number;
+  issues: number;
+  mergeRequests: number;
+}
+
+type Task = {
+  id: string;
+  status: string;
+  repositoriesTotal: number;
+  repositoriesDone: number;
+  repositoriesFailed: number;
+  reason: string | null;
+  credentialsUsed: { credential: { id: string; login: string } | null; login: string; requests: number }[];
+  throttledPeriods: { from: string; until: string }[];
+};
+
+let labels = 0;
+
+for (const store of apiStores) {
+  describe(`plan runs over HTTP, graphql-ws and the GitLab double, on ${store}`, () => {
+    let storage: TestStorage;
+    let api: TestApi;
+
+    beforeAll(async () => {
+      storage = await testStorage(store);
+      // Two repositories at a time, so that a slowed GitLab makes a run last long enough to change things during it.
+      api = await startTestApi(storage, { service: { work: { runConcurrency: 2, runFlushMs: 50 } } });
+    });
+    afterAll(async () => {
+      await api?.close();
+      await storage?.dispose();
+    });
+
+    /** An organization of its own (own logins on the double) with these projects, every one protected. */
+    async function organizationWith(projects: Counts[]): Promise<{ s: Scenario; label: string; fullPaths: string[] }> {
+      const label = `run${++labels}${store}`;
+      gitlabGroup(api.gitlab, `${label}/platform`);
+      const fullPaths = projects.map((counts, index) => api.gitlab.addProject(`${label}/platform`, `p${index}`, counts).fullPath);
+      // Adding the organization lists the group at once.
+      const s = await buildScenario(api, api.rootToken, label);
+      const listed = await eventually(async () => {
+        const data = await api.ok(api.rootToken, repositories, { id: s.organizationId });
+        expect(data.repositories.totalCount).toBe(projects.length);
+        return data.repositories.edges.map((edge: any) => edge.node.id as string);
+      }, DEADLINE);
+      for (const id of listed) await api.ok(api.rootToken, protect, { id });
+      return { s, label, fullPaths };
+    }
+
+    const task = async (id: string): Promise<Task> => (await api.ok(api.rootToken, taskQuery, { id })).task;
+    const ended = (id: string) =>
+      eventually(async () => {
+        const current = await task(id);
+        expect(['COMPLETED', 'FAILED']).toContain(current.status);
+        return current;
+      }, DEADLINE);
+    /** Requests the run made: a sync reads the group, a run reads projects. */
+    const runRequests = (username: string) => api.gitlab.requests.filter((request) => request.username === username && request.path.startsWith('/api/v4/projects/'));
+    const history = async (planId: string) => {
+      const events: { type: string; data: any }[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const { auditLog }: any = await api.ok(api.rootToken, ops.auditLog, { filter: { planId }, first: 500, after });
+        events.push(...auditLog.edges.map((edge: any) => edge.node));
+        if (!auditLog.pageInfo.hasNextPage) return events;
+        after = auditLog.pageInfo.endCursor;
+      }
+    };
+
+    it('reads every page of every protected repository with the main login and the effective credentials only, and counts what each made', async () => {
+      const projects: Counts[] = [
+        { branches: 230, tags: 3, issues: 120, mergeRequests: 0 },
+        { branches: 1, tags: 0, issues: 0, mergeRequests: 101 },
+        { branches: 0, tags: 250, issues: 7, mergeRequests: 2 },
+        { branches: 100, tags: 100, issues: 100, mergeRequests: 100 },
+      ];
+      const { s, label, fullPaths } = await organizationWith(projects);
+      const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+      expect(started).toMatchObject({ status: 'RUNNING', repositoriesTotal: 4, plan: { id: s.planId } });
+      const done = await ended(started.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 4, repositoriesFailed: 0, reason: null });
+
+      const backedUp = (await history(s.planId)).filter((event) => event.type === 'RepositoryBackedUp').map((event) => event.data);
+      expect(Object.fromEntries(backedUp.map((data) => [data.fullPath, data.counts]))).toEqual(Object.fromEntries(fullPaths.map((path, index) => [path, projects[index]])));
+
+      const usernames = new Set(api.gitlab.requests.filter((request) => request.path.startsWith('/api/v4/projects/') && request.username?.startsWith(`${label}-`)).map((r) => r.username));
+      expect([...usernames].sort()).toEqual([`${label}-admin`, `${label}-bot1`]);
+      const used = Object.fromEntries(done.credentialsUsed.map((use) => [use.login, { id: use.credential?.id ?? null, requests: use.requests }]));
+      expect(used).toEqual({
+        [`${label}-admin`]: { id: null, requests: runRequests(`${label}-admin`).length },
+        [`${label}-bot1`]: { id: s.credentialIds[0], requests: runRequests(`${label}-bot1`).length },
+      });
+      // A project read each, then every page of its lists: 3+1+2+1, 1+1+1+2, 1+3+1+1, 1+1+1+1.
+      expect(done.credentialsUsed.reduce((sum, use) => sum + use.requests, 0)).toBe(4 + 7 + 5 + 6 + 4);
+      expect(runRequests(`${label}-bot2`)).toEqual([]);
+      const { tasks } = await api.ok(api.rootToken, tasksQuery, { planId: s.planId });
+      expect(tasks.map((t: any) => t.id)).toEqual([started.id]);
+    });
+
+    it('delivers the task over taskProgress as it goes on, until it has completed', async () => {
+      const { s, label } = await organizationWith(Array.from({ length: 6 }, () => ({ branches: 2, tags: 0, issues: 0, mergeRequests: 0 })));
+      api.gitlab.fault({ match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'), delayMs: 40 });
+      try {
+        const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+        const feed = listen<{ taskProgress: { id: string; status: string; repositoriesDone: number; repositoriesTotal: number } }>(api.ws(api.rootToken), taskProgress, { taskId: started.id });
+        await eventually(() => expect(feed.completed).toBe(true), DEADLINE);
+        expect(feed.errors).toEqual([]);
+        const seen = feed.received.map((item) => item.taskProgress);
+        expect(seen.length).toBeGreaterThan(1);
+        const done = seen.map((item) => item.repositoriesDone);
+        expect(done).toEqual([...done].sort((a, b) => a - b));
+        expect(seen.at(-1)).toEqual({ id: started.id, status: 'COMPLETED', repositoriesDone: 6, repositoriesTotal: 6 });
+        expect(seen.slice(0, -1).every((item) => item.status !== 'COMPLETED')).toBe(true);
+      } finally {
+        api.gitlab.clearFaults();
+      }
+    });
+
+    const midRun = [
+      ['switched off on the plan', (s: Scenario) => api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false })],
+      ['removed', (s: Scenario) => api.ok(api.rootToken, ops.removeCredential, { id: s.credentialIds[0] })],
+    ] as const;
+
+    it.each(midRun)('makes no request with a credential %s during the run after that change', async (_label, change) => {
+      const { s, label } = await organizationWith(Array.from({ length: 8 }, () => ({ branches: 150, tags: 1, issues: 1, mergeRequests: 1 })));
+      api.gitlab.fault({ match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'), delayMs: 60 });
+      try {
+        const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+        await eventually(() => expect(runRequests(`${label}-bot1`).length).toBeGreaterThan(2), DEADLINE, 10);
+        await change(s);
+        const changedAt = Date.now();
+        const done = await ended(started.id);
+        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 8, repositoriesFailed: 0 });
+        // The run went on after the change, with the main login alone.
+        expect(runRequests(`${label}-admin`).filter((request) => request.at > changedAt).length).toBeGreaterThan(0);
+        expect(runRequests(`${label}-bot1`).filter((request) => request.at > changedAt)).toEqual([]);
+        expect(done.credentialsUsed.find((use) => use.login === `${label}-bot1`)?.requests).toBe(runRequests(`${label}-bot1`).length);
+      } finally {
+        api.gitlab.clearFaults();
+      }
+    });
+
+    it('waits out GitLab when every credential is out of quota, and records who was throttled and when', async () => {
+      const { s, label } = await organizationWith(Array.from({ length: 2 }, () => ({ branches: 1, tags: 1, issues: 1, mergeRequests: 1 })));
+      const rule = { limit: 6, windowMs: 3000 };
+      const tokens = [s.secrets[0], s.secrets[1]];
+      for (const token of tokens) api.gitlab.setRateLimit(rule, token);
+      try {
+        // Spend both quotas at the start of a window, so that the run meets 429s before the window ends.
+        await eventually(() => expect(Date.now() % rule.windowMs).toBeLessThan(100), 10_000, 5);
+        await Promise.all(
+          tokens.flatMap((token) => Array.from({ length: rule.limit }, () => fetch(`${api.gitlab.url}/api/v4/user`, { headers: { 'private-token': token } }).then((r) => r.arrayBuffer()))),
+        );
+        const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+        const done = await ended(started.id);
+        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 2, repositoriesFailed: 0 });
+        expect(done.throttledPeriods.length).toBeGreaterThan(0);
+        const types = (await history(s.planId)).map((event) => event.type);
+        expect(types).toEqual(expect.arrayContaining(['BackupTaskThrottled', 'BackupTaskResumed', 'CredentialThrottled']));
+        const throttled = (await history(s.planId)).filter((event) => event.type === 'CredentialThrottled').map((event) => event.data.login);
+        expect([...new Set(throttled)].sort()).toEqual([`${label}-admin`, `${label}-bot1`]);
+        const { credentials } = await api.ok(api.rootToken, credentialsQuery, { id: s.organizationId });
+        const bot1 = credentials.find((c: any) => c.id === s.credentialIds[0]);
+        expect(bot1.throttledUntil).not.toBeNull();
+        // GitLab counts refused requests too: what the task reports is what GitLab saw.
+        for (const use of done.credentialsUsed) expect(use.requests).toBe(runRequests(use.login).length);
+        expect(runRequests(`${label}-bot1`).some((request) => request.status === 429)).toBe(true);
+      } finally {
+        for (const token of tokens) api.gitlab.setRateLimit(null, token);
+      }
+    });
+
+    it('records a credential GitLab answers 401 as REVOKED and completes with the others', async () => {
+      const { s, label } = await organizationWith(Array.from({ length: 3 }, () => ({ branches: 1, tags: 0, issues: 0, mergeRequests: 0 })));
+      api.gitlab.revokeToken(s.secrets[1]);
+      const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+      const done = await ended(started.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 3, repositoriesFailed: 0 });
+      expect(runRequests(`${label}-bot1`).map((request) => request.status)).toEqual([401]);
+      const { credentials } = await api.ok(api.rootToken, credentialsQuery, { id: s.organizationId });
+      expect(credentials.find((c: any) => c.id === s.credentialIds[0]).status).toBe('REVOKED');
+      const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter: { credentialId: s.credentialIds[0] }, first: 500 });
+      const failed = auditLog.edges.map((edge: any) => edge.node).filter((event: any) => event.type === 'CredentialVerificationFailed');
+      expect(failed.map((event: any) => event.data.reason)).toEqual([`GitLab answered 401 during task ${started.id}`]);
+    });
+
+    it("refuses another tenant's plan as NOT_FOUND and writes nothing, and refuses a VIEWER", async () => {
+      const { s } = await organizationWith([]);
+      const { createTenant } = await api.ok(api.rootToken, ops.createTenant, { name: `other-${store}` });
+      const before = (await history(s.planId)).length;
+      const foreign = await api.request(createTenant.token, runPlan, { planId: s.planId });
+      expect(foreign.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
+      const { createApiToken: viewer } = await api.ok(api.rootToken, ops.createApiToken, { name: `viewer-${store}`, role: 'VIEWER' });
+      const refused = await api.request(viewer.token, runPlan, { planId: s.planId });
+      expect(refused.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+      expect((await history(s.planId)).length).toBe(before);
+      expect((await api.ok(api.rootToken, tasksQuery, { planId: s.planId })).tasks).toEqual([]);
+      expect((await api.request(createTenant.token, tasksQuery, { planId: s.planId })).errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
+    });
+  });
+}
