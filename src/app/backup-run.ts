@@ -179,8 +179,9 @@ class TaskRun {
 
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
+    let stop = () => undefined as void;
     this.#stopped = new Promise<never>((_resolve, reject) => {
-      const stop = () => reject(new RunStopped());
+      stop = () => reject(new RunStopped());
       if (signal.aborted) stop();
       else signal.addEventListener('abort', stop, { once: true });
     });
@@ -201,6 +202,8 @@ class TaskRun {
     } catch (error) {
       this.#fatal ??= `the task could not go on: ${messageOf(error)}`;
     }
+    // The signal lives as long as the service: a listener per finished run would pile up.
+    signal.removeEventListener('abort', stop);
     await this.finish(this.#fatal ?? (signal.aborted ? 'the service stopped' : undefined));
   }
 
