@@ -64,7 +64,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       tenantLock: new TenantLock(backplane.db),
       gitlab: gitlabPort({ timeoutMs: config.gitlabTimeoutMs, maxRetryMs: config.gitlabMaxRetryMs, checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000), ...options.gitlab }),
       jobs,
-      work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, ...options.work },
+      work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, taskStaleAfterMs: 30 * 60_000, ...options.work },
     };
 
     for (const runner of backplane.runners) runner.start();

@@ -36,7 +36,8 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
   // Under the tenant lock, and with the read model caught up before it is let go: a second
   // runPlan of the plan sees this task running.
   const repositories = await deps.tenantLock.run(tenantId, async () => {
-    if ((await unfinishedTaskOf(deps.db, tenantId, planId)) !== null) throw new DomainError('CONFLICT', `plan ${planId} has a task running`);
+    const unfinished = await unfinishedTaskOf(deps.db, tenantId, planId);
+    if (unfinished !== null) await abandonIfStale(deps, request, unfinished.id);
     const repositories = await protectedProjects(deps.db, tenantId, organization.id);
     await execute(deps, request, task, taskStream(taskId), {
       type: 'StartBackupTask',
@@ -48,6 +49,14 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
   if (deps.jobs.signal.aborted) await run.finish('the service stopped');
   else deps.jobs.start(`task ${taskId}`, (signal) => run.run(signal));
   return found(await taskById(deps.db, tenantId, taskId), 'task', taskId);
+}
+
+/** Records a task whose stream has been silent too long as failed; refuses with CONFLICT while it is alive. */
+async function abandonIfStale(deps: AppDeps, request: Request, taskId: string): Promise<void> {
+  const stream = taskStream(taskId);
+  const [last] = await deps.store.readStream(stream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
+  const lastEventAt = last.recordedAt.toISOString();
+  await execute(deps, request, task, stream, { type: 'AbandonBackupTask', data: { now: new Date().toISOString(), lastEventAt, staleAfterMs: deps.work.taskStaleAfterMs } });
 }
 
 /** A repository request that must not go out: the run stopped, or its member left the pool meanwhile. */

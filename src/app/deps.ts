@@ -39,6 +39,8 @@ export interface WorkSettings {
   runConcurrency: number;
   /** How long results of a plan run wait to be recorded together (ms). */
   runFlushMs: number;
+  /** A task whose stream says nothing for this long is taken to be dead, and its plan may run again (ms). */
+  taskStaleAfterMs: number;
 }
 
 export interface Request {

@@ -47,7 +47,12 @@ export type TaskCommand =
   | { type: 'RecordTaskThrottled'; data: { from: string; until: string } }
   | { type: 'RecordTaskResumed'; data: { at: string } }
   | { type: 'RecordRepositoryResults'; data: { results: RepositoryResult[] } }
-  | { type: 'FinishBackupTask'; data: TaskSummary & { now: string; reason?: string } };
+  | { type: 'FinishBackupTask'; data: TaskSummary & { now: string; reason?: string } }
+  /**
+   * A task whose process went away says nothing more: once its stream has been silent for
+   * staleAfterMs, another run of the plan may record it as failed and start.
+   */
+  | { type: 'AbandonBackupTask'; data: { now: string; lastEventAt: string; staleAfterMs: number } };
 
 export type TaskStatus = 'NONE' | 'RUNNING' | 'THROTTLED' | 'COMPLETED' | 'FAILED';
 
@@ -56,23 +61,26 @@ export interface TaskState {
   ref: Ref | null;
   total: number;
   recorded: number;
+  failed: number;
+  startedAt: string | null;
 }
 
 export const task: Decider<TaskState, TaskCommand, TaskEvent> = {
-  initialState: () => ({ status: 'NONE', ref: null, total: 0, recorded: 0 }),
+  initialState: () => ({ status: 'NONE', ref: null, total: 0, recorded: 0, failed: 0, startedAt: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'BackupTaskStarted': {
-        const { taskId, planId, organizationId, repositoriesTotal } = event.data;
-        return { status: 'RUNNING', ref: { taskId, planId, organizationId }, total: repositoriesTotal, recorded: 0 };
+        const { taskId, planId, organizationId, repositoriesTotal, startedAt } = event.data;
+        return { status: 'RUNNING', ref: { taskId, planId, organizationId }, total: repositoriesTotal, recorded: 0, failed: 0, startedAt };
       }
       case 'BackupTaskThrottled':
         return { ...state, status: 'THROTTLED' };
       case 'BackupTaskResumed':
         return { ...state, status: 'RUNNING' };
       case 'RepositoryBackedUp':
-      case 'RepositoryBackupFailed':
         return { ...state, recorded: state.recorded + 1 };
+      case 'RepositoryBackupFailed':
+        return { ...state, recorded: state.recorded + 1, failed: state.failed + 1 };
       case 'BackupTaskCompleted':
         return { ...state, status: 'COMPLETED' };
       case 'BackupTaskFailed':
@@ -114,6 +122,21 @@ export const task: Decider<TaskState, TaskCommand, TaskEvent> = {
         if (reason !== undefined) events.push({ type: 'BackupTaskFailed', data: { ...ref, ...summary, finishedAt: now, reason } });
         else events.push({ type: 'BackupTaskCompleted', data: { ...ref, ...summary, finishedAt: now } });
         return events;
+      }
+      case 'AbandonBackupTask': {
+        const { now, lastEventAt, staleAfterMs } = command.data;
+        const silentMs = Date.parse(now) - Date.parse(lastEventAt);
+        if (!(silentMs > staleAfterMs)) throw new DomainError('CONFLICT', `task ${ref.taskId} of this plan is running`);
+        // What the lost process counted of its credentials and waits went with it.
+        const summary: TaskSummary = {
+          repositoriesDone: state.recorded - state.failed,
+          repositoriesFailed: state.failed,
+          durationMs: Math.max(0, Date.parse(now) - Date.parse(state.startedAt!)),
+          credentialsUsed: [],
+          throttledPeriods: [],
+        };
+        const reason = `interrupted: no progress for ${Math.round(silentMs / 60_000)} minutes, its process is taken to be gone`;
+        return [{ type: 'BackupTaskFailed', data: { ...ref, ...summary, finishedAt: now, reason } }];
       }
     }
   },

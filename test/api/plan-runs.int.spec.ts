@@ -220,3 +220,47 @@ for (const store of apiStores) {
     });
   });
 }
+
+describe('a task whose process went quiet', () => {
+  let storage: TestStorage;
+  let api: TestApi;
+  beforeAll(async () => {
+    storage = await testStorage('pglite');
+    // A task silent for a second and a half counts as dead here; in service it is half an hour.
+    api = await startTestApi(storage, { service: { work: { runConcurrency: 1, runFlushMs: 20, taskStaleAfterMs: 1500 } } });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await storage?.dispose();
+  });
+
+  it('blocks a second run while it says something, then is recorded as failed and the plan runs again', async () => {
+    gitlabGroup(api.gitlab, 'quiet/platform');
+    api.gitlab.addProject('quiet/platform', 'slow');
+    const s = await buildScenario(api, api.rootToken, 'quiet');
+    const listed = await eventually(async () => {
+      const data = await api.ok(api.rootToken, repositories, { id: s.organizationId });
+      expect(data.repositories.totalCount).toBe(1);
+      return data.repositories.edges[0].node.id as string;
+    }, DEADLINE);
+    await api.ok(api.rootToken, protect, { id: listed });
+
+    // GitLab holds the project's first answer for 5 s: the task records nothing meanwhile.
+    api.gitlab.fault({ match: (request) => request.path.startsWith('/api/v4/projects/'), delayMs: 5000, times: 1 });
+    const first = (await api.ok(api.rootToken, runPlan, { planId: s.planId })).runPlan;
+    const refused = await api.request(api.rootToken, runPlan, { planId: s.planId });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(refused.errors?.[0]?.message).toMatch(/is running/);
+
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const second = (await api.ok(api.rootToken, runPlan, { planId: s.planId })).runPlan;
+    expect(second.id).not.toBe(first.id);
+    const abandoned = (await api.ok(api.rootToken, taskQuery, { id: first.id })).task;
+    expect(abandoned).toMatchObject({ status: 'FAILED' });
+    expect(abandoned.reason).toMatch(/interrupted: no progress/);
+    await eventually(async () => expect((await api.ok(api.rootToken, taskQuery, { id: second.id })).task.status).toBe('COMPLETED'), DEADLINE);
+    // The first run, once GitLab answers, finds its task closed and stops without taking the process down.
+    await api.service.app.jobs.idle();
+    expect((await api.ok(api.rootToken, taskQuery, { id: first.id })).task.status).toBe('FAILED');
+  });
+});

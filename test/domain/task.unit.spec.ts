@@ -143,3 +143,36 @@ describe('task', () => {
     spec.given([started(), failed('stopped')]).when(command).thenRefuses('CONFLICT', /task t1 has finished/);
   });
 });
+
+describe('AbandonBackupTask', () => {
+  const abandon = (now: string, lastEventAt = '2026-03-01T10:05:00.000Z'): TaskCommand => ({ type: 'AbandonBackupTask', data: { now, lastEventAt, staleAfterMs: 30 * 60_000 } });
+
+  it('refuses while the task has said something within the stale time', () => {
+    spec.given([started(), repositoryBackedUp]).when(abandon('2026-03-01T10:35:00.000Z')).thenRefuses('CONFLICT', /task t1 of this plan is running/);
+  });
+
+  it('records a silent task as failed, with what its stream counted', () => {
+    spec
+      .given([started(3), repositoryBackedUp, repositoryFailed])
+      .when(abandon('2026-03-01T10:45:00.000Z'))
+      .then([
+        {
+          type: 'BackupTaskFailed',
+          data: {
+            ...ref,
+            repositoriesDone: 1,
+            repositoriesFailed: 1,
+            durationMs: 45 * 60_000,
+            credentialsUsed: [],
+            throttledPeriods: [],
+            finishedAt: '2026-03-01T10:45:00.000Z',
+            reason: 'interrupted: no progress for 40 minutes, its process is taken to be gone',
+          },
+        },
+      ]);
+  });
+
+  it('refuses a task that has finished', () => {
+    spec.given([started(), completed]).when(abandon('2026-03-01T12:00:00.000Z')).thenRefuses('CONFLICT', /has finished/);
+  });
+});
