@@ -5,7 +5,7 @@ import { actorJson, dataOf, eventContext } from './event-context';
 /** The repositories GitLab lists for each organization, their protection and who set it, and the syncs. */
 export const repositoriesProjection: Projection = {
   name: 'repositories',
-  version: 1,
+  version: 2,
   tables: ['repositories', 'repository_syncs'],
   schema: [
     `CREATE TABLE repositories (
@@ -40,6 +40,8 @@ export const repositoriesProjection: Projection = {
        credentials_used jsonb,
        reason text)`,
     'CREATE INDEX repository_syncs_organization ON repository_syncs (tenant_id, organization_id, started_at)',
+    // The schedule looks up every organization's latest start, every minute, in every process.
+    'CREATE INDEX repository_syncs_latest ON repository_syncs (organization_id, started_at)',
   ],
   filter: { streamPrefixes: ['repositories-'] },
   apply(recorded) {

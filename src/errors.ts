@@ -11,3 +11,8 @@ export class BackplaneError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** An error's message for a record or a reason; what it wraps is not looked into. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : 'unknown failure';
+}

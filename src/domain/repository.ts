@@ -44,8 +44,15 @@ export type RepositoryEvent =
   | { type: 'RepositoryListSyncFailed'; data: Partial<SyncStats> & { organizationId: string; syncId: string; reason: string } };
 
 export type RepositoryCommand =
-  /** `now` is when the command runs; a running sync older than staleAfterMs is taken to be dead. */
-  | { type: 'StartRepositorySync'; data: { organizationId: string; syncId: string; trigger: SyncTrigger; now: string; staleAfterMs: number } }
+  /**
+   * `now` is when the command runs; a running sync older than staleAfterMs is taken to be dead.
+   * A start on schedule names the last start the scheduler saw: if another has started since
+   * (another process served the same slot), it is not started again.
+   */
+  | {
+      type: 'StartRepositorySync';
+      data: { organizationId: string; syncId: string; trigger: SyncTrigger; now: string; staleAfterMs: number; lastStartedAtSeen?: string | null };
+    }
   | {
       type: 'CompleteRepositorySync';
       data: {
@@ -76,16 +83,19 @@ export interface RepositoryListState {
   repositories: Record<string, KnownRepository>;
   /** The sync running now, if any. */
   running: { syncId: string; startedAt: string } | null;
+  /** The latest sync to start, running or not, and when it started. */
+  lastSyncId: string | null;
+  lastStartedAt: string | null;
 }
 
 const key = (kind: RepositoryKind, gitlabId: number) => `${kind}:${gitlabId}`;
 
 export const repositoryList: Decider<RepositoryListState, RepositoryCommand, RepositoryEvent> = {
-  initialState: () => ({ repositories: {}, running: null }),
+  initialState: () => ({ repositories: {}, running: null, lastSyncId: null, lastStartedAt: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'RepositoryListSyncStarted':
-        return { ...state, running: { syncId: event.data.syncId, startedAt: event.data.startedAt } };
+        return { ...state, running: { syncId: event.data.syncId, startedAt: event.data.startedAt }, lastSyncId: event.data.syncId, lastStartedAt: event.data.startedAt };
       case 'RepositoryListSynced':
       case 'RepositoryListSyncFailed':
         return state.running?.syncId === event.data.syncId ? { ...state, running: null } : state;
@@ -109,7 +119,10 @@ export const repositoryList: Decider<RepositoryListState, RepositoryCommand, Rep
   decide(command, state) {
     switch (command.type) {
       case 'StartRepositorySync': {
-        const { organizationId, syncId, trigger, now, staleAfterMs } = command.data;
+        const { organizationId, syncId, trigger, now, staleAfterMs, lastStartedAtSeen } = command.data;
+        if (lastStartedAtSeen !== undefined && lastStartedAtSeen !== state.lastStartedAt) {
+          throw new DomainError('SYNC_ALREADY_STARTED', `a sync of this organization started at ${state.lastStartedAt}, after the one the schedule saw`);
+        }
         const events: RepositoryEvent[] = [];
         if (state.running !== null) {
           const age = Date.parse(now) - Date.parse(state.running.startedAt);
@@ -187,11 +200,19 @@ function completed(state: RepositoryListState, data: Extract<RepositoryCommand, 
       }
       continue;
     }
-    // Back after a removal, it keeps its id and its protection; otherwise it is new.
+    // Back after a removal, it keeps its id; otherwise it is new.
     const repositoryId = before?.id ?? newIds[nextId++];
     if (repositoryId === undefined) throw new DomainError('INVALID_INPUT', 'not enough ids for the repositories discovered');
     added++;
     events.push({ type: 'RepositoryDiscovered', data: { organizationId, repositoryId, ...listed } });
+    if (before?.protected && listed.kind === 'PROJECT') {
+      // Gone, it freed its seat; back, it takes one again, or loses its protection.
+      if (freeSeats !== null && freeSeats < 1) {
+        events.push({ type: 'RepositoryUnprotected', data: { organizationId, repositoryId } });
+        events.push({ type: 'LicenseSeatLimitReached', data: { organizationId, repositoryId, fullPath: listed.fullPath } });
+      } else if (freeSeats !== null) freeSeats--;
+      continue;
+    }
     if (before?.protected) continue;
     if (listed.kind === 'GROUP') {
       // "Protect groups": the group structure is protected with the organization, and takes no seat.

@@ -12,6 +12,9 @@ const CODES: Record<string, string> = {
   APPEND_DEADLOCK: 'CONFLICT',
   WRONG_EXPECTED_VERSION: 'CONFLICT',
   LICENSE_SEATS_EXHAUSTED: 'CONFLICT',
+  // A password changed or deleted while a call was about to use it: the call may be made again.
+  SECRET_UNAVAILABLE: 'CONFLICT',
+  PENDING_AUTHORIZATION: 'CONFLICT',
 };
 
 /** Codes whose messages are written for the client; anything else is answered without its message. */

@@ -66,9 +66,10 @@ export async function taskById(db: SqlExecutor, tenantId: string, id: string): P
 }
 
 /** A plan's tasks, newest first. */
-export async function tasksOf(db: SqlExecutor, tenantId: string, planId: string): Promise<TaskView[]> {
+/** The plan's latest tasks, newest first (at most `limit`: a plan run hourly makes thousands a year). */
+export async function tasksOf(db: SqlExecutor, tenantId: string, planId: string, limit = 100): Promise<TaskView[]> {
   if (!isUuid(planId)) return [];
-  const rows = await db.query<TaskRow>('SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 ORDER BY started_at DESC, id DESC', [tenantId, planId]);
+  const rows = await db.query<TaskRow>('SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3', [tenantId, planId, limit]);
   return rows.map(taskView);
 }
 

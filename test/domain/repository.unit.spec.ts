@@ -106,6 +106,18 @@ describe('repository list', () => {
         ]);
     });
 
+    it('starts on schedule only when no sync started since the one the schedule saw', () => {
+      const scheduled = (lastStartedAtSeen: string | null): RepositoryCommand => ({
+        type: 'StartRepositorySync',
+        data: { organizationId, syncId: 's2', trigger: 'SCHEDULE', now: '2026-03-01T11:00:00.000Z', staleAfterMs: HOUR, lastStartedAtSeen },
+      });
+      const history = [started('s0', '2026-03-01T08:00:00.000Z'), synced({}, 's0'), started('s1', '2026-03-01T10:00:00.000Z'), synced({}, 's1')];
+      spec.given(history).when(scheduled('2026-03-01T10:00:00.000Z')).then([{ type: 'RepositoryListSyncStarted', data: { organizationId, syncId: 's2', trigger: 'SCHEDULE', startedAt: '2026-03-01T11:00:00.000Z' } }]);
+      spec.given(history).when(scheduled('2026-03-01T08:00:00.000Z')).thenRefuses('SYNC_ALREADY_STARTED', /started at 2026-03-01T10:00:00.000Z/);
+      spec.given(history).when(scheduled(null)).thenRefuses('SYNC_ALREADY_STARTED');
+      spec.given([]).when(scheduled(null)).then([{ type: 'RepositoryListSyncStarted', data: { organizationId, syncId: 's2', trigger: 'SCHEDULE', startedAt: '2026-03-01T11:00:00.000Z' } }]);
+    });
+
     it('lets the new sync complete, and the stale one no longer', () => {
       const history: RepositoryEvent[] = [
         started('s0', '2026-03-01T08:30:00.000Z'),
@@ -197,9 +209,20 @@ describe('repository list', () => {
         spec.given(gone).when(complete([moved])).then([discovered('r1', moved), synced({ added: 1 })]);
       });
 
-      it('keeps its protection, without taking a seat again', () => {
+      it('keeps its protection while a seat is free: gone, it freed its seat, back, it takes one again', () => {
         const history = [...gone.slice(0, 2), protectedEvent('r1', false), ...gone.slice(2)];
-        spec.given(history).when(complete([api], { autoAddNewRepositories: true, freeSeats: 0 })).then([discovered('r1', api), synced({ added: 1 })]);
+        spec.given(history).when(complete([api], { freeSeats: 1 })).then([discovered('r1', api), synced({ added: 1 })]);
+        spec.given(history).when(complete([api], { freeSeats: null })).then([discovered('r1', api), synced({ added: 1 })]);
+        // The seat it takes is not there for a new repository of the same listing.
+        spec
+          .given(history)
+          .when(complete([api, web], { autoAddNewRepositories: true, freeSeats: 1, newIds: ['r2'] }))
+          .then([discovered('r1', api), discovered('r2', web), seatLimitReached('r2', web.fullPath), synced({ added: 2 })]);
+      });
+
+      it('loses its protection when its seat was taken meanwhile, and says the limit was reached', () => {
+        const history = [...gone.slice(0, 2), protectedEvent('r1', false), ...gone.slice(2)];
+        spec.given(history).when(complete([api], { freeSeats: 0 })).then([discovered('r1', api), unprotectedEvent('r1'), seatLimitReached('r1', api.fullPath), synced({ added: 1 })]);
       });
 
       it('is protected by auto-add like a new one when it was not protected', () => {
