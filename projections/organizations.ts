@@ -74,6 +74,16 @@ export const organizationsProjection: Projection = {
       }
       case 'OrganizationDefaultDeviceChanged':
         return [{ sql: 'UPDATE organizations SET default_device_id = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, event.data.deviceId, version] }];
+      case 'OrganizationAuthorized': {
+        const { organizationId, login, passwordId, gitlabGroupId, access } = event.data;
+        return [
+          {
+            sql: `UPDATE organizations SET login = $2, password_id = $3, gitlab_group_id = $4, token_scopes = $5, token_expires_at = $6, verified_at = $7,
+                    verification_failure = NULL, verification_reason = NULL, version = $8 WHERE id = $1`,
+            params: [organizationId, login, passwordId, gitlabGroupId, JSON.stringify(access.scopes), access.expiresAt, context.occurredAt, version],
+          },
+        ];
+      }
       case 'OrganizationVerified': {
         const { organizationId, scopes, expiresAt } = event.data;
         return [
@@ -87,6 +97,8 @@ export const organizationsProjection: Projection = {
         const { organizationId, failure, reason } = event.data;
         return [{ sql: 'UPDATE organizations SET verified_at = $2, verification_failure = $3, verification_reason = $4, version = $5 WHERE id = $1', params: [organizationId, context.occurredAt, failure, reason, version] }];
       }
+      case 'OrganizationAuthorizationRequested':
+        return [{ sql: 'UPDATE organizations SET version = $2 WHERE id = $1', params: [event.data.organizationId, version] }];
       case 'OrganizationRemoved':
         return [{ sql: 'UPDATE organizations SET removed_at = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, context.occurredAt, version] }];
       default:

@@ -30,6 +30,10 @@ export interface Config {
   syncCheckIntervalMs: number;
   /** Repositories a plan run reads at once. */
   runConcurrency: number;
+  /** Backplane's OAuth application on GitLab, for organizations with authMethod SSO; unset: SSO is refused. */
+  gitlabOAuth?: { clientId: string; clientSecret: string };
+  /** Where browsers reach this server (GitLab sends them back to <publicUrl>/oauth/gitlab/callback); unset: the server's own address. */
+  publicUrl?: string;
 }
 
 export class ConfigError extends BackplaneError {
@@ -66,7 +70,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gitlabMaxRetryMs: positiveInteger(env, 'BACKPLANE_GITLAB_RETRY_MS', 60_000),
     syncCheckIntervalMs: positiveInteger(env, 'BACKPLANE_SYNC_CHECK_MS', 60_000),
     runConcurrency: positiveInteger(env, 'BACKPLANE_RUN_CONCURRENCY', 8),
+    gitlabOAuth: gitlabOAuthOf(env),
+    publicUrl: publicUrlOf(env.BACKPLANE_PUBLIC_URL),
   };
+}
+
+function gitlabOAuthOf(env: NodeJS.ProcessEnv): Config['gitlabOAuth'] {
+  const clientId = env.BACKPLANE_GITLAB_OAUTH_CLIENT_ID || undefined;
+  const clientSecret = env.BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET || undefined;
+  if (clientId === undefined && clientSecret === undefined) return undefined;
+  if (clientId === undefined || clientSecret === undefined) {
+    throw new ConfigError('BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET go together: set both (the application on GitLab) or neither');
+  }
+  return { clientId, clientSecret };
+}
+
+function publicUrlOf(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('BACKPLANE_PUBLIC_URL must be an absolute URL such as https://backplane.example.com');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('BACKPLANE_PUBLIC_URL must be an http(s) URL without credentials, query or fragment');
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

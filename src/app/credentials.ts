@@ -19,7 +19,7 @@ export async function addCredential(deps: AppDeps, request: Request, input: { or
     return {
       organization,
       facts: {
-        organization: organization === null ? null : { mainLogin: organization.login ?? '' },
+        organization: organization === null ? null : { mainLogin: organization.login },
         credentialLogins: organization === null ? [] : (await credentialsOf(deps.db, tenantId, organization.id)).map((other) => other.login),
         passwordStored: (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
       },

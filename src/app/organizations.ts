@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { credential, credentialStream } from '../domain/credential';
-import { admissible, gitlabBaseUrl, groupPath, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
+import { admissible, awaitingAuthorization, gitlabBaseUrl, groupPath, mainLogin, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
 import { plan, planStream } from '../domain/plan';
 import { deviceById, passwordById } from '../queries/catalog';
 import { credentialsOf, organizationById, organizationForGroup } from '../queries/organizations';
@@ -9,16 +9,21 @@ import type { OrganizationView } from '../queries/views';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
 import { startSync } from './repository-sync';
+import { beginAuthorization, ssoApplication } from './sso';
 import { checkToken, refuseUnverified } from './verification';
 
 /** What a client gives: the command without the id, the facts Backplane looks up itself, and GitLab's answer. */
 export type AddOrganizationInput = Omit<Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'], 'organizationId' | 'known' | 'token'>;
 
+/** An organization as just added: with SSO, the URL where its sign-in to GitLab starts. */
+export type AddedOrganization = OrganizationView & { authorizationUrl: string | null };
+
 /**
  * Checks the input, then the main login's token with GitLab (outside the tenant lock: GitLab may
- * be slow), then, under the lock, looks the facts up again and adds the organization.
+ * be slow), then, under the lock, looks the facts up again and adds the organization. With SSO
+ * there is no token yet: it is added pending, with the URL of its sign-in.
  */
-export async function addOrganization(deps: AppDeps, request: Request, input: AddOrganizationInput): Promise<OrganizationView> {
+export async function addOrganization(deps: AppDeps, request: Request, input: AddOrganizationInput): Promise<AddedOrganization> {
   const { tenantId } = request.principal;
   const organizationId = randomUUID();
   const known = async () => ({
@@ -27,8 +32,16 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
     sameGroupOrganizationId: await organizationForGroup(deps.db, tenantId, gitlabBaseUrl(input.gitlabUrl), groupPath(input.name)),
   });
   const { name, gitlabUrl, login, passwordId } = admissible({ ...input, organizationId, known: await known() });
-  const token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId });
-  if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login });
+  if (input.authMethod === 'SSO') {
+    ssoApplication(deps);
+    const pending = await deps.tenantLock.run(tenantId, async () => {
+      await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token: null } });
+      return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
+    });
+    return { ...pending, authorizationUrl: await beginAuthorization(deps, request, pending) };
+  }
+  const token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId: passwordId! });
+  if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login: login! });
   const added = await deps.tenantLock.run(tenantId, async () => {
     await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token } });
     return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
@@ -37,16 +50,30 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
   // job of its own: the organization is added whatever becomes of it, a failure is logged rather
   // than left unhandled, and a stop (or a test) waiting for the jobs waits for it too.
   deps.jobs.start(`first sync of ${added.id}`, async () => {
-    await startSync(deps, request, added, 'FIRST');
+    await startSync(deps, request, added, 'FIRST', { lastStartedAtSeen: null });
   });
-  return added;
+  return { ...added, authorizationUrl: null };
+}
+
+/** A new sign-in for a pending SSO organization, whose earlier authorization URLs stop working. */
+export async function authorizeOrganization(deps: AppDeps, request: Request, id: string): Promise<AddedOrganization> {
+  const { tenantId } = request.principal;
+  const current = found(await organizationById(deps.db, tenantId, id), 'organization', id);
+  awaitingAuthorization(current);
+  ssoApplication(deps);
+  await execute(deps, request, organization, organizationStream(id), { type: 'RequestAuthorization', data: { organizationId: id } });
+  for (const secretId of await deps.authorizations.withdraw(tenantId, id)) await deps.vault.discard(secretId);
+  return { ...current, authorizationUrl: await beginAuthorization(deps, request, current) };
 }
 
 /** Checks the main login's token again; the outcome is recorded either way and shows on the organization. */
 export async function verifyOrganization(deps: AppDeps, request: Request, id: string): Promise<OrganizationView> {
   const { tenantId } = request.principal;
   const current = found(await organizationById(deps.db, tenantId, id), 'organization', id);
-  const token = await checkToken(deps, { tenantId, deviceId: current.defaultDeviceId, gitlabUrl: current.gitlabUrl, groupPath: current.name, login: current.login!, passwordId: current.passwordId! });
+  const { login, passwordId } = mainLogin(current);
+  const sso = current.authMethod === 'SSO';
+  // An SSO token answers for whoever signed in: GitLab names them, there is no login to compare.
+  const token = await checkToken(deps, { tenantId, deviceId: current.defaultDeviceId, gitlabUrl: current.gitlabUrl, groupPath: current.name, login: sso ? null : login, passwordId, authMethod: current.authMethod });
   await execute(deps, request, organization, organizationStream(id), { type: 'RecordOrganizationVerification', data: { organizationId: id, token } });
   return found(await organizationById(deps.db, tenantId, id), 'organization', id);
 }

@@ -20,9 +20,11 @@ export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: numbe
     for (const { tenantId, organizationId, lastStartedAt } of await syncSchedules(deps.db)) {
       if (stopped) return;
       const organization = await organizationById(deps.db, tenantId, organizationId);
-      if (organization === null || !syncDue(organization.repositoriesSync, lastStartedAt, now)) continue;
+      // A pending SSO organization has nobody to read GitLab as until it is authorized.
+      if (organization === null || organization.passwordId === null || !syncDue(organization.repositoriesSync, lastStartedAt, now)) continue;
       const request = { principal: systemPrincipal(tenantId), correlationId: randomUUID() };
-      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE', now).catch((error: unknown) =>
+      // Another process (or the organization's own first sync) may have served this slot: then it is not synced again.
+      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE', { now, lastStartedAtSeen: lastStartedAt }).catch((error: unknown) =>
         logger.warn('scheduled sync did not start', { organizationId, error: error instanceof Error ? error.message : 'unknown' }),
       );
     }

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
 import { verification, verificationStream, type TokenCheck, type VerificationEvent } from '../domain/verification';
+import { OAuthGrantError, parseTokensSecret, tokensSecret, type OAuthTokens } from '../gitlab/oauth';
 import { deviceById, passwordSecretId } from '../queries/catalog';
 import { execute, type AppDeps, type Request } from './deps';
-import type { GitLabSession, SessionOptions } from './gitlab-port';
+import type { GitLabSession, SessionOptions, TokenKind } from './gitlab-port';
+import { changePassword } from './passwords';
+import { systemPrincipal } from './principal';
 
 /** Where a token is checked or used: an organization's GitLab and group, through its default device. */
 export interface TokenTarget {
@@ -11,9 +14,22 @@ export interface TokenTarget {
   deviceId: string;
   gitlabUrl: string;
   groupPath: string;
-  login: string;
+  /** Null for an SSO organization's token: GitLab says whose it is. */
+  login: string | null;
   passwordId: string;
+  /** The organization's, when the entry is its main login's: SSO entries hold OAuth tokens. Default TOKEN. */
+  authMethod?: string;
 }
+
+/** A token as GitLab takes it, and what it may do when the caller knows (OAuth). */
+export interface UsableToken {
+  token: string;
+  kind: TokenKind;
+  scopes?: string[];
+}
+
+/** An access token this close to its end is refreshed before use: a call or a sync may take minutes. */
+const REFRESH_AHEAD_MS = 5 * 60_000;
 
 /** The secret of a password entry, for one call to GitLab. */
 export async function revealPassword(deps: AppDeps, tenantId: string, passwordId: string): Promise<string> {
@@ -26,20 +42,75 @@ export async function revealPassword(deps: AppDeps, tenantId: string, passwordId
  * Asks GitLab about the token through the organization's default device. The server itself is
  * the built-in device "local"; another device would have to do it, and none runs work yet.
  */
-export async function checkToken(deps: AppDeps, target: TokenTarget): Promise<TokenCheck> {
+export async function checkToken(deps: AppDeps, target: TokenTarget): Promise<TokenCheck & { login?: string }> {
+  let token: UsableToken;
+  try {
+    token = await usableToken(deps, target);
+  } catch (error) {
+    if (error instanceof OAuthGrantError) return refreshRefused(error);
+    throw error;
+  }
+  return checkUsable(deps, target, token);
+}
+
+/** Asks GitLab about a token in hand (one not yet in the password manager), through the default device. */
+export async function checkUsable(deps: AppDeps, target: Omit<TokenTarget, 'passwordId' | 'authMethod'>, token: UsableToken): Promise<TokenCheck & { login?: string }> {
   const device = await deviceById(deps.db, target.tenantId, target.deviceId);
   if (device === null) throw new DomainError('NOT_FOUND', `no device ${target.deviceId}`);
   if (!device.builtIn) {
     return { ok: false, failure: 'DEVICE_UNAVAILABLE', reason: `device ${device.name} is not connected: make the built-in device local the default device to reach GitLab from the server` };
   }
-  const token = await revealPassword(deps, target.tenantId, target.passwordId);
-  return deps.gitlab.checkToken({ gitlabUrl: target.gitlabUrl, token, login: target.login, groupPath: target.groupPath });
+  return deps.gitlab.checkToken({ gitlabUrl: target.gitlabUrl, token: token.token, kind: token.kind, login: target.login, groupPath: target.groupPath, scopes: token.scopes });
 }
 
-/** A session with GitLab as the target's login, its token read from the password manager. */
+/** A session with GitLab as the target's login, its token read from the password manager (refreshed first when SSO's is about to expire). */
 export async function sessionFor(deps: AppDeps, target: Omit<TokenTarget, 'login' | 'groupPath' | 'deviceId'>, options?: SessionOptions): Promise<GitLabSession> {
-  const token = await revealPassword(deps, target.tenantId, target.passwordId);
-  return deps.gitlab.session({ gitlabUrl: target.gitlabUrl, token }, options);
+  const { token, kind } = await usableToken(deps, target);
+  return deps.gitlab.session({ gitlabUrl: target.gitlabUrl, token, kind }, options);
+}
+
+/**
+ * The token a password entry gives: its secret as it is, or for an SSO organization the access
+ * token of the authorization it holds, refreshed first when it expires within REFRESH_AHEAD_MS.
+ * Throws OAuthGrantError when GitLab refuses the refresh.
+ */
+export async function usableToken(deps: AppDeps, target: Pick<TokenTarget, 'tenantId' | 'gitlabUrl' | 'passwordId' | 'authMethod'>): Promise<UsableToken> {
+  const secret = await revealPassword(deps, target.tenantId, target.passwordId);
+  if (target.authMethod !== 'SSO') return { token: secret, kind: 'personal' };
+  let tokens = storedTokens(secret, target.passwordId);
+  if (!expiresSoon(tokens)) return { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes };
+  // Refresh tokens serve once: one process refreshes, and whoever waited takes the pair it stored.
+  tokens = await deps.db.withLock(
+    `oauth-refresh:${target.passwordId}`,
+    async () => {
+      const current = storedTokens(await revealPassword(deps, target.tenantId, target.passwordId), target.passwordId);
+      if (!expiresSoon(current)) return current;
+      const application = deps.sso.application;
+      if (application === null) throw new OAuthGrantError('SSO is not configured on this server: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET', 'NOT_CONFIGURED');
+      const fresh = { ...(await deps.gitlab.refreshTokens({ gitlabUrl: target.gitlabUrl, app: application, refreshToken: current.refreshToken })), renewals: current.renewals + 1 };
+      // Backplane renews what it was given; the history says so, and shows the new fingerprint.
+      await changePassword(deps, { principal: systemPrincipal(target.tenantId), correlationId: randomUUID() }, target.passwordId, { secret: tokensSecret(fresh) });
+      return fresh;
+    },
+    { timeoutMs: 30_000 },
+  );
+  return { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes };
+}
+
+function storedTokens(secret: string, passwordId: string): OAuthTokens {
+  const tokens = parseTokensSecret(secret);
+  if (tokens === null) throw new OAuthGrantError(`password ${passwordId} holds no GitLab authorization (it was changed by hand?): authorize the organization again`, 'invalid_secret');
+  return tokens;
+}
+
+function expiresSoon(tokens: OAuthTokens, now = Date.now()): boolean {
+  return tokens.expiresAt !== null && Date.parse(tokens.expiresAt) - now < REFRESH_AHEAD_MS;
+}
+
+/** A refresh GitLab refused is the check's outcome: the organization says why. */
+function refreshRefused(error: OAuthGrantError): Extract<TokenCheck, { ok: false }> {
+  if (error.error === 'UNREACHABLE') return { ok: false, failure: 'UNREACHABLE', reason: error.message };
+  return { ok: false, failure: 'REVOKED', reason: `${error.message}: the authorization was revoked or expired; add the organization again with SSO` };
 }
 
 /**

@@ -19,7 +19,7 @@ export type CredentialCommand =
         login: string;
         passwordId: string;
         /** The organization as it stands (null: none in this tenant), and the logins its active credentials use. */
-        known: { organization: { mainLogin: string } | null; credentialLogins: string[]; passwordStored: boolean };
+        known: { organization: { mainLogin: string | null } | null; credentialLogins: string[]; passwordStored: boolean };
         /** What GitLab said of the credential's token. */
         token: TokenCheck;
       };
@@ -74,6 +74,10 @@ export function admissibleCredential(data: Omit<Extract<CredentialCommand, { typ
   const login = data.login.trim();
   if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login');
   if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+  // An SSO organization nobody has authorized yet has no main login to tell this one apart from.
+  if (known.organization.mainLogin === null) {
+    throw new DomainError('PENDING_AUTHORIZATION', `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
+  }
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
   if (sameLogin(login, known.organization.mainLogin)) {
     throw new DomainError('CONFLICT', `${login} is the organization's main login; an additional credential must be another account`);

@@ -1,4 +1,6 @@
 // Organization: a GitLab group added to Backplane, with its main login and its sync settings.
+// With SSO it is added pending: GitLab names its main login when someone signs in and authorizes
+// Backplane (OAuth 2), and until then it has no login, no password entry and reads nothing.
 import type { Decider } from '../core/decider';
 import { DomainError } from '../core/errors';
 import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
@@ -21,8 +23,9 @@ export type OrganizationEvent =
         name: string;
         gitlabUrl: string;
         authMethod: AuthMethod;
-        login: string;
-        passwordId: string;
+        /** Null for SSO: GitLab names the login when the organization is authorized. */
+        login: string | null;
+        passwordId: string | null;
         defaultDeviceId: string;
         /** The group's id on GitLab, and what the main token could do when it was checked. */
         gitlabGroupId: number | null;
@@ -30,6 +33,13 @@ export type OrganizationEvent =
         access: VerifiedToken | null;
       };
     }
+  | {
+      /** An SSO organization's sign-in came back from GitLab: the user it names is the main login from now on. */
+      type: 'OrganizationAuthorized';
+      data: { organizationId: string; login: string; passwordId: string; gitlabGroupId: number | null; access: VerifiedToken };
+    }
+  /** Someone asked for a new sign-in of a pending SSO organization: earlier authorization URLs stop working. */
+  | { type: 'OrganizationAuthorizationRequested'; data: { organizationId: string } }
   | { type: 'OrganizationVerified'; data: VerifiedToken & { organizationId: string } }
   | { type: 'OrganizationVerificationFailed'; data: VerificationFailure & { organizationId: string } }
   | { type: 'OrganizationSettingsUpdated'; data: Partial<OrganizationSettings> & { organizationId: string } }
@@ -49,17 +59,23 @@ export type OrganizationCommand =
         defaultDeviceId: string;
         /** What the rest of the tenant says: looked up by the caller, judged here. */
         known: { deviceRegistered: boolean; passwordStored: boolean; sameGroupOrganizationId: string | null };
-        /** What GitLab said of the main login's token, checked through the default device. */
-        token: TokenCheck;
+        /** What GitLab said of the main login's token, checked through the default device; null for SSO. */
+        token: TokenCheck | null;
       };
     }
+  | {
+      /** GitLab's answer to an SSO sign-in: the user it names (when it verified) and the entry now holding the tokens. */
+      type: 'AuthorizeOrganization';
+      data: { organizationId: string; login: string | null; passwordId: string | null; token: TokenCheck };
+    }
+  | { type: 'RequestAuthorization'; data: { organizationId: string } }
   | { type: 'RecordOrganizationVerification'; data: { organizationId: string; token: TokenCheck } }
   | { type: 'UpdateOrganizationSettings'; data: Partial<OrganizationSettings> & { organizationId: string } }
   | { type: 'ChangeDefaultDevice'; data: { organizationId: string; deviceId: string; known: { deviceRegistered: boolean } } }
   | { type: 'RemoveOrganization'; data: { organizationId: string } };
 
 export interface OrganizationState {
-  status: 'none' | 'active' | 'removed';
+  status: 'none' | 'pending' | 'active' | 'removed';
   settings: OrganizationSettings | null;
   defaultDeviceId: string | null;
 }
@@ -70,8 +86,11 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
     switch (event.type) {
       case 'OrganizationAdded': {
         const { protectGroups, autoAddNewRepositories, repositoriesSync, defaultDeviceId } = event.data;
-        return { status: 'active', settings: { protectGroups, autoAddNewRepositories, repositoriesSync }, defaultDeviceId };
+        const status = event.data.passwordId === null ? 'pending' : 'active';
+        return { status, settings: { protectGroups, autoAddNewRepositories, repositoriesSync }, defaultDeviceId };
       }
+      case 'OrganizationAuthorized':
+        return { ...state, status: 'active' };
       case 'OrganizationSettingsUpdated': {
         const { organizationId: _id, ...changes } = event.data;
         return { ...state, settings: { ...state.settings!, ...changes } };
@@ -80,6 +99,7 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
         return { ...state, defaultDeviceId: event.data.deviceId };
       case 'OrganizationVerified':
       case 'OrganizationVerificationFailed':
+      case 'OrganizationAuthorizationRequested':
         return state;
       case 'OrganizationRemoved':
         return { ...state, status: 'removed' };
@@ -91,6 +111,30 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
         if (state.status !== 'none') throw new DomainError('CONFLICT', `organization ${command.data.organizationId} already exists`);
         const { token: check, ...data } = command.data;
         const { name, gitlabUrl, login, passwordId } = admissible(data);
+        if (data.authMethod === 'SSO') {
+          // Nothing is verified yet: the sign-in that authorizes it is checked then.
+          return [
+            {
+              type: 'OrganizationAdded',
+              data: {
+                organizationId: data.organizationId,
+                provider: 'GITLAB',
+                name,
+                gitlabUrl,
+                authMethod: 'SSO',
+                login: null,
+                passwordId: null,
+                protectGroups: data.protectGroups,
+                autoAddNewRepositories: data.autoAddNewRepositories,
+                repositoriesSync: normalizedSync(data.repositoriesSync),
+                defaultDeviceId: data.defaultDeviceId,
+                gitlabGroupId: null,
+                access: null,
+              },
+            },
+          ];
+        }
+        if (check === null) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs its token checked with GitLab');
         const token = verifiedOrRefuse(check);
         return [
           {
@@ -113,15 +157,37 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
           },
         ];
       }
+      case 'AuthorizeOrganization': {
+        const { organizationId, token } = command.data;
+        if (state.status === 'active') throw new DomainError('CONFLICT', `organization ${organizationId} is already authorized`);
+        if (state.status !== 'pending') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+        // A sign-in GitLab refused, or a user who cannot see the group, leaves it pending, and says why.
+        if (!token.ok) return [{ type: 'OrganizationVerificationFailed', data: { organizationId, failure: token.failure, reason: token.reason } }];
+        const login = command.data.login?.trim();
+        if (!login) throw new DomainError('INVALID_INPUT', 'an authorization needs the login GitLab signed in');
+        if (!command.data.passwordId) throw new DomainError('INVALID_INPUT', 'an authorization needs the password entry holding its tokens');
+        return [
+          {
+            type: 'OrganizationAuthorized',
+            data: { organizationId, login, passwordId: command.data.passwordId, gitlabGroupId: token.groupId, access: verifiedOrRefuse(token) },
+          },
+        ];
+      }
+      case 'RequestAuthorization': {
+        const { organizationId } = command.data;
+        if (state.status === 'active') throw new DomainError('CONFLICT', `organization ${organizationId} is already authorized`);
+        if (state.status !== 'pending') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+        return [{ type: 'OrganizationAuthorizationRequested', data: { organizationId } }];
+      }
       case 'RecordOrganizationVerification': {
         const { organizationId, token } = command.data;
-        active(state, organizationId);
+        authorized(state, organizationId);
         if (!token.ok) return [{ type: 'OrganizationVerificationFailed', data: { organizationId, failure: token.failure, reason: token.reason } }];
         return [{ type: 'OrganizationVerified', data: { organizationId, ...verifiedOrRefuse(token) } }];
       }
       case 'UpdateOrganizationSettings': {
         const { organizationId, ...requested } = command.data;
-        const settings = active(state, organizationId).settings!;
+        const settings = present(state, organizationId).settings!;
         if (requested.repositoriesSync !== undefined) checkSync(requested.repositoriesSync);
         const changes: Partial<OrganizationSettings> = {};
         if (requested.protectGroups !== undefined && requested.protectGroups !== settings.protectGroups) changes.protectGroups = requested.protectGroups;
@@ -137,13 +203,13 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
       }
       case 'ChangeDefaultDevice': {
         const { organizationId, deviceId, known } = command.data;
-        const current = active(state, organizationId);
+        const current = present(state, organizationId);
         if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${deviceId}`);
         if (current.defaultDeviceId === deviceId) return [];
         return [{ type: 'OrganizationDefaultDeviceChanged', data: { organizationId, deviceId, previousDeviceId: current.defaultDeviceId! } }];
       }
       case 'RemoveOrganization': {
-        active(state, command.data.organizationId);
+        present(state, command.data.organizationId);
         return [{ type: 'OrganizationRemoved', data: { organizationId: command.data.organizationId } }];
       }
     }
@@ -156,25 +222,61 @@ type AddOrganizationData = Omit<Extract<OrganizationCommand, { type: 'AddOrganiz
  * Every rule of adding an organization but what GitLab says of its token: checked before
  * GitLab is asked, so that a request that cannot succeed costs no call and leaves no record.
  */
-export function admissible(data: AddOrganizationData): { name: string; gitlabUrl: string; login: string; passwordId: string } {
+export function admissible(data: AddOrganizationData): { name: string; gitlabUrl: string; login: string | null; passwordId: string | null } {
   const { known, login, passwordId } = data;
   const name = groupPath(data.name);
   const gitlabUrl = gitlabBaseUrl(data.gitlabUrl);
   if (data.authMethod === 'SSO') {
-    throw new DomainError('INVALID_INPUT', 'authMethod SSO is not available yet: add the organization with authMethod TOKEN, a login and a password entry');
+    // Whoever signs in to GitLab becomes the main login: one given here could only disagree.
+    if (login !== undefined && login !== null) throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no login: GitLab names the user who signs in');
+    if (passwordId !== undefined && passwordId !== null) throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no passwordId: Backplane keeps the tokens GitLab gives it');
+    shared(data, name, gitlabUrl);
+    return { name, gitlabUrl, login: null, passwordId: null };
   }
   if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
   if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
-  if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`);
-  checkSync(data.repositoriesSync);
-  if (known.sameGroupOrganizationId !== null) {
-    throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${known.sameGroupOrganizationId}`);
-  }
+  shared(data, name, gitlabUrl);
   return { name, gitlabUrl, login: login.trim(), passwordId };
 }
 
-function active(state: OrganizationState, organizationId: string): OrganizationState {
+/** The rules both ways of signing in share. */
+function shared(data: AddOrganizationData, name: string, gitlabUrl: string): void {
+  if (!data.known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`);
+  checkSync(data.repositoriesSync);
+  if (data.known.sameGroupOrganizationId !== null) {
+    throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${data.known.sameGroupOrganizationId}`);
+  }
+}
+
+/**
+ * What reaching GitLab as the organization's main login needs: one that is authorized. Refuses
+ * a pending SSO organization, saying what is missing.
+ */
+export function mainLogin(organization: { id: string; login: string | null; passwordId: string | null }): { login: string; passwordId: string } {
+  if (organization.login === null || organization.passwordId === null) {
+    throw new DomainError('PENDING_AUTHORIZATION', `organization ${organization.id} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
+  }
+  return { login: organization.login, passwordId: organization.passwordId };
+}
+
+/** Only a pending SSO organization takes a new sign-in. */
+export function awaitingAuthorization(organization: { id: string; authMethod: string; passwordId: string | null }): void {
+  if (organization.authMethod !== 'SSO') throw new DomainError('INVALID_INPUT', `organization ${organization.id} signs in with a token, not SSO`);
+  if (organization.passwordId !== null) throw new DomainError('CONFLICT', `organization ${organization.id} is already authorized`);
+}
+
+/** Added and not removed, pending or not: its settings are the caller's to change. */
+function present(state: OrganizationState, organizationId: string): OrganizationState {
+  if (state.status !== 'active' && state.status !== 'pending') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+  return state;
+}
+
+/** Added, authorized and not removed. */
+function authorized(state: OrganizationState, organizationId: string): OrganizationState {
+  if (state.status === 'pending') {
+    throw new DomainError('PENDING_AUTHORIZATION', `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
+  }
   if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
   return state;
 }

@@ -9,7 +9,8 @@ import express from 'express';
 import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { AppDeps } from '../app/deps';
+import { OAUTH_CALLBACK_PATH, type AppDeps } from '../app/deps';
+import { completeAuthorization } from '../app/sso';
 import type { Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
@@ -112,6 +113,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.status(503).json({ status: 'not ready' });
     }
   });
+  // GitLab sends the browser back here after an SSO sign-in. No API token: the state authenticates it.
+  web.get(OAUTH_CALLBACK_PATH, async (req, res) => {
+    const param = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
+    res.set('cache-control', 'no-store').set('referrer-policy', 'no-referrer');
+    try {
+      const outcome = await completeAuthorization(app, { state: param('state'), code: param('code'), error: param('error'), errorDescription: param('error_description') });
+      res.status(outcome.status).type('html').send(page(outcome.title, outcome.message));
+    } catch (error) {
+      logger.error('SSO callback failed', { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' });
+      res.status(500).type('html').send(page('Not authorized', 'The sign-in could not be completed on the server: try again from Backplane.'));
+    }
+  });
   web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
   web.use(
     GRAPHQL_PATH,
@@ -137,6 +150,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** The callback's answer to a person in a browser. */
+function page(title: string, message: string): string {
+  const text = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Backplane: ${text(title)}</title></head><body><h1>${text(title)}</h1><p>${text(message)}</p></body></html>\n`;
 }
 
 function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {

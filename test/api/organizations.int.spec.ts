@@ -162,9 +162,9 @@ for (const store of apiStores) {
         }
       });
 
-      it('refuses SSO with a message saying what to do instead', async () => {
+      it('refuses SSO on a server without an OAuth application on GitLab, saying what to set', async () => {
         const message = await refused(ops.addOrganization, orgInput({ authMethod: 'SSO', login: undefined, passwordId: undefined }), 'BAD_USER_INPUT');
-        expect(message).toMatch(/SSO/);
+        expect(message).toMatch(/BACKPLANE_GITLAB_OAUTH_CLIENT_ID/);
         expect(message).toMatch(/TOKEN/);
       });
 

@@ -60,6 +60,12 @@ function organizationInput(f: Fixture, passwordId: string) {
 let interval = 15;
 let seats = 1000;
 
+/** An SSO organization waiting for its sign-in. */
+async function newPendingOrganization(f: Fixture): Promise<string> {
+  const { passwordId: _password, login: _login, ...input } = organizationInput(f, f.s.passwordId);
+  return (await f.api.ok(root(f), ops.addOrganization, { input: { ...input, authMethod: 'SSO' } })).addOrganization.id;
+}
+
 /** A project new on GitLab, synced into the scenario's organization: its repository id. */
 async function newRepository(f: Fixture, protect = false): Promise<string> {
   const path = f.unique('project');
@@ -120,6 +126,7 @@ const mutations: Row[] = [
   { name: 'protectRepository', document: ops.protectRepository, variables: async (f) => ({ id: await newRepository(f) }), allowed: operators },
   { name: 'unprotectRepository', document: ops.unprotectRepository, variables: async (f) => ({ id: await newRepository(f, true) }), allowed: operators },
   { name: 'setLicenseSeats', document: ops.setLicenseSeats, variables: () => ({ count: ++seats }), allowed: admins },
+  { name: 'authorizeOrganization', document: ops.authorizeOrganization, variables: async (f) => ({ id: await newPendingOrganization(f) }), allowed: operators },
   // A plan of its own each time: a plan runs one task at a time. The runs before have ended, so that none writes during the next row.
   { name: 'runPlan', document: taskOps.runPlan, variables: async (f) => (await f.api.service.app.jobs.idle(), { planId: await newPlan(f) }), allowed: operators },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
@@ -230,7 +237,8 @@ for (const store of apiStores) {
 
     beforeAll(async () => {
       storage = await testStorage(store);
-      api = await startTestApi(storage);
+      // Registered on GitLab as an OAuth application, so that SSO organizations can be added.
+      api = await startTestApi(storage, { env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: 'roles-client', BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: 'roles-client-secret' } });
       let counter = 0;
       f = { api, s: await buildScenario(api, api.rootToken), unique: (prefix) => `${prefix}-${++counter}` };
       rootId = (await api.ok(api.rootToken, ops.me)).me.id;

@@ -92,6 +92,7 @@ describe('the published GraphQL schema', () => {
       unprotectRepository: 'id: ID!',
       verifyCredential: 'id: ID!',
       verifyOrganization: 'id: ID!',
+      authorizeOrganization: 'id: ID!',
       runPlan: 'planId: ID!',
     });
     expect(mutation).toMatchObject({
@@ -103,6 +104,7 @@ describe('the published GraphQL schema', () => {
       unprotectRepository: '(id: ID!): Repository!',
       verifyCredential: '(id: ID!): Credential!',
       verifyOrganization: '(id: ID!): Organization!',
+      authorizeOrganization: '(id: ID!): Organization!',
       runPlan: '(planId: ID!): Task!',
     });
   });

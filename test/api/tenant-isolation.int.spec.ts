@@ -120,6 +120,7 @@ const probes: Probe[] = [
   { label: 'repositorySync', document: ops.repositorySync, variables: (_o, f) => ({ id: f.syncId }), expected: 'null' },
   { label: 'protectRepository', document: ops.protectRepository, variables: (_o, f) => ({ id: f.repositoryId }), expected: 'NOT_FOUND' },
   { label: 'unprotectRepository', document: ops.unprotectRepository, variables: (_o, f) => ({ id: f.repositoryId }), expected: 'NOT_FOUND' },
+  { label: 'authorizeOrganization', document: ops.authorizeOrganization, variables: (_o, f) => ({ id: f.s.organizationId }), expected: 'NOT_FOUND' },
   { label: 'runPlan', document: taskOps.runPlan, variables: (_o, f) => ({ planId: f.s.planId }), expected: 'NOT_FOUND' },
   { label: 'task', document: taskOps.task, variables: (_o, f) => ({ id: f.taskId }), expected: 'null' },
   { label: 'tasks(planId)', document: taskOps.tasks, variables: (_o, f) => ({ planId: f.s.planId }), expected: 'NOT_FOUND' },

@@ -52,6 +52,10 @@ describe('credential', () => {
       spec.given([]).when(add({ known: known({ organization: null }) })).thenRefuses('NOT_FOUND', /no organization o1/);
     });
 
+    it('refuses an SSO organization nobody has authorized yet, saying it is pending', () => {
+      spec.given([]).when(add({ known: known({ organization: { mainLogin: null } }) })).thenRefuses('PENDING_AUTHORIZATION', /organization o1 is pending authorization/);
+    });
+
     it('refuses a password entry that is not stored', () => {
       spec.given([]).when(add({ known: known({ passwordStored: false }) })).thenRefuses('NOT_FOUND', /no password p1/);
     });

@@ -1,5 +1,7 @@
 import {
+  awaitingAuthorization,
   gitlabBaseUrl,
+  mainLogin,
   groupPath,
   organization,
   type OrganizationCommand,
@@ -79,6 +81,17 @@ const recordVerification = (token: TokenCheck): OrganizationCommand => ({ type: 
 const remove: OrganizationCommand = { type: 'RemoveOrganization', data: { organizationId: 'o1' } };
 const removed: OrganizationEvent = { type: 'OrganizationRemoved', data: { organizationId: 'o1' } };
 
+const sso = (overrides: Partial<AddData> = {}): OrganizationCommand => add({ authMethod: 'SSO', login: undefined, passwordId: undefined, token: null, known: { ...knownAll, passwordStored: false }, ...overrides });
+const pendingAdded = added({ authMethod: 'SSO', login: null, passwordId: null, gitlabGroupId: null, access: null });
+const authorize = (token: TokenCheck, overrides: { login?: string | null; passwordId?: string | null } = {}): OrganizationCommand => ({
+  type: 'AuthorizeOrganization',
+  data: { organizationId: 'o1', login: 'sso-admin', passwordId: 'p-sso', token, ...overrides },
+});
+const authorized: OrganizationEvent = {
+  type: 'OrganizationAuthorized',
+  data: { organizationId: 'o1', login: 'sso-admin', passwordId: 'p-sso', gitlabGroupId: 42, access: recordedToken },
+};
+
 const hours = Array.from({ length: 24 }, (_, hour) => `${String(hour).padStart(2, '0')}:00`);
 
 // Written as GraphQL input arrives: the absent member may be null rather than missing.
@@ -133,12 +146,6 @@ describe('organization', () => {
       spec.given(history).when(add()).thenRefuses('CONFLICT', /organization o1 already exists/);
     });
 
-    it('refuses SSO, saying what to do instead', () => {
-      spec
-        .given([])
-        .when(add({ authMethod: 'SSO', login: undefined, passwordId: undefined }))
-        .thenRefuses('INVALID_INPUT', /SSO is not available yet: add the organization with authMethod TOKEN, a login and a password/);
-    });
 
     it.each<[string, Partial<AddData>, string, RegExp]>([
       ['no login', { login: undefined }, 'INVALID_INPUT', /TOKEN needs a login/],
@@ -180,7 +187,6 @@ describe('organization', () => {
 
     // Input errors are checked before GitLab is asked, so they are what the caller hears.
     it.each<[string, Partial<AddData>, string, RegExp]>([
-      ['SSO', { authMethod: 'SSO', login: undefined, passwordId: undefined }, 'INVALID_INPUT', /SSO is not available yet/],
       ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
       ['a password that is not stored', { known: { ...knownAll, passwordStored: false } }, 'NOT_FOUND', /no password p1/],
       ['invalid repositoriesSync', { repositoriesSync: { times: [] } }, 'INVALID_INPUT', /1 to 24 times/],
@@ -191,6 +197,114 @@ describe('organization', () => {
 
     it('refuses an existing id before a failed token', () => {
       spec.given([added()]).when(add({ token: failedCheck })).thenRefuses('CONFLICT', /organization o1 already exists/);
+    });
+  });
+
+  describe('AddOrganization with SSO', () => {
+    it('adds it pending, without login, password entry or token: nothing is verified yet', () => {
+      spec.given([]).when(sso()).then([pendingAdded]);
+    });
+
+    it('needs no check of a token, and ignores a stale one', () => {
+      spec.given([]).when(sso({ token: failedCheck })).then([pendingAdded]);
+    });
+
+    it.each<[string, Partial<AddData>, string, RegExp]>([
+      ['a login', { login: 'main-bot' }, 'INVALID_INPUT', /SSO takes no login: GitLab names the user who signs in/],
+      ['a passwordId', { passwordId: 'p1' }, 'INVALID_INPUT', /SSO takes no passwordId/],
+      ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
+      ['an http URL to another host', { gitlabUrl: 'http://gitlab.example.com' }, 'INVALID_INPUT', /must use https/],
+      ['a device that is not registered', { known: { ...knownAll, deviceRegistered: false } }, 'NOT_FOUND', /no device d1/],
+      ['invalid repositoriesSync', { repositoriesSync: { intervalMinutes: 5 } }, 'INVALID_INPUT', /intervalMinutes/],
+      ['a group already added', { known: { ...knownAll, sameGroupOrganizationId: 'o9' } }, 'CONFLICT', /already organization o9/],
+    ])('refuses %s, as with a token', (_case, overrides, code, message) => {
+      spec.given([]).when(sso(overrides)).thenRefuses(code, message);
+    });
+
+    it('refuses a TOKEN organization whose token was not checked', () => {
+      spec.given([]).when(add({ token: null })).thenRefuses('INVALID_INPUT', /needs its token checked/);
+    });
+  });
+
+  describe('RequestAuthorization', () => {
+    const request: OrganizationCommand = { type: 'RequestAuthorization', data: { organizationId: 'o1' } };
+
+    it('records that a pending organization was sent to sign in again', () => {
+      spec.given([pendingAdded]).when(request).then([{ type: 'OrganizationAuthorizationRequested', data: { organizationId: 'o1' } }]);
+    });
+
+    it('refuses an organization already authorized, or none', () => {
+      spec.given([pendingAdded, authorized]).when(request).thenRefuses('CONFLICT', /already authorized/);
+      spec.given([added()]).when(request).thenRefuses('CONFLICT', /already authorized/);
+      spec.given([]).when(request).thenRefuses('NOT_FOUND');
+    });
+  });
+
+  describe('AuthorizeOrganization', () => {
+    it('completes a pending organization with the login GitLab named, its password entry and what the token can do', () => {
+      spec
+        .given([pendingAdded])
+        .when(authorize({ ...verifiedCheck, expiresAt: null }))
+        .then([
+          {
+            type: 'OrganizationAuthorized',
+            data: { organizationId: 'o1', login: 'sso-admin', passwordId: 'p-sso', gitlabGroupId: 42, access: { ...recordedToken, expiresAt: null } },
+          },
+        ]);
+    });
+
+    it('records a sign-in GitLab refused and leaves the organization pending', () => {
+      spec
+        .given([pendingAdded])
+        .when(authorize(failedCheck, { login: null, passwordId: null }))
+        .then([{ type: 'OrganizationVerificationFailed', data: { organizationId: 'o1', ...refusal } }]);
+      spec
+        .given([pendingAdded, { type: 'OrganizationVerificationFailed', data: { organizationId: 'o1', ...refusal } }])
+        .when(authorize(verifiedCheck))
+        .then([expect.objectContaining({ type: 'OrganizationAuthorized' }) as unknown as OrganizationEvent]);
+    });
+
+    it('refuses an organization already authorized, or added with a token', () => {
+      spec.given([pendingAdded, authorized]).when(authorize(verifiedCheck)).thenRefuses('CONFLICT', /o1 is already authorized/);
+      spec.given([added()]).when(authorize(verifiedCheck)).thenRefuses('CONFLICT', /o1 is already authorized/);
+    });
+
+    it('refuses an organization that does not exist or was removed', () => {
+      spec.given([]).when(authorize(verifiedCheck)).thenRefuses('NOT_FOUND', /no organization o1/);
+      spec.given([pendingAdded, removed]).when(authorize(verifiedCheck)).thenRefuses('NOT_FOUND', /no organization o1/);
+    });
+
+    it('refuses a verified sign-in without the login or the password entry', () => {
+      spec.given([pendingAdded]).when(authorize(verifiedCheck, { login: ' ' })).thenRefuses('INVALID_INPUT', /needs the login/);
+      spec.given([pendingAdded]).when(authorize(verifiedCheck, { passwordId: null })).thenRefuses('INVALID_INPUT', /needs the password entry/);
+    });
+
+    it('refuses a verification while pending, saying so', () => {
+      spec.given([pendingAdded]).when(recordVerification(verifiedCheck)).thenRefuses('PENDING_AUTHORIZATION', /o1 is pending authorization/);
+    });
+
+    it('lets the settings, the device and the removal of a pending organization be changed', () => {
+      spec.given([pendingAdded]).when(updateSettings({ protectGroups: false })).then([settingsUpdated({ protectGroups: false })]);
+      spec.given([pendingAdded]).when(changeDevice('d2')).then([deviceChanged('d2', 'd1')]);
+      spec.given([pendingAdded]).when(remove).then([removed]);
+    });
+
+    it('is verified like any organization once authorized', () => {
+      spec
+        .given([pendingAdded, authorized])
+        .when(recordVerification(verifiedCheck))
+        .then([{ type: 'OrganizationVerified', data: { organizationId: 'o1', ...recordedToken } }]);
+    });
+
+    it('says what a pending organization lacks to reach GitLab', () => {
+      expect(() => mainLogin({ id: 'o1', login: null, passwordId: null })).toThrow(/o1 is pending authorization: open its authorizationUrl/);
+      expect(mainLogin({ id: 'o1', login: 'a', passwordId: 'p' })).toEqual({ login: 'a', passwordId: 'p' });
+    });
+
+    it('takes a new sign-in only while pending with SSO', () => {
+      expect(() => awaitingAuthorization({ id: 'o1', authMethod: 'SSO', passwordId: null })).not.toThrow();
+      expect(() => awaitingAuthorization({ id: 'o1', authMethod: 'SSO', passwordId: 'p' })).toThrow(/already authorized/);
+      expect(() => awaitingAuthorization({ id: 'o1', authMethod: 'TOKEN', passwordId: 'p' })).toThrow(/not SSO/);
     });
   });
 

@@ -34,6 +34,7 @@ export const ops = {
       updatePlanCredentials(planId: $planId, input: $input, expectedVersion: $v) {
         id version additionalCredentialsEnabled credentials { credential { id } enabled effective } } }`,
   planCredentialsAsOf: 'query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) { credential { id login } enabled effective enabledAt enabledBy { id name } } }',
+  authorizeOrganization: 'mutation($id: ID!) { authorizeOrganization(id: $id) { id status authorizationUrl } }',
   verifyOrganization: 'mutation($id: ID!) { verifyOrganization(id: $id) { id token { failure scopes } } }',
   verifyCredential: 'mutation($id: ID!) { verifyCredential(id: $id) { id status token { failure } } }',
   syncRepositories: 'mutation($id: ID!) { syncRepositories(organizationId: $id) { id status } }',

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { addCredential, removeCredential, verifyCredential } from '../../app/credentials';
 import { found } from '../../app/found';
-import { addOrganization, changeDefaultDevice, removeOrganization, updateOrganizationSettings, verifyOrganization } from '../../app/organizations';
+import { addOrganization, authorizeOrganization, changeDefaultDevice, removeOrganization, updateOrganizationSettings, verifyOrganization } from '../../app/organizations';
 import type { RepositoriesSync } from '../../domain/organization';
 import { deviceById, passwordById } from '../../queries/catalog';
 import { credentialsOf, organizationById, organizationsOf } from '../../queries/organizations';
@@ -71,6 +71,14 @@ export class OrganizationResolver {
   @Mutation(() => Credential, { description: 'Adds an additional credential. It is enabled on no plan until a plan switches it on.' })
   async addCredential(@Arg('input', () => AddCredentialInput) input: AddCredentialInput, @Ctx() context: GraphQLContext): Promise<Credential> {
     return credentialOf(await addCredential(context.app, requestOf(context), input));
+  }
+
+  @Authorized(Roles.operators)
+  @Mutation(() => Organization, {
+    description: 'A new authorizationUrl for an organization pending authorization (SSO), when the one addOrganization gave expired; earlier ones stop working.',
+  })
+  async authorizeOrganization(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Organization> {
+    return organizationOf(await authorizeOrganization(context.app, requestOf(context), id));
   }
 
   @Authorized(Roles.operators)

@@ -10,6 +10,7 @@ export enum AuthMethodName {
   SSO = 'SSO',
 }
 export enum OrganizationStatus {
+  PENDING_AUTHORIZATION = 'PENDING_AUTHORIZATION',
   ACTIVE = 'ACTIVE',
   REMOVED = 'REMOVED',
 }
@@ -27,7 +28,10 @@ registerEnumType(AuthMethodName, {
   name: 'AuthMethod',
   valuesConfig: { TOKEN: { description: 'A login and a personal access token kept in the password manager.' }, SSO: { description: "GitLab's OAuth sign-in." } },
 });
-registerEnumType(OrganizationStatus, { name: 'OrganizationStatus' });
+registerEnumType(OrganizationStatus, {
+  name: 'OrganizationStatus',
+  valuesConfig: { PENDING_AUTHORIZATION: { description: 'Added with SSO, waiting for someone to sign in to GitLab at its authorizationUrl.' } },
+});
 registerEnumType(CredentialStatus, {
   name: 'CredentialStatus',
   valuesConfig: {
@@ -105,6 +109,12 @@ export class Organization {
 
   @Field(() => OrganizationStatus)
   status!: OrganizationStatus;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Where to sign in to GitLab and authorize Backplane (SSO), valid for 15 minutes: given only by addOrganization and authorizeOrganization, null elsewhere.',
+  })
+  authorizationUrl!: string | null;
 
   @Field(() => DateTime)
   addedAt!: Date;

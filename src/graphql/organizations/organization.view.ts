@@ -5,13 +5,22 @@ import type { CredentialView, OrganizationView } from '../../queries/views';
 import { tenantOf, type GraphQLContext } from '../context';
 import { CredentialStatus, type AuthMethodName, type Credential, type Organization, OrganizationStatus, type Provider } from './organization.type';
 
-export function organizationOf(view: OrganizationView): Organization {
+/** The URL of a sign-in is known only to the call that started it: it is kept nowhere. */
+export function organizationOf(view: OrganizationView & { authorizationUrl?: string | null }): Organization {
   return {
     ...view,
     provider: view.provider as Provider,
     authMethod: view.authMethod as AuthMethodName,
-    status: view.removedAt === null ? OrganizationStatus.ACTIVE : OrganizationStatus.REMOVED,
+    status: statusOf(view),
+    authorizationUrl: view.authorizationUrl ?? null,
   };
+}
+
+function statusOf(view: OrganizationView): OrganizationStatus {
+  if (view.removedAt !== null) return OrganizationStatus.REMOVED;
+  // SSO gives an organization its login and password entry when someone authorizes it.
+  if (view.passwordId === null) return OrganizationStatus.PENDING_AUTHORIZATION;
+  return OrganizationStatus.ACTIVE;
 }
 
 export function credentialOf(view: CredentialView): Credential {

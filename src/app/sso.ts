@@ -1,0 +1,135 @@
+// SSO: an organization authorized by someone signing in to GitLab (OAuth 2, authorization code
+// with PKCE). The sign-in starts when the organization is added, pending; GitLab sends the
+// browser back to the callback, which completes it as whoever started it.
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../core/errors';
+import { organization, organizationStream } from '../domain/organization';
+import type { TokenCheck } from '../domain/verification';
+import { authorizationUrl, OAuthGrantError, pkcePair, tokensSecret, type OAuthApplication, type OAuthTokens } from '../gitlab/oauth';
+import { passwordNameTaken } from '../queries/catalog';
+import { organizationById } from '../queries/organizations';
+import type { OrganizationView } from '../queries/views';
+import { execute, OAUTH_CALLBACK_PATH, type AppDeps, type Request } from './deps';
+import { deletePassword, storePassword } from './passwords';
+import { startSync } from './repository-sync';
+import { checkUsable } from './verification';
+
+/** How long a sign-in may take, from the authorization URL to GitLab's callback. */
+export const AUTHORIZATION_TTL_MS = 15 * 60_000;
+
+/** What the callback page says; the status is its HTTP status. */
+export interface CallbackOutcome {
+  status: 200 | 400;
+  title: string;
+  message: string;
+}
+
+export function ssoApplication(deps: AppDeps): OAuthApplication {
+  if (deps.sso.application === null) {
+    throw new DomainError(
+      'INVALID_INPUT',
+      'authMethod SSO needs Backplane registered as an application on GitLab: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET, or add the organization with authMethod TOKEN',
+    );
+  }
+  return deps.sso.application;
+}
+
+export function redirectUri(deps: AppDeps): string {
+  return `${deps.sso.publicUrl}${OAUTH_CALLBACK_PATH}`;
+}
+
+/**
+ * Starts a sign-in for a pending organization: a state and a PKCE verifier kept outside the log
+ * (the verifier encrypted in the vault), and the URL to open on its GitLab.
+ */
+export async function beginAuthorization(deps: AppDeps, request: Request, pending: OrganizationView): Promise<string> {
+  const application = ssoApplication(deps);
+  const { tenantId, tokenId, name, role } = request.principal;
+  const { verifier, challenge } = pkcePair();
+  const verifierSecretId = await deps.vault.put(tenantId, verifier);
+  const state = await deps.authorizations.begin({ tenantId, organizationId: pending.id, verifierSecretId, principal: { tokenId, name, role } });
+  return authorizationUrl(pending.gitlabUrl, { clientId: application.clientId, redirectUri: redirectUri(deps), state, challenge });
+}
+
+/**
+ * GitLab's callback. The state is what authenticates it: unknown, expired or used, nothing is
+ * written. Otherwise the code is exchanged, the token checked, and the organization authorized
+ * (or its failure recorded) as the principal who started the sign-in.
+ */
+export async function completeAuthorization(
+  deps: AppDeps,
+  query: { state?: string; code?: string; error?: string; errorDescription?: string },
+  now = new Date(),
+): Promise<CallbackOutcome> {
+  if (!query.state) return refused('The sign-in carries no state: start it again from Backplane.');
+  const claimed = await deps.authorizations.claim(query.state, new Date(now.getTime() - AUTHORIZATION_TTL_MS), now);
+  if (claimed === null) return refused('This sign-in is unknown, expired or already used: ask Backplane for a new authorization URL.');
+  const { tenantId, organizationId, verifierSecretId } = claimed;
+  const request: Request = { principal: { ...claimed.principal, tenantId, root: false }, correlationId: randomUUID() };
+  let verifier: string;
+  try {
+    verifier = await deps.vault.reveal(tenantId, verifierSecretId);
+  } finally {
+    await deps.vault.discard(verifierSecretId);
+  }
+  const pending = await organizationById(deps.db, tenantId, organizationId);
+  if (pending === null) return refused(`Organization ${organizationId} was removed: there is nothing to authorize.`);
+  if (pending.passwordId !== null) return refused(`Organization ${pending.name} is already authorized.`);
+
+  let tokens: OAuthTokens | null = null;
+  let check: TokenCheck & { login?: string };
+  if (!query.code) {
+    const said = [query.error, query.errorDescription].filter(Boolean).join(': ');
+    check = { ok: false, failure: 'ACCESS_DENIED', reason: `GitLab sent no authorization code${said ? ` (${said})` : ''}: sign in again and approve Backplane` };
+  } else {
+    try {
+      tokens = await deps.gitlab.exchangeCode({ gitlabUrl: pending.gitlabUrl, app: ssoApplication(deps), code: query.code, redirectUri: redirectUri(deps), verifier });
+      check = await checkUsable(
+        deps,
+        { tenantId, deviceId: pending.defaultDeviceId, gitlabUrl: pending.gitlabUrl, groupPath: pending.name, login: null },
+        { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes },
+      );
+    } catch (error) {
+      if (!(error instanceof OAuthGrantError)) throw error;
+      check = { ok: false, failure: error.error === 'UNREACHABLE' ? 'UNREACHABLE' : 'INVALID_GRANT', reason: `${error.message}: start the sign-in again` };
+    }
+  }
+  const stream = organizationStream(organizationId);
+  if (!check.ok || tokens === null) {
+    await execute(deps, request, organization, stream, { type: 'AuthorizeOrganization', data: { organizationId, login: null, passwordId: null, token: check } });
+    return refused(`Organization ${pending.name} is not authorized: ${check.ok ? 'GitLab gave no token' : check.reason}`);
+  }
+
+  const password = await storePassword(deps, request, {
+    name: await entryName(deps, tenantId, pending),
+    secret: tokensSecret(tokens),
+    description: `GitLab's authorization of organization ${pending.name} (SSO); Backplane renews it`,
+  });
+  try {
+    await execute(deps, request, organization, stream, { type: 'AuthorizeOrganization', data: { organizationId, login: check.login ?? null, passwordId: password.id, token: check } });
+  } catch (error) {
+    // Another sign-in of the same organization got there first: this entry is no one's.
+    if (!(error instanceof DomainError)) throw error;
+    await deletePassword(deps, request, password.id).catch(() => undefined);
+    return refused(`Organization ${pending.name} is not authorized: ${error.message}`);
+  }
+  const authorized = (await organizationById(deps.db, tenantId, organizationId))!;
+  deps.jobs.start(`first sync of ${organizationId}`, async () => {
+    await startSync(deps, request, authorized, 'FIRST');
+  });
+  return {
+    status: 200,
+    title: 'Organization authorized',
+    message: `Organization ${pending.name} on ${pending.gitlabUrl} is authorized as GitLab user ${authorized.login}. Its repositories are being listed; you can close this page.`,
+  };
+}
+
+/** "SSO <group> on <host>", unless the tenant already has an entry so named. */
+async function entryName(deps: AppDeps, tenantId: string, pending: OrganizationView): Promise<string> {
+  const name = `SSO ${pending.name} on ${new URL(pending.gitlabUrl).host}`;
+  return (await passwordNameTaken(deps.db, tenantId, name)) ? `${name} (${pending.id.slice(0, 8)})` : name;
+}
+
+function refused(message: string): CallbackOutcome {
+  return { status: 400, title: 'Not authorized', message };
+}
