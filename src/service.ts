@@ -1,7 +1,9 @@
 import { openBackplane, type Backplane } from './backplane';
 import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
+import { OAuthAuthorizations } from './auth/oauth-authorizations';
 import type { AppDeps, WorkSettings } from './app/deps';
 import { Jobs } from './app/jobs';
+import { TaskHeartbeats } from './app/task-heartbeats';
 import { startSyncScheduler } from './app/sync-scheduler';
 import { gitlabPort, type GitLabSettings } from './gitlab/port';
 import { TenantLock } from './app/tenant-lock';
@@ -48,6 +50,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const { key } = await loadMasterKey({ fromEnv: config.masterKey, dataDir: config.dataDir });
     const vault = await SecretVault.open(backplane.db, key);
     const tokens = await ApiTokenDigests.open(backplane.db);
+    const heartbeats = await TaskHeartbeats.open(backplane.db);
+    const authorizations = await OAuthAuthorizations.open(backplane.db);
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
     const settle = async (position: Position, streams?: string[]) => {
       const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
@@ -64,7 +68,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       tenantLock: new TenantLock(backplane.db),
       gitlab: gitlabPort({ timeoutMs: config.gitlabTimeoutMs, maxRetryMs: config.gitlabMaxRetryMs, checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000), ...options.gitlab }),
       jobs,
+      heartbeats,
       work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, taskStaleAfterMs: 30 * 60_000, ...options.work },
+      sso: { application: config.gitlabOAuth ?? null, publicUrl: config.publicUrl ?? `http://localhost:${config.port}` },
+      authorizations,
     };
 
     for (const runner of backplane.runners) runner.start();
@@ -94,6 +101,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     });
     const running = server;
+    // Unset, the public address is the server's own, known once it listens (PORT=0 picks one).
+    if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;
     const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     return {
       backplane,

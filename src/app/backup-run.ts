@@ -4,7 +4,7 @@ import { credential, credentialStream, type CredentialCommand, type CredentialEv
 import { plan, planStream, type PlanEvent, type PlanState } from '../domain/plan';
 import type { CredentialUse } from '../domain/repository';
 import { task, taskStream, type RepositoryCounts, type RepositoryResult, type TaskCommand, type ThrottledPeriod } from '../domain/task';
-import { BackplaneError } from '../errors';
+import { BackplaneError, messageOf } from '../errors';
 import { CredentialPool } from '../gitlab/credential-pool';
 import { GitLabError, type ProjectList } from '../gitlab/types';
 import { organizationById } from '../queries/organizations';
@@ -15,7 +15,7 @@ import type { OrganizationView, PlanView } from '../queries/views';
 import { execute, write, type AppDeps, type Request } from './deps';
 import { found } from './found';
 import type { GitLabSession } from './gitlab-port';
-import { revealPassword } from './verification';
+import { usableToken } from './verification';
 
 const MAIN = 'main';
 const LISTS: ProjectList[] = ['branches', 'tags', 'issues', 'mergeRequests'];
@@ -41,7 +41,15 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
     const repositories = await protectedProjects(deps.db, tenantId, organization.id);
     await execute(deps, request, task, taskStream(taskId), {
       type: 'StartBackupTask',
-      data: { taskId, planId, organizationId: organization.id, repositoriesTotal: repositories.length, now: new Date().toISOString(), known: { planActive: true } },
+      data: {
+        taskId,
+        planId,
+        organizationId: organization.id,
+        repositoriesTotal: repositories.length,
+        now: new Date().toISOString(),
+        // Looked up again under the lock: a plan deleted since the first look gets no task.
+        known: { planActive: (await planById(deps.db, tenantId, planId)) !== null },
+      },
     });
     return repositories;
   });
@@ -51,12 +59,20 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
   return found(await taskById(deps.db, tenantId, taskId), 'task', taskId);
 }
 
-/** Records a task whose stream has been silent too long as failed; refuses with CONFLICT while it is alive. */
+/**
+ * Records a task that has shown no sign of life for too long as failed; refuses with CONFLICT
+ * while it is alive. Its last event and its process's last beat are both signs of life: a live
+ * task may record nothing for long, but beats.
+ */
 async function abandonIfStale(deps: AppDeps, request: Request, taskId: string): Promise<void> {
   const stream = taskStream(taskId);
   const [last] = await deps.store.readStream(stream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
-  const lastEventAt = last.recordedAt.toISOString();
-  await execute(deps, request, task, stream, { type: 'AbandonBackupTask', data: { now: new Date().toISOString(), lastEventAt, staleAfterMs: deps.work.taskStaleAfterMs } });
+  const beat = await deps.heartbeats.lastBeat(request.principal.tenantId, taskId);
+  const lastSignOfLife = beat !== null && beat > last.recordedAt ? beat : last.recordedAt;
+  await execute(deps, request, task, stream, {
+    type: 'AbandonBackupTask',
+    data: { now: new Date().toISOString(), lastSignOfLifeAt: lastSignOfLife.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
+  });
 }
 
 /** A repository request that must not go out: the run stopped, or its member left the pool meanwhile. */
@@ -188,6 +204,7 @@ class TaskRun {
 
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
+    const stopBeating = this.#beat();
     let stop = () => undefined as void;
     this.#stopped = new Promise<never>((_resolve, reject) => {
       stop = () => reject(new RunStopped());
@@ -213,7 +230,33 @@ class TaskRun {
     }
     // The signal lives as long as the service: a listener per finished run would pile up.
     signal.removeEventListener('abort', stop);
-    await this.finish(this.#fatal ?? (signal.aborted ? 'the service stopped' : undefined));
+    try {
+      await this.finish(this.#fatal ?? (signal.aborted ? 'the service stopped' : undefined));
+    } finally {
+      await stopBeating();
+    }
+  }
+
+  /**
+   * Beats for the task until the returned function is called, ten times per stale time: the
+   * task's liveness lease, which keeps another runPlan from taking a live task for a dead one.
+   */
+  #beat(): () => Promise<void> {
+    const { heartbeats, work } = this.#deps;
+    const { taskId } = this.#subject;
+    const tenantId = this.#request.principal.tenantId;
+    let beating: Promise<void> = Promise.resolve();
+    const beat = () => {
+      // A beat lost to a busy database is made up by the next; one at a time.
+      beating = beating.then(() => heartbeats.beat(tenantId, taskId)).catch(() => undefined);
+    };
+    beat();
+    const timer = setInterval(beat, Math.max(1, Math.floor(work.taskStaleAfterMs / 10)));
+    return async () => {
+      clearInterval(timer);
+      await beating;
+      await heartbeats.stop(taskId).catch(() => undefined);
+    };
   }
 
   /** Records what is left and the end of the task, with the summary, after every append before it. */
@@ -267,7 +310,8 @@ class TaskRun {
       }
       return { ok: true, ...base, counts: found, ...used() };
     } catch (error) {
-      if (error instanceof RunStopped) return null;
+      // Stopped, the run records nothing more: an attempt cut short by the stop is no result.
+      if (error instanceof RunStopped || (error instanceof GitLabError && error.failure === 'ABORTED')) return null;
       if (error instanceof BackplaneError && error.code === 'GITLAB_NO_CREDENTIAL') {
         this.#fatal ??= 'no credential is left to reach GitLab with: the main login and every effective credential were refused or switched off';
         return null;
@@ -278,6 +322,8 @@ class TaskRun {
 
   /** One request through the pool, with a member that the membership check still lets in. */
   async #call<T>(counts: Map<string, number>, send: (session: GitLabSession) => Promise<T>): Promise<T> {
+    /** What an additional credential was refused; the request then goes to the main login alone. */
+    let refusal: GitLabError | null = null;
     for (;;) {
       if (this.#halted()) throw new RunStopped();
       let member: string | null = null;
@@ -292,7 +338,7 @@ class TaskRun {
           member = key;
           counts.set(key, (counts.get(key) ?? 0) + 1);
           return send(client);
-        });
+        }, refusal === null ? {} : { member: MAIN });
         return await Promise.race([attempt, this.#stopped!]);
       } catch (error) {
         if (error instanceof MemberLeft) continue;
@@ -300,6 +346,15 @@ class TaskRun {
           await this.#refused(member);
           continue;
         }
+        // An additional account may see less of the group than the main login (not a member of
+        // a subgroup, a project shared elsewhere): its 403 or 404 says nothing of the repository.
+        // The request is made once more with the main login, whose answer is the one recorded.
+        if (refusal === null && error instanceof GitLabError && (error.failure === 'FORBIDDEN' || error.failure === 'NOT_FOUND') && member !== null && member !== MAIN && this.#pool.has(MAIN)) {
+          refusal = error;
+          continue;
+        }
+        // The main login left meanwhile (GitLab refused it): the credential's answer stands.
+        if (refusal !== null && error instanceof BackplaneError && error.code === 'GITLAB_MEMBER_GONE') throw refusal;
         throw error;
       }
     }
@@ -366,11 +421,31 @@ class TaskRun {
   }
 
   async #session(key: string, passwordId: string): Promise<GitLabSession> {
-    const token = await revealPassword(this.#deps, this.#request.principal.tenantId, passwordId);
+    // An SSO organization's main login holds an OAuth authorization, refreshed when about to expire.
+    const { gitlabUrl, authMethod } = this.#subject.organization;
+    const { token, kind } = await usableToken(this.#deps, { tenantId: this.#request.principal.tenantId, gitlabUrl, passwordId, authMethod: key === MAIN ? authMethod : undefined });
     return this.#deps.gitlab.session(
-      { gitlabUrl: this.#subject.organization.gitlabUrl, token },
-      { rateLimit: 'fail', onResponse: (info) => this.#pool.observe(key, info.rateLimit) },
+      { gitlabUrl, token, kind },
+      {
+        rateLimit: 'fail',
+        onResponse: (info) => this.#pool.observe(key, info.rateLimit),
+        // A stopping service does not wait for GitLab's Retry-After or backoff.
+        signal: this.#signal ?? this.#deps.jobs.signal,
+        beforeRetry: () => this.#mayRetry(key),
+      },
     );
+  }
+
+  /**
+   * Before a request is sent again (after a 5xx, a timeout): the membership gate of a hand-out
+   * holds for each retry too, or a credential switched off or removed would keep sending for as
+   * long as retries go on. A member that left gives the request back to the pool.
+   */
+  async #mayRetry(key: string): Promise<void> {
+    // The main login leaves only on GitLab's own refusal, which this run records as it happens.
+    if (key !== MAIN) await this.#gate.fresh();
+    if (this.#halted()) throw new RunStopped();
+    if (!this.#pool.has(key)) throw new MemberLeft();
   }
 
   #credentialThrottled(key: string, until: Date): void {
@@ -420,6 +495,3 @@ class TaskRun {
   }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : 'unknown failure';
-}

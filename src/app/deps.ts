@@ -1,4 +1,6 @@
 import type { ApiTokenDigests } from '../auth/api-tokens';
+import type { OAuthAuthorizations } from '../auth/oauth-authorizations';
+import type { OAuthApplication } from '../gitlab/oauth';
 import type { CommandHandler, HandleOptions } from '../core/command-handler';
 import { ConcurrencyError, DomainError } from '../core/errors';
 import { WrongExpectedVersionError } from '../eventstore/errors';
@@ -9,6 +11,7 @@ import type { SqlDatabase } from '../sql/database';
 import { commandContext, type Principal } from './principal';
 import type { GitLabPort } from './gitlab-port';
 import type { Jobs } from './jobs';
+import type { TaskHeartbeats } from './task-heartbeats';
 import type { TenantLock } from './tenant-lock';
 
 /** What the use cases need: the handler to write, the read models to look things up, the vaults. */
@@ -29,8 +32,23 @@ export interface AppDeps {
   gitlab: GitLabPort;
   /** Work that goes on after a mutation answers (syncs, plan runs); stopped with the service. */
   jobs: Jobs;
+  /** Beats of the tasks this process (or another on the database) runs, kept outside the log. */
+  heartbeats: TaskHeartbeats;
   work: WorkSettings;
+  sso: SsoSettings;
+  /** SSO sign-ins under way, kept outside the log. */
+  authorizations: OAuthAuthorizations;
 }
+
+/** Signing in to GitLab for organizations with authMethod SSO. */
+export interface SsoSettings {
+  /** Backplane's OAuth application on GitLab; null: SSO is not configured. */
+  application: OAuthApplication | null;
+  /** Where browsers reach this server; GitLab sends them back to its /oauth/gitlab/callback. Set once the server listens. */
+  publicUrl: string;
+}
+
+export const OAUTH_CALLBACK_PATH = '/oauth/gitlab/callback';
 
 export interface WorkSettings {
   /** A sync with no result after this long is taken to be dead, and another may start (ms). */
@@ -39,7 +57,10 @@ export interface WorkSettings {
   runConcurrency: number;
   /** How long results of a plan run wait to be recorded together (ms). */
   runFlushMs: number;
-  /** A task whose stream says nothing for this long is taken to be dead, and its plan may run again (ms). */
+  /**
+   * A task that shows no sign of life (an event, or a beat of its process) for this long is taken
+   * to be dead, and its plan may run again (ms). A running task beats ten times as often.
+   */
   taskStaleAfterMs: number;
 }
 

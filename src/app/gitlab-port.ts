@@ -1,5 +1,9 @@
 import type { TokenCheck } from '../domain/verification';
+import type { OAuthApplication, OAuthTokens } from '../gitlab/oauth';
 import type { GitLabProject, Page, ProjectList, RateLimitState, GitLabGroup } from '../gitlab/types';
+
+/** A personal (or group/project) access token, or the access token of an OAuth authorization (SSO). */
+export type TokenKind = 'personal' | 'oauth';
 
 /** What the use cases ask of GitLab with one token: checks and page-by-page reads. */
 export interface GitLabSession {
@@ -14,6 +18,10 @@ export interface SessionOptions {
   /** 'fail': a 429 is thrown at once (a pool switches credentials); 'wait': Retry-After is honoured. */
   rateLimit?: 'wait' | 'fail';
   onResponse?: (info: { status: number; rateLimit: RateLimitState }) => void;
+  /** Aborted: the session's calls end at once (GitLabError ABORTED), however long GitLab asked to wait. */
+  signal?: AbortSignal;
+  /** Runs before each retry of a call (5xx, timeout, 429 in 'wait' mode); what it throws ends the call. */
+  beforeRetry?: () => Promise<void>;
 }
 
 /**
@@ -21,7 +29,14 @@ export interface SessionOptions {
  * for the call and are kept nowhere else.
  */
 export interface GitLabPort {
-  /** Never throws for GitLab's refusals or silence: they are outcomes, with reasons. */
-  checkToken(target: { gitlabUrl: string; token: string; login: string; groupPath: string }): Promise<TokenCheck>;
-  session(target: { gitlabUrl: string; token: string }, options?: SessionOptions): GitLabSession;
+  /**
+   * Never throws for GitLab's refusals or silence: they are outcomes, with reasons. An OAuth token
+   * answers for whoever signed in: its check names that user (login) rather than comparing it;
+   * its scopes are those the authorization granted, as the caller knows them.
+   */
+  checkToken(target: { gitlabUrl: string; token: string; kind?: TokenKind; login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenCheck & { login?: string }>;
+  session(target: { gitlabUrl: string; token: string; kind?: TokenKind }, options?: SessionOptions): GitLabSession;
+  /** GitLab's token endpoint; throws OAuthGrantError when GitLab refuses or does not answer. */
+  exchangeCode(target: { gitlabUrl: string; app: OAuthApplication; code: string; redirectUri: string; verifier: string }): Promise<OAuthTokens>;
+  refreshTokens(target: { gitlabUrl: string; app: OAuthApplication; refreshToken: string }): Promise<OAuthTokens>;
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { fold } from '../core/decider';
 import { ConcurrencyError, DomainError } from '../core/errors';
+import { messageOf } from '../errors';
+import { mainLogin } from '../domain/organization';
 import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryEvent, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
 import { tenant, tenantStream } from '../domain/tenant';
-import { CredentialPool } from '../gitlab/credential-pool';
+import type { Page } from '../gitlab/types';
 import { organizationById } from '../queries/organizations';
 import { freeSeats, licenseSeats, repositoryById, syncById, type RepositorySyncView, type RepositoryView } from '../queries/repositories';
 import type { OrganizationView } from '../queries/views';
@@ -16,6 +18,7 @@ import { sessionFor } from './verification';
 /** syncRepositories: starts a sync and answers at once; a sync already running is the answer instead. */
 export async function syncRepositories(deps: AppDeps, request: Request, organizationId: string): Promise<RepositorySyncView> {
   const organization = found(await organizationById(deps.db, request.principal.tenantId, organizationId), 'organization', organizationId);
+  mainLogin(organization);
   const syncId = await startSync(deps, request, organization, 'MANUAL');
   return found(await syncById(deps.db, request.principal.tenantId, syncId), 'sync', syncId);
 }
@@ -24,7 +27,15 @@ export async function syncRepositories(deps: AppDeps, request: Request, organiza
  * Records the start (refused while another sync of the organization runs, in any process) and
  * lists the group in the background. Returns the id of the sync that runs now.
  */
-export async function startSync(deps: AppDeps, request: Request, organization: OrganizationView, trigger: SyncTrigger, now = new Date()): Promise<string> {
+export async function startSync(
+  deps: AppDeps,
+  request: Request,
+  organization: OrganizationView,
+  trigger: SyncTrigger,
+  schedule: { now?: Date; lastStartedAtSeen?: Date | null } = {},
+): Promise<string> {
+  const now = schedule.now ?? new Date();
+  const lastStartedAtSeen = schedule.lastStartedAtSeen === undefined ? undefined : (schedule.lastStartedAtSeen?.toISOString() ?? null);
   const { tenantId } = request.principal;
   const syncId = randomUUID();
   const stream = repositoryListStream(organization.id);
@@ -32,21 +43,25 @@ export async function startSync(deps: AppDeps, request: Request, organization: O
   try {
     start = await execute(deps, request, repositoryList, stream, {
       type: 'StartRepositorySync',
-      data: { organizationId: organization.id, syncId, trigger, now: now.toISOString(), staleAfterMs: deps.work.syncStaleAfterMs },
+      data: { organizationId: organization.id, syncId, trigger, now: now.toISOString(), staleAfterMs: deps.work.syncStaleAfterMs, lastStartedAtSeen },
     });
   } catch (error) {
-    if (!(error instanceof DomainError && error.code === 'SYNC_RUNNING')) throw error;
-    // The running sync as its stream has it: the read models may not show its start yet.
+    if (!(error instanceof DomainError && (error.code === 'SYNC_RUNNING' || error.code === 'SYNC_ALREADY_STARTED'))) throw error;
+    // The sync that runs (or that served the slot) as its stream has it: the read models may not show its start yet.
     const recorded = await deps.store.readStream(stream);
-    const running = fold(repositoryList, recorded.map((event) => ({ type: event.type, data: event.data }) as RepositoryEvent)).running;
-    if (running === null) throw new ConcurrencyError('a sync of this organization just ended: try again');
+    const state = fold(repositoryList, recorded.map((event) => ({ type: event.type, data: event.data }) as RepositoryEvent));
+    const answer = error.code === 'SYNC_RUNNING' ? state.running?.syncId : state.lastSyncId;
+    if (!answer) throw new ConcurrencyError('a sync of this organization just ended: try again');
     await deps.settle(recorded.at(-1)!.position, [stream]);
-    return running.syncId;
+    return answer;
   }
   // What the sync finds is recorded by Backplane itself, as a consequence of the start.
   const recorder = { principal: systemPrincipal(tenantId), correlationId: request.correlationId };
   const causationId = start.eventIds.at(-1)!;
-  deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, recorder, causationId, organization, syncId, signal));
+  if (deps.jobs.signal.aborted) {
+    // The service is stopping: no job will run it, and a sync left running would hold the next one off.
+    await execute(deps, recorder, repositoryList, stream, { type: 'FailRepositorySync', data: { organizationId: organization.id, syncId, reason: 'the service stopped before the sync ran' } }, { causationId });
+  } else deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, recorder, causationId, organization, syncId, signal));
   return syncId;
 }
 
@@ -55,7 +70,6 @@ async function runSync(deps: AppDeps, request: Request, causationId: string, org
   const stream = repositoryListStream(organization.id);
   const started = Date.now();
   let main: GitLabSession | undefined;
-  const pool = new CredentialPool<GitLabSession>();
   const stats = (): SyncStats => ({
     durationMs: Date.now() - started,
     requests: main?.requests ?? 0,
@@ -66,9 +80,9 @@ async function runSync(deps: AppDeps, request: Request, causationId: string, org
   try {
     if (organization.gitlabGroupId === null) throw new Error('the group was never found on GitLab: verify the organization');
     // A sync reads as the organization's main login: additional credentials belong to plans.
-    main = await sessionFor(deps, { tenantId, gitlabUrl: organization.gitlabUrl, passwordId: organization.passwordId! }, { rateLimit: 'wait' });
-    pool.add({ key: 'main', client: main });
-    listing = await listGroup(pool, organization.gitlabGroupId, kinds, signal);
+    const { passwordId } = mainLogin(organization);
+    main = await sessionFor(deps, { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod: organization.authMethod }, { rateLimit: 'wait', signal });
+    listing = await listGroup(main, organization.gitlabGroupId, kinds, signal);
   } catch (error) {
     await execute(deps, request, repositoryList, stream, {
       type: 'FailRepositorySync',
@@ -96,29 +110,24 @@ async function runSync(deps: AppDeps, request: Request, causationId: string, org
 }
 
 /** Every project of the group and its subgroups (and the subgroups themselves when asked), all pages. */
-async function listGroup(pool: CredentialPool<GitLabSession>, groupId: number, kinds: RepositoryKind[], signal: AbortSignal): Promise<ListedRepository[]> {
-  const listing: ListedRepository[] = [];
-  for (let page: number | null = 1; page !== null; ) {
-    if (signal.aborted) throw new Error('the service stopped during the listing');
-    const at: number = page;
-    const result = await pool.run((member) => member.client.groupProjectsPage(groupId, at));
-    listing.push(...result.items.map((project) => ({ gitlabId: project.id, kind: 'PROJECT' as const, fullPath: project.fullPath })));
-    page = result.nextPage;
-  }
-  if (kinds.includes('GROUP')) {
-    for (let page: number | null = 1; page !== null; ) {
-      if (signal.aborted) throw new Error('the service stopped during the listing');
-      const at: number = page;
-      const result = await pool.run((member) => member.client.descendantGroupsPage(groupId, at));
-      listing.push(...result.items.map((group) => ({ gitlabId: group.id, kind: 'GROUP' as const, fullPath: group.fullPath })));
-      page = result.nextPage;
-    }
-  }
-  return listing;
+async function listGroup(session: GitLabSession, groupId: number, kinds: RepositoryKind[], signal: AbortSignal): Promise<ListedRepository[]> {
+  const projects = await allPages(signal, (page) => session.groupProjectsPage(groupId, page));
+  const groups = kinds.includes('GROUP') ? await allPages(signal, (page) => session.descendantGroupsPage(groupId, page)) : [];
+  return [
+    ...projects.map((project) => ({ gitlabId: project.id, kind: 'PROJECT' as const, fullPath: project.fullPath })),
+    ...groups.map((group) => ({ gitlabId: group.id, kind: 'GROUP' as const, fullPath: group.fullPath })),
+  ];
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : 'unknown failure';
+async function allPages<T>(signal: AbortSignal, read: (page: number) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  for (let page: number | null = 1; page !== null; ) {
+    if (signal.aborted) throw new Error('the service stopped during the listing');
+    const result: Page<T> = await read(page);
+    items.push(...result.items);
+    page = result.nextPage;
+  }
+  return items;
 }
 
 /** protectRepository / unprotectRepository: by hand, counting license seats. */

@@ -49,10 +49,12 @@ export type TaskCommand =
   | { type: 'RecordRepositoryResults'; data: { results: RepositoryResult[] } }
   | { type: 'FinishBackupTask'; data: TaskSummary & { now: string; reason?: string } }
   /**
-   * A task whose process went away says nothing more: once its stream has been silent for
-   * staleAfterMs, another run of the plan may record it as failed and start.
+   * A task whose process went away says nothing more: once it has given no sign of life for
+   * staleAfterMs, another run of the plan may record it as failed and start. A sign of life is
+   * an event of its stream or a beat of its process (a live task reading one huge project, or
+   * waiting out a long throttle, records no event for a long while, but keeps beating).
    */
-  | { type: 'AbandonBackupTask'; data: { now: string; lastEventAt: string; staleAfterMs: number } };
+  | { type: 'AbandonBackupTask'; data: { now: string; lastSignOfLifeAt: string; staleAfterMs: number } };
 
 export type TaskStatus = 'NONE' | 'RUNNING' | 'THROTTLED' | 'COMPLETED' | 'FAILED';
 
@@ -124,8 +126,8 @@ export const task: Decider<TaskState, TaskCommand, TaskEvent> = {
         return events;
       }
       case 'AbandonBackupTask': {
-        const { now, lastEventAt, staleAfterMs } = command.data;
-        const silentMs = Date.parse(now) - Date.parse(lastEventAt);
+        const { now, lastSignOfLifeAt, staleAfterMs } = command.data;
+        const silentMs = Date.parse(now) - Date.parse(lastSignOfLifeAt);
         if (!(silentMs > staleAfterMs)) throw new DomainError('CONFLICT', `task ${ref.taskId} of this plan is running`);
         // What the lost process counted of its credentials and waits went with it.
         const summary: TaskSummary = {
@@ -135,7 +137,7 @@ export const task: Decider<TaskState, TaskCommand, TaskEvent> = {
           credentialsUsed: [],
           throttledPeriods: [],
         };
-        const reason = `interrupted: no progress for ${Math.round(silentMs / 60_000)} minutes, its process is taken to be gone`;
+        const reason = `interrupted: no sign of life for ${Math.round(silentMs / 60_000)} minutes, its process is taken to be gone`;
         return [{ type: 'BackupTaskFailed', data: { ...ref, ...summary, finishedAt: now, reason } }];
       }
     }

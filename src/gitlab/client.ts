@@ -19,6 +19,10 @@ export interface GitLabClientOptions {
   /** How long 5xx answers, connection errors and timeouts are retried before a call fails. */
   maxRetryMs?: number;
   onResponse?: (info: { status: number; rateLimit: RateLimitState }) => void;
+  /** Aborted: every call ends at once with ABORTED, waits and requests in flight included. */
+  signal?: AbortSignal;
+  /** Runs before each retry of a call; what it throws ends the call (a token no longer to be used). */
+  beforeRetry?: () => Promise<void>;
 }
 
 /** What a credential pool needs of a client: the page-level calls, one HTTP request each. */
@@ -61,6 +65,8 @@ export class GitLabClient implements GitLabPageClient {
       rateLimit: options.rateLimit ?? 'wait',
       ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
       ...(options.maxRetryMs !== undefined && { maxRetryMs: options.maxRetryMs }),
+      ...(options.signal !== undefined && { signal: options.signal }),
+      ...(options.beforeRetry !== undefined && { beforeRetry: options.beforeRetry }),
       onAttempt: () => {
         this.#requests += 1;
       },

@@ -117,11 +117,13 @@ export class CredentialPool<C = GitLabPageClient> {
   /**
    * Runs one request with the member that has the most quota left. On RATE_LIMITED the member
    * rests until its reset and the request moves to another; when every member is out of quota,
-   * it waits for the earliest reset. Any other failure is the caller's.
+   * it waits for the earliest reset. Any other failure is the caller's. With `member`, that member
+   * alone makes the request, waiting for its quota as long as it takes; GITLAB_MEMBER_GONE when
+   * it is not (or no longer) in the pool.
    */
-  async run<T>(request: (member: PoolMember<C>) => Promise<T>): Promise<T> {
+  async run<T>(request: (member: PoolMember<C>) => Promise<T>, options: { member?: string } = {}): Promise<T> {
     for (let switches = 0; ; switches += 1) {
-      const slot = await this.#acquire();
+      const slot = await this.#acquire(options.member);
       const sentAt = this.#now();
       try {
         return await request(slot.member);
@@ -144,13 +146,16 @@ export class CredentialPool<C = GitLabPageClient> {
     return [...this.#all.values()].map((slot) => ({ key: slot.member.key, requests: slot.requests }));
   }
 
-  async #acquire(): Promise<Slot<C>> {
+  async #acquire(only?: string): Promise<Slot<C>> {
     for (;;) {
       if (this.#live.size === 0) {
         throw new BackplaneError('GITLAB_NO_CREDENTIAL', 'no credential is left to reach GitLab with');
       }
+      if (only !== undefined && !this.#live.has(only)) {
+        throw new BackplaneError('GITLAB_MEMBER_GONE', 'the credential asked for is no longer in the pool');
+      }
       const now = this.#now();
-      const slot = this.#pick(now);
+      const slot = this.#pick(now, only);
       if (slot) {
         // Reserved before any await, so that a crowd of waiters woken together cannot all take
         // the last unit of quota.
@@ -173,10 +178,11 @@ export class CredentialPool<C = GitLabPageClient> {
   }
 
   /** The member with the most quota left after what is in flight; round robin among equals. */
-  #pick(now: number): Slot<C> | null {
+  #pick(now: number, only?: string): Slot<C> | null {
     let best: Slot<C> | null = null;
     let bestRoom = 0;
     for (const slot of this.#live.values()) {
+      if (only !== undefined && slot.member.key !== only) continue;
       const room = this.#room(slot, now);
       if (room <= 0) continue;
       if (

@@ -25,8 +25,20 @@ export interface RequesterOptions {
   onResponse?: (info: ResponseInfo) => void;
   /** Called before each HTTP attempt, retries included. */
   onAttempt?: () => void;
+  /**
+   * Aborted: every wait (Retry-After, backoff) and the attempt in flight end at once with ABORTED,
+   * so that a stopping service or a cancelled task is not held for minutes by GitLab.
+   */
+  signal?: AbortSignal;
+  /**
+   * Runs before each retry, after its wait: whether the call may still go on with this token. A
+   * token that lost its right to be used meanwhile must not keep retrying for maxRetryMs; what it
+   * throws ends the call as it is, and no further attempt is made.
+   */
+  beforeRetry?: () => Promise<void>;
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** `signal` is given for the timer to be cleared on abort; a sleep that ignores it is cut short anyway. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** In [0, 1), for the backoff's jitter. */
   random?: () => number;
   fetch?: (url: URL, init: RequestInit) => Promise<Response>;
@@ -41,7 +53,43 @@ const BACKOFF_CAP_MS = 5_000;
 const RATE_LIMIT_FALLBACK_MS = 1_000;
 const MAX_DESCRIPTION = 200;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * `work`, or the abort of `signal` as `aborted()`, whichever comes first. The listener goes once
+ * the race is decided: the signal may live as long as the service.
+ */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: () => Error): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
 
 /** Reads the RateLimit-* headers; a header that is absent or not a number is null. */
 export function readRateLimit(headers: Headers): RateLimitState {
@@ -118,32 +166,43 @@ export function requestHandler(options: RequesterOptions = {}) {
     const what = `${method} ${url.pathname}`;
     const origin = url.origin;
 
+    const cancel = options.signal;
+    // No token can be in it: the message is built from the method, path and origin alone.
+    const aborted = () => new GitLabError('ABORTED', `${what} to GitLab at ${origin} was abandoned: the work it was for stopped`);
+    const pause = (ms: number) => unlessAborted(sleep(ms, cancel), cancel, aborted);
+
     const started = now();
     let rateLimitWaited = 0;
     let failures = 0;
 
-    for (;;) {
+    for (let attempt = 0; ; attempt += 1) {
+      if (attempt > 0 && options.beforeRetry) await unlessAborted(options.beforeRetry(), cancel, aborted);
+      if (cancel?.aborted) throw aborted();
       options.onAttempt?.();
       const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+      const signal = AbortSignal.any([timeout, ...(outer ? [outer] : []), ...(cancel ? [cancel] : [])]);
       let retryReason: { failure: GitLabFailure; message: string; status?: number };
       try {
         // Node's fetch keeps connections alive by default; nothing to ask for here.
         const init: Record<string, unknown> = { method, headers, body, signal };
         if (agent) init['dispatcher'] = agent;
-        const response = await doFetch(url, init as RequestInit);
+        const response = await unlessAborted(doFetch(url, init as RequestInit), cancel, aborted);
         const rateLimit = readRateLimit(response.headers);
         options.onResponse?.({ status: response.status, rateLimit, method, path: url.pathname });
 
         if (response.ok) {
           const parsed = await parseBody(response, asStream).catch((error: unknown) => {
+            if (cancel?.aborted) throw aborted();
             if (timeout.aborted || outer?.aborted) throw error;
             throw new GitLabError('BAD_RESPONSE', `GitLab answered ${what} with ${response.status} and a body that could not be read`, { status: response.status });
           });
           return { body: parsed, headers: Object.fromEntries(response.headers.entries()), status: response.status };
         }
 
-        const description = redact(await describe(response), secrets);
+        // Redacted before it is cut short: a token straddling the cut would otherwise keep its head.
+        const description = await describe(response, (text) => redact(text, secrets));
+        // Its body was cut off by the abort, not by GitLab.
+        if (cancel?.aborted) throw aborted();
         const said = `GitLab answered ${what} with ${response.status}${description ? `: ${description}` : ''}`;
 
         if (response.status === 429) {
@@ -157,7 +216,7 @@ export function requestHandler(options: RequesterOptions = {}) {
           }
           const ms = wait ?? Math.max(RATE_LIMIT_FALLBACK_MS, backoffMs(failures, random));
           rateLimitWaited += ms;
-          await sleep(ms);
+          await pause(ms);
           continue;
         }
         if (response.status >= 500) {
@@ -167,6 +226,7 @@ export function requestHandler(options: RequesterOptions = {}) {
         }
       } catch (error) {
         if (error instanceof GitLabError) throw error;
+        if (cancel?.aborted) throw aborted();
         if (timeout.aborted) {
           retryReason = { failure: 'TIMEOUT', message: `GitLab at ${origin} did not answer ${what} within ${timeoutMs} ms` };
         } else if (outer?.aborted) {
@@ -183,7 +243,7 @@ export function requestHandler(options: RequesterOptions = {}) {
         const { failure, message, status } = retryReason;
         throw new GitLabError(failure, `${message} (gave up after ${failures} attempts in ${(elapsed / 1000).toFixed(1)} s)`, status === undefined ? {} : { status });
       }
-      await sleep(Math.min(backoffMs(failures - 1, random), maxRetryMs - elapsed));
+      await pause(Math.min(backoffMs(failures - 1, random), maxRetryMs - elapsed));
     }
   };
 }
@@ -214,10 +274,10 @@ async function parseBody(response: Response, asStream: boolean): Promise<Formatt
 }
 
 /** GitLab's own words for a failure (its JSON `message` or `error`), short. */
-async function describe(response: Response): Promise<string> {
+async function describe(response: Response, clean: (text: string) => string): Promise<string> {
   let text: string;
   try {
-    text = await response.text();
+    text = clean(await response.text());
   } catch {
     return '';
   }

@@ -1,3 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { execute } from '../../src/app/deps';
+import { systemPrincipal } from '../../src/app/principal';
+import { credential, credentialStream } from '../../src/domain/credential';
+import { task as taskDecider, taskStream } from '../../src/domain/task';
 import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { gitlabGroup } from '../support/gitlab-accounts';
@@ -44,8 +49,9 @@ for (const store of apiStores) {
 
     beforeAll(async () => {
       storage = await testStorage(store);
-      // Two repositories at a time, so that a slowed GitLab makes a run last long enough to change things during it.
-      api = await startTestApi(storage, { service: { work: { runConcurrency: 2, runFlushMs: 50 } } });
+      // Two repositories at a time, so that a slowed GitLab makes a run last long enough to change
+      // things during it; 5xx retried for long, so that only the run's own gate ends a retrying request.
+      api = await startTestApi(storage, { service: { work: { runConcurrency: 2, runFlushMs: 50 }, gitlab: { maxRetryMs: 30_000 } } });
     });
     afterAll(async () => {
       await api?.close();
@@ -77,11 +83,11 @@ for (const store of apiStores) {
       }, DEADLINE);
     /** Requests the run made: a sync reads the group, a run reads projects. */
     const runRequests = (username: string) => api.gitlab.requests.filter((request) => request.username === username && request.path.startsWith('/api/v4/projects/'));
-    const history = async (planId: string) => {
-      const events: { type: string; data: any }[] = [];
+    const history = async (filter: string | Record<string, string>) => {
+      const events: { type: string; data: any; occurredAt: string }[] = [];
       let after: string | null = null;
       for (;;) {
-        const { auditLog }: any = await api.ok(api.rootToken, ops.auditLog, { filter: { planId }, first: 500, after });
+        const { auditLog }: any = await api.ok(api.rootToken, ops.auditLog, { filter: typeof filter === 'string' ? { planId: filter } : filter, first: 500, after });
         events.push(...auditLog.edges.map((edge: any) => edge.node));
         if (!auditLog.pageInfo.hasNextPage) return events;
         after = auditLog.pageInfo.endCursor;
@@ -137,25 +143,115 @@ for (const store of apiStores) {
       }
     });
 
+    /** A change, and the event that made it, whose occurredAt (taken before the append) is when it counts from. */
     const midRun = [
-      ['switched off on the plan', (s: Scenario) => api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false })],
-      ['removed', (s: Scenario) => api.ok(api.rootToken, ops.removeCredential, { id: s.credentialIds[0] })],
+      [
+        'switched off on the plan',
+        async (s: Scenario) => {
+          await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
+          return (await history(s.planId)).find((event) => event.type === 'PlanCredentialToggled' && event.data.credentialId === s.credentialIds[0] && event.data.enabled === false)!;
+        },
+      ],
+      [
+        'removed',
+        async (s: Scenario) => {
+          await api.ok(api.rootToken, ops.removeCredential, { id: s.credentialIds[0] });
+          // Its removal, not the plan's switch-off that follows it: the credential must be out from the removal on.
+          return (await history({ credentialId: s.credentialIds[0] })).find((event) => event.type === 'CredentialRemoved')!;
+        },
+      ],
+      [
+        'removed, with no plan switching it off',
+        // What the log holds between a removal and its plans' switch-offs, or for good when the
+        // process stopped in between: the plan still has it on, and only its own stream says it is gone.
+        async (s: Scenario) => {
+          const { me } = await api.ok(api.rootToken, ops.me);
+          const request = { principal: systemPrincipal(me.tenant.id), correlationId: randomUUID() };
+          await execute(api.service.app, request, credential, credentialStream(s.credentialIds[0]), { type: 'RemoveCredential', data: { credentialId: s.credentialIds[0] } });
+          return (await history({ credentialId: s.credentialIds[0] })).find((event) => event.type === 'CredentialRemoved')!;
+        },
+      ],
     ] as const;
 
     it.each(midRun)('makes no request with a credential %s during the run after that change', async (_label, change) => {
-      const { s, label } = await organizationWith(Array.from({ length: 8 }, () => ({ branches: 150, tags: 1, issues: 1, mergeRequests: 1 })));
+      const { s, label } = await organizationWith(Array.from({ length: 10 }, () => ({ branches: 150, tags: 1, issues: 1, mergeRequests: 1 })));
+      const bot1 = `${label}-bot1`;
+      // bot1's answers are held long: its next request comes well after the change, whatever the
+      // load, and it is that request's check that must see the change. The run goes on meanwhile
+      // with the main login, slowed down so that it lasts.
+      let arrived = () => undefined as void;
+      const bot1Sent = new Promise<void>((resolve) => (arrived = resolve));
+      api.gitlab.fault({
+        match: (request) => {
+          if (request.username !== bot1 || !request.path.startsWith('/api/v4/projects/')) return false;
+          arrived();
+          return true;
+        },
+        delayMs: 1500,
+      });
       api.gitlab.fault({ match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'), delayMs: 60 });
       try {
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
-        await eventually(() => expect(runRequests(`${label}-bot1`).length).toBeGreaterThan(2), DEADLINE, 10);
-        await change(s);
-        const changedAt = Date.now();
+        await bot1Sent;
+        const event = await change(s);
+        const changedAt = Date.parse(event.occurredAt);
         const done = await ended(started.id);
-        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 8, repositoriesFailed: 0 });
+        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 10, repositoriesFailed: 0 });
+        expect(runRequests(bot1).length).toBeGreaterThan(0);
         // The run went on after the change, with the main login alone.
         expect(runRequests(`${label}-admin`).filter((request) => request.at > changedAt).length).toBeGreaterThan(0);
-        expect(runRequests(`${label}-bot1`).filter((request) => request.at > changedAt)).toEqual([]);
-        expect(done.credentialsUsed.find((use) => use.login === `${label}-bot1`)?.requests).toBe(runRequests(`${label}-bot1`).length);
+        expect(runRequests(bot1).filter((request) => request.at > changedAt)).toEqual([]);
+        expect(done.credentialsUsed.find((use) => use.login === bot1)?.requests).toBe(runRequests(bot1).length);
+      } finally {
+        api.gitlab.clearFaults();
+      }
+    });
+
+    it('stops retrying with a credential switched off while GitLab answers it 5xx, and hands the request to the main login', async () => {
+      const { s, label } = await organizationWith(Array.from({ length: 4 }, () => ({ branches: 1, tags: 1, issues: 1, mergeRequests: 1 })));
+      const bot1 = `${label}-bot1`;
+      let arrived = () => undefined as void;
+      const bot1Sent = new Promise<void>((resolve) => (arrived = resolve));
+      // Every request of bot1 fails, after a while: it is retried (for 30 s here, a minute in service).
+      api.gitlab.fault({
+        match: (request) => {
+          if (request.username !== bot1 || !request.path.startsWith('/api/v4/projects/')) return false;
+          arrived();
+          return true;
+        },
+        status: 502,
+        delayMs: 1500,
+      });
+      try {
+        const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+        await bot1Sent;
+        await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
+        const toggled = (await history(s.planId)).find((event) => event.type === 'PlanCredentialToggled' && event.data.enabled === false)!;
+        const done = await ended(started.id);
+        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 4, repositoriesFailed: 0 });
+        expect(runRequests(bot1).map((request) => request.status)).toEqual(runRequests(bot1).map(() => 502));
+        expect(runRequests(bot1).length).toBeGreaterThan(0);
+        expect(runRequests(bot1).filter((request) => request.at > Date.parse(toggled.occurredAt))).toEqual([]);
+        expect(runRequests(`${label}-admin`).filter((request) => request.at > Date.parse(toggled.occurredAt)).length).toBeGreaterThan(0);
+      } finally {
+        api.gitlab.clearFaults();
+      }
+    });
+
+    it('asks again with the main login when an additional credential is answered 404, and records what the main login read', async () => {
+      const { s, label, fullPaths } = await organizationWith([{ branches: 250, tags: 1, issues: 1, mergeRequests: 1 }]);
+      const bot1 = `${label}-bot1`;
+      // bot1 cannot see this project (not a member of its subgroup, say); the main login can.
+      api.gitlab.fault({ match: (request) => request.username === bot1 && request.path.startsWith('/api/v4/projects/'), status: 404 });
+      try {
+        const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+        const done = await ended(started.id);
+        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 1, repositoriesFailed: 0 });
+        const [backedUp] = (await history(s.planId)).filter((event) => event.type === 'RepositoryBackedUp').map((event) => event.data);
+        expect(backedUp).toMatchObject({ fullPath: fullPaths[0], counts: { branches: 250, tags: 1, issues: 1, mergeRequests: 1 } });
+        // The case was met: bot1 was asked, and refused.
+        expect(runRequests(bot1).length).toBeGreaterThan(0);
+        expect(runRequests(bot1).every((request) => request.status === 404)).toBe(true);
       } finally {
         api.gitlab.clearFaults();
       }
@@ -163,12 +259,13 @@ for (const store of apiStores) {
 
     it('waits out GitLab when every credential is out of quota, and records who was throttled and when', async () => {
       const { s, label } = await organizationWith(Array.from({ length: 2 }, () => ({ branches: 1, tags: 1, issues: 1, mergeRequests: 1 })));
-      const rule = { limit: 6, windowMs: 3000 };
+      // A window long enough for spending the quotas and starting the run to fit in it on a busy machine.
+      const rule = { limit: 6, windowMs: 8000 };
       const tokens = [s.secrets[0], s.secrets[1]];
       for (const token of tokens) api.gitlab.setRateLimit(rule, token);
       try {
-        // Spend both quotas at the start of a window, so that the run meets 429s before the window ends.
-        await eventually(() => expect(Date.now() % rule.windowMs).toBeLessThan(100), 10_000, 5);
+        // Spend both quotas early in a window (at least 5 s before it ends), so that the run meets 429s before it ends.
+        await eventually(() => expect(Date.now() % rule.windowMs).toBeLessThan(rule.windowMs / 2 - 1000), 10_000, 5);
         await Promise.all(
           tokens.flatMap((token) => Array.from({ length: rule.limit }, () => fetch(`${api.gitlab.url}/api/v4/user`, { headers: { 'private-token': token } }).then((r) => r.arrayBuffer()))),
         );
@@ -224,43 +321,67 @@ for (const store of apiStores) {
 describe('a task whose process went quiet', () => {
   let storage: TestStorage;
   let api: TestApi;
+  const staleAfterMs = 1500;
   beforeAll(async () => {
     storage = await testStorage('pglite');
-    // A task silent for a second and a half counts as dead here; in service it is half an hour.
-    api = await startTestApi(storage, { service: { work: { runConcurrency: 1, runFlushMs: 20, taskStaleAfterMs: 1500 } } });
+    // A task with no sign of life for a second and a half counts as dead here (in service, half an
+    // hour); a live one beats every 150 ms. GitLab may hold an answer long without it timing out.
+    api = await startTestApi(storage, { service: { work: { runConcurrency: 1, runFlushMs: 20, taskStaleAfterMs: staleAfterMs }, gitlab: { timeoutMs: 30_000 } } });
   });
   afterAll(async () => {
     await api?.close();
     await storage?.dispose();
   });
 
-  it('blocks a second run while it says something, then is recorded as failed and the plan runs again', async () => {
+  let s: Scenario;
+  beforeAll(async () => {
     gitlabGroup(api.gitlab, 'quiet/platform');
     api.gitlab.addProject('quiet/platform', 'slow');
-    const s = await buildScenario(api, api.rootToken, 'quiet');
+    s = await buildScenario(api, api.rootToken, 'quiet');
     const listed = await eventually(async () => {
       const data = await api.ok(api.rootToken, repositories, { id: s.organizationId });
       expect(data.repositories.totalCount).toBe(1);
       return data.repositories.edges[0].node.id as string;
     }, DEADLINE);
     await api.ok(api.rootToken, protect, { id: listed });
+  });
+  const statusOf = async (id: string) => (await api.ok(api.rootToken, taskQuery, { id })).task;
 
-    // GitLab holds the project's first answer for 5 s: the task records nothing meanwhile.
-    api.gitlab.fault({ match: (request) => request.path.startsWith('/api/v4/projects/'), delayMs: 5000, times: 1 });
+  it('is not taken for dead while it runs, however long it records nothing: its process beats', async () => {
+    // GitLab holds the project's first answer for 7 s: the task records nothing meanwhile.
+    api.gitlab.fault({ match: (request) => request.path.startsWith('/api/v4/projects/'), delayMs: 7000, times: 1 });
     const first = (await api.ok(api.rootToken, runPlan, { planId: s.planId })).runPlan;
+    // Twice the stale time without an event, and GitLab still holds the answer.
+    await new Promise((resolve) => setTimeout(resolve, 2 * staleAfterMs));
     const refused = await api.request(api.rootToken, runPlan, { planId: s.planId });
     expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     expect(refused.errors?.[0]?.message).toMatch(/is running/);
-
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const second = (await api.ok(api.rootToken, runPlan, { planId: s.planId })).runPlan;
-    expect(second.id).not.toBe(first.id);
-    const abandoned = (await api.ok(api.rootToken, taskQuery, { id: first.id })).task;
-    expect(abandoned).toMatchObject({ status: 'FAILED' });
-    expect(abandoned.reason).toMatch(/interrupted: no progress/);
-    await eventually(async () => expect((await api.ok(api.rootToken, taskQuery, { id: second.id })).task.status).toBe('COMPLETED'), DEADLINE);
-    // The first run, once GitLab answers, finds its task closed and stops without taking the process down.
+    await eventually(async () => expect((await statusOf(first.id)).status).toBe('COMPLETED'), DEADLINE);
     await api.service.app.jobs.idle();
-    expect((await api.ok(api.rootToken, taskQuery, { id: first.id })).task.status).toBe('FAILED');
+    // Ended, it beats no more.
+    const { me } = await api.ok(api.rootToken, ops.me);
+    expect(await api.service.app.heartbeats.lastBeat(me.tenant.id, first.id)).toBeNull();
+  });
+
+  it('is recorded as failed once its process is gone and it has shown no sign of life for the stale time, and the plan runs again', async () => {
+    // A task started by a process that stopped right after: its start is in the log, and nothing
+    // beats for it.
+    const { me } = await api.ok(api.rootToken, ops.me);
+    const gone = randomUUID();
+    const request = { principal: systemPrincipal(me.tenant.id), correlationId: randomUUID() };
+    await execute(api.service.app, request, taskDecider, taskStream(gone), {
+      type: 'StartBackupTask',
+      data: { taskId: gone, planId: s.planId, organizationId: s.organizationId, repositoriesTotal: 1, now: new Date().toISOString(), known: { planActive: true } },
+    });
+    const refused = await api.request(api.rootToken, runPlan, { planId: s.planId });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+
+    await new Promise((resolve) => setTimeout(resolve, 2 * staleAfterMs));
+    const second = (await api.ok(api.rootToken, runPlan, { planId: s.planId })).runPlan;
+    expect(second.id).not.toBe(gone);
+    const abandoned = await statusOf(gone);
+    expect(abandoned).toMatchObject({ status: 'FAILED' });
+    expect(abandoned.reason).toMatch(/interrupted: no sign of life/);
+    await eventually(async () => expect((await statusOf(second.id)).status).toBe('COMPLETED'), DEADLINE);
   });
 });

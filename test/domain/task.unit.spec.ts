@@ -145,10 +145,40 @@ describe('task', () => {
 });
 
 describe('AbandonBackupTask', () => {
-  const abandon = (now: string, lastEventAt = '2026-03-01T10:05:00.000Z'): TaskCommand => ({ type: 'AbandonBackupTask', data: { now, lastEventAt, staleAfterMs: 30 * 60_000 } });
+  const abandon = (now: string, lastSignOfLifeAt = '2026-03-01T10:05:00.000Z'): TaskCommand => ({
+    type: 'AbandonBackupTask',
+    data: { now, lastSignOfLifeAt, staleAfterMs: 30 * 60_000 },
+  });
 
-  it('refuses while the task has said something within the stale time', () => {
+  it('refuses while the task has shown a sign of life within the stale time', () => {
     spec.given([started(), repositoryBackedUp]).when(abandon('2026-03-01T10:35:00.000Z')).thenRefuses('CONFLICT', /task t1 of this plan is running/);
+  });
+
+  it('refuses a task long silent in its stream whose process beat within the stale time', () => {
+    // The stream's last word was 40 minutes ago; its process beat 2 minutes ago.
+    spec.given([started(), repositoryBackedUp]).when(abandon('2026-03-01T10:45:00.000Z', '2026-03-01T10:43:00.000Z')).thenRefuses('CONFLICT', /is running/);
+  });
+
+  it('refuses at exactly the stale time, and records the task a moment after', () => {
+    spec.given([started()]).when(abandon('2026-03-01T10:35:00.000Z')).thenRefuses('CONFLICT', /is running/);
+    spec
+      .given([started()])
+      .when(abandon('2026-03-01T10:35:00.001Z'))
+      .then([
+        {
+          type: 'BackupTaskFailed',
+          data: {
+            ...ref,
+            repositoriesDone: 0,
+            repositoriesFailed: 0,
+            durationMs: 35 * 60_000 + 1,
+            credentialsUsed: [],
+            throttledPeriods: [],
+            finishedAt: '2026-03-01T10:35:00.001Z',
+            reason: 'interrupted: no sign of life for 30 minutes, its process is taken to be gone',
+          },
+        },
+      ]);
   });
 
   it('records a silent task as failed, with what its stream counted', () => {
@@ -166,7 +196,7 @@ describe('AbandonBackupTask', () => {
             credentialsUsed: [],
             throttledPeriods: [],
             finishedAt: '2026-03-01T10:45:00.000Z',
-            reason: 'interrupted: no progress for 40 minutes, its process is taken to be gone',
+            reason: 'interrupted: no sign of life for 40 minutes, its process is taken to be gone',
           },
         },
       ]);

@@ -263,6 +263,21 @@ describe('CredentialPool', () => {
     ]);
   });
 
+  it('runs a request with the member asked for alone, waiting for its quota, and refuses when it is gone', async () => {
+    const pool = new CredentialPool<Scripted>({ now: clock.now, sleep: clock.sleep });
+    pool.add(scripted('a', async () => 'a'));
+    pool.add(scripted('b', async () => 'b'));
+    pool.observe('a', state(0, 5, clock.time + 1_000));
+    pool.observe('b', state(5, 5, clock.time + 1_000));
+    const started = clock.time;
+    // b has quota, a has none: asked for a, the request waits for a's reset rather than take b.
+    expect(await clock.until(pool.run((m) => m.client.call(), { member: 'a' }))).toBe('a');
+    expect(clock.time - started).toBeGreaterThanOrEqual(1_000);
+    pool.remove('a');
+    await expect(pool.run((m) => m.client.call(), { member: 'a' })).rejects.toMatchObject({ code: 'GITLAB_MEMBER_GONE' });
+    expect(await clock.until(pool.run((m) => m.client.call()))).toBe('b');
+  });
+
   it('refuses to run when no member is left', async () => {
     const pool = new CredentialPool<Scripted>({ now: clock.now, sleep: clock.sleep });
     pool.add(scripted('a', async () => 'a'));

@@ -96,6 +96,15 @@ describe('the request handler', () => {
     for (const text of [error.message, String(error), JSON.stringify(error), inspect(error)]) expect(text).not.toContain(TOKEN);
   });
 
+  it('keeps out even the head of a token that an echo would cut in two', async () => {
+    // A proxy's page quoting the request's headers, the token falling across where messages are cut short.
+    const page = `${'x'.repeat(175)} PRIVATE-TOKEN: ${TOKEN}`;
+    const { get } = handler([() => new Response(page, { status: 400, headers: { 'content-type': 'text/plain' } })]);
+    const error = (await get('user').catch((e: unknown) => e)) as GitLabError;
+    expect(error.failure).toBe('BAD_RESPONSE');
+    expect(error.message).not.toContain(TOKEN.slice(0, 8));
+  });
+
   it('wraps a fetch failure as UNREACHABLE with its innermost reason, and no cause', async () => {
     const refused = () => {
       throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }) });
@@ -112,6 +121,118 @@ describe('the request handler', () => {
     await expect(get('user')).rejects.toMatchObject({ failure: 'BAD_RESPONSE' });
   });
 });
+
+describe('the request handler, stopped or gated from outside', () => {
+  const never = () => new Promise<void>(() => undefined);
+
+  it("ends a 'wait' mode wait for Retry-After at once when its signal is aborted, with ABORTED", async () => {
+    const stop = new AbortController();
+    const slept: number[] = [];
+    const { get, calls } = handler([() => json(429, {}, { 'retry-after': '600' }), () => json(200, {})], {
+      signal: stop.signal,
+      sleep: (ms) => {
+        slept.push(ms);
+        return never();
+      },
+    });
+    const call = get('projects/1');
+    await eventuallyTrue(() => slept.length === 1);
+    stop.abort();
+    const error = (await call.catch((e: unknown) => e)) as GitLabError;
+    expect(error).toBeInstanceOf(GitLabError);
+    expect(error).toMatchObject({ failure: 'ABORTED', code: 'GITLAB_ABORTED' });
+    expect(error.message).toBe('GET /api/v4/projects/1 to GitLab at https://gitlab.example.com was abandoned: the work it was for stopped');
+    expect(slept).toEqual([600_000]);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('ends a backoff between 5xx retries at once, and makes no further attempt', async () => {
+    const stop = new AbortController();
+    let sleeping = 0;
+    const { get, calls } = handler(Array.from({ length: 5 }, () => () => json(502, {})), {
+      signal: stop.signal,
+      maxRetryMs: 60_000,
+      sleep: () => {
+        sleeping += 1;
+        return never();
+      },
+    });
+    const call = get('projects/1');
+    await eventuallyTrue(() => sleeping === 1);
+    stop.abort();
+    await expect(call).rejects.toMatchObject({ failure: 'ABORTED' });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('ends a request in flight at once, even one whose fetch ignores the signal', async () => {
+    const stop = new AbortController();
+    let sent: RequestInit | undefined;
+    const { get } = handler([], {
+      signal: stop.signal,
+      fetch: (_url, init) => {
+        sent = init;
+        return new Promise<Response>(() => undefined);
+      },
+    });
+    const call = get('projects/1');
+    await eventuallyTrue(() => sent !== undefined);
+    stop.abort();
+    await expect(call).rejects.toMatchObject({ failure: 'ABORTED' });
+    // The fetch was given a signal that the abort reaches, so that its socket is let go too.
+    expect(sent!.signal!.aborted).toBe(true);
+  });
+
+  it('sends nothing once its signal is aborted', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const { get, calls } = handler([() => json(200, {})], { signal: stop.signal });
+    await expect(get('user')).rejects.toMatchObject({ failure: 'ABORTED' });
+    expect(calls).toEqual([]);
+  });
+
+  it('asks beforeRetry before each retry, not before the first attempt', async () => {
+    const order: string[] = [];
+    const { get } = handler(
+      [
+        () => {
+          order.push('attempt');
+          return json(502, {});
+        },
+        () => {
+          order.push('attempt');
+          return json(429, {}, { 'retry-after': '1' });
+        },
+        () => {
+          order.push('attempt');
+          return json(200, { id: 1 });
+        },
+      ],
+      {
+        beforeRetry: async () => {
+          order.push('beforeRetry');
+        },
+      },
+    );
+    await expect(get('projects/1')).resolves.toMatchObject({ status: 200 });
+    expect(order).toEqual(['attempt', 'beforeRetry', 'attempt', 'beforeRetry', 'attempt']);
+  });
+
+  it('ends the call with what beforeRetry throws, and sends nothing more', async () => {
+    class Left extends Error {}
+    const { get, calls } = handler(Array.from({ length: 5 }, () => () => json(503, {})), {
+      maxRetryMs: 60_000,
+      beforeRetry: () => Promise.reject(new Left('switched off')),
+    });
+    await expect(get('projects/1')).rejects.toBeInstanceOf(Left);
+    expect(calls).toHaveLength(1);
+  });
+});
+
+/** Waits (in real time, briefly) until the handler reaches the step a test acts on. */
+async function eventuallyTrue(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise((resolve) => setImmediate(resolve));
+  expect(condition()).toBe(true);
+}
 
 describe('rate limit headers', () => {
   it('reads RateLimit-* and Retry-After', () => {
