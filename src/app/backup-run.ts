@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
 import { credential, credentialStream, type CredentialCommand, type CredentialEvent, type CredentialState } from '../domain/credential';
-import { plan, planStream, type PlanEvent, type PlanState } from '../domain/plan';
+import { plan, planStream, switchedOnCredentials, type PlanEvent, type PlanState } from '../domain/plan';
 import type { CredentialUse } from '../domain/repository';
 import { task, taskStream, type RepositoryCounts, type RepositoryResult, type TaskCommand, type ThrottledPeriod } from '../domain/task';
 import { BackplaneError, messageOf } from '../errors';
@@ -165,7 +165,8 @@ class TaskRun {
   /** Credentials GitLab refused (401) during the run, and ones whose secret could not be read: never taken back. */
   readonly #unusable = new Set<string>();
   /** Hand-outs the pool counted that never reached GitLab (the member had left). */
-  readonly #abandoned = new Map<string, number>();
+  /** Every session each member had: their HTTP requests, retries and refusals included, are what it made. */
+  readonly #sessions = new Map<string, GitLabSession[]>();
   #pending: RepositoryResult[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
   /** Every append to the task's stream, in order, one at a time. */
@@ -330,11 +331,7 @@ class TaskRun {
       try {
         const attempt = this.#pool.run(async ({ key, client }) => {
           await this.#gate.fresh();
-          if (this.#halted() || !this.#pool.has(key)) {
-            // Counted by the pool when handed out, never sent.
-            this.#abandoned.set(key, (this.#abandoned.get(key) ?? 0) + 1);
-            throw this.#halted() ? new RunStopped() : new MemberLeft();
-          }
+          if (this.#halted() || !this.#pool.has(key)) throw this.#halted() ? new RunStopped() : new MemberLeft();
           member = key;
           counts.set(key, (counts.get(key) ?? 0) + 1);
           return send(client);
@@ -385,7 +382,7 @@ class TaskRun {
       this.#planNext = event.revision + 1n;
     }
     const state = this.#planState;
-    const switchedOn = state.status === 'active' && state.additionalCredentialsEnabled ? Object.keys(state.credentials).filter((id) => state.credentials[id]) : [];
+    const switchedOn = switchedOnCredentials(state);
     const members = [...this.#logins.keys()].filter((key) => key !== MAIN && this.#pool.has(key));
     const candidates = [...new Set([...switchedOn, ...members])].filter((id) => !this.#unusable.has(id));
     await Promise.all(candidates.map((id) => this.#readCredential(id)));
@@ -424,7 +421,7 @@ class TaskRun {
     // An SSO organization's main login holds an OAuth authorization, refreshed when about to expire.
     const { gitlabUrl, authMethod } = this.#subject.organization;
     const { token, kind } = await usableToken(this.#deps, { tenantId: this.#request.principal.tenantId, gitlabUrl, passwordId, authMethod: key === MAIN ? authMethod : undefined });
-    return this.#deps.gitlab.session(
+    const session = this.#deps.gitlab.session(
       { gitlabUrl, token, kind },
       {
         rateLimit: 'fail',
@@ -434,6 +431,8 @@ class TaskRun {
         beforeRetry: () => this.#mayRetry(key),
       },
     );
+    this.#sessions.set(key, [...(this.#sessions.get(key) ?? []), session]);
+    return session;
   }
 
   /**
@@ -488,9 +487,9 @@ class TaskRun {
       .map(([key, requests]) => ({ credentialId: key === MAIN ? null : key, login: this.#logins.get(key) ?? '', requests }));
   }
 
-  /** The pool's count of requests per member, less the hand-outs that never reached GitLab. */
+  /** The HTTP requests each member's sessions made: what GitLab saw of it, attempt by attempt. */
   #usage(): CredentialUse[] {
-    const counts = new Map(this.#pool.usage().map(({ key, requests }) => [key, requests - (this.#abandoned.get(key) ?? 0)]));
+    const counts = new Map([...this.#sessions].map(([key, sessions]) => [key, sessions.reduce((sum, session) => sum + session.requests, 0)]));
     return this.#uses(counts);
   }
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../core/logger';
 
 /**
@@ -8,7 +9,10 @@ export class Jobs {
   private readonly running = new Set<Promise<void>>();
   private readonly stop = new AbortController();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(private readonly logger: Logger) {
+    // Every request a job has at GitLab listens for the stop, and lets go when it ends: many at once is no leak.
+    setMaxListeners(0, this.stop.signal);
+  }
 
   get signal(): AbortSignal {
     return this.stop.signal;

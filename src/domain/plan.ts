@@ -113,4 +113,13 @@ function toggles(state: PlanState, planId: string, changes: CredentialChange[]):
   return events;
 }
 
+/**
+ * The credentials the plan lets a run use: switched on while its "Additional git credentials"
+ * switch is on. (A credential must also not be removed: its own stream says so.)
+ */
+export function switchedOnCredentials(state: PlanState): string[] {
+  if (state.status !== 'active' || !state.additionalCredentialsEnabled) return [];
+  return Object.keys(state.credentials).filter((id) => state.credentials[id]);
+}
+
 export const planStream = (planId: string) => `plan-${planId}`;

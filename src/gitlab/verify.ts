@@ -112,5 +112,6 @@ function fail(failure: TokenVerificationFailure, reason: string): Failed {
  * behind us that an answer still called active.
  */
 function isPast(expiresAt: string | null, now = new Date()): boolean {
-  return expiresAt !== null && expiresAt < now.toISOString().slice(0, 10);
+  // GitLab ends a token at 00:00 UTC of its expiry date: on that day it is already expired.
+  return expiresAt !== null && expiresAt <= now.toISOString().slice(0, 10);
 }

@@ -42,6 +42,13 @@ describe('verifyToken', () => {
     await expect(verifyToken(client({ ...valid, expiresAt: '2020-01-01' }), { login: 'alice' })).resolves.toMatchObject({ failure: 'EXPIRED' });
   });
 
+  it('takes a token to be expired on its expiry date, as GitLab does from 00:00 UTC', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await expect(verifyToken(client({ ...valid, expiresAt: today }), { login: 'alice' })).resolves.toMatchObject({ failure: 'EXPIRED' });
+    await expect(verifyToken(client({ ...valid, expiresAt: tomorrow }), { login: 'alice' })).resolves.toMatchObject({ ok: true });
+  });
+
   it('tells them apart by what GitLab says in its 401, and calls any other 401 an invalid token', async () => {
     await expect(verifyToken(client(unauthorized('Token was revoked. You have to re-authorize from the user.')), { login: 'alice' })).resolves.toMatchObject({ failure: 'REVOKED' });
     await expect(verifyToken(client(unauthorized('Token has expired.')), { login: 'alice' })).resolves.toMatchObject({ failure: 'EXPIRED' });
