@@ -1,4 +1,5 @@
-import { plan, type CredentialChange, type KnownCredential, type PlanCommand, type PlanEvent } from '../../src/domain/plan';
+import { fold } from '../../src/core/decider';
+import { plan, switchedOnCredentials, type CredentialChange, type KnownCredential, type PlanCommand, type PlanEvent } from '../../src/domain/plan';
 import { deciderSpec } from '../support/decider-spec';
 
 const spec = deciderSpec(plan);
@@ -175,5 +176,19 @@ describe('plan', () => {
   ])('refuses %s on a plan that does not exist or was deleted', (_name, command) => {
     spec.given([]).when(command).thenRefuses('NOT_FOUND', /no plan pl1/);
     spec.given([created, switched(true), deleted]).when(command).thenRefuses('NOT_FOUND', /no plan pl1/);
+  });
+});
+
+describe('switchedOnCredentials', () => {
+  const of = (events: PlanEvent[]) => switchedOnCredentials(fold(plan, events));
+
+  it('names the credentials switched on while the additional credentials switch is on', () => {
+    expect(of([created, switched(true), toggled('c1', true), toggled('c2', true), toggled('c2', false)])).toEqual(['c1']);
+  });
+
+  it('names none while the switch is off, or once the plan is deleted', () => {
+    expect(of([created, toggled('c1', true)])).toEqual([]);
+    expect(of([created, switched(true), toggled('c1', true), switched(false)])).toEqual([]);
+    expect(of([created, switched(true), toggled('c1', true), deleted])).toEqual([]);
   });
 });
