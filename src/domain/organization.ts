@@ -111,31 +111,10 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
         if (state.status !== 'none') throw new DomainError('CONFLICT', `organization ${command.data.organizationId} already exists`);
         const { token: check, ...data } = command.data;
         const { name, gitlabUrl, login, passwordId } = admissible(data);
-        if (data.authMethod === 'SSO') {
-          // Nothing is verified yet: the sign-in that authorizes it is checked then.
-          return [
-            {
-              type: 'OrganizationAdded',
-              data: {
-                organizationId: data.organizationId,
-                provider: 'GITLAB',
-                name,
-                gitlabUrl,
-                authMethod: 'SSO',
-                login: null,
-                passwordId: null,
-                protectGroups: data.protectGroups,
-                autoAddNewRepositories: data.autoAddNewRepositories,
-                repositoriesSync: normalizedSync(data.repositoriesSync),
-                defaultDeviceId: data.defaultDeviceId,
-                gitlabGroupId: null,
-                access: null,
-              },
-            },
-          ];
-        }
-        if (check === null) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs its token checked with GitLab');
-        const token = verifiedOrRefuse(check);
+        // With SSO nothing is verified yet: the sign-in that authorizes it is checked then.
+        const sso = data.authMethod === 'SSO';
+        if (!sso && check === null) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs its token checked with GitLab');
+        const access = sso ? null : verifiedOrRefuse(check!);
         return [
           {
             type: 'OrganizationAdded',
@@ -151,8 +130,8 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
               autoAddNewRepositories: data.autoAddNewRepositories,
               repositoriesSync: normalizedSync(data.repositoriesSync),
               defaultDeviceId: data.defaultDeviceId,
-              gitlabGroupId: check.ok ? check.groupId : null,
-              access: token,
+              gitlabGroupId: !sso && check!.ok ? check!.groupId : null,
+              access,
             },
           },
         ];
