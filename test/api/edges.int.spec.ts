@@ -71,10 +71,10 @@ describe('the API at its edges, on pglite', () => {
       expect(firstError(response).extensions).toEqual({ code: 'BAD_USER_INPUT', fields: { 'repositoriesSync.intervalMinutes': ['intervalMinutes must be at least 15'] } });
     });
 
-    it('refuses SSO with a message that says to use TOKEN', async () => {
+    it('refuses SSO while Backplane is no OAuth application on GitLab, naming what to set or to use TOKEN', async () => {
       const response = await api.request(api.rootToken, ops.addOrganization, { input: organizationInput({ authMethod: 'SSO', login: null, passwordId: null }) });
       expect(firstError(response).extensions?.code).toBe('BAD_USER_INPUT');
-      expect(firstError(response).message).toMatch(/SSO.*not available.*TOKEN/);
+      expect(firstError(response).message).toMatch(/SSO.*BACKPLANE_GITLAB_OAUTH_CLIENT_ID.*BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET.*TOKEN/);
     });
   });
 
