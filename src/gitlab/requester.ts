@@ -179,8 +179,8 @@ export function requestHandler(options: RequesterOptions = {}) {
       if (attempt > 0 && options.beforeRetry) await unlessAborted(options.beforeRetry(), cancel, aborted);
       if (cancel?.aborted) throw aborted();
       options.onAttempt?.();
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = AbortSignal.any([timeout, ...(outer ? [outer] : []), ...(cancel ? [cancel] : [])]);
+      const bound = attemptSignal(timeoutMs, [outer, cancel]);
+      const { signal } = bound;
       let retryReason: { failure: GitLabFailure; message: string; status?: number };
       try {
         // Node's fetch keeps connections alive by default; nothing to ask for here.
@@ -193,7 +193,7 @@ export function requestHandler(options: RequesterOptions = {}) {
         if (response.ok) {
           const parsed = await parseBody(response, asStream).catch((error: unknown) => {
             if (cancel?.aborted) throw aborted();
-            if (timeout.aborted || outer?.aborted) throw error;
+            if (bound.timedOut() || outer?.aborted) throw error;
             throw new GitLabError('BAD_RESPONSE', `GitLab answered ${what} with ${response.status} and a body that could not be read`, { status: response.status });
           });
           return { body: parsed, headers: Object.fromEntries(response.headers.entries()), status: response.status };
@@ -227,13 +227,15 @@ export function requestHandler(options: RequesterOptions = {}) {
       } catch (error) {
         if (error instanceof GitLabError) throw error;
         if (cancel?.aborted) throw aborted();
-        if (timeout.aborted) {
+        if (bound.timedOut()) {
           retryReason = { failure: 'TIMEOUT', message: `GitLab at ${origin} did not answer ${what} within ${timeoutMs} ms` };
         } else if (outer?.aborted) {
           throw new GitLabError('TIMEOUT', `${what} to GitLab at ${origin} was cancelled`);
         } else {
           retryReason = { failure: 'UNREACHABLE', message: `GitLab at ${origin} did not answer ${what}: ${redact(networkReason(error), secrets)}` };
         }
+      } finally {
+        bound.release();
       }
 
       failures += 1;
@@ -245,6 +247,34 @@ export function requestHandler(options: RequesterOptions = {}) {
       }
       await pause(Math.min(backoffMs(failures - 1, random), maxRetryMs - elapsed));
     }
+  };
+}
+
+/**
+ * One attempt's signal: aborted by its own timeout or by either source. Made with a timer and
+ * listeners that are let go when the attempt ends, not with AbortSignal.any: that one ties every
+ * attempt's signal to a source that lives as long as the service, and slows as they pile up.
+ */
+function attemptSignal(timeoutMs: number, sources: (AbortSignal | undefined)[]): { signal: AbortSignal; timedOut(): boolean; release(): void } {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('the attempt timed out', 'TimeoutError'));
+  }, timeoutMs);
+  const onAbort = () => controller.abort(new DOMException('the work it was for stopped', 'AbortError'));
+  const live = sources.filter((source): source is AbortSignal => source !== undefined);
+  for (const source of live) {
+    if (source.aborted) onAbort();
+    else source.addEventListener('abort', onAbort, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    release() {
+      clearTimeout(timer);
+      for (const source of live) source.removeEventListener('abort', onAbort);
+    },
   };
 }
 
