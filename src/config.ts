@@ -31,7 +31,7 @@ export interface Config {
   /** Repositories a plan run reads at once. */
   runConcurrency: number;
   /** Backplane's OAuth application on GitLab, for organizations with authMethod SSO; unset: SSO is refused. */
-  gitlabOAuth?: { clientId: string; clientSecret: string };
+  gitlabOAuth?: { clientId: string; clientSecret: string; gitlabUrl: string };
   /** Where browsers reach this server (GitLab sends them back to <publicUrl>/oauth/gitlab/callback); unset: the server's own address. */
   publicUrl?: string;
 }
@@ -82,7 +82,18 @@ function gitlabOAuthOf(env: NodeJS.ProcessEnv): Config['gitlabOAuth'] {
   if (clientId === undefined || clientSecret === undefined) {
     throw new ConfigError('BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET go together: set both (the application on GitLab) or neither');
   }
-  return { clientId, clientSecret };
+  return { clientId, clientSecret, gitlabUrl: oauthGitlabUrlOf(env.BACKPLANE_GITLAB_OAUTH_URL) };
+}
+
+/** The GitLab Backplane's OAuth application is registered on; SSO is offered for organizations there only. */
+function oauthGitlabUrlOf(value: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(value || 'https://gitlab.com');
+  } catch {
+    throw new ConfigError('BACKPLANE_GITLAB_OAUTH_URL must be the address of a GitLab, such as https://gitlab.example.com');
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 function publicUrlOf(value: string | undefined): string | undefined {

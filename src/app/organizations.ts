@@ -33,7 +33,7 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
   });
   const { name, gitlabUrl, login, passwordId } = admissible({ ...input, organizationId, known: await known() });
   if (input.authMethod === 'SSO') {
-    ssoApplication(deps);
+    ssoApplication(deps, gitlabUrl);
     const pending = await deps.tenantLock.run(tenantId, async () => {
       await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token: null } });
       return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
@@ -60,7 +60,7 @@ export async function authorizeOrganization(deps: AppDeps, request: Request, id:
   const { tenantId } = request.principal;
   const current = found(await organizationById(deps.db, tenantId, id), 'organization', id);
   awaitingAuthorization(current);
-  ssoApplication(deps);
+  ssoApplication(deps, current.gitlabUrl);
   await execute(deps, request, organization, organizationStream(id), { type: 'RequestAuthorization', data: { organizationId: id } });
   for (const secretId of await deps.authorizations.withdraw(tenantId, id)) await deps.vault.discard(secretId);
   return { ...current, authorizationUrl: await beginAuthorization(deps, request, current) };

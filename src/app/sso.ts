@@ -24,11 +24,18 @@ export interface CallbackOutcome {
   message: string;
 }
 
-export function ssoApplication(deps: AppDeps): OAuthApplication {
+export function ssoApplication(deps: AppDeps, gitlabUrl: string): OAuthApplication {
   if (deps.sso.application === null) {
     throw new DomainError(
       'INVALID_INPUT',
       'authMethod SSO needs Backplane registered as an application on GitLab: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET, or add the organization with authMethod TOKEN',
+    );
+  }
+  // Its secret is sent to the organization's GitLab: only to the one it was issued by.
+  if (deps.sso.application.gitlabUrl !== gitlabUrl) {
+    throw new DomainError(
+      'INVALID_INPUT',
+      `SSO is set up for the GitLab at ${deps.sso.application.gitlabUrl} (BACKPLANE_GITLAB_OAUTH_URL): add an organization on ${gitlabUrl} with authMethod TOKEN`,
     );
   }
   return deps.sso.application;
@@ -43,7 +50,7 @@ export function redirectUri(deps: AppDeps): string {
  * (the verifier encrypted in the vault), and the URL to open on its GitLab.
  */
 export async function beginAuthorization(deps: AppDeps, request: Request, pending: OrganizationView): Promise<string> {
-  const application = ssoApplication(deps);
+  const application = ssoApplication(deps, pending.gitlabUrl);
   const { tenantId, tokenId, name, role } = request.principal;
   const { verifier, challenge } = pkcePair();
   const verifierSecretId = await deps.vault.put(tenantId, verifier);
@@ -83,20 +90,27 @@ export async function completeAuthorization(
     check = { ok: false, failure: 'ACCESS_DENIED', reason: `GitLab sent no authorization code${said ? ` (${said})` : ''}: sign in again and approve Backplane` };
   } else {
     try {
-      tokens = await deps.gitlab.exchangeCode({ gitlabUrl: pending.gitlabUrl, app: ssoApplication(deps), code: query.code, redirectUri: redirectUri(deps), verifier });
+      tokens = await deps.gitlab.exchangeCode({ gitlabUrl: pending.gitlabUrl, app: ssoApplication(deps, pending.gitlabUrl), code: query.code, redirectUri: redirectUri(deps), verifier });
       check = await checkUsable(
         deps,
         { tenantId, deviceId: pending.defaultDeviceId, gitlabUrl: pending.gitlabUrl, groupPath: pending.name, login: null },
         { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes },
       );
     } catch (error) {
+      // This server's settings no longer cover the organization's GitLab: nothing was sent there.
+      if (error instanceof DomainError) return refused(`Organization ${pending.name} is not authorized: ${error.message}`);
       if (!(error instanceof OAuthGrantError)) throw error;
       check = { ok: false, failure: error.error === 'UNREACHABLE' ? 'UNREACHABLE' : 'INVALID_GRANT', reason: `${error.message}: start the sign-in again` };
     }
   }
   const stream = organizationStream(organizationId);
   if (!check.ok || tokens === null) {
-    await execute(deps, request, organization, stream, { type: 'AuthorizeOrganization', data: { organizationId, login: null, passwordId: null, token: check } });
+    try {
+      await execute(deps, request, organization, stream, { type: 'AuthorizeOrganization', data: { organizationId, login: null, passwordId: null, token: check } });
+    } catch (error) {
+      // Removed or authorized since it was looked up: the refusal is the answer.
+      if (!(error instanceof DomainError)) throw error;
+    }
     return refused(`Organization ${pending.name} is not authorized: ${check.ok ? 'GitLab gave no token' : check.reason}`);
   }
 

@@ -87,6 +87,9 @@ export async function usableToken(deps: AppDeps, target: Pick<TokenTarget, 'tena
       if (!expiresSoon(current)) return current;
       const application = deps.sso.application;
       if (application === null) throw new OAuthGrantError('SSO is not configured on this server: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET', 'NOT_CONFIGURED');
+      if (application.gitlabUrl !== target.gitlabUrl) {
+        throw new OAuthGrantError(`SSO is set up for the GitLab at ${application.gitlabUrl}, not ${target.gitlabUrl} (BACKPLANE_GITLAB_OAUTH_URL)`, 'NOT_CONFIGURED');
+      }
       const fresh = { ...(await deps.gitlab.refreshTokens({ gitlabUrl: target.gitlabUrl, app: application, refreshToken: current.refreshToken })), renewals: current.renewals + 1 };
       // Backplane renews what it was given; the history says so, and shows the new fingerprint.
       await changePassword(deps, { principal: systemPrincipal(target.tenantId), correlationId: randomUUID() }, target.passwordId, { secret: tokensSecret(fresh) });
@@ -110,6 +113,8 @@ function expiresSoon(tokens: OAuthTokens, now = Date.now()): boolean {
 /** A refresh GitLab refused is the check's outcome: the organization says why. */
 function refreshRefused(error: OAuthGrantError): Extract<TokenCheck, { ok: false }> {
   if (error.error === 'UNREACHABLE') return { ok: false, failure: 'UNREACHABLE', reason: error.message };
+  // This server's settings, not the authorization, are what is wrong.
+  if (error.error === 'NOT_CONFIGURED') return { ok: false, failure: 'SSO_NOT_CONFIGURED', reason: error.message };
   return { ok: false, failure: 'REVOKED', reason: `${error.message}: the authorization was revoked or expired; add the organization again with SSO` };
 }
 

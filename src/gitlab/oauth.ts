@@ -9,6 +9,8 @@ export const OAUTH_SCOPES = ['read_api', 'read_repository'] as const;
 export interface OAuthApplication {
   clientId: string;
   clientSecret: string;
+  /** The GitLab the application is registered on: its secret goes there and nowhere else. */
+  gitlabUrl: string;
 }
 
 /** What GitLab's token endpoint gives, as kept in the password manager. */
@@ -74,6 +76,8 @@ async function tokenRequest(gitlabUrl: string, app: OAuthApplication, params: Re
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body,
+      // The client secret travels in the body: a redirect must not carry it to another host.
+      redirect: 'error',
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (error) {

@@ -4,6 +4,7 @@ import type { Logger } from '../../src/core/logger';
 import { parseTokensSecret } from '../../src/gitlab/oauth';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
+import { GitLabDouble } from '../support/gitlab-double';
 import { ops } from '../support/scenario';
 
 const CLIENT_ID = 'backplane-sso-app';
@@ -28,6 +29,7 @@ for (const store of apiStores) {
   describe(`organizations with SSO (GitLab OAuth 2 with PKCE), on ${store}`, () => {
     let storage: TestStorage;
     let api: TestApi;
+    let gitlab: GitLabDouble;
     let deviceId: string;
     let tenantId: string;
     let rootTokenId: string;
@@ -76,9 +78,11 @@ for (const store of apiStores) {
 
     beforeAll(async () => {
       storage = await testStorage(store);
+      gitlab = await GitLabDouble.start();
       api = await startTestApi(storage, {
         logger: capturingLogger(logLines),
-        env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: CLIENT_ID, BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: CLIENT_SECRET },
+        gitlab,
+        env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: CLIENT_ID, BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: CLIENT_SECRET, BACKPLANE_GITLAB_OAUTH_URL: gitlab.url },
       });
       // BACKPLANE_PUBLIC_URL unset: the server's own address, known once it listens.
       api.gitlab.addOAuthApplication(CLIENT_ID, CLIENT_SECRET, callbackBase());
@@ -92,7 +96,22 @@ for (const store of apiStores) {
     });
     afterAll(async () => {
       await api?.close();
+      await gitlab?.close();
       await storage?.dispose();
+    });
+
+    it('offers SSO on the GitLab the application is registered on only: its secret goes nowhere else', async () => {
+      const other = await GitLabDouble.start();
+      try {
+        const head = await api.service.backplane.store.headPosition();
+        const response = await api.request(api.rootToken, addOrganization, ssoInput({ gitlabUrl: other.url }));
+        expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+        expect(response.errors?.[0]?.message).toMatch(/SSO is set up for the GitLab at .*BACKPLANE_GITLAB_OAUTH_URL.*TOKEN/);
+        expect(await api.service.backplane.store.headPosition()).toBe(head);
+        expect(other.requests).toEqual([]);
+      } finally {
+        await other.close();
+      }
     });
 
     it('adds the organization pending, with an authorization URL on its GitLab carrying an S256 challenge, and verifies nothing yet', async () => {

@@ -4,6 +4,7 @@ import { buildSchema, parse, type GraphQLObjectType, type OperationDefinitionNod
 import { apiStores, listen, startTestApi, testStorage, type GraphQLResponse, type TestApi, type TestStorage } from '../support/api-server';
 import { SYSTEM_ACTOR } from '../../src/app/principal';
 import { eventually } from '../support/eventually';
+import { GitLabDouble } from '../support/gitlab-double';
 import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
 import { buildScenario, ops, secretValue, type Scenario } from '../support/scenario';
 
@@ -228,6 +229,7 @@ for (const store of apiStores) {
   describe(`roles over HTTP and WebSocket, on ${store}`, () => {
     let storage: TestStorage;
     let api: TestApi;
+    let gitlab: GitLabDouble;
     let f: Fixture;
     const tokens = {} as Record<Role, { token: string; id: string }>;
     let revokedToken: string;
@@ -237,8 +239,12 @@ for (const store of apiStores) {
 
     beforeAll(async () => {
       storage = await testStorage(store);
-      // Registered on GitLab as an OAuth application, so that SSO organizations can be added.
-      api = await startTestApi(storage, { env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: 'roles-client', BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: 'roles-client-secret' } });
+      // Registered on the GitLab double as an OAuth application, so that SSO organizations can be added.
+      gitlab = await GitLabDouble.start();
+      api = await startTestApi(storage, {
+        gitlab,
+        env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: 'roles-client', BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: 'roles-client-secret', BACKPLANE_GITLAB_OAUTH_URL: gitlab.url },
+      });
       let counter = 0;
       f = { api, s: await buildScenario(api, api.rootToken), unique: (prefix) => `${prefix}-${++counter}` };
       rootId = (await api.ok(api.rootToken, ops.me)).me.id;
@@ -252,6 +258,7 @@ for (const store of apiStores) {
     });
     afterAll(async () => {
       await api?.close();
+      await gitlab?.close();
       await storage?.dispose();
     });
 
