@@ -165,6 +165,10 @@ class TaskRun {
   /** Credentials GitLab refused (401) during the run, and ones whose secret could not be read: never taken back. */
   readonly #unusable = new Set<string>();
   /** Hand-outs the pool counted that never reached GitLab (the member had left). */
+  /** The main login's session as the run last took it: an SSO one is taken again after a 401. */
+  #mainSession: GitLabSession | null = null;
+  #mainToken: string | null = null;
+  #renewing: Promise<boolean> | null = null;
   /** Every session each member had: their HTTP requests, retries and refusals included, are what it made. */
   readonly #sessions = new Map<string, GitLabSession[]>();
   #pending: RepositoryResult[] = [];
@@ -328,18 +332,23 @@ class TaskRun {
     for (;;) {
       if (this.#halted()) throw new RunStopped();
       let member: string | null = null;
+      let used: GitLabSession | null = null;
       try {
         const attempt = this.#pool.run(async ({ key, client }) => {
           await this.#gate.fresh();
           if (this.#halted() || !this.#pool.has(key)) throw this.#halted() ? new RunStopped() : new MemberLeft();
           member = key;
           counts.set(key, (counts.get(key) ?? 0) + 1);
+          used = client;
           return send(client);
         }, refusal === null ? {} : { member: MAIN });
         return await Promise.race([attempt, this.#stopped!]);
       } catch (error) {
         if (error instanceof MemberLeft) continue;
         if (error instanceof GitLabError && error.failure === 'UNAUTHORIZED' && member !== null) {
+          // Sent with a main-login token the run has taken again since: the new one is tried.
+          if (member === MAIN && used !== this.#mainSession) continue;
+          if (member === MAIN && (await this.#renewMain())) continue;
           await this.#refused(member);
           continue;
         }
@@ -355,6 +364,27 @@ class TaskRun {
         throw error;
       }
     }
+  }
+
+  /**
+   * An SSO authorization is refreshed by whichever process needs it first (a sync, a verification,
+   * another run), and GitLab then ends the access token this run holds; or it simply expires. A 401
+   * to the main login is first answered by taking the entry's token again (refreshed if due): only
+   * when that is the token GitLab refused is the main login refused.
+   */
+  #renewMain(): Promise<boolean> {
+    const { authMethod, passwordId } = this.#subject.organization;
+    if (authMethod !== 'SSO' || passwordId === null) return Promise.resolve(false);
+    this.#renewing ??= (async () => {
+      const before = this.#mainToken;
+      const session = await this.#session(MAIN, passwordId);
+      if (this.#mainToken === before) return false;
+      this.#pool.add({ key: MAIN, client: session });
+      return true;
+    })()
+      .catch(() => false)
+      .finally(() => (this.#renewing = null));
+    return this.#renewing;
   }
 
   /** GitLab answered 401 to a member: it leaves the pool for good, and a credential's refusal is recorded. */
@@ -432,6 +462,10 @@ class TaskRun {
       },
     );
     this.#sessions.set(key, [...(this.#sessions.get(key) ?? []), session]);
+    if (key === MAIN) {
+      this.#mainSession = session;
+      this.#mainToken = token;
+    }
     return session;
   }
 

@@ -259,6 +259,38 @@ for (const store of apiStores) {
       expect(tokenRequests()).toBe(requests + 1);
     });
 
+    it('goes on with a plan run whose access token GitLab ended mid-run, by taking the refreshed one', async () => {
+      // Every pair lives 2 minutes, under the 5 minutes Backplane refreshes ahead: each use refreshes,
+      // and GitLab ends the access token a refresh replaces, as it does.
+      api.gitlab.setOAuthTokenLifetime(120);
+      api.gitlab.setOAuthRevokeOnRefresh(true);
+      try {
+        const active = await authorized();
+        const { repositories } = await api.ok(api.rootToken, ops.repositories, { organizationId: active.id });
+        for (const edge of repositories.edges) await api.ok(api.rootToken, 'mutation($id: ID!) { protectRepository(id: $id) { id } }', { id: edge.node.id });
+        const { createPlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: active.id, name: `sso plan ${active.id}` } });
+        // The run's first requests wait at GitLab while a verification refreshes the pair under them.
+        let held = 0;
+        api.gitlab.fault({ match: (request) => request.path.startsWith('/api/v4/projects/') && held++ < 2, delayMs: 1500 });
+        const { runPlan } = await api.ok(api.rootToken, 'mutation($planId: ID!) { runPlan(planId: $planId) { id } }', { planId: createPlan.id });
+        await eventually(() => expect(held).toBeGreaterThan(0));
+        await api.ok(api.rootToken, verifyOrganization, { id: active.id });
+        const task = await eventually(async () => {
+          const { task } = await api.ok(api.rootToken, 'query($id: ID!) { task(id: $id) { status repositoriesDone repositoriesFailed reason } }', { id: runPlan.id });
+          expect(task.status).toMatch(/COMPLETED|FAILED/);
+          return task;
+        }, 20_000);
+        expect(task).toMatchObject({ status: 'COMPLETED', repositoriesDone: repositories.edges.length, repositoriesFailed: 0, reason: null });
+        // GitLab did refuse the ended token at least once: the run took the new one and went on.
+        expect(api.gitlab.requests.some((request) => request.path.startsWith('/api/v4/projects/') && request.status === 401)).toBe(true);
+        await keptTokens(active.password.id);
+      } finally {
+        api.gitlab.clearFaults();
+        api.gitlab.setOAuthRevokeOnRefresh(false);
+        api.gitlab.setOAuthTokenLifetime(7200);
+      }
+    });
+
     it('keeps every token out of the events, the audit answers and the logs', async () => {
       expect(issued.size).toBeGreaterThanOrEqual(4);
       const secrets = [...issued, CLIENT_SECRET];

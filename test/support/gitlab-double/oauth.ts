@@ -2,8 +2,8 @@
  * GitLab as an OAuth 2 provider: the authorization code grant with PKCE, and refresh tokens that
  * are single-use (each refresh issues a new pair). Codes live 10 minutes and serve once; a code
  * refused for a wrong verifier stays usable, as in Doorkeeper. The access tokens issued act as
- * their user on /api/v4 until their lifetime ends; refreshing does not end the previous access
- * token before its time.
+ * their user on /api/v4 until their lifetime ends; refreshing ends the previous access token
+ * only when told to (revokeOnRefresh), as GitLab does once the new one is used.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Answer } from './api';
@@ -30,6 +30,8 @@ interface RefreshToken {
   userId: number;
   scopes: string[];
   used: boolean;
+  /** The access token issued with it. */
+  accessTokenId: number;
 }
 
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
@@ -40,6 +42,7 @@ export class OAuthProvider {
   private readonly refreshTokens = new Map<string, RefreshToken>();
   signedIn: string | null = null;
   tokenLifetimeSeconds = 7200;
+  revokeOnRefresh = false;
 
   constructor(private readonly model: Model) {}
 
@@ -105,6 +108,9 @@ export class OAuthProvider {
     const refresh = this.refreshTokens.get(params.refresh_token ?? '');
     if (!refresh || refresh.used || refresh.clientId !== clientId) return invalidGrant('The refresh token is invalid, used or issued to another client.');
     refresh.used = true;
+    if (this.revokeOnRefresh) {
+      for (const token of this.model.tokens.values()) if (token.id === refresh.accessTokenId) token.revoked = true;
+    }
     return this.issue(clientId, refresh.userId, refresh.scopes, now);
   }
 
@@ -119,7 +125,7 @@ export class OAuthProvider {
       kind: 'oauth',
     });
     const refreshToken = randomBytes(32).toString('hex');
-    this.refreshTokens.set(refreshToken, { clientId, userId, scopes, used: false });
+    this.refreshTokens.set(refreshToken, { clientId, userId, scopes, used: false, accessTokenId: access.id });
     return {
       status: 200,
       body: {

@@ -141,6 +141,11 @@ export class GitLabDouble {
     this.oauth.signedIn = username;
   }
 
+  /** Whether a refresh ends the access token issued with the refresh token it uses. */
+  setOAuthRevokeOnRefresh(revoke: boolean): void {
+    this.oauth.revokeOnRefresh = revoke;
+  }
+
   /** expires_in of the access tokens issued from now on. */
   setOAuthTokenLifetime(seconds: number): void {
     this.oauth.tokenLifetimeSeconds = seconds;
