@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
 import { admissibleCredential, credential, credentialStream } from '../domain/credential';
 import { plan, planStream } from '../domain/plan';
-import { passwordById } from '../queries/catalog';
+import { passwordById, passwordHoldsAuthorization } from '../queries/catalog';
 import { credentialById, credentialsOf, organizationById } from '../queries/organizations';
 import { plansUsingCredential } from '../queries/plans';
 import type { CredentialView } from '../queries/views';
@@ -22,6 +22,7 @@ export async function addCredential(deps: AppDeps, request: Request, input: { or
         organization: organization === null ? null : { mainLogin: organization.login },
         credentialLogins: organization === null ? [] : (await credentialsOf(deps.db, tenantId, organization.id)).map((other) => other.login),
         passwordStored: (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
+        passwordHoldsAuthorization: await passwordHoldsAuthorization(deps.db, tenantId, input.passwordId),
       },
     };
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { credential, credentialStream } from '../domain/credential';
 import { admissible, awaitingAuthorization, gitlabBaseUrl, groupPath, mainLogin, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
 import { plan, planStream } from '../domain/plan';
-import { deviceById, passwordById } from '../queries/catalog';
+import { deviceById, passwordById, passwordHoldsAuthorization } from '../queries/catalog';
 import { credentialsOf, organizationById, organizationForGroup } from '../queries/organizations';
 import { plansOf } from '../queries/plans';
 import type { OrganizationView } from '../queries/views';
@@ -29,6 +29,7 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
   const known = async () => ({
     deviceRegistered: (await deviceById(deps.db, tenantId, input.defaultDeviceId)) !== null,
     passwordStored: input.passwordId !== undefined && (await passwordById(deps.db, tenantId, input.passwordId)) !== null,
+    passwordHoldsAuthorization: input.passwordId !== undefined && (await passwordHoldsAuthorization(deps.db, tenantId, input.passwordId)),
     sameGroupOrganizationId: await organizationForGroup(deps.db, tenantId, gitlabBaseUrl(input.gitlabUrl), groupPath(input.name)),
   });
   const { name, gitlabUrl, login, passwordId } = admissible({ ...input, organizationId, known: await known() });

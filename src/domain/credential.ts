@@ -19,7 +19,7 @@ export type CredentialCommand =
         login: string;
         passwordId: string;
         /** The organization as it stands (null: none in this tenant), and the logins its active credentials use. */
-        known: { organization: { mainLogin: string | null } | null; credentialLogins: string[]; passwordStored: boolean };
+        known: { organization: { mainLogin: string | null } | null; credentialLogins: string[]; passwordStored: boolean; passwordHoldsAuthorization: boolean };
         /** What GitLab said of the credential's token. */
         token: TokenCheck;
       };
@@ -79,6 +79,8 @@ export function admissibleCredential(data: Omit<Extract<CredentialCommand, { typ
     throw new DomainError('PENDING_AUTHORIZATION', `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
   }
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+  // Its refresh token would go out as a personal access token, to wherever the credential points.
+  if (known.passwordHoldsAuthorization) throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
   if (sameLogin(login, known.organization.mainLogin)) {
     throw new DomainError('CONFLICT', `${login} is the organization's main login; an additional credential must be another account`);
   }

@@ -58,7 +58,13 @@ export type OrganizationCommand =
         passwordId?: string;
         defaultDeviceId: string;
         /** What the rest of the tenant says: looked up by the caller, judged here. */
-        known: { deviceRegistered: boolean; passwordStored: boolean; sameGroupOrganizationId: string | null };
+        known: {
+          deviceRegistered: boolean;
+          passwordStored: boolean;
+          /** The entry holds an SSO organization's GitLab authorization, which Backplane alone sends, to that GitLab alone. */
+          passwordHoldsAuthorization: boolean;
+          sameGroupOrganizationId: string | null;
+        };
         /** What GitLab said of the main login's token, checked through the default device; null for SSO. */
         token: TokenCheck | null;
       };
@@ -215,6 +221,7 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
   if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
   if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+  if (known.passwordHoldsAuthorization) throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
   shared(data, name, gitlabUrl);
   return { name, gitlabUrl, login: login.trim(), passwordId };
 }

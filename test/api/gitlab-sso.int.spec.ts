@@ -259,6 +259,26 @@ for (const store of apiStores) {
       expect(tokenRequests()).toBe(requests + 1);
     });
 
+    it("refuses the entry holding an organization's authorization as anyone's personal access token", async () => {
+      const active = await authorized();
+      const other = await GitLabDouble.start();
+      try {
+        const before = await head();
+        const asOrganization = await api.request(api.rootToken, addOrganization, {
+          input: { name: 'elsewhere/group', gitlabUrl: other.url, authMethod: 'TOKEN', login: 'sso-admin', passwordId: active.password.id, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: deviceId },
+        });
+        const asCredential = await api.request(api.rootToken, ops.addCredential, { input: { organizationId: active.id, login: 'outsider', passwordId: active.password.id } });
+        for (const response of [asOrganization, asCredential]) {
+          expect(response.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+          expect(response.errors?.[0]?.message).toMatch(/holds an SSO organization's authorization/);
+        }
+        expect(await head()).toBe(before);
+        expect(other.requests).toEqual([]);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('goes on with a plan run whose access token GitLab ended mid-run, by taking the refreshed one', async () => {
       // Every pair lives 2 minutes, under the 5 minutes Backplane refreshes ahead: each use refreshes,
       // and GitLab ends the access token a refresh replaces, as it does.

@@ -15,6 +15,7 @@ const known = (overrides: Partial<AddData['known']> = {}): AddData['known'] => (
   organization: { mainLogin: 'Main-Bot' },
   credentialLogins: ['helper-1'],
   passwordStored: true,
+  passwordHoldsAuthorization: false,
   ...overrides,
 });
 const add = (overrides: Partial<AddData> = {}): CredentialCommand => ({
@@ -87,6 +88,7 @@ describe('credential', () => {
       ['a blank login', { login: ' ' }, 'INVALID_INPUT', /needs a login/],
       ['an organization the tenant does not have', { known: known({ organization: null }) }, 'NOT_FOUND', /no organization o1/],
       ['a password entry that is not stored', { known: known({ passwordStored: false }) }, 'NOT_FOUND', /no password p1/],
+      ["an SSO organization's authorization", { known: known({ passwordHoldsAuthorization: true }) }, 'CONFLICT', /holds an SSO organization's authorization/],
       ['the main login', { login: 'main-bot' }, 'CONFLICT', /main login/],
       ['a login another credential uses', { login: 'helper-1' }, 'CONFLICT', /already has a credential for helper-1/],
     ])('refuses %s before a failed token', (_case, overrides, code, message) => {

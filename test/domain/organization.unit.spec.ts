@@ -22,7 +22,7 @@ const verifiedCheck: TokenCheck = { ok: true, groupId: 42, scopes: ['read_reposi
 const refusal = { failure: 'MISSING_SCOPES', reason: 'the token lacks the scopes read_repository: create a token with read_api and read_repository' };
 const failedCheck: TokenCheck = { ok: false, ...refusal };
 const recordedToken = { scopes: ['read_api', 'read_repository'], expiresAt: '2027-06-30', gitlabUserId: 7 };
-const knownAll: AddData['known'] = { deviceRegistered: true, passwordStored: true, sameGroupOrganizationId: null };
+const knownAll: AddData['known'] = { deviceRegistered: true, passwordStored: true, passwordHoldsAuthorization: false, sameGroupOrganizationId: null };
 const add = (overrides: Partial<AddData> = {}): OrganizationCommand => ({
   type: 'AddOrganization',
   data: {
@@ -153,6 +153,7 @@ describe('organization', () => {
       ['no passwordId', { passwordId: undefined }, 'INVALID_INPUT', /TOKEN needs a passwordId/],
       ['an empty passwordId', { passwordId: '' }, 'INVALID_INPUT', /TOKEN needs a passwordId/],
       ['a password that is not stored', { known: { ...knownAll, passwordStored: false } }, 'NOT_FOUND', /no password p1/],
+      ["an SSO organization's authorization as its token", { known: { ...knownAll, passwordHoldsAuthorization: true } }, 'CONFLICT', /holds an SSO organization's authorization/],
       ['a device that is not registered', { known: { ...knownAll, deviceRegistered: false } }, 'NOT_FOUND', /no device d1/],
       ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
       ['an http URL to another host', { gitlabUrl: 'http://gitlab.example.com' }, 'INVALID_INPUT', /must use https/],
