@@ -52,6 +52,8 @@ export function redirectUri(deps: AppDeps): string {
 export async function beginAuthorization(deps: AppDeps, request: Request, pending: OrganizationView): Promise<string> {
   const application = ssoApplication(deps, pending.gitlabUrl);
   const { tenantId, tokenId, name, role } = request.principal;
+  // Sign-ins left unfinished are forgotten as new ones begin, and their verifiers destroyed.
+  for (const secretId of await deps.authorizations.expire(new Date(Date.now() - AUTHORIZATION_TTL_MS))) await deps.vault.discard(secretId);
   const { verifier, challenge } = pkcePair();
   const verifierSecretId = await deps.vault.put(tenantId, verifier);
   const state = await deps.authorizations.begin({ tenantId, organizationId: pending.id, verifierSecretId, principal: { tokenId, name, role } });

@@ -84,6 +84,19 @@ export class OAuthAuthorizations {
     };
   }
 
+  /**
+   * Forgets the sign-ins issued before `issuedBefore`, used or not: none of them can be claimed
+   * any more, and a replayed state reads as unknown. Returns the verifiers' secret ids of those
+   * never used, for the vault to destroy.
+   */
+  async expire(issuedBefore: Date): Promise<string[]> {
+    const rows = await this.db.query<{ verifier_secret_id: string; used_at: unknown }>(
+      'DELETE FROM oauth_authorizations WHERE created_at < $1 RETURNING verifier_secret_id, used_at',
+      [issuedBefore],
+    );
+    return rows.filter((row) => row.used_at === null).map((row) => row.verifier_secret_id);
+  }
+
   /** Ends the organization's sign-ins not yet used (a new one replaces them); returns their verifiers' secret ids. */
   async withdraw(tenantId: string, organizationId: string, now = new Date()): Promise<string[]> {
     const rows = await this.db.query<{ verifier_secret_id: string }>(
