@@ -73,6 +73,8 @@ async function abandonIfStale(deps: AppDeps, request: Request, taskId: string): 
     type: 'AbandonBackupTask',
     data: { now: new Date().toISOString(), lastSignOfLifeAt: lastSignOfLife.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
   });
+  // Its process is gone and will not take its beat away itself.
+  await deps.heartbeats.stop(taskId);
 }
 
 /** A repository request that must not go out: the run stopped, or its member left the pool meanwhile. */
