@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '../core/errors';
+import { ConcurrencyError, DomainError } from '../core/errors';
 import { verification, verificationStream, type TokenCheck, type VerificationEvent } from '../domain/verification';
 import { OAuthGrantError, parseTokensSecret, tokensSecret, type OAuthTokens } from '../gitlab/oauth';
 import { deviceById, passwordSecretId } from '../queries/catalog';
@@ -92,12 +92,27 @@ export async function usableToken(deps: AppDeps, target: Pick<TokenTarget, 'tena
       }
       const fresh = { ...(await deps.gitlab.refreshTokens({ gitlabUrl: target.gitlabUrl, app: application, refreshToken: current.refreshToken })), renewals: current.renewals + 1 };
       // Backplane renews what it was given; the history says so, and shows the new fingerprint.
-      await changePassword(deps, { principal: systemPrincipal(target.tenantId), correlationId: randomUUID() }, target.passwordId, { secret: tokensSecret(fresh) });
+      await keepRefreshed(deps, target.tenantId, target.passwordId, tokensSecret(fresh));
       return fresh;
     },
     { timeoutMs: 30_000 },
   );
   return { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes };
+}
+
+/**
+ * GitLab has ended the old pair by now: the new one is the only one, so a write that loses a
+ * race with someone editing the entry (its description, say) is made again, not given up.
+ */
+async function keepRefreshed(deps: AppDeps, tenantId: string, passwordId: string, secret: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await changePassword(deps, { principal: systemPrincipal(tenantId), correlationId: randomUUID() }, passwordId, { secret });
+      return;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError) || attempt >= 5) throw error;
+    }
+  }
 }
 
 function storedTokens(secret: string, passwordId: string): OAuthTokens {
