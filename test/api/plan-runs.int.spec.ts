@@ -82,6 +82,18 @@ for (const store of apiStores) {
         return current;
       }, DEADLINE);
     /** Requests the run made: a sync reads the group, a run reads projects. */
+    /** Holds every project request of `username` at GitLab as the fault says; resolves when the first arrives. */
+    const holdProjectRequests = (username: string, fault: { delayMs: number; status?: number }): Promise<void> =>
+      new Promise<void>((arrived) =>
+        api.gitlab.fault({
+          match: (request) => {
+            if (request.username !== username || !request.path.startsWith('/api/v4/projects/')) return false;
+            arrived();
+            return true;
+          },
+          ...fault,
+        }),
+      );
     const runRequests = (username: string) => api.gitlab.requests.filter((request) => request.username === username && request.path.startsWith('/api/v4/projects/'));
     const history = async (filter: string | Record<string, string>) => {
       const events: { type: string; data: any; occurredAt: string }[] = [];
@@ -179,16 +191,7 @@ for (const store of apiStores) {
       // bot1's answers are held long: its next request comes well after the change, whatever the
       // load, and it is that request's check that must see the change. The run goes on meanwhile
       // with the main login, slowed down so that it lasts.
-      let arrived = () => undefined as void;
-      const bot1Sent = new Promise<void>((resolve) => (arrived = resolve));
-      api.gitlab.fault({
-        match: (request) => {
-          if (request.username !== bot1 || !request.path.startsWith('/api/v4/projects/')) return false;
-          arrived();
-          return true;
-        },
-        delayMs: 1500,
-      });
+      const bot1Sent = holdProjectRequests(bot1, { delayMs: 1500 });
       api.gitlab.fault({ match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'), delayMs: 60 });
       try {
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
@@ -210,18 +213,8 @@ for (const store of apiStores) {
     it('stops retrying with a credential switched off while GitLab answers it 5xx, and hands the request to the main login', async () => {
       const { s, label } = await organizationWith(Array.from({ length: 4 }, () => ({ branches: 1, tags: 1, issues: 1, mergeRequests: 1 })));
       const bot1 = `${label}-bot1`;
-      let arrived = () => undefined as void;
-      const bot1Sent = new Promise<void>((resolve) => (arrived = resolve));
       // Every request of bot1 fails, after a while: it is retried (for 30 s here, a minute in service).
-      api.gitlab.fault({
-        match: (request) => {
-          if (request.username !== bot1 || !request.path.startsWith('/api/v4/projects/')) return false;
-          arrived();
-          return true;
-        },
-        status: 502,
-        delayMs: 1500,
-      });
+      const bot1Sent = holdProjectRequests(bot1, { status: 502, delayMs: 1500 });
       try {
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
         await bot1Sent;
