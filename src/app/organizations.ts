@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { credential, credentialStream } from '../domain/credential';
 import { admissible, awaitingAuthorization, gitlabBaseUrl, groupPath, mainLogin, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
 import { plan, planStream } from '../domain/plan';
+import type { TokenCheck } from '../domain/verification';
 import { deviceById, passwordById, passwordHoldsAuthorization } from '../queries/catalog';
 import { credentialsOf, organizationById, organizationForGroup } from '../queries/organizations';
 import { plansOf } from '../queries/plans';
 import type { OrganizationView } from '../queries/views';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
-import { startSync } from './repository-sync';
+import { startFirstSync } from './repository-sync';
 import { beginAuthorization, ssoApplication } from './sso';
 import { checkToken, refuseUnverified } from './verification';
 
@@ -33,26 +34,20 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
     sameGroupOrganizationId: await organizationForGroup(deps.db, tenantId, gitlabBaseUrl(input.gitlabUrl), groupPath(input.name)),
   });
   const { name, gitlabUrl, login, passwordId } = admissible({ ...input, organizationId, known: await known() });
-  if (input.authMethod === 'SSO') {
-    ssoApplication(deps, gitlabUrl);
-    const pending = await deps.tenantLock.run(tenantId, async () => {
-      await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token: null } });
-      return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
-    });
-    return { ...pending, authorizationUrl: await beginAuthorization(deps, request, pending) };
+  // With SSO there is no token yet: its sign-in checks what GitLab says.
+  const sso = input.authMethod === 'SSO';
+  let token: TokenCheck | null = null;
+  if (sso) ssoApplication(deps, gitlabUrl);
+  else {
+    token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId: passwordId! });
+    if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login: login! });
   }
-  const token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId: passwordId! });
-  if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login: login! });
   const added = await deps.tenantLock.run(tenantId, async () => {
     await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token } });
     return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
   });
-  // Its repositories are listed at once, not at the first time of its schedule. The start is a
-  // job of its own: the organization is added whatever becomes of it, a failure is logged rather
-  // than left unhandled, and a stop (or a test) waiting for the jobs waits for it too.
-  deps.jobs.start(`first sync of ${added.id}`, async () => {
-    await startSync(deps, request, added, 'FIRST', { lastStartedAtSeen: null });
-  });
+  if (sso) return { ...added, authorizationUrl: await beginAuthorization(deps, request, added) };
+  startFirstSync(deps, request, added);
   return { ...added, authorizationUrl: null };
 }
 

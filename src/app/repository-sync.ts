@@ -24,6 +24,18 @@ export async function syncRepositories(deps: AppDeps, request: Request, organiza
 }
 
 /**
+ * A new (or newly authorized) organization's repositories are listed at once, not at the first
+ * time of its schedule. The start is a job of its own: the organization stands whatever becomes
+ * of it, a failure is logged rather than left unhandled, and a stop waiting for the jobs waits
+ * for it too. Should the schedule have started one first, that one serves.
+ */
+export function startFirstSync(deps: AppDeps, request: Request, organization: OrganizationView): void {
+  deps.jobs.start(`first sync of ${organization.id}`, async () => {
+    await startSync(deps, request, organization, 'FIRST', { lastStartedAtSeen: null });
+  });
+}
+
+/**
  * Records the start (refused while another sync of the organization runs, in any process) and
  * lists the group in the background. Returns the id of the sync that runs now.
  */

@@ -11,7 +11,7 @@ import { organizationById } from '../queries/organizations';
 import type { OrganizationView } from '../queries/views';
 import { execute, OAUTH_CALLBACK_PATH, type AppDeps, type Request } from './deps';
 import { deletePassword, storePassword } from './passwords';
-import { startSync } from './repository-sync';
+import { startFirstSync } from './repository-sync';
 import { checkUsable } from './verification';
 
 /** How long a sign-in may take, from the authorization URL to GitLab's callback. */
@@ -130,9 +130,7 @@ export async function completeAuthorization(
     return refused(`Organization ${pending.name} is not authorized: ${error.message}`);
   }
   const authorized = (await organizationById(deps.db, tenantId, organizationId))!;
-  deps.jobs.start(`first sync of ${organizationId}`, async () => {
-    await startSync(deps, request, authorized, 'FIRST');
-  });
+  startFirstSync(deps, request, authorized);
   return {
     status: 200,
     title: 'Organization authorized',
