@@ -43,11 +43,8 @@ export class ConfigError extends BackplaneError {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const store = (env.BACKPLANE_EVENT_STORE ?? 'pglite') as StoreKind;
-  if (store !== 'pglite' && store !== 'postgres' && store !== 'esdb') {
-    throw new ConfigError(`BACKPLANE_EVENT_STORE must be pglite, postgres or esdb, got ${JSON.stringify(store)}`);
-  }
-  const databaseUrl = env.BACKPLANE_DATABASE_URL ?? env.DATABASE_URL;
+  const databaseUrl = env.BACKPLANE_DATABASE_URL || env.DATABASE_URL || undefined;
+  const store = storeOf(env.BACKPLANE_EVENT_STORE || undefined, databaseUrl, env.BACKPLANE_ESDB_URL || undefined);
   if (store === 'postgres' && !databaseUrl) {
     throw new ConfigError('BACKPLANE_EVENT_STORE=postgres needs BACKPLANE_DATABASE_URL (e.g. postgres://user@host:5432/backplane)');
   }
@@ -73,6 +70,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gitlabOAuth: gitlabOAuthOf(env),
     publicUrl: publicUrlOf(env.BACKPLANE_PUBLIC_URL),
   };
+}
+
+/**
+ * The store named, else the one whose address is given: a database URL alone means PostgreSQL
+ * (serving from an embedded folder while the operator believes the data is on their server
+ * would lose it), an EventStoreDB URL EventStoreDB, and nothing the embedded PGlite.
+ */
+function storeOf(named: string | undefined, databaseUrl: string | undefined, esdbUrl: string | undefined): StoreKind {
+  if (named === undefined) return esdbUrl ? 'esdb' : databaseUrl ? 'postgres' : 'pglite';
+  if (named !== 'pglite' && named !== 'postgres' && named !== 'esdb') {
+    throw new ConfigError(`BACKPLANE_EVENT_STORE must be pglite, postgres or esdb, got ${JSON.stringify(named.slice(0, 40))}`);
+  }
+  return named;
 }
 
 function gitlabOAuthOf(env: NodeJS.ProcessEnv): Config['gitlabOAuth'] {

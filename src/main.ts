@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
+  logger.info('opening the store', { store: describeStore(config) });
   service = await startService(config, { logger });
   if (stopping) return close();
   if (service.generatedRootToken !== null) {
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     logger.info('tenant "default" created; its root administrator token is BACKPLANE_BOOTSTRAP_TOKEN');
   }
   logger.info('Backplane is serving', { url: service.server.url, store: describeStore(config), projections: service.backplane.runners.map((runner) => runner.name) });
-  process.stdout.write(`Backplane GraphQL API: ${service.server.url}\n`);
+  process.stdout.write(`Backplane GraphQL API: ${service.server.url}\nData: ${describeStore(config)}\n`);
 }
 
 main().catch((error) => {

@@ -1,7 +1,10 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client as PgClient } from 'pg';
 import { spawnTs, type Child } from '../support/child';
+import { describeWithPostgres, newSchemaName } from '../support/databases';
+import { testDatabaseUrl } from '../support/postgres-url';
 
 const MAIN = join(__dirname, '..', '..', 'src', 'main.ts');
 
@@ -45,4 +48,43 @@ describe('npm start', () => {
     second.process.kill('SIGINT');
     expect(await second.exited).toBe(0);
   }, 240_000);
+});
+
+describeWithPostgres('npm start with a database URL alone', () => {
+  const schema = newSchemaName();
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'backplane-start-url-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+    const client = new PgClient({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => client.end());
+  });
+
+  it('keeps its data on that PostgreSQL, says so, and writes no embedded store', async () => {
+    const child = spawnTs(MAIN, [], {
+      BACKPLANE_EVENT_STORE: '',
+      BACKPLANE_DATABASE_URL: testDatabaseUrl(),
+      BACKPLANE_DATABASE_SCHEMA: schema,
+      BACKPLANE_DATA_DIR: dataDir,
+      PORT: '0',
+      BACKPLANE_MASTER_KEY: '',
+      BACKPLANE_BOOTSTRAP_TOKEN: '',
+    });
+    try {
+      const dataLine = await child.waitFor(/^Data: /, 90_000);
+      expect(dataLine).toMatch(new RegExp(`^Data: PostgreSQL at [^ ]+ \\(schema ${schema}\\)$`));
+      const client = new PgClient({ connectionString: testDatabaseUrl() });
+      await client.connect();
+      const events = await client.query(`SELECT count(*)::int AS n FROM ${schema}.events`).finally(() => client.end());
+      expect(events.rows[0].n).toBeGreaterThan(0);
+      // The embedded store's cluster is not in the data folder.
+      await expect(stat(join(dataDir, 'pgdata'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      child.process.kill('SIGTERM');
+      await child.exited;
+    }
+  }, 120_000);
 });
