@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { WrongExpectedVersionError } from '../eventstore/errors';
 import type { EventStore, JsonValue, Position } from '../eventstore/types';
-import { fold, type Decider, type DomainEvent } from './decider';
+import type { Decider, DomainEvent } from './decider';
 import { ConcurrencyError } from './errors';
 import { asJsonObject, eventMetadata, type CommandContext } from './metadata';
+import { readState } from './read-state';
 
 export interface HandleOptions {
   /**
@@ -30,7 +31,7 @@ export interface CommandHandlerOptions {
   maxAttempts?: number;
 }
 
-/** Load a stream, fold it, decide, append with the loaded revision as the expected one. */
+/** Load a stream (the context's tenant's only), fold it, decide, append with the loaded revision as the expected one. */
 export class CommandHandler {
   private readonly maxAttempts: number;
 
@@ -50,9 +51,7 @@ export class CommandHandler {
   ): Promise<HandleResult<State, Event>> {
     const metadata = asJsonObject(eventMetadata(context));
     for (let attempt = 1; ; attempt++) {
-      const recorded = await this.store.readStream(stream);
-      const state = fold(decider, recorded.map((event) => ({ type: event.type, data: event.data }) as unknown as Event));
-      const revision = recorded.length > 0 ? recorded[recorded.length - 1].revision : -1n;
+      const { state, revision } = await readState(this.store, decider, stream, context.tenantId);
       if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
         throw new ConcurrencyError(`${stream} is at version ${revision}, not ${options.expectedRevision}: reload and try again`);
       }

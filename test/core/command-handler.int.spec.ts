@@ -53,7 +53,7 @@ for (const database of testDatabases) {
           value: async (stream: string, events: EventData[], options?: AppendOptions) => {
             if (intrusions < times) {
               intrusions += 1;
-              await store.appendToStream(stream, [{ type: 'SwitchFlipped', data: { switchId: `other-${intrusions}`, on: true } }]);
+              await store.appendToStream(stream, [{ type: 'SwitchFlipped', data: { switchId: `other-${intrusions}`, on: true }, metadata: { tenantId: context.tenantId } }]);
             }
             return store.appendToStream(stream, events, options);
           },
@@ -98,6 +98,15 @@ for (const database of testDatabases) {
       expect(unchanged).toEqual({ events: [], eventIds: [], state: { installed: true, switches: {} }, revision: 0n, position: null });
       await expect(install(stream)).rejects.toMatchObject({ code: 'CONFLICT' });
       await expect(install(stream)).rejects.toBeInstanceOf(DomainError);
+      expect(await store.readStream(stream)).toHaveLength(1);
+    });
+
+    it("refuses a command on another tenant's stream as on a missing one, and writes nothing", async () => {
+      const stream = newBoard();
+      await install(stream);
+      const flip = { type: 'FlipSwitch', data: { switchId: 's1', on: true } } as const;
+      await expect(handler.handle(switchboard, stream, flip, { ...context, tenantId: 'tenant-b' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(handler.handle(switchboard, stream, flip, { ...context, tenantId: 'tenant-b' }, { expectedRevision: 0n })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       expect(await store.readStream(stream)).toHaveLength(1);
     });
 
