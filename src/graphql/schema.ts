@@ -7,6 +7,7 @@ import { CatalogResolver } from './catalog/catalog.resolver';
 import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } from './organizations/organization.resolver';
 import { PlanResolver } from './plans/plan.resolver';
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
+import { refuseNul } from './shared/refuse-nul';
 import { DateTime } from './shared/scalars';
 import { TaskCredentialUseResolver, TaskResolver } from './tasks/task.resolver';
 import { PrincipalResolver } from './tenants/principal.resolver';
@@ -18,6 +19,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
     resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver, RepositoryResolver, OrganizationSyncResolver, TaskResolver, TaskCredentialUseResolver],
     authChecker,
+    globalMiddlewares: [refuseNul],
     // Required by type-graphql for @Subscription; every subscription here brings its own
     // subscribe() over the event store, so nothing is ever published in memory.
     pubSub: {

@@ -1,5 +1,6 @@
 import { IsNotEmpty, IsOptional, MaxLength, MinLength } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
+import { PlainText } from '../shared/plain-text';
 
 const SECRET_MESSAGE = 'secret must be 8 to 4096 characters';
 
@@ -8,6 +9,7 @@ export class StorePasswordInput {
   @Field(() => String)
   @IsNotEmpty({ message: 'name must not be empty' })
   @MaxLength(200)
+  @PlainText('name')
   name!: string;
 
   @Field(() => String, { description: 'Encrypted at rest; never shown again.' })
@@ -39,5 +41,6 @@ export class RegisterDeviceInput {
   @Field(() => String)
   @IsNotEmpty({ message: 'name must not be empty' })
   @MaxLength(100)
+  @PlainText('name')
   name!: string;
 }

@@ -1,6 +1,7 @@
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsInt, IsNotEmpty, IsOptional, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { AuthMethodName, Provider } from './organization.type';
+import { PlainText } from '../shared/plain-text';
 
 @InputType({ description: 'Exactly one of times or intervalMinutes.' })
 export class RepositoriesSyncInput {
@@ -28,6 +29,7 @@ export class AddOrganizationInput {
   @Field(() => String, { description: "The GitLab group's full path, such as acme/platform." })
   @IsNotEmpty({ message: 'name must not be empty' })
   @MaxLength(255)
+  @PlainText('name')
   name!: string;
 
   @Field(() => String, { defaultValue: 'https://gitlab.com' })
@@ -40,6 +42,7 @@ export class AddOrganizationInput {
   @Field(() => String, { nullable: true, description: 'Required with TOKEN: the GitLab username the token belongs to.' })
   @IsOptional()
   @MaxLength(255)
+  @PlainText('login')
   login?: string;
 
   @Field(() => ID, { nullable: true, description: 'Required with TOKEN: the password entry holding the token.' })
@@ -82,6 +85,7 @@ export class AddCredentialInput {
   @Field(() => String)
   @IsNotEmpty({ message: 'login must not be empty' })
   @MaxLength(255)
+  @PlainText('login')
   login!: string;
 
   @Field(() => ID)

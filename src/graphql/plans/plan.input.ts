@@ -1,5 +1,6 @@
 import { ArrayMaxSize, IsNotEmpty, MaxLength, ValidateNested } from 'class-validator';
 import { Field, ID, InputType } from 'type-graphql';
+import { PlainText } from '../shared/plain-text';
 
 @InputType()
 export class CreatePlanInput {
@@ -9,6 +10,7 @@ export class CreatePlanInput {
   @Field(() => String)
   @IsNotEmpty({ message: 'name must not be empty' })
   @MaxLength(200)
+  @PlainText('name')
   name!: string;
 }
 

@@ -6,6 +6,7 @@ import { tenantById, tokenById, tokensOf } from '../../queries/tenants';
 import type { ApiTokenView } from '../../queries/views';
 import { Roles } from '../auth-checker';
 import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { PlainText } from '../shared/plain-text';
 import { CreateApiTokenInput } from './principal.input';
 import { IssuedApiToken, Principal, type RoleName } from './principal.type';
 
@@ -14,6 +15,7 @@ class CreateTenantArgs {
   @Field(() => String)
   @IsNotEmpty({ message: 'name must not be empty' })
   @MaxLength(100)
+  @PlainText('name')
   name!: string;
 }
 
