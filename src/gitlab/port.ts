@@ -1,7 +1,8 @@
-import type { GitLabPort, GitLabSession, SessionOptions } from '../app/gitlab-port';
-import { GitLabClient } from './client';
-import { exchangeCode, refreshTokens } from './oauth';
-import { verifyOAuthToken, verifyToken } from './verify';
+import { GitLabClient, type GitLabAuth, type GitLabClientOptions } from './client';
+import { exchangeCode, refreshTokens, type OAuthApplication } from './oauth';
+import { verifyOAuthToken, verifyToken, type TokenVerification } from './verify';
+
+type Target = { gitlabUrl: string; token: string; kind?: GitLabAuth['kind'] };
 
 export interface GitLabSettings {
   /** The most one HTTP attempt may take (ms). */
@@ -12,22 +13,25 @@ export interface GitLabSettings {
   checkMaxRetryMs: number;
 }
 
-/** GitLab through @gitbeaker/rest, one client per token. */
-export function gitlabPort(settings: GitLabSettings): GitLabPort {
+/**
+ * GitLab through @gitbeaker/rest, one client per token. It answers the use cases' GitLabPort by
+ * its shape, checked where the service is put together: GitLab's side knows nothing of theirs.
+ */
+export function gitlabPort(settings: GitLabSettings) {
   return {
-    checkToken({ gitlabUrl, token, kind, login, groupPath, scopes }) {
+    checkToken({ gitlabUrl, token, kind, login, groupPath, scopes }: Target & { login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenVerification> {
       const client = new GitLabClient({ baseUrl: gitlabUrl, token, kind }, { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs });
       if (kind === 'oauth') return verifyOAuthToken(client, { groupPath, scopes });
       if (login === null) return Promise.resolve({ ok: false, failure: 'LOGIN_MISMATCH', reason: 'a personal access token is checked against a login, and none was given' });
       return verifyToken(client, { login, groupPath });
     },
-    session({ gitlabUrl, token, kind }, options: SessionOptions = {}): GitLabSession {
+    session({ gitlabUrl, token, kind }: Target, options: GitLabClientOptions = {}): GitLabClient {
       return new GitLabClient({ baseUrl: gitlabUrl, token, kind }, { timeoutMs: settings.timeoutMs, maxRetryMs: settings.maxRetryMs, ...options });
     },
-    exchangeCode({ gitlabUrl, app, code, redirectUri, verifier }) {
+    exchangeCode({ gitlabUrl, app, code, redirectUri, verifier }: { gitlabUrl: string; app: OAuthApplication; code: string; redirectUri: string; verifier: string }) {
       return exchangeCode(gitlabUrl, app, { code, redirectUri, verifier }, { timeoutMs: settings.timeoutMs });
     },
-    refreshTokens({ gitlabUrl, app, refreshToken }) {
+    refreshTokens({ gitlabUrl, app, refreshToken }: { gitlabUrl: string; app: OAuthApplication; refreshToken: string }) {
       return refreshTokens(gitlabUrl, app, refreshToken, { timeoutMs: settings.timeoutMs });
     },
   };
