@@ -1,5 +1,5 @@
 import { ConcurrencyError } from '../core/errors';
-import { KeyedMutex } from '../core/keyed-mutex';
+import { KeyedMutex } from '../sql/keyed-mutex';
 import { LockTimeoutError, type SqlDatabase } from '../sql/database';
 
 /**

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { join } from 'node:path';
-import { KeyedMutex } from '../core/keyed-mutex';
+import { KeyedMutex } from './keyed-mutex';
 import type { HeldLock, SqlDatabase, SqlExecutor } from './database';
 import { lockFolder, type FolderLock } from './folder-lock';
 
