@@ -58,22 +58,6 @@ export class AppendDeadlockError extends BackplaneError {
   }
 }
 
-/** The embedded store's folder is held by another process. */
-export class StoreLockedError extends BackplaneError {
-  constructor(
-    readonly folder: string,
-    readonly holderPid: number,
-    detail: string,
-    lockFile: string,
-  ) {
-    super(
-      'STORE_LOCKED',
-      `the store in ${folder} is in use by process ${holderPid}${detail}; stop it or point this one at another folder ` +
-        `(if that process is gone, for instance on another host, delete ${lockFile})`,
-    );
-  }
-}
-
 /**
  * The event store's server cannot be reached (down, restarting, or the network between). Nothing
  * is known to have been written; the same call may be made again once it answers.

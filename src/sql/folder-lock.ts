@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { StoreLockedError } from '../eventstore/errors';
+import { BackplaneError } from '../errors';
 
 export interface FolderLock {
   release(): void;
@@ -14,6 +14,22 @@ interface Holder {
 }
 
 const LOCK_FILE = 'backplane.lock';
+
+/** The embedded store's folder is held by another process. */
+export class StoreLockedError extends BackplaneError {
+  constructor(
+    readonly folder: string,
+    readonly holderPid: number,
+    detail: string,
+    lockFile: string,
+  ) {
+    super(
+      'STORE_LOCKED',
+      `the store in ${folder} is in use by process ${holderPid}${detail}; stop it or point this one at another folder ` +
+        `(if that process is gone, for instance on another host, delete ${lockFile})`,
+    );
+  }
+}
 
 /**
  * One process at a time in an embedded store's folder. The lock file names its holder;

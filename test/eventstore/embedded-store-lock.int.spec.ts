@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StoreLockedError } from '../../src/eventstore/errors';
+import { StoreLockedError } from '../../src/sql/folder-lock';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import { PgliteDatabase } from '../../src/sql/pglite-database';
 import { spawnTs } from '../support/child';
