@@ -14,10 +14,16 @@ for (const store of apiStores) {
     let storage: TestStorage;
     let api: TestApi;
     let s: Scenario;
+    let label: string;
+    let tests = 0;
     beforeAll(async () => {
       storage = await testStorage(store);
       api = await startTestApi(storage);
-      s = await buildScenario(api, api.rootToken);
+    });
+    // Each test gets an organization and plan of its own, so that it passes alone, in any order.
+    beforeEach(async () => {
+      label = `acme${++tests}`;
+      s = await buildScenario(api, api.rootToken, label);
       // The organization's first repository sync writes to the history too: let it finish before the tests count.
       await api.service.app.jobs.idle();
     });
@@ -31,9 +37,10 @@ for (const store of apiStores) {
       expect(createPlan.additionalCredentialsEnabled).toBe(false);
       expect(createPlan.credentials.map((c: any) => [c.credential.id, c.enabled, c.effective])).toEqual(s.credentialIds.map((id) => [id, false, false]));
 
-      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'bot3', secret: 'fake-token-bot3-secret-value-0003' } });
-      gitlabAccount(api.gitlab, 'bot3', 'fake-token-bot3-secret-value-0003');
-      const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: 'bot3', passwordId: storePassword.id } });
+      const login = `${label}-bot3`;
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: login, secret: 'fake-token-bot3-secret-value-0003' } });
+      gitlabAccount(api.gitlab, login, 'fake-token-bot3-secret-value-0003');
+      const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login, passwordId: storePassword.id } });
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
       expect(plan.credentials.find((c: any) => c.credential.id === addCredential.id)).toMatchObject({ enabled: false, effective: false, enabledAt: null, enabledBy: null });
       expect((await history(api, { types: ['PlanCredentialToggled'], credentialId: addCredential.id })).length).toBe(0);
@@ -50,6 +57,7 @@ for (const store of apiStores) {
     });
 
     it('is effective only while the plan switch is on', async () => {
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
       const { setPlanAdditionalCredentials: off } = await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: false });
       expect(off.additionalCredentialsEnabled).toBe(false);
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
@@ -80,11 +88,11 @@ for (const store of apiStores) {
       expect(await history(api)).toHaveLength(before.length);
       const ok = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false, v: plan.version });
       expect(ok.togglePlanCredential.version).toBe(plan.version + 1);
-      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true });
     });
 
     it("refuses another organization's credential with NOT_FOUND and writes nothing", async () => {
-      const other = await buildScenario(api, api.rootToken, 'globex');
+      const other = await buildScenario(api, api.rootToken, `${label}-other`);
+      await api.service.app.jobs.idle();
       const before = await history(api);
       const response = await api.request(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: other.credentialIds[0], enabled: true });
       expect(response.errors?.[0].extensions?.code).toBe('NOT_FOUND');
@@ -120,34 +128,33 @@ for (const store of apiStores) {
     });
 
     it('answers for any instant which credentials a plan had, who enabled each and whether they were effective', async () => {
-      const scenario = await buildScenario(api, api.rootToken, 'initech');
       const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
       await tick();
       const t1 = new Date();
       await tick();
-      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: scenario.planId, enabled: false });
+      await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: false });
       await tick();
       const t2 = new Date();
       await tick();
-      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: scenario.planId, credentialId: scenario.credentialIds[1], enabled: true });
-      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: scenario.planId, credentialId: scenario.credentialIds[0], enabled: false });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
       await tick();
       const t3 = new Date();
 
       const at = async (instant: Date) =>
-        (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: scenario.planId, at: instant.toISOString() })).planCredentialsAsOf.map((c: any) => [c.credential.id, c.effective]);
+        (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: s.planId, at: instant.toISOString() })).planCredentialsAsOf.map((c: any) => [c.credential.id, c.effective]);
       expect(await at(new Date(0))).toEqual([]);
-      expect(await at(t1)).toEqual([[scenario.credentialIds[0], true]]);
-      expect(await at(t2)).toEqual([[scenario.credentialIds[0], false]]);
-      expect(await at(t3)).toEqual([[scenario.credentialIds[1], false]]);
-      const [entry] = (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: scenario.planId, at: t1.toISOString() })).planCredentialsAsOf;
+      expect(await at(t1)).toEqual([[s.credentialIds[0], true]]);
+      expect(await at(t2)).toEqual([[s.credentialIds[0], false]]);
+      expect(await at(t3)).toEqual([[s.credentialIds[1], false]]);
+      const [entry] = (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: s.planId, at: t1.toISOString() })).planCredentialsAsOf;
       expect(entry.enabledBy.name).toBe('first administrator');
       expect(Date.parse(entry.enabledAt)).toBeLessThanOrEqual(t1.getTime());
     });
 
     it('refuses a plan name the tenant has, and a plan of an unknown organization, writing nothing', async () => {
       const before = await history(api);
-      const same = await api.request(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'ACME NIGHTLY' } });
+      const same = await api.request(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `${label} NIGHTLY`.toUpperCase() } });
       expect(same.errors?.[0].extensions?.code).toBe('CONFLICT');
       const unknown = await api.request(api.rootToken, ops.createPlan, { input: { organizationId: '00000000-0000-4000-8000-000000000000', name: 'x' } });
       expect(unknown.errors?.[0].extensions?.code).toBe('NOT_FOUND');
