@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { runPlan } from '../../app/backup-run';
+import { runPlan } from '../../app/plan-run/run-plan';
 import { found } from '../../app/found';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { task, taskStream } from '../../domain/task';
+import { organizationById } from '../../queries/organizations';
+import { planById } from '../../queries/plans';
+import { protectedProjects } from '../../queries/repositories';
+import { taskById, unfinishedTaskOf, type TaskView } from '../../queries/tasks';
+import { execute, type AppDeps, type Request } from '../deps';
+import { found } from '../found';
+import { TaskRun } from './task-run';
+
+/**
+ * runPlan: records the start of a task over the organization's protected projects and answers
+ * with it at once; the projects are read in the background. One task at a time per plan.
+ */
+export async function runPlan(deps: AppDeps, request: Request, planId: string): Promise<TaskView> {
+  const { tenantId } = request.principal;
+  const planView = found(await planById(deps.db, tenantId, planId), 'plan', planId);
+  const organization = found(await organizationById(deps.db, tenantId, planView.organizationId), 'plan', planId);
+  const taskId = randomUUID();
+  // Under the tenant lock, and with the read model caught up before it is let go: a second
+  // runPlan of the plan sees this task running.
+  const repositories = await deps.tenantLock.run(tenantId, async () => {
+    const unfinished = await unfinishedTaskOf(deps.db, tenantId, planId);
+    if (unfinished !== null) await abandonIfStale(deps, request, unfinished.id);
+    const repositories = await protectedProjects(deps.db, tenantId, organization.id);
+    await execute(deps, request, task, taskStream(taskId), {
+      type: 'StartBackupTask',
+      data: {
+        taskId,
+        planId,
+        organizationId: organization.id,
+        repositoriesTotal: repositories.length,
+        now: new Date().toISOString(),
+        // Looked up again under the lock: a plan deleted since the first look gets no task.
+        known: { planActive: (await planById(deps.db, tenantId, planId)) !== null },
+      },
+    });
+    return repositories;
+  });
+  const run = new TaskRun(deps, request, { taskId, plan: planView, organization, repositories });
+  if (deps.jobs.signal.aborted) await run.finish('the service stopped');
+  else deps.jobs.start(`task ${taskId}`, (signal) => run.run(signal));
+  return found(await taskById(deps.db, tenantId, taskId), 'task', taskId);
+}
+
+/**
+ * Records a task that has shown no sign of life for too long as failed; refuses with CONFLICT
+ * while it is alive. Its last event and its process's last beat are both signs of life: a live
+ * task may record nothing for long, but beats.
+ */
+export async function abandonIfStale(deps: AppDeps, request: Request, taskId: string): Promise<void> {
+  const stream = taskStream(taskId);
+  const [last] = await deps.store.readStream(stream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
+  const beat = await deps.heartbeats.lastBeat(request.principal.tenantId, taskId);
+  const lastSignOfLife = beat !== null && beat > last.recordedAt ? beat : last.recordedAt;
+  await execute(deps, request, task, stream, {
+    type: 'AbandonBackupTask',
+    data: { now: new Date().toISOString(), lastSignOfLifeAt: lastSignOfLife.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
+  });
+  // Its process is gone and will not take its beat away itself.
+  await deps.heartbeats.stop(taskId);
+}
