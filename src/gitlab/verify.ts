@@ -1,4 +1,5 @@
 // Whether a token can do what Backplane will ask of it, said in words a person can act on.
+import { echoed } from '../core/echo';
 import type { GitLabClient } from './client';
 import { GitLabError, type GitLabGroup, type GitLabUser, type TokenInfo } from './types';
 
@@ -37,7 +38,7 @@ export async function verifyToken(client: Client, expect: { login: string; group
   const user = await whoIs(client);
   if ('failure' in user) return user;
   if (user.username.toLowerCase() !== expect.login.toLowerCase()) {
-    return fail('LOGIN_MISMATCH', `the token belongs to GitLab user ${user.username}, not ${expect.login}: use a token of ${expect.login}, or change the login`);
+    return fail('LOGIN_MISMATCH', `the token belongs to GitLab user ${echoed(user.username)}, not ${expect.login}: use a token of ${expect.login}, or change the login`);
   }
 
   const group = await visibleGroup(client, expect.groupPath, user.username);
@@ -98,13 +99,25 @@ function failed(client: Client, error: unknown, what: string): Failed {
       return fail('MISSING_SCOPES', `GitLab at ${client.baseUrl} refused ${what} to this token: create a token with read_api and read_repository`);
     case 'RATE_LIMITED':
       return fail('UNREACHABLE', `GitLab at ${client.baseUrl} is rate limiting this token: try again in a minute`);
+    case 'UNREACHABLE':
+    case 'TIMEOUT':
+      // Our own words of the network's failure ("connect ECONNREFUSED …"), not a server's.
+      return fail('UNREACHABLE', `GitLab at ${client.baseUrl} did not answer: ${echoed(error.message, 200)}`);
+    case 'SERVER_ERROR':
+      return fail('UNREACHABLE', `GitLab at ${client.baseUrl} failed to answer ${what}${statusOf(error)}: try again later`);
     default:
-      return fail('UNREACHABLE', `GitLab at ${client.baseUrl} did not answer: ${error.message}`);
+      // Whatever such a server said stays out: it may be a page of some other service, kept for ever in the history.
+      return fail('UNREACHABLE', `${client.baseUrl} did not answer ${what} as GitLab does${statusOf(error)}: check the GitLab address`);
   }
 }
 
+function statusOf(error: GitLabError): string {
+  return error.details.status === undefined ? '' : ` (HTTP ${error.details.status})`;
+}
+
+/** A reason is kept in the history for ever: a short sentence, whatever went into it. */
 function fail(failure: TokenVerificationFailure, reason: string): Failed {
-  return { ok: false, failure, reason };
+  return { ok: false, failure, reason: echoed(reason, 300) };
 }
 
 /**

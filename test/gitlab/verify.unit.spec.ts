@@ -63,7 +63,7 @@ describe('verifyToken', () => {
     await expect(verifyToken(client(down), { login: 'alice' })).resolves.toEqual({
       ok: false,
       failure: 'UNREACHABLE',
-      reason: 'GitLab at https://gitlab.example.com did not answer: GitLab answered GET /api/v4/personal_access_tokens/self with 503',
+      reason: 'GitLab at https://gitlab.example.com failed to answer GET /personal_access_tokens/self (HTTP 503): try again later',
     });
     const limited = new GitLabError('RATE_LIMITED', 'GitLab answered GET /api/v4/user with 429', { status: 429, retryAfterMs: 1_000 });
     await expect(verifyToken(client(limited), { login: 'alice' })).resolves.toMatchObject({ failure: 'UNREACHABLE', reason: expect.stringContaining('rate limiting') });

@@ -1,0 +1,10 @@
+/**
+ * A value quoted back in a message or a record: what a caller or a foreign server sent is cut
+ * short and loses its control characters, so an answer cannot be made to carry a megabyte or a
+ * terminal escape.
+ */
+export function echoed(value: string, max = 64): string {
+  // eslint-disable-next-line no-control-regex
+  const plain = value.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, '?');
+  return plain.length > max ? `${plain.slice(0, max)}…` : plain;
+}

@@ -1,0 +1,89 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { buildScenario, ops, secretValue, type Scenario } from '../support/scenario';
+
+/** What a server that is not GitLab says: a page of its own, which must not be copied into an answer or the history. */
+const FOREIGN_PAGE = `<html><body>internal wiki: ${'confidential-page-text '.repeat(40)}</body></html>`;
+/** A name no GitLab gives, to see whether what a server says of itself is echoed whole. */
+const HUGE_NAME = `impostor-${'x'.repeat(100_000)}`;
+
+/** A plain HTTP server at a loopback address, answering every path as `answer` says. */
+async function notGitLab(answer: (path: string) => { status: number; type: string; body: string }): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const { status, type, body } = answer(req.url ?? '/');
+    res.writeHead(status, { 'content-type': type }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('what the API echoes back, on pglite', () => {
+  let storage: TestStorage;
+  let api: TestApi;
+  let s: Scenario;
+  const servers: Server[] = [];
+
+  beforeAll(async () => {
+    storage = await testStorage('pglite');
+    api = await startTestApi(storage, { env: { BACKPLANE_GITLAB_RETRY_MS: '200' } });
+    s = await buildScenario(api, api.rootToken, 'echo');
+    await api.service.app.jobs.idle();
+  });
+  afterAll(async () => {
+    for (const server of servers) server.close();
+    await api?.close();
+    await storage?.dispose();
+  });
+
+  const failedAttempts = async () => (await api.service.backplane.store.readAll({ filter: { eventTypes: ['GitLabVerificationFailed'] } })).map((event) => event.data as Record<string, unknown>);
+
+  it('names a missing object without echoing an id of a megabyte', async () => {
+    const id = 'p'.repeat(900_000);
+    const response = await api.request(api.rootToken, ops.deletePlan, { id });
+    expect(response.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(JSON.stringify(response).length).toBeLessThan(1_000);
+    expect(response.errors?.[0]?.message).toMatch(/^no plan p{1,64}…$/);
+  });
+
+  it.each([
+    ['an error page', 404, 'text/html'],
+    ['a server error page', 502, 'text/html'],
+    ['a JSON message', 400, 'application/json'],
+  ])('keeps %s of a server that is not GitLab out of the answer and the history', async (_what, status, type) => {
+    const foreign = await notGitLab(() => ({ status, type, body: type === 'application/json' ? JSON.stringify({ message: FOREIGN_PAGE }) : FOREIGN_PAGE }));
+    servers.push(foreign.server);
+    const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: `foreign ${status}`, secret: secretValue('foreign') } });
+    const before = (await failedAttempts()).length;
+    const response = await api.request(api.rootToken, ops.addOrganization, {
+      input: { name: 'echo/foreign', gitlabUrl: foreign.url, authMethod: 'TOKEN', login: 'echo-admin', passwordId: password.storePassword.id, repositoriesSync: { times: ['01:00'] }, defaultDeviceId: s.deviceId },
+    });
+    expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
+    expect(response.errors?.[0]?.message).not.toMatch(/confidential|internal wiki|<html/);
+    const attempts = await failedAttempts();
+    expect(attempts).toHaveLength(before + 1);
+    const attempt = attempts.at(-1)!;
+    expect(attempt.failure).toMatch(/^[A-Z_]+$/);
+    expect(String(attempt.reason)).not.toMatch(/confidential|internal wiki|<html/);
+    expect(String(attempt.reason).length).toBeLessThanOrEqual(300);
+  });
+
+  it('cuts short a user name such a server claims', async () => {
+    const foreign = await notGitLab((path) =>
+      path.includes('/personal_access_tokens/self')
+        ? { status: 200, type: 'application/json', body: JSON.stringify({ id: 1, name: 't', active: true, revoked: false, scopes: ['api'], expires_at: null, user_id: 1 }) }
+        : path.includes('/user')
+          ? { status: 200, type: 'application/json', body: JSON.stringify({ id: 1, username: HUGE_NAME }) }
+          : { status: 404, type: 'application/json', body: '{"message":"404 Not Found"}' },
+    );
+    servers.push(foreign.server);
+    const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'impostor', secret: secretValue('impostor') } });
+    const response = await api.request(api.rootToken, ops.addOrganization, {
+      input: { name: 'echo/impostor', gitlabUrl: foreign.url, authMethod: 'TOKEN', login: 'echo-admin', passwordId: password.storePassword.id, repositoriesSync: { times: ['01:00'] }, defaultDeviceId: s.deviceId },
+    });
+    expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
+    expect(response.errors?.[0]?.message.length).toBeLessThan(400);
+    const attempt = (await failedAttempts()).at(-1)!;
+    expect(JSON.stringify(attempt).length).toBeLessThan(1_000);
+  });
+});
