@@ -1,15 +1,20 @@
-FROM node:20-bookworm-slim
+# The build stage compiles the service alone (tsconfig.image.json: src and projections); the image
+# that ships takes its output and production dependencies only, so no test double or benchmark is in it.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.image.json ./
 COPY src ./src
 COPY projections ./projections
-COPY bench ./bench
-# The benchmark can run against the test double of EventStoreDB, so the build compiles it too.
-COPY test/support/esdb-double ./test/support/esdb-double
-COPY test/support/gitlab-double ./test/support/gitlab-double
-RUN npm run build && npm prune --omit=dev
+RUN npx tsc -p tsconfig.image.json && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/projections ./dist/projections
 ENV NODE_ENV=production BACKPLANE_DATA_DIR=/data PORT=4000
 VOLUME /data
 EXPOSE 4000

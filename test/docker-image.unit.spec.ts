@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The production image, read from its Dockerfile: no container engine runs where the tests do.
+ * It ships the service and its production dependencies, never the test doubles or benchmarks.
+ */
+interface Stage {
+  name?: string;
+  instructions: string[];
+}
+
+const root = join(__dirname, '..');
+
+function stages(dockerfile: string): Stage[] {
+  const lines = dockerfile
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  const found: Stage[] = [];
+  for (const line of lines) {
+    const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) found.push({ name: from[1], instructions: [] });
+    else found.at(-1)?.instructions.push(line);
+  }
+  return found;
+}
+
+/** The sources of each COPY or ADD, with the stage they come from (undefined: the build context). */
+function copies(stage: Stage): { from?: string; sources: string[] }[] {
+  return stage.instructions
+    .filter((line) => /^(COPY|ADD)\s/i.test(line))
+    .map((line) => {
+      const words = line.split(/\s+/).slice(1);
+      const from = words.find((word) => word.startsWith('--from='))?.slice('--from='.length);
+      const paths = words.filter((word) => !word.startsWith('--'));
+      return { from, sources: paths.slice(0, -1) };
+    });
+}
+
+const isTestOrBench = (path: string) => /^(\.\/|\/app\/)?(test|bench)(\/|$)/.test(path);
+
+describe('the production image', () => {
+  const all = stages(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+  const final = all.at(-1)!;
+
+  it('copies into its final stage only the compiled service, its manifest and production dependencies', () => {
+    expect(all.length).toBeGreaterThan(0);
+    const sources = copies(final).flatMap(({ sources }) => sources);
+    expect(sources.filter(isTestOrBench)).toEqual([]);
+    expect(copies(final).filter(({ from }) => from === undefined)).toEqual([]);
+    for (const source of sources) expect(source).toMatch(/^\/app\/(package\.json|node_modules|dist\/src|dist\/projections)$/);
+    expect(final.instructions.join('\n')).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
+  });
+
+  it('brings no test or benchmark file into any stage', () => {
+    for (const stage of all) expect(copies(stage).flatMap(({ sources }) => sources).filter(isTestOrBench)).toEqual([]);
+  });
+
+  it('compiles with a tsconfig that includes only src and projections, and prunes dev dependencies', () => {
+    const build = all.find((stage) => stage.name !== undefined && final.instructions.some((line) => line.includes(`--from=${stage.name} `)));
+    expect(build).toBeDefined();
+    const runs = build!.instructions.filter((line) => line.startsWith('RUN ')).join('\n');
+    const project = /\btsc -p (\S+)/.exec(runs)?.[1];
+    expect(project).toBeDefined();
+    expect(copies(build!).flatMap(({ sources }) => sources)).toContain(project);
+    const tsconfig = JSON.parse(readFileSync(join(root, project!), 'utf8'));
+    expect([...tsconfig.include].sort()).toEqual(['projections', 'src']);
+    expect(tsconfig.files).toBeUndefined();
+    expect(runs).toMatch(/npm prune --omit=dev/);
+  });
+});
