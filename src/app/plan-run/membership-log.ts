@@ -1,24 +1,33 @@
+import { DomainError } from '../../core/errors';
+import { readState, type Fold, type StreamState } from '../../core/read-state';
 import { credential, credentialStream, type CredentialEvent, type CredentialState } from '../../domain/credential';
-import { plan, planStream, type PlanEvent, type PlanState } from '../../domain/plan';
+import { plan, planStream, type PlanState } from '../../domain/plan';
 import type { EventStore } from '../../eventstore/types';
+import type { DomainEvent } from '../../core/decider';
 
-/** A credential as a run's checks know it. */
+/** A credential as a run's checks know it: its state, and the account it was added with. */
 export interface KnownCredential {
-  /** The next revision of its stream to read. */
-  next: bigint;
   state: CredentialState;
   login: string;
   passwordId: string;
 }
+
+const knownCredential: Fold<KnownCredential, CredentialEvent> = {
+  initialState: () => ({ state: credential.initialState(), login: '', passwordId: '' }),
+  evolve: (known, event) => ({
+    ...known,
+    state: credential.evolve(known.state, event),
+    ...(event.type === 'CredentialAdded' ? { login: event.data.login, passwordId: event.data.passwordId } : {}),
+  }),
+};
 
 /**
  * The plan and credential state a run checks before each request, read from the log itself (a
  * read model could lag), each stream on from the revision the last check read.
  */
 export class MembershipLog {
-  #plan: PlanState = plan.initialState();
-  #planNext = 0n;
-  readonly #credentials = new Map<string, KnownCredential>();
+  #plan: StreamState<PlanState> | undefined;
+  readonly #credentials = new Map<string, StreamState<KnownCredential>>();
 
   constructor(
     private readonly store: EventStore,
@@ -27,38 +36,35 @@ export class MembershipLog {
   ) {}
 
   async readPlan(): Promise<PlanState> {
-    for (const event of await this.store.readStream(planStream(this.planId), { fromRevision: this.#planNext })) {
-      this.#plan = plan.evolve(this.#plan, { type: event.type, data: event.data } as PlanEvent);
-      this.#planNext = event.revision + 1n;
-    }
-    return this.#plan;
+    this.#plan = await this.#read(plan, planStream(this.planId), this.#plan);
+    return this.#plan?.state ?? plan.initialState();
   }
 
   /** Reads what was appended to each credential's stream since the last check. */
   async readCredentials(ids: readonly string[]): Promise<void> {
-    await Promise.all(ids.map((id) => this.#readCredential(id)));
+    await Promise.all(
+      ids.map(async (id) => {
+        const read = await this.#read(knownCredential, credentialStream(id), this.#credentials.get(id));
+        if (read !== undefined) this.#credentials.set(id, read);
+      }),
+    );
   }
 
   credential(id: string): KnownCredential | undefined {
-    return this.#credentials.get(id);
+    return this.#credentials.get(id)?.state;
   }
 
   credentialStates(): Map<string, CredentialState> {
-    return new Map([...this.#credentials].map(([id, known]) => [id, known.state]));
+    return new Map([...this.#credentials].map(([id, known]) => [id, known.state.state]));
   }
 
-  async #readCredential(id: string): Promise<void> {
-    const known = this.#credentials.get(id) ?? { next: 0n, state: credential.initialState(), login: '', passwordId: '' };
-    for (const event of await this.store.readStream(credentialStream(id), { fromRevision: known.next })) {
-      if (event.metadata.tenantId !== this.tenantId) break;
-      const recorded = { type: event.type, data: event.data } as CredentialEvent;
-      known.state = credential.evolve(known.state, recorded);
-      if (recorded.type === 'CredentialAdded') {
-        known.login = recorded.data.login;
-        known.passwordId = recorded.data.passwordId;
-      }
-      known.next = event.revision + 1n;
+  /** Another tenant's stream is none of the run's: nothing of it counts, and so it lets no credential in. */
+  async #read<State, Event extends DomainEvent>(fold: Fold<State, Event>, stream: string, since?: StreamState<State>): Promise<StreamState<State> | undefined> {
+    try {
+      return await readState(this.store, fold, stream, this.tenantId, since);
+    } catch (error) {
+      if (error instanceof DomainError) return since;
+      throw error;
     }
-    this.#credentials.set(id, known);
   }
 }
