@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
-import { admissibleCredential, credential, credentialStream } from '../domain/credential';
+import { admissibleCredential, credential, credentialStream, type CredentialCommand } from '../domain/credential';
 import { plan, planStream } from '../domain/plan';
 import { passwordById, passwordHoldsAuthorization } from '../queries/catalog';
 import { credentialById, credentialsOf, organizationById } from '../queries/organizations';
@@ -8,6 +8,7 @@ import { plansUsingCredential } from '../queries/plans';
 import type { CredentialView } from '../queries/views';
 import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
+import { executeLocked } from './locked-command';
 import { checkToken, refuseUnverified } from './verification';
 
 /** A new credential is on no plan: adding it puts it into no backup plan. Its token is checked with GitLab first. */
@@ -31,10 +32,11 @@ export async function addCredential(deps: AppDeps, request: Request, input: { or
   const { gitlabUrl, name: groupPath, defaultDeviceId: deviceId } = organization!;
   const token = await checkToken(deps, { tenantId, deviceId, gitlabUrl, groupPath, login, passwordId: input.passwordId });
   if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'CREDENTIAL', organizationId: input.organizationId, gitlabUrl, group: groupPath, login });
-  return deps.tenantLock.run(tenantId, async () => {
-    await execute(deps, request, credential, credentialStream(credentialId), { type: 'AddCredential', data: { ...input, credentialId, known: (await known()).facts, token } });
-    return found(await credentialById(deps.db, tenantId, credentialId), 'credential', credentialId);
-  });
+  await executeLocked(deps, request, credential, credentialStream(credentialId), async (): Promise<CredentialCommand> => ({
+    type: 'AddCredential',
+    data: { ...input, credentialId, known: (await known()).facts, token },
+  }));
+  return found(await credentialById(deps.db, tenantId, credentialId), 'credential', credentialId);
 }
 
 /** Checks the credential's token again; the outcome is recorded either way and shows in its status. */
@@ -55,18 +57,19 @@ export async function verifyCredential(deps: AppDeps, request: Request, id: stri
   return found(await credentialById(deps.db, tenantId, id), 'credential', id);
 }
 
-/** Removes the credential, then switches it off on every plan that had it, each toggle caused by the removal. */
+/**
+ * Removes the credential, then switches it off on every plan that had it, each toggle caused by
+ * the removal. The removal takes the tenant lock after every toggle before it has reached the
+ * read models, and every toggle after it reads the removal in the credential's stream: the
+ * look-up that follows misses no plan that has the credential on.
+ */
 export async function removeCredential(deps: AppDeps, request: Request, id: string): Promise<CredentialView> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    // Another tenant's credential is not found here; a removed one, by the decider.
-    found(await credentialById(deps.db, tenantId, id), 'credential', id);
-    // execute() waits until the read models include the removal, and so every toggle appended
-    // before it: the look-up below misses no plan that has the credential on.
-    const removal = await execute(deps, request, credential, credentialStream(id), { type: 'RemoveCredential', data: { credentialId: id } });
-    for (const planId of await plansUsingCredential(deps.db, tenantId, id)) {
-      await execute(deps, request, plan, planStream(planId), { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } }, { causationId: removal.eventIds[0] });
-    }
-    return found(await credentialById(deps.db, tenantId, id), 'credential', id);
-  });
+  // Another tenant's credential is not found here; a removed one, by the decider.
+  found(await credentialById(deps.db, tenantId, id), 'credential', id);
+  const removal = await executeLocked(deps, request, credential, credentialStream(id), async (): Promise<CredentialCommand> => ({ type: 'RemoveCredential', data: { credentialId: id } }));
+  for (const planId of await plansUsingCredential(deps.db, tenantId, id)) {
+    await execute(deps, request, plan, planStream(planId), { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } }, { causationId: removal.eventIds[0] });
+  }
+  return found(await credentialById(deps.db, tenantId, id), 'credential', id);
 }

@@ -27,7 +27,7 @@ export interface AppDeps {
    * mutation's answer shows its own change.
    */
   settle(position: Position, streams: string[]): Promise<void>;
-  /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant. */
+  /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant: see executeLocked. */
   tenantLock: TenantLock;
   gitlab: GitLabPort;
   /** Work that goes on after a mutation answers (syncs, plan runs); stopped with the service. */

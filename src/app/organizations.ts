@@ -9,6 +9,7 @@ import { plansOf } from '../queries/plans';
 import type { OrganizationView } from '../queries/views';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
+import { executeLocked } from './locked-command';
 import { startFirstSync } from './repository-sync';
 import { beginAuthorization, ssoApplication } from './sso';
 import { checkToken, refuseUnverified } from './verification';
@@ -42,10 +43,11 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
     token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId: passwordId! });
     if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login: login! });
   }
-  const added = await deps.tenantLock.run(tenantId, async () => {
-    await execute(deps, request, organization, organizationStream(organizationId), { type: 'AddOrganization', data: { ...input, organizationId, known: await known(), token } });
-    return found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
-  });
+  await executeLocked(deps, request, organization, organizationStream(organizationId), async (): Promise<OrganizationCommand> => ({
+    type: 'AddOrganization',
+    data: { ...input, organizationId, known: await known(), token },
+  }));
+  const added = found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
   if (sso) return { ...added, authorizationUrl: await beginAuthorization(deps, request, added) };
   startFirstSync(deps, request, added);
   return { ...added, authorizationUrl: null };
@@ -95,21 +97,25 @@ export async function changeDefaultDevice(deps: AppDeps, request: Request, id: s
   return found(await organizationById(deps.db, tenantId, id), 'organization', id);
 }
 
-/** Removes the organization, then, each caused by that removal, its plans and its credentials. */
+/**
+ * Removes the organization, then, each caused by that removal, its plans and its credentials.
+ * The removal takes the tenant lock after every plan or credential added before it has reached
+ * the read models, and no addition after it finds the organization: the look-ups that follow
+ * miss none.
+ */
 export async function removeOrganization(deps: AppDeps, request: Request, id: string): Promise<string> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    found(await organizationById(deps.db, tenantId, id), 'organization', id);
-    const plans = await plansOf(deps.db, tenantId, id);
-    const credentials = await credentialsOf(deps.db, tenantId, id);
-    const removal = await execute(deps, request, organization, organizationStream(id), { type: 'RemoveOrganization', data: { organizationId: id } });
-    const causationId = removal.eventIds[0];
-    for (const { id: planId } of plans) {
-      await execute(deps, request, plan, planStream(planId), { type: 'DeletePlan', data: { planId } }, { causationId });
-    }
-    for (const { id: credentialId } of credentials) {
-      await execute(deps, request, credential, credentialStream(credentialId), { type: 'RemoveCredential', data: { credentialId } }, { causationId });
-    }
-    return id;
-  });
+  found(await organizationById(deps.db, tenantId, id), 'organization', id);
+  const removal = await executeLocked(deps, request, organization, organizationStream(id), async (): Promise<OrganizationCommand> => ({
+    type: 'RemoveOrganization',
+    data: { organizationId: id },
+  }));
+  const causationId = removal.eventIds[0];
+  for (const { id: planId } of await plansOf(deps.db, tenantId, id)) {
+    await execute(deps, request, plan, planStream(planId), { type: 'DeletePlan', data: { planId } }, { causationId });
+  }
+  for (const { id: credentialId } of await credentialsOf(deps.db, tenantId, id)) {
+    await execute(deps, request, credential, credentialStream(credentialId), { type: 'RemoveCredential', data: { credentialId } }, { causationId });
+  }
+  return id;
 }

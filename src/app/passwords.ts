@@ -1,30 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
-import { fingerprintOf, password, passwordStream } from '../domain/password';
+import { fingerprintOf, password, passwordStream, type PasswordCommand } from '../domain/password';
 import { passwordById, passwordNameTaken, passwordUsers } from '../queries/catalog';
 import type { PasswordView } from '../queries/views';
-import { execute, write, writeWith, type AppDeps, type Request } from './deps';
+import { write, writeWith, type AppDeps, type Request } from './deps';
 import { found } from './found';
+import { executeLocked } from './locked-command';
 
 export async function storePassword(deps: AppDeps, request: Request, input: { name: string; secret: string; description: string }): Promise<PasswordView> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    const passwordId = randomUUID();
-    const secretId = await deps.vault.put(tenantId, input.secret);
-    const stream = passwordStream(passwordId);
-    const nameTaken = await passwordNameTaken(deps.db, tenantId, input.name);
-    await writeWith(
-      deps,
-      stream,
-      () =>
-        write(deps, request, password, stream, {
-          type: 'StorePassword',
-          data: { passwordId, name: input.name.trim(), description: input.description, fingerprint: fingerprintOf(input.secret), secretId, nameTaken },
-        }),
-      () => deps.vault.discard(secretId),
-    );
-    return found(await passwordById(deps.db, tenantId, passwordId), 'password', passwordId);
-  });
+  const passwordId = randomUUID();
+  const secretId = await deps.vault.put(tenantId, input.secret);
+  const stream = passwordStream(passwordId);
+  await writeWith(
+    deps,
+    stream,
+    () =>
+      executeLocked(deps, request, password, stream, async (): Promise<PasswordCommand> => ({
+        type: 'StorePassword',
+        data: {
+          passwordId,
+          name: input.name.trim(),
+          description: input.description,
+          fingerprint: fingerprintOf(input.secret),
+          secretId,
+          nameTaken: await passwordNameTaken(deps.db, tenantId, input.name),
+        },
+      })),
+    () => deps.vault.discard(secretId),
+  );
+  return found(await passwordById(deps.db, tenantId, passwordId), 'password', passwordId);
 }
 
 /** A new secret replaces the old one everywhere the entry is used: users refer to the entry, not the secret. */
@@ -51,9 +56,10 @@ export async function changePassword(deps: AppDeps, request: Request, id: string
 
 export async function deletePassword(deps: AppDeps, request: Request, id: string): Promise<string> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    found(await passwordById(deps.db, tenantId, id), 'password', id);
-    await execute(deps, request, password, passwordStream(id), { type: 'DeletePassword', data: { passwordId: id, usedBy: await passwordUsers(deps.db, tenantId, id) } });
-    return id;
-  });
+  found(await passwordById(deps.db, tenantId, id), 'password', id);
+  await executeLocked(deps, request, password, passwordStream(id), async (): Promise<PasswordCommand> => ({
+    type: 'DeletePassword',
+    data: { passwordId: id, usedBy: await passwordUsers(deps.db, tenantId, id) },
+  }));
+  return id;
 }

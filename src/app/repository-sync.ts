@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { fold } from '../core/decider';
+import { readState } from '../core/read-state';
 import { ConcurrencyError, DomainError } from '../core/errors';
 import { messageOf } from '../errors';
 import { mainLogin } from '../domain/organization';
-import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryEvent, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
-import { tenant, tenantStream } from '../domain/tenant';
+import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryCommand, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
+import { tenant, tenantStream, type TenantCommand } from '../domain/tenant';
 import type { Page } from '../gitlab/types';
 import { organizationById } from '../queries/organizations';
 import { freeSeats, licenseSeats, repositoryById, syncById, type RepositorySyncView, type RepositoryView } from '../queries/repositories';
 import type { OrganizationView } from '../queries/views';
 import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
+import { executeLocked } from './locked-command';
 import type { GitLabSession } from './gitlab-port';
 import { systemPrincipal } from './principal';
 import { sessionFor } from './verification';
@@ -60,11 +61,10 @@ export async function startSync(
   } catch (error) {
     if (!(error instanceof DomainError && (error.code === 'SYNC_RUNNING' || error.code === 'SYNC_ALREADY_STARTED'))) throw error;
     // The sync that runs (or that served the slot) as its stream has it: the read models may not show its start yet.
-    const recorded = await deps.store.readStream(stream);
-    const state = fold(repositoryList, recorded.map((event) => ({ type: event.type, data: event.data }) as RepositoryEvent));
+    const { state, position } = await readState(deps.store, repositoryList, stream, tenantId);
     const answer = error.code === 'SYNC_RUNNING' ? state.running?.syncId : state.lastSyncId;
     if (!answer) throw new ConcurrencyError('a sync of this organization just ended: try again');
-    await deps.settle(recorded.at(-1)!.position, [stream]);
+    await deps.settle(position!, [stream]);
     return answer;
   }
   // What the sync finds is recorded by Backplane itself, as a consequence of the start.
@@ -103,22 +103,20 @@ async function runSync(deps: AppDeps, request: Request, causationId: string, org
     return;
   }
   // Seats are counted across the tenant's organizations: one sync at a time per tenant decides.
-  await deps.tenantLock.run(tenantId, async () => {
-    const current = await organizationById(deps.db, tenantId, organization.id);
-    await execute(deps, request, repositoryList, stream, {
-      type: 'CompleteRepositorySync',
-      data: {
-        organizationId: organization.id,
-        syncId,
-        listing,
-        kinds,
-        newIds: listing.map(() => randomUUID()),
-        autoAddNewRepositories: current?.autoAddNewRepositories ?? organization.autoAddNewRepositories,
-        freeSeats: await freeSeats(deps.db, tenantId),
-        stats: stats(),
-      },
-    }, { causationId });
+  const complete = async (): Promise<RepositoryCommand> => ({
+    type: 'CompleteRepositorySync',
+    data: {
+      organizationId: organization.id,
+      syncId,
+      listing,
+      kinds,
+      newIds: listing.map(() => randomUUID()),
+      autoAddNewRepositories: (await organizationById(deps.db, tenantId, organization.id))?.autoAddNewRepositories ?? organization.autoAddNewRepositories,
+      freeSeats: await freeSeats(deps.db, tenantId),
+      stats: stats(),
+    },
   });
+  await executeLocked(deps, request, repositoryList, stream, complete, { causationId });
 }
 
 /** Every project of the group and its subgroups (and the subgroups themselves when asked), all pages. */
@@ -148,20 +146,18 @@ export async function setRepositoryProtection(deps: AppDeps, request: Request, i
   const repository = found(await repositoryById(deps.db, tenantId, id), 'repository', id);
   found(await organizationById(deps.db, tenantId, repository.organizationId), 'repository', id);
   const ref = { organizationId: repository.organizationId, repositoryId: id };
-  await deps.tenantLock.run(tenantId, async () => {
-    const stream = repositoryListStream(repository.organizationId);
-    if (protect) await execute(deps, request, repositoryList, stream, { type: 'ProtectRepository', data: { ...ref, freeSeats: await freeSeats(deps.db, tenantId) } });
-    else await execute(deps, request, repositoryList, stream, { type: 'UnprotectRepository', data: ref });
-  });
+  await executeLocked(deps, request, repositoryList, repositoryListStream(repository.organizationId), async (): Promise<RepositoryCommand> =>
+    protect ? { type: 'ProtectRepository', data: { ...ref, freeSeats: await freeSeats(deps.db, tenantId) } } : { type: 'UnprotectRepository', data: ref },
+  );
   return found(await repositoryById(deps.db, tenantId, id), 'repository', id);
 }
 
 /** setLicenseSeats: how many projects the tenant may protect at once. */
 export async function setLicenseSeats(deps: AppDeps, request: Request, count: number): Promise<{ limit: number | null; used: number }> {
   const { tenantId } = request.principal;
-  return deps.tenantLock.run(tenantId, async () => {
-    const { used } = await licenseSeats(deps.db, tenantId);
-    await execute(deps, request, tenant, tenantStream(tenantId), { type: 'SetLicenseSeats', data: { count, known: { seatsUsed: used } } });
-    return licenseSeats(deps.db, tenantId);
-  });
+  await executeLocked(deps, request, tenant, tenantStream(tenantId), async (): Promise<TenantCommand> => ({
+    type: 'SetLicenseSeats',
+    data: { count, known: { seatsUsed: (await licenseSeats(deps.db, tenantId)).used } },
+  }));
+  return licenseSeats(deps.db, tenantId);
 }

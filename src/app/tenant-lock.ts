@@ -5,8 +5,9 @@ import { LockTimeoutError, type SqlDatabase } from '../sql/database';
 /**
  * One command at a time per tenant, across every process on the database, for the commands
  * whose rules look beyond their own aggregate (unique names, references that must exist):
- * the check and the append then see no concurrent change. Within a process a mutex queues
- * them; between processes a database lock does.
+ * the check and the append then see no concurrent change, provided the read models include
+ * each append before the lock is let go (executeLocked does both). Within a process a mutex
+ * queues them; between processes a database lock does.
  */
 export class TenantLock {
   private readonly local = new KeyedMutex();

@@ -9,8 +9,14 @@ export type PlanEvent =
   | { type: 'PlanCredentialToggled'; data: { planId: string; organizationId: string; credentialId: string; enabled: boolean } }
   | { type: 'PlanDeleted'; data: { planId: string; organizationId: string } };
 
-/** A credential as the caller found it: null when it does not exist in the tenant. */
-export type KnownCredential = { organizationId: string; removed: boolean } | null;
+/**
+ * A credential as the caller found it: null when it does not exist in the tenant. `onOtherPlans`
+ * counts the other active plans that have it switched on.
+ */
+export type KnownCredential = { organizationId: string; removed: boolean; onOtherPlans: number } | null;
+
+/** The most active plans one credential may be switched on on at once. */
+export const PLANS_PER_CREDENTIAL = 10;
 
 export interface CredentialChange {
   credentialId: string;
@@ -108,6 +114,9 @@ function toggles(state: PlanState, planId: string, changes: CredentialChange[]):
     }
     if (known.removed && enabled) throw new DomainError('CONFLICT', `credential ${credentialId} was removed`);
     if ((state.credentials[credentialId] ?? false) === enabled) continue;
+    if (enabled && known.onOtherPlans >= PLANS_PER_CREDENTIAL) {
+      throw new DomainError('CONFLICT', `a credential may be switched on on at most ${PLANS_PER_CREDENTIAL} plans, and credential ${credentialId} is on ${known.onOtherPlans} others`);
+    }
     events.push({ type: 'PlanCredentialToggled', data: { planId, organizationId, credentialId, enabled } });
   }
   return events;

@@ -1,5 +1,5 @@
 import { fold } from '../../src/core/decider';
-import { plan, switchedOnCredentials, type CredentialChange, type KnownCredential, type PlanCommand, type PlanEvent } from '../../src/domain/plan';
+import { plan, PLANS_PER_CREDENTIAL, switchedOnCredentials, type CredentialChange, type KnownCredential, type PlanCommand, type PlanEvent } from '../../src/domain/plan';
 import { deciderSpec } from '../support/decider-spec';
 
 const spec = deciderSpec(plan);
@@ -10,9 +10,10 @@ const createPlan = (overrides: Partial<CreateData> = {}): PlanCommand => ({
   data: { planId: 'pl1', organizationId: 'o1', name: 'nightly', known: { organizationActive: true, nameTaken: false }, ...overrides },
 });
 const setSwitch = (enabled: boolean): PlanCommand => ({ type: 'SetPlanAdditionalCredentials', data: { planId: 'pl1', enabled } });
-const ours: KnownCredential = { organizationId: 'o1', removed: false };
-const oursRemoved: KnownCredential = { organizationId: 'o1', removed: true };
-const theirs: KnownCredential = { organizationId: 'o2', removed: false };
+const ours: KnownCredential = { organizationId: 'o1', removed: false, onOtherPlans: 0 };
+const oursRemoved: KnownCredential = { organizationId: 'o1', removed: true, onOtherPlans: 0 };
+const theirs: KnownCredential = { organizationId: 'o2', removed: false, onOtherPlans: 0 };
+const onOthers = (onOtherPlans: number): KnownCredential => ({ organizationId: 'o1', removed: false, onOtherPlans });
 const cred = (credentialId: string, enabled: boolean, known: KnownCredential = ours): CredentialChange => ({ credentialId, enabled, known });
 const toggle = (change: CredentialChange): PlanCommand => ({ type: 'TogglePlanCredential', data: { planId: 'pl1', ...change } });
 const update = (credentials: CredentialChange[], additionalCredentialsEnabled?: boolean): PlanCommand => ({
@@ -103,6 +104,31 @@ describe('plan', () => {
       ['of another organization', theirs, false],
     ])('refuses a credential %s (enabled: %s)', (_case, known, enabled) => {
       spec.given([created]).when(toggle(cred('c1', enabled, known))).thenRefuses('NOT_FOUND', /no credential c1 in the plan's organization/);
+    });
+  });
+
+  describe(`a credential on at most ${PLANS_PER_CREDENTIAL} plans`, () => {
+    it('switches on a credential that is on one plan fewer than the most elsewhere', () => {
+      spec.given([created]).when(toggle(cred('c1', true, onOthers(PLANS_PER_CREDENTIAL - 1)))).then([toggled('c1', true)]);
+    });
+
+    it.each([PLANS_PER_CREDENTIAL, PLANS_PER_CREDENTIAL + 1])('refuses to switch on a credential that is on %i other plans, naming the limit', (count) => {
+      spec
+        .given([created])
+        .when(toggle(cred('c1', true, onOthers(count))))
+        .thenRefuses('CONFLICT', new RegExp(`at most ${PLANS_PER_CREDENTIAL} plans, and credential c1 is on ${count} others`));
+    });
+
+    it('refuses the whole update when one credential would go over the limit', () => {
+      spec
+        .given([created])
+        .when(update([cred('c1', true), cred('c2', true, onOthers(PLANS_PER_CREDENTIAL))], true))
+        .thenRefuses('CONFLICT', /at most 10 plans, and credential c2/);
+    });
+
+    it('keeps on, and switches off, a credential however many plans have it', () => {
+      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', true, onOthers(PLANS_PER_CREDENTIAL)))).then([]);
+      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', false, onOthers(PLANS_PER_CREDENTIAL)))).then([toggled('c1', false)]);
     });
   });
 
