@@ -1,10 +1,65 @@
+/** A business rule, or the use case applying it, refused a request (core/errors.ts's DomainError). */
+export type RefusalCode =
+  | 'UNAUTHENTICATED'
+  | 'CONFLICT'
+  | 'NOT_FOUND'
+  | 'INVALID_INPUT'
+  | 'FORBIDDEN'
+  | 'GITLAB_AUTH_FAILED'
+  | 'LICENSE_SEATS_EXHAUSTED'
+  | 'PENDING_AUTHORIZATION'
+  | 'SYNC_RUNNING'
+  | 'SYNC_ALREADY_STARTED';
+
+/** The event store refused or failed a read or an append (eventstore/errors.ts). */
+export type StoreCode =
+  | 'WRONG_EXPECTED_VERSION'
+  | 'INVALID_ARGUMENT'
+  | 'DUPLICATE_EVENT_ID'
+  | 'APPEND_ORDER_CONFLICT'
+  | 'APPEND_DEADLOCK'
+  | 'EVENT_STORE_UNAVAILABLE'
+  | 'STREAM_DELETED'
+  | 'STORE_LOCKED';
+
+/** A call to GitLab failed (gitlab/types.ts's GitLabError, and the credential pool). */
+export type GitLabCode =
+  | 'GITLAB_UNAUTHORIZED'
+  | 'GITLAB_FORBIDDEN'
+  | 'GITLAB_NOT_FOUND'
+  | 'GITLAB_RATE_LIMITED'
+  | 'GITLAB_UNREACHABLE'
+  | 'GITLAB_TIMEOUT'
+  | 'GITLAB_SERVER_ERROR'
+  | 'GITLAB_BAD_RESPONSE'
+  | 'GITLAB_ABORTED'
+  | 'GITLAB_NO_CREDENTIAL'
+  | 'GITLAB_MEMBER_GONE';
+
+/** The running system's own troubles: start-up, locks, projections, the vault. */
+export type SystemCode =
+  | 'PROJECTION_TIMEOUT'
+  | 'CHECKPOINT_MOVED'
+  | 'LOCK_LOST'
+  | 'LOCK_TIMEOUT'
+  | 'SCHEMA_TOO_NEW'
+  | 'INVALID_CONFIG'
+  | 'INVALID_MASTER_KEY'
+  | 'SECRET_UNAVAILABLE';
+
+/**
+ * Every code an error of Backplane's may carry. Closed: each edge maps every one (the GraphQL
+ * edge in graphql/errors.ts), so a new code that is not mapped fails to compile.
+ */
+export type ErrorCode = RefusalCode | StoreCode | GitLabCode | SystemCode;
+
 /**
  * Every error Backplane raises on purpose carries a stable code, so that an edge
  * (GraphQL, the CLI) maps codes and never parses messages.
  */
 export class BackplaneError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);

@@ -1,8 +1,11 @@
-import { BackplaneError } from '../errors';
+import { BackplaneError, type RefusalCode } from '../errors';
 
 /** A business rule refused the command. Nothing was written. */
 export class DomainError extends BackplaneError {
-  constructor(code: 'CONFLICT' | 'NOT_FOUND' | 'INVALID_INPUT' | 'FORBIDDEN' | (string & {}), message: string) {
+  constructor(
+    override readonly code: RefusalCode,
+    message: string,
+  ) {
     super(code, message);
   }
 }

@@ -2,23 +2,76 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
 import type { Logger } from '../core/logger';
-import { BackplaneError } from '../errors';
+import { BackplaneError, type ErrorCode } from '../errors';
 
-/** Domain codes as the API names them; codes not listed pass through as they are. */
-const CODES: Record<string, string> = {
+/** Codes the API answers with, its own and Apollo's; anything else is answered without its message. */
+const CLIENT_CODES = [
+  'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'QUERY_TOO_COMPLEX',
+  'EVENT_STORE_UNAVAILABLE',
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'OPERATION_RESOLUTION_FAILURE',
+  'GITLAB_AUTH_FAILED',
+] as const;
+type ClientCode = (typeof CLIENT_CODES)[number];
+const clientCodes = new Set<string>(CLIENT_CODES);
+
+/** Not for the client: its message may name internals; it is logged, and answered as an internal error. */
+const INTERNAL = null;
+
+/**
+ * Every error code as the API names it. A Record over the closed union: a code added without
+ * a line here fails to compile, instead of reaching clients as an internal error unnoticed.
+ */
+const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  CONFLICT: 'CONFLICT',
+  NOT_FOUND: 'NOT_FOUND',
   INVALID_INPUT: 'BAD_USER_INPUT',
+  FORBIDDEN: 'FORBIDDEN',
+  GITLAB_AUTH_FAILED: 'GITLAB_AUTH_FAILED',
+  LICENSE_SEATS_EXHAUSTED: 'CONFLICT',
+  PENDING_AUTHORIZATION: 'CONFLICT',
+  // Another sync of the organization runs, or served the slot: the use case answers with it, should one get here it is a conflict.
+  SYNC_RUNNING: 'CONFLICT',
+  SYNC_ALREADY_STARTED: 'CONFLICT',
+  WRONG_EXPECTED_VERSION: 'CONFLICT',
   INVALID_ARGUMENT: 'BAD_USER_INPUT',
+  DUPLICATE_EVENT_ID: INTERNAL,
   APPEND_ORDER_CONFLICT: 'CONFLICT',
   APPEND_DEADLOCK: 'CONFLICT',
-  WRONG_EXPECTED_VERSION: 'CONFLICT',
-  LICENSE_SEATS_EXHAUSTED: 'CONFLICT',
+  EVENT_STORE_UNAVAILABLE: 'EVENT_STORE_UNAVAILABLE',
+  STREAM_DELETED: INTERNAL,
+  STORE_LOCKED: INTERNAL,
+  // GitLab's failures are recorded on what they concern (a verification, a sync, a task); the API does not relay them.
+  GITLAB_UNAUTHORIZED: INTERNAL,
+  GITLAB_FORBIDDEN: INTERNAL,
+  GITLAB_NOT_FOUND: INTERNAL,
+  GITLAB_RATE_LIMITED: INTERNAL,
+  GITLAB_UNREACHABLE: INTERNAL,
+  GITLAB_TIMEOUT: INTERNAL,
+  GITLAB_SERVER_ERROR: INTERNAL,
+  GITLAB_BAD_RESPONSE: INTERNAL,
+  GITLAB_ABORTED: INTERNAL,
+  GITLAB_NO_CREDENTIAL: INTERNAL,
+  GITLAB_MEMBER_GONE: INTERNAL,
+  PROJECTION_TIMEOUT: INTERNAL,
+  CHECKPOINT_MOVED: INTERNAL,
+  LOCK_LOST: INTERNAL,
+  LOCK_TIMEOUT: INTERNAL,
+  SCHEMA_TOO_NEW: INTERNAL,
+  INVALID_CONFIG: INTERNAL,
+  INVALID_MASTER_KEY: INTERNAL,
   // A password changed or deleted while a call was about to use it: the call may be made again.
   SECRET_UNAVAILABLE: 'CONFLICT',
-  PENDING_AUTHORIZATION: 'CONFLICT',
 };
-
-/** Codes whose messages are written for the client; anything else is answered without its message. */
-const CLIENT_CODES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'QUERY_TOO_COMPLEX', 'EVENT_STORE_UNAVAILABLE', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE', 'GITLAB_AUTH_FAILED']);
 
 /**
  * One error as the client sees it, on HTTP and on the WebSocket alike: a code in
@@ -42,11 +95,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     return { ...base, message: `invalid input: ${detail}`, extensions: { code: 'BAD_USER_INPUT', fields } };
   }
   if (original instanceof BackplaneError) {
-    const code = CODES[original.code] ?? original.code;
-    if (CLIENT_CODES.has(code)) return { ...base, message: original.message, extensions: { code } };
+    const code = CLIENT_CODE_OF[original.code];
+    if (code !== INTERNAL) return { ...base, message: original.message, extensions: { code } };
   }
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
-  if (CLIENT_CODES.has(code)) {
+  if (clientCodes.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...base, extensions: { ...extensions, code } };
   }
