@@ -30,13 +30,17 @@ const update = (api: TestApi, planId: string, credentialId: string) =>
 function expectOneWinner(answers: GraphQLResponse[]): void {
   expect(answers.filter((answer) => answer.errors === undefined)).toHaveLength(1);
   const [refused] = answers.filter((answer) => answer.errors !== undefined);
-  expect(refused.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(`at most ${PLANS_PER_CREDENTIAL} plans`), extensions: { code: 'CONFLICT' } })]);
+  expect(refused.errors).toEqual([
+    expect.objectContaining({ message: expect.stringMatching(`at most ${PLANS_PER_CREDENTIAL} plans`), extensions: { code: 'CONFLICT' } }),
+  ]);
 }
 
 async function plansWithCredentialOn(api: TestApi, s: Scenario, credentialId: string): Promise<number> {
   const { plans } = await api.ok(api.rootToken, ops.plans, { organizationId: s.organizationId });
   const on = await Promise.all(
-    plans.map(async ({ id }: { id: string }) => (await api.ok(api.rootToken, ops.plan, { id })).plan.credentials.some((c: any) => c.credential.id === credentialId && c.enabled)),
+    plans.map(async ({ id }: { id: string }) =>
+      (await api.ok(api.rootToken, ops.plan, { id })).plan.credentials.some((c: any) => c.credential.id === credentialId && c.enabled),
+    ),
   );
   return on.filter(Boolean).length;
 }

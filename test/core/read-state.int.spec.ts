@@ -36,7 +36,11 @@ describe('readState', () => {
   });
 
   it('reads a stream with no events as the initial state at revision -1', async () => {
-    expect(await readState(store, switchboard, `switchboard-${randomUUID()}`, 'tenant-a')).toEqual({ state: switchboard.initialState(), revision: -1n, position: null });
+    expect(await readState(store, switchboard, `switchboard-${randomUUID()}`, 'tenant-a')).toEqual({
+      state: switchboard.initialState(),
+      revision: -1n,
+      position: null,
+    });
   });
 
   it("refuses another tenant's stream as a missing one", async () => {
