@@ -53,6 +53,8 @@ export type SystemCode =
  */
 export type ErrorCode = RefusalCode | StoreCode | GitLabCode | SystemCode;
 
+const MAX_MESSAGE = 500;
+
 /**
  * Every error Backplane raises on purpose carries a stable code, so that an edge
  * (GraphQL, the CLI) maps codes and never parses messages.
@@ -62,7 +64,8 @@ export class BackplaneError extends Error {
     readonly code: ErrorCode,
     message: string,
   ) {
-    super(message);
+    // A message may quote what came in (an id, a name, a server's answer): never at length.
+    super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message);
     this.name = new.target.name;
   }
 }

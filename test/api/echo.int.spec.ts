@@ -46,6 +46,13 @@ describe('what the API echoes back, on pglite', () => {
     expect(response.errors?.[0]?.message).toMatch(/^no plan p{1,64}…$/);
   });
 
+  it('quotes no more than a short message of any id a rule refuses', async () => {
+    const organizationId = 'o'.repeat(900_000);
+    const response = await api.request(api.rootToken, ops.addCredential, { input: { organizationId, login: 'echo-bot', passwordId: s.passwordId } });
+    expect(response.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(JSON.stringify(response).length).toBeLessThan(1_000);
+  });
+
   it.each([
     ['an error page', 404, 'text/html'],
     ['a server error page', 502, 'text/html'],
