@@ -1,5 +1,6 @@
 import { getNullableType, GraphQLError, GraphQLList, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type FragmentDefinitionNode } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { checkVariables } from './variables';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -20,9 +21,11 @@ const listEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =>
 
 /**
  * Refuses operations too deep or too costly before they run, on HTTP and on the WebSocket:
- * one request must not make the server walk the whole database.
+ * one request must not make the server walk the whole database. The variables are checked first:
+ * the cost of a page reads them, and a value that does not fit its type is the client's mistake.
  */
 export function checkLimits(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined | null, limits: QueryLimits = DEFAULT_LIMITS): void {
+  checkVariables(schema, document, variables, operationName);
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   for (const definition of document.definitions) {

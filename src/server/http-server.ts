@@ -17,6 +17,8 @@ import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { graphiqlRouter } from '../graphql/graphiql';
 import { checkLimits, DEFAULT_LIMITS, type QueryLimits } from '../graphql/limits';
+import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
+import { Refusals } from './refusals';
 
 export interface ServerOptions {
   schema: GraphQLSchema;
@@ -42,6 +44,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { schema, app, logger } = options;
   const limits = options.limits ?? DEFAULT_LIMITS;
   const http: Server = createServer();
+  const refusals = new Refusals(logger);
   const sockets = new WebSocketServer({ server: http, path: GRAPHQL_PATH });
 
   // Each operation authenticates, from the connection's connectionParams.authorization: a token
@@ -128,11 +131,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
   web.use(
     GRAPHQL_PATH,
-    express.json({ limit: '1mb' }),
+    express.json({ limit: BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({ app, principal: await authenticate(app.db, req.headers.authorization), correlationId: randomUUID() }),
     }),
   );
+  web.use(notFound);
+  web.use(errorHandler(logger, refusals));
   http.on('request', web);
 
   await new Promise<void>((resolve, reject) => {
@@ -145,6 +150,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     async close() {
       await apollo.stop();
+      refusals.flush();
       for (const client of sockets.clients) client.terminate();
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -1,0 +1,35 @@
+import { getVariableValues, GraphQLError, Kind, print, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+
+/**
+ * Refuses variables that do not fit their declared types before anything else reads them, as
+ * BAD_USER_INPUT naming each variable and its type. graphql-js quotes the value in its messages,
+ * and a value may be a secret: the answer names the variable only, and its message is not kept.
+ */
+export function checkVariables(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): void {
+  const operation = operationOf(document, operationName);
+  if (!operation?.variableDefinitions?.length) return;
+  const given = variables ?? {};
+  const { errors } = getVariableValues(schema, operation.variableDefinitions, given, { maxErrors: operation.variableDefinitions.length });
+  if (!errors?.length) return;
+  const invalid = new Map<string, string>();
+  for (const error of errors) {
+    const definition = error.nodes?.find((node) => node.kind === Kind.VARIABLE_DEFINITION);
+    if (definition?.kind !== Kind.VARIABLE_DEFINITION) continue;
+    const name = definition.variable.name.value;
+    invalid.set(name, `variable "$${name}" ${problem(given, name)} of type ${print(definition.type)}`);
+  }
+  const message = invalid.size > 0 ? [...invalid.values()].join('; ') : 'the variables do not fit their types';
+  throw new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', variables: [...invalid.keys()], http: { status: 400 } } });
+}
+
+/** What is wrong with a variable, told from where it stands in the request rather than from graphql-js's words. */
+function problem(given: Record<string, unknown>, name: string): string {
+  if (!Object.prototype.hasOwnProperty.call(given, name)) return 'was not given: it needs a value';
+  if (given[name] === null) return 'is null: it needs a value';
+  return 'must be a value';
+}
+
+function operationOf(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+  return operationName ? operations.find((operation) => operation.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
+}
