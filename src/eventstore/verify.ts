@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { chainHash, contentHash, GENESIS_HASH } from './hash-chain';
 import type { EventStore, Position, RecordedEvent, StreamHead } from './types';
 
@@ -13,6 +14,12 @@ export interface TamperReport {
   message: string;
 }
 
+
+/**
+ * The longest the walk holds the event loop before it lets other work run (ms): in a server,
+ * a verification of a long log must not keep every other request waiting.
+ */
+const SLICE_MS = 5;
 
 export interface VerifyOptions {
   /** Each stream's last revision and hash kept apart from the events (finds a removed tail); by default the store's own. */
@@ -39,14 +46,16 @@ export interface VerifyResult {
  * revisions; a removed one leaves a gap, or a stream shorter than its recorded head.
  */
 export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const pageSize = options.pageSize ?? 1000;
+  const pageSize = options.pageSize ?? 250;
   const streams = new Map<string, StreamHead>();
   let eventsChecked = 0;
   let from: Position | 'start' = 'start';
+  const pause = slicer();
 
   for (;;) {
     const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
     for (const event of page) {
+      await pause();
       if (options.select && !options.select(event)) continue;
       const problem = checkEvent(event, streams.get(event.stream));
       if (problem) return { eventsChecked, streamsChecked: streams.size, problem: await classifyGap(store, problem) };
@@ -65,6 +74,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       // Events committed after the walk passed their place are read from the stream itself.
       const rest = await store.readStream(stream, { fromRevision: seen ? seen.revision + 1n : 0n, maxCount: Number(head.revision + 1n - (seen ? seen.revision + 1n : 0n)) });
       for (const event of rest) {
+        await pause();
         const problem = checkEvent(event, seen);
         if (problem) return { eventsChecked, streamsChecked: streams.size, problem };
         seen = { revision: event.revision, hash: event.hash };
@@ -92,6 +102,17 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     }
   }
   return { eventsChecked, streamsChecked: streams.size, problem: null };
+}
+
+/** A pause for the event loop, once SLICE_MS have passed since the last one; nothing otherwise. */
+function slicer(): () => Promise<void> | void {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < SLICE_MS) return;
+    return nextTurn().then(() => {
+      since = performance.now();
+    });
+  };
 }
 
 /** A revision that comes too early is a move when the skipped one is still somewhere in the stream. */
