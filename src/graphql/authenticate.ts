@@ -1,14 +1,14 @@
 import { GraphQLError } from 'graphql';
+import type { AppDeps } from '../app/deps';
 import type { Principal } from '../app/principal';
 import type { Role } from '../domain/tenant';
 import { tokenByValue } from '../queries/tenants';
-import type { SqlExecutor } from '../sql/database';
 
 /**
  * The principal an Authorization value names. No value: null (fields then answer
  * UNAUTHENTICATED). A value that names no active token: UNAUTHENTICATED at once.
  */
-export async function authenticate(db: SqlExecutor, authorization: unknown): Promise<Principal | null> {
+export async function authenticate(db: AppDeps['db'], authorization: unknown): Promise<Principal | null> {
   if (authorization === undefined || authorization === null || authorization === '') return null;
   const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (!match) throw unauthenticated('the Authorization value must be "Bearer <token>"');

@@ -18,3 +18,11 @@ export function requestOf(context: GraphQLContext): Request {
 export function tenantOf(context: GraphQLContext): string {
   return requestOf(context).principal.tenantId;
 }
+
+/**
+ * What queries read: the read models, and nothing of the store behind them. Resolvers take it
+ * from here, and reach the store only through use cases.
+ */
+export function readModels(context: GraphQLContext): AppDeps['db'] {
+  return context.app.db;
+}

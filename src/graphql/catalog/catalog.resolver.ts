@@ -3,7 +3,7 @@ import { registerDevice } from '../../app/devices';
 import { changePassword, deletePassword, storePassword } from '../../app/passwords';
 import { devicesOf, passwordsOf } from '../../queries/catalog';
 import { Roles } from '../auth-checker';
-import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { withoutNulls } from '../shared/without-nulls';
 import { ChangePasswordInput, RegisterDeviceInput, StorePasswordInput } from './catalog.input';
 import { Device, PasswordEntry } from './catalog.type';
@@ -13,13 +13,13 @@ export class CatalogResolver {
   @Authorized(Roles.readers)
   @Query(() => [Device])
   devices(@Ctx() context: GraphQLContext): Promise<Device[]> {
-    return devicesOf(context.app.db, tenantOf(context));
+    return devicesOf(readModels(context), tenantOf(context));
   }
 
   @Authorized(Roles.readers)
   @Query(() => [PasswordEntry], { description: "The password manager's entries: names and fingerprints, never secrets." })
   passwords(@Ctx() context: GraphQLContext): Promise<PasswordEntry[]> {
-    return passwordsOf(context.app.db, tenantOf(context));
+    return passwordsOf(readModels(context), tenantOf(context));
   }
 
   @Authorized(Roles.operators)

@@ -7,7 +7,7 @@ import { deviceById, passwordById } from '../../queries/catalog';
 import { credentialsOf, organizationById, organizationsOf } from '../../queries/organizations';
 import { Roles } from '../auth-checker';
 import { Device, PasswordEntry } from '../catalog/catalog.type';
-import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { withoutNulls } from '../shared/without-nulls';
 import { AddCredentialInput, AddOrganizationInput, OrganizationSettingsInput, type RepositoriesSyncInput } from './organization.input';
 import { Credential, Organization } from './organization.type';
@@ -18,21 +18,21 @@ export class OrganizationResolver {
   @Authorized(Roles.readers)
   @Query(() => [Organization])
   async organizations(@Ctx() context: GraphQLContext): Promise<Organization[]> {
-    return (await organizationsOf(context.app.db, tenantOf(context))).map(organizationOf);
+    return (await organizationsOf(readModels(context), tenantOf(context))).map(organizationOf);
   }
 
   @Authorized(Roles.readers)
   @Query(() => Organization, { nullable: true })
   async organization(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Organization | null> {
-    const view = await organizationById(context.app.db, tenantOf(context), id);
+    const view = await organizationById(readModels(context), tenantOf(context), id);
     return view && organizationOf(view);
   }
 
   @Authorized(Roles.readers)
   @Query(() => [Credential], { description: "The organization's additional credentials that have not been removed." })
   async credentials(@Arg('organizationId', () => ID) organizationId: string, @Ctx() context: GraphQLContext): Promise<Credential[]> {
-    found(await organizationById(context.app.db, tenantOf(context), organizationId), 'organization', organizationId);
-    return (await credentialsOf(context.app.db, tenantOf(context), organizationId)).map(credentialOf);
+    found(await organizationById(readModels(context), tenantOf(context), organizationId), 'organization', organizationId);
+    return (await credentialsOf(readModels(context), tenantOf(context), organizationId)).map(credentialOf);
   }
 
   @Authorized(Roles.operators)
@@ -105,17 +105,17 @@ export class OrganizationResolver {
 export class OrganizationFieldResolver {
   @FieldResolver(() => PasswordEntry, { nullable: true })
   password(@Root() organization: Organization, @Ctx() context: GraphQLContext): Promise<PasswordEntry | null> {
-    return organization.passwordId === null ? Promise.resolve(null) : passwordById(context.app.db, tenantOf(context), organization.passwordId);
+    return organization.passwordId === null ? Promise.resolve(null) : passwordById(readModels(context), tenantOf(context), organization.passwordId);
   }
 
   @FieldResolver(() => Device, { nullable: true })
   defaultDevice(@Root() organization: Organization, @Ctx() context: GraphQLContext): Promise<Device | null> {
-    return deviceById(context.app.db, tenantOf(context), organization.defaultDeviceId);
+    return deviceById(readModels(context), tenantOf(context), organization.defaultDeviceId);
   }
 
   @FieldResolver(() => [Credential])
   async credentials(@Root() organization: Organization, @Ctx() context: GraphQLContext): Promise<Credential[]> {
-    return (await credentialsOf(context.app.db, tenantOf(context), organization.id)).map(credentialOf);
+    return (await credentialsOf(readModels(context), tenantOf(context), organization.id)).map(credentialOf);
   }
 }
 
@@ -128,7 +128,7 @@ export class CredentialResolver {
 
   @FieldResolver(() => PasswordEntry, { nullable: true })
   password(@Root() credential: Credential, @Ctx() context: GraphQLContext): Promise<PasswordEntry | null> {
-    return passwordById(context.app.db, tenantOf(context), credential.passwordId);
+    return passwordById(readModels(context), tenantOf(context), credential.passwordId);
   }
 }
 

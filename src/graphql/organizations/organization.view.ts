@@ -2,7 +2,7 @@ import { found } from '../../app/found';
 import { credentialStatus } from '../../domain/credential';
 import { organizationById } from '../../queries/organizations';
 import type { CredentialView, OrganizationView } from '../../queries/views';
-import { tenantOf, type GraphQLContext } from '../context';
+import { readModels, tenantOf, type GraphQLContext } from '../context';
 import { CredentialStatus, type AuthMethodName, type Credential, type Organization, OrganizationStatus, type Provider } from './organization.type';
 
 /** The URL of a sign-in is known only to the call that started it: it is kept nowhere. */
@@ -33,5 +33,5 @@ export function credentialOf(view: CredentialView): Credential {
 
 /** The organization a credential or plan belongs to, removed ones included: they still name it. */
 export async function owningOrganization(context: GraphQLContext, id: string): Promise<Organization> {
-  return organizationOf(found(await organizationById(context.app.db, tenantOf(context), id, { removed: true }), 'organization', id));
+  return organizationOf(found(await organizationById(readModels(context), tenantOf(context), id, { removed: true }), 'organization', id));
 }

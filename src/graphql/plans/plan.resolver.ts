@@ -4,7 +4,7 @@ import { createPlan, deletePlan, setPlanAdditionalCredentials, togglePlanCredent
 import { planById, planCredentials, planCredentialsAsOf, plansOf } from '../../queries/plans';
 import type { PlanCredentialView } from '../../queries/views';
 import { Roles } from '../auth-checker';
-import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Organization } from '../organizations/organization.type';
 import { credentialOf, owningOrganization } from '../organizations/organization.view';
 import { DateTime } from '../shared/scalars';
@@ -17,20 +17,20 @@ export class PlanResolver {
   @Authorized(Roles.readers)
   @Query(() => [BackupPlan], { description: "The tenant's plans, or one organization's." })
   plans(@Arg('organizationId', () => ID, { nullable: true }) organizationId: string | null, @Ctx() context: GraphQLContext): Promise<BackupPlan[]> {
-    return plansOf(context.app.db, tenantOf(context), organizationId ?? undefined);
+    return plansOf(readModels(context), tenantOf(context), organizationId ?? undefined);
   }
 
   @Authorized(Roles.readers)
   @Query(() => BackupPlan, { nullable: true })
   plan(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<BackupPlan | null> {
-    return planById(context.app.db, tenantOf(context), id);
+    return planById(readModels(context), tenantOf(context), id);
   }
 
   @Authorized(Roles.auditors)
   @Query(() => [PlanCredential], { description: 'Which credentials the plan had switched on at an instant, who switched each on and when, and which were effective.' })
   async planCredentialsAsOf(@Arg('planId', () => ID) planId: string, @Arg('at', () => DateTime) at: Date, @Ctx() context: GraphQLContext): Promise<PlanCredential[]> {
-    const plan = found(await planById(context.app.db, tenantOf(context), planId, { deleted: true }), 'plan', planId);
-    return (await planCredentialsAsOf(context.app.db, tenantOf(context), plan, at)).map(planCredentialOf);
+    const plan = found(await planById(readModels(context), tenantOf(context), planId, { deleted: true }), 'plan', planId);
+    return (await planCredentialsAsOf(readModels(context), tenantOf(context), plan, at)).map(planCredentialOf);
   }
 
   @Authorized(Roles.operators)
@@ -86,7 +86,7 @@ export class PlanResolver {
 
   @FieldResolver(() => [PlanCredential], { description: "Every credential of the plan's organization, with whether the plan has it on." })
   async credentials(@Root() plan: BackupPlan, @Ctx() context: GraphQLContext): Promise<PlanCredential[]> {
-    return (await planCredentials(context.app.db, tenantOf(context), plan)).map(planCredentialOf);
+    return (await planCredentials(readModels(context), tenantOf(context), plan)).map(planCredentialOf);
   }
 }
 

@@ -4,7 +4,7 @@ import { setLicenseSeats, setRepositoryProtection, syncRepositories } from '../.
 import { organizationById } from '../../queries/organizations';
 import { licenseSeats, repositoriesPage, syncById, syncsOf, type RepositorySyncView, type RepositoryView } from '../../queries/repositories';
 import { Roles } from '../auth-checker';
-import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Organization } from '../organizations/organization.type';
 import { badInput } from '../shared/bad-input';
 import { LicenseSeats, Repository, RepositoryConnection, RepositoryKindName, RepositorySync, RepositorySyncStatus } from './repository.type';
@@ -23,10 +23,10 @@ export class RepositoryResolver {
     @Ctx() context: GraphQLContext,
   ): Promise<RepositoryConnection> {
     const tenantId = tenantOf(context);
-    found(await organizationById(context.app.db, tenantId, organizationId), 'organization', organizationId);
+    found(await organizationById(readModels(context), tenantId, organizationId), 'organization', organizationId);
     const first = given ?? 100;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
-    const page = await repositoriesPage(context.app.db, tenantId, organizationId, { protected: protectedOnly ?? undefined, first, after: after === null || after === undefined ? undefined : cursorOf(after) });
+    const page = await repositoriesPage(readModels(context), tenantId, organizationId, { protected: protectedOnly ?? undefined, first, after: after === null || after === undefined ? undefined : cursorOf(after) });
     const edges = page.repositories.map((node) => ({ cursor: cursorFor(node), node: repositoryOf(node) }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? after ?? null }, totalCount: page.totalCount };
   }
@@ -34,14 +34,14 @@ export class RepositoryResolver {
   @Authorized(Roles.readers)
   @Query(() => RepositorySync, { nullable: true })
   async repositorySync(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<RepositorySync | null> {
-    const view = await syncById(context.app.db, tenantOf(context), id);
+    const view = await syncById(readModels(context), tenantOf(context), id);
     return view && syncOf(view);
   }
 
   @Authorized(Roles.readers)
   @Query(() => LicenseSeats)
   licenseSeats(@Ctx() context: GraphQLContext): Promise<LicenseSeats> {
-    return licenseSeats(context.app.db, tenantOf(context));
+    return licenseSeats(readModels(context), tenantOf(context));
   }
 
   @Authorized(Roles.operators)
@@ -74,7 +74,7 @@ export class RepositoryResolver {
 export class OrganizationSyncResolver {
   @FieldResolver(() => RepositorySync, { nullable: true, description: 'The latest sync of its repository list.' })
   async lastSync(@Root() organization: Organization, @Ctx() context: GraphQLContext): Promise<RepositorySync | null> {
-    const [latest] = await syncsOf(context.app.db, tenantOf(context), organization.id, 1);
+    const [latest] = await syncsOf(readModels(context), tenantOf(context), organization.id, 1);
     return latest ? syncOf(latest) : null;
   }
 }

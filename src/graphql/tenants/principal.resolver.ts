@@ -5,7 +5,7 @@ import { createApiToken, createTenant, revokeApiToken, type IssuedToken } from '
 import { tenantById, tokenById, tokensOf } from '../../queries/tenants';
 import type { ApiTokenView } from '../../queries/views';
 import { Roles } from '../auth-checker';
-import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { PlainText } from '../shared/plain-text';
 import { CreateApiTokenInput } from './principal.input';
 import { IssuedApiToken, Principal, type RoleName } from './principal.type';
@@ -25,13 +25,13 @@ export class PrincipalResolver {
   @Query(() => Principal, { description: 'The principal the request carries.' })
   async me(@Ctx() context: GraphQLContext): Promise<Principal> {
     const principal = requestOf(context).principal;
-    return principalOf(context, found(await tokenById(context.app.db, principal.tenantId, principal.tokenId), 'API token', principal.tokenId));
+    return principalOf(context, found(await tokenById(readModels(context), principal.tenantId, principal.tokenId), 'API token', principal.tokenId));
   }
 
   @Authorized(Roles.admins)
   @Query(() => [Principal], { description: "The tenant's API tokens, revoked ones included." })
   async apiTokens(@Ctx() context: GraphQLContext): Promise<Principal[]> {
-    const tokens = await tokensOf(context.app.db, tenantOf(context));
+    const tokens = await tokensOf(readModels(context), tenantOf(context));
     return Promise.all(tokens.map((token) => principalOf(context, token)));
   }
 
@@ -55,7 +55,7 @@ export class PrincipalResolver {
 }
 
 async function principalOf(context: GraphQLContext, token: ApiTokenView): Promise<Principal> {
-  const tenant = found(await tenantById(context.app.db, token.tenantId), 'tenant', token.tenantId);
+  const tenant = found(await tenantById(readModels(context), token.tenantId), 'tenant', token.tenantId);
   return { id: token.id, name: token.name, role: token.role as RoleName, tenant, root: token.root, createdAt: token.createdAt, revokedAt: token.revokedAt };
 }
 
