@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import type { AuthChecker } from 'type-graphql';
 import type { Role } from '../domain/tenant';
-import type { GraphQLContext } from './context';
+import type { Request } from '../app/deps';
+import { requestOf, type GraphQLContext } from './context';
 
 /** Who may do what. Every resolver names one of these in @Authorized. */
 export const Roles = {
@@ -22,4 +23,10 @@ export function checkRoles(context: GraphQLContext, roles: readonly Role[]): tru
     throw new GraphQLError(`the ${context.principal.role} role may not do this`, { extensions: { code: 'FORBIDDEN' } });
   }
   return true;
+}
+
+/** Subscriptions are checked here: type-graphql's @Authorized guards resolving, not subscribing. */
+export function authorize(context: GraphQLContext, roles: Role[]): Request {
+  checkRoles(context, roles);
+  return requestOf(context);
 }

@@ -1,18 +1,17 @@
-import { GraphQLError } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { runPlan } from '../../app/plan-run/run-plan';
+import { FeedRevokedError } from '../../app/event-feed';
 import { found } from '../../app/found';
+import { taskProgress } from '../../app/task-progress';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
 import { taskById, tasksOf, type TaskView } from '../../queries/tasks';
-import { authorize } from '../audit/audit.resolver';
-import { Roles } from '../auth-checker';
-import { requestOf, tenantOf, type GraphQLContext } from '../context';
+import { authorize, Roles } from '../auth-checker';
+import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Credential } from '../organizations/organization.type';
 import { credentialOf } from '../organizations/organization.view';
 import { BackupPlan } from '../plans/plan.type';
 import { Task, TaskCredentialUse, TaskStatus } from './task.type';
-import { taskProgress } from './task-progress';
 
 @Resolver(() => Task)
 export class TaskResolver {
@@ -25,7 +24,7 @@ export class TaskResolver {
   @Authorized(Roles.readers)
   @Query(() => Task, { nullable: true })
   async task(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Task | null> {
-    const view = await taskById(context.app.db, tenantOf(context), id);
+    const view = await taskById(readModels(context), tenantOf(context), id);
     return view && taskOf(view);
   }
 
@@ -33,22 +32,22 @@ export class TaskResolver {
   @Query(() => [Task], { description: "A plan's tasks, newest first." })
   async tasks(@Arg('planId', () => ID) planId: string, @Ctx() context: GraphQLContext): Promise<Task[]> {
     const tenantId = tenantOf(context);
-    found(await planById(context.app.db, tenantId, planId, { deleted: true }), 'plan', planId);
-    return (await tasksOf(context.app.db, tenantId, planId)).map(taskOf);
+    found(await planById(readModels(context), tenantId, planId, { deleted: true }), 'plan', planId);
+    return (await tasksOf(readModels(context), tenantId, planId)).map(taskOf);
   }
 
   @Subscription(() => Task, {
     description: 'A task as it stands, then again as it goes on; ends once the task has ended.',
-    subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) => taskProgress(context, authorize(context, Roles.readers), args.taskId),
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) => taskProgress(context.app, authorize(context, Roles.readers), args.taskId),
   })
-  taskProgress(@Root() item: TaskView | GraphQLError, @Arg('taskId', () => ID) _taskId: string): Task {
-    if (item instanceof GraphQLError) throw item;
+  taskProgress(@Root() item: TaskView | FeedRevokedError, @Arg('taskId', () => ID) _taskId: string): Task {
+    if (item instanceof FeedRevokedError) throw item;
     return taskOf(item);
   }
 
   @FieldResolver(() => BackupPlan)
   async plan(@Root() task: Task, @Ctx() context: GraphQLContext): Promise<BackupPlan> {
-    return found(await planById(context.app.db, tenantOf(context), task.planId, { deleted: true }), 'plan', task.planId);
+    return found(await planById(readModels(context), tenantOf(context), task.planId, { deleted: true }), 'plan', task.planId);
   }
 }
 
@@ -57,7 +56,7 @@ export class TaskCredentialUseResolver {
   @FieldResolver(() => Credential, { nullable: true, description: "null: the organization's main login." })
   async credential(@Root() use: TaskCredentialUse, @Ctx() context: GraphQLContext): Promise<Credential | null> {
     if (use.credentialId === null) return null;
-    const view = await credentialById(context.app.db, tenantOf(context), use.credentialId);
+    const view = await credentialById(readModels(context), tenantOf(context), use.credentialId);
     return view && credentialOf(view);
   }
 }

@@ -1,8 +1,8 @@
-import { dataOf, eventContext } from '../../../projections/event-context';
-import { redact } from '../../core/redact';
-import type { RecordedEvent } from '../../eventstore/types';
-import type { AuditQuery } from '../../queries/audit';
-import type { AuditEventView } from '../../queries/views';
+import { dataOf, eventContext } from '../../projections/event-context';
+import { redact } from '../core/redact';
+import type { RecordedEvent } from '../eventstore/types';
+import type { AuditQuery } from './audit';
+import type { AuditEventView } from './views';
 
 /** An event straight from the store, as the audit history shows it. */
 export function auditEventOf(event: RecordedEvent): AuditEventView {

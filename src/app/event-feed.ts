@@ -1,5 +1,5 @@
-import { GraphQLError } from 'graphql';
-import type { EventFilter, EventStore, Position, RecordedEvent, Subscription } from '../../eventstore/types';
+import { DomainError } from '../core/errors';
+import type { EventFilter, EventStore, Position, RecordedEvent, Subscription } from '../eventstore/types';
 
 /** Events held for a client that reads slower than the log grows; past it, reading the log waits. */
 const MAX_QUEUED = 1000;
@@ -11,9 +11,16 @@ export interface FeedOptions {
   filter?: EventFilter;
   /**
    * Asked before each batch is handed over: false ends the feed with a last item, an
-   * UNAUTHENTICATED error for the resolver to throw (a revoked token).
+   * UNAUTHENTICATED error for the subscription to throw (a revoked token).
    */
   allowed?: () => Promise<boolean>;
+}
+
+/** What a feed hands over last when its reader may no longer read: the subscription throws it. */
+export class FeedRevokedError extends DomainError {
+  constructor() {
+    super('UNAUTHENTICATED', 'the API token was revoked');
+  }
 }
 
 /**
@@ -21,10 +28,10 @@ export interface FeedOptions {
  * process serves what any process wrote. Events wait in a bounded queue while the client reads;
  * returning from the iterator (the client left) stops the store subscription.
  */
-export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (event: RecordedEvent) => T | null): AsyncIterableIterator<T | GraphQLError> {
-  const queue: (T | GraphQLError)[] = [];
+export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (event: RecordedEvent) => T | null): AsyncIterableIterator<T | FeedRevokedError> {
+  const queue: (T | FeedRevokedError)[] = [];
   let checkedAt = Date.now();
-  const revoked = () => new GraphQLError('the API token was revoked', { extensions: { code: 'UNAUTHENTICATED' } });
+  const revoked = () => new FeedRevokedError();
   let failure: unknown = null;
   let finished = false;
   let wakeReader: (() => void) | null = null;
@@ -62,7 +69,7 @@ export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (e
     },
   );
 
-  const finish = async (): Promise<IteratorResult<T | GraphQLError>> => {
+  const finish = async (): Promise<IteratorResult<T | FeedRevokedError>> => {
     finished = true;
     wake();
     await subscription.stop();
@@ -70,7 +77,7 @@ export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (e
   };
 
   return {
-    async next(): Promise<IteratorResult<T | GraphQLError>> {
+    async next(): Promise<IteratorResult<T | FeedRevokedError>> {
       for (;;) {
         if (failure !== null) {
           await subscription.stop();

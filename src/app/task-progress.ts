@@ -1,11 +1,10 @@
-import { GraphQLError } from 'graphql';
-import { found } from '../../app/found';
-import { taskStream } from '../../domain/task';
-import type { RecordedEvent } from '../../eventstore/types';
-import { taskById, type TaskView } from '../../queries/tasks';
-import { stillAllowed } from '../audit/audit.resolver';
-import { eventFeed } from '../audit/event-feed';
-import type { GraphQLContext } from '../context';
+import { taskStream } from '../domain/task';
+import type { RecordedEvent } from '../eventstore/types';
+import { taskById, type TaskView } from '../queries/tasks';
+import type { AppDeps, Request } from './deps';
+import { eventFeed, FeedRevokedError } from './event-feed';
+import { found } from './found';
+import { stillAllowed } from './live-access';
 
 const ended = (view: TaskView) => view.status === 'COMPLETED' || view.status === 'FAILED';
 
@@ -14,31 +13,32 @@ const ended = (view: TaskView) => view.status === 'COMPLETED' || view.status ===
  * them; it ends after the task does. The events are read from the head of the log at the time
  * of subscribing, so nothing between the first answer and the feed is missed.
  */
-export async function taskProgress(context: GraphQLContext, tenantId: string, taskId: string): Promise<AsyncIterableIterator<TaskView | GraphQLError>> {
-  const { store, db } = context.app;
+export async function taskProgress(deps: AppDeps, request: Request, taskId: string): Promise<AsyncIterableIterator<TaskView | FeedRevokedError>> {
+  const { store, db } = deps;
+  const tenantId = request.principal.tenantId;
   const stream = taskStream(taskId);
   const head = await store.headPosition();
-  if (head !== null) await context.app.settle(head, [stream]);
+  if (head !== null) await deps.settle(head, [stream]);
   const first = found(await taskById(db, tenantId, taskId), 'task', taskId);
   if (ended(first)) return once(first);
-  const feed = eventFeed<RecordedEvent>(store, { from: head ?? 'start', filter: { streamPrefixes: [stream] }, allowed: stillAllowed(context) }, (event) =>
+  const feed = eventFeed<RecordedEvent>(store, { from: head ?? 'start', filter: { streamPrefixes: [stream] }, allowed: stillAllowed(deps, request.principal) }, (event) =>
     event.stream === stream ? event : null,
   );
 
-  async function* progress(): AsyncGenerator<TaskView | GraphQLError> {
+  async function* progress(): AsyncGenerator<TaskView | FeedRevokedError> {
     try {
       yield first;
       let shown = first.version;
       for (;;) {
         const { value, done } = await feed.next();
         if (done) return;
-        if (value instanceof GraphQLError) {
+        if (value instanceof FeedRevokedError) {
           yield value;
           return;
         }
         // Already shown by the view delivered after an earlier event of the same batch.
         if (Number(value.revision) <= shown) continue;
-        await context.app.settle(value.position, [stream]);
+        await deps.settle(value.position, [stream]);
         const view = await taskById(db, tenantId, taskId);
         if (view === null) continue;
         shown = view.version;
@@ -51,7 +51,7 @@ export async function taskProgress(context: GraphQLContext, tenantId: string, ta
   }
 
   const generator = progress();
-  const iterator: AsyncIterableIterator<TaskView | GraphQLError> = {
+  const iterator: AsyncIterableIterator<TaskView | FeedRevokedError> = {
     next: () => generator.next(),
     // A client that leaves ends the feed at once, even while it waits for the next event.
     async return() {

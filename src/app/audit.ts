@@ -1,0 +1,61 @@
+import { verifyLog } from '../eventstore/verify';
+import type { AuditQuery } from '../queries/audit';
+import { auditEventOf, matchesAudit } from '../queries/audit-events';
+import type { AuditEventView } from '../queries/views';
+import type { AppDeps, Request } from './deps';
+import { eventFeed, type FeedRevokedError } from './event-feed';
+import { stillAllowed } from './live-access';
+
+export interface AuditVerificationView {
+  ok: boolean;
+  checked: number;
+  firstBrokenCursor: string | null;
+  problem: string | null;
+}
+
+export interface PlanCredentialToggleView {
+  cursor: string;
+  planId: string;
+  credentialId: string;
+  enabled: boolean;
+  actor: AuditEventView['actor'];
+  occurredAt: Date;
+}
+
+/** Recomputes the hash chains of the tenant's events and reports the first that is not what was written. */
+export async function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVerificationView> {
+  const tenantId = request.principal.tenantId;
+  // The tenant's own events only: what other tenants write is neither counted nor named here.
+  const result = await verifyLog(deps.store, { select: (event) => event.metadata.tenantId === tenantId });
+  if (!result.problem) return { ok: true, checked: result.eventsChecked, firstBrokenCursor: null, problem: null };
+  return { ok: false, checked: result.eventsChecked, firstBrokenCursor: result.problem.position ?? null, problem: result.problem.message };
+}
+
+/** Whether the store would take `after` as a place in its log. */
+export function isCursor(deps: AppDeps, after: string): boolean {
+  try {
+    deps.store.comparePositions(after, after);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The tenant's history as it happens, from after `after` (the cursor of the last event seen, see isCursor) or from now. */
+export function auditFeed(deps: AppDeps, request: Request, filter: AuditQuery, after: string | null): AsyncIterableIterator<AuditEventView | FeedRevokedError> {
+  const tenantId = request.principal.tenantId;
+  const from = after ?? 'end';
+  return eventFeed(deps.store, { from, allowed: stillAllowed(deps, request.principal) }, (event) => (matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null));
+}
+
+/** Credentials switched on or off on the tenant's plans (one plan when given), from now on. */
+export function planCredentialToggles(deps: AppDeps, request: Request, planId: string | null): AsyncIterableIterator<PlanCredentialToggleView | FeedRevokedError> {
+  const tenantId = request.principal.tenantId;
+  const filter = { eventTypes: ['PlanCredentialToggled'] };
+  return eventFeed(deps.store, { from: 'end', filter, allowed: stillAllowed(deps, request.principal) }, (event) => {
+    if (!matchesAudit(event, tenantId, { planId: planId ?? undefined })) return null;
+    const view = auditEventOf(event);
+    const data = view.data as { planId: string; credentialId: string; enabled: boolean };
+    return { cursor: view.cursor, planId: data.planId, credentialId: data.credentialId, enabled: data.enabled, actor: view.actor, occurredAt: view.occurredAt };
+  });
+}
