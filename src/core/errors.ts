@@ -1,14 +1,7 @@
-import { BackplaneError, type RefusalCode } from '../errors';
+import { BackplaneError } from '../errors';
 
-/** A business rule refused the command. Nothing was written. */
-export class DomainError extends BackplaneError {
-  constructor(
-    override readonly code: RefusalCode,
-    message: string,
-  ) {
-    super(code, message);
-  }
-}
+// A refused rule is the domain's own error; core hands it on.
+export { DomainError } from '../domain/errors';
 
 /** The caller's expected version is stale, or retries ran out against concurrent writers. */
 export class ConcurrencyError extends BackplaneError {

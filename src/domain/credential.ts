@@ -1,6 +1,6 @@
 // Credential: an additional GitLab account of an organization, so that backups spread their API use.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
 
 export type CredentialEvent =

@@ -1,6 +1,6 @@
 // Device: where backups run. The server itself is the built-in device "local" of every tenant.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 
 export const LOCAL_DEVICE_NAME = 'local';
 

@@ -1,8 +1,8 @@
 // Organization: a GitLab group added to Backplane, with its main login and its sync settings.
 // With SSO it is added pending: GitLab names its main login when someone signs in and authorizes
 // Backplane (OAuth 2), and until then it has no login, no password entry and reads nothing.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
 
 export type AuthMethod = 'TOKEN' | 'SSO';

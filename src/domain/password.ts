@@ -1,7 +1,7 @@
 // Password: an entry of the password manager. The secret itself never enters an event: events
 // name the encrypted copy (secretId) kept outside the log, and show only a fingerprint.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 
 export type PasswordEvent =
   | { type: 'PasswordStored'; data: { passwordId: string; name: string; description: string; fingerprint: string; secretId: string } }

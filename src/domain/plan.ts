@@ -1,7 +1,7 @@
 // Plan: a backup plan of one organization, with its "Additional git credentials" switch and,
 // per credential, whether the plan may use it. New credentials and new plans start switched off.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 
 export type PlanEvent =
   | { type: 'PlanCreated'; data: { planId: string; organizationId: string; name: string } }

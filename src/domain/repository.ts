@@ -1,8 +1,8 @@
 // Repository: the repositories (and, with "Protect groups", the subgroups) GitLab lists for an
 // organization's group, which of them are protected, and the syncs that keep the list true. One
 // stream per organization: a sync diffs the whole list, and protecting counts against it.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 
 export type RepositoryKind = 'PROJECT' | 'GROUP';
 /** FIRST: the organization was just added; SCHEDULE: its repositoriesSync came due; MANUAL: syncRepositories. */

@@ -1,7 +1,7 @@
 // Task: one run of a backup plan. It records what it read of each protected repository, which
 // credential made how many requests, and when GitLab made it wait: the "was it used" of the audit.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 import type { CredentialUse } from './repository';
 
 export interface RepositoryCounts {

@@ -1,6 +1,6 @@
 // Tenant: who may call the API. A tenant owns everything else; its API tokens live in its stream.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 
 export const ROLES = ['ADMIN', 'OPERATOR', 'AUDITOR', 'VIEWER'] as const;
 export type Role = (typeof ROLES)[number];

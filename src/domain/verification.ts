@@ -1,8 +1,8 @@
 // Verification: what GitLab said of a token when Backplane checked it, and the record of an
 // attempt that failed. A failed attempt creates nothing, but who tried what, and why GitLab
 // refused, stays in the history.
-import type { Decider } from '../core/decider';
-import { DomainError } from '../core/errors';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
 
 /** What a verified token can do, as recorded: never the token itself. */
 export interface VerifiedToken {

@@ -1,0 +1,94 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
+
+function sources(folder: string): string[] {
+  return readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) return sources(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** A folder of src/ (or a file at its top, or the read models beside it): the unit imports are judged by. */
+function moduleOf(path: string): string {
+  const parts = relative(ROOT, path).split(sep);
+  if (parts[0] !== 'src') return parts[0];
+  return parts.length > 2 ? `src/${parts[1]}` : `src/${parts[1].replace(/\.ts$/, '')}`;
+}
+
+interface Import {
+  from: string;
+  to: string;
+}
+
+/** Every relative import and re-export, static or dynamic, as a pair of files. */
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const specifiers = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]*)['"]/g)].map((match) => match[1]);
+  return specifiers.map((specifier) => ({ from: file, to: resolve(dirname(file), specifier) }));
+}
+
+const files = [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'projections'))];
+const imports = files.flatMap(importsOf);
+
+/** Module to the modules it imports, each with one file that does, to name in a failure. */
+function moduleGraph(): Map<string, Map<string, string>> {
+  const graph = new Map<string, Map<string, string>>();
+  for (const { from, to } of imports) {
+    const [a, b] = [moduleOf(from), moduleOf(to)];
+    if (a === b) continue;
+    if (!graph.has(a)) graph.set(a, new Map());
+    graph.get(a)!.set(b, relative(ROOT, from));
+  }
+  return graph;
+}
+
+/** Each cycle once, as the path that closes it, with a file for each step. */
+function cycles(graph: Map<string, Map<string, string>>): string[] {
+  const found = new Set<string>();
+  const walk = (path: string[]) => {
+    for (const [next, file] of graph.get(path.at(-1)!) ?? []) {
+      const at = path.indexOf(next);
+      if (at >= 0) {
+        const loop = path.slice(at);
+        const start = loop.indexOf([...loop].sort()[0]);
+        found.add([...loop.slice(start), ...loop.slice(0, start)].join(' -> '));
+      } else if (path.length < 12) walk([...path, next]);
+      void file;
+    }
+  };
+  for (const module of graph.keys()) walk([module]);
+  return [...found].sort();
+}
+
+const importsFrom = (module: string) => imports.filter((item) => moduleOf(item.from) === module);
+const named = (items: Import[]) => items.map((item) => `${relative(ROOT, item.from)} imports ${relative(ROOT, item.to)}`);
+
+describe('the direction of imports', () => {
+  it('has no cycle between the folders of src/', () => {
+    expect(cycles(moduleGraph())).toEqual([]);
+  });
+
+  it('keeps the domain to itself, but for the coded error every layer shares', () => {
+    // src/errors.ts imports nothing: the code a refusal carries is the one thing the domain shares.
+    const allowed = ['src/domain', 'src/errors'];
+    expect(named(importsFrom('src/domain').filter((item) => !allowed.includes(moduleOf(item.to))))).toEqual([]);
+  });
+
+  it('leaves the error kernel importing nothing of src/', () => {
+    expect(named(importsFrom('src/errors'))).toEqual([]);
+  });
+
+  it('lets GraphQL reach the store, the database, GitLab and the vault only through use cases and queries', () => {
+    const edges = ['src/eventstore', 'src/sql', 'src/gitlab', 'src/secrets', 'projections'];
+    expect(named(importsFrom('src/graphql').filter((item) => edges.includes(moduleOf(item.to))))).toEqual([]);
+  });
+
+  it('gives resolvers no handle on the store or the database', () => {
+    const graphql = files.filter((file) => moduleOf(file) === 'src/graphql' && !file.endsWith(`${sep}context.ts`));
+    const handles = graphql.filter((file) => /\bapp\.(store|db)\b|\{[^}]*\b(store|db)\b[^}]*\}\s*=\s*context\.app\b/.test(readFileSync(file, 'utf8')));
+    expect(handles.map((file) => relative(ROOT, file))).toEqual([]);
+  });
+});
