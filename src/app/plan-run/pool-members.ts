@@ -25,10 +25,6 @@ export class PoolMembers {
     private readonly sessions: RunSessions,
   ) {}
 
-  has(key: string): boolean {
-    return this.pool.has(key);
-  }
-
   async check(): Promise<void> {
     const plan = await this.log.readPlan();
     const members = this.sessions.keys().filter((key) => this.pool.has(key));

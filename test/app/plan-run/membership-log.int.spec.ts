@@ -3,6 +3,7 @@ import { MembershipLog } from '../../../src/app/plan-run/membership-log';
 import { credentialStream, type CredentialEvent } from '../../../src/domain/credential';
 import { planStream, switchedOnCredentials, type PlanEvent } from '../../../src/domain/plan';
 import { SqlEventStore } from '../../../src/eventstore/postgres/sql-event-store';
+import type { JsonValue } from '../../../src/eventstore/types';
 import type { SqlDatabase } from '../../../src/sql/database';
 import { dropTestSchemas, testDatabases } from '../../support/databases';
 
@@ -21,14 +22,20 @@ for (const database of testDatabases) {
     });
 
     const append = (stream: string, tenantId: string, events: (PlanEvent | CredentialEvent)[]) =>
-      store.appendToStream(stream, events.map((event) => ({ type: event.type, data: event.data, metadata: { tenantId } })));
+      store.appendToStream(stream, events.map((event) => ({ type: event.type, data: event.data as JsonValue, metadata: { tenantId } })));
 
     function subject() {
       const [planId, credentialId] = [randomUUID(), randomUUID()];
       const ref = { planId, organizationId: 'o1' };
       const toggled = (enabled: boolean): PlanEvent => ({ type: 'PlanCredentialToggled', data: { ...ref, credentialId, enabled } });
-      const plan: PlanEvent[] = [{ type: 'PlanCreated', data: { ...ref, name: 'nightly' } }, { type: 'PlanAdditionalCredentialsSet', data: { ...ref, enabled: true } }];
-      const added: CredentialEvent = { type: 'CredentialAdded', data: { credentialId, organizationId: 'o1', login: 'alice', passwordId: 'pw-1', access: null } };
+      const plan: PlanEvent[] = [
+        { type: 'PlanCreated', data: { ...ref, name: 'nightly' } },
+        { type: 'PlanAdditionalCredentialsSet', data: { ...ref, enabled: true } },
+      ];
+      const added: CredentialEvent = {
+        type: 'CredentialAdded',
+        data: { credentialId, organizationId: 'o1', login: 'alice', passwordId: 'pw-1', access: null },
+      };
       return { planId, credentialId, plan: [...plan, toggled(true)], toggled, added, log: new MembershipLog(store, 'tenant-a', planId) };
     }
 
