@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { BackplaneError } from './errors';
 import { splitConnectionString } from './eventstore/esdb/connection-string';
+import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from './server/websocket-limits';
 
 export type StoreKind = 'pglite' | 'postgres' | 'esdb';
 
@@ -34,6 +35,8 @@ export interface Config {
   gitlabOAuth?: { clientId: string; clientSecret: string; gitlabUrl: string };
   /** Where browsers reach this server (GitLab sends them back to <publicUrl>/oauth/gitlab/callback); unset: the server's own address. */
   publicUrl?: string;
+  /** What WebSocket clients may hold: sockets, operations, unread bytes, and the time to authenticate. */
+  webSocket: WebSocketLimits;
 }
 
 export class ConfigError extends BackplaneError {
@@ -69,6 +72,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runConcurrency: positiveInteger(env, 'BACKPLANE_RUN_CONCURRENCY', 8),
     gitlabOAuth: gitlabOAuthOf(env),
     publicUrl: publicUrlOf(env.BACKPLANE_PUBLIC_URL),
+    webSocket: webSocketLimitsOf(env),
+  };
+}
+
+function webSocketLimitsOf(env: NodeJS.ProcessEnv): WebSocketLimits {
+  const limit = (name: string, key: keyof WebSocketLimits) => positiveInteger(env, `BACKPLANE_WS_${name}`, DEFAULT_WEBSOCKET_LIMITS[key]);
+  return {
+    initTimeoutMs: limit('INIT_TIMEOUT_MS', 'initTimeoutMs'),
+    maxConnections: limit('MAX_CONNECTIONS', 'maxConnections'),
+    maxConnectionsPerToken: limit('MAX_CONNECTIONS_PER_TOKEN', 'maxConnectionsPerToken'),
+    maxSubscriptionsPerConnection: limit('MAX_SUBSCRIPTIONS_PER_CONNECTION', 'maxSubscriptionsPerConnection'),
+    maxSubscriptionsPerToken: limit('MAX_SUBSCRIPTIONS_PER_TOKEN', 'maxSubscriptionsPerToken'),
+    maxBufferedBytes: limit('MAX_BUFFERED_BYTES', 'maxBufferedBytes'),
   };
 }
 

@@ -86,6 +86,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       port: config.port,
       host: options.host,
+      webSocket: config.webSocket,
       // Ready when the stores answer and every read model reaches the head of the log within a
       // moment: a read model that lags a little under load is ready, a stuck one is not.
       ready: async () => {

@@ -6,9 +6,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import type { GraphQLSchema } from 'graphql';
 import { OAUTH_CALLBACK_PATH, type AppDeps } from '../app/deps';
 import { completeAuthorization } from '../app/sso';
 import type { Logger } from '../core/logger';
@@ -19,6 +17,8 @@ import { graphiqlRouter } from '../graphql/graphiql';
 import { checkLimits, DEFAULT_LIMITS, type QueryLimits } from '../graphql/limits';
 import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
 import { Refusals } from './refusals';
+import { startWebSocket } from './websocket';
+import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
 
 export interface ServerOptions {
   schema: GraphQLSchema;
@@ -27,6 +27,7 @@ export interface ServerOptions {
   port: number;
   host?: string;
   limits?: QueryLimits;
+  webSocket?: WebSocketLimits;
   /** Whether the read models are up to date and the stores answer: what /readyz reports. */
   ready(): Promise<{ ready: boolean; detail: Record<string, unknown> }>;
 }
@@ -45,38 +46,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits = options.limits ?? DEFAULT_LIMITS;
   const http: Server = createServer();
   const refusals = new Refusals(logger);
-  const sockets = new WebSocketServer({ server: http, path: GRAPHQL_PATH });
-
-  // Each operation authenticates, from the connection's connectionParams.authorization: a token
-  // revoked while the socket is open stops working at its next operation, as over HTTP. The
-  // operation is checked and handed to graphql-ws whole, with its context, here.
-  const wsServer = useServer<Record<string, unknown> | undefined>(
-    {
-      schema,
-      onSubscribe: async (ctx, _id, payload) => {
-        try {
-          const principal = await authenticate(app.db, ctx.connectionParams?.authorization);
-          let document: DocumentNode;
-          try {
-            document = parse(payload.query);
-          } catch (error) {
-            throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
-          }
-          const invalid = validate(schema, document);
-          if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
-          checkLimits(schema, document, payload.variables ?? undefined, payload.operationName, limits);
-          const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
-          return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
-        } catch (error) {
-          if (error instanceof GraphQLError) return [formattedError(error, logger)];
-          throw error;
-        }
-      },
-      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, logger),
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => formattedError(error, logger)),
-    },
-    sockets,
-  );
+  const webSocket = startWebSocket(http, GRAPHQL_PATH, { schema, app, logger, limits, socketLimits: options.webSocket ?? DEFAULT_WEBSOCKET_LIMITS, refusals });
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
@@ -87,7 +57,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ApolloServerPluginLandingPageDisabled(),
       {
         async serverWillStart() {
-          return { drainServer: async () => wsServer.dispose() };
+          return { drainServer: async () => webSocket.dispose() };
         },
       },
       {
@@ -151,8 +121,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     async close() {
       await apollo.stop();
       refusals.flush();
-      for (const client of sockets.clients) client.terminate();
-      await new Promise<void>((resolve) => sockets.close(() => resolve()));
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
@@ -162,20 +130,4 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 function page(title: string, message: string): string {
   const text = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html><html><head><meta charset="utf-8"><title>Backplane: ${text(title)}</title></head><body><h1>${text(title)}</h1><p>${text(message)}</p></body></html>\n`;
-}
-
-function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
-  if (!result.errors?.length) return result;
-  return { ...result, errors: result.errors.map((error) => formattedError(error, logger)) };
-}
-
-/** A parse or validation error, with the code Apollo gives the same error over HTTP. */
-function coded(error: GraphQLError, code: string): GraphQLError {
-  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
-}
-
-/** The same error shape on the WebSocket as formatError gives HTTP clients. */
-function formattedError(error: GraphQLError, logger: Logger): GraphQLError {
-  const formatted = formatError(error.toJSON(), error, logger);
-  return new GraphQLError(formatted.message, { path: error.path, extensions: formatted.extensions });
 }

@@ -26,6 +26,8 @@ describe('API tokens over their lifetime, on pglite', () => {
     const operator = await issue('OPERATOR');
     const auditor = await issue('AUDITOR');
     const socket = api.ws(operator.token);
+    // A subscription keeps the socket open: a client that connects again with a revoked token is refused at connection_init.
+    const held = listen(socket, ops.planCredentialToggled);
     const run = (query: string, variables?: Record<string, unknown>) =>
       new Promise<{ data?: any; errors?: any[] }>((resolve) => {
         let result: { data?: any; errors?: any[] } = {};
@@ -43,6 +45,7 @@ describe('API tokens over their lifetime, on pglite', () => {
     await api.ok(api.rootToken, ops.revokeApiToken, { id: auditor.id });
     const refused = await run(ops.registerDevice, { name: 'after revocation' });
     expect(refused.errors?.map((error: any) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    held.stop();
 
     await api.ok(api.rootToken, ops.registerDevice, { name: 'after the auditor left' });
     await eventually(() => expect(feed.errors.map((error: any) => error.extensions?.code ?? error.message)).toContain('UNAUTHENTICATED'), DEADLINE);

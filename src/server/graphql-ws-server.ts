@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { makeServer, type Server } from 'graphql-ws';
+import type { AppDeps } from '../app/deps';
+import type { Logger } from '../core/logger';
+import { authenticate } from '../graphql/authenticate';
+import type { GraphQLContext } from '../graphql/context';
+import { formatError } from '../graphql/errors';
+import { checkLimits, type QueryLimits } from '../graphql/limits';
+import type { Refusals } from './refusals';
+import type { SocketQuota } from './socket-quota';
+import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
+
+/** What the transport knows of a socket, and the token it authenticated with once acknowledged. */
+export interface SocketExtra {
+  isOpen(): boolean;
+  close(code: number, reason: string): void;
+  tokenId?: string;
+}
+
+export interface GraphQLWsOptions {
+  schema: GraphQLSchema;
+  app: AppDeps;
+  logger: Logger;
+  limits: QueryLimits;
+  socketLimits: WebSocketLimits;
+  quota: SocketQuota;
+  refusals: Refusals;
+}
+
+/**
+ * The graphql-ws protocol: a connection_init must carry a valid token within the deadline, or the
+ * socket is closed (4403, 4408). Each operation authenticates again, from the connection's
+ * connectionParams.authorization: a token revoked while the socket is open stops working at its
+ * next operation, as over HTTP. The operation is checked and handed to graphql-ws whole, with its context.
+ */
+/** Errors the edge writes itself, already in the shape clients get: not formatted again. */
+const answered = new WeakSet<GraphQLError>();
+
+export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> {
+  const { schema, app, logger, limits, quota, refusals } = options;
+  return makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    schema,
+    connectionInitWaitTimeout: options.socketLimits.initTimeoutMs,
+    onConnect: async (ctx) => {
+      const principal = await authenticate(app.db, ctx.connectionParams?.authorization).catch((error: unknown) => {
+        if (error instanceof GraphQLError) return null;
+        throw error;
+      });
+      if (!principal) {
+        refusals.count('ws unauthenticated');
+        return false;
+      }
+      if (!ctx.extra.isOpen()) return false;
+      if (!quota.admit(principal.tokenId, ctx)) {
+        refusals.count('ws connections of a token');
+        ctx.extra.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections for this API token');
+        return false;
+      }
+      ctx.extra.tokenId = principal.tokenId;
+      return true;
+    },
+    onClose: (ctx) => {
+      if (ctx.extra.tokenId) quota.leave(ctx.extra.tokenId, ctx);
+    },
+    onSubscribe: async (ctx, _id, payload) => {
+      const refusal = ctx.extra.tokenId ? quota.refusal(ctx.extra.tokenId, ctx) : null;
+      if (refusal) {
+        refusals.count('ws operations');
+        const error = new GraphQLError(refusal, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+        answered.add(error);
+        return [error];
+      }
+      try {
+        const principal = await authenticate(app.db, ctx.connectionParams?.authorization);
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
+        }
+        const invalid = validate(schema, document);
+        if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
+        checkLimits(schema, document, payload.variables ?? undefined, payload.operationName, limits);
+        const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
+        return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
+      } catch (error) {
+        if (error instanceof GraphQLError) return [formattedError(error, logger)];
+        throw error;
+      }
+    },
+    onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, logger),
+    onError: (_ctx, _id, _payload, errors) => errors.map((error) => (answered.has(error) ? error : formattedError(error, logger))),
+  });
+}
+
+function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error) => formattedError(error, logger)) };
+}
+
+/** A parse or validation error, with the code Apollo gives the same error over HTTP. */
+function coded(error: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
+}
+
+/** The same error shape on the WebSocket as formatError gives HTTP clients, less the HTTP status Apollo takes out there. */
+function formattedError(error: GraphQLError, logger: Logger): GraphQLError {
+  const formatted = formatError(error.toJSON(), error, logger);
+  const { http: _status, ...extensions } = formatted.extensions ?? {};
+  return new GraphQLError(formatted.message, { path: error.path, extensions });
+}

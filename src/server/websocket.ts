@@ -1,0 +1,114 @@
+import type { Server as HttpServer } from 'node:http';
+import { CloseCode, handleProtocols } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../core/logger';
+import { graphqlWsServer, type GraphQLWsOptions } from './graphql-ws-server';
+import { BODY_LIMIT_BYTES } from './http-errors';
+import { SocketQuota } from './socket-quota';
+import { CLOSE_TOO_MANY_CONNECTIONS, CLOSE_TOO_SLOW } from './websocket-limits';
+
+const KEEP_ALIVE_MS = 12_000;
+/** How long a dropped client has to take the close frame before its socket is cut. */
+const DROP_GRACE_MS = 2_000;
+
+export interface WebSocketEdge {
+  dispose(): Promise<void>;
+}
+
+/**
+ * graphql-ws over `ws` on the HTTP server's path, held to the same bounds as HTTP: a message is
+ * at most the body limit (larger ones close the socket with 1009), only text frames are read, the
+ * sockets are counted, and a client that does not read what it asked for is dropped rather than
+ * buffered for. Nothing a client sends is printed.
+ */
+export function startWebSocket(http: HttpServer, path: string, options: Omit<GraphQLWsOptions, 'quota'>): WebSocketEdge {
+  const { logger, refusals, socketLimits } = options;
+  const sockets = new WebSocketServer({ server: http, path, maxPayload: BODY_LIMIT_BYTES, handleProtocols: (protocols) => handleProtocols(protocols) });
+  const protocol = graphqlWsServer({ ...options, quota: new SocketQuota(socketLimits) });
+  // The HTTP server's own errors (a port in use) are reported where it listens.
+  sockets.on('error', () => undefined);
+
+  sockets.on('connection', (socket) => {
+    socket.on('error', (error) => refusals.count(`ws ${error.name}`));
+    if (sockets.clients.size > socketLimits.maxConnections) {
+      refusals.count('ws connections');
+      socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections');
+      return;
+    }
+    const stopKeepAlive = keepAlive(socket);
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => send(socket, data, socketLimits.maxBufferedBytes, refusals),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data, isBinary) => {
+            if (isBinary) {
+              refusals.count('ws binary messages');
+              socket.close(CloseCode.BadRequest, 'Only text messages are accepted');
+              return;
+            }
+            handle(String(data)).catch((error: unknown) => failed(socket, error, logger));
+          }),
+      },
+      { isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => socket.close(code, reason) },
+    );
+    socket.once('close', (code, reason) => {
+      stopKeepAlive();
+      void closed(code, String(reason)).catch((error: unknown) => logger.error('WebSocket close failed', { error: nameOf(error) }));
+    });
+  });
+
+  return {
+    // ws calls back once every socket has closed: one that does not answer the close frame is cut.
+    async dispose() {
+      for (const client of sockets.clients) client.close(1001, 'Going away');
+      const cut = setTimeout(() => sockets.clients.forEach((client) => client.terminate()), DROP_GRACE_MS);
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      clearTimeout(cut);
+    },
+  };
+}
+
+/**
+ * Queues the message without waiting for the client to read it, so that a subscription never
+ * stalls holding events for a slow reader; a reader that falls past the bound is dropped.
+ */
+function send(socket: WebSocket, data: string, maxBufferedBytes: number, refusals: GraphQLWsOptions['refusals']): void {
+  if (socket.readyState !== socket.OPEN) return;
+  if (socket.bufferedAmount + data.length > maxBufferedBytes) {
+    refusals.count('ws slow readers');
+    socket.close(CLOSE_TOO_SLOW, 'Too slow: the client does not read its messages');
+    setTimeout(() => socket.terminate(), DROP_GRACE_MS).unref();
+    return;
+  }
+  socket.send(data);
+}
+
+/** Pings the client, and cuts it when a pong does not come back in time. */
+function keepAlive(socket: WebSocket): () => void {
+  let pongWait: NodeJS.Timeout | null = null;
+  const ping = setInterval(() => {
+    if (socket.readyState !== socket.OPEN) return;
+    pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+    socket.once('pong', () => {
+      if (pongWait) clearTimeout(pongWait);
+      pongWait = null;
+    });
+    socket.ping();
+  }, KEEP_ALIVE_MS);
+  return () => {
+    clearInterval(ping);
+    if (pongWait) clearTimeout(pongWait);
+  };
+}
+
+/** A message the server failed on: one line with the error's name, never the message's text. */
+function failed(socket: WebSocket, error: unknown, logger: Logger): void {
+  logger.error('WebSocket message failed', { error: nameOf(error) });
+  socket.close(CloseCode.InternalServerError, 'Internal server error');
+}
+
+function nameOf(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
+}
