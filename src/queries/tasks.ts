@@ -65,9 +65,11 @@ export async function taskById(db: SqlExecutor, tenantId: string, id: string): P
   return rows[0] ? taskView(rows[0]) : null;
 }
 
-/** A plan's tasks, newest first. */
-/** The plan's latest tasks, newest first (at most `limit`: a plan run hourly makes thousands a year). */
-export async function tasksOf(db: SqlExecutor, tenantId: string, planId: string, limit = 100): Promise<TaskView[]> {
+/** How many of a plan's tasks a list holds at most: a plan run hourly makes thousands a year. */
+export const TASKS_LISTED = 100;
+
+/** The plan's latest tasks, newest first (at most `limit`). */
+export async function tasksOf(db: SqlExecutor, tenantId: string, planId: string, limit = TASKS_LISTED): Promise<TaskView[]> {
   if (!isUuid(planId)) return [];
   const rows = await db.query<TaskRow>('SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3', [tenantId, planId, limit]);
   return rows.map(taskView);

@@ -5,7 +5,7 @@ import { found } from '../../app/found';
 import { taskProgress } from '../../app/task-progress';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
-import { taskById, tasksOf, type TaskView } from '../../queries/tasks';
+import { taskById, tasksOf, TASKS_LISTED, type TaskView } from '../../queries/tasks';
 import { authorize, Roles } from '../auth-checker';
 import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Credential } from '../organizations/organization.type';
@@ -29,7 +29,11 @@ export class TaskResolver {
   }
 
   @Authorized(Roles.readers)
-  @Query(() => [Task], { description: "A plan's tasks, newest first." })
+  @Query(() => [Task], {
+    description: "A plan's tasks, newest first.",
+    // Priced as the list it is: up to TASKS_LISTED tasks, each with what it asks of them.
+    complexity: ({ childComplexity }) => 1 + TASKS_LISTED * childComplexity,
+  })
   async tasks(@Arg('planId', () => ID) planId: string, @Ctx() context: GraphQLContext): Promise<Task[]> {
     const tenantId = tenantOf(context);
     found(await planById(readModels(context), tenantId, planId, { deleted: true }), 'plan', planId);
