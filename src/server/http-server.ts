@@ -14,8 +14,9 @@ import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { graphiqlRouter } from '../graphql/graphiql';
-import { checkLimits, DEFAULT_LIMITS, type QueryLimits } from '../graphql/limits';
+import { DEFAULT_LIMITS, type QueryLimits } from '../graphql/limits';
 import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
+import { operationChecks } from './operation-checks';
 import { Refusals } from './refusals';
 import { startWebSocket } from './websocket';
 import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
@@ -60,15 +61,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           return { drainServer: async () => webSocket.dispose() };
         },
       },
-      {
-        async requestDidStart() {
-          return {
-            async didResolveOperation({ request, document }) {
-              checkLimits(schema, document, request.variables, request.operationName, limits);
-            },
-          };
-        },
-      },
+      operationChecks(schema, limits),
     ],
   });
   await apollo.start();

@@ -77,6 +77,15 @@ describe('the HTTP edge refuses bad requests in JSON, without stacks or secrets,
       expect(output.errors()).toEqual([]);
     });
 
+    it('answers a subscription over HTTP 400 BAD_REQUEST, pointing to the WebSocket, and logs no line', async () => {
+      for (const token of [true, false]) {
+        const answer = await variables('subscription($a: String) { auditEvents(after: $a) { cursor } }', { a: SECRET }, token);
+        expect([token, answer.status, codes(answer.body)]).toEqual([token, 400, ['BAD_REQUEST']]);
+        expect(answer.body.errors?.[0].message).toMatch(/WebSocket/);
+      }
+      expect(output.errors()).toEqual([]);
+    });
+
     it('answers GET and POST to an unknown path 404 NOT_FOUND in JSON', async () => {
       for (const method of ['GET', 'POST']) {
         const answer = await send({ method, path: '/no-such-page', ...(method === 'POST' ? { body: '{}' } : {}) });
