@@ -5,7 +5,12 @@ import { getVariableValues, GraphQLError, Kind, print, type DocumentNode, type G
  * BAD_USER_INPUT naming each variable and its type. graphql-js quotes the value in its messages,
  * and a value may be a secret: the answer names the variable only, and its message is not kept.
  */
-export function checkVariables(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): void {
+export function checkVariables(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): void {
   const operation = operationOf(document, operationName);
   if (!operation?.variableDefinitions?.length) return;
   const given = variables ?? {};

@@ -28,15 +28,15 @@ export interface GraphQLWsOptions {
   refusals: Refusals;
 }
 
+/** Errors the edge writes itself, already in the shape clients get: not formatted again. */
+const answered = new WeakSet<GraphQLError>();
+
 /**
  * The graphql-ws protocol: a connection_init must carry a valid token within the deadline, or the
  * socket is closed (4403, 4408). Each operation authenticates again, from the connection's
  * connectionParams.authorization: a token revoked while the socket is open stops working at its
  * next operation, as over HTTP. The operation is checked and handed to graphql-ws whole, with its context.
  */
-/** Errors the edge writes itself, already in the shape clients get: not formatted again. */
-const answered = new WeakSet<GraphQLError>();
-
 export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> {
   const { schema, app, logger, limits, quota, refusals } = options;
   return makeServer<Record<string, unknown> | undefined, SocketExtra>({

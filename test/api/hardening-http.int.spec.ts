@@ -3,6 +3,8 @@ import { captureOutput } from '../support/output-capture';
 
 const SECRET = 'glpat-SECRET-0123456789-hardening';
 const STORE_PASSWORD = 'mutation($s: String!) { storePassword(input: { name: "x", secret: $s }) { id } }';
+const AS_OF = 'query($at: DateTime!, $p: ID!) { planCredentialsAsOf(at: $at, planId: $p) { enabled } }';
+const FILTERED = 'query($f: AuditFilter) { auditLog(filter: $f) { edges { cursor } } }';
 /** What a stack trace or a path on the server looks like in a page or a log. */
 const STACK = /\bat \S+ \(|\/node_modules\/|\/work\/|\.[jt]s:\d+/;
 
@@ -101,10 +103,10 @@ describe('the HTTP edge refuses bad requests in JSON, without stacks or secrets,
       ['null for a required variable', STORE_PASSWORD, 's', { s: null }, true],
       ['a missing variable', STORE_PASSWORD, 's', {}, false],
       ['2^31 for an Int', 'query($n: Int) { auditLog(first: $n) { edges { cursor } } }', 'n', { n: 2 ** 31 }, true],
-      ['a bad DateTime', 'query($at: DateTime!, $p: ID!) { planCredentialsAsOf(at: $at, planId: $p) { enabled } }', 'at', { at: `${SECRET}T25:00`, p: 'x' }, true],
+      ['a bad DateTime', AS_OF, 'at', { at: `${SECRET}T25:00`, p: 'x' }, true],
       ['a bad enum', 'mutation($r: Role!) { createApiToken(input: { name: "n", role: $r }) { token } }', 'r', { r: SECRET }, true],
       ['a __proto__ key in the variables', STORE_PASSWORD, 's', JSON.parse(`{"__proto__": {"s": "${SECRET}"}}`), true],
-      ['a __proto__ key in an input', 'query($f: AuditFilter) { auditLog(filter: $f) { edges { cursor } } }', 'f', JSON.parse(`{"f": {"__proto__": {"types": ["${SECRET}"]}}}`), true],
+      ['a __proto__ key in an input', FILTERED, 'f', JSON.parse(`{"f": {"__proto__": {"types": ["${SECRET}"]}}}`), true],
     ];
 
     it.each(cases)('answers %s 400 BAD_USER_INPUT naming the variable, without its value, and logs no line', async (_label, query, name, values, token) => {
