@@ -34,7 +34,7 @@ export function errorHandler(logger: Logger, refusals: Refusals): ErrorRequestHa
     }
     refusals.count(`http ${status}`);
     if (status === 413) sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is too large: the limit is ${BODY_LIMIT_BYTES / 1024 / 1024} MB`);
-    else if (type === 'entity.parse.failed') sendError(res, 400, 'BAD_USER_INPUT', 'the request body is not valid JSON');
+    else if (type === 'entity.parse.failed') sendError(res, 400, 'BAD_USER_INPUT', 'the request body must be a JSON object');
     else sendError(res, status, 'BAD_REQUEST', 'the request could not be read');
   };
 }

@@ -44,10 +44,13 @@ describe('the HTTP edge refuses bad requests in JSON, without stacks or secrets,
       expect(output.text()).not.toMatch(STACK);
     });
 
-    it('answers a cut-off body 400 BAD_USER_INPUT in JSON, with no stack in the page or the log', async () => {
-      const answer = await send({ method: 'POST', body: '{"query":' });
-      expect([answer.status, answer.type, codes(answer.body)]).toEqual([400, expect.stringMatching(/^application\/json/), ['BAD_USER_INPUT']]);
-      expect(answer.text).not.toMatch(STACK);
+    it('answers a cut-off body, or JSON that is no object, 400 BAD_USER_INPUT in JSON, with no stack in the page or the log', async () => {
+      for (const body of ['{"query":', '"{ me { id } }"', 'null']) {
+        const answer = await send({ method: 'POST', body });
+        expect([body, answer.status, answer.type, codes(answer.body)]).toEqual([body, 400, expect.stringMatching(/^application\/json/), ['BAD_USER_INPUT']]);
+        expect(answer.body.errors?.[0].message).toBe('the request body must be a JSON object');
+        expect(answer.text).not.toMatch(STACK);
+      }
       expect(output.text()).not.toMatch(STACK);
     });
 
