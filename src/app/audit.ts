@@ -1,3 +1,4 @@
+import type { EventStore } from '../eventstore/types';
 import { verifyLog } from '../eventstore/verify';
 import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
@@ -22,11 +23,28 @@ export interface PlanCredentialToggleView {
   occurredAt: Date;
 }
 
-/** Recomputes the hash chains of the tenant's events and reports the first that is not what was written. */
-export async function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVerificationView> {
+/** The walks under way, per store and tenant. */
+const walking = new WeakMap<EventStore, Map<string, Promise<AuditVerificationView>>>();
+
+/**
+ * Recomputes the hash chains of the tenant's events and reports the first that is not what was
+ * written. A request that comes while a walk of the tenant's log is under way joins it rather than
+ * starting another: it hears of the log as far as that walk reads, to the end as it then stands.
+ */
+export function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVerificationView> {
   const tenantId = request.principal.tenantId;
+  let walks = walking.get(deps.store);
+  if (!walks) walking.set(deps.store, (walks = new Map()));
+  const joined = walks.get(tenantId);
+  if (joined) return joined;
+  const walk = walkLog(deps.store, tenantId).finally(() => walks.delete(tenantId));
+  walks.set(tenantId, walk);
+  return walk;
+}
+
+async function walkLog(store: EventStore, tenantId: string): Promise<AuditVerificationView> {
   // The tenant's own events only: what other tenants write is neither counted nor named here.
-  const result = await verifyLog(deps.store, { select: (event) => event.metadata.tenantId === tenantId });
+  const result = await verifyLog(store, { select: (event) => event.metadata.tenantId === tenantId });
   if (!result.problem) return { ok: true, checked: result.eventsChecked, firstBrokenCursor: null, problem: null };
   return { ok: false, checked: result.eventsChecked, firstBrokenCursor: result.problem.position ?? null, problem: result.problem.message };
 }
