@@ -1,4 +1,4 @@
-import { getNullableType, GraphQLError, GraphQLList, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type FragmentDefinitionNode } from 'graphql';
+import { getNullableType, GraphQLError, GraphQLList, isIntrospectionType, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type FragmentDefinitionNode } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { checkVariables } from './variables';
 
@@ -13,7 +13,9 @@ export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 10_000
  * A field costs its children once per item it may hold: a page (a field with `first`) as many as
  * it asks for, a list 20. The edges of a page are counted by the page, not again as a list.
  */
-const listEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+const listEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  // Introspection walks the schema, not the database: its lists count once, so that GraphiQL can load the schema.
+  if (field.name.startsWith('__') || isIntrospectionType(type)) return 1 + childComplexity;
   if (typeof args.first === 'number') return 1 + Math.max(args.first, 1) * childComplexity;
   if (field.name === 'edges') return 1 + childComplexity;
   return 1 + (getNullableType(field.type) instanceof GraphQLList ? 20 : 1) * childComplexity;
@@ -34,8 +36,18 @@ export function checkLimits(schema: GraphQLSchema, document: DocumentNode, varia
     const depth = depthOf(definition.selectionSet, fragments, new Set());
     if (depth > limits.maxDepth) throw tooComplex(`the operation is ${depth} levels deep; the limit is ${limits.maxDepth}`);
   }
-  const complexity = getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listEstimator] });
+  const complexity = complexityOf(schema, document, variables, operationName);
   if (complexity > limits.maxComplexity) throw tooComplex(`the operation's complexity is ${complexity}; the limit is ${limits.maxComplexity}`);
+}
+
+function complexityOf(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined | null): number {
+  try {
+    return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listEstimator] });
+  } catch (error) {
+    // graphql-query-complexity gives up past 10000 fields with an error of no code, which would answer as the server's fault.
+    if (error instanceof GraphQLError && error.extensions?.code === undefined) throw tooComplex(`the operation is too large: ${error.message}`);
+    throw error;
+  }
 }
 
 function depthOf(selectionSet: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, visiting: Set<string>): number {
