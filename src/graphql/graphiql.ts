@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import type { NextFunction, Request, Response } from 'express';
+import { GRAPHIQL_BOOTSTRAP_JS } from './graphiql-bootstrap';
 
 /**
  * GraphiQL served from Backplane itself. The hosts it runs on reach no CDN, so Apollo's
@@ -13,25 +14,15 @@ export interface GraphiqlOptions {
 
 const ASSET_PREFIX = '/graphiql';
 
-/** Loaded by the page after React and GraphiQL, so the CSP can stay at script-src 'self'. */
-const BOOTSTRAP_JS = `(function () {
-  'use strict';
-  var root = document.getElementById('graphiql');
-  var fetcher = GraphiQL.createFetcher({ url: root.getAttribute('data-endpoint') });
-  ReactDOM.createRoot(root).render(
-    React.createElement(GraphiQL, {
-      fetcher: fetcher,
-      isHeadersEditorEnabled: true,
-      defaultHeaders: JSON.stringify({ Authorization: 'Bearer ' }, null, 2),
-      // A bearer token in localStorage would outlive the tab and be readable by any script on the origin.
-      shouldPersistHeaders: false,
-    }),
-  );
-})();
-`;
-
 const PAGE_CSS = `html, body { height: 100%; margin: 0; }
-#graphiql { height: 100vh; }
+body { display: flex; flex-direction: column; font-family: system-ui, sans-serif; }
+[hidden] { display: none !important; }
+#graphiql { flex: 1; min-height: 0; }
+#bar { display: flex; justify-content: space-between; align-items: center; padding: 4px 12px; border-bottom: 1px solid #ddd; }
+#signin { margin: 15vh auto 0; width: min(28rem, 90vw); display: flex; flex-direction: column; gap: 8px; }
+#signin input { font: inherit; padding: 6px; }
+#signin-message { min-height: 1.5em; color: #b00020; }
+.hint { color: #555; font-size: 0.9em; }
 `;
 
 /**
@@ -52,6 +43,11 @@ const CONTENT_SECURITY_POLICY = [
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
+const SVG = 'image/svg+xml';
+
+/** Named by the page, so that the browser does not ask for /favicon.ico and log its 404 as an error. */
+const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#e10098"/></svg>
+`;
 
 type Asset = { type: string; file: string } | { type: string; body: string };
 
@@ -64,7 +60,8 @@ export function graphiqlRouter(options: GraphiqlOptions): Router {
     ['/graphiql.min.js', { type: JS, file: packageFile('graphiql', 'graphiql.min.js') }],
     ['/graphiql.min.css', { type: CSS, file: packageFile('graphiql', 'graphiql.min.css') }],
     ['/page.css', { type: CSS, body: PAGE_CSS }],
-    ['/bootstrap.js', { type: JS, body: BOOTSTRAP_JS }],
+    ['/bootstrap.js', { type: JS, body: GRAPHIQL_BOOTSTRAP_JS }],
+    ['/favicon.svg', { type: SVG, body: FAVICON_SVG }],
   ]);
 
   const router = Router();
@@ -129,11 +126,21 @@ function page(assets: string, endpoint: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Backplane GraphiQL</title>
+<link rel="icon" href="${escapeHtml(`${assets}/favicon.svg`)}">
 <link rel="stylesheet" href="${escapeHtml(`${assets}/graphiql.min.css`)}">
 <link rel="stylesheet" href="${escapeHtml(`${assets}/page.css`)}">
 </head>
 <body>
-<div id="graphiql" data-endpoint="${escapeHtml(endpoint)}">Loading GraphiQL…</div>
+<form id="signin" hidden>
+<h1>Backplane GraphiQL</h1>
+<label for="signin-token">API token</label>
+<input id="signin-token" type="password" autocomplete="off" spellcheck="false" required>
+<button type="submit">Sign in</button>
+<p id="signin-message" role="alert"></p>
+<p class="hint">The token is kept in this tab only, until you sign out or close it.</p>
+</form>
+<div id="bar" hidden><span>Backplane GraphiQL</span><button id="signout" type="button">Sign out</button></div>
+<div id="graphiql" data-endpoint="${escapeHtml(endpoint)}" hidden></div>
 <script src="${escapeHtml(`${assets}/react.production.min.js`)}"></script>
 <script src="${escapeHtml(`${assets}/react-dom.production.min.js`)}"></script>
 <script src="${escapeHtml(`${assets}/graphiql.min.js`)}"></script>

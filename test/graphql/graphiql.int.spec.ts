@@ -58,6 +58,16 @@ describe('graphiqlRouter', () => {
     expect(html).not.toMatch(/<style/);
   });
 
+  it('asks for the token in a form that can never submit it in a URL', async () => {
+    const html = await (await get('/graphql')).text();
+    expect(html).toMatch(/<form id="signin" hidden>/);
+    expect(html).not.toMatch(/<form[^>]*\b(action|method)=/);
+    expect(html).toMatch(/<input id="signin-token" type="password" autocomplete="off"/);
+    expect(html).not.toMatch(/<input[^>]*\bname=/);
+    expect(html).toMatch(/<button id="signout" type="button">Sign out<\/button>/);
+    expect((await get('/graphql')).headers.get('content-security-policy')).toContain("form-action 'none'");
+  });
+
   it('serves every script and stylesheet the page references, from this server', async () => {
     const html = await (await get('/graphql')).text();
     const urls = references(html);
@@ -68,13 +78,14 @@ describe('graphiqlRouter', () => {
         '/graphiql/graphiql.min.js',
         '/graphiql/graphiql.min.css',
         '/graphiql/bootstrap.js',
+        '/graphiql/favicon.svg',
       ]),
     );
     for (const url of urls) {
       expect(url).toMatch(/^\/graphiql\//);
       const response = await get(url, '*/*');
       expect({ url, status: response.status }).toEqual({ url, status: 200 });
-      const expected = url.endsWith('.css') ? /^text\/css/ : /^text\/javascript/;
+      const expected = url.endsWith('.css') ? /^text\/css/ : url.endsWith('.svg') ? /^image\/svg\+xml/ : /^text\/javascript/;
       expect({ url, type: response.headers.get('content-type') }).toEqual({ url, type: expect.stringMatching(expected) });
       expect(response.headers.get('cache-control')).toMatch(/max-age=\d+/);
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
@@ -84,12 +95,13 @@ describe('graphiqlRouter', () => {
     }
   });
 
-  it('boots GraphiQL from a script that names no other host and offers an Authorization header', async () => {
+  it('boots GraphiQL from a script that names no other host and keeps the token in sessionStorage only', async () => {
     const script = await (await get('/graphiql/bootstrap.js', '*/*')).text();
     expect(script).not.toMatch(externalUrl);
     expect(script).toContain('GraphiQL.createFetcher');
-    expect(script).toContain('isHeadersEditorEnabled: true');
-    expect(script).toContain("Authorization: 'Bearer '");
+    expect(script).toContain('sessionStorage');
+    expect(script).not.toMatch(/localStorage\s*[.[]/);
+    expect(script).toContain('shouldPersistHeaders: false');
     const bundle = await (await get('/graphiql/graphiql.min.js', '*/*')).text();
     expect(bundle).toContain('createFetcher');
   });
