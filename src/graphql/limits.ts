@@ -1,13 +1,26 @@
 import { getNullableType, GraphQLError, GraphQLList, isIntrospectionType, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type FragmentDefinitionNode } from 'graphql';
-import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { fieldExtensionsEstimator, getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { checkVariables } from './variables';
 
 export interface QueryLimits {
   maxDepth: number;
   maxComplexity: number;
+  /**
+   * Aliased fields an operation may hold, fragments included. Each alias of a field resolves it
+   * once more, and answers computed once (verifyAuditLog) would otherwise be copied out thousands
+   * of times in one turn of the event loop.
+   */
+  maxAliases: number;
+  /** Tokens a document may hold: the parser stops there, before validation walks a document of a megabyte. */
+  maxTokens: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 10_000 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 10_000, maxAliases: 100, maxTokens: 3_000 };
+
+/** What graphql's parse is given, on HTTP and on the WebSocket alike. */
+export function parseOptions(limits: QueryLimits): { maxTokens: number } {
+  return { maxTokens: limits.maxTokens };
+}
 
 /**
  * A field costs its children once per item it may hold: a page (a field with `first`) as many as
@@ -33,6 +46,11 @@ export function checkLimits(schema: GraphQLSchema, document: DocumentNode, varia
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
     if (operationName && definition.name?.value !== operationName) continue;
+    // First, as it stops early: fragments spread in fragments make the other walks exponential.
+    const budget = { aliases: limits.maxAliases, selections: MAX_SELECTIONS };
+    if (!withinBudget(definition.selectionSet, fragments, budget)) {
+      throw tooComplex(budget.aliases < 0 ? `the operation has more than ${limits.maxAliases} aliases` : `the operation selects more than ${MAX_SELECTIONS} fields`);
+    }
     const depth = depthOf(definition.selectionSet, fragments, new Set());
     if (depth > limits.maxDepth) throw tooComplex(`the operation is ${depth} levels deep; the limit is ${limits.maxDepth}`);
   }
@@ -42,7 +60,7 @@ export function checkLimits(schema: GraphQLSchema, document: DocumentNode, varia
 
 function complexityOf(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined | null): number {
   try {
-    return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listEstimator] });
+    return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [fieldExtensionsEstimator(), listEstimator] });
   } catch (error) {
     // graphql-query-complexity gives up past 10000 fields with an error of no code, which would answer as the server's fault.
     if (error instanceof GraphQLError && error.extensions?.code === undefined) throw tooComplex(`the operation is too large: ${error.message}`);
@@ -69,6 +87,35 @@ function depthOf(selectionSet: SelectionSetNode | undefined, fragments: Map<stri
     }
   }
   return deepest;
+}
+
+/** Fields an operation may select, each fragment counted where it is spread: past this it is refused before it is walked again. */
+const MAX_SELECTIONS = 10_000;
+
+/**
+ * Whether the aliases and the selections under a selection set, each fragment counted where it
+ * is spread, stay within the budget; the walk stops as soon as they do not, so that fragments
+ * spread many times in each other cannot make the count itself long.
+ */
+function withinBudget(selectionSet: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, budget: { aliases: number; selections: number }, visiting = new Set<string>()): boolean {
+  if (!selectionSet) return true;
+  for (const selection of selectionSet.selections) {
+    if (--budget.selections < 0) return false;
+    if (selection.kind === Kind.FIELD) {
+      if (selection.alias && --budget.aliases < 0) return false;
+      if (!withinBudget(selection.selectionSet, fragments, budget, visiting)) return false;
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      if (!withinBudget(selection.selectionSet, fragments, budget, visiting)) return false;
+    } else {
+      const fragment = fragments.get(selection.name.value);
+      if (!fragment || visiting.has(fragment.name.value)) continue;
+      visiting.add(fragment.name.value);
+      const within = withinBudget(fragment.selectionSet, fragments, budget, visiting);
+      visiting.delete(fragment.name.value);
+      if (!within) return false;
+    }
+  }
+  return true;
 }
 
 function tooComplex(message: string): GraphQLError {

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
-import { checkLimits, type QueryLimits } from '../graphql/limits';
+import { checkLimits, parseOptions, type QueryLimits } from '../graphql/limits';
 import type { Refusals } from './refusals';
 import type { SocketQuota } from './socket-quota';
 import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
@@ -75,7 +75,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         const principal = await authenticate(app.db, ctx.connectionParams?.authorization);
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, parseOptions(limits));
         } catch (error) {
           throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
         }

@@ -14,7 +14,7 @@ import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { graphiqlRouter } from '../graphql/graphiql';
-import { DEFAULT_LIMITS, type QueryLimits } from '../graphql/limits';
+import { DEFAULT_LIMITS, parseOptions, type QueryLimits } from '../graphql/limits';
 import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
 import { operationChecks } from './operation-checks';
 import { Refusals } from './refusals';
@@ -52,6 +52,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     includeStacktraceInErrorResponses: false,
+    parseOptions: parseOptions(limits),
     formatError: (formatted, error) => formatError(formatted, error, logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: http }),

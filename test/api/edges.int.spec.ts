@@ -86,12 +86,13 @@ describe('the API at its edges, on pglite', () => {
       expect(firstError(response).message).toMatch(/11 levels deep; the limit is 10/);
     });
 
-    it('refuses a query over complexity 10000 over HTTP, nested or aliased', async () => {
-      for (const query of [TOO_COSTLY, TOO_MANY_ALIASES]) {
-        const error = firstError(await api.request(api.rootToken, query));
-        expect(error.extensions?.code).toBe('QUERY_TOO_COMPLEX');
-        expect(error.message).toMatch(/complexity is \d+; the limit is 10000/);
-      }
+    it('refuses a query over complexity 10000 over HTTP, and one of more than 100 aliases', async () => {
+      const costly = firstError(await api.request(api.rootToken, TOO_COSTLY));
+      expect(costly.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+      expect(costly.message).toMatch(/complexity is \d+; the limit is 10000/);
+      const aliased = firstError(await api.request(api.rootToken, TOO_MANY_ALIASES));
+      expect(aliased.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+      expect(aliased.message).toMatch(/more than 100 aliases/);
     });
 
     it('answers a query within the limits', async () => {
