@@ -1,5 +1,5 @@
 import { describeStore, loadConfig } from './config';
-import { jsonLogger } from './core/logger';
+import { jsonLogger, loggedError } from './core/logger';
 import { startService, type Service } from './service';
 
 /**
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     (service?.close() ?? Promise.resolve()).then(
       () => process.exit(0),
       (error) => {
-        logger.error('stopped with an error', { error: String(error) });
+        logger.error('stopped with an error', { error: loggedError(error) });
         process.exit(1);
       },
     );

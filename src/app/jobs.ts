@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { Logger } from '../core/logger';
+import { loggedError, type Logger } from '../core/logger';
 
 /**
  * Background work of this process: started by a mutation that answers at once, awaited when the
@@ -23,7 +23,7 @@ export class Jobs {
     const done: Promise<void> = job(this.stop.signal)
       .catch((error: unknown) => {
         // A job records its own failures where people look; this is for what escaped it.
-        this.logger.error('background job failed', { job: name, error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' });
+        this.logger.error('background job failed', { job: name, error: loggedError(error) });
       })
       .finally(() => this.running.delete(done));
     this.running.add(done);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../core/logger';
+import { loggedError, type Logger } from '../core/logger';
 import { syncDue } from '../domain/organization';
 import { organizationById } from '../queries/organizations';
 import { syncSchedules } from '../queries/repositories';
@@ -25,14 +25,14 @@ export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: numbe
       const request = { principal: systemPrincipal(tenantId), correlationId: randomUUID() };
       // Another process (or the organization's own first sync) may have served this slot: then it is not synced again.
       await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE', { now, lastStartedAtSeen: lastStartedAt }).catch((error: unknown) =>
-        logger.warn('scheduled sync did not start', { organizationId, error: error instanceof Error ? error.message : 'unknown' }),
+        logger.warn('scheduled sync did not start', { organizationId, error: loggedError(error) }),
       );
     }
   };
   const loop = () => {
     timer = setTimeout(() => {
       tick()
-        .catch((error: unknown) => logger.warn('sync schedule check failed', { error: error instanceof Error ? error.message : 'unknown' }))
+        .catch((error: unknown) => logger.warn('sync schedule check failed', { error: loggedError(error) }))
         .finally(() => {
           if (!stopped) loop();
         });

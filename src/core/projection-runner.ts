@@ -4,7 +4,7 @@ import type { EventStore, Position, SubscriptionBatch } from '../eventstore/type
 import type { HeldLock, SqlDatabase } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { ProjectionTimeoutError } from './errors';
-import { silentLogger, type Logger } from './logger';
+import { loggedError, silentLogger, type Logger } from './logger';
 import type { Projection } from './projection';
 
 export interface ProjectionRunnerOptions {
@@ -225,7 +225,7 @@ export class ProjectionRunner {
         if (stopped) break;
         await this.applyUntilStopped(lock, stopping);
       } catch (error) {
-        this.logger.error('projection failed; starting again from its checkpoint', { projection: this.name, error: String(error) });
+        this.logger.error('projection failed; starting again from its checkpoint', { projection: this.name, error: loggedError(error) });
         await sleep(this.retryDelayMs, stopping.wait);
       } finally {
         await lock?.release();

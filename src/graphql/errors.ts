@@ -1,7 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
-import type { Logger } from '../core/logger';
+import { loggedError, type Logger } from '../core/logger';
 import { BackplaneError, type ErrorCode } from '../errors';
 
 /** Codes the API answers with, its own and Apollo's; anything else is answered without its message. */
@@ -103,6 +103,6 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...base, extensions: { ...extensions, code } };
   }
-  logger.error('request failed', { error: original instanceof Error ? `${original.name}: ${original.message}` : 'unknown', code: (original as { code?: unknown })?.code });
+  logger.error('request failed', { error: loggedError(original), code: (original as { code?: unknown })?.code });
   return { ...base, message: 'internal error: the request failed on the server', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }

@@ -9,7 +9,7 @@ import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { OAUTH_CALLBACK_PATH, type AppDeps } from '../app/deps';
 import { completeAuthorization } from '../app/sso';
-import type { Logger } from '../core/logger';
+import { loggedError, type Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
@@ -88,7 +88,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const outcome = await completeAuthorization(app, { state: param('state'), code: param('code'), error: param('error'), errorDescription: param('error_description') });
       res.status(outcome.status).type('html').send(page(outcome.title, outcome.message));
     } catch (error) {
-      logger.error('SSO callback failed', { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' });
+      logger.error('SSO callback failed', { error: loggedError(error) });
       res.status(500).type('html').send(page('Not authorized', 'The sign-in could not be completed on the server: try again from Backplane.'));
     }
   });
