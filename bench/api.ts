@@ -34,7 +34,11 @@ const QUICK: Plan = { rounds: 60, throughputMs: 1000 };
 type Call = () => Promise<void>;
 
 async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: any; errors?: unknown[] };
   if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   return body.data;
@@ -54,13 +58,29 @@ async function setUp(url: string, token: string, gitlab: GitLabDouble, plans: nu
   gitlab.addGroup('bench/group');
   const organization = (
     await graphql(url, token, 'mutation($i: AddOrganizationInput!) { addOrganization(input: $i) { id } }', {
-      i: { name: 'bench/group', gitlabUrl: gitlab.url, authMethod: 'TOKEN', login: 'owner', passwordId: await store('main', 'owner'), repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: device },
+      i: {
+        name: 'bench/group',
+        gitlabUrl: gitlab.url,
+        authMethod: 'TOKEN',
+        login: 'owner',
+        passwordId: await store('main', 'owner'),
+        repositoriesSync: { intervalMinutes: 60 },
+        defaultDeviceId: device,
+      },
     })
   ).addOrganization.id;
-  const credentialId = (await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', { i: { organizationId: organization, login: 'bot', passwordId: await store('bot', 'bot') } })).addCredential.id;
+  const credentialId = (
+    await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', {
+      i: { organizationId: organization, login: 'bot', passwordId: await store('bot', 'bot') },
+    })
+  ).addCredential.id;
   const planIds: string[] = [];
   for (let index = 0; index < plans; index++) {
-    const id = (await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', { i: { organizationId: organization, name: `plan ${index}` } })).createPlan.id;
+    const id = (
+      await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', {
+        i: { organizationId: organization, name: `plan ${index}` },
+      })
+    ).createPlan.id;
     await graphql(url, token, 'mutation($p: ID!) { setPlanAdditionalCredentials(planId: $p, enabled: true) { id } }', { p: id });
     planIds.push(id);
   }
@@ -99,15 +119,33 @@ async function measure(label: string, service: Service, gitlab: GitLabDouble, to
   // The organization's first repository sync runs in the background: not while the clock runs.
   await service.app.jobs.idle();
   const noop: Call = async () => void (await graphql(url, token, '{ __typename }'));
-  const read = (planId: string): Call => async () => void (await graphql(url, token, 'query($id: ID!) { plan(id: $id) { id version credentials { credential { id login } enabled effective enabledBy { id } } } }', { id: planId }));
+  const read =
+    (planId: string): Call =>
+    async () =>
+      void (await graphql(
+        url,
+        token,
+        'query($id: ID!) { plan(id: $id) { id version credentials { credential { id login } enabled effective enabledBy { id } } } }',
+        { id: planId },
+      ));
   const flips = new Map<string, boolean>();
-  const toggle = (planId: string): Call => async () => {
-    const enabled = !(flips.get(planId) ?? false);
-    flips.set(planId, enabled);
-    await graphql(url, token, 'mutation($p: ID!, $c: ID!, $e: Boolean!) { togglePlanCredential(planId: $p, credentialId: $c, enabled: $e) { id version } }', { p: planId, c: credentialId, e: enabled });
-  };
+  const toggle =
+    (planId: string): Call =>
+    async () => {
+      const enabled = !(flips.get(planId) ?? false);
+      flips.set(planId, enabled);
+      await graphql(url, token, 'mutation($p: ID!, $c: ID!, $e: Boolean!) { togglePlanCredential(planId: $p, credentialId: $c, enabled: $e) { id version } }', {
+        p: planId,
+        c: credentialId,
+        e: enabled,
+      });
+    };
 
-  const cases: [string, Call][] = [['no-op call (floor)', noop], ['plan query', read(planIds[0])], ['toggle mutation', toggle(planIds[0])]];
+  const cases: [string, Call][] = [
+    ['no-op call (floor)', noop],
+    ['plan query', read(planIds[0])],
+    ['toggle mutation', toggle(planIds[0])],
+  ];
   for (let warm = 0; warm < 20; warm++) for (const [, call] of cases) await call();
   const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
   for (let round = 0; round < plan.rounds; round++) for (const [name, call] of cases) samples.get(name)!.push(await timed(call));
@@ -118,7 +156,10 @@ async function measure(label: string, service: Service, gitlab: GitLabDouble, to
     const value = median(samples.get(name)!);
     lines.push(`  ${name.padEnd(20)} ${value.toFixed(2).padStart(7)} ms   floor/this ${(floor / value).toFixed(2)}`);
   }
-  const noopRate = await throughput(planIds.map(() => noop), plan.throughputMs);
+  const noopRate = await throughput(
+    planIds.map(() => noop),
+    plan.throughputMs,
+  );
   const readRate = await throughput(planIds.map(read), plan.throughputMs);
   const toggleRate = await throughput(planIds.map(toggle), plan.throughputMs);
   lines.push(`${label}: ${CLIENTS} clients at once, calls per second`);

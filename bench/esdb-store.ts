@@ -11,7 +11,19 @@ import { EventStoreDBClient, FORWARDS, jsonEvent, START, type Position as EsdbPo
 import { availableParallelism } from 'node:os';
 import { EsdbEventStore } from '../src/eventstore/esdb/esdb-event-store';
 import { EsdbDouble } from '../test/support/esdb-double/server';
-import { appendOurs, benchmarkAppends, benchmarkReads, caseLines, formatTable, payload, QUICK, readOurs, type Plan, type ReadLog, type WriteOne } from './measure';
+import {
+  appendOurs,
+  benchmarkAppends,
+  benchmarkReads,
+  caseLines,
+  formatTable,
+  payload,
+  QUICK,
+  readOurs,
+  type Plan,
+  type ReadLog,
+  type WriteOne,
+} from './measure';
 
 /** Not a name Backplane gives a stream, so the adapter's reads skip the floor's events. */
 function rawStream(writer: number, nth: number): string {
@@ -60,7 +72,9 @@ export async function runEsdb(plan: Plan): Promise<string[]> {
     // The floor reads every record of $all: the floor's own events, Backplane's, and the claims of Backplane's event ids.
     const expected = { ours: await read.ours(), raw: await read.raw() };
     const readRow = await benchmarkReads(plan, read, expected);
-    const server = url ? `EventStoreDB at ${store.hosts}` : 'the in-process test double of EventStoreDB (client and adapter overhead, not EventStoreDB figures)';
+    const server = url
+      ? `EventStoreDB at ${store.hosts}`
+      : 'the in-process test double of EventStoreDB (client and adapter overhead, not EventStoreDB figures)';
     return [
       `Backplane store benchmark${plan === QUICK ? ' (--quick)' : ''}: ${server}, Node ${process.version}, ${availableParallelism()} CPUs`,
       ...caseLines(plan, expected.ours),

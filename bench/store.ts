@@ -98,7 +98,12 @@ async function run(plan: Plan, url: string, schema: string, signal: AbortSignal)
       signal,
     );
     const written = eventsWritten(plan);
-    const readRow = await benchmarkReads(plan, { ours: readOurs(store, plan.pageSize, signal), raw: readRaw(raw, plan.pageSize, signal) }, { ours: written, raw: written }, READ_TARGET_RATE);
+    const readRow = await benchmarkReads(
+      plan,
+      { ours: readOurs(store, plan.pageSize, signal), raw: readRaw(raw, plan.pageSize, signal) },
+      { ours: written, raw: written },
+      READ_TARGET_RATE,
+    );
 
     return [
       `Backplane store benchmark${plan === QUICK ? ' (--quick)' : ''}: PostgreSQL ${version}, Node ${process.version}, ${availableParallelism()} CPUs`,

@@ -33,7 +33,11 @@ const GROUP = 'bench/group';
 const CONCURRENCY = 48;
 
 async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: any; errors?: unknown[] };
   if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
   return body.data;
@@ -64,24 +68,42 @@ async function setUp(url: string, token: string, gitlab: GitLabDouble): Promise<
   // One page of each list per project: a project read and four list pages, 5 requests each.
   for (let index = 0; index < PROJECTS; index++) gitlab.addProject(GROUP, `p${index}`, { branches: 3, tags: 1, issues: 2, mergeRequests: 1 });
 
-  const store = async (name: string, secret: string) => (await graphql(url, token, 'mutation($i: StorePasswordInput!) { storePassword(input: $i) { id } }', { i: { name, secret } })).storePassword.id as string;
+  const store = async (name: string, secret: string) =>
+    (await graphql(url, token, 'mutation($i: StorePasswordInput!) { storePassword(input: $i) { id } }', { i: { name, secret } })).storePassword.id as string;
   const passwordIds: string[] = [];
   for (const [index, login] of logins.entries()) passwordIds.push(await store(login, tokens[index]));
   const device = (await graphql(url, token, '{ devices { id name } }')).devices.find((d: { name: string }) => d.name === 'local').id;
   const organizationId = (
     await graphql(url, token, 'mutation($i: AddOrganizationInput!) { addOrganization(input: $i) { id } }', {
-      i: { name: GROUP, gitlabUrl: gitlab.url, authMethod: 'TOKEN', login: logins[0], passwordId: passwordIds[0], repositoriesSync: { intervalMinutes: 1440 }, defaultDeviceId: device, autoAddNewRepositories: true },
+      i: {
+        name: GROUP,
+        gitlabUrl: gitlab.url,
+        authMethod: 'TOKEN',
+        login: logins[0],
+        passwordId: passwordIds[0],
+        repositoriesSync: { intervalMinutes: 1440 },
+        defaultDeviceId: device,
+        autoAddNewRepositories: true,
+      },
     })
   ).addOrganization.id as string;
   const credentialIds: string[] = [];
   for (let index = 1; index < logins.length; index++) {
-    const added = await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', { i: { organizationId, login: logins[index], passwordId: passwordIds[index] } });
+    const added = await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', {
+      i: { organizationId, login: logins[index], passwordId: passwordIds[index] },
+    });
     credentialIds.push(added.addCredential.id);
   }
-  const planId = (await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', { i: { organizationId, name: 'bench' } })).createPlan.id as string;
+  const planId = (await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', { i: { organizationId, name: 'bench' } }))
+    .createPlan.id as string;
   // The first sync protects every project (autoAddNewRepositories); wait until it has.
   for (;;) {
-    const { repositories } = await graphql(url, token, 'query($id: ID!) { repositories(organizationId: $id, protected: true, first: 1, after: null) { totalCount } }', { id: organizationId });
+    const { repositories } = await graphql(
+      url,
+      token,
+      'query($id: ID!) { repositories(organizationId: $id, protected: true, first: 1, after: null) { totalCount } }',
+      { id: organizationId },
+    );
     if (repositories.totalCount === PROJECTS) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -109,7 +131,8 @@ async function runOnce(url: string, token: string, gitlab: GitLabDouble, idle: (
   await idle();
   const wallMs = performance.now() - started;
   const { task } = await graphql(url, token, 'query($id: ID!) { task(id: $id) { status repositoriesDone repositoriesFailed reason } }', { id: runPlan.id });
-  if (task.status !== 'COMPLETED' || task.repositoriesDone !== PROJECTS || task.repositoriesFailed !== 0) throw new Error(`the run did not complete: ${JSON.stringify(task)}`);
+  if (task.status !== 'COMPLETED' || task.repositoriesDone !== PROJECTS || task.repositoriesFailed !== 0)
+    throw new Error(`the run did not complete: ${JSON.stringify(task)}`);
   const made = gitlab.requests.filter((request) => request.path.startsWith('/api/v4/projects/'));
   const requests = made.length;
   const refused = made.filter((request) => request.status === 429).length;
@@ -151,7 +174,9 @@ async function main(): Promise<void> {
     const setup = await setUp(url, token, gitlab);
     process.stdout.write(`  set-up (projects, first sync protecting them all): ${((performance.now() - setupStarted) / 1000).toFixed(1)} s\n`);
     for (const tokenValue of setup.tokens) gitlab.setRateLimit(RATE, tokenValue);
-    process.stdout.write(`  ${'accounts'.padEnd(9)}${'requests'.padStart(9)}${'wall s'.padStart(9)}${'floor s'.padStart(9)}${'wall/floor'.padStart(12)}${'429s'.padStart(8)}\n`);
+    process.stdout.write(
+      `  ${'accounts'.padEnd(9)}${'requests'.padStart(9)}${'wall s'.padStart(9)}${'floor s'.padStart(9)}${'wall/floor'.padStart(12)}${'429s'.padStart(8)}\n`,
+    );
     for (const accounts of POOL_SIZES) {
       const samples: Sample[] = [];
       for (let round = 0; round < rounds; round++) samples.push(await runOnce(url, token, gitlab, () => service.app.jobs.idle(), setup, accounts));
@@ -160,7 +185,9 @@ async function main(): Promise<void> {
       const refusedShare = pick((s) => s.refused / s.requests);
       process.stdout.write(
         `  ${String(accounts).padEnd(9)}${String(requests).padStart(9)}${(pick((s) => s.wallMs) / 1000).toFixed(1).padStart(9)}${(pick((s) => s.floorMs) / 1000).toFixed(1).padStart(9)}` +
-          `${pick((s) => s.wallMs / s.floorMs).toFixed(2).padStart(12)}${`${(refusedShare * 100).toFixed(2)}%`.padStart(8)}\n`,
+          `${pick((s) => s.wallMs / s.floorMs)
+            .toFixed(2)
+            .padStart(12)}${`${(refusedShare * 100).toFixed(2)}%`.padStart(8)}\n`,
       );
     }
   } finally {

@@ -38,8 +38,16 @@ export const credentialsProjection: Projection = {
             sql: `INSERT INTO credentials (id, tenant_id, organization_id, login, password_id, added_at, added_by, token_scopes, token_expires_at, verified_at)
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
             params: [
-              credentialId, context.tenantId, organizationId, login, passwordId, context.occurredAt, actorJson(context),
-              access ? JSON.stringify(access.scopes) : null, access?.expiresAt ?? null, access ? context.occurredAt : null,
+              credentialId,
+              context.tenantId,
+              organizationId,
+              login,
+              passwordId,
+              context.occurredAt,
+              actorJson(context),
+              access ? JSON.stringify(access.scopes) : null,
+              access?.expiresAt ?? null,
+              access ? context.occurredAt : null,
             ],
           },
         ];
@@ -55,7 +63,12 @@ export const credentialsProjection: Projection = {
       }
       case 'CredentialVerificationFailed': {
         const { credentialId, failure, reason } = event.data;
-        return [{ sql: 'UPDATE credentials SET verified_at = $2, verification_failure = $3, verification_reason = $4 WHERE id = $1', params: [credentialId, context.occurredAt, failure, reason] }];
+        return [
+          {
+            sql: 'UPDATE credentials SET verified_at = $2, verification_failure = $3, verification_reason = $4 WHERE id = $1',
+            params: [credentialId, context.occurredAt, failure, reason],
+          },
+        ];
       }
       case 'CredentialThrottled': {
         const { credentialId, until } = event.data;

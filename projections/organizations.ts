@@ -49,10 +49,26 @@ export const organizationsProjection: Projection = {
                     gitlab_group_id, token_scopes, token_expires_at, verified_at)
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
             params: [
-              data.organizationId, context.tenantId, data.provider, data.name, data.gitlabUrl, data.authMethod, data.login, data.passwordId,
-              data.protectGroups, data.autoAddNewRepositories, 'times' in sync ? JSON.stringify(sync.times) : null,
-              'intervalMinutes' in sync ? sync.intervalMinutes : null, data.defaultDeviceId, version, context.occurredAt, actorJson(context),
-              data.gitlabGroupId ?? null, data.access ? JSON.stringify(data.access.scopes) : null, data.access?.expiresAt ?? null, data.access ? context.occurredAt : null,
+              data.organizationId,
+              context.tenantId,
+              data.provider,
+              data.name,
+              data.gitlabUrl,
+              data.authMethod,
+              data.login,
+              data.passwordId,
+              data.protectGroups,
+              data.autoAddNewRepositories,
+              'times' in sync ? JSON.stringify(sync.times) : null,
+              'intervalMinutes' in sync ? sync.intervalMinutes : null,
+              data.defaultDeviceId,
+              version,
+              context.occurredAt,
+              actorJson(context),
+              data.gitlabGroupId ?? null,
+              data.access ? JSON.stringify(data.access.scopes) : null,
+              data.access?.expiresAt ?? null,
+              data.access ? context.occurredAt : null,
             ],
           },
         ];
@@ -60,20 +76,30 @@ export const organizationsProjection: Projection = {
       case 'OrganizationSettingsUpdated': {
         const { organizationId, protectGroups, autoAddNewRepositories, repositoriesSync } = event.data;
         const statements: SqlStatement[] = [{ sql: 'UPDATE organizations SET version = $2 WHERE id = $1', params: [organizationId, version] }];
-        if (protectGroups !== undefined) statements.push({ sql: 'UPDATE organizations SET protect_groups = $2 WHERE id = $1', params: [organizationId, protectGroups] });
+        if (protectGroups !== undefined)
+          statements.push({ sql: 'UPDATE organizations SET protect_groups = $2 WHERE id = $1', params: [organizationId, protectGroups] });
         if (autoAddNewRepositories !== undefined) {
           statements.push({ sql: 'UPDATE organizations SET auto_add_new_repositories = $2 WHERE id = $1', params: [organizationId, autoAddNewRepositories] });
         }
         if (repositoriesSync !== undefined) {
           statements.push({
             sql: 'UPDATE organizations SET sync_times = $2, sync_interval_minutes = $3 WHERE id = $1',
-            params: [organizationId, 'times' in repositoriesSync ? JSON.stringify(repositoriesSync.times) : null, 'intervalMinutes' in repositoriesSync ? repositoriesSync.intervalMinutes : null],
+            params: [
+              organizationId,
+              'times' in repositoriesSync ? JSON.stringify(repositoriesSync.times) : null,
+              'intervalMinutes' in repositoriesSync ? repositoriesSync.intervalMinutes : null,
+            ],
           });
         }
         return statements;
       }
       case 'OrganizationDefaultDeviceChanged':
-        return [{ sql: 'UPDATE organizations SET default_device_id = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, event.data.deviceId, version] }];
+        return [
+          {
+            sql: 'UPDATE organizations SET default_device_id = $2, version = $3 WHERE id = $1',
+            params: [event.data.organizationId, event.data.deviceId, version],
+          },
+        ];
       case 'OrganizationAuthorized': {
         const { organizationId, login, passwordId, gitlabGroupId, access } = event.data;
         return [
@@ -95,12 +121,19 @@ export const organizationsProjection: Projection = {
       }
       case 'OrganizationVerificationFailed': {
         const { organizationId, failure, reason } = event.data;
-        return [{ sql: 'UPDATE organizations SET verified_at = $2, verification_failure = $3, verification_reason = $4, version = $5 WHERE id = $1', params: [organizationId, context.occurredAt, failure, reason, version] }];
+        return [
+          {
+            sql: 'UPDATE organizations SET verified_at = $2, verification_failure = $3, verification_reason = $4, version = $5 WHERE id = $1',
+            params: [organizationId, context.occurredAt, failure, reason, version],
+          },
+        ];
       }
       case 'OrganizationAuthorizationRequested':
         return [{ sql: 'UPDATE organizations SET version = $2 WHERE id = $1', params: [event.data.organizationId, version] }];
       case 'OrganizationRemoved':
-        return [{ sql: 'UPDATE organizations SET removed_at = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, context.occurredAt, version] }];
+        return [
+          { sql: 'UPDATE organizations SET removed_at = $2, version = $3 WHERE id = $1', params: [event.data.organizationId, context.occurredAt, version] },
+        ];
       default:
         return [];
     }

@@ -42,11 +42,19 @@ export const passwordsProjection: Projection = {
       }
       case 'PasswordChanged':
         return [
-          { sql: 'UPDATE passwords SET fingerprint = $2, secret_id = $3, updated_at = $4 WHERE id = $1', params: [event.data.passwordId, event.data.fingerprint, event.data.secretId, occurredAt] },
+          {
+            sql: 'UPDATE passwords SET fingerprint = $2, secret_id = $3, updated_at = $4 WHERE id = $1',
+            params: [event.data.passwordId, event.data.fingerprint, event.data.secretId, occurredAt],
+          },
           shred(event.data.previousSecretId),
         ];
       case 'PasswordDescribed':
-        return [{ sql: "UPDATE passwords SET description = coalesce($2, ''), updated_at = $3 WHERE id = $1", params: [event.data.passwordId, event.data.description, occurredAt] }];
+        return [
+          {
+            sql: "UPDATE passwords SET description = coalesce($2, ''), updated_at = $3 WHERE id = $1",
+            params: [event.data.passwordId, event.data.description, occurredAt],
+          },
+        ];
       case 'PasswordDeleted':
         return [
           { sql: 'UPDATE passwords SET secret_id = NULL, deleted_at = $2, updated_at = $2 WHERE id = $1', params: [event.data.passwordId, occurredAt] },

@@ -35,7 +35,12 @@ export const planCredentialHistoryProjection: Projection = {
     switch (event.type) {
       case 'PlanAdditionalCredentialsSet':
         return event.data.enabled
-          ? [{ sql: 'INSERT INTO plan_switch_intervals (plan_id, tenant_id, on_from) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', params: [event.data.planId, context.tenantId, at] }]
+          ? [
+              {
+                sql: 'INSERT INTO plan_switch_intervals (plan_id, tenant_id, on_from) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+                params: [event.data.planId, context.tenantId, at],
+              },
+            ]
           : [closeSwitch(event.data.planId, at)];
       case 'PlanCredentialToggled': {
         const { planId, credentialId, enabled } = event.data;

@@ -42,7 +42,9 @@ export const plansProjection: Projection = {
           },
         ];
       case 'PlanAdditionalCredentialsSet':
-        return [{ sql: 'UPDATE plans SET additional_credentials_enabled = $2, version = $3 WHERE id = $1', params: [event.data.planId, event.data.enabled, version] }];
+        return [
+          { sql: 'UPDATE plans SET additional_credentials_enabled = $2, version = $3 WHERE id = $1', params: [event.data.planId, event.data.enabled, version] },
+        ];
       case 'PlanCredentialToggled':
         return [
           { sql: 'UPDATE plans SET version = $2 WHERE id = $1', params: [event.data.planId, version] },

@@ -55,7 +55,12 @@ export const tasksProjection: Projection = {
       case 'RepositoryBackedUp':
         return [{ sql: 'UPDATE tasks SET repositories_done = repositories_done + 1, version = $2 WHERE id = $1', params: [id, version] }];
       case 'RepositoryBackupFailed':
-        return [{ sql: 'UPDATE tasks SET repositories_done = repositories_done + 1, repositories_failed = repositories_failed + 1, version = $2 WHERE id = $1', params: [id, version] }];
+        return [
+          {
+            sql: 'UPDATE tasks SET repositories_done = repositories_done + 1, repositories_failed = repositories_failed + 1, version = $2 WHERE id = $1',
+            params: [id, version],
+          },
+        ];
       case 'BackupTaskCompleted':
       case 'BackupTaskFailed': {
         const { credentialsUsed, throttledPeriods, finishedAt } = event.data;

@@ -31,7 +31,12 @@ export const tenantsProjection: Projection = {
     const event = { type: recorded.type, data: dataOf(recorded) } as TenantEvent;
     switch (event.type) {
       case 'TenantCreated':
-        return [{ sql: 'INSERT INTO tenants (id, name, root, created_at) VALUES ($1, $2, $3, $4)', params: [event.data.tenantId, event.data.name, event.data.root, context.occurredAt] }];
+        return [
+          {
+            sql: 'INSERT INTO tenants (id, name, root, created_at) VALUES ($1, $2, $3, $4)',
+            params: [event.data.tenantId, event.data.name, event.data.root, context.occurredAt],
+          },
+        ];
       case 'ApiTokenCreated':
         return [
           {

@@ -70,9 +70,7 @@ async function status(backplane: Backplane): Promise<number> {
   process.stdout.write(`head position: ${(await backplane.store.headPosition()) ?? 'empty log'}, ${await backplane.store.countEvents()} events\n`);
   for (const runner of backplane.runners) {
     const checkpoint = await runner.checkpoint();
-    process.stdout.write(
-      `${runner.name}: ${checkpoint ? `at ${checkpoint.position ?? 'start'}, ${checkpoint.eventsApplied} events applied` : 'never run'}\n`,
-    );
+    process.stdout.write(`${runner.name}: ${checkpoint ? `at ${checkpoint.position ?? 'start'}, ${checkpoint.eventsApplied} events applied` : 'never run'}\n`);
   }
   return 0;
 }

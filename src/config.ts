@@ -106,7 +106,9 @@ function gitlabOAuthOf(env: NodeJS.ProcessEnv): Config['gitlabOAuth'] {
   const clientSecret = env.BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET || undefined;
   if (clientId === undefined && clientSecret === undefined) return undefined;
   if (clientId === undefined || clientSecret === undefined) {
-    throw new ConfigError('BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET go together: set both (the application on GitLab) or neither');
+    throw new ConfigError(
+      'BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET go together: set both (the application on GitLab) or neither',
+    );
   }
   return { clientId, clientSecret, gitlabUrl: oauthGitlabUrlOf(env.BACKPLANE_GITLAB_OAUTH_URL) };
 }

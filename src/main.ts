@@ -48,7 +48,11 @@ async function main(): Promise<void> {
   } else if (service.bootstrapped) {
     logger.info('tenant "default" created; its root administrator token is BACKPLANE_BOOTSTRAP_TOKEN');
   }
-  logger.info('Backplane is serving', { url: service.server.url, store: describeStore(config), projections: service.backplane.runners.map((runner) => runner.name) });
+  logger.info('Backplane is serving', {
+    url: service.server.url,
+    store: describeStore(config),
+    projections: service.backplane.runners.map((runner) => runner.name),
+  });
   process.stdout.write(`Backplane GraphQL API: ${service.server.url}\nData: ${describeStore(config)}\n`);
 }
 

@@ -66,7 +66,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       tokens,
       settle,
       tenantLock: new TenantLock(backplane.db),
-      gitlab: gitlabPort({ timeoutMs: config.gitlabTimeoutMs, maxRetryMs: config.gitlabMaxRetryMs, checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000), ...options.gitlab }),
+      gitlab: gitlabPort({
+        timeoutMs: config.gitlabTimeoutMs,
+        maxRetryMs: config.gitlabMaxRetryMs,
+        checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000),
+        ...options.gitlab,
+      }),
       jobs,
       heartbeats,
       work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, taskStaleAfterMs: 30 * 60_000, ...options.work },
@@ -94,9 +99,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         const head = await backplane.store.headPosition();
         const behind: string[] = [];
         if (head !== null) {
-          await Promise.all(
-            backplane.runners.map((runner) => runner.waitForPosition(head, READY_LAG_MS).catch(() => behind.push(runner.name))),
-          );
+          await Promise.all(backplane.runners.map((runner) => runner.waitForPosition(head, READY_LAG_MS).catch(() => behind.push(runner.name))));
         }
         return { ready: behind.length === 0, detail: { head, behind } };
       },

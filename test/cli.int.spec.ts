@@ -28,7 +28,9 @@ describe('backplane CLI', () => {
     folder = mkdtempSync(join(tmpdir(), 'backplane-cli-'));
     await withStore(async (store) => {
       for (let i = 0; i < 30; i++) {
-        await store.appendToStream(`plan-${i % 3}`, [{ type: 'PlanCredentialToggled', data: { i }, metadata: { tenantId: 't', actor: { kind: 'user', id: 'ann' } } }]);
+        await store.appendToStream(`plan-${i % 3}`, [
+          { type: 'PlanCredentialToggled', data: { i }, metadata: { tenantId: 't', actor: { kind: 'user', id: 'ann' } } },
+        ]);
       }
     });
   });

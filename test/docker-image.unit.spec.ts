@@ -55,7 +55,12 @@ describe('the production image', () => {
   });
 
   it('brings no test or benchmark file into any stage', () => {
-    for (const stage of all) expect(copies(stage).flatMap(({ sources }) => sources).filter(isTestOrBench)).toEqual([]);
+    for (const stage of all)
+      expect(
+        copies(stage)
+          .flatMap(({ sources }) => sources)
+          .filter(isTestOrBench),
+      ).toEqual([]);
   });
 
   it('compiles with a tsconfig that includes only src and projections, and prunes dev dependencies', () => {

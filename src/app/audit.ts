@@ -63,11 +63,17 @@ export function isCursor(deps: AppDeps, after: string): boolean {
 export function auditFeed(deps: AppDeps, request: Request, filter: AuditQuery, after: string | null): AsyncIterableIterator<AuditEventView | FeedRevokedError> {
   const tenantId = request.principal.tenantId;
   const from = after ?? 'end';
-  return eventFeed(deps.store, { from, allowed: stillAllowed(deps, request.principal) }, (event) => (matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null));
+  return eventFeed(deps.store, { from, allowed: stillAllowed(deps, request.principal) }, (event) =>
+    matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null,
+  );
 }
 
 /** Credentials switched on or off on the tenant's plans (one plan when given), from now on. */
-export function planCredentialToggles(deps: AppDeps, request: Request, planId: string | null): AsyncIterableIterator<PlanCredentialToggleView | FeedRevokedError> {
+export function planCredentialToggles(
+  deps: AppDeps,
+  request: Request,
+  planId: string | null,
+): AsyncIterableIterator<PlanCredentialToggleView | FeedRevokedError> {
   const tenantId = request.principal.tenantId;
   const filter = { eventTypes: ['PlanCredentialToggled'] };
   return eventFeed(deps.store, { from: 'end', filter, allowed: stillAllowed(deps, request.principal) }, (event) => {

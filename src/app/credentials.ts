@@ -12,7 +12,11 @@ import { executeLocked } from './locked-command';
 import { checkToken, refuseUnverified } from './verification';
 
 /** A new credential is on no plan: adding it puts it into no backup plan. Its token is checked with GitLab first. */
-export async function addCredential(deps: AppDeps, request: Request, input: { organizationId: string; login: string; passwordId: string }): Promise<CredentialView> {
+export async function addCredential(
+  deps: AppDeps,
+  request: Request,
+  input: { organizationId: string; login: string; passwordId: string },
+): Promise<CredentialView> {
   const { tenantId } = request.principal;
   const credentialId = randomUUID();
   const known = async () => {
@@ -31,11 +35,18 @@ export async function addCredential(deps: AppDeps, request: Request, input: { or
   const login = admissibleCredential({ ...input, known: facts });
   const { gitlabUrl, name: groupPath, defaultDeviceId: deviceId } = organization!;
   const token = await checkToken(deps, { tenantId, deviceId, gitlabUrl, groupPath, login, passwordId: input.passwordId });
-  if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'CREDENTIAL', organizationId: input.organizationId, gitlabUrl, group: groupPath, login });
-  await executeLocked(deps, request, credential, credentialStream(credentialId), async (): Promise<CredentialCommand> => ({
-    type: 'AddCredential',
-    data: { ...input, credentialId, known: (await known()).facts, token },
-  }));
+  if (!token.ok)
+    await refuseUnverified(deps, request, token, { subject: 'CREDENTIAL', organizationId: input.organizationId, gitlabUrl, group: groupPath, login });
+  await executeLocked(
+    deps,
+    request,
+    credential,
+    credentialStream(credentialId),
+    async (): Promise<CredentialCommand> => ({
+      type: 'AddCredential',
+      data: { ...input, credentialId, known: (await known()).facts, token },
+    }),
+  );
   return found(await credentialById(deps.db, tenantId, credentialId), 'credential', credentialId);
 }
 
@@ -67,9 +78,22 @@ export async function removeCredential(deps: AppDeps, request: Request, id: stri
   const { tenantId } = request.principal;
   // Another tenant's credential is not found here; a removed one, by the decider.
   found(await credentialById(deps.db, tenantId, id), 'credential', id);
-  const removal = await executeLocked(deps, request, credential, credentialStream(id), async (): Promise<CredentialCommand> => ({ type: 'RemoveCredential', data: { credentialId: id } }));
+  const removal = await executeLocked(
+    deps,
+    request,
+    credential,
+    credentialStream(id),
+    async (): Promise<CredentialCommand> => ({ type: 'RemoveCredential', data: { credentialId: id } }),
+  );
   for (const planId of await plansUsingCredential(deps.db, tenantId, id)) {
-    await execute(deps, request, plan, planStream(planId), { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } }, { causationId: removal.eventIds[0] });
+    await execute(
+      deps,
+      request,
+      plan,
+      planStream(planId),
+      { type: 'SwitchOffRemovedCredential', data: { planId, credentialId: id } },
+      { causationId: removal.eventIds[0] },
+    );
   }
   return found(await credentialById(deps.db, tenantId, id), 'credential', id);
 }

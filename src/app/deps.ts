@@ -106,7 +106,12 @@ export async function settled<R extends { position: Position | null }>(deps: App
  * long the read models take; and when the outcome is unknown (a connection lost at commit) it
  * stays too: a leftover row is harmless, an event pointing at a discarded one is not.
  */
-export async function writeWith<R extends { position: Position | null }>(deps: AppDeps, stream: string, attempt: () => Promise<R>, takeBack: () => Promise<void>): Promise<R> {
+export async function writeWith<R extends { position: Position | null }>(
+  deps: AppDeps,
+  stream: string,
+  attempt: () => Promise<R>,
+  takeBack: () => Promise<void>,
+): Promise<R> {
   let result: R;
   try {
     result = await attempt();

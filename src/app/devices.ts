@@ -6,7 +6,12 @@ import type { AppDeps, Request } from './deps';
 import { found } from './found';
 import { executeLocked } from './locked-command';
 
-export async function registerDevice(deps: AppDeps, request: Request, input: { name: string }, options: { builtIn?: boolean; causationId?: string } = {}): Promise<DeviceView> {
+export async function registerDevice(
+  deps: AppDeps,
+  request: Request,
+  input: { name: string },
+  options: { builtIn?: boolean; causationId?: string } = {},
+): Promise<DeviceView> {
   const { tenantId } = request.principal;
   const deviceId = randomUUID();
   const name = input.name.trim();

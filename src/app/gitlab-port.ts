@@ -34,7 +34,14 @@ export interface GitLabPort {
    * answers for whoever signed in: its check names that user (login) rather than comparing it;
    * its scopes are those the authorization granted, as the caller knows them.
    */
-  checkToken(target: { gitlabUrl: string; token: string; kind?: TokenKind; login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenCheck & { login?: string }>;
+  checkToken(target: {
+    gitlabUrl: string;
+    token: string;
+    kind?: TokenKind;
+    login: string | null;
+    groupPath: string;
+    scopes?: string[];
+  }): Promise<TokenCheck & { login?: string }>;
   session(target: { gitlabUrl: string; token: string; kind?: TokenKind }, options?: SessionOptions): GitLabSession;
   /** GitLab's token endpoint; throws OAuthGrantError when GitLab refuses or does not answer. */
   exchangeCode(target: { gitlabUrl: string; app: OAuthApplication; code: string; redirectUri: string; verifier: string }): Promise<OAuthTokens>;

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { credential, credentialStream } from '../domain/credential';
-import { admissible, awaitingAuthorization, gitlabBaseUrl, groupPath, mainLogin, organization, organizationStream, type OrganizationCommand, type RepositoriesSync } from '../domain/organization';
+import {
+  admissible,
+  awaitingAuthorization,
+  gitlabBaseUrl,
+  groupPath,
+  mainLogin,
+  organization,
+  organizationStream,
+  type OrganizationCommand,
+  type RepositoriesSync,
+} from '../domain/organization';
 import { plan, planStream } from '../domain/plan';
 import type { TokenCheck } from '../domain/verification';
 import { deviceById, passwordById, passwordHoldsAuthorization } from '../queries/catalog';
@@ -43,10 +53,16 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
     token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId: passwordId! });
     if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login: login! });
   }
-  await executeLocked(deps, request, organization, organizationStream(organizationId), async (): Promise<OrganizationCommand> => ({
-    type: 'AddOrganization',
-    data: { ...input, organizationId, known: await known(), token },
-  }));
+  await executeLocked(
+    deps,
+    request,
+    organization,
+    organizationStream(organizationId),
+    async (): Promise<OrganizationCommand> => ({
+      type: 'AddOrganization',
+      data: { ...input, organizationId, known: await known(), token },
+    }),
+  );
   const added = found(await organizationById(deps.db, tenantId, organizationId), 'organization', organizationId);
   if (sso) return { ...added, authorizationUrl: await beginAuthorization(deps, request, added) };
   startFirstSync(deps, request, added);
@@ -71,7 +87,15 @@ export async function verifyOrganization(deps: AppDeps, request: Request, id: st
   const { login, passwordId } = mainLogin(current);
   const sso = current.authMethod === 'SSO';
   // An SSO token answers for whoever signed in: GitLab names them, there is no login to compare.
-  const token = await checkToken(deps, { tenantId, deviceId: current.defaultDeviceId, gitlabUrl: current.gitlabUrl, groupPath: current.name, login: sso ? null : login, passwordId, authMethod: current.authMethod });
+  const token = await checkToken(deps, {
+    tenantId,
+    deviceId: current.defaultDeviceId,
+    gitlabUrl: current.gitlabUrl,
+    groupPath: current.name,
+    login: sso ? null : login,
+    passwordId,
+    authMethod: current.authMethod,
+  });
   await execute(deps, request, organization, organizationStream(id), { type: 'RecordOrganizationVerification', data: { organizationId: id, token } });
   return found(await organizationById(deps.db, tenantId, id), 'organization', id);
 }
@@ -85,7 +109,14 @@ export async function updateOrganizationSettings(
 ): Promise<OrganizationView> {
   const { tenantId } = request.principal;
   found(await organizationById(deps.db, tenantId, id), 'organization', id);
-  await execute(deps, request, organization, organizationStream(id), { type: 'UpdateOrganizationSettings', data: { organizationId: id, ...input } }, { expectedRevision: expectedRevision(expectedVersion) });
+  await execute(
+    deps,
+    request,
+    organization,
+    organizationStream(id),
+    { type: 'UpdateOrganizationSettings', data: { organizationId: id, ...input } },
+    { expectedRevision: expectedRevision(expectedVersion) },
+  );
   return found(await organizationById(deps.db, tenantId, id), 'organization', id);
 }
 
@@ -93,7 +124,10 @@ export async function changeDefaultDevice(deps: AppDeps, request: Request, id: s
   const { tenantId } = request.principal;
   found(await organizationById(deps.db, tenantId, id), 'organization', id);
   const deviceRegistered = (await deviceById(deps.db, tenantId, deviceId)) !== null;
-  await execute(deps, request, organization, organizationStream(id), { type: 'ChangeDefaultDevice', data: { organizationId: id, deviceId, known: { deviceRegistered } } });
+  await execute(deps, request, organization, organizationStream(id), {
+    type: 'ChangeDefaultDevice',
+    data: { organizationId: id, deviceId, known: { deviceRegistered } },
+  });
   return found(await organizationById(deps.db, tenantId, id), 'organization', id);
 }
 
@@ -106,10 +140,16 @@ export async function changeDefaultDevice(deps: AppDeps, request: Request, id: s
 export async function removeOrganization(deps: AppDeps, request: Request, id: string): Promise<string> {
   const { tenantId } = request.principal;
   found(await organizationById(deps.db, tenantId, id), 'organization', id);
-  const removal = await executeLocked(deps, request, organization, organizationStream(id), async (): Promise<OrganizationCommand> => ({
-    type: 'RemoveOrganization',
-    data: { organizationId: id },
-  }));
+  const removal = await executeLocked(
+    deps,
+    request,
+    organization,
+    organizationStream(id),
+    async (): Promise<OrganizationCommand> => ({
+      type: 'RemoveOrganization',
+      data: { organizationId: id },
+    }),
+  );
   const causationId = removal.eventIds[0];
   for (const { id: planId } of await plansOf(deps.db, tenantId, id)) {
     await execute(deps, request, plan, planStream(planId), { type: 'DeletePlan', data: { planId } }, { causationId });

@@ -16,17 +16,23 @@ export async function storePassword(deps: AppDeps, request: Request, input: { na
     deps,
     stream,
     () =>
-      executeLocked(deps, request, password, stream, async (): Promise<PasswordCommand> => ({
-        type: 'StorePassword',
-        data: {
-          passwordId,
-          name: input.name.trim(),
-          description: input.description,
-          fingerprint: fingerprintOf(input.secret),
-          secretId,
-          nameTaken: await passwordNameTaken(deps.db, tenantId, input.name),
-        },
-      })),
+      executeLocked(
+        deps,
+        request,
+        password,
+        stream,
+        async (): Promise<PasswordCommand> => ({
+          type: 'StorePassword',
+          data: {
+            passwordId,
+            name: input.name.trim(),
+            description: input.description,
+            fingerprint: fingerprintOf(input.secret),
+            secretId,
+            nameTaken: await passwordNameTaken(deps.db, tenantId, input.name),
+          },
+        }),
+      ),
     () => deps.vault.discard(secretId),
   );
   return found(await passwordById(deps.db, tenantId, passwordId), 'password', passwordId);
@@ -57,9 +63,15 @@ export async function changePassword(deps: AppDeps, request: Request, id: string
 export async function deletePassword(deps: AppDeps, request: Request, id: string): Promise<string> {
   const { tenantId } = request.principal;
   found(await passwordById(deps.db, tenantId, id), 'password', id);
-  await executeLocked(deps, request, password, passwordStream(id), async (): Promise<PasswordCommand> => ({
-    type: 'DeletePassword',
-    data: { passwordId: id, usedBy: await passwordUsers(deps.db, tenantId, id) },
-  }));
+  await executeLocked(
+    deps,
+    request,
+    password,
+    passwordStream(id),
+    async (): Promise<PasswordCommand> => ({
+      type: 'DeletePassword',
+      data: { passwordId: id, usedBy: await passwordUsers(deps.db, tenantId, id) },
+    }),
+  );
   return id;
 }

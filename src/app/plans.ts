@@ -13,15 +13,24 @@ import { executeLocked } from './locked-command';
 export async function createPlan(deps: AppDeps, request: Request, input: { organizationId: string; name: string }): Promise<PlanView> {
   const { tenantId } = request.principal;
   const planId = randomUUID();
-  await executeLocked(deps, request, plan, planStream(planId), async (): Promise<PlanCommand> => ({
-    type: 'CreatePlan',
-    data: {
-      planId,
-      organizationId: input.organizationId,
-      name: input.name,
-      known: { organizationActive: (await organizationById(deps.db, tenantId, input.organizationId)) !== null, nameTaken: await planNameTaken(deps.db, tenantId, input.name) },
-    },
-  }));
+  await executeLocked(
+    deps,
+    request,
+    plan,
+    planStream(planId),
+    async (): Promise<PlanCommand> => ({
+      type: 'CreatePlan',
+      data: {
+        planId,
+        organizationId: input.organizationId,
+        name: input.name,
+        known: {
+          organizationActive: (await organizationById(deps.db, tenantId, input.organizationId)) !== null,
+          nameTaken: await planNameTaken(deps.db, tenantId, input.name),
+        },
+      },
+    }),
+  );
   return found(await planById(deps.db, tenantId, planId), 'plan', planId);
 }
 
@@ -30,7 +39,13 @@ export async function deletePlan(deps: AppDeps, request: Request, id: string, ex
   return id;
 }
 
-export function setPlanAdditionalCredentials(deps: AppDeps, request: Request, id: string, enabled: boolean, expectedVersion?: number | null): Promise<PlanView> {
+export function setPlanAdditionalCredentials(
+  deps: AppDeps,
+  request: Request,
+  id: string,
+  enabled: boolean,
+  expectedVersion?: number | null,
+): Promise<PlanView> {
   return changePlan(deps, request, id, expectedVersion, { type: 'SetPlanAdditionalCredentials', data: { planId: id, enabled } });
 }
 
@@ -39,7 +54,14 @@ export function setPlanAdditionalCredentials(deps: AppDeps, request: Request, id
  * are behind); how many other plans have it on, from the read models, under the tenant lock that
  * every toggle holds until the read models include it.
  */
-export function togglePlanCredential(deps: AppDeps, request: Request, id: string, credentialId: string, enabled: boolean, expectedVersion?: number | null): Promise<PlanView> {
+export function togglePlanCredential(
+  deps: AppDeps,
+  request: Request,
+  id: string,
+  credentialId: string,
+  enabled: boolean,
+  expectedVersion?: number | null,
+): Promise<PlanView> {
   return changePlan(deps, request, id, expectedVersion, async () => ({
     type: 'TogglePlanCredential',
     data: { planId: id, credentialId, enabled, known: await knownCredential(deps, request, id, credentialId) },
@@ -72,7 +94,13 @@ async function knownCredential(deps: AppDeps, request: Request, planId: string, 
 }
 
 /** Commands that judge credentials (given as a function) run under the tenant lock; the others need none. */
-async function changePlan(deps: AppDeps, request: Request, id: string, expectedVersion: number | null | undefined, command: PlanCommand | (() => Promise<PlanCommand>)): Promise<PlanView> {
+async function changePlan(
+  deps: AppDeps,
+  request: Request,
+  id: string,
+  expectedVersion: number | null | undefined,
+  command: PlanCommand | (() => Promise<PlanCommand>),
+): Promise<PlanView> {
   const { tenantId } = request.principal;
   found(await planById(deps.db, tenantId, id), 'plan', id);
   const stream = planStream(id);

@@ -25,7 +25,6 @@ export function actorOf(principal: Principal): Actor {
   return { kind: 'api-token', id: principal.tokenId, name: principal.name, role: principal.role };
 }
 
-
 /** The context of every command a request causes: the actor from the token, never from input. */
 export function commandContext(principal: Principal, correlationId: string, causationId?: string): CommandContext {
   return { tenantId: principal.tenantId, actor: actorOf(principal), correlationId, causationId };

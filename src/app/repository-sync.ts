@@ -3,7 +3,15 @@ import { readState } from '../core/read-state';
 import { ConcurrencyError, DomainError } from '../core/errors';
 import { messageOf } from '../errors';
 import { mainLogin } from '../domain/organization';
-import { repositoryList, repositoryListStream, type ListedRepository, type RepositoryCommand, type RepositoryKind, type SyncStats, type SyncTrigger } from '../domain/repository';
+import {
+  repositoryList,
+  repositoryListStream,
+  type ListedRepository,
+  type RepositoryCommand,
+  type RepositoryKind,
+  type SyncStats,
+  type SyncTrigger,
+} from '../domain/repository';
 import { tenant, tenantStream, type TenantCommand } from '../domain/tenant';
 import type { Page } from '../gitlab/types';
 import { organizationById } from '../queries/organizations';
@@ -72,12 +80,26 @@ export async function startSync(
   const causationId = start.eventIds.at(-1)!;
   if (deps.jobs.signal.aborted) {
     // The service is stopping: no job will run it, and a sync left running would hold the next one off.
-    await execute(deps, recorder, repositoryList, stream, { type: 'FailRepositorySync', data: { organizationId: organization.id, syncId, reason: 'the service stopped before the sync ran' } }, { causationId });
+    await execute(
+      deps,
+      recorder,
+      repositoryList,
+      stream,
+      { type: 'FailRepositorySync', data: { organizationId: organization.id, syncId, reason: 'the service stopped before the sync ran' } },
+      { causationId },
+    );
   } else deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, recorder, causationId, organization, syncId, signal));
   return syncId;
 }
 
-async function runSync(deps: AppDeps, request: Request, causationId: string, organization: OrganizationView, syncId: string, signal: AbortSignal): Promise<void> {
+async function runSync(
+  deps: AppDeps,
+  request: Request,
+  causationId: string,
+  organization: OrganizationView,
+  syncId: string,
+  signal: AbortSignal,
+): Promise<void> {
   const { tenantId } = request.principal;
   const stream = repositoryListStream(organization.id);
   const started = Date.now();
@@ -93,13 +115,24 @@ async function runSync(deps: AppDeps, request: Request, causationId: string, org
     if (organization.gitlabGroupId === null) throw new Error('the group was never found on GitLab: verify the organization');
     // A sync reads as the organization's main login: additional credentials belong to plans.
     const { passwordId } = mainLogin(organization);
-    main = await sessionFor(deps, { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod: organization.authMethod }, { rateLimit: 'wait', signal });
+    main = await sessionFor(
+      deps,
+      { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod: organization.authMethod },
+      { rateLimit: 'wait', signal },
+    );
     listing = await listGroup(main, organization.gitlabGroupId, kinds, signal);
   } catch (error) {
-    await execute(deps, request, repositoryList, stream, {
-      type: 'FailRepositorySync',
-      data: { organizationId: organization.id, syncId, reason: `the repository list could not be read: ${messageOf(error)}`, stats: stats() },
-    }, { causationId });
+    await execute(
+      deps,
+      request,
+      repositoryList,
+      stream,
+      {
+        type: 'FailRepositorySync',
+        data: { organizationId: organization.id, syncId, reason: `the repository list could not be read: ${messageOf(error)}`, stats: stats() },
+      },
+      { causationId },
+    );
     return;
   }
   // Seats are counted across the tenant's organizations: one sync at a time per tenant decides.
@@ -146,8 +179,13 @@ export async function setRepositoryProtection(deps: AppDeps, request: Request, i
   const repository = found(await repositoryById(deps.db, tenantId, id), 'repository', id);
   found(await organizationById(deps.db, tenantId, repository.organizationId), 'repository', id);
   const ref = { organizationId: repository.organizationId, repositoryId: id };
-  await executeLocked(deps, request, repositoryList, repositoryListStream(repository.organizationId), async (): Promise<RepositoryCommand> =>
-    protect ? { type: 'ProtectRepository', data: { ...ref, freeSeats: await freeSeats(deps.db, tenantId) } } : { type: 'UnprotectRepository', data: ref },
+  await executeLocked(
+    deps,
+    request,
+    repositoryList,
+    repositoryListStream(repository.organizationId),
+    async (): Promise<RepositoryCommand> =>
+      protect ? { type: 'ProtectRepository', data: { ...ref, freeSeats: await freeSeats(deps.db, tenantId) } } : { type: 'UnprotectRepository', data: ref },
   );
   return found(await repositoryById(deps.db, tenantId, id), 'repository', id);
 }
@@ -155,9 +193,15 @@ export async function setRepositoryProtection(deps: AppDeps, request: Request, i
 /** setLicenseSeats: how many projects the tenant may protect at once. */
 export async function setLicenseSeats(deps: AppDeps, request: Request, count: number): Promise<{ limit: number | null; used: number }> {
   const { tenantId } = request.principal;
-  await executeLocked(deps, request, tenant, tenantStream(tenantId), async (): Promise<TenantCommand> => ({
-    type: 'SetLicenseSeats',
-    data: { count, known: { seatsUsed: (await licenseSeats(deps.db, tenantId)).used } },
-  }));
+  await executeLocked(
+    deps,
+    request,
+    tenant,
+    tenantStream(tenantId),
+    async (): Promise<TenantCommand> => ({
+      type: 'SetLicenseSeats',
+      data: { count, known: { seatsUsed: (await licenseSeats(deps.db, tenantId)).used } },
+    }),
+  );
   return licenseSeats(deps.db, tenantId);
 }

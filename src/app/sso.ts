@@ -89,10 +89,20 @@ export async function completeAuthorization(
   let check: TokenCheck & { login?: string };
   if (!query.code) {
     const said = [query.error, query.errorDescription].filter(Boolean).join(': ');
-    check = { ok: false, failure: 'ACCESS_DENIED', reason: `GitLab sent no authorization code${said ? ` (${said})` : ''}: sign in again and approve Backplane` };
+    check = {
+      ok: false,
+      failure: 'ACCESS_DENIED',
+      reason: `GitLab sent no authorization code${said ? ` (${said})` : ''}: sign in again and approve Backplane`,
+    };
   } else {
     try {
-      tokens = await deps.gitlab.exchangeCode({ gitlabUrl: pending.gitlabUrl, app: ssoApplication(deps, pending.gitlabUrl), code: query.code, redirectUri: redirectUri(deps), verifier });
+      tokens = await deps.gitlab.exchangeCode({
+        gitlabUrl: pending.gitlabUrl,
+        app: ssoApplication(deps, pending.gitlabUrl),
+        code: query.code,
+        redirectUri: redirectUri(deps),
+        verifier,
+      });
       check = await checkUsable(
         deps,
         { tenantId, deviceId: pending.defaultDeviceId, gitlabUrl: pending.gitlabUrl, groupPath: pending.name, login: null },
@@ -108,7 +118,10 @@ export async function completeAuthorization(
   const stream = organizationStream(organizationId);
   if (!check.ok || tokens === null) {
     try {
-      await execute(deps, request, organization, stream, { type: 'AuthorizeOrganization', data: { organizationId, login: null, passwordId: null, token: check } });
+      await execute(deps, request, organization, stream, {
+        type: 'AuthorizeOrganization',
+        data: { organizationId, login: null, passwordId: null, token: check },
+      });
     } catch (error) {
       // Removed or authorized since it was looked up: the refusal is the answer.
       if (!(error instanceof DomainError)) throw error;
@@ -122,7 +135,10 @@ export async function completeAuthorization(
     description: `GitLab's authorization of organization ${pending.name} (SSO); Backplane renews it`,
   });
   try {
-    await execute(deps, request, organization, stream, { type: 'AuthorizeOrganization', data: { organizationId, login: check.login ?? null, passwordId: password.id, token: check } });
+    await execute(deps, request, organization, stream, {
+      type: 'AuthorizeOrganization',
+      data: { organizationId, login: check.login ?? null, passwordId: password.id, token: check },
+    });
   } catch (error) {
     // Another sign-in of the same organization got there first: this entry is no one's.
     if (!(error instanceof DomainError)) throw error;

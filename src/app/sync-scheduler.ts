@@ -24,8 +24,8 @@ export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: numbe
       if (organization === null || organization.passwordId === null || !syncDue(organization.repositoriesSync, lastStartedAt, now)) continue;
       const request = { principal: systemPrincipal(tenantId), correlationId: randomUUID() };
       // Another process (or the organization's own first sync) may have served this slot: then it is not synced again.
-      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE', { now, lastStartedAtSeen: lastStartedAt }).catch((error: unknown) =>
-        logger.warn('scheduled sync did not start', { organizationId, error: loggedError(error) }),
+      await startSync(deps, request, organization, lastStartedAt === null ? 'FIRST' : 'SCHEDULE', { now, lastStartedAtSeen: lastStartedAt }).catch(
+        (error: unknown) => logger.warn('scheduled sync did not start', { organizationId, error: loggedError(error) }),
       );
     }
   };

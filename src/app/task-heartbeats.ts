@@ -35,7 +35,10 @@ export class TaskHeartbeats {
 
   /** The task's last beat; null when no process beats for it. */
   async lastBeat(tenantId: string, taskId: string): Promise<Date | null> {
-    const [row] = await this.db.query<{ beat_at: Date | string }>('SELECT beat_at FROM task_heartbeats WHERE task_id = $1 AND tenant_id = $2', [taskId, tenantId]);
+    const [row] = await this.db.query<{ beat_at: Date | string }>('SELECT beat_at FROM task_heartbeats WHERE task_id = $1 AND tenant_id = $2', [
+      taskId,
+      tenantId,
+    ]);
     return row ? new Date(row.beat_at) : null;
   }
 

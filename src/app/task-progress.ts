@@ -21,8 +21,10 @@ export async function taskProgress(deps: AppDeps, request: Request, taskId: stri
   if (head !== null) await deps.settle(head, [stream]);
   const first = found(await taskById(db, tenantId, taskId), 'task', taskId);
   if (ended(first)) return once(first);
-  const feed = eventFeed<RecordedEvent>(store, { from: head ?? 'start', filter: { streamPrefixes: [stream] }, allowed: stillAllowed(deps, request.principal) }, (event) =>
-    event.stream === stream ? event : null,
+  const feed = eventFeed<RecordedEvent>(
+    store,
+    { from: head ?? 'start', filter: { streamPrefixes: [stream] }, allowed: stillAllowed(deps, request.principal) },
+    (event) => (event.stream === stream ? event : null),
   );
 
   async function* progress(): AsyncGenerator<TaskView | FeedRevokedError> {

@@ -41,7 +41,12 @@ async function openTenant(deps: AppDeps, request: Request, options: { tenantId: 
       }),
     () => deps.tokens.discard(tokenId),
   );
-  await registerDevice(deps, { principal: systemPrincipal(tenantId), correlationId: request.correlationId }, { name: LOCAL_DEVICE_NAME }, { builtIn: true, causationId: creation.eventIds[0] });
+  await registerDevice(
+    deps,
+    { principal: systemPrincipal(tenantId), correlationId: request.correlationId },
+    { name: LOCAL_DEVICE_NAME },
+    { builtIn: true, causationId: creation.eventIds[0] },
+  );
   return { token, principal: found(await tokenById(deps.db, tenantId, tokenId), 'API token', tokenId) };
 }
 
@@ -54,7 +59,11 @@ export function bootstrapTenant(deps: AppDeps, token: string): Promise<IssuedTok
   return deps.tenantLock.run('tenants', async () => {
     const [existing] = await deps.store.readAll({ filter: { eventTypes: ['TenantCreated'] }, maxCount: 1 });
     if (existing) return null;
-    return openTenant(deps, { principal: systemPrincipal(DEFAULT_TENANT_ID, true), correlationId: randomUUID() }, { tenantId: DEFAULT_TENANT_ID, name: 'default', root: true, token });
+    return openTenant(
+      deps,
+      { principal: systemPrincipal(DEFAULT_TENANT_ID, true), correlationId: randomUUID() },
+      { tenantId: DEFAULT_TENANT_ID, name: 'default', root: true, token },
+    );
   });
 }
 

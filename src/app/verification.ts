@@ -54,17 +54,36 @@ export async function checkToken(deps: AppDeps, target: TokenTarget): Promise<To
 }
 
 /** Asks GitLab about a token in hand (one not yet in the password manager), through the default device. */
-export async function checkUsable(deps: AppDeps, target: Omit<TokenTarget, 'passwordId' | 'authMethod'>, token: UsableToken): Promise<TokenCheck & { login?: string }> {
+export async function checkUsable(
+  deps: AppDeps,
+  target: Omit<TokenTarget, 'passwordId' | 'authMethod'>,
+  token: UsableToken,
+): Promise<TokenCheck & { login?: string }> {
   const device = await deviceById(deps.db, target.tenantId, target.deviceId);
   if (device === null) throw new DomainError('NOT_FOUND', `no device ${target.deviceId}`);
   if (!device.builtIn) {
-    return { ok: false, failure: 'DEVICE_UNAVAILABLE', reason: `device ${device.name} is not connected: make the built-in device local the default device to reach GitLab from the server` };
+    return {
+      ok: false,
+      failure: 'DEVICE_UNAVAILABLE',
+      reason: `device ${device.name} is not connected: make the built-in device local the default device to reach GitLab from the server`,
+    };
   }
-  return deps.gitlab.checkToken({ gitlabUrl: target.gitlabUrl, token: token.token, kind: token.kind, login: target.login, groupPath: target.groupPath, scopes: token.scopes });
+  return deps.gitlab.checkToken({
+    gitlabUrl: target.gitlabUrl,
+    token: token.token,
+    kind: token.kind,
+    login: target.login,
+    groupPath: target.groupPath,
+    scopes: token.scopes,
+  });
 }
 
 /** A session with GitLab as the target's login, its token read from the password manager (refreshed first when SSO's is about to expire). */
-export async function sessionFor(deps: AppDeps, target: Omit<TokenTarget, 'login' | 'groupPath' | 'deviceId'>, options?: SessionOptions): Promise<GitLabSession> {
+export async function sessionFor(
+  deps: AppDeps,
+  target: Omit<TokenTarget, 'login' | 'groupPath' | 'deviceId'>,
+  options?: SessionOptions,
+): Promise<GitLabSession> {
   const { token, kind } = await usableToken(deps, target);
   return deps.gitlab.session({ gitlabUrl: target.gitlabUrl, token, kind }, options);
 }
@@ -86,11 +105,21 @@ export async function usableToken(deps: AppDeps, target: Pick<TokenTarget, 'tena
       const current = storedTokens(await revealPassword(deps, target.tenantId, target.passwordId), target.passwordId);
       if (!expiresSoon(current)) return current;
       const application = deps.sso.application;
-      if (application === null) throw new OAuthGrantError('SSO is not configured on this server: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET', 'NOT_CONFIGURED');
+      if (application === null)
+        throw new OAuthGrantError(
+          'SSO is not configured on this server: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET',
+          'NOT_CONFIGURED',
+        );
       if (application.gitlabUrl !== target.gitlabUrl) {
-        throw new OAuthGrantError(`SSO is set up for the GitLab at ${application.gitlabUrl}, not ${target.gitlabUrl} (BACKPLANE_GITLAB_OAUTH_URL)`, 'NOT_CONFIGURED');
+        throw new OAuthGrantError(
+          `SSO is set up for the GitLab at ${application.gitlabUrl}, not ${target.gitlabUrl} (BACKPLANE_GITLAB_OAUTH_URL)`,
+          'NOT_CONFIGURED',
+        );
       }
-      const fresh = { ...(await deps.gitlab.refreshTokens({ gitlabUrl: target.gitlabUrl, app: application, refreshToken: current.refreshToken })), renewals: current.renewals + 1 };
+      const fresh = {
+        ...(await deps.gitlab.refreshTokens({ gitlabUrl: target.gitlabUrl, app: application, refreshToken: current.refreshToken })),
+        renewals: current.renewals + 1,
+      };
       // Backplane renews what it was given; the history says so, and shows the new fingerprint.
       await keepRefreshed(deps, target.tenantId, target.passwordId, tokensSecret(fresh));
       return fresh;
@@ -117,7 +146,11 @@ async function keepRefreshed(deps: AppDeps, tenantId: string, passwordId: string
 
 function storedTokens(secret: string, passwordId: string): OAuthTokens {
   const tokens = parseTokensSecret(secret);
-  if (tokens === null) throw new OAuthGrantError(`password ${passwordId} holds no GitLab authorization (it was changed by hand?): authorize the organization again`, 'invalid_secret');
+  if (tokens === null)
+    throw new OAuthGrantError(
+      `password ${passwordId} holds no GitLab authorization (it was changed by hand?): authorize the organization again`,
+      'invalid_secret',
+    );
   return tokens;
 }
 
@@ -137,7 +170,12 @@ function refreshRefused(error: OAuthGrantError): Extract<TokenCheck, { ok: false
  * A verification that failed creates nothing, yet the attempt (who, what, GitLab's answer) is
  * recorded; then the caller hears GITLAB_AUTH_FAILED with the reason.
  */
-export async function refuseUnverified(deps: AppDeps, request: Request, check: Extract<TokenCheck, { ok: false }>, attempt: Omit<VerificationEvent['data'], 'attemptId' | 'failure' | 'reason'>): Promise<never> {
+export async function refuseUnverified(
+  deps: AppDeps,
+  request: Request,
+  check: Extract<TokenCheck, { ok: false }>,
+  attempt: Omit<VerificationEvent['data'], 'attemptId' | 'failure' | 'reason'>,
+): Promise<never> {
   const attemptId = randomUUID();
   await execute(deps, request, verification, verificationStream(attemptId), {
     type: 'RecordFailedVerification',

@@ -47,7 +47,10 @@ export class OAuthAuthorizations {
   }
 
   /** Records a sign-in about to start; returns its state, which only the browser carries from here. */
-  async begin(entry: { tenantId: string; organizationId: string; verifierSecretId: string; principal: AuthorizationPrincipal }, now = new Date()): Promise<string> {
+  async begin(
+    entry: { tenantId: string; organizationId: string; verifierSecretId: string; principal: AuthorizationPrincipal },
+    now = new Date(),
+  ): Promise<string> {
     const state = randomBytes(32).toString('base64url');
     await this.db.query(
       `INSERT INTO oauth_authorizations (state_digest, tenant_id, organization_id, verifier_secret_id, principal_token_id, principal_name, principal_role, created_at)

@@ -39,10 +39,11 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
 }
 
 export async function advanceCheckpoint(tx: SqlExecutor, name: string, position: string, applied: number): Promise<void> {
-  await tx.query(
-    'UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, updated_at = now() WHERE name = $1',
-    [name, position, applied],
-  );
+  await tx.query('UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, updated_at = now() WHERE name = $1', [
+    name,
+    position,
+    applied,
+  ]);
 }
 
 /** Drops the projection's tables, creates them anew and sets its checkpoint back to the start. */

@@ -287,7 +287,11 @@ export class ProjectionRunner {
             session.applying -= 1;
           }
         }
-        this.progress.emit('progress', { position: batch.position, eventsApplied: session.eventsApplied, caughtUp: batch.caughtUp } satisfies ProjectionProgress);
+        this.progress.emit('progress', {
+          position: batch.position,
+          eventsApplied: session.eventsApplied,
+          caughtUp: batch.caughtUp,
+        } satisfies ProjectionProgress);
         const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
         if (reached) caughtUp.set();
       },

@@ -42,7 +42,9 @@ export function passes(filter: EventFilter | undefined, event: RecordedEvent): b
  * rebuilt together; the version rises whenever one of theirs does.
  */
 export function combineProjections(name: string, parts: readonly Projection[]): Projection {
-  const prefixes = parts.every((part) => part.filter?.streamPrefixes && !part.filter.eventTypes) ? parts.flatMap((part) => part.filter!.streamPrefixes!) : undefined;
+  const prefixes = parts.every((part) => part.filter?.streamPrefixes && !part.filter.eventTypes)
+    ? parts.flatMap((part) => part.filter!.streamPrefixes!)
+    : undefined;
   return {
     name,
     version: combinedVersion(parts),

@@ -43,7 +43,10 @@ export async function rebuildProjection(
 
   if (head === null) return report(0, 'elsewhere', true);
   const ticker = setInterval(() => {
-    void runner.checkpoint().then((checkpoint) => report(checkpoint?.eventsApplied ?? 0, 'elsewhere', false), () => undefined);
+    void runner.checkpoint().then(
+      (checkpoint) => report(checkpoint?.eventsApplied ?? 0, 'elsewhere', false),
+      () => undefined,
+    );
   }, 500);
   try {
     await runner.waitForPosition(head, timeoutMs);

@@ -76,11 +76,15 @@ export function admissibleCredential(data: Omit<Extract<CredentialCommand, { typ
   if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
   // An SSO organization nobody has authorized yet has no main login to tell this one apart from.
   if (known.organization.mainLogin === null) {
-    throw new DomainError('PENDING_AUTHORIZATION', `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
+    throw new DomainError(
+      'PENDING_AUTHORIZATION',
+      `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`,
+    );
   }
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
   // Its refresh token would go out as a personal access token, to wherever the credential points.
-  if (known.passwordHoldsAuthorization) throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
+  if (known.passwordHoldsAuthorization)
+    throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
   if (sameLogin(login, known.organization.mainLogin)) {
     throw new DomainError('CONFLICT', `${login} is the organization's main login; an additional credential must be another account`);
   }
@@ -105,7 +109,10 @@ export const EXPIRING_WITHIN_DAYS = 14;
  * token (401) since it was last verified; EXPIRED past its expiry day; THROTTLED while cooling
  * down; EXPIRING within 14 days of it; else ACTIVE.
  */
-export function credentialStatus(facts: { removed: boolean; failure: string | null; expiresAt: string | null; throttledUntil: Date | null }, now: Date): CredentialStatus {
+export function credentialStatus(
+  facts: { removed: boolean; failure: string | null; expiresAt: string | null; throttledUntil: Date | null },
+  now: Date,
+): CredentialStatus {
   if (facts.removed) return 'REMOVED';
   if (facts.failure === 'INVALID_TOKEN' || facts.failure === 'REVOKED') return 'REVOKED';
   const today = now.toISOString().slice(0, 10);

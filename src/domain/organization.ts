@@ -214,14 +214,16 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
   if (data.authMethod === 'SSO') {
     // Whoever signs in to GitLab becomes the main login: one given here could only disagree.
     if (login !== undefined && login !== null) throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no login: GitLab names the user who signs in');
-    if (passwordId !== undefined && passwordId !== null) throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no passwordId: Backplane keeps the tokens GitLab gives it');
+    if (passwordId !== undefined && passwordId !== null)
+      throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no passwordId: Backplane keeps the tokens GitLab gives it');
     shared(data, name, gitlabUrl);
     return { name, gitlabUrl, login: null, passwordId: null };
   }
   if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
   if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
-  if (known.passwordHoldsAuthorization) throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
+  if (known.passwordHoldsAuthorization)
+    throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
   shared(data, name, gitlabUrl);
   return { name, gitlabUrl, login: login.trim(), passwordId };
 }
@@ -241,7 +243,10 @@ function shared(data: AddOrganizationData, name: string, gitlabUrl: string): voi
  */
 export function mainLogin(organization: { id: string; login: string | null; passwordId: string | null }): { login: string; passwordId: string } {
   if (organization.login === null || organization.passwordId === null) {
-    throw new DomainError('PENDING_AUTHORIZATION', `organization ${organization.id} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
+    throw new DomainError(
+      'PENDING_AUTHORIZATION',
+      `organization ${organization.id} is pending authorization: open its authorizationUrl and sign in to GitLab first`,
+    );
   }
   return { login: organization.login, passwordId: organization.passwordId };
 }
@@ -261,7 +266,10 @@ function present(state: OrganizationState, organizationId: string): Organization
 /** Added, authorized and not removed. */
 function authorized(state: OrganizationState, organizationId: string): OrganizationState {
   if (state.status === 'pending') {
-    throw new DomainError('PENDING_AUTHORIZATION', `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`);
+    throw new DomainError(
+      'PENDING_AUTHORIZATION',
+      `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`,
+    );
   }
   if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
   return state;

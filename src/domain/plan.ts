@@ -115,7 +115,10 @@ function toggles(state: PlanState, planId: string, changes: CredentialChange[]):
     if (known.removed && enabled) throw new DomainError('CONFLICT', `credential ${credentialId} was removed`);
     if ((state.credentials[credentialId] ?? false) === enabled) continue;
     if (enabled && known.onOtherPlans >= PLANS_PER_CREDENTIAL) {
-      throw new DomainError('CONFLICT', `a credential may be switched on on at most ${PLANS_PER_CREDENTIAL} plans, and credential ${credentialId} is on ${known.onOtherPlans} others`);
+      throw new DomainError(
+        'CONFLICT',
+        `a credential may be switched on on at most ${PLANS_PER_CREDENTIAL} plans, and credential ${credentialId} is on ${known.onOtherPlans} others`,
+      );
     }
     events.push({ type: 'PlanCredentialToggled', data: { planId, organizationId, credentialId, enabled } });
   }

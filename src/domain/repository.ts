@@ -39,7 +39,10 @@ export type RepositoryEvent =
   | { type: 'RepositoryUnprotected'; data: Ref }
   /** A new repository that auto-add would have protected, left unprotected: the license has no free seat. */
   | { type: 'LicenseSeatLimitReached'; data: Ref & { fullPath: string } }
-  | { type: 'RepositoryListSynced'; data: SyncStats & { organizationId: string; syncId: string; added: number; removed: number; renamed: number; unchanged: number } }
+  | {
+      type: 'RepositoryListSynced';
+      data: SyncStats & { organizationId: string; syncId: string; added: number; removed: number; renamed: number; unchanged: number };
+    }
   /** The listing failed or stopped part-way: nothing was added or removed. */
   | { type: 'RepositoryListSyncFailed'; data: Partial<SyncStats> & { organizationId: string; syncId: string; reason: string } };
 
@@ -95,7 +98,12 @@ export const repositoryList: Decider<RepositoryListState, RepositoryCommand, Rep
   evolve(state, event) {
     switch (event.type) {
       case 'RepositoryListSyncStarted':
-        return { ...state, running: { syncId: event.data.syncId, startedAt: event.data.startedAt }, lastSyncId: event.data.syncId, lastStartedAt: event.data.startedAt };
+        return {
+          ...state,
+          running: { syncId: event.data.syncId, startedAt: event.data.startedAt },
+          lastSyncId: event.data.syncId,
+          lastStartedAt: event.data.startedAt,
+        };
       case 'RepositoryListSynced':
       case 'RepositoryListSyncFailed':
         return state.running?.syncId === event.data.syncId ? { ...state, running: null } : state;
@@ -128,7 +136,10 @@ export const repositoryList: Decider<RepositoryListState, RepositoryCommand, Rep
           const age = Date.parse(now) - Date.parse(state.running.startedAt);
           if (!(age > staleAfterMs)) throw new DomainError('SYNC_RUNNING', `sync ${state.running.syncId} of this organization is still running`);
           // Its process went away without a word: it is recorded as failed, and nothing it saw counts.
-          events.push({ type: 'RepositoryListSyncFailed', data: { organizationId, syncId: state.running.syncId, reason: `no result after ${Math.round(age / 60_000)} minutes: the sync was interrupted` } });
+          events.push({
+            type: 'RepositoryListSyncFailed',
+            data: { organizationId, syncId: state.running.syncId, reason: `no result after ${Math.round(age / 60_000)} minutes: the sync was interrupted` },
+          });
         }
         events.push({ type: 'RepositoryListSyncStarted', data: { organizationId, syncId, trigger, startedAt: now } });
         return events;
@@ -196,7 +207,17 @@ function completed(state: RepositoryListState, data: Extract<RepositoryCommand, 
       if (before.fullPath === listed.fullPath) unchanged++;
       else {
         renamed++;
-        events.push({ type: 'RepositoryRenamed', data: { organizationId, repositoryId: before.id, gitlabId: listed.gitlabId, kind: listed.kind, previousPath: before.fullPath, fullPath: listed.fullPath } });
+        events.push({
+          type: 'RepositoryRenamed',
+          data: {
+            organizationId,
+            repositoryId: before.id,
+            gitlabId: listed.gitlabId,
+            kind: listed.kind,
+            previousPath: before.fullPath,
+            fullPath: listed.fullPath,
+          },
+        });
       }
       continue;
     }
@@ -230,7 +251,10 @@ function completed(state: RepositoryListState, data: Extract<RepositoryCommand, 
   for (const repository of known.values()) {
     if (repository.removed || !kinds.includes(repository.kind) || seen.has(key(repository.kind, repository.gitlabId))) continue;
     removed++;
-    events.push({ type: 'RepositoryRemovedFromSource', data: { organizationId, repositoryId: repository.id, gitlabId: repository.gitlabId, kind: repository.kind, fullPath: repository.fullPath } });
+    events.push({
+      type: 'RepositoryRemovedFromSource',
+      data: { organizationId, repositoryId: repository.id, gitlabId: repository.gitlabId, kind: repository.kind, fullPath: repository.fullPath },
+    });
   }
   events.push({ type: 'RepositoryListSynced', data: { organizationId, syncId, added, removed, renamed, unchanged, ...stats } });
   return events;

@@ -96,7 +96,8 @@ export const task: Decider<TaskState, TaskCommand, TaskEvent> = {
       const { known, now, ...data } = command.data;
       if (state.status !== 'NONE') throw new DomainError('CONFLICT', `task ${data.taskId} already exists`);
       if (!known.planActive) throw new DomainError('NOT_FOUND', `no plan ${data.planId}`);
-      if (!Number.isInteger(data.repositoriesTotal) || data.repositoriesTotal < 0) throw new DomainError('INVALID_INPUT', 'repositoriesTotal must be a whole number');
+      if (!Number.isInteger(data.repositoriesTotal) || data.repositoriesTotal < 0)
+        throw new DomainError('INVALID_INPUT', 'repositoriesTotal must be a whole number');
       return [{ type: 'BackupTaskStarted', data: { ...data, startedAt: now } }];
     }
     const ref = unfinished(state);
@@ -114,7 +115,9 @@ export const task: Decider<TaskState, TaskCommand, TaskEvent> = {
         if (state.recorded + results.length > state.total) throw new DomainError('CONFLICT', `task ${ref.taskId} has ${state.total} repositories, not more`);
         return results.map((result): TaskEvent => {
           const { ok: _ok, ...data } = result;
-          return result.ok ? { type: 'RepositoryBackedUp', data: { ...ref, ...(data as Omit<typeof result, 'ok'>) } } : { type: 'RepositoryBackupFailed', data: { ...ref, ...(data as Omit<typeof result, 'ok'>) } };
+          return result.ok
+            ? { type: 'RepositoryBackedUp', data: { ...ref, ...(data as Omit<typeof result, 'ok'>) } }
+            : { type: 'RepositoryBackupFailed', data: { ...ref, ...(data as Omit<typeof result, 'ok'>) } };
         });
       }
       case 'FinishBackupTask': {

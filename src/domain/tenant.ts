@@ -71,16 +71,20 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         if (token.revoked) return [];
         const otherAdmins = Object.entries(state.tokens).filter(([id, other]) => id !== command.data.tokenId && !other.revoked && other.role === 'ADMIN');
         if (token.role === 'ADMIN' && otherAdmins.length === 0) {
-          throw new DomainError('CONFLICT', 'this is the tenant\'s last active ADMIN token: create another ADMIN token first');
+          throw new DomainError('CONFLICT', "this is the tenant's last active ADMIN token: create another ADMIN token first");
         }
         return [{ type: 'ApiTokenRevoked', data: { tenantId, tokenId: command.data.tokenId } }];
       }
       case 'SetLicenseSeats': {
         const tenantId = existing(state);
         const { count, known } = command.data;
-        if (!Number.isInteger(count) || count < 0 || count > 1_000_000) throw new DomainError('INVALID_INPUT', 'count must be a whole number from 0 to 1000000');
+        if (!Number.isInteger(count) || count < 0 || count > 1_000_000)
+          throw new DomainError('INVALID_INPUT', 'count must be a whole number from 0 to 1000000');
         if (count < known.seatsUsed) {
-          throw new DomainError('CONFLICT', `${known.seatsUsed} repositories are protected now: unprotect ${known.seatsUsed - count} of them before lowering the limit to ${count}`);
+          throw new DomainError(
+            'CONFLICT',
+            `${known.seatsUsed} repositories are protected now: unprotect ${known.seatsUsed - count} of them before lowering the limit to ${count}`,
+          );
         }
         if (state.licenseSeats === count) return [];
         return [{ type: 'LicenseSeatsSet', data: { tenantId, limit: count } }];

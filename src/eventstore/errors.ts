@@ -9,10 +9,7 @@ export class WrongExpectedVersionError extends BackplaneError {
     /** The stream's current revision, or 'no_stream'. */
     readonly actual: bigint | 'no_stream',
   ) {
-    super(
-      'WRONG_EXPECTED_VERSION',
-      `stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`,
-    );
+    super('WRONG_EXPECTED_VERSION', `stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`);
   }
 }
 
@@ -29,10 +26,7 @@ export class DuplicateEventIdError extends BackplaneError {
     readonly stream: string,
     readonly eventIds: string[],
   ) {
-    super(
-      'DUPLICATE_EVENT_ID',
-      `stream ${stream}: event ids already recorded, by an append this one does not repeat: ${eventIds.join(', ')}`,
-    );
+    super('DUPLICATE_EVENT_ID', `stream ${stream}: event ids already recorded, by an append this one does not repeat: ${eventIds.join(', ')}`);
   }
 }
 

@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from './errors';
-import type { Direction, EventData, EventFilter, ExpectedRevision, JsonObject, JsonValue, ReadAllFrom, ReadAllOptions, ReadStreamFrom, ReadStreamOptions } from './types';
+import type {
+  Direction,
+  EventData,
+  EventFilter,
+  ExpectedRevision,
+  JsonObject,
+  JsonValue,
+  ReadAllFrom,
+  ReadAllOptions,
+  ReadStreamFrom,
+  ReadStreamOptions,
+} from './types';
 
 // Stream names are `<aggregate>-<id>`; '$' is kept for system streams, as in EventStoreDB.
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@+=-]{0,254}$/;
@@ -141,7 +152,9 @@ export function assertJson(value: unknown, path: string, ancestors: object[] = [
         return;
       }
       if (!isPlainObject(value)) {
-        throw new InvalidArgumentError(`${path} is a ${value.constructor?.name ?? 'non-plain object'}, not plain JSON (convert it first, e.g. a Date to an ISO string)`);
+        throw new InvalidArgumentError(
+          `${path} is a ${value.constructor?.name ?? 'non-plain object'}, not plain JSON (convert it first, e.g. a Date to an ISO string)`,
+        );
       }
       for (const [key, item] of Object.entries(value)) {
         assertJson(key, `${path} key`, inner);

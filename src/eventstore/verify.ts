@@ -14,7 +14,6 @@ export interface TamperReport {
   message: string;
 }
 
-
 /**
  * The longest the walk holds the event loop before it lets other work run (ms): in a server,
  * a verification of a long log must not keep every other request waiting.
@@ -72,7 +71,10 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     let seen = streams.get(stream);
     if (!seen || seen.revision < head.revision) {
       // Events committed after the walk passed their place are read from the stream itself.
-      const rest = await store.readStream(stream, { fromRevision: seen ? seen.revision + 1n : 0n, maxCount: Number(head.revision + 1n - (seen ? seen.revision + 1n : 0n)) });
+      const rest = await store.readStream(stream, {
+        fromRevision: seen ? seen.revision + 1n : 0n,
+        maxCount: Number(head.revision + 1n - (seen ? seen.revision + 1n : 0n)),
+      });
       for (const event of rest) {
         await pause();
         const problem = checkEvent(event, seen);
@@ -127,14 +129,29 @@ function checkEvent(event: RecordedEvent, previous: StreamHead | undefined): Tam
   const expectedRevision = previous ? previous.revision + 1n : 0n;
   const at = { stream: event.stream, eventId: event.id, position: event.position };
   if (event.revision > expectedRevision) {
-    return { kind: 'missing', ...at, revision: expectedRevision, message: `stream ${event.stream}: revision ${expectedRevision} is missing (next found: ${event.revision})` };
+    return {
+      kind: 'missing',
+      ...at,
+      revision: expectedRevision,
+      message: `stream ${event.stream}: revision ${expectedRevision} is missing (next found: ${event.revision})`,
+    };
   }
   if (event.revision < expectedRevision) {
-    return { kind: 'reordered', ...at, revision: event.revision, message: `stream ${event.stream}: revision ${event.revision} comes after revision ${expectedRevision - 1n} in the log` };
+    return {
+      kind: 'reordered',
+      ...at,
+      revision: event.revision,
+      message: `stream ${event.stream}: revision ${event.revision} comes after revision ${expectedRevision - 1n} in the log`,
+    };
   }
   const expectedHash = chainHash(previous?.hash ?? GENESIS_HASH, event.stream, event.revision, contentHash(event));
   if (expectedHash !== event.hash) {
-    return { kind: 'altered', ...at, revision: event.revision, message: `stream ${event.stream}: event ${event.id} at revision ${event.revision} does not match its hash` };
+    return {
+      kind: 'altered',
+      ...at,
+      revision: event.revision,
+      message: `stream ${event.stream}: event ${event.id} at revision ${event.revision} does not match its hash`,
+    };
   }
   return null;
 }

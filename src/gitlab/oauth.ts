@@ -61,7 +61,12 @@ export function exchangeCode(
   grant: { code: string; redirectUri: string; verifier: string },
   options: { timeoutMs: number },
 ): Promise<OAuthTokens> {
-  return tokenRequest(gitlabUrl, app, { grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.verifier }, options);
+  return tokenRequest(
+    gitlabUrl,
+    app,
+    { grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.verifier },
+    options,
+  );
 }
 
 export function refreshTokens(gitlabUrl: string, app: OAuthApplication, refreshToken: string, options: { timeoutMs: number }): Promise<OAuthTokens> {
@@ -81,13 +86,19 @@ async function tokenRequest(gitlabUrl: string, app: OAuthApplication, params: Re
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (error) {
-    throw new OAuthGrantError(`GitLab at ${gitlabUrl} could not be asked POST /oauth/token: ${error instanceof Error ? error.name : 'unknown error'}`, 'UNREACHABLE');
+    throw new OAuthGrantError(
+      `GitLab at ${gitlabUrl} could not be asked POST /oauth/token: ${error instanceof Error ? error.name : 'unknown error'}`,
+      'UNREACHABLE',
+    );
   }
   const answer = (await response.json().catch(() => null)) as Record<string, unknown> | null;
   if (!response.ok || answer === null || typeof answer.access_token !== 'string' || typeof answer.refresh_token !== 'string') {
     const error = typeof answer?.error === 'string' ? answer.error : `HTTP ${response.status}`;
     const description = typeof answer?.error_description === 'string' ? `: ${answer.error_description}` : '';
-    throw new OAuthGrantError(`GitLab at ${gitlabUrl} refused the ${params.grant_type.replace('_', ' ')} (${error})${description}`, response.status >= 500 ? 'UNREACHABLE' : error);
+    throw new OAuthGrantError(
+      `GitLab at ${gitlabUrl} refused the ${params.grant_type.replace('_', ' ')} (${error})${description}`,
+      response.status >= 500 ? 'UNREACHABLE' : error,
+    );
   }
   const createdAt = typeof answer.created_at === 'number' ? answer.created_at * 1000 : Date.now();
   return {
@@ -101,7 +112,13 @@ async function tokenRequest(gitlabUrl: string, app: OAuthApplication, params: Re
 
 /** The password entry of an SSO organization holds its tokens as JSON: events see only its id and fingerprint. */
 export function tokensSecret(tokens: OAuthTokens): string {
-  return JSON.stringify({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt, scopes: tokens.scopes, renewals: tokens.renewals });
+  return JSON.stringify({
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    expiresAt: tokens.expiresAt,
+    scopes: tokens.scopes,
+    renewals: tokens.renewals,
+  });
 }
 
 /** Null when the secret is not what tokensSecret wrote (an entry changed by hand). */

@@ -19,16 +19,36 @@ export interface GitLabSettings {
  */
 export function gitlabPort(settings: GitLabSettings) {
   return {
-    checkToken({ gitlabUrl, token, kind, login, groupPath, scopes }: Target & { login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenVerification> {
+    checkToken({
+      gitlabUrl,
+      token,
+      kind,
+      login,
+      groupPath,
+      scopes,
+    }: Target & { login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenVerification> {
       const client = new GitLabClient({ baseUrl: gitlabUrl, token, kind }, { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs });
       if (kind === 'oauth') return verifyOAuthToken(client, { groupPath, scopes });
-      if (login === null) return Promise.resolve({ ok: false, failure: 'LOGIN_MISMATCH', reason: 'a personal access token is checked against a login, and none was given' });
+      if (login === null)
+        return Promise.resolve({ ok: false, failure: 'LOGIN_MISMATCH', reason: 'a personal access token is checked against a login, and none was given' });
       return verifyToken(client, { login, groupPath });
     },
     session({ gitlabUrl, token, kind }: Target, options: GitLabClientOptions = {}): GitLabClient {
       return new GitLabClient({ baseUrl: gitlabUrl, token, kind }, { timeoutMs: settings.timeoutMs, maxRetryMs: settings.maxRetryMs, ...options });
     },
-    exchangeCode({ gitlabUrl, app, code, redirectUri, verifier }: { gitlabUrl: string; app: OAuthApplication; code: string; redirectUri: string; verifier: string }) {
+    exchangeCode({
+      gitlabUrl,
+      app,
+      code,
+      redirectUri,
+      verifier,
+    }: {
+      gitlabUrl: string;
+      app: OAuthApplication;
+      code: string;
+      redirectUri: string;
+      verifier: string;
+    }) {
       return exchangeCode(gitlabUrl, app, { code, redirectUri, verifier }, { timeoutMs: settings.timeoutMs });
     },
     refreshTokens({ gitlabUrl, app, refreshToken }: { gitlabUrl: string; app: OAuthApplication; refreshToken: string }) {

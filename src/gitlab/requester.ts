@@ -194,7 +194,9 @@ export function requestHandler(options: RequesterOptions = {}) {
           const parsed = await parseBody(response, asStream).catch((error: unknown) => {
             if (cancel?.aborted) throw aborted();
             if (bound.timedOut() || outer?.aborted) throw error;
-            throw new GitLabError('BAD_RESPONSE', `GitLab answered ${what} with ${response.status} and a body that could not be read`, { status: response.status });
+            throw new GitLabError('BAD_RESPONSE', `GitLab answered ${what} with ${response.status} and a body that could not be read`, {
+              status: response.status,
+            });
           });
           return { body: parsed, headers: Object.fromEntries(response.headers.entries()), status: response.status };
         }
@@ -243,7 +245,11 @@ export function requestHandler(options: RequesterOptions = {}) {
       const elapsed = now() - started - rateLimitWaited;
       if (elapsed >= maxRetryMs) {
         const { failure, message, status } = retryReason;
-        throw new GitLabError(failure, `${message} (gave up after ${failures} attempts in ${(elapsed / 1000).toFixed(1)} s)`, status === undefined ? {} : { status });
+        throw new GitLabError(
+          failure,
+          `${message} (gave up after ${failures} attempts in ${(elapsed / 1000).toFixed(1)} s)`,
+          status === undefined ? {} : { status },
+        );
       }
       await pause(Math.min(backoffMs(failures - 1, random), maxRetryMs - elapsed));
     }
@@ -297,7 +303,7 @@ async function parseBody(response: Response, asStream: boolean): Promise<Formatt
   const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
   if (type === 'application/json') {
     const text = await response.text();
-    return text === '' ? {} : (JSON.parse(text) as FormattedResponse['body']) ?? {};
+    return text === '' ? {} : ((JSON.parse(text) as FormattedResponse['body']) ?? {});
   }
   if (type.startsWith('text/')) return response.text();
   return response.blob();

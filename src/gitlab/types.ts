@@ -18,7 +18,16 @@ export interface RateLimitState {
  * - TIMEOUT: no answer in time; SERVER_ERROR: 5xx after the retries; BAD_RESPONSE: an answer that is not what GitLab sends;
  * - ABORTED: Backplane stopped waiting, since the work the call was for stopped (the service is stopping).
  */
-export type GitLabFailure = 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'RATE_LIMITED' | 'UNREACHABLE' | 'TIMEOUT' | 'SERVER_ERROR' | 'BAD_RESPONSE' | 'ABORTED';
+export type GitLabFailure =
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'UNREACHABLE'
+  | 'TIMEOUT'
+  | 'SERVER_ERROR'
+  | 'BAD_RESPONSE'
+  | 'ABORTED';
 
 /** A failed call to GitLab. Its message names the method, path and status, never a token. */
 export class GitLabError extends BackplaneError {

@@ -38,7 +38,10 @@ export async function verifyToken(client: Client, expect: { login: string; group
   const user = await whoIs(client);
   if ('failure' in user) return user;
   if (user.username.toLowerCase() !== expect.login.toLowerCase()) {
-    return fail('LOGIN_MISMATCH', `the token belongs to GitLab user ${echoed(user.username)}, not ${expect.login}: use a token of ${expect.login}, or change the login`);
+    return fail(
+      'LOGIN_MISMATCH',
+      `the token belongs to GitLab user ${echoed(user.username)}, not ${expect.login}: use a token of ${expect.login}, or change the login`,
+    );
   }
 
   const group = await visibleGroup(client, expect.groupPath, user.username);
@@ -79,7 +82,10 @@ async function visibleGroup(client: Client, groupPath: string | undefined, usern
     return await client.group(groupPath);
   } catch (error) {
     if (error instanceof GitLabError && (error.failure === 'NOT_FOUND' || error.failure === 'FORBIDDEN')) {
-      return fail('GROUP_NOT_FOUND', `GitLab at ${client.baseUrl} has no group ${groupPath} that ${username} can see: check the path, or add ${username} to the group`);
+      return fail(
+        'GROUP_NOT_FOUND',
+        `GitLab at ${client.baseUrl} has no group ${groupPath} that ${username} can see: check the path, or add ${username} to the group`,
+      );
     }
     return failed(client, error, `GET /groups/${groupPath}`);
   }
@@ -92,9 +98,14 @@ function failed(client: Client, error: unknown, what: string): Failed {
   switch (error.failure) {
     case 'UNAUTHORIZED':
       // GitLab says why in its 401 ("Token was revoked…", "Token has expired."), when it says.
-      if (/revoked/i.test(error.details.gitlabMessage ?? '')) return fail('REVOKED', `GitLab at ${client.baseUrl} says the token was revoked: create a new one with read_api and read_repository`);
-      if (/expired/i.test(error.details.gitlabMessage ?? '')) return fail('EXPIRED', `GitLab at ${client.baseUrl} says the token expired: create a new one with read_api and read_repository`);
-      return fail('INVALID_TOKEN', `GitLab at ${client.baseUrl} refused the token: it is invalid or revoked, or it expired; create a new one with read_api and read_repository`);
+      if (/revoked/i.test(error.details.gitlabMessage ?? ''))
+        return fail('REVOKED', `GitLab at ${client.baseUrl} says the token was revoked: create a new one with read_api and read_repository`);
+      if (/expired/i.test(error.details.gitlabMessage ?? ''))
+        return fail('EXPIRED', `GitLab at ${client.baseUrl} says the token expired: create a new one with read_api and read_repository`);
+      return fail(
+        'INVALID_TOKEN',
+        `GitLab at ${client.baseUrl} refused the token: it is invalid or revoked, or it expired; create a new one with read_api and read_repository`,
+      );
     case 'FORBIDDEN':
       return fail('MISSING_SCOPES', `GitLab at ${client.baseUrl} refused ${what} to this token: create a token with read_api and read_repository`);
     case 'RATE_LIMITED':

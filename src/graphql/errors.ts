@@ -91,7 +91,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
       }
     };
     walk(original.extensions.validationErrors, '');
-    const detail = Object.entries(fields).map(([field, messages]) => `${field}: ${messages.join('; ')}`).join(', ');
+    const detail = Object.entries(fields)
+      .map(([field, messages]) => `${field}: ${messages.join('; ')}`)
+      .join(', ');
     return { ...base, message: `invalid input: ${detail}`, extensions: { code: 'BAD_USER_INPUT', fields } };
   }
   if (original instanceof BackplaneError) {

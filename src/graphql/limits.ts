@@ -1,4 +1,14 @@
-import { getNullableType, GraphQLError, GraphQLList, isIntrospectionType, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode, type FragmentDefinitionNode } from 'graphql';
+import {
+  getNullableType,
+  GraphQLError,
+  GraphQLList,
+  isIntrospectionType,
+  Kind,
+  type DocumentNode,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type FragmentDefinitionNode,
+} from 'graphql';
 import { fieldExtensionsEstimator, getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { checkVariables } from './variables';
 
@@ -39,7 +49,13 @@ const listEstimator: ComplexityEstimator = ({ type, field, args, childComplexity
  * one request must not make the server walk the whole database. The variables are checked first:
  * the cost of a page reads them, and a value that does not fit its type is the client's mistake.
  */
-export function checkLimits(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined | null, limits: QueryLimits = DEFAULT_LIMITS): void {
+export function checkLimits(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined | null,
+  limits: QueryLimits = DEFAULT_LIMITS,
+): void {
   checkVariables(schema, document, variables, operationName);
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -49,7 +65,9 @@ export function checkLimits(schema: GraphQLSchema, document: DocumentNode, varia
     // First, as it stops early: fragments spread in fragments make the other walks exponential.
     const budget = { aliases: limits.maxAliases, selections: MAX_SELECTIONS };
     if (!withinBudget(definition.selectionSet, fragments, budget)) {
-      throw tooComplex(budget.aliases < 0 ? `the operation has more than ${limits.maxAliases} aliases` : `the operation selects more than ${MAX_SELECTIONS} fields`);
+      throw tooComplex(
+        budget.aliases < 0 ? `the operation has more than ${limits.maxAliases} aliases` : `the operation selects more than ${MAX_SELECTIONS} fields`,
+      );
     }
     const depth = depthOf(definition.selectionSet, fragments, new Set());
     if (depth > limits.maxDepth) throw tooComplex(`the operation is ${depth} levels deep; the limit is ${limits.maxDepth}`);
@@ -58,9 +76,20 @@ export function checkLimits(schema: GraphQLSchema, document: DocumentNode, varia
   if (complexity > limits.maxComplexity) throw tooComplex(`the operation's complexity is ${complexity}; the limit is ${limits.maxComplexity}`);
 }
 
-function complexityOf(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined | null): number {
+function complexityOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined | null,
+): number {
   try {
-    return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [fieldExtensionsEstimator(), listEstimator] });
+    return getComplexity({
+      schema,
+      query: document,
+      variables: variables ?? {},
+      operationName: operationName ?? undefined,
+      estimators: [fieldExtensionsEstimator(), listEstimator],
+    });
   } catch (error) {
     // graphql-query-complexity gives up past 10000 fields with an error of no code, which would answer as the server's fault.
     if (error instanceof GraphQLError && error.extensions?.code === undefined) throw tooComplex(`the operation is too large: ${error.message}`);
@@ -97,7 +126,12 @@ const MAX_SELECTIONS = 10_000;
  * is spread, stay within the budget; the walk stops as soon as they do not, so that fragments
  * spread many times in each other cannot make the count itself long.
  */
-function withinBudget(selectionSet: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, budget: { aliases: number; selections: number }, visiting = new Set<string>()): boolean {
+function withinBudget(
+  selectionSet: SelectionSetNode | undefined,
+  fragments: Map<string, FragmentDefinitionNode>,
+  budget: { aliases: number; selections: number },
+  visiting = new Set<string>(),
+): boolean {
   if (!selectionSet) return true;
   for (const selection of selectionSet.selections) {
     if (--budget.selections < 0) return false;

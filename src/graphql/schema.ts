@@ -17,7 +17,20 @@ let built: Promise<GraphQLSchema> | undefined;
 /** The API's schema, built once per process from the decorated classes. */
 export function backplaneSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [PrincipalResolver, CatalogResolver, OrganizationResolver, OrganizationFieldResolver, CredentialResolver, PlanResolver, AuditResolver, PlanCredentialToggledResolver, RepositoryResolver, OrganizationSyncResolver, TaskResolver, TaskCredentialUseResolver],
+    resolvers: [
+      PrincipalResolver,
+      CatalogResolver,
+      OrganizationResolver,
+      OrganizationFieldResolver,
+      CredentialResolver,
+      PlanResolver,
+      AuditResolver,
+      PlanCredentialToggledResolver,
+      RepositoryResolver,
+      OrganizationSyncResolver,
+      TaskResolver,
+      TaskCredentialUseResolver,
+    ],
     authChecker,
     globalMiddlewares: [refuseNul],
     // Required by type-graphql for @Subscription; every subscription here brings its own

@@ -29,7 +29,7 @@ export function checkVariables(
 
 /** What is wrong with a variable, told from where it stands in the request rather than from graphql-js's words. */
 function problem(given: Record<string, unknown>, name: string): string {
-  if (!Object.prototype.hasOwnProperty.call(given, name)) return 'was not given: it needs a value';
+  if (!Object.hasOwn(given, name)) return 'was not given: it needs a value';
   if (given[name] === null) return 'is null: it needs a value';
   return 'must be a value';
 }

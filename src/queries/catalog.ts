@@ -78,13 +78,19 @@ export async function deviceNameTaken(db: SqlExecutor, tenantId: string, name: s
 /** Whether the entry holds an SSO organization's authorization (its tokens, kept by Backplane). */
 export async function passwordHoldsAuthorization(db: SqlExecutor, tenantId: string, passwordId: string): Promise<boolean> {
   if (!isUuid(passwordId)) return false;
-  const rows = await db.query("SELECT 1 FROM organizations WHERE tenant_id = $1 AND password_id = $2 AND auth_method = 'SSO' AND removed_at IS NULL", [tenantId, passwordId]);
+  const rows = await db.query("SELECT 1 FROM organizations WHERE tenant_id = $1 AND password_id = $2 AND auth_method = 'SSO' AND removed_at IS NULL", [
+    tenantId,
+    passwordId,
+  ]);
   return rows.length > 0;
 }
 
 /** The vault row holding a password entry's secret now, or null (no such entry, deleted, another tenant's). */
 export async function passwordSecretId(db: SqlExecutor, tenantId: string, passwordId: string): Promise<string | null> {
   if (!isUuid(passwordId)) return null;
-  const rows = await db.query<{ secret_id: string | null }>('SELECT secret_id FROM passwords WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, passwordId]);
+  const rows = await db.query<{ secret_id: string | null }>('SELECT secret_id FROM passwords WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [
+    tenantId,
+    passwordId,
+  ]);
   return rows[0]?.secret_id ?? null;
 }

@@ -63,14 +63,19 @@ function organizationView(row: OrganizationRow & TokenColumns): OrganizationView
 }
 
 export async function organizationsOf(db: SqlExecutor, tenantId: string): Promise<OrganizationView[]> {
-  const rows = await db.query<OrganizationRow & TokenColumns>('SELECT * FROM organizations WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY name, id', [tenantId]);
+  const rows = await db.query<OrganizationRow & TokenColumns>('SELECT * FROM organizations WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY name, id', [
+    tenantId,
+  ]);
   return rows.map(organizationView);
 }
 
 /** An organization of the tenant that has not been removed (removed ones too when asked: history refers to them), or null. */
 export async function organizationById(db: SqlExecutor, tenantId: string, id: string, options: { removed?: boolean } = {}): Promise<OrganizationView | null> {
   if (!isUuid(id)) return null;
-  const rows = await db.query<OrganizationRow & TokenColumns>(`SELECT * FROM organizations WHERE tenant_id = $1 AND id = $2${options.removed ? '' : ' AND removed_at IS NULL'}`, [tenantId, id]);
+  const rows = await db.query<OrganizationRow & TokenColumns>(
+    `SELECT * FROM organizations WHERE tenant_id = $1 AND id = $2${options.removed ? '' : ' AND removed_at IS NULL'}`,
+    [tenantId, id],
+  );
   return rows[0] ? organizationView(rows[0]) : null;
 }
 
@@ -116,10 +121,10 @@ function credentialView(row: CredentialRow & TokenColumns): CredentialView {
 /** The organization's credentials that have not been removed, oldest first. */
 export async function credentialsOf(db: SqlExecutor, tenantId: string, organizationId: string): Promise<CredentialView[]> {
   if (!isUuid(organizationId)) return [];
-  const rows = await db.query<CredentialRow & TokenColumns>(`${CREDENTIAL_SELECT} WHERE c.tenant_id = $1 AND c.organization_id = $2 AND c.removed_at IS NULL ORDER BY c.added_at, c.id`, [
-    tenantId,
-    organizationId,
-  ]);
+  const rows = await db.query<CredentialRow & TokenColumns>(
+    `${CREDENTIAL_SELECT} WHERE c.tenant_id = $1 AND c.organization_id = $2 AND c.removed_at IS NULL ORDER BY c.added_at, c.id`,
+    [tenantId, organizationId],
+  );
   return rows.map(credentialView);
 }
 

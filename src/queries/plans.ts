@@ -30,14 +30,20 @@ export async function plansOf(db: SqlExecutor, tenantId: string, organizationId?
   const rows =
     organizationId === undefined
       ? await db.query<PlanRow>('SELECT * FROM plans WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY name, id', [tenantId])
-      : await db.query<PlanRow>('SELECT * FROM plans WHERE tenant_id = $1 AND organization_id = $2 AND deleted_at IS NULL ORDER BY name, id', [tenantId, organizationId]);
+      : await db.query<PlanRow>('SELECT * FROM plans WHERE tenant_id = $1 AND organization_id = $2 AND deleted_at IS NULL ORDER BY name, id', [
+          tenantId,
+          organizationId,
+        ]);
   return rows.map(planView);
 }
 
 /** A plan of the tenant; deleted plans only when asked for (history refers to them). */
 export async function planById(db: SqlExecutor, tenantId: string, id: string, options: { deleted?: boolean } = {}): Promise<PlanView | null> {
   if (!isUuid(id)) return null;
-  const rows = await db.query<PlanRow>(`SELECT * FROM plans WHERE tenant_id = $1 AND id = $2${options.deleted ? '' : ' AND deleted_at IS NULL'}`, [tenantId, id]);
+  const rows = await db.query<PlanRow>(`SELECT * FROM plans WHERE tenant_id = $1 AND id = $2${options.deleted ? '' : ' AND deleted_at IS NULL'}`, [
+    tenantId,
+    id,
+  ]);
   return rows[0] ? planView(rows[0]) : null;
 }
 
@@ -66,10 +72,10 @@ interface PlanCredentialRow {
 /** Every credential of the plan's organization, with whether the plan has it on and since when. */
 export async function planCredentials(db: SqlExecutor, tenantId: string, plan: PlanView): Promise<PlanCredentialView[]> {
   const credentials = await credentialsOf(db, tenantId, plan.organizationId);
-  const rows = await db.query<PlanCredentialRow>('SELECT credential_id, enabled, changed_at, changed_by FROM plan_credentials WHERE tenant_id = $1 AND plan_id = $2', [
-    tenantId,
-    plan.id,
-  ]);
+  const rows = await db.query<PlanCredentialRow>(
+    'SELECT credential_id, enabled, changed_at, changed_by FROM plan_credentials WHERE tenant_id = $1 AND plan_id = $2',
+    [tenantId, plan.id],
+  );
   const byCredential = new Map(rows.map((row) => [row.credential_id, row]));
   return credentials.map((credential) => {
     const row = byCredential.get(credential.id);
@@ -101,7 +107,15 @@ export async function planCredentialsAsOf(db: SqlExecutor, tenantId: string, pla
       ORDER BY i.enabled_from, i.credential_id`,
     [tenantId, plan.id, at.toISOString()],
   );
-  const credentials = new Map((await credentialsByIds(db, tenantId, rows.map((row) => row.credential_id))).map((credential) => [credential.id, credential]));
+  const credentials = new Map(
+    (
+      await credentialsByIds(
+        db,
+        tenantId,
+        rows.map((row) => row.credential_id),
+      )
+    ).map((credential) => [credential.id, credential]),
+  );
   return rows
     .filter((row) => credentials.has(row.credential_id))
     .map((row) => ({

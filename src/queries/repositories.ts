@@ -165,7 +165,11 @@ export async function syncById(db: SqlExecutor, tenantId: string, id: string): P
 /** The organization's syncs, newest first. */
 export async function syncsOf(db: SqlExecutor, tenantId: string, organizationId: string, limit = 20): Promise<RepositorySyncView[]> {
   if (!isUuid(organizationId)) return [];
-  const rows = await db.query<SyncRow>('SELECT * FROM repository_syncs WHERE tenant_id = $1 AND organization_id = $2 ORDER BY started_at DESC, id LIMIT $3', [tenantId, organizationId, limit]);
+  const rows = await db.query<SyncRow>('SELECT * FROM repository_syncs WHERE tenant_id = $1 AND organization_id = $2 ORDER BY started_at DESC, id LIMIT $3', [
+    tenantId,
+    organizationId,
+    limit,
+  ]);
   return rows.map(syncView);
 }
 

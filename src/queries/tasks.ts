@@ -71,12 +71,19 @@ export const TASKS_LISTED = 100;
 /** The plan's latest tasks, newest first (at most `limit`). */
 export async function tasksOf(db: SqlExecutor, tenantId: string, planId: string, limit = TASKS_LISTED): Promise<TaskView[]> {
   if (!isUuid(planId)) return [];
-  const rows = await db.query<TaskRow>('SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3', [tenantId, planId, limit]);
+  const rows = await db.query<TaskRow>('SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3', [
+    tenantId,
+    planId,
+    limit,
+  ]);
   return rows.map(taskView);
 }
 
 /** The plan's task that has not ended, if any. */
 export async function unfinishedTaskOf(db: SqlExecutor, tenantId: string, planId: string): Promise<TaskView | null> {
-  const rows = await db.query<TaskRow>(`SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 AND status IN ('RUNNING', 'THROTTLED') LIMIT 1`, [tenantId, planId]);
+  const rows = await db.query<TaskRow>(`SELECT * FROM tasks WHERE tenant_id = $1 AND plan_id = $2 AND status IN ('RUNNING', 'THROTTLED') LIMIT 1`, [
+    tenantId,
+    planId,
+  ]);
   return rows[0] ? taskView(rows[0]) : null;
 }

@@ -16,7 +16,15 @@ interface TokenRow {
 }
 
 function tokenView(row: TokenRow): ApiTokenView {
-  return { id: row.id, tenantId: row.tenant_id, name: row.name, role: row.role, root: row.root === true, createdAt: asDate(row.created_at), revokedAt: asOptionalDate(row.revoked_at) };
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    role: row.role,
+    root: row.root === true,
+    createdAt: asDate(row.created_at),
+    revokedAt: asOptionalDate(row.revoked_at),
+  };
 }
 
 /** The active token a bearer value names, or null: unknown, revoked, or not yet projected. */

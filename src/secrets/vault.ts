@@ -43,7 +43,9 @@ export class SecretVault {
     await db.query('INSERT INTO secret_key_check (id, check_value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [check]);
     const [row] = await db.query<{ check_value: string }>('SELECT check_value FROM secret_key_check WHERE id = 1');
     if (row.check_value !== check) {
-      throw new MasterKeyError('the master key is not the one the stored passwords were encrypted with: set BACKPLANE_MASTER_KEY (or the key file) back to that key');
+      throw new MasterKeyError(
+        'the master key is not the one the stored passwords were encrypted with: set BACKPLANE_MASTER_KEY (or the key file) back to that key',
+      );
     }
     return new SecretVault(db, key);
   }

@@ -7,7 +7,10 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** An answer in the shape of a GraphQL error, for requests that never reach GraphQL. */
 export function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  res
+    .status(status)
+    .type('application/json')
+    .send(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
 /** Any path the server does not serve, in JSON like every other answer of the API. */

@@ -85,7 +85,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const param = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
     res.set('cache-control', 'no-store').set('referrer-policy', 'no-referrer');
     try {
-      const outcome = await completeAuthorization(app, { state: param('state'), code: param('code'), error: param('error'), errorDescription: param('error_description') });
+      const outcome = await completeAuthorization(app, {
+        state: param('state'),
+        code: param('code'),
+        error: param('error'),
+        errorDescription: param('error_description'),
+      });
       res.status(outcome.status).type('html').send(page(outcome.title, outcome.message));
     } catch (error) {
       logger.error('SSO callback failed', { error: loggedError(error) });

@@ -47,9 +47,7 @@ export class PgliteDatabase implements SqlDatabase {
 
   // PGlite runs one statement at a time and holds other callers while a transaction is open.
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) =>
-      fn({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows }),
-    );
+    return this.db.transaction((tx) => fn({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows }));
   }
 
   /** One process serves the folder: a lock in memory is shared with everyone who can ask. */

@@ -80,7 +80,10 @@ for (const store of apiStores) {
         [{ credentialId: s.credentialIds[1] }, ids((node) => node.data.credentialId === s.credentialIds[1])],
         [{ actorId: operatorId }, ids((node) => node.actor.id === operatorId)],
         [{ from, to }, ids((node) => Date.parse(node.occurredAt) >= Date.parse(from) && Date.parse(node.occurredAt) < Date.parse(to))],
-        [{ planId: s.planId, types: ['PlanCredentialToggled'], actorId: operatorId }, ids((node) => node.data.planId === s.planId && node.type === 'PlanCredentialToggled' && node.actor.id === operatorId)],
+        [
+          { planId: s.planId, types: ['PlanCredentialToggled'], actorId: operatorId },
+          ids((node) => node.data.planId === s.planId && node.type === 'PlanCredentialToggled' && node.actor.id === operatorId),
+        ],
       ];
       for (const [filter, expected] of cases) {
         expect(expected.length).toBeGreaterThan(0);

@@ -36,7 +36,8 @@ describe('what the API echoes back, on pglite', () => {
     await storage?.dispose();
   });
 
-  const failedAttempts = async () => (await api.service.backplane.store.readAll({ filter: { eventTypes: ['GitLabVerificationFailed'] } })).map((event) => event.data as Record<string, unknown>);
+  const failedAttempts = async () =>
+    (await api.service.backplane.store.readAll({ filter: { eventTypes: ['GitLabVerificationFailed'] } })).map((event) => event.data as Record<string, unknown>);
 
   it('names a missing object without echoing an id of a megabyte', async () => {
     const id = 'p'.repeat(900_000);
@@ -63,7 +64,15 @@ describe('what the API echoes back, on pglite', () => {
     const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: `foreign ${status}`, secret: secretValue('foreign') } });
     const before = (await failedAttempts()).length;
     const response = await api.request(api.rootToken, ops.addOrganization, {
-      input: { name: 'echo/foreign', gitlabUrl: foreign.url, authMethod: 'TOKEN', login: 'echo-admin', passwordId: password.storePassword.id, repositoriesSync: { times: ['01:00'] }, defaultDeviceId: s.deviceId },
+      input: {
+        name: 'echo/foreign',
+        gitlabUrl: foreign.url,
+        authMethod: 'TOKEN',
+        login: 'echo-admin',
+        passwordId: password.storePassword.id,
+        repositoriesSync: { times: ['01:00'] },
+        defaultDeviceId: s.deviceId,
+      },
     });
     expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
     expect(response.errors?.[0]?.message).not.toMatch(/confidential|internal wiki|<html/);
@@ -78,7 +87,11 @@ describe('what the API echoes back, on pglite', () => {
   it('cuts short a user name such a server claims', async () => {
     const foreign = await notGitLab((path) =>
       path.includes('/personal_access_tokens/self')
-        ? { status: 200, type: 'application/json', body: JSON.stringify({ id: 1, name: 't', active: true, revoked: false, scopes: ['api'], expires_at: null, user_id: 1 }) }
+        ? {
+            status: 200,
+            type: 'application/json',
+            body: JSON.stringify({ id: 1, name: 't', active: true, revoked: false, scopes: ['api'], expires_at: null, user_id: 1 }),
+          }
         : path.includes('/user')
           ? { status: 200, type: 'application/json', body: JSON.stringify({ id: 1, username: HUGE_NAME }) }
           : { status: 404, type: 'application/json', body: '{"message":"404 Not Found"}' },
@@ -86,7 +99,15 @@ describe('what the API echoes back, on pglite', () => {
     servers.push(foreign.server);
     const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'impostor', secret: secretValue('impostor') } });
     const response = await api.request(api.rootToken, ops.addOrganization, {
-      input: { name: 'echo/impostor', gitlabUrl: foreign.url, authMethod: 'TOKEN', login: 'echo-admin', passwordId: password.storePassword.id, repositoriesSync: { times: ['01:00'] }, defaultDeviceId: s.deviceId },
+      input: {
+        name: 'echo/impostor',
+        gitlabUrl: foreign.url,
+        authMethod: 'TOKEN',
+        login: 'echo-admin',
+        passwordId: password.storePassword.id,
+        repositoriesSync: { times: ['01:00'] },
+        defaultDeviceId: s.deviceId,
+      },
     });
     expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
     expect(response.errors?.[0]?.message.length).toBeLessThan(400);

@@ -56,7 +56,9 @@ describe('the API at its edges, on pglite', () => {
   describe('invalid input', () => {
     it('names each invalid field with its own message, and adds nothing', async () => {
       const before = (await api.ok(api.rootToken, ops.organizations)).organizations.length;
-      const response = await api.request(api.rootToken, ops.addOrganization, { input: organizationInput({ name: '', repositoriesSync: { times: ['25:00'] } }) });
+      const response = await api.request(api.rootToken, ops.addOrganization, {
+        input: organizationInput({ name: '', repositoriesSync: { times: ['25:00'] } }),
+      });
       const error = firstError(response);
       expect(error.extensions?.code).toBe('BAD_USER_INPUT');
       expect(Object.keys(error.extensions?.fields ?? {}).sort()).toEqual(['name', 'repositoriesSync.times']);
@@ -68,11 +70,16 @@ describe('the API at its edges, on pglite', () => {
 
     it('refuses a sync interval under 15 minutes', async () => {
       const response = await api.request(api.rootToken, ops.addOrganization, { input: organizationInput({ repositoriesSync: { intervalMinutes: 3 } }) });
-      expect(firstError(response).extensions).toEqual({ code: 'BAD_USER_INPUT', fields: { 'repositoriesSync.intervalMinutes': ['intervalMinutes must be at least 15'] } });
+      expect(firstError(response).extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        fields: { 'repositoriesSync.intervalMinutes': ['intervalMinutes must be at least 15'] },
+      });
     });
 
     it('refuses SSO while Backplane is no OAuth application on GitLab, naming what to set or to use TOKEN', async () => {
-      const response = await api.request(api.rootToken, ops.addOrganization, { input: organizationInput({ authMethod: 'SSO', login: null, passwordId: null }) });
+      const response = await api.request(api.rootToken, ops.addOrganization, {
+        input: organizationInput({ authMethod: 'SSO', login: null, passwordId: null }),
+      });
       expect(firstError(response).extensions?.code).toBe('BAD_USER_INPUT');
       expect(firstError(response).message).toMatch(/SSO.*BACKPLANE_GITLAB_OAUTH_CLIENT_ID.*BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET.*TOKEN/);
     });
@@ -178,7 +185,11 @@ describe('the API at its edges, on pglite', () => {
       const { organization } = await api.ok(api.rootToken, ops.organization, { id: s.organizationId });
       expect(organization).toMatchObject({ version: updateOrganizationSettings.version, protectGroups: true, repositoriesSync: { intervalMinutes: 60 } });
 
-      const { togglePlanCredential } = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
+      const { togglePlanCredential } = await api.ok(api.rootToken, ops.togglePlanCredential, {
+        planId: s.planId,
+        credentialId: s.credentialIds[1],
+        enabled: true,
+      });
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
       expect(plan.version).toBe(togglePlanCredential.version);
       expect(plan.credentials.find((c: any) => c.credential.id === s.credentialIds[1])).toMatchObject({ enabled: true, effective: true });

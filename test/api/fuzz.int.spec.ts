@@ -84,27 +84,32 @@ describe('bad input to every mutation, on pglite', () => {
     return { status: response.status, text, codes };
   };
 
-  const overSocket = (client: Client) => (input: BadInput): Promise<Answer> =>
-    new Promise((resolve) => {
-      const seen: unknown[] = [];
-      client.subscribe(
-        // graphql-ws refuses variables that are no object before sending; the server sees such a request over HTTP.
-        { query: input.query, variables: (typeof input.variables === 'object' && !Array.isArray(input.variables) ? input.variables : {}) as Record<string, unknown> },
-        {
-          next: (value) => seen.push(value),
-          error: (error) => {
-            seen.push(error);
-            finish();
+  const overSocket =
+    (client: Client) =>
+    (input: BadInput): Promise<Answer> =>
+      new Promise((resolve) => {
+        const seen: unknown[] = [];
+        client.subscribe(
+          // graphql-ws refuses variables that are no object before sending; the server sees such a request over HTTP.
+          {
+            query: input.query,
+            variables: (typeof input.variables === 'object' && !Array.isArray(input.variables) ? input.variables : {}) as Record<string, unknown>,
           },
-          complete: () => finish(),
-        },
-      );
-      const finish = () => {
-        const text = JSON.stringify(seen, (_key, value: unknown) => (value instanceof Error ? { message: value.message, name: value.name } : value));
-        const errors = seen.flatMap((item) => (Array.isArray(item) ? item : ((item as { errors?: unknown[] }).errors ?? [])));
-        resolve({ status: 0, text, codes: errors.map((error) => String((error as { extensions?: { code?: string } }).extensions?.code)) });
-      };
-    });
+          {
+            next: (value) => seen.push(value),
+            error: (error) => {
+              seen.push(error);
+              finish();
+            },
+            complete: () => finish(),
+          },
+        );
+        const finish = () => {
+          const text = JSON.stringify(seen, (_key, value: unknown) => (value instanceof Error ? { message: value.message, name: value.name } : value));
+          const errors = seen.flatMap((item) => (Array.isArray(item) ? item : ((item as { errors?: unknown[] }).errors ?? [])));
+          resolve({ status: 0, text, codes: errors.map((error) => String((error as { extensions?: { code?: string } }).extensions?.code)) });
+        };
+      });
 
   async function send(inputs: BadInput[], transport: (input: BadInput) => Promise<Answer>): Promise<{ input: BadInput; answer: Answer }[]> {
     const answers: { input: BadInput; answer: Answer }[] = [];
@@ -143,7 +148,10 @@ describe('bad input to every mutation, on pglite', () => {
     let sent = 0;
     for (const [index, mutation] of mutations.entries()) {
       const inputs = badInputs(schema, mutation, PER_MUTATION, ids(), 1_000 + index);
-      for (const [transport, send1] of [['HTTP', overHttp], ['WebSocket', overSocket(socket)]] as const) {
+      for (const [transport, send1] of [
+        ['HTTP', overHttp],
+        ['WebSocket', overSocket(socket)],
+      ] as const) {
         const answers = await send(inputs, send1);
         sent += answers.length;
         for (const answer of answers) {

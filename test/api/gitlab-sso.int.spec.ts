@@ -48,7 +48,9 @@ for (const store of apiStores) {
       api.gitlab.addGroup(name, { members: ['sso-admin'] });
       api.gitlab.addProject(name, 'one');
       api.gitlab.addProject(name, 'two');
-      return { input: { name, gitlabUrl: api.gitlab.url, authMethod: 'SSO', repositoriesSync: { intervalMinutes: 1440 }, defaultDeviceId: deviceId, ...changes } };
+      return {
+        input: { name, gitlabUrl: api.gitlab.url, authMethod: 'SSO', repositoriesSync: { intervalMinutes: 1440 }, defaultDeviceId: deviceId, ...changes },
+      };
     };
     const addPending = async (changes: Record<string, unknown> = {}) => (await api.ok(api.rootToken, addOrganization, ssoInput(changes))).addOrganization;
     /** The browser: to GitLab, signed in, which sends it back with a code; returns where it was sent. */
@@ -152,7 +154,12 @@ for (const store of apiStores) {
       await api.service.app.jobs.idle();
 
       const active = await view(pending.id);
-      expect(active).toMatchObject({ status: 'ACTIVE', login: 'sso-admin', authorizationUrl: null, token: { scopes: ['read_api', 'read_repository'], expiresAt: null, failure: null } });
+      expect(active).toMatchObject({
+        status: 'ACTIVE',
+        login: 'sso-admin',
+        authorizationUrl: null,
+        token: { scopes: ['read_api', 'read_repository'], expiresAt: null, failure: null },
+      });
       expect(active.gitlabGroupId).toEqual(expect.any(Number));
       expect(active.password.name).toBe(`SSO ${pending.name} on ${new URL(api.gitlab.url).host}`);
       await keptTokens(active.password.id);
@@ -192,7 +199,8 @@ for (const store of apiStores) {
       expect(outcome).toMatchObject({ status: 400, text: expect.stringMatching(/not authorized.*invalid_grant/is) });
       const still = await view(pending.id);
       expect(still).toMatchObject({ status: 'PENDING_AUTHORIZATION', login: null, token: { failure: 'INVALID_GRANT' } });
-      const failed = (await api.ok(api.rootToken, history, { filter: { types: ['OrganizationVerificationFailed'], organizationId: pending.id } })).auditLog.edges;
+      const failed = (await api.ok(api.rootToken, history, { filter: { types: ['OrganizationVerificationFailed'], organizationId: pending.id } })).auditLog
+        .edges;
       expect(failed).toHaveLength(1);
       expect(failed[0].node.actor.id).toBe(rootTokenId);
 
@@ -265,9 +273,19 @@ for (const store of apiStores) {
       try {
         const before = await head();
         const asOrganization = await api.request(api.rootToken, addOrganization, {
-          input: { name: 'elsewhere/group', gitlabUrl: other.url, authMethod: 'TOKEN', login: 'sso-admin', passwordId: active.password.id, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: deviceId },
+          input: {
+            name: 'elsewhere/group',
+            gitlabUrl: other.url,
+            authMethod: 'TOKEN',
+            login: 'sso-admin',
+            passwordId: active.password.id,
+            repositoriesSync: { intervalMinutes: 60 },
+            defaultDeviceId: deviceId,
+          },
         });
-        const asCredential = await api.request(api.rootToken, ops.addCredential, { input: { organizationId: active.id, login: 'outsider', passwordId: active.password.id } });
+        const asCredential = await api.request(api.rootToken, ops.addCredential, {
+          input: { organizationId: active.id, login: 'outsider', passwordId: active.password.id },
+        });
         for (const response of [asOrganization, asCredential]) {
           expect(response.errors?.[0]?.extensions?.code).toBe('CONFLICT');
           expect(response.errors?.[0]?.message).toMatch(/holds an SSO organization's authorization/);
@@ -296,7 +314,9 @@ for (const store of apiStores) {
         await eventually(() => expect(held).toBeGreaterThan(0));
         await api.ok(api.rootToken, verifyOrganization, { id: active.id });
         const task = await eventually(async () => {
-          const { task } = await api.ok(api.rootToken, 'query($id: ID!) { task(id: $id) { status repositoriesDone repositoriesFailed reason } }', { id: runPlan.id });
+          const { task } = await api.ok(api.rootToken, 'query($id: ID!) { task(id: $id) { status repositoriesDone repositoriesFailed reason } }', {
+            id: runPlan.id,
+          });
           expect(task.status).toMatch(/COMPLETED|FAILED/);
           return task;
         }, 20_000);
@@ -314,7 +334,9 @@ for (const store of apiStores) {
     it('keeps every token out of the events, the audit answers and the logs', async () => {
       expect(issued.size).toBeGreaterThanOrEqual(4);
       const secrets = [...issued, CLIENT_SECRET];
-      const events = JSON.stringify(await api.service.backplane.store.readAll(), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+      const events = JSON.stringify(await api.service.backplane.store.readAll(), (_key, value: unknown) =>
+        typeof value === 'bigint' ? value.toString() : value,
+      );
       const audit = JSON.stringify(await api.ok(api.rootToken, history, {}));
       for (const secret of secrets) {
         expect(events).not.toContain(secret);

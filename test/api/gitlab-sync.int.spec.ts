@@ -6,7 +6,8 @@ import { ops, secretValue } from '../support/scenario';
 const repositories = `query($organizationId: ID!, $protected: Boolean, $first: Int, $after: String) {
   repositories(organizationId: $organizationId, protected: $protected, first: $first, after: $after) {
     totalCount edges { cursor node { id gitlabId kind fullPath protected protectedBy { id name } } } pageInfo { hasNextPage endCursor } } }`;
-const lastSync = 'query($id: ID!) { organization(id: $id) { lastSync { id status trigger added removed renamed unchanged requests reason credentialsUsed { credentialId login requests } } } }';
+const lastSync =
+  'query($id: ID!) { organization(id: $id) { lastSync { id status trigger added removed renamed unchanged requests reason credentialsUsed { credentialId login requests } } } }';
 const syncRepositories = 'mutation($id: ID!) { syncRepositories(organizationId: $id) { id status added removed unchanged } }';
 const setLicenseSeats = 'mutation($count: Int!) { setLicenseSeats(count: $count) { limit used } }';
 const licenseSeats = 'query { licenseSeats { limit used } }';
@@ -33,7 +34,16 @@ for (const store of apiStores) {
       gitlabAccount(api.gitlab, 'sync-admin', secret);
       const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `sync ${groups}`, secret } });
       const { addOrganization } = await api.ok(api.rootToken, ops.addOrganization, {
-        input: { name: group, gitlabUrl: api.gitlab.url, authMethod: 'TOKEN', login: 'sync-admin', passwordId: storePassword.id, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: deviceId, ...settings },
+        input: {
+          name: group,
+          gitlabUrl: api.gitlab.url,
+          authMethod: 'TOKEN',
+          login: 'sync-admin',
+          passwordId: storePassword.id,
+          repositoriesSync: { intervalMinutes: 60 },
+          defaultDeviceId: deviceId,
+          ...settings,
+        },
       });
       return { id: addOrganization.id as string, group };
     };
@@ -47,14 +57,18 @@ for (const store of apiStores) {
       const found: Repo[] = [];
       let after: string | null = null;
       for (;;) {
-        const page: { edges: { node: Repo }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } = (await api.ok(api.rootToken, repositories, { organizationId, first: 40, after, ...filter })).repositories;
+        const page: { edges: { node: Repo }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } = (
+          await api.ok(api.rootToken, repositories, { organizationId, first: 40, after, ...filter })
+        ).repositories;
         found.push(...page.edges.map((edge) => edge.node));
         if (!page.pageInfo.hasNextPage) return found;
         after = page.pageInfo.endCursor;
       }
     };
     const eventTypes = async (organizationId: string) =>
-      (await api.ok(api.rootToken, history, { filter: { organizationId } })).auditLog.edges.map((edge: { node: { type: string } }) => edge.node.type) as string[];
+      (await api.ok(api.rootToken, history, { filter: { organizationId } })).auditLog.edges.map(
+        (edge: { node: { type: string } }) => edge.node.type,
+      ) as string[];
 
     beforeAll(async () => {
       storage = await testStorage(store);
@@ -155,7 +169,9 @@ for (const store of apiStores) {
       const me = (await api.ok(api.rootToken, ops.me)).me;
       expect((await api.ok(api.rootToken, protect, { id: left.id })).protectRepository).toMatchObject({ protected: true, protectedBy: { id: me.id } });
       expect((await api.ok(api.rootToken, licenseSeats)).licenseSeats).toEqual({ limit: used + 2, used: used + 2 });
-      expect((await all(id, { protected: true })).map((repository) => repository.id).sort()).toEqual([left.id, ...listed.filter((r) => r.protected && r.id !== other.id).map((r) => r.id)].sort());
+      expect((await all(id, { protected: true })).map((repository) => repository.id).sort()).toEqual(
+        [left.id, ...listed.filter((r) => r.protected && r.id !== other.id).map((r) => r.id)].sort(),
+      );
 
       const lower = await api.request(api.rootToken, setLicenseSeats, { count: used + 1 });
       expect(lower.errors?.[0]?.extensions?.code).toBe('CONFLICT');
@@ -184,7 +200,15 @@ describe('the sync schedule', () => {
     gitlabAccount(api.gitlab, 'scheduled-admin', secret);
     const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'scheduled', secret } });
     const { addOrganization } = await api.ok(api.rootToken, ops.addOrganization, {
-      input: { name: 'scheduled/group', gitlabUrl: api.gitlab.url, authMethod: 'TOKEN', login: 'scheduled-admin', passwordId: storePassword.id, repositoriesSync: { intervalMinutes: 15 }, defaultDeviceId: deviceId },
+      input: {
+        name: 'scheduled/group',
+        gitlabUrl: api.gitlab.url,
+        authMethod: 'TOKEN',
+        login: 'scheduled-admin',
+        passwordId: storePassword.id,
+        repositoriesSync: { intervalMinutes: 15 },
+        defaultDeviceId: deviceId,
+      },
     });
     // Twenty looks at the schedule later, the first sync is still the only one: the next is due in 15 minutes.
     await new Promise((resolve) => setTimeout(resolve, 1000));

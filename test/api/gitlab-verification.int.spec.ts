@@ -30,10 +30,25 @@ for (const store of apiStores) {
     const organizationInput = (passwordId: string, changes: Record<string, unknown> = {}) => {
       const name = `verify/group-${++groups}`;
       gitlabGroup(api.gitlab, name);
-      return { input: { name, gitlabUrl: api.gitlab.url, authMethod: 'TOKEN', login: 'verify-admin', passwordId, repositoriesSync: { intervalMinutes: 1440 }, defaultDeviceId: deviceId, ...changes } };
+      return {
+        input: {
+          name,
+          gitlabUrl: api.gitlab.url,
+          authMethod: 'TOKEN',
+          login: 'verify-admin',
+          passwordId,
+          repositoriesSync: { intervalMinutes: 1440 },
+          defaultDeviceId: deviceId,
+          ...changes,
+        },
+      };
     };
     const failedAttempts = async () =>
-      ((await api.ok(api.rootToken, history, { filter: { types: ['GitLabVerificationFailed'] } })).auditLog.edges as { node: { actor: { id: string }; data: Record<string, unknown> } }[]).map((edge) => edge.node);
+      (
+        (await api.ok(api.rootToken, history, { filter: { types: ['GitLabVerificationFailed'] } })).auditLog.edges as {
+          node: { actor: { id: string }; data: Record<string, unknown> };
+        }[]
+      ).map((edge) => edge.node);
     const organizationCount = async () => (await api.ok(api.rootToken, ops.organizations)).organizations.length as number;
 
     /** The refusal, after checking that it created nothing and recorded the attempt with its actor. */
@@ -67,7 +82,9 @@ for (const store of apiStores) {
       expect(organization.token.verifiedAt).not.toBeNull();
       expect(organization.gitlabGroupId).toEqual(expect.any(Number));
       const paths = api.gitlab.requests.map((request) => request.path);
-      expect(paths).toEqual(expect.arrayContaining(['/api/v4/personal_access_tokens/self', '/api/v4/user', `/api/v4/groups/${encodeURIComponent(organization.name)}`]));
+      expect(paths).toEqual(
+        expect.arrayContaining(['/api/v4/personal_access_tokens/self', '/api/v4/user', `/api/v4/groups/${encodeURIComponent(organization.name)}`]),
+      );
       const [added] = (await api.ok(api.rootToken, history, { filter: { types: ['OrganizationAdded'], organizationId: organization.id } })).auditLog.edges;
       expect(added.node.data.access).toMatchObject({ scopes: ['read_api', 'read_repository'], expiresAt: inDays(90) });
       expect(JSON.stringify(added)).not.toContain(secret);
@@ -116,8 +133,10 @@ for (const store of apiStores) {
       it('adds a verified credential as ACTIVE, and EXPIRING when its token has under 14 days left', async () => {
         const fresh = await account('verify-bot-a', { expiresAt: inDays(200) });
         const expiring = await account('verify-bot-b', { expiresAt: inDays(5) });
-        const a = (await api.ok(api.rootToken, addCredential, { input: { organizationId, login: 'verify-bot-a', passwordId: fresh.passwordId } })).addCredential;
-        const b = (await api.ok(api.rootToken, addCredential, { input: { organizationId, login: 'verify-bot-b', passwordId: expiring.passwordId } })).addCredential;
+        const a = (await api.ok(api.rootToken, addCredential, { input: { organizationId, login: 'verify-bot-a', passwordId: fresh.passwordId } }))
+          .addCredential;
+        const b = (await api.ok(api.rootToken, addCredential, { input: { organizationId, login: 'verify-bot-b', passwordId: expiring.passwordId } }))
+          .addCredential;
         expect(a).toMatchObject({ status: 'ACTIVE', token: { expiresAt: inDays(200), scopes: ['read_api', 'read_repository'] } });
         expect(b).toMatchObject({ status: 'EXPIRING', token: { expiresAt: inDays(5) } });
       });
@@ -145,7 +164,9 @@ for (const store of apiStores) {
         api.gitlab.addToken('verify-bot-d', { token: renewed, scopes: ['api'] });
         await api.ok(api.rootToken, ops.changePassword, { id: passwordId, input: { secret: renewed } });
         expect((await api.ok(api.rootToken, verifyCredential, { id })).verifyCredential).toMatchObject({ status: 'ACTIVE', token: { failure: null } });
-        const types = (await api.ok(api.rootToken, history, { filter: { credentialId: id } })).auditLog.edges.map((edge: { node: { type: string } }) => edge.node.type);
+        const types = (await api.ok(api.rootToken, history, { filter: { credentialId: id } })).auditLog.edges.map(
+          (edge: { node: { type: string } }) => edge.node.type,
+        );
         expect(types).toEqual(['CredentialAdded', 'CredentialVerificationFailed', 'CredentialVerified']);
       });
 

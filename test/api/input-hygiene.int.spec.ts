@@ -78,7 +78,9 @@ describe.each(apiStores)('input PostgreSQL cannot hold, or that hides what it is
   });
 
   it('keeps new lines and tabs in a description, which is prose', async () => {
-    const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'prose', secret: secretValue('prose'), description: 'line one\n\tline two' } });
+    const { storePassword } = await api.ok(api.rootToken, ops.storePassword, {
+      input: { name: 'prose', secret: secretValue('prose'), description: 'line one\n\tline two' },
+    });
     expect(storePassword.description).toBe('line one\n\tline two');
   });
 });

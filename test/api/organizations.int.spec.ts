@@ -11,7 +11,11 @@ async function history(api: TestApi, filter: Record<string, unknown> = {}): Prom
   const events: AuditNode[] = [];
   let after: string | null = null;
   for (;;) {
-    const { auditLog }: { auditLog: { edges: { node: AuditNode }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } = await api.ok(api.rootToken, ops.auditLog, { filter, first: 500, after });
+    const { auditLog }: { auditLog: { edges: { node: AuditNode }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } = await api.ok(
+      api.rootToken,
+      ops.auditLog,
+      { filter, first: 500, after },
+    );
     events.push(...auditLog.edges.map((edge) => edge.node));
     if (!auditLog.pageInfo.hasNextPage) return events;
     after = auditLog.pageInfo.endCursor;
@@ -129,7 +133,13 @@ for (const store of apiStores) {
         expect((await api.ok(api.rootToken, ops.organizations)).organizations.map((o: any) => o.name)).not.toContain('nowhere/platform');
         const after = await history(api, { types: ['GitLabVerificationFailed'] });
         expect(after).toHaveLength(before.length + 1);
-        expect(after.at(-1)!.data).toMatchObject({ subject: 'ORGANIZATION', gitlabUrl: 'http://127.0.0.1:1', group: 'nowhere/platform', login: 'acme-admin', failure: 'UNREACHABLE' });
+        expect(after.at(-1)!.data).toMatchObject({
+          subject: 'ORGANIZATION',
+          gitlabUrl: 'http://127.0.0.1:1',
+          group: 'nowhere/platform',
+          login: 'acme-admin',
+          failure: 'UNREACHABLE',
+        });
       });
 
       it('accepts a self-managed GitLab over https without its trailing slash, and plain http only to a loopback address', async () => {
@@ -198,10 +208,27 @@ for (const store of apiStores) {
     describe('settings, default device and removal', () => {
       it('changes only the settings given, each change a new version', async () => {
         const organization = await add({ repositoriesSync: { times: ['03:00'] } });
-        const { updateOrganizationSettings: grouped } = await api.ok(api.rootToken, ops.updateOrganizationSettings, { id: organization.id, input: { protectGroups: true }, v: organization.version });
-        expect(grouped).toMatchObject({ version: organization.version + 1, protectGroups: true, autoAddNewRepositories: false, repositoriesSync: { times: ['03:00'], intervalMinutes: null } });
-        const { updateOrganizationSettings: synced } = await api.ok(api.rootToken, ops.updateOrganizationSettings, { id: organization.id, input: { repositoriesSync: { intervalMinutes: 60 } } });
-        expect(synced).toMatchObject({ version: grouped.version + 1, protectGroups: true, autoAddNewRepositories: false, repositoriesSync: { times: null, intervalMinutes: 60 } });
+        const { updateOrganizationSettings: grouped } = await api.ok(api.rootToken, ops.updateOrganizationSettings, {
+          id: organization.id,
+          input: { protectGroups: true },
+          v: organization.version,
+        });
+        expect(grouped).toMatchObject({
+          version: organization.version + 1,
+          protectGroups: true,
+          autoAddNewRepositories: false,
+          repositoriesSync: { times: ['03:00'], intervalMinutes: null },
+        });
+        const { updateOrganizationSettings: synced } = await api.ok(api.rootToken, ops.updateOrganizationSettings, {
+          id: organization.id,
+          input: { repositoriesSync: { intervalMinutes: 60 } },
+        });
+        expect(synced).toMatchObject({
+          version: grouped.version + 1,
+          protectGroups: true,
+          autoAddNewRepositories: false,
+          repositoriesSync: { times: null, intervalMinutes: 60 },
+        });
 
         await refused(ops.updateOrganizationSettings, { id: organization.id, input: { autoAddNewRepositories: true }, v: grouped.version }, 'CONFLICT');
         await refused(ops.updateOrganizationSettings, { id: organization.id, input: { repositoriesSync: { intervalMinutes: 14 } } }, 'BAD_USER_INPUT');
@@ -225,8 +252,18 @@ for (const store of apiStores) {
 
         const [removal] = await history(api, { organizationId: s.organizationId, types: ['OrganizationRemoved'] });
         const caused = (await history(api)).filter((event) => event.causationId === removal.id);
-        expect(caused.filter((event) => event.type === 'PlanDeleted').map((event) => event.data.planId).sort()).toEqual([s.planId, second.id].sort());
-        expect(caused.filter((event) => event.type === 'CredentialRemoved').map((event) => event.data.credentialId).sort()).toEqual([...s.credentialIds].sort());
+        expect(
+          caused
+            .filter((event) => event.type === 'PlanDeleted')
+            .map((event) => event.data.planId)
+            .sort(),
+        ).toEqual([s.planId, second.id].sort());
+        expect(
+          caused
+            .filter((event) => event.type === 'CredentialRemoved')
+            .map((event) => event.data.credentialId)
+            .sort(),
+        ).toEqual([...s.credentialIds].sort());
 
         expect((await api.ok(api.rootToken, ops.organization, { id: s.organizationId })).organization).toBeNull();
         expect((await api.ok(api.rootToken, ops.plan, { id: s.planId })).plan).toBeNull();
@@ -247,7 +284,11 @@ for (const store of apiStores) {
         expect(await refused(ops.addCredential, credential({ login: 'BOSS' }), 'CONFLICT')).toMatch(/main login/);
 
         const other = await add();
-        expect(await addCredential({ organizationId: other.id, passwordId: botPassword, login: 'backup-bot' })).toMatchObject({ login: 'backup-bot', status: 'ACTIVE', organization: { id: other.id } });
+        expect(await addCredential({ organizationId: other.id, passwordId: botPassword, login: 'backup-bot' })).toMatchObject({
+          login: 'backup-bot',
+          status: 'ACTIVE',
+          organization: { id: other.id },
+        });
       });
     });
 
@@ -273,8 +314,13 @@ for (const store of apiStores) {
 
         const { changePassword } = await api.ok(api.rootToken, ops.changePassword, { id: shared.id, input: { secret: 'fake-token-replaced-secret-NEW4' } });
         expect(changePassword.fingerprint).toBe('••••NEW4');
-        expect((await api.ok(api.rootToken, organizationWithSecrets, { id: organization.id })).organization.password).toEqual({ id: shared.id, fingerprint: '••••NEW4' });
-        expect((await api.ok(api.rootToken, organizationWithSecrets, { id: elsewhere.id })).organization.credentials).toEqual([{ id: credential.id, fingerprint: '••••NEW4' }]);
+        expect((await api.ok(api.rootToken, organizationWithSecrets, { id: organization.id })).organization.password).toEqual({
+          id: shared.id,
+          fingerprint: '••••NEW4',
+        });
+        expect((await api.ok(api.rootToken, organizationWithSecrets, { id: elsewhere.id })).organization.credentials).toEqual([
+          { id: credential.id, fingerprint: '••••NEW4' },
+        ]);
       });
 
       it('refuses to delete an entry in use, naming its users, and deletes it once they are gone', async () => {
@@ -312,7 +358,9 @@ for (const store of apiStores) {
         const { revokeApiToken } = await api.ok(api.rootToken, ops.revokeApiToken, { id: me.id });
         expect(revokeApiToken.revokedAt).not.toBeNull();
         expect((await api.request(createApiToken.token, ops.me)).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
-        expect((await api.request(createApiToken.token, ops.registerDevice, { name: 'after revocation' })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+        expect((await api.request(createApiToken.token, ops.registerDevice, { name: 'after revocation' })).errors?.[0].extensions?.code).toBe(
+          'UNAUTHENTICATED',
+        );
       });
 
       it('lets the root administrator create a tenant with its own ADMIN token and device "local"', async () => {

@@ -94,12 +94,17 @@ for (const store of apiStores) {
           ...fault,
         }),
       );
-    const runRequests = (username: string) => api.gitlab.requests.filter((request) => request.username === username && request.path.startsWith('/api/v4/projects/'));
+    const runRequests = (username: string) =>
+      api.gitlab.requests.filter((request) => request.username === username && request.path.startsWith('/api/v4/projects/'));
     const history = async (filter: string | Record<string, string>) => {
       const events: { type: string; data: any; occurredAt: string }[] = [];
       let after: string | null = null;
       for (;;) {
-        const { auditLog }: any = await api.ok(api.rootToken, ops.auditLog, { filter: typeof filter === 'string' ? { planId: filter } : filter, first: 500, after });
+        const { auditLog }: any = await api.ok(api.rootToken, ops.auditLog, {
+          filter: typeof filter === 'string' ? { planId: filter } : filter,
+          first: 500,
+          after,
+        });
         events.push(...auditLog.edges.map((edge: any) => edge.node));
         if (!auditLog.pageInfo.hasNextPage) return events;
         after = auditLog.pageInfo.endCursor;
@@ -120,9 +125,15 @@ for (const store of apiStores) {
       expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 4, repositoriesFailed: 0, reason: null });
 
       const backedUp = (await history(s.planId)).filter((event) => event.type === 'RepositoryBackedUp').map((event) => event.data);
-      expect(Object.fromEntries(backedUp.map((data) => [data.fullPath, data.counts]))).toEqual(Object.fromEntries(fullPaths.map((path, index) => [path, projects[index]])));
+      expect(Object.fromEntries(backedUp.map((data) => [data.fullPath, data.counts]))).toEqual(
+        Object.fromEntries(fullPaths.map((path, index) => [path, projects[index]])),
+      );
 
-      const usernames = new Set(api.gitlab.requests.filter((request) => request.path.startsWith('/api/v4/projects/') && request.username?.startsWith(`${label}-`)).map((r) => r.username));
+      const usernames = new Set(
+        api.gitlab.requests
+          .filter((request) => request.path.startsWith('/api/v4/projects/') && request.username?.startsWith(`${label}-`))
+          .map((r) => r.username),
+      );
       expect([...usernames].sort()).toEqual([`${label}-admin`, `${label}-bot1`]);
       const used = Object.fromEntries(done.credentialsUsed.map((use) => [use.login, { id: use.credential?.id ?? null, requests: use.requests }]));
       expect(used).toEqual({
@@ -141,7 +152,11 @@ for (const store of apiStores) {
       api.gitlab.fault({ match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'), delayMs: 40 });
       try {
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
-        const feed = listen<{ taskProgress: { id: string; status: string; repositoriesDone: number; repositoriesTotal: number } }>(api.ws(api.rootToken), taskProgress, { taskId: started.id });
+        const feed = listen<{ taskProgress: { id: string; status: string; repositoriesDone: number; repositoriesTotal: number } }>(
+          api.ws(api.rootToken),
+          taskProgress,
+          { taskId: started.id },
+        );
         await eventually(() => expect(feed.completed).toBe(true), DEADLINE);
         expect(feed.errors).toEqual([]);
         const seen = feed.received.map((item) => item.taskProgress);
@@ -161,7 +176,9 @@ for (const store of apiStores) {
         'switched off on the plan',
         async (s: Scenario) => {
           await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
-          return (await history(s.planId)).find((event) => event.type === 'PlanCredentialToggled' && event.data.credentialId === s.credentialIds[0] && event.data.enabled === false)!;
+          return (await history(s.planId)).find(
+            (event) => event.type === 'PlanCredentialToggled' && event.data.credentialId === s.credentialIds[0] && event.data.enabled === false,
+          )!;
         },
       ],
       [
@@ -179,7 +196,10 @@ for (const store of apiStores) {
         async (s: Scenario) => {
           const { me } = await api.ok(api.rootToken, ops.me);
           const request = { principal: systemPrincipal(me.tenant.id), correlationId: randomUUID() };
-          await execute(api.service.app, request, credential, credentialStream(s.credentialIds[0]), { type: 'RemoveCredential', data: { credentialId: s.credentialIds[0] } });
+          await execute(api.service.app, request, credential, credentialStream(s.credentialIds[0]), {
+            type: 'RemoveCredential',
+            data: { credentialId: s.credentialIds[0] },
+          });
           return (await history({ credentialId: s.credentialIds[0] })).find((event) => event.type === 'CredentialRemoved')!;
         },
       ],
@@ -260,7 +280,11 @@ for (const store of apiStores) {
         // Spend both quotas early in a window (at least 5 s before it ends), so that the run meets 429s before it ends.
         await eventually(() => expect(Date.now() % rule.windowMs).toBeLessThan(rule.windowMs / 2 - 1000), 10_000, 5);
         await Promise.all(
-          tokens.flatMap((token) => Array.from({ length: rule.limit }, () => fetch(`${api.gitlab.url}/api/v4/user`, { headers: { 'private-token': token } }).then((r) => r.arrayBuffer()))),
+          tokens.flatMap((token) =>
+            Array.from({ length: rule.limit }, () =>
+              fetch(`${api.gitlab.url}/api/v4/user`, { headers: { 'private-token': token } }).then((r) => r.arrayBuffer()),
+            ),
+          ),
         );
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
         const done = await ended(started.id);
@@ -319,7 +343,9 @@ describe('a task whose process went quiet', () => {
     storage = await testStorage('pglite');
     // A task with no sign of life for a second and a half counts as dead here (in service, half an
     // hour); a live one beats every 150 ms. GitLab may hold an answer long without it timing out.
-    api = await startTestApi(storage, { service: { work: { runConcurrency: 1, runFlushMs: 20, taskStaleAfterMs: staleAfterMs }, gitlab: { timeoutMs: 30_000 } } });
+    api = await startTestApi(storage, {
+      service: { work: { runConcurrency: 1, runFlushMs: 20, taskStaleAfterMs: staleAfterMs }, gitlab: { timeoutMs: 30_000 } },
+    });
   });
   afterAll(async () => {
     await api?.close();
@@ -364,7 +390,14 @@ describe('a task whose process went quiet', () => {
     const request = { principal: systemPrincipal(me.tenant.id), correlationId: randomUUID() };
     await execute(api.service.app, request, taskDecider, taskStream(gone), {
       type: 'StartBackupTask',
-      data: { taskId: gone, planId: s.planId, organizationId: s.organizationId, repositoriesTotal: 1, now: new Date().toISOString(), known: { planActive: true } },
+      data: {
+        taskId: gone,
+        planId: s.planId,
+        organizationId: s.organizationId,
+        repositoriesTotal: 1,
+        now: new Date().toISOString(),
+        known: { planActive: true },
+      },
     });
     const refused = await api.request(api.rootToken, runPlan, { planId: s.planId });
     expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');

@@ -40,18 +40,37 @@ for (const store of apiStores) {
       const login = `${label}-bot3`;
       const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: login, secret: 'fake-token-bot3-secret-value-0003' } });
       gitlabAccount(api.gitlab, login, 'fake-token-bot3-secret-value-0003');
-      const { addCredential } = await api.ok(api.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login, passwordId: storePassword.id } });
+      const { addCredential } = await api.ok(api.rootToken, ops.addCredential, {
+        input: { organizationId: s.organizationId, login, passwordId: storePassword.id },
+      });
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
-      expect(plan.credentials.find((c: any) => c.credential.id === addCredential.id)).toMatchObject({ enabled: false, effective: false, enabledAt: null, enabledBy: null });
+      expect(plan.credentials.find((c: any) => c.credential.id === addCredential.id)).toMatchObject({
+        enabled: false,
+        effective: false,
+        enabledAt: null,
+        enabledBy: null,
+      });
       expect((await history(api, { types: ['PlanCredentialToggled'], credentialId: addCredential.id })).length).toBe(0);
     });
 
     it('answers a toggle with the plan as it now stands, and a toggle to the value it has writes nothing', async () => {
       const me = (await api.ok(api.rootToken, ops.me)).me;
-      const { togglePlanCredential: on } = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
-      expect(on.credentials.find((c: any) => c.credential.id === s.credentialIds[1])).toMatchObject({ enabled: true, effective: true, enabledBy: { id: me.id } });
+      const { togglePlanCredential: on } = await api.ok(api.rootToken, ops.togglePlanCredential, {
+        planId: s.planId,
+        credentialId: s.credentialIds[1],
+        enabled: true,
+      });
+      expect(on.credentials.find((c: any) => c.credential.id === s.credentialIds[1])).toMatchObject({
+        enabled: true,
+        effective: true,
+        enabledBy: { id: me.id },
+      });
       const before = await history(api);
-      const { togglePlanCredential: again } = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: true });
+      const { togglePlanCredential: again } = await api.ok(api.rootToken, ops.togglePlanCredential, {
+        planId: s.planId,
+        credentialId: s.credentialIds[1],
+        enabled: true,
+      });
       expect(again.version).toBe(on.version);
       expect(await history(api)).toHaveLength(before.length);
     });
@@ -64,7 +83,12 @@ for (const store of apiStores) {
       expect(plan.credentials.filter((c: any) => c.enabled).every((c: any) => c.effective === false)).toBe(true);
       await api.ok(api.rootToken, ops.setPlanAdditionalCredentials, { planId: s.planId, enabled: true });
       const { plan: back } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
-      expect(back.credentials.filter((c: any) => c.effective).map((c: any) => c.credential.id).sort()).toEqual([...s.credentialIds].sort());
+      expect(
+        back.credentials
+          .filter((c: any) => c.effective)
+          .map((c: any) => c.credential.id)
+          .sort(),
+      ).toEqual([...s.credentialIds].sort());
     });
 
     it('saves the edit panel in one append: one event per change, all with one correlation id', async () => {
@@ -83,7 +107,12 @@ for (const store of apiStores) {
     it('refuses a stale expectedVersion with CONFLICT and writes nothing', async () => {
       const { plan } = await api.ok(api.rootToken, ops.plan, { id: s.planId });
       const before = await history(api);
-      const response = await api.request(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false, v: plan.version - 1 });
+      const response = await api.request(api.rootToken, ops.togglePlanCredential, {
+        planId: s.planId,
+        credentialId: s.credentialIds[0],
+        enabled: false,
+        v: plan.version - 1,
+      });
       expect(response.errors?.[0].extensions?.code).toBe('CONFLICT');
       expect(await history(api)).toHaveLength(before.length);
       const ok = await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false, v: plan.version });
@@ -142,7 +171,10 @@ for (const store of apiStores) {
       const t3 = new Date();
 
       const at = async (instant: Date) =>
-        (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: s.planId, at: instant.toISOString() })).planCredentialsAsOf.map((c: any) => [c.credential.id, c.effective]);
+        (await api.ok(api.rootToken, ops.planCredentialsAsOf, { planId: s.planId, at: instant.toISOString() })).planCredentialsAsOf.map((c: any) => [
+          c.credential.id,
+          c.effective,
+        ]);
       expect(await at(new Date(0))).toEqual([]);
       expect(await at(t1)).toEqual([[s.credentialIds[0], true]]);
       expect(await at(t2)).toEqual([[s.credentialIds[0], false]]);

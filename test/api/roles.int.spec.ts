@@ -31,7 +31,8 @@ interface Row {
 }
 
 const root = (f: Fixture) => f.api.rootToken;
-const newPassword = async (f: Fixture) => (await f.api.ok(root(f), ops.storePassword, { input: { name: f.unique('pw'), secret: secretValue('role') } })).storePassword.id as string;
+const newPassword = async (f: Fixture) =>
+  (await f.api.ok(root(f), ops.storePassword, { input: { name: f.unique('pw'), secret: secretValue('role') } })).storePassword.id as string;
 const newDevice = async (f: Fixture) => (await f.api.ok(root(f), ops.registerDevice, { name: f.unique('device') })).registerDevice.id as string;
 /** A password entry holding the token of a new GitLab account, for a credential. */
 const newAccount = async (f: Fixture) => {
@@ -43,7 +44,8 @@ const newAccount = async (f: Fixture) => {
 };
 const newOrganization = async (f: Fixture) =>
   (await f.api.ok(root(f), ops.addOrganization, { input: organizationInput(f, f.s.passwordId) })).addOrganization.id as string;
-const newPlan = async (f: Fixture) => (await f.api.ok(root(f), ops.createPlan, { input: { organizationId: f.s.organizationId, name: f.unique('plan') } })).createPlan.id as string;
+const newPlan = async (f: Fixture) =>
+  (await f.api.ok(root(f), ops.createPlan, { input: { organizationId: f.s.organizationId, name: f.unique('plan') } })).createPlan.id as string;
 const newCredential = async (f: Fixture) =>
   (await f.api.ok(root(f), ops.addCredential, { input: { organizationId: f.s.organizationId, ...(await newAccount(f)) } })).addCredential.id as string;
 const planNow = async (f: Fixture) => (await f.api.ok(root(f), ops.plan, { id: f.s.planId })).plan;
@@ -55,7 +57,15 @@ const credentialOn = async (f: Fixture) => (await planNow(f)).credentials.find((
 function organizationInput(f: Fixture, passwordId: string) {
   const name = `${f.unique('group')}/platform`;
   gitlabGroup(f.api.gitlab, name);
-  return { name, gitlabUrl: f.api.gitlab.url, authMethod: 'TOKEN', login: 'acme-admin', passwordId, repositoriesSync: { intervalMinutes: 60 }, defaultDeviceId: f.s.deviceId };
+  return {
+    name,
+    gitlabUrl: f.api.gitlab.url,
+    authMethod: 'TOKEN',
+    login: 'acme-admin',
+    passwordId,
+    repositoriesSync: { intervalMinutes: 60 },
+    defaultDeviceId: f.s.deviceId,
+  };
 }
 
 let interval = 15;
@@ -73,7 +83,9 @@ async function newRepository(f: Fixture, protect = false): Promise<string> {
   f.api.gitlab.addProject('acme/platform', path);
   await f.api.ok(root(f), 'mutation($id: ID!) { syncRepositories(organizationId: $id) { id } }', { id: f.s.organizationId });
   await f.api.service.app.jobs.idle();
-  const { repositories } = await f.api.ok(root(f), 'query($id: ID!) { repositories(organizationId: $id, first: 500) { edges { node { id fullPath } } } }', { id: f.s.organizationId });
+  const { repositories } = await f.api.ok(root(f), 'query($id: ID!) { repositories(organizationId: $id, first: 500) { edges { node { id fullPath } } } }', {
+    id: f.s.organizationId,
+  });
   const id = repositories.edges.find((edge: any) => edge.node.fullPath === `acme/platform/${path}`).node.id as string;
   if (protect) await f.api.ok(root(f), ops.protectRepository, { id });
   return id;
@@ -89,19 +101,54 @@ const taskOps = {
 const newTask = async (f: Fixture) => (await f.api.ok(root(f), taskOps.runPlan, { planId: await newPlan(f) })).runPlan.id as string;
 
 const mutations: Row[] = [
-  { name: 'storePassword', document: ops.storePassword, variables: (f) => ({ input: { name: f.unique('pw'), secret: secretValue('role') } }), allowed: operators },
-  { name: 'changePassword', document: ops.changePassword, variables: (f) => ({ id: f.s.passwordId, input: { description: f.unique('described') } }), allowed: operators },
+  {
+    name: 'storePassword',
+    document: ops.storePassword,
+    variables: (f) => ({ input: { name: f.unique('pw'), secret: secretValue('role') } }),
+    allowed: operators,
+  },
+  {
+    name: 'changePassword',
+    document: ops.changePassword,
+    variables: (f) => ({ id: f.s.passwordId, input: { description: f.unique('described') } }),
+    allowed: operators,
+  },
   { name: 'deletePassword', document: ops.deletePassword, variables: async (f) => ({ id: await newPassword(f) }), allowed: operators },
   { name: 'registerDevice', document: ops.registerDevice, variables: (f) => ({ name: f.unique('device') }), allowed: operators },
   { name: 'addOrganization', document: ops.addOrganization, variables: (f) => ({ input: organizationInput(f, f.s.passwordId) }), allowed: operators },
-  { name: 'updateOrganizationSettings', document: ops.updateOrganizationSettings, variables: (f) => ({ id: f.s.organizationId, input: { repositoriesSync: { intervalMinutes: ++interval } } }), allowed: operators },
-  { name: 'changeDefaultDevice', document: ops.changeDefaultDevice, variables: async (f) => ({ id: await newOrganization(f), deviceId: await newDevice(f) }), allowed: operators },
+  {
+    name: 'updateOrganizationSettings',
+    document: ops.updateOrganizationSettings,
+    variables: (f) => ({ id: f.s.organizationId, input: { repositoriesSync: { intervalMinutes: ++interval } } }),
+    allowed: operators,
+  },
+  {
+    name: 'changeDefaultDevice',
+    document: ops.changeDefaultDevice,
+    variables: async (f) => ({ id: await newOrganization(f), deviceId: await newDevice(f) }),
+    allowed: operators,
+  },
   { name: 'removeOrganization', document: ops.removeOrganization, variables: async (f) => ({ id: await newOrganization(f) }), allowed: operators },
-  { name: 'addCredential', document: ops.addCredential, variables: async (f) => ({ input: { organizationId: f.s.organizationId, ...(await newAccount(f)) } }), allowed: operators },
+  {
+    name: 'addCredential',
+    document: ops.addCredential,
+    variables: async (f) => ({ input: { organizationId: f.s.organizationId, ...(await newAccount(f)) } }),
+    allowed: operators,
+  },
   { name: 'removeCredential', document: ops.removeCredential, variables: async (f) => ({ id: await newCredential(f) }), allowed: operators },
-  { name: 'createPlan', document: ops.createPlan, variables: (f) => ({ input: { organizationId: f.s.organizationId, name: f.unique('plan') } }), allowed: operators },
+  {
+    name: 'createPlan',
+    document: ops.createPlan,
+    variables: (f) => ({ input: { organizationId: f.s.organizationId, name: f.unique('plan') } }),
+    allowed: operators,
+  },
   { name: 'deletePlan', document: ops.deletePlan, variables: async (f) => ({ id: await newPlan(f) }), allowed: operators },
-  { name: 'setPlanAdditionalCredentials', document: ops.setPlanAdditionalCredentials, variables: async (f) => ({ planId: f.s.planId, enabled: !(await switchedOn(f)) }), allowed: operators },
+  {
+    name: 'setPlanAdditionalCredentials',
+    document: ops.setPlanAdditionalCredentials,
+    variables: async (f) => ({ planId: f.s.planId, enabled: !(await switchedOn(f)) }),
+    allowed: operators,
+  },
   {
     name: 'togglePlanCredential',
     document: ops.togglePlanCredential,
@@ -129,7 +176,12 @@ const mutations: Row[] = [
   { name: 'setLicenseSeats', document: ops.setLicenseSeats, variables: () => ({ count: ++seats }), allowed: admins },
   { name: 'authorizeOrganization', document: ops.authorizeOrganization, variables: async (f) => ({ id: await newPendingOrganization(f) }), allowed: operators },
   // A plan of its own each time: a plan runs one task at a time. The runs before have ended, so that none writes during the next row.
-  { name: 'runPlan', document: taskOps.runPlan, variables: async (f) => (await f.api.service.app.jobs.idle(), { planId: await newPlan(f) }), allowed: operators },
+  {
+    name: 'runPlan',
+    document: taskOps.runPlan,
+    variables: async (f) => (await f.api.service.app.jobs.idle(), { planId: await newPlan(f) }),
+    allowed: operators,
+  },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
   { name: 'createTenant', document: ops.createTenant, variables: (f) => ({ name: f.unique('tenant') }), allowed: [] },
 ];
@@ -143,7 +195,12 @@ const queries: Row[] = [
   { name: 'credentials', document: ops.credentials, variables: (f) => ({ organizationId: f.s.organizationId }), allowed: readers },
   { name: 'plans', document: ops.plans, variables: () => ({}), allowed: readers },
   { name: 'plan', document: ops.plan, variables: (f) => ({ id: f.s.planId }), allowed: readers },
-  { name: 'planCredentialsAsOf', document: ops.planCredentialsAsOf, variables: (f) => ({ planId: f.s.planId, at: new Date().toISOString() }), allowed: auditors },
+  {
+    name: 'planCredentialsAsOf',
+    document: ops.planCredentialsAsOf,
+    variables: (f) => ({ planId: f.s.planId, at: new Date().toISOString() }),
+    allowed: auditors,
+  },
   { name: 'auditLog', document: ops.auditLog, variables: () => ({ first: 5 }), allowed: auditors },
   { name: 'verifyAuditLog', document: ops.verifyAuditLog, variables: () => ({}), allowed: auditors },
   { name: 'apiTokens', document: ops.apiTokens, variables: () => ({}), allowed: admins },
@@ -154,7 +211,9 @@ const queries: Row[] = [
   {
     name: 'repositorySync',
     document: ops.repositorySync,
-    variables: async (f) => ({ id: (await f.api.ok(root(f), 'query($id: ID!) { organization(id: $id) { lastSync { id } } }', { id: f.s.organizationId })).organization.lastSync.id }),
+    variables: async (f) => ({
+      id: (await f.api.ok(root(f), 'query($id: ID!) { organization(id: $id) { lastSync { id } } }', { id: f.s.organizationId })).organization.lastSync.id,
+    }),
     allowed: readers,
   },
 ];
@@ -166,20 +225,28 @@ interface SubscriptionRow extends Row {
 
 const subscriptions: SubscriptionRow[] = [
   // The task as it stands is delivered at once: nothing needs to happen.
-  { name: 'taskProgress', document: taskOps.taskProgress, variables: async (f) => ({ taskId: await newTask(f) }), allowed: readers, trigger: async () => undefined },
+  {
+    name: 'taskProgress',
+    document: taskOps.taskProgress,
+    variables: async (f) => ({ taskId: await newTask(f) }),
+    allowed: readers,
+    trigger: async () => undefined,
+  },
   { name: 'auditEvents', document: ops.auditEvents, variables: () => ({}), allowed: auditors, trigger: (f) => newDevice(f) },
   {
     name: 'planCredentialToggled',
     document: ops.planCredentialToggled,
     variables: (f) => ({ planId: f.s.planId }),
     allowed: readers,
-    trigger: async (f) => f.api.ok(root(f), ops.togglePlanCredential, { planId: f.s.planId, credentialId: f.s.credentialIds[1], enabled: !(await credentialOn(f)) }),
+    trigger: async (f) =>
+      f.api.ok(root(f), ops.togglePlanCredential, { planId: f.s.planId, credentialId: f.s.credentialIds[1], enabled: !(await credentialOn(f)) }),
   },
 ];
 
 const everyOperation: Row[] = [...mutations, ...queries, ...subscriptions];
 
-const cases = <R extends Row>(rows: R[]) => rows.flatMap((row) => ROLES.map((role) => [row.name, role, row.allowed.includes(role) ? 'allowed' : 'FORBIDDEN', row] as const));
+const cases = <R extends Row>(rows: R[]) =>
+  rows.flatMap((row) => ROLES.map((role) => [row.name, role, row.allowed.includes(role) ? 'allowed' : 'FORBIDDEN', row] as const));
 
 function rootField(document: string): string {
   const operation = parse(document).definitions[0] as OperationDefinitionNode;
@@ -243,7 +310,11 @@ for (const store of apiStores) {
       gitlab = await GitLabDouble.start();
       api = await startTestApi(storage, {
         gitlab,
-        env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: 'roles-client', BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: 'roles-client-secret', BACKPLANE_GITLAB_OAUTH_URL: gitlab.url },
+        env: {
+          BACKPLANE_GITLAB_OAUTH_CLIENT_ID: 'roles-client',
+          BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: 'roles-client-secret',
+          BACKPLANE_GITLAB_OAUTH_URL: gitlab.url,
+        },
       });
       let counter = 0;
       f = { api, s: await buildScenario(api, api.rootToken), unique: (prefix) => `${prefix}-${++counter}` };
@@ -317,10 +388,14 @@ for (const store of apiStores) {
       try {
         if (outcome === 'allowed') {
           // A feed starts at the end once subscribed; keep changing things until one is delivered.
-          await eventually(async () => {
-            await row.trigger(f);
-            expect(subscription.received.length).toBeGreaterThan(0);
-          }, 20000, 250);
+          await eventually(
+            async () => {
+              await row.trigger(f);
+              expect(subscription.received.length).toBeGreaterThan(0);
+            },
+            20000,
+            250,
+          );
           expect(subscription.errors).toEqual([]);
         } else {
           await eventually(() => expect(subscription.errors.length).toBeGreaterThan(0));

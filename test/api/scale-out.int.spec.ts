@@ -75,7 +75,10 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
     }, DEADLINE);
 
     const { createPlan } = await b.ok(b.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'made on b' } });
-    await eventually(async () => expect((await a.ok(a.rootToken, ops.plans, { organizationId: s.organizationId })).plans.map((p: any) => p.id)).toContain(createPlan.id), DEADLINE);
+    await eventually(
+      async () => expect((await a.ok(a.rootToken, ops.plans, { organizationId: s.organizationId })).plans.map((p: any) => p.id)).toContain(createPlan.id),
+      DEADLINE,
+    );
     expect((await history(a)).map((event) => event.cursor)).toEqual((await history(b)).map((event) => event.cursor));
   });
 
@@ -115,7 +118,11 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
         const startToggled = toggled.received.length;
         await flip();
         await eventually(() => expect(toggled.received.length).toBe(startToggled + 1), DEADLINE);
-        expect(toggled.received.at(-1)!.planCredentialToggled).toMatchObject({ enabled: last, plan: { id: s.planId }, credential: { id: s.credentialIds[1], login: 'acme-bot2' } });
+        expect(toggled.received.at(-1)!.planCredentialToggled).toMatchObject({
+          enabled: last,
+          plan: { id: s.planId },
+          credential: { id: s.credentialIds[1], login: 'acme-bot2' },
+        });
 
         await eventually(() => expect(audit.received.length).toBe(startAudit + 1), DEADLINE);
         const [event] = (await history(write, { planId: s.planId })).slice(-1);
@@ -147,7 +154,11 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
     const tenants = [];
     for (let index = 0; index < 12; index++) tenants.push((await a.ok(a.rootToken, ops.createTenant, { name: `burst ${index}` })).createTenant.token as string);
     // Each registerDevice holds its tenant's lock while it looks up, appends and waits for the read models.
-    const results = await Promise.all(tenants.flatMap((token, index) => [a, b].map((api) => api.request(token, ops.registerDevice, { name: `burst device ${index} ${api === a ? 'a' : 'b'}` }))));
+    const results = await Promise.all(
+      tenants.flatMap((token, index) =>
+        [a, b].map((api) => api.request(token, ops.registerDevice, { name: `burst device ${index} ${api === a ? 'a' : 'b'}` })),
+      ),
+    );
     expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
     for (const token of tenants) {
       const { devices } = await a.ok(token, ops.devices);
@@ -157,15 +168,22 @@ describeWithPostgres('two Backplane services on one PostgreSQL schema', () => {
 
   it('never leaves a removed credential switched on, whatever toggles race the removal through either service', async () => {
     for (let round = 0; round < 4; round++) {
-      const { storePassword } = await a.ok(a.rootToken, ops.storePassword, { input: { name: `racer ${round}`, secret: `fake-token-racer-${round}-0123456789` } });
+      const { storePassword } = await a.ok(a.rootToken, ops.storePassword, {
+        input: { name: `racer ${round}`, secret: `fake-token-racer-${round}-0123456789` },
+      });
       gitlabAccount(gitlab, `racer-${round}`, `fake-token-racer-${round}-0123456789`);
-      const { addCredential } = await a.ok(a.rootToken, ops.addCredential, { input: { organizationId: s.organizationId, login: `racer-${round}`, passwordId: storePassword.id } });
+      const { addCredential } = await a.ok(a.rootToken, ops.addCredential, {
+        input: { organizationId: s.organizationId, login: `racer-${round}`, passwordId: storePassword.id },
+      });
       const planIds: string[] = [];
-      for (let index = 0; index < 4; index++) planIds.push((await a.ok(a.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `race ${round}.${index}` } })).createPlan.id);
+      for (let index = 0; index < 4; index++)
+        planIds.push((await a.ok(a.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `race ${round}.${index}` } })).createPlan.id);
       const credentialId = addCredential.id;
       // Enabling on every plan through both services while the removal runs: each toggle either
       // lands before the removal (and is switched off by it) or is refused after it.
-      const toggles = planIds.flatMap((planId, index) => [a, b].map((api) => api.request(api.rootToken, ops.togglePlanCredential, { planId, credentialId, enabled: true }).then(() => index)));
+      const toggles = planIds.flatMap((planId, index) =>
+        [a, b].map((api) => api.request(api.rootToken, ops.togglePlanCredential, { planId, credentialId, enabled: true }).then(() => index)),
+      );
       const removal = (round % 2 === 0 ? a : b).ok(a.rootToken, ops.removeCredential, { id: credentialId });
       await Promise.all([...toggles, removal]);
 

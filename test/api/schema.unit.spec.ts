@@ -24,7 +24,9 @@ function fieldNames(schema: GraphQLSchema, typeName: string): string[] {
 
 /** Only the argument lists: the result types are pinned by the type tests below. */
 function argumentsOf(fields: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(fields).map(([name, signature]) => [name, signature.startsWith('(') ? signature.slice(1, signature.indexOf(')')) : '']));
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, signature]) => [name, signature.startsWith('(') ? signature.slice(1, signature.indexOf(')')) : '']),
+  );
 }
 
 describe('the published GraphQL schema', () => {

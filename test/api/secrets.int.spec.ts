@@ -31,7 +31,10 @@ async function tableRows(api: TestApi): Promise<Map<string, string[]>> {
   const dump = new Map<string, string[]>();
   for (const { name } of tables) {
     const rows = await db.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM "${name}" t`);
-    dump.set(name, rows.map((row) => row.row));
+    dump.set(
+      name,
+      rows.map((row) => row.row),
+    );
   }
   return dump;
 }
@@ -138,7 +141,13 @@ for (const store of apiStores) {
     const everySecret = () => [...passwords, ...tokens.keys()];
 
     it('refuses invalid, forbidden and conflicting input without echoing its secret', () => {
-      expect(refusals.map((response) => response.errors?.[0]?.extensions?.code)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT', 'FORBIDDEN', 'CONFLICT', 'GITLAB_AUTH_FAILED']);
+      expect(refusals.map((response) => response.errors?.[0]?.extensions?.code)).toEqual([
+        'BAD_USER_INPUT',
+        'BAD_USER_INPUT',
+        'FORBIDDEN',
+        'CONFLICT',
+        'GITLAB_AUTH_FAILED',
+      ]);
       expect(refusals[0].errors?.[0].extensions?.fields).toHaveProperty('secret');
       expect(refusals[1].errors?.[0].extensions?.fields).toHaveProperty('name');
     });
@@ -147,7 +156,17 @@ for (const store of apiStores) {
       const events = await api.service.backplane.store.readAll();
       // The events written after GitLab saw a token are among those scanned: what it can do (access), a failed attempt, the repository sync.
       expect(events.map((event) => event.type)).toEqual(
-        expect.arrayContaining(['PasswordStored', 'PasswordChanged', 'PasswordDeleted', 'ApiTokenCreated', 'TenantCreated', 'OrganizationAdded', 'CredentialAdded', 'GitLabVerificationFailed', 'RepositoryListSynced']),
+        expect.arrayContaining([
+          'PasswordStored',
+          'PasswordChanged',
+          'PasswordDeleted',
+          'ApiTokenCreated',
+          'TenantCreated',
+          'OrganizationAdded',
+          'CredentialAdded',
+          'GitLabVerificationFailed',
+          'RepositoryListSynced',
+        ]),
       );
       const texts = events.flatMap((event) => [JSON.stringify(event.data), JSON.stringify(event.metadata)]);
       expect(leaks(texts, everySecret())).toEqual([]);

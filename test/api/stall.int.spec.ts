@@ -105,7 +105,9 @@ describe('one costly request beside cheap ones', () => {
   it('lets requests that come while the log is being verified share that walk', async () => {
     const requests = 8;
     await countingWalks(async (walks) => {
-      const answers = await Promise.all(Array.from({ length: requests }, () => api.ok<{ verifyAuditLog: { ok: boolean } }>(api.rootToken, 'query { verifyAuditLog { ok } }')));
+      const answers = await Promise.all(
+        Array.from({ length: requests }, () => api.ok<{ verifyAuditLog: { ok: boolean } }>(api.rootToken, 'query { verifyAuditLog { ok } }')),
+      );
       expect(answers.every((answer) => answer.verifyAuditLog.ok)).toBe(true);
       expect(walks()).toBeLessThan(requests);
     });

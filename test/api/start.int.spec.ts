@@ -10,11 +10,21 @@ const MAIN = join(__dirname, '..', '..', 'src', 'main.ts');
 
 /** What `npm start` runs, as a process of its own on an embedded store. */
 function start(dataDir: string): Child {
-  return spawnTs(MAIN, [], { BACKPLANE_DATA_DIR: dataDir, PORT: '0', BACKPLANE_MASTER_KEY: '', BACKPLANE_BOOTSTRAP_TOKEN: '', BACKPLANE_EVENT_STORE: 'pglite' });
+  return spawnTs(MAIN, [], {
+    BACKPLANE_DATA_DIR: dataDir,
+    PORT: '0',
+    BACKPLANE_MASTER_KEY: '',
+    BACKPLANE_BOOTSTRAP_TOKEN: '',
+    BACKPLANE_EVENT_STORE: 'pglite',
+  });
 }
 
 async function me(url: string, token: string): Promise<any> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ me { role root tenant { id } } }' }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: '{ me { role root tenant { id } } }' }),
+  });
   return response.json();
 }
 
@@ -37,7 +47,12 @@ describe('npm start', () => {
     expect((await me(url, token!)).data.me).toEqual({ role: 'ADMIN', root: true, tenant: { id: 'default' } });
     expect((await stat(join(dataDir, 'master.key'))).mode & 0o777).toBe(0o600);
     // The token is shown on the terminal once and goes to no log line.
-    expect(first.output().split('\n').filter((line) => line.includes(token!))).toHaveLength(1);
+    expect(
+      first
+        .output()
+        .split('\n')
+        .filter((line) => line.includes(token!)),
+    ).toHaveLength(1);
     first.process.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 

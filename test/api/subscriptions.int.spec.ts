@@ -6,11 +6,22 @@ import { buildScenario, ops, type Scenario } from '../support/scenario';
 const DEADLINE = 30_000;
 
 type Live = { cursor: string; type: string; actor: { id: string }; data: Record<string, any> };
-type Toggled = { cursor: string; enabled: boolean; plan: { id: string }; credential: { id: string; login: string }; actor: { id: string; name: string }; occurredAt: string };
+type Toggled = {
+  cursor: string;
+  enabled: boolean;
+  plan: { id: string };
+  credential: { id: string; login: string };
+  actor: { id: string; name: string };
+  occurredAt: string;
+};
 type Feed<T> = ReturnType<typeof listen<T>>;
 
 /** The tenant's history after a cursor, every page of it. */
-async function logAfter(api: TestApi, after: string, filter: Record<string, unknown> = {}): Promise<{ cursor: string; type: string; data: Record<string, any> }[]> {
+async function logAfter(
+  api: TestApi,
+  after: string,
+  filter: Record<string, unknown> = {},
+): Promise<{ cursor: string; type: string; data: Record<string, any> }[]> {
   const events = [];
   let cursor = after;
   for (;;) {
@@ -105,7 +116,11 @@ for (const store of apiStores) {
       const live = await expectFeedMatchesLog(api, feed);
       const created = live.find((event) => event.type === 'PlanCreated');
       expect(created).toMatchObject({ actor: { id: meId }, data: { planId: createPlan.id, organizationId: s.organizationId, name: 'live' } });
-      expect(live.at(-1)).toMatchObject({ type: 'PlanCredentialToggled', actor: { id: meId }, data: { planId: createPlan.id, credentialId: s.credentialIds[0], enabled: true } });
+      expect(live.at(-1)).toMatchObject({
+        type: 'PlanCredentialToggled',
+        actor: { id: meId },
+        data: { planId: createPlan.id, credentialId: s.credentialIds[0], enabled: true },
+      });
       expect(feed.errors).toEqual([]);
     });
 
@@ -177,7 +192,12 @@ for (const store of apiStores) {
 
       await eventually(() => expect(feed.received.length).toBe(start + 2), DEADLINE);
       const [off, on] = feed.received.slice(start).map((item) => item.planCredentialToggled);
-      expect(off).toMatchObject({ enabled: false, plan: { id: s.planId }, credential: { id: s.credentialIds[0], login: 'acme-bot1' }, actor: { id: meId, name: 'first administrator' } });
+      expect(off).toMatchObject({
+        enabled: false,
+        plan: { id: s.planId },
+        credential: { id: s.credentialIds[0], login: 'acme-bot1' },
+        actor: { id: meId, name: 'first administrator' },
+      });
       expect(on).toMatchObject({ enabled: true, plan: { id: s.planId }, credential: { id: s.credentialIds[0] } });
       expect(Number.isNaN(Date.parse(on.occurredAt))).toBe(false);
 

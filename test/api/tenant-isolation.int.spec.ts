@@ -59,16 +59,51 @@ const probes: Probe[] = [
   { label: 'credentials(organizationId)', document: ops.credentials, variables: (_o, f) => ({ organizationId: f.s.organizationId }), expected: 'NOT_FOUND' },
   { label: 'plan', document: ops.plan, variables: (_o, f) => ({ id: f.s.planId }), expected: 'null' },
   { label: 'plans(organizationId)', document: ops.plans, variables: (_o, f) => ({ organizationId: f.s.organizationId }), expected: 'empty' },
-  { label: 'planCredentialsAsOf', document: ops.planCredentialsAsOf, variables: (_o, f) => ({ planId: f.s.planId, at: new Date().toISOString() }), expected: 'NOT_FOUND' },
-  { label: 'auditLog filtered by organizationId', document: ops.auditLog, variables: (_o, f) => ({ filter: { organizationId: f.s.organizationId } }), expected: 'empty' },
+  {
+    label: 'planCredentialsAsOf',
+    document: ops.planCredentialsAsOf,
+    variables: (_o, f) => ({ planId: f.s.planId, at: new Date().toISOString() }),
+    expected: 'NOT_FOUND',
+  },
+  {
+    label: 'auditLog filtered by organizationId',
+    document: ops.auditLog,
+    variables: (_o, f) => ({ filter: { organizationId: f.s.organizationId } }),
+    expected: 'empty',
+  },
   { label: 'auditLog filtered by planId', document: ops.auditLog, variables: (_o, f) => ({ filter: { planId: f.s.planId } }), expected: 'empty' },
-  { label: 'auditLog filtered by credentialId', document: ops.auditLog, variables: (_o, f) => ({ filter: { credentialId: f.s.credentialIds[0] } }), expected: 'empty' },
+  {
+    label: 'auditLog filtered by credentialId',
+    document: ops.auditLog,
+    variables: (_o, f) => ({ filter: { credentialId: f.s.credentialIds[0] } }),
+    expected: 'empty',
+  },
   { label: 'auditLog filtered by actorId', document: ops.auditLog, variables: (_o, f) => ({ filter: { actorId: f.spareTokenId } }), expected: 'empty' },
-  { label: 'changePassword', document: ops.changePassword, variables: (_o, f) => ({ id: f.s.passwordId, input: { secret: secretValue('stolen'), description: 'mine now' } }), expected: 'NOT_FOUND' },
+  {
+    label: 'changePassword',
+    document: ops.changePassword,
+    variables: (_o, f) => ({ id: f.s.passwordId, input: { secret: secretValue('stolen'), description: 'mine now' } }),
+    expected: 'NOT_FOUND',
+  },
   { label: 'deletePassword', document: ops.deletePassword, variables: (_o, f) => ({ id: f.sparePasswordId }), expected: 'NOT_FOUND' },
-  { label: 'updateOrganizationSettings', document: ops.updateOrganizationSettings, variables: (_o, f) => ({ id: f.s.organizationId, input: { protectGroups: true } }), expected: 'NOT_FOUND' },
-  { label: 'changeDefaultDevice of a foreign organization', document: ops.changeDefaultDevice, variables: (o, f) => ({ id: f.s.organizationId, deviceId: o.s.deviceId }), expected: 'NOT_FOUND' },
-  { label: 'changeDefaultDevice to a foreign device', document: ops.changeDefaultDevice, variables: (o, f) => ({ id: o.s.organizationId, deviceId: f.s.deviceId }), expected: 'NOT_FOUND' },
+  {
+    label: 'updateOrganizationSettings',
+    document: ops.updateOrganizationSettings,
+    variables: (_o, f) => ({ id: f.s.organizationId, input: { protectGroups: true } }),
+    expected: 'NOT_FOUND',
+  },
+  {
+    label: 'changeDefaultDevice of a foreign organization',
+    document: ops.changeDefaultDevice,
+    variables: (o, f) => ({ id: f.s.organizationId, deviceId: o.s.deviceId }),
+    expected: 'NOT_FOUND',
+  },
+  {
+    label: 'changeDefaultDevice to a foreign device',
+    document: ops.changeDefaultDevice,
+    variables: (o, f) => ({ id: o.s.organizationId, deviceId: f.s.deviceId }),
+    expected: 'NOT_FOUND',
+  },
   { label: 'removeOrganization', document: ops.removeOrganization, variables: (_o, f) => ({ id: f.s.organizationId }), expected: 'NOT_FOUND' },
   {
     label: 'addCredential to a foreign organization',
@@ -82,11 +117,31 @@ const probes: Probe[] = [
     variables: (o, f) => ({ input: { organizationId: o.s.organizationId, login: fresh('bot'), passwordId: f.sparePasswordId } }),
     expected: 'NOT_FOUND',
   },
-  { label: 'addOrganization with a foreign password', document: ops.addOrganization, variables: (o, f) => ({ input: organizationInput(f.sparePasswordId, o.s.deviceId) }), expected: 'NOT_FOUND' },
-  { label: 'addOrganization on a foreign device', document: ops.addOrganization, variables: (o, f) => ({ input: organizationInput(o.sparePasswordId, f.s.deviceId) }), expected: 'NOT_FOUND' },
-  { label: 'createPlan for a foreign organization', document: ops.createPlan, variables: (_o, f) => ({ input: { organizationId: f.s.organizationId, name: fresh('plan') } }), expected: 'NOT_FOUND' },
+  {
+    label: 'addOrganization with a foreign password',
+    document: ops.addOrganization,
+    variables: (o, f) => ({ input: organizationInput(f.sparePasswordId, o.s.deviceId) }),
+    expected: 'NOT_FOUND',
+  },
+  {
+    label: 'addOrganization on a foreign device',
+    document: ops.addOrganization,
+    variables: (o, f) => ({ input: organizationInput(o.sparePasswordId, f.s.deviceId) }),
+    expected: 'NOT_FOUND',
+  },
+  {
+    label: 'createPlan for a foreign organization',
+    document: ops.createPlan,
+    variables: (_o, f) => ({ input: { organizationId: f.s.organizationId, name: fresh('plan') } }),
+    expected: 'NOT_FOUND',
+  },
   { label: 'deletePlan', document: ops.deletePlan, variables: (_o, f) => ({ id: f.s.planId }), expected: 'NOT_FOUND' },
-  { label: 'setPlanAdditionalCredentials', document: ops.setPlanAdditionalCredentials, variables: (_o, f) => ({ planId: f.s.planId, enabled: false }), expected: 'NOT_FOUND' },
+  {
+    label: 'setPlanAdditionalCredentials',
+    document: ops.setPlanAdditionalCredentials,
+    variables: (_o, f) => ({ planId: f.s.planId, enabled: false }),
+    expected: 'NOT_FOUND',
+  },
   {
     label: 'togglePlanCredential of a foreign plan',
     document: ops.togglePlanCredential,
@@ -102,7 +157,10 @@ const probes: Probe[] = [
   {
     label: 'updatePlanCredentials of a foreign plan',
     document: ops.updatePlanCredentials,
-    variables: (_o, f) => ({ planId: f.s.planId, input: { additionalCredentialsEnabled: false, credentials: [{ credentialId: f.s.credentialIds[1], enabled: true }] } }),
+    variables: (_o, f) => ({
+      planId: f.s.planId,
+      input: { additionalCredentialsEnabled: false, credentials: [{ credentialId: f.s.credentialIds[1], enabled: true }] },
+    }),
     expected: 'NOT_FOUND',
   },
   {
@@ -153,7 +211,11 @@ async function historyLength(api: TestApi, token: string): Promise<number> {
   let count = 0;
   let after: string | null = null;
   for (;;) {
-    const { auditLog }: any = await api.ok(token, 'query($after: String) { auditLog(first: 500, after: $after) { edges { cursor } pageInfo { hasNextPage endCursor } } }', { after });
+    const { auditLog }: any = await api.ok(
+      token,
+      'query($after: String) { auditLog(first: 500, after: $after) { edges { cursor } pageInfo { hasNextPage endCursor } } }',
+      { after },
+    );
     count += auditLog.edges.length;
     if (!auditLog.pageInfo.hasNextPage) return count;
     after = auditLog.pageInfo.endCursor;
@@ -189,7 +251,19 @@ for (const store of apiStores) {
       // The default tenant's id is the word "default", which any text may hold: only issued ids are looked for.
       const ids = [...Object.values(own).flatMap((items) => items.map((item) => item.id)), ...s.credentialIds, me.tenant.id].filter((id) => UUID.test(id));
       const words = [...s.secrets, `${label}/platform`, `${label}-admin`, `${label}-bot1`, `${label} nightly`, `${label} spare`];
-      return { name, token, s, sparePasswordId: spare.storePassword.id, spareTokenId: operator.principal.id, adminId: me.id, repositoryId: repositories.edges[0].node.id, syncId: sync.id, taskId: run.id, ids: [...ids, sync.id, repositories.edges[0].node.id, run.id], words };
+      return {
+        name,
+        token,
+        s,
+        sparePasswordId: spare.storePassword.id,
+        spareTokenId: operator.principal.id,
+        adminId: me.id,
+        repositoryId: repositories.edges[0].node.id,
+        syncId: sync.id,
+        taskId: run.id,
+        ids: [...ids, sync.id, repositories.edges[0].node.id, run.id],
+        words,
+      };
     }
 
     beforeAll(async () => {
@@ -205,42 +279,54 @@ for (const store of apiStores) {
       await storage?.dispose();
     });
 
-    const directions = () => [
-      ['other', 'default', () => [other, home]],
-      ['default', 'other', () => [home, other]],
-    ] as const;
+    const directions = () =>
+      [
+        ['other', 'default', () => [other, home]],
+        ['default', 'other', () => [home, other]],
+      ] as const;
     const cases = probes.flatMap((probe) => directions().map(([from, to, pair]) => [probe.label, from, to, probe, pair] as const));
 
-    it.each(cases)("%s naming an object of the other tenant, as %s's ADMIN about %s: nothing found, nothing written", async (_label, _from, _to, probe, pair) => {
-      const [own, foreign] = pair();
-      const before = [await historyLength(api, home.token), await historyLength(api, other.token)];
-      const response: GraphQLResponse = await api.request(own.token, probe.document, probe.variables(own, foreign));
-      const field = fieldOf(probe.document);
-      const answer = response.data?.[field];
-      if (probe.expected === 'NOT_FOUND') {
-        expect(response.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
-      } else {
-        expect(response.errors).toBeUndefined();
-        expect(probe.expected === 'null' ? answer : (answer.edges ?? answer)).toEqual(probe.expected === 'null' ? null : []);
-      }
-      // Errors name the id that was asked for and nothing else of the other tenant.
-      expect(leaked(response.data, foreign)).toEqual([]);
-      expect(leaked(response.errors, { ...foreign, ids: [] })).toEqual([]);
-      expect([await historyLength(api, home.token), await historyLength(api, other.token)]).toEqual(before);
-    });
+    it.each(cases)(
+      "%s naming an object of the other tenant, as %s's ADMIN about %s: nothing found, nothing written",
+      async (_label, _from, _to, probe, pair) => {
+        const [own, foreign] = pair();
+        const before = [await historyLength(api, home.token), await historyLength(api, other.token)];
+        const response: GraphQLResponse = await api.request(own.token, probe.document, probe.variables(own, foreign));
+        const field = fieldOf(probe.document);
+        const answer = response.data?.[field];
+        if (probe.expected === 'NOT_FOUND') {
+          expect(response.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
+        } else {
+          expect(response.errors).toBeUndefined();
+          expect(probe.expected === 'null' ? answer : (answer.edges ?? answer)).toEqual(probe.expected === 'null' ? null : []);
+        }
+        // Errors name the id that was asked for and nothing else of the other tenant.
+        expect(leaked(response.data, foreign)).toEqual([]);
+        expect(leaked(response.errors, { ...foreign, ids: [] })).toEqual([]);
+        expect([await historyLength(api, home.token), await historyLength(api, other.token)]).toEqual(before);
+      },
+    );
 
     it.each(probes.filter((probe) => probe.expected === 'NOT_FOUND').map((probe) => [probe.label, probe] as const))(
       '%s answers a foreign id exactly as an id that was never issued',
       async (_label, probe) => {
         const unknown: Tenant = {
           ...home,
-          s: { ...home.s, organizationId: UNKNOWN_ID, planId: UNKNOWN_ID, deviceId: UNKNOWN_ID, passwordId: UNKNOWN_ID, credentialIds: [UNKNOWN_ID, UNKNOWN_ID] },
+          s: {
+            ...home.s,
+            organizationId: UNKNOWN_ID,
+            planId: UNKNOWN_ID,
+            deviceId: UNKNOWN_ID,
+            passwordId: UNKNOWN_ID,
+            credentialIds: [UNKNOWN_ID, UNKNOWN_ID],
+          },
           sparePasswordId: UNKNOWN_ID,
           spareTokenId: UNKNOWN_ID,
           repositoryId: UNKNOWN_ID,
           syncId: UNKNOWN_ID,
         };
-        const codes = async (foreign: Tenant) => (await api.request(other.token, probe.document, probe.variables(other, foreign))).errors?.map((error) => error.extensions?.code);
+        const codes = async (foreign: Tenant) =>
+          (await api.request(other.token, probe.document, probe.variables(other, foreign))).errors?.map((error) => error.extensions?.code);
         expect(await codes(home)).toEqual(await codes(unknown));
       },
     );
@@ -272,13 +358,17 @@ for (const store of apiStores) {
       // The feed starts where the log ends once subscribed: keep writing in the own tenant until something arrives,
       // with a foreign write before each own one, so that a foreign event would have been delivered first.
       const foreignDevices: string[] = [];
-      await eventually(async () => {
-        const foreignDevice = deviceName(foreign);
-        foreignDevices.push(foreignDevice);
-        await api.ok(foreign.token, ops.registerDevice, { name: foreignDevice });
-        if (subscription.received.length === 0) await api.ok(own.token, ops.registerDevice, { name: `${ownDevice}-${foreignDevices.length}` });
-        expect(subscription.received.some((event) => event.auditEvents.data.name?.startsWith(ownDevice))).toBe(true);
-      }, 20000, 250);
+      await eventually(
+        async () => {
+          const foreignDevice = deviceName(foreign);
+          foreignDevices.push(foreignDevice);
+          await api.ok(foreign.token, ops.registerDevice, { name: foreignDevice });
+          if (subscription.received.length === 0) await api.ok(own.token, ops.registerDevice, { name: `${ownDevice}-${foreignDevices.length}` });
+          expect(subscription.received.some((event) => event.auditEvents.data.name?.startsWith(ownDevice))).toBe(true);
+        },
+        20000,
+        250,
+      );
       subscription.stop();
       expect(subscription.errors).toEqual([]);
       const delivered = JSON.stringify(subscription.received);

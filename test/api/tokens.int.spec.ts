@@ -31,15 +31,22 @@ describe('API tokens over their lifetime, on pglite', () => {
     const run = (query: string, variables?: Record<string, unknown>) =>
       new Promise<{ data?: any; errors?: any[] }>((resolve) => {
         let result: { data?: any; errors?: any[] } = {};
-        socket.subscribe({ query, variables }, { next: (value) => (result = value as typeof result), error: (errors) => resolve({ errors: errors as any[] }), complete: () => resolve(result) });
+        socket.subscribe(
+          { query, variables },
+          { next: (value) => (result = value as typeof result), error: (errors) => resolve({ errors: errors as any[] }), complete: () => resolve(result) },
+        );
       });
     expect((await run(ops.registerDevice, { name: 'before revocation' })).data?.registerDevice.name).toBe('before revocation');
 
     const feed = listen(api.ws(auditor.token), ops.auditEvents);
-    await eventually(async () => {
-      await api.ok(api.rootToken, ops.registerDevice, { name: `ping ${++count}` });
-      expect(feed.received.length).toBeGreaterThan(0);
-    }, DEADLINE, 200);
+    await eventually(
+      async () => {
+        await api.ok(api.rootToken, ops.registerDevice, { name: `ping ${++count}` });
+        expect(feed.received.length).toBeGreaterThan(0);
+      },
+      DEADLINE,
+      200,
+    );
 
     await api.ok(api.rootToken, ops.revokeApiToken, { id: operator.id });
     await api.ok(api.rootToken, ops.revokeApiToken, { id: auditor.id });
@@ -71,7 +78,9 @@ describe('API tokens over their lifetime, on pglite', () => {
   });
 
   it('reads null in an optional input as not given, and refuses a change that gives nothing', async () => {
-    const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `entry ${++count}`, secret: 'fake-token-null-input-check-0001', description: 'first' } });
+    const { storePassword } = await api.ok(api.rootToken, ops.storePassword, {
+      input: { name: `entry ${++count}`, secret: 'fake-token-null-input-check-0001', description: 'first' },
+    });
     const nothing = await api.request(api.rootToken, ops.changePassword, { id: storePassword.id, input: { secret: null, description: null } });
     expect(nothing.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     const described = await api.ok(api.rootToken, ops.changePassword, { id: storePassword.id, input: { secret: null, description: 'second' } });

@@ -22,8 +22,14 @@ for (const database of testDatabases) {
 
     it('claims a state once, and forgets sign-ins past their time, giving back the verifiers never used', async () => {
       const now = Date.now();
-      const stale = await authorizations.begin(entry('00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000b1'), new Date(now - 30 * MINUTE));
-      const staleUsed = await authorizations.begin(entry('00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000b2'), new Date(now - 30 * MINUTE));
+      const stale = await authorizations.begin(
+        entry('00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000b1'),
+        new Date(now - 30 * MINUTE),
+      );
+      const staleUsed = await authorizations.begin(
+        entry('00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000b2'),
+        new Date(now - 30 * MINUTE),
+      );
       const fresh = await authorizations.begin(entry('00000000-0000-4000-8000-0000000000a3', '00000000-0000-4000-8000-0000000000b3'), new Date(now));
       expect(await authorizations.claim(staleUsed, new Date(now - 60 * MINUTE))).not.toBeNull();
       expect(await authorizations.claim(staleUsed, new Date(now - 60 * MINUTE))).toBeNull();

@@ -28,7 +28,10 @@ describe('combineProjections', () => {
 
   it('applies each event with the parts whose filter it passes, in the order of the parts', () => {
     const both = combineProjections('both', [plans, part('plan_history', 1, { streamPrefixes: ['plan-'] }), orgs]);
-    expect(both.apply(event('plan-1')).map((statement) => statement.sql)).toEqual(['INSERT INTO plans_rows VALUES ($1)', 'INSERT INTO plan_history_rows VALUES ($1)']);
+    expect(both.apply(event('plan-1')).map((statement) => statement.sql)).toEqual([
+      'INSERT INTO plans_rows VALUES ($1)',
+      'INSERT INTO plan_history_rows VALUES ($1)',
+    ]);
     expect(both.apply(event('organization-1')).map((statement) => statement.sql)).toEqual(['INSERT INTO orgs_rows VALUES ($1)']);
     expect(both.apply(event('device-1'))).toEqual([]);
   });
@@ -42,7 +45,10 @@ describe('combineProjections', () => {
       both.version,
       combineProjections('both', [{ ...plans, version: 3 }, orgs]).version,
       // Versions that add up the same: a sum of versions would miss this change.
-      combineProjections('both', [{ ...plans, version: 3 }, { ...orgs, version: 2 }]).version,
+      combineProjections('both', [
+        { ...plans, version: 3 },
+        { ...orgs, version: 2 },
+      ]).version,
       combineProjections('both', [plans]).version,
       combineProjections('both', [orgs, plans]).version,
     ];

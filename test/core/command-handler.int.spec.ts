@@ -53,7 +53,9 @@ for (const database of testDatabases) {
           value: async (stream: string, events: EventData[], options?: AppendOptions) => {
             if (intrusions < times) {
               intrusions += 1;
-              await store.appendToStream(stream, [{ type: 'SwitchFlipped', data: { switchId: `other-${intrusions}`, on: true }, metadata: { tenantId: context.tenantId } }]);
+              await store.appendToStream(stream, [
+                { type: 'SwitchFlipped', data: { switchId: `other-${intrusions}`, on: true }, metadata: { tenantId: context.tenantId } },
+              ]);
             }
             return store.appendToStream(stream, events, options);
           },
@@ -77,7 +79,12 @@ for (const database of testDatabases) {
         occurredAt: '2026-11-22T10:00:00.000Z',
       });
 
-      const flip = await handler.handle(switchboard, stream, { type: 'FlipSwitch', data: { switchId: 's1', on: true } }, { ...context, causationId: 'command-9' });
+      const flip = await handler.handle(
+        switchboard,
+        stream,
+        { type: 'FlipSwitch', data: { switchId: 's1', on: true } },
+        { ...context, causationId: 'command-9' },
+      );
       expect(flip.revision).toBe(1n);
       expect((await store.readStream(stream))[1].metadata).toMatchObject({ correlationId: 'request-7', causationId: 'command-9' });
     });
@@ -106,7 +113,9 @@ for (const database of testDatabases) {
       await install(stream);
       const flip = { type: 'FlipSwitch', data: { switchId: 's1', on: true } } as const;
       await expect(handler.handle(switchboard, stream, flip, { ...context, tenantId: 'tenant-b' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      await expect(handler.handle(switchboard, stream, flip, { ...context, tenantId: 'tenant-b' }, { expectedRevision: 0n })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(handler.handle(switchboard, stream, flip, { ...context, tenantId: 'tenant-b' }, { expectedRevision: 0n })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
       expect(await store.readStream(stream)).toHaveLength(1);
     });
 
@@ -136,7 +145,10 @@ for (const database of testDatabases) {
       const stream = newBoard();
       await install(stream);
       const flip = { type: 'FlipSwitch', data: { switchId: 's1', on: true } } as const;
-      await expect(handler.handle(switchboard, stream, flip, context, { expectedRevision: 5n })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/version 0, not 5/) });
+      await expect(handler.handle(switchboard, stream, flip, context, { expectedRevision: 5n })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringMatching(/version 0, not 5/),
+      });
       const { decider: racing, handler: raced } = contended(1);
       await expect(raced.handle(racing, stream, flip, context, { expectedRevision: 0n })).rejects.toBeInstanceOf(ConcurrencyError);
       expect(racing.calls).toBe(1);

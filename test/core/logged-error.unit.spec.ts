@@ -6,7 +6,7 @@ describe('an unexpected error as a log line holds it', () => {
     expect(loggedError(error)).toBe('Error: invalid input syntax for type uuid: "…"');
   });
 
-  it("blanks single-quoted and back-quoted parts too, escaped quotes and all", () => {
+  it('blanks single-quoted and back-quoted parts too, escaped quotes and all', () => {
     const error = new TypeError(`can't read 'a\\'b' of \`x\` and "say \\"hi\\""`);
     expect(loggedError(error)).toBe(`TypeError: can't read '…' of \`…\` and "…"`);
   });

@@ -25,7 +25,10 @@ const add = (overrides: Partial<AddData> = {}): CredentialCommand => ({
 const remove: CredentialCommand = { type: 'RemoveCredential', data: { credentialId: 'c1' } };
 const recordVerification = (token: TokenCheck): CredentialCommand => ({ type: 'RecordCredentialVerification', data: { credentialId: 'c1', token } });
 
-const added: CredentialEvent = { type: 'CredentialAdded', data: { credentialId: 'c1', organizationId: 'o1', login: 'helper-2', passwordId: 'p1', access: recordedToken } };
+const added: CredentialEvent = {
+  type: 'CredentialAdded',
+  data: { credentialId: 'c1', organizationId: 'o1', login: 'helper-2', passwordId: 'p1', access: recordedToken },
+};
 const removed: CredentialEvent = { type: 'CredentialRemoved', data: { credentialId: 'c1', organizationId: 'o1' } };
 
 describe('credential', () => {
@@ -35,39 +38,63 @@ describe('credential', () => {
     });
 
     it('trims the login', () => {
-      spec.given([]).when(add({ login: '  helper-2\t' })).then([added]);
+      spec
+        .given([])
+        .when(add({ login: '  helper-2\t' }))
+        .then([added]);
     });
 
     it.each<[string, CredentialEvent[]]>([
       ['active', [added]],
       ['removed', [added, removed]],
     ])('refuses an id already %s', (_status, history) => {
-      spec.given(history).when(add()).thenRefuses('CONFLICT', /credential c1 already exists/);
+      spec
+        .given(history)
+        .when(add())
+        .thenRefuses('CONFLICT', /credential c1 already exists/);
     });
 
     it.each(['', '   '])('refuses a blank login %j', (login) => {
-      spec.given([]).when(add({ login })).thenRefuses('INVALID_INPUT', /needs a login/);
+      spec
+        .given([])
+        .when(add({ login }))
+        .thenRefuses('INVALID_INPUT', /needs a login/);
     });
 
     it('refuses an organization the tenant does not have', () => {
-      spec.given([]).when(add({ known: known({ organization: null }) })).thenRefuses('NOT_FOUND', /no organization o1/);
+      spec
+        .given([])
+        .when(add({ known: known({ organization: null }) }))
+        .thenRefuses('NOT_FOUND', /no organization o1/);
     });
 
     it('refuses an SSO organization nobody has authorized yet, saying it is pending', () => {
-      spec.given([]).when(add({ known: known({ organization: { mainLogin: null } }) })).thenRefuses('PENDING_AUTHORIZATION', /organization o1 is pending authorization/);
+      spec
+        .given([])
+        .when(add({ known: known({ organization: { mainLogin: null } }) }))
+        .thenRefuses('PENDING_AUTHORIZATION', /organization o1 is pending authorization/);
     });
 
     it('refuses a password entry that is not stored', () => {
-      spec.given([]).when(add({ known: known({ passwordStored: false }) })).thenRefuses('NOT_FOUND', /no password p1/);
+      spec
+        .given([])
+        .when(add({ known: known({ passwordStored: false }) }))
+        .thenRefuses('NOT_FOUND', /no password p1/);
     });
 
     // GitLab usernames are case-insensitive, so "MAIN-BOT" is the same account as "Main-Bot".
     it.each(['Main-Bot', 'main-bot', ' MAIN-BOT '])('refuses the main login as %j', (login) => {
-      spec.given([]).when(add({ login })).thenRefuses('CONFLICT', /main login; an additional credential must be another account/);
+      spec
+        .given([])
+        .when(add({ login }))
+        .thenRefuses('CONFLICT', /main login; an additional credential must be another account/);
     });
 
     it.each(['helper-1', 'HELPER-1', ' Helper-1 '])('refuses a login another credential uses, as %j', (login) => {
-      spec.given([]).when(add({ login })).thenRefuses('CONFLICT', /already has a credential for helper-1/i);
+      spec
+        .given([])
+        .when(add({ login }))
+        .thenRefuses('CONFLICT', /already has a credential for helper-1/i);
     });
   });
 
@@ -76,11 +103,25 @@ describe('credential', () => {
       spec
         .given([])
         .when(add({ token: { ok: true, groupId: null, scopes: ['read_repository', 'api'], expiresAt: null, gitlabUserId: 99 } }))
-        .then([{ type: 'CredentialAdded', data: { credentialId: 'c1', organizationId: 'o1', login: 'helper-2', passwordId: 'p1', access: { scopes: ['api', 'read_repository'], expiresAt: null, gitlabUserId: 99 } } }]);
+        .then([
+          {
+            type: 'CredentialAdded',
+            data: {
+              credentialId: 'c1',
+              organizationId: 'o1',
+              login: 'helper-2',
+              passwordId: 'p1',
+              access: { scopes: ['api', 'read_repository'], expiresAt: null, gitlabUserId: 99 },
+            },
+          },
+        ]);
     });
 
-    it('refuses a token GitLab did not accept with GITLAB_AUTH_FAILED, giving GitLab\'s reason', () => {
-      spec.given([]).when(add({ token: failedCheck })).thenRefuses('GITLAB_AUTH_FAILED', /belongs to GitLab user someone-else/);
+    it("refuses a token GitLab did not accept with GITLAB_AUTH_FAILED, giving GitLab's reason", () => {
+      spec
+        .given([])
+        .when(add({ token: failedCheck }))
+        .thenRefuses('GITLAB_AUTH_FAILED', /belongs to GitLab user someone-else/);
     });
 
     // Input errors are checked before GitLab is asked, so they are what the caller hears.
@@ -92,11 +133,17 @@ describe('credential', () => {
       ['the main login', { login: 'main-bot' }, 'CONFLICT', /main login/],
       ['a login another credential uses', { login: 'helper-1' }, 'CONFLICT', /already has a credential for helper-1/],
     ])('refuses %s before a failed token', (_case, overrides, code, message) => {
-      spec.given([]).when(add({ ...overrides, token: failedCheck })).thenRefuses(code, message);
+      spec
+        .given([])
+        .when(add({ ...overrides, token: failedCheck }))
+        .thenRefuses(code, message);
     });
 
     it('refuses an existing id before a failed token', () => {
-      spec.given([added]).when(add({ token: failedCheck })).thenRefuses('CONFLICT', /credential c1 already exists/);
+      spec
+        .given([added])
+        .when(add({ token: failedCheck }))
+        .thenRefuses('CONFLICT', /credential c1 already exists/);
     });
   });
 
@@ -105,7 +152,12 @@ describe('credential', () => {
       spec
         .given([added])
         .when(recordVerification({ ...verifiedCheck, scopes: ['read_repository', 'api', 'read_api'] }))
-        .then([{ type: 'CredentialVerified', data: { credentialId: 'c1', organizationId: 'o1', scopes: ['api', 'read_api', 'read_repository'], expiresAt: '2027-06-30', gitlabUserId: 8 } }]);
+        .then([
+          {
+            type: 'CredentialVerified',
+            data: { credentialId: 'c1', organizationId: 'o1', scopes: ['api', 'read_api', 'read_repository'], expiresAt: '2027-06-30', gitlabUserId: 8 },
+          },
+        ]);
     });
 
     it('records a token GitLab refused, with the failure and its reason, without refusing the command', () => {
@@ -118,7 +170,10 @@ describe('credential', () => {
     it('keeps the credential active after a failure, so that it can be verified again or removed', () => {
       const failed: CredentialEvent = { type: 'CredentialVerificationFailed', data: { credentialId: 'c1', organizationId: 'o1', ...refusal } };
       spec.given([added, failed]).when(remove).then([removed]);
-      spec.given([added, failed]).when(recordVerification(verifiedCheck)).then([{ type: 'CredentialVerified', data: { credentialId: 'c1', organizationId: 'o1', ...recordedToken } }]);
+      spec
+        .given([added, failed])
+        .when(recordVerification(verifiedCheck))
+        .then([{ type: 'CredentialVerified', data: { credentialId: 'c1', organizationId: 'o1', ...recordedToken } }]);
     });
 
     it.each<[string, CredentialEvent[], TokenCheck]>([
@@ -127,7 +182,10 @@ describe('credential', () => {
       ['removed (verified)', [added, removed], verifiedCheck],
       ['removed (failed)', [added, removed], failedCheck],
     ])('refuses a credential %s', (_status, history, token) => {
-      spec.given(history).when(recordVerification(token)).thenRefuses('NOT_FOUND', /no credential c1/);
+      spec
+        .given(history)
+        .when(recordVerification(token))
+        .thenRefuses('NOT_FOUND', /no credential c1/);
     });
   });
 
@@ -140,7 +198,10 @@ describe('credential', () => {
       ['unknown', []],
       ['already removed', [added, removed]],
     ])('refuses a credential %s', (_status, history) => {
-      spec.given(history).when(remove).thenRefuses('NOT_FOUND', /no credential c1/);
+      spec
+        .given(history)
+        .when(remove)
+        .thenRefuses('NOT_FOUND', /no credential c1/);
     });
   });
 

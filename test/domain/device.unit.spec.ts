@@ -18,14 +18,23 @@ describe('device', () => {
   });
 
   it('refuses to register the same device twice', () => {
-    spec.given([registered]).when(register({ name: 'other' })).thenRefuses('CONFLICT', /device d1 is already registered/);
+    spec
+      .given([registered])
+      .when(register({ name: 'other' }))
+      .thenRefuses('CONFLICT', /device d1 is already registered/);
   });
 
   it.each(['', '   '])('refuses a blank name %j', (name) => {
-    spec.given([]).when(register({ name })).thenRefuses('INVALID_INPUT', /needs a name/);
+    spec
+      .given([])
+      .when(register({ name }))
+      .thenRefuses('INVALID_INPUT', /needs a name/);
   });
 
   it('refuses a name another device has', () => {
-    spec.given([]).when(register({ nameTaken: true })).thenRefuses('CONFLICT', /device named "local" is already registered/);
+    spec
+      .given([])
+      .when(register({ nameTaken: true }))
+      .thenRefuses('CONFLICT', /device named "local" is already registered/);
   });
 });

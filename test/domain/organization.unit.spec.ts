@@ -81,7 +81,8 @@ const recordVerification = (token: TokenCheck): OrganizationCommand => ({ type: 
 const remove: OrganizationCommand = { type: 'RemoveOrganization', data: { organizationId: 'o1' } };
 const removed: OrganizationEvent = { type: 'OrganizationRemoved', data: { organizationId: 'o1' } };
 
-const sso = (overrides: Partial<AddData> = {}): OrganizationCommand => add({ authMethod: 'SSO', login: undefined, passwordId: undefined, token: null, known: { ...knownAll, passwordStored: false }, ...overrides });
+const sso = (overrides: Partial<AddData> = {}): OrganizationCommand =>
+  add({ authMethod: 'SSO', login: undefined, passwordId: undefined, token: null, known: { ...knownAll, passwordStored: false }, ...overrides });
 const pendingAdded = added({ authMethod: 'SSO', login: null, passwordId: null, gitlabGroupId: null, access: null });
 const authorize = (token: TokenCheck, overrides: { login?: string | null; passwordId?: string | null } = {}): OrganizationCommand => ({
   type: 'AuthorizeOrganization',
@@ -143,9 +144,11 @@ describe('organization', () => {
       ['active', [added()]],
       ['removed', [added(), removed]],
     ])('refuses an id already %s', (_status, history) => {
-      spec.given(history).when(add()).thenRefuses('CONFLICT', /organization o1 already exists/);
+      spec
+        .given(history)
+        .when(add())
+        .thenRefuses('CONFLICT', /organization o1 already exists/);
     });
-
 
     it.each<[string, Partial<AddData>, string, RegExp]>([
       ['no login', { login: undefined }, 'INVALID_INPUT', /TOKEN needs a login/],
@@ -153,7 +156,12 @@ describe('organization', () => {
       ['no passwordId', { passwordId: undefined }, 'INVALID_INPUT', /TOKEN needs a passwordId/],
       ['an empty passwordId', { passwordId: '' }, 'INVALID_INPUT', /TOKEN needs a passwordId/],
       ['a password that is not stored', { known: { ...knownAll, passwordStored: false } }, 'NOT_FOUND', /no password p1/],
-      ["an SSO organization's authorization as its token", { known: { ...knownAll, passwordHoldsAuthorization: true } }, 'CONFLICT', /holds an SSO organization's authorization/],
+      [
+        "an SSO organization's authorization as its token",
+        { known: { ...knownAll, passwordHoldsAuthorization: true } },
+        'CONFLICT',
+        /holds an SSO organization's authorization/,
+      ],
       ['a device that is not registered', { known: { ...knownAll, deviceRegistered: false } }, 'NOT_FOUND', /no device d1/],
       ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
       ['an http URL to another host', { gitlabUrl: 'http://gitlab.example.com' }, 'INVALID_INPUT', /must use https/],
@@ -179,11 +187,17 @@ describe('organization', () => {
     });
 
     it('records no group id when none was looked up', () => {
-      spec.given([]).when(add({ token: { ...verifiedCheck, groupId: null } })).then([added({ gitlabGroupId: null })]);
+      spec
+        .given([])
+        .when(add({ token: { ...verifiedCheck, groupId: null } }))
+        .then([added({ gitlabGroupId: null })]);
     });
 
-    it('refuses a token GitLab did not accept with GITLAB_AUTH_FAILED, giving GitLab\'s reason', () => {
-      spec.given([]).when(add({ token: failedCheck })).thenRefuses('GITLAB_AUTH_FAILED', /lacks the scopes read_repository/);
+    it("refuses a token GitLab did not accept with GITLAB_AUTH_FAILED, giving GitLab's reason", () => {
+      spec
+        .given([])
+        .when(add({ token: failedCheck }))
+        .thenRefuses('GITLAB_AUTH_FAILED', /lacks the scopes read_repository/);
     });
 
     // Input errors are checked before GitLab is asked, so they are what the caller hears.
@@ -193,11 +207,17 @@ describe('organization', () => {
       ['invalid repositoriesSync', { repositoriesSync: { times: [] } }, 'INVALID_INPUT', /1 to 24 times/],
       ['a group already added', { known: { ...knownAll, sameGroupOrganizationId: 'o9' } }, 'CONFLICT', /already organization o9/],
     ])('refuses %s before a failed token', (_case, overrides, code, message) => {
-      spec.given([]).when(add({ ...overrides, token: failedCheck })).thenRefuses(code, message);
+      spec
+        .given([])
+        .when(add({ ...overrides, token: failedCheck }))
+        .thenRefuses(code, message);
     });
 
     it('refuses an existing id before a failed token', () => {
-      spec.given([added()]).when(add({ token: failedCheck })).thenRefuses('CONFLICT', /organization o1 already exists/);
+      spec
+        .given([added()])
+        .when(add({ token: failedCheck }))
+        .thenRefuses('CONFLICT', /organization o1 already exists/);
     });
   });
 
@@ -207,7 +227,10 @@ describe('organization', () => {
     });
 
     it('needs no check of a token, and ignores a stale one', () => {
-      spec.given([]).when(sso({ token: failedCheck })).then([pendingAdded]);
+      spec
+        .given([])
+        .when(sso({ token: failedCheck }))
+        .then([pendingAdded]);
     });
 
     it.each<[string, Partial<AddData>, string, RegExp]>([
@@ -223,7 +246,10 @@ describe('organization', () => {
     });
 
     it('refuses a TOKEN organization whose token was not checked', () => {
-      spec.given([]).when(add({ token: null })).thenRefuses('INVALID_INPUT', /needs its token checked/);
+      spec
+        .given([])
+        .when(add({ token: null }))
+        .thenRefuses('INVALID_INPUT', /needs its token checked/);
     });
   });
 
@@ -231,12 +257,21 @@ describe('organization', () => {
     const request: OrganizationCommand = { type: 'RequestAuthorization', data: { organizationId: 'o1' } };
 
     it('records that a pending organization was sent to sign in again', () => {
-      spec.given([pendingAdded]).when(request).then([{ type: 'OrganizationAuthorizationRequested', data: { organizationId: 'o1' } }]);
+      spec
+        .given([pendingAdded])
+        .when(request)
+        .then([{ type: 'OrganizationAuthorizationRequested', data: { organizationId: 'o1' } }]);
     });
 
     it('refuses an organization already authorized, or none', () => {
-      spec.given([pendingAdded, authorized]).when(request).thenRefuses('CONFLICT', /already authorized/);
-      spec.given([added()]).when(request).thenRefuses('CONFLICT', /already authorized/);
+      spec
+        .given([pendingAdded, authorized])
+        .when(request)
+        .thenRefuses('CONFLICT', /already authorized/);
+      spec
+        .given([added()])
+        .when(request)
+        .thenRefuses('CONFLICT', /already authorized/);
       spec.given([]).when(request).thenRefuses('NOT_FOUND');
     });
   });
@@ -266,27 +301,54 @@ describe('organization', () => {
     });
 
     it('refuses an organization already authorized, or added with a token', () => {
-      spec.given([pendingAdded, authorized]).when(authorize(verifiedCheck)).thenRefuses('CONFLICT', /o1 is already authorized/);
-      spec.given([added()]).when(authorize(verifiedCheck)).thenRefuses('CONFLICT', /o1 is already authorized/);
+      spec
+        .given([pendingAdded, authorized])
+        .when(authorize(verifiedCheck))
+        .thenRefuses('CONFLICT', /o1 is already authorized/);
+      spec
+        .given([added()])
+        .when(authorize(verifiedCheck))
+        .thenRefuses('CONFLICT', /o1 is already authorized/);
     });
 
     it('refuses an organization that does not exist or was removed', () => {
-      spec.given([]).when(authorize(verifiedCheck)).thenRefuses('NOT_FOUND', /no organization o1/);
-      spec.given([pendingAdded, removed]).when(authorize(verifiedCheck)).thenRefuses('NOT_FOUND', /no organization o1/);
+      spec
+        .given([])
+        .when(authorize(verifiedCheck))
+        .thenRefuses('NOT_FOUND', /no organization o1/);
+      spec
+        .given([pendingAdded, removed])
+        .when(authorize(verifiedCheck))
+        .thenRefuses('NOT_FOUND', /no organization o1/);
     });
 
     it('refuses a verified sign-in without the login or the password entry', () => {
-      spec.given([pendingAdded]).when(authorize(verifiedCheck, { login: ' ' })).thenRefuses('INVALID_INPUT', /needs the login/);
-      spec.given([pendingAdded]).when(authorize(verifiedCheck, { passwordId: null })).thenRefuses('INVALID_INPUT', /needs the password entry/);
+      spec
+        .given([pendingAdded])
+        .when(authorize(verifiedCheck, { login: ' ' }))
+        .thenRefuses('INVALID_INPUT', /needs the login/);
+      spec
+        .given([pendingAdded])
+        .when(authorize(verifiedCheck, { passwordId: null }))
+        .thenRefuses('INVALID_INPUT', /needs the password entry/);
     });
 
     it('refuses a verification while pending, saying so', () => {
-      spec.given([pendingAdded]).when(recordVerification(verifiedCheck)).thenRefuses('PENDING_AUTHORIZATION', /o1 is pending authorization/);
+      spec
+        .given([pendingAdded])
+        .when(recordVerification(verifiedCheck))
+        .thenRefuses('PENDING_AUTHORIZATION', /o1 is pending authorization/);
     });
 
     it('lets the settings, the device and the removal of a pending organization be changed', () => {
-      spec.given([pendingAdded]).when(updateSettings({ protectGroups: false })).then([settingsUpdated({ protectGroups: false })]);
-      spec.given([pendingAdded]).when(changeDevice('d2')).then([deviceChanged('d2', 'd1')]);
+      spec
+        .given([pendingAdded])
+        .when(updateSettings({ protectGroups: false }))
+        .then([settingsUpdated({ protectGroups: false })]);
+      spec
+        .given([pendingAdded])
+        .when(changeDevice('d2'))
+        .then([deviceChanged('d2', 'd1')]);
       spec.given([pendingAdded]).when(remove).then([removed]);
     });
 
@@ -314,7 +376,9 @@ describe('organization', () => {
       spec
         .given([added()])
         .when(recordVerification({ ...verifiedCheck, expiresAt: '2028-01-01' }))
-        .then([{ type: 'OrganizationVerified', data: { organizationId: 'o1', scopes: ['read_api', 'read_repository'], expiresAt: '2028-01-01', gitlabUserId: 7 } }]);
+        .then([
+          { type: 'OrganizationVerified', data: { organizationId: 'o1', scopes: ['read_api', 'read_repository'], expiresAt: '2028-01-01', gitlabUserId: 7 } },
+        ]);
     });
 
     it('records a token GitLab refused, with the failure and its reason, without refusing the command', () => {
@@ -326,7 +390,11 @@ describe('organization', () => {
 
     it('leaves the organization as it was, so that later commands see its settings', () => {
       spec
-        .given([added(), { type: 'OrganizationVerificationFailed', data: { organizationId: 'o1', failure: 'REVOKED', reason: 'revoked' } }, { type: 'OrganizationVerified', data: { organizationId: 'o1', ...recordedToken } }])
+        .given([
+          added(),
+          { type: 'OrganizationVerificationFailed', data: { organizationId: 'o1', failure: 'REVOKED', reason: 'revoked' } },
+          { type: 'OrganizationVerified', data: { organizationId: 'o1', ...recordedToken } },
+        ])
         .when(updateSettings({ protectGroups: true }))
         .then([]);
     });
@@ -340,7 +408,10 @@ describe('organization', () => {
       ['an interval instead of times', { repositoriesSync: { intervalMinutes: 1440 } }],
       ['several settings at once', { protectGroups: false, autoAddNewRepositories: true, repositoriesSync: { intervalMinutes: 15 } }],
     ])('changes %s', (_case, changes) => {
-      spec.given([added()]).when(updateSettings(changes)).then([settingsUpdated(changes)]);
+      spec
+        .given([added()])
+        .when(updateSettings(changes))
+        .then([settingsUpdated(changes)]);
     });
 
     it('writes only the settings that actually change', () => {
@@ -360,7 +431,11 @@ describe('organization', () => {
     it.each<[string, OrganizationEvent[], Partial<OrganizationSettings>]>([
       ['nothing is asked', [added()], {}],
       ['every value is the current one', [added()], { protectGroups: true, autoAddNewRepositories: false, repositoriesSync: { times: ['02:00'] } }],
-      ['the times are the current ones in another order', [added({ repositoriesSync: { times: ['02:00', '14:00'] } })], { repositoriesSync: { times: ['14:00', '02:00'] } }],
+      [
+        'the times are the current ones in another order',
+        [added({ repositoriesSync: { times: ['02:00', '14:00'] } })],
+        { repositoriesSync: { times: ['14:00', '02:00'] } },
+      ],
       [
         'the values are those of the last update',
         [added(), settingsUpdated({ protectGroups: false, repositoriesSync: { intervalMinutes: 60 } })],
@@ -387,17 +462,29 @@ describe('organization', () => {
 
   describe('ChangeDefaultDevice', () => {
     it('changes the default device, naming the previous one', () => {
-      spec.given([added()]).when(changeDevice('d2')).then([deviceChanged('d2', 'd1')]);
-      spec.given([added(), deviceChanged('d2', 'd1')]).when(changeDevice('d3')).then([deviceChanged('d3', 'd2')]);
+      spec
+        .given([added()])
+        .when(changeDevice('d2'))
+        .then([deviceChanged('d2', 'd1')]);
+      spec
+        .given([added(), deviceChanged('d2', 'd1')])
+        .when(changeDevice('d3'))
+        .then([deviceChanged('d3', 'd2')]);
     });
 
     it('writes nothing when the device is already the default', () => {
       spec.given([added()]).when(changeDevice('d1')).then([]);
-      spec.given([added(), deviceChanged('d2', 'd1')]).when(changeDevice('d2')).then([]);
+      spec
+        .given([added(), deviceChanged('d2', 'd1')])
+        .when(changeDevice('d2'))
+        .then([]);
     });
 
     it('refuses a device that is not registered', () => {
-      spec.given([added()]).when(changeDevice('d2', false)).thenRefuses('NOT_FOUND', /no device d2/);
+      spec
+        .given([added()])
+        .when(changeDevice('d2', false))
+        .thenRefuses('NOT_FOUND', /no device d2/);
     });
   });
 
@@ -414,8 +501,14 @@ describe('organization', () => {
     ['RecordOrganizationVerification (verified)', recordVerification(verifiedCheck)],
     ['RecordOrganizationVerification (failed)', recordVerification(failedCheck)],
   ])('refuses %s on an organization that does not exist or was removed', (_name, command) => {
-    spec.given([]).when(command).thenRefuses('NOT_FOUND', /no organization o1/);
-    spec.given([added(), removed]).when(command).thenRefuses('NOT_FOUND', /no organization o1/);
+    spec
+      .given([])
+      .when(command)
+      .thenRefuses('NOT_FOUND', /no organization o1/);
+    spec
+      .given([added(), removed])
+      .when(command)
+      .thenRefuses('NOT_FOUND', /no organization o1/);
   });
 
   describe('repositoriesSync rules', () => {
@@ -432,7 +525,10 @@ describe('organization', () => {
       ['the longest interval', { intervalMinutes: 1440 }, { intervalMinutes: 1440 }],
       ['an interval beside a null times', { intervalMinutes: 30, times: null } as unknown as RepositoriesSync, { intervalMinutes: 30 }],
     ])('accepts %s', (_case, sync, written) => {
-      spec.given([]).when(add({ repositoriesSync: sync })).then([added({ repositoriesSync: written })]);
+      spec
+        .given([])
+        .when(add({ repositoriesSync: sync }))
+        .then([added({ repositoriesSync: written })]);
     });
   });
 
@@ -464,7 +560,7 @@ describe('organization', () => {
       expect(syncDue(sync, last, at('2026-03-01T14:00:00Z'))).toBe(true);
     });
 
-    it('counts a slot of the day before when today\'s has not come yet', () => {
+    it("counts a slot of the day before when today's has not come yet", () => {
       const sync = { times: ['23:00'] };
       expect(syncDue(sync, at('2026-03-01T22:00:00Z'), at('2026-03-02T01:00:00Z'))).toBe(true);
       expect(syncDue(sync, at('2026-03-01T23:00:10Z'), at('2026-03-02T22:59:59Z'))).toBe(false);
@@ -495,9 +591,10 @@ describe('organization', () => {
         ['Acme_1/sub.group/my-team', 'Acme_1/sub.group/my-team'],
       ],
       [
-        ...['', '  ', '/', 'acme//platform', 'acme/-team', '-acme', 'acme platform', 'https://gitlab.com/acme', 'acme/ä'].map(
-          (raw): [string, RegExp] => [raw, /must be a GitLab group's full path such as "acme\/platform"/],
-        ),
+        ...['', '  ', '/', 'acme//platform', 'acme/-team', '-acme', 'acme platform', 'https://gitlab.com/acme', 'acme/ä'].map((raw): [string, RegExp] => [
+          raw,
+          /must be a GitLab group's full path such as "acme\/platform"/,
+        ]),
         ['acme//platform', /got "acme\/\/platform"/],
       ],
     ],

@@ -34,15 +34,24 @@ describe('password', () => {
       ['stored', [stored]],
       ['deleted', [stored, deleted]],
     ])('refuses an id already %s', (_status, history) => {
-      spec.given(history).when(store()).thenRefuses('CONFLICT', /password p1 already exists/);
+      spec
+        .given(history)
+        .when(store())
+        .thenRefuses('CONFLICT', /password p1 already exists/);
     });
 
     it.each(['', '  '])('refuses a blank name %j', (name) => {
-      spec.given([]).when(store({ name })).thenRefuses('INVALID_INPUT', /needs a name/);
+      spec
+        .given([])
+        .when(store({ name }))
+        .thenRefuses('INVALID_INPUT', /needs a name/);
     });
 
     it('refuses a name another entry has', () => {
-      spec.given([]).when(store({ nameTaken: true })).thenRefuses('CONFLICT', /password named "gitlab bot" already exists/);
+      spec
+        .given([])
+        .when(store({ nameTaken: true }))
+        .thenRefuses('CONFLICT', /password named "gitlab bot" already exists/);
     });
   });
 
@@ -78,13 +87,20 @@ describe('password', () => {
     it.each<[string, PasswordEvent[], Parameters<typeof change>[0]]>([
       ['nothing is asked', [stored], {}],
       ['the description is the same', [stored], { description: 'for acme' }],
-      ['the description is what it was last set to', [stored, { type: 'PasswordDescribed', data: { passwordId: 'p1', description: 'x' } }], { description: 'x' }],
+      [
+        'the description is what it was last set to',
+        [stored, { type: 'PasswordDescribed', data: { passwordId: 'p1', description: 'x' } }],
+        { description: 'x' },
+      ],
     ])('writes nothing when %s', (_case, history, data) => {
       spec.given(history).when(change(data)).then([]);
     });
 
     it.each([{ fingerprint: '••••s2' }, { secretId: 's2' }])('refuses half a new secret: %j', (data) => {
-      spec.given([stored]).when(change(data)).thenRefuses('INVALID_INPUT', /both its fingerprint and its encrypted copy/);
+      spec
+        .given([stored])
+        .when(change(data))
+        .thenRefuses('INVALID_INPUT', /both its fingerprint and its encrypted copy/);
     });
   });
 
@@ -114,7 +130,10 @@ describe('password', () => {
     ['DeletePassword on an unknown entry', [], remove()],
     ['DeletePassword twice', [stored, deleted], remove()],
   ])('refuses %s', (_case, history, command) => {
-    spec.given(history).when(command).thenRefuses('NOT_FOUND', /no password p1/);
+    spec
+      .given(history)
+      .when(command)
+      .thenRefuses('NOT_FOUND', /no password p1/);
   });
 
   describe('fingerprintOf', () => {

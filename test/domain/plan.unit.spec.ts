@@ -1,5 +1,13 @@
 import { fold } from '../../src/core/decider';
-import { plan, PLANS_PER_CREDENTIAL, switchedOnCredentials, type CredentialChange, type KnownCredential, type PlanCommand, type PlanEvent } from '../../src/domain/plan';
+import {
+  plan,
+  PLANS_PER_CREDENTIAL,
+  switchedOnCredentials,
+  type CredentialChange,
+  type KnownCredential,
+  type PlanCommand,
+  type PlanEvent,
+} from '../../src/domain/plan';
 import { deciderSpec } from '../support/decider-spec';
 
 const spec = deciderSpec(plan);
@@ -34,18 +42,27 @@ const deleted: PlanEvent = { type: 'PlanDeleted', data: { planId: 'pl1', organiz
 describe('plan', () => {
   describe('CreatePlan', () => {
     it('creates a plan with a trimmed name', () => {
-      spec.given([]).when(createPlan({ name: '  nightly ' })).then([created]);
+      spec
+        .given([])
+        .when(createPlan({ name: '  nightly ' }))
+        .then([created]);
     });
 
     it.each<[string, PlanEvent[]]>([
       ['active', [created]],
       ['deleted', [created, deleted]],
     ])('refuses an id already %s', (_status, history) => {
-      spec.given(history).when(createPlan()).thenRefuses('CONFLICT', /plan pl1 already exists/);
+      spec
+        .given(history)
+        .when(createPlan())
+        .thenRefuses('CONFLICT', /plan pl1 already exists/);
     });
 
     it.each(['', '   '])('refuses a blank name %j', (name) => {
-      spec.given([]).when(createPlan({ name })).thenRefuses('INVALID_INPUT', /needs a name/);
+      spec
+        .given([])
+        .when(createPlan({ name }))
+        .thenRefuses('INVALID_INPUT', /needs a name/);
     });
 
     it('refuses an organization that is not active', () => {
@@ -66,19 +83,34 @@ describe('plan', () => {
   describe('SetPlanAdditionalCredentials', () => {
     it('starts a new plan with the switch off', () => {
       spec.given([created]).when(setSwitch(false)).then([]);
-      spec.given([created]).when(setSwitch(true)).then([switched(true)]);
+      spec
+        .given([created])
+        .when(setSwitch(true))
+        .then([switched(true)]);
     });
 
     it('switches back off, and writes nothing when the switch already has the value', () => {
-      spec.given([created, switched(true)]).when(setSwitch(false)).then([switched(false)]);
-      spec.given([created, switched(true)]).when(setSwitch(true)).then([]);
+      spec
+        .given([created, switched(true)])
+        .when(setSwitch(false))
+        .then([switched(false)]);
+      spec
+        .given([created, switched(true)])
+        .when(setSwitch(true))
+        .then([]);
     });
   });
 
   describe('TogglePlanCredential', () => {
     it('enables a credential of the organization, and disables it again', () => {
-      spec.given([created]).when(toggle(cred('c1', true))).then([toggled('c1', true)]);
-      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', false))).then([toggled('c1', false)]);
+      spec
+        .given([created])
+        .when(toggle(cred('c1', true)))
+        .then([toggled('c1', true)]);
+      spec
+        .given([created, toggled('c1', true)])
+        .when(toggle(cred('c1', false)))
+        .then([toggled('c1', false)]);
     });
 
     it.each<[string, PlanEvent[], CredentialChange]>([
@@ -90,11 +122,17 @@ describe('plan', () => {
     });
 
     it('disables a removed credential that is still on', () => {
-      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', false, oursRemoved))).then([toggled('c1', false)]);
+      spec
+        .given([created, toggled('c1', true)])
+        .when(toggle(cred('c1', false, oursRemoved)))
+        .then([toggled('c1', false)]);
     });
 
     it('refuses to enable a removed credential', () => {
-      spec.given([created]).when(toggle(cred('c1', true, oursRemoved))).thenRefuses('CONFLICT', /credential c1 was removed/);
+      spec
+        .given([created])
+        .when(toggle(cred('c1', true, oursRemoved)))
+        .thenRefuses('CONFLICT', /credential c1 was removed/);
     });
 
     it.each<[string, KnownCredential, boolean]>([
@@ -103,13 +141,19 @@ describe('plan', () => {
       ['of another organization', theirs, true],
       ['of another organization', theirs, false],
     ])('refuses a credential %s (enabled: %s)', (_case, known, enabled) => {
-      spec.given([created]).when(toggle(cred('c1', enabled, known))).thenRefuses('NOT_FOUND', /no credential c1 in the plan's organization/);
+      spec
+        .given([created])
+        .when(toggle(cred('c1', enabled, known)))
+        .thenRefuses('NOT_FOUND', /no credential c1 in the plan's organization/);
     });
   });
 
   describe(`a credential on at most ${PLANS_PER_CREDENTIAL} plans`, () => {
     it('switches on a credential that is on one plan fewer than the most elsewhere', () => {
-      spec.given([created]).when(toggle(cred('c1', true, onOthers(PLANS_PER_CREDENTIAL - 1)))).then([toggled('c1', true)]);
+      spec
+        .given([created])
+        .when(toggle(cred('c1', true, onOthers(PLANS_PER_CREDENTIAL - 1))))
+        .then([toggled('c1', true)]);
     });
 
     it.each([PLANS_PER_CREDENTIAL, PLANS_PER_CREDENTIAL + 1])('refuses to switch on a credential that is on %i other plans, naming the limit', (count) => {
@@ -127,8 +171,14 @@ describe('plan', () => {
     });
 
     it('keeps on, and switches off, a credential however many plans have it', () => {
-      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', true, onOthers(PLANS_PER_CREDENTIAL)))).then([]);
-      spec.given([created, toggled('c1', true)]).when(toggle(cred('c1', false, onOthers(PLANS_PER_CREDENTIAL)))).then([toggled('c1', false)]);
+      spec
+        .given([created, toggled('c1', true)])
+        .when(toggle(cred('c1', true, onOthers(PLANS_PER_CREDENTIAL))))
+        .then([]);
+      spec
+        .given([created, toggled('c1', true)])
+        .when(toggle(cred('c1', false, onOthers(PLANS_PER_CREDENTIAL))))
+        .then([toggled('c1', false)]);
     });
   });
 
@@ -141,12 +191,21 @@ describe('plan', () => {
     });
 
     it('leaves the switch alone when it is not asked for or already has the value', () => {
-      spec.given([created]).when(update([cred('c1', true)])).then([toggled('c1', true)]);
-      spec.given([created]).when(update([cred('c1', true)], false)).then([toggled('c1', true)]);
+      spec
+        .given([created])
+        .when(update([cred('c1', true)]))
+        .then([toggled('c1', true)]);
+      spec
+        .given([created])
+        .when(update([cred('c1', true)], false))
+        .then([toggled('c1', true)]);
     });
 
     it('writes only the switch when no credential is given', () => {
-      spec.given([created, switched(true)]).when(update([], false)).then([switched(false)]);
+      spec
+        .given([created, switched(true)])
+        .when(update([], false))
+        .then([switched(false)]);
     });
 
     it('writes nothing when nothing changes', () => {
@@ -169,13 +228,19 @@ describe('plan', () => {
       ['an unknown credential', cred('c2', false, null), 'NOT_FOUND', /no credential c2/],
       ['enabling a removed credential', cred('c2', true, oursRemoved), 'CONFLICT', /credential c2 was removed/],
     ])('refuses the whole update for %s', (_case, bad, code, message) => {
-      spec.given([created]).when(update([cred('c1', true), bad], true)).thenRefuses(code, message);
+      spec
+        .given([created])
+        .when(update([cred('c1', true), bad], true))
+        .thenRefuses(code, message);
     });
   });
 
   describe('SwitchOffRemovedCredential', () => {
     it('switches off a credential the plan had on', () => {
-      spec.given([created, toggled('c1', true)]).when(switchOff('c1')).then([toggled('c1', false)]);
+      spec
+        .given([created, toggled('c1', true)])
+        .when(switchOff('c1'))
+        .then([toggled('c1', false)]);
     });
 
     it.each<[string, PlanEvent[]]>([
@@ -200,8 +265,14 @@ describe('plan', () => {
     ['UpdatePlanCredentials', update([], true)],
     ['DeletePlan', deletePlan],
   ])('refuses %s on a plan that does not exist or was deleted', (_name, command) => {
-    spec.given([]).when(command).thenRefuses('NOT_FOUND', /no plan pl1/);
-    spec.given([created, switched(true), deleted]).when(command).thenRefuses('NOT_FOUND', /no plan pl1/);
+    spec
+      .given([])
+      .when(command)
+      .thenRefuses('NOT_FOUND', /no plan pl1/);
+    spec
+      .given([created, switched(true), deleted])
+      .when(command)
+      .thenRefuses('NOT_FOUND', /no plan pl1/);
   });
 });
 

@@ -11,7 +11,10 @@ const startTask = (overrides: { repositoriesTotal?: number; planActive?: boolean
   type: 'StartBackupTask',
   data: { ...ref, repositoriesTotal: overrides.repositoriesTotal ?? 2, now: '2026-03-01T10:00:00.000Z', known: { planActive: overrides.planActive ?? true } },
 });
-const started = (repositoriesTotal = 2): TaskEvent => ({ type: 'BackupTaskStarted', data: { ...ref, repositoriesTotal, startedAt: '2026-03-01T10:00:00.000Z' } });
+const started = (repositoriesTotal = 2): TaskEvent => ({
+  type: 'BackupTaskStarted',
+  data: { ...ref, repositoriesTotal, startedAt: '2026-03-01T10:00:00.000Z' },
+});
 const backedUp: RepositoryResult = {
   ok: true,
   repositoryId: 'r1',
@@ -20,10 +23,24 @@ const backedUp: RepositoryResult = {
   requests: 5,
   credentialsUsed: [main, { ...helper, requests: 1 }],
 };
-const failedResult: RepositoryResult = { ok: false, repositoryId: 'r2', fullPath: 'acme/platform/web', reason: 'GitLab answered 500', requests: 5, credentialsUsed: [helper] };
+const failedResult: RepositoryResult = {
+  ok: false,
+  repositoryId: 'r2',
+  fullPath: 'acme/platform/web',
+  reason: 'GitLab answered 500',
+  requests: 5,
+  credentialsUsed: [helper],
+};
 const repositoryBackedUp: TaskEvent = {
   type: 'RepositoryBackedUp',
-  data: { ...ref, repositoryId: 'r1', fullPath: 'acme/platform/api', counts: { branches: 3, tags: 1, issues: 10, mergeRequests: 4 }, requests: 5, credentialsUsed: [main, { ...helper, requests: 1 }] },
+  data: {
+    ...ref,
+    repositoryId: 'r1',
+    fullPath: 'acme/platform/api',
+    counts: { branches: 3, tags: 1, issues: 10, mergeRequests: 4 },
+    requests: 5,
+    credentialsUsed: [main, { ...helper, requests: 1 }],
+  },
 };
 const repositoryFailed: TaskEvent = {
   type: 'RepositoryBackupFailed',
@@ -52,20 +69,35 @@ describe('task', () => {
   describe('StartBackupTask', () => {
     it('starts a run of a plan with the number of repositories it will read', () => {
       spec.given([]).when(startTask()).then([started()]);
-      spec.given([]).when(startTask({ repositoriesTotal: 0 })).then([started(0)]);
+      spec
+        .given([])
+        .when(startTask({ repositoriesTotal: 0 }))
+        .then([started(0)]);
     });
 
     it('refuses a task id already used', () => {
-      spec.given([started()]).when(startTask()).thenRefuses('CONFLICT', /task t1 already exists/);
-      spec.given([started(), completed]).when(startTask()).thenRefuses('CONFLICT', /task t1 already exists/);
+      spec
+        .given([started()])
+        .when(startTask())
+        .thenRefuses('CONFLICT', /task t1 already exists/);
+      spec
+        .given([started(), completed])
+        .when(startTask())
+        .thenRefuses('CONFLICT', /task t1 already exists/);
     });
 
     it('refuses a plan that does not exist or was deleted', () => {
-      spec.given([]).when(startTask({ planActive: false })).thenRefuses('NOT_FOUND', /no plan pl1/);
+      spec
+        .given([])
+        .when(startTask({ planActive: false }))
+        .thenRefuses('NOT_FOUND', /no plan pl1/);
     });
 
     it.each([-1, 1.5])('refuses %p repositories', (repositoriesTotal) => {
-      spec.given([]).when(startTask({ repositoriesTotal })).thenRefuses('INVALID_INPUT', /repositoriesTotal must be a whole number/);
+      spec
+        .given([])
+        .when(startTask({ repositoriesTotal }))
+        .thenRefuses('INVALID_INPUT', /repositoriesTotal must be a whole number/);
     });
   });
 
@@ -83,8 +115,14 @@ describe('task', () => {
     });
 
     it('refuses more results than the task has repositories', () => {
-      spec.given([started(1)]).when(record(backedUp, failedResult)).thenRefuses('CONFLICT', /task t1 has 1 repositories, not more/);
-      spec.given([started(1), repositoryBackedUp]).when(record(failedResult)).thenRefuses('CONFLICT', /task t1 has 1 repositories/);
+      spec
+        .given([started(1)])
+        .when(record(backedUp, failedResult))
+        .thenRefuses('CONFLICT', /task t1 has 1 repositories, not more/);
+      spec
+        .given([started(1), repositoryBackedUp])
+        .when(record(failedResult))
+        .thenRefuses('CONFLICT', /task t1 has 1 repositories/);
     });
   });
 
@@ -122,12 +160,21 @@ describe('task', () => {
     });
 
     it('fails with a reason', () => {
-      spec.given([started()]).when(finish('the plan was deleted')).then([failed('the plan was deleted')]);
+      spec
+        .given([started()])
+        .when(finish('the plan was deleted'))
+        .then([failed('the plan was deleted')]);
     });
 
     it('resumes a waiting task before it finishes', () => {
-      spec.given([started(), throttled]).when(finish()).then([{ ...resumed, data: { ...ref, at: finishedAt } }, completed]);
-      spec.given([started(), throttled]).when(finish('stopped')).then([{ ...resumed, data: { ...ref, at: finishedAt } }, failed('stopped')]);
+      spec
+        .given([started(), throttled])
+        .when(finish())
+        .then([{ ...resumed, data: { ...ref, at: finishedAt } }, completed]);
+      spec
+        .given([started(), throttled])
+        .when(finish('stopped'))
+        .then([{ ...resumed, data: { ...ref, at: finishedAt } }, failed('stopped')]);
     });
   });
 
@@ -138,9 +185,18 @@ describe('task', () => {
     ['RecordTaskResumed', resume],
     ['FinishBackupTask', finish()],
   ])('refuses %s on a task that has not started, or has finished', (_name, command) => {
-    spec.given([]).when(command).thenRefuses('NOT_FOUND', /no such task/);
-    spec.given([started(), completed]).when(command).thenRefuses('CONFLICT', /task t1 has finished/);
-    spec.given([started(), failed('stopped')]).when(command).thenRefuses('CONFLICT', /task t1 has finished/);
+    spec
+      .given([])
+      .when(command)
+      .thenRefuses('NOT_FOUND', /no such task/);
+    spec
+      .given([started(), completed])
+      .when(command)
+      .thenRefuses('CONFLICT', /task t1 has finished/);
+    spec
+      .given([started(), failed('stopped')])
+      .when(command)
+      .thenRefuses('CONFLICT', /task t1 has finished/);
   });
 });
 
@@ -151,16 +207,25 @@ describe('AbandonBackupTask', () => {
   });
 
   it('refuses while the task has shown a sign of life within the stale time', () => {
-    spec.given([started(), repositoryBackedUp]).when(abandon('2026-03-01T10:35:00.000Z')).thenRefuses('CONFLICT', /task t1 of this plan is running/);
+    spec
+      .given([started(), repositoryBackedUp])
+      .when(abandon('2026-03-01T10:35:00.000Z'))
+      .thenRefuses('CONFLICT', /task t1 of this plan is running/);
   });
 
   it('refuses a task long silent in its stream whose process beat within the stale time', () => {
     // The stream's last word was 40 minutes ago; its process beat 2 minutes ago.
-    spec.given([started(), repositoryBackedUp]).when(abandon('2026-03-01T10:45:00.000Z', '2026-03-01T10:43:00.000Z')).thenRefuses('CONFLICT', /is running/);
+    spec
+      .given([started(), repositoryBackedUp])
+      .when(abandon('2026-03-01T10:45:00.000Z', '2026-03-01T10:43:00.000Z'))
+      .thenRefuses('CONFLICT', /is running/);
   });
 
   it('refuses at exactly the stale time, and records the task a moment after', () => {
-    spec.given([started()]).when(abandon('2026-03-01T10:35:00.000Z')).thenRefuses('CONFLICT', /is running/);
+    spec
+      .given([started()])
+      .when(abandon('2026-03-01T10:35:00.000Z'))
+      .thenRefuses('CONFLICT', /is running/);
     spec
       .given([started()])
       .when(abandon('2026-03-01T10:35:00.001Z'))
@@ -203,6 +268,9 @@ describe('AbandonBackupTask', () => {
   });
 
   it('refuses a task that has finished', () => {
-    spec.given([started(), completed]).when(abandon('2026-03-01T12:00:00.000Z')).thenRefuses('CONFLICT', /has finished/);
+    spec
+      .given([started(), completed])
+      .when(abandon('2026-03-01T12:00:00.000Z'))
+      .thenRefuses('CONFLICT', /has finished/);
   });
 });

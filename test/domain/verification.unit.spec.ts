@@ -19,16 +19,32 @@ const recordFailed = (data: VerificationEvent['data'] = attempt): VerificationCo
 describe('verification', () => {
   describe('RecordFailedVerification', () => {
     it('records a failed attempt to add an organization, with what GitLab said', () => {
-      spec.given([]).when(recordFailed()).then([{ type: 'GitLabVerificationFailed', data: attempt }]);
+      spec
+        .given([])
+        .when(recordFailed())
+        .then([{ type: 'GitLabVerificationFailed', data: attempt }]);
     });
 
     it('records a failed attempt to add a credential, naming its organization', () => {
-      const credentialAttempt = { ...attempt, subject: 'CREDENTIAL' as const, organizationId: 'o1', login: 'helper-1', failure: 'LOGIN_MISMATCH', reason: 'the token belongs to someone else' };
-      spec.given([]).when(recordFailed(credentialAttempt)).then([{ type: 'GitLabVerificationFailed', data: credentialAttempt }]);
+      const credentialAttempt = {
+        ...attempt,
+        subject: 'CREDENTIAL' as const,
+        organizationId: 'o1',
+        login: 'helper-1',
+        failure: 'LOGIN_MISMATCH',
+        reason: 'the token belongs to someone else',
+      };
+      spec
+        .given([])
+        .when(recordFailed(credentialAttempt))
+        .then([{ type: 'GitLabVerificationFailed', data: credentialAttempt }]);
     });
 
     it('refuses to record the same attempt twice', () => {
-      spec.given([{ type: 'GitLabVerificationFailed', data: attempt }]).when(recordFailed()).thenRefuses('CONFLICT', /verification attempt a1 is already recorded/);
+      spec
+        .given([{ type: 'GitLabVerificationFailed', data: attempt }])
+        .when(recordFailed())
+        .thenRefuses('CONFLICT', /verification attempt a1 is already recorded/);
     });
   });
 
@@ -47,7 +63,7 @@ describe('verification', () => {
       expect(scopes).toEqual(['read_repository', 'read_api']);
     });
 
-    it('refuses a failed check with GITLAB_AUTH_FAILED and GitLab\'s reason', () => {
+    it("refuses a failed check with GITLAB_AUTH_FAILED and GitLab's reason", () => {
       let error: unknown;
       try {
         verifiedOrRefuse({ ok: false, failure: 'EXPIRED', reason: 'the token expired on 2026-01-01: create a new one' });

@@ -10,11 +10,21 @@ import { EsdbDouble } from '../support/esdb-double/server';
 
 describe('configuration for EventStoreDB', () => {
   it('needs BACKPLANE_ESDB_URL, and never shows its password', () => {
-    expect(() => loadConfig({ BACKPLANE_EVENT_STORE: 'esdb' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/BACKPLANE_ESDB_URL/) }));
-    const config = loadConfig({ BACKPLANE_EVENT_STORE: 'esdb', BACKPLANE_ESDB_URL: 'esdb://admin:hunter2@db1:2113,db2:2113?tls=false', BACKPLANE_DATA_DIR: '/tmp/bp' });
+    expect(() => loadConfig({ BACKPLANE_EVENT_STORE: 'esdb' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/BACKPLANE_ESDB_URL/) }),
+    );
+    const config = loadConfig({
+      BACKPLANE_EVENT_STORE: 'esdb',
+      BACKPLANE_ESDB_URL: 'esdb://admin:hunter2@db1:2113,db2:2113?tls=false',
+      BACKPLANE_DATA_DIR: '/tmp/bp',
+    });
     expect(config).toMatchObject({ store: 'esdb', esdbUrl: 'esdb://admin:hunter2@db1:2113,db2:2113?tls=false' });
     expect(describeStore(config)).toBe('EventStoreDB at db1:2113,db2:2113, read models in embedded PGlite in /tmp/bp');
-    const withServer = loadConfig({ BACKPLANE_EVENT_STORE: 'esdb', BACKPLANE_ESDB_URL: 'esdb://db1:2113', BACKPLANE_DATABASE_URL: 'postgres://bp:secret@pg:5432/bp' });
+    const withServer = loadConfig({
+      BACKPLANE_EVENT_STORE: 'esdb',
+      BACKPLANE_ESDB_URL: 'esdb://db1:2113',
+      BACKPLANE_DATABASE_URL: 'postgres://bp:secret@pg:5432/bp',
+    });
     expect(describeStore(withServer)).toBe('EventStoreDB at db1:2113, read models in PostgreSQL at pg:5432/bp');
   });
 });
@@ -38,7 +48,10 @@ describe('Backplane on EventStoreDB (test double), read models in PGlite', () =>
     try {
       expect(backplane.store).toBeInstanceOf(EsdbEventStore);
       expect(backplane.db).toBeInstanceOf(PgliteDatabase);
-      const written = await backplane.store.appendToStream('counted-1', [{ type: 'Counted', data: { i: 1 } }, { type: 'Counted', data: { i: 2 } }]);
+      const written = await backplane.store.appendToStream('counted-1', [
+        { type: 'Counted', data: { i: 1 } },
+        { type: 'Counted', data: { i: 2 } },
+      ]);
       const runner = backplane.runner('counting');
       runner.start();
       await runner.waitForPosition(written.position, 60_000);

@@ -272,7 +272,10 @@ export function eventStoreContract(adapter: string, open: () => Promise<Contract
       let stream: string;
       beforeAll(async () => {
         stream = newStream();
-        await store.appendToStream(stream, ['E0', 'E1', 'E2', 'E3', 'E4'].map((type) => event(type)));
+        await store.appendToStream(
+          stream,
+          ['E0', 'E1', 'E2', 'E3', 'E4'].map((type) => event(type)),
+        );
       });
       const types = (events: RecordedEvent[]) => events.map((e) => e.type);
 
@@ -292,7 +295,10 @@ export function eventStoreContract(adapter: string, open: () => Promise<Contract
       it('orders by revision, not by its digits, in long streams and batches', async () => {
         const long = newStream();
         const numbers = Array.from({ length: 25 }, (_, i) => i);
-        const written = await store.appendToStream(long, numbers.map((i) => event('Numbered', { i })));
+        const written = await store.appendToStream(
+          long,
+          numbers.map((i) => event('Numbered', { i })),
+        );
         await readable(store, written.position);
         expect((await store.readStream(long)).map((e) => e.revision)).toEqual(numbers.map(BigInt));
         expect((await store.readStream(long, { direction: 'backwards' })).map((e) => e.revision)).toEqual([...numbers].reverse().map(BigInt));
@@ -375,7 +381,10 @@ export function eventStoreContract(adapter: string, open: () => Promise<Contract
       it('resumes after a position and delivers history in batches no larger than maxBatch', async () => {
         const from = await mark();
         const stream = newStream();
-        const written = await store.appendToStream(stream, Array.from({ length: 7 }, (_, i) => event('Numbered', { i })));
+        const written = await store.appendToStream(
+          stream,
+          Array.from({ length: 7 }, (_, i) => event('Numbered', { i })),
+        );
         await readable(store, written.position);
         const [first] = await store.readAll({ fromPosition: from, maxCount: 1 });
         const batches: SubscriptionBatch[] = [];

@@ -169,7 +169,10 @@ describeWithPostgres('global order under concurrent writers (PostgreSQL server)'
     await readable(store, positions.sort((a, b) => store.comparePositions(a, b))[positions.length - 1]);
     const events = await store.readAll({ filter: { streamPrefixes: [prefix] } });
     expect(events).toHaveLength(WRITERS * 15);
-    for (const [stream, count] of [[`${prefix}-0`, WRITERS * 8], [`${prefix}-1`, WRITERS * 7]] as const) {
+    for (const [stream, count] of [
+      [`${prefix}-0`, WRITERS * 8],
+      [`${prefix}-1`, WRITERS * 7],
+    ] as const) {
       expect(events.filter((e) => e.stream === stream).map((e) => e.revision)).toEqual(Array.from({ length: count }, (_, i) => BigInt(i)));
     }
     expect((await verifyLog(store)).problem).toBeNull();

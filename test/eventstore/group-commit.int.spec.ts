@@ -34,9 +34,7 @@ for (const database of testDatabases) {
     it('sends appends made while one is under way together, in one transaction, each in its own stream order', () =>
       withStore(async (store) => {
         const streams = Array.from({ length: 4 }, () => `grouped-${randomUUID()}`);
-        const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => store.appendToStream(streams[i % 4], [{ type: 'Grouped', data: { i } }])),
-        );
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.appendToStream(streams[i % 4], [{ type: 'Grouped', data: { i } }])));
 
         // The first went alone; the nine made while it was under way went as one group.
         expect(new Set(results.slice(1).map(txOf)).size).toBe(1);
@@ -102,7 +100,10 @@ for (const database of testDatabases) {
     it('gives appends to one stream in one group the outcomes they would have one after another', () =>
       withStore(async (store) => {
         const stream = `grouped-${randomUUID()}`;
-        const retried = [{ id: randomUUID(), type: 'Retried', data: {} }, { id: randomUUID(), type: 'Retried', data: {} }];
+        const retried = [
+          { id: randomUUID(), type: 'Retried', data: {} },
+          { id: randomUUID(), type: 'Retried', data: {} },
+        ];
         const outcomes = await Promise.allSettled([
           store.appendToStream(`grouped-${randomUUID()}`, [{ type: 'Alone', data: {} }]),
           store.appendToStream(stream, [{ type: 'Created', data: {} }], { expectedRevision: 'no_stream' }),
@@ -112,9 +113,9 @@ for (const database of testDatabases) {
           store.appendToStream(stream, retried, { expectedRevision: 0n }),
           store.appendToStream(stream, [{ type: 'Any', data: {} }]),
         ]);
-        const summary = outcomes.slice(1).map((o) =>
-          o.status === 'fulfilled' ? o.value.nextExpectedRevision : (o.reason as { code: string; actual: unknown }).actual,
-        );
+        const summary = outcomes
+          .slice(1)
+          .map((o) => (o.status === 'fulfilled' ? o.value.nextExpectedRevision : (o.reason as { code: string; actual: unknown }).actual));
         expect(summary).toEqual([0n, 0n, 2n, 2n, 2n, 3n]);
         expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
         expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Created', 'Retried', 'Retried', 'Any']);
@@ -171,7 +172,7 @@ for (const database of testDatabases) {
   });
 }
 
-describeWithPostgres('group commit beside callers\' transactions (PostgreSQL server)', () => {
+describeWithPostgres("group commit beside callers' transactions (PostgreSQL server)", () => {
   let db: PgDatabase;
   let store: SqlEventStore;
   beforeAll(async () => {

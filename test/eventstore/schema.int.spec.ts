@@ -13,9 +13,7 @@ for (const database of testDatabases) {
         const store = await SqlEventStore.open(db);
         await store.appendToStream('thing-1', [{ type: 'A', data: {} }]);
         await SqlEventStore.open(db);
-        expect(await db.query('SELECT component, version FROM schema_versions')).toEqual([
-          { component: 'event-store', version: eventStoreMigrations.length },
-        ]);
+        expect(await db.query('SELECT component, version FROM schema_versions')).toEqual([{ component: 'event-store', version: eventStoreMigrations.length }]);
         expect(await store.readStream('thing-1')).toHaveLength(1);
       } finally {
         await db.close();
@@ -25,7 +23,7 @@ for (const database of testDatabases) {
     it('applies only the migrations a database lacks, in order', async () => {
       const db = await database.open();
       try {
-        const steps = [['CREATE TABLE widgets (id int PRIMARY KEY)'], ["INSERT INTO widgets VALUES (1)"]];
+        const steps = [['CREATE TABLE widgets (id int PRIMARY KEY)'], ['INSERT INTO widgets VALUES (1)']];
         expect(await migrate(db, 'widgets', steps.slice(0, 1))).toBe(1);
         expect(await migrate(db, 'widgets', steps)).toBe(2);
         expect(await migrate(db, 'widgets', steps)).toBe(2);

@@ -36,7 +36,10 @@ describe('a verification of a long log, on PGlite', () => {
     // Events heavy enough to hash that a page of them, checked in one go, holds the loop for long.
     const data = { items: Array.from({ length: 60 }, (_, n) => ({ n, name: `item ${n}`, tags: ['a', 'b', 'c'] })) };
     for (let stream = 0; stream < EVENTS / 500; stream++) {
-      await store.appendToStream(`load-${stream}`, Array.from({ length: 500 }, () => ({ type: 'Loaded', data })));
+      await store.appendToStream(
+        `load-${stream}`,
+        Array.from({ length: 500 }, () => ({ type: 'Loaded', data })),
+      );
     }
   }, 120_000);
   afterAll(async () => {

@@ -36,7 +36,8 @@ function renderings(error: Error): string[] {
 describe('GitLabClient against the GitLab double', () => {
   let gitlab: GitLabDouble;
   let alice: string;
-  const client = (token: string, options: GitLabClientOptions = {}) => new GitLabClient({ baseUrl: gitlab.url, token }, { maxRetryMs: 500, timeoutMs: 2_000, ...options });
+  const client = (token: string, options: GitLabClientOptions = {}) =>
+    new GitLabClient({ baseUrl: gitlab.url, token }, { maxRetryMs: 500, timeoutMs: 2_000, ...options });
 
   beforeAll(async () => {
     gitlab = await GitLabDouble.start();
@@ -206,7 +207,10 @@ describe('GitLabClient against the GitLab double', () => {
       const c = client(alice, { maxRetryMs: 5_000 });
       await expect(c.project(projectId)).resolves.toMatchObject({ id: projectId, fullPath: 'acme/handbook', name: 'handbook' });
       expect(c.requests).toBe(3);
-      const statuses = gitlab.requests.filter((r) => r.path === `/api/v4/projects/${projectId}`).slice(-3).map((r) => r.status);
+      const statuses = gitlab.requests
+        .filter((r) => r.path === `/api/v4/projects/${projectId}`)
+        .slice(-3)
+        .map((r) => r.status);
       expect(statuses).toEqual([502, 502, 200]);
     });
 
@@ -291,7 +295,16 @@ describe('GitLabClient against the GitLab double', () => {
       gitlab.setRateLimit({ limit: 0, windowMs: 1_000 }, secret);
       errors.push(await failure(client(secret, { rateLimit: 'fail' }).currentUser()));
 
-      expect(errors.map((e) => e.failure)).toEqual(['UNAUTHORIZED', 'NOT_FOUND', 'NOT_FOUND', 'SERVER_ERROR', 'TIMEOUT', 'UNREACHABLE', 'UNREACHABLE', 'RATE_LIMITED']);
+      expect(errors.map((e) => e.failure)).toEqual([
+        'UNAUTHORIZED',
+        'NOT_FOUND',
+        'NOT_FOUND',
+        'SERVER_ERROR',
+        'TIMEOUT',
+        'UNREACHABLE',
+        'UNREACHABLE',
+        'RATE_LIMITED',
+      ]);
       for (const error of errors) {
         expect(error.cause).toBeUndefined();
         for (const text of renderings(error)) {
@@ -341,7 +354,10 @@ describe('GitLabClient against the GitLab double', () => {
       const acme = await c.group('acme');
       const first = await c.descendantGroupsPage(acme.id, 1, 2);
       const second = await c.descendantGroupsPage(acme.id, 2, 2);
-      expect(first).toEqual({ items: [expect.objectContaining({ fullPath: 'acme/platform' }), expect.objectContaining({ fullPath: 'acme/platform/core' })], nextPage: 2 });
+      expect(first).toEqual({
+        items: [expect.objectContaining({ fullPath: 'acme/platform' }), expect.objectContaining({ fullPath: 'acme/platform/core' })],
+        nextPage: 2,
+      });
       expect(second).toEqual({ items: [{ id: expect.any(Number), fullPath: 'acme/web' }], nextPage: null });
     });
 

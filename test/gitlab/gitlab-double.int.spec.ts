@@ -134,7 +134,12 @@ describe('GitLab double', () => {
       expect(paginationInfo).toMatchObject({ total: 11, totalPages: 3, current: 3, next: null, previous: 2, perPage: 5 });
       expect(double.requests.map((r) => r.query.page)).toEqual([undefined, '2', '3']);
       expect(double.requests.every((r) => r.query.include_subgroups === 'true')).toBe(true);
-      expect(data[4]).toMatchObject({ path_with_namespace: 'acme/platform/svc-2', namespace: { full_path: 'acme/platform' }, default_branch: 'main', archived: false });
+      expect(data[4]).toMatchObject({
+        path_with_namespace: 'acme/platform/svc-2',
+        namespace: { full_path: 'acme/platform' },
+        default_branch: 'main',
+        archived: false,
+      });
     });
 
     it('answers one page alone when gitbeaker asks for a page', async () => {
@@ -145,7 +150,9 @@ describe('GitLab double', () => {
     });
 
     it('sends GitLab offset headers and absolute links', async () => {
-      const response = await fetch(`${double.url}/api/v4/groups/acme/projects?include_subgroups=true&per_page=4&page=2`, { headers: { 'private-token': alice } });
+      const response = await fetch(`${double.url}/api/v4/groups/acme/projects?include_subgroups=true&per_page=4&page=2`, {
+        headers: { 'private-token': alice },
+      });
       const h = (name: string) => response.headers.get(name);
       expect([h('x-page'), h('x-per-page'), h('x-next-page'), h('x-prev-page'), h('x-total'), h('x-total-pages')]).toEqual(['2', '4', '3', '1', '11', '3']);
       const links = Object.fromEntries([...h('link')!.matchAll(/<([^>]+)>; rel="(\w+)"/g)].map(([, url, rel]) => [rel, new URL(url)]));
@@ -171,7 +178,9 @@ describe('GitLab double', () => {
         headers: { 'private-token': alice },
       });
       expect(response.headers.get('x-total')).toBeNull();
-      expect(response.headers.get('link')).toMatch(new RegExp(`^<${double.url}/api/v4/groups/acme/projects\\?[^>]*id_after=${acmeProjects[3]}[^>]*>; rel="next"$`));
+      expect(response.headers.get('link')).toMatch(
+        new RegExp(`^<${double.url}/api/v4/groups/acme/projects\\?[^>]*id_after=${acmeProjects[3]}[^>]*>; rel="next"$`),
+      );
     });
 
     it('follows a renamed project by id, and forgets a removed one', async () => {
@@ -378,14 +387,26 @@ describe('GitLab double', () => {
       const wrong = await token({ grant_type: 'authorization_code', code: granted, redirect_uri: redirectUri, code_verifier: 'not-the-verifier' });
       expect(wrong.status).toBe(400);
       expect(await wrong.json()).toMatchObject({ error: 'invalid_grant' });
-      const badSecret = await token({ grant_type: 'authorization_code', code: granted, redirect_uri: redirectUri, code_verifier: verifier, client_secret: 'nope' });
+      const badSecret = await token({
+        grant_type: 'authorization_code',
+        code: granted,
+        redirect_uri: redirectUri,
+        code_verifier: verifier,
+        client_secret: 'nope',
+      });
       expect(badSecret.status).toBe(401);
       expect(await badSecret.json()).toMatchObject({ error: 'invalid_client' });
 
       const issued = await token({ grant_type: 'authorization_code', code: granted, redirect_uri: redirectUri, code_verifier: verifier });
       expect(issued.status).toBe(200);
       const body = await tokenResponse(issued);
-      expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 7200, scope: 'read_api read_user', access_token: expect.any(String), refresh_token: expect.any(String) });
+      expect(body).toMatchObject({
+        token_type: 'Bearer',
+        expires_in: 7200,
+        scope: 'read_api read_user',
+        access_token: expect.any(String),
+        refresh_token: expect.any(String),
+      });
       expect(body.created_at).toBeCloseTo(Date.now() / 1000, -1);
 
       const replay = await token({ grant_type: 'authorization_code', code: granted, redirect_uri: redirectUri, code_verifier: verifier });
@@ -402,7 +423,9 @@ describe('GitLab double', () => {
 
     it('rotates refresh tokens, and ends access tokens with their lifetime', async () => {
       double.setOAuthTokenLifetime(1);
-      const first = await tokenResponse(await token({ grant_type: 'authorization_code', code: await code(), redirect_uri: redirectUri, code_verifier: verifier }));
+      const first = await tokenResponse(
+        await token({ grant_type: 'authorization_code', code: await code(), redirect_uri: redirectUri, code_verifier: verifier }),
+      );
       expect(first.expires_in).toBe(1);
       const refreshed = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token });
       expect(refreshed.status).toBe(200);

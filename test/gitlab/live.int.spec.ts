@@ -6,7 +6,10 @@ import { GitLabDouble } from '../support/gitlab-double';
  * Against the GitLab at GITLAB_URL with GITLAB_TOKEN (and the group GITLAB_GROUP, if given) when
  * they are set; else against the test double, so that the same checks always run.
  */
-const live = process.env.GITLAB_URL && process.env.GITLAB_TOKEN ? { url: process.env.GITLAB_URL, token: process.env.GITLAB_TOKEN, group: process.env.GITLAB_GROUP } : undefined;
+const live =
+  process.env.GITLAB_URL && process.env.GITLAB_TOKEN
+    ? { url: process.env.GITLAB_URL, token: process.env.GITLAB_TOKEN, group: process.env.GITLAB_GROUP }
+    : undefined;
 
 describe(`the GitLab client against ${live ? `GitLab at ${live.url}` : 'the GitLab test double'}`, () => {
   let double: GitLabDouble | undefined;

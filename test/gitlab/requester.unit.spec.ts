@@ -78,7 +78,10 @@ describe('the request handler', () => {
   });
 
   it('retries 5xx with jittered exponential backoff within maxRetryMs, then fails with SERVER_ERROR', async () => {
-    const { get, slept } = handler(Array.from({ length: 50 }, () => () => json(502, { message: '502 Bad Gateway' })), { maxRetryMs: 3_000 });
+    const { get, slept } = handler(
+      Array.from({ length: 50 }, () => () => json(502, { message: '502 Bad Gateway' })),
+      { maxRetryMs: 3_000 },
+    );
     const error = (await get('projects/1').catch((e: unknown) => e)) as GitLabError;
     expect(error).toBeInstanceOf(GitLabError);
     expect(error.failure).toBe('SERVER_ERROR');
@@ -149,14 +152,17 @@ describe('the request handler, stopped or gated from outside', () => {
   it('ends a backoff between 5xx retries at once, and makes no further attempt', async () => {
     const stop = new AbortController();
     let sleeping = 0;
-    const { get, calls } = handler(Array.from({ length: 5 }, () => () => json(502, {})), {
-      signal: stop.signal,
-      maxRetryMs: 60_000,
-      sleep: () => {
-        sleeping += 1;
-        return never();
+    const { get, calls } = handler(
+      Array.from({ length: 5 }, () => () => json(502, {})),
+      {
+        signal: stop.signal,
+        maxRetryMs: 60_000,
+        sleep: () => {
+          sleeping += 1;
+          return never();
+        },
       },
-    });
+    );
     const call = get('projects/1');
     await eventuallyTrue(() => sleeping === 1);
     stop.abort();
@@ -219,10 +225,13 @@ describe('the request handler, stopped or gated from outside', () => {
 
   it('ends the call with what beforeRetry throws, and sends nothing more', async () => {
     class Left extends Error {}
-    const { get, calls } = handler(Array.from({ length: 5 }, () => () => json(503, {})), {
-      maxRetryMs: 60_000,
-      beforeRetry: () => Promise.reject(new Left('switched off')),
-    });
+    const { get, calls } = handler(
+      Array.from({ length: 5 }, () => () => json(503, {})),
+      {
+        maxRetryMs: 60_000,
+        beforeRetry: () => Promise.reject(new Left('switched off')),
+      },
+    );
     await expect(get('projects/1')).rejects.toBeInstanceOf(Left);
     expect(calls).toHaveLength(1);
   });

@@ -3,7 +3,11 @@ import { missingScopes, verifyToken } from '../../src/gitlab/verify';
 
 const valid: TokenInfo = { active: true, revoked: false, expiresAt: '2999-12-31', scopes: ['read_api', 'read_repository'] };
 
-function client(token: TokenInfo | GitLabError, user: GitLabUser = { id: 7, username: 'alice' }, group: GitLabGroup | GitLabError = { id: 9, fullPath: 'acme' }) {
+function client(
+  token: TokenInfo | GitLabError,
+  user: GitLabUser = { id: 7, username: 'alice' },
+  group: GitLabGroup | GitLabError = { id: 9, fullPath: 'acme' },
+) {
   return {
     baseUrl: 'https://gitlab.example.com',
     tokenSelf: async () => {
@@ -50,7 +54,9 @@ describe('verifyToken', () => {
   });
 
   it('tells them apart by what GitLab says in its 401, and calls any other 401 an invalid token', async () => {
-    await expect(verifyToken(client(unauthorized('Token was revoked. You have to re-authorize from the user.')), { login: 'alice' })).resolves.toMatchObject({ failure: 'REVOKED' });
+    await expect(verifyToken(client(unauthorized('Token was revoked. You have to re-authorize from the user.')), { login: 'alice' })).resolves.toMatchObject({
+      failure: 'REVOKED',
+    });
     await expect(verifyToken(client(unauthorized('Token has expired.')), { login: 'alice' })).resolves.toMatchObject({ failure: 'EXPIRED' });
     await expect(verifyToken(client(unauthorized('401 Unauthorized')), { login: 'alice' })).resolves.toMatchObject({
       failure: 'INVALID_TOKEN',
@@ -66,12 +72,17 @@ describe('verifyToken', () => {
       reason: 'GitLab at https://gitlab.example.com failed to answer GET /personal_access_tokens/self (HTTP 503): try again later',
     });
     const limited = new GitLabError('RATE_LIMITED', 'GitLab answered GET /api/v4/user with 429', { status: 429, retryAfterMs: 1_000 });
-    await expect(verifyToken(client(limited), { login: 'alice' })).resolves.toMatchObject({ failure: 'UNREACHABLE', reason: expect.stringContaining('rate limiting') });
+    await expect(verifyToken(client(limited), { login: 'alice' })).resolves.toMatchObject({
+      failure: 'UNREACHABLE',
+      reason: expect.stringContaining('rate limiting'),
+    });
   });
 
   it('refuses a group that answers 403 as one that does not exist', async () => {
     const forbidden = new GitLabError('FORBIDDEN', 'GitLab answered GET /api/v4/groups/acme with 403', { status: 403 });
-    await expect(verifyToken(client(valid, undefined, forbidden), { login: 'alice', groupPath: 'acme' })).resolves.toMatchObject({ failure: 'GROUP_NOT_FOUND' });
+    await expect(verifyToken(client(valid, undefined, forbidden), { login: 'alice', groupPath: 'acme' })).resolves.toMatchObject({
+      failure: 'GROUP_NOT_FOUND',
+    });
   });
 });
 

@@ -25,8 +25,18 @@ for (const database of testDatabases) {
 
     it('given commands by several actors and tenants, records who did what, when and why, in log order', async () => {
       const handler = new CommandHandler(store);
-      const ann = { tenantId: 'tenant-a', actor: { kind: 'user' as const, id: 'u-ann', name: 'Ann' }, correlationId: 'req-1', now: () => new Date('2026-11-01T09:00:00Z') };
-      const bob = { tenantId: 'tenant-b', actor: { kind: 'api-token' as const, id: 't-bob' }, correlationId: 'req-2', now: () => new Date('2026-11-01T09:05:00Z') };
+      const ann = {
+        tenantId: 'tenant-a',
+        actor: { kind: 'user' as const, id: 'u-ann', name: 'Ann' },
+        correlationId: 'req-1',
+        now: () => new Date('2026-11-01T09:00:00Z'),
+      };
+      const bob = {
+        tenantId: 'tenant-b',
+        actor: { kind: 'api-token' as const, id: 't-bob' },
+        correlationId: 'req-2',
+        now: () => new Date('2026-11-01T09:05:00Z'),
+      };
       await handler.handle(switchboard, 'switchboard-1', { type: 'InstallSwitchboard', data: { name: 'a' } }, ann);
       await handler.handle(switchboard, 'switchboard-2', { type: 'InstallSwitchboard', data: { name: 'b' } }, bob);
       await handler.handle(switchboard, 'switchboard-1', { type: 'FlipSwitch', data: { switchId: 's', on: true } }, { ...ann, causationId: 'cmd-9' });
@@ -40,13 +50,59 @@ for (const database of testDatabases) {
            FROM audit_log ORDER BY ordinal`,
       );
       expect(rows).toEqual([
-        { tenant_id: 'tenant-a', actor_kind: 'user', actor_id: 'u-ann', actor_name: 'Ann', stream: 'switchboard-1', revision: 0, type: 'SwitchboardInstalled', correlation_id: 'req-1', causation_id: 'req-1', occurred: '2026-11-01T09:00' },
-        { tenant_id: 'tenant-b', actor_kind: 'api-token', actor_id: 't-bob', actor_name: null, stream: 'switchboard-2', revision: 0, type: 'SwitchboardInstalled', correlation_id: 'req-2', causation_id: 'req-2', occurred: '2026-11-01T09:05' },
-        { tenant_id: 'tenant-a', actor_kind: 'user', actor_id: 'u-ann', actor_name: 'Ann', stream: 'switchboard-1', revision: 1, type: 'SwitchFlipped', correlation_id: 'req-1', causation_id: 'cmd-9', occurred: '2026-11-01T09:00' },
-        { tenant_id: null, actor_kind: null, actor_id: null, actor_name: null, stream: 'imported-1', revision: 0, type: 'Imported', correlation_id: null, causation_id: null, occurred: null },
+        {
+          tenant_id: 'tenant-a',
+          actor_kind: 'user',
+          actor_id: 'u-ann',
+          actor_name: 'Ann',
+          stream: 'switchboard-1',
+          revision: 0,
+          type: 'SwitchboardInstalled',
+          correlation_id: 'req-1',
+          causation_id: 'req-1',
+          occurred: '2026-11-01T09:00',
+        },
+        {
+          tenant_id: 'tenant-b',
+          actor_kind: 'api-token',
+          actor_id: 't-bob',
+          actor_name: null,
+          stream: 'switchboard-2',
+          revision: 0,
+          type: 'SwitchboardInstalled',
+          correlation_id: 'req-2',
+          causation_id: 'req-2',
+          occurred: '2026-11-01T09:05',
+        },
+        {
+          tenant_id: 'tenant-a',
+          actor_kind: 'user',
+          actor_id: 'u-ann',
+          actor_name: 'Ann',
+          stream: 'switchboard-1',
+          revision: 1,
+          type: 'SwitchFlipped',
+          correlation_id: 'req-1',
+          causation_id: 'cmd-9',
+          occurred: '2026-11-01T09:00',
+        },
+        {
+          tenant_id: null,
+          actor_kind: null,
+          actor_id: null,
+          actor_name: null,
+          stream: 'imported-1',
+          revision: 0,
+          type: 'Imported',
+          correlation_id: null,
+          causation_id: null,
+          occurred: null,
+        },
       ]);
       const [first] = await store.readStream('switchboard-1');
-      expect(await db.query('SELECT event_id::text AS event_id, position FROM audit_log WHERE ordinal = 1')).toEqual([{ event_id: first.id, position: first.position }]);
+      expect(await db.query('SELECT event_id::text AS event_id, position FROM audit_log WHERE ordinal = 1')).toEqual([
+        { event_id: first.id, position: first.position },
+      ]);
     });
   });
 }

@@ -2,7 +2,11 @@ import { Refusals } from '../../src/server/refusals';
 
 describe('Refusals', () => {
   const lines: Record<string, unknown>[] = [];
-  const logger = { info: () => undefined, error: () => undefined, warn: (message: string, fields?: Record<string, unknown>) => lines.push({ message, ...fields }) };
+  const logger = {
+    info: () => undefined,
+    error: () => undefined,
+    warn: (message: string, fields?: Record<string, unknown>) => lines.push({ message, ...fields }),
+  };
   beforeEach(() => lines.splice(0));
 
   it('tells the first refusal of a kind at once and the rest in one line per interval, whatever their number', async () => {

@@ -45,12 +45,16 @@ describeWithPostgres('PostgreSQL server connections', () => {
       const firstHolds = new Promise<void>((resolve) => (releaseFirst = resolve));
       let firstIn!: () => void;
       const entered = new Promise<void>((resolve) => (firstIn = resolve));
-      const first = a.withLock('section', async () => {
-        order.push('a in');
-        firstIn();
-        await firstHolds;
-        order.push('a out');
-      }, { timeoutMs: 30_000 });
+      const first = a.withLock(
+        'section',
+        async () => {
+          order.push('a in');
+          firstIn();
+          await firstHolds;
+          order.push('a out');
+        },
+        { timeoutMs: 30_000 },
+      );
       await entered;
       await expect(b.withLock('section', async () => 'never', { timeoutMs: 50 })).rejects.toBeInstanceOf(LockTimeoutError);
       const second = b.withLock('section', async () => void order.push('b in'), { timeoutMs: 30_000 });

@@ -58,16 +58,33 @@ function badLeaf(random: Random, type: GraphQLInputType, name: string): { value:
   const roll = random();
   // A list takes a single value as a list of one, and an empty list may be a good one.
   const isList = (type instanceof GraphQLNonNull ? type.ofType : type) instanceof GraphQLList;
-  if (roll < 0.2) return { value: pick(random, WRONG_KIND.filter((value) => !fits(named, value) && !(isList && Array.isArray(value)))), broken: 'wrong kind' };
+  if (roll < 0.2)
+    return {
+      value: pick(
+        random,
+        WRONG_KIND.filter((value) => !fits(named, value) && !(isList && Array.isArray(value))),
+      ),
+      broken: 'wrong kind',
+    };
   if (isNonNullType(type) && roll < 0.3) return { value: null, broken: 'null for a required value' };
-  if (named instanceof GraphQLEnumType) return { value: pick(random, ['NOT_A_VALUE', named.getValues()[0].value.toLowerCase(), '', 0, `${named.getValues()[0].value}\u0000`]), broken: 'no such enum value' };
+  if (named instanceof GraphQLEnumType)
+    return {
+      value: pick(random, ['NOT_A_VALUE', named.getValues()[0].value.toLowerCase(), '', 0, `${named.getValues()[0].value}\u0000`]),
+      broken: 'no such enum value',
+    };
   if (named instanceof GraphQLInputObjectType) return { value: pick(random, ['text', 7, [{}], true]), broken: 'not an object' };
   if (named instanceof GraphQLScalarType) {
     switch (named.name) {
       case 'Int':
         return { value: pick(random, BAD_INTS), broken: 'not a 32-bit integer' };
       case 'Boolean':
-        return { value: pick(random, BAD_BOOLEANS.filter((value) => value !== null || isNonNullType(type))), broken: 'not a boolean' };
+        return {
+          value: pick(
+            random,
+            BAD_BOOLEANS.filter((value) => value !== null || isNonNullType(type)),
+          ),
+          broken: 'not a boolean',
+        };
       case 'DateTime':
         return { value: pick(random, BAD_DATES), broken: 'not an instant a store holds' };
       default: {

@@ -34,5 +34,9 @@ export function gitlabAccount(gitlab: GitLabDouble, login: string, token: string
     if (!/exists/.test(String(error))) throw error;
   }
   tokens.set(token, login);
-  gitlab.addToken(login, { token, scopes: options.scopes ?? ['read_api', 'read_repository'], ...(options.expiresAt !== undefined && { expiresAt: options.expiresAt }) });
+  gitlab.addToken(login, {
+    token,
+    scopes: options.scopes ?? ['read_api', 'read_repository'],
+    ...(options.expiresAt !== undefined && { expiresAt: options.expiresAt }),
+  });
 }

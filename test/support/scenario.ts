@@ -14,26 +14,31 @@ export const ops = {
       id name gitlabUrl provider authMethod login protectGroups autoAddNewRepositories version status
       repositoriesSync { times intervalMinutes } defaultDevice { id name } password { id fingerprint } } }`,
   organizations: 'query { organizations { id name } }',
-  organization: 'query($id: ID!) { organization(id: $id) { id name version protectGroups repositoriesSync { times intervalMinutes } defaultDevice { id } credentials { id login } } }',
-  updateOrganizationSettings: 'mutation($id: ID!, $input: OrganizationSettingsInput!, $v: Int) { updateOrganizationSettings(id: $id, input: $input, expectedVersion: $v) { id version protectGroups autoAddNewRepositories repositoriesSync { times intervalMinutes } } }',
+  organization:
+    'query($id: ID!) { organization(id: $id) { id name version protectGroups repositoriesSync { times intervalMinutes } defaultDevice { id } credentials { id login } } }',
+  updateOrganizationSettings:
+    'mutation($id: ID!, $input: OrganizationSettingsInput!, $v: Int) { updateOrganizationSettings(id: $id, input: $input, expectedVersion: $v) { id version protectGroups autoAddNewRepositories repositoriesSync { times intervalMinutes } } }',
   changeDefaultDevice: 'mutation($id: ID!, $deviceId: ID!) { changeDefaultDevice(id: $id, deviceId: $deviceId) { id defaultDevice { id name } } }',
   removeOrganization: 'mutation($id: ID!) { removeOrganization(id: $id) }',
   addCredential: 'mutation($input: AddCredentialInput!) { addCredential(input: $input) { id login fingerprint status organization { id } } }',
   removeCredential: 'mutation($id: ID!) { removeCredential(id: $id) { id status removedAt } }',
   credentials: 'query($organizationId: ID!) { credentials(organizationId: $organizationId) { id login fingerprint status } }',
-  createPlan: 'mutation($input: CreatePlanInput!) { createPlan(input: $input) { id name version additionalCredentialsEnabled credentials { credential { id } enabled effective } } }',
+  createPlan:
+    'mutation($input: CreatePlanInput!) { createPlan(input: $input) { id name version additionalCredentialsEnabled credentials { credential { id } enabled effective } } }',
   deletePlan: 'mutation($id: ID!, $v: Int) { deletePlan(id: $id, expectedVersion: $v) }',
   plans: 'query($organizationId: ID) { plans(organizationId: $organizationId) { id name } }',
   plan: `query($id: ID!) { plan(id: $id) { id name version additionalCredentialsEnabled organization { id }
       credentials { credential { id login } enabled effective enabledAt enabledBy { id name role } } } }`,
-  setPlanAdditionalCredentials: 'mutation($planId: ID!, $enabled: Boolean!, $v: Int) { setPlanAdditionalCredentials(planId: $planId, enabled: $enabled, expectedVersion: $v) { id version additionalCredentialsEnabled } }',
+  setPlanAdditionalCredentials:
+    'mutation($planId: ID!, $enabled: Boolean!, $v: Int) { setPlanAdditionalCredentials(planId: $planId, enabled: $enabled, expectedVersion: $v) { id version additionalCredentialsEnabled } }',
   togglePlanCredential: `mutation($planId: ID!, $credentialId: ID!, $enabled: Boolean!, $v: Int) {
       togglePlanCredential(planId: $planId, credentialId: $credentialId, enabled: $enabled, expectedVersion: $v) {
         id version additionalCredentialsEnabled credentials { credential { id } enabled effective enabledBy { id } } } }`,
   updatePlanCredentials: `mutation($planId: ID!, $input: UpdatePlanCredentialsInput!, $v: Int) {
       updatePlanCredentials(planId: $planId, input: $input, expectedVersion: $v) {
         id version additionalCredentialsEnabled credentials { credential { id } enabled effective } } }`,
-  planCredentialsAsOf: 'query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) { credential { id login } enabled effective enabledAt enabledBy { id name } } }',
+  planCredentialsAsOf:
+    'query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) { credential { id login } enabled effective enabledAt enabledBy { id name } } }',
   authorizeOrganization: 'mutation($id: ID!) { authorizeOrganization(id: $id) { id status authorizationUrl } }',
   verifyOrganization: 'mutation($id: ID!) { verifyOrganization(id: $id) { id token { failure scopes } } }',
   verifyCredential: 'mutation($id: ID!) { verifyCredential(id: $id) { id status token { failure } } }',
@@ -41,10 +46,12 @@ export const ops = {
   protectRepository: 'mutation($id: ID!) { protectRepository(id: $id) { id protected protectedBy { id } } }',
   unprotectRepository: 'mutation($id: ID!) { unprotectRepository(id: $id) { id protected } }',
   setLicenseSeats: 'mutation($count: Int!) { setLicenseSeats(count: $count) { limit used } }',
-  repositories: 'query($organizationId: ID!, $protected: Boolean, $first: Int, $after: String) { repositories(organizationId: $organizationId, protected: $protected, first: $first, after: $after) { totalCount edges { cursor node { id fullPath protected } } pageInfo { hasNextPage endCursor } } }',
+  repositories:
+    'query($organizationId: ID!, $protected: Boolean, $first: Int, $after: String) { repositories(organizationId: $organizationId, protected: $protected, first: $first, after: $after) { totalCount edges { cursor node { id fullPath protected } } pageInfo { hasNextPage endCursor } } }',
   repositorySync: 'query($id: ID!) { repositorySync(id: $id) { id status added removed unchanged } }',
   licenseSeats: 'query { licenseSeats { limit used } }',
-  createApiToken: 'mutation($name: String!, $role: Role!) { createApiToken(input: { name: $name, role: $role }) { token principal { id name role root tenant { id } } } }',
+  createApiToken:
+    'mutation($name: String!, $role: Role!) { createApiToken(input: { name: $name, role: $role }) { token principal { id name role root tenant { id } } } }',
   revokeApiToken: 'mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }',
   apiTokens: 'query { apiTokens { id name role revokedAt } }',
   createTenant: 'mutation($name: String!) { createTenant(name: $name) { token principal { id role root tenant { id name } } } }',
@@ -53,7 +60,8 @@ export const ops = {
       pageInfo { hasNextPage endCursor } } }`,
   verifyAuditLog: 'query { verifyAuditLog { ok checked firstBrokenCursor problem } }',
   auditEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor type actor { id } data } }',
-  planCredentialToggled: 'subscription($planId: ID) { planCredentialToggled(planId: $planId) { cursor enabled plan { id } credential { id login } actor { id name } occurredAt } }',
+  planCredentialToggled:
+    'subscription($planId: ID) { planCredentialToggled(planId: $planId) { cursor enabled plan { id } credential { id login } actor { id name } occurredAt } }',
 };
 
 /** A secret long enough to show its last four characters, unique per call so that a scan can look for it. */
@@ -103,7 +111,12 @@ export async function buildScenario(api: TestApi, token: string, label = 'acme')
     });
     credentialIds.push(addCredential.id);
   }
-  const { createPlan } = await api.ok<{ createPlan: { id: string } }>(token, ops.createPlan, { input: { organizationId: addOrganization.id, name: `${label} nightly` } });
-  await api.ok(token, ops.updatePlanCredentials, { planId: createPlan.id, input: { additionalCredentialsEnabled: true, credentials: [{ credentialId: credentialIds[0], enabled: true }] } });
+  const { createPlan } = await api.ok<{ createPlan: { id: string } }>(token, ops.createPlan, {
+    input: { organizationId: addOrganization.id, name: `${label} nightly` },
+  });
+  await api.ok(token, ops.updatePlanCredentials, {
+    planId: createPlan.id,
+    input: { additionalCredentialsEnabled: true, credentials: [{ credentialId: credentialIds[0], enabled: true }] },
+  });
   return { secrets, deviceId, passwordId: passwordIds[0], organizationId: addOrganization.id, credentialIds, planId: createPlan.id };
 }

@@ -96,10 +96,15 @@ export class TaskRun {
     this.#stopped.catch(() => undefined);
     try {
       await this.#main.join();
-      await workThrough(this.#subject.repositories, this.#deps.work.runConcurrency, async (repository) => {
-        const result = await this.#backUp(repository);
-        if (result !== null) this.#results.add(result);
-      }, () => this.#halted());
+      await workThrough(
+        this.#subject.repositories,
+        this.#deps.work.runConcurrency,
+        async (repository) => {
+          const result = await this.#backUp(repository);
+          if (result !== null) this.#results.add(result);
+        },
+        () => this.#halted(),
+      );
     } catch (error) {
       this.#fatal ??= `the task could not go on: ${messageOf(error)}`;
     }
@@ -160,14 +165,17 @@ export class TaskRun {
       let member: string | null = null;
       let used: GitLabSession | null = null;
       try {
-        const attempt = this.#pool.run(async ({ key, client }) => {
-          await this.#gate.fresh();
-          if (this.#halted() || !this.#pool.has(key)) throw this.#halted() ? new RunStopped() : new MemberLeft();
-          member = key;
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-          used = client;
-          return send(client);
-        }, refusal === null ? {} : { member: MAIN });
+        const attempt = this.#pool.run(
+          async ({ key, client }) => {
+            await this.#gate.fresh();
+            if (this.#halted() || !this.#pool.has(key)) throw this.#halted() ? new RunStopped() : new MemberLeft();
+            member = key;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+            used = client;
+            return send(client);
+          },
+          refusal === null ? {} : { member: MAIN },
+        );
         return await Promise.race([attempt, this.#stopped!]);
       } catch (error) {
         if (error instanceof MemberLeft) continue;

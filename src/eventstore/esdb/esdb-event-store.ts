@@ -101,11 +101,19 @@ export class EsdbEventStore implements EventStore {
       previous = chainHash(previous, stream, actual + 1n + BigInt(i), contentHash(event));
       return toEsdbEvent(event, previous);
     });
-    const recorded = await claimIds(this.claimIo(), stream, batch.map((event, i) => ({ id: event.id, revision: actual + 1n + BigInt(i) })));
+    const recorded = await claimIds(
+      this.claimIo(),
+      stream,
+      batch.map((event, i) => ({ id: event.id, revision: actual + 1n + BigInt(i) })),
+    );
     if (recorded.length > 0) return this.alreadyRecorded(stream, batch, recorded);
 
     try {
-      const result = await this.client.appendToStream(stream, proposed, this.withCredentials({ expectedRevision: tail ? tail.revision : ('no_stream' as const) }));
+      const result = await this.client.appendToStream(
+        stream,
+        proposed,
+        this.withCredentials({ expectedRevision: tail ? tail.revision : ('no_stream' as const) }),
+      );
       return { nextExpectedRevision: result.nextExpectedRevision, position: await this.lastWritten(stream, result, batch.length) };
     } catch (error) {
       if (!(error instanceof EsdbWrongExpectedVersion)) throw error;
@@ -120,7 +128,8 @@ export class EsdbEventStore implements EventStore {
     const first = expected === 'no_stream' ? 0n : typeof expected === 'bigint' ? expected + 1n : undefined;
     if (first !== undefined && tail && tail.revision >= first + BigInt(batch.length) - 1n) {
       const found = await this.readStream(stream, { fromRevision: first, maxCount: batch.length });
-      if (found.every((event, i) => event.id === batch[i].id)) return { nextExpectedRevision: found[found.length - 1].revision, position: found[found.length - 1].position };
+      if (found.every((event, i) => event.id === batch[i].id))
+        return { nextExpectedRevision: found[found.length - 1].revision, position: found[found.length - 1].position };
     }
     throw new WrongExpectedVersionError(stream, expected, tail ? tail.revision : 'no_stream');
   }
@@ -130,7 +139,11 @@ export class EsdbEventStore implements EventStore {
     const byId = new Map(recorded.map((place) => [place.id, place]));
     const places = batch.map((event) => byId.get(event.id));
     const retry = places.every((place, i) => place !== undefined && place.stream === stream && place.revision === places[0]!.revision + BigInt(i));
-    if (!retry) throw new DuplicateEventIdError(stream, recorded.map((place) => place.id));
+    if (!retry)
+      throw new DuplicateEventIdError(
+        stream,
+        recorded.map((place) => place.id),
+      );
     const last = places[places.length - 1]!;
     return { nextExpectedRevision: last.revision, position: formatPosition(last.position) };
   }
@@ -232,7 +245,8 @@ export class EsdbEventStore implements EventStore {
   subscribeToAll(options: SubscribeToAllOptions, handler: SubscriptionHandler): Subscription {
     const subscription = catchUpSubscription(
       {
-        resolveStart: async (from: ReadAllFrom) => (from === 'start' ? LOG_START : from === 'end' ? ((await this.lastPosition()) ?? LOG_START) : parsePosition(from)),
+        resolveStart: async (from: ReadAllFrom) =>
+          from === 'start' ? LOG_START : from === 'end' ? ((await this.lastPosition()) ?? LOG_START) : parsePosition(from),
         lastPosition: () => this.lastPosition(),
         open: (from: EsdbPosition, buffer: number) =>
           this.client.subscribeToAll(this.withCredentials({ fromPosition: isLogStart(from) ? (START as typeof START) : from }), { highWaterMark: buffer }),

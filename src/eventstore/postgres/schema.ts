@@ -182,4 +182,3 @@ const v1: Migration = [
 ];
 
 export const eventStoreMigrations: readonly Migration[] = [v1];
-

@@ -237,7 +237,10 @@ export class SqlEventStore implements EventStore {
   /** Sends an append alone once the work before it on its stream is done. It may wait for a lock, so it takes no place among appendsInFlight. */
   private sendAfter(append: QueuedAppend): void {
     const before = this.streamTails.get(append.stream) ?? Promise.resolve();
-    this.setTail(append.stream, before.then(() => this.sendAlone(append)));
+    this.setTail(
+      append.stream,
+      before.then(() => this.sendAlone(append)),
+    );
   }
 
   /** `beforeAnswer` runs just before the caller hears the outcome. */

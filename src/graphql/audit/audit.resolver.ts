@@ -73,7 +73,10 @@ export class AuditResolver {
       return planCredentialToggles(context.app, authorize(context, Roles.readers), args.planId ?? null);
     },
   })
-  planCredentialToggled(@Root() event: PlanCredentialToggledEvent | FeedRevokedError, @Arg('planId', () => ID, { nullable: true }) _planId: string | null): PlanCredentialToggledEvent {
+  planCredentialToggled(
+    @Root() event: PlanCredentialToggledEvent | FeedRevokedError,
+    @Arg('planId', () => ID, { nullable: true }) _planId: string | null,
+  ): PlanCredentialToggledEvent {
     if (event instanceof FeedRevokedError) throw event;
     return event;
   }
@@ -95,4 +98,3 @@ export class PlanCredentialToggledResolver {
 function queryOf(filter: AuditFilter | null | undefined): AuditQuery {
   return filter === null || filter === undefined ? {} : withoutNulls(filter);
 }
-

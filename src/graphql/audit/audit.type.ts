@@ -31,7 +31,7 @@ export class AuditEvent {
   @Field(() => String, { nullable: true })
   causationId!: string | null;
 
-  @Field(() => String, { description: "SHA-256 chained to the previous event of its stream." })
+  @Field(() => String, { description: 'SHA-256 chained to the previous event of its stream.' })
   hash!: string;
 }
 

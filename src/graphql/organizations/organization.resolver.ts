@@ -1,7 +1,14 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { addCredential, removeCredential, verifyCredential } from '../../app/credentials';
 import { found } from '../../app/found';
-import { addOrganization, authorizeOrganization, changeDefaultDevice, removeOrganization, updateOrganizationSettings, verifyOrganization } from '../../app/organizations';
+import {
+  addOrganization,
+  authorizeOrganization,
+  changeDefaultDevice,
+  removeOrganization,
+  updateOrganizationSettings,
+  verifyOrganization,
+} from '../../app/organizations';
 import type { RepositoriesSync } from '../../domain/organization';
 import { deviceById, passwordById } from '../../queries/catalog';
 import { credentialsOf, organizationById, organizationsOf } from '../../queries/organizations';
@@ -57,7 +64,11 @@ export class OrganizationResolver {
 
   @Authorized(Roles.operators)
   @Mutation(() => Organization, { description: 'The device that backs the organization up from now on.' })
-  async changeDefaultDevice(@Arg('id', () => ID) id: string, @Arg('deviceId', () => ID) deviceId: string, @Ctx() context: GraphQLContext): Promise<Organization> {
+  async changeDefaultDevice(
+    @Arg('id', () => ID) id: string,
+    @Arg('deviceId', () => ID) deviceId: string,
+    @Ctx() context: GraphQLContext,
+  ): Promise<Organization> {
     return organizationOf(await changeDefaultDevice(context.app, requestOf(context), id, deviceId));
   }
 
@@ -75,7 +86,8 @@ export class OrganizationResolver {
 
   @Authorized(Roles.operators)
   @Mutation(() => Organization, {
-    description: 'A new authorizationUrl for an organization pending authorization (SSO), when the one addOrganization gave expired; earlier ones stop working.',
+    description:
+      'A new authorizationUrl for an organization pending authorization (SSO), when the one addOrganization gave expired; earlier ones stop working.',
   })
   async authorizeOrganization(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Organization> {
     return organizationOf(await authorizeOrganization(context.app, requestOf(context), id));

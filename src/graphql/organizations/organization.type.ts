@@ -26,7 +26,10 @@ export enum CredentialStatus {
 registerEnumType(Provider, { name: 'Provider' });
 registerEnumType(AuthMethodName, {
   name: 'AuthMethod',
-  valuesConfig: { TOKEN: { description: 'A login and a personal access token kept in the password manager.' }, SSO: { description: "GitLab's OAuth sign-in." } },
+  valuesConfig: {
+    TOKEN: { description: 'A login and a personal access token kept in the password manager.' },
+    SSO: { description: "GitLab's OAuth sign-in." },
+  },
 });
 registerEnumType(OrganizationStatus, {
   name: 'OrganizationStatus',
@@ -112,7 +115,8 @@ export class Organization {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Where to sign in to GitLab and authorize Backplane (SSO), valid for 15 minutes: given only by addOrganization and authorizeOrganization, null elsewhere.',
+    description:
+      'Where to sign in to GitLab and authorize Backplane (SSO), valid for 15 minutes: given only by addOrganization and authorizeOrganization, null elsewhere.',
   })
   authorizationUrl!: string | null;
 

@@ -27,8 +27,14 @@ export class PlanResolver {
   }
 
   @Authorized(Roles.auditors)
-  @Query(() => [PlanCredential], { description: 'Which credentials the plan had switched on at an instant, who switched each on and when, and which were effective.' })
-  async planCredentialsAsOf(@Arg('planId', () => ID) planId: string, @Arg('at', () => DateTime) at: Date, @Ctx() context: GraphQLContext): Promise<PlanCredential[]> {
+  @Query(() => [PlanCredential], {
+    description: 'Which credentials the plan had switched on at an instant, who switched each on and when, and which were effective.',
+  })
+  async planCredentialsAsOf(
+    @Arg('planId', () => ID) planId: string,
+    @Arg('at', () => DateTime) at: Date,
+    @Ctx() context: GraphQLContext,
+  ): Promise<PlanCredential[]> {
     const plan = found(await planById(readModels(context), tenantOf(context), planId, { deleted: true }), 'plan', planId);
     return (await planCredentialsAsOf(readModels(context), tenantOf(context), plan, at)).map(planCredentialOf);
   }
@@ -41,7 +47,11 @@ export class PlanResolver {
 
   @Authorized(Roles.operators)
   @Mutation(() => ID)
-  deletePlan(@Arg('id', () => ID) id: string, @Arg('expectedVersion', () => Int, { nullable: true }) expectedVersion: number | null, @Ctx() context: GraphQLContext): Promise<string> {
+  deletePlan(
+    @Arg('id', () => ID) id: string,
+    @Arg('expectedVersion', () => Int, { nullable: true }) expectedVersion: number | null,
+    @Ctx() context: GraphQLContext,
+  ): Promise<string> {
     return deletePlan(context.app, requestOf(context), id, expectedVersion);
   }
 

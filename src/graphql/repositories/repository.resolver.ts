@@ -26,7 +26,11 @@ export class RepositoryResolver {
     found(await organizationById(readModels(context), tenantId, organizationId), 'organization', organizationId);
     const first = given ?? 100;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
-    const page = await repositoriesPage(readModels(context), tenantId, organizationId, { protected: protectedOnly ?? undefined, first, after: after === null || after === undefined ? undefined : cursorOf(after) });
+    const page = await repositoriesPage(readModels(context), tenantId, organizationId, {
+      protected: protectedOnly ?? undefined,
+      first,
+      after: after === null || after === undefined ? undefined : cursorOf(after),
+    });
     const edges = page.repositories.map((node) => ({ cursor: cursorFor(node), node: repositoryOf(node) }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? after ?? null }, totalCount: page.totalCount };
   }
@@ -101,4 +105,3 @@ function cursorOf(cursor: string): { fullPath: string; id: string } {
   }
   throw badInput(`not a cursor: ${JSON.stringify(cursor)}`, 'after');
 }
-

@@ -16,7 +16,10 @@ import { Task, TaskCredentialUse, TaskStatus } from './task.type';
 @Resolver(() => Task)
 export class TaskResolver {
   @Authorized(Roles.operators)
-  @Mutation(() => Task, { description: "Runs the plan now over its organization's protected projects; answers at once with the task running. Refused while the plan has a task running." })
+  @Mutation(() => Task, {
+    description:
+      "Runs the plan now over its organization's protected projects; answers at once with the task running. Refused while the plan has a task running.",
+  })
   async runPlan(@Arg('planId', () => ID) planId: string, @Ctx() context: GraphQLContext): Promise<Task> {
     return taskOf(await runPlan(context.app, requestOf(context), planId));
   }
@@ -42,7 +45,8 @@ export class TaskResolver {
 
   @Subscription(() => Task, {
     description: 'A task as it stands, then again as it goes on; ends once the task has ended.',
-    subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) => taskProgress(context.app, authorize(context, Roles.readers), args.taskId),
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) =>
+      taskProgress(context.app, authorize(context, Roles.readers), args.taskId),
   })
   taskProgress(@Root() item: TaskView | FeedRevokedError, @Arg('taskId', () => ID) _taskId: string): Task {
     if (item instanceof FeedRevokedError) throw item;

@@ -48,7 +48,7 @@ export class PrincipalResolver {
   }
 
   @Authorized(Roles.admins)
-  @Mutation(() => IssuedApiToken, { description: "Root administrator only: creates a tenant and returns its first ADMIN token, once." })
+  @Mutation(() => IssuedApiToken, { description: 'Root administrator only: creates a tenant and returns its first ADMIN token, once.' })
   async createTenant(@Args(() => CreateTenantArgs) { name }: CreateTenantArgs, @Ctx() context: GraphQLContext): Promise<IssuedApiToken> {
     return issued(context, await createTenant(context.app, requestOf(context), name));
   }

@@ -22,7 +22,10 @@ for (const database of testDatabases) {
     });
 
     const append = (stream: string, tenantId: string, events: (PlanEvent | CredentialEvent)[]) =>
-      store.appendToStream(stream, events.map((event) => ({ type: event.type, data: event.data as JsonValue, metadata: { tenantId } })));
+      store.appendToStream(
+        stream,
+        events.map((event) => ({ type: event.type, data: event.data as JsonValue, metadata: { tenantId } })),
+      );
 
     function subject() {
       const [planId, credentialId] = [randomUUID(), randomUUID()];

@@ -127,7 +127,8 @@ export class MemoryLog {
     const state = this.streams.get(stream);
     if (state?.tombstoned) throw new StreamDeleted(stream);
     const current = this.current(state);
-    const accepted = expected.kind === 'any' || (expected.kind === 'revision' && current === expected.revision) || (expected.kind === 'stream_exists' && current !== null);
+    const accepted =
+      expected.kind === 'any' || (expected.kind === 'revision' && current === expected.revision) || (expected.kind === 'stream_exists' && current !== null);
     if (!accepted || !state || current === null) return { kind: 'wrong_expected_version', current, expected };
     state.truncateBefore = current + 1n;
     state.deleted = true;

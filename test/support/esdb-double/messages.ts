@@ -4,7 +4,7 @@
  */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
-import { AppendReq, AppendResp, ReadResp } from '@eventstore/db-client/generated/streams_pb';
+import { type AppendReq, AppendResp, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import type { AppendOutcome, Expected, ProposedEvent, StoredEvent } from './memory-log';
 
 export function streamName(identifier: StreamIdentifier | undefined): string {
@@ -12,12 +12,7 @@ export function streamName(identifier: StreamIdentifier | undefined): string {
 }
 
 /** The expected revision of an append, delete or tombstone request (they share the field numbers). */
-export function expectedOf(options: {
-  hasRevision(): boolean;
-  getRevision(): string;
-  hasNoStream(): boolean;
-  hasStreamExists(): boolean;
-}): Expected {
+export function expectedOf(options: { hasRevision(): boolean; getRevision(): string; hasNoStream(): boolean; hasStreamExists(): boolean }): Expected {
   if (options.hasRevision()) return { kind: 'revision', revision: BigInt(options.getRevision()) };
   if (options.hasNoStream()) return { kind: 'no_stream' };
   if (options.hasStreamExists()) return { kind: 'stream_exists' };

@@ -95,7 +95,8 @@ export class OAuthProvider {
 
   private exchangeCode(params: Record<string, string>, clientId: string, now: number): Answer {
     const grant = this.grants.get(params.code ?? '');
-    if (!grant || grant.used || grant.clientId !== clientId || now >= grant.expiresAtMs) return invalidGrant('The code is invalid, expired, used or issued to another client.');
+    if (!grant || grant.used || grant.clientId !== clientId || now >= grant.expiresAtMs)
+      return invalidGrant('The code is invalid, expired, used or issued to another client.');
     if (params.redirect_uri !== grant.redirectUri) return invalidGrant('The redirect URI does not match the one of the authorization request.');
     if (grant.challenge !== null && !verifierMatches(params.code_verifier, grant.challenge, grant.challengeMethod)) {
       return invalidGrant('The code verifier does not match the code challenge.');

@@ -95,7 +95,11 @@ export class GitLabDouble {
     return { id: this.model.addGroup(fullPath, options.members).id };
   }
 
-  addProject(groupPath: string, path: string, options: { branches?: number; tags?: number; issues?: number; mergeRequests?: number } = {}): { id: number; fullPath: string } {
+  addProject(
+    groupPath: string,
+    path: string,
+    options: { branches?: number; tags?: number; issues?: number; mergeRequests?: number } = {},
+  ): { id: number; fullPath: string } {
     const project = this.model.addProject(groupPath, path, {
       branches: options.branches ?? 1,
       tags: options.tags ?? 1,
@@ -247,7 +251,9 @@ export class GitLabDouble {
       const text = Buffer.concat(chunks).toString();
       let params: Record<string, string>;
       try {
-        params = (req.headers['content-type'] ?? '').includes('application/json') ? stringValues(JSON.parse(text)) : Object.fromEntries(new URLSearchParams(text));
+        params = (req.headers['content-type'] ?? '').includes('application/json')
+          ? stringValues(JSON.parse(text))
+          : Object.fromEntries(new URLSearchParams(text));
       } catch {
         return this.send(res, record, { status: 400, body: { error: 'invalid_request', error_description: 'The body is not JSON.' } });
       }
