@@ -34,7 +34,10 @@ const walking = new WeakMap<EventStore, Map<string, Promise<AuditVerificationVie
 export function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVerificationView> {
   const tenantId = request.principal.tenantId;
   let walks = walking.get(deps.store);
-  if (!walks) walking.set(deps.store, (walks = new Map()));
+  if (!walks) {
+    walks = new Map();
+    walking.set(deps.store, walks);
+  }
   const joined = walks.get(tenantId);
   if (joined) return joined;
   const walk = walkLog(deps.store, tenantId).finally(() => walks.delete(tenantId));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { HandleResult } from '../core/command-handler';
 import { readState } from '../core/read-state';
 import { ConcurrencyError, DomainError } from '../core/errors';
 import { messageOf } from '../errors';
@@ -8,7 +9,9 @@ import {
   repositoryListStream,
   type ListedRepository,
   type RepositoryCommand,
+  type RepositoryEvent,
   type RepositoryKind,
+  type RepositoryListState,
   type SyncStats,
   type SyncTrigger,
 } from '../domain/repository';
@@ -60,7 +63,7 @@ export async function startSync(
   const { tenantId } = request.principal;
   const syncId = randomUUID();
   const stream = repositoryListStream(organization.id);
-  let start;
+  let start: HandleResult<RepositoryListState, RepositoryEvent>;
   try {
     start = await execute(deps, request, repositoryList, stream, {
       type: 'StartRepositorySync',

@@ -4,7 +4,7 @@
  * terminal escape.
  */
 export function echoed(value: string, max = 64): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the C0 and C1 control characters are exactly what is replaced
   const plain = value.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, '?');
   return plain.length > max ? `${plain.slice(0, max)}…` : plain;
 }

@@ -115,7 +115,8 @@ export class ProjectionRunner {
     if (this.loop && !this.stopping.isSet) return;
     // A start that follows a stop still under way begins once that stop has let go.
     const previous = this.loop ?? Promise.resolve();
-    const stopping = (this.stopping = new Signal());
+    const stopping = new Signal();
+    this.stopping = stopping;
     this.loop = previous.then(() => this.run(stopping));
   }
 

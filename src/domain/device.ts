@@ -14,7 +14,7 @@ export interface DeviceState {
 
 export const device: Decider<DeviceState, DeviceCommand, DeviceEvent> = {
   initialState: () => ({ registered: false }),
-  evolve(state, event) {
+  evolve(_state, event) {
     switch (event.type) {
       case 'DeviceRegistered':
         return { registered: true };

@@ -148,7 +148,9 @@ export function assertJson(value: unknown, path: string, ancestors: object[] = [
       if (ancestors.includes(value)) throw new InvalidArgumentError(`${path} is circular`);
       const inner = [...ancestors, value];
       if (Array.isArray(value)) {
-        value.forEach((item, i) => assertJson(item, `${path}[${i}]`, inner));
+        value.forEach((item, i) => {
+          assertJson(item, `${path}[${i}]`, inner);
+        });
         return;
       }
       if (!isPlainObject(value)) {

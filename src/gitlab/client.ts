@@ -99,11 +99,11 @@ export class GitLabClient implements GitLabPageClient {
 
   async tokenSelf(): Promise<TokenInfo> {
     const raw = object(await this.#api.PersonalAccessTokens.show(), 'GET /personal_access_tokens/self');
-    const scopes = raw['scopes'];
+    const scopes = raw.scopes;
     return {
-      active: raw['active'] !== false,
-      revoked: raw['revoked'] === true,
-      expiresAt: typeof raw['expires_at'] === 'string' ? raw['expires_at'] : null,
+      active: raw.active !== false,
+      revoked: raw.revoked === true,
+      expiresAt: typeof raw.expires_at === 'string' ? raw.expires_at : null,
       scopes: Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [],
     };
   }
@@ -204,7 +204,7 @@ function toProject(raw: Raw, what: string): GitLabProject {
 }
 
 function id(raw: Raw, what: string): number {
-  const value = raw['id'];
+  const value = raw.id;
   if (typeof value !== 'number' || !Number.isInteger(value)) throw badResponse(what, 'an item has no numeric id');
   return value;
 }

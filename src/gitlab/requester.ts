@@ -185,7 +185,7 @@ export function requestHandler(options: RequesterOptions = {}) {
       try {
         // Node's fetch keeps connections alive by default; nothing to ask for here.
         const init: Record<string, unknown> = { method, headers, body, signal };
-        if (agent) init['dispatcher'] = agent;
+        if (agent) init.dispatcher = agent;
         const response = await unlessAborted(doFetch(url, init as RequestInit), cancel, aborted);
         const rateLimit = readRateLimit(response.headers);
         options.onResponse?.({ status: response.status, rateLimit, method, path: url.pathname });
@@ -321,7 +321,7 @@ async function describe(response: Response, clean: (text: string) => string): Pr
   if ((response.headers.get('content-type') ?? '').includes('json')) {
     try {
       const json = JSON.parse(text) as Record<string, unknown> | null;
-      const said = json?.['message'] ?? json?.['error_description'] ?? json?.['error'] ?? '';
+      const said = json?.message ?? json?.error_description ?? json?.error ?? '';
       description = typeof said === 'string' ? said : JSON.stringify(said);
     } catch {
       // not JSON after all: the raw text will do

@@ -63,7 +63,13 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
     // ws calls back once every socket has closed: one that does not answer the close frame is cut.
     async dispose() {
       for (const client of sockets.clients) client.close(1001, 'Going away');
-      const cut = setTimeout(() => sockets.clients.forEach((client) => client.terminate()), DROP_GRACE_MS);
+      const cut = setTimeout(
+        () =>
+          sockets.clients.forEach((client) => {
+            client.terminate();
+          }),
+        DROP_GRACE_MS,
+      );
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
       clearTimeout(cut);
     },

@@ -241,7 +241,7 @@ for (const store of apiStores) {
 
     it('refreshes the access token when it is about to expire, storing the new pair as Backplane', async () => {
       api.gitlab.setOAuthTokenLifetime(120);
-      let active;
+      let active: Awaited<ReturnType<typeof authorized>>;
       try {
         active = await authorized();
       } finally {

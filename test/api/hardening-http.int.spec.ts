@@ -11,7 +11,6 @@ const STACK = /\bat \S+ \(|\/node_modules\/|\/work\/|\.[jt]s:\d+/;
 describe('the HTTP edge refuses bad requests in JSON, without stacks or secrets, on pglite', () => {
   let storage: TestStorage;
   let api: TestApi;
-  let base: string;
   const output = captureOutput();
 
   beforeAll(async () => {

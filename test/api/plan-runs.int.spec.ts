@@ -338,6 +338,7 @@ for (const store of apiStores) {
 describe('a task whose process went quiet', () => {
   let storage: TestStorage;
   let api: TestApi;
+  let s: Scenario;
   const staleAfterMs = 1500;
   beforeAll(async () => {
     storage = await testStorage('pglite');
@@ -346,14 +347,6 @@ describe('a task whose process went quiet', () => {
     api = await startTestApi(storage, {
       service: { work: { runConcurrency: 1, runFlushMs: 20, taskStaleAfterMs: staleAfterMs }, gitlab: { timeoutMs: 30_000 } },
     });
-  });
-  afterAll(async () => {
-    await api?.close();
-    await storage?.dispose();
-  });
-
-  let s: Scenario;
-  beforeAll(async () => {
     gitlabGroup(api.gitlab, 'quiet/platform');
     api.gitlab.addProject('quiet/platform', 'slow');
     s = await buildScenario(api, api.rootToken, 'quiet');
@@ -363,6 +356,10 @@ describe('a task whose process went quiet', () => {
       return data.repositories.edges[0].node.id as string;
     }, DEADLINE);
     await api.ok(api.rootToken, protect, { id: listed });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await storage?.dispose();
   });
   const statusOf = async (id: string) => (await api.ok(api.rootToken, taskQuery, { id })).task;
 

@@ -179,7 +179,10 @@ const mutations: Row[] = [
   {
     name: 'runPlan',
     document: taskOps.runPlan,
-    variables: async (f) => (await f.api.service.app.jobs.idle(), { planId: await newPlan(f) }),
+    variables: async (f) => {
+      await f.api.service.app.jobs.idle();
+      return { planId: await newPlan(f) };
+    },
     allowed: operators,
   },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.

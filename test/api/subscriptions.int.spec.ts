@@ -42,13 +42,25 @@ async function untilLive(api: TestApi, poke: () => Promise<unknown>, ...feeds: {
   await eventually(async () => {
     const before = feeds.map((feed) => feed.received.length);
     await poke();
-    await eventually(() => feeds.forEach((feed, index) => expect(feed.received.length).toBeGreaterThan(before[index])), 2000);
+    await eventually(
+      () =>
+        feeds.forEach((feed, index) => {
+          expect(feed.received.length).toBeGreaterThan(before[index]);
+        }),
+      2000,
+    );
   }, DEADLINE);
   // A poke given up on above may still be on its way, and would land among what the test counts next.
   // The last poke is the tenant's last event; a feed delivers in log order, so once each feed has it, none is left behind.
   const seen = cursorOf(feeds[0].received.at(-1));
   const last = (await logAfter(api, seen)).at(-1)?.cursor ?? seen;
-  await eventually(() => feeds.forEach((feed) => expect(feed.received.map(cursorOf)).toContain(last)), DEADLINE);
+  await eventually(
+    () =>
+      feeds.forEach((feed) => {
+        expect(feed.received.map(cursorOf)).toContain(last);
+      }),
+    DEADLINE,
+  );
 }
 
 /** Waits until the feed holds exactly what the history says happened after its first event. */
@@ -237,10 +249,10 @@ for (const store of apiStores) {
       await api.ok(api.rootToken, ops.removeCredential, { id: r.credentialIds[0] });
       await flip(without.id, r.credentialIds[1]);
 
-      const after = () => feed.received.slice(start).map((item) => item.planCredentialToggled);
-      await eventually(() => expect(after().map((item) => item.plan.id)).toContain(without.id), DEADLINE);
-      const delivered = after().slice(0, -1);
-      expect(after().at(-1)!.plan.id).toBe(without.id);
+      const arrived = () => feed.received.slice(start).map((item) => item.planCredentialToggled);
+      await eventually(() => expect(arrived().map((item) => item.plan.id)).toContain(without.id), DEADLINE);
+      const delivered = arrived().slice(0, -1);
+      expect(arrived().at(-1)!.plan.id).toBe(without.id);
       expect(delivered.map((item) => item.plan.id).sort()).toEqual([r.planId, having.id].sort());
       for (const item of delivered) expect(item).toMatchObject({ enabled: false, credential: { id: r.credentialIds[0], login: 'removal-bot1' } });
     });

@@ -30,7 +30,9 @@ describeWithPostgres('projection takeover between processes (PostgreSQL server)'
     store = await SqlEventStore.open(db);
   });
   afterAll(async () => {
-    children.forEach((child) => child.process.kill('SIGKILL'));
+    children.forEach((child) => {
+      child.process.kill('SIGKILL');
+    });
     await db?.close();
     await dropTestSchemas();
   });

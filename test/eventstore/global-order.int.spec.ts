@@ -59,14 +59,18 @@ describeWithPostgres('global order under concurrent writers (PostgreSQL server)'
               await tx.query('SELECT pg_sleep($1)', [random(30) / 1000]);
               if (random(10) === 0) throw new Rollback();
             });
-            ids.forEach((id) => committed.add(id));
+            ids.forEach((id) => {
+              committed.add(id);
+            });
           } catch (error) {
             if (error instanceof AppendOrderConflictError) {
               orderConflicts += 1;
               continue;
             }
             if (!(error instanceof Rollback)) throw error;
-            ids.forEach((id) => rolledBack.add(id));
+            ids.forEach((id) => {
+              rolledBack.add(id);
+            });
           }
           break;
         }

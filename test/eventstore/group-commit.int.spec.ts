@@ -88,7 +88,7 @@ for (const database of testDatabases) {
         const sharers = [toLater, toEarlier];
         const kept = sharers.find((r) => r.status === 'fulfilled')!;
         const refused = sharers.find((r) => r.status === 'rejected');
-        expect(refused && refused.reason).toBeInstanceOf(DuplicateEventIdError);
+        expect(refused?.reason).toBeInstanceOf(DuplicateEventIdError);
         const types = [(await store.readStream(later)).map((e) => e.type), (await store.readStream(earlier)).map((e) => e.type)];
         expect(types.sort()).toEqual([['Created'], ['Created', 'Shared']]);
         // The group was undone, and each append ran in a transaction of its own.

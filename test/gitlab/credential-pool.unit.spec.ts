@@ -130,8 +130,18 @@ describe('CredentialPool', () => {
   it('hands a request to the member with the most quota left, and none beyond what it has left', async () => {
     const pool = new CredentialPool<Scripted>({ now: clock.now, sleep: clock.sleep });
     const hold = clock.sleep(10_000);
-    pool.add(scripted('a', async () => (await hold, 'a')));
-    pool.add(scripted('b', async () => (await hold, 'b')));
+    pool.add(
+      scripted('a', async () => {
+        await hold;
+        return 'a';
+      }),
+    );
+    pool.add(
+      scripted('b', async () => {
+        await hold;
+        return 'b';
+      }),
+    );
     const reset = clock.time + 60_000;
     pool.observe('a', state(9, 10, reset));
     pool.observe('b', state(3, 10, reset));

@@ -65,13 +65,16 @@ describe('the GraphiQL page in Chromium', () => {
 
   /** A tab in a browser context of its own (its own sessionStorage and localStorage), unless one is given. */
   async function open(context?: BrowserContext): Promise<Tab> {
-    if (!context) contexts.push((context = await browser.createBrowserContext()));
+    if (!context) {
+      context = await browser.createBrowserContext();
+      contexts.push(context);
+    }
     const page = await context.newPage();
     // Shorter than the test's own timeout, so that a missing element fails with its selector named.
     page.setDefaultTimeout(15_000);
     const tab: Tab = { context, page, requests: [], sockets: [], errors: [] };
     page.on('request', (request) => {
-      tab.requests.push({ url: request.url(), method: request.method(), authorization: request.headers()['authorization'] });
+      tab.requests.push({ url: request.url(), method: request.method(), authorization: request.headers().authorization });
     });
     page.on('pageerror', (error) => tab.errors.push(String(error)));
     page.on('console', (entry) => {

@@ -103,7 +103,9 @@ describeWithPostgres('PostgreSQL server connections', () => {
       [a, b].map(async (db) => new ProjectionRunner({ store: await SqlEventStore.open(db), db, projection: countingProjection(), lockRetryMs: 50 })),
     );
     try {
-      runners.forEach((runner) => runner.start());
+      runners.forEach((runner) => {
+        runner.start();
+      });
       const deadline = Date.now() + 10000;
       while (!runners.every((runner) => runner.isActive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
       expect(runners.map((runner) => runner.isActive)).toEqual([true, true]);

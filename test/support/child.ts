@@ -19,7 +19,9 @@ export function spawnTs(script: string, args: string[] = [], env: NodeJS.Process
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
-    listeners.forEach((listener) => listener());
+    listeners.forEach((listener) => {
+      listener();
+    });
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);

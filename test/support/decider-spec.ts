@@ -8,6 +8,7 @@ export function deciderSpec<State, Command, Event extends DomainEvent>(decider: 
       when: (command: Command) => {
         const decide = () => decider.decide(command, fold(decider, events));
         return {
+          // biome-ignore lint/suspicious/noThenProperty: then is the final step of the given/when/then specification DSL; the object is never awaited
           then: (expected: Event[]) => expect(decide()).toEqual(expected),
           thenRefuses: (code: string, message?: RegExp) => {
             let error: unknown;

@@ -29,6 +29,9 @@ export function captureOutput() {
     /** The logger's lines at level error. */
     errors: () => lines.filter((line) => line.startsWith('{"level":"error"')),
     clear: () => void lines.splice(0),
-    restore: () => restore.forEach((undo) => undo()),
+    restore: () =>
+      restore.forEach((undo) => {
+        undo();
+      }),
   };
 }

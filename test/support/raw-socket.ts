@@ -20,7 +20,9 @@ export async function openRawSocket(url: string, protocol = 'graphql-transport-w
   const waiters = new Set<() => void>();
   socket.on('message', (data) => {
     messages.push(JSON.parse(String(data)));
-    waiters.forEach((wake) => wake());
+    waiters.forEach((wake) => {
+      wake();
+    });
   });
   socket.on('error', () => undefined);
   const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));

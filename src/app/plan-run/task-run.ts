@@ -87,7 +87,7 @@ export class TaskRun {
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
     const stopBeating = beatWhileRunning(this.#deps, this.#tenantId, this.#subject.taskId);
-    let stop = () => undefined as void;
+    let stop: () => void = () => undefined;
     this.#stopped = new Promise<never>((_resolve, reject) => {
       stop = () => reject(new RunStopped());
       if (signal.aborted) stop();

@@ -38,7 +38,8 @@ export function catchUpSubscription(source: SubscriptionSource, options: Subscri
     const start = await source.resolveStart(options.fromPosition ?? 'start');
     const end = await source.lastPosition();
     if (stopped) return;
-    const stream = (reader = source.open(start, maxBatch));
+    const stream = source.open(start, maxBatch);
+    reader = stream;
     let failure: unknown;
     let ended = false;
     let read = 0;
@@ -65,7 +66,9 @@ export function catchUpSubscription(source: SubscriptionSource, options: Subscri
     while (!stopped) {
       const events: RecordedEvent[] = [];
       let taken = 0;
-      for (let resolved: ResolvedEvent | null; taken < maxBatch && (resolved = stream.read() as ResolvedEvent | null) !== null; ) {
+      while (taken < maxBatch) {
+        const resolved = stream.read() as ResolvedEvent | null;
+        if (resolved === null) break;
         taken += 1;
         const at = resolved.event?.position;
         // Exclusive start, whatever the server does with the position it was given.

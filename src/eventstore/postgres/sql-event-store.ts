@@ -246,8 +246,14 @@ export class SqlEventStore implements EventStore {
   /** `beforeAnswer` runs just before the caller hears the outcome. */
   private sendAlone(append: QueuedAppend, beforeAnswer: () => void = () => undefined): Promise<void> {
     return this.appendPrepared(this.db, append).then(
-      (result) => (beforeAnswer(), append.resolve(result)),
-      (error: unknown) => (beforeAnswer(), append.reject(error)),
+      (result) => {
+        beforeAnswer();
+        append.resolve(result);
+      },
+      (error: unknown) => {
+        beforeAnswer();
+        append.reject(error);
+      },
     );
   }
 
@@ -302,8 +308,12 @@ export class SqlEventStore implements EventStore {
       .catch((error: unknown) => {
         // The group failed for a reason other than a conflict (a lost connection, say): every caller
         // hears it, and no stream stays held. Outcomes already given stay as they are.
-        releases.forEach((releaseStream) => releaseStream());
-        group.forEach((append) => append.reject(error));
+        releases.forEach((releaseStream) => {
+          releaseStream();
+        });
+        group.forEach((append) => {
+          append.reject(error);
+        });
       });
     return rows.then(
       () => undefined,

@@ -9,7 +9,10 @@ const runs = new WeakMap<GraphQLContext, Map<string, Promise<unknown>>>();
  */
 export function oncePerRequest<T>(context: GraphQLContext, key: string, work: () => Promise<T>): Promise<T> {
   let request = runs.get(context);
-  if (!request) runs.set(context, (request = new Map()));
+  if (!request) {
+    request = new Map();
+    runs.set(context, request);
+  }
   if (!request.has(key)) request.set(key, work());
   return request.get(key) as Promise<T>;
 }

@@ -100,7 +100,9 @@ describe('plan run membership: who may make the next request', () => {
   it('no request after a switch-off, at any later point of the history', () => {
     const history = [...bothOn, toggled('c1', false), switched(false), switched(true), toggled('c2', false)];
     const expected = [[MAIN], [MAIN], [MAIN, 'c1'], [MAIN, 'c1', 'c2'], [MAIN, 'c2'], [MAIN], [MAIN, 'c2'], [MAIN]];
-    expected.forEach((members, at) => given(history.slice(0, at + 1)).thenMembers(...members));
+    expected.forEach((members, at) => {
+      given(history.slice(0, at + 1)).thenMembers(...members);
+    });
   });
 
   describe('a check', () => {

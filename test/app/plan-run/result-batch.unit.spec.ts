@@ -19,7 +19,9 @@ describe('ResultBatch', () => {
   afterEach(() => jest.useRealTimers());
 
   it('records a full batch at once', () => {
-    [1, 2, 3, 4].forEach((n) => batch.add(result(n)));
+    [1, 2, 3, 4].forEach((n) => {
+      batch.add(result(n));
+    });
     expect(recorded).toEqual([['r1', 'r2', 'r3']]);
   });
 
@@ -47,13 +49,17 @@ describe('ResultBatch', () => {
   });
 
   it('starts a new wait after a full batch', () => {
-    [1, 2, 3, 4].forEach((n) => batch.add(result(n)));
+    [1, 2, 3, 4].forEach((n) => {
+      batch.add(result(n));
+    });
     jest.advanceTimersByTime(1_000);
     expect(recorded).toEqual([['r1', 'r2', 'r3'], ['r4']]);
   });
 
   it('counts the results it was given, and the failed among them', () => {
-    [result(1), result(2, false), result(3), result(4, false)].forEach((r) => batch.add(r));
+    [result(1), result(2, false), result(3), result(4, false)].forEach((r) => {
+      batch.add(r);
+    });
     expect({ done: batch.done, failed: batch.failed }).toEqual({ done: 4, failed: 2 });
   });
 });

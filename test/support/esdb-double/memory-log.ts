@@ -110,7 +110,9 @@ export class MemoryLog {
     state.events.push(...written);
     state.deleted = false;
     this.all.push(...written);
-    this.listeners.forEach((listener) => listener());
+    this.listeners.forEach((listener) => {
+      listener();
+    });
     return { kind: 'success', revision: revision - 1n, commit, prepare: prepares[0] };
   }
 

@@ -20,7 +20,16 @@ import {
 } from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
-import { type AppendReq, type AppendResp, type DeleteReq, DeleteResp, type ReadReq, type ReadResp, type TombstoneReq, TombstoneResp } from '@eventstore/db-client/generated/streams_pb';
+import {
+  type AppendReq,
+  type AppendResp,
+  type DeleteReq,
+  DeleteResp,
+  type ReadReq,
+  type ReadResp,
+  type TombstoneReq,
+  TombstoneResp,
+} from '@eventstore/db-client/generated/streams_pb';
 import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { MemoryLog, StreamDeleted } from './memory-log';
 import {
@@ -183,7 +192,10 @@ export class EsdbDouble {
     const stream = streamName(options.getStreamIdentifier());
     try {
       const outcome = this.log.softDelete(stream, expectedOf(options));
-      if (outcome.kind !== 'success') return callback(wrongExpectedVersionError(stream, outcome) as never, null);
+      if (outcome.kind !== 'success') {
+        callback(wrongExpectedVersionError(stream, outcome) as never, null);
+        return;
+      }
       const position = new DeleteResp.Position().setCommitPosition(outcome.commit.toString()).setPreparePosition(outcome.prepare.toString());
       callback(null, new DeleteResp().setPosition(position));
     } catch (error) {

@@ -171,7 +171,10 @@ export class GitLabDouble {
     const method = req.method ?? 'GET';
     const record: RecordedRequest = { method, path, query, username: this.whoAsked(req, path), status: 0, at };
     const fault = this.faults.take({ method, path, query, username: record.username } satisfies FaultRequest);
-    if (!fault) return this.route(req, res, record);
+    if (!fault) {
+      this.route(req, res, record);
+      return;
+    }
     const act = () => {
       if (fault.hangUp) {
         this.requests.push(record);
@@ -182,7 +185,10 @@ export class GitLabDouble {
         this.route(req, res, record);
       }
     };
-    if (!fault.delayMs) return act();
+    if (!fault.delayMs) {
+      act();
+      return;
+    }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       act();
@@ -200,9 +206,18 @@ export class GitLabDouble {
 
   private route(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): void {
     try {
-      if (record.path.startsWith(API_PREFIX)) return this.send(res, record, this.api(req, record));
-      if (record.path === '/oauth/authorize' && record.method === 'GET') return this.send(res, record, this.oauth.authorize(record.query, Date.now()));
-      if (record.path === '/oauth/token' && record.method === 'POST') return this.tokenRequest(req, res, record);
+      if (record.path.startsWith(API_PREFIX)) {
+        this.send(res, record, this.api(req, record));
+        return;
+      }
+      if (record.path === '/oauth/authorize' && record.method === 'GET') {
+        this.send(res, record, this.oauth.authorize(record.query, Date.now()));
+        return;
+      }
+      if (record.path === '/oauth/token' && record.method === 'POST') {
+        this.tokenRequest(req, res, record);
+        return;
+      }
       this.send(res, record, notFound());
     } catch (error) {
       this.send(res, record, { status: 500, body: { message: `500 Internal Server Error: ${String(error)}` } });
