@@ -1,4 +1,16 @@
-import { getVariableValues, GraphQLError, Kind, print, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  coerceInputValue,
+  getVariableValues,
+  GraphQLError,
+  isInputType,
+  Kind,
+  print,
+  typeFromAST,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type VariableDefinitionNode,
+} from 'graphql';
 
 /**
  * Refuses variables that do not fit their declared types before anything else reads them, as
@@ -21,7 +33,8 @@ export function checkVariables(
     const definition = error.nodes?.find((node) => node.kind === Kind.VARIABLE_DEFINITION);
     if (definition?.kind !== Kind.VARIABLE_DEFINITION) continue;
     const name = definition.variable.name.value;
-    invalid.set(name, `variable "$${name}" ${problem(given, name)} of type ${print(definition.type)}`);
+    const where = wrongPaths(schema, definition, given[name]);
+    invalid.set(name, `variable "$${name}" ${problem(given, name)} of type ${print(definition.type)}${where.length > 0 ? ` (at ${where.join(', ')})` : ''}`);
   }
   const message = invalid.size > 0 ? [...invalid.values()].join('; ') : 'the variables do not fit their types';
   throw new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', variables: [...invalid.keys()], http: { status: 400 } } });
@@ -32,6 +45,22 @@ function problem(given: Record<string, unknown>, name: string): string {
   if (!Object.hasOwn(given, name)) return 'was not given: it needs a value';
   if (given[name] === null) return 'is null: it needs a value';
   return 'must be a value';
+}
+
+/**
+ * Where inside a variable's value it goes wrong, as paths of the schema's own field names and list
+ * indexes (`filter.from`, `input.credentials[0].credentialId`): never a key or a value the client sent.
+ */
+function wrongPaths(schema: GraphQLSchema, definition: VariableDefinitionNode, value: unknown): string[] {
+  const type = typeFromAST(schema, definition.type);
+  if (value === undefined || value === null || !type || !isInputType(type)) return [];
+  const paths = new Set<string>();
+  coerceInputValue(value, type, (path) => {
+    if (paths.size >= 5) return;
+    const name = definition.variable.name.value;
+    paths.add(path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : `${text}.${key}`), name));
+  });
+  return [...paths];
 }
 
 function operationOf(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
