@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { makeServer, type Server } from 'graphql-ws';
 import type { AppDeps } from '../app/deps';
 import type { Logger } from '../core/logger';
@@ -81,6 +81,13 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         }
         const invalid = validate(schema, document);
         if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
+        // graphql-ws would otherwise fail on it with an error of no code: an internal error, and a log line per request.
+        if (!getOperationAST(document, payload.operationName)) {
+          const which = payload.operationName
+            ? 'the document has no operation of that operationName'
+            : 'the document holds several operations: name one in operationName';
+          throw coded(new GraphQLError(which), 'OPERATION_RESOLUTION_FAILURE');
+        }
         checkLimits(schema, document, payload.variables ?? undefined, payload.operationName, limits);
         const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };

@@ -119,9 +119,22 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       expect(refused.payload[0].message).toMatch(/limit is 5/);
       raw.send({ type: 'complete', id: '1' });
       await new Promise((resolve) => setTimeout(resolve, 100));
-      subscribe(raw, '7');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A query over the socket: it answers at once when taken.
+      subscribe(raw, '7', ops.me);
+      await raw.next((message) => message.id === '7' && message.type === 'next');
       expect(raw.messages.filter((message) => message.type === 'error').map((message) => message.id)).toEqual(['6']);
+    });
+
+    it.each([
+      ['two operations and no operationName', 'query A { me { name } } query B { me { name } }', undefined],
+      ['an operationName the document does not hold', 'query A { me { name } }', 'Nope'],
+    ])('refuses a document with %s as OPERATION_RESOLUTION_FAILURE, writing no log line', async (_what, query, operationName) => {
+      const raw = await socket();
+      await raw.init(api.rootToken);
+      raw.send({ type: 'subscribe', id: 'x', payload: { query, operationName } });
+      const refused = await raw.next((message) => message.type === 'error');
+      expect(refused.payload.map((error: any) => error.extensions?.code)).toEqual(['OPERATION_RESOLUTION_FAILURE']);
+      expect(output.text()).not.toMatch(/request failed|"level":"error"/);
     });
 
     it("refuses operations over the token's limit across its connections", async () => {
