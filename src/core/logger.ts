@@ -22,15 +22,16 @@ function write(level: string, message: string, fields?: Record<string, unknown>)
 const MAX_LOGGED = 300;
 
 /**
- * An unexpected error as a log line may hold it: its name and message on one line, short, with
- * every quoted part blanked. Drivers quote the values they refused (PostgreSQL's `invalid input
- * syntax for type uuid: "…"`), and a value may be anything a request carried, a secret included.
+ * An unexpected error as a log line may hold it: its name and message on one line, short, and cut
+ * at its first quotation mark. Drivers quote the values they refused (PostgreSQL's `invalid input
+ * syntax for type uuid: "…"`, without escaping the quotes inside), and a value may be anything a
+ * request carried, a secret included.
  */
 export function loggedError(error: unknown): string {
   if (!(error instanceof Error)) return 'unknown error';
-  const text = `${error.name}: ${error.message}`
-    // A single quote after a letter is an apostrophe ("can't"), not the start of a quotation.
-    .replace(/"(?:[^"\\]|\\.)*"|(?<!\w)'(?:[^'\\]|\\.)*'|`[^`]*`/g, (quoted) => `${quoted[0]}…${quoted[0]}`)
-    .replace(/\s+/g, ' ');
-  return text.length > MAX_LOGGED ? `${text.slice(0, MAX_LOGGED)}…` : text;
+  const text = `${error.name}: ${error.message}`.replace(/\s+/g, ' ');
+  // A single quote after a letter is an apostrophe ("can't"), not the start of a quotation.
+  const quote = text.search(/["`]|(?<!\w)'/);
+  const plain = quote === -1 ? text : `${text.slice(0, quote)}…`;
+  return plain.length > MAX_LOGGED ? `${plain.slice(0, MAX_LOGGED)}…` : plain;
 }

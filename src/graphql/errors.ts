@@ -1,6 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
+import { echoed } from '../core/echo';
 import { loggedError, type Logger } from '../core/logger';
 import { BackplaneError, type ErrorCode } from '../errors';
 
@@ -103,7 +104,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
   if (clientCodes.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
-    return { ...base, extensions: { ...extensions, code } };
+    // graphql-js quotes the literal it refused, whole: a megabyte of it, or a secret typed in the wrong place.
+    return { ...base, message: echoed(base.message, 300), extensions: { ...extensions, code } };
   }
   logger.error('request failed', { error: loggedError(original), code: (original as { code?: unknown })?.code });
   return { ...base, message: 'internal error: the request failed on the server', extensions: { code: 'INTERNAL_SERVER_ERROR' } };

@@ -47,6 +47,20 @@ describe('what the API echoes back, on pglite', () => {
     expect(response.errors?.[0]?.message).toMatch(/^no plan p{1,64}…$/);
   });
 
+  it.each([
+    ['a literal of the wrong type', `{ auditLog(first: "S3CRET${'s'.repeat(12_000)}") { edges { cursor } } }`],
+    ['a string where a name belongs', `{ "S3CRET${'s'.repeat(12_000)}" }`],
+  ])('cuts short what graphql quotes of %s', async (_what, query) => {
+    const response = await fetch(api.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${api.rootToken}` },
+      body: JSON.stringify({ query }),
+    });
+    const text = await response.text();
+    expect(response.status).toBe(400);
+    expect(text.length).toBeLessThan(1_000);
+  });
+
   it('quotes no more than a short message of any id a rule refuses', async () => {
     const organizationId = 'o'.repeat(900_000);
     const response = await api.request(api.rootToken, ops.addCredential, { input: { organizationId, login: 'echo-bot', passwordId: s.passwordId } });
