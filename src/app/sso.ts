@@ -13,6 +13,7 @@ import { execute, OAUTH_CALLBACK_PATH, type AppDeps, type Request } from './deps
 import { deletePassword, storePassword } from './passwords';
 import { startFirstSync } from './repository-sync';
 import { checkUsable } from './verification';
+import { echoed } from '../core/echo';
 
 /** How long a sign-in may take, from the authorization URL to GitLab's callback. */
 export const AUTHORIZATION_TTL_MS = 15 * 60_000;
@@ -88,7 +89,8 @@ export async function completeAuthorization(
   let tokens: OAuthTokens | null = null;
   let check: TokenCheck & { login?: string };
   if (!query.code) {
-    const said = [query.error, query.errorDescription].filter(Boolean).join(': ');
+    // The browser's query string, which anyone can write: short, and without control characters.
+    const said = echoed([query.error, query.errorDescription].filter(Boolean).join(': '), 160);
     check = {
       ok: false,
       failure: 'ACCESS_DENIED',

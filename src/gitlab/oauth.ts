@@ -1,6 +1,7 @@
 // GitLab as an OAuth 2 provider: the authorization-code grant with PKCE (RFC 7636), and the
 // refresh of its tokens. GitLab's refresh tokens serve once: every refresh returns a new pair.
 import { createHash, randomBytes } from 'node:crypto';
+import { echoed } from '../core/echo';
 
 /** What the organizations authorized by SSO may do: read the API and clone over HTTPS. */
 export const OAUTH_SCOPES = ['read_api', 'read_repository'] as const;
@@ -93,8 +94,9 @@ async function tokenRequest(gitlabUrl: string, app: OAuthApplication, params: Re
   }
   const answer = (await response.json().catch(() => null)) as Record<string, unknown> | null;
   if (!response.ok || answer === null || typeof answer.access_token !== 'string' || typeof answer.refresh_token !== 'string') {
-    const error = typeof answer?.error === 'string' ? answer.error : `HTTP ${response.status}`;
-    const description = typeof answer?.error_description === 'string' ? `: ${answer.error_description}` : '';
+    // What the server says goes into the history for ever: short, and without control characters.
+    const error = typeof answer?.error === 'string' ? echoed(answer.error, 40) : `HTTP ${response.status}`;
+    const description = typeof answer?.error_description === 'string' ? `: ${echoed(answer.error_description, 160)}` : '';
     throw new OAuthGrantError(
       `GitLab at ${gitlabUrl} refused the ${params.grant_type.replace('_', ' ')} (${error})${description}`,
       response.status >= 500 ? 'UNREACHABLE' : error,

@@ -214,6 +214,21 @@ for (const store of apiStores) {
       expect(repeat.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringMatching(/already authorized/) });
     });
 
+    it('records at most a short, plain sentence of what a callback without a code says', async () => {
+      const pending = await addPending();
+      const callback = new URL(await signIn(pending.authorizationUrl));
+      callback.searchParams.delete('code');
+      callback.searchParams.set('error', 'access_denied');
+      callback.searchParams.set('error_description', `denied\u001b[31m ${'x'.repeat(5_000)}`);
+      expect((await visit(callback.toString())).status).toBe(400);
+      const failed = (await api.ok(api.rootToken, history, { filter: { types: ['OrganizationVerificationFailed'], organizationId: pending.id } })).auditLog
+        .edges;
+      const recorded = JSON.stringify(failed.at(-1).node.data);
+      expect(recorded).toMatch(/access_denied: denied/);
+      expect(recorded).not.toMatch(/\\u001b|\u001b/);
+      expect(recorded.length).toBeLessThan(800);
+    });
+
     it('records a user who cannot see the group, and stays pending', async () => {
       api.gitlab.signInAs('outsider');
       try {
