@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { BackplaneError } from './errors';
 import { splitConnectionString } from './eventstore/esdb/connection-string';
 import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from './server/websocket-limits';
@@ -48,6 +49,13 @@ export class ConfigError extends BackplaneError {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.BACKPLANE_DATABASE_URL || env.DATABASE_URL || undefined;
   const store = storeOf(env.BACKPLANE_EVENT_STORE || undefined, databaseUrl, env.BACKPLANE_ESDB_URL || undefined);
+  const dataDir = resolve(env.BACKPLANE_DATA_DIR ?? 'data');
+  if (!env.BACKPLANE_EVENT_STORE && store !== 'pglite' && existsSync(join(dataDir, 'pgdata'))) {
+    // A platform's DATABASE_URL must not move an embedded deployment onto an empty server unasked.
+    throw new ConfigError(
+      `${dataDir} holds an embedded store, and a database URL is set: set BACKPLANE_EVENT_STORE=${store} to use the server, or pglite to keep the embedded store`,
+    );
+  }
   if (store === 'postgres' && !databaseUrl) {
     throw new ConfigError('BACKPLANE_EVENT_STORE=postgres needs BACKPLANE_DATABASE_URL (e.g. postgres://user@host:5432/backplane)');
   }
@@ -58,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const pollIntervalMs = positiveInteger(env, 'BACKPLANE_POLL_INTERVAL_MS', 100);
   return {
     store,
-    dataDir: resolve(env.BACKPLANE_DATA_DIR ?? 'data'),
+    dataDir,
     databaseUrl,
     esdbUrl,
     databaseSchema: env.BACKPLANE_DATABASE_SCHEMA || undefined,

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeStore, loadConfig } from '../../src/config';
 
 describe('which store a configuration means', () => {
@@ -19,6 +22,19 @@ describe('which store a configuration means', () => {
     expect(loadConfig({ BACKPLANE_DATABASE_URL: 'postgres://a@one/bp', DATABASE_URL: 'postgres://a@two/bp' }).databaseUrl).toBe('postgres://a@one/bp');
     expect(loadConfig({ BACKPLANE_DATABASE_URL: '', DATABASE_URL: 'postgres://a@two/bp' }).databaseUrl).toBe('postgres://a@two/bp');
     expect(loadConfig({ BACKPLANE_DATABASE_URL: '', BACKPLANE_EVENT_STORE: '' }).store).toBe('pglite');
+  });
+
+  it('refuses to guess PostgreSQL over a data folder that holds an embedded store, until the store is named', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bp-config-'));
+    try {
+      mkdirSync(join(dataDir, 'pgdata'));
+      const env = { BACKPLANE_DATA_DIR: dataDir, DATABASE_URL: 'postgres://a@db/bp' };
+      expect(() => loadConfig(env)).toThrow(/holds an embedded store.*BACKPLANE_EVENT_STORE=postgres.*pglite/);
+      expect(loadConfig({ ...env, BACKPLANE_EVENT_STORE: 'postgres' }).store).toBe('postgres');
+      expect(loadConfig({ ...env, BACKPLANE_EVENT_STORE: 'pglite' }).store).toBe('pglite');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the store named over the address given', () => {
