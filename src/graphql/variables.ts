@@ -26,6 +26,10 @@ export function checkVariables(
   const operation = operationOf(document, operationName);
   if (!operation?.variableDefinitions?.length) return;
   const given = variables ?? {};
+  // Before graphql-js coerces them (and the complexity counter after it): a megabyte of list items is walked once, not three times.
+  if (!withinValues(given, { left: MAX_VALUES })) {
+    throw new GraphQLError(`the variables hold more than ${MAX_VALUES} values`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+  }
   const { errors } = getVariableValues(schema, operation.variableDefinitions, given, { maxErrors: operation.variableDefinitions.length });
   if (!errors?.length) return;
   const invalid = new Map<string, string>();
@@ -38,6 +42,17 @@ export function checkVariables(
   }
   const message = invalid.size > 0 ? [...invalid.values()].join('; ') : 'the variables do not fit their types';
   throw new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', variables: [...invalid.keys()], http: { status: 400 } } });
+}
+
+/** Values the variables of one request may hold, list items and object fields included. */
+const MAX_VALUES = 5_000;
+
+/** Whether a value holds no more values than the budget allows; the walk stops once it does not. */
+function withinValues(value: unknown, budget: { left: number }): boolean {
+  if (--budget.left < 0) return false;
+  if (value === null || typeof value !== 'object') return true;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) if (!withinValues(item, budget)) return false;
+  return true;
 }
 
 /** What is wrong with a variable, told from where it stands in the request rather than from graphql-js's words. */

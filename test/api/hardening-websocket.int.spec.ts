@@ -125,6 +125,15 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       expect(raw.messages.filter((message) => message.type === 'error').map((message) => message.id)).toEqual(['6']);
     });
 
+    it('refuses an auditEvents filter of more event types than a query takes', async () => {
+      const raw = await socket();
+      await raw.init(api.rootToken);
+      subscribe(raw, 'types', ops.auditEvents, { filter: { types: Array.from({ length: 101 }, (_, n) => `T${n}`) } });
+      const refused = await raw.next((message) => message.id === 'types' && (message.type === 'next' || message.type === 'error'));
+      expect(JSON.stringify(refused)).toMatch(/BAD_USER_INPUT/);
+      expect(JSON.stringify(refused)).toMatch(/at most 100 event types/);
+    });
+
     it.each([
       ['two operations and no operationName', 'query A { me { name } } query B { me { name } }', undefined],
       ['an operationName the document does not hold', 'query A { me { name } }', 'Nope'],

@@ -17,6 +17,8 @@ import { AuditFilter } from './audit.input';
 import { AuditEvent, AuditEventConnection, AuditVerification, PlanCredentialToggledEvent } from './audit.type';
 
 const MAX_PAGE = 500;
+/** As AuditFilter.types allows. */
+const MAX_TYPES = 100;
 
 @Resolver()
 export class AuditResolver {
@@ -55,6 +57,8 @@ export class AuditResolver {
       const request = authorize(context, Roles.auditors);
       const after = args.after ?? null;
       if (after !== null && !isCursor(context.app, after)) throw badInput('after is not a cursor', 'after');
+      // Arguments of a subscription are not validated as a field's are, and each event is matched against them.
+      if ((args.filter?.types?.length ?? 0) > MAX_TYPES) throw badInput(`filter.types takes at most ${MAX_TYPES} event types`, 'filter.types');
       return auditFeed(context.app, request, queryOf(args.filter ?? null), after);
     },
   })
