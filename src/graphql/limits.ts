@@ -25,7 +25,7 @@ export interface QueryLimits {
   maxTokens: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 10_000, maxAliases: 100, maxTokens: 3_000 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxComplexity: 10_000, maxAliases: 100, maxTokens: 2_000 };
 
 /** What graphql's parse is given, on HTTP and on the WebSocket alike. */
 export function parseOptions(limits: QueryLimits): { maxTokens: number } {
@@ -116,6 +116,33 @@ function depthOf(selectionSet: SelectionSetNode | undefined, fragments: Map<stri
     }
   }
   return deepest;
+}
+
+/** Times one selection set may ask for one response name: graphql-js compares such fields in pairs when it validates. */
+const MAX_SAME_NAME = 20;
+
+/**
+ * What is checked of a document before it is validated: validation compares fields of one
+ * response name in pairs, so hundreds of copies of one field would hold the event loop there,
+ * before checkLimits could refuse them. One walk of the document as written, fragments not expanded.
+ */
+export function checkShape(document: DocumentNode): void {
+  const counts = new Map<string, number>();
+  const walk = (selectionSet: SelectionSetNode | undefined): void => {
+    if (!selectionSet) return;
+    counts.clear();
+    for (const selection of selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD) continue;
+      const name = (selection.alias ?? selection.name).value;
+      const seen = (counts.get(name) ?? 0) + 1;
+      if (seen > MAX_SAME_NAME) throw tooComplex(`a selection asks for one field more than ${MAX_SAME_NAME} times`);
+      counts.set(name, seen);
+    }
+    for (const selection of selectionSet.selections) if (selection.kind !== Kind.FRAGMENT_SPREAD) walk(selection.selectionSet);
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION || definition.kind === Kind.FRAGMENT_DEFINITION) walk(definition.selectionSet);
+  }
 }
 
 /** Fields an operation may select, each fragment counted where it is spread: past this it is refused before it is walked again. */

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
-import { checkLimits, parseOptions, type QueryLimits } from '../graphql/limits';
+import { checkLimits, checkShape, parseOptions, type QueryLimits } from '../graphql/limits';
 import type { Refusals } from './refusals';
 import type { SocketQuota } from './socket-quota';
 import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
@@ -79,6 +79,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         } catch (error) {
           throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
         }
+        checkShape(document);
         const invalid = validate(schema, document);
         if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
         // graphql-ws would otherwise fail on it with an error of no code: an internal error, and a log line per request.

@@ -18,6 +18,7 @@ import { DEFAULT_LIMITS, parseOptions, type QueryLimits } from '../graphql/limit
 import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
 import { operationChecks } from './operation-checks';
 import { Refusals } from './refusals';
+import { shapeCheck } from './shape-check';
 import { startWebSocket } from './websocket';
 import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
 
@@ -101,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   web.use(
     GRAPHQL_PATH,
     express.json({ limit: BODY_LIMIT_BYTES }),
+    shapeCheck(limits),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({ app, principal: await authenticate(app.db, req.headers.authorization), correlationId: randomUUID() }),
     }),

@@ -20,8 +20,8 @@ describe('introspection under the query limits, on pglite', () => {
     const schema = operation!.slice(operation!.indexOf('{') + 1, operation!.lastIndexOf('}')).trim();
     const aliases = Array.from({ length: 100 }, (_, index) => `s${index}: ${schema}`);
     const response = await api().request(api().rootToken, `{ ${aliases.join(' ')} } ${fragments.join('')}`);
-    // Past the parser's 3000 tokens, before it is validated or priced.
+    // Past the parser's 2000 tokens, before it is validated or priced.
     expect(response.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
-    expect(response.errors?.[0]?.message).toMatch(/3000 tokens/);
+    expect(response.errors?.[0]?.message).toMatch(/2000 tokens/);
   });
 });
