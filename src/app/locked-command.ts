@@ -1,5 +1,6 @@
 import type { HandleOptions, HandleResult } from '../core/command-handler';
 import type { Decider, DomainEvent } from '../core/decider';
+import { ConcurrencyError, ProjectionTimeoutError } from '../core/errors';
 import { execute, type AppDeps, type Request } from './deps';
 
 /**
@@ -17,5 +18,24 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
   command: () => Promise<Command>,
   options: HandleOptions & { causationId?: string } = {},
 ): Promise<HandleResult<State, Event>> {
-  return deps.tenantLock.run(request.principal.tenantId, async () => execute(deps, request, decider, stream, await command(), options));
+  return deps.tenantLock.run(request.principal.tenantId, async () => {
+    await caughtUp(deps, stream);
+    return execute(deps, request, decider, stream, await command(), options);
+  });
+}
+
+/**
+ * Whatever an earlier holder of the lock wrote, in this process or another, is in the read models
+ * before this one looks its facts up: also the write of a holder whose own wait timed out after
+ * it had appended (it answered an error, but its event stands).
+ */
+async function caughtUp(deps: AppDeps, stream: string): Promise<void> {
+  const head = await deps.store.headPosition();
+  if (head === null) return;
+  try {
+    await deps.settle(head, [stream]);
+  } catch (error) {
+    if (error instanceof ProjectionTimeoutError) throw new ConcurrencyError('the read models are catching up with the history: try again shortly');
+    throw error;
+  }
 }

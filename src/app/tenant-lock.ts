@@ -1,5 +1,5 @@
 import { ConcurrencyError } from '../core/errors';
-import { KeyedMutex } from '../sql/keyed-mutex';
+import { KeyedMutex, MutexTimeoutError } from '../sql/keyed-mutex';
 import { LockTimeoutError, type SqlDatabase } from '../sql/database';
 
 /**
@@ -17,14 +17,15 @@ export class TenantLock {
     private readonly options: { waitMs?: number } = {},
   ) {}
 
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.local.run(key, async () => {
-      try {
-        return await this.db.withLock(`tenant-commands:${key}`, fn, { timeoutMs: this.options.waitMs ?? 15_000 });
-      } catch (error) {
-        if (error instanceof LockTimeoutError) throw new ConcurrencyError('another change to this tenant is taking long: try again');
-        throw error;
-      }
-    });
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const timeoutMs = this.options.waitMs ?? 15_000;
+    try {
+      // The queue in this process has the same deadline as the database's lock: no request waits behind it for ever.
+      return await this.local.run(key, () => this.db.withLock(`tenant-commands:${key}`, fn, { timeoutMs }), { timeoutMs });
+    } catch (error) {
+      if (error instanceof LockTimeoutError || error instanceof MutexTimeoutError)
+        throw new ConcurrencyError('another change to this tenant is taking long: try again');
+      throw error;
+    }
   }
 }
