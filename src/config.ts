@@ -89,6 +89,7 @@ function webSocketLimitsOf(env: NodeJS.ProcessEnv): WebSocketLimits {
   return {
     initTimeoutMs: limit('INIT_TIMEOUT_MS', 'initTimeoutMs'),
     maxConnections: limit('MAX_CONNECTIONS', 'maxConnections'),
+    maxWaitingPerAddress: limit('MAX_WAITING_PER_ADDRESS', 'maxWaitingPerAddress'),
     maxConnectionsPerToken: limit('MAX_CONNECTIONS_PER_TOKEN', 'maxConnectionsPerToken'),
     maxSubscriptionsPerConnection: limit('MAX_SUBSCRIPTIONS_PER_CONNECTION', 'maxSubscriptionsPerConnection'),
     maxSubscriptionsPerToken: limit('MAX_SUBSCRIPTIONS_PER_TOKEN', 'maxSubscriptionsPerToken'),

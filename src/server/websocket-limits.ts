@@ -4,6 +4,8 @@ export interface WebSocketLimits {
   initTimeoutMs: number;
   /** Open sockets, authenticated or not. */
   maxConnections: number;
+  /** Sockets of one address that have not signed in yet: one client without a token cannot take every socket. */
+  maxWaitingPerAddress: number;
   /** Authenticated sockets of one API token. */
   maxConnectionsPerToken: number;
   /** Operations (subscriptions, and queries still running) at once on one socket. */
@@ -17,6 +19,7 @@ export interface WebSocketLimits {
 export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
   initTimeoutMs: 3_000,
   maxConnections: 1_000,
+  maxWaitingPerAddress: 16,
   maxConnectionsPerToken: 20,
   maxSubscriptionsPerConnection: 100,
   maxSubscriptionsPerToken: 500,

@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import { CloseCode, handleProtocols } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../core/logger';
-import { graphqlWsServer, type GraphQLWsOptions } from './graphql-ws-server';
+import { graphqlWsServer, type GraphQLWsOptions, type SocketExtra } from './graphql-ws-server';
 import { BODY_LIMIT_BYTES } from './http-errors';
 import { SocketQuota } from './socket-quota';
 import { CLOSE_TOO_MANY_CONNECTIONS, CLOSE_TOO_SLOW } from './websocket-limits';
@@ -28,13 +28,24 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
   // The HTTP server's own errors (a port in use) are reported where it listens.
   sockets.on('error', () => undefined);
 
-  sockets.on('connection', (socket) => {
+  // Sockets not yet signed in, by the address they come from: one client without a token cannot fill the server's sockets.
+  const waiting = new Map<string, Set<SocketExtra>>();
+  sockets.on('connection', (socket, upgrade) => {
     socket.on('error', (error) => refusals.count(`ws ${error.name}`));
     if (sockets.clients.size > socketLimits.maxConnections) {
       refusals.count('ws connections');
       socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections');
       return;
     }
+    const address = upgrade.socket.remoteAddress ?? 'unknown';
+    const unsigned = [...(waiting.get(address) ?? [])].filter((other) => other.tokenId === undefined && other.isOpen());
+    if (unsigned.length >= socketLimits.maxWaitingPerAddress) {
+      refusals.count('ws connections waiting to sign in');
+      socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections waiting to sign in');
+      return;
+    }
+    const extra: SocketExtra = { isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => socket.close(code, reason) };
+    waiting.set(address, new Set([...unsigned, extra]));
     const stopKeepAlive = keepAlive(socket);
     const closed = protocol.opened(
       {
@@ -51,10 +62,12 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
             handle(String(data)).catch((error: unknown) => failed(socket, error, logger));
           }),
       },
-      { isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => socket.close(code, reason) },
+      extra,
     );
     socket.once('close', (code, reason) => {
       stopKeepAlive();
+      waiting.get(address)?.delete(extra);
+      if (waiting.get(address)?.size === 0) waiting.delete(address);
       void closed(code, String(reason)).catch((error: unknown) => logger.error('WebSocket close failed', { error: nameOf(error) }));
     });
   });

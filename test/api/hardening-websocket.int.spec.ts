@@ -8,6 +8,7 @@ const SECRET = 'glpat-SECRET-0123456789-websocket';
 const LIMITS = {
   BACKPLANE_WS_INIT_TIMEOUT_MS: '1000',
   BACKPLANE_WS_MAX_CONNECTIONS: '12',
+  BACKPLANE_WS_MAX_WAITING_PER_ADDRESS: '4',
   BACKPLANE_WS_MAX_CONNECTIONS_PER_TOKEN: '3',
   BACKPLANE_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '5',
   BACKPLANE_WS_MAX_SUBSCRIPTIONS_PER_TOKEN: '8',
@@ -89,7 +90,15 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
     });
 
     it('refuses a socket over the total number of connections (4420)', async () => {
-      const sockets = await Promise.all(Array.from({ length: 12 }, () => socket()));
+      const sockets = await Promise.all(Array.from({ length: 3 }, () => socket()));
+      for (const name of ['total one', 'total two', 'total three']) {
+        const own = await token(name);
+        for (let index = 0; index < 3; index += 1) {
+          const signed = await socket();
+          await signed.init(own);
+          sockets.push(signed);
+        }
+      }
       const extra = await socket();
       expect((await extra.closed).code).toBe(4420);
       for (const raw of sockets) raw.socket.terminate();
@@ -97,6 +106,16 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       const later = await socket();
       await later.init(api.rootToken);
     });
+  });
+
+  it('refuses more sockets of one address waiting to sign in than it allows (4420), and takes more once they sign in', async () => {
+    const waiting = await Promise.all(Array.from({ length: 4 }, () => socket()));
+    const extra = await socket();
+    const closed = await extra.closed;
+    expect([closed.code, closed.reason]).toEqual([4420, 'Too many connections waiting to sign in']);
+    await waiting[0].init(api.rootToken);
+    const next = await socket();
+    await next.init(api.rootToken);
   });
 
   describe('once authenticated', () => {
