@@ -50,7 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.BACKPLANE_DATABASE_URL || env.DATABASE_URL || undefined;
   const store = storeOf(env.BACKPLANE_EVENT_STORE || undefined, databaseUrl, env.BACKPLANE_ESDB_URL || undefined);
   const dataDir = resolve(env.BACKPLANE_DATA_DIR ?? 'data');
-  if (!env.BACKPLANE_EVENT_STORE && store !== 'pglite' && existsSync(join(dataDir, 'pgdata'))) {
+  if (!env.BACKPLANE_EVENT_STORE && databaseUrl && existsSync(join(dataDir, 'pgdata'))) {
     // A platform's DATABASE_URL must not move an embedded deployment onto an empty server unasked.
     throw new ConfigError(
       `${dataDir} holds an embedded store, and a database URL is set: set BACKPLANE_EVENT_STORE=${store} to use the server, or pglite to keep the embedded store`,

@@ -32,6 +32,8 @@ describe('which store a configuration means', () => {
       expect(() => loadConfig(env)).toThrow(/holds an embedded store.*BACKPLANE_EVENT_STORE=postgres.*pglite/);
       expect(loadConfig({ ...env, BACKPLANE_EVENT_STORE: 'postgres' }).store).toBe('postgres');
       expect(loadConfig({ ...env, BACKPLANE_EVENT_STORE: 'pglite' }).store).toBe('pglite');
+      // EventStoreDB with its read models in that folder keeps them there: nothing moves.
+      expect(loadConfig({ BACKPLANE_DATA_DIR: dataDir, BACKPLANE_ESDB_URL: 'esdb://db1:2113?tls=false' }).store).toBe('esdb');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
