@@ -23,10 +23,10 @@ export interface AppDeps {
   vault: SecretVault;
   tokens: ApiTokenDigests;
   /**
-   * Resolves once every read model that reads the streams written includes the position: a
-   * mutation's answer shows its own change.
+   * Resolves once every read model that reads the streams written (every read model, without
+   * streams) includes the position: a mutation's answer shows its own change.
    */
-  settle(position: Position, streams: string[]): Promise<void>;
+  settle(position: Position, streams?: string[]): Promise<void>;
   /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant: see executeLocked. */
   tenantLock: TenantLock;
   gitlab: GitLabPort;

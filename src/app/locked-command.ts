@@ -19,7 +19,7 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
   options: HandleOptions & { causationId?: string } = {},
 ): Promise<HandleResult<State, Event>> {
   return deps.tenantLock.run(request.principal.tenantId, async () => {
-    await caughtUp(deps, stream);
+    await caughtUp(deps);
     return execute(deps, request, decider, stream, await command(), options);
   });
 }
@@ -29,11 +29,12 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
  * before this one looks its facts up: also the write of a holder whose own wait timed out after
  * it had appended (it answered an error, but its event stands).
  */
-async function caughtUp(deps: AppDeps, stream: string): Promise<void> {
+async function caughtUp(deps: AppDeps): Promise<void> {
   const head = await deps.store.headPosition();
   if (head === null) return;
   try {
-    await deps.settle(head, [stream]);
+    // Every read model: the facts of a rule come from other aggregates' (a plan's from its organization and credentials).
+    await deps.settle(head);
   } catch (error) {
     if (error instanceof ProjectionTimeoutError) throw new ConcurrencyError('the read models are catching up with the history: try again shortly');
     throw error;
