@@ -118,26 +118,41 @@ function depthOf(selectionSet: SelectionSetNode | undefined, fragments: Map<stri
   return deepest;
 }
 
-/** Times one selection set may ask for one response name: graphql-js compares such fields in pairs when it validates. */
-const MAX_SAME_NAME = 20;
+/**
+ * Times one selection may ask for one response name, counting the fields its inline fragments and
+ * the fragments it spreads (each once) bring in: graphql-js merges them all and compares them in pairs.
+ */
+const MAX_SAME_NAME = 50;
 
 /**
  * What is checked of a document before it is validated: validation compares fields of one
  * response name in pairs, so hundreds of copies of one field would hold the event loop there,
- * before checkLimits could refuse them. One walk of the document as written, fragments not expanded.
+ * before checkLimits could refuse them. Each selection set of the document is looked at once,
+ * with its fragments' fields merged in as validation merges them.
  */
 export function checkShape(document: DocumentNode): void {
-  const counts = new Map<string, number>();
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  const merge = (selectionSet: SelectionSetNode, counts: Map<string, number>, spread: Set<string>): void => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const name = (selection.alias ?? selection.name).value;
+        const seen = (counts.get(name) ?? 0) + 1;
+        if (seen > MAX_SAME_NAME) throw tooComplex(`a selection asks for one field more than ${MAX_SAME_NAME} times`);
+        counts.set(name, seen);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        merge(selection.selectionSet, counts, spread);
+      } else {
+        const fragment = fragments.get(selection.name.value);
+        if (!fragment || spread.has(fragment.name.value)) continue;
+        spread.add(fragment.name.value);
+        merge(fragment.selectionSet, counts, spread);
+      }
+    }
+  };
   const walk = (selectionSet: SelectionSetNode | undefined): void => {
     if (!selectionSet) return;
-    counts.clear();
-    for (const selection of selectionSet.selections) {
-      if (selection.kind !== Kind.FIELD) continue;
-      const name = (selection.alias ?? selection.name).value;
-      const seen = (counts.get(name) ?? 0) + 1;
-      if (seen > MAX_SAME_NAME) throw tooComplex(`a selection asks for one field more than ${MAX_SAME_NAME} times`);
-      counts.set(name, seen);
-    }
+    merge(selectionSet, new Map(), new Set());
     for (const selection of selectionSet.selections) if (selection.kind !== Kind.FRAGMENT_SPREAD) walk(selection.selectionSet);
   };
   for (const definition of document.definitions) {

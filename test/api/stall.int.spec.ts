@@ -90,6 +90,12 @@ describe('one costly request beside cheap ones', () => {
     ['250 aliases of verifyAuditLog', `{ ${Array.from({ length: 250 }, (_, n) => `v${n}: verifyAuditLog { ok }`).join(' ')} }`, 'QUERY_TOO_COMPLEX'],
     ['3,333 copies of one field', `{ ${Array.from({ length: 3333 }, () => 'verifyAuditLog { ok }').join(' ')} }`, 'GRAPHQL_PARSE_FAILED'],
     ['300 copies of one aliased field, within the tokens', `{ ${Array.from({ length: 300 }, () => 'a: me { id }').join(' ')} }`, 'QUERY_TOO_COMPLEX'],
+    ['copies of one field in inline fragments', `{ ${Array.from({ length: 23 }, () => `... { ${'me { id } '.repeat(20)}}`).join(' ')} }`, 'QUERY_TOO_COMPLEX'],
+    [
+      'copies of one field in named fragments',
+      `{ ${Array.from({ length: 30 }, (_, n) => `...F${n}`).join(' ')} } ${Array.from({ length: 30 }, (_, n) => `fragment F${n} on Query { ${'me { id } '.repeat(10)}}`).join(' ')}`,
+      'QUERY_TOO_COMPLEX',
+    ],
     [
       'fragments spread hundreds of times in each other',
       `{ ...F0 } ${Array.from({ length: 6 }, (_, n) => `fragment F${n} on Query { ${Array.from({ length: 150 }, () => `...F${n + 1}`).join(' ')} }`).join(' ')} fragment F6 on Query { me { id } }`,
