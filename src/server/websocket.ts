@@ -28,35 +28,38 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
   // The HTTP server's own errors (a port in use) are reported where it listens.
   sockets.on('error', () => undefined);
 
-  // Sockets not yet signed in, by the address they come from: one client without a token cannot fill the server's sockets.
+  // Sockets let in, and those not yet signed in by the address they come from, each counted until
+  // it has closed: one client without a token cannot take every socket of the server.
+  let live = 0;
   const waiting = new Map<string, Set<SocketExtra>>();
   sockets.on('connection', (socket, upgrade) => {
     socket.on('error', (error) => refusals.count(`ws ${error.name}`));
-    if (sockets.clients.size > socketLimits.maxConnections) {
+    if (live >= socketLimits.maxConnections) {
       refusals.count('ws connections');
-      socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections');
+      closeSoon(socket, CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections');
       return;
     }
     const address = upgrade.socket.remoteAddress ?? 'unknown';
-    const unsigned = [...(waiting.get(address) ?? [])].filter((other) => other.tokenId === undefined && other.isOpen());
+    const unsigned = [...(waiting.get(address) ?? [])].filter((other) => other.tokenId === undefined);
     if (unsigned.length >= socketLimits.maxWaitingPerAddress) {
       refusals.count('ws connections waiting to sign in');
-      socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections waiting to sign in');
+      closeSoon(socket, CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections waiting to sign in');
       return;
     }
-    const extra: SocketExtra = { isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => socket.close(code, reason) };
+    live += 1;
+    const extra: SocketExtra = { isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => closeSoon(socket, code, reason) };
     waiting.set(address, new Set([...unsigned, extra]));
     const stopKeepAlive = keepAlive(socket);
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
         send: (data) => send(socket, data, socketLimits.maxBufferedBytes, refusals),
-        close: (code, reason) => socket.close(code, reason),
+        close: (code, reason) => closeSoon(socket, code, reason),
         onMessage: (handle) =>
           socket.on('message', (data, isBinary) => {
             if (isBinary) {
               refusals.count('ws binary messages');
-              socket.close(CloseCode.BadRequest, 'Only text messages are accepted');
+              closeSoon(socket, CloseCode.BadRequest, 'Only text messages are accepted');
               return;
             }
             handle(String(data)).catch((error: unknown) => failed(socket, error, logger));
@@ -65,6 +68,7 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
       extra,
     );
     socket.once('close', (code, reason) => {
+      live -= 1;
       stopKeepAlive();
       waiting.get(address)?.delete(extra);
       if (waiting.get(address)?.size === 0) waiting.delete(address);
@@ -89,6 +93,12 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
   };
 }
 
+/** Closes a socket, and cuts it if the client does not answer the close frame in time: ws would wait 30 s. */
+function closeSoon(socket: WebSocket, code?: number, reason?: string): void {
+  socket.close(code, reason);
+  setTimeout(() => socket.terminate(), DROP_GRACE_MS).unref();
+}
+
 /**
  * Queues the message without waiting for the client to read it, so that a subscription never
  * stalls holding events for a slow reader; a reader that falls past the bound is dropped.
@@ -97,8 +107,7 @@ function send(socket: WebSocket, data: string, maxBufferedBytes: number, refusal
   if (socket.readyState !== socket.OPEN) return;
   if (socket.bufferedAmount + data.length > maxBufferedBytes) {
     refusals.count('ws slow readers');
-    socket.close(CLOSE_TOO_SLOW, 'Too slow: the client does not read its messages');
-    setTimeout(() => socket.terminate(), DROP_GRACE_MS).unref();
+    closeSoon(socket, CLOSE_TOO_SLOW, 'Too slow: the client does not read its messages');
     return;
   }
   socket.send(data);
