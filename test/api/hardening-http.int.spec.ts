@@ -1,7 +1,7 @@
 import { startTestApi, testStorage, type GraphQLResponse, type TestApi, type TestStorage } from '../support/api-server';
 import { captureOutput } from '../support/output-capture';
 
-const SECRET = 'glpat-SECRET-0123456789-hardening';
+const SECRET = 'not-a-token-SECRET-0123456789-hardening';
 const STORE_PASSWORD = 'mutation($s: String!) { storePassword(input: { name: "x", secret: $s }) { id } }';
 const AS_OF = 'query($at: DateTime!, $p: ID!) { planCredentialsAsOf(at: $at, planId: $p) { enabled } }';
 const FILTERED = 'query($f: AuditFilter) { auditLog(filter: $f) { edges { cursor } } }';

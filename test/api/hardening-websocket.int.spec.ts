@@ -4,7 +4,7 @@ import { captureOutput } from '../support/output-capture';
 import { openRawSocket, type RawSocket } from '../support/raw-socket';
 import { ops } from '../support/scenario';
 
-const SECRET = 'glpat-SECRET-0123456789-websocket';
+const SECRET = 'not-a-token-SECRET-0123456789-websocket';
 const LIMITS = {
   BACKPLANE_WS_INIT_TIMEOUT_MS: '1000',
   BACKPLANE_WS_MAX_CONNECTIONS: '12',
