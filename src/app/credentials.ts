@@ -9,7 +9,7 @@ import type { CredentialView } from '../queries/views';
 import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
 import { executeLocked } from './locked-command';
-import { checkToken, refuseUnverified } from './verification';
+import { checkToken, verifiedToken } from './verification';
 
 /** A new credential is on no plan: adding it puts it into no backup plan. Its token is checked with GitLab first. */
 export async function addCredential(
@@ -34,9 +34,8 @@ export async function addCredential(
   const { organization, facts } = await known();
   const login = admissibleCredential({ ...input, known: facts });
   const { gitlabUrl, name: groupPath, defaultDeviceId: deviceId } = organization!;
-  const token = await checkToken(deps, { tenantId, deviceId, gitlabUrl, groupPath, login, passwordId: input.passwordId });
-  if (!token.ok)
-    await refuseUnverified(deps, request, token, { subject: 'CREDENTIAL', organizationId: input.organizationId, gitlabUrl, group: groupPath, login });
+  const target = { tenantId, deviceId, gitlabUrl, groupPath, login, passwordId: input.passwordId };
+  const token = await verifiedToken(deps, request, target, { subject: 'CREDENTIAL', organizationId: input.organizationId });
   await executeLocked(
     deps,
     request,

@@ -22,7 +22,7 @@ import { found } from './found';
 import { executeLocked } from './locked-command';
 import { startFirstSync } from './repository-sync';
 import { beginAuthorization, ssoApplication } from './sso';
-import { checkToken, refuseUnverified } from './verification';
+import { checkToken, verifiedToken } from './verification';
 
 /** What a client gives: the command without the id, the facts Backplane looks up itself, and GitLab's answer. */
 export type AddOrganizationInput = Omit<Extract<OrganizationCommand, { type: 'AddOrganization' }>['data'], 'organizationId' | 'known' | 'token'>;
@@ -50,8 +50,8 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
   let token: TokenCheck | null = null;
   if (sso) ssoApplication(deps, gitlabUrl);
   else {
-    token = await checkToken(deps, { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login, passwordId: passwordId! });
-    if (!token.ok) await refuseUnverified(deps, request, token, { subject: 'ORGANIZATION', organizationId: null, gitlabUrl, group: name, login: login! });
+    const target = { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login: login!, passwordId: passwordId! };
+    token = await verifiedToken(deps, request, target, { subject: 'ORGANIZATION', organizationId: null });
   }
   await executeLocked(
     deps,

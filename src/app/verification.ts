@@ -167,6 +167,21 @@ function refreshRefused(error: OAuthGrantError): Extract<TokenCheck, { ok: false
 }
 
 /**
+ * The check of a token about to be recorded (a new organization's or credential's): GitLab's
+ * refusal is recorded as a failed attempt for `about` and answered GITLAB_AUTH_FAILED.
+ */
+export async function verifiedToken(
+  deps: AppDeps,
+  request: Request,
+  target: TokenTarget & { login: string },
+  about: Pick<VerificationEvent['data'], 'subject' | 'organizationId'>,
+): Promise<Extract<TokenCheck, { ok: true }>> {
+  const check = await checkToken(deps, target);
+  if (!check.ok) return refuseUnverified(deps, request, check, { ...about, gitlabUrl: target.gitlabUrl, group: target.groupPath, login: target.login });
+  return check;
+}
+
+/**
  * A verification that failed creates nothing, yet the attempt (who, what, GitLab's answer) is
  * recorded; then the caller hears GITLAB_AUTH_FAILED with the reason.
  */
