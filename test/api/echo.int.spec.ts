@@ -36,6 +36,13 @@ describe('what the API echoes back, on pglite', () => {
     await storage?.dispose();
   });
 
+  /** Adds an organization on the server at `gitlabUrl`, with a token of a password entry of its own. */
+  const addOrganizationOn = async (gitlabUrl: string, label: string) => {
+    const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: label, secret: secretValue(label.replace(/\W/g, '-')) } });
+    const input = { name: 'echo/foreign', gitlabUrl, authMethod: 'TOKEN', login: 'echo-admin', passwordId: password.storePassword.id };
+    return api.request(api.rootToken, ops.addOrganization, { input: { ...input, repositoriesSync: { times: ['01:00'] }, defaultDeviceId: s.deviceId } });
+  };
+
   const failedAttempts = async () =>
     (await api.service.backplane.store.readAll({ filter: { eventTypes: ['GitLabVerificationFailed'] } })).map((event) => event.data as Record<string, unknown>);
 
@@ -75,19 +82,8 @@ describe('what the API echoes back, on pglite', () => {
   ])('keeps %s of a server that is not GitLab out of the answer and the history', async (_what, status, type) => {
     const foreign = await notGitLab(() => ({ status, type, body: type === 'application/json' ? JSON.stringify({ message: FOREIGN_PAGE }) : FOREIGN_PAGE }));
     servers.push(foreign.server);
-    const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: `foreign ${status}`, secret: secretValue('foreign') } });
     const before = (await failedAttempts()).length;
-    const response = await api.request(api.rootToken, ops.addOrganization, {
-      input: {
-        name: 'echo/foreign',
-        gitlabUrl: foreign.url,
-        authMethod: 'TOKEN',
-        login: 'echo-admin',
-        passwordId: password.storePassword.id,
-        repositoriesSync: { times: ['01:00'] },
-        defaultDeviceId: s.deviceId,
-      },
-    });
+    const response = await addOrganizationOn(foreign.url, `foreign ${status}`);
     expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
     expect(response.errors?.[0]?.message).not.toMatch(/confidential|internal wiki|<html/);
     const attempts = await failedAttempts();
@@ -111,18 +107,7 @@ describe('what the API echoes back, on pglite', () => {
           : { status: 404, type: 'application/json', body: '{"message":"404 Not Found"}' },
     );
     servers.push(foreign.server);
-    const password = await api.ok(api.rootToken, ops.storePassword, { input: { name: 'impostor', secret: secretValue('impostor') } });
-    const response = await api.request(api.rootToken, ops.addOrganization, {
-      input: {
-        name: 'echo/impostor',
-        gitlabUrl: foreign.url,
-        authMethod: 'TOKEN',
-        login: 'echo-admin',
-        passwordId: password.storePassword.id,
-        repositoriesSync: { times: ['01:00'] },
-        defaultDeviceId: s.deviceId,
-      },
-    });
+    const response = await addOrganizationOn(foreign.url, 'impostor');
     expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
     expect(response.errors?.[0]?.message.length).toBeLessThan(400);
     const attempt = (await failedAttempts()).at(-1)!;
