@@ -41,6 +41,9 @@ export interface ProjectCounts {
   mergeRequests: number;
 }
 
+/** What a project holds when a test does not say. */
+export const DEFAULT_COUNTS: ProjectCounts = { branches: 1, tags: 1, issues: 1, mergeRequests: 1 };
+
 export interface Project {
   id: number;
   path: string;
@@ -111,7 +114,8 @@ export class Model {
     return group;
   }
 
-  addProject(groupPath: string, path: string, counts: ProjectCounts): Project {
+  addProject(groupPath: string, path: string, given: Partial<ProjectCounts>): Project {
+    const counts: ProjectCounts = { ...DEFAULT_COUNTS, ...given };
     const group = this.groupsByPath.get(groupPath.toLowerCase());
     if (!group) throw new Error(`no group ${groupPath}`);
     if (this.projectsByPath.has(`${group.fullPath}/${path}`.toLowerCase())) throw new Error(`project ${groupPath}/${path} exists`);

@@ -12,7 +12,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo } from 'node:net';
 import { notFound, serveApi, type Answer } from './api';
 import { Faults, type FaultRequest, type FaultRule } from './faults';
-import { Model, randomToken, todayUtc } from './model';
+import { Model, randomToken, todayUtc, type ProjectCounts } from './model';
 import { OAuthProvider } from './oauth';
 import { RateLimits, type RateLimitRule } from './rate-limit';
 
@@ -95,17 +95,9 @@ export class GitLabDouble {
     return { id: this.model.addGroup(fullPath, options.members).id };
   }
 
-  addProject(
-    groupPath: string,
-    path: string,
-    options: { branches?: number; tags?: number; issues?: number; mergeRequests?: number } = {},
-  ): { id: number; fullPath: string } {
-    const project = this.model.addProject(groupPath, path, {
-      branches: options.branches ?? 1,
-      tags: options.tags ?? 1,
-      issues: options.issues ?? 1,
-      mergeRequests: options.mergeRequests ?? 1,
-    });
+  /** Counts not given take the model's defaults (ProjectCounts). */
+  addProject(groupPath: string, path: string, options: Partial<ProjectCounts> = {}): { id: number; fullPath: string } {
+    const project = this.model.addProject(groupPath, path, options);
     return { id: project.id, fullPath: `${project.group.fullPath}/${project.path}` };
   }
 
