@@ -6,6 +6,7 @@ import { organizationsProjection } from './organizations';
 import { planCredentialHistoryProjection } from './plan-credential-history';
 import { plansProjection } from './plans';
 import { repositoriesProjection } from './repositories';
+import { snapshotsProjection } from './snapshots';
 import { tasksProjection } from './tasks';
 import { passwordsProjection } from './passwords';
 import { tenantsProjection } from './tenants';
@@ -24,6 +25,7 @@ export const productProjection = combineProjections('product', [
   planCredentialHistoryProjection,
   repositoriesProjection,
   tasksProjection,
+  snapshotsProjection,
 ]);
 
 /** Every read model Backplane maintains, as the runners apply them. */
