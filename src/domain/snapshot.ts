@@ -54,7 +54,9 @@ export interface SnapshotVerification {
 
 export type SnapshotEvent =
   | { type: 'SnapshotRecorded'; data: SnapshotTaken }
-  | { type: 'SnapshotVerified'; data: SnapshotVerification & { snapshotId: string; repositoryId: string } };
+  | { type: 'SnapshotVerified'; data: SnapshotVerification & { snapshotId: string; repositoryId: string } }
+  /** Someone took the snapshot's content away as an archive: who, the history's metadata says. */
+  | { type: 'SnapshotDownloaded'; data: { snapshotId: string; repositoryId: string; at: string } };
 
 export type SnapshotCommand = { type: 'RecordSnapshot'; data: SnapshotTaken } | { type: 'RecordSnapshotVerification'; data: SnapshotVerification };
 
@@ -71,6 +73,7 @@ export const snapshot: Decider<SnapshotState, SnapshotCommand, SnapshotEvent> = 
       case 'SnapshotRecorded':
         return { snapshot: { snapshotId: event.data.snapshotId, repositoryId: event.data.repositoryId, objects: event.data.objects } };
       case 'SnapshotVerified':
+      case 'SnapshotDownloaded':
         return state;
     }
   },
@@ -99,6 +102,11 @@ export const snapshot: Decider<SnapshotState, SnapshotCommand, SnapshotEvent> = 
         if (ok && checkedObjects !== recorded.objects)
           throw new DomainError('INVALID_INPUT', `a sound snapshot has had all its ${recorded.objects} objects checked`);
         return [{ type: 'SnapshotVerified', data: { snapshotId: recorded.snapshotId, repositoryId: recorded.repositoryId, ...command.data } }];
+      }
+      case 'RecordSnapshotDownload': {
+        const recorded = state.snapshot;
+        if (recorded === null) throw new DomainError('NOT_FOUND', 'no such snapshot');
+        return [{ type: 'SnapshotDownloaded', data: { snapshotId: recorded.snapshotId, repositoryId: recorded.repositoryId, at: command.data.at } }];
       }
     }
   },

@@ -83,4 +83,13 @@ describe('a snapshot', () => {
       .when({ type: 'RecordSnapshotVerification', data: { ...verification, ok: false, checkedObjects: 5, firstBrokenObject: 'b'.repeat(64) } })
       .thenRefuses('INVALID_INPUT', /between 0/);
   });
+
+  it('records who took it away as an archive, once it exists', () => {
+    const at = '2026-03-03T10:00:00.000Z';
+    spec
+      .given([recorded])
+      .when({ type: 'RecordSnapshotDownload', data: { at } })
+      .then([{ type: 'SnapshotDownloaded', data: { snapshotId: 's1', repositoryId: 'r1', at } }]);
+    spec.given([]).when({ type: 'RecordSnapshotDownload', data: { at } }).thenRefuses('NOT_FOUND');
+  });
 });
