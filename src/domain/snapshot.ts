@@ -58,7 +58,10 @@ export type SnapshotEvent =
   /** Someone took the snapshot's content away as an archive: who, the history's metadata says. */
   | { type: 'SnapshotDownloaded'; data: { snapshotId: string; repositoryId: string; at: string } };
 
-export type SnapshotCommand = { type: 'RecordSnapshot'; data: SnapshotTaken } | { type: 'RecordSnapshotVerification'; data: SnapshotVerification };
+export type SnapshotCommand =
+  | { type: 'RecordSnapshot'; data: SnapshotTaken }
+  | { type: 'RecordSnapshotVerification'; data: SnapshotVerification }
+  | { type: 'RecordSnapshotDownload'; data: { at: string } };
 
 export interface SnapshotState {
   snapshot: { snapshotId: string; repositoryId: string; objects: number } | null;
