@@ -1,6 +1,6 @@
 import type { TokenCheck } from '../domain/verification';
 import type { OAuthApplication, OAuthTokens } from '../gitlab/oauth';
-import type { GitLabProject, Page, ProjectList, RateLimitState, GitLabGroup } from '../gitlab/types';
+import type { GitLabGroup, GitLabProject, MetadataList, Page, ProjectList, ProjectSettings, RateLimitState } from '../gitlab/types';
 
 /** A personal (or group/project) access token, or the access token of an OAuth authorization (SSO). */
 export type TokenKind = 'personal' | 'oauth';
@@ -11,6 +11,10 @@ export interface GitLabSession {
   descendantGroupsPage(groupId: number, page: number, perPage?: number): Promise<Page<GitLabGroup>>;
   project(id: number): Promise<GitLabProject>;
   projectListPage(list: ProjectList, projectId: number, page: number, perPage?: number): Promise<Page<unknown>>;
+  /** GET /projects/:id: the settings a backup keeps; BAD_RESPONSE when GitLab names no repository URL. */
+  projectSettings(id: number): Promise<ProjectSettings>;
+  /** One page of labels, milestones, issues, merge requests, their notes (parentIid: the issue's or merge request's iid) or releases, as GitLab sent them. */
+  metadataPage(list: MetadataList, projectId: number, page: number, perPage?: number, parentIid?: number): Promise<Page<Record<string, unknown>>>;
   readonly requests: number;
 }
 

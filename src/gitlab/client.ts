@@ -1,7 +1,18 @@
 // One client per credential: the few questions Backplane asks GitLab, answered in our types.
 import { Gitlab } from '@gitbeaker/rest';
 import { createRequester, type ResponseInfo } from './requester';
-import { GitLabError, type GitLabGroup, type GitLabProject, type GitLabUser, type Page, type ProjectList, type RateLimitState, type TokenInfo } from './types';
+import {
+  GitLabError,
+  type GitLabGroup,
+  type GitLabProject,
+  type GitLabUser,
+  type MetadataList,
+  type Page,
+  type ProjectList,
+  type ProjectSettings,
+  type RateLimitState,
+  type TokenInfo,
+} from './types';
 
 export interface GitLabAuth {
   /** The GitLab instance, e.g. https://gitlab.com (a trailing /api/v4 is tolerated). */
@@ -47,6 +58,11 @@ interface Api {
   Tags: { all: Call };
   Issues: { all: Call };
   MergeRequests: { all: Call };
+  ProjectLabels: { all: Call };
+  ProjectMilestones: { all: Call };
+  IssueNotes: { all: Call };
+  MergeRequestNotes: { all: Call };
+  ProjectReleases: { all: Call };
 }
 
 type Raw = Record<string, unknown>;
@@ -168,6 +184,70 @@ export class GitLabClient implements GitLabPageClient {
     }
     return toPage(answer, what, (raw) => raw);
   }
+
+  /** The project as GitLab describes it, settings included, for a backup to keep. */
+  async projectSettings(id: number): Promise<ProjectSettings> {
+    const what = `GET /projects/${id}`;
+    const raw = object(await this.#api.Projects.show(id), what);
+    const defaultBranch = raw.default_branch;
+    return {
+      httpUrlToRepo: text(raw, 'http_url_to_repo', what),
+      wikiEnabled: raw.wiki_enabled === true,
+      defaultBranch: typeof defaultBranch === 'string' && defaultBranch !== '' ? defaultBranch : null,
+      raw,
+    };
+  }
+
+  /**
+   * One page of a project's metadata, each item GitLab's JSON as sent. Issues, merge requests,
+   * notes and releases come oldest first (GitLab's default is newest first), so that what is
+   * added while a backup pages through them lands on the last page instead of shifting the
+   * others; issues and merge requests in every state, GitLab's default. parentIid: the issue's
+   * or merge request's iid, for their notes.
+   */
+  async metadataPage(list: MetadataList, projectId: number, page: number, perPage = DEFAULT_PER_PAGE, parentIid?: number): Promise<Page<Raw>> {
+    const options = paging(page, perPage);
+    const oldestFirst = { orderBy: 'created_at', sort: 'asc' };
+    let answer: unknown;
+    let what: string;
+    switch (list) {
+      case 'labels':
+        what = `GET /projects/${projectId}/labels`;
+        answer = await this.#api.ProjectLabels.all(projectId, options);
+        break;
+      case 'milestones':
+        what = `GET /projects/${projectId}/milestones`;
+        answer = await this.#api.ProjectMilestones.all(projectId, options);
+        break;
+      case 'issues':
+        what = `GET /projects/${projectId}/issues`;
+        answer = await this.#api.Issues.all({ projectId, ...oldestFirst, ...options });
+        break;
+      case 'mergeRequests':
+        what = `GET /projects/${projectId}/merge_requests`;
+        answer = await this.#api.MergeRequests.all({ projectId, ...oldestFirst, ...options });
+        break;
+      case 'issueNotes':
+        what = `GET /projects/${projectId}/issues/${iidOf(list, parentIid)}/notes`;
+        answer = await this.#api.IssueNotes.all(projectId, iidOf(list, parentIid), { ...oldestFirst, ...options });
+        break;
+      case 'mergeRequestNotes':
+        what = `GET /projects/${projectId}/merge_requests/${iidOf(list, parentIid)}/notes`;
+        answer = await this.#api.MergeRequestNotes.all(projectId, iidOf(list, parentIid), { ...oldestFirst, ...options });
+        break;
+      case 'releases':
+        what = `GET /projects/${projectId}/releases`;
+        answer = await this.#api.ProjectReleases.all(projectId, { ...oldestFirst, ...options });
+        break;
+    }
+    return toPage(answer, what, (raw) => raw);
+  }
+}
+
+/** The iid a list of notes hangs on; a call without one is a mistake of the caller, not of GitLab. */
+function iidOf(list: MetadataList, parentIid: number | undefined): number {
+  if (parentIid === undefined || !Number.isInteger(parentIid) || parentIid < 1) throw new RangeError(`${list} needs the iid of its parent, got ${parentIid}`);
+  return parentIid;
 }
 
 // With `page` given, gitbeaker asks for that page alone instead of following the Link header;

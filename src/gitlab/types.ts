@@ -79,3 +79,18 @@ export interface Page<T> {
 
 /** What a metadata backup reads of a project, page by page. */
 export type ProjectList = 'branches' | 'tags' | 'issues' | 'mergeRequests';
+
+/**
+ * The metadata a backup keeps of a project, read page by page as GitLab sends it. The notes are
+ * those of one issue or merge request, named by its iid.
+ */
+export type MetadataList = 'labels' | 'milestones' | 'issues' | 'issueNotes' | 'mergeRequests' | 'mergeRequestNotes' | 'releases';
+
+/** The project's settings as a backup keeps them (raw: GitLab's JSON as sent), with the few Backplane acts on. */
+export interface ProjectSettings {
+  httpUrlToRepo: string;
+  wikiEnabled: boolean;
+  /** null for a repository without any branch. */
+  defaultBranch: string | null;
+  raw: Record<string, unknown>;
+}

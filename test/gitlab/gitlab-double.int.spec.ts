@@ -203,12 +203,97 @@ describe('GitLab double', () => {
       expect(branches[0]).toMatchObject({ name: 'main', commit: { id: expect.stringMatching(/^[0-9a-f]{40}$/) } });
       expect(await asBob.Tags.all(id)).toHaveLength(3);
       expect(await asBob.Issues.all({ projectId: id })).toEqual([]);
-      const mergeRequests = await asBob.MergeRequests.all({ projectId: id, perPage: 100 });
+      const mergeRequests = await asBob.MergeRequests.all({ projectId: id, perPage: 100, orderBy: 'created_at', sort: 'asc' });
       expect(mergeRequests.map((mr) => mr.iid)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
       expect(mergeRequests[0]).toMatchObject({ state: 'opened', title: expect.any(String) });
       // 3 pages of branches, 1 of tags, 1 of issues, 2 of merge requests.
       expect(double.requests).toHaveLength(7);
       expect(double.requests.every((r) => r.status === 200 && r.username === 'bob')).toBe(true);
+    });
+  });
+
+  describe('project metadata', () => {
+    let id: number;
+    const get = (path: string, token = bob) => fetch(`${double.url}/api/v4/projects/${id}/${path}`, { headers: { 'private-token': token } });
+
+    beforeAll(() => {
+      id = double.addProject('other', 'kept', { tags: 2, issues: 6, mergeRequests: 4, labels: 3, milestones: 2, releases: 5, notes: 4 }).id;
+    });
+
+    it('lists issues and merge requests newest first by default, in every state, and oldest first when asked', async () => {
+      const asBob = new Gitlab({ host: double.url, token: bob });
+      expect((await asBob.Issues.all({ projectId: id })).map((i) => i.iid)).toEqual([6, 5, 4, 3, 2, 1]);
+      expect((await asBob.Issues.all({ projectId: id, sort: 'asc' })).map((i) => [i.iid, i.state])).toEqual([
+        [1, 'opened'],
+        [2, 'opened'],
+        [3, 'closed'],
+        [4, 'opened'],
+        [5, 'opened'],
+        [6, 'closed'],
+      ]);
+      expect((await asBob.Issues.all({ projectId: id, state: 'closed' })).map((i) => i.iid)).toEqual([6, 3]);
+      expect((await asBob.MergeRequests.all({ projectId: id, state: 'merged' })).map((m) => m.iid)).toEqual([3]);
+      expect((await asBob.MergeRequests.all({ projectId: id, state: 'opened', sort: 'asc' })).map((m) => m.iid)).toEqual([1, 2, 4]);
+    });
+
+    it("answers 400 with GitLab's words for a value a list does not take", async () => {
+      for (const [path, error] of [
+        ['issues?state=open', 'state does not have a valid value'],
+        ['merge_requests?sort=up', 'sort does not have a valid value'],
+        ['releases?order_by=name', 'order_by does not have a valid value'],
+        ['issues/1/notes?sort=newest', 'sort does not have a valid value'],
+        ['issues/first/notes', 'noteable_id is invalid'],
+      ]) {
+        const response = await get(path!);
+        expect([response.status, await response.json()]).toEqual([400, { error }]);
+      }
+    });
+
+    it('pages labels, milestones and notes with the offset headers of every list', async () => {
+      const labels = await get('labels?per_page=2');
+      expect([labels.headers.get('x-total'), labels.headers.get('x-total-pages'), labels.headers.get('x-next-page')]).toEqual(['3', '2', '2']);
+      expect(labels.headers.get('link')).toContain('rel="next"');
+      const page = (await labels.json()) as { name: string; color: string }[];
+      expect(page).toHaveLength(2);
+      const milestones = (await (await get('milestones')).json()) as { iid: number }[];
+      expect(milestones.map((m) => m.iid)).toEqual([1, 2]);
+      expect((await (await get('milestones?state=closed')).json()) as unknown[]).toEqual([]);
+      const notes = await get('merge_requests/2/notes?per_page=3');
+      expect(notes.headers.get('x-total')).toBe('4');
+      // GitLab's default: newest first.
+      const newest = (await notes.json()) as { id: number; noteable_iid: number; created_at: string }[];
+      expect(newest.map((n) => n.noteable_iid)).toEqual([2, 2, 2]);
+      expect(newest.map((n) => n.created_at)).toEqual(
+        newest
+          .map((n) => n.created_at)
+          .sort()
+          .reverse(),
+      );
+    });
+
+    it('answers 404 for the notes of an issue or merge request that does not exist, and for a project not visible', async () => {
+      const cases: [string, string, string][] = [
+        ['issues/7/notes', bob, '404 Issue Not Found'],
+        ['issues/0/notes', bob, '404 Issue Not Found'],
+        ['merge_requests/5/notes', bob, '404 MergeRequest Not Found'],
+        ['labels', alice, '404 Project Not Found'],
+      ];
+      for (const [path, token, message] of cases) {
+        const response = await get(path, token);
+        expect([path, response.status, await response.json()]).toEqual([path, 404, { message }]);
+      }
+    });
+
+    it('has a release on each tag at most, newest first by default', async () => {
+      const releases = (await (await get('releases')).json()) as { tag_name: string; released_at: string }[];
+      expect(releases.map((r) => r.tag_name)).toEqual(['v1.1.0', 'v1.0.0']);
+      const tags = (await (await get('repository/tags')).json()) as { name: string }[];
+      expect(tags.map((t) => t.name)).toEqual(expect.arrayContaining(releases.map((r) => r.tag_name)));
+    });
+
+    it('refuses counts out of range', () => {
+      expect(() => double.addProject('other', 'too-many', { notes: 1000 })).toThrow(/notes/);
+      expect(() => double.addProject('other', 'negative', { labels: -1 })).toThrow(/labels/);
     });
   });
 

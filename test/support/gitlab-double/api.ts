@@ -2,9 +2,10 @@
  * The /api/v4 endpoints the double serves, for a caller already authenticated. Anything not
  * visible to the caller answers 404, as GitLab hides what a user may not see.
  */
+import { listOf, notesOf, STATES, stateOf, type ProjectList, type WorkItemKind } from './metadata';
 import type { Model, Token, User } from './model';
-import { keysetPage, offsetPage, type Page } from './pagination';
-import { groupJson, listOf, projectJson, tokenJson, userJson, type ProjectList } from './resources';
+import { filtered, keysetPage, offsetPage, reversed, type Page, type Source } from './pagination';
+import { groupJson, projectJson, tokenJson, userJson } from './resources';
 
 export interface Answer {
   status: number;
@@ -68,6 +69,22 @@ const PROJECT_LISTS: Record<string, ProjectList> = {
   'repository/tags': 'tags',
   issues: 'issues',
   merge_requests: 'merge_requests',
+  labels: 'labels',
+  milestones: 'milestones',
+  releases: 'releases',
+};
+
+/**
+ * The query parameters a list checks, with GitLab's defaults (first of each) and its 400 for a
+ * value it does not know. The double orders by creation only: updated_at and released_at follow
+ * the same order in what it makes up.
+ */
+const PARAMETERS: Partial<Record<ProjectList | 'notes', Record<string, readonly string[]>>> = {
+  issues: { state: ['all', ...STATES.issue], order_by: ['created_at', 'updated_at'], sort: ['desc', 'asc'] },
+  merge_requests: { state: ['all', ...STATES.merge_request], order_by: ['created_at', 'updated_at'], sort: ['desc', 'asc'] },
+  milestones: { state: ['all', 'active', 'closed'] },
+  releases: { order_by: ['released_at', 'created_at'], sort: ['desc', 'asc'] },
+  notes: { order_by: ['created_at', 'updated_at'], sort: ['desc', 'asc'] },
 };
 
 function projectRoute(model: Model, request: ApiRequest): Answer {
@@ -75,9 +92,39 @@ function projectRoute(model: Model, request: ApiRequest): Answer {
   const project = model.findProject(id, request.caller.user.username);
   if (!project) return notFound('Project');
   if (rest.length === 0) return ok(projectJson(project, request.baseUrl));
+  if (rest.length === 3 && rest[2] === 'notes' && (rest[0] === 'issues' || rest[0] === 'merge_requests')) {
+    const kind: WorkItemKind = rest[0] === 'issues' ? 'issue' : 'merge_request';
+    // The iid is typed by GitLab's route: anything but a number is refused before it is looked for.
+    if (!/^\d+$/.test(rest[1]!)) return { status: 400, body: { error: 'noteable_id is invalid' } };
+    const notes = notesOf(project, kind, Number(rest[1]));
+    if (!notes) return notFound(kind === 'issue' ? 'Issue' : 'MergeRequest');
+    return listAnswer(notes, 'notes', request);
+  }
   const list = PROJECT_LISTS[rest.join('/')];
   if (!list) return notFound();
-  return paged(offsetPage(listOf(project, list), request.query, request.linkBase, (item) => item));
+  return listAnswer(selected(list, request.query, listOf(project, list, request.baseUrl)), list, request);
+}
+
+/** The items of that state alone, when a state is asked for. */
+function selected<T>(list: ProjectList, query: Record<string, string>, source: Source<T>): Source<T> {
+  const state = query.state;
+  if (state === undefined || state === 'all') return source;
+  if (list === 'issues') return filtered(source, (i) => stateOf('issue', i + 1) === state);
+  if (list === 'merge_requests') return filtered(source, (i) => stateOf('merge_request', i + 1) === state);
+  // Every milestone the double makes is active.
+  if (list === 'milestones') return state === 'active' ? source : filtered(source, () => false);
+  return source;
+}
+
+/** One offset page of a list held oldest first, in the order asked for (GitLab's default: newest first). */
+function listAnswer<T>(source: Source<T>, list: ProjectList | 'notes', request: ApiRequest): Answer {
+  const parameters = PARAMETERS[list] ?? {};
+  for (const [name, values] of Object.entries(parameters)) {
+    const given = request.query[name];
+    if (given !== undefined && !values.includes(given)) return { status: 400, body: { error: `${name} does not have a valid value` } };
+  }
+  const newestFirst = parameters.sort !== undefined && (request.query.sort ?? 'desc') === 'desc';
+  return paged(offsetPage(newestFirst ? reversed(source) : source, request.query, request.linkBase, (item) => item));
 }
 
 /** 403 when the token has none of the scopes the endpoint accepts, with GitLab's body. */

@@ -39,10 +39,28 @@ export interface ProjectCounts {
   tags: number;
   issues: number;
   mergeRequests: number;
+  labels: number;
+  milestones: number;
+  /** Each release is on one of the first tags, as a GitLab release is on a tag: a project has no more releases than tags. */
+  releases: number;
+  /** Per issue and per merge request. */
+  notes: number;
 }
 
 /** What a project holds when a test does not say. */
-export const DEFAULT_COUNTS: ProjectCounts = { branches: 1, tags: 1, issues: 1, mergeRequests: 1 };
+export const DEFAULT_COUNTS: ProjectCounts = { branches: 1, tags: 1, issues: 1, mergeRequests: 1, labels: 2, milestones: 1, releases: 1, notes: 2 };
+
+/**
+ * The most of each kind a project may have: item ids are made from the project's id and the
+ * item's index within these bounds, so that they are unique across projects as GitLab's are.
+ */
+export const MAX_COUNTS: Pick<ProjectCounts, 'issues' | 'mergeRequests' | 'labels' | 'milestones' | 'notes'> = {
+  issues: 999_999,
+  mergeRequests: 999_999,
+  labels: 99_999,
+  milestones: 99_999,
+  notes: 999,
+};
 
 export interface Project {
   id: number;
@@ -116,6 +134,10 @@ export class Model {
 
   addProject(groupPath: string, path: string, given: Partial<ProjectCounts>): Project {
     const counts: ProjectCounts = { ...DEFAULT_COUNTS, ...given };
+    for (const [kind, value] of Object.entries(counts)) {
+      const max = MAX_COUNTS[kind as keyof typeof MAX_COUNTS] ?? Number.MAX_SAFE_INTEGER;
+      if (!Number.isInteger(value) || value < 0 || value > max) throw new Error(`${kind}: ${value} is not a count from 0 to ${max}`);
+    }
     const group = this.groupsByPath.get(groupPath.toLowerCase());
     if (!group) throw new Error(`no group ${groupPath}`);
     if (this.projectsByPath.has(`${group.fullPath}/${path}`.toLowerCase())) throw new Error(`project ${groupPath}/${path} exists`);

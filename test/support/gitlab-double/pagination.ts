@@ -15,6 +15,18 @@ export interface Source<T> {
   get(index: number): T;
 }
 
+/** The same items, last first. */
+export function reversed<T>(source: Source<T>): Source<T> {
+  return { length: source.length, get: (i) => source.get(source.length - 1 - i) };
+}
+
+/** The items whose index passes `keep`; it looks at indexes only, so that no item is made to be left out. */
+export function filtered<T>(source: Source<T>, keep: (index: number) => boolean): Source<T> {
+  const indexes: number[] = [];
+  for (let i = 0; i < source.length; i++) if (keep(i)) indexes.push(i);
+  return { length: indexes.length, get: (i) => source.get(indexes[i]!) };
+}
+
 export const DEFAULT_PER_PAGE = 20;
 export const MAX_PER_PAGE = 100;
 

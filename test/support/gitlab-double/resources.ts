@@ -1,11 +1,9 @@
 /**
- * The JSON GitLab answers with, in its snake_case, for the fields clients read. Branches, tags,
- * issues and merge requests are made up from their index in the project, so that a project can
- * have many of them without holding any.
+ * The JSON GitLab answers with, in its snake_case, for the fields clients read. What a project
+ * holds (issues, notes, releases...) is in metadata.ts.
  */
-import { createHash } from 'node:crypto';
+import { closedIssues, projectCreatedAt, projectLastActivityAt } from './metadata';
 import { fullPathOf, type Group, type Model, type Project, type Token, type User } from './model';
-import type { Source } from './pagination';
 
 export function userJson(user: User, baseUrl: string) {
   return { id: user.id, username: user.username, name: user.username, state: 'active', web_url: `${baseUrl}/${user.username}` };
@@ -38,46 +36,59 @@ export function groupJson(group: Group, baseUrl: string) {
   };
 }
 
+/** The project with the settings a backup keeps and a restore sets again. */
 export function projectJson(project: Project, baseUrl: string) {
   const fullPath = fullPathOf(project);
+  const empty = project.counts.branches === 0;
   return {
     id: project.id,
+    description: `What ${project.path} is.`,
     name: project.path,
     path: project.path,
     name_with_namespace: fullPath.split('/').join(' / '),
     path_with_namespace: fullPath,
     namespace: { id: project.group.id, name: project.group.path, path: project.group.path, kind: 'group', full_path: project.group.fullPath },
-    default_branch: 'main',
+    created_at: projectCreatedAt(project),
+    last_activity_at: projectLastActivityAt(project),
+    // GitLab has no default branch for a repository without any.
+    default_branch: empty ? null : 'main',
+    empty_repo: empty,
+    topics: ['backplane', project.group.path],
+    tag_list: ['backplane', project.group.path],
     archived: false,
     visibility: 'private',
     web_url: `${baseUrl}/${fullPath}`,
     http_url_to_repo: `${baseUrl}/${fullPath}.git`,
+    ssh_url_to_repo: `git@${new URL(baseUrl).hostname}:${fullPath}.git`,
+    readme_url: null,
+    avatar_url: null,
+    forks_count: 0,
+    star_count: 0,
+    open_issues_count: project.counts.issues - closedIssues(project.counts.issues),
+    issues_enabled: true,
+    merge_requests_enabled: true,
+    wiki_enabled: true,
+    jobs_enabled: true,
+    snippets_enabled: true,
+    container_registry_enabled: false,
+    lfs_enabled: true,
+    request_access_enabled: true,
+    issues_access_level: 'enabled',
+    repository_access_level: 'enabled',
+    merge_requests_access_level: 'enabled',
+    forking_access_level: 'enabled',
+    wiki_access_level: 'enabled',
+    builds_access_level: 'enabled',
+    snippets_access_level: 'enabled',
+    pages_access_level: 'private',
+    merge_method: 'merge',
+    squash_option: 'default_off',
+    only_allow_merge_if_pipeline_succeeds: false,
+    only_allow_merge_if_all_discussions_are_resolved: false,
+    remove_source_branch_after_merge: true,
+    printing_merge_request_link_enabled: true,
+    resolve_outdated_diff_discussions: false,
+    shared_runners_enabled: true,
+    ci_config_path: null,
   };
-}
-
-export type ProjectList = 'branches' | 'tags' | 'issues' | 'merge_requests';
-
-/** The project's list of that kind, made on demand. */
-export function listOf(project: Project, list: ProjectList): Source<unknown> {
-  switch (list) {
-    case 'branches':
-      return { length: project.counts.branches, get: (i) => refJson(project, i === 0 ? 'main' : `branch-${i}`, i === 0) };
-    case 'tags':
-      return { length: project.counts.tags, get: (i) => refJson(project, `v1.${i}.0`, false) };
-    case 'issues':
-      return { length: project.counts.issues, get: (i) => workItemJson(project, i + 1, 'issue') };
-    case 'merge_requests':
-      return { length: project.counts.mergeRequests, get: (i) => workItemJson(project, i + 1, 'merge request') };
-  }
-}
-
-function refJson(project: Project, name: string, isDefault: boolean) {
-  const sha = createHash('sha1').update(`${project.id}/${name}`).digest('hex');
-  return { name, commit: { id: sha, short_id: sha.slice(0, 8), title: `Commit on ${name}` }, merged: false, protected: isDefault, default: isDefault };
-}
-
-function workItemJson(project: Project, iid: number, kind: 'issue' | 'merge request') {
-  // Ids are unique across projects, as GitLab's are; merge requests take the upper half.
-  const id = project.id * 2_000_000 + (kind === 'issue' ? 0 : 1_000_000) + iid;
-  return { id, iid, project_id: project.id, title: `The ${kind} ${iid}`, state: 'opened' };
 }
