@@ -1,0 +1,5 @@
+export { chunk, type ChunkSizes } from './chunker';
+export { EncryptedObjectStore, type StoredObject } from './encrypted-store';
+export { FolderStorage } from './folder-storage';
+export { deriveKey } from './keys';
+export { type ObjectStorage, StorageError, type StorageFailure } from './object-storage';
