@@ -22,7 +22,7 @@ const GEAR = (() => {
  * Cuts a stream into content-defined chunks (FastCDC: a gear rolling hash with normalized chunking),
  * so that bytes inserted or removed change only the chunks around them and the rest dedupe. A cut
  * depends only on the last 32 bytes and the distance from the chunk's start, never on how the
- * stream was split into pieces. At most `max` bytes are held, besides the chunk handed out.
+ * stream was split into pieces. At most `max` bytes of the stream are held (in a buffer of twice that), besides the chunk handed out.
  */
 export async function* chunk(source: AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream, options: ChunkSizes = {}): AsyncGenerator<Buffer> {
   const sizes = checked({ ...DEFAULTS, ...options });

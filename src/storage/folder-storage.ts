@@ -65,7 +65,7 @@ export class FolderStorage implements ObjectStorage {
     // Prefixes match as strings (as S3's do), so the walk starts at the last whole folder named.
     const start = join(this.root, prefix.slice(0, prefix.lastIndexOf('/') + 1));
     for await (const { path, size } of walk(start)) {
-      const key = relative(this.root, path).split('\\').join('/');
+      const key = relative(this.root, path);
       if (key.startsWith(prefix) && KEY.test(key)) yield { key, size };
     }
   }
