@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { GitError } from './errors';
+import { withLock } from './lock';
+import { redact } from './redact';
+import { type GitRef, listRefs, parseRefLines, sameRefs } from './refs';
+import { runGit } from './run';
+
+export interface FetchMirrorOptions {
+  /** http(s), without user or password: the token goes in `token`. */
+  url: string;
+  /** The bare mirror; created when missing. */
+  dir: string;
+  token?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface MirrorState {
+  refs: GitRef[];
+  /** Whether any ref was added, moved or removed by this fetch. */
+  changed: boolean;
+  /** The branch the remote's HEAD names, when it said. */
+  head: string | null;
+}
+
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Brings the bare mirror in `dir` up to the remote, every ref (merge requests' and tags too),
+ * pruning what the remote no longer has. When the remote's refs are the mirror's already, only
+ * the ref advertisement is asked for.
+ */
+export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorState> {
+  checkUrl(options.url);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return withLock(`${options.dir}.lock`, { staleMs: timeoutMs, signal: options.signal }, async () => {
+    await openMirror(options.url, options.dir);
+    const remote = { token: options.token, signal: options.signal, timeoutMs, remote: options.url };
+    const before = await listRefs(options.dir);
+    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, cwd: options.dir, operation: 'git ls-remote' });
+    const text = advertised.stdout.toString('utf8');
+    const head = text.match(/^ref: refs\/heads\/(\S+)\tHEAD$/m)?.[1] ?? null;
+    const wanted = parseRefLines(text).filter((ref) => ref.name.startsWith('refs/'));
+    if (!sameRefs(wanted, before)) {
+      await runGit(['fetch', '--prune', '--prune-tags', '--no-write-fetch-head', '--quiet', 'origin'], {
+        ...remote,
+        cwd: options.dir,
+        operation: 'git fetch',
+      });
+    }
+    if (head) await runGit(['symbolic-ref', 'HEAD', `refs/heads/${head}`], { cwd: options.dir, operation: `setting HEAD of ${options.dir}` });
+    const refs = await listRefs(options.dir);
+    return { refs, changed: !sameRefs(before, refs), head };
+  });
+}
+
+function checkUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new GitError(`not a repository URL: ${redact(url)}`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new GitError(`a repository URL is http(s): ${redact(url)}`);
+  if (parsed.username || parsed.password) throw new GitError(`a repository URL carries no credentials (give the token apart): ${redact(url)}`);
+}
+
+/** The mirror of `url` in `dir`: made whole in a folder beside it and renamed in place, so a half-made one is never found. */
+async function openMirror(url: string, dir: string): Promise<void> {
+  if (await exists(dir)) {
+    const { stdout } = await runGit(['config', '--get', 'remote.origin.url'], { cwd: dir, operation: `reading the mirror in ${dir}` }).catch(() => {
+      throw new GitError(`${dir} is not a mirror Backplane made: it has no origin`);
+    });
+    const stored = stdout.toString('utf8').trim();
+    if (stored !== url) throw new GitError(`${dir} mirrors ${redact(stored)}, not ${redact(url)}`);
+    return;
+  }
+  await mkdir(dirname(dir), { recursive: true });
+  const building = join(dirname(dir), `.${randomBytes(6).toString('hex')}.building`);
+  try {
+    const local = { cwd: building, operation: `creating the mirror in ${dir}` };
+    await runGit(['init', '--quiet', '--bare', building], { operation: local.operation });
+    await runGit(['config', 'remote.origin.url', url], local);
+    await runGit(['config', 'remote.origin.fetch', '+refs/*:refs/*'], local);
+    await runGit(['config', 'remote.origin.mirror', 'true'], local);
+    await rename(building, dir);
+  } finally {
+    await rm(building, { recursive: true, force: true });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { GitLabError } from '../gitlab/types';
+import { classifyRemoteFailure } from './classify';
+import { gitEnv } from './env';
+import { GitError } from './errors';
+import { redact, withoutUserinfo } from './redact';
+
+export interface RunGitOptions {
+  cwd?: string;
+  /** Sent as HTTP Basic through the environment; removed from every message. */
+  token?: string;
+  signal?: AbortSignal;
+  /** The whole run, after which git and every process it started are killed (TIMEOUT). */
+  timeoutMs?: number;
+  input?: Readable | Buffer;
+  /** More settings, given as the fixed ones are (through the environment, never argv). */
+  config?: Record<string, string>;
+  /** What the run does and to which repository, for messages: 'fetch', 'https://gitlab.example.com/a/b.git'. */
+  operation?: string;
+  remote?: string;
+}
+
+export interface GitResult {
+  stdout: Buffer;
+  /** Redacted. */
+  stderr: string;
+}
+
+export interface GitStream {
+  stdout: Readable;
+  /** Settles when git has exited: rejects as runGit does. */
+  done: Promise<{ stderr: string }>;
+}
+
+const MAX_STDERR = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Runs git without a shell, in an environment built from nothing (see gitEnv), in a process group
+ * of its own so that a timeout or an abort also ends the helpers it started (git-remote-http,
+ * index-pack). A failure that is about the remote is a GitLabError, as the API's are, so the
+ * credential pool treats both alike; any other is a GitError.
+ */
+export function runGit(args: string[], options?: RunGitOptions & { stdout?: 'buffer' }): Promise<GitResult>;
+export function runGit(args: string[], options: RunGitOptions & { stdout: 'stream' }): GitStream;
+export function runGit(args: string[], options: RunGitOptions & { stdout?: 'buffer' | 'stream' } = {}): Promise<GitResult> | GitStream {
+  const started = start(args, options);
+  if (options.stdout === 'stream') return { stdout: started.child.stdout, done: started.done.then(({ stderr }) => ({ stderr })) };
+  const chunks: Buffer[] = [];
+  started.child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return started.done.then(({ stderr }) => ({ stdout: Buffer.concat(chunks), stderr }));
+}
+
+function start(args: string[], options: RunGitOptions) {
+  const what = describe(args, options);
+  const child = spawn('git', args, {
+    cwd: options.cwd,
+    env: gitEnv({ token: options.token, config: options.config }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+    shell: false,
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    if (stderr.length < MAX_STDERR) stderr += chunk;
+  });
+  let ended: 'TIMEOUT' | 'ABORTED' | null = null;
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group has already gone.
+    }
+  };
+  const end = (why: 'TIMEOUT' | 'ABORTED') => {
+    ended ??= why;
+    killGroup();
+  };
+  const timer = setTimeout(() => end('TIMEOUT'), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const onAbort = () => end('ABORTED');
+  if (options.signal?.aborted) end('ABORTED');
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  // A closed stdin (git did not read all of it, or was killed) is told by the exit, not here.
+  child.stdin.on('error', () => {});
+  if (options.input === undefined) child.stdin.end();
+  else if (Buffer.isBuffer(options.input)) child.stdin.end(options.input);
+  else options.input.pipe(child.stdin);
+
+  const done = new Promise<{ stderr: string }>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'ENOENT' ? new GitError(NOT_INSTALLED) : new GitError(`${what} could not start: ${error.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      const text = redact(stderr.trim(), options.token);
+      if (ended === 'ABORTED') return reject(new GitLabError('ABORTED', `${what} was stopped: the work it was for stopped`));
+      if (ended === 'TIMEOUT')
+        return reject(new GitLabError('TIMEOUT', `${what} took longer than ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms and was stopped`));
+      if (code === 0) return resolve({ stderr: text });
+      const remote = options.remote ? classifyRemoteFailure(text) : null;
+      if (remote) {
+        return reject(new GitLabError(remote.failure, `${what} failed: ${remote.reason}: ${text}`, { status: remote.status, gitlabMessage: text }));
+      }
+      reject(new GitError(`${what} failed (${signal ?? `exit ${code}`}): ${text}`));
+    });
+  });
+  return { child, done };
+}
+
+function describe(args: string[], options: RunGitOptions): string {
+  const operation = options.operation ?? `git ${args[0] ?? ''}`.trim();
+  return options.remote ? `${operation} of ${withoutUserinfo(options.remote)}` : operation;
+}
+
+export const NOT_INSTALLED =
+  'git is not installed: Backplane needs the git client (2.31 or later) on PATH to take backups; install it (Debian: apt-get install git)';

@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleRefs, bundleTo, checkRepository, cloneBundle, verifyBundle } from '../../src/git/bundle';
+import { GitError } from '../../src/git/errors';
+import { fetchMirror } from '../../src/git/mirror';
+import { pushMirror } from '../../src/git/push';
+import { listRefs } from '../../src/git/refs';
+import { GitLabError } from '../../src/gitlab/types';
+import { GitLabDouble } from '../support/gitlab-double';
+
+describe('bundles, and a push of one into a new project', () => {
+  let double: GitLabDouble;
+  let token: string;
+  let work: string;
+  let mirror: string;
+  let feature: string;
+
+  beforeAll(async () => {
+    double = await GitLabDouble.start();
+    double.addUser('alice');
+    token = double.addToken('alice');
+    double.addGroup('acme', { members: ['alice'] });
+    const project = double.addProject('acme', 'web');
+    work = mkdtempSync(join(tmpdir(), 'git-bundle-spec-'));
+    mirror = join(work, 'web.git');
+    // Several fetches of a few objects each, which git keeps loose: the case where delta search runs at bundling.
+    for (let i = 0; i < 6; i++) {
+      await double.commit(project.id, { files: { 'README.md': `# web ${i}\n${'line\n'.repeat(50 * i)}`, [`src/${i}.ts`]: `export const n = ${i};\n` } });
+      await fetchMirror({ url: `${double.url}/acme/web.git`, dir: mirror, token });
+    }
+    feature = await double.commit(project.id, { branch: 'feature', files: { 'a.txt': 'a\n' } });
+    await double.tag(project.id, 'v1.0');
+    await double.setRef(project.id, 'refs/merge-requests/1/head', feature);
+    await double.setRef(project.id, `refs/keep-around/${feature}`, feature);
+    await fetchMirror({ url: `${double.url}/acme/web.git`, dir: mirror, token });
+  });
+
+  afterAll(async () => {
+    await double.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('bundles every ref, and a clone of the bundle has the same refs, HEAD, and passes fsck', async () => {
+    const file = join(work, 'web.bundle');
+    const made = await bundleTo(mirror, file);
+    const refs = await listRefs(mirror);
+    expect(made).toEqual({ refs });
+    expect(refs.map((ref) => ref.name)).toEqual(
+      expect.arrayContaining(['refs/heads/main', 'refs/heads/feature', 'refs/tags/v1.0', 'refs/merge-requests/1/head', `refs/keep-around/${feature}`]),
+    );
+    await verifyBundle(file);
+    expect((await bundleRefs(file)).filter((ref) => ref.name !== 'HEAD')).toEqual(refs);
+
+    const clone = join(work, 'clone.git');
+    await cloneBundle(file, clone);
+    expect(await listRefs(clone)).toEqual(refs);
+    expect(readFileSync(join(clone, 'HEAD'), 'utf8').trim()).toBe('ref: refs/heads/main');
+    await checkRepository(clone);
+    const log = execFileSync('git', ['log', '--format=%s', 'refs/heads/main'], { env: { PATH: process.env.PATH, GIT_DIR: clone } }).toString();
+    expect(log.trim().split('\n')).toHaveLength(6);
+  });
+
+  it('makes byte-identical bundles of an unchanged mirror', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => join(work, `${name}.bundle`));
+    for (const file of [a, b, c]) await bundleTo(mirror, file);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    expect(readFileSync(a).equals(readFileSync(c))).toBe(true);
+  });
+
+  it('makes no bundle of a repository without refs', async () => {
+    const empty = join(work, 'empty.git');
+    execFileSync('git', ['init', '--quiet', '--bare', empty]);
+    expect(await bundleTo(empty, join(work, 'empty.bundle'))).toBeNull();
+    expect(existsSync(join(work, 'empty.bundle'))).toBe(false);
+  });
+
+  it('finds a file that is not a bundle, or a cut one', async () => {
+    const junk = join(work, 'junk.bundle');
+    writeFileSync(junk, 'not a bundle\n');
+    await expect(verifyBundle(junk)).rejects.toBeInstanceOf(GitError);
+    const whole = readFileSync(join(work, 'a.bundle'));
+    const cut = join(work, 'cut.bundle');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    await expect(cloneBundle(cut, join(work, 'cut.git'))).rejects.toBeInstanceOf(GitError);
+  });
+
+  it('pushes branches, tags and notes into an empty project, and names the refs GitLab keeps to itself as left out', async () => {
+    const file = join(work, 'restore.bundle');
+    await bundleTo(mirror, file);
+    const restoredFrom = join(work, 'restore.git');
+    await cloneBundle(file, restoredFrom);
+    const target = double.addProject('acme', 'web-restored');
+    const url = `${double.url}/${target.fullPath}.git`;
+    double.resetRequests();
+    const result = await pushMirror({ dir: restoredFrom, url, token });
+    expect(result.leftOut.sort()).toEqual([`refs/keep-around/${feature}`, 'refs/merge-requests/1/head']);
+    expect(result.pushed.map((ref) => ref.name)).toEqual(['refs/heads/feature', 'refs/heads/main', 'refs/tags/v1.0']);
+    expect(double.requests.length).toBeGreaterThan(0);
+    expect(double.requests.every((request) => request.username === 'alice')).toBe(true);
+
+    const fresh = await fetchMirror({ url, dir: join(work, 'fresh.git'), token });
+    const source = await listRefs(mirror);
+    const kept = (refs: { name: string }[]) => refs.filter((ref) => /^refs\/(heads|tags)\//.test(ref.name));
+    expect(fresh.refs).toEqual(kept(source));
+    expect(fresh.head).toBe('main');
+    await checkRepository(join(work, 'fresh.git'));
+  });
+
+  it('fails FORBIDDEN when the token may read but not write, with no token in the message', async () => {
+    const reader = double.addToken('alice', { scopes: ['read_repository'] });
+    const target = double.addProject('acme', 'web-readonly');
+    const error = await pushMirror({ dir: mirror, url: `${double.url}/${target.fullPath}.git`, token: reader }).catch((caught) => caught);
+    expect(error).toBeInstanceOf(GitLabError);
+    expect(error.failure).toBe('FORBIDDEN');
+    expect(error.message).toContain('acme/web-readonly.git');
+    expect(error.message).not.toContain(reader);
+  });
+});
