@@ -6,12 +6,17 @@
  * read back every request it answered.
  *
  * On /api/v4 the order is GitLab's: authentication (401), then the rate limit (429), then the
- * endpoint. Faults come before all of it.
+ * endpoint. Faults come before all of it. Git's smart HTTP protocol is served the same way, by
+ * git itself (git-http.ts) from real repositories on disk (git-repos.ts); under a repository's path,
+ * what the smart protocol does not use answers 404 before any authentication.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { notFound, serveApi, type Answer } from './api';
 import { Faults, type FaultRequest, type FaultRule } from './faults';
+import { basicCredentialOf, GitHttpBackend, type GitRoute, gitRouteOf, scopesFor } from './git-http';
+import { GitRepos, type CommitOptions } from './git-repos';
 import { Model, randomToken, todayUtc, type ProjectCounts } from './model';
 import { OAuthProvider } from './oauth';
 import { RateLimits, type RateLimitRule } from './rate-limit';
@@ -30,6 +35,9 @@ export interface RecordedRequest {
 }
 
 const API_PREFIX = '/api/v4/';
+const UNAUTHORIZED_TEXT =
+  "HTTP Basic: Access denied. If a password was provided for Git authentication, the password was incorrect or you're required to use a token instead of a password. If a token was provided, it was either incorrect, expired, or improperly scoped.\n";
+const NOT_FOUND_TEXT = "The project you were looking for could not be found or you don't have permission to view it.\n";
 const DEFAULT_SCOPES = ['api', 'read_api', 'read_repository'];
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -40,6 +48,9 @@ export class GitLabDouble {
   private readonly rateLimits = new RateLimits();
   private readonly faults = new Faults();
   private readonly oauth = new OAuthProvider(this.model);
+  private readonly gitRateLimits = new RateLimits();
+  private readonly repos = new GitRepos();
+  private readonly backend = new GitHttpBackend();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly server: Server;
   private address = '';
@@ -147,11 +158,51 @@ export class GitLabDouble {
     this.oauth.tokenLifetimeSeconds = seconds;
   }
 
+  /** The project's bare repository on disk, created empty (default branch main) on first use; a renamed project keeps it. */
+  repositoryOf(projectId: number): string {
+    return this.repos.repositoryOf(projectId);
+  }
+
+  /** One commit on the branch (main by default) adding or replacing these files; its sha. */
+  async commit(projectId: number, options: CommitOptions): Promise<string> {
+    return this.repos.commit(projectId, options);
+  }
+
+  /** A lightweight tag, of main's tip unless a target is given. */
+  async tag(projectId: number, name: string, target?: string): Promise<void> {
+    await this.repos.tag(projectId, name, target);
+  }
+
+  /** Any full ref, such as refs/merge-requests/1/head, which GitLab serves but refuses to take in a push. */
+  async setRef(projectId: number, ref: string, sha: string): Promise<void> {
+    await this.repos.setRef(projectId, ref, sha);
+  }
+
+  async deleteRef(projectId: number, ref: string): Promise<void> {
+    await this.repos.deleteRef(projectId, ref);
+  }
+
+  /** Whether the project's wiki has a repository (made by commit with wiki: true). */
+  hasWiki(projectId: number): boolean {
+    return this.repos.hasWiki(projectId);
+  }
+
+  /** The throttle of git HTTP requests, apart from the API's: per token when given (null: back to the default), else for every token. */
+  setGitRateLimit(rule: RateLimitRule | null, token?: string): void {
+    this.gitRateLimits.set(rule, token);
+  }
+
+  /** Process ids of the git http-backend processes answering requests now. */
+  gitProcessIds(): number[] {
+    return this.backend.pids;
+  }
+
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([new Promise<void>((resolve) => this.server.close(() => resolve())), this.backend.close()]);
+    this.repos.remove();
   }
 
   private receive(req: IncomingMessage, res: ServerResponse): void {
@@ -190,6 +241,11 @@ export class GitLabDouble {
 
   private whoAsked(req: IncomingMessage, path: string): string | null {
     if (path === '/oauth/authorize') return this.oauth.signedIn;
+    if (isGitPath(path)) {
+      const credential = basicCredentialOf(req);
+      const token = credential && this.model.tokens.get(credential.password);
+      return token ? this.model.userById(token.userId).username : null;
+    }
     if (!path.startsWith(API_PREFIX)) return null;
     const credential = credentialOf(req);
     const token = credential && this.model.tokens.get(credential.value);
@@ -198,6 +254,15 @@ export class GitLabDouble {
 
   private route(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): void {
     try {
+      const git = gitRouteOf(record.method, record.path, record.query);
+      if (git === 'not-found') {
+        this.sendText(res, record, 404, NOT_FOUND_TEXT);
+        return;
+      }
+      if (git) {
+        this.git(req, res, record, git);
+        return;
+      }
       if (record.path.startsWith(API_PREFIX)) {
         this.send(res, record, this.api(req, record));
         return;
@@ -246,6 +311,52 @@ export class GitLabDouble {
     return rate ? { ...answer, headers: { ...answer.headers, ...rate.headers } } : answer;
   }
 
+  /** GitLab's order for git over HTTP: authentication, the git throttle, the project (hidden when not visible), the token's scopes. */
+  private git(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, route: GitRoute): void {
+    const now = Date.now();
+    const credential = basicCredentialOf(req);
+    const token = credential && this.model.tokens.get(credential.password);
+    // An OAuth access token goes with the username oauth2 only; a personal access token with any.
+    if (!token || !this.model.isUsable(token, now) || (token.kind === 'oauth' && credential.username !== 'oauth2')) {
+      this.sendText(res, record, 401, UNAUTHORIZED_TEXT, { 'www-authenticate': 'Basic realm="GitLab"' });
+      return;
+    }
+    token.lastUsedAt = now;
+    const rate = this.gitRateLimits.take(token.value, now);
+    const rateHeaders = rate ? { ...rate.headers, 'ratelimit-name': 'throttle_authenticated_git_http' } : {};
+    if (rate?.limited) {
+      this.sendText(res, record, 429, 'Retry later\n', rateHeaders);
+      return;
+    }
+    const user = this.model.userById(token.userId);
+    const project = this.model.findProject(route.projectPath, user.username);
+    const gitDir = project && (route.wiki ? this.repos.wikiOf(project.id, false) : this.repos.repositoryOf(project.id));
+    if (!gitDir) {
+      this.sendText(res, record, 404, NOT_FOUND_TEXT, rateHeaders);
+      return;
+    }
+    if (!token.scopes.some((scope) => scopesFor(route.service).includes(scope))) {
+      const text =
+        route.service === 'git-receive-pack'
+          ? 'You are not allowed to push code to this project.\n'
+          : 'You are not allowed to download code from this project.\n';
+      this.sendText(res, record, 403, text, rateHeaders);
+      return;
+    }
+    const cgi = { projectRoot: this.repos.root, pathInfo: `/${basename(gitDir)}${route.endpoint}`, queryString: route.queryString, remoteUser: user.username };
+    this.backend.serve(req, res, { ...cgi, headers: rateHeaders }, (status) => {
+      record.status = status;
+      this.requests.push(record);
+    });
+  }
+
+  private sendText(res: ServerResponse, record: RecordedRequest, status: number, text: string, headers: Record<string, string> = {}): void {
+    record.status = status;
+    this.requests.push(record);
+    res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
   /** /oauth/token takes a form (as OAuth clients send) or JSON. */
   private tokenRequest(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): void {
     const chunks: Buffer[] = [];
@@ -278,6 +389,10 @@ export class GitLabDouble {
     res.writeHead(answer.status, headers);
     res.end(body);
   }
+}
+
+function isGitPath(path: string): boolean {
+  return gitRouteOf('GET', path, {}) !== undefined;
 }
 
 function credentialOf(req: IncomingMessage): { value: string; bearer: boolean } | undefined {
