@@ -131,6 +131,9 @@ describe('GitLab double, git over smart HTTP', () => {
     tips.feature = await double.commit(web, { branch: 'feature', from: 'main', files: { 'README.md': '# Web, featured\n' } });
     await double.tag(web, 'v1.0.0');
     await double.setRef(web, 'refs/merge-requests/1/head', tips.feature);
+    // Refs GitLab keeps for itself and never serves.
+    await double.setRef(web, `refs/keep-around/${tips.feature}`, tips.feature);
+    await double.setRef(web, 'refs/tmp/abc/head', tips.main);
   });
 
   afterAll(async () => {
@@ -191,7 +194,7 @@ describe('GitLab double, git over smart HTTP', () => {
     const v0 = await git(['-c', 'protocol.version=0', 'clone', '--mirror', url('acme/web.git'), old], { token: aliceRead, env: { GIT_TRACE_PACKET: '1' } });
     expect(v0.code).toBe(0);
     expect(v0.stderr).not.toContain('version 2');
-    expect(await refsOf(old)).toBe(await refsOf(double.repositoryOf(web)));
+    expect(await refsOf(old)).toBe(await refsOf(join(work, 'web-mirror.git')));
   });
 
   it('brings a mirror up to date with a fetch: new commits come, deleted refs go', async () => {
@@ -214,6 +217,33 @@ describe('GitLab double, git over smart HTTP', () => {
     tips.main = next;
     await double.setRef(web, 'refs/merge-requests/1/head', tips.feature);
     await double.deleteRef(web, 'refs/merge-requests/2/head');
+  });
+
+  it('takes a gzip-compressed request body, and a chunked one of unknown length', async () => {
+    const many = double.addProject('acme', 'many-refs').id;
+    // One commit per branch: git compresses a request over 1 KB, and 40 distinct wants make one.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => double.commit(many, { branch: `b-${i}`, files: { 'n.txt': `${i}\n` } })));
+    const mirror = join(work, 'many.git');
+    const clone = await git(['clone', '--mirror', url('acme/many-refs.git'), mirror], {
+      token: aliceApi,
+      env: { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' },
+    });
+    expect(clone.code).toBe(0);
+    expect(clone.stderr).toMatch(/=> Send header: Content-Encoding: gzip/i);
+    expect(clone.stderr).not.toContain(aliceApi);
+    expect((await refsOf(mirror)).split('\n')).toHaveLength(40);
+    await ok(['--git-dir', mirror, 'fsck', '--strict', '--no-dangling']);
+
+    // A post buffer smaller than the pack makes git send it chunked, without Content-Length.
+    const big = double.addProject('acme', 'big-push').id;
+    await ok(['--git-dir', mirror, 'fetch', '--quiet', url('acme/web.git'), 'refs/heads/main:refs/heads/web-main'], { token: aliceApi });
+    const push = await git(['-c', 'http.postBuffer=1024', '--git-dir', mirror, 'push', '--mirror', url('acme/big-push.git')], {
+      token: aliceWrite,
+      env: { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' },
+    });
+    expect(push.code).toBe(0);
+    expect(push.stderr).toMatch(/=> Send header: Transfer-Encoding: chunked/i);
+    expect(await refsOf(double.repositoryOf(big))).toBe(await refsOf(mirror));
   });
 
   it('asks for credentials (401, Basic realm GitLab) when a request carries no token', async () => {
@@ -338,13 +368,17 @@ describe('GitLab double, git over smart HTTP', () => {
     await ok(['--git-dir', double.repositoryOf(target), 'fsck', '--strict', '--no-dangling']);
   });
 
-  it('refuses a push of a merge request ref, which GitLab keeps to itself', async () => {
+  it('refuses a push of GitLab’s own refs, merge request refs among them', async () => {
     const source = join(work, 'web-mirror.git');
-    const run = await git(['--git-dir', source, 'push', url('acme/web.git'), 'refs/heads/feature:refs/merge-requests/9/head'], { token: aliceApi });
-
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain('deny updating a hidden ref');
-    expect(await refsOf(double.repositoryOf(web))).not.toContain('refs/merge-requests/9/head');
+    for (const ref of ['refs/merge-requests/9/head', 'refs/pipelines/1', 'refs/environments/1', 'refs/keep-around/1', 'refs/tmp/x']) {
+      const run = await git(['--git-dir', source, 'push', url('acme/web.git'), `refs/heads/feature:${ref}`], { token: aliceApi });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain(`${ref} (deny updating a hidden ref)`);
+      expect(await refsOf(double.repositoryOf(web))).not.toContain(ref);
+    }
+    // A branch is taken.
+    await ok(['--git-dir', source, 'push', '--quiet', url('acme/web.git'), 'refs/heads/feature:refs/heads/copy'], { token: aliceApi });
+    await double.deleteRef(web, 'refs/heads/copy');
   });
 
   it('serves the wiki once it has a page, and not found before', async () => {

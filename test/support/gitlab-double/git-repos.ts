@@ -21,8 +21,12 @@ export interface CommitOptions {
   wiki?: boolean;
 }
 
-/** Refs GitLab keeps to itself: a push cannot write them, as Gitaly hides them from receive-pack. */
-const HIDDEN_ON_PUSH = ['refs/merge-requests', 'refs/keep-around', 'refs/environments', 'refs/pipelines'];
+/**
+ * GitLab's internal refs (Gitaly's InternalRefPrefixes): none can be pushed, and the hidden ones
+ * are not served either; merge request, pipeline and environment refs can be fetched.
+ */
+const READ_ONLY_REFS = ['refs/environments/', 'refs/merge-requests/', 'refs/pipelines/'];
+const HIDDEN_REFS = ['refs/keep-around/', 'refs/remotes/', 'refs/tmp/'];
 /** 2026-01-01T00:00:00Z, the first commit's date. */
 const EPOCH_SECONDS = 1_767_225_600;
 
@@ -122,8 +126,10 @@ export class GitRepos {
 
   private init(path: string): void {
     execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', path], { env: isolatedEnv(), stdio: 'ignore' });
-    for (const ref of HIDDEN_ON_PUSH) execFileSync('git', ['config', '--add', 'receive.hideRefs', ref], { env: isolatedEnv({ GIT_DIR: path }) });
-    execFileSync('git', ['config', 'receive.fsckObjects', 'true'], { env: isolatedEnv({ GIT_DIR: path }) });
+    const config = (key: string, value: string) => execFileSync('git', ['config', '--add', key, value], { env: isolatedEnv({ GIT_DIR: path }) });
+    for (const ref of [...READ_ONLY_REFS, ...HIDDEN_REFS]) config('receive.hideRefs', ref);
+    for (const ref of HIDDEN_REFS) config('uploadpack.hideRefs', ref);
+    config('receive.fsckObjects', 'true');
   }
 }
 
