@@ -76,9 +76,13 @@ function refsOf(gitDir: string): Promise<string> {
 }
 
 /** A raw request, so that paths reach the double as written (fetch would resolve '..'). */
-function raw(url: string, path: string, options: { method?: string; token?: string } = {}): Promise<{ status: number; headers: Record<string, unknown> }> {
+function raw(
+  url: string,
+  path: string,
+  options: { method?: string; token?: string; username?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Basic ${Buffer.from(`oauth2:${options.token}`).toString('base64')}`;
+  if (options.token) headers.authorization = `Basic ${Buffer.from(`${options.username ?? 'oauth2'}:${options.token}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
     const req = request({ hostname, port, path, method: options.method ?? 'GET', headers }, (res) => {
@@ -275,18 +279,10 @@ describe('GitLab double, git over smart HTTP', () => {
   });
 
   it('takes a personal access token with any username', async () => {
-    const answer = await new Promise<number>((resolve, reject) => {
-      const req = request(`${double.url}/acme/web.git/info/refs?service=git-upload-pack`, {
-        headers: { authorization: `Basic ${Buffer.from(`someone-else:${aliceRead}`).toString('base64')}` },
-      });
-      req.on('response', (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      req.end();
-    });
-    expect(answer).toBe(200);
+    const answer = await raw(double.url, '/acme/web.git/info/refs?service=git-upload-pack', { token: aliceRead, username: 'someone-else' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('application/x-git-upload-pack-advertisement');
+    expect(since().map((r) => [r.status, r.username])).toEqual([[200, 'alice']]);
   });
 
   it('takes an OAuth access token with the username oauth2 only', async () => {
@@ -305,18 +301,8 @@ describe('GitLab double, git over smart HTTP', () => {
     const issued = (await (await fetch(`${double.url}/oauth/token`, { method: 'POST', body: grant })).json()) as { access_token: string };
 
     expect(await ok(['ls-remote', url('acme/web.git'), 'main'], { token: issued.access_token })).toBe(`${tips.main}\trefs/heads/main`);
-    const asAlice = await new Promise<number>((resolve, reject) => {
-      const req = request(`${double.url}/acme/web.git/info/refs?service=git-upload-pack`, {
-        headers: { authorization: `Basic ${Buffer.from(`alice:${issued.access_token}`).toString('base64')}` },
-      });
-      req.on('response', (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      req.end();
-    });
-    expect(asAlice).toBe(401);
+    const asAlice = await raw(double.url, '/acme/web.git/info/refs?service=git-upload-pack', { token: issued.access_token, username: 'alice' });
+    expect(asAlice.status).toBe(401);
   });
 
   it('hides a project from a user who cannot see its group, and answers a missing one the same: not found', async () => {
@@ -351,6 +337,12 @@ describe('GitLab double, git over smart HTTP', () => {
     const target = double.addProject('acme', 'restored').id;
     const source = join(work, 'source.git');
     await ok(['clone', '--quiet', '--bare', url('acme/web.git'), source], { token: aliceRead });
+
+    // An empty project clones (with a warning) into an empty mirror, its HEAD the unborn main.
+    const empty = join(work, 'empty.git');
+    await ok(['clone', '--quiet', '--mirror', url('acme/restored.git'), empty], { token: aliceRead });
+    expect(await refsOf(empty)).toBe('');
+    expect(await ok(['--git-dir', empty, 'symbolic-ref', 'HEAD'])).toBe('refs/heads/main');
 
     const refused = await git(['--git-dir', source, 'push', '--mirror', url('acme/restored.git')], { token: aliceRead });
     expect(refused.code).not.toBe(0);
