@@ -19,7 +19,7 @@ export async function bundleTo(dir: string, file: string, options: { signal?: Ab
   if (refs.length === 0) return null;
   await runGit(['bundle', 'create', '--quiet', resolve(file), '--all'], {
     ...options,
-    cwd: dir,
+    gitDir: dir,
     config: { 'pack.threads': '1' },
     operation: `bundling ${dir}`,
   });
@@ -29,7 +29,7 @@ export async function bundleTo(dir: string, file: string, options: { signal?: Ab
 /** The refs a bundle holds (HEAD among them when it was bundled), read from its header. */
 export async function bundleRefs(file: string): Promise<GitRef[]> {
   return inScratchRepository(async (scratch) => {
-    const { stdout } = await runGit(['bundle', 'list-heads', resolve(file)], { cwd: scratch, operation: `reading the bundle ${file}` });
+    const { stdout } = await runGit(['bundle', 'list-heads', resolve(file)], { gitDir: scratch, operation: `reading the bundle ${file}` });
     return parseRefLines(stdout.toString('utf8'));
   });
 }
@@ -40,7 +40,9 @@ export async function bundleRefs(file: string): Promise<GitRef[]> {
  * only by a clone and a fsck (cloneBundle, then checkRepository).
  */
 export async function verifyBundle(file: string): Promise<void> {
-  await inScratchRepository((scratch) => runGit(['bundle', 'verify', '--quiet', resolve(file)], { cwd: scratch, operation: `verifying the bundle ${file}` }));
+  await inScratchRepository((scratch) =>
+    runGit(['bundle', 'verify', '--quiet', resolve(file)], { gitDir: scratch, operation: `verifying the bundle ${file}` }),
+  );
 }
 
 /** A bare mirror in `dir` of everything in the bundle, as the repository it came from. */
@@ -55,7 +57,7 @@ export async function cloneBundle(file: string, dir: string, options: { signal?:
 
 /** `git fsck --strict` of a repository: a GitError with what it found wrong. */
 export async function checkRepository(dir: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
-  await runGit(['fsck', '--strict', '--no-progress', '--no-dangling'], { ...options, cwd: dir, operation: `checking the repository in ${dir}` });
+  await runGit(['fsck', '--strict', '--no-progress', '--no-dangling'], { ...options, gitDir: dir, operation: `checking the repository in ${dir}` });
 }
 
 /** git reads a bundle's header inside a repository (2.39 refuses outside one): an empty one, removed after. */

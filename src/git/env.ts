@@ -1,6 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { basicCredentials } from './redact';
 
 /**
@@ -47,8 +47,11 @@ const INHERITED = [
 
 let emptyHome: string | undefined;
 
-/** A home folder with nothing in it, so no ~/.gitconfig of the service's user applies. */
-function home(): string {
+/**
+ * A folder with nothing in it: git's home, so no ~/.gitconfig of the service's user applies, and
+ * where it runs when no repository is named, so it finds none (the service's own folder may be one).
+ */
+export function emptyFolder(): string {
   emptyHome ??= mkdtempSync(join(tmpdir(), 'backplane-git-home-'));
   return emptyHome;
 }
@@ -57,15 +60,19 @@ function home(): string {
  * The whole environment of a git run. With a token, git sends it as HTTP Basic (user oauth2) in
  * an extra header held in GIT_CONFIG_VALUE_n: never on argv, in a remote URL or in a config file.
  */
-export function gitEnv(options: { token?: string; config?: Record<string, string> } = {}, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function gitEnv(
+  options: { token?: string; config?: Record<string, string>; gitDir?: string } = {},
+  source: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED) {
     const value = source[name];
     if (value !== undefined) env[name] = value;
   }
   Object.assign(env, {
-    HOME: home(),
-    XDG_CONFIG_HOME: home(),
+    HOME: emptyFolder(),
+    XDG_CONFIG_HOME: emptyFolder(),
+    GIT_CEILING_DIRECTORIES: dirname(emptyFolder()),
     LC_ALL: 'C',
     LANG: 'C',
     GIT_CONFIG_NOSYSTEM: '1',
@@ -74,6 +81,7 @@ export function gitEnv(options: { token?: string; config?: Record<string, string
     GIT_ASKPASS: '/bin/false',
     SSH_ASKPASS: '/bin/false',
   });
+  if (options.gitDir) env.GIT_DIR = resolve(options.gitDir);
   const config: [string, string][] = [...FIXED_CONFIG, ...Object.entries(options.config ?? {})];
   if (options.token) config.push(['http.extraHeader', `Authorization: Basic ${basicCredentials(options.token)}`]);
   config.forEach(([key, value], index) => {

@@ -39,18 +39,18 @@ export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorSt
     await openMirror(options.url, options.dir);
     const remote = { token: options.token, signal: options.signal, timeoutMs, remote: options.url };
     const before = await listRefs(options.dir);
-    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, cwd: options.dir, operation: 'git ls-remote' });
+    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, gitDir: options.dir, operation: 'git ls-remote' });
     const text = advertised.stdout.toString('utf8');
     const head = text.match(/^ref: refs\/heads\/(\S+)\tHEAD$/m)?.[1] ?? null;
     const wanted = parseRefLines(text).filter((ref) => ref.name.startsWith('refs/'));
     if (!sameRefs(wanted, before)) {
       await runGit(['fetch', '--prune', '--prune-tags', '--no-write-fetch-head', '--quiet', 'origin'], {
         ...remote,
-        cwd: options.dir,
+        gitDir: options.dir,
         operation: 'git fetch',
       });
     }
-    if (head) await runGit(['symbolic-ref', 'HEAD', `refs/heads/${head}`], { cwd: options.dir, operation: `setting HEAD of ${options.dir}` });
+    if (head) await runGit(['symbolic-ref', 'HEAD', `refs/heads/${head}`], { gitDir: options.dir, operation: `setting HEAD of ${options.dir}` });
     const refs = await listRefs(options.dir);
     return { refs, changed: !sameRefs(before, refs), head };
   });
@@ -70,7 +70,7 @@ function checkUrl(url: string): void {
 /** The mirror of `url` in `dir`: made whole in a folder beside it and renamed in place, so a half-made one is never found. */
 async function openMirror(url: string, dir: string): Promise<void> {
   if (await exists(dir)) {
-    const { stdout } = await runGit(['config', '--get', 'remote.origin.url'], { cwd: dir, operation: `reading the mirror in ${dir}` }).catch(() => {
+    const { stdout } = await runGit(['config', '--get', 'remote.origin.url'], { gitDir: dir, operation: `reading the mirror in ${dir}` }).catch(() => {
       throw new GitError(`${dir} is not a mirror Backplane made: it has no origin`);
     });
     const stored = stdout.toString('utf8').trim();
@@ -80,7 +80,7 @@ async function openMirror(url: string, dir: string): Promise<void> {
   await mkdir(dirname(dir), { recursive: true });
   const building = join(dirname(dir), `.${randomBytes(6).toString('hex')}.building`);
   try {
-    const local = { cwd: building, operation: `creating the mirror in ${dir}` };
+    const local = { gitDir: building, operation: `creating the mirror in ${dir}` };
     await runGit(['init', '--quiet', '--bare', building], { operation: local.operation });
     await runGit(['config', 'remote.origin.url', url], local);
     await runGit(['config', 'remote.origin.fetch', '+refs/*:refs/*'], local);

@@ -14,7 +14,7 @@ export interface PushMirrorOptions {
 
 export interface PushResult {
   pushed: GitRef[];
-  /** Refs GitLab keeps for itself and refuses on push (merge requests', pipelines', keep-around, environments'): not sent. */
+  /** Refs GitLab keeps for itself and refuses on push (merge requests', pipelines', environments', keep-around): not sent. */
   leftOut: string[];
 }
 
@@ -34,7 +34,7 @@ export async function pushMirror(options: PushMirrorOptions): Promise<PushResult
   const leftOut = refs.filter((ref) => !pushed.includes(ref)).map((ref) => ref.name);
   if (pushed.length > 0) {
     await runGit(['push', '--quiet', '--porcelain', options.url, ...REFSPECS], {
-      cwd: options.dir,
+      gitDir: options.dir,
       token: options.token,
       signal: options.signal,
       timeoutMs: options.timeoutMs,

@@ -7,7 +7,7 @@ export interface GitRef {
 
 /** Every ref of a repository, by name; HEAD is not one (it names a branch, see headOf). */
 export async function listRefs(dir: string): Promise<GitRef[]> {
-  const { stdout } = await runGit(['for-each-ref', '--format=%(objectname) %(refname)'], { cwd: dir, operation: `listing the refs of ${dir}` });
+  const { stdout } = await runGit(['for-each-ref', '--format=%(objectname) %(refname)'], { gitDir: dir, operation: `listing the refs of ${dir}` });
   return parseRefLines(stdout.toString('utf8'));
 }
 

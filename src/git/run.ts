@@ -2,11 +2,14 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { GitLabError } from '../gitlab/types';
 import { classifyRemoteFailure } from './classify';
-import { gitEnv } from './env';
+import { emptyFolder, gitEnv } from './env';
 import { GitError } from './errors';
 import { redact, withoutUserinfo } from './redact';
 
 export interface RunGitOptions {
+  /** The repository (GIT_DIR): git looks for no other, in the folders above or anywhere. */
+  gitDir?: string;
+  /** Where git runs; by default an empty folder. */
   cwd?: string;
   /** Sent as HTTP Basic through the environment; removed from every message. */
   token?: string;
@@ -55,8 +58,8 @@ export function runGit(args: string[], options: RunGitOptions & { stdout?: 'buff
 function start(args: string[], options: RunGitOptions) {
   const what = describe(args, options);
   const child = spawn('git', args, {
-    cwd: options.cwd,
-    env: gitEnv({ token: options.token, config: options.config }),
+    cwd: options.cwd ?? emptyFolder(),
+    env: gitEnv({ token: options.token, config: options.config, gitDir: options.gitDir }),
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
     shell: false,
@@ -66,7 +69,8 @@ function start(args: string[], options: RunGitOptions) {
   child.stderr.on('data', (chunk: string) => {
     if (stderr.length < MAX_STDERR) stderr += chunk;
   });
-  let ended: 'TIMEOUT' | 'ABORTED' | null = null;
+  let ended: 'TIMEOUT' | 'ABORTED' | 'INPUT' | null = null;
+  let inputError = '';
   const killGroup = () => {
     try {
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -74,7 +78,7 @@ function start(args: string[], options: RunGitOptions) {
       // The group has already gone.
     }
   };
-  const end = (why: 'TIMEOUT' | 'ABORTED') => {
+  const end = (why: 'TIMEOUT' | 'ABORTED' | 'INPUT') => {
     ended ??= why;
     killGroup();
   };
@@ -87,21 +91,31 @@ function start(args: string[], options: RunGitOptions) {
   child.stdin.on('error', () => {});
   if (options.input === undefined) child.stdin.end();
   else if (Buffer.isBuffer(options.input)) child.stdin.end(options.input);
-  else options.input.pipe(child.stdin);
+  else {
+    // A source that fails would leave git waiting for the rest of its input until the timeout.
+    options.input.once('error', (error) => {
+      inputError = error.message;
+      end('INPUT');
+    });
+    options.input.pipe(child.stdin);
+  }
 
   const done = new Promise<{ stderr: string }>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       reject(error.code === 'ENOENT' ? new GitError(NOT_INSTALLED) : new GitError(`${what} could not start: ${error.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      const text = redact(stderr.trim(), options.token);
+      const text = redact(oneLine(stderr), options.token);
       if (ended === 'ABORTED') return reject(new GitLabError('ABORTED', `${what} was stopped: the work it was for stopped`));
       if (ended === 'TIMEOUT')
         return reject(new GitLabError('TIMEOUT', `${what} took longer than ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms and was stopped`));
+      if (ended === 'INPUT') return reject(new GitError(`${what} was stopped: its input failed: ${redact(inputError, options.token)}`));
       if (code === 0) return resolve({ stderr: text });
-      const remote = options.remote ? classifyRemoteFailure(text) : null;
+      const remote = options.remote ? classifyRemoteFailure(oneLine(stderr)) : null;
       if (remote) {
         return reject(new GitLabError(remote.failure, `${what} failed: ${remote.reason}: ${text}`, { status: remote.status, gitlabMessage: text }));
       }
@@ -109,6 +123,15 @@ function start(args: string[], options: RunGitOptions) {
     });
   });
   return { child, done };
+}
+
+/** git's stderr as one line for a message, without the askpass noise every refused token brings. */
+function oneLine(stderr: string): string {
+  return stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('error: unable to read askpass response'))
+    .join(' / ');
 }
 
 function describe(args: string[], options: RunGitOptions): string {

@@ -33,7 +33,8 @@ describe('bundles, and a push of one into a new project', () => {
     feature = await double.commit(project.id, { branch: 'feature', files: { 'a.txt': 'a\n' } });
     await double.tag(project.id, 'v1.0');
     await double.setRef(project.id, 'refs/merge-requests/1/head', feature);
-    await double.setRef(project.id, `refs/keep-around/${feature}`, feature);
+    await double.setRef(project.id, 'refs/pipelines/7', feature);
+    await double.setRef(project.id, 'refs/notes/commits', feature);
     await fetchMirror({ url: `${double.url}/acme/web.git`, dir: mirror, token });
   });
 
@@ -48,7 +49,7 @@ describe('bundles, and a push of one into a new project', () => {
     const refs = await listRefs(mirror);
     expect(made).toEqual({ refs });
     expect(refs.map((ref) => ref.name)).toEqual(
-      expect.arrayContaining(['refs/heads/main', 'refs/heads/feature', 'refs/tags/v1.0', 'refs/merge-requests/1/head', `refs/keep-around/${feature}`]),
+      expect.arrayContaining(['refs/heads/main', 'refs/heads/feature', 'refs/tags/v1.0', 'refs/merge-requests/1/head', 'refs/pipelines/7']),
     );
     await verifyBundle(file);
     expect((await bundleRefs(file)).filter((ref) => ref.name !== 'HEAD')).toEqual(refs);
@@ -95,14 +96,14 @@ describe('bundles, and a push of one into a new project', () => {
     const url = `${double.url}/${target.fullPath}.git`;
     double.resetRequests();
     const result = await pushMirror({ dir: restoredFrom, url, token });
-    expect(result.leftOut.sort()).toEqual([`refs/keep-around/${feature}`, 'refs/merge-requests/1/head']);
-    expect(result.pushed.map((ref) => ref.name)).toEqual(['refs/heads/feature', 'refs/heads/main', 'refs/tags/v1.0']);
+    expect(result.leftOut.sort()).toEqual(['refs/merge-requests/1/head', 'refs/pipelines/7']);
+    expect(result.pushed.map((ref) => ref.name)).toEqual(['refs/heads/feature', 'refs/heads/main', 'refs/notes/commits', 'refs/tags/v1.0']);
     expect(double.requests.length).toBeGreaterThan(0);
     expect(double.requests.every((request) => request.username === 'alice')).toBe(true);
 
     const fresh = await fetchMirror({ url, dir: join(work, 'fresh.git'), token });
     const source = await listRefs(mirror);
-    const kept = (refs: { name: string }[]) => refs.filter((ref) => /^refs\/(heads|tags)\//.test(ref.name));
+    const kept = (refs: { name: string }[]) => refs.filter((ref) => /^refs\/(heads|tags|notes)\//.test(ref.name));
     expect(fresh.refs).toEqual(kept(source));
     expect(fresh.head).toBe('main');
     await checkRepository(join(work, 'fresh.git'));

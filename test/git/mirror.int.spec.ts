@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchMirror } from '../../src/git/mirror';
@@ -128,6 +128,16 @@ describe('fetchMirror', () => {
     const dir = join(work, 'other.git');
     await fetchMirror({ url, dir, token });
     await expect(fetchMirror({ url: `${double.url}/acme/else.git`, dir, token })).rejects.toThrow(/mirrors .*acme\/web\.git, not .*acme\/else\.git/);
+  });
+
+  it('refuses a folder that is not a repository, even inside one', async () => {
+    const dir = join(work, 'inside.git');
+    execFileSync('git', ['init', '--quiet', work]);
+    mkdirSync(dir);
+    const error = await fetchMirror({ url, dir, token }).catch((caught) => caught);
+    expect(error).toBeInstanceOf(GitError);
+    expect(error.message).toContain('is not a mirror Backplane made');
+    rmSync(join(work, '.git'), { recursive: true, force: true });
   });
 
   it('fails UNAUTHORIZED with a token GitLab does not know, naming the repository and not the token', async () => {

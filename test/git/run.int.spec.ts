@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleRefs } from '../../src/git/bundle';
@@ -77,6 +78,24 @@ describe('runGit', () => {
     const file = join(work, 'streamed.bundle');
     writeFileSync(file, Buffer.concat(chunks));
     expect(await bundleRefs(file)).toContainEqual({ name: 'refs/heads/main', sha: commit });
+  });
+
+  it('finds no repository where none is named, though the service runs in one', async () => {
+    expect(execFileSync('git', ['rev-parse', '--git-dir'], { cwd: process.cwd() }).length).toBeGreaterThan(0);
+    await expect(runGit(['rev-parse', '--git-dir'])).rejects.toThrow(/not a git repository/);
+    await expect(runGit(['rev-parse', '--git-dir'], { gitDir: join(work, 'none') })).rejects.toThrow(/not a git repository/);
+  });
+
+  it('stops git when its input fails, rather than leave it waiting', async () => {
+    const input = new PassThrough();
+    const running = runGit(['hash-object', '--stdin'], { input, timeoutMs: 20_000 });
+    input.write('part of it');
+    setTimeout(() => input.destroy(new Error('the source broke')), 100);
+    const started = Date.now();
+    const error = await running.catch((caught) => caught);
+    expect(error).toBeInstanceOf(GitError);
+    expect(error.message).toContain('its input failed: the source broke');
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('refuses remotes of other protocols than http(s): file, ext', async () => {
