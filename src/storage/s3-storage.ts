@@ -13,6 +13,7 @@ export interface S3StorageOptions {
   forcePathStyle?: boolean;
   accessKeyId: string;
   secretAccessKey: string;
+  /** How long a request may go without progress (connecting, or no byte either way) before it fails; 30 s when absent. */
   requestTimeoutMs?: number;
 }
 
@@ -34,7 +35,8 @@ export class S3Storage implements ObjectStorage {
       region: options.region,
       forcePathStyle: options.forcePathStyle,
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
+      // An idle limit rather than a deadline: a large object takes as long as it needs while its bytes flow.
+      requestHandler: { connectionTimeout: timeout, socketTimeout: timeout },
     });
   }
 
@@ -90,12 +92,16 @@ export class S3Storage implements ObjectStorage {
     const key = `.probe-${randomUUID()}`;
     const body = Buffer.from(`backplane probe ${key}`);
     await this.put(key, body);
+    let read: Buffer;
     try {
-      const read = await this.get(key);
-      if (!read.equals(body)) throw new StorageError('CORRUPT', `S3 bucket ${this.bucket}: the probe ${key} came back different`);
-    } finally {
-      await this.delete(key);
+      read = await this.get(key);
+    } catch (error) {
+      // The read's failure is the news; a probe left behind by a failing delete is a few bytes.
+      await this.delete(key).catch(() => undefined);
+      throw error;
     }
+    await this.delete(key);
+    if (!read.equals(body)) throw new StorageError('CORRUPT', `S3 bucket ${this.bucket}: the probe ${this.prefix}${key} came back different`);
   }
 
   /** Stops the client's pooled connections. */
