@@ -18,6 +18,7 @@ const PATTERNS: [RegExp, (match: RegExpMatchArray) => RemoteFailure][] = [
     /repository '.*' not found|Repository not found|could not be found/i,
     () => ({ failure: 'NOT_FOUND', status: 404, reason: 'no such repository, or not visible to this token' }),
   ],
+  [/\[remote rejected\]|You are not allowed to (push|force push)/, () => ({ failure: 'FORBIDDEN', reason: 'the server refused the push of some refs' })],
   [/timed out|Timeout was reached/i, () => ({ failure: 'TIMEOUT', reason: 'no answer in time' })],
   [
     /Could not resolve (host|proxy)|Connection refused|Failed to connect|Couldn't connect|Connection reset|SSL|certificate|TLS|remote end hung up|early EOF|Empty reply/i,

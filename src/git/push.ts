@@ -1,5 +1,6 @@
 import { GitError } from './errors';
-import { type GitRef, listRefs } from './refs';
+import { withoutUserinfo } from './redact';
+import { type GitRef, listRefs, parseRefLines } from './refs';
 import { runGit } from './run';
 
 export interface PushMirrorOptions {
@@ -23,8 +24,10 @@ const PUSHED = ['refs/heads/', 'refs/tags/', 'refs/notes/'];
 const REFSPECS = PUSHED.map((prefix) => `+${prefix}*:${prefix}*`);
 
 /**
- * Pushes the branches, tags and notes of `dir` to `url` (a restore into a new project). The URL
- * is given on the command line, not stored as a remote, so the repository is not changed.
+ * Pushes the branches, tags and notes of `dir` to `url` (a restore into a new project), all or
+ * none (--atomic). A project that has refs already is refused before anything is sent: a forced
+ * push would replace its history. The URL is given on the command line, not stored as a remote,
+ * so the repository pushed from is not changed.
  */
 export async function pushMirror(options: PushMirrorOptions): Promise<PushResult> {
   const url = new URL(options.url);
@@ -32,15 +35,12 @@ export async function pushMirror(options: PushMirrorOptions): Promise<PushResult
   const refs = await listRefs(options.dir);
   const pushed = refs.filter((ref) => PUSHED.some((prefix) => ref.name.startsWith(prefix)));
   const leftOut = refs.filter((ref) => !pushed.includes(ref)).map((ref) => ref.name);
-  if (pushed.length > 0) {
-    await runGit(['push', '--quiet', '--porcelain', options.url, ...REFSPECS], {
-      gitDir: options.dir,
-      token: options.token,
-      signal: options.signal,
-      timeoutMs: options.timeoutMs,
-      remote: options.url,
-      operation: 'git push',
-    });
+  const remote = { token: options.token, signal: options.signal, timeoutMs: options.timeoutMs, remote: options.url };
+  const present = parseRefLines((await runGit(['ls-remote', options.url], { ...remote, operation: 'git ls-remote' })).stdout.toString('utf8'));
+  if (present.length > 0) {
+    throw new GitError(`${withoutUserinfo(options.url)} is not empty (${present.length} refs): a restore pushes into a new, empty project only`);
   }
+  // Without --porcelain, git names each ref the server refused on stderr, which goes into the error.
+  if (pushed.length > 0) await runGit(['push', '--quiet', '--atomic', options.url, ...REFSPECS], { ...remote, gitDir: options.dir, operation: 'git push' });
   return { pushed, leftOut };
 }

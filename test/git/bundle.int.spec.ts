@@ -109,6 +109,17 @@ describe('bundles, and a push of one into a new project', () => {
     await checkRepository(join(work, 'fresh.git'));
   });
 
+  it('refuses to push into a project that has refs, and sends nothing', async () => {
+    const target = double.addProject('acme', 'web-used');
+    const before = await double.commit(target.id, { files: { 'kept.txt': 'kept\n' } });
+    const url = `${double.url}/${target.fullPath}.git`;
+    const error = await pushMirror({ dir: mirror, url, token }).catch((caught) => caught);
+    expect(error).toBeInstanceOf(GitError);
+    expect(error.message).toContain(`${url} is not empty`);
+    const after = await fetchMirror({ url, dir: join(work, 'used.git'), token });
+    expect(after.refs).toEqual([{ name: 'refs/heads/main', sha: before }]);
+  });
+
   it('fails FORBIDDEN when the token may read but not write, with no token in the message', async () => {
     const reader = double.addToken('alice', { scopes: ['read_repository'] });
     const target = double.addProject('acme', 'web-readonly');

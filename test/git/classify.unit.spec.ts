@@ -24,6 +24,12 @@ const SAMPLES: [string, string, number | undefined][] = [
   ["fatal: unable to access 'https://h/x.git/': Connection refused", 'UNREACHABLE', undefined],
   ["fatal: unable to access 'https://h/x.git/': SSL certificate problem: self-signed certificate", 'UNREACHABLE', undefined],
   ["fatal: unable to access 'https://h/x.git/': Operation timed out after 300000 milliseconds with 0 bytes received", 'TIMEOUT', undefined],
+  [
+    "To https://h/a/b.git / ! [remote rejected] main -> main (pre-receive hook declined) / error: failed to push some refs to 'https://h/a/b.git'",
+    'FORBIDDEN',
+    undefined,
+  ],
+  ['remote: GitLab: You are not allowed to force push code to a protected branch on this project.', 'FORBIDDEN', undefined],
   ['fatal: the remote end hung up unexpectedly', 'UNREACHABLE', undefined],
   ['fatal: protocol error: bad line length character: <htm', 'BAD_RESPONSE', undefined],
 ];
