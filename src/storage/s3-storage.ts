@@ -110,7 +110,10 @@ export class S3Storage implements ObjectStorage {
   }
 
   #objectKey(key: string): string {
-    if (!KEY.test(key) || key.split('/').includes('..')) throw new RangeError(`not a storage key: ${JSON.stringify(key)}`);
+    // Refused like the folder storage refuses it, so callers see one behaviour whichever storage runs.
+    if (!KEY.test(key) || key.split('/').some((part) => part === '.' || part === '..')) {
+      throw new StorageError('DENIED', `invalid object key ${JSON.stringify(key.slice(0, 100))}`);
+    }
     return this.prefix + key;
   }
 
@@ -123,7 +126,7 @@ export class S3Storage implements ObjectStorage {
     try {
       return await request();
     } catch (error) {
-      if (error instanceof StorageError || error instanceof RangeError) throw error;
+      if (error instanceof StorageError) throw error;
       failure = classify(error);
     }
     throw new StorageError(failure.code, `S3 bucket ${this.bucket}: ${operation} ${this.prefix}${key || '*'} failed: ${failure.reason}`);
