@@ -52,26 +52,23 @@ export class GitHttpBackend {
 
     const child = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
     this.running.add(child);
-    let headSent = false;
-    const head = (status: number) => {
-      if (headSent) return;
-      headSent = true;
+    let reported = false;
+    const report = (status: number) => {
+      if (reported) return;
+      reported = true;
       onHead(status);
     };
     child.on('close', () => {
       this.running.delete(child);
-      if (!headSent) {
-        fail(res, 502);
-        head(res.headersSent ? res.statusCode : 0);
-      } else if (!res.writableEnded) {
-        res.end();
-      }
+      if (!res.headersSent) fail(res, 502);
+      else if (!res.writableEnded) res.end();
+      report(res.headersSent ? res.statusCode : 0);
     });
     child.on('error', () => child.kill('SIGKILL'));
     // The client hanging up ends the backend, which would otherwise wait for input that never comes.
     res.on('close', () => {
       if (!res.writableFinished) child.kill('SIGKILL');
-      if (!headSent) head(0);
+      report(res.headersSent ? res.statusCode : 0);
     });
     // The backend may stop reading (a refusal) before the body ends.
     child.stdin.on('error', () => {});
@@ -79,7 +76,8 @@ export class GitHttpBackend {
 
     let pending = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
-      if (headSent) {
+      if (res.destroyed) return;
+      if (res.headersSent) {
         if (!res.write(chunk)) {
           child.stdout.pause();
           res.once('drain', () => child.stdout.resume());
@@ -88,16 +86,10 @@ export class GitHttpBackend {
       }
       pending = Buffer.concat([pending, chunk]);
       const parsed = parseHead(pending);
-      if (parsed === 'incomplete') {
-        if (pending.length > MAX_HEAD_BYTES) child.kill('SIGKILL');
-        return;
-      }
-      if (parsed === 'broken') {
-        child.kill('SIGKILL');
-        return;
-      }
+      if (parsed === 'broken' || (parsed === 'incomplete' && pending.length > MAX_HEAD_BYTES)) child.kill('SIGKILL');
+      if (typeof parsed === 'string') return;
       res.writeHead(parsed.status, { ...parsed.headers, ...cgi.headers });
-      head(parsed.status);
+      report(parsed.status);
       if (parsed.body.length > 0) res.write(parsed.body);
     };
     child.stdout.on('data', onData);
