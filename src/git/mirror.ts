@@ -26,6 +26,8 @@ export interface MirrorState {
 }
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+/** A holder touches its lock every 20 s: one untouched for a minute was left by a process that died. */
+const STALE_LOCK_MS = 60_000;
 
 /**
  * Brings the bare mirror in `dir` up to the remote, every ref (merge requests' and tags too),
@@ -35,18 +37,21 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorState> {
   checkUrl(options.url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  return withLock(`${options.dir}.lock`, { staleMs: timeoutMs, signal: options.signal }, async () => {
+  const deadline = Date.now() + timeoutMs;
+  // The whole call, waiting for another fetch of the mirror included, takes at most timeoutMs.
+  const left = () => Math.max(1, deadline - Date.now());
+  return withLock(`${options.dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
     await openMirror(options.url, options.dir);
-    const remote = { token: options.token, signal: options.signal, timeoutMs, remote: options.url };
+    const remote = { token: options.token, signal: options.signal, remote: options.url, gitDir: options.dir };
     const before = await listRefs(options.dir);
-    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, gitDir: options.dir, operation: 'git ls-remote' });
+    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, timeoutMs: left(), operation: 'git ls-remote' });
     const text = advertised.stdout.toString('utf8');
     const head = text.match(/^ref: refs\/heads\/(\S+)\tHEAD$/m)?.[1] ?? null;
     const wanted = parseRefLines(text).filter((ref) => ref.name.startsWith('refs/'));
     if (!sameRefs(wanted, before)) {
       await runGit(['fetch', '--prune', '--prune-tags', '--no-write-fetch-head', '--quiet', 'origin'], {
         ...remote,
-        gitDir: options.dir,
+        timeoutMs: left(),
         operation: 'git fetch',
       });
     }

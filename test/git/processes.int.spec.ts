@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GitError } from '../../src/git/errors';
 import { fetchMirror } from '../../src/git/mirror';
 import { GitLabError } from '../../src/gitlab/types';
 import { GitLabDouble } from '../support/gitlab-double';
@@ -105,7 +106,7 @@ describe('git processes of a fetch', () => {
     expect(existsSync(`${dir}.lock`)).toBe(false);
   });
 
-  it('takes over a lock older than the timeout, and waits for a fresh one until aborted', async () => {
+  it('takes over a lock untouched for a minute, and waits for a fresh one until aborted or out of time', async () => {
     const url = `${double.url}/acme/stale.git`;
     const dir = join(work, 'stale.git');
     writeFileSync(`${dir}.lock`, '1 long ago\n');
@@ -120,6 +121,11 @@ describe('git processes of a fetch', () => {
     expect(error).toBeInstanceOf(GitLabError);
     expect(error.failure).toBe('ABORTED');
     expect(existsSync(`${dir}.lock`)).toBe(true);
+
+    writeFileSync(`${dir}.lock`, '1 now\n');
+    const waited = await fetchMirror({ url, dir, token, timeoutMs: 400 }).catch((caught) => caught);
+    expect(waited).toBeInstanceOf(GitError);
+    expect(waited.message).toContain('still held by another run');
     rmSync(`${dir}.lock`);
   });
 });
