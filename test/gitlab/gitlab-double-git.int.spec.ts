@@ -403,6 +403,7 @@ describe('GitLab double, git over smart HTTP', () => {
     expect(answer.status).toBe(429);
     expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
     expect(answer.headers['ratelimit-limit']).toBe('2');
+    expect(answer.headers['ratelimit-name']).toBe('throttle_authenticated_git_http');
 
     expect(since().map((r) => [r.status, r.username])).toEqual([
       [200, 'alice'],
