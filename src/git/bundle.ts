@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type GitRef, listRefs, parseRefLines } from './refs';
-import { runGit } from './run';
+import { type GitStream, runGit } from './run';
 
 /**
  * Writes every ref of the repository in `dir` and the objects they reach into one bundle file;
@@ -24,6 +24,20 @@ export async function bundleTo(dir: string, file: string, options: { signal?: Ab
     operation: `bundling ${dir}`,
   });
   return { refs };
+}
+
+/** The bundle bundleTo writes, as a stream (to encrypt and store without a file); null when there is no ref. */
+export async function bundleStream(dir: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<(GitStream & { refs: GitRef[] }) | null> {
+  const refs = await listRefs(dir);
+  if (refs.length === 0) return null;
+  const stream = runGit(['bundle', 'create', '--quiet', '-', '--all'], {
+    ...options,
+    gitDir: dir,
+    config: { 'pack.threads': '1' },
+    operation: `bundling ${dir}`,
+    stdout: 'stream',
+  });
+  return { ...stream, refs };
 }
 
 /** The refs a bundle holds (HEAD among them when it was bundled), read from its header. */

@@ -6,6 +6,7 @@ import { withLock } from './lock';
 import { redact } from './redact';
 import { type GitRef, listRefs, parseRefLines, sameRefs } from './refs';
 import { runGit } from './run';
+import { checkRemoteUrl } from './url';
 
 export interface FetchMirrorOptions {
   /** http(s), without user or password: the token goes in `token`. */
@@ -35,7 +36,7 @@ const STALE_LOCK_MS = 60_000;
  * the ref advertisement is asked for.
  */
 export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorState> {
-  checkUrl(options.url);
+  checkRemoteUrl(options.url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   // The whole call, waiting for another fetch of the mirror included, takes at most timeoutMs.
@@ -59,17 +60,6 @@ export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorSt
     const refs = await listRefs(options.dir);
     return { refs, changed: !sameRefs(before, refs), head };
   });
-}
-
-function checkUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new GitError(`not a repository URL: ${redact(url)}`);
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new GitError(`a repository URL is http(s): ${redact(url)}`);
-  if (parsed.username || parsed.password) throw new GitError(`a repository URL carries no credentials (give the token apart): ${redact(url)}`);
 }
 
 /** The mirror of `url` in `dir`: made whole in a folder beside it and renamed in place, so a half-made one is never found. */

@@ -2,6 +2,7 @@ import { GitError } from './errors';
 import { withoutUserinfo } from './redact';
 import { type GitRef, listRefs, parseRefLines } from './refs';
 import { runGit } from './run';
+import { checkRemoteUrl } from './url';
 
 export interface PushMirrorOptions {
   /** The repository pushed from (a mirror, or a clone of a bundle). */
@@ -30,8 +31,7 @@ const REFSPECS = PUSHED.map((prefix) => `+${prefix}*:${prefix}*`);
  * so the repository pushed from is not changed.
  */
 export async function pushMirror(options: PushMirrorOptions): Promise<PushResult> {
-  const url = new URL(options.url);
-  if (url.username || url.password) throw new GitError('a repository URL carries no credentials (give the token apart)');
+  checkRemoteUrl(options.url);
   const refs = await listRefs(options.dir);
   const pushed = refs.filter((ref) => PUSHED.some((prefix) => ref.name.startsWith(prefix)));
   const leftOut = refs.filter((ref) => !pushed.includes(ref)).map((ref) => ref.name);

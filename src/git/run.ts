@@ -31,6 +31,7 @@ export interface GitResult {
 }
 
 export interface GitStream {
+  /** Ends as git does, failed or not: what it gave is whole only once `done` has resolved. */
   stdout: Readable;
   /** Settles when git has exited: rejects as runGit does. */
   done: Promise<{ stderr: string }>;
@@ -49,7 +50,11 @@ export function runGit(args: string[], options?: RunGitOptions & { stdout?: 'buf
 export function runGit(args: string[], options: RunGitOptions & { stdout: 'stream' }): GitStream;
 export function runGit(args: string[], options: RunGitOptions & { stdout?: 'buffer' | 'stream' } = {}): Promise<GitResult> | GitStream {
   const started = start(args, options);
-  if (options.stdout === 'stream') return { stdout: started.child.stdout, done: started.done.then(({ stderr }) => ({ stderr })) };
+  if (options.stdout === 'stream') {
+    // A reader busy with the stream attaches to `done` late: its failure must not count as unhandled meanwhile.
+    started.done.catch(() => {});
+    return { stdout: started.child.stdout, done: started.done };
+  }
   const chunks: Buffer[] = [];
   started.child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   return started.done.then(({ stderr }) => ({ stdout: Buffer.concat(chunks), stderr }));

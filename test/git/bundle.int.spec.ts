@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleRefs, bundleTo, checkRepository, cloneBundle, verifyBundle } from '../../src/git/bundle';
+import { bundleRefs, bundleStream, bundleTo, checkRepository, cloneBundle, verifyBundle } from '../../src/git/bundle';
 import { GitError } from '../../src/git/errors';
 import { fetchMirror } from '../../src/git/mirror';
 import { pushMirror } from '../../src/git/push';
@@ -70,10 +70,22 @@ describe('bundles, and a push of one into a new project', () => {
     expect(readFileSync(a).equals(readFileSync(c))).toBe(true);
   });
 
+  it('streams the same bytes as it writes to a file', async () => {
+    const file = join(work, 'file.bundle');
+    await bundleTo(mirror, file);
+    const stream = await bundleStream(mirror);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream!.stdout) chunks.push(chunk as Buffer);
+    await stream!.done;
+    expect(Buffer.concat(chunks).equals(readFileSync(file))).toBe(true);
+    expect(stream!.refs).toEqual(await listRefs(mirror));
+  });
+
   it('makes no bundle of a repository without refs', async () => {
     const empty = join(work, 'empty.git');
     execFileSync('git', ['init', '--quiet', '--bare', empty]);
     expect(await bundleTo(empty, join(work, 'empty.bundle'))).toBeNull();
+    expect(await bundleStream(empty)).toBeNull();
     expect(existsSync(join(work, 'empty.bundle'))).toBe(false);
   });
 

@@ -114,6 +114,15 @@ describe('fetchMirror', () => {
     expect(filesUnder(dir).length).toBeGreaterThan(5);
   });
 
+  it("mirrors a project's wiki as a repository of its own", async () => {
+    const wikiUrl = `${double.url}/${project.fullPath}.wiki.git`;
+    const missing = await failureOf(fetchMirror({ url: wikiUrl, dir: join(work, 'web.wiki.git'), token }));
+    expect(missing.failure).toBe('NOT_FOUND');
+    const page = await double.commit(project.id, { wiki: true, files: { 'home.md': '# Home\n' } });
+    const wiki = await fetchMirror({ url: wikiUrl, dir: join(work, 'web.wiki.git'), token });
+    expect(wiki.refs).toEqual([{ name: 'refs/heads/main', sha: page }]);
+  });
+
   it('refuses a URL that carries credentials, before any request', async () => {
     double.resetRequests();
     const withUser = url.replace('http://', `http://oauth2:${token}@`);
