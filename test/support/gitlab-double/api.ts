@@ -2,10 +2,11 @@
  * The /api/v4 endpoints the double serves, for a caller already authenticated. Anything not
  * visible to the caller answers 404, as GitLab hides what a user may not see.
  */
-import { listOf, notesOf, STATES, stateOf, type ProjectList, type WorkItemKind } from './metadata';
-import type { Model, Token, User } from './model';
+import { listOf, notesOf, STATES, type ProjectList, type WorkItemKind } from './metadata';
+import type { Json, Model, StoredMetadata, Token, User } from './model';
 import { filtered, keysetPage, offsetPage, reversed, type Page, type Source } from './pagination';
 import { groupJson, projectJson, tokenJson, userJson } from './resources';
+import { serveWrite } from './writes';
 
 export interface Answer {
   status: number;
@@ -22,6 +23,10 @@ export interface ApiRequest {
   linkBase: string;
   caller: { user: User; token: Token };
   now: number;
+  /** GET when not given. */
+  method?: string;
+  /** A write's parameters, from its JSON or form body. */
+  body?: Record<string, unknown>;
 }
 
 const READ_API = ['api', 'read_api'];
@@ -32,6 +37,8 @@ export function notFound(what = ''): Answer {
 
 export function serveApi(model: Model, request: ApiRequest): Answer {
   const { segments: s, caller } = request;
+  if ((request.method ?? 'GET') === 'POST') return s[0] === 'projects' ? (scoped(caller.token, ['api']) ?? serveWrite(model, request)) : notFound();
+  if ((request.method ?? 'GET') !== 'GET') return notFound();
   if (s.length === 2 && s[0] === 'personal_access_tokens' && s[1] === 'self') {
     // An OAuth access token is no personal access token: GitLab does not find it there.
     return caller.token.kind === 'personal' ? ok(tokenJson(caller.token, model, request.now)) : notFound();
@@ -96,24 +103,32 @@ function projectRoute(model: Model, request: ApiRequest): Answer {
     const kind: WorkItemKind = rest[0] === 'issues' ? 'issue' : 'merge_request';
     // The iid is typed by GitLab's route: anything but a number is refused before it is looked for.
     if (!/^\d+$/.test(rest[1]!)) return { status: 400, body: { error: 'noteable_id is invalid' } };
-    const notes = notesOf(project, kind, Number(rest[1]));
+    const notes = project.stored ? storedNotes(project.stored, kind, Number(rest[1])) : notesOf(project, kind, Number(rest[1]));
     if (!notes) return notFound(kind === 'issue' ? 'Issue' : 'MergeRequest');
     return listAnswer(notes, 'notes', request);
   }
   const list = PROJECT_LISTS[rest.join('/')];
   if (!list) return notFound();
-  return listAnswer(selected(list, request.query, listOf(project, list, request.baseUrl)), list, request);
+  const source = (project.stored && storedList(project.stored, list)) || listOf(project, list, request.baseUrl);
+  return listAnswer(selected(request.query, source), list, request);
+}
+
+/** What was written into a project made through the API; undefined for what cannot be written (its git refs, merge requests). */
+function storedList(stored: StoredMetadata, list: ProjectList): Source<Json> | undefined {
+  const items = list === 'labels' || list === 'milestones' || list === 'issues' || list === 'releases' ? stored[list] : undefined;
+  return items && { length: items.length, get: (i) => items[i]! };
+}
+
+function storedNotes(stored: StoredMetadata, kind: WorkItemKind, iid: number): Source<Json> | undefined {
+  if (kind !== 'issue' || !stored.issues.some((issue) => issue.iid === iid)) return undefined;
+  const notes = stored.issueNotes.get(iid) ?? [];
+  return { length: notes.length, get: (i) => notes[i]! };
 }
 
 /** The items of that state alone, when a state is asked for. */
-function selected<T>(list: ProjectList, query: Record<string, string>, source: Source<T>): Source<T> {
+function selected(query: Record<string, string>, source: Source<Json>): Source<Json> {
   const state = query.state;
-  if (state === undefined || state === 'all') return source;
-  if (list === 'issues') return filtered(source, (i) => stateOf('issue', i + 1) === state);
-  if (list === 'merge_requests') return filtered(source, (i) => stateOf('merge_request', i + 1) === state);
-  // Every milestone the double makes is active.
-  if (list === 'milestones') return state === 'active' ? source : filtered(source, () => false);
-  return source;
+  return state === undefined || state === 'all' ? source : filtered(source, (i) => source.get(i).state === state);
 }
 
 /** One offset page of a list held oldest first, in the order asked for (GitLab's default: newest first). */

@@ -62,11 +62,27 @@ export const MAX_COUNTS: Pick<ProjectCounts, 'issues' | 'mergeRequests' | 'label
   notes: 999,
 };
 
+export type Json = Record<string, unknown>;
+
+/** What was written into a project made through the API, in creation order; notes by the iid of their issue. */
+export interface StoredMetadata {
+  name: string;
+  /** The settings given when it was made, over the defaults. */
+  settings: Json;
+  labels: Json[];
+  milestones: Json[];
+  issues: Json[];
+  issueNotes: Map<number, Json[]>;
+  releases: Json[];
+}
+
 export interface Project {
   id: number;
   path: string;
   group: Group;
   counts: ProjectCounts;
+  /** Only for a project made through the API: it holds what was written into it instead of made-up items. */
+  stored?: StoredMetadata;
 }
 
 export function todayUtc(now = Date.now()): string {
@@ -89,6 +105,8 @@ export class Model {
   /** Insertion order is id order: ids only grow. */
   private readonly projects = new Map<number, Project>();
   private readonly projectsByPath = new Map<string, Project>();
+  /** Items written through the API take ids far above any made-up one. */
+  private nextItemId = 1_000_000_000_000_000;
   /** Project lists per group, dropped on any change to groups or projects. */
   private readonly listCache = new Map<string, Project[]>();
 
@@ -146,6 +164,27 @@ export class Model {
     this.projectsByPath.set(fullPathOf(project).toLowerCase(), project);
     this.listCache.clear();
     return project;
+  }
+
+  /** A project made through the API: empty, and holding what is written into it. */
+  createProject(group: Group, path: string, name: string): Project {
+    const counts: ProjectCounts = { branches: 0, tags: 0, issues: 0, mergeRequests: 0, labels: 0, milestones: 0, releases: 0, notes: 0 };
+    const stored: StoredMetadata = { name, settings: {}, labels: [], milestones: [], issues: [], issueNotes: new Map(), releases: [] };
+    const project: Project = { id: this.nextId++, path, group, counts, stored };
+    this.projects.set(project.id, project);
+    this.projectsByPath.set(fullPathOf(project).toLowerCase(), project);
+    this.listCache.clear();
+    return project;
+  }
+
+  /** Whether a project of that path or name is in the group (case-insensitive, as GitLab compares them). */
+  projectNamed(group: Group, field: 'path' | 'name', value: string): boolean {
+    const wanted = value.toLowerCase();
+    return this.projectsOf(group, false).some((p) => (field === 'path' ? p.path : (p.stored?.name ?? p.path)).toLowerCase() === wanted);
+  }
+
+  itemId(): number {
+    return this.nextItemId++;
   }
 
   renameProject(id: number, newPath: string): void {

@@ -20,7 +20,7 @@ export function reversed<T>(source: Source<T>): Source<T> {
   return { length: source.length, get: (i) => source.get(source.length - 1 - i) };
 }
 
-/** The items whose index passes `keep`; it looks at indexes only, so that no item is made to be left out. */
+/** The items whose index passes `keep`, in their order; the indexes are found once, the items made only for the page asked. */
 export function filtered<T>(source: Source<T>, keep: (index: number) => boolean): Source<T> {
   const indexes: number[] = [];
   for (let i = 0; i < source.length; i++) if (keep(i)) indexes.push(i);

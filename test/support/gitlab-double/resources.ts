@@ -42,8 +42,8 @@ export function projectJson(project: Project, baseUrl: string) {
   const empty = project.counts.branches === 0;
   return {
     id: project.id,
-    description: `What ${project.path} is.`,
-    name: project.path,
+    description: project.stored ? null : `What ${project.path} is.`,
+    name: project.stored?.name ?? project.path,
     path: project.path,
     name_with_namespace: fullPath.split('/').join(' / '),
     path_with_namespace: fullPath,
@@ -90,5 +90,6 @@ export function projectJson(project: Project, baseUrl: string) {
     resolve_outdated_diff_discussions: false,
     shared_runners_enabled: true,
     ci_config_path: null,
+    ...project.stored?.settings,
   };
 }
