@@ -16,6 +16,8 @@ export interface FetchMirrorOptions {
   token?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Called for each HTTP request made of the remote. */
+  onRequest?: () => void;
 }
 
 export interface MirrorState {
@@ -43,7 +45,7 @@ export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorSt
   const left = () => Math.max(1, deadline - Date.now());
   return withLock(`${options.dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
     await openMirror(options.url, options.dir);
-    const remote = { token: options.token, signal: options.signal, remote: options.url, gitDir: options.dir };
+    const remote = { token: options.token, signal: options.signal, remote: options.url, gitDir: options.dir, onRequest: options.onRequest };
     const before = await listRefs(options.dir);
     const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, timeoutMs: left(), operation: 'git ls-remote' });
     const text = advertised.stdout.toString('utf8');

@@ -12,6 +12,8 @@ export interface PushMirrorOptions {
   token?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Called for each HTTP request made of the remote. */
+  onRequest?: () => void;
 }
 
 export interface PushResult {
@@ -35,7 +37,7 @@ export async function pushMirror(options: PushMirrorOptions): Promise<PushResult
   const refs = await listRefs(options.dir);
   const pushed = refs.filter((ref) => PUSHED.some((prefix) => ref.name.startsWith(prefix)));
   const leftOut = refs.filter((ref) => !pushed.includes(ref)).map((ref) => ref.name);
-  const remote = { token: options.token, signal: options.signal, timeoutMs: options.timeoutMs, remote: options.url };
+  const remote = { token: options.token, signal: options.signal, timeoutMs: options.timeoutMs, remote: options.url, onRequest: options.onRequest };
   const present = parseRefLines((await runGit(['ls-remote', options.url], { ...remote, operation: 'git ls-remote' })).stdout.toString('utf8'));
   if (present.length > 0) {
     throw new GitError(`${withoutUserinfo(options.url)} is not empty (${present.length} refs): a restore pushes into a new, empty project only`);

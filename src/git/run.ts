@@ -22,6 +22,8 @@ export interface RunGitOptions {
   /** What the run does and to which repository, for messages: 'fetch', 'https://gitlab.example.com/a/b.git'. */
   operation?: string;
   remote?: string;
+  /** Called for each HTTP request git makes of the remote (GitLab throttles git per request, as the API). */
+  onRequest?: () => void;
 }
 
 export interface GitResult {
@@ -53,10 +55,10 @@ export function runGit(args: string[], options: RunGitOptions & { stdout?: 'buff
   if (options.stdout === 'stream') {
     // A reader busy with the stream attaches to `done` late: its failure must not count as unhandled meanwhile.
     started.done.catch(() => {});
-    return { stdout: started.child.stdout, done: started.done };
+    return { stdout: started.stdout, done: started.done };
   }
   const chunks: Buffer[] = [];
-  started.child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  started.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   return started.done.then(({ stderr }) => ({ stdout: Buffer.concat(chunks), stderr }));
 }
 
@@ -64,16 +66,22 @@ function start(args: string[], options: RunGitOptions) {
   const what = describe(args, options);
   const child = spawn('git', args, {
     cwd: options.cwd ?? emptyFolder(),
-    env: gitEnv({ token: options.token, config: options.config, gitDir: options.gitDir }),
-    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...gitEnv({ token: options.token, config: options.config, gitDir: options.gitDir }), ...(options.remote ? TRACE_ENV : {}) },
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
     shell: false,
   });
+  // Four pipes were asked for, so all four are there.
+  const [stdin, stdout, stderrPipe] = [child.stdin!, child.stdout!, child.stderr!];
   let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
+  stderrPipe.setEncoding('utf8');
+  stderrPipe.on('data', (chunk: string) => {
     if (stderr.length < MAX_STDERR) stderr += chunk;
   });
+  const http = { retryAfterMs: undefined as number | undefined };
+  const trace = child.stdio[3] as Readable;
+  if (options.remote) readTrace(trace, options.onRequest ?? (() => {}), http);
+  else trace.resume();
   let ended: 'TIMEOUT' | 'ABORTED' | 'INPUT' | null = null;
   let inputError = '';
   const killGroup = () => {
@@ -93,16 +101,16 @@ function start(args: string[], options: RunGitOptions) {
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   // A closed stdin (git did not read all of it, or was killed) is told by the exit, not here.
-  child.stdin.on('error', () => {});
-  if (options.input === undefined) child.stdin.end();
-  else if (Buffer.isBuffer(options.input)) child.stdin.end(options.input);
+  stdin.on('error', () => {});
+  if (options.input === undefined) stdin.end();
+  else if (Buffer.isBuffer(options.input)) stdin.end(options.input);
   else {
     // A source that fails would leave git waiting for the rest of its input until the timeout.
     options.input.once('error', (error) => {
       inputError = error.message;
       end('INPUT');
     });
-    options.input.pipe(child.stdin);
+    options.input.pipe(stdin);
   }
 
   const done = new Promise<{ stderr: string }>((resolve, reject) => {
@@ -122,26 +130,57 @@ function start(args: string[], options: RunGitOptions) {
       if (code === 0) return resolve({ stderr: text });
       const remote = options.remote ? classifyRemoteFailure(oneLine(stderr)) : null;
       if (remote) {
-        return reject(new GitLabError(remote.failure, `${what} failed: ${remote.reason}: ${text}`, { status: remote.status, gitlabMessage: text }));
+        const retryAfterMs = remote.failure === 'RATE_LIMITED' ? http.retryAfterMs : undefined;
+        return reject(
+          new GitLabError(remote.failure, `${what} failed: ${remote.reason}: ${text}`, { status: remote.status, gitlabMessage: text, retryAfterMs }),
+        );
       }
       reject(new GitError(`${what} failed (${signal ?? `exit ${code}`}): ${text}`));
     });
   });
-  return { child, done };
+  return { stdout, done };
 }
+
+/**
+ * git's trace of its HTTP headers, written to a pipe (fd 3) read here and kept nowhere: it tells
+ * each request git makes, and how long a 429 asks to wait. git writes `Authorization: <redacted>`
+ * in it (GIT_TRACE_REDACT), and bodies are left out.
+ */
+const TRACE_ENV = { GIT_TRACE_CURL: '3', GIT_TRACE_CURL_NO_DATA: '1', GIT_TRACE_REDACT: '1' };
+
+function readTrace(trace: Readable, onRequest: () => void, http: { retryAfterMs: number | undefined }): void {
+  let partial = '';
+  trace.setEncoding('utf8');
+  trace.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (/=> Send header: (GET|POST) /.test(line)) onRequest();
+      const retryAfter = line.match(/<= Recv header: retry-after: (\d+)/i);
+      if (retryAfter) http.retryAfterMs = Number(retryAfter[1]) * 1000;
+    }
+  });
+}
+
+/**
+ * Controls and direction marks, which a server's `remote:` lines may carry to rewrite how a message
+ * reads in a terminal or a page (core/echo.ts keeps the same list, out of this edge's reach).
+ */
+const HIDDEN_CHARACTERS = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+const HIDDEN = new RegExp(`[${HIDDEN_CHARACTERS}]`, 'gu');
 
 /** git's stderr as one line for a message, without the askpass noise every refused token brings. */
 function oneLine(stderr: string): string {
   return stderr
     .split('\n')
-    .map((line) => line.trim())
+    .map((line) => line.replace(HIDDEN, '?').trim())
     .filter((line) => line !== '' && !line.startsWith('error: unable to read askpass response'))
     .join(' / ');
 }
 
 function describe(args: string[], options: RunGitOptions): string {
   const operation = options.operation ?? `git ${args[0] ?? ''}`.trim();
-  return options.remote ? `${operation} of ${withoutUserinfo(options.remote)}` : operation;
+  return (options.remote ? `${operation} of ${withoutUserinfo(options.remote)}` : operation).replace(HIDDEN, '?');
 }
 
 export const NOT_INSTALLED =

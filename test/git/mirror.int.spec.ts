@@ -79,7 +79,9 @@ describe('fetchMirror', () => {
     expect(readFileSync(join(dir, 'HEAD'), 'utf8').trim()).toBe('ref: refs/heads/main');
 
     double.resetRequests();
-    const again = await fetchMirror({ url, dir, token });
+    let counted = 0;
+    const again = await fetchMirror({ url, dir, token, onRequest: () => counted++ });
+    expect(counted).toBe(double.requests.length);
     expect(again).toEqual({ refs: fetched.refs, changed: false, head: 'main' });
     // Nothing new: the ref advertisement (info/refs, then ls-refs in protocol v2) and no fetch after it.
     expect(double.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
@@ -90,7 +92,11 @@ describe('fetchMirror', () => {
 
     await double.deleteRef(project.id, 'refs/heads/feature');
     const second = await double.commit(project.id, { files: { 'README.md': '# web, again\n' } });
-    const pruned = await fetchMirror({ url, dir, token });
+    double.resetRequests();
+    counted = 0;
+    const pruned = await fetchMirror({ url, dir, token, onRequest: () => counted++ });
+    expect(counted).toBe(double.requests.length);
+    expect(counted).toBeGreaterThan(2);
     expect(pruned.changed).toBe(true);
     expect(pruned.refs.map((ref) => ref.name)).not.toContain('refs/heads/feature');
     expect(pruned.refs).toContainEqual({ name: 'refs/heads/main', sha: second });
@@ -172,6 +178,8 @@ describe('fetchMirror', () => {
     double.setGitRateLimit(null, limited);
     expect(error.failure).toBe('RATE_LIMITED');
     expect(error.details.status).toBe(429);
+    expect(error.details.retryAfterMs).toBeGreaterThan(0);
+    expect(error.details.retryAfterMs).toBeLessThanOrEqual(60_000);
     expect(error.code).toBe('GITLAB_RATE_LIMITED');
   });
 

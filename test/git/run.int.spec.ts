@@ -129,6 +129,23 @@ describe('runGit', () => {
     }
   });
 
+  it('keeps control characters and direction marks a server sends out of a message', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${portOf(server)}/acme/\u202Eweb.git`;
+      const error = await runGit(['ls-remote', url], { token: TOKEN, remote: url }).catch((caught) => caught);
+      expect(error.failure).toBe('FORBIDDEN');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test asserts that no control character reaches the message
+      expect(error.message).not.toMatch(/[\u0000-\u001f\u202e]/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('names the operation and the URL without userinfo in a failure, and never the token', async () => {
     const server = await listen((headers) => ({ status: headers.authorization ? 500 : 401, headers: { 'www-authenticate': 'Basic realm="x"' } }));
     try {
