@@ -34,12 +34,12 @@ describe('withLock', () => {
 
   it("touches the lock while the work runs, so a waiter does not take it for a dead holder's", async () => {
     const path = join(work, 'beat.lock');
-    const options = { staleMs: 300, deadline: Date.now() + 10_000 };
+    const options = { staleMs: 900, deadline: Date.now() + 10_000 };
     let takenWhileHeld = false;
     let firstDone = false;
     const first = withLock(path, options, async () => {
       const at = statSync(path).mtimeMs;
-      await sleep(800);
+      await sleep(2000);
       expect(statSync(path).mtimeMs).toBeGreaterThan(at);
       firstDone = true;
     });
