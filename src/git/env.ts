@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { basicCredentials } from './redact';
@@ -52,7 +52,11 @@ let emptyHome: string | undefined;
  * where it runs when no repository is named, so it finds none (the service's own folder may be one).
  */
 export function emptyFolder(): string {
-  emptyHome ??= mkdtempSync(join(tmpdir(), 'backplane-git-home-'));
+  if (emptyHome === undefined) {
+    const made = mkdtempSync(join(tmpdir(), 'backplane-git-home-'));
+    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    emptyHome = made;
+  }
   return emptyHome;
 }
 
