@@ -18,6 +18,11 @@ export interface FetchMirrorOptions {
   timeoutMs?: number;
   /** Called for each HTTP request made of the remote. */
   onRequest?: () => void;
+  /**
+   * The mirror is the same repository's whatever its URL (its folder is named by the project's
+   * id, and the project was renamed or moved): a changed URL is taken on instead of refused.
+   */
+  followMoves?: boolean;
 }
 
 export interface MirrorState {
@@ -44,7 +49,7 @@ export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorSt
   // The whole call, waiting for another fetch of the mirror included, takes at most timeoutMs.
   const left = () => Math.max(1, deadline - Date.now());
   return withLock(`${options.dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
-    await openMirror(options.url, options.dir);
+    await openMirror(options.url, options.dir, options.followMoves === true);
     const remote = { token: options.token, signal: options.signal, remote: options.url, gitDir: options.dir, onRequest: options.onRequest };
     const before = await listRefs(options.dir);
     const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, timeoutMs: left(), operation: 'git ls-remote' });
@@ -65,13 +70,15 @@ export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorSt
 }
 
 /** The mirror of `url` in `dir`: made whole in a folder beside it and renamed in place, so a half-made one is never found. */
-async function openMirror(url: string, dir: string): Promise<void> {
+async function openMirror(url: string, dir: string, followMoves: boolean): Promise<void> {
   if (await exists(dir)) {
     const { stdout } = await runGit(['config', '--get', 'remote.origin.url'], { gitDir: dir, operation: `reading the mirror in ${dir}` }).catch(() => {
       throw new GitError(`${dir} is not a mirror Backplane made: it has no origin`);
     });
     const stored = stdout.toString('utf8').trim();
-    if (stored !== url) throw new GitError(`${dir} mirrors ${redact(stored)}, not ${redact(url)}`);
+    if (stored === url) return;
+    if (!followMoves) throw new GitError(`${dir} mirrors ${redact(stored)}, not ${redact(url)}`);
+    await runGit(['config', 'remote.origin.url', url], { gitDir: dir, operation: `moving the mirror in ${dir}` });
     return;
   }
   await mkdir(dirname(dir), { recursive: true });

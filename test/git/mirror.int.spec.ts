@@ -145,6 +145,19 @@ describe('fetchMirror', () => {
     await expect(fetchMirror({ url: `${double.url}/acme/else.git`, dir, token })).rejects.toThrow(/mirrors .*acme\/web\.git, not .*acme\/else\.git/);
   });
 
+  it('follows a project renamed on GitLab when told the mirror is the same project, and fetches from its new address', async () => {
+    const moved = double.addProject('acme', 'moving');
+    const dir = join(work, 'moving.git');
+    await double.commit(moved.id, { files: { 'a.txt': 'one\n' } });
+    await fetchMirror({ url: `${double.url}/acme/moving.git`, dir, token });
+    double.renameProject(moved.id, 'moved');
+    const second = await double.commit(moved.id, { files: { 'b.txt': 'two\n' } });
+    await expect(fetchMirror({ url: `${double.url}/acme/moved.git`, dir, token })).rejects.toThrow(/mirrors .*acme\/moving\.git/);
+    const state = await fetchMirror({ url: `${double.url}/acme/moved.git`, dir, token, followMoves: true });
+    expect(state.refs).toContainEqual({ name: 'refs/heads/main', sha: second });
+    expect(execFileSync('git', ['config', '--get', 'remote.origin.url'], { cwd: dir }).toString().trim()).toBe(`${double.url}/acme/moved.git`);
+  });
+
   it('refuses a folder that is not a repository, even inside one', async () => {
     const dir = join(work, 'inside.git');
     execFileSync('git', ['init', '--quiet', work]);
