@@ -36,7 +36,7 @@ export type GitLabCode =
   | 'GITLAB_NO_CREDENTIAL'
   | 'GITLAB_MEMBER_GONE';
 
-/** The running system's own troubles: start-up, locks, projections, the vault. */
+/** The running system's own troubles: start-up, locks, projections, the vault, the backup storages. */
 export type SystemCode =
   | 'PROJECTION_TIMEOUT'
   | 'CHECKPOINT_MOVED'
@@ -45,7 +45,9 @@ export type SystemCode =
   | 'SCHEMA_TOO_NEW'
   | 'INVALID_CONFIG'
   | 'INVALID_MASTER_KEY'
-  | 'SECRET_UNAVAILABLE';
+  | 'SECRET_UNAVAILABLE'
+  | 'STORAGE_UNAVAILABLE'
+  | 'SNAPSHOT_DAMAGED';
 
 /**
  * Every code an error of Backplane's may carry. Closed: each edge maps every one (the GraphQL

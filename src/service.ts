@@ -1,11 +1,14 @@
 import { openBackplane, type Backplane } from './backplane';
+import { backupPlaces } from './backup-places';
+import { checkGit } from './git';
 import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import { OAuthAuthorizations } from './auth/oauth-authorizations';
 import type { AppDeps, WorkSettings } from './app/deps';
 import { Jobs } from './app/jobs';
 import { TaskHeartbeats } from './app/task-heartbeats';
 import { startSyncScheduler } from './app/sync-scheduler';
-import { gitlabPort, type GitLabSettings } from './gitlab/port';
+import type { GitLabSettings } from './gitlab/port';
+import { backupGitLabPort } from './gitlab-session';
 import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
@@ -35,7 +38,7 @@ export interface ServiceOptions {
   host?: string;
   /** How long a mutation waits for the read models to show it (ms). */
   settleTimeoutMs?: number;
-  gitlab?: Partial<GitLabSettings>;
+  gitlab?: Partial<GitLabSettings & { gitTimeoutMs: number }>;
   work?: Partial<WorkSettings>;
   /** What the sync schedule takes to be now. */
   scheduleClock?: () => Date;
@@ -44,6 +47,8 @@ export interface ServiceOptions {
 /** Everything `npm start` runs: the store, the read models kept up to date, and the API. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? silentLogger;
+  // Backups run the git client: without it, say so now rather than at the first plan run.
+  await checkGit();
   const backplane = await openBackplane(config, { logger });
   let server: RunningServer | undefined;
   try {
@@ -66,12 +71,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
       tokens,
       settle,
       tenantLock: new TenantLock(backplane.db),
-      gitlab: gitlabPort({
+      gitlab: backupGitLabPort({
         timeoutMs: config.gitlabTimeoutMs,
         maxRetryMs: config.gitlabMaxRetryMs,
         checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000),
+        gitTimeoutMs: 60 * 60_000,
         ...options.gitlab,
       }),
+      backup: backupPlaces(config.dataDir, key),
       jobs,
       heartbeats,
       work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, taskStaleAfterMs: 30 * 60_000, ...options.work },

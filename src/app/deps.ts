@@ -9,6 +9,7 @@ import type { EventStore, Position } from '../eventstore/types';
 import type { SecretVault } from '../secrets/vault';
 import type { SqlDatabase } from '../sql/database';
 import { commandContext, type Principal } from './principal';
+import type { BackupPlaces } from './backup/storages';
 import type { GitLabPort } from './gitlab-port';
 import type { Jobs } from './jobs';
 import type { TaskHeartbeats } from './task-heartbeats';
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant: see executeLocked. */
   tenantLock: TenantLock;
   gitlab: GitLabPort;
+  /** Where snapshots are stored and mirrors kept. */
+  backup: BackupPlaces;
   /** Work that goes on after a mutation answers (syncs, plan runs); stopped with the service. */
   jobs: Jobs;
   /** Beats of the tasks this process (or another on the database) runs, kept outside the log. */

@@ -15,6 +15,12 @@ export interface GitLabSession {
   projectSettings(id: number): Promise<ProjectSettings>;
   /** One page of labels, milestones, issues, merge requests, their notes (parentIid: the issue's or merge request's iid) or releases, as GitLab sent them. */
   metadataPage(list: MetadataList, projectId: number, page: number, perPage?: number, parentIid?: number): Promise<Page<Record<string, unknown>>>;
+  /**
+   * Brings the bare mirror in `dir` up to the repository at `url` (every ref, pruned), creating
+   * it when missing, with the session's token; its git HTTP requests count in `requests`.
+   */
+  fetchMirror(target: { url: string; dir: string }): Promise<{ refs: { name: string; sha: string }[] }>;
+  /** HTTP requests made, API and git, each attempt counted. */
   readonly requests: number;
 }
 

@@ -20,6 +20,8 @@ const CLIENT_CODES = [
   'PERSISTED_QUERY_NOT_FOUND',
   'OPERATION_RESOLUTION_FAILURE',
   'GITLAB_AUTH_FAILED',
+  'STORAGE_UNAVAILABLE',
+  'SNAPSHOT_DAMAGED',
 ] as const;
 type ClientCode = (typeof CLIENT_CODES)[number];
 const clientCodes = new Set<string>(CLIENT_CODES);
@@ -72,6 +74,9 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   INVALID_MASTER_KEY: INTERNAL,
   // A password changed or deleted while a call was about to use it: the call may be made again.
   SECRET_UNAVAILABLE: 'CONFLICT',
+  // A storage that cannot be reached, or an object in it missing or altered: what the client can act on (check the storage, verify the snapshot).
+  STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
+  SNAPSHOT_DAMAGED: 'SNAPSHOT_DAMAGED',
 };
 
 /**

@@ -9,6 +9,7 @@ import { PlanResolver } from './plans/plan.resolver';
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
 import { refuseNul } from './shared/refuse-nul';
 import { DateTime } from './shared/scalars';
+import { SnapshotCredentialUseResolver, SnapshotResolver, TaskStorageResolver } from './snapshots/snapshot.resolver';
 import { TaskCredentialUseResolver, TaskResolver } from './tasks/task.resolver';
 import { PrincipalResolver } from './tenants/principal.resolver';
 
@@ -30,6 +31,9 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       OrganizationSyncResolver,
       TaskResolver,
       TaskCredentialUseResolver,
+      SnapshotResolver,
+      SnapshotCredentialUseResolver,
+      TaskStorageResolver,
     ],
     authChecker,
     globalMiddlewares: [refuseNul],

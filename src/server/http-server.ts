@@ -19,6 +19,7 @@ import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
 import { operationChecks } from './operation-checks';
 import { Refusals } from './refusals';
 import { shapeCheck } from './shape-check';
+import { ARCHIVE_PATH, snapshotArchive } from './snapshot-archive';
 import { startWebSocket } from './websocket';
 import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
 
@@ -98,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.status(500).type('html').send(page('Not authorized', 'The sign-in could not be completed on the server: try again from Backplane.'));
     }
   });
+  web.get(ARCHIVE_PATH, snapshotArchive(app, logger));
   web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
   web.use(
     GRAPHQL_PATH,

@@ -1,5 +1,6 @@
 import type { TestApi } from './api-server';
 import { gitlabAccount, gitlabGroup } from './gitlab-accounts';
+import { eventually } from './eventually';
 
 /** GraphQL documents the API suites share. */
 export const ops = {
@@ -120,3 +121,16 @@ export async function buildScenario(api: TestApi, token: string, label = 'acme')
   });
   return { secrets, deviceId, passwordId: passwordIds[0], organizationId: addOrganization.id, credentialIds, planId: createPlan.id };
 }
+
+/** Waits until the organization's first sync has listed `count` repositories, then protects every one; returns their ids. */
+export async function protectListedRepositories(api: TestApi, organizationId: string, count: number, deadlineMs = 20_000): Promise<string[]> {
+  const listed = await eventually(async () => {
+    const data = await api.ok(api.rootToken, LISTED_REPOSITORIES, { id: organizationId });
+    expect(data.repositories.totalCount).toBe(count);
+    return data.repositories.edges.map((edge: { node: { id: string } }) => edge.node.id);
+  }, deadlineMs);
+  for (const id of listed) await api.ok(api.rootToken, 'mutation($id: ID!) { protectRepository(id: $id) { id protected } }', { id });
+  return listed;
+}
+
+const LISTED_REPOSITORIES = 'query($id: ID!) { repositories(organizationId: $id, first: 500, after: null) { totalCount edges { node { id } } } }';

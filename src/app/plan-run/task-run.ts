@@ -1,19 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import { snapshot, snapshotStream } from '../../domain/snapshot';
 import type { RepositoryResult } from '../../domain/task';
 import { BackplaneError, messageOf } from '../../errors';
 import { CredentialPool } from '../../gitlab/credential-pool';
 import { GitLabError } from '../../gitlab/types';
 import type { RepositoryView } from '../../queries/repositories';
+import { latestSnapshotOf } from '../../queries/snapshots';
 import type { OrganizationView, PlanView } from '../../queries/views';
-import type { AppDeps, Request } from '../deps';
+import { parseManifest, type Manifest } from '../backup/manifest';
+import { DEFAULT_STORAGE_ID } from '../backup/storages';
+import { write, type AppDeps, type Request } from '../deps';
 import type { GitLabSession } from '../gitlab-port';
 import { FreshCheck } from './fresh-check';
 import { beatWhileRunning } from './heartbeat';
 import { MAIN } from './membership';
 import { MembershipLog } from './membership-log';
 import { PoolMembers } from './pool-members';
-import { readRepository } from './read-repository';
 import { ResultBatch } from './result-batch';
 import { RunSessions } from './sessions';
+import { takeSnapshot, type SnapshotPlace } from './snapshot-writer';
 import { MainLogin } from './sso-renewal';
 import { TaskLog } from './task-log';
 import { workThrough } from './workers';
@@ -57,6 +62,9 @@ export class TaskRun {
   readonly #members: PoolMembers;
   readonly #gate: FreshCheck;
   readonly #tenantId: string;
+  readonly #request: Request;
+  readonly #storageId = DEFAULT_STORAGE_ID;
+  readonly #place: SnapshotPlace;
   #fatal: string | null = null;
   #signal: AbortSignal | null = null;
   #stopped: Promise<never> | null = null;
@@ -66,6 +74,15 @@ export class TaskRun {
     this.#deps = deps;
     this.#subject = subject;
     this.#tenantId = request.principal.tenantId;
+    this.#request = request;
+    const { backup } = deps;
+    this.#place = {
+      store: backup.store(this.#tenantId, this.#storageId),
+      mirrors: backup.mirrors(this.#tenantId),
+      scratch: backup.scratch,
+      chunks: (file) => backup.chunks(file),
+      bundle: (mirror, file) => backup.bundle(mirror, file),
+    };
     this.#log = new TaskLog(deps, request, subject.taskId);
     this.#results = new ResultBatch((results) => this.#log.append({ type: 'RecordRepositoryResults', data: { results } }), deps.work.runFlushMs);
     this.#pool = new CredentialPool<GitLabSession>({
@@ -143,8 +160,40 @@ export class TaskRun {
       return { requests: credentialsUsed.reduce((sum, use) => sum + use.requests, 0), credentialsUsed };
     };
     try {
-      const found = await readRepository(repository, (send) => this.#call(counts, send));
-      return { ok: true, ...base, counts: found, ...used() };
+      const taken = await takeSnapshot(
+        repository,
+        this.#subject.organization.gitlabUrl,
+        (send) => this.#call(counts, send),
+        this.#place,
+        await this.#previous(repository),
+      );
+      const { credentialsUsed, requests } = used();
+      // Recorded only now that every object it names is stored: a run cut short leaves objects
+      // that the next run reuses, never a snapshot that names something missing.
+      const snapshotId = randomUUID();
+      await write(this.#deps, this.#request, snapshot, snapshotStream(snapshotId), {
+        type: 'RecordSnapshot',
+        data: {
+          snapshotId,
+          taskId: this.#subject.taskId,
+          planId: this.#subject.plan.id,
+          organizationId: this.#subject.organization.id,
+          repositoryId: repository.id,
+          fullPath: repository.fullPath,
+          storageId: this.#storageId,
+          takenAt: taken.manifest.takenAt,
+          manifestHash: taken.manifestHash,
+          bytes: taken.bytes,
+          objects: taken.objects,
+          newBytes: taken.newBytes,
+          storedBytes: taken.storedBytes,
+          wiki: taken.manifest.wiki !== null,
+          counts: taken.counts,
+          credentialsUsed,
+        },
+      });
+      const { branches, tags, issues, mergeRequests } = taken.counts;
+      return { ok: true, ...base, counts: { branches, tags, issues, mergeRequests }, requests, credentialsUsed };
     } catch (error) {
       // Stopped, the run records nothing more: an attempt cut short by the stop is no result.
       if (error instanceof RunStopped || (error instanceof GitLabError && error.failure === 'ABORTED')) return null;
@@ -153,6 +202,17 @@ export class TaskRun {
         return null;
       }
       return { ok: false, ...base, reason: messageOf(error), ...used() };
+    }
+  }
+
+  /** The manifest of the repository's last snapshot in this storage, if it can still be read: what the new one is taken against. */
+  async #previous(repository: RepositoryView): Promise<Manifest | null> {
+    const last = await latestSnapshotOf(this.#deps.db, this.#tenantId, repository.id, this.#storageId);
+    if (last === null) return null;
+    try {
+      return parseManifest(await this.#place.store.get(last.manifestHash));
+    } catch {
+      return null;
     }
   }
 

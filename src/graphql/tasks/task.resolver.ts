@@ -69,7 +69,7 @@ export class TaskCredentialUseResolver {
   }
 }
 
-function taskOf(view: TaskView): Task {
+export function taskOf(view: TaskView): Task {
   return {
     ...view,
     status: TaskStatus[view.status],

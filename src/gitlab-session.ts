@@ -1,0 +1,60 @@
+import { fetchMirror, type GitRef } from './git';
+import { GitLabClient, type GitLabAuth, type GitLabClientOptions } from './gitlab/client';
+import { gitlabPort, type GitLabSettings } from './gitlab/port';
+
+/**
+ * One token's way into GitLab for a backup: the API through gitbeaker, and git over HTTPS with
+ * the same token, counted together, since GitLab throttles both per user.
+ */
+export class GitLabSessionClient extends GitLabClient {
+  // Private, so that neither JSON nor util.inspect of a session shows it.
+  readonly #token: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #gitTimeoutMs: number;
+  #gitRequests = 0;
+
+  constructor(auth: GitLabAuth, options: GitLabClientOptions & { gitTimeoutMs: number }) {
+    super(auth, options);
+    this.#token = auth.token;
+    this.#signal = options.signal;
+    this.#gitTimeoutMs = options.gitTimeoutMs;
+  }
+
+  /** API requests and git HTTP requests, each attempt counted. */
+  override get requests(): number {
+    return super.requests + this.#gitRequests;
+  }
+
+  /** Brings the bare mirror in `dir` up to the repository at `url` (created when missing), with this session's token. */
+  async fetchMirror(target: { url: string; dir: string }): Promise<{ refs: GitRef[] }> {
+    const state = await fetchMirror({
+      url: target.url,
+      dir: target.dir,
+      token: this.#token,
+      signal: this.#signal,
+      timeoutMs: this.#gitTimeoutMs,
+      // The mirror's folder is named by the repository's id: a project renamed on GitLab is the same repository.
+      followMoves: true,
+      onRequest: () => {
+        this.#gitRequests += 1;
+      },
+    });
+    return { refs: state.refs };
+  }
+}
+
+/** GitLab through gitbeaker and git: sessions that fetch repositories too. */
+export function backupGitLabPort(settings: GitLabSettings & { gitTimeoutMs: number }) {
+  return {
+    ...gitlabPort(settings),
+    session(
+      { gitlabUrl, token, kind }: { gitlabUrl: string; token: string; kind?: GitLabAuth['kind'] },
+      options: GitLabClientOptions = {},
+    ): GitLabSessionClient {
+      return new GitLabSessionClient(
+        { baseUrl: gitlabUrl, token, kind },
+        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.maxRetryMs, gitTimeoutMs: settings.gitTimeoutMs, ...options },
+      );
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { RequestHandler } from 'express';
+import { takeArchive } from '../app/backup/snapshots';
+import type { AppDeps } from '../app/deps';
+import { loggedError, type Logger } from '../core/logger';
+import { BackplaneError } from '../errors';
+import { TarGzWriter } from '../archive/tar-gz';
+import { authenticate } from '../graphql/authenticate';
+import { sendError } from './http-errors';
+
+export const ARCHIVE_PATH = '/snapshots/:id/archive';
+
+/** Who may take repository content away: those who run backups. */
+const MAY_DOWNLOAD = ['ADMIN', 'OPERATOR'];
+
+/**
+ * GET /snapshots/:id/archive with a Bearer token: the snapshot as a .tar.gz holding its git
+ * bundle (git clone works on it), its wiki's, its metadata as JSON and its manifest, streamed
+ * object by object as it is read from storage and decrypted.
+ */
+export function snapshotArchive(app: AppDeps, logger: Logger): RequestHandler {
+  return async (req, res) => {
+    res.set('cache-control', 'no-store');
+    let principal: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      principal = await authenticate(app.db, req.headers.authorization);
+    } catch {
+      return sendError(res, 401, 'UNAUTHENTICATED', 'the API token is unknown or revoked, or the Authorization value is not "Bearer <token>"');
+    }
+    if (principal === null) return sendError(res, 401, 'UNAUTHENTICATED', 'an API token is required: Authorization: Bearer <token>');
+    if (!MAY_DOWNLOAD.includes(principal.role)) return sendError(res, 403, 'FORBIDDEN', `the ${principal.role} role may not download snapshots`);
+    let archive: Awaited<ReturnType<typeof takeArchive>>;
+    try {
+      archive = await takeArchive(app, { principal, correlationId: randomUUID() }, String(req.params.id));
+    } catch (error) {
+      if (error instanceof BackplaneError && error.code === 'NOT_FOUND') return sendError(res, 404, 'NOT_FOUND', 'no such snapshot');
+      logger.error('snapshot archive failed', { error: loggedError(error) });
+      return sendError(res, 503, 'STORAGE_UNAVAILABLE', 'the snapshot could not be read from its storage: verifySnapshot tells what is wrong');
+    }
+    const { view, entries } = archive;
+    const name = `${view.fullPath.replaceAll('/', '-')}-${view.takenAt.toISOString().replaceAll(':', '')}.tar.gz`.replace(/[^A-Za-z0-9._-]/g, '_');
+    res.status(200).set({ 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${name}"` });
+    const writer = new TarGzWriter();
+    const sending = pipeline(writer.output, res);
+    try {
+      for (const entry of entries) await writer.addFile(entry.name, Readable.from(entry.body()), entry.size, view.takenAt);
+      await writer.finish();
+      await sending;
+    } catch (error) {
+      // Headers are out: a cut connection is all the client can be told, and its gzip will not end.
+      logger.error('snapshot archive cut short', { error: loggedError(error) });
+      writer.output.destroy();
+      res.destroy();
+      await sending.catch(() => undefined);
+    }
+  };
+}
