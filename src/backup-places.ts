@@ -32,7 +32,7 @@ export function backupPlaces(dataDir: string, masterKey: Buffer): BackupPlaces {
 }
 
 /** A store whose failures carry Backplane's codes: an object missing or altered, or a storage out of reach. */
-function coded(store: SnapshotStore): SnapshotStore {
+function coded(store: EncryptedObjectStore): SnapshotStore {
   const recoded = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -46,6 +46,9 @@ function coded(store: SnapshotStore): SnapshotStore {
     put: (plain) => recoded(() => store.put(plain)),
     get: (sha256) => recoded(() => store.get(sha256)),
     has: (sha256) => recoded(() => store.has(sha256)),
+    nameOf: (sha256) => store.nameOf(sha256),
+    list: () => store.list(),
+    removeName: (name) => recoded(() => store.removeName(name)),
   };
 }
 

@@ -5,4 +5,9 @@ export interface SnapshotStore {
   /** The plain bytes, checked against their hash; throws when missing or altered. */
   get(sha256: string): Promise<Buffer>;
   has(sha256: string): Promise<boolean>;
+  /** The name an object is stored under (a keyed hash of its SHA-256): what a prune compares listed names with. */
+  nameOf(sha256: string): string;
+  /** Every stored object, by name. */
+  list(): AsyncIterable<{ name: string; size: number }>;
+  removeName(name: string): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type { AppDeps } from '../deps';
 import type { SnapshotStore } from './snapshot-store';
 
 /** Every tenant's own storage in Backplane's data folder, there from the start so that plans back up out of the box. */
@@ -31,4 +32,9 @@ export interface BackupPlaces {
 /** The tenant's storages: the default one for now. */
 export function storagesOf(_tenantId: string): StorageView[] {
   return [DEFAULT_STORAGE];
+}
+
+/** One of the tenant's storages, or null. */
+export async function storageById(_deps: AppDeps, tenantId: string, id: string): Promise<StorageView | null> {
+  return storagesOf(tenantId).find((storage) => storage.id === id) ?? null;
 }
