@@ -1,4 +1,4 @@
-import { fetchMirror, type GitRef } from './git';
+import { fetchMirror, type GitRef, type PushResult, pushMirror } from './git';
 import { GitLabClient, type GitLabAuth, type GitLabClientOptions } from './gitlab/client';
 import { gitlabPort, type GitLabSettings } from './gitlab/port';
 
@@ -40,6 +40,20 @@ export class GitLabSessionClient extends GitLabClient {
       },
     });
     return { refs: state.refs };
+  }
+
+  /** Pushes the repository in `dir` into the new, empty project at `url` with this session's token (a restore). */
+  async pushMirror(source: { dir: string; url: string }): Promise<PushResult> {
+    return pushMirror({
+      dir: source.dir,
+      url: source.url,
+      token: this.#token,
+      signal: this.#signal,
+      timeoutMs: this.#gitTimeoutMs,
+      onRequest: () => {
+        this.#gitRequests += 1;
+      },
+    });
   }
 }
 

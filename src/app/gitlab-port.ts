@@ -1,6 +1,21 @@
 import type { TokenCheck } from '../domain/verification';
 import type { OAuthApplication, OAuthTokens } from '../gitlab/oauth';
-import type { GitLabGroup, GitLabProject, MetadataList, Page, ProjectList, ProjectSettings, RateLimitState } from '../gitlab/types';
+import type {
+  CreatedProject,
+  GitLabGroup,
+  GitLabNamespace,
+  GitLabProject,
+  MetadataList,
+  NewIssue,
+  NewLabel,
+  NewMilestone,
+  NewProject,
+  NewRelease,
+  Page,
+  ProjectList,
+  ProjectSettings,
+  RateLimitState,
+} from '../gitlab/types';
 
 /** A personal (or group/project) access token, or the access token of an OAuth authorization (SSO). */
 export type TokenKind = 'personal' | 'oauth';
@@ -22,6 +37,21 @@ export interface GitLabSession {
   fetchMirror(target: { url: string; dir: string }): Promise<{ refs: { name: string; sha: string }[] }>;
   /** HTTP requests made, API and git, each attempt counted. */
   readonly requests: number;
+  /** GET /namespaces/:id_or_path. */
+  namespace(fullPath: string): Promise<GitLabNamespace>;
+  /** POST /projects: a new, empty project; CONFLICT when its path or name is taken in the namespace. */
+  createProject(project: NewProject): Promise<CreatedProject>;
+  createLabel(projectId: number, label: NewLabel): Promise<{ id: number }>;
+  createMilestone(projectId: number, milestone: NewMilestone): Promise<{ id: number }>;
+  createIssue(projectId: number, issue: NewIssue): Promise<{ id: number; iid: number }>;
+  createIssueNote(projectId: number, issueIid: number, body: string): Promise<{ id: number }>;
+  createRelease(projectId: number, release: NewRelease): Promise<{ tagName: string }>;
+  /**
+   * Pushes the branches, tags and notes of the repository in `dir` to the empty repository at
+   * `url`, all or none, with the session's token; refused when it has refs. leftOut: the refs
+   * GitLab keeps for itself (merge requests', ...), not sent.
+   */
+  pushMirror(source: { dir: string; url: string }): Promise<{ pushed: { name: string; sha: string }[]; leftOut: string[] }>;
 }
 
 export interface SessionOptions {

@@ -1,12 +1,20 @@
 // One client per credential: the few questions Backplane asks GitLab, answered in our types.
 import { Gitlab } from '@gitbeaker/rest';
 import { createRequester, type ResponseInfo } from './requester';
+import { BackplaneError } from '../errors';
 import {
+  type CreatedProject,
   GitLabError,
   type GitLabGroup,
+  type GitLabNamespace,
   type GitLabProject,
   type GitLabUser,
   type MetadataList,
+  type NewIssue,
+  type NewLabel,
+  type NewMilestone,
+  type NewProject,
+  type NewRelease,
   type Page,
   type ProjectList,
   type ProjectSettings,
@@ -46,23 +54,27 @@ export interface GitLabPageClient {
 
 export const DEFAULT_PER_PAGE = 100;
 
+/** What GitLab's 400 on POST /projects says of a path or name in use, among its field errors. */
+const TAKEN = /has already been taken/;
+
 // The slice of gitbeaker's resources used here. Its generic signatures (camelize, showExpanded,
 // pagination) add nothing once answers are mapped to our own types below.
 type Call = (...args: unknown[]) => Promise<unknown>;
 interface Api {
   PersonalAccessTokens: { show: Call };
   Users: { showCurrentUser: Call };
+  Namespaces: { show: Call };
   Groups: { show: Call; allProjects: Call; allDescendantGroups: Call };
-  Projects: { show: Call };
+  Projects: { show: Call; create: Call };
   Branches: { all: Call };
   Tags: { all: Call };
-  Issues: { all: Call };
+  Issues: { all: Call; create: Call };
   MergeRequests: { all: Call };
-  ProjectLabels: { all: Call };
-  ProjectMilestones: { all: Call };
-  IssueNotes: { all: Call };
+  ProjectLabels: { all: Call; create: Call };
+  ProjectMilestones: { all: Call; create: Call };
+  IssueNotes: { all: Call; create: Call };
   MergeRequestNotes: { all: Call };
-  ProjectReleases: { all: Call };
+  ProjectReleases: { all: Call; create: Call };
 }
 
 type Raw = Record<string, unknown>;
@@ -241,6 +253,64 @@ export class GitLabClient implements GitLabPageClient {
         break;
     }
     return toPage(answer, what, (raw) => raw);
+  }
+
+  // The restore's writes: one HTTP request each, GitLab's answer mapped to what the restore needs next.
+
+  /** GET /namespaces/:id_or_path: a group (or user) a project can be created in. */
+  async namespace(fullPath: string): Promise<GitLabNamespace> {
+    const what = `GET /namespaces/${fullPath}`;
+    const raw = object(await this.#api.Namespaces.show(fullPath), what);
+    return { id: id(raw, what), fullPath: text(raw, 'full_path', what), kind: text(raw, 'kind', what) };
+  }
+
+  /**
+   * POST /projects: a new, empty project. A path or name in use is GitLab's 400 'has already
+   * been taken', answered CONFLICT: a restore never writes into a project that exists.
+   */
+  async createProject(project: NewProject): Promise<CreatedProject> {
+    const what = 'POST /projects';
+    let raw: Raw;
+    try {
+      raw = object(await this.#api.Projects.create({ ...project.settings, namespace_id: project.namespaceId, path: project.path, name: project.name }), what);
+    } catch (error) {
+      if (error instanceof GitLabError && error.details.status === 400 && TAKEN.test(error.details.gitlabMessage ?? '')) {
+        throw new BackplaneError('CONFLICT', `a project named ${project.path} exists in the namespace: a restore never overwrites a project`);
+      }
+      throw error;
+    }
+    return { id: id(raw, what), fullPath: text(raw, 'path_with_namespace', what), httpUrlToRepo: text(raw, 'http_url_to_repo', what) };
+  }
+
+  async createLabel(projectId: number, label: NewLabel): Promise<{ id: number }> {
+    const what = `POST /projects/${projectId}/labels`;
+    const { name, color, ...rest } = label;
+    return { id: id(object(await this.#api.ProjectLabels.create(projectId, name, color, rest), what), what) };
+  }
+
+  async createMilestone(projectId: number, milestone: NewMilestone): Promise<{ id: number }> {
+    const what = `POST /projects/${projectId}/milestones`;
+    const { title, ...rest } = milestone;
+    return { id: id(object(await this.#api.ProjectMilestones.create(projectId, title, rest), what), what) };
+  }
+
+  async createIssue(projectId: number, issue: NewIssue): Promise<{ id: number; iid: number }> {
+    const what = `POST /projects/${projectId}/issues`;
+    const { title, labels, ...rest } = issue;
+    const raw = object(await this.#api.Issues.create(projectId, title, { ...rest, ...(labels && { labels: labels.join(',') }) }), what);
+    const iid = raw.iid;
+    if (typeof iid !== 'number' || !Number.isInteger(iid)) throw badResponse(what, 'the issue has no iid');
+    return { id: id(raw, what), iid };
+  }
+
+  async createIssueNote(projectId: number, issueIid: number, body: string): Promise<{ id: number }> {
+    const what = `POST /projects/${projectId}/issues/${issueIid}/notes`;
+    return { id: id(object(await this.#api.IssueNotes.create(projectId, issueIid, body), what), what) };
+  }
+
+  async createRelease(projectId: number, release: NewRelease): Promise<{ tagName: string }> {
+    const what = `POST /projects/${projectId}/releases`;
+    return { tagName: text(object(await this.#api.ProjectReleases.create(projectId, release), what), 'tag_name', what) };
   }
 }
 

@@ -94,3 +94,54 @@ export interface ProjectSettings {
   defaultBranch: string | null;
   raw: Record<string, unknown>;
 }
+
+export interface GitLabNamespace {
+  id: number;
+  fullPath: string;
+  /** 'group' or 'user'. */
+  kind: string;
+}
+
+/** A project to create: in a namespace, empty; the settings are GitLab's names (description, visibility, wiki_enabled, ...). */
+export interface NewProject {
+  namespaceId: number;
+  path: string;
+  name: string;
+  settings?: Record<string, unknown>;
+}
+
+export interface CreatedProject {
+  id: number;
+  fullPath: string;
+  httpUrlToRepo: string;
+}
+
+/** What a restore writes into a new project, each one request; GitLab's parameter names. */
+export interface NewLabel {
+  name: string;
+  color: string;
+  description?: string | null;
+}
+
+export interface NewMilestone {
+  title: string;
+  description?: string | null;
+  due_date?: string | null;
+  start_date?: string | null;
+}
+
+export interface NewIssue {
+  title: string;
+  description?: string | null;
+  labels?: string[];
+  milestone_id?: number | null;
+  confidential?: boolean;
+  due_date?: string | null;
+}
+
+export interface NewRelease {
+  tag_name: string;
+  name?: string | null;
+  description?: string | null;
+  released_at?: string | null;
+}

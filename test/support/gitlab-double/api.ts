@@ -44,9 +44,18 @@ export function serveApi(model: Model, request: ApiRequest): Answer {
     return caller.token.kind === 'personal' ? ok(tokenJson(caller.token, model, request.now)) : notFound();
   }
   if (s.length === 1 && s[0] === 'user') return scoped(caller.token, [...READ_API, 'read_user']) ?? ok(userJson(caller.user, request.baseUrl));
+  if (s.length === 2 && s[0] === 'namespaces') return scoped(caller.token, READ_API) ?? namespaceRoute(model, request, s[1]!);
   if (s[0] === 'groups' && s.length >= 2) return scoped(caller.token, READ_API) ?? groupRoute(model, request);
   if (s[0] === 'projects' && s.length >= 2) return scoped(caller.token, READ_API) ?? projectRoute(model, request);
   return notFound();
+}
+
+/** GET /namespaces/:id_or_path: a group as a namespace (the double has no user namespaces), hidden when not visible. */
+function namespaceRoute(model: Model, request: ApiRequest, idOrPath: string): Answer {
+  const group = model.findGroup(idOrPath, request.caller.user.username);
+  if (!group) return notFound();
+  const json = groupJson(group, request.baseUrl);
+  return ok({ id: json.id, name: json.name, path: json.path, kind: 'group', full_path: json.full_path, parent_id: json.parent_id, web_url: json.web_url });
 }
 
 function groupRoute(model: Model, request: ApiRequest): Answer {

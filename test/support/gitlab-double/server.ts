@@ -40,6 +40,8 @@ const UNAUTHORIZED_TEXT =
 const NOT_FOUND_TEXT = "The project you were looking for could not be found or you don't have permission to view it.\n";
 const DEFAULT_SCOPES = ['api', 'read_api', 'read_repository'];
 const MAX_FORM_BYTES = 64 * 1024;
+/** An issue's description may be long; GitLab takes a million characters. */
+const MAX_WRITE_BYTES = 4 * 1024 * 1024;
 
 export class GitLabDouble {
   /** Every request answered, faults and refusals included, in the order of their answers. */
@@ -264,7 +266,8 @@ export class GitLabDouble {
         return;
       }
       if (record.path.startsWith(API_PREFIX)) {
-        this.send(res, record, this.api(req, record));
+        if (record.method === 'GET') this.send(res, record, this.api(req, record));
+        else this.readBody(req, res, record, (body) => this.api(req, record, body));
         return;
       }
       if (record.path === '/oauth/authorize' && record.method === 'GET') {
@@ -281,7 +284,7 @@ export class GitLabDouble {
     }
   }
 
-  private api(req: IncomingMessage, record: RecordedRequest): Answer {
+  private api(req: IncomingMessage, record: RecordedRequest, body?: Record<string, unknown>): Answer {
     const now = Date.now();
     const credential = credentialOf(req);
     const token = credential && this.model.tokens.get(credential.value);
@@ -292,22 +295,19 @@ export class GitLabDouble {
     token.lastUsedAt = now;
     const rate = this.rateLimits.take(token.value, now);
     if (rate?.limited) return { status: 429, body: { message: 'Retry later' }, headers: rate.headers };
-    let answer: Answer;
-    if (record.method !== 'GET') {
-      answer = notFound();
-    } else {
-      const segments = decodeSegments(record.path.slice(API_PREFIX.length));
-      answer = segments
-        ? serveApi(this.model, {
-            segments,
-            query: record.query,
-            baseUrl: this.address,
-            linkBase: this.address + record.path,
-            caller: { user: this.model.userById(token.userId), token },
-            now,
-          })
-        : notFound();
-    }
+    const segments = decodeSegments(record.path.slice(API_PREFIX.length));
+    const answer = segments
+      ? serveApi(this.model, {
+          segments,
+          query: record.query,
+          baseUrl: this.address,
+          linkBase: this.address + record.path,
+          caller: { user: this.model.userById(token.userId), token },
+          now,
+          method: record.method,
+          ...(body !== undefined && { body }),
+        })
+      : notFound();
     return rate ? { ...answer, headers: { ...answer.headers, ...rate.headers } } : answer;
   }
 
@@ -355,6 +355,36 @@ export class GitLabDouble {
     this.requests.push(record);
     res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
     res.end(text);
+  }
+
+  /**
+   * A write's parameters, as GitLab takes them: a JSON object, or a form (the query string's
+   * parameters too, as Grape merges them). A body over the limit is refused with 413 unread.
+   */
+  private readBody(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, answer: (body: Record<string, unknown>) => Answer): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_WRITE_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_WRITE_BYTES) return this.send(res, record, { status: 413, body: { message: '413 Request Entity Too Large' } });
+      const text = Buffer.concat(chunks).toString();
+      let params: Record<string, unknown>;
+      try {
+        const parsed: unknown = (req.headers['content-type'] ?? '').includes('application/json') && text !== '' ? JSON.parse(text) : undefined;
+        if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) throw new Error('not an object');
+        params = { ...record.query, ...(parsed ?? Object.fromEntries(new URLSearchParams(text))) };
+      } catch {
+        return this.send(res, record, { status: 400, body: { error: 'The request body is not valid JSON' } });
+      }
+      try {
+        this.send(res, record, answer(params));
+      } catch (error) {
+        this.send(res, record, { status: 500, body: { message: `500 Internal Server Error: ${String(error)}` } });
+      }
+    });
   }
 
   /** /oauth/token takes a form (as OAuth clients send) or JSON. */
