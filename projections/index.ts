@@ -7,6 +7,7 @@ import { planCredentialHistoryProjection } from './plan-credential-history';
 import { plansProjection } from './plans';
 import { repositoriesProjection } from './repositories';
 import { snapshotsProjection } from './snapshots';
+import { storagesProjection } from './storages';
 import { tasksProjection } from './tasks';
 import { passwordsProjection } from './passwords';
 import { tenantsProjection } from './tenants';
@@ -26,6 +27,7 @@ export const productProjection = combineProjections('product', [
   repositoriesProjection,
   tasksProjection,
   snapshotsProjection,
+  storagesProjection,
 ]);
 
 /** Every read model Backplane maintains, as the runners apply them. */

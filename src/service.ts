@@ -1,5 +1,6 @@
 import { openBackplane, type Backplane } from './backplane';
 import { backupPlaces } from './backup-places';
+import { storageSettings } from './app/backup/storages';
 import { checkGit } from './git';
 import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import { OAuthAuthorizations } from './auth/oauth-authorizations';
@@ -78,7 +79,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         gitTimeoutMs: 60 * 60_000,
         ...options.gitlab,
       }),
-      backup: backupPlaces(config.dataDir, key),
+      backup: backupPlaces(config.dataDir, key, (tenantId, storageId) => storageSettings({ db: backplane.db, vault }, tenantId, storageId)),
       jobs,
       heartbeats,
       work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, taskStaleAfterMs: 30 * 60_000, ...options.work },

@@ -10,6 +10,7 @@ import { OrganizationSyncResolver, RepositoryResolver } from './repositories/rep
 import { refuseNul } from './shared/refuse-nul';
 import { DateTime } from './shared/scalars';
 import { SnapshotCredentialUseResolver, SnapshotResolver, TaskStorageResolver } from './snapshots/snapshot.resolver';
+import { StorageResolver } from './snapshots/storage.resolver';
 import { TaskCredentialUseResolver, TaskResolver } from './tasks/task.resolver';
 import { PrincipalResolver } from './tenants/principal.resolver';
 
@@ -34,6 +35,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       SnapshotResolver,
       SnapshotCredentialUseResolver,
       TaskStorageResolver,
+      StorageResolver,
     ],
     authChecker,
     globalMiddlewares: [refuseNul],

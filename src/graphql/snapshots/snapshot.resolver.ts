@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { manifestOf, verifySnapshot } from '../../app/backup/snapshots';
-import { storagesOf } from '../../app/backup/storages';
+import { storageById } from '../../app/backup/storages';
 import { found } from '../../app/found';
 import { credentialById } from '../../queries/organizations';
 import { repositoryById } from '../../queries/repositories';
@@ -15,18 +15,13 @@ import { repositoryOf } from '../repositories/repository.resolver';
 import { badInput } from '../shared/bad-input';
 import { Task } from '../tasks/task.type';
 import { taskOf } from '../tasks/task.resolver';
-import { Snapshot, SnapshotConnection, SnapshotCredentialUse, SnapshotRef, Storage, StorageKind } from './snapshot.type';
+import { Snapshot, SnapshotConnection, SnapshotCredentialUse, SnapshotRef, Storage } from './snapshot.type';
+import { storageOf } from './storage.view';
 
 const MAX_PAGE = 100;
 
 @Resolver(() => Snapshot)
 export class SnapshotResolver {
-  @Authorized(Roles.readers)
-  @Query(() => [Storage], { description: "The tenant's storages." })
-  storages(@Ctx() context: GraphQLContext): Storage[] {
-    return storagesOf(tenantOf(context)).map((view) => ({ ...view, kind: StorageKind[view.kind] }));
-  }
-
   @Authorized(Roles.readers)
   @Query(() => Snapshot, { nullable: true })
   async snapshot(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Snapshot | null> {
@@ -67,9 +62,8 @@ export class SnapshotResolver {
   }
 
   @FieldResolver(() => Storage)
-  storage(@Root() snapshot: Snapshot, @Ctx() context: GraphQLContext): Storage {
-    const view = storagesOf(tenantOf(context)).find((storage) => storage.id === snapshot.storageId);
-    return found(view && { ...view, kind: StorageKind[view.kind] }, 'storage', snapshot.storageId);
+  async storage(@Root() snapshot: Snapshot, @Ctx() context: GraphQLContext): Promise<Storage> {
+    return storageOf(found(await storageById(context.app, tenantOf(context), snapshot.storageId), 'storage', snapshot.storageId));
   }
 
   @FieldResolver(() => [SnapshotRef], { description: 'Every git ref, read from the manifest in storage.', complexity: 50 })

@@ -10,7 +10,12 @@ registerEnumType(StorageKind, {
   valuesConfig: { LOCAL: { description: "A folder of Backplane's data folder." }, S3: { description: 'A bucket of an S3-compatible service.' } },
 });
 
-@ObjectType({ description: 'Where snapshots are kept, encrypted and deduplicated.' })
+@ObjectType({
+  description:
+    "Where snapshots are kept, encrypted under the tenant's key and deduplicated. A LOCAL storage is a folder of Backplane's data folder " +
+    '(the default one, or a folder of its own named by its id: no path can be given); an S3 storage is a bucket of an S3-compatible service, ' +
+    'whose secret access key is an entry of the password manager and never shown here.',
+})
 export class Storage {
   @Field(() => ID)
   id!: string;
@@ -23,6 +28,30 @@ export class Storage {
 
   @Field(() => Boolean, { description: 'Where plans keep their snapshots unless they name another storage.' })
   isDefault!: boolean;
+
+  @Field(() => DateTime, { nullable: true, description: 'null for the default storage, which every tenant has from the start.' })
+  addedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "S3: the service's URL; null: AWS itself, or a LOCAL storage." })
+  endpoint!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'S3: the bucket.' })
+  bucket!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'S3: the region requests are signed for.' })
+  region!: string | null;
+
+  @Field(() => String, { nullable: true, description: "S3: where the storage's objects live in the bucket; empty: its root." })
+  prefix!: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'S3: the bucket is named in the path rather than in the host name.' })
+  forcePathStyle!: boolean | null;
+
+  @Field(() => String, { nullable: true, description: 'S3: the access key id (not a secret).' })
+  accessKeyId!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'S3: the password manager entry that holds the secret access key; the secret itself is never shown.' })
+  passwordId!: string | null;
 }
 
 @ObjectType({ description: 'A git ref as the snapshot holds it.' })
