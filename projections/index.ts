@@ -6,6 +6,7 @@ import { organizationsProjection } from './organizations';
 import { planCredentialHistoryProjection } from './plan-credential-history';
 import { plansProjection } from './plans';
 import { repositoriesProjection } from './repositories';
+import { restoresProjection } from './restores';
 import { snapshotsProjection } from './snapshots';
 import { storagesProjection } from './storages';
 import { tasksProjection } from './tasks';
@@ -27,6 +28,7 @@ export const productProjection = combineProjections('product', [
   repositoriesProjection,
   tasksProjection,
   snapshotsProjection,
+  restoresProjection,
   storagesProjection,
 ]);
 

@@ -1,4 +1,5 @@
-import { fetchMirror, type GitRef, type PushResult, pushMirror } from './git';
+import { rm } from 'node:fs/promises';
+import { cloneBundle, fetchMirror, type GitRef, type PushResult, pushMirror } from './git';
 import { GitLabClient, type GitLabAuth, type GitLabClientOptions } from './gitlab/client';
 import { gitlabPort, type GitLabSettings } from './gitlab/port';
 
@@ -40,6 +41,19 @@ export class GitLabSessionClient extends GitLabClient {
       },
     });
     return { refs: state.refs };
+  }
+
+  /**
+   * Pushes what a bundle holds into the new, empty project at `url`: the bundle is cloned into
+   * `dir` (a scratch folder, removed after), then pushed with this session's token.
+   */
+  async pushBundle(source: { file: string; dir: string; url: string }): Promise<PushResult> {
+    try {
+      await cloneBundle(source.file, source.dir, { signal: this.#signal, timeoutMs: this.#gitTimeoutMs });
+      return await this.pushMirror({ dir: source.dir, url: source.url });
+    } finally {
+      await rm(source.dir, { recursive: true, force: true });
+    }
   }
 
   /** Pushes the repository in `dir` into the new, empty project at `url` with this session's token (a restore). */

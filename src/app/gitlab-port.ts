@@ -37,6 +37,8 @@ export interface GitLabSession {
   fetchMirror(target: { url: string; dir: string }): Promise<{ refs: { name: string; sha: string }[] }>;
   /** HTTP requests made, API and git, each attempt counted. */
   readonly requests: number;
+  /** GET /user: whose the token is. */
+  currentUser(): Promise<{ id: number; username: string }>;
   /** GET /namespaces/:id_or_path. */
   namespace(fullPath: string): Promise<GitLabNamespace>;
   /** POST /projects: a new, empty project; CONFLICT when its path or name is taken in the namespace. */
@@ -52,6 +54,10 @@ export interface GitLabSession {
    * GitLab keeps for itself (merge requests', ...), not sent.
    */
   pushMirror(source: { dir: string; url: string }): Promise<{ pushed: { name: string; sha: string }[]; leftOut: string[] }>;
+  /** pushMirror of a git bundle's content, cloned first into `dir` (which must not exist, and is removed after). */
+  pushBundle(source: { file: string; dir: string; url: string }): Promise<{ pushed: { name: string; sha: string }[]; leftOut: string[] }>;
+  /** GET /projects/:path; null when GitLab has none there that the token can see. */
+  findProject(fullPath: string): Promise<GitLabProject | null>;
 }
 
 export interface SessionOptions {

@@ -257,6 +257,17 @@ export class GitLabClient implements GitLabPageClient {
 
   // The restore's writes: one HTTP request each, GitLab's answer mapped to what the restore needs next.
 
+  /** GET /projects/:path: the project there, or null when there is none this token can see. */
+  async findProject(fullPath: string): Promise<GitLabProject | null> {
+    const what = `GET /projects/${fullPath}`;
+    try {
+      return toProject(object(await this.#api.Projects.show(fullPath), what), what);
+    } catch (error) {
+      if (error instanceof GitLabError && error.failure === 'NOT_FOUND') return null;
+      throw error;
+    }
+  }
+
   /** GET /namespaces/:id_or_path: a group (or user) a project can be created in. */
   async namespace(fullPath: string): Promise<GitLabNamespace> {
     const what = `GET /namespaces/${fullPath}`;

@@ -7,6 +7,7 @@ import { CatalogResolver } from './catalog/catalog.resolver';
 import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } from './organizations/organization.resolver';
 import { PlanResolver } from './plans/plan.resolver';
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
+import { RestoreResolver } from './restores/restore.resolver';
 import { refuseNul } from './shared/refuse-nul';
 import { DateTime } from './shared/scalars';
 import { SnapshotCredentialUseResolver, SnapshotResolver, TaskStorageResolver } from './snapshots/snapshot.resolver';
@@ -35,6 +36,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       SnapshotResolver,
       SnapshotCredentialUseResolver,
       TaskStorageResolver,
+      RestoreResolver,
       StorageResolver,
     ],
     authChecker,
