@@ -100,6 +100,28 @@ const taskOps = {
 /** A task of a new plan, run as root. */
 const newTask = async (f: Fixture) => (await f.api.ok(root(f), taskOps.runPlan, { planId: await newPlan(f) })).runPlan.id as string;
 
+const snapshotOps = {
+  verifySnapshot: 'mutation($id: ID!) { verifySnapshot(id: $id) { id verification { ok } } }',
+  snapshot: 'query($id: ID!) { snapshot(id: $id) { id } }',
+  snapshots: 'query($planId: ID) { snapshots(planId: $planId) { totalCount } }',
+  storages: 'query { storages { id kind } }',
+};
+const snapshotsTaken = new WeakMap<Fixture, Promise<string>>();
+/** A snapshot of a protected repository, taken by a run of a new plan (once: it is only read and verified). */
+const aSnapshot = (f: Fixture) => {
+  const taken =
+    snapshotsTaken.get(f) ??
+    (async () => {
+      await newRepository(f, true);
+      const taskId = await newTask(f);
+      await f.api.service.app.jobs.idle();
+      const { task } = await f.api.ok(root(f), 'query($id: ID!) { task(id: $id) { snapshots(first: 1) { edges { node { id } } } } }', { id: taskId });
+      return task.snapshots.edges[0].node.id as string;
+    })();
+  snapshotsTaken.set(f, taken);
+  return taken;
+};
+
 const mutations: Row[] = [
   {
     name: 'storePassword',
@@ -185,6 +207,7 @@ const mutations: Row[] = [
     },
     allowed: operators,
   },
+  { name: 'verifySnapshot', document: snapshotOps.verifySnapshot, variables: async (f) => ({ id: await aSnapshot(f) }), allowed: operators },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
   { name: 'createTenant', document: ops.createTenant, variables: (f) => ({ name: f.unique('tenant') }), allowed: [] },
 ];
@@ -211,6 +234,9 @@ const queries: Row[] = [
   { name: 'licenseSeats', document: ops.licenseSeats, variables: () => ({}), allowed: readers },
   { name: 'task', document: taskOps.task, variables: async (f) => ({ id: await newTask(f) }), allowed: readers },
   { name: 'tasks', document: taskOps.tasks, variables: (f) => ({ planId: f.s.planId }), allowed: readers },
+  { name: 'snapshot', document: snapshotOps.snapshot, variables: async (f) => ({ id: await aSnapshot(f) }), allowed: readers },
+  { name: 'snapshots', document: snapshotOps.snapshots, variables: (f) => ({ planId: f.s.planId }), allowed: readers },
+  { name: 'storages', document: snapshotOps.storages, variables: () => ({}), allowed: readers },
   {
     name: 'repositorySync',
     document: ops.repositorySync,
