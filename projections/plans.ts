@@ -2,10 +2,10 @@ import type { Projection } from '../src/core/projection';
 import type { PlanEvent } from '../src/domain/plan';
 import { actorJson, dataOf, eventContext } from './event-context';
 
-/** Backup plans as they stand: the switch, and per credential whether it is on, since when and by whom. */
+/** Backup plans as they stand: the switch, per credential whether it is on, since when and by whom, and the backup settings. */
 export const plansProjection: Projection = {
   name: 'plans',
-  version: 1,
+  version: 2,
   tables: ['plans', 'plan_credentials'],
   schema: [
     `CREATE TABLE plans (
@@ -14,10 +14,18 @@ export const plansProjection: Projection = {
        organization_id uuid NOT NULL,
        name text NOT NULL,
        additional_credentials_enabled boolean NOT NULL DEFAULT false,
+       storage_id uuid,
+       schedule jsonb,
+       schedule_set_at timestamptz,
+       keep_last integer,
+       keep_daily integer,
+       keep_weekly integer,
+       keep_monthly integer,
        version bigint NOT NULL,
        created_at timestamptz NOT NULL,
        deleted_at timestamptz)`,
     'CREATE INDEX plans_tenant ON plans (tenant_id, organization_id)',
+    'CREATE INDEX plans_scheduled ON plans (tenant_id) WHERE schedule IS NOT NULL AND deleted_at IS NULL',
     `CREATE TABLE plan_credentials (
        plan_id uuid NOT NULL,
        credential_id uuid NOT NULL,
@@ -54,6 +62,28 @@ export const plansProjection: Projection = {
             params: [event.data.planId, event.data.credentialId, context.tenantId, event.data.enabled, context.occurredAt, actorJson(context)],
           },
         ];
+      case 'PlanBackupSettingsUpdated': {
+        const { planId, storageId, schedule, keepLast, keepDaily, keepWeekly, keepMonthly } = event.data;
+        return [
+          {
+            // A schedule counts from when it was set (setting one does not start a run at once); saving it unchanged keeps that time.
+            sql: `UPDATE plans SET storage_id = $2, schedule = $3::jsonb,
+                    schedule_set_at = CASE WHEN $3::jsonb IS NULL THEN NULL WHEN schedule = $3::jsonb THEN schedule_set_at ELSE $4::timestamptz END,
+                    keep_last = $5, keep_daily = $6, keep_weekly = $7, keep_monthly = $8, version = $9 WHERE id = $1`,
+            params: [
+              planId,
+              storageId,
+              schedule === null ? null : JSON.stringify(schedule),
+              context.occurredAt,
+              keepLast,
+              keepDaily,
+              keepWeekly,
+              keepMonthly,
+              version,
+            ],
+          },
+        ];
+      }
       case 'PlanDeleted':
         return [{ sql: 'UPDATE plans SET deleted_at = $2, version = $3 WHERE id = $1', params: [event.data.planId, context.occurredAt, version] }];
       default:

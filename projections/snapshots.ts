@@ -2,10 +2,10 @@ import type { Projection } from '../src/core/projection';
 import type { SnapshotEvent } from '../src/domain/snapshot';
 import { dataOf, eventContext } from './event-context';
 
-/** Snapshots taken by plan runs, with their last verification. */
+/** Snapshots taken by plan runs, with their last verification, and when their plan's retention let them go. */
 export const snapshotsProjection: Projection = {
   name: 'snapshots',
-  version: 1,
+  version: 2,
   tables: ['snapshots'],
   schema: [
     `CREATE TABLE snapshots (
@@ -27,10 +27,13 @@ export const snapshotsProjection: Projection = {
        counts jsonb NOT NULL,
        credentials_used jsonb NOT NULL,
        verification jsonb,
+       expired_at timestamptz,
+       expiry_rule text,
        version bigint NOT NULL)`,
     'CREATE INDEX snapshots_repository ON snapshots (tenant_id, repository_id, taken_at DESC, id DESC)',
     'CREATE INDEX snapshots_plan ON snapshots (tenant_id, plan_id, taken_at DESC, id DESC)',
     'CREATE INDEX snapshots_task ON snapshots (tenant_id, task_id)',
+    'CREATE INDEX snapshots_storage ON snapshots (tenant_id, storage_id) WHERE expired_at IS NULL',
   ],
   filter: { streamPrefixes: ['snapshot-'] },
   apply(recorded) {
@@ -72,6 +75,13 @@ export const snapshotsProjection: Projection = {
         const { snapshotId, repositoryId: _repositoryId, ...verification } = event.data;
         return [{ sql: 'UPDATE snapshots SET verification = $2, version = $3 WHERE id = $1', params: [snapshotId, JSON.stringify(verification), version] }];
       }
+      case 'SnapshotExpired':
+        return [
+          {
+            sql: 'UPDATE snapshots SET expired_at = $2, expiry_rule = $3, version = $4 WHERE id = $1',
+            params: [event.data.snapshotId, event.data.expiredAt, event.data.rule, version],
+          },
+        ];
       default:
         return [];
     }

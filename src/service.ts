@@ -8,6 +8,7 @@ import type { AppDeps, WorkSettings } from './app/deps';
 import { Jobs } from './app/jobs';
 import { TaskHeartbeats } from './app/task-heartbeats';
 import { startSyncScheduler } from './app/sync-scheduler';
+import { startPlanScheduler } from './app/plan-scheduler';
 import type { GitLabSettings } from './gitlab/port';
 import { backupGitLabPort } from './gitlab-session';
 import { TenantLock } from './app/tenant-lock';
@@ -41,7 +42,7 @@ export interface ServiceOptions {
   settleTimeoutMs?: number;
   gitlab?: Partial<GitLabSettings & { gitTimeoutMs: number }>;
   work?: Partial<WorkSettings>;
-  /** What the sync schedule takes to be now. */
+  /** What the sync and plan schedules take to be now. */
   scheduleClock?: () => Date;
 }
 
@@ -116,6 +117,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Unset, the public address is the server's own, known once it listens (PORT=0 picks one).
     if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;
     const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
+    const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     return {
       backplane,
       app,
@@ -124,6 +126,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       bootstrapped: bootstrap !== null,
       async close() {
         scheduler.stop();
+        planScheduler.stop();
         await running.close();
         await jobs.close();
         await backplane.close();

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { readState } from '../core/read-state';
 import { credential, credentialStream } from '../domain/credential';
-import { plan, planStream, type CredentialChange, type KnownCredential, type PlanCommand } from '../domain/plan';
+import { plan, planStream, type CredentialChange, type KnownCredential, type PlanCommand, type PlanScheduleInput } from '../domain/plan';
 import { organizationById } from '../queries/organizations';
 import { planById, planNameTaken, plansUsingCredential } from '../queries/plans';
+import { unfinishedTaskOf } from '../queries/tasks';
 import { isUuid } from '../queries/sql-values';
 import type { PlanView } from '../queries/views';
+import { DEFAULT_STORAGE_ID, storageById } from './backup/storages';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
 import { executeLocked } from './locked-command';
@@ -80,6 +82,63 @@ export async function updatePlanCredentials(
     const credentials: CredentialChange[] = [];
     for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, id, change.credentialId) });
     return { type: 'UpdatePlanCredentials', data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials } };
+  });
+}
+
+export interface PlanBackupSettingsInput {
+  /** Unset: the tenant's default storage. */
+  storageId?: string | null;
+  schedule?: PlanScheduleInput | null;
+  keepLast?: number | null;
+  keepDaily?: number | null;
+  keepWeekly?: number | null;
+  keepMonthly?: number | null;
+}
+
+/** What a plan's schedule counts from: its latest run's start, or when the schedule was set if that is later. */
+export function scheduleSince(view: PlanView, lastStartedAt: Date | null): Date {
+  const times = [lastStartedAt, view.scheduleSetAt].filter((at) => at !== null).map((at) => at.getTime());
+  return new Date(Math.max(0, ...times));
+}
+
+/** The storage a plan keeps its snapshots in. */
+export function storageOfPlan(view: PlanView): string {
+  return view.storageId ?? DEFAULT_STORAGE_ID;
+}
+
+/**
+ * Storage, schedule and retention in one go, each field as given (unset: default storage, no
+ * schedule, no limit). The storage is looked up under the tenant lock, as is whether the plan
+ * runs: a running plan's storage is not changed under it.
+ */
+export function updatePlanBackupSettings(
+  deps: AppDeps,
+  request: Request,
+  id: string,
+  input: PlanBackupSettingsInput,
+  expectedVersion?: number | null,
+): Promise<PlanView> {
+  const { tenantId } = request.principal;
+  const storageId = input.storageId ?? DEFAULT_STORAGE_ID;
+  return changePlan(deps, request, id, expectedVersion, async () => {
+    const current = await planById(deps.db, tenantId, id);
+    return {
+      type: 'UpdatePlanBackupSettings',
+      data: {
+        planId: id,
+        storageId,
+        schedule: input.schedule ?? null,
+        keepLast: input.keepLast ?? null,
+        keepDaily: input.keepDaily ?? null,
+        keepWeekly: input.keepWeekly ?? null,
+        keepMonthly: input.keepMonthly ?? null,
+        known: {
+          storageExists: (await storageById(deps, tenantId, storageId)) !== null,
+          currentStorageId: current === null ? DEFAULT_STORAGE_ID : storageOfPlan(current),
+          planRunning: (await unfinishedTaskOf(deps.db, tenantId, id)) !== null,
+        },
+      },
+    };
   });
 }
 

@@ -56,15 +56,24 @@ export type SnapshotEvent =
   | { type: 'SnapshotRecorded'; data: SnapshotTaken }
   | { type: 'SnapshotVerified'; data: SnapshotVerification & { snapshotId: string; repositoryId: string } }
   /** Someone took the snapshot's content away as an archive: who, the history's metadata says. */
-  | { type: 'SnapshotDownloaded'; data: { snapshotId: string; repositoryId: string; at: string } };
+  | { type: 'SnapshotDownloaded'; data: { snapshotId: string; repositoryId: string; at: string } }
+  /** Its plan's retention keeps it no more: its objects may be removed by a prune, unless another snapshot names them. */
+  | { type: 'SnapshotExpired'; data: SnapshotExpiry & { snapshotId: string; repositoryId: string; planId: string } };
+
+export interface SnapshotExpiry {
+  expiredAt: string;
+  /** Why, in a few words: the retention rules that no longer keep it. */
+  rule: string;
+}
 
 export type SnapshotCommand =
   | { type: 'RecordSnapshot'; data: SnapshotTaken }
   | { type: 'RecordSnapshotVerification'; data: SnapshotVerification }
-  | { type: 'RecordSnapshotDownload'; data: { at: string } };
+  | { type: 'RecordSnapshotDownload'; data: { at: string } }
+  | { type: 'RecordSnapshotExpiry'; data: SnapshotExpiry };
 
 export interface SnapshotState {
-  snapshot: { snapshotId: string; repositoryId: string; objects: number } | null;
+  snapshot: { snapshotId: string; repositoryId: string; planId: string; objects: number; expired: boolean } | null;
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -74,7 +83,17 @@ export const snapshot: Decider<SnapshotState, SnapshotCommand, SnapshotEvent> = 
   evolve(state, event) {
     switch (event.type) {
       case 'SnapshotRecorded':
-        return { snapshot: { snapshotId: event.data.snapshotId, repositoryId: event.data.repositoryId, objects: event.data.objects } };
+        return {
+          snapshot: {
+            snapshotId: event.data.snapshotId,
+            repositoryId: event.data.repositoryId,
+            planId: event.data.planId,
+            objects: event.data.objects,
+            expired: false,
+          },
+        };
+      case 'SnapshotExpired':
+        return state.snapshot === null ? state : { snapshot: { ...state.snapshot, expired: true } };
       case 'SnapshotVerified':
       case 'SnapshotDownloaded':
         return state;
@@ -95,8 +114,7 @@ export const snapshot: Decider<SnapshotState, SnapshotCommand, SnapshotEvent> = 
         return [{ type: 'SnapshotRecorded', data: taken }];
       }
       case 'RecordSnapshotVerification': {
-        const recorded = state.snapshot;
-        if (recorded === null) throw new DomainError('NOT_FOUND', 'no such snapshot');
+        const recorded = live(state);
         const { ok, checkedObjects, firstBrokenObject } = command.data;
         if (ok !== (firstBrokenObject === null)) throw new DomainError('INVALID_INPUT', 'a verification names a broken object exactly when it fails');
         if (!Number.isSafeInteger(checkedObjects) || checkedObjects < 0 || checkedObjects > recorded.objects) {
@@ -107,12 +125,27 @@ export const snapshot: Decider<SnapshotState, SnapshotCommand, SnapshotEvent> = 
         return [{ type: 'SnapshotVerified', data: { snapshotId: recorded.snapshotId, repositoryId: recorded.repositoryId, ...command.data } }];
       }
       case 'RecordSnapshotDownload': {
+        const recorded = live(state);
+        return [{ type: 'SnapshotDownloaded', data: { snapshotId: recorded.snapshotId, repositoryId: recorded.repositoryId, at: command.data.at } }];
+      }
+      case 'RecordSnapshotExpiry': {
         const recorded = state.snapshot;
         if (recorded === null) throw new DomainError('NOT_FOUND', 'no such snapshot');
-        return [{ type: 'SnapshotDownloaded', data: { snapshotId: recorded.snapshotId, repositoryId: recorded.repositoryId, at: command.data.at } }];
+        // Expired once: a retention applied again finds nothing more to do.
+        if (recorded.expired) return [];
+        const { snapshotId, repositoryId, planId } = recorded;
+        return [{ type: 'SnapshotExpired', data: { snapshotId, repositoryId, planId, ...command.data } }];
       }
     }
   },
 };
+
+/** A snapshot that exists and has not expired: what may still be verified or taken away. */
+function live(state: SnapshotState): NonNullable<SnapshotState['snapshot']> {
+  const recorded = state.snapshot;
+  if (recorded === null) throw new DomainError('NOT_FOUND', 'no such snapshot');
+  if (recorded.expired) throw new DomainError('CONFLICT', `snapshot ${recorded.snapshotId} has expired under its plan's retention: its objects may be gone`);
+  return recorded;
+}
 
 export const snapshotStream = (snapshotId: string) => `snapshot-${snapshotId}`;

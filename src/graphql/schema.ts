@@ -5,7 +5,7 @@ import { AuditResolver, PlanCredentialToggledResolver } from './audit/audit.reso
 import { authChecker } from './auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
 import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } from './organizations/organization.resolver';
-import { PlanResolver } from './plans/plan.resolver';
+import { PlanBackupSettingsResolver, PlanResolver } from './plans/plan.resolver';
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
 import { RestoreResolver } from './restores/restore.resolver';
 import { refuseNul } from './shared/refuse-nul';
@@ -27,6 +27,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       OrganizationFieldResolver,
       CredentialResolver,
       PlanResolver,
+      PlanBackupSettingsResolver,
       AuditResolver,
       PlanCredentialToggledResolver,
       RepositoryResolver,

@@ -1,6 +1,7 @@
 import type { SqlExecutor } from '../sql/database';
 import { credentialsByIds, credentialsOf } from './organizations';
-import { asActor, asDate, asOptionalDate, isUuid } from './sql-values';
+import type { PlanSchedule } from '../domain/plan';
+import { asActor, asDate, asJson, asOptionalDate, isUuid } from './sql-values';
 import type { PlanCredentialView, PlanView } from './views';
 
 interface PlanRow {
@@ -8,6 +9,13 @@ interface PlanRow {
   organization_id: string;
   name: string;
   additional_credentials_enabled: boolean;
+  storage_id: string | null;
+  schedule: unknown;
+  schedule_set_at: unknown;
+  keep_last: number | null;
+  keep_daily: number | null;
+  keep_weekly: number | null;
+  keep_monthly: number | null;
   version: unknown;
   created_at: unknown;
   deleted_at: unknown;
@@ -19,11 +27,17 @@ function planView(row: PlanRow): PlanView {
     organizationId: row.organization_id,
     name: row.name,
     additionalCredentialsEnabled: row.additional_credentials_enabled,
+    storageId: row.storage_id,
+    schedule: asJson<PlanSchedule | null>(row.schedule),
+    scheduleSetAt: asOptionalDate(row.schedule_set_at),
+    retention: { keepLast: count(row.keep_last), keepDaily: count(row.keep_daily), keepWeekly: count(row.keep_weekly), keepMonthly: count(row.keep_monthly) },
     version: Number(row.version),
     createdAt: asDate(row.created_at),
     deletedAt: asOptionalDate(row.deleted_at),
   };
 }
+
+const count = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 
 export async function plansOf(db: SqlExecutor, tenantId: string, organizationId?: string): Promise<PlanView[]> {
   if (organizationId !== undefined && !isUuid(organizationId)) return [];
@@ -125,4 +139,38 @@ export async function planCredentialsAsOf(db: SqlExecutor, tenantId: string, pla
       enabledAt: asDate(row.enabled_from),
       enabledBy: asActor(row.enabled_by),
     }));
+}
+
+export interface ScheduledPlan {
+  tenantId: string;
+  plan: PlanView;
+  /** The start of its latest run, of any trigger; null when it never ran. */
+  lastStartedAt: Date | null;
+}
+
+/** Every tenant's plans that run by a schedule, with their latest run's start: what the plan scheduler looks at. */
+export async function scheduledPlans(db: SqlExecutor): Promise<ScheduledPlan[]> {
+  const rows = await db.query<PlanRow & { tenant_id: string; last_started_at: unknown }>(
+    `SELECT p.*, (SELECT max(t.started_at) FROM tasks t WHERE t.tenant_id = p.tenant_id AND t.plan_id = p.id) AS last_started_at
+       FROM plans p WHERE p.schedule IS NOT NULL AND p.deleted_at IS NULL ORDER BY p.tenant_id, p.id`,
+  );
+  return rows.map((row) => ({ tenantId: row.tenant_id, plan: planView(row), lastStartedAt: asOptionalDate(row.last_started_at) }));
+}
+
+/** The start of the plan's latest run; null when it never ran. */
+export async function lastRunStartOf(db: SqlExecutor, tenantId: string, planId: string): Promise<Date | null> {
+  if (!isUuid(planId)) return null;
+  const [row] = await db.query<{ last: unknown }>('SELECT max(started_at) AS last FROM tasks WHERE tenant_id = $1 AND plan_id = $2', [tenantId, planId]);
+  return asOptionalDate(row?.last ?? null);
+}
+
+/** The tenant's tasks not ended whose plan keeps its snapshots in the storage (a plan without one: the default storage); deleted plans' too. */
+export async function unfinishedTasksOnStorage(db: SqlExecutor, tenantId: string, storageId: string, isDefault: boolean): Promise<string[]> {
+  if (!isUuid(storageId)) return [];
+  const rows = await db.query<{ id: string }>(
+    `SELECT t.id FROM tasks t JOIN plans p ON p.id = t.plan_id
+      WHERE t.tenant_id = $1 AND t.status IN ('RUNNING', 'THROTTLED') AND (p.storage_id = $2${isDefault ? ' OR p.storage_id IS NULL' : ''}) ORDER BY t.id`,
+    [tenantId, storageId],
+  );
+  return rows.map((row) => row.id);
 }

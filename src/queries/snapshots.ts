@@ -1,7 +1,7 @@
 import type { CredentialUse } from '../domain/repository';
 import type { SnapshotCounts, SnapshotVerification } from '../domain/snapshot';
 import type { SqlExecutor } from '../sql/database';
-import { asDate, asJson, isUuid } from './sql-values';
+import { asDate, asJson, asOptionalDate, isUuid } from './sql-values';
 
 export interface SnapshotView {
   id: string;
@@ -21,6 +21,9 @@ export interface SnapshotView {
   counts: SnapshotCounts;
   credentialsUsed: CredentialUse[];
   verification: SnapshotVerification | null;
+  /** When its plan's retention let it go (its objects may be removed since); null while kept. */
+  expiredAt: Date | null;
+  expiryRule: string | null;
 }
 
 interface SnapshotRow {
@@ -41,6 +44,8 @@ interface SnapshotRow {
   counts: unknown;
   credentials_used: unknown;
   verification: unknown;
+  expired_at: unknown;
+  expiry_rule: string | null;
 }
 
 function snapshotView(row: SnapshotRow): SnapshotView {
@@ -62,6 +67,8 @@ function snapshotView(row: SnapshotRow): SnapshotView {
     counts: asJson<SnapshotCounts>(row.counts),
     credentialsUsed: asJson<CredentialUse[]>(row.credentials_used),
     verification: asJson<SnapshotVerification | null>(row.verification),
+    expiredAt: asOptionalDate(row.expired_at),
+    expiryRule: row.expiry_rule,
   };
 }
 
@@ -71,10 +78,10 @@ export async function snapshotById(db: SqlExecutor, tenantId: string, id: string
   return rows[0] ? snapshotView(rows[0]) : null;
 }
 
-/** The repository's latest snapshot in the storage: what the next one is taken against. */
+/** The repository's latest live snapshot in the storage: what the next one is taken against (an expired one's objects may be gone). */
 export async function latestSnapshotOf(db: SqlExecutor, tenantId: string, repositoryId: string, storageId: string): Promise<SnapshotView | null> {
   const rows = await db.query<SnapshotRow>(
-    'SELECT * FROM snapshots WHERE tenant_id = $1 AND repository_id = $2 AND storage_id = $3 ORDER BY taken_at DESC, id DESC LIMIT 1',
+    'SELECT * FROM snapshots WHERE tenant_id = $1 AND repository_id = $2 AND storage_id = $3 AND expired_at IS NULL ORDER BY taken_at DESC, id DESC LIMIT 1',
     [tenantId, repositoryId, storageId],
   );
   return rows[0] ? snapshotView(rows[0]) : null;
@@ -84,6 +91,8 @@ export interface SnapshotFilter {
   planId?: string;
   repositoryId?: string;
   taskId?: string;
+  /** Expired snapshots too; left out unless asked for. */
+  includeExpired?: boolean;
 }
 
 export interface SnapshotPage {
@@ -110,6 +119,7 @@ export async function snapshotsPage(
   if (filter.planId !== undefined) add('plan_id', filter.planId);
   if (filter.repositoryId !== undefined) add('repository_id', filter.repositoryId);
   if (filter.taskId !== undefined) add('task_id', filter.taskId);
+  if (filter.includeExpired !== true) where.push('expired_at IS NULL');
   const [count] = await db.query<{ total: unknown }>(`SELECT count(*) AS total FROM snapshots WHERE ${where.join(' AND ')}`, params);
   if (page.after !== undefined) {
     params.push(page.after.takenAt, page.after.id);
@@ -131,4 +141,24 @@ export async function taskStorage(db: SqlExecutor, tenantId: string, taskId: str
     [tenantId, taskId],
   );
   return { snapshots: Number(row.snapshots), storedBytes: Number(row.stored) };
+}
+
+/** The plan's live snapshots, of every repository: what its retention judges. */
+export async function liveSnapshotsOfPlan(db: SqlExecutor, tenantId: string, planId: string): Promise<SnapshotView[]> {
+  if (!isUuid(planId)) return [];
+  const rows = await db.query<SnapshotRow>(
+    'SELECT * FROM snapshots WHERE tenant_id = $1 AND plan_id = $2 AND expired_at IS NULL ORDER BY repository_id, taken_at DESC, id DESC',
+    [tenantId, planId],
+  );
+  return rows.map(snapshotView);
+}
+
+/** Every live snapshot in the storage, of any plan: the objects they name are what a prune keeps. */
+export async function liveSnapshotsInStorage(db: SqlExecutor, tenantId: string, storageId: string): Promise<SnapshotView[]> {
+  if (!isUuid(storageId)) return [];
+  const rows = await db.query<SnapshotRow>('SELECT * FROM snapshots WHERE tenant_id = $1 AND storage_id = $2 AND expired_at IS NULL ORDER BY id', [
+    tenantId,
+    storageId,
+  ]);
+  return rows.map(snapshotView);
 }

@@ -1,3 +1,5 @@
+import type { PlanSchedule, RetentionPolicy } from '../domain/plan';
+
 /** Read-model rows as the API shows them: plain objects, no SQL types, no secrets. */
 export interface ActorView {
   kind: string | null;
@@ -85,6 +87,12 @@ export interface PlanView {
   organizationId: string;
   name: string;
   additionalCredentialsEnabled: boolean;
+  /** Where its snapshots go; null: the tenant's default storage. */
+  storageId: string | null;
+  schedule: PlanSchedule | null;
+  /** When the schedule was set: a scheduled plan never run is due from then. */
+  scheduleSetAt: Date | null;
+  retention: RetentionPolicy;
   version: number;
   createdAt: Date;
   deletedAt: Date | null;

@@ -1,6 +1,8 @@
 import { fold } from '../../src/core/decider';
 import {
+  nextPlanRunAt,
   plan,
+  planRunDue,
   PLANS_PER_CREDENTIAL,
   switchedOnCredentials,
   type CredentialChange,
@@ -287,5 +289,153 @@ describe('switchedOnCredentials', () => {
     expect(of([created, toggled('c1', true)])).toEqual([]);
     expect(of([created, switched(true), toggled('c1', true), switched(false)])).toEqual([]);
     expect(of([created, switched(true), toggled('c1', true), deleted])).toEqual([]);
+  });
+});
+
+describe("a plan's backup settings", () => {
+  type SettingsData = Extract<PlanCommand, { type: 'UpdatePlanBackupSettings' }>['data'];
+  const known = { storageExists: true, currentStorageId: 'st0', planRunning: false };
+  const settings = (overrides: Partial<SettingsData> = {}): PlanCommand => ({
+    type: 'UpdatePlanBackupSettings',
+    data: { planId: 'pl1', storageId: 'st1', schedule: null, keepLast: null, keepDaily: null, keepWeekly: null, keepMonthly: null, known, ...overrides },
+  });
+  const updated = (data: Partial<Extract<PlanEvent, { type: 'PlanBackupSettingsUpdated' }>['data']> = {}): PlanEvent => ({
+    type: 'PlanBackupSettingsUpdated',
+    data: {
+      planId: 'pl1',
+      organizationId: 'o1',
+      storageId: 'st1',
+      schedule: null,
+      keepLast: null,
+      keepDaily: null,
+      keepWeekly: null,
+      keepMonthly: null,
+      ...data,
+    },
+  });
+
+  it('sets storage, schedule and retention in one event; times are kept sorted', () => {
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: ['14:00', '02:30'] }, keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }))
+      .then([updated({ schedule: { times: ['02:30', '14:00'] }, keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 })]);
+    spec
+      .given([created])
+      .when(settings({ schedule: { intervalMinutes: 10_080, times: null } }))
+      .then([updated({ schedule: { intervalMinutes: 10_080 } })]);
+    // Unset everywhere: the default storage's id as given, no schedule, no limit.
+    spec.given([created]).when(settings()).then([updated()]);
+    spec
+      .given([created])
+      .when(settings({ schedule: {} }))
+      .then([updated()]);
+  });
+
+  it('refuses a schedule that is not one: bad times, both kinds, an interval out of range', () => {
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: ['24:00'] } }))
+      .thenRefuses('INVALID_INPUT', /schedule\.times: "24:00"/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: ['7:00'] } }))
+      .thenRefuses('INVALID_INPUT', /HH:MM/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: [] } }))
+      .thenRefuses('INVALID_INPUT', /1 to 24/);
+    const many = Array.from({ length: 25 }, (_, i) => `${String(i % 24).padStart(2, '0')}:${i < 24 ? '00' : '30'}`);
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: many } }))
+      .thenRefuses('INVALID_INPUT', /1 to 24/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: ['02:00', '02:00'] } }))
+      .thenRefuses('INVALID_INPUT', /distinct/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { times: ['02:00'], intervalMinutes: 60 } }))
+      .thenRefuses('INVALID_INPUT', /not both/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { intervalMinutes: 14 } }))
+      .thenRefuses('INVALID_INPUT', /intervalMinutes/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { intervalMinutes: 10_081 } }))
+      .thenRefuses('INVALID_INPUT', /15 to 10080/);
+    spec
+      .given([created])
+      .when(settings({ schedule: { intervalMinutes: 30.5 } }))
+      .thenRefuses('INVALID_INPUT', /whole number/);
+  });
+
+  it('refuses a retention rule that keeps nothing, or is not a whole number up to 10000', () => {
+    spec
+      .given([created])
+      .when(settings({ keepLast: 0 }))
+      .thenRefuses('INVALID_INPUT', /keepLast/);
+    spec
+      .given([created])
+      .when(settings({ keepDaily: -1 }))
+      .thenRefuses('INVALID_INPUT', /keepDaily/);
+    spec
+      .given([created])
+      .when(settings({ keepWeekly: 1.5 }))
+      .thenRefuses('INVALID_INPUT', /keepWeekly/);
+    spec
+      .given([created])
+      .when(settings({ keepMonthly: 10_001 }))
+      .thenRefuses('INVALID_INPUT', /keepMonthly must be a whole number from 1 to 10000/);
+  });
+
+  it('refuses a storage the tenant does not have, a plan that is not there, and a new storage while the plan runs', () => {
+    spec
+      .given([created])
+      .when(settings({ known: { ...known, storageExists: false } }))
+      .thenRefuses('NOT_FOUND', /storageId: no storage st1/);
+    spec.given([]).when(settings()).thenRefuses('NOT_FOUND');
+    spec.given([created, deleted]).when(settings()).thenRefuses('NOT_FOUND');
+    spec
+      .given([created])
+      .when(settings({ known: { ...known, planRunning: true } }))
+      .thenRefuses('CONFLICT', /running/);
+    // The same storage, while it runs: retention and schedule may change.
+    spec
+      .given([created])
+      .when(settings({ keepLast: 2, known: { ...known, currentStorageId: 'st1', planRunning: true } }))
+      .then([updated({ keepLast: 2 })]);
+  });
+});
+
+describe("a plan's schedule", () => {
+  const at = (iso: string) => new Date(iso);
+
+  it('is never due without a schedule', () => {
+    expect(planRunDue(null, at('2026-03-01T00:00:00Z'), at('2027-03-01T00:00:00Z'))).toBe(false);
+    expect(nextPlanRunAt(null, at('2026-03-01T00:00:00Z'), at('2026-03-01T00:00:00Z'))).toBeNull();
+  });
+
+  it('with an interval, is due once it has gone by since the last run or the setting', () => {
+    const since = at('2026-03-01T10:00:00Z');
+    expect(planRunDue({ intervalMinutes: 60 }, since, at('2026-03-01T10:59:59Z'))).toBe(false);
+    expect(nextPlanRunAt({ intervalMinutes: 60 }, since, at('2026-03-01T10:30:00Z'))).toEqual(at('2026-03-01T11:00:00Z'));
+    expect(planRunDue({ intervalMinutes: 60 }, since, at('2026-03-01T11:00:00Z'))).toBe(true);
+  });
+
+  it('with times, is due once a slot has passed since; three days missed make one due run, not three', () => {
+    const schedule = { times: ['02:00', '14:00'] };
+    const since = at('2026-03-01T02:00:30Z');
+    expect(planRunDue(schedule, since, at('2026-03-01T13:59:00Z'))).toBe(false);
+    expect(nextPlanRunAt(schedule, since, at('2026-03-01T13:59:00Z'))).toEqual(at('2026-03-01T14:00:00Z'));
+    expect(nextPlanRunAt(schedule, since, at('2026-03-01T14:00:00Z'))).toEqual(at('2026-03-01T14:00:00Z'));
+    const afterRestart = at('2026-03-04T09:00:00Z');
+    expect(planRunDue(schedule, since, afterRestart)).toBe(true);
+    expect(nextPlanRunAt(schedule, since, afterRestart)).toEqual(afterRestart);
+    // The one run it makes serves every missed slot: next due at the next slot.
+    expect(planRunDue(schedule, afterRestart, at('2026-03-04T13:59:59Z'))).toBe(false);
+    expect(nextPlanRunAt(schedule, afterRestart, afterRestart)).toEqual(at('2026-03-04T14:00:00Z'));
+    expect(nextPlanRunAt(schedule, at('2026-03-04T14:00:01Z'), at('2026-03-04T20:00:00Z'))).toEqual(at('2026-03-05T02:00:00Z'));
   });
 });

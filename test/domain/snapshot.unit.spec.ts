@@ -92,4 +92,20 @@ describe('a snapshot', () => {
       .then([{ type: 'SnapshotDownloaded', data: { snapshotId: 's1', repositoryId: 'r1', at } }]);
     spec.given([]).when({ type: 'RecordSnapshotDownload', data: { at } }).thenRefuses('NOT_FOUND');
   });
+
+  it("expires once under its plan's retention, and is then neither verified nor taken away", () => {
+    const expiry = { expiredAt: '2026-03-04T10:00:00.000Z', rule: 'kept by none of: last 2' };
+    const expired: SnapshotEvent = { type: 'SnapshotExpired', data: { snapshotId: 's1', repositoryId: 'r1', planId: 'pl1', ...expiry } };
+    spec.given([recorded]).when({ type: 'RecordSnapshotExpiry', data: expiry }).then([expired]);
+    spec.given([recorded, expired]).when({ type: 'RecordSnapshotExpiry', data: expiry }).then([]);
+    spec.given([]).when({ type: 'RecordSnapshotExpiry', data: expiry }).thenRefuses('NOT_FOUND');
+    spec
+      .given([recorded, expired])
+      .when({ type: 'RecordSnapshotVerification', data: verification })
+      .thenRefuses('CONFLICT', /expired/);
+    spec
+      .given([recorded, expired])
+      .when({ type: 'RecordSnapshotDownload', data: { at: '2026-03-05T10:00:00.000Z' } })
+      .thenRefuses('CONFLICT', /expired/);
+  });
 });

@@ -1,3 +1,4 @@
+import { DomainError } from '../../core/errors';
 import { snapshot, snapshotStream } from '../../domain/snapshot';
 import { snapshotById, type SnapshotView } from '../../queries/snapshots';
 import { execute, type AppDeps, type Request } from '../deps';
@@ -17,6 +18,7 @@ export async function manifestOf(deps: AppDeps, tenantId: string, view: Snapshot
 export async function verifySnapshot(deps: AppDeps, request: Request, snapshotId: string): Promise<SnapshotView> {
   const { tenantId } = request.principal;
   const view = found(await snapshotById(deps.db, tenantId, snapshotId), 'snapshot', snapshotId);
+  if (view.expiredAt !== null) throw new DomainError('CONFLICT', `snapshot ${view.id} has expired under its plan's retention: its objects may be gone`);
   const store = deps.backup.store(tenantId, view.storageId);
   let checkedObjects = 1;
   let firstBrokenObject: string | null = null;
@@ -67,6 +69,8 @@ export async function takeArchive(deps: AppDeps, request: Request, snapshotId: s
  */
 export async function archiveEntries(deps: AppDeps, tenantId: string, snapshotId: string): Promise<{ view: SnapshotView; entries: ArchiveEntry[] }> {
   const view = found(await snapshotById(deps.db, tenantId, snapshotId), 'snapshot', snapshotId);
+  // Its objects may be removed by now: an expired snapshot is not offered whole.
+  if (view.expiredAt !== null) throw new DomainError('NOT_FOUND', `snapshot ${view.id} has expired under its plan's retention`);
   const store = deps.backup.store(tenantId, view.storageId);
   const manifestBytes = await store.get(view.manifestHash);
   const manifest = parseManifest(manifestBytes);

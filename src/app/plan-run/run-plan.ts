@@ -1,20 +1,29 @@
 import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../core/errors';
 import { task, taskStream } from '../../domain/task';
 import { organizationById } from '../../queries/organizations';
-import { planById } from '../../queries/plans';
+import { lastRunStartOf, planById } from '../../queries/plans';
 import { protectedProjects } from '../../queries/repositories';
 import { taskById, unfinishedTaskOf, type TaskView } from '../../queries/tasks';
 import { execute, type AppDeps, type Request } from '../deps';
+import { pruneRunning } from '../backup/prune-state';
 import { found } from '../found';
+import { storageOfPlan } from '../plans';
 import { TaskRun } from './task-run';
+
+/** A run the plan's schedule starts: its time, and the start of the plan's latest run the scheduler saw (another process may have served the slot since). */
+export interface ScheduledStart {
+  now: Date;
+  lastStartedAtSeen: Date | null;
+}
 
 /**
  * runPlan: records the start of a task over the organization's protected projects and answers
  * with it at once; the projects are read in the background. One task at a time per plan.
  */
-export async function runPlan(deps: AppDeps, request: Request, planId: string): Promise<TaskView> {
+export async function runPlan(deps: AppDeps, request: Request, planId: string, scheduled?: ScheduledStart): Promise<TaskView> {
   const { tenantId } = request.principal;
-  const planView = found(await planById(deps.db, tenantId, planId), 'plan', planId);
+  let planView = found(await planById(deps.db, tenantId, planId), 'plan', planId);
   const organization = found(await organizationById(deps.db, tenantId, planView.organizationId), 'plan', planId);
   const taskId = randomUUID();
   // Under the tenant lock, and with the read model caught up before it is let go: a second
@@ -22,6 +31,17 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
   const repositories = await deps.tenantLock.run(tenantId, async () => {
     const unfinished = await unfinishedTaskOf(deps.db, tenantId, planId);
     if (unfinished !== null) await abandonIfStale(deps, request, unfinished.id);
+    if (scheduled !== undefined && (await lastRunStartOf(deps.db, tenantId, planId))?.getTime() !== scheduled.lastStartedAtSeen?.getTime()) {
+      throw new DomainError('CONFLICT', 'another run has served this slot of the schedule');
+    }
+    // Looked up again under the lock, which settings changes take too: a plan deleted since the
+    // first look gets no task, and the run writes to the storage the plan names now.
+    const current = await planById(deps.db, tenantId, planId);
+    if (current !== null) planView = current;
+    // A prune removes what no snapshot names yet; what this run is about to store would be among it.
+    if (await pruneRunning(deps, tenantId, storageOfPlan(planView))) {
+      throw new DomainError('CONFLICT', "a prune of the plan's storage is running; run the plan when it has finished");
+    }
     const repositories = await protectedProjects(deps.db, tenantId, organization.id);
     await execute(deps, request, task, taskStream(taskId), {
       type: 'StartBackupTask',
@@ -30,9 +50,8 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string): 
         planId,
         organizationId: organization.id,
         repositoriesTotal: repositories.length,
-        now: new Date().toISOString(),
-        // Looked up again under the lock: a plan deleted since the first look gets no task.
-        known: { planActive: (await planById(deps.db, tenantId, planId)) !== null },
+        now: (scheduled?.now ?? new Date()).toISOString(),
+        known: { planActive: current !== null },
       },
     });
     return repositories;

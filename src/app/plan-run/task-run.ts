@@ -8,9 +8,10 @@ import type { RepositoryView } from '../../queries/repositories';
 import { latestSnapshotOf } from '../../queries/snapshots';
 import type { OrganizationView, PlanView } from '../../queries/views';
 import { parseManifest, type Manifest } from '../backup/manifest';
-import { DEFAULT_STORAGE_ID } from '../backup/storages';
+import { expireSnapshots } from '../backup/expiry';
 import { write, type AppDeps, type Request } from '../deps';
 import type { GitLabSession } from '../gitlab-port';
+import { storageOfPlan } from '../plans';
 import { FreshCheck } from './fresh-check';
 import { beatWhileRunning } from './heartbeat';
 import { MAIN } from './membership';
@@ -63,7 +64,7 @@ export class TaskRun {
   readonly #gate: FreshCheck;
   readonly #tenantId: string;
   readonly #request: Request;
-  readonly #storageId = DEFAULT_STORAGE_ID;
+  readonly #storageId: string;
   readonly #place: SnapshotPlace;
   #fatal: string | null = null;
   #signal: AbortSignal | null = null;
@@ -75,6 +76,7 @@ export class TaskRun {
     this.#subject = subject;
     this.#tenantId = request.principal.tenantId;
     this.#request = request;
+    this.#storageId = storageOfPlan(subject.plan);
     const { backup } = deps;
     this.#place = {
       store: backup.store(this.#tenantId, this.#storageId),
@@ -127,6 +129,9 @@ export class TaskRun {
     }
     // The signal lives as long as the service: a listener per finished run would pile up.
     signal.removeEventListener('abort', stop);
+    // The plan's retention is applied while the task still runs (no prune removes objects meanwhile);
+    // should it fail, the next run or prune applies it.
+    if (!signal.aborted) await expireSnapshots(this.#deps, this.#request, this.#subject.plan).catch(() => undefined);
     try {
       await this.finish(this.#fatal ?? (signal.aborted ? 'the service stopped' : undefined));
     } finally {

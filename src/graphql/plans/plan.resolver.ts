@@ -1,16 +1,31 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { pruneSnapshots } from '../../app/backup/prune';
+import { storageById } from '../../app/backup/storages';
 import { found } from '../../app/found';
-import { createPlan, deletePlan, setPlanAdditionalCredentials, togglePlanCredential, updatePlanCredentials } from '../../app/plans';
-import { planById, planCredentials, planCredentialsAsOf, plansOf } from '../../queries/plans';
+import {
+  createPlan,
+  deletePlan,
+  scheduleSince,
+  setPlanAdditionalCredentials,
+  storageOfPlan,
+  togglePlanCredential,
+  updatePlanBackupSettings,
+  updatePlanCredentials,
+} from '../../app/plans';
+import { nextPlanRunAt } from '../../domain/plan';
+import { lastRunStartOf, planById, planCredentials, planCredentialsAsOf, plansOf } from '../../queries/plans';
 import type { PlanCredentialView } from '../../queries/views';
 import { Roles } from '../auth-checker';
 import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context';
 import { Organization } from '../organizations/organization.type';
 import { credentialOf, owningOrganization } from '../organizations/organization.view';
+import { badInput } from '../shared/bad-input';
 import { DateTime } from '../shared/scalars';
 import { withoutNulls } from '../shared/without-nulls';
-import { CreatePlanInput, UpdatePlanCredentialsInput } from './plan.input';
-import { BackupPlan, PlanCredential } from './plan.type';
+import { Storage } from '../snapshots/snapshot.type';
+import { storageOf } from '../snapshots/storage.view';
+import { CreatePlanInput, PlanBackupSettingsInput, UpdatePlanCredentialsInput } from './plan.input';
+import { BackupPlan, PlanBackupSettings, PlanCredential } from './plan.type';
 
 @Resolver(() => BackupPlan)
 export class PlanResolver {
@@ -89,6 +104,57 @@ export class PlanResolver {
     return updatePlanCredentials(context.app, requestOf(context), planId, withoutNulls(input), expectedVersion);
   }
 
+  @Authorized(Roles.operators)
+  @Mutation(() => BackupPlan, {
+    description:
+      'Storage, schedule and retention of the plan, all at once: a field left unset takes its default (the default storage, no schedule, no limit). ' +
+      'The storage of a running plan is not changed.',
+  })
+  updatePlanBackupSettings(
+    @Arg('planId', () => ID) planId: string,
+    @Arg('input', () => PlanBackupSettingsInput) input: PlanBackupSettingsInput,
+    @Arg('expectedVersion', () => Int, { nullable: true }) expectedVersion: number | null,
+    @Ctx() context: GraphQLContext,
+  ): Promise<BackupPlan> {
+    const schedule = input.schedule ? withoutNulls(input.schedule) : undefined;
+    if (schedule?.times !== undefined && schedule.intervalMinutes !== undefined) {
+      throw badInput('schedule takes times or intervalMinutes, not both', 'schedule');
+    }
+    return updatePlanBackupSettings(context.app, requestOf(context), planId, { ...withoutNulls(input), schedule }, expectedVersion);
+  }
+
+  @Authorized(Roles.operators)
+  @Mutation(() => Int, {
+    description:
+      "Applies the plan's retention (each snapshot no rule keeps is recorded as expired), then removes from the plan's storage every object " +
+      'no live snapshot of that storage names, of any plan. Answers with the number of snapshots expired. Refused (CONFLICT) while a run of a ' +
+      'plan on that storage is writing; while the prune goes on, runs of plans on that storage are refused.',
+  })
+  async pruneSnapshots(@Arg('planId', () => ID) planId: string, @Ctx() context: GraphQLContext): Promise<number> {
+    return (await pruneSnapshots(context.app, requestOf(context), planId)).expired;
+  }
+
+  @FieldResolver(() => PlanBackupSettings)
+  async backupSettings(@Root() plan: BackupPlan, @Ctx() context: GraphQLContext): Promise<PlanBackupSettings> {
+    const schedule = plan.schedule;
+    let nextRunAt: Date | null = null;
+    if (schedule !== null) {
+      const since = scheduleSince(plan, await lastRunStartOf(readModels(context), tenantOf(context), plan.id));
+      nextRunAt = nextPlanRunAt(schedule, since, new Date());
+    }
+    return {
+      storageId: storageOfPlan(plan),
+      schedule:
+        schedule === null
+          ? null
+          : 'times' in schedule
+            ? { times: schedule.times, intervalMinutes: null }
+            : { times: null, intervalMinutes: schedule.intervalMinutes },
+      ...plan.retention,
+      nextRunAt,
+    };
+  }
+
   @FieldResolver(() => Organization)
   async organization(@Root() plan: BackupPlan, @Ctx() context: GraphQLContext): Promise<Organization> {
     return owningOrganization(context, plan.organizationId);
@@ -102,4 +168,12 @@ export class PlanResolver {
 
 function planCredentialOf(view: PlanCredentialView): PlanCredential {
   return { ...view, credential: credentialOf(view.credential) };
+}
+
+@Resolver(() => PlanBackupSettings)
+export class PlanBackupSettingsResolver {
+  @FieldResolver(() => Storage)
+  async storage(@Root() settings: PlanBackupSettings, @Ctx() context: GraphQLContext): Promise<Storage> {
+    return storageOf(found(await storageById(context.app, tenantOf(context), settings.storageId), 'storage', settings.storageId));
+  }
 }

@@ -127,7 +127,7 @@ export function snapshotOf(view: SnapshotView): Snapshot {
     labels: counts.labels,
     milestones: counts.milestones,
     releases: counts.releases,
-    expiresAt: null,
+    expiresAt: view.expiredAt,
     verification: verification && { ...verification, verifiedAt: new Date(verification.verifiedAt) },
     archiveUrl: `/snapshots/${view.id}/archive`,
   };

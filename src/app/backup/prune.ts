@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../core/errors';
+import { prune } from '../../domain/prune';
+import { messageOf } from '../../errors';
+import { planById, unfinishedTasksOnStorage } from '../../queries/plans';
+import { liveSnapshotsInStorage } from '../../queries/snapshots';
+import { execute, type AppDeps, type Request } from '../deps';
+import { found } from '../found';
+import { beatWhileRunning } from '../plan-run/heartbeat';
+import { abandonIfStale } from '../plan-run/run-plan';
+import { storageOfPlan } from '../plans';
+import { expireSnapshots } from './expiry';
+import { objectsOf } from './manifest';
+import { pruneStateOf, pruneStreamOf } from './prune-state';
+import { manifestOf } from './snapshots';
+import { storageById } from './storages';
+
+export interface PruneReport {
+  /** Snapshots of the plan its retention let go now. */
+  expired: number;
+  /** Objects removed from the plan's storage, and their stored bytes. */
+  objectsRemoved: number;
+  bytesFreed: number;
+}
+
+/**
+ * pruneSnapshots: applies the plan's retention, then removes from the plan's storage every object
+ * that no live snapshot of that storage names, whichever plan took it (objects are shared by
+ * content across plans and repositories).
+ *
+ * A run stores objects before it records the snapshot naming them, and reuses objects it finds
+ * stored: were a prune to list the storage while a run writes, it could remove an object the run
+ * is about to name. So the two exclude each other through the log, under the tenant lock: the
+ * prune starts (PruneStarted) only while no task of a plan on the storage runs, and runPlan
+ * refuses while a prune of its storage is under way, until PruneFinished or until the prune has
+ * shown no sign of life (its process beats) for the stale time.
+ */
+export async function pruneSnapshots(deps: AppDeps, request: Request, planId: string): Promise<PruneReport> {
+  const { tenantId } = request.principal;
+  const plan = found(await planById(deps.db, tenantId, planId), 'plan', planId);
+  const storageId = storageOfPlan(plan);
+  const storage = found(await storageById(deps, tenantId, storageId), 'storage', storageId);
+  const expired = await expireSnapshots(deps, request, plan);
+  const pruneId = randomUUID();
+  const stream = pruneStreamOf(storageId, tenantId);
+  await deps.tenantLock.run(tenantId, async () => {
+    // Every run's start and every snapshot recorded before now is in the read models looked at.
+    const head = await deps.store.headPosition();
+    if (head !== null) await deps.settle(head);
+    let runsWriting = 0;
+    for (const taskId of await unfinishedTasksOnStorage(deps.db, tenantId, storageId, storage.isDefault)) {
+      try {
+        // A task whose process is gone is recorded as failed, and holds nothing back.
+        await abandonIfStale(deps, request, taskId);
+      } catch (error) {
+        if (!(error instanceof DomainError && error.code === 'CONFLICT')) throw error;
+        runsWriting += 1;
+      }
+    }
+    const { lastSignOfLifeAt } = await pruneStateOf(deps, tenantId, storageId);
+    await execute(deps, request, prune, stream, {
+      type: 'StartPrune',
+      data: { pruneId, storageId, now: new Date().toISOString(), lastSignOfLifeAt, staleAfterMs: deps.work.taskStaleAfterMs, known: { runsWriting } },
+    });
+  });
+  const stopBeating = beatWhileRunning(deps, tenantId, pruneId);
+  const outcome = { objectsRemoved: 0, bytesFreed: 0 };
+  let failure: string | null = null;
+  try {
+    await removeUnnamed(deps, tenantId, storageId, outcome);
+  } catch (error) {
+    failure = messageOf(error);
+    throw error;
+  } finally {
+    try {
+      await execute(deps, request, prune, stream, { type: 'FinishPrune', data: { pruneId, now: new Date().toISOString(), failure, ...outcome } });
+    } finally {
+      await stopBeating();
+    }
+  }
+  return { expired, ...outcome };
+}
+
+/**
+ * Removes every object of the storage that no live snapshot names. A manifest that cannot be
+ * read stops the prune before anything is removed: what it names is unknown, so nothing is safe.
+ */
+async function removeUnnamed(deps: AppDeps, tenantId: string, storageId: string, outcome: { objectsRemoved: number; bytesFreed: number }): Promise<void> {
+  const store = deps.backup.store(tenantId, storageId);
+  const named = new Set<string>();
+  for (const view of await liveSnapshotsInStorage(deps.db, tenantId, storageId)) {
+    named.add(store.nameOf(view.manifestHash));
+    for (const object of objectsOf(await manifestOf(deps, tenantId, view))) named.add(store.nameOf(object.sha256));
+  }
+  const unnamed: { name: string; size: number }[] = [];
+  for await (const entry of store.list()) if (!named.has(entry.name)) unnamed.push(entry);
+  for (const entry of unnamed) {
+    await store.removeName(entry.name);
+    outcome.objectsRemoved += 1;
+    outcome.bytesFreed += entry.size;
+  }
+}
