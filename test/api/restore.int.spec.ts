@@ -200,6 +200,27 @@ for (const store of apiStores) {
       expect((await restoreEvents()).length).toBe(before);
     });
 
+    it('fails with the reason and the project it made when GitLab refuses a write midway, and keeps the token out of it', async () => {
+      const { label, snapshotId } = await backedUp();
+      const { passwordId, secret } = await writeToken(label, ['api', 'write_repository']);
+      api.gitlab.fault({ match: (request) => request.method === 'POST' && request.path.endsWith('/issues'), status: 403, times: 1 });
+      const { restoreSnapshot: started } = await api.ok(api.rootToken, restoreSnapshot, {
+        input: { snapshotId, namespacePath: `${label}/restored`, projectName: 'half', passwordId },
+      });
+      const failed = await eventually(async () => {
+        const { restore } = await api.ok(api.rootToken, restoreQuery, { id: started.id });
+        expect(restore.status).not.toBe('RUNNING');
+        return restore;
+      }, DEADLINE);
+      api.gitlab.clearFaults();
+      expect(failed).toMatchObject({ status: 'FAILED', projectPath: `${label}/restored/half`, step: 'milestones', stepsDone: 4, counts: null });
+      expect(failed.reason).toContain('403');
+      expect(failed.finishedAt).not.toBeNull();
+      const events = (await restoreEvents()).filter((event) => event.data.restoreId === started.id);
+      expect(events.map((event) => event.type)).toContain('RestoreFailed');
+      expect(JSON.stringify({ events, failed }).includes(secret)).toBe(false);
+    });
+
     it('as an archive completes at once with the URL that downloads it', async () => {
       const { snapshotId, archiveUrl } = await backedUp();
       const { restoreSnapshot: done } = await api.ok(api.rootToken, restoreSnapshot, { input: { snapshotId, target: 'ARCHIVE' } });

@@ -7,6 +7,7 @@ import { DomainError } from '../../core/errors';
 import { restore, restoreStream, type RestoreCommand, type RestoreCounts, type RestoreTarget } from '../../domain/restore';
 import type { RefusalCode } from '../../errors';
 import { messageOf } from '../../errors';
+import { OAuthGrantError } from '../../gitlab/oauth';
 import { GitLabError, type GitLabNamespace } from '../../gitlab/types';
 import { passwordById } from '../../queries/catalog';
 import { credentialsOf, organizationById } from '../../queries/organizations';
@@ -16,7 +17,7 @@ import type { OrganizationView } from '../../queries/views';
 import { execute, type AppDeps, type Request } from '../deps';
 import { found } from '../found';
 import type { GitLabSession } from '../gitlab-port';
-import { checkUsable, usableToken } from '../verification';
+import { checkUsable, type UsableToken, usableToken } from '../verification';
 import type { Manifest, MetadataKind } from './manifest';
 import { manifestOf } from './snapshots';
 
@@ -128,7 +129,13 @@ async function checkedTarget(deps: AppDeps, request: Request, view: SnapshotView
     ? undefined
     : (await credentialsOf(deps.db, tenantId, organization.id)).find((c) => c.passwordId === passwordId && c.removedAt === null);
   const authMethod = main ? organization.authMethod : 'TOKEN';
-  const token = await usableToken(deps, { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod });
+  let token: UsableToken;
+  try {
+    token = await usableToken(deps, { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod });
+  } catch (error) {
+    if (error instanceof OAuthGrantError) throw new RestoreRefused('GITLAB_AUTH_FAILED', 'passwordId', `passwordId: ${error.message}`);
+    throw error;
+  }
   const session = deps.gitlab.session({ gitlabUrl: organization.gitlabUrl, token: token.token, kind: token.kind }, { signal: deps.jobs.signal });
   const login = main ? organization.login : (credential?.login ?? (await whoseToken(session)));
   const check = await checkUsable(
