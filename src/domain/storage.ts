@@ -45,8 +45,8 @@ export type StorageCommand =
     }
   | {
       type: 'RemoveStorage';
-      /** known: snapshots kept in the storage now. */
-      data: { storageId: string; known: { inUseBySnapshots: number } };
+      /** known: snapshots kept in the storage now (not expired), and the plans that name it. */
+      data: { storageId: string; known: { inUseBySnapshots: number; usedByPlans: string[] } };
     };
 
 export interface StorageState {
@@ -90,10 +90,16 @@ export const storage: Decider<StorageState, StorageCommand, StorageEvent> = {
         if (storageId === DEFAULT_STORAGE_ID)
           throw new DomainError('CONFLICT', 'the default storage cannot be removed: it is where plans back up unless they name another');
         if (state.status !== 'added') throw new DomainError('NOT_FOUND', `no storage ${storageId}`);
+        if (known.usedByPlans.length > 0) {
+          throw new DomainError(
+            'CONFLICT',
+            `storage "${state.name}" is where plan ${known.usedByPlans.join(', ')} keep${known.usedByPlans.length === 1 ? 's' : ''} snapshots: give ${known.usedByPlans.length === 1 ? 'it' : 'them'} another storage first`,
+          );
+        }
         if (known.inUseBySnapshots > 0) {
           throw new DomainError(
             'CONFLICT',
-            `storage "${state.name}" still keeps ${known.inUseBySnapshots} snapshot${known.inUseBySnapshots === 1 ? '' : 's'}: it can be removed once none is left`,
+            `storage "${state.name}" still keeps ${known.inUseBySnapshots} snapshot${known.inUseBySnapshots === 1 ? '' : 's'}: it can be removed once retention has let them all go`,
           );
         }
         return [{ type: 'StorageRemoved', data: { storageId, name: state.name } }];

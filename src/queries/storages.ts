@@ -69,9 +69,22 @@ export async function addedStorageNameTaken(db: SqlExecutor, tenantId: string, n
   return rows.length > 0;
 }
 
-/** Snapshots the storage keeps now: a storage holding any cannot go. */
+/** Snapshots the storage keeps now (expired ones are let go): a storage holding any cannot go. */
 export async function snapshotsInStorage(db: SqlExecutor, tenantId: string, storageId: string): Promise<number> {
   if (!isUuid(storageId)) return 0;
-  const [row] = await db.query<{ total: unknown }>('SELECT count(*) AS total FROM snapshots WHERE tenant_id = $1 AND storage_id = $2', [tenantId, storageId]);
+  const [row] = await db.query<{ total: unknown }>('SELECT count(*) AS total FROM snapshots WHERE tenant_id = $1 AND storage_id = $2 AND expired_at IS NULL', [
+    tenantId,
+    storageId,
+  ]);
   return Number(row.total);
+}
+
+/** The plans (not deleted) that keep their snapshots in the storage, quoted by name. */
+export async function plansUsingStorage(db: SqlExecutor, tenantId: string, storageId: string): Promise<string[]> {
+  if (!isUuid(storageId)) return [];
+  const rows = await db.query<{ name: string }>('SELECT name FROM plans WHERE tenant_id = $1 AND storage_id = $2 AND deleted_at IS NULL ORDER BY name, id', [
+    tenantId,
+    storageId,
+  ]);
+  return rows.map((row) => JSON.stringify(row.name));
 }

@@ -3,7 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { S3_DOUBLE_ACCESS_KEY_ID, startS3Double, type S3Double } from '../support/s3-double';
-import { ops } from '../support/scenario';
+import { eventually } from '../support/eventually';
+import { gitlabGroup } from '../support/gitlab-accounts';
+import { buildScenario, ops, protectListedRepositories } from '../support/scenario';
 
 // The S3 storages here live in s3rver, a test double started by this suite behind a front that
 // checks request signatures (test/support/s3-double.ts). No real bucket of any cloud is used.
@@ -19,6 +21,11 @@ const FIELDS = 'id name kind isDefault addedAt endpoint bucket region prefix for
 const storagesQuery = `query { storages { ${FIELDS} } }`;
 const addStorage = `mutation($input: AddStorageInput!) { addStorage(input: $input) { ${FIELDS} } }`;
 const removeStorage = 'mutation($id: ID!) { removeStorage(id: $id) }';
+const setPlanStorage = `mutation($planId: ID!, $storageId: ID) { updatePlanBackupSettings(planId: $planId, input: { storageId: $storageId }) { id } }`;
+const runPlan = 'mutation($planId: ID!) { runPlan(planId: $planId) { id status } }';
+const taskQuery = `query($id: ID!) { task(id: $id) { id status reason repositoriesDone
+  snapshots(first: 10) { totalCount edges { node { id fullPath storedBytes storage { id kind bucket } } } } } }`;
+const snapshotRefs = 'query($id: ID!) { snapshot(id: $id) { id refs { name sha } } }';
 
 let s3: S3Double;
 
@@ -284,5 +291,40 @@ for (const store of apiStores) {
       // Not in the default storage.
       expect(await api.service.app.backup.store(tenantId, DEFAULT_STORAGE_ID).has(put.sha256)).toBe(false);
     });
+
+    it('a plan that names an S3 storage backs up into its bucket, encrypted, and the storage stays while the plan names it', async () => {
+      const label = `s3plan${store}`;
+      gitlabGroup(api.gitlab, `${label}/platform`);
+      const project = api.gitlab.addProject(`${label}/platform`, 'api', { issues: 2, mergeRequests: 1 });
+      await api.gitlab.commit(project.id, { files: { 'README.md': `# api\n${MARKER}\n` } });
+      await api.gitlab.tag(project.id, 'v1.0.0');
+      const s = await buildScenario(api, api.rootToken, label);
+      await protectListedRepositories(api, s.organizationId, 1, 60_000);
+      const input = s3Input();
+      const { addStorage: added } = await api.ok(api.rootToken, addStorage, { input });
+      await api.ok(api.rootToken, setPlanStorage, { planId: s.planId, storageId: added.id });
+
+      const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+      const task = await eventually(async () => {
+        const found = (await api.ok(api.rootToken, taskQuery, { id: started.id })).task;
+        expect(['COMPLETED', 'FAILED']).toContain(found.status);
+        return found;
+      }, 90_000);
+      expect(task).toMatchObject({ status: 'COMPLETED', reason: null, repositoriesDone: 1 });
+      const [snapshot] = task.snapshots.edges.map((edge: any) => edge.node);
+      expect(snapshot.storage).toEqual({ id: added.id, kind: 'S3', bucket: BUCKET });
+      expect(snapshot.storedBytes).toBeGreaterThan(0);
+      // Read back from the bucket: the manifest names the tag.
+      const { snapshot: read } = await api.ok(api.rootToken, snapshotRefs, { id: snapshot.id });
+      expect(read.refs.map((ref: any) => ref.name)).toContain('refs/tags/v1.0.0');
+
+      const files = (await s3.files()).filter((file) => file.path.includes(input.s3.prefix));
+      expect(files.length).toBeGreaterThan(1);
+      for (const file of files) expect(file.bytes.includes(Buffer.from(MARKER))).toBe(false);
+
+      const refused = await api.request(api.rootToken, removeStorage, { id: added.id });
+      expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+      expect(refused.errors?.[0]?.message).toMatch(new RegExp(`is where plan "${label} nightly" keeps snapshots`));
+    }, 180_000);
   });
 }

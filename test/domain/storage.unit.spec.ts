@@ -22,7 +22,10 @@ const addLocal = (overrides: Partial<AddData> = {}): StorageCommand => ({
   type: 'AddStorage',
   data: { storageId: 's2', name: 'second disk', kind: 'LOCAL', known: { nameTaken: false, passwordExists: false }, ...overrides },
 });
-const remove = (storageId = 's1', inUseBySnapshots = 0): StorageCommand => ({ type: 'RemoveStorage', data: { storageId, known: { inUseBySnapshots } } });
+const remove = (storageId = 's1', inUseBySnapshots = 0, usedByPlans: string[] = []): StorageCommand => ({
+  type: 'RemoveStorage',
+  data: { storageId, known: { inUseBySnapshots, usedByPlans } },
+});
 
 const addedS3: StorageEvent = { type: 'StorageAdded', data: { storageId: 's1', name: 'offsite', kind: 'S3', s3: location } };
 const removed: StorageEvent = { type: 'StorageRemoved', data: { storageId: 's1', name: 'offsite' } };
@@ -121,6 +124,16 @@ describe('storage', () => {
         .given([addedS3])
         .when(remove('s1', 3))
         .thenRefuses('CONFLICT', /storage "offsite" still keeps 3 snapshots/);
+    });
+
+    it.each<[string[], RegExp]>([
+      [['"nightly"'], /storage "offsite" is where plan "nightly" keeps snapshots: give it another storage first/],
+      [['"nightly"', '"weekly"'], /plan "nightly", "weekly" keep snapshots: give them another storage/],
+    ])('refuses a storage plans name, naming them: %j', (plans, message) => {
+      spec
+        .given([addedS3])
+        .when(remove('s1', 0, plans))
+        .thenRefuses('CONFLICT', message);
     });
 
     it('refuses the default storage', () => {

@@ -3,7 +3,7 @@ import { echoed } from '../../core/echo';
 import { DomainError } from '../../core/errors';
 import { storage, storageStream, type S3Location, type StorageCommand } from '../../domain/storage';
 import { passwordSecretId } from '../../queries/catalog';
-import { addedStorageNameTaken, snapshotsInStorage } from '../../queries/storages';
+import { addedStorageNameTaken, plansUsingStorage, snapshotsInStorage } from '../../queries/storages';
 import type { AppDeps, Request } from '../deps';
 import { found } from '../found';
 import { executeLocked } from '../locked-command';
@@ -57,7 +57,7 @@ export async function addStorage(deps: AppDeps, request: Request, input: AddStor
   return found(await storageById(deps, tenantId, storageId), 'storage', storageId);
 }
 
-/** Removes a storage that keeps no snapshot; the default one stays. */
+/** Removes a storage that keeps no live snapshot and that no plan names; the default one stays. */
 export async function removeStorage(deps: AppDeps, request: Request, id: string): Promise<string> {
   const { tenantId } = request.principal;
   found(await storageById(deps, tenantId, id), 'storage', id);
@@ -68,7 +68,10 @@ export async function removeStorage(deps: AppDeps, request: Request, id: string)
     storageStream(id),
     async (): Promise<StorageCommand> => ({
       type: 'RemoveStorage',
-      data: { storageId: id, known: { inUseBySnapshots: await snapshotsInStorage(deps.db, tenantId, id) } },
+      data: {
+        storageId: id,
+        known: { inUseBySnapshots: await snapshotsInStorage(deps.db, tenantId, id), usedByPlans: await plansUsingStorage(deps.db, tenantId, id) },
+      },
     }),
   );
   deps.backup.forget(tenantId, id);
