@@ -48,6 +48,8 @@ export interface GitLabSession {
   createIssue(projectId: number, issue: NewIssue): Promise<{ id: number; iid: number }>;
   createIssueNote(projectId: number, issueIid: number, body: string): Promise<{ id: number }>;
   createRelease(projectId: number, release: NewRelease): Promise<{ tagName: string }>;
+  setIssueState(projectId: number, issueIid: number, event: 'close' | 'reopen'): Promise<void>;
+  setMilestoneState(projectId: number, milestoneId: number, event: 'close' | 'activate'): Promise<void>;
   /**
    * Pushes the branches, tags and notes of the repository in `dir` to the empty repository at
    * `url`, all or none, with the session's token; refused when it has refs. leftOut: the refs

@@ -68,10 +68,10 @@ interface Api {
   Projects: { show: Call; create: Call };
   Branches: { all: Call };
   Tags: { all: Call };
-  Issues: { all: Call; create: Call };
+  Issues: { all: Call; create: Call; edit: Call };
   MergeRequests: { all: Call };
   ProjectLabels: { all: Call; create: Call };
-  ProjectMilestones: { all: Call; create: Call };
+  ProjectMilestones: { all: Call; create: Call; edit: Call };
   IssueNotes: { all: Call; create: Call };
   MergeRequestNotes: { all: Call };
   ProjectReleases: { all: Call; create: Call };
@@ -317,6 +317,16 @@ export class GitLabClient implements GitLabPageClient {
   async createIssueNote(projectId: number, issueIid: number, body: string): Promise<{ id: number }> {
     const what = `POST /projects/${projectId}/issues/${issueIid}/notes`;
     return { id: id(object(await this.#api.IssueNotes.create(projectId, issueIid, body), what), what) };
+  }
+
+  /** PUT /projects/:id/issues/:iid with state_event close or reopen. */
+  async setIssueState(projectId: number, issueIid: number, event: 'close' | 'reopen'): Promise<void> {
+    object(await this.#api.Issues.edit(projectId, issueIid, { stateEvent: event }), `PUT /projects/${projectId}/issues/${issueIid}`);
+  }
+
+  /** PUT /projects/:id/milestones/:milestone_id with state_event close or activate. */
+  async setMilestoneState(projectId: number, milestoneId: number, event: 'close' | 'activate'): Promise<void> {
+    object(await this.#api.ProjectMilestones.edit(projectId, milestoneId, { stateEvent: event }), `PUT /projects/${projectId}/milestones/${milestoneId}`);
   }
 
   async createRelease(projectId: number, release: NewRelease): Promise<{ tagName: string }> {

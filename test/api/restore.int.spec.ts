@@ -130,6 +130,8 @@ for (const store of apiStores) {
       const restoredIssues = await list(project.id, 'issues');
       expect(restoredIssues.map((issue: any) => issue.title)).toEqual(sourceIssues.map((issue: any) => issue.title));
       expect(restoredIssues.map((issue: any) => issue.labels)).toEqual(sourceIssues.map((issue: any) => issue.labels));
+      expect(restoredIssues.map((issue: any) => issue.state)).toEqual(sourceIssues.map((issue: any) => issue.state));
+      expect(restoredIssues.map((issue: any) => issue.state)).toContain('closed');
       expect(restoredIssues.map((issue: any) => issue.milestone?.title)).toEqual(sourceIssues.map((issue: any) => issue.milestone?.title));
       expect(restoredIssues[0].description).toBe(
         `Originally by @${sourceIssues[0].author.username} on ${sourceIssues[0].created_at}\n\n${sourceIssues[0].description}`,

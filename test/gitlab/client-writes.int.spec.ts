@@ -87,6 +87,9 @@ describe('GitLab session writes what a restore makes', () => {
     });
     expect(issue.iid).toBe(1);
     await s.createIssueNote(created.id, issue.iid, 'A note, with\nlines');
+    await s.setIssueState(created.id, issue.iid, 'close');
+    await s.setMilestoneState(created.id, milestone.id, 'close');
+    await expect(s.setIssueState(created.id, 99, 'close')).rejects.toMatchObject({ failure: 'NOT_FOUND' });
     expect(await s.createRelease(created.id, { tag_name: 'v1.0.0', name: 'One', description: 'The first' })).toEqual({ tagName: 'v1.0.0' });
     expect(label.id).toBeGreaterThan(0);
 
@@ -96,9 +99,9 @@ describe('GitLab session writes what a restore makes', () => {
       ['bug', '#ff0000'],
       ['urgent', '#6699cc'],
     ]);
-    expect(await items('milestones')).toEqual([expect.objectContaining({ title: 'v1', due_date: '2026-12-31' })]);
+    expect(await items('milestones')).toEqual([expect.objectContaining({ title: 'v1', due_date: '2026-12-31', state: 'closed' })]);
     expect(await items('issues')).toEqual([
-      expect.objectContaining({ title: 'It breaks', labels: ['bug', 'urgent'], milestone: expect.objectContaining({ id: milestone.id }) }),
+      expect.objectContaining({ title: 'It breaks', state: 'closed', labels: ['bug', 'urgent'], milestone: expect.objectContaining({ id: milestone.id }) }),
     ]);
     expect((await read.metadataPage('issueNotes', created.id, 1, 20, 1)).items.map((n) => n.body)).toEqual(['A note, with\nlines']);
     expect(await items('releases')).toEqual([expect.objectContaining({ tag_name: 'v1.0.0', name: 'One', description: 'The first' })]);

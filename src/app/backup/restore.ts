@@ -311,6 +311,7 @@ class RestoreWork {
         start_date: stringOf(milestone.start_date),
       });
       if (typeof milestone.id === 'number') ids.set(milestone.id, created.id);
+      if (milestone.state === 'closed') await this.target.session.setMilestoneState(this.#project!.id, created.id, 'close');
       this.#counts.milestones += 1;
     }
     return ids;
@@ -331,6 +332,8 @@ class RestoreWork {
         due_date: stringOf(issue.due_date),
       });
       this.#counts.issues += 1;
+      // GitLab makes every issue open: one closed in the backup is closed again.
+      if (issue.state === 'closed') await this.target.session.setIssueState(this.#project!.id, created.iid, 'close');
       for (const note of Array.isArray(issue.notes) ? (issue.notes as Raw[]) : []) {
         // System notes (label changes, mentions) are GitLab's own record; a new project makes its own.
         if (note.system === true) continue;

@@ -37,7 +37,8 @@ export function notFound(what = ''): Answer {
 
 export function serveApi(model: Model, request: ApiRequest): Answer {
   const { segments: s, caller } = request;
-  if ((request.method ?? 'GET') === 'POST') return s[0] === 'projects' ? (scoped(caller.token, ['api']) ?? serveWrite(model, request)) : notFound();
+  const method = request.method ?? 'GET';
+  if (method === 'POST' || method === 'PUT') return s[0] === 'projects' ? (scoped(caller.token, ['api']) ?? serveWrite(model, request)) : notFound();
   if ((request.method ?? 'GET') !== 'GET') return notFound();
   if (s.length === 2 && s[0] === 'personal_access_tokens' && s[1] === 'self') {
     // An OAuth access token is no personal access token: GitLab does not find it there.

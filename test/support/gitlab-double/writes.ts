@@ -46,6 +46,11 @@ export function serveWrite(model: Model, request: ApiRequest): Answer {
   if (!stored) return { status: 403, body: { message: '403 Forbidden' } };
   const route = rest.join('/');
   const at = new Date(request.now).toISOString();
+  if (request.method === 'PUT') {
+    if (rest.length === 2 && rest[0] === 'issues') return changeState(stored.issues, 'iid', rest[1]!, body, ISSUE_STATES, 'Issue', at);
+    if (rest.length === 2 && rest[0] === 'milestones') return changeState(stored.milestones, 'id', rest[1]!, body, MILESTONE_STATES, 'Milestone', at);
+    return notFound();
+  }
   if (route === 'labels') return createLabel(model, project, stored, body);
   if (route === 'milestones') return createMilestone(model, project, stored, body, request.baseUrl, at);
   if (route === 'issues') return createIssue(model, project, stored, body, request, at);
@@ -234,6 +239,25 @@ function createRelease(project: Project, stored: StoredMetadata, body: Json, req
   };
   stored.releases.push(release);
   return { status: 201, body: release };
+}
+
+/** What PUT's state_event does to an issue and to a milestone. */
+const ISSUE_STATES: Record<string, string> = { close: 'closed', reopen: 'opened' };
+const MILESTONE_STATES: Record<string, string> = { close: 'closed', activate: 'active' };
+
+/** PUT .../issues/:iid or .../milestones/:id with a state_event (the only edit a restore makes); 404 for one not in the project. */
+function changeState(items: Json[], key: 'iid' | 'id', idText: string, body: Json, states: Record<string, string>, what: string, at: string): Answer {
+  if (!/^\d+$/.test(idText)) return { status: 400, body: { error: `${key === 'iid' ? 'issue_iid' : 'milestone_id'} is invalid` } };
+  const item = items.find((candidate) => candidate[key] === Number(idText));
+  if (!item) return notFound(what);
+  const event = text(body.state_event);
+  if (event !== undefined && !(event in states)) return { status: 400, body: { error: 'state_event does not have a valid value' } };
+  if (event !== undefined) {
+    item.state = states[event];
+    item.updated_at = at;
+    if (what === 'Issue') item.closed_at = item.state === 'closed' ? at : null;
+  }
+  return { status: 200, body: item };
 }
 
 /** A parameter as text: JSON bodies carry numbers and strings alike; empty is absent. */
