@@ -35,6 +35,8 @@ export interface RestoreCounts {
 export interface RestoreLeftOut {
   refs: string[];
   mergeRequests: number;
+  /** Whether the snapshot holds a wiki, which a restore does not push (its bundle is in the archive). */
+  wiki: boolean;
 }
 
 export interface RestoreOutcome {

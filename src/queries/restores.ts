@@ -71,10 +71,14 @@ function restoreView(row: RestoreRow): RestoreView {
     projectId: row.project_id === null || row.project_id === undefined ? null : Number(row.project_id),
     archiveUrl: row.archive_url,
     counts: asJson<RestoreCounts | null>(row.counts ?? null),
-    leftOut: asJson<RestoreLeftOut | null>(row.left_out ?? null),
+    leftOut: leftOutOf(asJson<Partial<RestoreLeftOut> | null>(row.left_out ?? null)),
     reason: row.reason,
     finishedAt: asOptionalDate(row.finished_at),
   };
+}
+
+function leftOutOf(value: Partial<RestoreLeftOut> | null): RestoreLeftOut | null {
+  return value === null ? null : { refs: value.refs ?? [], mergeRequests: value.mergeRequests ?? 0, wiki: value.wiki === true };
 }
 
 export async function restoreById(db: SqlExecutor, tenantId: string, id: string): Promise<RestoreView | null> {

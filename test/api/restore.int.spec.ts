@@ -13,7 +13,7 @@ const DEADLINE = 30_000;
 const runPlan = 'mutation($planId: ID!) { runPlan(planId: $planId) { id status } }';
 const taskQuery = 'query($id: ID!) { task(id: $id) { id status reason snapshots(first: 10) { edges { node { id fullPath archiveUrl } } } } }';
 const RESTORE_FIELDS = `id status target namespacePath projectPath archiveUrl step stepsDone stepsTotal reason startedAt finishedAt
-  actor { id name role } snapshot { id } counts { refs labels milestones issues notes releases } leftOut { refs mergeRequests }`;
+  actor { id name role } snapshot { id } counts { refs labels milestones issues notes releases } leftOut { refs mergeRequests wiki }`;
 const restoreSnapshot = `mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) { ${RESTORE_FIELDS} } }`;
 const restoreQuery = `query($id: ID!) { restore(id: $id) { ${RESTORE_FIELDS} } }`;
 const RESTORE_EVENTS = ['RestoreStarted', 'RestoreProgressed', 'RestoreCompleted', 'RestoreFailed'];
@@ -62,6 +62,7 @@ for (const store of apiStores) {
       await api.gitlab.tag(source.id, 'v1.0.0');
       const head = await api.gitlab.commit(source.id, { files: { 'CHANGELOG.md': '1.0.0\n' } });
       await api.gitlab.setRef(source.id, 'refs/merge-requests/1/head', head);
+      await api.gitlab.commit(source.id, { wiki: true, files: { 'home.md': 'The wiki\n' } });
       const s = await buildScenario(api, api.rootToken, label);
       await protectListedRepositories(api, s.organizationId, 1, DEADLINE);
       const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
@@ -114,7 +115,7 @@ for (const store of apiStores) {
         stepsDone: 6,
         stepsTotal: 6,
         counts: { refs: 3, labels: 2, milestones: 2, issues: 3, releases: 1 },
-        leftOut: { refs: ['refs/merge-requests/1/head'], mergeRequests: 2 },
+        leftOut: { refs: ['refs/merge-requests/1/head'], mergeRequests: 2, wiki: true },
         actor: { role: 'ADMIN' },
       });
 

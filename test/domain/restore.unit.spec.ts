@@ -22,7 +22,7 @@ const done: RestoreOutcome = {
   projectId: 42,
   archiveUrl: null,
   counts,
-  leftOut: { refs: ['refs/merge-requests/1/head'], mergeRequests: 2 },
+  leftOut: { refs: ['refs/merge-requests/1/head'], mergeRequests: 2, wiki: false },
   finishedAt: '2026-03-01T10:01:00.000Z',
 };
 const progress = (stepsDone: number) => ({ step: 'issues', stepsDone, stepsTotal: 6, at: '2026-03-01T10:00:30.000Z' });

@@ -79,7 +79,7 @@ export async function restoreSnapshot(deps: AppDeps, request: Request, input: Re
         projectId: null,
         archiveUrl: archiveUrlOf(view.id),
         counts: { refs: 0, labels: 0, milestones: 0, issues: 0, notes: 0, releases: 0 },
-        leftOut: { refs: [], mergeRequests: 0 },
+        leftOut: { refs: [], mergeRequests: 0, wiki: false },
         finishedAt: new Date().toISOString(),
       },
     });
@@ -206,7 +206,6 @@ class RestoreWork {
 
   async run(): Promise<void> {
     const scratch = join(this.deps.backup.scratch, `restore-${this.restoreId}`);
-    let mergeRequests = 0;
     try {
       const store = this.deps.backup.store(this.request.principal.tenantId, this.view.storageId);
       const manifest = await manifestOf(this.deps, this.request.principal.tenantId, this.view);
@@ -225,7 +224,7 @@ class RestoreWork {
       await this.#step('issues');
       await this.#releases(await metadata<Raw[]>('releases'));
       await this.#step('releases');
-      mergeRequests = (await metadata<Raw[]>('mergeRequests')).length;
+      const mergeRequests = (await metadata<Raw[]>('mergeRequests')).length;
       const made = this.#project!;
       await this.#record({
         type: 'CompleteRestore',
@@ -235,7 +234,7 @@ class RestoreWork {
           archiveUrl: null,
           counts: this.#counts,
           // GitLab cannot take merge requests without their branches' history as it was: they stay in the archive.
-          leftOut: { refs: this.#leftOutRefs, mergeRequests },
+          leftOut: { refs: this.#leftOutRefs, mergeRequests, wiki: manifest.wiki !== null },
           finishedAt: new Date().toISOString(),
         },
       });

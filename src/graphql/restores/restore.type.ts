@@ -49,6 +49,9 @@ export class RestoreLeftOut {
 
   @Field(() => Int, { description: 'Merge requests, which a restore does not re-create.' })
   mergeRequests!: number;
+
+  @Field(() => Boolean, { description: "Whether the snapshot's wiki was left out: a restore does not push it; its bundle is in the archive." })
+  wiki!: boolean;
 }
 
 @ObjectType({ description: 'A snapshot brought back, into a new GitLab project or as an archive.' })
