@@ -15,45 +15,52 @@ export type StorageLookup = (tenantId: string, storageId: string) => Promise<Sto
  * LOCAL ones it added (folders of the data folder), its S3 storages, all encrypted under a key
  * derived from the master key for that tenant alone; its git mirrors, and scratch space.
  */
-export function backupPlaces(dataDir: string, masterKey: Buffer, lookup: StorageLookup): BackupPlaces {
+export function backupPlaces(dataDir: string, masterKey: Buffer, lookup: StorageLookup, options: { reopenAfterMs?: number } = {}): BackupPlaces {
   const root = join(dataDir, 'backups');
-  // An open storage per (tenant, storage), looked up at its first use. A failure to open, or a
-  // storage that refuses or cannot be reached, drops it: the next use looks it up again, and so
-  // sees a removal or a changed password.
-  const opened = new Map<string, Promise<{ store: EncryptedObjectStore; close(): void }>>();
+  const reopenAfterMs = options.reopenAfterMs ?? REOPEN_AFTER_MS;
+  // An open storage per (tenant, storage), looked up at its first use and again once it is a
+  // minute old, or as soon as it fails to open, refuses us or cannot be reached: a removal or a
+  // changed password (made by this process or another) is seen. One let go is closed once the
+  // calls under way on it end.
+  const opened = new Map<string, { at: number; open: Promise<OpenStorage> }>();
   const keyOf = (tenantId: string, storageId: string) => JSON.stringify([tenantId, storageId]);
   // One key per tenant for all its storages: a snapshot's objects have the same names wherever they are kept.
   const keyFor = (tenantId: string) => deriveKey(masterKey, `storage:${tenantId}`);
 
-  const forget = (tenantId: string, storageId: string) => {
-    const key = keyOf(tenantId, storageId);
-    const entry = opened.get(key);
-    opened.delete(key);
-    entry?.then((open) => open.close()).catch(() => undefined);
+  const letGo = (key: string, entry: { open: Promise<OpenStorage> }) => {
+    if (opened.get(key) === entry) opened.delete(key);
+    entry.open.then((open) => open.retire()).catch(() => undefined);
   };
 
-  const open = (tenantId: string, storageId: string) => {
+  const open = (tenantId: string, storageId: string): Promise<OpenStorage> => {
     const key = keyOf(tenantId, storageId);
-    let entry = opened.get(key);
-    if (entry === undefined) {
-      entry = (async () => {
+    const current = opened.get(key);
+    if (current !== undefined && Date.now() - current.at < reopenAfterMs) return current.open;
+    if (current !== undefined) letGo(key, current);
+    const entry = {
+      at: Date.now(),
+      open: (async () => {
         const settings = await lookup(tenantId, storageId);
         if (settings === null) throw new BackplaneError('NOT_FOUND', `no storage ${storageId}`);
         const objects = objectStorage(settings, join(root, 'storage', folderOf(tenantId)), storageId);
-        return { store: new EncryptedObjectStore(objects, keyFor(tenantId)), close: () => (objects instanceof S3Storage ? objects.close() : undefined) };
-      })();
-      opened.set(key, entry);
-      entry.catch(() => {
-        if (opened.get(key) === entry) opened.delete(key);
-      });
-    }
-    return entry;
+        return openStorage(new EncryptedObjectStore(objects, keyFor(tenantId)), () => (objects instanceof S3Storage ? objects.close() : undefined));
+      })(),
+    };
+    opened.set(key, entry);
+    entry.open.catch(() => letGo(key, entry));
+    return entry.open;
+  };
+
+  const forget = (tenantId: string, storageId: string) => {
+    const key = keyOf(tenantId, storageId);
+    const entry = opened.get(key);
+    if (entry !== undefined) letGo(key, entry);
   };
 
   return {
     store(tenantId, storageId) {
       return coded(
-        async () => (await open(tenantId, storageId)).store,
+        () => open(tenantId, storageId),
         new EncryptedObjectStore(NOWHERE, keyFor(tenantId)),
         () => forget(tenantId, storageId),
       );
@@ -64,6 +71,48 @@ export function backupPlaces(dataDir: string, masterKey: Buffer, lookup: Storage
     scratch: join(root, 'scratch'),
     chunks: (file) => chunk(createReadStream(file)),
     bundle: async (mirror, file) => (await bundleTo(mirror, file)) !== null,
+  };
+}
+
+/** How long an open storage is used before it is looked up again (ms). */
+const REOPEN_AFTER_MS = 60_000;
+
+/** An open storage, and the calls under way on it: one let go is closed when the last of them ends. */
+interface OpenStorage {
+  use<T>(run: (store: EncryptedObjectStore) => Promise<T>): Promise<T>;
+  list(): AsyncIterable<{ name: string; size: number }>;
+  retire(): void;
+}
+
+function openStorage(store: EncryptedObjectStore, close: () => void): OpenStorage {
+  let busy = 0;
+  let retired = false;
+  const done = () => {
+    busy -= 1;
+    if (retired && busy === 0) close();
+  };
+  return {
+    async use(run) {
+      busy += 1;
+      try {
+        return await run(store);
+      } finally {
+        done();
+      }
+    },
+    async *list() {
+      busy += 1;
+      try {
+        yield* store.list();
+      } finally {
+        done();
+      }
+    },
+    retire() {
+      if (retired) return;
+      retired = true;
+      if (busy === 0) close();
+    },
   };
 }
 
@@ -113,7 +162,7 @@ async function checkS3(settings: S3Settings): Promise<StorageCheck> {
  * of reach. A storage out of reach (or refusing us) is let go, to be opened afresh at the next use.
  * Names need no storage: they are keyed hashes, computed by `namer`.
  */
-function coded(store: () => Promise<EncryptedObjectStore>, namer: EncryptedObjectStore, letGo: () => void): SnapshotStore {
+function coded(open: () => Promise<OpenStorage>, namer: EncryptedObjectStore, letGo: () => void): SnapshotStore {
   const recode = (error: unknown): unknown => {
     if (!(error instanceof StorageError)) return error;
     const damaged = error.code === 'NOT_FOUND' || error.code === 'CORRUPT';
@@ -121,27 +170,27 @@ function coded(store: () => Promise<EncryptedObjectStore>, namer: EncryptedObjec
     return new BackplaneError(damaged ? 'SNAPSHOT_DAMAGED' : 'STORAGE_UNAVAILABLE', error.message);
   };
   const recoded = async <T>(run: (store: EncryptedObjectStore) => Promise<T>): Promise<T> => {
-    const opened = await store();
+    const opened = await open();
     try {
-      return await run(opened);
+      return await opened.use(run);
     } catch (error) {
       throw recode(error);
     }
   };
   return {
-    put: (plain) => recoded((opened) => opened.put(plain)),
-    get: (sha256) => recoded((opened) => opened.get(sha256)),
-    has: (sha256) => recoded((opened) => opened.has(sha256)),
+    put: (plain) => recoded((store) => store.put(plain)),
+    get: (sha256) => recoded((store) => store.get(sha256)),
+    has: (sha256) => recoded((store) => store.has(sha256)),
     nameOf: (sha256) => namer.nameOf(sha256),
     async *list() {
-      const opened = await store();
+      const opened = await open();
       try {
         yield* opened.list();
       } catch (error) {
         throw recode(error);
       }
     },
-    removeName: (name) => recoded((opened) => opened.removeName(name)),
+    removeName: (name) => recoded((store) => store.removeName(name)),
   };
 }
 

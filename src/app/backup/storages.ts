@@ -1,4 +1,5 @@
 import { DEFAULT_STORAGE_ID, type S3Location } from '../../domain/storage';
+import { BackplaneError } from '../../errors';
 import { passwordSecretId } from '../../queries/catalog';
 import { addedStorageById, addedStorages, type StorageView } from '../../queries/storages';
 import type { AppDeps } from '../deps';
@@ -62,14 +63,16 @@ export async function storageById(deps: Pick<AppDeps, 'db'>, tenantId: string, i
 
 /**
  * How to open one of the tenant's storages, with an S3 storage's secret from the password manager;
- * null when the tenant has no such storage, or its password entry is gone.
+ * null when the tenant has no such storage. A storage whose password entry is gone cannot be opened.
  */
 export async function storageSettings(deps: Pick<AppDeps, 'db' | 'vault'>, tenantId: string, storageId: string): Promise<StorageSettings | null> {
   const view = await storageById(deps, tenantId, storageId);
   if (view === null) return null;
   if (view.s3 === null) return { kind: 'LOCAL', isDefault: view.isDefault, path: view.local?.path ?? null };
   const secretId = await passwordSecretId(deps.db, tenantId, view.s3.passwordId);
-  if (secretId === null) return null;
+  if (secretId === null) {
+    throw new BackplaneError('STORAGE_UNAVAILABLE', `storage "${view.name}" cannot be opened: its password entry ${view.s3.passwordId} is gone`);
+  }
   const { passwordId: _passwordId, ...location } = view.s3;
   return { kind: 'S3', ...location, secretAccessKey: await deps.vault.reveal(tenantId, secretId) };
 }
