@@ -105,6 +105,8 @@ const snapshotOps = {
   snapshot: 'query($id: ID!) { snapshot(id: $id) { id } }',
   snapshots: 'query($planId: ID) { snapshots(planId: $planId) { totalCount } }',
   storages: 'query { storages { id kind } }',
+  restoreSnapshot: 'mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) { id status } }',
+  restore: 'query($id: ID!) { restore(id: $id) { id status } }',
 };
 const snapshotsTaken = new WeakMap<Fixture, Promise<string>>();
 /** A snapshot of a protected repository, taken by a run of a new plan (once: it is only read and verified). */
@@ -208,6 +210,12 @@ const mutations: Row[] = [
     allowed: operators,
   },
   { name: 'verifySnapshot', document: snapshotOps.verifySnapshot, variables: async (f) => ({ id: await aSnapshot(f) }), allowed: operators },
+  {
+    name: 'restoreSnapshot',
+    document: snapshotOps.restoreSnapshot,
+    variables: async (f) => ({ input: { snapshotId: await aSnapshot(f), target: 'ARCHIVE' } }),
+    allowed: operators,
+  },
   // Only the root administrator creates tenants; no token a tenant issues is root, ADMIN included.
   { name: 'createTenant', document: ops.createTenant, variables: (f) => ({ name: f.unique('tenant') }), allowed: [] },
 ];
@@ -237,6 +245,15 @@ const queries: Row[] = [
   { name: 'snapshot', document: snapshotOps.snapshot, variables: async (f) => ({ id: await aSnapshot(f) }), allowed: readers },
   { name: 'snapshots', document: snapshotOps.snapshots, variables: (f) => ({ planId: f.s.planId }), allowed: readers },
   { name: 'storages', document: snapshotOps.storages, variables: () => ({}), allowed: readers },
+  {
+    name: 'restore',
+    document: snapshotOps.restore,
+    variables: async (f) => {
+      const { restoreSnapshot } = await f.api.ok(root(f), snapshotOps.restoreSnapshot, { input: { snapshotId: await aSnapshot(f), target: 'ARCHIVE' } });
+      return { id: restoreSnapshot.id };
+    },
+    allowed: readers,
+  },
   {
     name: 'repositorySync',
     document: ops.repositorySync,
