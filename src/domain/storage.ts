@@ -40,8 +40,11 @@ export type StorageEvent = { type: 'StorageAdded'; data: StorageAddition } | { t
 export type StorageCommand =
   | {
       type: 'AddStorage';
-      /** known: facts looked up under the tenant lock: another storage has the name; the password entry exists. */
-      data: StorageAddition & { known: { nameTaken: boolean; passwordExists: boolean } };
+      /**
+       * known: facts looked up under the tenant lock: another storage of the tenant has the name; the
+       * password entry exists; another storage (of any tenant) keeps its objects at the same bucket and prefix.
+       */
+      data: StorageAddition & { known: { nameTaken: boolean; passwordExists: boolean; locationTaken: boolean } };
     }
   | {
       type: 'RemoveStorage';
@@ -80,6 +83,13 @@ export const storage: Decider<StorageState, StorageCommand, StorageEvent> = {
             throw new DomainError('INVALID_INPUT', 'an S3 storage needs a bucket, a region and an access key id');
           if (!known.passwordExists)
             throw new DomainError('NOT_FOUND', `no password ${s3.passwordId}: the secret access key is an entry of the password manager`);
+          // Two storages in one place would each take the other's objects for its own, and a prune of one would remove them.
+          if (known.locationTaken) {
+            throw new DomainError(
+              'CONFLICT',
+              `another storage keeps its objects in bucket ${s3.bucket} under prefix "${s3.prefix}": give this one a prefix of its own`,
+            );
+          }
           return [{ type: 'StorageAdded', data: { storageId, name, kind, s3: { ...s3 } } }];
         }
         if (s3 !== undefined) throw new DomainError('INVALID_INPUT', 'a LOCAL storage names no bucket');

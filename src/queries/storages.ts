@@ -69,6 +69,15 @@ export async function addedStorageNameTaken(db: SqlExecutor, tenantId: string, n
   return rows.length > 0;
 }
 
+/** Whether a storage of any tenant keeps its objects at this S3 location: two there would take each other's objects for their own. */
+export async function s3LocationTaken(db: SqlExecutor, location: { endpoint: string | null; bucket: string; prefix: string }): Promise<boolean> {
+  const rows = await db.query(
+    `SELECT 1 FROM storages WHERE kind = 'S3' AND removed_at IS NULL AND coalesce(endpoint, '') = $1 AND bucket = $2 AND prefix = $3 LIMIT 1`,
+    [location.endpoint ?? '', location.bucket, location.prefix],
+  );
+  return rows.length > 0;
+}
+
 /** Snapshots the storage keeps now (expired ones are let go): a storage holding any cannot go. */
 export async function snapshotsInStorage(db: SqlExecutor, tenantId: string, storageId: string): Promise<number> {
   if (!isUuid(storageId)) return 0;

@@ -177,6 +177,20 @@ for (const store of apiStores) {
       }
     });
 
+    it('refuses a bucket and prefix another storage keeps its objects in, however the endpoint is written', async () => {
+      const first = s3Input();
+      await api.ok(api.rootToken, addStorage, { input: first });
+      const before = await head();
+      for (const endpoint of [s3.endpoint, `${s3.endpoint.toUpperCase().replace('HTTP', 'http')}/`]) {
+        const answer = await api.request(api.rootToken, addStorage, { input: s3Input({}, { endpoint, prefix: `${first.s3.prefix}/` }) });
+        expect(answer.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+        expect(answer.errors?.[0]?.message).toContain(`another storage keeps its objects in bucket ${BUCKET} under prefix "${first.s3.prefix}"`);
+      }
+      expect(await head()).toEqual(before);
+      // Another prefix of the same bucket is another place.
+      await api.ok(api.rootToken, addStorage, { input: s3Input({}, { prefix: `${first.s3.prefix}/inner` }) });
+    });
+
     it('refuses inputs that break the rules, naming the field', async () => {
       const cases: [Record<string, unknown>, string][] = [
         [s3Input({}, { bucket: 'Not_A_Bucket' }), 's3.bucket'],

@@ -16,11 +16,11 @@ const location: S3Location = {
 type AddData = Extract<StorageCommand, { type: 'AddStorage' }>['data'];
 const addS3 = (overrides: Partial<AddData> = {}): StorageCommand => ({
   type: 'AddStorage',
-  data: { storageId: 's1', name: 'offsite', kind: 'S3', s3: location, known: { nameTaken: false, passwordExists: true }, ...overrides },
+  data: { storageId: 's1', name: 'offsite', kind: 'S3', s3: location, known: { nameTaken: false, passwordExists: true, locationTaken: false }, ...overrides },
 });
 const addLocal = (overrides: Partial<AddData> = {}): StorageCommand => ({
   type: 'AddStorage',
-  data: { storageId: 's2', name: 'second disk', kind: 'LOCAL', known: { nameTaken: false, passwordExists: false }, ...overrides },
+  data: { storageId: 's2', name: 'second disk', kind: 'LOCAL', known: { nameTaken: false, passwordExists: false, locationTaken: false }, ...overrides },
 });
 const remove = (storageId = 's1', inUseBySnapshots = 0, usedByPlans: string[] = []): StorageCommand => ({
   type: 'RemoveStorage',
@@ -60,7 +60,7 @@ describe('storage', () => {
     it('refuses a name another storage of the tenant has', () => {
       spec
         .given([])
-        .when(addS3({ known: { nameTaken: true, passwordExists: true } }))
+        .when(addS3({ known: { nameTaken: true, passwordExists: true, locationTaken: false } }))
         .thenRefuses('CONFLICT', /storage named "offsite" already exists/);
     });
 
@@ -84,8 +84,15 @@ describe('storage', () => {
     it('refuses an S3 storage whose password entry does not exist', () => {
       spec
         .given([])
-        .when(addS3({ known: { nameTaken: false, passwordExists: false } }))
+        .when(addS3({ known: { nameTaken: false, passwordExists: false, locationTaken: false } }))
         .thenRefuses('NOT_FOUND', /no password p1/);
+    });
+
+    it('refuses an S3 storage where another storage keeps its objects', () => {
+      spec
+        .given([])
+        .when(addS3({ known: { nameTaken: false, passwordExists: true, locationTaken: true } }))
+        .thenRefuses('CONFLICT', /another storage keeps its objects in bucket backups under prefix "acme": give this one a prefix of its own/);
     });
 
     it('refuses an S3 storage without its location, or with a folder too', () => {

@@ -3,7 +3,7 @@ import { echoed } from '../../core/echo';
 import { DomainError } from '../../core/errors';
 import { storage, storageStream, type S3Location, type StorageCommand } from '../../domain/storage';
 import { passwordSecretId } from '../../queries/catalog';
-import { addedStorageNameTaken, plansUsingStorage, snapshotsInStorage } from '../../queries/storages';
+import { addedStorageNameTaken, plansUsingStorage, s3LocationTaken, snapshotsInStorage } from '../../queries/storages';
 import type { AppDeps, Request } from '../deps';
 import { found } from '../found';
 import { executeLocked } from '../locked-command';
@@ -26,7 +26,7 @@ export async function addStorage(deps: AppDeps, request: Request, input: AddStor
   const storageId = randomUUID();
   const name = input.name.trim();
   const s3 = input.s3 && {
-    endpoint: input.s3.endpoint ?? null,
+    endpoint: normalEndpoint(input.s3.endpoint ?? null),
     bucket: input.s3.bucket,
     region: input.s3.region,
     prefix: (input.s3.prefix ?? '').replace(/^\/+|\/+$/g, ''),
@@ -50,6 +50,7 @@ export async function addStorage(deps: AppDeps, request: Request, input: AddStor
         known: {
           nameTaken: name.toLowerCase() === DEFAULT_STORAGE.name.toLowerCase() || (await addedStorageNameTaken(deps.db, tenantId, name)),
           passwordExists: s3 !== undefined && (await passwordSecretId(deps.db, tenantId, s3.passwordId)) !== null,
+          locationTaken: s3 !== undefined && (await s3LocationTaken(deps.db, s3)),
         },
       },
     }),
@@ -91,4 +92,15 @@ async function proveBucket(deps: AppDeps, tenantId: string, s3: S3Location): Pro
         ? 'the bucket cannot be reached, or does not exist'
         : 'the bucket did not return what was stored';
   throw new DomainError('INVALID_INPUT', `the S3 storage was not added: ${why} (${check.message})`);
+}
+
+/** One spelling per endpoint (host in lowercase, no trailing '/'), so that one place is recognised as taken however it is written. */
+function normalEndpoint(endpoint: string | null): string | null {
+  if (endpoint === null) return null;
+  try {
+    const url = new URL(endpoint);
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return endpoint;
+  }
 }
