@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '../../core/errors';
+import { ConcurrencyError, DomainError, ProjectionTimeoutError } from '../../core/errors';
 import { prune } from '../../domain/prune';
 import { messageOf } from '../../errors';
 import { planById, unfinishedTasksOnStorage } from '../../queries/plans';
@@ -46,7 +46,11 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
   await deps.tenantLock.run(tenantId, async () => {
     // Every run's start and every snapshot recorded before now is in the read models looked at.
     const head = await deps.store.headPosition();
-    if (head !== null) await deps.settle(head);
+    if (head !== null) {
+      await deps.settle(head).catch((error: unknown) => {
+        throw error instanceof ProjectionTimeoutError ? new ConcurrencyError('the read models are catching up with the history: try again shortly') : error;
+      });
+    }
     let runsWriting = 0;
     for (const taskId of await unfinishedTasksOnStorage(deps.db, tenantId, storageId, storage.isDefault)) {
       try {
