@@ -110,6 +110,6 @@ for (const store of apiStores) {
       skew = 10 * 24 * 60 * MINUTE;
       await pause(800);
       expect(await tasks()).toHaveLength(3);
-    });
+    }, 240_000);
   });
 }

@@ -161,7 +161,7 @@ for (const store of apiStores) {
       const later = (await liveSnapshots(s.planId)).edges.map((edge: any) => edge.node);
       expect(later).toHaveLength(4);
       expect(later.filter((node: any) => node.fullPath === projects[1].fullPath)).toHaveLength(2);
-    });
+    }, 240_000);
 
     it('refuses a prune while a run of a plan on the storage is writing, and a run while a prune is under way', async () => {
       const { s } = await organization();
@@ -224,7 +224,7 @@ for (const store of apiStores) {
       const types = auditLog.edges.filter((edge: any) => edge.node.streamName === stream).map((edge: any) => edge.node.type);
       expect(types.length).toBeGreaterThanOrEqual(6);
       expect(types.filter((type: string) => type === 'PruneFinished').length).toBe(types.filter((type: string) => type === 'PruneStarted').length);
-    });
+    }, 240_000);
 
     it('refuses bad settings naming the field, and writes nothing', async () => {
       const { s } = await organization();
@@ -262,6 +262,6 @@ for (const store of apiStores) {
       });
       expect(Date.parse(updatePlanBackupSettings.backupSettings.nextRunAt)).toBeGreaterThan(Date.now() - 1000);
       expect(Date.parse(updatePlanBackupSettings.backupSettings.nextRunAt)).toBeLessThanOrEqual(Date.now() + 24 * 3600_000);
-    });
+    }, 240_000);
   });
 }
