@@ -44,6 +44,8 @@ export async function passwordUsers(db: SqlExecutor, tenantId: string, passwordI
      UNION ALL
      SELECT 'credential ' || c.login || ' of organization ' || o.name FROM credentials c JOIN organizations o ON o.id = c.organization_id
       WHERE c.tenant_id = $1 AND c.password_id = $2 AND c.removed_at IS NULL
+     UNION ALL
+     SELECT 'storage ' || name FROM storages WHERE tenant_id = $1 AND password_id = $2 AND removed_at IS NULL
      ORDER BY 1`,
     [tenantId, passwordId],
   );

@@ -107,6 +107,10 @@ const snapshotOps = {
   storages: 'query { storages { id kind } }',
   restoreSnapshot: 'mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) { id status } }',
   restore: 'query($id: ID!) { restore(id: $id) { id status } }',
+  addStorage: 'mutation($input: AddStorageInput!) { addStorage(input: $input) { id kind } }',
+  removeStorage: 'mutation($id: ID!) { removeStorage(id: $id) }',
+  updatePlanBackupSettings: 'mutation($planId: ID!, $input: PlanBackupSettingsInput!) { updatePlanBackupSettings(planId: $planId, input: $input) { id } }',
+  pruneSnapshots: 'mutation($planId: ID!) { pruneSnapshots(planId: $planId) }',
 };
 const snapshotsTaken = new WeakMap<Fixture, Promise<string>>();
 /** A snapshot of a protected repository, taken by a run of a new plan (once: it is only read and verified). */
@@ -184,6 +188,22 @@ const mutations: Row[] = [
     document: ops.updatePlanCredentials,
     variables: async (f) => ({ planId: f.s.planId, input: { credentials: [{ credentialId: f.s.credentialIds[1], enabled: !(await credentialOn(f)) }] } }),
     allowed: operators,
+  },
+  {
+    name: 'updatePlanBackupSettings',
+    document: snapshotOps.updatePlanBackupSettings,
+    variables: async (f) => ({ planId: await newPlan(f), input: { keepLast: 3 } }),
+    allowed: operators,
+  },
+  { name: 'pruneSnapshots', document: snapshotOps.pruneSnapshots, variables: async (f) => ({ planId: await newPlan(f) }), allowed: operators },
+  { name: 'addStorage', document: snapshotOps.addStorage, variables: (f) => ({ input: { name: f.unique('storage'), kind: 'LOCAL' } }), allowed: admins },
+  {
+    name: 'removeStorage',
+    document: snapshotOps.removeStorage,
+    variables: async (f) => ({
+      id: (await f.api.ok(root(f), snapshotOps.addStorage, { input: { name: f.unique('storage'), kind: 'LOCAL' } })).addStorage.id,
+    }),
+    allowed: admins,
   },
   { name: 'createApiToken', document: ops.createApiToken, variables: (f) => ({ name: f.unique('token'), role: 'VIEWER' }), allowed: admins },
   {
