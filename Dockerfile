@@ -10,6 +10,8 @@ COPY projections ./projections
 RUN npx tsc -p tsconfig.image.json && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
+# Backups run the git client (fetch into mirrors, bundles, restore pushes) over HTTPS.
+RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -75,4 +75,10 @@ describe('the production image', () => {
     expect(tsconfig.files).toBeUndefined();
     expect(runs).toMatch(/npm prune --omit=dev/);
   });
+
+  it('installs the git client and the certificate authorities its HTTPS fetches need', () => {
+    const runs = final.instructions.filter((line) => line.startsWith('RUN ')).join('\n');
+    expect(runs).toMatch(/apt-get install -y --no-install-recommends [^\n]*\bgit\b/);
+    expect(runs).toMatch(/\bca-certificates\b/);
+  });
 });
