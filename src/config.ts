@@ -28,6 +28,8 @@ export interface Config {
   gitlabTimeoutMs: number;
   /** How long failing calls to GitLab (5xx, timeouts, unreachable) are retried before they fail (ms). */
   gitlabMaxRetryMs: number;
+  /** The most one git fetch or push of a repository may take (ms). */
+  gitTimeoutMs: number;
   /** How often the repository-sync schedules are looked at (ms). */
   syncCheckIntervalMs: number;
   /** Repositories a plan run reads at once. */
@@ -76,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapToken: bootstrapTokenOf(env.BACKPLANE_BOOTSTRAP_TOKEN),
     gitlabTimeoutMs: positiveInteger(env, 'BACKPLANE_GITLAB_TIMEOUT_MS', 30_000),
     gitlabMaxRetryMs: positiveInteger(env, 'BACKPLANE_GITLAB_RETRY_MS', 60_000),
+    gitTimeoutMs: positiveInteger(env, 'BACKPLANE_GIT_TIMEOUT_MS', 60 * 60_000),
     syncCheckIntervalMs: positiveInteger(env, 'BACKPLANE_SYNC_CHECK_MS', 60_000),
     runConcurrency: positiveInteger(env, 'BACKPLANE_RUN_CONCURRENCY', 8),
     gitlabOAuth: gitlabOAuthOf(env),

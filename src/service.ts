@@ -77,7 +77,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         timeoutMs: config.gitlabTimeoutMs,
         maxRetryMs: config.gitlabMaxRetryMs,
         checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000),
-        gitTimeoutMs: 60 * 60_000,
+        gitTimeoutMs: config.gitTimeoutMs,
         ...options.gitlab,
       }),
       backup: backupPlaces(config.dataDir, key, (tenantId, storageId) => storageSettings({ db: backplane.db, vault }, tenantId, storageId)),
