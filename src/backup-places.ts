@@ -70,7 +70,7 @@ export function backupPlaces(dataDir: string, masterKey: Buffer, lookup: Storage
     mirrors: (tenantId) => join(root, 'mirrors', folderOf(tenantId)),
     scratch: join(root, 'scratch'),
     chunks: (file) => chunk(createReadStream(file)),
-    bundle: async (mirror, file) => (await bundleTo(mirror, file)) !== null,
+    bundle: async (mirror, file) => (await bundleTo(mirror, file))?.refs ?? null,
   };
 }
 

@@ -46,7 +46,8 @@ export interface GitLabSession {
   createLabel(projectId: number, label: NewLabel): Promise<{ id: number }>;
   createMilestone(projectId: number, milestone: NewMilestone): Promise<{ id: number }>;
   createIssue(projectId: number, issue: NewIssue): Promise<{ id: number; iid: number }>;
-  createIssueNote(projectId: number, issueIid: number, body: string): Promise<{ id: number }>;
+  /** internal: seen by project members only, as the original note was. */
+  createIssueNote(projectId: number, issueIid: number, body: string, internal?: boolean): Promise<{ id: number }>;
   createRelease(projectId: number, release: NewRelease): Promise<{ tagName: string }>;
   setIssueState(projectId: number, issueIid: number, event: 'close' | 'reopen'): Promise<void>;
   setMilestoneState(projectId: number, milestoneId: number, event: 'close' | 'activate'): Promise<void>;

@@ -1,8 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { STALE_LOCK_MS, withLock } from './lock';
 import { type GitRef, listRefs, parseRefLines } from './refs';
 import { type GitStream, runGit } from './run';
+
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * Writes every ref of the repository in `dir` and the objects they reach into one bundle file;
@@ -15,15 +18,21 @@ import { type GitStream, runGit } from './run';
  * deltified, and those deltas are reused whatever the threads; only loose objects are searched.
  */
 export async function bundleTo(dir: string, file: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ refs: GitRef[] } | null> {
-  const refs = await listRefs(dir);
-  if (refs.length === 0) return null;
-  await runGit(['bundle', 'create', '--quiet', resolve(file), '--all'], {
-    ...options,
-    gitDir: dir,
-    config: { 'pack.threads': '1' },
-    operation: `bundling ${dir}`,
+  // Under the mirror's own lock: a fetch into it (another plan's run) cannot move its refs between
+  // the listing and the bundle, so the refs returned are exactly those the bundle holds.
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return withLock(`${dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
+    const refs = await listRefs(dir);
+    if (refs.length === 0) return null;
+    await runGit(['bundle', 'create', '--quiet', resolve(file), '--all'], {
+      ...options,
+      timeoutMs: Math.max(1, deadline - Date.now()),
+      gitDir: dir,
+      config: { 'pack.threads': '1' },
+      operation: `bundling ${dir}`,
+    });
+    return { refs };
   });
-  return { refs };
 }
 
 /** The bundle bundleTo writes, as a stream (to encrypt and store without a file); null when there is no ref. */

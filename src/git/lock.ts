@@ -4,6 +4,9 @@ import { GitError } from './errors';
 
 const POLL_MS = 100;
 
+/** A mirror's lock untouched this long is taken for a dead holder's (the holder touches it every 20 s). */
+export const STALE_LOCK_MS = 60_000;
+
 interface LockOptions {
   /** How long a lock may go untouched before it is taken for a dead holder's. */
   staleMs: number;

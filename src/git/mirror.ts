@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GitError } from './errors';
-import { withLock } from './lock';
+import { STALE_LOCK_MS, withLock } from './lock';
 import { redact } from './redact';
 import { type GitRef, listRefs, parseRefLines, sameRefs } from './refs';
 import { runGit } from './run';
@@ -34,8 +34,6 @@ export interface MirrorState {
 }
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
-/** A holder touches its lock every 20 s: one untouched for a minute was left by a process that died. */
-const STALE_LOCK_MS = 60_000;
 
 /**
  * Brings the bare mirror in `dir` up to the remote, every ref (merge requests' and tags too),

@@ -314,9 +314,9 @@ export class GitLabClient implements GitLabPageClient {
     return { id: id(raw, what), iid };
   }
 
-  async createIssueNote(projectId: number, issueIid: number, body: string): Promise<{ id: number }> {
+  async createIssueNote(projectId: number, issueIid: number, body: string, internal = false): Promise<{ id: number }> {
     const what = `POST /projects/${projectId}/issues/${issueIid}/notes`;
-    return { id: id(object(await this.#api.IssueNotes.create(projectId, issueIid, body), what), what) };
+    return { id: id(object(await this.#api.IssueNotes.create(projectId, issueIid, body, internal ? { internal: true } : {}), what), what) };
   }
 
   /** PUT /projects/:id/issues/:iid with state_event close or reopen. */

@@ -44,13 +44,21 @@ export function snapshotArchive(app: AppDeps, logger: Logger): RequestHandler {
     res.status(200).set({ 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${name}"` });
     const writer = new TarGzWriter();
     const sending = pipeline(writer.output, res);
+    // A client that hangs up ends the pipeline at once, while a read from storage may still be under way.
+    let cut = false;
+    sending.catch(() => {
+      cut = true;
+    });
     try {
-      for (const entry of entries) await writer.addFile(entry.name, Readable.from(entry.body()), entry.size, view.takenAt);
+      for (const entry of entries) {
+        if (cut) break;
+        await writer.addFile(entry.name, Readable.from(entry.body()), entry.size, view.takenAt);
+      }
       await writer.finish();
       await sending;
     } catch (error) {
       // Headers are out: a cut connection is all the client can be told, and its gzip will not end.
-      logger.error('snapshot archive cut short', { error: loggedError(error) });
+      if (!cut) logger.error('snapshot archive cut short', { error: loggedError(error) });
       writer.output.destroy();
       res.destroy();
       await sending.catch(() => undefined);

@@ -102,6 +102,11 @@ export class S3Storage implements ObjectStorage {
     }
     await this.delete(key);
     if (!read.equals(body)) throw new StorageError('CORRUPT', `S3 bucket ${this.bucket}: the probe ${this.prefix}${key} came back different`);
+    // What backups do besides: ask for an object that is not there (without s3:ListBucket S3
+    // answers 403 where it should say 404) and list what is stored (a prune does).
+    if ((await this.stat(key)) !== null)
+      throw new StorageError('CORRUPT', `S3 bucket ${this.bucket}: the probe ${this.prefix}${key} is still there once deleted`);
+    for await (const _entry of this.list('objects/')) break;
   }
 
   /** Stops the client's pooled connections. */

@@ -200,30 +200,38 @@ for (const store of apiStores) {
       ],
     ] as const;
 
-    it.each(midRun)('makes no request with a credential %s during the run after that change', async (_label, change) => {
-      const { s, label } = await organizationWith(Array.from({ length: 10 }, () => ({ branches: 150, tags: 1, issues: 1, mergeRequests: 1 })));
-      const bot1 = `${label}-bot1`;
-      // bot1's answers are held long: its next request comes well after the change, whatever the
-      // load, and it is that request's check that must see the change. The run goes on meanwhile
-      // with the main login, slowed down so that it lasts.
-      const bot1Sent = holdProjectRequests(bot1, { delayMs: 1500 });
-      api.gitlab.fault({ match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'), delayMs: 60 });
-      try {
-        const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
-        await bot1Sent;
-        const event = await change(s);
-        const changedAt = Date.parse(event.occurredAt);
-        const done = await ended(started.id);
-        expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 10, repositoriesFailed: 0 });
-        expect(runRequests(bot1).length).toBeGreaterThan(0);
-        // The run went on after the change, with the main login alone.
-        expect(runRequests(`${label}-admin`).filter((request) => request.at > changedAt).length).toBeGreaterThan(0);
-        expect(runRequests(bot1).filter((request) => request.at > changedAt)).toEqual([]);
-        expect(done.credentialsUsed.find((use) => use.login === bot1)?.requests).toBe(runRequests(bot1).length);
-      } finally {
-        api.gitlab.clearFaults();
-      }
-    });
+    it.each(midRun)(
+      'makes no request with a credential %s during the run after that change',
+      async (_label, change) => {
+        const { s, label } = await organizationWith(Array.from({ length: 10 }, () => ({ branches: 150, tags: 1, issues: 1, mergeRequests: 1 })));
+        const bot1 = `${label}-bot1`;
+        // bot1's answers are held long: its next request comes well after the change, whatever the
+        // load, and it is that request's check that must see the change. The run goes on meanwhile
+        // with the main login, slowed down so that it lasts.
+        const bot1Sent = holdProjectRequests(bot1, { delayMs: 1500 });
+        api.gitlab.fault({
+          match: (request) => request.username?.startsWith(`${label}-`) === true && request.path.startsWith('/api/v4/projects/'),
+          delayMs: 60,
+        });
+        try {
+          const { runPlan: started } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+          await bot1Sent;
+          const event = await change(s);
+          const changedAt = Date.parse(event.occurredAt);
+          // Each of the ten backups makes a dozen requests, every one held 60 ms: room for a loaded machine.
+          const done = await ended(started.id, 3 * DEADLINE);
+          expect(done).toMatchObject({ status: 'COMPLETED', repositoriesDone: 10, repositoriesFailed: 0 });
+          expect(runRequests(bot1).length).toBeGreaterThan(0);
+          // The run went on after the change, with the main login alone.
+          expect(runRequests(`${label}-admin`).filter((request) => request.at > changedAt).length).toBeGreaterThan(0);
+          expect(runRequests(bot1).filter((request) => request.at > changedAt)).toEqual([]);
+          expect(done.credentialsUsed.find((use) => use.login === bot1)?.requests).toBe(runRequests(bot1).length);
+        } finally {
+          api.gitlab.clearFaults();
+        }
+      },
+      150_000,
+    );
 
     it('stops retrying with a credential switched off while GitLab answers it 5xx, and hands the request to the main login', async () => {
       const { s, label } = await organizationWith(Array.from({ length: 4 }, () => ({ branches: 1, tags: 1, issues: 1, mergeRequests: 1 })));
@@ -302,7 +310,7 @@ for (const store of apiStores) {
       } finally {
         for (const token of tokens) api.gitlab.setRateLimit(null, token);
       }
-    });
+    }, 150_000);
 
     it('records a credential GitLab answers 401 as REVOKED and completes with the others', async () => {
       const { s, label } = await organizationWith(Array.from({ length: 3 }, () => ({ branches: 1, tags: 0, issues: 0, mergeRequests: 0 })));

@@ -121,6 +121,8 @@ for (const store of apiStores) {
 
       // The same branches and tags, the same objects.
       const project = await gitlabGet(secret, `projects/${encodeURIComponent(done.projectPath)}`);
+      // A restore never widens who sees the code.
+      expect(project.visibility).toBe('private');
       const restored = await branchesAndTags(api.gitlab.repositoryOf(project.id));
       expect(restored).toEqual(await branchesAndTags(api.gitlab.repositoryOf(source.id)));
       expect(restored.some((line) => line.startsWith('refs/tags/v1.0.0 '))).toBe(true);
@@ -135,15 +137,18 @@ for (const store of apiStores) {
       expect(restoredIssues.map((issue: any) => issue.state)).toContain('closed');
       expect(restoredIssues.map((issue: any) => issue.milestone?.title)).toEqual(sourceIssues.map((issue: any) => issue.milestone?.title));
       expect(restoredIssues[0].description).toBe(
-        `Originally by @${sourceIssues[0].author.username} on ${sourceIssues[0].created_at}\n\n${sourceIssues[0].description}`,
+        `Originally by \`${sourceIssues[0].author.username}\` on ${sourceIssues[0].created_at}\n\n${sourceIssues[0].description}`,
       );
       let notes = 0;
       for (const [index, issue] of sourceIssues.entries()) {
         const kept = (await list(source.id, `issues/${issue.iid}/notes`)).filter((note: any) => !note.system);
         const written = await list(project.id, `issues/${restoredIssues[index].iid}/notes`);
         expect(written.map((note: any) => note.body)).toEqual(
-          kept.map((note: any) => `Originally by @${note.author.username} on ${note.created_at}\n\n${note.body}`),
+          kept.map((note: any) => `Originally by \`${note.author.username}\` on ${note.created_at}\n\n${note.body}`),
         );
+        // An internal note stays internal.
+        expect(written.map((note: any) => note.internal)).toEqual(kept.map((note: any) => note.internal === true));
+        expect(kept.some((note: any) => note.internal === true)).toBe(true);
         notes += kept.length;
       }
       expect(notes).toBeGreaterThan(0);

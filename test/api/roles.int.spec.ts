@@ -418,7 +418,8 @@ for (const store of apiStores) {
       const events = await written();
       if (outcome === 'allowed') {
         expect(response.errors).toBeUndefined();
-        expect(response.data?.[row.name]).toBeTruthy();
+        // An answer, whatever it is (pruneSnapshots may answer 0).
+        expect(response.data?.[row.name] ?? null).not.toBeNull();
         // What Backplane records itself as a consequence (what a first sync found) is its own; the rest is the caller's.
         const caller = events.filter((event) => event.actor.id !== SYSTEM_ACTOR.id);
         expect(caller.length).toBeGreaterThan(0);

@@ -40,7 +40,6 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
   const plan = found(await planById(deps.db, tenantId, planId), 'plan', planId);
   const storageId = storageOfPlan(plan);
   const storage = found(await storageById(deps, tenantId, storageId), 'storage', storageId);
-  const expired = await expireSnapshots(deps, request, plan);
   const pruneId = randomUUID();
   const stream = pruneStreamOf(storageId, tenantId);
   await deps.tenantLock.run(tenantId, async () => {
@@ -70,7 +69,12 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
   const stopBeating = beatWhileRunning(deps, tenantId, pruneId);
   const outcome = { objectsRemoved: 0, bytesFreed: 0 };
   let failure: string | null = null;
+  let expired = 0;
   try {
+    // Only once the prune holds the storage: a prune refused has recorded nothing.
+    expired = await expireSnapshots(deps, request, plan).catch((error: unknown) => {
+      throw error instanceof ProjectionTimeoutError ? new ConcurrencyError('the read models are catching up with the history: try again shortly') : error;
+    });
     await removeUnnamed(deps, tenantId, storageId, outcome);
   } catch (error) {
     failure = messageOf(error);

@@ -64,6 +64,8 @@ export async function restoreSnapshot(deps: AppDeps, request: Request, input: Re
   const { tenantId } = request.principal;
   const view = await snapshotById(deps.db, tenantId, input.snapshotId);
   if (view === null) throw new RestoreRefused('NOT_FOUND', 'snapshotId', `no snapshot ${input.snapshotId}`);
+  if (view.expiredAt !== null)
+    throw new RestoreRefused('CONFLICT', 'snapshotId', `snapshot ${view.id} has expired under its plan's retention: its objects may be gone`);
   const restoreId = randomUUID();
   const stream = restoreStream(restoreId);
   const base = { restoreId, snapshotId: view.id, repositoryId: view.repositoryId, organizationId: view.organizationId, startedAt: new Date().toISOString() };
@@ -258,12 +260,20 @@ class RestoreWork {
 
   async #createProject(project: Raw): Promise<void> {
     const settings = Object.fromEntries(KEPT_SETTINGS.flatMap((key) => (project[key] === undefined || project[key] === null ? [] : [[key, project[key]]])));
-    this.#project = await this.target.session.createProject({
+    // Private whatever the original was, or the instance's default: a restore never widens who sees the code.
+    const made = await this.target.session.createProject({
       namespaceId: this.target.namespace.id,
       path: this.target.projectName,
       name: this.target.projectName,
-      settings,
+      settings: { ...settings, visibility: 'private' },
     });
+    // The token goes with the push: only to the organization's own GitLab.
+    if (new URL(made.httpUrlToRepo).origin !== new URL(this.target.organization.gitlabUrl).origin) {
+      throw new Error(
+        `GitLab gave the new project's git address on ${new URL(made.httpUrlToRepo).origin}, not on ${new URL(this.target.organization.gitlabUrl).origin}: nothing is pushed there`,
+      );
+    }
+    this.#project = made;
   }
 
   /** The bundle, read chunk by chunk from storage into a scratch file, then cloned and pushed. */
@@ -272,10 +282,13 @@ class RestoreWork {
     if (bundle === null) return;
     const file = join(scratch, 'repository.bundle');
     const out = createWriteStream(file);
+    // A full or failing disk is this restore's failure, not an error event nobody listens to.
+    const failed = new Promise<never>((_resolve, reject) => out.once('error', reject));
+    failed.catch(() => undefined);
     try {
       for (const chunk of bundle.chunks) {
         const bytes = await get(chunk.sha256);
-        if (!out.write(bytes)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+        if (!out.write(bytes)) await Promise.race([new Promise<void>((resolve) => out.once('drain', () => resolve())), failed]);
       }
     } finally {
       out.end();
@@ -336,7 +349,13 @@ class RestoreWork {
       for (const note of Array.isArray(issue.notes) ? (issue.notes as Raw[]) : []) {
         // System notes (label changes, mentions) are GitLab's own record; a new project makes its own.
         if (note.system === true) continue;
-        await this.target.session.createIssueNote(this.#project!.id, created.iid, originally(note, stringOf(note.body)));
+        // An internal note stays internal (confidential is GitLab's older name for it).
+        await this.target.session.createIssueNote(
+          this.#project!.id,
+          created.iid,
+          originally(note, stringOf(note.body)),
+          note.internal === true || note.confidential === true,
+        );
         this.#counts.notes += 1;
       }
     }
@@ -362,7 +381,7 @@ class RestoreWork {
 function originally(item: Raw, body: string | null): string {
   const author = stringOf((item.author as Raw | null | undefined)?.username) ?? 'unknown';
   const at = stringOf(item.created_at) ?? 'an unknown date';
-  return `Originally by @${author} on ${at}\n\n${body ?? ''}`;
+  return `Originally by \`${author}\` on ${at}\n\n${body ?? ''}`;
 }
 
 function stringOf(value: unknown): string | null {

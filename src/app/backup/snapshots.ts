@@ -1,4 +1,5 @@
 import { DomainError } from '../../core/errors';
+import { BackplaneError } from '../../errors';
 import { snapshot, snapshotStream } from '../../domain/snapshot';
 import { snapshotById, type SnapshotView } from '../../queries/snapshots';
 import { execute, type AppDeps, type Request } from '../deps';
@@ -25,15 +26,16 @@ export async function verifySnapshot(deps: AppDeps, request: Request, snapshotId
   let manifest: Manifest | null = null;
   try {
     manifest = parseManifest(await store.get(view.manifestHash));
-  } catch {
+  } catch (error) {
+    damageOnly(error);
     firstBrokenObject = view.manifestHash;
   }
   for (const object of manifest === null ? [] : objectsOf(manifest)) {
     checkedObjects += 1;
     try {
-      const bytes = await store.get(object.sha256);
-      if (bytes.length !== object.size) throw new Error('size');
-    } catch {
+      if ((await store.get(object.sha256)).length !== object.size) firstBrokenObject ??= object.sha256;
+    } catch (error) {
+      damageOnly(error);
       firstBrokenObject ??= object.sha256;
     }
   }
@@ -44,6 +46,14 @@ export async function verifySnapshot(deps: AppDeps, request: Request, snapshotId
     data: { verifiedAt: new Date().toISOString(), ok: firstBrokenObject === null, checkedObjects: Math.min(checkedObjects, view.objects), firstBrokenObject },
   });
   return found(await snapshotById(deps.db, tenantId, snapshotId), 'snapshot', snapshotId);
+}
+
+/**
+ * What verification may record: an object missing or altered (or a manifest that is not one).
+ * A storage out of reach says nothing of the snapshot, and is answered, not recorded.
+ */
+function damageOnly(error: unknown): void {
+  if (error instanceof BackplaneError && error.code !== 'SNAPSHOT_DAMAGED') throw error;
 }
 
 export interface ArchiveEntry {

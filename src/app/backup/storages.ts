@@ -46,8 +46,8 @@ export interface BackupPlaces {
   scratch: string;
   /** Splits a file into content-defined chunks. */
   chunks(file: string): AsyncIterable<Buffer>;
-  /** Writes a bundle of every ref of a mirror to the file; false when the mirror has no refs. */
-  bundle(mirror: string, file: string): Promise<boolean>;
+  /** Writes a bundle of every ref of a mirror to the file and answers the refs it holds; null when the mirror has no refs. */
+  bundle(mirror: string, file: string): Promise<{ name: string; sha: string }[] | null>;
 }
 
 /** The tenant's storages: the default one first, then those it added, by name. */

@@ -32,8 +32,8 @@ export interface SnapshotPlace {
   scratch: string;
   /** Splits a bundle into content-defined chunks, so that what did not change is stored once. */
   chunks(file: string): AsyncIterable<Buffer>;
-  /** Writes a bundle of every ref of the mirror to the file; false when the mirror has no refs. */
-  bundle(mirror: string, file: string): Promise<boolean>;
+  /** Writes a bundle of every ref of the mirror to the file and answers the refs it holds; null when the mirror has no refs. */
+  bundle(mirror: string, file: string): Promise<GitRef[] | null>;
 }
 
 export interface TakenSnapshot {
@@ -239,7 +239,9 @@ async function gitPart(
   const folder = await mkdtemp(join(place.scratch, 'bundle-'));
   try {
     const file = join(folder, 'repository.bundle');
-    if (!(await place.bundle(mirror, file))) return { refs, bundle: null };
+    // Another plan's run may have fetched into the mirror since: the manifest names the refs the bundle holds.
+    const bundled = await place.bundle(mirror, file);
+    if (bundled === null) return { refs: [], bundle: null };
     const whole = createHash('sha256');
     let size = 0;
     const chunks: StoredObject[] = [];
@@ -248,7 +250,7 @@ async function gitPart(
       size += chunk.length;
       chunks.push(await tally.put(chunk));
     }
-    return { refs, bundle: { sha256: whole.digest('hex'), size, chunks } };
+    return { refs: bundled, bundle: { sha256: whole.digest('hex'), size, chunks } };
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

@@ -232,7 +232,8 @@ function noteJson(project: Project, kind: WorkItemKind, iid: number, n: number) 
     project_id: project.id,
     resolvable: false,
     confidential: false,
-    internal: false,
+    // The third note of each issue or merge request is internal: seen by project members only.
+    internal: n === 3,
   };
 }
 

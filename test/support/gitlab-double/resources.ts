@@ -56,7 +56,8 @@ export function projectJson(project: Project, baseUrl: string) {
     topics: ['backplane', project.group.path],
     tag_list: ['backplane', project.group.path],
     archived: false,
-    visibility: 'private',
+    // A project made through the API without a visibility takes the instance's default: this double's is internal.
+    visibility: project.stored ? 'internal' : 'private',
     web_url: `${baseUrl}/${fullPath}`,
     http_url_to_repo: `${baseUrl}/${fullPath}.git`,
     ssh_url_to_repo: `git@${new URL(baseUrl).hostname}:${fullPath}.git`,
