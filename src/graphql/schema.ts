@@ -10,7 +10,7 @@ import { OrganizationSyncResolver, RepositoryResolver } from './repositories/rep
 import { RestoreResolver } from './restores/restore.resolver';
 import { refuseNul } from './shared/refuse-nul';
 import { DateTime } from './shared/scalars';
-import { SnapshotCredentialUseResolver, SnapshotResolver, TaskStorageResolver } from './snapshots/snapshot.resolver';
+import { SnapshotCredentialUseResolver, SnapshotResolver, SnapshotVerificationResolver, TaskStorageResolver } from './snapshots/snapshot.resolver';
 import { StorageResolver } from './snapshots/storage.resolver';
 import { TaskCredentialUseResolver, TaskResolver } from './tasks/task.resolver';
 import { PrincipalResolver } from './tenants/principal.resolver';
@@ -36,6 +36,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       TaskCredentialUseResolver,
       SnapshotResolver,
       SnapshotCredentialUseResolver,
+      SnapshotVerificationResolver,
       TaskStorageResolver,
       RestoreResolver,
       StorageResolver,

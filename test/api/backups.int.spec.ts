@@ -20,7 +20,7 @@ const taskQuery = `query($id: ID!) { task(id: $id) { id status reason repositori
 const snapshotsQuery = `query($planId: ID, $first: Int, $after: String) { snapshots(planId: $planId, first: $first, after: $after) {
   totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id fullPath takenAt } } } }`;
 const refsQuery = 'query($id: ID!) { snapshot(id: $id) { id refs { name sha } } }';
-const verify = `mutation($id: ID!) { verifySnapshot(id: $id) { id verification { ok checkedObjects firstBrokenObject } } }`;
+const verify = `mutation($id: ID!) { verifySnapshot(id: $id) { ok checkedObjects firstBrokenObject snapshot { id } } }`;
 
 /** Content no storage, log or answer may show in plain text. */
 const MARKER = 'backplane-plain-content-marker-7f3a';
@@ -219,14 +219,14 @@ for (const store of apiStores) {
       const task = await runToEnd(s.planId);
       const web = snapshotOf(task, projects[1].fullPath);
       const sound = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot;
-      expect(sound.verification).toEqual({ ok: true, checkedObjects: web.objects, firstBrokenObject: null });
+      expect(sound).toEqual({ ok: true, checkedObjects: web.objects, firstBrokenObject: null, snapshot: { id: web.id } });
 
       // Every object of this snapshot, by name in storage: found as the files a fresh storage folder gained.
       const folder = await extract(await download(web));
       const manifest = JSON.parse(await readFile(join(folder, 'web', 'manifest.json'), 'utf8'));
       const shas = new Set<string>([...manifest.git.bundle.chunks.map((c: any) => c.sha256), ...Object.values(manifest.metadata).map((m: any) => m.sha256)]);
       const files = await filesUnder(join(storage.dataDir, 'backups', 'storage'));
-      const before = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot.verification;
+      const before = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot;
       expect(before.ok).toBe(true);
       // Flip one byte in the middle of each stored file in turn until one of this snapshot's breaks.
       let broken: string | null = null;
@@ -235,7 +235,7 @@ for (const store of apiStores) {
         const flipped = Buffer.from(original);
         flipped[Math.floor(flipped.length / 2)] ^= 0x01;
         await writeFile(file.path, flipped);
-        const { verification } = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot;
+        const verification = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot;
         await writeFile(file.path, original);
         if (!verification.ok) {
           broken = verification.firstBrokenObject;
@@ -246,7 +246,7 @@ for (const store of apiStores) {
       }
       expect(broken).not.toBeNull();
       expect(shas.has(broken!) || broken === web.manifestHash).toBe(true);
-      const after = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot.verification;
+      const after = (await api.ok(api.rootToken, verify, { id: web.id })).verifySnapshot;
       expect(after.ok).toBe(true);
     });
 

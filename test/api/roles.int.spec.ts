@@ -101,7 +101,7 @@ const taskOps = {
 const newTask = async (f: Fixture) => (await f.api.ok(root(f), taskOps.runPlan, { planId: await newPlan(f) })).runPlan.id as string;
 
 const snapshotOps = {
-  verifySnapshot: 'mutation($id: ID!) { verifySnapshot(id: $id) { id verification { ok } } }',
+  verifySnapshot: 'mutation($id: ID!) { verifySnapshot(id: $id) { ok snapshot { id } } }',
   snapshot: 'query($id: ID!) { snapshot(id: $id) { id } }',
   snapshots: 'query($planId: ID) { snapshots(planId: $planId) { totalCount } }',
   storages: 'query { storages { id kind } }',

@@ -64,6 +64,10 @@ describe('the published GraphQL schema', () => {
       repositories: '(after: String, first: Int, organizationId: ID!, protected: Boolean): RepositoryConnection!',
       task: '(id: ID!): Task',
       tasks: '(planId: ID!): [Task!]!',
+      storages: '[Storage!]!',
+      snapshot: '(id: ID!): Snapshot',
+      restore: '(id: ID!): Restore',
+      snapshots: '(after: String, first: Int, planId: ID, repositoryId: ID): SnapshotConnection!',
     });
   });
 
@@ -96,8 +100,20 @@ describe('the published GraphQL schema', () => {
       verifyOrganization: 'id: ID!',
       authorizeOrganization: 'id: ID!',
       runPlan: 'planId: ID!',
+      addStorage: 'input: AddStorageInput!',
+      removeStorage: 'id: ID!',
+      updatePlanBackupSettings: 'expectedVersion: Int, input: PlanBackupSettingsInput!, planId: ID!',
+      verifySnapshot: 'id: ID!',
+      restoreSnapshot: 'input: RestoreSnapshotInput!',
+      pruneSnapshots: 'planId: ID!',
     });
     expect(mutation).toMatchObject({
+      addStorage: '(input: AddStorageInput!): Storage!',
+      removeStorage: '(id: ID!): ID!',
+      updatePlanBackupSettings: '(expectedVersion: Int, input: PlanBackupSettingsInput!, planId: ID!): BackupPlan!',
+      verifySnapshot: '(id: ID!): SnapshotVerification!',
+      restoreSnapshot: '(input: RestoreSnapshotInput!): Restore!',
+      pruneSnapshots: '(planId: ID!): Int!',
       createApiToken: '(input: CreateApiTokenInput!): IssuedApiToken!',
       createTenant: '(name: String!): IssuedApiToken!',
       syncRepositories: '(organizationId: ID!): RepositorySync!',
@@ -135,7 +151,45 @@ describe('the published GraphQL schema', () => {
     ['RepositorySync', ['id', 'status', 'added', 'removed', 'unchanged']],
     ['LicenseSeats', ['limit', 'used']],
     ['Repository', ['id', 'gitlabId', 'fullPath', 'protected', 'protectedBy']],
-    ['Task', ['id', 'plan', 'status', 'repositoriesDone', 'repositoriesTotal', 'startedAt', 'finishedAt', 'credentialsUsed', 'throttledPeriods']],
+    [
+      'Task',
+      [
+        'id',
+        'plan',
+        'status',
+        'repositoriesDone',
+        'repositoriesTotal',
+        'startedAt',
+        'finishedAt',
+        'credentialsUsed',
+        'throttledPeriods',
+        'snapshots',
+        'bytesWritten',
+      ],
+    ],
+    [
+      'Snapshot',
+      [
+        'id',
+        'repository',
+        'task',
+        'takenAt',
+        'manifestHash',
+        'bytes',
+        'newBytes',
+        'objects',
+        'refs',
+        'issues',
+        'mergeRequests',
+        'credentialsUsed',
+        'storage',
+        'expiresAt',
+      ],
+    ],
+    ['Restore', ['id', 'snapshot', 'status', 'target', 'projectPath', 'archiveUrl', 'startedAt', 'finishedAt', 'actor']],
+    ['RestoreSnapshotInput', ['snapshotId', 'target', 'namespacePath', 'projectName', 'passwordId']],
+    ['PlanBackupSettingsInput', ['storageId', 'schedule', 'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly']],
+    ['SnapshotVerification', ['ok', 'checkedObjects', 'firstBrokenObject']],
   ])('%s has the fields of the contract', (typeName, fields) => {
     expect(fieldNames(schema, typeName)).toEqual(expect.arrayContaining(fields));
   });

@@ -15,7 +15,7 @@ import { repositoryOf } from '../repositories/repository.resolver';
 import { badInput } from '../shared/bad-input';
 import { Task } from '../tasks/task.type';
 import { taskOf } from '../tasks/task.resolver';
-import { Snapshot, SnapshotConnection, SnapshotCredentialUse, SnapshotRef, Storage } from './snapshot.type';
+import { Snapshot, SnapshotConnection, SnapshotCredentialUse, SnapshotRef, SnapshotVerification, Storage } from './snapshot.type';
 import { storageOf } from './storage.view';
 
 const MAX_PAGE = 100;
@@ -45,9 +45,13 @@ export class SnapshotResolver {
   }
 
   @Authorized(Roles.operators)
-  @Mutation(() => Snapshot, { description: 'Reads back every object of the snapshot and checks it against its hash; records the outcome.' })
-  async verifySnapshot(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<Snapshot> {
-    return snapshotOf(await verifySnapshot(context.app, requestOf(context), id));
+  @Mutation(() => SnapshotVerification, {
+    description: 'Reads back every object of the snapshot and checks it against its hash; records the outcome, naming the first object missing or altered.',
+  })
+  async verifySnapshot(@Arg('id', () => ID) id: string, @Ctx() context: GraphQLContext): Promise<SnapshotVerification> {
+    const view = await verifySnapshot(context.app, requestOf(context), id);
+    const verification = view.verification!;
+    return { ...verification, verifiedAt: new Date(verification.verifiedAt), snapshotId: view.id };
   }
 
   @FieldResolver(() => Repository, { nullable: true, description: 'null: the repository is no longer known to Backplane.' })
@@ -70,6 +74,14 @@ export class SnapshotResolver {
   async refs(@Root() snapshot: Snapshot, @Ctx() context: GraphQLContext): Promise<SnapshotRef[]> {
     const view = found(await snapshotById(readModels(context), tenantOf(context), snapshot.id), 'snapshot', snapshot.id);
     return (await manifestOf(context.app, tenantOf(context), view)).git.refs;
+  }
+}
+
+@Resolver(() => SnapshotVerification)
+export class SnapshotVerificationResolver {
+  @FieldResolver(() => Snapshot, { description: 'The snapshot verified, with this verification as its last.' })
+  async snapshot(@Root() verification: SnapshotVerification, @Ctx() context: GraphQLContext): Promise<Snapshot> {
+    return snapshotOf(found(await snapshotById(readModels(context), tenantOf(context), verification.snapshotId), 'snapshot', verification.snapshotId));
   }
 }
 
@@ -128,7 +140,7 @@ export function snapshotOf(view: SnapshotView): Snapshot {
     milestones: counts.milestones,
     releases: counts.releases,
     expiresAt: view.expiredAt,
-    verification: verification && { ...verification, verifiedAt: new Date(verification.verifiedAt) },
+    verification: verification && { ...verification, verifiedAt: new Date(verification.verifiedAt), snapshotId: view.id },
     archiveUrl: `/snapshots/${view.id}/archive`,
   };
 }

@@ -88,6 +88,9 @@ export class SnapshotVerification {
 
   @Field(() => DateTime)
   verifiedAt!: Date;
+
+  /** Which snapshot: resolved by SnapshotVerificationResolver. */
+  snapshotId!: string;
 }
 
 @ObjectType({ description: 'One protected repository as a plan run stored it: its git refs and objects, its wiki and its metadata.' })
