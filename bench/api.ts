@@ -20,6 +20,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { startService, type Service } from '../src/service';
 import { GitLabDouble } from '../test/support/gitlab-double';
+import { graphql, median } from './client';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = 8;
@@ -32,17 +33,6 @@ const FULL: Plan = { rounds: 400, throughputMs: 5000 };
 const QUICK: Plan = { rounds: 60, throughputMs: 1000 };
 
 type Call = () => Promise<void>;
-
-async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 /** An organization with two credentials and `plans` plans, as a client would set them up. */
 async function setUp(url: string, token: string, gitlab: GitLabDouble, plans: number): Promise<{ planIds: string[]; credentialId: string }> {
@@ -85,12 +75,6 @@ async function setUp(url: string, token: string, gitlab: GitLabDouble, plans: nu
     planIds.push(id);
   }
   return { planIds, credentialId };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 async function timed(call: Call): Promise<number> {

@@ -19,6 +19,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { startService } from '../src/service';
 import { GitLabDouble } from '../test/support/gitlab-double';
+import { graphql, median } from './client';
 
 const run = promisify(execFile);
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -28,17 +29,6 @@ const REPOSITORY_BYTES = 1024 * 1024;
 const RATE = { limit: 200, windowMs: 1000 };
 const CONCURRENCY = 4;
 const POOL_SIZES = [1, 2, 4];
-
-async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 /** About `bytes` of text that compresses like source code does, not like zeros. */
 function sourceLike(bytes: number): string {
@@ -207,12 +197,6 @@ async function restoreOne(url: string, token: string, taskId: string, into: stri
   await run('git', ['clone', '--quiet', '--mirror', stdout.trim().split('\n')[0], join(into, 'restored.git')]);
   return performance.now() - started;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

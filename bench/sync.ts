@@ -19,6 +19,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { startService } from '../src/service';
 import { GitLabDouble } from '../test/support/gitlab-double';
+import { graphql, median } from './client';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const PROJECTS = 2000;
@@ -31,23 +32,6 @@ const GROUP = 'bench/group';
  * tokens' quotas while each request waits for GitLab and for its membership check.
  */
 const CONCURRENCY = 48;
-
-async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 interface Setup {
   planId: string;
