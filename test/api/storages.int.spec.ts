@@ -167,6 +167,17 @@ for (const store of apiStores) {
       expect((await rows()).map((row) => row.name)).not.toContain(refusals[0][0].name);
     });
 
+    it('keeps the password entry an S3 storage uses from being deleted, naming the storage', async () => {
+      const ownPasswordId = (await api.ok(api.rootToken, ops.storePassword, { input: { name: `s3 secret ${++names}`, secret: SECRET } })).storePassword.id;
+      const input = s3Input({}, { passwordId: ownPasswordId });
+      await api.ok(api.rootToken, addStorage, { input });
+      const before = await head();
+      const answer = await api.request(api.rootToken, ops.deletePassword, { id: ownPasswordId });
+      expect(answer.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+      expect(answer.errors?.[0]?.message).toContain(`storage ${input.name}`);
+      expect(await head()).toEqual(before);
+    });
+
     it('refuses a name another storage has, the default one included, in any case', async () => {
       const input = s3Input();
       await api.ok(api.rootToken, addStorage, { input });
