@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { StorageError } from '../../src/storage/object-storage';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage';
+import { listeningPort, s3Error, signature } from '../support/s3-double';
 
 // s3rver is a test double: a local server speaking S3's REST protocol. It knows one access key id, S3RVER, refuses
 // any other with InvalidAccessKeyId, but does not verify SigV4 signatures (its source says so), so any secret passes.
@@ -62,16 +63,6 @@ beforeEach(() => {
   front_.stall = false;
   front_.requests = [];
 });
-
-async function listeningPort(child: ChildProcess): Promise<number> {
-  let output = '';
-  for await (const chunk of child.stdout!) {
-    output += String(chunk);
-    const port = /listening on (\d+)/.exec(output)?.[1];
-    if (port) return Number(port);
-  }
-  throw new Error(`s3rver exited before listening: ${output}`);
-}
 
 function storage(options: Partial<S3StorageOptions> = {}): S3Storage {
   const created = new S3Storage({
@@ -276,34 +267,4 @@ async function relay(req: IncomingMessage, res: ServerResponse): Promise<void> {
   });
   upstream.on('error', () => s3Error(res, 502, 'BadGateway'));
   upstream.end(body);
-}
-
-function s3Error(res: ServerResponse, status: number, code: string): void {
-  res.writeHead(status, { 'content-type': 'application/xml' });
-  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>refused by the test front</Message></Error>`);
-}
-
-/** AWS Signature Version 4, computed from the request as received, for S3 (whose paths are signed as sent). */
-function signature(req: IncomingMessage, scope: string, signedHeaders: string, secret: string): string {
-  const [date, region, service] = scope.split('/');
-  const url = new URL(req.url ?? '/', 'http://front');
-  const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  const query = [...url.searchParams.entries()]
-    .map(([name, value]) => `${encode(name)}=${encode(value)}`)
-    .sort()
-    .join('&');
-  const headers = signedHeaders
-    .split(';')
-    .map(
-      (name) =>
-        `${name}:${String(req.headers[name] ?? '')
-          .trim()
-          .replace(/\s+/g, ' ')}\n`,
-    )
-    .join('');
-  const canonical = [req.method, url.pathname, query, headers, signedHeaders, req.headers['x-amz-content-sha256']].join('\n');
-  const toSign = ['AWS4-HMAC-SHA256', req.headers['x-amz-date'], scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
-  for (const part of [region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  return createHmac('sha256', key).update(toSign).digest('hex');
 }

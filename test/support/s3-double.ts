@@ -60,7 +60,8 @@ export async function startS3Double(secret: string, buckets: string[]): Promise<
   };
 }
 
-async function listeningPort(child: ChildProcess): Promise<number> {
+/** The port s3rver says it listens on, once it says so. */
+export async function listeningPort(child: ChildProcess): Promise<number> {
   let output = '';
   for await (const chunk of child.stdout!) {
     output += String(chunk);
@@ -89,13 +90,14 @@ async function relay(req: IncomingMessage, res: ServerResponse, port: number, se
   upstream.end(body);
 }
 
-function s3Error(res: ServerResponse, status: number, code: string): void {
+/** An S3 error answer, as S3 words it. */
+export function s3Error(res: ServerResponse, status: number, code: string): void {
   res.writeHead(status, { 'content-type': 'application/xml' });
   res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>refused by the test front</Message></Error>`);
 }
 
 /** AWS Signature Version 4, computed from the request as received, for S3 (whose paths are signed as sent). */
-function signature(req: IncomingMessage, scope: string, signedHeaders: string, secret: string): string {
+export function signature(req: IncomingMessage, scope: string, signedHeaders: string, secret: string): string {
   const [date, region, service] = scope.split('/');
   const url = new URL(req.url ?? '/', 'http://front');
   const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
