@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { SnapshotStore } from './app/backup/snapshot-store';
+import { sweepLeftovers } from './backup-leftovers';
 import type { BackupPlaces, S3Settings, StorageCheck, StorageSettings } from './app/backup/storages';
 import { BackplaneError } from './errors';
 import { bundleTo } from './git';
@@ -71,6 +72,7 @@ export function backupPlaces(dataDir: string, masterKey: Buffer, lookup: Storage
     scratch: join(root, 'scratch'),
     chunks: (file) => chunk(createReadStream(file)),
     bundle: async (mirror, file) => (await bundleTo(mirror, file))?.refs ?? null,
+    sweepLeftovers: (olderThanMs) => sweepLeftovers(root, olderThanMs),
   };
 }
 

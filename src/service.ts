@@ -9,6 +9,7 @@ import { Jobs } from './app/jobs';
 import { TaskHeartbeats } from './app/task-heartbeats';
 import { startSyncScheduler } from './app/sync-scheduler';
 import { startPlanScheduler } from './app/plan-scheduler';
+import { startStaleWorkCheck, type StaleWorkTimes } from './app/stale-work';
 import type { GitLabSettings } from './gitlab/port';
 import { backupGitLabPort } from './gitlab-session';
 import { TenantLock } from './app/tenant-lock';
@@ -44,7 +45,12 @@ export interface ServiceOptions {
   work?: Partial<WorkSettings>;
   /** What the sync and plan schedules take to be now. */
   scheduleClock?: () => Date;
+  /** How often work whose process is gone is looked for, and leftovers swept. */
+  staleWork?: Partial<StaleWorkTimes>;
 }
+
+/** Stale work looked for every five minutes; leftovers swept at start and daily, once a day old. */
+const STALE_WORK: StaleWorkTimes = { everyMs: 5 * 60_000, sweepEveryMs: 24 * 60 * 60_000, leftoversAfterMs: 24 * 60 * 60_000 };
 
 /** Everything `npm start` runs: the store, the read models kept up to date, and the API. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
@@ -118,6 +124,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;
     const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
+    const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
     return {
       backplane,
       app,
@@ -127,6 +134,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       async close() {
         scheduler.stop();
         planScheduler.stop();
+        await staleWork.stop();
         await running.close();
         await jobs.close();
         await backplane.close();

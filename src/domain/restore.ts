@@ -59,10 +59,19 @@ export type RestoreCommand =
   | { type: 'StartRestore'; data: RestoreStart }
   | { type: 'RecordRestoreProgress'; data: { step: string; stepsDone: number; stepsTotal: number; at: string } }
   | { type: 'CompleteRestore'; data: RestoreOutcome }
-  | { type: 'FailRestore'; data: { reason: string; projectPath: string | null; finishedAt: string } };
+  | { type: 'FailRestore'; data: { reason: string; projectPath: string | null; finishedAt: string } }
+  /** Taken for one whose process is gone: refused while its last sign of life (event or beat) is recent. */
+  | { type: 'AbandonRestore'; data: { now: string; lastSignOfLifeAt: string; staleAfterMs: number } };
 
 export interface RestoreState {
-  restore: { restoreId: string; target: RestoreTarget; status: 'RUNNING' | 'COMPLETED' | 'FAILED'; stepsDone: number } | null;
+  restore: {
+    restoreId: string;
+    target: RestoreTarget;
+    status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+    stepsDone: number;
+    /** Where the new project goes; null for an archive. */
+    projectPath: string | null;
+  } | null;
 }
 
 const MAX_REASON = 1000;
@@ -71,8 +80,11 @@ export const restore: Decider<RestoreState, RestoreCommand, RestoreEvent> = {
   initialState: () => ({ restore: null }),
   evolve(state, event) {
     switch (event.type) {
-      case 'RestoreStarted':
-        return { restore: { restoreId: event.data.restoreId, target: event.data.target, status: 'RUNNING', stepsDone: 0 } };
+      case 'RestoreStarted': {
+        const { restoreId, target, namespacePath, projectName } = event.data;
+        const projectPath = namespacePath !== null && projectName !== null ? `${namespacePath}/${projectName}` : null;
+        return { restore: { restoreId, target, status: 'RUNNING', stepsDone: 0, projectPath } };
+      }
       case 'RestoreProgressed':
         return state.restore ? { restore: { ...state.restore, stepsDone: event.data.stepsDone } } : state;
       case 'RestoreCompleted':
@@ -126,6 +138,16 @@ export const restore: Decider<RestoreState, RestoreCommand, RestoreEvent> = {
         const running = runningOf(state);
         const reason = command.data.reason.trim() || 'the restore failed';
         return [{ type: 'RestoreFailed', data: { restoreId: running.restoreId, ...command.data, reason: reason.slice(0, MAX_REASON) } }];
+      }
+      case 'AbandonRestore': {
+        const running = runningOf(state);
+        const { now, lastSignOfLifeAt, staleAfterMs } = command.data;
+        const silentMs = Date.parse(now) - Date.parse(lastSignOfLifeAt);
+        if (!(silentMs > staleAfterMs)) throw new DomainError('CONFLICT', `restore ${running.restoreId} is running`);
+        const reason = `interrupted: no sign of life for ${Math.round(silentMs / 60_000)} minutes, its process is taken to be gone`;
+        // A restore never removes what it made: the project, once its step is recorded, is named for someone to look at.
+        const projectPath = running.stepsDone > 0 ? running.projectPath : null;
+        return [{ type: 'RestoreFailed', data: { restoreId: running.restoreId, reason, projectPath, finishedAt: now } }];
       }
     }
   },

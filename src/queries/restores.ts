@@ -96,3 +96,9 @@ export async function restoresOfSnapshot(db: SqlExecutor, tenantId: string, snap
   ]);
   return rows.map(restoreView);
 }
+
+/** Every tenant's restores that have not ended (the few a stale-work check looks at). */
+export async function runningRestores(db: SqlExecutor): Promise<{ tenantId: string; id: string }[]> {
+  const rows = await db.query<{ tenant_id: string; id: string }>(`SELECT tenant_id, id FROM restores WHERE status = 'RUNNING' ORDER BY started_at LIMIT 1000`);
+  return rows.map((row) => ({ tenantId: row.tenant_id, id: row.id }));
+}

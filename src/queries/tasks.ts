@@ -87,3 +87,11 @@ export async function unfinishedTaskOf(db: SqlExecutor, tenantId: string, planId
   ]);
   return rows[0] ? taskView(rows[0]) : null;
 }
+
+/** Every tenant's tasks that have not ended (the few a stale-work check looks at). */
+export async function unfinishedTasks(db: SqlExecutor): Promise<{ tenantId: string; id: string }[]> {
+  const rows = await db.query<{ tenant_id: string; id: string }>(
+    `SELECT tenant_id, id FROM tasks WHERE status IN ('RUNNING', 'THROTTLED') ORDER BY started_at LIMIT 1000`,
+  );
+  return rows.map((row) => ({ tenantId: row.tenant_id, id: row.id }));
+}

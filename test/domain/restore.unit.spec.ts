@@ -119,4 +119,28 @@ describe('a restore', () => {
       .when({ type: 'FailRestore', data: { ...failed, reason: 'x'.repeat(5000) } })
       .then([{ type: 'RestoreFailed', data: { restoreId: 'rs1', ...failed, reason: 'x'.repeat(1000) } }]);
   });
+
+  it('is taken for gone only once silent for longer than the stale time, naming the project it made', () => {
+    const abandon = (lastSignOfLifeAt: string) => ({
+      type: 'AbandonRestore' as const,
+      data: { now: '2026-03-01T10:30:00.000Z', lastSignOfLifeAt, staleAfterMs: 10 * 60_000 },
+    });
+    const reason = 'interrupted: no sign of life for 20 minutes, its process is taken to be gone';
+    spec
+      .given([started])
+      .when(abandon('2026-03-01T10:25:00.000Z'))
+      .thenRefuses('CONFLICT', /is running/);
+    spec
+      .given([started])
+      .when(abandon('2026-03-01T10:10:00.000Z'))
+      .then([{ type: 'RestoreFailed', data: { restoreId: 'rs1', reason, projectPath: null, finishedAt: '2026-03-01T10:30:00.000Z' } }]);
+    spec
+      .given([started, { type: 'RestoreProgressed', data: { restoreId: 'rs1', ...progress(1), step: 'project' } }])
+      .when(abandon('2026-03-01T10:10:00.000Z'))
+      .then([{ type: 'RestoreFailed', data: { restoreId: 'rs1', reason, projectPath: 'acme/restored/api', finishedAt: '2026-03-01T10:30:00.000Z' } }]);
+    spec
+      .given([started, { type: 'RestoreCompleted', data: { restoreId: 'rs1', ...done } }])
+      .when(abandon('2026-03-01T10:10:00.000Z'))
+      .thenRefuses('CONFLICT', /completed already/);
+  });
 });

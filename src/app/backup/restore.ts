@@ -16,6 +16,7 @@ import { snapshotById, type SnapshotView } from '../../queries/snapshots';
 import type { OrganizationView } from '../../queries/views';
 import { execute, type AppDeps, type Request } from '../deps';
 import { found } from '../found';
+import { beatWhileRunning } from '../plan-run/heartbeat';
 import type { GitLabSession } from '../gitlab-port';
 import { checkUsable, type UsableToken, usableToken } from '../verification';
 import type { Manifest, MetadataKind } from './manifest';
@@ -208,6 +209,8 @@ class RestoreWork {
 
   async run(): Promise<void> {
     const scratch = join(this.deps.backup.scratch, `restore-${this.restoreId}`);
+    // Its liveness lease: a restore whose process is gone is recorded as failed by the stale-work check, not left RUNNING.
+    const stopBeating = beatWhileRunning(this.deps, this.request.principal.tenantId, this.restoreId);
     try {
       const store = this.deps.backup.store(this.request.principal.tenantId, this.view.storageId);
       const manifest = await manifestOf(this.deps, this.request.principal.tenantId, this.view);
@@ -245,6 +248,7 @@ class RestoreWork {
       await this.#record({ type: 'FailRestore', data: { reason, projectPath: this.#project?.fullPath ?? null, finishedAt: new Date().toISOString() } });
     } finally {
       await rm(scratch, { recursive: true, force: true });
+      await stopBeating();
     }
   }
 

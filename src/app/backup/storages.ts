@@ -48,6 +48,8 @@ export interface BackupPlaces {
   chunks(file: string): AsyncIterable<Buffer>;
   /** Writes a bundle of every ref of a mirror to the file and answers the refs it holds; null when the mirror has no refs. */
   bundle(mirror: string, file: string): Promise<{ name: string; sha: string }[] | null>;
+  /** Removes what interrupted runs and restores left behind, untouched for `olderThanMs`; answers how many entries went. */
+  sweepLeftovers(olderThanMs: number): Promise<number>;
 }
 
 /** The tenant's storages: the default one first, then those it added, by name. */

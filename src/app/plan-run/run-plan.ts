@@ -69,13 +69,18 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string, s
  */
 export async function abandonIfStale(deps: AppDeps, request: Request, taskId: string): Promise<void> {
   const stream = taskStream(taskId);
-  const [last] = await deps.store.readStream(stream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
-  const beat = await deps.heartbeats.lastBeat(request.principal.tenantId, taskId);
-  const lastSignOfLife = beat !== null && beat > last.recordedAt ? beat : last.recordedAt;
+  const last = await lastSignOfLife(deps, request.principal.tenantId, stream, taskId);
   await execute(deps, request, task, stream, {
     type: 'AbandonBackupTask',
-    data: { now: new Date().toISOString(), lastSignOfLifeAt: lastSignOfLife.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
+    data: { now: new Date().toISOString(), lastSignOfLifeAt: last.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
   });
   // Its process is gone and will not take its beat away itself.
   await deps.heartbeats.stop(taskId);
+}
+
+/** The later of the work's last event and its process's last beat: a live task or restore may record nothing for long, but beats. */
+export async function lastSignOfLife(deps: Pick<AppDeps, 'store' | 'heartbeats'>, tenantId: string, stream: string, id: string): Promise<Date> {
+  const [last] = await deps.store.readStream(stream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
+  const beat = await deps.heartbeats.lastBeat(tenantId, id);
+  return beat !== null && beat > last.recordedAt ? beat : last.recordedAt;
 }
