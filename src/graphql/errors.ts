@@ -51,6 +51,8 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   APPEND_ORDER_CONFLICT: 'CONFLICT',
   APPEND_DEADLOCK: 'CONFLICT',
   EVENT_STORE_UNAVAILABLE: 'EVENT_STORE_UNAVAILABLE',
+  // The deployment's EventStoreDB user lacks a right: the operator's to fix, logged.
+  EVENT_STORE_ACCESS_DENIED: INTERNAL,
   STREAM_DELETED: INTERNAL,
   STORE_LOCKED: INTERNAL,
   // GitLab's failures are recorded on what they concern (a verification, a sync, a task); the API does not relay them.
