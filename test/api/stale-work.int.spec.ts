@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { execute, type Request } from '../../src/app/deps';
 import { beatWhileRunning } from '../../src/app/plan-run/heartbeat';
 import { systemPrincipal } from '../../src/app/principal';
+import { recordSnapshot } from '../../src/app/backup/record-snapshot';
 import { restore, restoreStream } from '../../src/domain/restore';
+import { snapshotStream, type SnapshotTaken } from '../../src/domain/snapshot';
 import { task, taskStream } from '../../src/domain/task';
 import { restoreById } from '../../src/queries/restores';
 import { taskById } from '../../src/queries/tasks';
@@ -97,6 +99,42 @@ for (const store of apiStores) {
       }
       // Once its beats stop, the live one is taken for gone too.
       await eventually(async () => expect((await restoreById(app.db, 'default', liveRestore))?.status).toBe('FAILED'), 20_000);
+    });
+    it('refuses the snapshot of a task taken for gone, whose objects a prune may have removed since', async () => {
+      const { app } = api.service;
+      const taken = (taskId: string): SnapshotTaken => ({
+        snapshotId: randomUUID(),
+        taskId,
+        planId: randomUUID(),
+        organizationId: randomUUID(),
+        repositoryId: randomUUID(),
+        fullPath: 'acme/platform/api',
+        storageId: 'default',
+        takenAt: new Date().toISOString(),
+        manifestHash: 'a'.repeat(64),
+        bytes: 10,
+        objects: 1,
+        newBytes: 10,
+        storedBytes: 40,
+        wiki: false,
+        counts: { refs: 1, branches: 1, tags: 0, labels: 0, milestones: 0, issues: 0, issueNotes: 0, mergeRequests: 0, mergeRequestNotes: 0, releases: 0 },
+        credentialsUsed: [],
+      });
+      const gone = await startedTask();
+      await eventually(async () => expect((await taskById(app.db, 'default', gone))?.status).toBe('FAILED'), 20_000);
+      const late = taken(gone);
+      await expect(recordSnapshot(app, request(), late)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/has ended/) });
+      expect(await app.store.readStream(snapshotStream(late.snapshotId))).toEqual([]);
+
+      const running = await startedTask();
+      const stopBeats = beatWhileRunning(app, 'default', running);
+      try {
+        const inTime = taken(running);
+        await recordSnapshot(app, request(), inTime);
+        expect((await app.store.readStream(snapshotStream(inTime.snapshotId))).map((event) => event.type)).toEqual(['SnapshotRecorded']);
+      } finally {
+        await stopBeats();
+      }
     });
   });
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { snapshot, snapshotStream } from '../../domain/snapshot';
 import type { RepositoryResult } from '../../domain/task';
 import { BackplaneError, messageOf } from '../../errors';
 import { CredentialPool } from '../../gitlab/credential-pool';
@@ -9,7 +8,8 @@ import { latestSnapshotOf } from '../../queries/snapshots';
 import type { OrganizationView, PlanView } from '../../queries/views';
 import { parseManifest, type Manifest } from '../backup/manifest';
 import { expireSnapshots } from '../backup/expiry';
-import { write, type AppDeps, type Request } from '../deps';
+import { recordSnapshot } from '../backup/record-snapshot';
+import type { AppDeps, Request } from '../deps';
 import type { GitLabSession } from '../gitlab-port';
 import { storageOfPlan } from '../plans';
 import { FreshCheck } from './fresh-check';
@@ -176,26 +176,23 @@ export class TaskRun {
       // Recorded only now that every object it names is stored: a run cut short leaves objects
       // that the next run reuses, never a snapshot that names something missing.
       const snapshotId = randomUUID();
-      await write(this.#deps, this.#request, snapshot, snapshotStream(snapshotId), {
-        type: 'RecordSnapshot',
-        data: {
-          snapshotId,
-          taskId: this.#subject.taskId,
-          planId: this.#subject.plan.id,
-          organizationId: this.#subject.organization.id,
-          repositoryId: repository.id,
-          fullPath: repository.fullPath,
-          storageId: this.#storageId,
-          takenAt: taken.manifest.takenAt,
-          manifestHash: taken.manifestHash,
-          bytes: taken.bytes,
-          objects: taken.objects,
-          newBytes: taken.newBytes,
-          storedBytes: taken.storedBytes,
-          wiki: taken.manifest.wiki !== null,
-          counts: taken.counts,
-          credentialsUsed,
-        },
+      await recordSnapshot(this.#deps, this.#request, {
+        snapshotId,
+        taskId: this.#subject.taskId,
+        planId: this.#subject.plan.id,
+        organizationId: this.#subject.organization.id,
+        repositoryId: repository.id,
+        fullPath: repository.fullPath,
+        storageId: this.#storageId,
+        takenAt: taken.manifest.takenAt,
+        manifestHash: taken.manifestHash,
+        bytes: taken.bytes,
+        objects: taken.objects,
+        newBytes: taken.newBytes,
+        storedBytes: taken.storedBytes,
+        wiki: taken.manifest.wiki !== null,
+        counts: taken.counts,
+        credentialsUsed,
       });
       const { branches, tags, issues, mergeRequests } = taken.counts;
       return { ok: true, ...base, counts: { branches, tags, issues, mergeRequests }, requests, credentialsUsed };
