@@ -68,3 +68,31 @@ export class StreamDeletedError extends BackplaneError {
     super('STREAM_DELETED', `stream ${stream} was deleted in the event store and cannot be read or appended to`);
   }
 }
+
+/**
+ * An append larger than the store takes in one write (EventStoreDB's MaxAppendSize, 1 MiB of
+ * event data by default). Refused whole, before anything is written: an append is all or nothing,
+ * so it is not split. Append fewer or smaller events, or raise the server's limit.
+ */
+export class AppendTooLargeError extends InvalidArgumentError {
+  constructor(
+    readonly stream: string,
+    readonly maxAppendSize: number,
+    /** The append's size as the store counts it, when the adapter measured it. */
+    readonly size?: number,
+  ) {
+    super(
+      `stream ${stream}: the append's event data ${size === undefined ? 'is' : `takes ${size} bytes,`} over the event store's maximum append size of ${maxAppendSize} bytes: append fewer or smaller events, or raise the server's MaxAppendSize`,
+    );
+  }
+}
+
+/**
+ * The event store's server refused the user Backplane connects as. On EventStoreDB only members
+ * of $admins may read $all unless its access control lists say otherwise.
+ */
+export class EventStoreAccessDeniedError extends BackplaneError {
+  constructor(detail: string) {
+    super('EVENT_STORE_ACCESS_DENIED', `the event store refused access (${detail})`);
+  }
+}

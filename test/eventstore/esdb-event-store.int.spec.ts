@@ -1,4 +1,5 @@
 import { openEsdbSubject, realEsdb } from '../support/esdb-subject';
 import { eventStoreContract } from './event-store.contract';
 
-eventStoreContract(realEsdb ? 'EventStoreDB server' : 'EventStoreDB test double', openEsdbSubject);
+// EventStoreDB checks event ids within a stream only (see EsdbEventStore).
+eventStoreContract(realEsdb ? 'EventStoreDB server' : 'EventStoreDB test double', openEsdbSubject, { uniqueIds: 'stream' });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store';
 import { EventStoreUnavailableError, StreamDeletedError } from '../../src/eventstore/errors';
 import type { RecordedEvent, SubscriptionBatch } from '../../src/eventstore/types';
+import { verifyLog } from '../../src/eventstore/verify';
 import { EsdbDouble } from '../support/esdb-double/server';
 import { realEsdb } from '../support/esdb-subject';
 import { eventually } from '../support/eventually';
@@ -70,18 +71,35 @@ describeWithDouble('EventStoreDB adapter when things go wrong (against the test 
   });
 
   describe('a stream deleted behind the store', () => {
-    it('soft-deleted: reads as empty, and an append is refused with STREAM_DELETED and writes nothing', async () => {
+    it('soft-deleted: reads as empty; a writer that must read its end is refused with STREAM_DELETED and writes nothing', async () => {
       const name = stream();
       await store.appendToStream(name, [event('A'), event('B')]);
       await raw.deleteStream(name);
-
-      expect(await store.readStream(name)).toEqual([]);
-      for (const expectedRevision of ['any', 'no_stream'] as const) {
-        const error = await store.appendToStream(name, [event('C')], { expectedRevision }).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(StreamDeletedError);
-        expect(error).toMatchObject({ code: 'STREAM_DELETED', stream: name });
+      // Another process: it knows nothing of the stream's end, so it reads it first.
+      const cold = EsdbEventStore.connect(double.connectionString);
+      try {
+        expect(await cold.readStream(name)).toEqual([]);
+        for (const expectedRevision of ['any', 'stream_exists', 1n] as const) {
+          const error = await cold.appendToStream(name, [event('C')], { expectedRevision }).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(StreamDeletedError);
+          expect(error).toMatchObject({ code: 'STREAM_DELETED', stream: name });
+        }
+      } finally {
+        await cold.close();
       }
       expect(double.log.all.filter((e) => e.stream === name).map((e) => e.type)).toEqual(['A', 'B']);
+    });
+
+    it('soft-deleted: a writer that knows its end writes as EventStoreDB lets it, continuing its revisions and chain', async () => {
+      const name = stream();
+      const { nextExpectedRevision } = await store.appendToStream(name, [event('A'), event('B')]);
+      await raw.deleteStream(name);
+
+      // EventStoreDB takes a write at the stream's true last revision and brings the stream back
+      // without its deleted events: the chain goes on from them, as $all (and verify) shows.
+      await expect(store.appendToStream(name, [event('C')], { expectedRevision: nextExpectedRevision })).resolves.toMatchObject({ nextExpectedRevision: 2n });
+      expect((await store.readStream(name)).map((e) => [e.type, e.revision])).toEqual([['C', 2n]]);
+      expect((await verifyLog(store)).problem).toBeNull();
     });
 
     it('tombstoned: reading and appending are refused with STREAM_DELETED', async () => {

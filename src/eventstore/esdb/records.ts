@@ -25,12 +25,14 @@ export function positionOf(resolved: ResolvedEvent): EsdbPosition | undefined {
 
 /**
  * The port's view of an event read from EventStoreDB; undefined for what is not one of Backplane's
- * events (system streams, and the streams that claim event ids). An event someone wrote into a
- * Backplane stream without the envelope comes back with an empty hash, which verify reports.
+ * events: records of system streams (`$`-prefixed, and streams not named as Backplane names them)
+ * and system events in Backplane's streams, such as the `$streamDeleted` record a hard delete
+ * writes. An event someone wrote into a Backplane stream without the envelope comes back with an
+ * empty hash, which verify reports.
  */
 export function toRecordedEvent(resolved: ResolvedEvent): RecordedEvent | undefined {
   const event = resolved.event;
-  if (!event?.position || !isStreamName(event.streamId)) return undefined;
+  if (!event?.position || !isStreamName(event.streamId) || event.type.startsWith('$')) return undefined;
   const envelope = isEnvelope(event.metadata) ? event.metadata : undefined;
   return {
     id: event.id,
@@ -49,4 +51,13 @@ function isEnvelope(value: unknown): value is Envelope {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false;
   const { metadata, hash } = value as Partial<Envelope>;
   return typeof hash === 'string' && metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata);
+}
+
+/**
+ * An append's size as EventStoreDB 23.10 weighs it against MaxAppendSize: the bytes of each
+ * event's data alone (its Event.SizeOnDisk, as C# evaluates it, leaves out metadata and type).
+ */
+export function appendSize(batch: ValidEvent[]): number {
+  // The client sends JSON.stringify(data) as the event's data.
+  return batch.reduce((total, event) => total + Buffer.byteLength(JSON.stringify(event.data), 'utf8'), 0);
 }

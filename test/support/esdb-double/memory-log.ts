@@ -1,16 +1,22 @@
 /**
  * Part of a test double of EventStoreDB's gRPC Streams service: the log it keeps in memory, with
- * EventStoreDB's semantics as documented. It is not EventStoreDB and stores nothing on disk.
+ * EventStoreDB 23.10's semantics as its server code has them. It is not EventStoreDB and stores
+ * nothing on disk.
  *
  * - Each stream numbers its events from revision 0; an append names the revision it expects
- *   (any, no_stream, stream_exists or an exact revision) and is refused without writing otherwise.
- * - An append repeated with the same event ids at the same expected revision is idempotent.
- * - $all orders events by (commit, prepare): an append writes one prepare record per event and
- *   then a commit record, so the events of one append share the commit position, after their prepares.
- * - A soft delete hides a stream's events from reads of the stream (they stay in $all) by writing
- *   a truncate-before to its metadata stream `$$<stream>`; writing to it again continues the revisions.
- * - A tombstone deletes a stream for good: reading it or writing to it fails with stream-deleted.
+ *   (any, no_stream, stream_exists or an exact revision) and is refused without writing otherwise,
+ *   with EventStoreDB's idempotency rules for appends sent again (commit-check.ts).
+ * - $all orders records by (commit, prepare). An append over gRPC writes each event as a record
+ *   committed by itself, so each event's commit position is its prepare position, and the append
+ *   answers with its last event's position.
+ * - A soft delete writes `$tb` = 2^63-1 to the stream's metadata stream `$$<stream>`: the stream
+ *   reads as not found, its events stay in $all, and its last revision is kept. Writing to it again
+ *   continues the revisions and writes `$tb` = the first new revision, hiding the older events.
+ * - A tombstone writes a `$streamDeleted` record into the stream at revision 2^63-1, which $all
+ *   shows like any event; reading the stream or writing to it then fails with stream-deleted.
+ * - Records of system streams (`$`-prefixed) and system event types are in $all with the rest.
  */
+import { checkCommit, type CommittedId } from './commit-check';
 
 export type Expected = { kind: 'any' } | { kind: 'no_stream' } | { kind: 'stream_exists' } | { kind: 'revision'; revision: bigint };
 
@@ -46,10 +52,12 @@ interface StreamState {
   /** Events below this revision were soft-deleted. */
   truncateBefore: bigint;
   /** Soft-deleted and not written since: reads as not found. */
-  deleted: boolean;
+  softDeleted: boolean;
   tombstoned: boolean;
 }
 
+/** EventStoreDB's EventNumber.DeletedStream: the revision of a tombstone and the `$tb` of a soft delete. */
+export const DELETED_STREAM = 2n ** 63n - 1n;
 /** Where the first record of a log goes: EventStoreDB's log opens with an epoch record, never an event. */
 const FIRST_POSITION = 1000n;
 /** Size given to every record's header, so that positions advance as byte offsets do. */
@@ -59,68 +67,100 @@ export class MemoryLog {
   /** $all, in (commit, prepare) order: appends are applied one at a time. */
   readonly all: StoredEvent[] = [];
   private readonly streams = new Map<string, StreamState>();
+  /** EventStoreDB's committed-events cache: where each id was last committed. */
+  private readonly committed = new Map<string, CommittedId>();
   private nextPosition = FIRST_POSITION;
   private readonly listeners = new Set<() => void>();
 
-  /** The last revision a writer sees: null when there is no stream (never written, or soft-deleted). */
-  private current(state: StreamState | undefined): bigint | null {
-    if (!state || state.deleted || state.events.length === 0) return null;
-    return state.events[state.events.length - 1].revision;
+  /** The stream's last revision, soft-deleted events included; -1 when it has none. */
+  private lastRevision(state: StreamState | undefined): bigint {
+    const last = state?.events.at(-1);
+    return last ? last.revision : -1n;
   }
 
   append(stream: string, expected: Expected, proposed: ProposedEvent[]): AppendOutcome {
     const state = this.streams.get(stream);
-    if (state?.tombstoned) throw new StreamDeleted(stream);
-    const current = this.current(state);
-    const repeated = this.repeatedAppend(state, expected, proposed);
-    if (repeated) return repeated;
-    const accepted =
-      expected.kind === 'any' ||
-      (expected.kind === 'no_stream' && current === null) ||
-      (expected.kind === 'stream_exists' && current !== null) ||
-      (expected.kind === 'revision' && current === expected.revision);
-    if (!accepted) return { kind: 'wrong_expected_version', current, expected };
-    return this.write(stream, proposed);
+    const current = this.lastRevision(state);
+    const decision = checkCommit(
+      stream,
+      expected,
+      proposed.map((event) => event.id),
+      {
+        lastRevision: current,
+        softDeleted: state?.softDeleted ?? false,
+        tombstoned: state?.tombstoned ?? false,
+        hasMetadata: (this.streams.get(`$$${stream}`)?.events.length ?? 0) > 0,
+        committed: (id) => this.committed.get(id),
+        idAt: (revision) => state?.events.find((event) => event.revision === revision)?.id,
+      },
+    );
+    switch (decision.kind) {
+      case 'deleted':
+        throw new StreamDeleted(stream);
+      case 'wrong_expected_version':
+        return { kind: 'wrong_expected_version', current: decision.current < 0n ? null : decision.current, expected };
+      case 'idempotent': {
+        // EventStoreDB answers with the last event's own position, commit and prepare alike.
+        const last = state!.events.find((event) => event.revision === decision.last)!;
+        return { kind: 'success', revision: decision.last, commit: last.prepare, prepare: last.prepare };
+      }
+      case 'ok': {
+        if (proposed.length === 0) return { kind: 'success', revision: current, commit: -1n, prepare: -1n };
+        const wasSoftDeleted = state?.softDeleted ?? false;
+        const written = this.write(stream, proposed);
+        if (wasSoftDeleted) this.undelete(stream, current + 1n);
+        const last = written[written.length - 1];
+        return { kind: 'success', revision: last.revision, commit: last.commit, prepare: last.prepare };
+      }
+    }
   }
 
-  /** The same ids at the same expected place: EventStoreDB answers success and writes nothing. */
-  private repeatedAppend(state: StreamState | undefined, expected: Expected, proposed: ProposedEvent[]): AppendOutcome | null {
-    if (!state || (expected.kind !== 'revision' && expected.kind !== 'no_stream')) return null;
-    const first = expected.kind === 'revision' ? expected.revision + 1n : 0n;
-    const found = state.events.filter((event) => event.revision >= first).slice(0, proposed.length);
-    if (found.length !== proposed.length || found.some((event, i) => event.id !== proposed[i].id)) return null;
-    const last = found[found.length - 1];
-    return { kind: 'success', revision: last.revision, commit: last.commit, prepare: found[0].prepare };
-  }
-
-  private write(stream: string, proposed: ProposedEvent[]): AppendOutcome {
-    const state = this.streams.get(stream) ?? { events: [], truncateBefore: 0n, deleted: false, tombstoned: false };
-    this.streams.set(stream, state);
-    const last = state.events[state.events.length - 1];
-    let revision = last ? last.revision + 1n : 0n;
-    const prepares = proposed.map((event) => {
-      const prepare = this.nextPosition;
-      this.nextPosition += RECORD_OVERHEAD + BigInt(event.data.length + event.customMetadata.length);
-      return prepare;
-    });
-    const commit = this.nextPosition;
-    this.nextPosition += RECORD_OVERHEAD;
+  /** Each event its own committed record: commit position = prepare position. */
+  private write(stream: string, proposed: ProposedEvent[], revisionOf?: (i: number) => bigint): StoredEvent[] {
+    const state = this.stateOf(stream);
+    const first = this.lastRevision(state) + 1n;
     const created = BigInt(Date.now()) * 10_000n;
-    const written = proposed.map((event, i) => ({ ...event, stream, revision: revision++, commit, prepare: prepares[i], created }));
+    const written = proposed.map((event, i) => {
+      const position = this.nextPosition;
+      this.nextPosition += RECORD_OVERHEAD + BigInt(event.type.length + event.data.length + event.customMetadata.length);
+      return { ...event, stream, revision: revisionOf?.(i) ?? first + BigInt(i), commit: position, prepare: position, created };
+    });
     state.events.push(...written);
-    state.deleted = false;
+    state.softDeleted = false;
+    for (const event of written) this.committed.set(event.id, { stream, revision: event.revision });
     this.all.push(...written);
     this.listeners.forEach((listener) => {
       listener();
     });
-    return { kind: 'success', revision: revision - 1n, commit, prepare: prepares[0] };
+    return written;
+  }
+
+  private stateOf(stream: string): StreamState {
+    const state = this.streams.get(stream) ?? { events: [], truncateBefore: 0n, softDeleted: false, tombstoned: false };
+    this.streams.set(stream, state);
+    return state;
+  }
+
+  /** Written again after a soft delete: the older events stay hidden, the new ones are read. */
+  private undelete(stream: string, from: bigint): void {
+    this.stateOf(stream).truncateBefore = from;
+    this.writeMetadata(stream, from);
+  }
+
+  private writeMetadata(stream: string, truncateBefore: bigint): StoredEvent {
+    // JSON has no 64-bit integers: EventStoreDB writes the number's digits as they are.
+    const data = new TextEncoder().encode(`{"$tb":${truncateBefore}}`);
+    const [written] = this.write(`$$${stream}`, [
+      { id: crypto.randomUUID(), type: '$metadata', contentType: 'application/json', data, customMetadata: new Uint8Array() },
+    ]);
+    return written;
   }
 
   /** The stream's events as a reader sees them; null when the stream is not found. */
   readStream(stream: string): StoredEvent[] | null {
     const state = this.streams.get(stream);
     if (state?.tombstoned) throw new StreamDeleted(stream);
-    if (!state || state.deleted) return null;
+    if (!state || state.softDeleted) return null;
     const visible = state.events.filter((event) => event.revision >= state.truncateBefore);
     return visible.length > 0 ? visible : null;
   }
@@ -128,20 +168,28 @@ export class MemoryLog {
   softDelete(stream: string, expected: Expected): AppendOutcome {
     const state = this.streams.get(stream);
     if (state?.tombstoned) throw new StreamDeleted(stream);
-    const current = this.current(state);
+    const last = this.lastRevision(state);
+    const current = state?.softDeleted || last < 0n ? null : last;
     const accepted =
       expected.kind === 'any' || (expected.kind === 'revision' && current === expected.revision) || (expected.kind === 'stream_exists' && current !== null);
     if (!accepted || !state || current === null) return { kind: 'wrong_expected_version', current, expected };
-    state.truncateBefore = current + 1n;
-    state.deleted = true;
-    const data = new TextEncoder().encode(JSON.stringify({ $tb: Number(state.truncateBefore) }));
-    return this.write(`$$${stream}`, [{ id: crypto.randomUUID(), type: '$metadata', contentType: 'application/json', data, customMetadata: new Uint8Array() }]);
+    state.softDeleted = true;
+    state.truncateBefore = DELETED_STREAM;
+    const written = this.writeMetadata(stream, DELETED_STREAM);
+    return { kind: 'success', revision: written.revision, commit: written.commit, prepare: written.prepare };
   }
 
-  tombstone(stream: string): void {
-    const state = this.streams.get(stream) ?? { events: [], truncateBefore: 0n, deleted: false, tombstoned: false };
+  /** Deletes the stream for good, with the `$streamDeleted` record EventStoreDB writes into it. */
+  tombstone(stream: string): StoredEvent {
+    const state = this.stateOf(stream);
+    if (state.tombstoned) throw new StreamDeleted(stream);
+    const [record] = this.write(
+      stream,
+      [{ id: crypto.randomUUID(), type: '$streamDeleted', contentType: 'application/octet-stream', data: new Uint8Array(), customMetadata: new Uint8Array() }],
+      () => DELETED_STREAM,
+    );
     state.tombstoned = true;
-    this.streams.set(stream, state);
+    return record;
   }
 
   /** Calls the listener after every write; returns the unsubscribe. */

@@ -55,8 +55,13 @@ export const confirmationResponse = (id: string): ReadResp => new ReadResp().set
 
 export function appendResponse(outcome: AppendOutcome): AppendResp {
   if (outcome.kind === 'success') {
-    const position = new AppendResp.Position().setCommitPosition(outcome.commit.toString()).setPreparePosition(outcome.prepare.toString());
-    return new AppendResp().setSuccess(new AppendResp.Success().setCurrentRevision(outcome.revision.toString()).setPosition(position));
+    const success = new AppendResp.Success();
+    if (outcome.revision < 0n) success.setNoStream(new Empty());
+    else success.setCurrentRevision(outcome.revision.toString());
+    // An append of no events writes nothing and has no position.
+    if (outcome.commit < 0n) success.setNoPosition(new Empty());
+    else success.setPosition(new AppendResp.Position().setCommitPosition(outcome.commit.toString()).setPreparePosition(outcome.prepare.toString()));
+    return new AppendResp().setSuccess(success);
   }
   const wrong = new AppendResp.WrongExpectedVersion();
   if (outcome.current === null) wrong.setCurrentNoStream(new Empty());
@@ -78,6 +83,14 @@ export function serverError(code: status, details: string, exception?: Record<st
 
 export function streamDeletedError(stream: string): Partial<ServiceError> {
   return serverError(status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, { exception: 'stream-deleted', 'stream-name': stream });
+}
+
+/** EventStoreDB's answer to an append larger than its MaxAppendSize, before anything is written. */
+export function maxAppendSizeError(maxAppendSize: number): Partial<ServiceError> {
+  return serverError(status.INVALID_ARGUMENT, `Maximum Append Size of ${maxAppendSize} Exceeded.`, {
+    exception: 'maximum-append-size-exceeded',
+    'maximum-append-size': String(maxAppendSize),
+  });
 }
 
 export function wrongExpectedVersionError(stream: string, outcome: Extract<AppendOutcome, { kind: 'wrong_expected_version' }>): Partial<ServiceError> {

@@ -3,7 +3,8 @@
  * @grpc/grpc-js that serves the service definitions shipped inside @eventstore/db-client, holding
  * events in memory (see memory-log.ts for the semantics it follows). It is not EventStoreDB: it
  * serves append, read (of a stream, of $all, and $all as a subscription), delete and tombstone,
- * without filters, users, persistence or clustering.
+ * without filters, users, persistence or clustering. Like EventStoreDB it refuses an append larger
+ * than its maximum append size (1 MiB unless told) before writing anything.
  *
  * It answers the client's server-features probe as EventStoreDB before 21.10 does, with
  * UNIMPLEMENTED, so that the client uses the classic streaming append and not batch append.
@@ -30,7 +31,6 @@ import {
   type TombstoneReq,
   TombstoneResp,
 } from '@eventstore/db-client/generated/streams_pb';
-import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { MemoryLog, StreamDeleted } from './memory-log';
 import {
   appendResponse,
@@ -38,6 +38,7 @@ import {
   confirmationResponse,
   eventResponse,
   expectedOf,
+  maxAppendSizeError,
   proposedEvent,
   serverError,
   streamDeletedError,
@@ -51,12 +52,19 @@ type ReadCall = ServerWritableStream<ReadReq, ReadResp>;
 
 export class EsdbDouble {
   readonly log = new MemoryLog();
+  /** Calls served, by method: what a client's work costs in round trips. */
+  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0 };
   private server: Server | undefined;
   private port = 0;
   private readonly subscriptions = new Set<ReadCall>();
 
-  static async start(): Promise<EsdbDouble> {
-    const double = new EsdbDouble();
+  private constructor(
+    /** EventStoreDB's MaxAppendSize, in bytes: 1 MiB by default. */
+    readonly maxAppendSize: number,
+  ) {}
+
+  static async start(options: { maxAppendSize?: number } = {}): Promise<EsdbDouble> {
+    const double = new EsdbDouble(options.maxAppendSize ?? 1024 * 1024);
     await double.listen();
     return double;
   }
@@ -107,6 +115,7 @@ export class EsdbDouble {
   }
 
   private read(call: ReadCall): void {
+    this.calls.read += 1;
     const options = call.request.getOptions()!;
     if (options.hasFilter()) {
       call.emit('error', serverError(status.UNIMPLEMENTED, 'the test double serves reads without filters'));
@@ -169,13 +178,29 @@ export class EsdbDouble {
   }
 
   private append(call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void {
+    this.calls.append += 1;
     let options: AppendReq.Options | undefined;
     const proposed: ReturnType<typeof proposedEvent>[] = [];
+    let size = 0;
+    let refused = false;
     call.on('data', (request: AppendReq) => {
+      if (refused) return;
       if (request.hasOptions()) options = request.getOptions();
-      else if (request.hasProposedMessage()) proposed.push(proposedEvent(request.getProposedMessage()!));
+      else if (request.hasProposedMessage()) {
+        const event = proposedEvent(request.getProposedMessage()!);
+        // EventStoreDB 23.10's Event.SizeOnDisk, as it evaluates: `data?.Length ?? 0 + metadata?.Length ?? ...`
+        // parses as the data's length alone, so neither metadata nor type counts.
+        size += event.data.length;
+        if (size > this.maxAppendSize) {
+          refused = true;
+          callback(maxAppendSizeError(this.maxAppendSize) as never, null);
+          return;
+        }
+        proposed.push(event);
+      }
     });
     call.on('end', () => {
+      if (refused) return;
       if (!options) return callback(serverError(status.INVALID_ARGUMENT, 'an append starts with its options') as never, null);
       const stream = streamName(options.getStreamIdentifier());
       try {
@@ -188,6 +213,7 @@ export class EsdbDouble {
   }
 
   private delete(call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>): void {
+    this.calls.delete += 1;
     const options = call.request.getOptions()!;
     const stream = streamName(options.getStreamIdentifier());
     try {
@@ -205,7 +231,15 @@ export class EsdbDouble {
   }
 
   private tombstone(call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>): void {
-    this.log.tombstone(streamName(call.request.getOptions()!.getStreamIdentifier()));
-    callback(null, new TombstoneResp().setNoPosition(new Empty()));
+    this.calls.tombstone += 1;
+    const stream = streamName(call.request.getOptions()!.getStreamIdentifier());
+    try {
+      const record = this.log.tombstone(stream);
+      const position = new TombstoneResp.Position().setCommitPosition(record.commit.toString()).setPreparePosition(record.prepare.toString());
+      callback(null, new TombstoneResp().setPosition(position));
+    } catch (error) {
+      if (!(error instanceof StreamDeleted)) throw error;
+      callback(streamDeletedError(stream) as never, null);
+    }
   }
 }
