@@ -3,8 +3,9 @@
  * @grpc/grpc-js that serves the service definitions shipped inside @eventstore/db-client, holding
  * events in memory (see memory-log.ts for the semantics it follows). It is not EventStoreDB: it
  * serves append, read (of a stream, of $all, and $all as a subscription), delete and tombstone,
- * without filters, users, persistence or clustering. Like EventStoreDB it refuses an append larger
- * than its maximum append size (1 MiB unless told) before writing anything.
+ * without filters or persistence. Like EventStoreDB it refuses an append larger than its maximum
+ * append size (1 MiB unless told) before writing anything; when told, it applies EventStoreDB's
+ * default access rules for $all, or acts as a follower that refuses writes (access.ts).
  *
  * It answers the client's server-features probe as EventStoreDB before 21.10 does, with
  * UNIMPLEMENTED, so that the client uses the classic streaming append and not batch append.
@@ -31,6 +32,7 @@ import {
   type TombstoneReq,
   TombstoneResp,
 } from '@eventstore/db-client/generated/streams_pb';
+import { leaderRefusal, readAllRefusal, type AccessRules } from './access';
 import { MemoryLog, StreamDeleted } from './memory-log';
 import {
   appendResponse,
@@ -53,7 +55,7 @@ type ReadCall = ServerWritableStream<ReadReq, ReadResp>;
 export class EsdbDouble {
   readonly log = new MemoryLog();
   /** Calls served, by method: what a client's work costs in round trips. */
-  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0 };
+  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0 };
   private server: Server | undefined;
   private port = 0;
   private readonly subscriptions = new Set<ReadCall>();
@@ -61,10 +63,12 @@ export class EsdbDouble {
   private constructor(
     /** EventStoreDB's MaxAppendSize, in bytes: 1 MiB by default. */
     readonly maxAppendSize: number,
+    private readonly access: AccessRules,
   ) {}
 
-  static async start(options: { maxAppendSize?: number } = {}): Promise<EsdbDouble> {
-    const double = new EsdbDouble(options.maxAppendSize ?? 1024 * 1024);
+  static async start(options: { maxAppendSize?: number } & AccessRules = {}): Promise<EsdbDouble> {
+    const { maxAppendSize, ...access } = options;
+    const double = new EsdbDouble(maxAppendSize ?? 1024 * 1024, access);
     await double.listen();
     return double;
   }
@@ -116,7 +120,13 @@ export class EsdbDouble {
 
   private read(call: ReadCall): void {
     this.calls.read += 1;
+    if (call.metadata.get('requires-leader')[0] === 'true') this.calls.readsRequiringLeader += 1;
     const options = call.request.getOptions()!;
+    const refusal = leaderRefusal(this.access, call.metadata, false) ?? (options.hasAll() ? readAllRefusal(this.access, call.metadata) : undefined);
+    if (refusal) {
+      call.emit('error', refusal);
+      return;
+    }
     if (options.hasFilter()) {
       call.emit('error', serverError(status.UNIMPLEMENTED, 'the test double serves reads without filters'));
       return;
@@ -179,6 +189,11 @@ export class EsdbDouble {
 
   private append(call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void {
     this.calls.append += 1;
+    const refusal = leaderRefusal(this.access, call.metadata, true);
+    if (refusal) {
+      callback(refusal as never, null);
+      return;
+    }
     let options: AppendReq.Options | undefined;
     const proposed: ReturnType<typeof proposedEvent>[] = [];
     let size = 0;
@@ -214,6 +229,11 @@ export class EsdbDouble {
 
   private delete(call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>): void {
     this.calls.delete += 1;
+    const refusal = leaderRefusal(this.access, call.metadata, true);
+    if (refusal) {
+      callback(refusal as never, null);
+      return;
+    }
     const options = call.request.getOptions()!;
     const stream = streamName(options.getStreamIdentifier());
     try {
@@ -232,6 +252,11 @@ export class EsdbDouble {
 
   private tombstone(call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>): void {
     this.calls.tombstone += 1;
+    const refusal = leaderRefusal(this.access, call.metadata, true);
+    if (refusal) {
+      callback(refusal as never, null);
+      return;
+    }
     const stream = streamName(call.request.getOptions()!.getStreamIdentifier());
     try {
       const record = this.log.tombstone(stream);

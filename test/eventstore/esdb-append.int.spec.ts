@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store';
+import { AppendTooLargeError, EventStoreAccessDeniedError, EventStoreUnavailableError, WrongExpectedVersionError } from '../../src/eventstore/errors';
+import type { EventData } from '../../src/eventstore/types';
+import { verifyLog } from '../../src/eventstore/verify';
+import { EsdbDouble } from '../support/esdb-double/server';
+import { realEsdb } from '../support/esdb-subject';
+import { eventually } from '../support/eventually';
+
+/** Counting the server's calls, and the server's options, take the test double. */
+const describeWithDouble = realEsdb ? describe.skip : describe;
+
+const stream = () => `thing-${randomUUID()}`;
+const event = (type: string, id?: string): EventData => ({ ...(id ? { id } : {}), type, data: { type } });
+
+describeWithDouble('EventStoreDB adapter: appends (against the test double)', () => {
+  let double: EsdbDouble;
+  let store: EsdbEventStore;
+
+  beforeEach(async () => {
+    double = await EsdbDouble.start();
+    store = EsdbEventStore.connect(double.connectionString);
+  });
+  afterEach(async () => {
+    await store.close();
+    await double.stop();
+  });
+
+  /** The server calls `work` makes. */
+  async function callsOf(work: () => Promise<unknown>) {
+    const before = { ...double.calls };
+    await work();
+    return {
+      append: double.calls.append - before.append,
+      read: double.calls.read - before.read,
+      fromLeader: double.calls.readsRequiringLeader - before.readsRequiringLeader,
+    };
+  }
+
+  it('a new stream, and a stream whose end it knows (from its appends or a read), take one write and no read', async () => {
+    const name = stream();
+    expect(await callsOf(() => store.appendToStream(name, [event('Created')], { expectedRevision: 'no_stream' }))).toEqual({
+      append: 1,
+      read: 0,
+      fromLeader: 0,
+    });
+    expect(await callsOf(() => store.appendToStream(name, [event('Changed')], { expectedRevision: 0n }))).toEqual({ append: 1, read: 0, fromLeader: 0 });
+    expect(await callsOf(() => store.appendToStream(name, [event('Changed')]))).toEqual({ append: 1, read: 0, fromLeader: 0 });
+
+    // Another process folds the stream, as the command handler does, then appends.
+    const other = EsdbEventStore.connect(double.connectionString);
+    try {
+      const events = await other.readStream(name);
+      const outcome = await callsOf(() => other.appendToStream(name, [event('Changed')], { expectedRevision: events[events.length - 1].revision }));
+      expect(outcome).toEqual({ append: 1, read: 0, fromLeader: 0 });
+    } finally {
+      await other.close();
+    }
+    expect((await verifyLog(store)).problem).toBeNull();
+  });
+
+  it('a stream whose end it does not know: its end read once, from the leader, then one write', async () => {
+    const name = stream();
+    await store.appendToStream(name, [event('Created')]);
+    const other = EsdbEventStore.connect(double.connectionString);
+    try {
+      expect(await callsOf(() => other.appendToStream(name, [event('Changed')], { expectedRevision: 0n }))).toEqual({ append: 1, read: 1, fromLeader: 1 });
+      expect(await callsOf(() => other.appendToStream(name, [event('Changed')]))).toEqual({ append: 1, read: 0, fromLeader: 0 });
+    } finally {
+      await other.close();
+    }
+    expect((await verifyLog(store)).problem).toBeNull();
+  });
+
+  it('an end it knows that another writer moved: exact revisions are refused with the true one; any reads the end and writes there', async () => {
+    const name = stream();
+    await store.appendToStream(name, [event('Created')]);
+    const other = EsdbEventStore.connect(double.connectionString);
+    try {
+      await other.appendToStream(name, [event('Elsewhere')], { expectedRevision: 0n });
+    } finally {
+      await other.close();
+    }
+    await expect(store.appendToStream(name, [event('Stale')], { expectedRevision: 0n })).rejects.toMatchObject({ actual: 1n });
+    await expect(store.appendToStream(name, [event('Stale')], { expectedRevision: 0n })).rejects.toBeInstanceOf(WrongExpectedVersionError);
+    let after: unknown;
+    expect(
+      await callsOf(async () => {
+        after = await store.appendToStream(name, [event('Moved')]);
+      }),
+    ).toEqual({ append: 1, read: 1, fromLeader: 1 });
+    expect(after).toMatchObject({ nextExpectedRevision: 2n });
+    expect((await store.readStream(name)).map((e) => e.type)).toEqual(['Created', 'Elsewhere', 'Moved']);
+    expect((await verifyLog(store)).problem).toBeNull();
+  });
+
+  it('a retry whose first answer was lost is answered by the server, as the first outcome, in one call and without writing', async () => {
+    const name = stream();
+    await store.appendToStream(name, [event('Created')]);
+    const batch = [event('Once', randomUUID()), event('Twice', randomUUID())];
+    // The first attempt went through another connection and its answer never came back here.
+    const other = EsdbEventStore.connect(double.connectionString);
+    let first: Awaited<ReturnType<EsdbEventStore['appendToStream']>>;
+    try {
+      first = await other.appendToStream(name, batch, { expectedRevision: 0n });
+    } finally {
+      await other.close();
+    }
+    let again: unknown;
+    expect(
+      await callsOf(async () => {
+        again = await store.appendToStream(name, batch, { expectedRevision: 0n });
+      }),
+    ).toEqual({ append: 1, read: 0, fromLeader: 0 });
+    expect(again).toEqual(first);
+    expect((await store.readStream(name)).map((e) => e.type)).toEqual(['Created', 'Once', 'Twice']);
+  });
+
+  it('answers with the position of its last event, as the server gave it, without reading it back', async () => {
+    const name = stream();
+    const result = await store.appendToStream(name, [event('A'), event('B'), event('C')]);
+    const events = await store.readStream(name);
+    expect(result.position).toBe(events[2].position);
+    expect(store.comparePositions(events[1].position, events[2].position)).toBeLessThan(0);
+  });
+
+  it('leaves out the $streamDeleted record of a hard delete, and other system events, from reads and subscriptions of $all', async () => {
+    const name = stream();
+    await store.appendToStream(name, [event('A')]);
+    const { EventStoreDBClient } = await import('@eventstore/db-client');
+    const raw = EventStoreDBClient.connectionString(double.connectionString);
+    try {
+      await raw.tombstoneStream(name);
+      await raw.setStreamMetadata(`other-${randomUUID()}`, { maxCount: 5 });
+    } finally {
+      await raw.dispose();
+    }
+    expect(double.log.all.some((e) => e.type === '$streamDeleted')).toBe(true);
+    const marker = await store.appendToStream(stream(), [event('Marker')]);
+    expect((await store.readAll()).map((e) => e.type)).toEqual(['A', 'Marker']);
+    expect(await store.countEvents()).toBe(2);
+    const seen: string[] = [];
+    const subscription = store.subscribeToAll({ fromPosition: 'start' }, (batch) => {
+      seen.push(...batch.events.map((e) => e.type));
+    });
+    await eventually(() => expect(seen).toEqual(['A', 'Marker']));
+    await subscription.stop();
+    expect(await store.headPosition()).toBe(marker.position);
+    expect((await verifyLog(store)).problem).toBeNull();
+  });
+
+  it('refuses an append over the maximum append size before sending anything, with a typed error that says what to do', async () => {
+    const name = stream();
+    const half: EventData = { type: 'Big', data: { text: 'x'.repeat(512 * 1024) } };
+    let error: unknown;
+    expect(
+      await callsOf(async () => {
+        error = await store.appendToStream(name, [half, half]).catch((e: unknown) => e);
+      }),
+    ).toEqual({ append: 0, read: 0, fromLeader: 0 });
+    expect(error).toBeInstanceOf(AppendTooLargeError);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', stream: name, maxAppendSize: 1024 * 1024 });
+    expect((error as Error).message).toMatch(/append fewer or smaller events/);
+    expect(await store.readStream(name)).toEqual([]);
+  });
+});
+
+describeWithDouble('EventStoreDB adapter: what a server refuses (against the test double)', () => {
+  it('an append over a server limit smaller than the one the adapter knows: the typed error, nothing written', async () => {
+    const double = await EsdbDouble.start({ maxAppendSize: 100 });
+    const store = EsdbEventStore.connect(double.connectionString);
+    try {
+      const name = stream();
+      const error = await store.appendToStream(name, [{ type: 'Big', data: { text: 'x'.repeat(200) } }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AppendTooLargeError);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', stream: name, maxAppendSize: 100 });
+      expect(double.log.all).toEqual([]);
+    } finally {
+      await store.close();
+      await double.stop();
+    }
+  });
+
+  it('a user that may not read $all: EVENT_STORE_ACCESS_DENIED saying what to grant, never the password', async () => {
+    const password = 'not-to-be-shown';
+    const double = await EsdbDouble.start({ users: { admin: { password, admin: true } } });
+    // Over tls=false the client sends no credentials: the server sees an anonymous caller.
+    const store = EsdbEventStore.connect(double.connectionString.replace('esdb://', `esdb://admin:${password}@`));
+    try {
+      await store.appendToStream(stream(), [event('A')]);
+      const failures = [
+        await store.readAll().catch((e: unknown) => e),
+        await store.headPosition().catch((e: unknown) => e),
+        await store.subscribeToAll({ fromPosition: 'start' }, () => undefined).done.catch((e: unknown) => e),
+      ];
+      for (const failure of failures) {
+        expect(failure).toBeInstanceOf(EventStoreAccessDeniedError);
+        expect(failure).toMatchObject({ code: 'EVENT_STORE_ACCESS_DENIED' });
+        expect((failure as Error).message).toMatch(/\$admins/);
+        expect((failure as Error).message).toMatch(/tls=false/);
+        expect((failure as Error).message).not.toContain(password);
+      }
+    } finally {
+      await store.close();
+      await double.stop();
+    }
+  });
+
+  it('a write to a node that is not the leader: EVENT_STORE_UNAVAILABLE saying the client moves to the leader, nothing written', async () => {
+    const double = await EsdbDouble.start({ leader: { host: '127.0.0.1', port: 1 } });
+    const store = EsdbEventStore.connect(double.connectionString);
+    try {
+      const error = await store.appendToStream(stream(), [event('A')], { expectedRevision: 'no_stream' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EventStoreUnavailableError);
+      expect((error as Error).message).toMatch(/not the cluster's leader/);
+      expect(double.log.all).toEqual([]);
+    } finally {
+      await store.close();
+      await double.stop();
+    }
+  });
+});
