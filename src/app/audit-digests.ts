@@ -1,0 +1,212 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHash, GENESIS_DIGEST_HASH, payloadText, signDigest, type SignedDigest, type SignedHead } from '../audit/digest';
+import { insertDigest, lastDigests, migrateDigests, tenantDigests, type StoredDigest } from '../audit/digest-table';
+import { writeDurably } from '../audit/durable-file';
+import { AuditSigner, signingKeys, type SigningKeySource } from '../audit/signing-keys';
+import type { EventStore, Position } from '../eventstore/types';
+import type { SqlDatabase, SqlExecutor } from '../sql/database';
+
+/** Signed digests of the log: how they are signed, where else they are written, and how often. */
+export interface AuditDigestSettings {
+  signer: AuditSigner;
+  /** BACKPLANE_AUDIT_DIGEST_DIR: each digest is also written there as <tenant>/<periodEnd>.json; null: the database only. */
+  dir: string | null;
+  /** BACKPLANE_AUDIT_DIGEST_MINUTES: the length of a scheduled period. */
+  intervalMinutes: number;
+  /** What the digests take to be now. */
+  clock: () => Date;
+}
+
+/** Loads (or makes) the signing key, agrees on it with the database, and brings the digests' table up to date. */
+export async function openAuditDigests(db: SqlDatabase, options: SigningKeySource & Omit<AuditDigestSettings, 'signer'>): Promise<AuditDigestSettings> {
+  const signer = await AuditSigner.open(db, { pem: options.pem, dataDir: options.dataDir });
+  await migrateDigests(db);
+  return { signer, dir: options.dir, intervalMinutes: options.intervalMinutes, clock: options.clock };
+}
+
+export interface DigestDeps {
+  db: SqlDatabase;
+  store: EventStore;
+  auditDigests: AuditDigestSettings;
+}
+
+/** One writer of digests at a time across the processes on the database: the chain of each tenant has one next link. */
+const LOCK = 'audit-digests';
+const LOCK_TIMEOUT_MS = 60_000;
+const PAGE = 1000;
+
+/** The tenant's digest of the log up to now, made on demand (createAuditDigest). */
+export async function createAuditDigest(deps: DigestDeps, tenantId: string): Promise<StoredDigest> {
+  const [made] = await writeDigests(deps, (tenant) => tenant === tenantId);
+  if (!made) throw new Error(`tenant ${tenantId} is not in the read model yet`);
+  return made;
+}
+
+/**
+ * The scheduled run: a digest for every tenant whose last period ended before the latest
+ * boundary of the interval (periods are aligned to the clock, so every process agrees which are
+ * due, and the one that gets the lock first makes them).
+ */
+export async function writeDueDigests(deps: DigestDeps): Promise<StoredDigest[]> {
+  const intervalMs = deps.auditDigests.intervalMinutes * 60_000;
+  return writeDigests(deps, (_tenant, last, now) => {
+    const boundary = Math.floor(now.getTime() / intervalMs) * intervalMs;
+    return last === undefined || last.periodEnd.getTime() < boundary;
+  });
+}
+
+type Due = (tenantId: string, last: StoredDigest | undefined, now: Date) => boolean;
+
+async function writeDigests(deps: DigestDeps, due: Due): Promise<StoredDigest[]> {
+  return deps.db.withLock(
+    LOCK,
+    async () => {
+      const settings = deps.auditDigests;
+      const last = await lastDigests(deps.db);
+      // A crash after a digest was stored and before its file was written: the file is written now.
+      if (settings.dir !== null) for (const digest of last.values()) await writeDigestFile(settings.dir, digest, true);
+      const now = settings.clock();
+      const tenants = (await tenantsCreated(deps.db)).filter((tenant) => due(tenant.id, last.get(tenant.id), now));
+      if (tenants.length === 0) return [];
+      const key = await settings.signer.current();
+      const head = await deps.store.headPosition();
+      const periods = await readPeriods(deps.store, tenants, last, head);
+      const made: StoredDigest[] = [];
+      for (const tenant of tenants) {
+        const previous = last.get(tenant.id);
+        const period = periods.get(tenant.id)!;
+        // Periods follow each other even if the clock stepped back.
+        const periodEnd = previous && now.getTime() <= previous.periodEnd.getTime() ? new Date(previous.periodEnd.getTime() + 1) : now;
+        const periodStart = previous?.periodEnd ?? (tenant.createdAt.getTime() < periodEnd.getTime() ? tenant.createdAt : periodEnd);
+        const payload = payloadText({
+          tenantId: tenant.id,
+          periodStart: periodStart.toISOString(),
+          periodEnd: periodEnd.toISOString(),
+          eventCount: period.eventCount,
+          logPosition: head,
+          previousDigestHash: previous ? digestHash(previous.payload) : GENESIS_DIGEST_HASH,
+          streams: [...period.heads].map(([stream, head]) => ({ stream, ...head })),
+        });
+        const digest: StoredDigest = {
+          tenantId: tenant.id,
+          seq: (previous?.seq ?? 0) + 1,
+          periodStart,
+          periodEnd,
+          logPosition: head,
+          ...signDigest(payload, key.privateKey, key.keyId),
+        };
+        await insertDigest(deps.db, digest);
+        made.push(digest);
+      }
+      if (settings.dir !== null) for (const digest of made) await writeDigestFile(settings.dir, digest, false);
+      return made;
+    },
+    { timeoutMs: LOCK_TIMEOUT_MS },
+  );
+}
+
+async function tenantsCreated(db: SqlExecutor): Promise<{ id: string; createdAt: Date }[]> {
+  const rows = await db.query<{ id: string; created_at: Date | string }>('SELECT id, created_at FROM tenants ORDER BY id');
+  return rows.map((row) => ({ id: row.id, createdAt: new Date(row.created_at) }));
+}
+
+interface Period {
+  eventCount: number;
+  heads: Map<string, Omit<SignedHead, 'stream'>>;
+}
+
+/**
+ * Each tenant's events after its last digest's position up to `head`, counted, with the last
+ * revision and hash of every stream they touched. One walk of the log serves every tenant.
+ */
+async function readPeriods(store: EventStore, tenants: { id: string }[], last: Map<string, StoredDigest>, head: Position | null): Promise<Map<string, Period>> {
+  const periods = new Map(tenants.map((tenant) => [tenant.id, { eventCount: 0, heads: new Map() } as Period]));
+  if (head === null) return periods;
+  const since = new Map(tenants.map((tenant) => [tenant.id, last.get(tenant.id)?.logPosition ?? null]));
+  let from: Position | 'start' = 'start';
+  if (![...since.values()].includes(null)) {
+    from = [...since.values()].reduce((a, b) => (store.comparePositions(a!, b!) <= 0 ? a : b))!;
+  }
+  for (;;) {
+    const page = await store.readAll({ fromPosition: from, maxCount: PAGE });
+    for (const event of page) {
+      if (store.comparePositions(event.position, head) > 0) return periods;
+      const tenantId = event.metadata.tenantId;
+      const period = typeof tenantId === 'string' ? periods.get(tenantId) : undefined;
+      if (!period) continue;
+      const after = since.get(tenantId as string);
+      if (after && store.comparePositions(event.position, after) <= 0) continue;
+      period.eventCount++;
+      period.heads.set(event.stream, { revision: Number(event.revision), hash: event.hash });
+    }
+    if (page.length < PAGE) return periods;
+    from = page[page.length - 1].position;
+  }
+}
+
+/** A tenant id as a folder name: ids are uuids or plain names, anything else is escaped. */
+function folderOf(tenantId: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tenantId) ? tenantId : encodeURIComponent(tenantId).replace(/\./g, '%2E');
+}
+
+export function digestFilePath(dir: string, digest: { tenantId: string; periodEnd: Date }): string {
+  return join(dir, folderOf(digest.tenantId), `${digest.periodEnd.toISOString()}.json`);
+}
+
+async function writeDigestFile(dir: string, digest: StoredDigest, onlyIfMissing: boolean): Promise<void> {
+  const path = digestFilePath(dir, digest);
+  if (onlyIfMissing) {
+    const there = await stat(path).then(
+      () => true,
+      () => false,
+    );
+    if (there) return;
+  }
+  const line: SignedDigest = { payload: digest.payload, signature: digest.signature, keyId: digest.keyId };
+  await writeDurably(path, `${JSON.stringify(line)}\n`);
+}
+
+/**
+ * The tenant's digests in chain order whose period overlaps [from, to) (ends after `from`,
+ * starts before `to`); all of them without a range.
+ */
+export async function listDigests(deps: { db: SqlExecutor }, tenantId: string, range: { from?: Date; to?: Date } = {}): Promise<SignedDigest[]> {
+  const digests = await tenantDigests(deps.db, tenantId, range);
+  return digests.map((digest) => ({ payload: digest.payload, signature: digest.signature, keyId: digest.keyId }));
+}
+
+export interface SigningKeysDocument {
+  keys: { keyId: string; algorithm: 'Ed25519'; publicKeyPem: string; createdAt: string; retiredAt: string | null }[];
+}
+
+/** The public keys that ever signed digests, oldest first: /.well-known/backplane-audit-keys.json and a bundle's keys.json. */
+export async function signingKeysDocument(deps: { db: SqlExecutor }): Promise<SigningKeysDocument> {
+  const keys = await signingKeys(deps.db);
+  return {
+    keys: keys.map((key) => ({
+      keyId: key.keyId,
+      algorithm: 'Ed25519',
+      publicKeyPem: key.publicKeyPem,
+      createdAt: key.createdAt.toISOString(),
+      retiredAt: key.retiredAt?.toISOString() ?? null,
+    })),
+  };
+}
+
+export class UnknownDigestCursorError extends Error {}
+
+/** A page of the tenant's digests in chain order; the cursor is a digest's place in the chain. */
+export async function auditDigestPage(
+  db: SqlExecutor,
+  tenantId: string,
+  page: { first: number; after?: string },
+): Promise<{ digests: StoredDigest[]; hasNextPage: boolean }> {
+  let afterSeq: number | undefined;
+  if (page.after !== undefined) {
+    if (!/^[0-9]{1,9}$/.test(page.after)) throw new UnknownDigestCursorError('after is not a cursor of auditDigests');
+    afterSeq = Number(page.after);
+  }
+  const digests = await tenantDigests(db, tenantId, { afterSeq, limit: page.first + 1 });
+  return { digests: digests.slice(0, page.first), hasNextPage: digests.length > page.first };
+}
