@@ -58,6 +58,36 @@ function readRaw(client: EventStoreDBClient, pageSize: number, signal: AbortSign
   };
 }
 
+/**
+ * Calls the adapter makes to the server per append of one event, counted by the test double: to
+ * a new stream (no_stream), to a stream whose end it knows, and to one it has not seen (exact
+ * revision, read first). The bare client makes one call per append.
+ */
+async function callsPerAppend(double: EsdbDouble, connectionString: string): Promise<string> {
+  const count = 200;
+  const store = EsdbEventStore.connect(connectionString);
+  const calls = () => double.calls.append + double.calls.read;
+  const perAppend = async (work: (i: number) => Promise<unknown>) => {
+    const before = calls();
+    for (let i = 0; i < count; i++) await work(i);
+    return ((calls() - before) / count).toFixed(2);
+  };
+  const event = (i: number) => [payload(0, i)];
+  try {
+    const fresh = await perAppend((i) => store.appendToStream(`bench-calls-${i}`, event(i), { expectedRevision: 'no_stream' }));
+    const known = await perAppend((i) => store.appendToStream(`bench-calls-${i}`, event(i), { expectedRevision: 0n }));
+    const unseen = EsdbEventStore.connect(connectionString);
+    try {
+      const cold = await perAppend((i) => unseen.appendToStream(`bench-calls-${i}`, event(i), { expectedRevision: 1n }));
+      return `calls per append (counted by the test double): new stream ${fresh}, known stream ${known}, stream not seen before ${cold}; the bare client 1`;
+    } finally {
+      await unseen.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 export async function runEsdb(plan: Plan): Promise<string[]> {
   const url = process.env.BACKPLANE_BENCH_ESDB_URL;
   const double = url ? undefined : await EsdbDouble.start();
@@ -69,7 +99,7 @@ export async function runEsdb(plan: Plan): Promise<string[]> {
   try {
     const appendRows = await benchmarkAppends(plan, { write: { ours: appendOurs(store), raw: appendRaw(client) } }, stop.signal);
     const read = { ours: readOurs(store, plan.pageSize, stop.signal), raw: readRaw(client, plan.pageSize, stop.signal) };
-    // The floor reads every record of $all: the floor's own events, Backplane's, and the claims of Backplane's event ids.
+    // The floor reads every record of $all: the floor's own events as well as Backplane's.
     const expected = { ours: await read.ours(), raw: await read.raw() };
     const readRow = await benchmarkReads(plan, read, expected);
     const server = url
@@ -80,6 +110,7 @@ export async function runEsdb(plan: Plan): Promise<string[]> {
       ...caseLines(plan, expected.ours),
       `floor: the bare client; its readAll counts every record of $all (${expected.raw.toLocaleString('en-US')})`,
       ...formatTable([...appendRows, readRow]),
+      ...(double ? [await callsPerAppend(double, connectionString)] : []),
     ];
   } finally {
     clearTimeout(timer);
