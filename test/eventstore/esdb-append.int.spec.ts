@@ -149,6 +149,19 @@ describeWithDouble('EventStoreDB adapter: appends (against the test double)', ()
     expect((await verifyLog(store)).problem).toBeNull();
   });
 
+  it("puts the writer's correlation and causation ids where EventStoreDB's tools look for them", async () => {
+    const name = stream();
+    const metadata = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'someone' };
+    await store.appendToStream(name, [{ type: 'A', data: {}, metadata }]);
+    const [recorded] = double.log.all.filter((e) => e.stream === name);
+    expect(JSON.parse(Buffer.from(recorded.customMetadata).toString('utf8'))).toMatchObject({
+      $correlationId: metadata.correlationId,
+      $causationId: metadata.causationId,
+      metadata,
+    });
+    expect((await store.readStream(name))[0].metadata).toEqual(metadata);
+  });
+
   it('refuses an append over the maximum append size before sending anything, with a typed error that says what to do', async () => {
     const name = stream();
     const half: EventData = { type: 'Big', data: { text: 'x'.repeat(512 * 1024) } };

@@ -9,6 +9,7 @@ import {
   NotLeaderError,
   START,
   StreamDeletedError,
+  TimeoutError,
   WrongExpectedVersionError,
   type AppendExpectedRevision,
   type EventData,
@@ -17,6 +18,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { EsdbDouble } from '../support/esdb-double/server';
 import { realEsdb } from '../support/esdb-subject';
+import { eventually } from '../support/eventually';
 
 /**
  * What the test double of EventStoreDB does, through the official client, as EventStoreDB 23.10
@@ -202,6 +204,44 @@ describeWithDouble('the EventStoreDB test double, when told (its options)', () =
       await collect(client.readStream('counted-1', { requiresLeader: true }));
       await collect(client.readStream('counted-1'));
       expect(double.calls).toMatchObject({ append: 1, read: 2, readsRequiringLeader: 1 });
+    } finally {
+      await client.dispose();
+      await double.stop();
+    }
+  });
+
+  it.each([
+    ['drop', 'ends it with Aborted "Consumer too slow" (23.10)'],
+    ['fall-behind', 'says it fell behind, then caught up once it is taken from again (24.x)'],
+  ] as const)('slowConsumers %s: a live subscriber that takes nothing while 32 events and more wait, the double %s', async (mode, _what) => {
+    const double = await EsdbDouble.start({ slowConsumers: mode });
+    const client = EventStoreDBClient.connectionString(double.connectionString);
+    try {
+      const subscription = client.subscribeToAll({ fromPosition: END }, { highWaterMark: 1 });
+      const seen = { caughtUp: 0, fellBehind: 0, error: undefined as unknown };
+      subscription.on('caughtUp', () => (seen.caughtUp += 1));
+      subscription.on('fellBehind', () => (seen.fellBehind += 1));
+      subscription.on('error', (error) => (seen.error = error));
+      subscription.pause();
+      await eventually(() => expect(double.subscriptionCount).toBe(1));
+      const text = 'x'.repeat(1000);
+      for (let n = 0; n < 30 && double.calls.slowConsumers === 0; n++) {
+        await client.appendToStream(
+          `live-${n}`,
+          Array.from({ length: 100 }, (_, i) => jsonEvent({ type: 'Live', data: { i, text } })),
+        );
+      }
+      expect(double.calls.slowConsumers).toBe(1);
+      if (mode === 'drop') {
+        subscription.resume();
+        await eventually(() => expect(seen.error).toBeInstanceOf(TimeoutError));
+        expect((seen.error as Error).message).toMatch(/Consumer too slow to handle event while live/);
+      } else {
+        subscription.on('data', () => undefined);
+        subscription.resume();
+        await eventually(() => expect(seen).toMatchObject({ caughtUp: 2, fellBehind: 1, error: undefined }));
+        await subscription.unsubscribe();
+      }
     } finally {
       await client.dispose();
       await double.stop();

@@ -1,5 +1,5 @@
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store';
-import { EsdbDouble } from './esdb-double/server';
+import { EsdbDouble, type DoubleOptions } from './esdb-double/server';
 
 /** The EventStoreDB server at EVENTSTORE_CONNECTION_STRING when it is set, else the test double. */
 export const realEsdb = process.env.EVENTSTORE_CONNECTION_STRING || undefined;
@@ -11,8 +11,9 @@ export interface EsdbSubject {
   close(): Promise<void>;
 }
 
-export async function openEsdbSubject(): Promise<EsdbSubject> {
-  const double = realEsdb ? undefined : await EsdbDouble.start();
+/** The options shape the test double only; a real server is as it is. */
+export async function openEsdbSubject(options: DoubleOptions = {}): Promise<EsdbSubject> {
+  const double = realEsdb ? undefined : await EsdbDouble.start(options);
   const store = EsdbEventStore.connect(realEsdb ?? double!.connectionString);
   return {
     store,

@@ -129,7 +129,8 @@ export class EsdbEventStore implements EventStore {
     if (from === 'end' ? forwards : !forwards && isLogStart(from)) return;
     let cursor = from;
     for (;;) {
-      const page = Math.min(MAX_PAGE, Math.max(64, 2 * wanted));
+      // One record of $all per event, but for system records: a page of about what is wanted.
+      const page = Math.min(MAX_PAGE, Math.max(64, wanted));
       // EventStoreDB reads forwards from a position including it: one more record, and that one skipped.
       const inclusive = forwards && cursor !== 'end' && !isLogStart(cursor);
       const start = cursor === 'end' ? END : isLogStart(cursor) ? START : cursor;

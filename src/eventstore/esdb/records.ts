@@ -5,15 +5,25 @@ import { formatPosition, type EsdbPosition } from './position';
 
 /**
  * What an event's metadata holds on EventStoreDB: the writer's metadata, and the event's link in
- * its stream's hash chain (EventStoreDB has no column of its own for it).
+ * its stream's hash chain (EventStoreDB has no column of its own for it). The writer's correlation
+ * and causation ids are repeated at the top as `$correlationId` and `$causationId`, where
+ * EventStoreDB's UI and its by-correlation-id projection look for them.
  */
 interface Envelope {
   metadata: JsonObject;
   hash: string;
+  $correlationId?: string;
+  $causationId?: string;
 }
 
 export function toEsdbEvent(event: ValidEvent, hash: string): EsdbEventData {
-  const envelope: Envelope = { metadata: event.metadata, hash };
+  const { correlationId, causationId } = event.metadata;
+  const envelope: Envelope = {
+    metadata: event.metadata,
+    hash,
+    ...(typeof correlationId === 'string' ? { $correlationId: correlationId } : {}),
+    ...(typeof causationId === 'string' ? { $causationId: causationId } : {}),
+  };
   // The client sends JSON.stringify(data) whatever its declared type: null, numbers and booleans too.
   return { id: event.id, contentType: 'application/json', type: event.type, data: event.data as JSONType, metadata: envelope as unknown as JSONType };
 }

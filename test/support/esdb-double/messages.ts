@@ -51,6 +51,8 @@ export function streamNotFoundResponse(stream: string): ReadResp {
 
 export const caughtUpResponse = (): ReadResp => new ReadResp().setCaughtUp(new ReadResp.CaughtUp());
 
+export const fellBehindResponse = (): ReadResp => new ReadResp().setFellBehind(new ReadResp.FellBehind());
+
 export const confirmationResponse = (id: string): ReadResp => new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(id));
 
 export function appendResponse(outcome: AppendOutcome): AppendResp {

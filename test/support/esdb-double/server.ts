@@ -39,6 +39,7 @@ import {
   caughtUpResponse,
   confirmationResponse,
   eventResponse,
+  fellBehindResponse,
   expectedOf,
   maxAppendSizeError,
   proposedEvent,
@@ -52,23 +53,33 @@ import { allRead, streamRead, subscriptionStart } from './reads';
 
 type ReadCall = ServerWritableStream<ReadReq, ReadResp>;
 
+/** EventStoreDB's MaxLiveEventBufferCount: live events held for a client that is not taking them. */
+const LIVE_BUFFER = 32;
+
+export interface DoubleOptions extends AccessRules {
+  /** EventStoreDB's MaxAppendSize, in bytes: 1 MiB by default. */
+  maxAppendSize?: number;
+  /** What a live subscription whose client does not keep up gets: 'drop' as from EventStoreDB 23.10 (the default), 'fall-behind' as from 24.x. */
+  slowConsumers?: 'drop' | 'fall-behind';
+}
+
 export class EsdbDouble {
   readonly log = new MemoryLog();
-  /** Calls served, by method: what a client's work costs in round trips. */
-  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0 };
+  /** Calls served, by method: what a client's work costs in round trips; and subscribers found too slow. */
+  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0, slowConsumers: 0 };
   private server: Server | undefined;
   private port = 0;
   private readonly subscriptions = new Set<ReadCall>();
 
   private constructor(
-    /** EventStoreDB's MaxAppendSize, in bytes: 1 MiB by default. */
     readonly maxAppendSize: number,
+    readonly slowConsumers: 'drop' | 'fall-behind',
     private readonly access: AccessRules,
   ) {}
 
-  static async start(options: { maxAppendSize?: number } & AccessRules = {}): Promise<EsdbDouble> {
-    const { maxAppendSize, ...access } = options;
-    const double = new EsdbDouble(maxAppendSize ?? 1024 * 1024, access);
+  static async start(options: DoubleOptions = {}): Promise<EsdbDouble> {
+    const { maxAppendSize, slowConsumers, ...access } = options;
+    const double = new EsdbDouble(maxAppendSize ?? 1024 * 1024, slowConsumers ?? 'drop', access);
     await double.listen();
     return double;
   }
@@ -152,13 +163,38 @@ export class EsdbDouble {
     }
   }
 
-  /** History from the start position with backpressure, then caught-up, then each new event as it is written. */
+  /**
+   * History from the start position with backpressure, then caught-up, then each new event as it
+   * is written. A live client that stops taking events gets up to 32 more held for it (EventStoreDB's
+   * MaxLiveEventBufferCount); one more, and EventStoreDB 23.10 drops the subscription (Aborted,
+   * "Consumer too slow"), while 24.x says the subscription fell behind, serves it from the log, and
+   * says caught-up again once it has reached the end.
+   */
   private subscribe(call: ReadCall, options: ReadReq.Options): void {
     let next = subscriptionStart(this.log, options);
     let caughtUp = false;
     let waitingForDrain = false;
+    let fellBehind = false;
     const pump = () => {
-      if (waitingForDrain || !this.subscriptions.has(call)) return;
+      if (!this.subscriptions.has(call)) return;
+      if (waitingForDrain) {
+        if (caughtUp && !fellBehind && this.log.all.length - next > LIVE_BUFFER) {
+          this.calls.slowConsumers += 1;
+          if (this.slowConsumers === 'drop') {
+            this.subscriptions.delete(call);
+            call.emit(
+              'error',
+              serverError(status.ABORTED, 'Operation timed out: Consumer too slow to handle event while live. Client resubscription required.'),
+            );
+          } else fellBehind = true;
+        }
+        return;
+      }
+      if (fellBehind) {
+        fellBehind = false;
+        caughtUp = false;
+        call.write(fellBehindResponse());
+      }
       while (next < this.log.all.length) {
         if (!call.write(eventResponse(this.log.all[next++]))) {
           waitingForDrain = true;
