@@ -7,14 +7,16 @@
  * append size (1 MiB unless told) before writing anything; when told, it applies EventStoreDB's
  * default access rules for $all, or acts as a follower that refuses writes (access.ts).
  *
- * It answers the client's server-features probe as EventStoreDB before 21.10 does, with
- * UNIMPLEMENTED, so that the client uses the classic streaming append and not batch append.
+ * It answers the client's server-features probe as EventStoreDB 23.10 does, listing batch append,
+ * which the client then uses for calls without credentials of their own (batch-append.ts); or,
+ * when told, with UNIMPLEMENTED as servers before 21.10 do, and the client uses the classic append.
  */
 import { randomUUID } from 'node:crypto';
 import {
   Server,
   ServerCredentials,
   status,
+  type ServerDuplexStream,
   type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -22,9 +24,12 @@ import {
 } from '@grpc/grpc-js';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { SupportedMethod, SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
 import {
   type AppendReq,
   type AppendResp,
+  type BatchAppendReq,
+  type BatchAppendResp,
   type DeleteReq,
   DeleteResp,
   type ReadReq,
@@ -33,6 +38,7 @@ import {
   TombstoneResp,
 } from '@eventstore/db-client/generated/streams_pb';
 import { leaderRefusal, readAllRefusal, type AccessRules } from './access';
+import { serveBatchAppend } from './batch-append';
 import { MemoryLog, StreamDeleted } from './memory-log';
 import {
   appendResponse,
@@ -61,12 +67,28 @@ export interface DoubleOptions extends AccessRules {
   maxAppendSize?: number;
   /** What a live subscription whose client does not keep up gets: 'drop' as from EventStoreDB 23.10 (the default), 'fall-behind' as from 24.x. */
   slowConsumers?: 'drop' | 'fall-behind';
+  /**
+   * The answer to the client's server-features probe: '23.10' lists the methods served, batch
+   * append among them (the default); 'none' is UNIMPLEMENTED, as from a server before 21.10, and
+   * the client then always uses the classic append.
+   */
+  serverFeatures?: '23.10' | 'none';
 }
+
+/** The methods listed to the server-features probe, as EventStoreDB names them (lower case). */
+const SERVED_METHODS: [service: string, method: string, features: string[]][] = [
+  ['event_store.client.streams.streams', 'read', ['position', 'events']],
+  ['event_store.client.streams.streams', 'append', []],
+  ['event_store.client.streams.streams', 'delete', []],
+  ['event_store.client.streams.streams', 'tombstone', []],
+  ['event_store.client.streams.streams', 'batchappend', ['deadline_duration']],
+  ['event_store.client.server_features.serverfeatures', 'getsupportedmethods', []],
+];
 
 export class EsdbDouble {
   readonly log = new MemoryLog();
   /** Calls served, by method: what a client's work costs in round trips; and subscribers found too slow. */
-  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0, slowConsumers: 0 };
+  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0, slowConsumers: 0, batchAppendCalls: 0 };
   private server: Server | undefined;
   private port = 0;
   private readonly subscriptions = new Set<ReadCall>();
@@ -74,12 +96,13 @@ export class EsdbDouble {
   private constructor(
     readonly maxAppendSize: number,
     readonly slowConsumers: 'drop' | 'fall-behind',
+    readonly serverFeatures: '23.10' | 'none',
     private readonly access: AccessRules,
   ) {}
 
   static async start(options: DoubleOptions = {}): Promise<EsdbDouble> {
-    const { maxAppendSize, slowConsumers, ...access } = options;
-    const double = new EsdbDouble(maxAppendSize ?? 1024 * 1024, slowConsumers ?? 'drop', access);
+    const { maxAppendSize, slowConsumers, serverFeatures, ...access } = options;
+    const double = new EsdbDouble(maxAppendSize ?? 1024 * 1024, slowConsumers ?? 'drop', serverFeatures ?? '23.10', access);
     await double.listen();
     return double;
   }
@@ -119,9 +142,32 @@ export class EsdbDouble {
       append: (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>) => this.append(call, callback),
       delete: (call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) => this.delete(call, callback),
       tombstone: (call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>) => this.tombstone(call, callback),
+      batchAppend: (call: ServerDuplexStream<BatchAppendReq, BatchAppendResp>) => {
+        this.calls.batchAppendCalls += 1;
+        serveBatchAppend(
+          {
+            log: this.log,
+            maxAppendSize: this.maxAppendSize,
+            leaderRefusal: (metadata) => leaderRefusal(this.access, metadata, true),
+            onAppend: () => {
+              this.calls.append += 1;
+            },
+          },
+          call,
+        );
+      },
     });
     server.addService(ServerFeaturesService, {
-      getSupportedMethods: (_call: unknown, callback: sendUnaryData<never>) => callback(serverError(status.UNIMPLEMENTED, 'not implemented') as never, null),
+      getSupportedMethods: (_call: unknown, callback: sendUnaryData<SupportedMethods>) => {
+        if (this.serverFeatures === 'none') {
+          callback(serverError(status.UNIMPLEMENTED, 'not implemented') as never, null);
+          return;
+        }
+        const methods = SERVED_METHODS.map(([service, method, features]) =>
+          new SupportedMethod().setServiceName(service).setMethodName(method).setFeaturesList(features),
+        );
+        callback(null, new SupportedMethods().setEventStoreServerVersion('23.10.1').setMethodsList(methods));
+      },
     });
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${this.port}`, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
