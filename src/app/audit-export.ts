@@ -1,0 +1,66 @@
+import { CSV_HEADER, csvRow } from '../audit-export/csv';
+import { exportLine, exportLineOfText } from '../audit-export/export-line';
+import { SqlEventStore } from '../eventstore/postgres/sql-event-store';
+import type { AuditQuery } from '../queries/audit';
+import { auditPlacePage, csvEventPage, type ExportRange, exportedEventPage, exportRange } from '../queries/audit-export';
+import type { AppDeps } from './deps';
+
+/** Rows read at once: large enough that round trips do not dominate, small enough that memory stays flat. */
+export const EXPORT_PAGE = 2000;
+
+/** One export of a tenant's history: the rows it covers are fixed when it starts. */
+export interface AuditExport {
+  tenantId: string;
+  query: AuditQuery;
+  range: ExportRange;
+}
+
+export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery): Promise<AuditExport> {
+  return { tenantId, query, range: await exportRange(deps.db, tenantId) };
+}
+
+/**
+ * The export's events.jsonl, one page of lines (each ending in a newline) at a time. Reading a
+ * page only when the previous one is taken is what keeps an export of any size in flat memory.
+ */
+export async function* exportLines(deps: AppDeps, job: AuditExport): AsyncGenerator<string> {
+  // Where the event log shares the read models' database, one query joins the audit rows to the
+  // events as recorded; elsewhere (EventStoreDB) each event is read back from its stream.
+  const joined = deps.store instanceof SqlEventStore;
+  let after = job.range.after;
+  while (true) {
+    const range = { after, upTo: job.range.upTo };
+    if (joined) {
+      const page = await exportedEventPage(deps.db, job.tenantId, job.query, range, EXPORT_PAGE);
+      if (page.last === null) return;
+      yield page.rows.map((row) => `${exportLineOfText(row)}\n`).join('');
+      after = page.last;
+    } else {
+      const page = await auditPlacePage(deps.db, job.tenantId, job.query, range, EXPORT_PAGE);
+      if (page.last === null) return;
+      const lines: string[] = [];
+      for (const place of page.rows) {
+        const from = place.revision > 0n ? place.revision - 1n : 0n;
+        const events = await deps.store.readStream(place.stream, { fromRevision: from, maxCount: place.revision > 0n ? 2 : 1 });
+        const event = events.find((candidate) => candidate.revision === place.revision && candidate.id === place.eventId);
+        if (!event) throw new Error(`event ${place.eventId} is in the audit history but not at ${place.stream} revision ${place.revision}`);
+        const previous = events.find((candidate) => candidate.revision === place.revision - 1n);
+        lines.push(`${exportLine({ ...event, previousHash: previous?.hash ?? '0'.repeat(64) })}\n`);
+      }
+      yield lines.join('');
+      after = page.last;
+    }
+  }
+}
+
+/** The export as CSV, header first, one page of records at a time. */
+export async function* exportCsv(deps: AppDeps, job: AuditExport): AsyncGenerator<string> {
+  yield CSV_HEADER;
+  let after = job.range.after;
+  while (true) {
+    const page = await csvEventPage(deps.db, job.tenantId, job.query, { after, upTo: job.range.upTo }, EXPORT_PAGE);
+    if (page.last === null) return;
+    yield page.rows.map(csvRow).join('');
+    after = page.last;
+  }
+}

@@ -1,0 +1,84 @@
+import { DateTime } from '../graphql/shared/scalars';
+import type { AuditQuery } from '../queries/audit';
+
+export const EXPORT_FORMATS = ['jsonl', 'csv', 'bundle'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportRequest {
+  format: ExportFormat;
+  query: AuditQuery;
+}
+
+/** A parameter the export refuses, named, with why (never quoting its value). */
+export class ExportParamError extends Error {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ID_PARAMS = ['organizationId', 'planId', 'credentialId', 'actorId'] as const;
+const KNOWN = new Set(['format', 'from', 'to', 'types', ...ID_PARAMS]);
+const MAX_TYPES = 100;
+const MAX_ID = 200;
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * The query string of GET /audit/export, with auditLog's filters and their meanings: ids match
+ * exactly, `types` is a comma-separated list (or the parameter repeated), `from` is inclusive and
+ * `to` exclusive, both ISO 8601 instants.
+ */
+export function parseExportParams(params: Record<string, unknown>): ExportRequest {
+  for (const name of Object.keys(params)) {
+    if (!KNOWN.has(name)) throw new ExportParamError(name.slice(0, 64), `unknown parameter: the export takes ${[...KNOWN].join(', ')}`);
+  }
+  const format = single(params, 'format') ?? 'jsonl';
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new ExportParamError('format', `format must be one of ${EXPORT_FORMATS.join(', ')}`);
+  const query: AuditQuery = {};
+  for (const name of ID_PARAMS) {
+    const value = single(params, name);
+    if (value === undefined) continue;
+    if (value === '' || value.length > MAX_ID || CONTROL.test(value)) {
+      throw new ExportParamError(name, `${name} must be an id of 1 to ${MAX_ID} characters without control characters`);
+    }
+    query[name] = value;
+  }
+  const from = instant(params, 'from');
+  const to = instant(params, 'to');
+  if (from) query.from = from;
+  if (to) query.to = to;
+  if (from && to && from.getTime() >= to.getTime()) throw new ExportParamError('to', 'to must be later than from');
+  const types = params.types;
+  if (types !== undefined) {
+    const given = (Array.isArray(types) ? types : [types]).map((value) => (typeof value === 'string' ? value : ''));
+    const names = given.flatMap((value) => value.split(',')).map((name) => name.trim());
+    if (names.length > MAX_TYPES) throw new ExportParamError('types', `types may name at most ${MAX_TYPES} event types`);
+    if (names.some((name) => !TYPE_NAME.test(name)))
+      throw new ExportParamError('types', 'types must be event type names, such as PlanCredentialToggled, separated by commas');
+    query.types = [...new Set(names)];
+  }
+  return { format: format as ExportFormat, query };
+}
+
+/** A parameter given at most once, as text. */
+function single(params: Record<string, unknown>, name: string): string | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new ExportParamError(name, `${name} may be given once`);
+  if (value.includes('\u0000')) throw new ExportParamError(name, `${name} may not hold a NUL character`);
+  return value;
+}
+
+function instant(params: Record<string, unknown>, name: string): Date | undefined {
+  const value = single(params, name);
+  if (value === undefined) return undefined;
+  try {
+    return DateTime.parseValue(value) as Date;
+  } catch {
+    throw new ExportParamError(name, `${name} must be an ISO 8601 instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, such as 2026-01-31T00:00:00Z`);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * VERIFY.md, the procedure shipped in every bundle. It is the contract a third party writes a
+ * verifier from, so it names every string exactly; the offline verifier (verify-bundle.ts) is
+ * written from this text alone and a test does the same, which keeps it complete.
+ */
+export const VERIFY_MD = `# Verifying this audit export
+
+This archive holds part of a Backplane audit log and the evidence to check it without trusting
+Backplane, its server or its database. You need SHA-256, Ed25519 and a JSON parser: any language's
+standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
+
+## Files
+
+- \`events.jsonl\`: the events, one JSON object per line (lines end with "\\n"), in log order.
+- \`digests.jsonl\`: the signed digests whose period overlaps the export, one per line, oldest first.
+- \`keys.json\`: the public keys that sign digests, the same document Backplane serves at
+  \`/.well-known/backplane-audit-keys.json\`.
+- \`export.json\`: what was asked for: \`tenantId\`, \`from\`, \`to\`, \`filters\` and \`complete\`.
+  \`complete\` is true when no filter other than time was given, so every event of the period is here.
+- \`VERIFY.md\`: this text.
+
+## 1. Each event's hash
+
+An event line is \`{ "id", "type", "data", "metadata", "stream", "revision", "position", "recordedAt",
+"previousHash", "hash" }\`. \`data\` and \`metadata\` are the values exactly as recorded (their key
+order in the file does not matter: the canonical form below sorts them).
+
+**Canonical JSON** of a value: \`null\`, \`true\`, \`false\`, numbers and strings are written as
+ECMAScript's \`JSON.stringify\` writes them (strings in double quotes, with \`\\"\`, \`\\\\\`, \`\\b\`,
+\`\\f\`, \`\\n\`, \`\\r\`, \`\\t\` escaped, other characters below U+0020 as \`\\u00XX\` with lowercase hex,
+lone surrogates as \`\\udXXX\`, everything else as itself; numbers in their shortest round-trip form, such
+as \`1\`, \`0.5\`, \`-3\`, \`1e+21\`). An array is \`[\` its elements' canonical forms joined by \`,\` \`]\`. An
+object is \`{\` its members joined by \`,\` \`}\`, each member written \`"key":value\` (the key as a JSON
+string, the value canonical), members sorted by key, comparing keys as sequences of UTF-16 code
+units (what ECMAScript's default \`Array.prototype.sort\` does). No whitespace anywhere.
+
+**Content hash**: the lowercase hex SHA-256 of the UTF-8 bytes of the canonical JSON of the object
+\`{ "data": <data>, "id": <id>, "metadata": <metadata>, "type": <type> }\`, that is of the text
+\`{"data":…,"id":"…","metadata":…,"type":"…"}\`.
+
+**Chain hash**: the lowercase hex SHA-256 of the UTF-8 bytes of the text
+
+    <previousHash>|<stream>|<revision>|<content hash>
+
+the four joined by a vertical bar (U+007C), \`revision\` in decimal without leading zeros. The event's
+\`hash\` must equal it. \`previousHash\` is the \`hash\` of the event before it in the same stream; the
+first event of a stream (revision 0) has 64 zeros (\`0000…0000\`) as its \`previousHash\`.
+
+## 2. Each stream's chain
+
+Group the events by \`stream\`, keeping the file's order. Within a stream:
+
+- revisions must increase by exactly 1 from one event to the next;
+- each event's \`previousHash\` must equal the \`hash\` of the event before it in the file;
+- the first event of a stream in the file may start mid-stream: its \`previousHash\` is taken as
+  given (it is covered by its own hash), unless its revision is 0, when it must be 64 zeros.
+
+When \`export.json\` says \`"complete": false\` (the export was filtered by type, organization,
+plan, credential or actor), a stream may skip revisions: after a gap, the next event's
+\`previousHash\` is taken as given. Every event's own hash is still checked.
+
+An event whose hash does not recompute was altered; a revision missing or out of order in a stream
+means an event was removed or events were reordered.
+
+## 3. Each digest's signature
+
+A digest line is \`{ "payload": "<JSON text>", "signature": "<base64>", "keyId": "<id>" }\`. The
+signature is Ed25519 (RFC 8032, pure, no pre-hash) over exactly the UTF-8 bytes of the
+\`payload\` string, as the string stands (do not re-serialise it). Find the key whose \`keyId\`
+matches in \`keys.json\` (\`{ "keys": [ { "keyId", "algorithm": "Ed25519", "publicKeyPem", "createdAt",
+"retiredAt" } ] }\`; a retired key still verifies the digests it signed). With openssl:
+
+    # the payload's exact bytes, no newline added; the signature's raw 64 bytes; the key as PEM
+    jq -j '.payload' line.json > payload.txt
+    jq -r '.signature' line.json | base64 -d > sig.bin
+    jq -r --arg k "$KEY_ID" '.keys[] | select(.keyId == $k) | .publicKeyPem' keys.json > key.pem
+    openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in payload.txt -sigfile sig.bin
+
+which prints \`Signature Verified Successfully\`.
+
+## 4. The digest chain
+
+Parse each payload: \`{ "tenantId", "periodStart", "periodEnd", "eventCount", "logPosition",
+"previousDigestHash", "streams": [ { "stream", "revision", "hash" } ] }\`. Digests form a chain of
+their own, oldest first: each one's \`previousDigestHash\` must equal the lowercase hex SHA-256 of
+the previous digest's \`payload\` string (its UTF-8 bytes, as in the file). The first digest a
+tenant ever had has 64 zeros there; the first digest in this file may start mid-chain, and its
+\`previousDigestHash\` is then taken as given. Every digest must belong to the export's
+\`tenantId\`. A period with no events still has a digest, so a digest removed from the middle
+breaks the chain.
+
+## 5. Signed heads against the events
+
+Each digest's \`streams\` lists, for every stream that changed in its period, the stream's last
+\`revision\` and \`hash\` at the end of the period, as signed then. For each such head, when
+\`events.jsonl\` holds that stream's event at that revision, its \`hash\` must equal the signed
+one. A stream rewritten after the digest was signed, even with every chain hash recomputed so that
+steps 1 and 2 pass, fails here.
+
+## Outcome
+
+The export is intact when every step passes. Report the first event (its \`id\`, \`stream\` and
+\`revision\`) or digest (its line number in \`digests.jsonl\`) that fails, and which check failed.
+Backplane's own verifier does exactly this: \`backplane verify-export <bundle.tar.gz>\`
+(\`npm run cli -- verify-export <bundle.tar.gz>\`).
+`;

@@ -1,0 +1,128 @@
+import type { RequestHandler, Response } from 'express';
+import { exportEvidence } from '../app/audit-export-evidence';
+import { exportCsv, exportLines, startExport } from '../app/audit-export';
+import type { AppDeps } from '../app/deps';
+import { TarGzWriter } from '../archive/tar-gz';
+import { writeBundle } from '../audit-export/bundle';
+import { ExportParamError, type ExportFormat, parseExportParams } from '../audit-export/export-params';
+import { loggedError, type Logger } from '../core/logger';
+import { authenticate } from '../graphql/authenticate';
+import { sendError } from './http-errors';
+
+export const AUDIT_EXPORT_PATH = '/audit/export';
+
+/** Who may take the history away: those who may read it. */
+const MAY_EXPORT = ['ADMIN', 'AUDITOR'];
+
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  jsonl: 'application/x-ndjson; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+  bundle: 'application/gzip',
+};
+const EXTENSIONS: Record<ExportFormat, string> = { jsonl: 'jsonl', csv: 'csv', bundle: 'tar.gz' };
+
+/**
+ * GET /audit/export with a Bearer token: the tenant's history with auditLog's filters, as JSON
+ * lines, CSV or a verifiable bundle, streamed a page at a time as the client takes it.
+ */
+export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
+  return async (req, res) => {
+    res.set('cache-control', 'no-store');
+    let principal: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      principal = await authenticate(app.db, req.headers.authorization);
+    } catch {
+      return sendError(res, 401, 'UNAUTHENTICATED', 'the API token is unknown or revoked, or the Authorization value is not "Bearer <token>"');
+    }
+    if (principal === null) return sendError(res, 401, 'UNAUTHENTICATED', 'an API token is required: Authorization: Bearer <token>');
+    if (!MAY_EXPORT.includes(principal.role)) return sendError(res, 403, 'FORBIDDEN', `the ${principal.role} role may not export the audit history`);
+    let request: ReturnType<typeof parseExportParams>;
+    try {
+      request = parseExportParams(req.query as Record<string, unknown>);
+    } catch (error) {
+      if (!(error instanceof ExportParamError)) throw error;
+      return badParam(res, error);
+    }
+
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const job = await startExport(app, principal.tenantId, request.query);
+    const madeAt = new Date();
+    const name = `audit-${madeAt.toISOString().replaceAll(':', '')}.${EXTENSIONS[request.format]}`;
+    res.status(200).set({ 'content-type': CONTENT_TYPES[request.format], 'content-disposition': `attachment; filename="${name}"` });
+    res.flushHeaders();
+    try {
+      if (request.format === 'bundle') {
+        const evidence = exportEvidence(app);
+        const writer = new TarGzWriter();
+        // Unread, the archive's writes would wait for 'drain' for ever.
+        gone.signal.addEventListener('abort', () => writer.output.destroy());
+        const sending = pump(writer.output, res, gone.signal);
+        const { from, to, types, ...ids } = request.query;
+        const filtered = types !== undefined || Object.keys(ids).length > 0;
+        await Promise.all([
+          writeBundle(
+            writer,
+            {
+              exportJson: `${JSON.stringify({ tenantId: principal.tenantId, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, filters: { types: types ?? null, ...ids }, complete: !filtered }, null, 2)}\n`,
+              keysJson: await evidence.keysJson(),
+              digestLines: () => evidence.digestLines(principal.tenantId, from, to),
+              eventLines: () => exportLines(app, job),
+              madeAt,
+            },
+            gone.signal,
+          ).catch((error) => {
+            writer.output.destroy();
+            throw error;
+          }),
+          sending,
+        ]);
+      } else {
+        await pump(request.format === 'csv' ? exportCsv(app, job) : exportLines(app, job), res, gone.signal);
+      }
+      if (!gone.signal.aborted) res.end();
+    } catch (error) {
+      // Headers are out: a cut connection is all the client can be told.
+      if (!gone.signal.aborted) logger.error('audit export cut short', { error: loggedError(error) });
+      res.destroy();
+    }
+  };
+}
+
+/**
+ * Writes chunks to the response as fast as the client reads them: each write that fills the
+ * socket's buffer waits for 'drain', so the next page is not read before this one has gone.
+ */
+async function pump(chunks: AsyncIterable<string | Buffer>, res: Response, gone: AbortSignal): Promise<void> {
+  for await (const chunk of chunks) {
+    if (!res.write(chunk)) await drained(res, gone);
+    // Leaving the loop ends the generator: the next page is never asked for.
+    if (gone.aborted) return;
+  }
+}
+
+function drained(res: Response, gone: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      gone.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    gone.addEventListener('abort', done);
+  });
+}
+
+/** 400 naming the parameter, in the shape GraphQL gives BAD_USER_INPUT. */
+function badParam(res: Response, error: ExportParamError): void {
+  res
+    .status(400)
+    .type('application/json')
+    .send(
+      JSON.stringify({
+        errors: [{ message: `${error.param}: ${error.message}`, extensions: { code: 'BAD_USER_INPUT', fields: { [error.param]: error.message } } }],
+      }),
+    );
+}

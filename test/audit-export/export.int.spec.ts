@@ -1,0 +1,235 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyBundle } from '../../src/audit-export/verify-bundle';
+import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
+import { spawnTs } from '../support/child';
+import { buildScenario, ops, type Scenario } from '../support/scenario';
+import { thirdPartyVerify } from './third-party-verifier';
+
+const CLI = join(__dirname, '..', '..', 'src', 'cli.ts');
+
+describe.each(apiStores)('GET /audit/export on %s', (store) => {
+  let storage: TestStorage;
+  let api: TestApi;
+  let s: Scenario;
+  let exportUrl: string;
+  let auditor: string;
+  let folder: string;
+  const tokens: Record<string, string> = {};
+
+  const get = (token: string | null, params: Record<string, string> | string = {}) =>
+    fetch(`${exportUrl}?${new URLSearchParams(params)}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+  const text = async (token: string, params: Record<string, string>) => {
+    const response = await get(token, params);
+    expect(response.status).toBe(200);
+    return response.text();
+  };
+  const jsonl = async (token: string, params: Record<string, string> = {}) =>
+    (await text(token, { format: 'jsonl', ...params }))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+  const bundle = async (token: string, params: Record<string, string> = {}) => {
+    const response = await get(token, { format: 'bundle', ...params });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/gzip');
+    const path = join(folder, `bundle-${Math.random().toString(36).slice(2)}.tar.gz`);
+    writeFileSync(path, Buffer.from(await response.arrayBuffer()));
+    return path;
+  };
+  /** Unpacks a bundle, lets `edit` change its files, and packs it again with tar. */
+  const tampered = (path: string, edit: (files: { events: string[]; digests: string[] }) => void) => {
+    const dir = mkdtempSync(join(folder, 'edit-'));
+    execFileSync('tar', ['-xzf', path, '-C', dir]);
+    const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const digests = readFileSync(join(dir, 'digests.jsonl'), 'utf8').split('\n').filter(Boolean);
+    edit({ events, digests });
+    const lines = (list: string[]) => list.map((line) => `${line}\n`).join('');
+    writeFileSync(join(dir, 'events.jsonl'), lines(events));
+    writeFileSync(join(dir, 'digests.jsonl'), lines(digests));
+    const out = `${dir}.tar.gz`;
+    execFileSync('tar', ['-czf', out, '-C', dir, 'VERIFY.md', 'export.json', 'keys.json', 'digests.jsonl', 'events.jsonl']);
+    return out;
+  };
+  const planLines = (events: string[]) =>
+    events.map((line, index) => ({ index, event: JSON.parse(line) })).filter(({ event }) => event.stream === `plan-${s.planId}`);
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'audit-export-'));
+    storage = await testStorage(store);
+    api = await startTestApi(storage);
+    exportUrl = new URL('/audit/export', api.url).toString();
+    s = await buildScenario(api, api.rootToken);
+    for (const role of ['AUDITOR', 'VIEWER', 'OPERATOR']) {
+      const { createApiToken } = await api.ok(api.rootToken, ops.createApiToken, { name: `export ${role}`, role });
+      tokens[role] = createApiToken.token;
+    }
+    auditor = tokens.AUDITOR;
+    // A plan stream several events long, for the tampering below.
+    for (const enabled of [false, true, false]) {
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled });
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await api?.close();
+    await storage?.dispose();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('answers 401 without a valid token and 403 to roles that may not read the history', async () => {
+    expect((await get(null)).status).toBe(401);
+    const unknown = await get('bpk_test_unknown');
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    for (const role of ['VIEWER', 'OPERATOR']) {
+      const response = await get(tokens[role]);
+      expect(response.status).toBe(403);
+      expect(((await response.json()) as any).errors[0].extensions.code).toBe('FORBIDDEN');
+    }
+    expect((await get(auditor)).status).toBe(200);
+    expect((await get(api.rootToken)).status).toBe(200);
+  });
+
+  it.each([
+    ['format', { format: 'xml' }],
+    ['from', { from: 'yesterday' }],
+    ['to', { to: '10000-01-01T00:00:00Z' }],
+    ['to', { from: '2026-02-01T00:00:00Z', to: '2026-01-01T00:00:00Z' }],
+    ['types', { types: 'Plan Created' }],
+    ['planId', { planId: 'a\u0000b' }],
+    ['colour', { colour: 'blue' }],
+  ])('answers 400 BAD_USER_INPUT naming %s', async (param, params) => {
+    const response = await get(auditor, params as Record<string, string>);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(Object.keys(body.errors[0].extensions.fields)).toEqual([param]);
+  });
+
+  it('answers 400 for a parameter given twice', async () => {
+    const response = await get(auditor, 'format=csv&format=jsonl');
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).errors[0].extensions.fields).toHaveProperty('format');
+  });
+
+  it('exports every event of the tenant as JSON lines, in log order, as recorded', async () => {
+    const lines = await jsonl(auditor);
+    const { auditLog } = await api.ok(auditor, ops.auditLog, { first: 500 });
+    expect(lines.map((line) => line.id)).toEqual(auditLog.edges.map((edge: any) => edge.node.id));
+    expect(Object.keys(lines[0])).toEqual(['id', 'type', 'data', 'metadata', 'stream', 'revision', 'position', 'recordedAt', 'previousHash', 'hash']);
+    const toggles = lines.filter((line) => line.stream === `plan-${s.planId}`);
+    expect(toggles.map((line) => line.revision)).toEqual(toggles.map((_line, index) => index));
+    for (const [index, line] of toggles.entries()) expect(line.previousHash).toBe(index === 0 ? '0'.repeat(64) : toggles[index - 1].hash);
+    expect(lines.every((line) => line.metadata.tenantId === lines[0].metadata.tenantId)).toBe(true);
+  });
+
+  it('filters as auditLog does', async () => {
+    const toggles = await jsonl(auditor, { types: 'PlanCredentialToggled', planId: s.planId });
+    expect(toggles.length).toBeGreaterThanOrEqual(4);
+    expect(toggles.every((line) => line.type === 'PlanCredentialToggled' && line.data.planId === s.planId)).toBe(true);
+    const { auditLog } = await api.ok(auditor, ops.auditLog, { first: 500, filter: { types: ['PlanCredentialToggled'], planId: s.planId } });
+    expect(toggles.map((line) => line.id)).toEqual(auditLog.edges.map((edge: any) => edge.node.id));
+    const all = await jsonl(auditor);
+    const middle = all[Math.floor(all.length / 2)];
+    const fromMiddle = await jsonl(auditor, { from: middle.metadata.occurredAt });
+    expect(fromMiddle.length).toBeLessThan(all.length);
+    expect(fromMiddle.every((line) => line.metadata.occurredAt >= middle.metadata.occurredAt)).toBe(true);
+    expect(await jsonl(auditor, { to: '2000-01-01T00:00:00Z' })).toEqual([]);
+  });
+
+  it('exports CSV with the columns a spreadsheet reader wants, quoted and safe from formulas', async () => {
+    // A token whose name a spreadsheet would run as a formula, acting: its name is the actor column.
+    const { createApiToken } = await api.ok(api.rootToken, ops.createApiToken, { name: '=HYPERLINK("http://x","y")', role: 'ADMIN' });
+    await api.ok(createApiToken.token, ops.storePassword, { input: { name: '+sum, "quoted"', secret: 'a-secret-of-sixteen-chars' } });
+    const csv = await text(auditor, { format: 'csv', types: 'PasswordStored' });
+    const [header, ...records] = csv.split('\r\n').filter(Boolean);
+    expect(header).toBe('time,actor,role,type,organization,plan,credential,summary,correlation id,hash');
+    const last = records.at(-1)!;
+    expect(last).toContain(`"'=HYPERLINK(""http://x"",""y"")"`);
+    expect(last).toContain(',ADMIN,PasswordStored,');
+    expect(last).not.toContain('a-secret-of-sixteen-chars');
+    expect(last).toMatch(/,[0-9a-f]{64}$/);
+    const toggles = (await text(auditor, { format: 'csv', planId: s.planId, types: 'PlanCredentialToggled' })).split('\r\n').filter(Boolean).slice(1);
+    expect(toggles.length).toBeGreaterThanOrEqual(4);
+    expect(toggles.every((row) => row.includes(`,${s.planId},${s.credentialIds[0]},`) && /enabled: (true|false)/.test(row))).toBe(true);
+  });
+
+  it('never exports another tenant’s events', async () => {
+    const { createTenant } = await api.ok(api.rootToken, ops.createTenant, { name: `other-${store}` });
+    const other = createTenant.token;
+    await api.ok(other, ops.createApiToken, { name: 'other auditor', role: 'AUDITOR' });
+    const theirs = await jsonl(other);
+    const ours = await jsonl(auditor);
+    expect(theirs.length).toBeGreaterThan(0);
+    const ourIds = new Set(ours.map((line) => line.id));
+    expect(theirs.some((line) => ourIds.has(line.id))).toBe(false);
+    expect(new Set(theirs.map((line) => line.metadata.tenantId)).size).toBe(1);
+    expect(theirs[0].metadata.tenantId).not.toBe(ours[0].metadata.tenantId);
+    expect(await jsonl(other, { planId: s.planId })).toEqual([]);
+    expect((await text(other, { format: 'csv', organizationId: s.organizationId })).split('\r\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  describe('bundle', () => {
+    let intact: string;
+    beforeAll(async () => {
+      intact = await bundle(auditor);
+    });
+
+    it('holds the events, digests, keys, the request and VERIFY.md', () => {
+      const listing = execFileSync('tar', ['-tzf', intact], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      expect(listing).toEqual(['VERIFY.md', 'export.json', 'keys.json', 'digests.jsonl', 'events.jsonl']);
+      const verify = execFileSync('tar', ['-xzOf', intact, 'VERIFY.md'], { encoding: 'utf8' });
+      expect(verify).toContain('<previousHash>|<stream>|<revision>|<content hash>');
+      expect(verify).toContain('openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in payload.txt -sigfile sig.bin');
+    });
+
+    it('passes verify-export and the third-party verifier when untouched', async () => {
+      const child = spawnTs(CLI, ['verify-export', intact]);
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toMatch(/the export is intact: \d+ events in \d+ streams/);
+      expect(thirdPartyVerify(intact)).toBeNull();
+    });
+
+    it('fails when one event’s data was changed', async () => {
+      let target: any;
+      const path = tampered(intact, ({ events }) => {
+        const { index, event } = planLines(events)[1];
+        target = event;
+        events[index] = JSON.stringify({ ...event, data: { ...event.data, enabled: !event.data.enabled } });
+      });
+      const child = spawnTs(CLI, ['verify-export', path]);
+      expect(await child.exited).toBe(1);
+      expect(child.output()).toContain(`TAMPERED: event ${target.id}`);
+      expect(child.output()).toContain('its hash does not recompute: the event was altered');
+      expect(thirdPartyVerify(path)).toBe(`event ${target.id}: hash mismatch`);
+    });
+
+    it('fails when an event was removed', async () => {
+      let removed: any;
+      const path = tampered(intact, ({ events }) => {
+        const { index, event } = planLines(events)[2];
+        removed = event;
+        events.splice(index, 1);
+      });
+      const result = await verifyBundle(path);
+      expect(result.ok).toBe(false);
+      expect(result.problem).toContain(`revision ${removed.revision} of its stream is missing before it: an event was removed`);
+      expect(thirdPartyVerify(path)).toMatch(/missing revision before it/);
+    });
+
+    it('fails when two events were swapped', async () => {
+      let moved: any;
+      const path = tampered(intact, ({ events }) => {
+        const [, a, b] = planLines(events);
+        moved = a.event;
+        [events[a.index], events[b.index]] = [events[b.index], events[a.index]];
+      });
+      const result = await verifyBundle(path);
+      expect(result.problem).toContain(`event ${moved.id}`);
+      expect(result.problem).toContain(`it comes after revision ${moved.revision + 1} of its stream: events were reordered`);
+      expect(thirdPartyVerify(path)).not.toBeNull();
+    });
+  });
+});
