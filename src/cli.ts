@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { openBackplane, type Backplane } from './backplane';
+import { verifyExport } from './audit-export/verify-command';
+import { rotateAuditKeyCommand } from './audit/rotate-command';
 import { describeStore, loadConfig } from './config';
 import { rebuildProjection, type RebuildProgress } from './core/rebuild';
 import { verifyLog } from './eventstore/verify';
@@ -9,6 +11,8 @@ const USAGE = `usage: backplane <command>
   rebuild <projection>|--all   drop read models and replay the event log into them, showing progress
   verify                       walk the event log and check every stream's hash chain
   status                       show each projection's checkpoint and the log's head
+  rotate-audit-key             retire the audit digests' signing key and sign with a new one (BACKPLANE_AUDIT_SIGNING_KEY's, if set)
+  verify-export <bundle>       check an audit export bundle (.tar.gz) offline: no server, no database
 
 Configuration comes from the environment, as for npm start (BACKPLANE_EVENT_STORE, BACKPLANE_DATA_DIR,
 BACKPLANE_DATABASE_URL, BACKPLANE_DATABASE_SCHEMA, BACKPLANE_ESDB_URL).`;
@@ -81,6 +85,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
+  // Offline: it opens no store, so it runs anywhere the bundle is.
+  if (command === 'verify-export') return verifyExport(argument);
+  if (command === 'rotate-audit-key') return rotateAuditKeyCommand(loadConfig());
   const commands: Record<string, (backplane: Backplane) => Promise<number>> = {
     rebuild: (backplane) => rebuild(backplane, argument),
     verify,
