@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { GitError } from './errors';
 import { STALE_LOCK_MS, withLock } from './lock';
 import { type GitRef, listRefs, parseRefLines } from './refs';
 import { type GitStream, runGit } from './run';
@@ -18,21 +19,59 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
  * deltified, and those deltas are reused whatever the threads; only loose objects are searched.
  */
 export async function bundleTo(dir: string, file: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ refs: GitRef[] } | null> {
-  // Under the mirror's own lock: a fetch into it (another plan's run) cannot move its refs between
-  // the listing and the bundle, so the refs returned are exactly those the bundle holds.
+  // Under the mirror's own lock: a fetch into it (another plan's run) cannot move its refs while
+  // the bundle is written. The refs answered are read back from the bundle's own header, which
+  // names exactly what it holds, rather than listed by one more git process.
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return withLock(`${dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
-    const refs = await listRefs(dir);
-    if (refs.length === 0) return null;
-    await runGit(['bundle', 'create', '--quiet', resolve(file), '--all'], {
-      ...options,
-      timeoutMs: Math.max(1, deadline - Date.now()),
-      gitDir: dir,
-      config: { 'pack.threads': '1' },
-      operation: `bundling ${dir}`,
-    });
-    return { refs };
+    try {
+      await runGit(['bundle', 'create', '--quiet', resolve(file), '--all'], {
+        ...options,
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        gitDir: dir,
+        config: { 'pack.threads': '1' },
+        operation: `bundling ${dir}`,
+      });
+    } catch (error) {
+      // git refuses to write a bundle of nothing: a repository without refs has no bundle.
+      if ((await listRefs(dir)).length === 0) return null;
+      throw error;
+    }
+    return { refs: await headerRefs(file) };
   });
+}
+
+/** The bundle header's size limit: a line per ref, far below this for any repository we mirror. */
+const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The refs named in a bundle's header (gitformat-bundle: a signature line, capabilities `@...`,
+ * prerequisites `-<sha>`, then `<sha> <refname>` lines, up to an empty line), HEAD left out.
+ */
+export async function headerRefs(file: string): Promise<GitRef[]> {
+  const handle = await open(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let read = 0;
+    for (;;) {
+      const piece = Buffer.allocUnsafe(64 * 1024);
+      const { bytesRead } = await handle.read(piece, 0, piece.length, read);
+      if (bytesRead === 0) throw new GitError(`${file} ends inside its bundle header`);
+      parts.push(piece.subarray(0, bytesRead));
+      read += bytesRead;
+      const header = Buffer.concat(parts);
+      const end = header.indexOf('\n\n');
+      if (end >= 0) {
+        const lines = header.subarray(0, end).toString('utf8').split('\n');
+        if (!/^# v[23] git bundle$/.test(lines[0])) throw new GitError(`${file} is not a git bundle`);
+        const named = lines.slice(1).filter((line) => !line.startsWith('-') && !line.startsWith('@'));
+        return parseRefLines(named.join('\n')).filter((ref) => ref.name.startsWith('refs/'));
+      }
+      if (read > MAX_HEADER_BYTES) throw new GitError(`${file} has no end to its bundle header`);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The bundle bundleTo writes, as a stream (to encrypt and store without a file); null when there is no ref. */

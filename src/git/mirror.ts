@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GitError } from './errors';
 import { STALE_LOCK_MS, withLock } from './lock';
@@ -35,10 +35,15 @@ export interface MirrorState {
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
+type Remote = { token?: string; signal?: AbortSignal; remote: string; onRequest?: () => void };
+
 /**
  * Brings the bare mirror in `dir` up to the remote, every ref (merge requests' and tags too),
- * pruning what the remote no longer has. When the remote's refs are the mirror's already, only
- * the ref advertisement is asked for.
+ * pruning what the remote no longer has. A missing mirror is cloned whole; for one that exists,
+ * when the remote's refs are the mirror's already, only the ref advertisement is asked for.
+ *
+ * Each git process costs a fork of this (large) process, more than the work of a small
+ * repository: the common paths start as few as they can.
  */
 export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorState> {
   checkRemoteUrl(options.url);
@@ -47,50 +52,71 @@ export async function fetchMirror(options: FetchMirrorOptions): Promise<MirrorSt
   // The whole call, waiting for another fetch of the mirror included, takes at most timeoutMs.
   const left = () => Math.max(1, deadline - Date.now());
   return withLock(`${options.dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
-    await openMirror(options.url, options.dir, options.followMoves === true);
-    const remote = { token: options.token, signal: options.signal, remote: options.url, gitDir: options.dir, onRequest: options.onRequest };
+    const remote: Remote = { token: options.token, signal: options.signal, remote: options.url, onRequest: options.onRequest };
+    if (!(await exists(options.dir))) return cloneMirror(options.url, options.dir, remote, left);
+    await checkOrigin(options.url, options.dir, options.followMoves === true);
     const before = await listRefs(options.dir);
-    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, timeoutMs: left(), operation: 'git ls-remote' });
+    const advertised = await runGit(['ls-remote', '--symref', 'origin'], { ...remote, gitDir: options.dir, timeoutMs: left(), operation: 'git ls-remote' });
     const text = advertised.stdout.toString('utf8');
     const head = text.match(/^ref: refs\/heads\/(\S+)\tHEAD$/m)?.[1] ?? null;
     const wanted = parseRefLines(text).filter((ref) => ref.name.startsWith('refs/'));
+    let refs = before;
     if (!sameRefs(wanted, before)) {
       await runGit(['fetch', '--prune', '--prune-tags', '--no-write-fetch-head', '--quiet', 'origin'], {
         ...remote,
+        gitDir: options.dir,
         timeoutMs: left(),
         operation: 'git fetch',
       });
+      refs = await listRefs(options.dir);
     }
-    if (head) await runGit(['symbolic-ref', 'HEAD', `refs/heads/${head}`], { gitDir: options.dir, operation: `setting HEAD of ${options.dir}` });
-    const refs = await listRefs(options.dir);
+    if (head && (await headOf(options.dir)) !== head) {
+      await runGit(['symbolic-ref', 'HEAD', `refs/heads/${head}`], { gitDir: options.dir, operation: `setting HEAD of ${options.dir}` });
+    }
     return { refs, changed: !sameRefs(before, refs), head };
   });
 }
 
-/** The mirror of `url` in `dir`: made whole in a folder beside it and renamed in place, so a half-made one is never found. */
-async function openMirror(url: string, dir: string, followMoves: boolean): Promise<void> {
-  if (await exists(dir)) {
-    const { stdout } = await runGit(['config', '--get', 'remote.origin.url'], { gitDir: dir, operation: `reading the mirror in ${dir}` }).catch(() => {
-      throw new GitError(`${dir} is not a mirror Backplane made: it has no origin`);
-    });
-    const stored = stdout.toString('utf8').trim();
-    if (stored === url) return;
-    if (!followMoves) throw new GitError(`${dir} mirrors ${redact(stored)}, not ${redact(url)}`);
-    await runGit(['config', 'remote.origin.url', url], { gitDir: dir, operation: `moving the mirror in ${dir}` });
-    return;
-  }
+/**
+ * A new mirror: one `git clone --mirror` (refs, objects, HEAD and the remote's settings in one
+ * process) into a folder beside `dir`, renamed in place once whole, so a half-made one is never found.
+ */
+async function cloneMirror(url: string, dir: string, remote: Remote, left: () => number): Promise<MirrorState> {
   await mkdir(dirname(dir), { recursive: true });
   const building = join(dirname(dir), `.${randomBytes(6).toString('hex')}.building`);
   try {
-    const local = { gitDir: building, operation: `creating the mirror in ${dir}` };
-    await runGit(['init', '--quiet', '--bare', building], { operation: local.operation });
-    await runGit(['config', 'remote.origin.url', url], local);
-    await runGit(['config', 'remote.origin.fetch', '+refs/*:refs/*'], local);
-    await runGit(['config', 'remote.origin.mirror', 'true'], local);
+    // The URL stored in the mirror's config is the one given, without a token (the token travels in the environment).
+    await runGit(['clone', '--mirror', '--quiet', url, building], { ...remote, timeoutMs: left(), operation: 'git clone' });
+    const refs = await listRefs(building);
+    // The branch HEAD names, once it is one of the refs (an empty repository's HEAD names none yet).
+    const named = await headOf(building);
+    const head = named !== null && refs.some((ref) => ref.name === `refs/heads/${named}`) ? named : null;
     await rename(building, dir);
+    return { refs, changed: refs.length > 0, head };
   } finally {
     await rm(building, { recursive: true, force: true });
   }
+}
+
+/** The mirror's origin must be `url` (or, following a move, becomes it). */
+async function checkOrigin(url: string, dir: string, followMoves: boolean): Promise<void> {
+  const { stdout } = await runGit(['config', '--get', 'remote.origin.url'], { gitDir: dir, operation: `reading the mirror in ${dir}` }).catch(() => {
+    throw new GitError(`${dir} is not a mirror Backplane made: it has no origin`);
+  });
+  const stored = stdout.toString('utf8').trim();
+  if (stored === url) return;
+  if (!followMoves) throw new GitError(`${dir} mirrors ${redact(stored)}, not ${redact(url)}`);
+  await runGit(['config', 'remote.origin.url', url], { gitDir: dir, operation: `moving the mirror in ${dir}` });
+}
+
+/**
+ * The branch the mirror's HEAD file names, read without starting git: null when it names none
+ * (or is not the plain symbolic ref a bare repository of the files backend has), which at worst
+ * costs a `git symbolic-ref` that was not needed.
+ */
+async function headOf(dir: string): Promise<string | null> {
+  const text = await readFile(join(dir, 'HEAD'), 'utf8').catch(() => '');
+  return text.match(/^ref: refs\/heads\/(\S+)\n?$/)?.[1] ?? null;
 }
 
 async function exists(path: string): Promise<boolean> {
