@@ -219,6 +219,29 @@ describeWithDouble('EventStoreDB adapter: what a server refuses (against the tes
     }
   });
 
+  it('a stream read on a lagging follower leaves a stale end: the append costs a refusal and a read from the leader, never the chain', async () => {
+    const leader = await EsdbDouble.start();
+    const follower = await leader.startFollower(1);
+    const writer = EsdbEventStore.connect(leader.connectionString);
+    const onFollower = EsdbEventStore.connect(follower.connectionString);
+    try {
+      const name = stream();
+      await writer.appendToStream(name, [event('A')]);
+      await writer.appendToStream(name, [event('B')], { expectedRevision: 0n });
+      expect((await onFollower.readStream(name)).map((e) => e.type)).toEqual(['A']);
+      // The follower refuses the write and names the leader; the client goes there for the next call.
+      await expect(onFollower.appendToStream(name, [event('C')])).rejects.toBeInstanceOf(EventStoreUnavailableError);
+      await expect(onFollower.appendToStream(name, [event('C')])).resolves.toMatchObject({ nextExpectedRevision: 2n });
+      expect((await writer.readStream(name)).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+      expect((await verifyLog(writer)).problem).toBeNull();
+    } finally {
+      await writer.close();
+      await onFollower.close();
+      await follower.stop();
+      await leader.stop();
+    }
+  });
+
   it('a write to a node that is not the leader: EVENT_STORE_UNAVAILABLE saying the client moves to the leader, nothing written', async () => {
     const double = await EsdbDouble.start({ leader: { host: '127.0.0.1', port: 1 } });
     const store = EsdbEventStore.connect(double.connectionString);

@@ -258,6 +258,35 @@ describeWithDouble('the EventStoreDB test double, when told (its options)', () =
     }
   });
 
+  it('a follower: reads see the log records behind; writes and reads that require the leader are refused, naming it', async () => {
+    const leader = await EsdbDouble.start();
+    const follower = await leader.startFollower(1);
+    const client = EventStoreDBClient.connectionString(leader.connectionString);
+    const onFollower = EventStoreDBClient.connectionString(follower.connectionString);
+    try {
+      await client.appendToStream('followed-1', [jsonEvent({ type: 'A', data: {} }), jsonEvent({ type: 'B', data: {} })]);
+      expect((await collect(onFollower.readStream('followed-1'))).map((r) => r.event?.type)).toEqual(['A']);
+      expect((await collect(onFollower.readAll())).map((r) => r.event?.type)).toEqual(['A']);
+      expect((await collect(client.readAll())).map((r) => r.event?.type)).toEqual(['A', 'B']);
+      const refused = await collect(onFollower.readStream('followed-1', { requiresLeader: true })).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NotLeaderError);
+      expect(refused).toMatchObject({ leader: { address: '127.0.0.1', port: Number(new URL(leader.connectionString.replace('esdb', 'http')).port) } });
+      // After NotLeader the client turns to the leader, as EventStoreDB's client does: a new one asks the follower again.
+      const again = EventStoreDBClient.connectionString(follower.connectionString);
+      try {
+        await expect(again.appendToStream('followed-2', jsonEvent({ type: 'C', data: {} }))).rejects.toBeInstanceOf(NotLeaderError);
+      } finally {
+        await again.dispose();
+      }
+      expect(leader.log.all).toHaveLength(2);
+    } finally {
+      await client.dispose();
+      await onFollower.dispose();
+      await follower.stop();
+      await leader.stop();
+    }
+  });
+
   it('a smaller maximum append size, with the server error naming it', async () => {
     const double = await EsdbDouble.start({ maxAppendSize: 100 });
     const client = EventStoreDBClient.connectionString(double.connectionString);

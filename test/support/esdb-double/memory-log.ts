@@ -63,7 +63,43 @@ const FIRST_POSITION = 1000n;
 /** Size given to every record's header, so that positions advance as byte offsets do. */
 const RECORD_OVERHEAD = 80n;
 
-export class MemoryLog {
+/** What reads and subscriptions see of the log: all of it on the leader, less on a lagging follower. */
+export interface ReadView {
+  /** $all as far as this node has it, in (commit, prepare) order. */
+  readonly all: StoredEvent[];
+  /** The stream's events as a reader sees them; null when the stream is not found. */
+  readStream(stream: string): StoredEvent[] | null;
+  /** Calls the listener after every write; returns the unsubscribe. */
+  onWrite(listener: () => void): () => void;
+}
+
+/**
+ * A follower's view of the leader's log that lags it by a number of records, as a follower's does
+ * while replication catches up: its reads do not show the leader's last writes yet.
+ */
+export class LaggingView implements ReadView {
+  constructor(
+    private readonly log: MemoryLog,
+    private readonly lag: number,
+  ) {}
+
+  get all(): StoredEvent[] {
+    return this.log.all.slice(0, Math.max(0, this.log.all.length - this.lag));
+  }
+
+  readStream(stream: string): StoredEvent[] | null {
+    const all = this.all;
+    const last = all[all.length - 1];
+    const visible = (this.log.readStream(stream) ?? []).filter((event) => last !== undefined && event.commit <= last.commit);
+    return visible.length > 0 ? visible : null;
+  }
+
+  onWrite(listener: () => void): () => void {
+    return this.log.onWrite(listener);
+  }
+}
+
+export class MemoryLog implements ReadView {
   /** $all, in (commit, prepare) order: appends are applied one at a time. */
   readonly all: StoredEvent[] = [];
   private readonly streams = new Map<string, StreamState>();

@@ -6,13 +6,13 @@
  * to $all starts after the named position.
  */
 import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
-import type { MemoryLog, StoredEvent } from './memory-log';
+import type { ReadView, StoredEvent } from './memory-log';
 
 const compare = (event: StoredEvent, commit: bigint, prepare: bigint): number =>
   event.commit !== commit ? (event.commit < commit ? -1 : 1) : event.prepare === prepare ? 0 : event.prepare < prepare ? -1 : 1;
 
 /** Events of a stream read, or null when the stream is not found. */
-export function streamRead(log: MemoryLog, options: ReadReq.Options, stream: string): StoredEvent[] | null {
+export function streamRead(log: ReadView, options: ReadReq.Options, stream: string): StoredEvent[] | null {
   const events = log.readStream(stream);
   if (events === null) return null;
   const from = options.getStream()!;
@@ -27,7 +27,7 @@ export function streamRead(log: MemoryLog, options: ReadReq.Options, stream: str
   return forwards ? events.slice(0, count) : events.slice(0, 1);
 }
 
-export function allRead(log: MemoryLog, options: ReadReq.Options): StoredEvent[] {
+export function allRead(log: ReadView, options: ReadReq.Options): StoredEvent[] {
   const from = options.getAll()!;
   const forwards = options.getReadDirection() === ReadReq.Options.ReadDirection.FORWARDS;
   const count = Number(options.getCount());
@@ -42,7 +42,7 @@ export function allRead(log: MemoryLog, options: ReadReq.Options): StoredEvent[]
 }
 
 /** Index in $all of the first event a subscription delivers. */
-export function subscriptionStart(log: MemoryLog, options: ReadReq.Options): number {
+export function subscriptionStart(log: ReadView, options: ReadReq.Options): number {
   const from = options.getAll()!;
   if (from.hasEnd()) return log.all.length;
   if (!from.hasPosition()) return 0;

@@ -39,7 +39,7 @@ import {
 } from '@eventstore/db-client/generated/streams_pb';
 import { leaderRefusal, readAllRefusal, type AccessRules } from './access';
 import { serveBatchAppend } from './batch-append';
-import { MemoryLog, StreamDeleted } from './memory-log';
+import { LaggingView, MemoryLog, type ReadView, StreamDeleted } from './memory-log';
 import {
   appendResponse,
   caughtUpResponse,
@@ -86,7 +86,6 @@ const SERVED_METHODS: [service: string, method: string, features: string[]][] = 
 ];
 
 export class EsdbDouble {
-  readonly log = new MemoryLog();
   /** Calls served, by method: what a client's work costs in round trips; and subscribers found too slow. */
   readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0, slowConsumers: 0, batchAppendCalls: 0 };
   private server: Server | undefined;
@@ -94,6 +93,10 @@ export class EsdbDouble {
   private readonly subscriptions = new Set<ReadCall>();
 
   private constructor(
+    /** The log this node writes to: its own, or its leader's for a follower. */
+    readonly log: MemoryLog,
+    /** What this node's reads see of the log. */
+    private readonly view: ReadView,
     readonly maxAppendSize: number,
     readonly slowConsumers: 'drop' | 'fall-behind',
     readonly serverFeatures: '23.10' | 'none',
@@ -102,9 +105,23 @@ export class EsdbDouble {
 
   static async start(options: DoubleOptions = {}): Promise<EsdbDouble> {
     const { maxAppendSize, slowConsumers, serverFeatures, ...access } = options;
-    const double = new EsdbDouble(maxAppendSize ?? 1024 * 1024, slowConsumers ?? 'drop', serverFeatures ?? '23.10', access);
+    const log = new MemoryLog();
+    const double = new EsdbDouble(log, log, maxAppendSize ?? 1024 * 1024, slowConsumers ?? 'drop', serverFeatures ?? '23.10', access);
     await double.listen();
     return double;
+  }
+
+  /**
+   * A second node of the same cluster: a follower of this one, whose reads see the log `lag`
+   * records behind, and which refuses writes, and reads that require the leader, naming this node.
+   */
+  async startFollower(lag: number): Promise<EsdbDouble> {
+    const follower = new EsdbDouble(this.log, new LaggingView(this.log, lag), this.maxAppendSize, this.slowConsumers, this.serverFeatures, {
+      ...this.access,
+      leader: { host: '127.0.0.1', port: this.port },
+    });
+    await follower.listen();
+    return follower;
   }
 
   /** How the client reaches it: one insecure node, as a local EventStoreDB would be run. */
@@ -195,10 +212,10 @@ export class EsdbDouble {
     }
     try {
       if (options.hasAll()) {
-        for (const event of allRead(this.log, options)) call.write(eventResponse(event));
+        for (const event of allRead(this.view, options)) call.write(eventResponse(event));
       } else {
         const stream = streamName(options.getStream()!.getStreamIdentifier());
-        const events = streamRead(this.log, options, stream);
+        const events = streamRead(this.view, options, stream);
         if (events === null) call.write(streamNotFoundResponse(stream));
         else for (const event of events) call.write(eventResponse(event));
       }
@@ -217,14 +234,14 @@ export class EsdbDouble {
    * says caught-up again once it has reached the end.
    */
   private subscribe(call: ReadCall, options: ReadReq.Options): void {
-    let next = subscriptionStart(this.log, options);
+    let next = subscriptionStart(this.view, options);
     let caughtUp = false;
     let waitingForDrain = false;
     let fellBehind = false;
     const pump = () => {
       if (!this.subscriptions.has(call)) return;
       if (waitingForDrain) {
-        if (caughtUp && !fellBehind && this.log.all.length - next > LIVE_BUFFER) {
+        if (caughtUp && !fellBehind && this.view.all.length - next > LIVE_BUFFER) {
           this.calls.slowConsumers += 1;
           if (this.slowConsumers === 'drop') {
             this.subscriptions.delete(call);
@@ -241,8 +258,8 @@ export class EsdbDouble {
         caughtUp = false;
         call.write(fellBehindResponse());
       }
-      while (next < this.log.all.length) {
-        if (!call.write(eventResponse(this.log.all[next++]))) {
+      while (next < this.view.all.length) {
+        if (!call.write(eventResponse(this.view.all[next++]))) {
           waitingForDrain = true;
           call.once('drain', () => {
             waitingForDrain = false;
@@ -257,7 +274,7 @@ export class EsdbDouble {
       }
     };
     this.subscriptions.add(call);
-    const unsubscribe = this.log.onWrite(pump);
+    const unsubscribe = this.view.onWrite(pump);
     const end = () => {
       unsubscribe();
       this.subscriptions.delete(call);
