@@ -1,18 +1,20 @@
+import { listDigests, signingKeysDocument } from './audit-digests';
 import type { AppDeps } from './deps';
 
-/** The signing evidence a bundle carries beside the events. */
+/** The signing evidence a bundle carries beside the events, read once when the export starts. */
 export interface ExportEvidence {
-  /** digests.jsonl: the tenant's signed digests whose period overlaps [from, to), oldest first, in chunks of whole lines. */
-  digestLines(tenantId: string, from: Date | undefined, to: Date | undefined): AsyncIterable<string>;
+  /** digests.jsonl: the tenant's signed digests whose period overlaps the export's, oldest first, one per line. */
+  digestsJsonl: string;
   /** keys.json: the document /.well-known/backplane-audit-keys.json serves. */
-  keysJson(): Promise<string>;
+  keysJson: string;
 }
 
-export function exportEvidence(_deps: AppDeps): ExportEvidence {
+export async function exportEvidence(deps: AppDeps, tenantId: string, range: { from?: Date; to?: Date }): Promise<ExportEvidence> {
+  // Read once: a bundle's files are generated twice (sized, then sent), and a digest made in
+  // between must not change what was sized.
+  const [digests, keys] = await Promise.all([listDigests(deps, tenantId, range), signingKeysDocument(deps)]);
   return {
-    async *digestLines() {},
-    async keysJson() {
-      return `${JSON.stringify({ keys: [] })}\n`;
-    },
+    digestsJsonl: digests.map((digest) => `${JSON.stringify({ payload: digest.payload, signature: digest.signature, keyId: digest.keyId })}\n`).join(''),
+    keysJson: `${JSON.stringify(keys, null, 2)}\n`,
   };
 }

@@ -9,8 +9,8 @@ export interface BundleParts {
   exportJson: string;
   /** keys.json: the document of /.well-known/backplane-audit-keys.json. */
   keysJson: string;
-  /** digests.jsonl, in chunks of whole lines. */
-  digestLines(): AsyncIterable<string>;
+  /** digests.jsonl: the digests are few (one a period) and read once, so that both passes see the same. */
+  digestsJsonl: string;
   /** events.jsonl, in chunks of whole lines. */
   eventLines(): AsyncIterable<string>;
   /** The time the files are stamped with. */
@@ -27,8 +27,8 @@ export async function writeBundle(writer: TarGzWriter, parts: BundleParts, signa
   await addText(writer, 'VERIFY.md', VERIFY_MD, parts.madeAt);
   await addText(writer, 'export.json', parts.exportJson, parts.madeAt);
   await addText(writer, 'keys.json', parts.keysJson, parts.madeAt);
+  await addText(writer, 'digests.jsonl', parts.digestsJsonl, parts.madeAt);
   (writer.output as Gzip).flush();
-  await addGenerated(writer, 'digests.jsonl', () => parts.digestLines(), parts.madeAt, signal);
   await addGenerated(writer, 'events.jsonl', () => parts.eventLines(), parts.madeAt, signal);
   await writer.finish();
 }

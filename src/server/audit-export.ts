@@ -55,20 +55,20 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
     res.flushHeaders();
     try {
       if (request.format === 'bundle') {
-        const evidence = exportEvidence(app);
         const writer = new TarGzWriter();
         // Unread, the archive's writes would wait for 'drain' for ever.
         gone.signal.addEventListener('abort', () => writer.output.destroy());
         const sending = pump(writer.output, res, gone.signal);
         const { from, to, types, ...ids } = request.query;
+        const evidence = await exportEvidence(app, principal.tenantId, { from, to });
         const filtered = types !== undefined || Object.keys(ids).length > 0;
         await Promise.all([
           writeBundle(
             writer,
             {
               exportJson: `${JSON.stringify({ tenantId: principal.tenantId, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, filters: { types: types ?? null, ...ids }, complete: !filtered }, null, 2)}\n`,
-              keysJson: await evidence.keysJson(),
-              digestLines: () => evidence.digestLines(principal.tenantId, from, to),
+              keysJson: evidence.keysJson,
+              digestsJsonl: evidence.digestsJsonl,
               eventLines: () => exportLines(app, job),
               madeAt,
             },

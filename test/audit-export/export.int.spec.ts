@@ -6,7 +6,9 @@ import { verifyBundle } from '../../src/audit-export/verify-bundle';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { spawnTs } from '../support/child';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
-import { thirdPartyVerify } from './third-party-verifier';
+import { canon, sha, thirdPartyVerify } from './third-party-verifier';
+
+const CREATE_DIGEST = 'mutation { createAuditDigest { __typename } }';
 
 const CLI = join(__dirname, '..', '..', 'src', 'cli.ts');
 
@@ -174,8 +176,14 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
   describe('bundle', () => {
     let intact: string;
     beforeAll(async () => {
+      // Three signed digests, the plan's stream changing between them.
+      await api.ok(api.rootToken, CREATE_DIGEST);
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true });
+      await api.ok(api.rootToken, CREATE_DIGEST);
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
+      await api.ok(api.rootToken, CREATE_DIGEST);
       intact = await bundle(auditor);
-    });
+    }, 60_000);
 
     it('holds the events, digests, keys, the request and VERIFY.md', () => {
       const listing = execFileSync('tar', ['-tzf', intact], { encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -188,7 +196,7 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
     it('passes verify-export and the third-party verifier when untouched', async () => {
       const child = spawnTs(CLI, ['verify-export', intact]);
       expect(await child.exited).toBe(0);
-      expect(child.output()).toMatch(/the export is intact: \d+ events in \d+ streams/);
+      expect(child.output()).toMatch(/the export is intact: \d+ events in \d+ streams, [3-9] signed digests, [1-9]\d* signed stream heads matched/);
       expect(thirdPartyVerify(intact)).toBeNull();
     });
 
@@ -230,6 +238,58 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       expect(result.problem).toContain(`event ${moved.id}`);
       expect(result.problem).toContain(`it comes after revision ${moved.revision + 1} of its stream: events were reordered`);
       expect(thirdPartyVerify(path)).not.toBeNull();
+    });
+
+    it('fails when a digest was removed', async () => {
+      const path = tampered(intact, ({ digests }) => {
+        expect(digests.length).toBeGreaterThanOrEqual(3);
+        digests.splice(1, 1);
+      });
+      const result = await verifyBundle(path);
+      expect(result.problem).toBe(
+        'digest 2 (line 2 of digests.jsonl): previousDigestHash is not the SHA-256 of the digest before it: a digest is missing or out of order',
+      );
+      expect(thirdPartyVerify(path)).toBe('digest 2: digest chain broken');
+    });
+
+    it('fails when a signature was altered', async () => {
+      const path = tampered(intact, ({ digests }) => {
+        const line = JSON.parse(digests[0]);
+        const signature = Buffer.from(line.signature, 'base64');
+        signature[10] ^= 1;
+        digests[0] = JSON.stringify({ ...line, signature: signature.toString('base64') });
+      });
+      const result = await verifyBundle(path);
+      expect(result.problem).toMatch(
+        /^digest 1 \(line 1 of digests.jsonl\): the signature does not verify with key \S+: the digest or its signature was altered$/,
+      );
+      expect(thirdPartyVerify(path)).toBe('digest 1: bad signature');
+    });
+
+    it('fails when a whole stream was rewritten with its chain recomputed, by the signed heads', async () => {
+      let rewritten: any[] = [];
+      const path = tampered(intact, ({ events }) => {
+        const lines = planLines(events);
+        let previousHash = lines[0].event.hash;
+        rewritten = lines.slice(1).map(({ index, event }) => {
+          const data = { ...event.data, enabled: !event.data.enabled };
+          const hash = sha(
+            `${previousHash}|${event.stream}|${event.revision}|${sha(canon({ data, id: event.id, metadata: event.metadata, type: event.type }))}`,
+          );
+          const changed = { ...event, data, previousHash, hash };
+          previousHash = hash;
+          events[index] = JSON.stringify(changed);
+          return changed;
+        });
+      });
+      const result = await verifyBundle(path);
+      expect(result.problem).toMatch(
+        new RegExp(
+          `^stream plan-${s.planId} revision \\d+: its hash differs from the head signed in digest \\d+: the stream was rewritten after the digest was signed$`,
+        ),
+      );
+      expect(rewritten.length).toBeGreaterThanOrEqual(4);
+      expect(thirdPartyVerify(path)).toMatch(/differs from a signed head$/);
     });
   });
 });

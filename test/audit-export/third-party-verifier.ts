@@ -4,6 +4,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+export const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** VERIFY.md's canonical JSON. */
+export const canon = (v: any): string =>
+  v === null || typeof v !== 'object'
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+      ? `[${v.map(canon).join(',')}]`
+      : `{${Object.keys(v)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${canon(v[k])}`)
+          .join(',')}}`;
+
 /**
  * A verifier as an auditor would write it from the bundle's VERIFY.md alone: `tar` to unpack,
  * SHA-256 from the standard library, `openssl pkeyutl` for the signatures. It imports nothing of
@@ -17,16 +30,6 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     const read = (name: string) => readFileSync(join(dir, name), 'utf8');
     const manifest = JSON.parse(read('export.json'));
     const keys: { keyId: string; publicKeyPem: string }[] = JSON.parse(read('keys.json')).keys;
-    const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-    const canon = (v: any): string =>
-      v === null || typeof v !== 'object'
-        ? JSON.stringify(v)
-        : Array.isArray(v)
-          ? `[${v.map(canon).join(',')}]`
-          : `{${Object.keys(v)
-              .sort()
-              .map((k) => `${JSON.stringify(k)}:${canon(v[k])}`)
-              .join(',')}}`;
 
     // Steps 3 and 4: signatures with openssl, and the digest chain.
     const heads = new Map<string, string>();
