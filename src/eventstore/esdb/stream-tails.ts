@@ -47,9 +47,12 @@ export class StreamTails {
     if (this.tails.size > STREAMS) this.tails.delete(this.tails.keys().next().value!);
   }
 
-  /** After an append the tail already had: its events added at the end. */
+  /** After an append the tail already had: its events added at the end, unless a later end is known already. */
   extend(stream: string, before: StreamTail, written: TailEvent[], hash: string): void {
-    this.set(stream, { revision: written[written.length - 1].revision, hash, recent: [...before.recent, ...written] });
+    const revision = written[written.length - 1].revision;
+    const known = this.tails.get(stream);
+    if (known && known.revision >= revision) return;
+    this.set(stream, { revision, hash, recent: [...before.recent, ...written] });
   }
 
   /** From events read up to the stream's end, in revision order. */
