@@ -40,6 +40,12 @@ export interface Config {
   publicUrl?: string;
   /** What WebSocket clients may hold: sockets, operations, unread bytes, and the time to authenticate. */
   webSocket: WebSocketLimits;
+  /** The Ed25519 private key (PEM) that signs the audit log's digests; else a key file in dataDir. */
+  auditSigningKey?: string;
+  /** How long each scheduled digest period of the audit log is (minutes). */
+  auditDigestMinutes: number;
+  /** A folder where each digest is also written as a file; unset: the database only. */
+  auditDigestDir?: string;
 }
 
 export class ConfigError extends BackplaneError {
@@ -84,6 +90,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gitlabOAuth: gitlabOAuthOf(env),
     publicUrl: publicUrlOf(env.BACKPLANE_PUBLIC_URL),
     webSocket: webSocketLimitsOf(env),
+    auditSigningKey: env.BACKPLANE_AUDIT_SIGNING_KEY || undefined,
+    auditDigestMinutes: positiveInteger(env, 'BACKPLANE_AUDIT_DIGEST_MINUTES', 60),
+    auditDigestDir: env.BACKPLANE_AUDIT_DIGEST_DIR ? resolve(env.BACKPLANE_AUDIT_DIGEST_DIR) : undefined,
   };
 }
 

@@ -4,6 +4,8 @@ import { storageSettings } from './app/backup/storages';
 import { checkGit } from './git';
 import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import { OAuthAuthorizations } from './auth/oauth-authorizations';
+import { openAuditDigests } from './app/audit-digests';
+import { startAuditDigestScheduler } from './app/audit-digests-schedule';
 import type { AppDeps, WorkSettings } from './app/deps';
 import { Jobs } from './app/jobs';
 import { TaskHeartbeats } from './app/task-heartbeats';
@@ -65,6 +67,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const tokens = await ApiTokenDigests.open(backplane.db);
     const heartbeats = await TaskHeartbeats.open(backplane.db);
     const authorizations = await OAuthAuthorizations.open(backplane.db);
+    const auditDigests = await openAuditDigests(backplane.db, {
+      pem: config.auditSigningKey,
+      dataDir: config.dataDir,
+      dir: config.auditDigestDir ?? null,
+      intervalMinutes: config.auditDigestMinutes,
+      clock: options.scheduleClock ?? (() => new Date()),
+    });
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
     const settle = async (position: Position, streams?: string[]) => {
       const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
@@ -92,6 +101,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       work: { syncStaleAfterMs: 60 * 60_000, runConcurrency: config.runConcurrency, runFlushMs: 200, taskStaleAfterMs: 30 * 60_000, ...options.work },
       sso: { application: config.gitlabOAuth ?? null, publicUrl: config.publicUrl ?? `http://localhost:${config.port}` },
       authorizations,
+      auditDigests,
     };
 
     for (const runner of backplane.runners) runner.start();
@@ -124,6 +134,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;
     const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
+    const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
     const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
     return {
       backplane,
@@ -134,6 +145,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       async close() {
         scheduler.stop();
         planScheduler.stop();
+        await digestScheduler.stop();
         await staleWork.stop();
         await running.close();
         await jobs.close();

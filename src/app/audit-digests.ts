@@ -38,7 +38,7 @@ const PAGE = 1000;
 
 /** The tenant's digest of the log up to now, made on demand (createAuditDigest). */
 export async function createAuditDigest(deps: DigestDeps, tenantId: string): Promise<StoredDigest> {
-  const [made] = await writeDigests(deps, (tenant) => tenant === tenantId);
+  const [made] = await writeDigests(deps, (tenant) => tenant.id === tenantId);
   if (!made) throw new Error(`tenant ${tenantId} is not in the read model yet`);
   return made;
 }
@@ -50,13 +50,14 @@ export async function createAuditDigest(deps: DigestDeps, tenantId: string): Pro
  */
 export async function writeDueDigests(deps: DigestDeps): Promise<StoredDigest[]> {
   const intervalMs = deps.auditDigests.intervalMinutes * 60_000;
-  return writeDigests(deps, (_tenant, last, now) => {
+  return writeDigests(deps, (tenant, last, now) => {
     const boundary = Math.floor(now.getTime() / intervalMs) * intervalMs;
-    return last === undefined || last.periodEnd.getTime() < boundary;
+    // A new tenant's first period ends at the first boundary after it was created.
+    return (last?.periodEnd ?? tenant.createdAt).getTime() < boundary;
   });
 }
 
-type Due = (tenantId: string, last: StoredDigest | undefined, now: Date) => boolean;
+type Due = (tenant: { id: string; createdAt: Date }, last: StoredDigest | undefined, now: Date) => boolean;
 
 async function writeDigests(deps: DigestDeps, due: Due): Promise<StoredDigest[]> {
   return deps.db.withLock(
@@ -67,7 +68,7 @@ async function writeDigests(deps: DigestDeps, due: Due): Promise<StoredDigest[]>
       // A crash after a digest was stored and before its file was written: the file is written now.
       if (settings.dir !== null) for (const digest of last.values()) await writeDigestFile(settings.dir, digest, true);
       const now = settings.clock();
-      const tenants = (await tenantsCreated(deps.db)).filter((tenant) => due(tenant.id, last.get(tenant.id), now));
+      const tenants = (await tenantsCreated(deps.db)).filter((tenant) => due(tenant, last.get(tenant.id), now));
       if (tenants.length === 0) return [];
       const key = await settings.signer.current();
       const head = await deps.store.headPosition();

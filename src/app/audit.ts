@@ -4,6 +4,7 @@ import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
 import type { AuditEventView } from '../queries/views';
 import type { AppDeps, Request } from './deps';
+import { checkTenantDigests } from './audit-digests-check';
 import { eventFeed, type FeedRevokedError } from './event-feed';
 import { stillAllowed } from './live-access';
 
@@ -12,6 +13,10 @@ export interface AuditVerificationView {
   checked: number;
   firstBrokenCursor: string | null;
   problem: string | null;
+  /** Stored digests whose signature, chain link and signed heads were checked. */
+  digestsChecked: number;
+  /** The periodEnd of the first digest that fails, or that the log no longer matches. */
+  firstBrokenDigest: string | null;
 }
 
 export interface PlanCredentialToggleView {
@@ -40,16 +45,20 @@ export function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVe
   }
   const joined = walks.get(tenantId);
   if (joined) return joined;
-  const walk = walkLog(deps.store, tenantId).finally(() => walks.delete(tenantId));
+  const walk = walkLog(deps, tenantId).finally(() => walks.delete(tenantId));
   walks.set(tenantId, walk);
   return walk;
 }
 
-async function walkLog(store: EventStore, tenantId: string): Promise<AuditVerificationView> {
+async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificationView> {
   // The tenant's own events only: what other tenants write is neither counted nor named here.
-  const result = await verifyLog(store, { select: (event) => event.metadata.tenantId === tenantId });
-  if (!result.problem) return { ok: true, checked: result.eventsChecked, firstBrokenCursor: null, problem: null };
-  return { ok: false, checked: result.eventsChecked, firstBrokenCursor: result.problem.position ?? null, problem: result.problem.message };
+  const result = await verifyLog(deps.store, { select: (event) => event.metadata.tenantId === tenantId });
+  // The digests too: a stream rewritten with its chain recomputed passes the walk, not them.
+  const digests = await checkTenantDigests(deps, tenantId);
+  const found = { checked: result.eventsChecked, digestsChecked: digests.digestsChecked, firstBrokenDigest: digests.firstBrokenDigest };
+  if (result.problem) return { ok: false, ...found, firstBrokenCursor: result.problem.position ?? null, problem: result.problem.message };
+  if (digests.problem) return { ok: false, ...found, firstBrokenCursor: digests.brokenCursor, problem: digests.problem };
+  return { ok: true, ...found, firstBrokenCursor: null, problem: null };
 }
 
 /** Whether the store would take `after` as a place in its log. */

@@ -9,6 +9,7 @@ import type { EventStore, Position } from '../eventstore/types';
 import type { SecretVault } from '../secrets/vault';
 import type { SqlDatabase } from '../sql/database';
 import { commandContext, type Principal } from './principal';
+import type { AuditDigestSettings } from './audit-digests';
 import type { BackupPlaces } from './backup/storages';
 import type { GitLabPort } from './gitlab-port';
 import type { Jobs } from './jobs';
@@ -41,6 +42,8 @@ export interface AppDeps {
   sso: SsoSettings;
   /** SSO sign-ins under way, kept outside the log. */
   authorizations: OAuthAuthorizations;
+  /** Signed digests of the log: the signing key, and where and how often they are written. */
+  auditDigests: AuditDigestSettings;
 }
 
 /** Signing in to GitLab for organizations with authMethod SSO. */

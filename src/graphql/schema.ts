@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AuditDigestResolver } from './audit/audit-digest.resolver';
 import { AuditResolver, PlanCredentialToggledResolver } from './audit/audit.resolver';
 import { authChecker } from './auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
@@ -30,6 +31,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       PlanBackupSettingsResolver,
       AuditResolver,
       PlanCredentialToggledResolver,
+      AuditDigestResolver,
       RepositoryResolver,
       OrganizationSyncResolver,
       TaskResolver,

@@ -52,6 +52,8 @@ describe('the published GraphQL schema', () => {
       auditLog: 'after: String, filter: AuditFilter, first: Int',
       planCredentialsAsOf: 'at: DateTime!, planId: ID!',
       verifyAuditLog: '',
+      auditDigests: 'after: String, first: Int',
+      auditSigningKeys: '',
     };
     expect(argumentsOf(query)).toMatchObject(expected);
     expect(query).toMatchObject({
@@ -61,6 +63,8 @@ describe('the published GraphQL schema', () => {
       auditLog: '(after: String, filter: AuditFilter, first: Int): AuditEventConnection!',
       planCredentialsAsOf: '(at: DateTime!, planId: ID!): [PlanCredential!]!',
       verifyAuditLog: 'AuditVerification!',
+      auditDigests: '(after: String, first: Int): AuditDigestConnection!',
+      auditSigningKeys: '[AuditSigningKey!]!',
       repositories: '(after: String, first: Int, organizationId: ID!, protected: Boolean): RepositoryConnection!',
       task: '(id: ID!): Task',
       tasks: '(planId: ID!): [Task!]!',
@@ -106,6 +110,7 @@ describe('the published GraphQL schema', () => {
       verifySnapshot: 'id: ID!',
       restoreSnapshot: 'input: RestoreSnapshotInput!',
       pruneSnapshots: 'planId: ID!',
+      createAuditDigest: '',
     });
     expect(mutation).toMatchObject({
       addStorage: '(input: AddStorageInput!): Storage!',
@@ -124,6 +129,7 @@ describe('the published GraphQL schema', () => {
       verifyOrganization: '(id: ID!): Organization!',
       authorizeOrganization: '(id: ID!): Organization!',
       runPlan: '(planId: ID!): Task!',
+      createAuditDigest: 'AuditDigest!',
     });
   });
 
@@ -145,7 +151,10 @@ describe('the published GraphQL schema', () => {
     ['AuditEventConnection', ['edges', 'pageInfo']],
     ['AuditEventEdge', ['cursor', 'node']],
     ['PageInfo', ['hasNextPage', 'endCursor']],
-    ['AuditVerification', ['ok', 'checked', 'firstBrokenCursor']],
+    ['AuditVerification', ['ok', 'checked', 'firstBrokenCursor', 'digestsChecked', 'firstBrokenDigest']],
+    ['AuditDigest', ['payload', 'signature', 'keyId']],
+    ['AuditDigestConnection', ['edges', 'pageInfo']],
+    ['AuditSigningKey', ['keyId', 'algorithm', 'publicKeyPem', 'createdAt', 'retiredAt']],
     ['PlanCredentialToggled', ['cursor', 'plan', 'credential', 'enabled', 'actor', 'occurredAt']],
     ['IssuedApiToken', ['token', 'principal']],
     ['RepositorySync', ['id', 'status', 'added', 'removed', 'unchanged']],
@@ -199,6 +208,16 @@ describe('the published GraphQL schema', () => {
     expect(signatures(schema, 'AuditEventEdge')).toEqual({ cursor: 'String!', node: 'AuditEvent!' });
     expect(signatures(schema, 'PageInfo')).toEqual({ endCursor: 'String', hasNextPage: 'Boolean!' });
     expect(signatures(schema, 'AuditVerification')).toMatchObject({ ok: 'Boolean!', checked: 'Int!', firstBrokenCursor: 'String' });
+    expect(signatures(schema, 'AuditVerification')).toMatchObject({ digestsChecked: 'Int!', firstBrokenDigest: 'String' });
+    expect(signatures(schema, 'AuditDigest')).toMatchObject({ payload: 'String!', signature: 'String!', keyId: 'String!' });
+    expect(signatures(schema, 'AuditDigestConnection')).toEqual({ edges: '[AuditDigestEdge!]!', pageInfo: 'PageInfo!' });
+    expect(signatures(schema, 'AuditSigningKey')).toEqual({
+      keyId: 'String!',
+      algorithm: 'String!',
+      publicKeyPem: 'String!',
+      createdAt: 'DateTime!',
+      retiredAt: 'DateTime',
+    });
     expect(signatures(schema, 'BackupPlan')).toMatchObject({ credentials: '[PlanCredential!]!', version: 'Int!', organization: 'Organization!' });
     expect(signatures(schema, 'PlanCredential')).toMatchObject({ enabledAt: 'DateTime', enabledBy: 'Actor', effective: 'Boolean!' });
     expect(signatures(schema, 'IssuedApiToken')).toEqual({ principal: 'Principal!', token: 'String!' });

@@ -75,6 +75,12 @@ export class AuditVerification {
 
   @Field(() => String, { nullable: true })
   problem!: string | null;
+
+  @Field(() => Int, { description: 'Stored digests whose signature, link to the one before and signed stream heads were checked.' })
+  digestsChecked!: number;
+
+  @Field(() => String, { nullable: true, description: 'The periodEnd of the first digest that fails, or that the log no longer matches.' })
+  firstBrokenDigest!: string | null;
 }
 
 @ObjectType('PlanCredentialToggled', { description: 'A credential switched on or off on a plan.' })
