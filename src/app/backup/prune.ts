@@ -75,13 +75,18 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
     expired = await expireSnapshots(deps, request, plan).catch((error: unknown) => {
       throw error instanceof ProjectionTimeoutError ? new ConcurrencyError('the read models are catching up with the history: try again shortly') : error;
     });
-    await removeUnnamed(deps, tenantId, storageId, outcome);
+    await removeUnnamed(deps, tenantId, storageId, outcome, () => stillHolds(deps, tenantId, storageId, pruneId));
   } catch (error) {
     failure = messageOf(error);
     throw error;
   } finally {
     try {
-      await execute(deps, request, prune, stream, { type: 'FinishPrune', data: { pruneId, now: new Date().toISOString(), failure, ...outcome } });
+      await execute(deps, request, prune, stream, { type: 'FinishPrune', data: { pruneId, now: new Date().toISOString(), failure, ...outcome } }).catch(
+        (error: unknown) => {
+          // Taken for gone, it was recorded as ended by the prune that took its place.
+          if (!(error instanceof DomainError && error.code === 'CONFLICT')) throw error;
+        },
+      );
     } finally {
       await stopBeating();
     }
@@ -93,7 +98,13 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
  * Removes every object of the storage that no live snapshot names. A manifest that cannot be
  * read stops the prune before anything is removed: what it names is unknown, so nothing is safe.
  */
-async function removeUnnamed(deps: AppDeps, tenantId: string, storageId: string, outcome: { objectsRemoved: number; bytesFreed: number }): Promise<void> {
+async function removeUnnamed(
+  deps: AppDeps,
+  tenantId: string,
+  storageId: string,
+  outcome: { objectsRemoved: number; bytesFreed: number },
+  holds: () => Promise<void>,
+): Promise<void> {
   const store = deps.backup.store(tenantId, storageId);
   const named = new Set<string>();
   for (const view of await liveSnapshotsInStorage(deps.db, tenantId, storageId)) {
@@ -102,9 +113,40 @@ async function removeUnnamed(deps: AppDeps, tenantId: string, storageId: string,
   }
   const unnamed: { name: string; size: number }[] = [];
   for await (const entry of store.list()) if (!named.has(entry.name)) unnamed.push(entry);
-  for (const entry of unnamed) {
-    await store.removeName(entry.name);
+  await removeWhileHeld(unnamed, (name) => store.removeName(name), holds, outcome);
+}
+
+/**
+ * Removes the entries one by one, checking that the prune still holds its storage before the
+ * first removal and then every second: a prune stalled past the stale time may have been taken
+ * for gone, and runs may write again; it stops at once.
+ */
+export async function removeWhileHeld(
+  entries: { name: string; size: number }[],
+  remove: (name: string) => Promise<void>,
+  holds: () => Promise<void>,
+  outcome: { objectsRemoved: number; bytesFreed: number },
+  now: () => number = Date.now,
+): Promise<void> {
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  for (const entry of entries) {
+    if (now() - checkedAt >= HOLD_CHECK_MS) {
+      await holds();
+      checkedAt = now();
+    }
+    await remove(entry.name);
     outcome.objectsRemoved += 1;
     outcome.bytesFreed += entry.size;
+  }
+}
+
+/** How often a prune that removes objects checks that it still holds its storage (ms). */
+const HOLD_CHECK_MS = 1_000;
+
+/** Throws when the log no longer has this prune running: another took it for gone and may have let runs write since. */
+async function stillHolds(deps: AppDeps, tenantId: string, storageId: string, pruneId: string): Promise<void> {
+  const { state } = await pruneStateOf(deps, tenantId, storageId);
+  if (state.running?.pruneId !== pruneId) {
+    throw new ConcurrencyError(`prune ${pruneId} was taken for gone after showing no sign of life for too long: it stopped removing objects`);
   }
 }
