@@ -143,10 +143,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       generatedRootToken: bootstrap !== null && config.bootstrapToken === undefined ? bootstrap.token : null,
       bootstrapped: bootstrap !== null,
       async close() {
-        scheduler.stop();
-        planScheduler.stop();
-        await digestScheduler.stop();
-        await staleWork.stop();
+        // Checks under way end before the database closes under them.
+        await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop()]);
         await running.close();
         await jobs.close();
         await backplane.close();

@@ -6,6 +6,7 @@ import { scheduledPlans } from '../queries/plans';
 import { unfinishedTaskOf } from '../queries/tasks';
 import { pruneRunning } from './backup/prune-state';
 import type { AppDeps } from './deps';
+import { every, type Repeating } from './every';
 import { runPlan } from './plan-run/run-plan';
 import { scheduleSince, storageOfPlan } from './plans';
 import { systemPrincipal } from './principal';
@@ -16,13 +17,11 @@ import { systemPrincipal } from './principal';
  * already or when another run has started since the scheduler looked, so a slot gets one run
  * however many processes look. Slots missed while no process ran are served by one run.
  */
-export function startPlanScheduler(deps: AppDeps, logger: Logger, everyMs: number, clock: () => Date = () => new Date()): { stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const tick = async () => {
+export function startPlanScheduler(deps: AppDeps, logger: Logger, everyMs: number, clock: () => Date = () => new Date()): Repeating {
+  const tick = async (stopped: () => boolean) => {
     const now = clock();
     for (const { tenantId, plan, lastStartedAt } of await scheduledPlans(deps.db)) {
-      if (stopped) return;
+      if (stopped()) return;
       if (!planRunDue(plan.schedule, scheduleSince(plan, lastStartedAt), now)) continue;
       // Its run goes on, or its storage is being pruned: the slot is served once that is over.
       if ((await unfinishedTaskOf(deps.db, tenantId, plan.id)) !== null) continue;
@@ -35,20 +34,5 @@ export function startPlanScheduler(deps: AppDeps, logger: Logger, everyMs: numbe
       });
     }
   };
-  const loop = () => {
-    timer = setTimeout(() => {
-      tick()
-        .catch((error: unknown) => logger.warn('plan schedule check failed', { error: loggedError(error) }))
-        .finally(() => {
-          if (!stopped) loop();
-        });
-    }, everyMs);
-  };
-  loop();
-  return {
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  return every(everyMs, tick, logger, 'plan schedule check failed');
 }

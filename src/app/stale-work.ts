@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
-import { loggedError, type Logger } from '../core/logger';
+import type { Logger } from '../core/logger';
 import { restore, restoreStream } from '../domain/restore';
 import { runningRestores } from '../queries/restores';
 import { unfinishedTasks } from '../queries/tasks';
 import { execute, type AppDeps, type Request } from './deps';
+import { every, type Repeating } from './every';
 import { abandonIfStale, lastSignOfLife } from './plan-run/run-plan';
 import { systemPrincipal } from './principal';
 
@@ -69,36 +70,16 @@ export interface StaleWorkTimes {
  * Looks for stale work soon after start and then every `everyMs`; sweeps the backup places of
  * what interrupted work left behind (scratch files, half-made mirrors, half-written objects).
  */
-export function startStaleWorkCheck(deps: AppDeps, logger: Logger, times: StaleWorkTimes): { stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let checking: Promise<void> = Promise.resolve();
+export function startStaleWorkCheck(deps: AppDeps, logger: Logger, times: StaleWorkTimes): Repeating {
   let sweptAt = Number.NEGATIVE_INFINITY;
-  const check = async () => {
+  const check = async (stopped: () => boolean) => {
     const reaped = await reapStaleWork(deps);
     if (reaped.tasks + reaped.restores > 0) logger.warn('work whose process is gone was recorded as failed', { ...reaped });
-    if (stopped || Date.now() - sweptAt < times.sweepEveryMs) return;
+    if (stopped() || Date.now() - sweptAt < times.sweepEveryMs) return;
     sweptAt = Date.now();
     const removed = await deps.backup.sweepLeftovers(times.leftoversAfterMs);
     if (removed > 0) logger.info('leftovers of interrupted backup work were removed', { removed });
   };
-  const loop = (delayMs: number) => {
-    timer = setTimeout(() => {
-      checking = check()
-        .catch((error: unknown) => logger.warn('stale work check failed', { error: loggedError(error) }))
-        .finally(() => {
-          if (!stopped) loop(times.everyMs);
-        });
-    }, delayMs);
-    timer.unref();
-  };
   // Soon after start, not during it: a process that just came up has the most to sweep.
-  loop(Math.min(times.everyMs, 1_000));
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await checking;
-    },
-  };
+  return every(times.everyMs, check, logger, 'stale work check failed', Math.min(times.everyMs, 1_000));
 }

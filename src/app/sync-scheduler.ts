@@ -4,6 +4,7 @@ import { syncDue } from '../domain/organization';
 import { organizationById } from '../queries/organizations';
 import { syncSchedules } from '../queries/repositories';
 import type { AppDeps } from './deps';
+import { every, type Repeating } from './every';
 import { systemPrincipal } from './principal';
 import { startSync } from './repository-sync';
 
@@ -12,13 +13,11 @@ import { startSync } from './repository-sync';
  * itself. Every process may run one: the start of a sync is refused while another runs, so an
  * organization is synced once per slot however many processes look.
  */
-export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: number, clock: () => Date = () => new Date()): { stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const tick = async () => {
+export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: number, clock: () => Date = () => new Date()): Repeating {
+  const tick = async (stopped: () => boolean) => {
     const now = clock();
     for (const { tenantId, organizationId, lastStartedAt } of await syncSchedules(deps.db)) {
-      if (stopped) return;
+      if (stopped()) return;
       const organization = await organizationById(deps.db, tenantId, organizationId);
       // A pending SSO organization has nobody to read GitLab as until it is authorized.
       if (organization === null || organization.passwordId === null || !syncDue(organization.repositoriesSync, lastStartedAt, now)) continue;
@@ -29,20 +28,5 @@ export function startSyncScheduler(deps: AppDeps, logger: Logger, everyMs: numbe
       );
     }
   };
-  const loop = () => {
-    timer = setTimeout(() => {
-      tick()
-        .catch((error: unknown) => logger.warn('sync schedule check failed', { error: loggedError(error) }))
-        .finally(() => {
-          if (!stopped) loop();
-        });
-    }, everyMs);
-  };
-  loop();
-  return {
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  return every(everyMs, tick, logger, 'sync schedule check failed');
 }
