@@ -1,8 +1,11 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { checkDigestChain, GENESIS_DIGEST_HASH, parsePayload } from '../audit/digest';
-import { tenantDigests } from '../audit/digest-table';
+import { tenantDigests, type StoredDigest } from '../audit/digest-table';
 import { signingKeys } from '../audit/signing-keys';
 import type { EventStore, Position } from '../eventstore/types';
 import type { SqlExecutor } from '../sql/database';
+import { digestFolder } from './audit-digests';
 
 export interface DigestCheck {
   digestsChecked: number;
@@ -26,8 +29,15 @@ interface Signed {
  * the log. The last finds what the hash chain alone cannot: a stream rewritten with its chain
  * recomputed no longer shows the hash a digest signed before the rewrite.
  */
-export async function checkTenantDigests(deps: { db: SqlExecutor; store: EventStore }, tenantId: string): Promise<DigestCheck> {
+export async function checkTenantDigests(
+  deps: { db: SqlExecutor; store: EventStore; auditDigests: { dir: string | null } },
+  tenantId: string,
+): Promise<DigestCheck> {
   const digests = await tenantDigests(deps.db, tenantId);
+  if (deps.auditDigests.dir !== null) {
+    const outside = await compareWithFiles(join(deps.auditDigests.dir, digestFolder(tenantId)), digests);
+    if (outside) return outside;
+  }
   const keys = new Map((await signingKeys(deps.db)).map((key) => [key.keyId, key.publicKeyPem]));
   const chain = checkDigestChain(digests, keys, GENESIS_DIGEST_HASH);
   if (chain.problem) {
@@ -84,4 +94,38 @@ export async function checkTenantDigests(deps: { db: SqlExecutor; store: EventSt
 async function eventAt(store: EventStore, stream: string, revision: number): Promise<{ hash: string; position: Position } | null> {
   const [event] = await store.readStream(stream, { fromRevision: BigInt(revision), maxCount: 1 });
   return event && event.revision === BigInt(revision) ? { hash: event.hash, position: event.position } : null;
+}
+
+/**
+ * The files written outside the database are the copies its owner cannot rewrite: a digest that
+ * is there but missing or different in the database was removed or changed there (the last ones
+ * of a chain too, which the chain alone cannot show).
+ */
+async function compareWithFiles(folder: string, digests: StoredDigest[]): Promise<DigestCheck | null> {
+  let names: string[];
+  try {
+    names = (await readdir(folder)).filter((name) => name.endsWith('.json') && !name.startsWith('.')).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const stored = new Map(digests.map((digest) => [`${digest.periodEnd.toISOString()}.json`, digest]));
+  for (const name of names) {
+    const periodEnd = name.slice(0, -'.json'.length);
+    const digest = stored.get(name);
+    let file: { payload?: unknown; signature?: unknown; keyId?: unknown } | null = null;
+    try {
+      file = JSON.parse(await readFile(join(folder, name), 'utf8'));
+    } catch {
+      // Unreadable: it vouches for nothing, and the database's copy is checked on its own.
+      continue;
+    }
+    const problem = !digest
+      ? `the digest ending ${periodEnd} is in ${folder} but not in the database: it was removed there`
+      : file?.payload !== digest.payload || file?.signature !== digest.signature || file?.keyId !== digest.keyId
+        ? `the digest ending ${periodEnd} in the database differs from its file in ${folder}`
+        : null;
+    if (problem) return { digestsChecked: 0, firstBrokenDigest: periodEnd, brokenCursor: null, problem };
+  }
+  return null;
 }

@@ -147,12 +147,12 @@ async function readPeriods(store: EventStore, tenants: { id: string }[], last: M
 }
 
 /** A tenant id as a folder name: ids are uuids or plain names, anything else is escaped. */
-function folderOf(tenantId: string): string {
+export function digestFolder(tenantId: string): string {
   return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tenantId) ? tenantId : encodeURIComponent(tenantId).replace(/\./g, '%2E');
 }
 
 export function digestFilePath(dir: string, digest: { tenantId: string; periodEnd: Date }): string {
-  return join(dir, folderOf(digest.tenantId), `${digest.periodEnd.toISOString()}.json`);
+  return join(dir, digestFolder(digest.tenantId), `${digest.periodEnd.toISOString()}.json`);
 }
 
 async function writeDigestFile(dir: string, digest: StoredDigest, onlyIfMissing: boolean): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash, verify } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDueDigests } from '../../src/app/audit-digests';
@@ -184,27 +184,49 @@ for (const store of apiStores) {
       });
     }
 
-    it('names a digest whose payload was altered, and one removed from the chain', async () => {
+    it('names a digest altered in the database, one altered there and in its file alike, and one removed', async () => {
       const db = api.service.backplane.db;
       const digests = await all();
       const target = digests[1];
       const seq = Number(target.cursor);
-      await db.query(`UPDATE audit_digests SET payload = replace(payload, '"eventCount":2', '"eventCount":1') WHERE tenant_id = $1 AND seq = $2`, [
-        tenantId,
-        seq,
-      ]);
+      const file = join(digestDir, tenantId, `${target.periodEnd}.json`);
+      const original = await readFile(file, 'utf8');
+      const altered = target.payload.replace('"eventCount":2', '"eventCount":1');
+      expect(altered).not.toBe(target.payload);
+      const setPayload = (payload: string) => db.query('UPDATE audit_digests SET payload = $3 WHERE tenant_id = $1 AND seq = $2', [tenantId, seq, payload]);
+      // In the database only: its file outside says otherwise.
+      await setPayload(altered);
+      expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: target.periodEnd, problem: expect.stringContaining('differs from its file') });
+      // In both: the signature no longer matches.
+      await writeFile(file, `${JSON.stringify({ ...JSON.parse(original), payload: altered })}\n`);
       expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: target.periodEnd, problem: expect.stringContaining('signature') });
-      await db.query('UPDATE audit_digests SET payload = $3 WHERE tenant_id = $1 AND seq = $2', [tenantId, seq, target.payload]);
+      await setPayload(target.payload);
+      await writeFile(file, original);
       expect(await verifyAudit()).toMatchObject({ ok: true });
 
-      const [row] = await db.query<Record<string, unknown>>('SELECT * FROM audit_digests WHERE tenant_id = $1 AND seq = $2', [tenantId, seq]);
-      await db.query('DELETE FROM audit_digests WHERE tenant_id = $1 AND seq = $2', [tenantId, seq]);
+      const select = 'SELECT * FROM audit_digests WHERE tenant_id = $1 AND seq = $2';
+      const remove = 'DELETE FROM audit_digests WHERE tenant_id = $1 AND seq = $2';
+      const putBack = async (row: Record<string, unknown>) => {
+        const columns = Object.keys(row);
+        await db.query(
+          `INSERT INTO audit_digests (${columns.join(', ')}) VALUES (${columns.map((_c, i) => `$${i + 1}`).join(', ')})`,
+          columns.map((column) => row[column]),
+        );
+      };
+      // From the middle of the chain: its file names it; without the file, the next digest's link does.
+      const [middle] = await db.query<Record<string, unknown>>(select, [tenantId, seq]);
+      await db.query(remove, [tenantId, seq]);
+      expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: target.periodEnd, problem: expect.stringContaining('not in the database') });
+      await rm(file);
       expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: digests[2].periodEnd, problem: expect.stringContaining('previous') });
-      const columns = Object.keys(row);
-      await db.query(
-        `INSERT INTO audit_digests (${columns.join(', ')}) VALUES (${columns.map((_c, i) => `$${i + 1}`).join(', ')})`,
-        columns.map((column) => row[column]),
-      );
+      await putBack(middle);
+      await writeFile(file, original);
+      // The last one, which no later link names: only its file shows it was there.
+      const last = digests.at(-1)!;
+      const [tail] = await db.query<Record<string, unknown>>(select, [tenantId, Number(last.cursor)]);
+      await db.query(remove, [tenantId, Number(last.cursor)]);
+      expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: last.periodEnd, problem: expect.stringContaining('not in the database') });
+      await putBack(tail);
       expect(await verifyAudit()).toMatchObject({ ok: true });
     });
 
