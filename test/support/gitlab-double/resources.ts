@@ -2,8 +2,17 @@
  * The JSON GitLab answers with, in its snake_case, for the fields clients read. What a project
  * holds (issues, notes, releases...) is in metadata.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { closedIssues, projectCreatedAt, projectLastActivityAt } from './metadata';
 import { fullPathOf, type Group, type Model, type Project, type Token, type User } from './model';
+
+/** Made at start, so that no file holds a token: GitLab shows a project's runner registration token to its maintainers. */
+const RUNNERS_TOKEN_SALT = randomBytes(9).toString('base64url');
+
+/** The project's runner registration token as this double serves it: a secret a backup must not keep. */
+export function runnersTokenOf(project: Pick<Project, 'id'>): string {
+  return `GR1348941${RUNNERS_TOKEN_SALT}${project.id}`;
+}
 
 export function userJson(user: User, baseUrl: string) {
   return { id: user.id, username: user.username, name: user.username, state: 'active', web_url: `${baseUrl}/${user.username}` };
@@ -91,6 +100,7 @@ export function projectJson(project: Project, baseUrl: string) {
     resolve_outdated_diff_discussions: false,
     shared_runners_enabled: true,
     ci_config_path: null,
+    runners_token: runnersTokenOf(project),
     ...project.stored?.settings,
   };
 }
