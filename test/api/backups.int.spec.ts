@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { gitlabGroup } from '../support/gitlab-accounts';
+import { runnersTokenOf } from '../support/gitlab-double/resources';
 import { buildScenario, ops, protectListedRepositories, type Scenario } from '../support/scenario';
 
 const run = promisify(execFile);
@@ -157,6 +158,15 @@ for (const store of apiStores) {
       const manifest = JSON.parse(await readFile(join(folder, 'api', 'manifest.json'), 'utf8'));
       expect(manifest.repository.fullPath).toBe(projects[0].fullPath);
 
+      // The project's settings are kept, its runner registration token (which the double serves, as GitLab does to maintainers) is not.
+      const runnersToken = runnersTokenOf(projects[0]);
+      const served = await fetch(`${api.gitlab.url}/api/v4/projects/${projects[0].id}`, { headers: { 'private-token': s.secrets[0] } });
+      expect(((await served.json()) as { runners_token?: string }).runners_token).toBe(runnersToken);
+      const settings = await readFile(join(folder, 'api', 'metadata', 'project.json'), 'utf8');
+      expect(JSON.parse(settings)).toMatchObject({ id: projects[0].id, path_with_namespace: projects[0].fullPath, shared_runners_enabled: true });
+      expect(JSON.parse(settings)).not.toHaveProperty('runners_token');
+      for (const { bytes } of await filesUnder(folder)) expect(bytes.includes(runnersToken)).toBe(false);
+
       // Nothing of the repository's content or of a token is readable in storage.
       const stored = await filesUnder(join(storage.dataDir, 'backups', 'storage'));
       expect(stored.length).toBeGreaterThan(0);
@@ -164,6 +174,7 @@ for (const store of apiStores) {
         expect(bytes.includes(MARKER)).toBe(false);
         expect(bytes.includes('export const answer')).toBe(false);
         for (const secret of s.secrets) expect(bytes.includes(secret)).toBe(false);
+        expect(bytes.includes(runnersToken)).toBe(false);
       }
       // The mirror keeps no token in its configuration.
       const mirrors = await filesUnder(join(storage.dataDir, 'backups', 'mirrors'));

@@ -16,6 +16,7 @@ import {
 } from '../backup/manifest';
 import type { SnapshotStore } from '../backup/snapshot-store';
 import type { GitLabSession } from '../gitlab-port';
+import { withoutSecrets } from './secret-fields';
 
 /** Sends one request with whichever member the run hands it. */
 export type Call = <T>(send: (session: GitLabSession) => Promise<T>) => Promise<T>;
@@ -173,7 +174,7 @@ async function readMetadata(projectId: number, project: Item, call: Call, tally:
   }
   const files = {} as Manifest['metadata'];
   for (const kind of METADATA_KINDS) {
-    const content = kind === 'project' ? project : lists[kind];
+    const content = kind === 'project' ? withoutSecrets(project) : lists[kind];
     const object = await tally.put(Buffer.from(JSON.stringify(content)));
     files[kind] = { ...object, count: kind === 'project' ? 1 : lists[kind].length };
   }
