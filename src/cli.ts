@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { openBackplane, type Backplane } from './backplane';
+import { openBackplane, openDatabase, type Backplane } from './backplane';
 import { verifyExport } from './audit-export/verify-command';
-import { rotateAuditKeyCommand } from './audit/rotate-command';
-import { describeStore, loadConfig } from './config';
+import { rotateAuditKey } from './audit/signing-keys';
+import { describeStore, loadConfig, type Config } from './config';
 import { rebuildProjection, type RebuildProgress } from './core/rebuild';
 import { verifyLog } from './eventstore/verify';
 
@@ -77,6 +77,22 @@ async function status(backplane: Backplane): Promise<number> {
     process.stdout.write(`${runner.name}: ${checkpoint ? `at ${checkpoint.position ?? 'start'}, ${checkpoint.eventsApplied} events applied` : 'never run'}\n`);
   }
   return 0;
+}
+
+/**
+ * Retires the audit digests' signing key and makes a new one (or takes BACKPLANE_AUDIT_SIGNING_KEY's).
+ * Run with the data folder of the servers that sign: on PostgreSQL they sign with the new key from their next digest.
+ */
+async function rotateAuditKeyCommand(config: Config): Promise<number> {
+  const db = await openDatabase(config);
+  try {
+    process.stderr.write(`store: ${describeStore(config)}\n`);
+    const { retired, active } = await rotateAuditKey(db, { pem: config.auditSigningKey, dataDir: config.dataDir });
+    process.stdout.write(`${retired ? `retired audit signing key ${retired}; ` : ''}digests are signed with key ${active} from now on\n`);
+    return 0;
+  } finally {
+    await db.close();
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,11 +1,18 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ConfigError } from '../config';
+import { BackplaneError } from '../errors';
 import type { SqlDatabase, SqlExecutor } from '../sql/database';
 import { migrate, type Migration } from '../sql/migrate';
 import { DIGEST_ALGORITHM, keyIdOf, publicKeyPem } from './digest';
 import { syncFolder, writeDurably } from './durable-file';
+
+/** The signing key is missing, malformed, or not the one the database signs with: the process is not set up to sign. */
+export class AuditKeyError extends BackplaneError {
+  constructor(message: string) {
+    super('INVALID_CONFIG', message);
+  }
+}
 
 /** The private key's file in the data folder, when BACKPLANE_AUDIT_SIGNING_KEY is not set. */
 export const AUDIT_KEY_FILE = 'audit-signing.key';
@@ -130,12 +137,12 @@ export async function rotateAuditKey(db: SqlDatabase, source: SigningKeySource):
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['backplane-audit-keys']);
     retiredId = await activeKeyId(tx);
     if (retiredId === keyId) {
-      throw new ConfigError(
+      throw new AuditKeyError(
         `key ${keyId} is already the active audit signing key: set BACKPLANE_AUDIT_SIGNING_KEY to the new key, or unset it to have one made`,
       );
     }
     const [known] = await tx.query('SELECT 1 FROM audit_signing_keys WHERE key_id = $1', [keyId]);
-    if (known) throw new ConfigError(`key ${keyId} was used before and is retired: a retired key does not sign again`);
+    if (known) throw new AuditKeyError(`key ${keyId} was used before and is retired: a retired key does not sign again`);
     await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL');
     await tx.query('INSERT INTO audit_signing_keys (key_id, algorithm, public_key_pem) VALUES ($1, $2, $3)', [keyId, DIGEST_ALGORITHM, publicKeyPem(next)]);
   });
@@ -158,7 +165,7 @@ async function loadKey(db: SqlExecutor, source: SigningKeySource): Promise<Signi
     // Another process on this database made the key: a new one here could only be refused.
     const active = await activeKeyId(db);
     if (active !== null) {
-      throw new ConfigError(
+      throw new AuditKeyError(
         `the database's audit digests are signed with key ${active}, which is not in ${file}: copy the key file of the process that made it there (mode 0600), or set BACKPLANE_AUDIT_SIGNING_KEY to it`,
       );
     }
@@ -224,9 +231,9 @@ function parsePrivateKey(pem: string, where: string): KeyObject {
   try {
     key = createPrivateKey(pem);
   } catch {
-    throw new ConfigError(`${where} must hold an Ed25519 private key in PEM (e.g. from \`openssl genpkey -algorithm ed25519\`)`);
+    throw new AuditKeyError(`${where} must hold an Ed25519 private key in PEM (e.g. from \`openssl genpkey -algorithm ed25519\`)`);
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new ConfigError(`${where} holds a ${key.asymmetricKeyType} key; audit digests are signed with Ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new AuditKeyError(`${where} holds a ${key.asymmetricKeyType} key; audit digests are signed with Ed25519`);
   return key;
 }
 
@@ -238,14 +245,14 @@ function describe(source: SigningKeySource): string {
   return source.pem ? 'BACKPLANE_AUDIT_SIGNING_KEY' : join(source.dataDir, AUDIT_KEY_FILE);
 }
 
-function conflict(ours: string, active: string, source: SigningKeySource): ConfigError {
-  return new ConfigError(
+function conflict(ours: string, active: string, source: SigningKeySource): AuditKeyError {
+  return new AuditKeyError(
     `the audit signing key ${ours} (${describe(source)}) is not the database's active key ${active}: every process on one database signs with the same key; give this one that key (BACKPLANE_AUDIT_SIGNING_KEY, or the key file of the process that made it), or make a new one for all with \`backplane rotate-audit-key\``,
   );
 }
 
-function retired(ours: string, source: SigningKeySource): ConfigError {
-  return new ConfigError(
+function retired(ours: string, source: SigningKeySource): AuditKeyError {
+  return new AuditKeyError(
     `the audit signing key ${ours} (${describe(source)}) was retired: a retired key does not sign again; give this process the active key`,
   );
 }
