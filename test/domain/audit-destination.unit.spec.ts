@@ -1,0 +1,124 @@
+import {
+  auditDestination,
+  type AuditDestinationCommand,
+  type AuditDestinationEvent,
+  EVENT_TYPE_NAMES,
+  isLoopbackHost,
+} from '../../src/domain/audit-destination';
+import { deciderSpec } from '../support/decider-spec';
+
+const spec = deciderSpec(auditDestination);
+
+type AddData = Extract<AuditDestinationCommand, { type: 'AddAuditDestination' }>['data'];
+const add = (overrides: Partial<AddData> = {}): AuditDestinationCommand => ({
+  type: 'AddAuditDestination',
+  data: {
+    id: 'd1',
+    name: 'siem',
+    url: 'https://siem.example.test/ingest',
+    eventTypes: null,
+    passwordId: 'p1',
+    addedAt: '2026-01-02T03:04:05.000Z',
+    known: { nameTaken: false, passwordExists: true },
+    ...overrides,
+  },
+});
+const added: AuditDestinationEvent = {
+  type: 'AuditDestinationAdded',
+  data: { id: 'd1', name: 'siem', url: 'https://siem.example.test/ingest', eventTypes: null, passwordId: 'p1', addedAt: '2026-01-02T03:04:05.000Z' },
+};
+const removed: AuditDestinationEvent = { type: 'AuditDestinationRemoved', data: { id: 'd1', name: 'siem' } };
+const remove: AuditDestinationCommand = { type: 'RemoveAuditDestination', data: { id: 'd1' } };
+
+describe('audit destination', () => {
+  describe('AddAuditDestination', () => {
+    it('adds a destination by its URL and the password entry of its secret', () => {
+      spec.given([]).when(add()).then([added]);
+    });
+
+    it('trims the name, and keeps each event type once', () => {
+      spec
+        .given([])
+        .when(add({ name: ' siem ', eventTypes: ['PlanCreated', 'PlanDeleted', 'PlanCreated'] }))
+        .then([{ ...added, data: { ...added.data, eventTypes: ['PlanCreated', 'PlanDeleted'] } }]);
+    });
+
+    it('takes http to a loopback host only', () => {
+      for (const url of ['http://127.0.0.1:9000/in', 'http://127.8.9.10/in', 'http://localhost:1/', 'http://[::1]:8080/x']) {
+        spec
+          .given([])
+          .when(add({ url }))
+          .then([{ ...added, data: { ...added.data, url: new URL(url).href } }]);
+      }
+      for (const url of ['http://siem.example.test/in', 'http://10.0.0.1/in', 'http://128.0.0.1/', 'ftp://127.0.0.1/']) {
+        spec
+          .given([])
+          .when(add({ url }))
+          .thenRefuses('INVALID_INPUT', /^url: must be https/);
+      }
+    });
+
+    it('refuses a URL with credentials or a fragment, or no URL at all', () => {
+      spec
+        .given([])
+        .when(add({ url: 'https://user:secret@siem.example.test/' }))
+        .thenRefuses('INVALID_INPUT', /^url: must not carry credentials/);
+      spec
+        .given([])
+        .when(add({ url: 'https://siem.example.test/#x' }))
+        .thenRefuses('INVALID_INPUT', /^url: must not carry a fragment/);
+      spec
+        .given([])
+        .when(add({ url: 'https://siem.example.test/#' }))
+        .thenRefuses('INVALID_INPUT', /^url: must not carry a fragment/);
+      spec
+        .given([])
+        .when(add({ url: 'siem' }))
+        .thenRefuses('INVALID_INPUT', /^url: not a URL/);
+    });
+
+    it('refuses unknown event types, naming them, and an empty list', () => {
+      spec
+        .given([])
+        .when(add({ eventTypes: ['PlanCreated', 'NoSuchEvent'] }))
+        .thenRefuses('INVALID_INPUT', /^eventTypes: unknown event type "NoSuchEvent"$/);
+      spec
+        .given([])
+        .when(add({ eventTypes: [] }))
+        .thenRefuses('INVALID_INPUT', /^eventTypes:/);
+    });
+
+    it('refuses an empty or taken name, a missing password entry, and a second add', () => {
+      spec
+        .given([])
+        .when(add({ name: '  ' }))
+        .thenRefuses('INVALID_INPUT', /^name:/);
+      spec
+        .given([])
+        .when(add({ known: { nameTaken: true, passwordExists: true } }))
+        .thenRefuses('CONFLICT', /^name: .*"siem" already exists/);
+      spec
+        .given([])
+        .when(add({ known: { nameTaken: false, passwordExists: false } }))
+        .thenRefuses('INVALID_INPUT', /^passwordId: no password p1/);
+      spec.given([added]).when(add()).thenRefuses('CONFLICT');
+    });
+  });
+
+  describe('RemoveAuditDestination', () => {
+    it('removes an added destination, naming it', () => {
+      spec.given([added]).when(remove).then([removed]);
+    });
+
+    it('refuses one never added or already removed', () => {
+      spec.given([]).when(remove).thenRefuses('NOT_FOUND');
+      spec.given([added, removed]).when(remove).thenRefuses('NOT_FOUND');
+    });
+  });
+
+  it('knows the event types recorded, its own included, and loopback hosts', () => {
+    expect(EVENT_TYPE_NAMES).toEqual(expect.arrayContaining(['AuditDestinationAdded', 'PlanCredentialToggled', 'BackupTaskFailed', 'TenantCreated']));
+    expect(isLoopbackHost('LOCALHOST')).toBe(true);
+    expect(isLoopbackHost('127.0.0.1.example.test')).toBe(false);
+  });
+});
