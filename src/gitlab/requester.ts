@@ -174,6 +174,7 @@ export function requestHandler(options: RequesterOptions = {}) {
     const started = now();
     let rateLimitWaited = 0;
     let failures = 0;
+    const idempotent = !NOT_IDEMPOTENT.has(method.toUpperCase());
 
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0 && options.beforeRetry) await unlessAborted(options.beforeRetry(), cancel, aborted);
@@ -222,6 +223,8 @@ export function requestHandler(options: RequesterOptions = {}) {
           continue;
         }
         if (response.status >= 500) {
+          // GitLab may have done it before failing: a write done twice (two issues) is worse than one that fails.
+          if (!idempotent) throw new GitLabError('SERVER_ERROR', `${said} (not retried: GitLab may have done it)`, { status: response.status });
           retryReason = { failure: 'SERVER_ERROR', message: said, status: response.status };
         } else {
           throw new GitLabError(failureOf(response.status), said, { status: response.status, rateLimit, ...(description && { gitlabMessage: description }) });
@@ -235,6 +238,10 @@ export function requestHandler(options: RequesterOptions = {}) {
           throw new GitLabError('TIMEOUT', `${what} to GitLab at ${origin} was cancelled`);
         } else {
           retryReason = { failure: 'UNREACHABLE', message: `GitLab at ${origin} did not answer ${what}: ${redact(networkReason(error), secrets)}` };
+        }
+        // A write is sent again only when it surely never reached GitLab: no connection was made.
+        if (!idempotent && (bound.timedOut() || !neverConnected(error))) {
+          throw new GitLabError(retryReason.failure, `${retryReason.message} (not retried: GitLab may have done it)`);
         }
       } finally {
         bound.release();
@@ -332,6 +339,22 @@ async function describe(response: Response, clean: (text: string) => string): Pr
 }
 
 /** The innermost reason of a fetch failure ("connect ECONNREFUSED 127.0.0.1:9"), not undici's "fetch failed". */
+/** Methods that may do something twice when sent twice: retried only when no connection was made. */
+const NOT_IDEMPOTENT = new Set(['POST', 'PATCH']);
+/** Failures before a connection was made: the request cannot have reached GitLab. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether the error (or one of its causes) says no connection was made. */
+function neverConnected(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECT_FAILURES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 function networkReason(error: unknown): string {
   let current: unknown = error;
   let reason = 'no answer';

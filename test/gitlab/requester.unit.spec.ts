@@ -10,7 +10,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 /** A handler whose fetch answers from a script, and whose sleeps only add up. */
-function handler(answers: (() => Response | Promise<Response>)[], options: RequesterOptions = {}) {
+function handler(answers: ((init: RequestInit) => Response | Promise<Response>)[], options: RequesterOptions = {}) {
   const slept: number[] = [];
   let time = NOW;
   const calls: { url: string; headers: Record<string, string> }[] = [];
@@ -25,13 +25,22 @@ function handler(answers: (() => Response | Promise<Response>)[], options: Reque
       calls.push({ url: url.toString(), headers: init.headers as Record<string, string> });
       const next = answers.shift();
       if (!next) throw new Error('no more answers');
-      return next();
+      return next(init);
     },
     ...options,
   });
   const get = (endpoint: string, searchParams = '') =>
     handle(endpoint, { method: 'GET', prefixUrl: 'https://gitlab.example.com/api/v4', headers: { 'private-token': TOKEN }, searchParams });
-  return { get, slept, calls };
+  const send = (method: string, endpoint: string) =>
+    handle(endpoint, { method, prefixUrl: 'https://gitlab.example.com/api/v4', headers: { 'private-token': TOKEN }, body: '{}' });
+  return { get, send, slept, calls };
+}
+
+/** A fetch failure as undici reports it: a TypeError whose cause carries the system's code. */
+function networkError(code: string): () => never {
+  return () => {
+    throw new TypeError('fetch failed', { cause: Object.assign(new Error(`${code} 127.0.0.1:443`), { code }) });
+  };
 }
 
 describe('the request handler', () => {
@@ -89,6 +98,36 @@ describe('the request handler', () => {
     // Half of 200·2^n (random() is 0.5), the last one cut to what is left of the 3 s.
     expect(slept.slice(0, 4)).toEqual([100, 200, 400, 800]);
     expect(slept.reduce((a, b) => a + b, 0)).toBe(3_000);
+  });
+
+  it('sends a write (POST, PATCH) once when GitLab may have done it: a 5xx, a timeout or a connection lost after it was made', async () => {
+    for (const method of ['POST', 'PATCH']) {
+      const failed = handler([() => json(502, { message: '502 Bad Gateway' }), () => json(201, { id: 1 })]);
+      const error = (await failed.send(method, 'projects/1/issues').catch((e: unknown) => e)) as GitLabError;
+      expect(error).toBeInstanceOf(GitLabError);
+      expect(error.failure).toBe('SERVER_ERROR');
+      expect(error.message).toBe(`GitLab answered ${method} /api/v4/projects/1/issues with 502: 502 Bad Gateway (not retried: GitLab may have done it)`);
+      expect(failed.calls).toHaveLength(1);
+    }
+    const reset = handler([networkError('ECONNRESET'), () => json(201, { id: 1 })]);
+    await expect(reset.send('POST', 'projects/1/issues')).rejects.toMatchObject({ failure: 'UNREACHABLE', message: expect.stringMatching(/not retried/) });
+    expect(reset.calls).toHaveLength(1);
+    // Like fetch, the answer that never comes ends when the attempt's signal does.
+    const never = (init: RequestInit) => new Promise<Response>((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
+    const slow = handler([never, () => json(201, { id: 1 })], { timeoutMs: 50 });
+    await expect(slow.send('POST', 'projects/1/issues')).rejects.toMatchObject({ failure: 'TIMEOUT', message: expect.stringMatching(/not retried/) });
+    expect(slow.calls).toHaveLength(1);
+  });
+
+  it('sends a write again when no connection was made, and retries reads and idempotent writes after a 5xx', async () => {
+    const refused = handler([networkError('ECONNREFUSED'), () => json(201, { id: 7 })]);
+    await expect(refused.send('POST', 'projects/1/issues')).resolves.toMatchObject({ status: 201, body: { id: 7 } });
+    expect(refused.calls).toHaveLength(2);
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const retried = handler([() => json(503, {}), () => json(200, { ok: true })]);
+      await expect(retried.send(method, 'projects/1')).resolves.toMatchObject({ status: 200 });
+      expect(retried.calls).toHaveLength(2);
+    }
   });
 
   it('keeps the token out of messages even when GitLab echoes it', async () => {
