@@ -1,4 +1,5 @@
 import { combineProjections, type Projection } from '../src/core/projection';
+import { auditDestinationsProjection } from './audit-destinations';
 import { auditLogProjection } from './audit-log';
 import { credentialsProjection } from './credentials';
 import { devicesProjection } from './devices';
@@ -30,6 +31,7 @@ export const productProjection = combineProjections('product', [
   snapshotsProjection,
   restoresProjection,
   storagesProjection,
+  auditDestinationsProjection,
 ]);
 
 /** Every read model Backplane maintains, as the runners apply them. */

@@ -1,0 +1,65 @@
+import type { Projection } from '../src/core/projection';
+import type { AuditDestinationEvent } from '../src/domain/audit-destination';
+import { actorJson, dataOf, eventContext } from './event-context';
+
+/**
+ * The SIEM endpoints tenants added: where events go, which ones, the password entry whose secret
+ * signs them (never the secret), who added and removed each, and the log position of its
+ * addition, where its delivery starts.
+ */
+export const auditDestinationsProjection: Projection = {
+  name: 'audit-destinations',
+  version: 1,
+  tables: ['audit_destinations'],
+  schema: [
+    `CREATE TABLE audit_destinations (
+       id uuid PRIMARY KEY,
+       tenant_id text NOT NULL,
+       name text NOT NULL,
+       url text NOT NULL,
+       event_types jsonb,
+       password_id uuid NOT NULL,
+       added_position text NOT NULL,
+       added_at timestamptz NOT NULL,
+       added_by jsonb NOT NULL,
+       removed_at timestamptz,
+       removed_by jsonb)`,
+    'CREATE INDEX audit_destinations_tenant ON audit_destinations (tenant_id)',
+  ],
+  filter: { streamPrefixes: ['audit-destination-'] },
+  apply(recorded) {
+    const context = eventContext(recorded);
+    const event = { type: recorded.type, data: dataOf(recorded) } as AuditDestinationEvent;
+    switch (event.type) {
+      case 'AuditDestinationAdded': {
+        const { id, name, url, eventTypes, passwordId, addedAt } = event.data;
+        return [
+          {
+            sql: `INSERT INTO audit_destinations (id, tenant_id, name, url, event_types, password_id, added_position, added_at, added_by)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            params: [
+              id,
+              context.tenantId,
+              name,
+              url,
+              eventTypes === null ? null : JSON.stringify(eventTypes),
+              passwordId,
+              recorded.position,
+              addedAt,
+              actorJson(context),
+            ],
+          },
+        ];
+      }
+      case 'AuditDestinationRemoved':
+        return [
+          {
+            sql: 'UPDATE audit_destinations SET removed_at = $2, removed_by = $3 WHERE id = $1',
+            params: [event.data.id, context.occurredAt, actorJson(context)],
+          },
+        ];
+      default:
+        return [];
+    }
+  },
+};
