@@ -3,7 +3,7 @@ import { exportEvidence } from '../app/audit-export-evidence';
 import { exportCsv, exportLines, startExport } from '../app/audit-export';
 import type { AppDeps } from '../app/deps';
 import { TarGzWriter } from '../archive/tar-gz';
-import { writeBundle } from '../audit-export/bundle';
+import { exportJsonOf, writeBundle } from '../audit-export/bundle';
 import { ExportParamError, type ExportFormat, parseExportParams } from '../audit-export/export-params';
 import { loggedError, type Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
@@ -49,24 +49,23 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
       if (!res.writableFinished) gone.abort();
     });
     const job = await startExport(app, principal.tenantId, request.query);
+    // Read before the headers go, so that a failure here is still an answer of its own.
+    const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, { from: request.query.from, to: request.query.to }) : null;
     const madeAt = new Date();
     const name = `audit-${madeAt.toISOString().replaceAll(':', '')}.${EXTENSIONS[request.format]}`;
     res.status(200).set({ 'content-type': CONTENT_TYPES[request.format], 'content-disposition': `attachment; filename="${name}"` });
     res.flushHeaders();
     try {
-      if (request.format === 'bundle') {
+      if (evidence) {
         const writer = new TarGzWriter();
         // Unread, the archive's writes would wait for 'drain' for ever.
         gone.signal.addEventListener('abort', () => writer.output.destroy());
         const sending = pump(writer.output, res, gone.signal);
-        const { from, to, types, ...ids } = request.query;
-        const evidence = await exportEvidence(app, principal.tenantId, { from, to });
-        const filtered = types !== undefined || Object.keys(ids).length > 0;
         await Promise.all([
           writeBundle(
             writer,
             {
-              exportJson: `${JSON.stringify({ tenantId: principal.tenantId, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, filters: { types: types ?? null, ...ids }, complete: !filtered }, null, 2)}\n`,
+              exportJson: exportJsonOf(principal.tenantId, request.query),
               keysJson: evidence.keysJson,
               digestsJsonl: evidence.digestsJsonl,
               eventLines: () => exportLines(app, job),
