@@ -1,5 +1,5 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BackplaneError } from '../errors';
 import type { SqlDatabase, SqlExecutor } from '../sql/database';
@@ -170,7 +170,7 @@ async function loadKey(db: SqlExecutor, source: SigningKeySource): Promise<Signi
       );
     }
     try {
-      // 'wx': of two processes starting at once on one folder, one makes the key and the other reads it.
+      // Of two processes starting at once on one folder, one makes the key and the other reads it.
       await makeKeyFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -191,14 +191,25 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * Writes the new key whole under another name, then links it to the key file's name, which fails
+ * when the name is taken: a process starting beside this one reads either no file or all of it.
+ */
 async function makeKeyFile(file: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const handle = await open(file, 'wx', 0o600);
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
   try {
     await handle.writeFile(pemOf(generateKeyPairSync('ed25519').privateKey), 'utf8');
     await handle.sync();
   } finally {
     await handle.close();
+  }
+  try {
+    await link(temporary, file);
+    await syncFolder(dirname(file));
+  } finally {
+    await unlink(temporary);
   }
 }
 

@@ -39,6 +39,12 @@ for (const database of testDatabases) {
       expect(JSON.stringify(keys)).not.toContain('PRIVATE');
     });
 
+    it('gives two processes starting at once on one folder the same key', async () => {
+      const [a, b] = await Promise.all([AuditSigner.open(db, { dataDir }), AuditSigner.open(db, { dataDir })]);
+      expect((await a.current()).keyId).toBe((await b.current()).keyId);
+      expect(await signingKeys(db)).toHaveLength(1);
+    });
+
     it('signs with BACKPLANE_AUDIT_SIGNING_KEY when it is set, and refuses one that is not an Ed25519 private key', async () => {
       const pem = pemOf();
       expect((await (await AuditSigner.open(db, { pem, dataDir })).current()).keyId).toBe(keyIdOf(pem));
