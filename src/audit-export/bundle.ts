@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Gzip } from 'node:zlib';
 import type { TarGzWriter } from '../archive/tar-gz';
-import type { AuditQuery } from '../queries/audit';
+import type { ExportFilter } from './export-params';
 import { VERIFY_MD } from './verify-md';
 
 /** What a bundle holds; the generated files are made twice (sized, then sent) and must come out the same both times. */
@@ -50,7 +50,7 @@ async function addGenerated(writer: TarGzWriter, name: string, make: () => Async
 }
 
 /** export.json: what was asked for. Complete when only time narrowed it: then a stream's revisions in the bundle have no gap. */
-export function exportJsonOf(tenantId: string, query: AuditQuery): string {
+export function exportJsonOf(tenantId: string, query: ExportFilter): string {
   const { from, to, types, ...ids } = query;
   const complete = types === undefined && Object.keys(ids).length === 0;
   const manifest = { tenantId, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, filters: { types: types ?? null, ...ids }, complete };

@@ -1,12 +1,20 @@
-import { DateTime } from '../graphql/shared/scalars';
-import type { AuditQuery } from '../queries/audit';
+/** auditLog's filters (every one given must match); the same shape as the audit history's query. */
+export interface ExportFilter {
+  organizationId?: string;
+  planId?: string;
+  credentialId?: string;
+  actorId?: string;
+  types?: string[];
+  from?: Date;
+  to?: Date;
+}
 
 export const EXPORT_FORMATS = ['jsonl', 'csv', 'bundle'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportRequest {
   format: ExportFormat;
-  query: AuditQuery;
+  query: ExportFilter;
 }
 
 /** A parameter the export refuses, named, with why (never quoting its value). */
@@ -38,7 +46,7 @@ export function parseExportParams(params: Record<string, unknown>): ExportReques
   }
   const format = single(params, 'format') ?? 'jsonl';
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new ExportParamError('format', `format must be one of ${EXPORT_FORMATS.join(', ')}`);
-  const query: AuditQuery = {};
+  const query: ExportFilter = {};
   for (const name of ID_PARAMS) {
     const value = single(params, name);
     if (value === undefined) continue;
@@ -73,12 +81,22 @@ function single(params: Record<string, unknown>, name: string): string | undefin
   return value;
 }
 
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const FIRST = Date.parse('0001-01-01T00:00:00Z');
+const LAST = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** An ISO 8601 instant with its offset, as the API's DateTime takes it: a day that exists, in the years 1 to 9999. */
 function instant(params: Record<string, unknown>, name: string): Date | undefined {
   const value = single(params, name);
   if (value === undefined) return undefined;
-  try {
-    return DateTime.parseValue(value) as Date;
-  } catch {
+  const match = ISO_INSTANT.exec(value);
+  const time = match ? Date.parse(value) : Number.NaN;
+  // Date.parse rolls 30 February over into March: the day must be the one written.
+  const day = new Date(0);
+  if (match) day.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  const real = match !== null && day.getUTCDate() === Number(match[3]) && Number(match[4]) < 24 && Number(match[5]) < 60 && Number(match[6] ?? 0) < 60;
+  if (!real || !(time >= FIRST && time <= LAST)) {
     throw new ExportParamError(name, `${name} must be an ISO 8601 instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, such as 2026-01-31T00:00:00Z`);
   }
+  return new Date(time);
 }

@@ -1,0 +1,40 @@
+import { ExportParamError, parseExportParams } from '../../src/audit-export/export-params';
+
+const refused = (params: Record<string, unknown>): string => {
+  try {
+    parseExportParams(params);
+  } catch (error) {
+    if (error instanceof ExportParamError) return error.param;
+    throw error;
+  }
+  throw new Error('accepted');
+};
+
+describe('the export parameters', () => {
+  it('takes auditLog’s filters', () => {
+    expect(
+      parseExportParams({ format: 'csv', from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00.5+01:00', types: ['A,B', 'C'], planId: 'p', actorId: 'a' }),
+    ).toEqual({
+      format: 'csv',
+      query: { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-31T23:00:00.500Z'), types: ['A', 'B', 'C'], planId: 'p', actorId: 'a' },
+    });
+    expect(parseExportParams({})).toEqual({ format: 'jsonl', query: {} });
+  });
+
+  it.each([
+    [{ from: '2026-02-30T00:00:00Z' }, 'from'],
+    [{ from: '2026-02-29T00:00:00Z' }, 'from'],
+    [{ from: '2026-01-01' }, 'from'],
+    [{ to: '0000-12-31T00:00:00Z' }, 'to'],
+    [{ to: '2026-01-01T25:00:00Z' }, 'to'],
+    [{ from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'to'],
+    [{ format: ['csv', 'jsonl'] }, 'format'],
+    [{ types: '' }, 'types'],
+    [{ organizationId: '' }, 'organizationId'],
+    [{ credentialId: 'x'.repeat(201) }, 'credentialId'],
+    [{ actorId: 'a\u0007' }, 'actorId'],
+    [{ after: 'x' }, 'after'],
+  ])('refuses %j naming %s', (params, name) => {
+    expect(refused(params)).toBe(name);
+  });
+});
