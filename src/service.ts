@@ -6,6 +6,8 @@ import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import { OAuthAuthorizations } from './auth/oauth-authorizations';
 import { openAuditDigests } from './app/audit-digests';
 import { startAuditDigestScheduler } from './app/audit-digests-schedule';
+import { DELIVERY_DEFAULTS, type DeliveriesSettings, startAuditDeliveries } from './app/audit-delivery/deliveries';
+import { DeliveryStates } from './app/audit-delivery/delivery-state';
 import type { AppDeps, WorkSettings } from './app/deps';
 import { Jobs } from './app/jobs';
 import { TaskHeartbeats } from './app/task-heartbeats';
@@ -49,6 +51,8 @@ export interface ServiceOptions {
   scheduleClock?: () => Date;
   /** How often work whose process is gone is looked for, and leftovers swept. */
   staleWork?: Partial<StaleWorkTimes>;
+  /** Deliveries to SIEM destinations: request deadline, retry waits, how often destinations are looked for. */
+  auditDelivery?: Partial<DeliveriesSettings>;
 }
 
 /** Stale work looked for every five minutes; leftovers swept at start and daily, once a day old. */
@@ -67,6 +71,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const tokens = await ApiTokenDigests.open(backplane.db);
     const heartbeats = await TaskHeartbeats.open(backplane.db);
     const authorizations = await OAuthAuthorizations.open(backplane.db);
+    const deliveryStates = await DeliveryStates.open(backplane.db);
     const auditDigests = await openAuditDigests(backplane.db, {
       pem: config.auditSigningKey,
       dataDir: config.dataDir,
@@ -136,6 +141,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
     const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
+    const deliveries = startAuditDeliveries({ ...app, states: deliveryStates }, logger, { ...DELIVERY_DEFAULTS, ...options.auditDelivery });
     return {
       backplane,
       app,
@@ -144,7 +150,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       bootstrapped: bootstrap !== null,
       async close() {
         // Checks under way end before the database closes under them.
-        await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop()]);
+        await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop(), deliveries.stop()]);
         await running.close();
         await jobs.close();
         await backplane.close();

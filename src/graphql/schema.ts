@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AuditDestinationResolver } from './audit-destinations/audit-destination.resolver';
 import { AuditDigestResolver } from './audit/audit-digest.resolver';
 import { AuditResolver, PlanCredentialToggledResolver } from './audit/audit.resolver';
 import { authChecker } from './auth-checker';
@@ -32,6 +33,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       AuditResolver,
       PlanCredentialToggledResolver,
       AuditDigestResolver,
+      AuditDestinationResolver,
       RepositoryResolver,
       OrganizationSyncResolver,
       TaskResolver,

@@ -116,6 +116,11 @@ const snapshotOps = {
   updatePlanBackupSettings: 'mutation($planId: ID!, $input: PlanBackupSettingsInput!) { updatePlanBackupSettings(planId: $planId, input: $input) { id } }',
   pruneSnapshots: 'mutation($planId: ID!) { pruneSnapshots(planId: $planId) }',
 };
+const destinationOps = {
+  add: 'mutation($input: AddAuditDestinationInput!) { addAuditDestination(input: $input) { id } }',
+  remove: 'mutation($id: ID!) { removeAuditDestination(id: $id) }',
+  list: 'query { auditDestinations { id delivery { attempts } } }',
+};
 const snapshotsTaken = new WeakMap<Fixture, Promise<string>>();
 /** A snapshot of a protected repository, taken by a run of a new plan (once: it is only read and verified). */
 const aSnapshot = (f: Fixture) => {
@@ -209,6 +214,24 @@ const mutations: Row[] = [
     }),
     allowed: admins,
   },
+  {
+    name: 'addAuditDestination',
+    document: destinationOps.add,
+    variables: async (f) => ({ input: { name: f.unique('siem'), url: 'https://siem.example.test/ingest', passwordId: await newPassword(f) } }),
+    allowed: admins,
+  },
+  {
+    name: 'removeAuditDestination',
+    document: destinationOps.remove,
+    variables: async (f) => ({
+      id: (
+        await f.api.ok(root(f), destinationOps.add, {
+          input: { name: f.unique('siem'), url: 'https://siem.example.test/ingest', passwordId: await newPassword(f) },
+        })
+      ).addAuditDestination.id,
+    }),
+    allowed: admins,
+  },
   { name: 'createApiToken', document: ops.createApiToken, variables: (f) => ({ name: f.unique('token'), role: 'VIEWER' }), allowed: admins },
   {
     name: 'revokeApiToken',
@@ -269,6 +292,7 @@ const queries: Row[] = [
   { name: 'auditLog', document: ops.auditLog, variables: () => ({ first: 5 }), allowed: auditors },
   { name: 'verifyAuditLog', document: ops.verifyAuditLog, variables: () => ({}), allowed: auditors },
   { name: 'auditDigests', document: 'query { auditDigests(first: 5) { edges { cursor } } }', variables: () => ({}), allowed: auditors },
+  { name: 'auditDestinations', document: destinationOps.list, variables: () => ({}), allowed: auditors },
   { name: 'auditSigningKeys', document: 'query { auditSigningKeys { keyId publicKeyPem } }', variables: () => ({}), allowed: readers },
   { name: 'apiTokens', document: ops.apiTokens, variables: () => ({}), allowed: admins },
   { name: 'repositories', document: ops.repositories, variables: (f) => ({ organizationId: f.s.organizationId }), allowed: readers },

@@ -54,6 +54,7 @@ describe('the published GraphQL schema', () => {
       verifyAuditLog: '',
       auditDigests: 'after: String, first: Int',
       auditSigningKeys: '',
+      auditDestinations: '',
     };
     expect(argumentsOf(query)).toMatchObject(expected);
     expect(query).toMatchObject({
@@ -65,6 +66,7 @@ describe('the published GraphQL schema', () => {
       verifyAuditLog: 'AuditVerification!',
       auditDigests: '(after: String, first: Int): AuditDigestConnection!',
       auditSigningKeys: '[AuditSigningKey!]!',
+      auditDestinations: '[AuditDestination!]!',
       repositories: '(after: String, first: Int, organizationId: ID!, protected: Boolean): RepositoryConnection!',
       task: '(id: ID!): Task',
       tasks: '(planId: ID!): [Task!]!',
@@ -111,6 +113,8 @@ describe('the published GraphQL schema', () => {
       restoreSnapshot: 'input: RestoreSnapshotInput!',
       pruneSnapshots: 'planId: ID!',
       createAuditDigest: '',
+      addAuditDestination: 'input: AddAuditDestinationInput!',
+      removeAuditDestination: 'id: ID!',
     });
     expect(mutation).toMatchObject({
       addStorage: '(input: AddStorageInput!): Storage!',
@@ -130,6 +134,8 @@ describe('the published GraphQL schema', () => {
       authorizeOrganization: '(id: ID!): Organization!',
       runPlan: '(planId: ID!): Task!',
       createAuditDigest: 'AuditDigest!',
+      addAuditDestination: '(input: AddAuditDestinationInput!): AuditDestination!',
+      removeAuditDestination: '(id: ID!): ID!',
     });
   });
 
@@ -199,6 +205,9 @@ describe('the published GraphQL schema', () => {
     ['RestoreSnapshotInput', ['snapshotId', 'target', 'namespacePath', 'projectName', 'passwordId']],
     ['PlanBackupSettingsInput', ['storageId', 'schedule', 'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly']],
     ['SnapshotVerification', ['ok', 'checkedObjects', 'firstBrokenObject']],
+    ['AddAuditDestinationInput', ['name', 'url', 'eventTypes', 'passwordId']],
+    ['AuditDestination', ['id', 'name', 'url', 'eventTypes', 'passwordId', 'addedAt', 'addedBy', 'delivery']],
+    ['AuditDelivery', ['lastDeliveredPosition', 'lastDeliveredAt', 'failingSince', 'lastError', 'attempts']],
   ])('%s has the fields of the contract', (typeName, fields) => {
     expect(fieldNames(schema, typeName)).toEqual(expect.arrayContaining(fields));
   });
@@ -221,6 +230,13 @@ describe('the published GraphQL schema', () => {
     expect(signatures(schema, 'BackupPlan')).toMatchObject({ credentials: '[PlanCredential!]!', version: 'Int!', organization: 'Organization!' });
     expect(signatures(schema, 'PlanCredential')).toMatchObject({ enabledAt: 'DateTime', enabledBy: 'Actor', effective: 'Boolean!' });
     expect(signatures(schema, 'IssuedApiToken')).toEqual({ principal: 'Principal!', token: 'String!' });
+    expect(signatures(schema, 'AuditDelivery')).toEqual({
+      lastDeliveredPosition: 'String',
+      lastDeliveredAt: 'DateTime',
+      failingSince: 'DateTime',
+      lastError: 'String',
+      attempts: 'Int!',
+    });
   });
 
   it('gives addOrganization the defaults of the contract', () => {
