@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export interface Delivery {
   id: string;
   type: string;
+  /** The request's path: destinations told apart on one receiver. */
+  path: string;
   body: string;
   /** The signature checked here with node:crypto, under the secret the receiver was given. */
   signatureValid: boolean;
@@ -14,9 +16,9 @@ export interface Delivery {
 /**
  * A SIEM receiver as a real HTTP server: it checks each delivery's signature itself and keeps
  * every request it took (dedup by event id is the test's to do). `answer` picks the status of
- * each request; `down()` closes the port (connection refused) until `up()` opens it again.
+ * each request, answered after delayMs; `down()` closes the port (connection refused) until `up()` opens it again.
  */
-export async function startReceiver(secret: string, answer: (request: number) => number = () => 200) {
+export async function startReceiver(secret: string, answer: (request: number) => number = () => 200, delayMs = 0) {
   const received: Delivery[] = [];
   const accepted: Delivery[] = [];
   let requests = 0;
@@ -32,6 +34,7 @@ export async function startReceiver(secret: string, answer: (request: number) =>
       const delivery: Delivery = {
         id: String(request.headers['x-backplane-event-id']),
         type: String(request.headers['x-backplane-event-type']),
+        path: request.url ?? '',
         body,
         signatureValid: given.length === expected.length && timingSafeEqual(given, expected),
         event: JSON.parse(body),
@@ -40,7 +43,9 @@ export async function startReceiver(secret: string, answer: (request: number) =>
       requests += 1;
       const status = answer(requests);
       if (status >= 200 && status < 300) accepted.push(delivery);
-      response.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'receiver says no' : 'ok');
+      const reply = () => response.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'receiver says no' : 'ok');
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
     });
   };
   let server: Server = createServer(handle);
