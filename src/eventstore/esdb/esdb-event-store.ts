@@ -16,6 +16,7 @@ import type {
   AppendOptions,
   AppendResult,
   EventData,
+  EventFilter,
   EventStore,
   Position,
   ReadAllFrom,
@@ -31,18 +32,24 @@ import { EsdbAppender } from './append';
 import { catchUpSubscription } from './catch-up-subscription';
 import { translateClientError } from './client-errors';
 import { splitConnectionString } from './connection-string';
+import { LogTail } from './log-tail';
 import { compareEsdbPositions, isLogStart, LOG_START, parsePosition, type EsdbPosition } from './position';
 import { appendSize, toRecordedEvent } from './records';
+import { serverFilter } from './server-filter';
 import { StreamTails } from './stream-tails';
 
 /** $all is read in pages of about this many records. */
 const MAX_PAGE = 4096;
+/** Records read at once when passing what a subscription's filter drops: about what comes between two polls. */
+const FILTERED_PAGE = 256;
 /** EventStoreDB's MaxAppendSize unless its configuration says otherwise. */
 export const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 
 export interface EsdbOptions {
   /** The server's MaxAppendSize, in bytes: larger appends are refused before anything is sent. */
   maxAppendSize?: number;
+  /** How often, while subscriptions are open, the end of $all is looked up (100 ms unless told): see log-tail.ts. */
+  tailPollMs?: number;
 }
 
 /**
@@ -62,6 +69,7 @@ export class EsdbEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly tails = new StreamTails();
   private readonly appender: EsdbAppender;
+  private readonly tail: LogTail;
 
   private constructor(
     private readonly client: EventStoreDBClient,
@@ -69,15 +77,17 @@ export class EsdbEventStore implements EventStore {
     /** For messages: the hosts, never the user or password. */
     readonly hosts: string,
     private readonly maxAppendSize: number,
+    tailPollMs: number,
   ) {
     this.appender = new EsdbAppender({ client, withCredentials: (options) => this.withCredentials(options) }, this.tails);
+    this.tail = new LogTail(() => this.lastPosition(), tailPollMs);
   }
 
   /** Connects lazily: the first call reaches the server, and each call after a failure tries again. */
   static connect(connectionString: string, options: EsdbOptions = {}): EsdbEventStore {
     const { withoutCredentials, credentials, hosts } = splitConnectionString(connectionString);
     const maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
-    return new EsdbEventStore(EventStoreDBClient.connectionString(withoutCredentials), credentials, hosts, maxAppendSize);
+    return new EsdbEventStore(EventStoreDBClient.connectionString(withoutCredentials), credentials, hosts, maxAppendSize, options.tailPollMs ?? 100);
   }
 
   async appendToStream(stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -155,8 +165,15 @@ export class EsdbEventStore implements EventStore {
         resolveStart: async (from: ReadAllFrom) =>
           from === 'start' ? LOG_START : from === 'end' ? ((await this.lastPosition()) ?? LOG_START) : parsePosition(from),
         lastPosition: () => this.lastPosition(),
-        open: (from: EsdbPosition, buffer: number) =>
-          this.client.subscribeToAll(this.withCredentials({ fromPosition: isLogStart(from) ? (START as typeof START) : from }), { highWaterMark: buffer }),
+        open: async (from, buffer, filter, onCheckpoint) => {
+          const after = await this.subscriptionStart(from);
+          return this.client.subscribeToAll(
+            this.withCredentials({ fromPosition: isLogStart(after) ? (START as typeof START) : after, filter: serverFilter(filter, onCheckpoint) }),
+            { highWaterMark: buffer },
+          );
+        },
+        passFiltered: (from, filter) => this.passFiltered(from, filter),
+        watchTail: (listener) => this.tail.watch(listener),
         toRecordedEvent,
         translateError: (error: unknown) => translateClientError(error, this.hosts),
       },
@@ -168,21 +185,46 @@ export class EsdbEventStore implements EventStore {
     return subscription;
   }
 
+  /**
+   * Where to subscribe from to get what follows `from`. EventStoreDB starts a subscription after
+   * the first record at or after the position it is given, which is what follows an event's own
+   * position; but a checkpoint it sends while catching up may be the start of a page, (C, 0), where
+   * C is the next record's place, which that record would then be skipped from. The record before
+   * it is the start instead.
+   */
+  private async subscriptionStart(from: EsdbPosition): Promise<EsdbPosition> {
+    if (from.prepare !== 0n || isLogStart(from)) return from;
+    const [before] = await this.translating(undefined, () =>
+      this.collect(this.client.readAll(this.withCredentials<EsdbReadAllOptions>({ fromPosition: from, direction: BACKWARDS, maxCount: 1 }))),
+    );
+    return before?.event?.position ?? LOG_START;
+  }
+
+  /** The furthest record after `from` with nothing the filter keeps between (subscription.ts). */
+  private async passFiltered(from: EsdbPosition, filter: EventFilter | undefined): Promise<EsdbPosition> {
+    let passed = from;
+    await this.translating(undefined, () =>
+      this.scanAll(from, true, FILTERED_PAGE, (resolved) => {
+        const event = toRecordedEvent(resolved);
+        if (event && matchesFilter(event, filter)) return false;
+        passed = resolved.event?.position ?? passed;
+        return true;
+      }),
+    );
+    return passed;
+  }
+
   async headPosition(): Promise<Position | null> {
     const [last] = await this.readAll({ direction: 'backwards', maxCount: 1 });
     return last?.position ?? null;
   }
 
-  /** The last record of $all, whatever its stream. */
+  /** The last record of $all, whatever its stream: one record read. */
   private async lastPosition(): Promise<EsdbPosition | null> {
-    let last: EsdbPosition | null = null;
-    await this.translating(undefined, () =>
-      this.scanAll('end', false, 1, (resolved) => {
-        last = resolved.event?.position ?? null;
-        return false;
-      }),
+    const [last] = await this.translating(undefined, () =>
+      this.collect(this.client.readAll(this.withCredentials<EsdbReadAllOptions>({ fromPosition: END, direction: BACKWARDS, maxCount: 1 }))),
     );
-    return last;
+    return last?.event?.position ?? null;
   }
 
   comparePositions(a: Position, b: Position): number {

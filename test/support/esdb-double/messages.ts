@@ -53,6 +53,10 @@ export const caughtUpResponse = (): ReadResp => new ReadResp().setCaughtUp(new R
 
 export const fellBehindResponse = (): ReadResp => new ReadResp().setFellBehind(new ReadResp.FellBehind());
 
+/** A filtered subscription's checkpoint: the server has looked at everything up to this position. */
+export const checkpointResponse = (commit: bigint, prepare: bigint): ReadResp =>
+  new ReadResp().setCheckpoint(new ReadResp.Checkpoint().setCommitPosition(commit.toString()).setPreparePosition(prepare.toString()));
+
 export const confirmationResponse = (id: string): ReadResp => new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(id));
 
 export function appendResponse(outcome: AppendOutcome): AppendResp {

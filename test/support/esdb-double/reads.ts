@@ -3,7 +3,7 @@
  *
  * As EventStoreDB documents them: a stream read starts at the named revision, included; a read of
  * $all forwards starts at the named position, included, and backwards before it; a subscription
- * to $all starts after the named position.
+ * to $all starts after the first record at or after the named position.
  */
 import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 import type { ReadView, StoredEvent } from './memory-log';
@@ -41,13 +41,16 @@ export function allRead(log: ReadView, options: ReadReq.Options): StoredEvent[] 
   return forwards ? log.all.slice(0, count) : [];
 }
 
-/** Index in $all of the first event a subscription delivers. */
+/**
+ * Index in $all of the first event a subscription delivers. EventStoreDB starts after the first
+ * record at or after the position it is given: after the event itself for an event's position.
+ */
 export function subscriptionStart(log: ReadView, options: ReadReq.Options): number {
   const from = options.getAll()!;
   if (from.hasEnd()) return log.all.length;
   if (!from.hasPosition()) return 0;
   const commit = BigInt(from.getPosition()!.getCommitPosition());
   const prepare = BigInt(from.getPosition()!.getPreparePosition());
-  const index = log.all.findIndex((e) => compare(e, commit, prepare) > 0);
-  return index < 0 ? log.all.length : index;
+  const index = log.all.findIndex((e) => compare(e, commit, prepare) >= 0);
+  return index < 0 ? log.all.length : index + 1;
 }

@@ -2,8 +2,8 @@
  * A test double of EventStoreDB's gRPC Streams service, for tests: an in-process gRPC server on
  * @grpc/grpc-js that serves the service definitions shipped inside @eventstore/db-client, holding
  * events in memory (see memory-log.ts for the semantics it follows). It is not EventStoreDB: it
- * serves append, read (of a stream, of $all, and $all as a subscription), delete and tombstone,
- * without filters or persistence. Like EventStoreDB it refuses an append larger than its maximum
+ * serves append, read (of a stream, of $all, and $all as a subscription, filtered on the server or
+ * not: filtered-subscription.ts), delete and tombstone, without persistence. Like EventStoreDB it refuses an append larger than its maximum
  * append size (1 MiB unless told) before writing anything; when told, it applies EventStoreDB's
  * default access rules for $all, or acts as a follower that refuses writes (access.ts).
  *
@@ -39,6 +39,7 @@ import {
 } from '@eventstore/db-client/generated/streams_pb';
 import { leaderRefusal, readAllRefusal, type AccessRules } from './access';
 import { serveBatchAppend } from './batch-append';
+import { serveFilteredSubscription } from './filtered-subscription';
 import { LaggingView, MemoryLog, type ReadView, StreamDeleted } from './memory-log';
 import {
   appendResponse,
@@ -86,8 +87,11 @@ const SERVED_METHODS: [service: string, method: string, features: string[]][] = 
 ];
 
 export class EsdbDouble {
-  /** Calls served, by method: what a client's work costs in round trips; and subscribers found too slow. */
-  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0, slowConsumers: 0, batchAppendCalls: 0 };
+  /**
+   * Calls served, by method: what a client's work costs in round trips; subscribers found too
+   * slow; and events sent to subscriptions, what a server-side filter saves.
+   */
+  readonly calls = { append: 0, read: 0, delete: 0, tombstone: 0, readsRequiringLeader: 0, slowConsumers: 0, batchAppendCalls: 0, subscriptionEvents: 0 };
   private server: Server | undefined;
   private port = 0;
   private readonly subscriptions = new Set<ReadCall>();
@@ -202,7 +206,24 @@ export class EsdbDouble {
       return;
     }
     if (options.hasFilter()) {
-      call.emit('error', serverError(status.UNIMPLEMENTED, 'the test double serves reads without filters'));
+      // EventStoreDB filters reads of $all too, but @eventstore/db-client 6.2.1 asks for filters on subscriptions only.
+      if (options.hasSubscription() && options.hasAll()) {
+        serveFilteredSubscription(
+          {
+            view: this.view,
+            slowConsumers: this.slowConsumers,
+            subscriptions: this.subscriptions,
+            onSlowConsumer: () => {
+              this.calls.slowConsumers += 1;
+            },
+            onEvent: () => {
+              this.calls.subscriptionEvents += 1;
+            },
+          },
+          call,
+          options,
+        );
+      } else call.emit('error', serverError(status.UNIMPLEMENTED, 'the test double serves filters on subscriptions to $all only'));
       return;
     }
     if (options.hasSubscription()) {
@@ -259,6 +280,7 @@ export class EsdbDouble {
         call.write(fellBehindResponse());
       }
       while (next < this.view.all.length) {
+        this.calls.subscriptionEvents += 1;
         if (!call.write(eventResponse(this.view.all[next++]))) {
           waitingForDrain = true;
           call.once('drain', () => {
