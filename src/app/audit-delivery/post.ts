@@ -52,7 +52,7 @@ export function postSigned(url: string, body: string, headers: Record<string, st
     );
     const timer = setTimeout(() => {
       request.destroy();
-      finish({ ok: false, error: `no answer within ${Math.round(timeoutMs / 1000)} s` });
+      finish({ ok: false, error: `no answer within ${timeoutMs} ms` });
     }, timeoutMs);
     request.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, error: networkFailure(error) }));
     request.end(body);
