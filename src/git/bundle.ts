@@ -1,9 +1,11 @@
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GitError } from './errors';
 import { STALE_LOCK_MS, withLock } from './lock';
-import { type GitRef, listRefs, parseRefLines } from './refs';
+import { type GitRef, listRefs, packedRefsOnly, parseRefLines, symbolicHead } from './refs';
 import { type GitStream, runGit } from './run';
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
@@ -24,6 +26,8 @@ export async function bundleTo(dir: string, file: string, options: { signal?: Ab
   // names exactly what it holds, rather than listed by one more git process.
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return withLock(`${dir}.lock`, { staleMs: STALE_LOCK_MS, deadline, signal: options.signal }, async () => {
+    const whole = await onePackBundle(dir, file);
+    if (whole !== null) return { refs: whole };
     try {
       await runGit(['bundle', 'create', '--quiet', resolve(file), '--all'], {
         ...options,
@@ -39,6 +43,43 @@ export async function bundleTo(dir: string, file: string, options: { signal?: Ab
     }
     return { refs: await headerRefs(file) };
   });
+}
+
+/**
+ * A repository whose whole content is one pack and whose refs are all packed (what a fresh clone
+ * leaves) is bundled as its header (gitformat-bundle v2: the refs, then HEAD, as git writes it)
+ * followed by that pack, copied as it is: git would re-read every object to write a pack of the
+ * same objects again, in one more process. The pack holds every object the refs reach, since the
+ * repository has no other. Its bytes are the server's, not those git would write; a bundle of an
+ * unchanged mirror is still the same bytes every time. Null, and nothing written, for any other
+ * repository: git makes its bundle.
+ */
+async function onePackBundle(dir: string, file: string): Promise<GitRef[] | null> {
+  const refs = await packedRefsOnly(dir);
+  // A v2 bundle names SHA-1 objects only.
+  if (refs === null || refs.length === 0 || refs.some((ref) => ref.sha.length !== 40)) return null;
+  const headName = await symbolicHead(dir);
+  if ((await present(join(dir, 'shallow'))) || (await present(join(dir, 'objects', 'info', 'alternates')))) return null;
+  const objects = join(dir, 'objects');
+  for (const entry of await readdir(objects, { withFileTypes: true })) {
+    if (/^[0-9a-f]{2}$/.test(entry.name) && (!entry.isDirectory() || (await readdir(join(objects, entry.name))).length > 0)) return null;
+  }
+  const inPack = await readdir(join(objects, 'pack')).catch(() => [] as string[]);
+  const packs = inPack.filter((name) => name.endsWith('.pack'));
+  if (packs.length !== 1 || !inPack.includes(packs[0].replace(/\.pack$/, '.idx')) || inPack.some((name) => name.endsWith('.promisor'))) return null;
+  const head = refs.find((ref) => ref.name === headName);
+  if (head === undefined) return null;
+  const header = `# v2 git bundle\n${[...refs, { sha: head.sha, name: 'HEAD' }].map((ref) => `${ref.sha} ${ref.name}\n`).join('')}\n`;
+  await writeFile(file, header, { flag: 'w', mode: 0o600 });
+  await pipeline(createReadStream(join(objects, 'pack', packs[0])), createWriteStream(file, { flags: 'a' }));
+  return refs;
+}
+
+async function present(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The bundle header's size limit: a line per ref, far below this for any repository we mirror. */

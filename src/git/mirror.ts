@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GitError } from './errors';
 import { STALE_LOCK_MS, withLock } from './lock';
 import { redact } from './redact';
-import { type GitRef, listRefs, parseRefLines, sameRefs } from './refs';
+import { type GitRef, listRefs, packedRefsOnly, parseRefLines, sameRefs, symbolicHead } from './refs';
 import { runGit } from './run';
 import { checkRemoteUrl } from './url';
 
@@ -87,7 +87,7 @@ async function cloneMirror(url: string, dir: string, remote: Remote, left: () =>
   try {
     // The URL stored in the mirror's config is the one given, without a token (the token travels in the environment).
     await runGit(['clone', '--mirror', '--quiet', url, building], { ...remote, timeoutMs: left(), operation: 'git clone' });
-    const refs = await listRefs(building);
+    const refs = (await packedRefsOnly(building)) ?? (await listRefs(building));
     // The branch HEAD names, once it is one of the refs (an empty repository's HEAD names none yet).
     const named = await headOf(building);
     const head = named !== null && refs.some((ref) => ref.name === `refs/heads/${named}`) ? named : null;
@@ -109,14 +109,9 @@ async function checkOrigin(url: string, dir: string, followMoves: boolean): Prom
   await runGit(['config', 'remote.origin.url', url], { gitDir: dir, operation: `moving the mirror in ${dir}` });
 }
 
-/**
- * The branch the mirror's HEAD file names, read without starting git: null when it names none
- * (or is not the plain symbolic ref a bare repository of the files backend has), which at worst
- * costs a `git symbolic-ref` that was not needed.
- */
+/** The branch the mirror's HEAD names, when it is read without git (see symbolicHead): else null, which at worst costs a `git symbolic-ref` not needed. */
 async function headOf(dir: string): Promise<string | null> {
-  const text = await readFile(join(dir, 'HEAD'), 'utf8').catch(() => '');
-  return text.match(/^ref: refs\/heads\/(\S+)\n?$/)?.[1] ?? null;
+  return (await symbolicHead(dir))?.slice('refs/heads/'.length) ?? null;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleRefs, bundleStream, bundleTo, checkRepository, cloneBundle, verifyBundle } from '../../src/git/bundle';
 import { GitError } from '../../src/git/errors';
 import { fetchMirror } from '../../src/git/mirror';
 import { pushMirror } from '../../src/git/push';
-import { listRefs } from '../../src/git/refs';
+import { listRefs, packedRefsOnly } from '../../src/git/refs';
 import { GitLabError } from '../../src/gitlab/types';
 import { GitLabDouble } from '../support/gitlab-double';
 
@@ -61,6 +61,52 @@ describe('bundles, and a push of one into a new project', () => {
     await checkRepository(clone);
     const log = execFileSync('git', ['log', '--format=%s', 'refs/heads/main'], { env: { PATH: process.env.PATH, GIT_DIR: clone } }).toString();
     expect(log.trim().split('\n')).toHaveLength(6);
+  });
+
+  it('bundles a fresh clone with the header git writes and the pack the clone fetched, as it is; once fetched into, git bundles it', async () => {
+    const fresh = join(work, 'first-clone.git');
+    await fetchMirror({ url: `${double.url}/acme/web.git`, dir: fresh, token });
+    const refs = await listRefs(fresh);
+    // A clone packs every ref: they are read without git.
+    expect(await packedRefsOnly(fresh)).toEqual(refs);
+    const ours = join(work, 'fresh.bundle');
+    expect(await bundleTo(fresh, ours)).toEqual({ refs });
+    const packs = readdirSync(join(fresh, 'objects', 'pack')).filter((name) => name.endsWith('.pack'));
+    expect(packs).toHaveLength(1);
+    const bytes = readFileSync(ours);
+    const pack = readFileSync(join(fresh, 'objects', 'pack', packs[0]));
+    expect(bytes.subarray(bytes.length - pack.length).equals(pack)).toBe(true);
+    // What git itself writes for the same repository.
+    const theirs = join(work, 'fresh-by-git.bundle');
+    execFileSync('git', ['-c', 'pack.threads=1', 'bundle', 'create', '--quiet', theirs, '--all'], { env: { PATH: process.env.PATH, GIT_DIR: fresh } });
+    const byGit = readFileSync(theirs);
+    const headerOf = (bundle: Buffer) => bundle.subarray(0, bundle.indexOf('\n\n') + 2).toString('utf8');
+    expect(headerOf(bytes)).toBe(headerOf(byGit));
+    await verifyBundle(ours);
+    const clone = join(work, 'fresh-clone.git');
+    await cloneBundle(ours, clone);
+    expect(await listRefs(clone)).toEqual(refs);
+    expect(readFileSync(join(clone, 'HEAD'), 'utf8').trim()).toBe('ref: refs/heads/main');
+    await checkRepository(clone);
+    // The same objects as the mirror holds; their order and deltas in the pack are the server's.
+    const objectsOf = (gitDir: string) =>
+      execFileSync('git', ['cat-file', '--batch-all-objects', '--batch-check'], { env: { PATH: process.env.PATH, GIT_DIR: gitDir } }).toString();
+    expect(objectsOf(clone)).toBe(objectsOf(fresh));
+
+    // A fetch brings a second pack and loose refs: git reads the refs, and git makes the bundle.
+    const project = double.addProject('acme', 'later');
+    const later = join(work, 'later.git');
+    await double.commit(project.id, { files: { 'a.txt': 'a\n' } });
+    await fetchMirror({ url: `${double.url}/acme/later.git`, dir: later, token });
+    await double.commit(project.id, { files: { 'b.txt': 'b\n' } });
+    await fetchMirror({ url: `${double.url}/acme/later.git`, dir: later, token });
+    expect(await packedRefsOnly(later)).toBeNull();
+    const laterBundle = join(work, 'later.bundle');
+    expect(await bundleTo(later, laterBundle)).toEqual({ refs: await listRefs(later) });
+    const laterClone = join(work, 'later-clone.git');
+    await cloneBundle(laterBundle, laterClone);
+    expect(await listRefs(laterClone)).toEqual(await listRefs(later));
+    await checkRepository(laterClone);
   });
 
   it('makes byte-identical bundles of an unchanged mirror', async () => {
