@@ -24,6 +24,9 @@ export type Call = <T>(send: (session: GitLabSession) => Promise<T>) => Promise<
 /** GitLab's largest page: the fewest requests for a list. */
 const PER_PAGE = 100;
 
+/** Items whose notes are asked for at once: enough to overlap the answers' waits, few enough not to flood the pool. */
+const NOTES_AT_ONCE = 4;
+
 /** Where a run keeps its mirrors and scratch files; a mirror is fetched into again by the next run. */
 export interface SnapshotPlace {
   store: SnapshotStore;
@@ -96,14 +99,17 @@ export async function takeSnapshot(
   const tally = new Tally(place.store);
   const settings = await call((session) => session.projectSettings(repository.gitlabId));
   const url = sameOrigin(settings.httpUrlToRepo, gitlabUrl, repository.fullPath);
-  const metadata = await readMetadata(repository.gitlabId, settings.raw, call, tally);
   await mkdir(place.mirrors, { recursive: true, mode: 0o700 });
-  const git = await gitPart(join(place.mirrors, `${repository.id}.git`), url, call, place, tally, previous?.git ?? null);
-  const wiki = settings.wikiEnabled
-    ? await gitPart(join(place.mirrors, `${repository.id}.wiki.git`), url.replace(/\.git$/, '.wiki.git'), call, place, tally, previous?.wiki ?? null, {
-        absentIsEmpty: true,
-      })
-    : null;
+  // The API pages and the git work wait on different things (GitLab's answers, git processes): they overlap.
+  const [metadata, git, wiki] = await allDone([
+    readMetadata(repository.gitlabId, settings.raw, call, tally),
+    gitPart(join(place.mirrors, `${repository.id}.git`), url, call, place, tally, previous?.git ?? null),
+    settings.wikiEnabled
+      ? gitPart(join(place.mirrors, `${repository.id}.wiki.git`), url.replace(/\.git$/, '.wiki.git'), call, place, tally, previous?.wiki ?? null, {
+          absentIsEmpty: true,
+        })
+      : Promise.resolve(null),
+  ]);
   const manifest: Manifest = {
     format: 'backplane-snapshot/1',
     repository: { id: repository.id, gitlabId: repository.gitlabId, fullPath: repository.fullPath },
@@ -159,19 +165,26 @@ type Item = Record<string, unknown>;
 
 async function readMetadata(projectId: number, project: Item, call: Call, tally: Tally) {
   const lists = {} as Record<Exclude<MetadataKind, 'project'>, Item[]>;
-  for (const kind of Object.keys(LIST_OF) as (keyof typeof LIST_OF)[]) lists[kind] = await allPages(call, LIST_OF[kind], projectId);
-  let issueNotes = 0;
-  let mergeRequestNotes = 0;
-  for (const issue of lists.issues) {
-    const notes = await allPages(call, 'issueNotes', projectId, iidOf(issue));
-    issue.notes = notes;
-    issueNotes += notes.length;
-  }
-  for (const mergeRequest of lists.mergeRequests) {
-    const notes = await allPages(call, 'mergeRequestNotes', projectId, iidOf(mergeRequest));
-    mergeRequest.notes = notes;
-    mergeRequestNotes += notes.length;
-  }
+  // Each list is paged in order, the lists side by side: the pool spreads them over its members.
+  await allDone(
+    (Object.keys(LIST_OF) as (keyof typeof LIST_OF)[]).map(async (kind) => {
+      lists[kind] = await allPages(call, LIST_OF[kind], projectId);
+    }),
+  );
+  const withNotes = async (items: Item[], list: 'issueNotes' | 'mergeRequestNotes') => {
+    let count = 0;
+    for (let at = 0; at < items.length; at += NOTES_AT_ONCE) {
+      await allDone(
+        items.slice(at, at + NOTES_AT_ONCE).map(async (item) => {
+          const notes = await allPages(call, list, projectId, iidOf(item));
+          item.notes = notes;
+          count += notes.length;
+        }),
+      );
+    }
+    return count;
+  };
+  const [issueNotes, mergeRequestNotes] = await allDone([withNotes(lists.issues, 'issueNotes'), withNotes(lists.mergeRequests, 'mergeRequestNotes')]);
   const files = {} as Manifest['metadata'];
   for (const kind of METADATA_KINDS) {
     const content = kind === 'project' ? withoutSecrets(project) : lists[kind];
@@ -190,6 +203,16 @@ async function readMetadata(projectId: number, project: Item, call: Call, tally:
       releases: lists.releases.length,
     },
   };
+}
+
+/**
+ * Every piece of work done, then the first failure if any: no request or git process of a
+ * snapshot goes on after its attempt has been answered (and counted) as failed.
+ */
+async function allDone<T extends readonly unknown[]>(work: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 async function allPages(call: Call, list: MetadataList, projectId: number, parentIid?: number): Promise<Item[]> {
