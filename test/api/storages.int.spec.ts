@@ -350,6 +350,19 @@ for (const store of apiStores) {
       const refused = await api.request(api.rootToken, removeStorage, { id: added.id });
       expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
       expect(refused.errors?.[0]?.message).toMatch(new RegExp(`is where plan "${label} nightly" keeps snapshots`));
-    }, 180_000);
+
+      // The plan moves to the default storage and keeps one snapshot: its next run lets the one in the bucket go.
+      await api.ok(
+        api.rootToken,
+        `mutation($planId: ID!) { updatePlanBackupSettings(planId: $planId, input: { storageId: "${DEFAULT_STORAGE_ID}", keepLast: 1 }) { id } }`,
+        { planId: s.planId },
+      );
+      const { runPlan: again } = await api.ok(api.rootToken, runPlan, { planId: s.planId });
+      await eventually(async () => expect((await api.ok(api.rootToken, taskQuery, { id: again.id })).task.status).toBe('COMPLETED'), 90_000);
+      expect((await api.ok(api.rootToken, removeStorage, { id: added.id })).removeStorage).toBe(added.id);
+      // The expired snapshot outlives its storage in the history; it names no storage any more.
+      const { snapshot: gone } = await api.ok(api.rootToken, 'query($id: ID!) { snapshot(id: $id) { id storage { id } } }', { id: snapshot.id });
+      expect(gone).toEqual({ id: snapshot.id, storage: null });
+    }, 240_000);
   });
 }

@@ -65,9 +65,10 @@ export class SnapshotResolver {
     return taskOf(found(await taskById(readModels(context), tenantOf(context), snapshot.taskId), 'task', snapshot.taskId));
   }
 
-  @FieldResolver(() => Storage)
-  async storage(@Root() snapshot: Snapshot, @Ctx() context: GraphQLContext): Promise<Storage> {
-    return storageOf(found(await storageById(context.app, tenantOf(context), snapshot.storageId), 'storage', snapshot.storageId));
+  @FieldResolver(() => Storage, { nullable: true, description: 'null once its storage has been removed: only an expired snapshot outlives its storage.' })
+  async storage(@Root() snapshot: Snapshot, @Ctx() context: GraphQLContext): Promise<Storage | null> {
+    const storage = await storageById(context.app, tenantOf(context), snapshot.storageId);
+    return storage && storageOf(storage);
   }
 
   @FieldResolver(() => [SnapshotRef], { description: 'Every git ref, read from the manifest in storage.', complexity: 50 })
