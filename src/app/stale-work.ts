@@ -4,9 +4,10 @@ import type { Logger } from '../core/logger';
 import { restore, restoreStream } from '../domain/restore';
 import { runningRestores } from '../queries/restores';
 import { unfinishedTasks } from '../queries/tasks';
-import { execute, type AppDeps, type Request } from './deps';
+import type { AppDeps, Request } from './deps';
 import { every, type Repeating } from './every';
-import { abandonIfStale, lastSignOfLife } from './plan-run/run-plan';
+import { abandonWhenSilent } from './abandon';
+import { abandonIfStale } from './plan-run/run-plan';
 import { systemPrincipal } from './principal';
 
 export interface StaleWork {
@@ -36,14 +37,8 @@ export async function reapStaleWork(deps: AppDeps): Promise<StaleWork> {
 }
 
 /** Records a restore that has shown no sign of life for too long as failed; refuses with CONFLICT while it is alive. */
-export async function abandonRestoreIfStale(deps: AppDeps, request: Request, restoreId: string): Promise<void> {
-  const stream = restoreStream(restoreId);
-  const last = await lastSignOfLife(deps, request.principal.tenantId, stream, restoreId);
-  await execute(deps, request, restore, stream, {
-    type: 'AbandonRestore',
-    data: { now: new Date().toISOString(), lastSignOfLifeAt: last.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
-  });
-  await deps.heartbeats.stop(restoreId);
+export function abandonRestoreIfStale(deps: AppDeps, request: Request, restoreId: string): Promise<void> {
+  return abandonWhenSilent(deps, request, restore, restoreStream(restoreId), restoreId, (silence) => ({ type: 'AbandonRestore' as const, data: silence }));
 }
 
 /** Whether the work refused to be taken for gone (it is alive, or has ended meanwhile). */

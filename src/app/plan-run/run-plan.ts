@@ -6,6 +6,7 @@ import { lastRunStartOf, planById } from '../../queries/plans';
 import { protectedProjects } from '../../queries/repositories';
 import { taskById, unfinishedTaskOf, type TaskView } from '../../queries/tasks';
 import { execute, type AppDeps, type Request } from '../deps';
+import { abandonWhenSilent } from '../abandon';
 import { pruneRunning } from '../backup/prune-state';
 import { found } from '../found';
 import { storageOfPlan } from '../plans';
@@ -64,23 +65,8 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string, s
 
 /**
  * Records a task that has shown no sign of life for too long as failed; refuses with CONFLICT
- * while it is alive. Its last event and its process's last beat are both signs of life: a live
- * task may record nothing for long, but beats.
+ * while it is alive.
  */
-export async function abandonIfStale(deps: AppDeps, request: Request, taskId: string): Promise<void> {
-  const stream = taskStream(taskId);
-  const last = await lastSignOfLife(deps, request.principal.tenantId, stream, taskId);
-  await execute(deps, request, task, stream, {
-    type: 'AbandonBackupTask',
-    data: { now: new Date().toISOString(), lastSignOfLifeAt: last.toISOString(), staleAfterMs: deps.work.taskStaleAfterMs },
-  });
-  // Its process is gone and will not take its beat away itself.
-  await deps.heartbeats.stop(taskId);
-}
-
-/** The later of the work's last event and its process's last beat: a live task or restore may record nothing for long, but beats. */
-export async function lastSignOfLife(deps: Pick<AppDeps, 'store' | 'heartbeats'>, tenantId: string, stream: string, id: string): Promise<Date> {
-  const [last] = await deps.store.readStream(stream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
-  const beat = await deps.heartbeats.lastBeat(tenantId, id);
-  return beat !== null && beat > last.recordedAt ? beat : last.recordedAt;
+export function abandonIfStale(deps: AppDeps, request: Request, taskId: string): Promise<void> {
+  return abandonWhenSilent(deps, request, task, taskStream(taskId), taskId, (silence) => ({ type: 'AbandonBackupTask' as const, data: silence }));
 }
