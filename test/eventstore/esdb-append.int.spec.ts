@@ -255,4 +255,33 @@ describeWithDouble('EventStoreDB adapter: what a server refuses (against the tes
       await double.stop();
     }
   });
+  it("with a user in the connection string, appends go through batch append: the user is the client's default, not sent per call", async () => {
+    const double = await EsdbDouble.start();
+    const store = EsdbEventStore.connect(double.connectionString.replace('esdb://', 'esdb://admin:changeit@'));
+    try {
+      const name = stream();
+      for (const type of ['A', 'B', 'C']) await store.appendToStream(name, [event(type)]);
+      // One batch-append stream carries them all; per-call credentials would make each a classic append.
+      expect(double.calls.batchAppendCalls).toBe(1);
+      expect(double.calls.append).toBe(3);
+      expect((await store.readStream(name)).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+    } finally {
+      await store.close();
+      await double.stop();
+    }
+  });
+
+  it('a connection string naming a CA file that cannot be read: INVALID_ARGUMENT naming the option, never the password', () => {
+    const password = 'pw-that-must-not-leak';
+    const error = (() => {
+      try {
+        EsdbEventStore.connect(`esdb://admin:${password}@127.0.0.1:1?tls=true&tlsCAFile=/nonexistent/ca.crt`);
+      } catch (caught) {
+        return caught as Error;
+      }
+    })();
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(error?.message).toContain('tlsCAFile');
+    expect(error?.message).not.toContain(password);
+  });
 });

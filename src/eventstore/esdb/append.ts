@@ -18,10 +18,9 @@ import type { StreamTail, StreamTails } from './stream-tails';
 /** Appends with 'any' that lost a race to another writer start again from the stream's new end this many times. */
 const ANY_ATTEMPTS = 10;
 
-/** What an append needs of the store: its client, with the store's credentials on every call. */
+/** What an append needs of the store: its client (which holds the user, if any, as its default). */
 export interface AppendIo {
   client: EventStoreDBClient;
-  withCredentials<T extends object>(options: T): T;
 }
 
 /** The stream moved on under a write that expected its end: the revision it is at. */
@@ -97,7 +96,7 @@ export class EsdbAppender {
     });
     let result: EsdbAppendResult;
     try {
-      result = await this.io.client.appendToStream(stream, proposed, this.io.withCredentials({ expectedRevision: at < 0n ? ('no_stream' as const) : at }));
+      result = await this.io.client.appendToStream(stream, proposed, { expectedRevision: at < 0n ? ('no_stream' as const) : at });
     } catch (error) {
       if (!(error instanceof EsdbWrongExpectedVersion)) throw error;
       this.tails.forget(stream);
@@ -125,7 +124,7 @@ export class EsdbAppender {
   private async readEnd(stream: string, count: number): Promise<StreamTail> {
     const events = await this.readBackwards(stream, Math.max(1, count));
     if (events.length === 0) {
-      const { metadata } = await this.io.client.getStreamMetadata(stream, this.io.withCredentials({ requiresLeader: true }));
+      const { metadata } = await this.io.client.getStreamMetadata(stream, { requiresLeader: true });
       if (metadata?.truncateBefore !== undefined) throw new StreamDeletedError(stream);
       return { revision: -1n, hash: GENESIS_HASH, recent: [] };
     }
@@ -140,10 +139,12 @@ export class EsdbAppender {
   }
 
   private async readBackwards(stream: string, count: number, from: bigint | typeof END = END): Promise<RecordedEvent[]> {
-    const read = this.io.client.readStream(
-      stream,
-      this.io.withCredentials<ReadStreamOptions>({ fromRevision: from, direction: BACKWARDS, maxCount: count, requiresLeader: true }),
-    );
+    const read = this.io.client.readStream(stream, {
+      fromRevision: from,
+      direction: BACKWARDS,
+      maxCount: count,
+      requiresLeader: true,
+    } satisfies ReadStreamOptions);
     const found: RecordedEvent[] = [];
     try {
       for await (const resolved of read) {

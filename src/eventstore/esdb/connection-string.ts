@@ -13,7 +13,7 @@ const SHAPE = /^(esdb(?:\+discover)?:\/\/)(?:([^@/?#]*)@)?([^/?#]+)(.*)$/;
 /**
  * Splits the credentials out of an esdb:// connection string. The client library logs the
  * string it is given when its debug output is on, so it is only ever given the rest; the
- * credentials go with each call instead.
+ * credentials become the client's defaults (client.ts).
  */
 export function splitConnectionString(url: string): EsdbConnectionString {
   const match = SHAPE.exec(url);

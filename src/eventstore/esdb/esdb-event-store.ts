@@ -1,11 +1,10 @@
 import {
   BACKWARDS,
   END,
-  EventStoreDBClient,
+  type EventStoreDBClient,
   FORWARDS,
   START,
   StreamNotFoundError,
-  type Credentials,
   type ReadAllOptions as EsdbReadAllOptions,
   type ReadStreamOptions as EsdbReadStreamOptions,
   type ResolvedEvent,
@@ -31,6 +30,7 @@ import { assertExpectedRevision, assertStreamName, checkReadAll, checkReadStream
 import { EsdbAppender } from './append';
 import { catchUpSubscription } from './catch-up-subscription';
 import { translateClientError } from './client-errors';
+import { createClient } from './client';
 import { splitConnectionString } from './connection-string';
 import { LogTail } from './log-tail';
 import { compareEsdbPositions, isLogStart, LOG_START, parsePosition, type EsdbPosition } from './position';
@@ -73,13 +73,12 @@ export class EsdbEventStore implements EventStore {
 
   private constructor(
     private readonly client: EventStoreDBClient,
-    private readonly credentials: Credentials | undefined,
     /** For messages: the hosts, never the user or password. */
     readonly hosts: string,
     private readonly maxAppendSize: number,
     tailPollMs: number,
   ) {
-    this.appender = new EsdbAppender({ client, withCredentials: (options) => this.withCredentials(options) }, this.tails);
+    this.appender = new EsdbAppender({ client }, this.tails);
     this.tail = new LogTail(() => this.lastPosition(), tailPollMs);
   }
 
@@ -87,7 +86,7 @@ export class EsdbEventStore implements EventStore {
   static connect(connectionString: string, options: EsdbOptions = {}): EsdbEventStore {
     const { withoutCredentials, credentials, hosts } = splitConnectionString(connectionString);
     const maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
-    return new EsdbEventStore(EventStoreDBClient.connectionString(withoutCredentials), credentials, hosts, maxAppendSize, options.tailPollMs ?? 100);
+    return new EsdbEventStore(createClient(withoutCredentials, credentials), hosts, maxAppendSize, options.tailPollMs ?? 100);
   }
 
   async appendToStream(stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -104,10 +103,7 @@ export class EsdbEventStore implements EventStore {
     const { forwards, from, maxCount } = checkReadStream(stream, options);
     if (forwards && from === 'end') return [];
     return this.translating(stream, async () => {
-      const read = this.client.readStream(
-        stream,
-        this.withCredentials<EsdbReadStreamOptions>({ fromRevision: from, direction: forwards ? FORWARDS : BACKWARDS, maxCount }),
-      );
+      const read = this.client.readStream(stream, { fromRevision: from, direction: forwards ? FORWARDS : BACKWARDS, maxCount } satisfies EsdbReadStreamOptions);
       const found = (await this.collect(read)).map(toRecordedEvent).filter((event): event is RecordedEvent => event !== undefined);
       // Read up to the stream's end: the next append to it can go without reading it again.
       if (forwards && (maxCount === undefined || found.length < maxCount)) this.tails.learn(stream, found);
@@ -145,7 +141,7 @@ export class EsdbEventStore implements EventStore {
       const inclusive = forwards && cursor !== 'end' && !isLogStart(cursor);
       const start = cursor === 'end' ? END : isLogStart(cursor) ? START : cursor;
       const read: EsdbReadAllOptions = { fromPosition: start, direction: forwards ? FORWARDS : BACKWARDS, maxCount: page + (inclusive ? 1 : 0) };
-      const records = await this.collect(this.client.readAll(this.withCredentials(read)));
+      const records = await this.collect(this.client.readAll(read));
       const bound = cursor;
       const fresh = records.filter((resolved) => {
         const at = resolved.event?.position;
@@ -168,7 +164,7 @@ export class EsdbEventStore implements EventStore {
         open: async (from, buffer, filter, onCheckpoint) => {
           const after = await this.subscriptionStart(from);
           return this.client.subscribeToAll(
-            this.withCredentials({ fromPosition: isLogStart(after) ? (START as typeof START) : after, filter: serverFilter(filter, onCheckpoint) }),
+            { fromPosition: isLogStart(after) ? (START as typeof START) : after, filter: serverFilter(filter, onCheckpoint) },
             { highWaterMark: buffer },
           );
         },
@@ -194,9 +190,7 @@ export class EsdbEventStore implements EventStore {
    */
   private async subscriptionStart(from: EsdbPosition): Promise<EsdbPosition> {
     if (from.prepare !== 0n || isLogStart(from)) return from;
-    const [before] = await this.translating(undefined, () =>
-      this.collect(this.client.readAll(this.withCredentials<EsdbReadAllOptions>({ fromPosition: from, direction: BACKWARDS, maxCount: 1 }))),
-    );
+    const [before] = await this.translating(undefined, () => this.collect(this.client.readAll({ fromPosition: from, direction: BACKWARDS, maxCount: 1 })));
     return before?.event?.position ?? LOG_START;
   }
 
@@ -221,9 +215,7 @@ export class EsdbEventStore implements EventStore {
 
   /** The last record of $all, whatever its stream: one record read. */
   private async lastPosition(): Promise<EsdbPosition | null> {
-    const [last] = await this.translating(undefined, () =>
-      this.collect(this.client.readAll(this.withCredentials<EsdbReadAllOptions>({ fromPosition: END, direction: BACKWARDS, maxCount: 1 }))),
-    );
+    const [last] = await this.translating(undefined, () => this.collect(this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 })));
     return last?.event?.position ?? null;
   }
 
@@ -246,10 +238,6 @@ export class EsdbEventStore implements EventStore {
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
     await this.client.dispose();
-  }
-
-  private withCredentials<T extends object>(options: T): T & { credentials?: Credentials } {
-    return this.credentials ? { ...options, credentials: this.credentials } : options;
   }
 
   private async collect(read: AsyncIterable<ResolvedEvent>): Promise<ResolvedEvent[]> {
