@@ -55,6 +55,8 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
     const name = `audit-${madeAt.toISOString().replaceAll(':', '')}.${EXTENSIONS[request.format]}`;
     res.status(200).set({ 'content-type': CONTENT_TYPES[request.format], 'content-disposition': `attachment; filename="${name}"` });
     res.flushHeaders();
+    // Express answers HEAD with this GET handler: the headers say all a HEAD asks, so nothing is read.
+    if (req.method === 'HEAD') return void res.end();
     try {
       if (evidence) {
         const writer = new TarGzWriter();

@@ -92,6 +92,9 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
     }
     expect((await get(auditor)).status).toBe(200);
     expect((await get(api.rootToken)).status).toBe(200);
+    const head = await fetch(exportUrl, { method: 'HEAD', headers: { authorization: `Bearer ${auditor}` } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
   });
 
   it.each([
