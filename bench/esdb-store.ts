@@ -89,6 +89,34 @@ async function callsPerAppend(double: EsdbDouble, connectionString: string): Pro
   }
 }
 
+/**
+ * A subscription whose filter keeps a handful of events, caught up over the adapter's whole log,
+ * as a projection that reads one kind of stream is: what EventStoreDB's filter keeps from being
+ * sent, counted by the test double.
+ */
+async function filteredCatchUp(double: EsdbDouble, store: EsdbEventStore): Promise<string> {
+  const kept = 'bench-filtered-kept';
+  for (let i = 0; i < 10; i++) await store.appendToStream(kept, [payload(0, i)], { expectedRevision: 'any' });
+  const head = (await store.headPosition())!;
+  const records = double.log.all.length;
+  const sent = double.calls.subscriptionEvents;
+  const reads = double.calls.read;
+  const started = performance.now();
+  let events = 0;
+  const reached = new Promise<void>((resolve) => {
+    const subscription = store.subscribeToAll({ fromPosition: 'start', filter: { streamPrefixes: [kept] } }, (batch) => {
+      events += batch.events.length;
+      if (batch.caughtUp && store.comparePositions(batch.position, head) >= 0) void subscription.stop().then(resolve);
+    });
+  });
+  await reached;
+  const ms = performance.now() - started;
+  return (
+    `a subscription filtered to one stream, caught up over ${records.toLocaleString('en-US')} records of $all: ${events} events delivered, ` +
+    `${double.calls.subscriptionEvents - sent} sent by the server, ${double.calls.read - reads} calls, ${ms.toFixed(0)} ms`
+  );
+}
+
 export async function runEsdb(plan: Plan): Promise<string[]> {
   const url = process.env.BACKPLANE_BENCH_ESDB_URL;
   // Against test doubles, the adapter and the floor each write a log of their own, so that each
@@ -114,7 +142,7 @@ export async function runEsdb(plan: Plan): Promise<string[]> {
       ...caseLines(plan, expected.ours),
       `floor: the bare client; its readAll counts every record of $all (${expected.raw.toLocaleString('en-US')})${url ? '' : ', in a test double of its own'}`,
       ...formatTable([...appendRows, readRow]),
-      ...(double ? [await callsPerAppend(double, connectionString)] : []),
+      ...(double ? [await callsPerAppend(double, connectionString), await filteredCatchUp(double, store)] : []),
     ];
   } finally {
     clearTimeout(timer);
