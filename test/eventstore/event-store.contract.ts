@@ -471,6 +471,21 @@ export function eventStoreContract(adapter: string, open: () => Promise<Contract
         expect(store.comparePositions(batches[batches.length - 1].position, last.position)).toBeGreaterThanOrEqual(0);
       });
 
+      it('passes filtered-out events written while it is live, as far as the end of the log', async () => {
+        const keep = newStream('kept');
+        const batches: SubscriptionBatch[] = [];
+        const subscription = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: ['kept-'] } }, (batch) => {
+          batches.push(batch);
+        });
+        await eventually(() => batches.some((b) => b.caughtUp));
+        const last = await store.appendToStream(newStream('other'), [event('Noise'), event('Noise'), event('Noise')]);
+        await eventually(() => store.comparePositions(batches[batches.length - 1].position, last.position) >= 0);
+        const signal = await store.appendToStream(keep, [event('Signal')]);
+        await eventually(() => batches.some((b) => b.events.length > 0));
+        await subscription.stop();
+        expect(batches.flatMap((b) => b.events).map((e) => e.position)).toEqual([signal.position]);
+      });
+
       it('ends with the error when the handler fails, and delivers nothing after it', async () => {
         await store.appendToStream(newStream(), [event('A'), event('B')]);
         let calls = 0;
