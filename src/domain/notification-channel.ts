@@ -1,0 +1,103 @@
+// NotificationChannel: where a tenant is told of what needs a person (a failed task, a revoked
+// credential...): a webhook that takes Slack-compatible JSON, or an e-mail address. Which kinds
+// of notice it wants is its own choice; who added and removed it, the history says.
+import { admissibleUrl } from './audit-destination';
+import type { Decider } from './decider';
+import { DomainError } from './errors';
+
+/** What needs a person, each kind read from events of the log. */
+export const NOTIFICATION_KINDS = [
+  'TASK_FAILED',
+  'TASK_WARNINGS',
+  'TASK_THROTTLED',
+  'CREDENTIAL_EXPIRING',
+  'CREDENTIAL_REVOKED',
+  'VERIFICATION_FAILED',
+  'SYNC_FAILED',
+  'SNAPSHOT_VERIFICATION_FAILED',
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+export type NotificationTarget = { type: 'WEBHOOK'; url: string } | { type: 'EMAIL'; address: string };
+
+export interface NotificationChannelAddition {
+  id: string;
+  name: string;
+  target: NotificationTarget;
+  kinds: NotificationKind[];
+  addedAt: string;
+}
+
+export type NotificationChannelEvent =
+  | { type: 'NotificationChannelAdded'; data: NotificationChannelAddition }
+  | { type: 'NotificationChannelRemoved'; data: { id: string; name: string } };
+
+export type NotificationChannelCommand =
+  | {
+      type: 'AddNotificationChannel';
+      /** known: looked up under the tenant lock: another channel of the tenant has the name. */
+      data: NotificationChannelAddition & { known: { nameTaken: boolean } };
+    }
+  | { type: 'RemoveNotificationChannel'; data: { id: string } };
+
+export interface NotificationChannelState {
+  status: 'none' | 'added' | 'removed';
+  name: string;
+}
+
+export const notificationChannel: Decider<NotificationChannelState, NotificationChannelCommand, NotificationChannelEvent> = {
+  initialState: () => ({ status: 'none', name: '' }),
+  evolve(state, event) {
+    switch (event.type) {
+      case 'NotificationChannelAdded':
+        return { status: 'added', name: event.data.name };
+      case 'NotificationChannelRemoved':
+        return { ...state, status: 'removed' };
+    }
+  },
+  decide(command, state) {
+    switch (command.type) {
+      case 'AddNotificationChannel': {
+        const { known, ...addition } = command.data;
+        const name = addition.name.trim();
+        if (state.status !== 'none') throw new DomainError('CONFLICT', `notification channel ${addition.id} already exists`);
+        if (name === '') throw new DomainError('INVALID_INPUT', 'name: a notification channel needs a name');
+        if (known.nameTaken) throw new DomainError('CONFLICT', `name: a notification channel named "${name}" already exists`);
+        const target = admissibleTarget(addition.target);
+        const kinds = admissibleKinds(addition.kinds);
+        return [{ type: 'NotificationChannelAdded', data: { ...addition, name, target, kinds } }];
+      }
+      case 'RemoveNotificationChannel': {
+        if (state.status !== 'added') throw new DomainError('NOT_FOUND', `no notification channel ${command.data.id}`);
+        return [{ type: 'NotificationChannelRemoved', data: { id: command.data.id, name: state.name } }];
+      }
+    }
+  },
+};
+
+/** A webhook's URL follows a SIEM destination's rules (https, or http to this machine); an address is one mailbox. */
+function admissibleTarget(target: NotificationTarget): NotificationTarget {
+  if (target.type === 'WEBHOOK') return { type: 'WEBHOOK', url: admissibleUrl(target.url) };
+  return { type: 'EMAIL', address: admissibleAddress(target.address) };
+}
+
+/**
+ * One mailbox, local@domain, in plain ASCII without spaces, quotes, commas or angle brackets: a
+ * list or a display name could smuggle further recipients or headers into the message.
+ */
+export function admissibleAddress(text: string): string {
+  const address = text.trim();
+  if (address.length > 254 || !/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(address))
+    throw new DomainError('INVALID_INPUT', 'email: not one e-mail address (local@domain)');
+  return address;
+}
+
+/** Known kinds, once each, in the order of NOTIFICATION_KINDS; an empty list would never notify, which nobody means. */
+function admissibleKinds(kinds: readonly string[]): NotificationKind[] {
+  if (kinds.length === 0) throw new DomainError('INVALID_INPUT', 'kinds: give at least one kind of notification');
+  const unknown = kinds.filter((kind) => !(NOTIFICATION_KINDS as readonly string[]).includes(kind));
+  if (unknown.length > 0) throw new DomainError('INVALID_INPUT', `kinds: unknown kind ${unknown.map((kind) => JSON.stringify(kind)).join(', ')}`);
+  return NOTIFICATION_KINDS.filter((kind) => kinds.includes(kind));
+}
+
+export const notificationChannelStream = (id: string) => `notification-channel-${id}`;
