@@ -3,7 +3,9 @@ import { exportLine, exportLineOfText } from '../audit-export/export-line';
 import { SqlEventStore } from '../eventstore/postgres/sql-event-store';
 import type { AuditQuery } from '../queries/audit';
 import { auditPlacePage, csvEventPage, type ExportRange, exportedEventPage, exportRange } from '../queries/audit-export';
-import type { AppDeps } from './deps';
+import { tenant, tenantStream } from '../domain/tenant';
+import type { ExportFormat } from '../audit-export/export-params';
+import { write, type AppDeps, type Request } from './deps';
 
 /** Rows read at once: large enough that round trips do not dominate, small enough that memory stays flat. */
 export const EXPORT_PAGE = 2000;
@@ -13,6 +15,29 @@ export interface AuditExport {
   tenantId: string;
   query: AuditQuery;
   range: ExportRange;
+}
+
+/**
+ * Records who takes the history away, in which format and with which filters, before a byte of
+ * it goes out: evidence handed to someone is itself part of the evidence.
+ */
+export async function recordAuditExport(deps: AppDeps, request: Request, format: ExportFormat, query: AuditQuery): Promise<void> {
+  await write(deps, request, tenant, tenantStream(request.principal.tenantId), {
+    type: 'RecordAuditExport',
+    data: {
+      format,
+      filters: {
+        from: query.from?.toISOString() ?? null,
+        to: query.to?.toISOString() ?? null,
+        types: query.types ?? null,
+        organizationId: query.organizationId ?? null,
+        planId: query.planId ?? null,
+        credentialId: query.credentialId ?? null,
+        actorId: query.actorId ?? null,
+      },
+      at: new Date().toISOString(),
+    },
+  });
 }
 
 export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery): Promise<AuditExport> {

@@ -186,6 +186,7 @@ const EVENT_TYPES: Record<EveryEvent['type'], true> = {
   ApiTokenCreated: true,
   ApiTokenRevoked: true,
   LicenseSeatsSet: true,
+  AuditHistoryExported: true,
   GitLabVerificationFailed: true,
 };
 

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { exportEvidence } from '../app/audit-export-evidence';
-import { exportCsv, exportLines, startExport } from '../app/audit-export';
+import { exportCsv, exportLines, recordAuditExport, startExport } from '../app/audit-export';
 import type { AppDeps } from '../app/deps';
 import { TarGzWriter } from '../archive/tar-gz';
 import { exportJsonOf, writeBundle } from '../audit-export/bundle';
@@ -49,6 +50,8 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
       if (!res.writableFinished) gone.abort();
     });
     const job = await startExport(app, principal.tenantId, request.query);
+    // Once what it covers is fixed (it never holds its own record), and only for a GET: a HEAD takes nothing away.
+    if (req.method !== 'HEAD') await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
     // Read before the headers go, so that a failure here is still an answer of its own.
     const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, { from: request.query.from, to: request.query.to }) : null;
     const madeAt = new Date();

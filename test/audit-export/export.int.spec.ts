@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { verifyBundle } from '../../src/audit-export/verify-bundle';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { spawnTs } from '../support/child';
+import { eventually } from '../support/eventually';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
 import { canon, sha, thirdPartyVerify } from './third-party-verifier';
 
@@ -121,8 +122,17 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
 
   it('exports every event of the tenant as JSON lines, in log order, as recorded', async () => {
     const lines = await jsonl(auditor);
-    const { auditLog } = await api.ok(auditor, ops.auditLog, { first: 500 });
-    expect(lines.map((line) => line.id)).toEqual(auditLog.edges.map((edge: any) => edge.node.id));
+    // What the export covered, then its own record: who took the history away, in which format, with which filters.
+    const nodes = await eventually(async () => {
+      const { auditLog } = await api.ok(auditor, ops.auditLog, { first: 500 });
+      const found = auditLog.edges.map((edge: any) => edge.node);
+      expect(found.at(-1).type).toBe('AuditHistoryExported');
+      return found;
+    });
+    expect(lines.map((line) => line.id)).toEqual(nodes.slice(0, -1).map((node: any) => node.id));
+    expect(nodes.at(-1).actor.role).toBe('AUDITOR');
+    expect(nodes.at(-1).data).toMatchObject({ format: 'jsonl', filters: { from: null, types: null, planId: null } });
+    expect(lines.some((line) => line.id === nodes.at(-1).id)).toBe(false);
     expect(Object.keys(lines[0])).toEqual(['id', 'type', 'data', 'metadata', 'stream', 'revision', 'position', 'recordedAt', 'previousHash', 'hash']);
     const toggles = lines.filter((line) => line.stream === `plan-${s.planId}`);
     expect(toggles.map((line) => line.revision)).toEqual(toggles.map((_line, index) => index));
