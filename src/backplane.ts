@@ -43,7 +43,9 @@ export async function openBackplane(config: Config, options: OpenOptions = {}): 
   const db = await openDatabase(config);
   try {
     const store: BackplaneStore =
-      config.store === 'esdb' ? EsdbEventStore.connect(config.esdbUrl!) : await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
+      config.store === 'esdb'
+        ? EsdbEventStore.connect(config.esdbUrl!, { tailPollMs: config.pollIntervalMs })
+        : await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
     const runners = (options.projections ?? allProjections).map((projection) => new ProjectionRunner({ store, db, projection, logger }));
     return {
       db,
