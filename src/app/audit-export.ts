@@ -3,7 +3,8 @@ import { exportLine, exportLineOfText } from '../audit-export/export-line';
 import { SqlEventStore } from '../eventstore/postgres/sql-event-store';
 import type { AuditQuery } from '../queries/audit';
 import { auditPlacePage, csvEventPage, type ExportRange, exportedEventPage, exportRange } from '../queries/audit-export';
-import { tenant, tenantStream } from '../domain/tenant';
+import { randomUUID } from 'node:crypto';
+import { auditExport, auditExportStream } from '../domain/audit-export';
 import type { ExportFormat } from '../audit-export/export-params';
 import { write, type AppDeps, type Request } from './deps';
 
@@ -22,9 +23,11 @@ export interface AuditExport {
  * it goes out: evidence handed to someone is itself part of the evidence.
  */
 export async function recordAuditExport(deps: AppDeps, request: Request, format: ExportFormat, query: AuditQuery): Promise<void> {
-  await write(deps, request, tenant, tenantStream(request.principal.tenantId), {
+  const exportId = randomUUID();
+  await write(deps, request, auditExport, auditExportStream(exportId), {
     type: 'RecordAuditExport',
     data: {
+      exportId,
       format,
       filters: {
         from: query.from?.toISOString() ?? null,

@@ -1,6 +1,7 @@
 // AuditDestination: a SIEM endpoint that receives the tenant's events as they are recorded, each
 // signed with HMAC-SHA256 under a secret of the password manager. The secret never enters an
 // event: the event names the password entry, read at delivery time.
+import type { AuditExportEvent } from './audit-export';
 import type { CredentialEvent } from './credential';
 import type { Decider } from './decider';
 import type { DeviceEvent } from './device';
@@ -113,6 +114,7 @@ function admissibleEventTypes(eventTypes: string[] | null): string[] | null {
 
 type EveryEvent =
   | AuditDestinationEvent
+  | AuditExportEvent
   | CredentialEvent
   | DeviceEvent
   | OrganizationEvent

@@ -10,24 +10,7 @@ export type TenantEvent =
   | { type: 'ApiTokenCreated'; data: { tenantId: string; tokenId: string; name: string; role: Role } }
   | { type: 'ApiTokenRevoked'; data: { tenantId: string; tokenId: string } }
   /** How many repositories the tenant's license lets it protect at once. */
-  | { type: 'LicenseSeatsSet'; data: { tenantId: string; limit: number } }
-  /** Someone took the tenant's history away as a file: who, the history's metadata says; what, these filters. */
-  | { type: 'AuditHistoryExported'; data: AuditExportTaken & { tenantId: string } };
-
-/** An export of the audit history: its format and the filters it was asked with (null: not filtered by it). */
-export interface AuditExportTaken {
-  format: 'jsonl' | 'csv' | 'bundle';
-  filters: {
-    from: string | null;
-    to: string | null;
-    types: string[] | null;
-    organizationId: string | null;
-    planId: string | null;
-    credentialId: string | null;
-    actorId: string | null;
-  };
-  at: string;
-}
+  | { type: 'LicenseSeatsSet'; data: { tenantId: string; limit: number } };
 
 export type TenantCommand =
   | {
@@ -36,8 +19,7 @@ export type TenantCommand =
     }
   | { type: 'CreateApiToken'; data: { tokenId: string; name: string; role: Role } }
   | { type: 'RevokeApiToken'; data: { tokenId: string } }
-  | { type: 'SetLicenseSeats'; data: { count: number; known: { seatsUsed: number } } }
-  | { type: 'RecordAuditExport'; data: AuditExportTaken };
+  | { type: 'SetLicenseSeats'; data: { count: number; known: { seatsUsed: number } } };
 
 export interface TenantState {
   tenantId: string | null;
@@ -58,8 +40,6 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         return { ...state, tokens: { ...state.tokens, [event.data.tokenId]: { ...state.tokens[event.data.tokenId], revoked: true } } };
       case 'LicenseSeatsSet':
         return { ...state, licenseSeats: event.data.limit };
-      case 'AuditHistoryExported':
-        return state;
     }
   },
   decide(command, state) {
@@ -109,8 +89,6 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         if (state.licenseSeats === count) return [];
         return [{ type: 'LicenseSeatsSet', data: { tenantId, limit: count } }];
       }
-      case 'RecordAuditExport':
-        return [{ type: 'AuditHistoryExported', data: { tenantId: existing(state), ...command.data } }];
     }
   },
 };

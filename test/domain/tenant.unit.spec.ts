@@ -196,36 +196,4 @@ describe('tenant', () => {
       .when(command)
       .thenRefuses('NOT_FOUND', /no such tenant/);
   });
-
-  describe('RecordAuditExport', () => {
-    const taken = {
-      format: 'bundle' as const,
-      filters: {
-        from: '2026-01-01T00:00:00.000Z',
-        to: null,
-        types: ['PlanCredentialToggled'],
-        organizationId: null,
-        planId: 'p1',
-        credentialId: null,
-        actorId: null,
-      },
-      at: '2026-02-01T10:00:00.000Z',
-    };
-    it('records who took the history away, in which format and with which filters, as often as it is taken', () => {
-      spec
-        .given(created)
-        .when({ type: 'RecordAuditExport', data: taken })
-        .then([{ type: 'AuditHistoryExported', data: { tenantId: 't1', ...taken } }]);
-      spec
-        .given([...created, { type: 'AuditHistoryExported', data: { tenantId: 't1', ...taken } }])
-        .when({ type: 'RecordAuditExport', data: taken })
-        .then([{ type: 'AuditHistoryExported', data: { tenantId: 't1', ...taken } }]);
-    });
-    it('needs the tenant', () => {
-      spec
-        .given([])
-        .when({ type: 'RecordAuditExport', data: taken })
-        .thenRefuses('NOT_FOUND', /no such tenant/);
-    });
-  });
 });
