@@ -3,6 +3,7 @@ import { auditDestinationsProjection } from './audit-destinations';
 import { auditLogProjection } from './audit-log';
 import { credentialsProjection } from './credentials';
 import { devicesProjection } from './devices';
+import { notificationChannelsProjection } from './notification-channels';
 import { organizationsProjection } from './organizations';
 import { planCredentialHistoryProjection } from './plan-credential-history';
 import { plansProjection } from './plans';
@@ -32,6 +33,7 @@ export const productProjection = combineProjections('product', [
   restoresProjection,
   storagesProjection,
   auditDestinationsProjection,
+  notificationChannelsProjection,
 ]);
 
 /** Every read model Backplane maintains, as the runners apply them. */

@@ -46,6 +46,10 @@ export interface Config {
   auditDigestMinutes: number;
   /** A folder where each digest is also written as a file; unset: the database only. */
   auditDigestDir?: string;
+  /** The SMTP server notices are e-mailed through; unset: e-mail channels are told it is missing. */
+  smtp?: { url?: string; host?: string; port?: number; user?: string; password?: string; from: string };
+  /** A task held by GitLab's rate limits this long or longer is notified (minutes). */
+  notifyThrottledMinutes: number;
 }
 
 export class ConfigError extends BackplaneError {
@@ -93,7 +97,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditSigningKey: env.BACKPLANE_AUDIT_SIGNING_KEY || undefined,
     auditDigestMinutes: positiveInteger(env, 'BACKPLANE_AUDIT_DIGEST_MINUTES', 60),
     auditDigestDir: env.BACKPLANE_AUDIT_DIGEST_DIR ? resolve(env.BACKPLANE_AUDIT_DIGEST_DIR) : undefined,
+    smtp: smtpOf(env),
+    notifyThrottledMinutes: positiveInteger(env, 'BACKPLANE_NOTIFY_THROTTLED_MINUTES', 30),
   };
+}
+
+/** A URL (smtp:// or smtps://, user and password in it) or host and port; no message quotes either, they may hold the password. */
+function smtpOf(env: NodeJS.ProcessEnv): Config['smtp'] {
+  const url = env.BACKPLANE_SMTP_URL || undefined;
+  const host = env.BACKPLANE_SMTP_HOST || undefined;
+  const from = env.BACKPLANE_SMTP_FROM || 'backplane@localhost';
+  if (url !== undefined) {
+    if (host !== undefined) throw new ConfigError('set BACKPLANE_SMTP_URL or BACKPLANE_SMTP_HOST, not both');
+    if (!/^smtps?:\/\/[^\s]+$/i.test(url)) throw new ConfigError('BACKPLANE_SMTP_URL must be an smtp:// or smtps:// URL');
+    return { url, from };
+  }
+  if (host === undefined) {
+    if (env.BACKPLANE_SMTP_USER || env.BACKPLANE_SMTP_PASSWORD)
+      throw new ConfigError('BACKPLANE_SMTP_USER and BACKPLANE_SMTP_PASSWORD need BACKPLANE_SMTP_HOST');
+    return undefined;
+  }
+  const port = positiveInteger(env, 'BACKPLANE_SMTP_PORT', 587);
+  return { host, port, user: env.BACKPLANE_SMTP_USER || undefined, password: env.BACKPLANE_SMTP_PASSWORD || undefined, from };
 }
 
 function webSocketLimitsOf(env: NodeJS.ProcessEnv): WebSocketLimits {

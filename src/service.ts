@@ -8,6 +8,9 @@ import { openAuditDigests } from './app/audit-digests';
 import { startAuditDigestScheduler } from './app/audit-digests-schedule';
 import { DELIVERY_DEFAULTS, type DeliveriesSettings, startAuditDeliveries } from './app/audit-delivery/deliveries';
 import { DeliveryStates } from './app/audit-delivery/delivery-state';
+import { NOTIFICATION_DEFAULTS, type NotificationsSettings, startNotifications } from './app/notifications/notifications';
+import { NotificationStates } from './app/notifications/notification-state';
+import { notificationSenders } from './app/notifications/senders';
 import type { AppDeps, WorkSettings } from './app/deps';
 import { Jobs } from './app/jobs';
 import { TaskHeartbeats } from './app/task-heartbeats';
@@ -53,6 +56,8 @@ export interface ServiceOptions {
   staleWork?: Partial<StaleWorkTimes>;
   /** Deliveries to SIEM destinations: request deadline, retry waits, how often destinations are looked for. */
   auditDelivery?: Partial<DeliveriesSettings>;
+  /** Notifications: attempt deadline, retry waits, how often channels are looked for. */
+  notifications?: Partial<NotificationsSettings>;
 }
 
 /** Stale work looked for every five minutes; leftovers swept at start and daily, once a day old. */
@@ -72,6 +77,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const heartbeats = await TaskHeartbeats.open(backplane.db);
     const authorizations = await OAuthAuthorizations.open(backplane.db);
     const deliveryStates = await DeliveryStates.open(backplane.db);
+    const notificationStates = await NotificationStates.open(backplane.db);
     const auditDigests = await openAuditDigests(backplane.db, {
       pem: config.auditSigningKey,
       dataDir: config.dataDir,
@@ -142,6 +148,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
     const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
     const deliveries = startAuditDeliveries({ ...app, states: deliveryStates }, logger, { ...DELIVERY_DEFAULTS, ...options.auditDelivery });
+    const notifying: NotificationsSettings = {
+      ...NOTIFICATION_DEFAULTS,
+      throttledLongerThanMs: config.notifyThrottledMinutes * 60_000,
+      ...options.notifications,
+    };
+    const notifications = startNotifications(
+      { store: backplane.store, db: backplane.db, states: notificationStates, senders: notificationSenders(config.smtp ?? null, notifying.timeoutMs) },
+      logger,
+      notifying,
+    );
     return {
       backplane,
       app,
@@ -150,7 +166,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       bootstrapped: bootstrap !== null,
       async close() {
         // Checks under way end before the database closes under them.
-        await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop(), deliveries.stop()]);
+        await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop(), deliveries.stop(), notifications.stop()]);
         await running.close();
         await jobs.close();
         await backplane.close();

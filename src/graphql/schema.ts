@@ -6,6 +6,7 @@ import { AuditDigestResolver } from './audit/audit-digest.resolver';
 import { AuditResolver, PlanCredentialToggledResolver } from './audit/audit.resolver';
 import { authChecker } from './auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
+import { NotificationChannelResolver } from './notification-channels/notification-channel.resolver';
 import { CredentialResolver, OrganizationFieldResolver, OrganizationResolver } from './organizations/organization.resolver';
 import { PlanBackupSettingsResolver, PlanResolver } from './plans/plan.resolver';
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
@@ -34,6 +35,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       PlanCredentialToggledResolver,
       AuditDigestResolver,
       AuditDestinationResolver,
+      NotificationChannelResolver,
       RepositoryResolver,
       OrganizationSyncResolver,
       TaskResolver,

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type NotificationChannelCommand,
+  type NotificationKind,
+  type NotificationTarget,
+  notificationChannel,
+  notificationChannelStream,
+} from '../domain/notification-channel';
+import { type NotificationChannelView, notificationChannelById, notificationChannelNameTaken, notificationChannelsOf } from '../queries/notification-channels';
+import type { AppDeps, Request } from './deps';
+import { found } from './found';
+import { executeLocked } from './locked-command';
+
+export interface AddNotificationChannelInput {
+  name: string;
+  target: NotificationTarget;
+  kinds: NotificationKind[];
+}
+
+/** Adds a channel: it is told of what needs a person among the events recorded after its addition. */
+export async function addNotificationChannel(deps: AppDeps, request: Request, input: AddNotificationChannelInput): Promise<NotificationChannelView> {
+  const { tenantId } = request.principal;
+  const id = randomUUID();
+  await executeLocked(
+    deps,
+    request,
+    notificationChannel,
+    notificationChannelStream(id),
+    async (): Promise<NotificationChannelCommand> => ({
+      type: 'AddNotificationChannel',
+      data: {
+        id,
+        name: input.name,
+        target: input.target,
+        kinds: input.kinds,
+        addedAt: new Date().toISOString(),
+        known: { nameTaken: await notificationChannelNameTaken(deps.db, tenantId, input.name) },
+      },
+    }),
+  );
+  return found(await notificationChannelById(deps.db, tenantId, id), 'notification channel', id);
+}
+
+/** Removes a channel: nothing more is sent to it. */
+export async function removeNotificationChannel(deps: AppDeps, request: Request, id: string): Promise<string> {
+  found(await notificationChannelById(deps.db, request.principal.tenantId, id), 'notification channel', id);
+  await executeLocked(
+    deps,
+    request,
+    notificationChannel,
+    notificationChannelStream(id),
+    async (): Promise<NotificationChannelCommand> => ({ type: 'RemoveNotificationChannel', data: { id } }),
+  );
+  return id;
+}
+
+export function notificationChannels(deps: AppDeps, tenantId: string): Promise<NotificationChannelView[]> {
+  return notificationChannelsOf(deps.db, tenantId);
+}

@@ -1,0 +1,100 @@
+import { createTransport } from 'nodemailer';
+import type { NotificationTarget } from '../../domain/notification-channel';
+import { type PostOutcome, postSigned } from '../audit-delivery/post';
+import type { Notice } from './notices';
+
+/** The SMTP server notices go out through; the password is handed to the transport only, never logged or shown. */
+export interface SmtpSettings {
+  /** smtp:// or smtps://, user and password included; else host and port. */
+  url?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  /** The sender's address. */
+  from: string;
+}
+
+/** A notice as it goes out, with the event it came from. */
+export interface Outgoing {
+  notice: Notice;
+  eventId: string;
+  eventType: string;
+  tenantId: string;
+  recordedAt: string;
+}
+
+export interface Senders {
+  send(target: NotificationTarget, outgoing: Outgoing): Promise<PostOutcome>;
+  close(): void;
+}
+
+/**
+ * A webhook gets Slack's incoming-webhook shape (`text`) with the notice's facts beside it, and
+ * the event's id as a header to deduplicate by; an e-mail, the same in plain text. Failures are
+ * said in a few words (a status, an SMTP code), never quoting an answer.
+ */
+export function notificationSenders(smtp: SmtpSettings | null, timeoutMs: number): Senders {
+  let mailer: ReturnType<typeof createTransport> | undefined;
+  const transport = (settings: SmtpSettings) => {
+    const timeouts = { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs, logger: false, debug: false };
+    mailer ??= settings.url
+      ? createTransport({ url: settings.url, ...timeouts })
+      : createTransport({
+          host: settings.host,
+          port: settings.port,
+          auth: settings.user ? { user: settings.user, pass: settings.password ?? '' } : undefined,
+          ...timeouts,
+        });
+    return mailer;
+  };
+
+  return {
+    async send(target, outgoing) {
+      if (target.type === 'WEBHOOK') {
+        const body = JSON.stringify({
+          text: `[Backplane] ${outgoing.notice.text}`,
+          kind: outgoing.notice.kind,
+          eventId: outgoing.eventId,
+          eventType: outgoing.eventType,
+          tenantId: outgoing.tenantId,
+          recordedAt: outgoing.recordedAt,
+          fields: outgoing.notice.fields,
+        });
+        return postSigned(target.url, body, { 'x-backplane-event-id': outgoing.eventId, 'x-backplane-notification-kind': outgoing.notice.kind }, timeoutMs);
+      }
+      if (smtp === null) return { ok: false, error: 'no SMTP server configured (BACKPLANE_SMTP_URL or BACKPLANE_SMTP_HOST)' };
+      try {
+        await transport(smtp).sendMail({
+          from: smtp.from,
+          to: target.address,
+          subject: `[Backplane] ${outgoing.notice.kind}: ${outgoing.notice.text}`.slice(0, 200),
+          text: mailText(outgoing),
+          headers: { 'X-Backplane-Event-Id': outgoing.eventId, 'X-Backplane-Notification-Kind': outgoing.notice.kind },
+        });
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, error: smtpFailure(error) };
+      }
+    },
+    close() {
+      mailer?.close();
+    },
+  };
+}
+
+function mailText({ notice, eventId, eventType, tenantId, recordedAt }: Outgoing): string {
+  const facts = Object.entries(notice.fields).map(([name, value]) => `${name}: ${value}`);
+  return [notice.text, '', `kind: ${notice.kind}`, `event: ${eventType} ${eventId}`, `tenant: ${tenantId}`, `recorded at: ${recordedAt}`, ...facts, ''].join(
+    '\n',
+  );
+}
+
+/** nodemailer's messages can quote the server's answer and the login: only its code and the SMTP status are kept. */
+function smtpFailure(error: unknown): string {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  const parts = ['SMTP failure'];
+  if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) parts.push(code);
+  if (typeof responseCode === 'number') parts.push(`answered ${responseCode}`);
+  return parts.join(' ');
+}
