@@ -121,6 +121,11 @@ const destinationOps = {
   remove: 'mutation($id: ID!) { removeAuditDestination(id: $id) }',
   list: 'query { auditDestinations { id delivery { attempts } } }',
 };
+const channelOps = {
+  add: 'mutation($input: AddNotificationChannelInput!) { addNotificationChannel(input: $input) { id } }',
+  remove: 'mutation($id: ID!) { removeNotificationChannel(id: $id) }',
+  list: 'query { notificationChannels { id delivery { pending } } }',
+};
 const snapshotsTaken = new WeakMap<Fixture, Promise<string>>();
 /** A snapshot of a protected repository, taken by a run of a new plan (once: it is only read and verified). */
 const aSnapshot = (f: Fixture) => {
@@ -232,6 +237,21 @@ const mutations: Row[] = [
     }),
     allowed: admins,
   },
+  {
+    name: 'addNotificationChannel',
+    document: channelOps.add,
+    variables: (f) => ({ input: { name: f.unique('channel'), email: 'ops@example.test', kinds: ['TASK_FAILED'] } }),
+    allowed: admins,
+  },
+  {
+    name: 'removeNotificationChannel',
+    document: channelOps.remove,
+    variables: async (f) => ({
+      id: (await f.api.ok(root(f), channelOps.add, { input: { name: f.unique('channel'), email: 'ops@example.test', kinds: ['TASK_FAILED'] } }))
+        .addNotificationChannel.id,
+    }),
+    allowed: admins,
+  },
   { name: 'createApiToken', document: ops.createApiToken, variables: (f) => ({ name: f.unique('token'), role: 'VIEWER' }), allowed: admins },
   {
     name: 'revokeApiToken',
@@ -293,6 +313,7 @@ const queries: Row[] = [
   { name: 'verifyAuditLog', document: ops.verifyAuditLog, variables: () => ({}), allowed: auditors },
   { name: 'auditDigests', document: 'query { auditDigests(first: 5) { edges { cursor } } }', variables: () => ({}), allowed: auditors },
   { name: 'auditDestinations', document: destinationOps.list, variables: () => ({}), allowed: auditors },
+  { name: 'notificationChannels', document: channelOps.list, variables: () => ({}), allowed: admins },
   { name: 'auditSigningKeys', document: 'query { auditSigningKeys { keyId publicKeyPem } }', variables: () => ({}), allowed: readers },
   { name: 'apiTokens', document: ops.apiTokens, variables: () => ({}), allowed: admins },
   { name: 'repositories', document: ops.repositories, variables: (f) => ({ organizationId: f.s.organizationId }), allowed: readers },

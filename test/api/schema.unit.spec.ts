@@ -55,6 +55,7 @@ describe('the published GraphQL schema', () => {
       auditDigests: 'after: String, first: Int',
       auditSigningKeys: '',
       auditDestinations: '',
+      notificationChannels: '',
     };
     expect(argumentsOf(query)).toMatchObject(expected);
     expect(query).toMatchObject({
@@ -67,6 +68,7 @@ describe('the published GraphQL schema', () => {
       auditDigests: '(after: String, first: Int): AuditDigestConnection!',
       auditSigningKeys: '[AuditSigningKey!]!',
       auditDestinations: '[AuditDestination!]!',
+      notificationChannels: '[NotificationChannel!]!',
       repositories: '(after: String, first: Int, organizationId: ID!, protected: Boolean): RepositoryConnection!',
       task: '(id: ID!): Task',
       tasks: '(planId: ID!): [Task!]!',
@@ -115,6 +117,8 @@ describe('the published GraphQL schema', () => {
       createAuditDigest: '',
       addAuditDestination: 'input: AddAuditDestinationInput!',
       removeAuditDestination: 'id: ID!',
+      addNotificationChannel: 'input: AddNotificationChannelInput!',
+      removeNotificationChannel: 'id: ID!',
     });
     expect(mutation).toMatchObject({
       addStorage: '(input: AddStorageInput!): Storage!',
@@ -136,6 +140,8 @@ describe('the published GraphQL schema', () => {
       createAuditDigest: 'AuditDigest!',
       addAuditDestination: '(input: AddAuditDestinationInput!): AuditDestination!',
       removeAuditDestination: '(id: ID!): ID!',
+      addNotificationChannel: '(input: AddNotificationChannelInput!): NotificationChannel!',
+      removeNotificationChannel: '(id: ID!): ID!',
     });
   });
 
@@ -208,6 +214,9 @@ describe('the published GraphQL schema', () => {
     ['AddAuditDestinationInput', ['name', 'url', 'eventTypes', 'passwordId']],
     ['AuditDestination', ['id', 'name', 'url', 'eventTypes', 'passwordId', 'addedAt', 'addedBy', 'delivery']],
     ['AuditDelivery', ['lastDeliveredPosition', 'lastDeliveredAt', 'failingSince', 'lastError', 'attempts']],
+    ['AddNotificationChannelInput', ['name', 'url', 'email', 'kinds']],
+    ['NotificationChannel', ['id', 'name', 'url', 'email', 'kinds', 'addedPosition', 'addedAt', 'addedBy', 'delivery']],
+    ['NotificationDelivery', ['sent', 'pending', 'lastSentAt', 'failingSince', 'lastError', 'attempts']],
   ])('%s has the fields of the contract', (typeName, fields) => {
     expect(fieldNames(schema, typeName)).toEqual(expect.arrayContaining(fields));
   });
