@@ -6,7 +6,13 @@ import {
   notificationChannel,
   notificationChannelStream,
 } from '../domain/notification-channel';
-import { type NotificationChannelView, notificationChannelById, notificationChannelNameTaken, notificationChannelsOf } from '../queries/notification-channels';
+import {
+  type NotificationChannelView,
+  notificationChannelById,
+  notificationChannelCount,
+  notificationChannelNameTaken,
+  notificationChannelsOf,
+} from '../queries/notification-channels';
 import type { AppDeps, Request } from './deps';
 import { found } from './found';
 import { executeLocked } from './locked-command';
@@ -34,7 +40,10 @@ export async function addNotificationChannel(deps: AppDeps, request: Request, in
         target: input.target,
         kinds: input.kinds,
         addedAt: new Date().toISOString(),
-        known: { nameTaken: await notificationChannelNameTaken(deps.db, tenantId, input.name) },
+        known: {
+          nameTaken: await notificationChannelNameTaken(deps.db, tenantId, input.name),
+          channels: await notificationChannelCount(deps.db, tenantId),
+        },
       },
     }),
   );

@@ -18,6 +18,9 @@ export const NOTIFICATION_KINDS = [
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
+/** Channels a tenant may have at once: each one is a loop reading the log, and a lease on the database. */
+export const MAX_NOTIFICATION_CHANNELS = 10;
+
 export type NotificationTarget = { type: 'WEBHOOK'; url: string } | { type: 'EMAIL'; address: string };
 
 export interface NotificationChannelAddition {
@@ -35,8 +38,8 @@ export type NotificationChannelEvent =
 export type NotificationChannelCommand =
   | {
       type: 'AddNotificationChannel';
-      /** known: looked up under the tenant lock: another channel of the tenant has the name. */
-      data: NotificationChannelAddition & { known: { nameTaken: boolean } };
+      /** known: looked up under the tenant lock: another channel of the tenant has the name; how many it has now. */
+      data: NotificationChannelAddition & { known: { nameTaken: boolean; channels: number } };
     }
   | { type: 'RemoveNotificationChannel'; data: { id: string } };
 
@@ -63,6 +66,11 @@ export const notificationChannel: Decider<NotificationChannelState, Notification
         if (state.status !== 'none') throw new DomainError('CONFLICT', `notification channel ${addition.id} already exists`);
         if (name === '') throw new DomainError('INVALID_INPUT', 'name: a notification channel needs a name');
         if (known.nameTaken) throw new DomainError('CONFLICT', `name: a notification channel named "${name}" already exists`);
+        if (known.channels >= MAX_NOTIFICATION_CHANNELS)
+          throw new DomainError(
+            'CONFLICT',
+            `a tenant has at most ${MAX_NOTIFICATION_CHANNELS} notification channels at once; remove one before adding another`,
+          );
         const target = admissibleTarget(addition.target);
         const kinds = admissibleKinds(addition.kinds);
         return [{ type: 'NotificationChannelAdded', data: { ...addition, name, target, kinds } }];

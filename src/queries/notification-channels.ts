@@ -97,3 +97,11 @@ export async function notificationChannelNameTaken(db: SqlExecutor, tenantId: st
   ]);
   return rows.length > 0;
 }
+
+/** The tenant's channels not removed, counted. */
+export async function notificationChannelCount(db: SqlExecutor, tenantId: string): Promise<number> {
+  const [row] = await db.query<{ count: unknown }>('SELECT count(*) AS count FROM notification_channels WHERE tenant_id = $1 AND removed_at IS NULL', [
+    tenantId,
+  ]);
+  return Number(row?.count ?? 0);
+}

@@ -12,7 +12,7 @@ const add = (overrides: Partial<AddData> = {}): NotificationChannelCommand => ({
     target: { type: 'WEBHOOK', url: 'https://hooks.example.test/in' },
     kinds: ['TASK_FAILED'],
     addedAt: '2026-01-02T03:04:05.000Z',
-    known: { nameTaken: false },
+    known: { nameTaken: false, channels: 0 },
     ...overrides,
   },
 });
@@ -100,9 +100,20 @@ describe('notification channel', () => {
         .thenRefuses('INVALID_INPUT', /^name: /);
       spec
         .given([])
-        .when(add({ known: { nameTaken: true } }))
+        .when(add({ known: { nameTaken: true, channels: 1 } }))
         .thenRefuses('CONFLICT', /^name: a notification channel named "on call"/);
       spec.given([added]).when(add()).thenRefuses('CONFLICT');
+    });
+
+    it('refuses an eleventh channel of a tenant', () => {
+      spec
+        .given([])
+        .when(add({ known: { nameTaken: false, channels: 9 } }))
+        .then([added]);
+      spec
+        .given([])
+        .when(add({ known: { nameTaken: false, channels: 10 } }))
+        .thenRefuses('CONFLICT', /at most 10 notification channels/);
     });
   });
 
