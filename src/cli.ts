@@ -87,7 +87,11 @@ async function rotateAuditKeyCommand(config: Config): Promise<number> {
   const db = await openDatabase(config);
   try {
     process.stderr.write(`store: ${describeStore(config)}\n`);
-    const { retired, active } = await rotateAuditKey(db, { pem: config.auditSigningKey, dataDir: config.dataDir });
+    const { retired, active } = await rotateAuditKey(db, {
+      pem: config.auditSigningKey,
+      dataDir: config.dataDir,
+      digestDir: config.auditDigestDir ?? null,
+    });
     process.stdout.write(`${retired ? `retired audit signing key ${retired}; ` : ''}digests are signed with key ${active} from now on\n`);
     return 0;
   } finally {

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkDigestChain, GENESIS_DIGEST_HASH, parsePayload } from '../audit/digest';
 import { tenantDigests, type StoredDigest } from '../audit/digest-table';
+import { keyNotOutside } from '../audit/key-history';
 import { signingKeys } from '../audit/signing-keys';
 import type { EventStore, Position } from '../eventstore/types';
 import type { SqlExecutor } from '../sql/database';
@@ -24,13 +25,13 @@ interface Signed {
 }
 
 /**
- * Checks every stored digest of the tenant: its signature under the key it names (retired keys
- * included), the chain of digests from the first, and that each signed stream head is still in
- * the log. The last finds what the hash chain alone cannot: a stream rewritten with its chain
+ * Checks every stored digest of the tenant: that the database's keys are the ones kept outside
+ * it, each digest's signature under the key it names (retired keys included) and inside that key's
+ * window, the chain of digests from the first, and that each signed stream head is still in the log. The last finds what the hash chain alone cannot: a stream rewritten with its chain
  * recomputed no longer shows the hash a digest signed before the rewrite.
  */
 export async function checkTenantDigests(
-  deps: { db: SqlExecutor; store: EventStore; auditDigests: { dir: string | null } },
+  deps: { db: SqlExecutor; store: EventStore; auditDigests: { dir: string | null; keyFiles: readonly string[] } },
   tenantId: string,
 ): Promise<DigestCheck> {
   const digests = await tenantDigests(deps.db, tenantId);
@@ -38,7 +39,15 @@ export async function checkTenantDigests(
     const outside = await compareWithFiles(join(deps.auditDigests.dir, digestFolder(tenantId)), digests);
     if (outside) return outside;
   }
-  const keys = new Map((await signingKeys(deps.db)).map((key) => [key.keyId, key.publicKeyPem]));
+  const table = await signingKeys(deps.db);
+  // A key in the table that no history file holds was put there by someone with rights on the
+  // database, who could then re-sign every digest with it.
+  const foreign = await keyNotOutside(deps.auditDigests.keyFiles, table);
+  if (foreign) {
+    const signed = digests.find((digest) => digest.keyId === foreign.keyId);
+    return { digestsChecked: 0, firstBrokenDigest: signed?.periodEnd.toISOString() ?? null, brokenCursor: null, problem: foreign.message };
+  }
+  const keys = new Map(table.map((key) => [key.keyId, { publicKey: key.publicKeyPem, createdAt: key.createdAt, retiredAt: key.retiredAt }]));
   const chain = checkDigestChain(digests, keys, GENESIS_DIGEST_HASH);
   if (chain.problem) {
     return { digestsChecked: chain.checked, firstBrokenDigest: chain.problem.periodEnd, brokenCursor: null, problem: chain.problem.message };

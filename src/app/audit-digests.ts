@@ -3,8 +3,12 @@ import { join } from 'node:path';
 import { digestHash, GENESIS_DIGEST_HASH, payloadText, signDigest, type SignedDigest, type SignedHead } from '../audit/digest';
 import { insertDigest, lastDigests, migrateDigests, tenantDigests, type StoredDigest } from '../audit/digest-table';
 import { writeDurably } from '../audit/durable-file';
-import { AuditSigner, signingKeys, type SigningKeySource } from '../audit/signing-keys';
-import type { EventStore, Position } from '../eventstore/types';
+import { keyHistoryFiles } from '../audit/key-history';
+import { AuditSigner, DIGEST_WRITERS_LOCK, signingKeys, type SigningKeySource } from '../audit/signing-keys';
+import { tenantStream } from '../domain/tenant';
+import { BackplaneError } from '../errors';
+import type { EventStore, Position, RecordedEvent } from '../eventstore/types';
+import { LockTimeoutError } from '../sql/database';
 import type { SqlDatabase, SqlExecutor } from '../sql/database';
 
 /** Signed digests of the log: how they are signed, where else they are written, and how often. */
@@ -16,13 +20,31 @@ export interface AuditDigestSettings {
   intervalMinutes: number;
   /** What the digests take to be now. */
   clock: () => Date;
+  /** The signing keys' history outside the database (key-history.ts), which verification holds the table to. */
+  keyFiles: string[];
+  /** How long a writer waits for another to finish (default a minute). */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * Another writer of digests held the lock too long, or the tenant is not in the read model yet:
+ * nothing was signed and the same call may be made again (CONFLICT, as the API says "try again").
+ */
+export class DigestTryAgainError extends BackplaneError {
+  constructor(message: string) {
+    super('CONFLICT', `${message}; try again`);
+  }
 }
 
 /** Loads (or makes) the signing key, agrees on it with the database, and brings the digests' table up to date. */
-export async function openAuditDigests(db: SqlDatabase, options: SigningKeySource & Omit<AuditDigestSettings, 'signer'>): Promise<AuditDigestSettings> {
-  const signer = await AuditSigner.open(db, { pem: options.pem, dataDir: options.dataDir });
+export async function openAuditDigests(
+  db: SqlDatabase,
+  options: SigningKeySource & Omit<AuditDigestSettings, 'signer' | 'keyFiles'>,
+): Promise<AuditDigestSettings> {
+  const where = { dataDir: options.dataDir, digestDir: options.dir };
+  const signer = await AuditSigner.open(db, { pem: options.pem, ...where });
   await migrateDigests(db);
-  return { signer, dir: options.dir, intervalMinutes: options.intervalMinutes, clock: options.clock };
+  return { signer, dir: options.dir, intervalMinutes: options.intervalMinutes, clock: options.clock, keyFiles: keyHistoryFiles(where) };
 }
 
 export interface DigestDeps {
@@ -32,14 +54,14 @@ export interface DigestDeps {
 }
 
 /** One writer of digests at a time across the processes on the database: the chain of each tenant has one next link. */
-const LOCK = 'audit-digests';
+const LOCK = DIGEST_WRITERS_LOCK;
 const LOCK_TIMEOUT_MS = 60_000;
 const PAGE = 1000;
 
 /** The tenant's digest of the log up to now, made on demand (createAuditDigest). */
 export async function createAuditDigest(deps: DigestDeps, tenantId: string): Promise<StoredDigest> {
   const [made] = await writeDigests(deps, (tenant) => tenant.id === tenantId);
-  if (!made) throw new Error(`tenant ${tenantId} is not in the read model yet`);
+  if (!made) throw new DigestTryAgainError(`tenant ${tenantId} is not in the read model yet`);
   return made;
 }
 
@@ -60,6 +82,16 @@ export async function writeDueDigests(deps: DigestDeps): Promise<StoredDigest[]>
 type Due = (tenant: { id: string; createdAt: Date }, last: StoredDigest | undefined, now: Date) => boolean;
 
 async function writeDigests(deps: DigestDeps, due: Due): Promise<StoredDigest[]> {
+  const timeoutMs = deps.auditDigests.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
+  try {
+    return await writeDigestsLocked(deps, due, timeoutMs);
+  } catch (error) {
+    if (error instanceof LockTimeoutError) throw new DigestTryAgainError(`another process has been writing digests for over ${timeoutMs} ms`);
+    throw error;
+  }
+}
+
+async function writeDigestsLocked(deps: DigestDeps, due: Due, timeoutMs: number): Promise<StoredDigest[]> {
   return deps.db.withLock(
     LOCK,
     async () => {
@@ -72,13 +104,14 @@ async function writeDigests(deps: DigestDeps, due: Due): Promise<StoredDigest[]>
       if (tenants.length === 0) return [];
       const key = await settings.signer.current();
       const head = await deps.store.headPosition();
-      const periods = await readPeriods(deps.store, tenants, last, head);
+      const periods = await readPeriods(deps.store, tenants, last, head, await creations(deps.store, tenants, last));
       const made: StoredDigest[] = [];
       for (const tenant of tenants) {
         const previous = last.get(tenant.id);
         const period = periods.get(tenant.id)!;
-        // Periods follow each other even if the clock stepped back.
-        const periodEnd = previous && now.getTime() <= previous.periodEnd.getTime() ? new Date(previous.periodEnd.getTime() + 1) : now;
+        // Periods follow each other even if the clock stepped back, and end inside the key's window
+        // (its start is the database's clock, which may run ahead of this process's).
+        const periodEnd = new Date(Math.max(now.getTime(), (previous?.periodEnd.getTime() ?? Number.NEGATIVE_INFINITY) + 1, key.createdAt.getTime()));
         const periodStart = previous?.periodEnd ?? (tenant.createdAt.getTime() < periodEnd.getTime() ? tenant.createdAt : periodEnd);
         const payload = payloadText({
           tenantId: tenant.id,
@@ -103,7 +136,7 @@ async function writeDigests(deps: DigestDeps, due: Due): Promise<StoredDigest[]>
       if (settings.dir !== null) for (const digest of made) await writeDigestFile(settings.dir, digest, false);
       return made;
     },
-    { timeoutMs: LOCK_TIMEOUT_MS },
+    { timeoutMs },
   );
 }
 
@@ -118,17 +151,49 @@ interface Period {
 }
 
 /**
- * Each tenant's events after its last digest's position up to `head`, counted, with the last
- * revision and hash of every stream they touched. One walk of the log serves every tenant.
+ * Where each tenant without a digest starts: its creation event (the first of its tenant stream),
+ * so that a new tenant's first digest reads the log from there, not from the start of the log.
  */
-async function readPeriods(store: EventStore, tenants: { id: string }[], last: Map<string, StoredDigest>, head: Position | null): Promise<Map<string, Period>> {
+async function creations(store: EventStore, tenants: { id: string }[], last: Map<string, StoredDigest>): Promise<Map<string, RecordedEvent>> {
+  const found = new Map<string, RecordedEvent>();
+  for (const tenant of tenants) {
+    if (last.has(tenant.id)) continue;
+    const [created] = await store.readStream(tenantStream(tenant.id), { maxCount: 1 });
+    if (created) found.set(tenant.id, created);
+  }
+  return found;
+}
+
+/**
+ * Each tenant's events after its last digest's position (or from its creation event) up to
+ * `head`, counted, with the last revision and hash of every stream they touched. One walk of the
+ * log, from the earliest of those places, serves every tenant.
+ */
+async function readPeriods(
+  store: EventStore,
+  tenants: { id: string }[],
+  last: Map<string, StoredDigest>,
+  head: Position | null,
+  created: Map<string, RecordedEvent>,
+): Promise<Map<string, Period>> {
   const periods = new Map(tenants.map((tenant) => [tenant.id, { eventCount: 0, heads: new Map() } as Period]));
   if (head === null) return periods;
-  const since = new Map(tenants.map((tenant) => [tenant.id, last.get(tenant.id)?.logPosition ?? null]));
+  const count = (period: Period, event: RecordedEvent) => {
+    period.eventCount++;
+    period.heads.set(event.stream, { revision: Number(event.revision), hash: event.hash });
+  };
+  const since = new Map<string, Position | null>();
+  for (const tenant of tenants) {
+    const creation = created.get(tenant.id);
+    // The creation event is the tenant's first; reading after it, it is counted here.
+    if (creation && creation.metadata.tenantId === tenant.id && store.comparePositions(creation.position, head) <= 0) count(periods.get(tenant.id)!, creation);
+    since.set(tenant.id, last.get(tenant.id)?.logPosition ?? creation?.position ?? null);
+  }
   let from: Position | 'start' = 'start';
   if (![...since.values()].includes(null)) {
     from = [...since.values()].reduce((a, b) => (store.comparePositions(a!, b!) <= 0 ? a : b))!;
   }
+  if (from !== 'start' && store.comparePositions(from, head) >= 0) return periods;
   for (;;) {
     const page = await store.readAll({ fromPosition: from, maxCount: PAGE });
     for (const event of page) {
@@ -138,8 +203,7 @@ async function readPeriods(store: EventStore, tenants: { id: string }[], last: M
       if (!period) continue;
       const after = since.get(tenantId as string);
       if (after && store.comparePositions(event.position, after) <= 0) continue;
-      period.eventCount++;
-      period.heads.set(event.stream, { revision: Number(event.revision), hash: event.hash });
+      count(period, event);
     }
     if (page.length < PAGE) return periods;
     from = page[page.length - 1].position;

@@ -128,7 +128,30 @@ export function signatureValid(digest: SignedDigest, publicKey: KeyObject | stri
   }
 }
 
-export type DigestProblemKind = 'format' | 'unknown-key' | 'signature' | 'chain' | 'tenant';
+export type DigestProblemKind = 'format' | 'unknown-key' | 'key-window' | 'signature' | 'chain' | 'tenant';
+
+/**
+ * A public key with the time it signed in: from when it was made to when it was retired (null:
+ * still signing). A key signs only inside its window, so a key added later with its retirement
+ * backdated cannot vouch for periods that ended before it existed.
+ */
+export interface VerifyingKey {
+  publicKey: KeyObject | string;
+  createdAt: Date | string;
+  retiredAt: Date | string | null;
+}
+
+/** Whether a digest ending at `periodEnd` falls in the key's window, both ends included. */
+export function withinKeyWindow(periodEnd: string, key: Pick<VerifyingKey, 'createdAt' | 'retiredAt'>): boolean {
+  const end = Date.parse(periodEnd);
+  const from = new Date(key.createdAt).getTime();
+  const to = key.retiredAt === null ? Number.POSITIVE_INFINITY : new Date(key.retiredAt).getTime();
+  return end >= from && end <= to;
+}
+
+function isVerifyingKey(key: KeyObject | string | VerifyingKey): key is VerifyingKey {
+  return typeof key === 'object' && 'publicKey' in key;
+}
 
 export interface DigestProblem {
   kind: DigestProblemKind;
@@ -149,11 +172,15 @@ export interface ChainCheck {
 
 /**
  * Checks a run of one tenant's digests in chain order: each one's format, its signature under the
- * key its keyId names (retired keys too), and that it names the hash of the one before it and
+ * key its keyId names (retired keys too; inside the key's window when the key comes with one), and that it names the hash of the one before it and
  * starts where it ended. `previousHash` is the hash the first must name: GENESIS_DIGEST_HASH for a
  * chain from the start, or undefined when the run starts mid-chain (an export of a period).
  */
-export function checkDigestChain(digests: readonly SignedDigest[], keys: ReadonlyMap<string, KeyObject | string>, previousHash?: string): ChainCheck {
+export function checkDigestChain(
+  digests: readonly SignedDigest[],
+  keys: ReadonlyMap<string, KeyObject | string | VerifyingKey>,
+  previousHash?: string,
+): ChainCheck {
   const payloads: DigestPayload[] = [];
   let previous: { hash: string; payload: DigestPayload } | null = null;
   for (const [index, digest] of digests.entries()) {
@@ -171,7 +198,12 @@ export function checkDigestChain(digests: readonly SignedDigest[], keys: Readonl
     const name = `the digest of ${payload.tenantId} ending ${payload.periodEnd}`;
     const key = keys.get(digest.keyId);
     if (key === undefined) return at('unknown-key', payload.periodEnd, `${name} is signed with key ${digest.keyId}, which is not among the known keys`);
-    if (!signatureValid(digest, key)) return at('signature', payload.periodEnd, `${name}: the signature does not match the payload under key ${digest.keyId}`);
+    if (isVerifyingKey(key) && !withinKeyWindow(payload.periodEnd, key)) {
+      const window = `${new Date(key.createdAt).toISOString()} to ${key.retiredAt === null ? 'now' : new Date(key.retiredAt).toISOString()}`;
+      return at('key-window', payload.periodEnd, `${name} is signed with key ${digest.keyId}, which signed only from ${window}`);
+    }
+    if (!signatureValid(digest, isVerifyingKey(key) ? key.publicKey : key))
+      return at('signature', payload.periodEnd, `${name}: the signature does not match the payload under key ${digest.keyId}`);
     if (previous && payload.tenantId !== previous.payload.tenantId) {
       return at('tenant', payload.periodEnd, `${name} belongs to another tenant than the digest before it (${previous.payload.tenantId})`);
     }

@@ -6,6 +6,7 @@ import type { SqlDatabase, SqlExecutor } from '../sql/database';
 import { migrate, type Migration } from '../sql/migrate';
 import { DIGEST_ALGORITHM, keyIdOf, publicKeyPem } from './digest';
 import { syncFolder, writeDurably } from './durable-file';
+import { keyHistoryFiles, recordKey } from './key-history';
 
 /** The signing key is missing, malformed, or not the one the database signs with: the process is not set up to sign. */
 export class AuditKeyError extends BackplaneError {
@@ -18,6 +19,16 @@ export class AuditKeyError extends BackplaneError {
 export const AUDIT_KEY_FILE = 'audit-signing.key';
 /** A rotation's new key until the database has taken it: see rotateAuditKey. */
 const NEXT_KEY_FILE = `${AUDIT_KEY_FILE}.next`;
+
+/**
+ * Held (withLock) by whoever changes the key files: a rotation from writing the new key to renaming
+ * it, a process finishing a rotation at start, a process recording a key in the history files.
+ * Without it a server starting mid-rotation takes the new key file for a failed one and deletes it.
+ */
+const KEYS_LOCK = 'backplane-audit-keys';
+/** Held by the writer of digests while it signs: a rotation waits for it, so no digest is signed with a key being retired. */
+export const DIGEST_WRITERS_LOCK = 'audit-digests';
+const LOCK_TIMEOUT_MS = 60_000;
 
 const migrations: readonly Migration[] = [
   [
@@ -37,13 +48,20 @@ const migrations: readonly Migration[] = [
 export interface SigningKeySource {
   /** BACKPLANE_AUDIT_SIGNING_KEY: an Ed25519 private key in PEM. */
   pem?: string;
-  /** Where the key file is kept otherwise. */
+  /** Where the key file is kept otherwise, and the keys' history (key-history.ts) in any case. */
   dataDir: string;
+  /** BACKPLANE_AUDIT_DIGEST_DIR: a second copy of the keys' history. */
+  digestDir?: string | null;
 }
 
 export interface SigningKey {
   keyId: string;
   privateKey: KeyObject;
+}
+
+/** The key that signs now, with when the database took it: no digest it signs may end before. */
+export interface ActiveSigningKey extends SigningKey {
+  createdAt: Date;
 }
 
 export interface SigningKeyRecord {
@@ -72,9 +90,18 @@ export async function signingKeys(db: SqlExecutor): Promise<SigningKeyRecord[]> 
   }));
 }
 
+async function activeKey(db: SqlExecutor): Promise<{ keyId: string; createdAt: Date } | null> {
+  const [row] = await db.query<{ key_id: string; created_at: Date | string }>('SELECT key_id, created_at FROM audit_signing_keys WHERE retired_at IS NULL');
+  return row ? { keyId: row.key_id, createdAt: new Date(row.created_at) } : null;
+}
+
 async function activeKeyId(db: SqlExecutor): Promise<string | null> {
-  const [row] = await db.query<{ key_id: string }>('SELECT key_id FROM audit_signing_keys WHERE retired_at IS NULL');
-  return row?.key_id ?? null;
+  return (await activeKey(db))?.keyId ?? null;
+}
+
+/** Puts a key this process holds into the history files outside the database. */
+async function recordOutside(db: SqlDatabase, source: SigningKeySource, keyId: string): Promise<void> {
+  await db.withLock(KEYS_LOCK, async () => recordKey(keyHistoryFiles(source), await signingKeys(db), keyId), { timeoutMs: LOCK_TIMEOUT_MS });
 }
 
 /**
@@ -105,6 +132,7 @@ export class AuditSigner {
         publicKeyPem(key.privateKey),
       ]);
     });
+    await recordOutside(db, source, key.keyId);
     return new AuditSigner(db, source, key);
   }
 
@@ -112,22 +140,39 @@ export class AuditSigner {
    * The key to sign with now. A rotation by another process (the CLI) retires the key held here:
    * the key is read again from where it came from, and signing is refused while it differs.
    */
-  async current(): Promise<SigningKey> {
-    const active = await activeKeyId(this.db);
-    if (active === this.key.keyId) return this.key;
+  async current(): Promise<ActiveSigningKey> {
+    const active = await activeKey(this.db);
+    if (active?.keyId === this.key.keyId) return { ...this.key, createdAt: active.createdAt };
     const reloaded = await loadKey(this.db, this.source);
-    if (active !== reloaded.keyId) throw conflict(reloaded.keyId, active ?? 'none', this.source);
+    if (active?.keyId !== reloaded.keyId) throw conflict(reloaded.keyId, active?.keyId ?? 'none', this.source);
+    await recordOutside(this.db, this.source, reloaded.keyId);
     this.key = reloaded;
-    return reloaded;
+    return { ...reloaded, createdAt: active.createdAt };
   }
 }
 
-/** Replaces the active key with a new one (generated, or BACKPLANE_AUDIT_SIGNING_KEY's); the old one is retired, never deleted. */
+/**
+ * Replaces the active key with a new one (generated, or BACKPLANE_AUDIT_SIGNING_KEY's); the old one
+ * is retired, never deleted. It waits for the writer of digests and holds the keys lock from the
+ * new key's file to its rename, so that no process signs with the old key meanwhile nor takes the
+ * half-done rotation for a failed one.
+ */
 export async function rotateAuditKey(db: SqlDatabase, source: SigningKeySource): Promise<{ retired: string | null; active: string }> {
   await migrateSigningKeys(db);
   const fromEnv = source.pem !== undefined && source.pem !== '';
   const next = fromEnv ? parsePrivateKey(source.pem!, 'BACKPLANE_AUDIT_SIGNING_KEY') : generateKeyPairSync('ed25519').privateKey;
   const keyId = keyIdOf(next);
+  const locked = { timeoutMs: LOCK_TIMEOUT_MS };
+  return db.withLock(DIGEST_WRITERS_LOCK, () => db.withLock(KEYS_LOCK, () => rotateLocked(db, source, next, keyId, fromEnv), locked), locked);
+}
+
+async function rotateLocked(
+  db: SqlDatabase,
+  source: SigningKeySource,
+  next: KeyObject,
+  keyId: string,
+  fromEnv: boolean,
+): Promise<{ retired: string | null; active: string }> {
   const nextFile = join(source.dataDir, NEXT_KEY_FILE);
   // The new key is on disk before the database names it, and takes the key file's name after:
   // a crash in between is finished at the next start (see loadKey).
@@ -143,24 +188,64 @@ export async function rotateAuditKey(db: SqlDatabase, source: SigningKeySource):
     }
     const [known] = await tx.query('SELECT 1 FROM audit_signing_keys WHERE key_id = $1', [keyId]);
     if (known) throw new AuditKeyError(`key ${keyId} was used before and is retired: a retired key does not sign again`);
-    await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL');
-    await tx.query('INSERT INTO audit_signing_keys (key_id, algorithm, public_key_pem) VALUES ($1, $2, $3)', [keyId, DIGEST_ALGORITHM, publicKeyPem(next)]);
+    const at = await handOverTime(tx, retiredId);
+    await tx.query('UPDATE audit_signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [at]);
+    await tx.query('INSERT INTO audit_signing_keys (key_id, algorithm, public_key_pem, created_at) VALUES ($1, $2, $3, $4)', [
+      keyId,
+      DIGEST_ALGORITHM,
+      publicKeyPem(next),
+      at,
+    ]);
   });
-  if (!fromEnv) {
-    await rename(nextFile, join(source.dataDir, AUDIT_KEY_FILE));
-    await syncFolder(source.dataDir);
-  }
+  if (!fromEnv) await takeKeyFileName(nextFile, source.dataDir, keyId);
+  await recordKey(keyHistoryFiles(source), await signingKeys(db), keyId);
   return { retired: retiredId, active: keyId };
 }
 
+/**
+ * When the old key stops and the new one starts: now, or the end of the last period the old key
+ * signed if that is later (a digest's periodEnd is the signing process's clock, which may run
+ * ahead of the database's), so that every digest falls inside its key's window.
+ */
+async function handOverTime(tx: SqlExecutor, retiring: string | null): Promise<Date> {
+  const [table] = await tx.query<{ present: boolean }>("SELECT to_regclass('audit_digests') IS NOT NULL AS present");
+  const [row] =
+    retiring !== null && table?.present
+      ? await tx.query<{ at: Date | string }>('SELECT GREATEST(now(), (SELECT max(period_end) FROM audit_digests WHERE key_id = $1)) AS at', [retiring])
+      : await tx.query<{ at: Date | string }>('SELECT now() AS at');
+  return new Date(row.at);
+}
+
+/**
+ * The new key takes the key file's name. A process that finished the rotation first (an older
+ * one that does not take the lock) has renamed it already: that is success when the key file
+ * holds the new key.
+ */
+async function takeKeyFileName(nextFile: string, dataDir: string, keyId: string): Promise<void> {
+  const file = join(dataDir, AUDIT_KEY_FILE);
+  try {
+    await rename(nextFile, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let there: string | null = null;
+    try {
+      there = keyIdOf(createPrivateKey(await readFile(file, 'utf8')));
+    } catch {
+      // Unreadable or gone: the rotation's key is lost, said below.
+    }
+    if (there !== keyId) throw new AuditKeyError(`the new audit signing key ${keyId} was taken from ${dataDir} before it became ${file}`);
+  }
+  await syncFolder(dataDir);
+}
+
 /** The configured key, else the key file's, made on first start with mode 0600. */
-async function loadKey(db: SqlExecutor, source: SigningKeySource): Promise<SigningKey> {
+async function loadKey(db: SqlDatabase, source: SigningKeySource): Promise<SigningKey> {
   if (source.pem !== undefined && source.pem !== '') {
     const privateKey = parsePrivateKey(source.pem, 'BACKPLANE_AUDIT_SIGNING_KEY');
     return { keyId: keyIdOf(privateKey), privateKey };
   }
   const file = join(source.dataDir, AUDIT_KEY_FILE);
-  await finishRotation(db, source.dataDir);
+  await db.withLock(KEYS_LOCK, () => finishRotation(db, source.dataDir), { timeoutMs: LOCK_TIMEOUT_MS });
   if (!(await exists(file))) {
     // Another process on this database made the key: a new one here could only be refused.
     const active = await activeKeyId(db);
@@ -230,8 +315,7 @@ async function finishRotation(db: SqlExecutor, dataDir: string): Promise<void> {
     // A file cut short by a crash before its sync: the rotation never reached the database.
   }
   if (nextId !== null && nextId === (await activeKeyId(db))) {
-    await rename(nextFile, join(dataDir, AUDIT_KEY_FILE));
-    await syncFolder(dataDir);
+    await takeKeyFileName(nextFile, dataDir, nextId);
   } else {
     await unlink(nextFile);
   }

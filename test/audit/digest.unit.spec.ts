@@ -161,6 +161,25 @@ describe('checkDigestChain', () => {
     expect(checkDigestChain([...first.digests, signDigest(text, next.privateKey, nextId)], keys, GENESIS_DIGEST_HASH).problem).toBeNull();
   });
 
+  it("refuses a digest whose period ends outside its key's window: before the key was made, or after it was retired", () => {
+    const { digests, keys, keyId } = chain(3);
+    const publicKey = keys.get(keyId)!;
+    const window = (createdAt: string, retiredAt: string | null) => new Map([[keyId, { publicKey, createdAt, retiredAt }]]);
+    // The digests end at 01:00, 02:00 and 03:00.
+    expect(checkDigestChain(digests, window('2026-01-01T01:00:00.000Z', null), GENESIS_DIGEST_HASH).problem).toBeNull();
+    expect(checkDigestChain(digests, window('2026-01-01T00:00:00.000Z', '2026-01-01T03:00:00.000Z'), GENESIS_DIGEST_HASH).problem).toBeNull();
+    // A key inserted later with its retirement backdated: it did not exist when the first period ended.
+    expect(checkDigestChain(digests, window('2026-01-01T01:30:00.000Z', '2026-01-01T05:00:00.000Z'), GENESIS_DIGEST_HASH).problem).toMatchObject({
+      kind: 'key-window',
+      index: 0,
+      periodEnd: '2026-01-01T01:00:00.000Z',
+    });
+    expect(checkDigestChain(digests, window('2026-01-01T00:00:00.000Z', '2026-01-01T02:30:00.000Z'), GENESIS_DIGEST_HASH).problem).toMatchObject({
+      kind: 'key-window',
+      index: 2,
+    });
+  });
+
   it('names a chain that mixes tenants, and a period that does not start where the last ended', () => {
     const { digests, keys } = chain(2);
     const [key] = [...keys.keys()];
