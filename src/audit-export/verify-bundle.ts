@@ -12,6 +12,10 @@ export interface BundleVerification {
   streams: number;
   digests: number;
   headsChecked: number;
+  /** Events after the newest digest's logPosition: no signature covers them (VERIFY.md, step 6). */
+  unsigned: number;
+  /** export.json asks for the whole history unfiltered, so step 6 (nothing missing) was checked. */
+  full: boolean;
   /** The first thing found wrong, naming the event or digest; null when the bundle is intact. */
   problem: string | null;
 }
@@ -40,6 +44,18 @@ interface SignedHead {
   hash: string;
   digestLine: number;
 }
+
+/** A digest as step 6 needs it: where its period ends in the log, what it counts and the heads it signs. */
+interface Period {
+  line: number;
+  end: bigint[] | null;
+  eventCount: number;
+  heads: Map<string, number>;
+  /** What events.jsonl gives it. */
+  found: { count: number; heads: Map<string, number> };
+}
+
+type Manifest = { [key: string]: Json };
 
 /** Lines of a streamed file, each with its number from 1. */
 async function* lines(body: AsyncIterable<Buffer>): AsyncGenerator<{ text: string; number: number }> {
@@ -73,43 +89,26 @@ function isObject(value: Json | undefined): value is { [key: string]: Json } {
 }
 
 export async function verifyBundle(path: string): Promise<BundleVerification> {
-  const result: BundleVerification = { ok: false, events: 0, streams: 0, digests: 0, headsChecked: 0, problem: null };
-  const keys = new Map<string, KeyObject>();
-  let manifest: { [key: string]: Json } | null = null;
-  let digestsSeen = false;
-  let eventsSeen = false;
-  // stream -> revision -> signed head, from the digests; checked as the events stream past.
-  const heads = new Map<string, Map<number, SignedHead>>();
-  // The same the other way round, when events.jsonl comes first in the archive.
-  const eventHashes = new Map<string, Map<number, string>>();
-  let pendingDigests: { text: string; number: number }[] = [];
+  const result: BundleVerification = { ok: false, events: 0, streams: 0, digests: 0, headsChecked: 0, unsigned: 0, full: false, problem: null };
   try {
+    // Two passes over the archive, so that the order of its entries does not matter (a bundle
+    // re-packed by hand may put events.jsonl first): the small files, then the events streamed.
+    const small = await smallFiles(path);
+    const manifest = readManifest(small.get('export.json'));
+    const keys = readKeys(small.get('keys.json'));
+    const digestsText = small.get('digests.jsonl');
+    if (digestsText === undefined) throw new Tampered('digests.jsonl is missing from the bundle');
+    const heads = new Map<string, Map<number, SignedHead>>();
+    const periods = checkDigests(digestsText, keys, manifest, heads, result);
+    result.full = manifest.complete === true && manifest.from === null && manifest.to === null;
+    let eventsSeen = false;
     for await (const entry of readTarGz(path)) {
-      if (entry.name === 'keys.json' || entry.name === 'export.json') {
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry.body) chunks.push(chunk);
-        const document = parse(Buffer.concat(chunks).toString('utf8'), entry.name);
-        if (!isObject(document)) throw new Tampered(`${entry.name} is not a JSON object`);
-        if (entry.name === 'export.json') manifest = document;
-        else readKeys(document, keys);
-        if (pendingDigests.length > 0 && keys.size > 0) {
-          checkDigests(pendingDigests, keys, manifest, heads, eventHashes, result);
-          pendingDigests = [];
-        }
-      } else if (entry.name === 'digests.jsonl') {
-        digestsSeen = true;
-        const all: { text: string; number: number }[] = [];
-        for await (const line of lines(entry.body)) all.push(line);
-        if (keys.size > 0 || all.length === 0) checkDigests(all, keys, manifest, heads, eventHashes, result);
-        else pendingDigests = all;
-      } else if (entry.name === 'events.jsonl') {
-        eventsSeen = true;
-        await checkEvents(entry.body, manifest, heads, digestsSeen ? null : eventHashes, result);
-      }
+      if (entry.name !== 'events.jsonl') continue;
+      eventsSeen = true;
+      await checkEvents(entry.body, manifest, heads, periods, result);
     }
     if (!eventsSeen) throw new Tampered('events.jsonl is missing from the bundle');
-    if (!digestsSeen) throw new Tampered('digests.jsonl is missing from the bundle');
-    if (pendingDigests.length > 0) throw new Tampered('keys.json is missing from the bundle: the digests cannot be checked');
+    if (result.full) checkPeriods(periods);
     result.ok = true;
   } catch (error) {
     // An archive that does not unpack is as unusable as a tampered one; either way it is named.
@@ -118,30 +117,86 @@ export async function verifyBundle(path: string): Promise<BundleVerification> {
   return result;
 }
 
-function readKeys(document: { [key: string]: Json }, keys: Map<string, KeyObject>): void {
-  if (!Array.isArray(document.keys)) throw new Tampered('keys.json has no "keys" list');
+const SMALL = ['export.json', 'keys.json', 'digests.jsonl'];
+
+/** The bundle's files other than events.jsonl, each exactly once. */
+async function smallFiles(path: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const seen = new Set<string>();
+  for await (const entry of readTarGz(path)) {
+    // tar keeps the last of two entries of one name: a second copy could hide what the first shows.
+    if (seen.has(entry.name)) throw new Tampered(`the bundle holds ${entry.name} twice`);
+    seen.add(entry.name);
+    if (!SMALL.includes(entry.name)) continue;
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry.body) chunks.push(chunk);
+    files.set(entry.name, Buffer.concat(chunks).toString('utf8'));
+  }
+  return files;
+}
+
+function readManifest(text: string | undefined): Manifest {
+  if (text === undefined) throw new Tampered('export.json is missing from the bundle: what the export covers is unknown');
+  const manifest = parse(text, 'export.json');
+  if (!isObject(manifest)) throw new Tampered('export.json is not a JSON object');
+  if (typeof manifest.tenantId !== 'string' || typeof manifest.complete !== 'boolean') throw new Tampered('export.json lacks tenantId or complete');
+  for (const bound of ['from', 'to'] as const) {
+    if (manifest[bound] !== null && typeof manifest[bound] !== 'string') throw new Tampered(`export.json: ${bound} is neither null nor an instant`);
+  }
+  return manifest;
+}
+
+interface Key {
+  key: KeyObject;
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+function readKeys(text: string | undefined): Map<string, Key> {
+  if (text === undefined) throw new Tampered('keys.json is missing from the bundle: the digests cannot be checked');
+  const document = parse(text, 'keys.json');
+  if (!isObject(document) || !Array.isArray(document.keys)) throw new Tampered('keys.json has no "keys" list');
+  const keys = new Map<string, Key>();
   for (const key of document.keys) {
     if (!isObject(key) || typeof key.keyId !== 'string' || typeof key.publicKeyPem !== 'string')
       throw new Tampered('keys.json holds a key without keyId or publicKeyPem');
     if (key.algorithm !== 'Ed25519') throw new Tampered(`keys.json: key ${key.keyId} is not an Ed25519 key`);
+    const createdAt = typeof key.createdAt === 'string' ? Date.parse(key.createdAt) : Number.NaN;
+    const retiredAt = key.retiredAt === null ? null : typeof key.retiredAt === 'string' ? Date.parse(key.retiredAt) : Number.NaN;
+    if (Number.isNaN(createdAt) || Number.isNaN(retiredAt)) throw new Tampered(`keys.json: key ${key.keyId} lacks createdAt or retiredAt`);
     try {
-      keys.set(key.keyId, createPublicKey(key.publicKeyPem));
+      keys.set(key.keyId, { key: createPublicKey(key.publicKeyPem), createdAt, retiredAt });
     } catch {
       throw new Tampered(`keys.json: key ${key.keyId} is not a readable public key`);
     }
   }
+  return keys;
 }
 
-/** VERIFY.md steps 3 and 4, and collects the signed heads for step 5. */
+/** VERIFY.md's positions: two decimal integers, "<a>-<b>" (PostgreSQL) or "C<a>/P<b>" (EventStoreDB). */
+function position(value: Json | undefined): bigint[] | null {
+  const match = typeof value === 'string' ? /^(?:(\d+)-(\d+)|C(\d+)\/P(\d+))$/.exec(value) : null;
+  if (!match) return null;
+  return match[1] !== undefined ? [BigInt(match[1]), BigInt(match[2])] : [BigInt(match[3]), BigInt(match[4])];
+}
+
+function compare(a: bigint[], b: bigint[]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
+  return 0;
+}
+
+/** VERIFY.md steps 3 and 4; collects the signed heads for step 5 and the periods for step 6. */
 function checkDigests(
-  digestLines: { text: string; number: number }[],
-  keys: Map<string, KeyObject>,
-  manifest: { [key: string]: Json } | null,
+  text: string,
+  keys: Map<string, Key>,
+  manifest: Manifest,
   heads: Map<string, Map<number, SignedHead>>,
-  eventHashes: Map<string, Map<number, string>>,
   result: BundleVerification,
-): void {
-  let previousPayload: string | null = null;
+): Period[] {
+  const periods: Period[] = [];
+  let previous = null as { text: string; periodEnd: Json | undefined; end: bigint[] | null } | null;
+  const digestLines = text.split('\n').map((line, index) => ({ text: line, number: index + 1 }));
   for (const { text, number } of digestLines) {
     if (text === '') continue;
     const where = `digest ${number} (line ${number} of digests.jsonl)`;
@@ -151,26 +206,46 @@ function checkDigests(
     }
     const key = keys.get(line.keyId);
     if (!key) throw new Tampered(`${where} is signed with key ${line.keyId}, which keys.json does not hold`);
-    if (!verify(null, Buffer.from(line.payload, 'utf8'), key, Buffer.from(line.signature, 'base64'))) {
+    if (!verify(null, Buffer.from(line.payload, 'utf8'), key.key, Buffer.from(line.signature, 'base64'))) {
       throw new Tampered(`${where}: the signature does not verify with key ${line.keyId}: the digest or its signature was altered`);
     }
     const payload = parse(line.payload, `${where}'s payload`);
     if (!isObject(payload)) throw new Tampered(`${where}'s payload is not a JSON object`);
-    if (manifest && typeof manifest.tenantId === 'string' && payload.tenantId !== manifest.tenantId) throw new Tampered(`${where} belongs to another tenant`);
-    if (previousPayload !== null && payload.previousDigestHash !== sha256(previousPayload)) {
+    const periodEnd = typeof payload.periodEnd === 'string' ? Date.parse(payload.periodEnd) : Number.NaN;
+    if (Number.isNaN(periodEnd) || periodEnd < key.createdAt || (key.retiredAt !== null && periodEnd > key.retiredAt)) {
+      throw new Tampered(`${where}: its periodEnd lies outside the validity of key ${line.keyId} (its createdAt to its retiredAt in keys.json)`);
+    }
+    if (payload.tenantId !== manifest.tenantId) throw new Tampered(`${where} belongs to another tenant`);
+    if (previous === null && manifest.from === null && payload.previousDigestHash !== ZEROS) {
+      throw new Tampered(
+        `${where}: the export starts at the beginning of the history, so its first digest must name 64 zeros as previousDigestHash: digests were removed from the start`,
+      );
+    }
+    if (previous !== null && payload.previousDigestHash !== sha256(previous.text)) {
       throw new Tampered(`${where}: previousDigestHash is not the SHA-256 of the digest before it: a digest is missing or out of order`);
     }
-    previousPayload = line.payload;
-    result.digests += 1;
+    if (previous !== null && payload.periodStart !== previous.periodEnd) {
+      throw new Tampered(`${where}: its periodStart is not the periodEnd of the digest before it: a digest is missing or out of order`);
+    }
+    const end = payload.logPosition === null ? null : position(payload.logPosition);
+    if (payload.logPosition !== null && end === null) throw new Tampered(`${where}'s logPosition is not a position`);
+    if (!Number.isSafeInteger(payload.eventCount)) throw new Tampered(`${where}'s eventCount is not a number`);
+    const reached: bigint[] | null = end ?? previous?.end ?? null;
+    if (end !== null && previous?.end && compare(end, previous.end) < 0) throw new Tampered(`${where}'s logPosition lies before the digest before it`);
+    const period: Period = { line: number, end, eventCount: payload.eventCount as number, heads: new Map(), found: { count: 0, heads: new Map() } };
     for (const head of Array.isArray(payload.streams) ? payload.streams : []) {
-      if (!isObject(head) || typeof head.stream !== 'string' || typeof head.hash !== 'string')
-        throw new Tampered(`${where} holds a stream head without stream or hash`);
-      const revision = Number(head.revision);
-      const recorded = eventHashes.get(head.stream)?.get(revision);
-      if (recorded !== undefined) checkHead(head.stream, revision, recorded, { hash: head.hash, digestLine: number }, result);
+      if (!isObject(head) || typeof head.stream !== 'string' || typeof head.hash !== 'string' || !Number.isSafeInteger(head.revision))
+        throw new Tampered(`${where} holds a stream head without stream, revision or hash`);
+      const revision = head.revision as number;
+      period.heads.set(head.stream, revision);
       remember(heads, head.stream, revision, { hash: head.hash, digestLine: number });
     }
+    periods.push(period);
+    previous = { text: line.payload, periodEnd: payload.periodEnd, end: reached };
+    result.digests += 1;
   }
+  if (periods.length === 0) throw new Tampered('digests.jsonl holds no digest: nothing in the bundle is signed');
+  return periods;
 }
 
 function checkHead(stream: string, revision: number, hash: string, head: SignedHead, result: BundleVerification): void {
@@ -182,17 +257,20 @@ function checkHead(stream: string, revision: number, hash: string, head: SignedH
   }
 }
 
-/** VERIFY.md steps 1, 2 and 5, one line at a time. */
+/** VERIFY.md steps 1, 2 and 5, one line at a time; gives each event to its digest's period for step 6. */
 async function checkEvents(
   body: AsyncIterable<Buffer>,
-  manifest: { [key: string]: Json } | null,
+  manifest: Manifest,
   heads: Map<string, Map<number, SignedHead>>,
-  record: Map<string, Map<number, string>> | null,
+  periods: Period[],
   result: BundleVerification,
 ): Promise<void> {
-  const complete = manifest?.complete !== false;
+  const complete = manifest.complete === true;
+  const fromStart = complete && manifest.from === null;
   const last = new Map<string, { revision: number; hash: string }>();
   const gaps = new Map<string, { revision: number; jumped: number; after: string; where: string }>();
+  let before: bigint[] | null = null;
+  let period = 0;
   for await (const { text, number } of lines(body)) {
     if (text === '') continue;
     const event = parse(text, `line ${number} of events.jsonl`);
@@ -205,35 +283,65 @@ async function checkEvents(
     if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) throw new Tampered(`${where} has no revision`);
     if (typeof previousHash !== 'string' || typeof hash !== 'string' || data === undefined || metadata === undefined)
       throw new Tampered(`${where} lacks a field`);
+    const at = position(event.position);
+    if (at === null) throw new Tampered(`${where} has no position`);
     const content = sha256(canonical({ data, id, metadata, type }));
     if (sha256(`${previousHash}|${stream}|${revision}|${content}`) !== hash) {
       throw new Tampered(`${where}: its hash does not recompute: the event was altered`);
     }
-    const before = last.get(stream);
+    const earlier = last.get(stream);
     const gap = gaps.get(stream);
     if (revision === 0 && previousHash !== ZEROS) throw new Tampered(`${where}: the first event of a stream must follow 64 zeros`);
     if (gap && revision === gap.revision) throw new Tampered(`${where}: it comes after revision ${gap.jumped} of its stream: events were reordered`);
     if (gap) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
-    if (before) {
-      if (revision <= before.revision) throw new Tampered(`${where}: it comes after revision ${before.revision} of its stream: events are out of order`);
-      if (revision !== before.revision + 1 && complete) {
+    if (earlier) {
+      if (revision <= earlier.revision) throw new Tampered(`${where}: it comes after revision ${earlier.revision} of its stream: events are out of order`);
+      if (revision !== earlier.revision + 1 && complete) {
         // Removed, or moved further down the file: the next event of the stream tells which.
-        gaps.set(stream, { revision: before.revision + 1, jumped: revision, after: `revision ${before.revision + 1} of its stream`, where });
+        gaps.set(stream, { revision: earlier.revision + 1, jumped: revision, after: `revision ${earlier.revision + 1} of its stream`, where });
       }
-      if (revision === before.revision + 1 && previousHash !== before.hash) {
-        throw new Tampered(`${where}: its previousHash is not the hash of revision ${before.revision}: the chain is broken`);
+      if (revision === earlier.revision + 1 && previousHash !== earlier.hash) {
+        throw new Tampered(`${where}: its previousHash is not the hash of revision ${earlier.revision}: the chain is broken`);
       }
+    } else if (fromStart && revision !== 0) {
+      throw new Tampered(`${where}: the export starts at the beginning of the history, so its stream must start at revision 0: events were removed`);
     }
+    if (before !== null && compare(at, before) <= 0) throw new Tampered(`${where}: its position does not come after the line before it: events were reordered`);
+    before = at;
     last.set(stream, { revision, hash });
     const head = heads.get(stream)?.get(revision);
     if (head) checkHead(stream, revision, hash, head, result);
-    if (record) {
-      remember(record, stream, revision, hash);
-    }
+    // Periods follow the log, as the events do: the event's period is the first that ends at or after it.
+    while (period < periods.length && (periods[period].end === null || compare(at, periods[period].end as bigint[]) > 0)) period += 1;
+    if (period < periods.length) {
+      periods[period].found.count += 1;
+      periods[period].found.heads.set(stream, revision);
+    } else result.unsigned += 1;
     result.events += 1;
   }
   for (const gap of gaps.values()) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
   result.streams = last.size;
+}
+
+/** VERIFY.md step 6, for a full export: each signed period holds exactly what its digest counts and names. */
+function checkPeriods(periods: Period[]): void {
+  for (const { line, eventCount, heads, found } of periods) {
+    const where = `digest ${line} (line ${line} of digests.jsonl)`;
+    if (found.count !== eventCount) {
+      throw new Tampered(`${where}: it signs ${eventCount} events of its period, the file holds ${found.count}: events were removed or added`);
+    }
+    for (const [stream, revision] of heads) {
+      const there = found.heads.get(stream);
+      if (there !== revision) {
+        throw new Tampered(
+          `${where}: stream ${stream} ends at revision ${revision} in its period as signed, the file's last event of it there is ${there === undefined ? 'absent' : `revision ${there}`}: events were removed`,
+        );
+      }
+    }
+    for (const stream of found.heads.keys()) {
+      if (!heads.has(stream)) throw new Tampered(`${where}: stream ${stream} has events in its period that the digest does not sign: events were added`);
+    }
+  }
 }
 
 function remember<T>(map: Map<string, Map<number, T>>, stream: string, revision: number, value: T): void {

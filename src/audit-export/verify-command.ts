@@ -11,6 +11,17 @@ export async function verifyExport(path: string | undefined): Promise<number> {
     process.stdout.write(
       `the export is intact: ${result.events} events in ${result.streams} streams, ${result.digests} signed digests, ${result.headsChecked} signed stream heads matched\n`,
     );
+    // What the bundle could not prove is said as plainly as what it did (VERIFY.md, "What a bundle can and cannot prove").
+    process.stdout.write(
+      result.full
+        ? 'a full export: every signed period holds exactly the events its digest counts and names\n'
+        : 'not a full export (from, to or a filter was given): events left out at its edges or by its filters cannot be detected\n',
+    );
+    if (result.unsigned > 0) {
+      process.stdout.write(
+        `${result.unsigned} events after the newest digest are signed by none: events removed from that tail cannot be detected; compare the newest digest with one obtained independently\n`,
+      );
+    }
     return 0;
   }
   process.stdout.write(`TAMPERED: ${result.problem}\n`);

@@ -17,6 +17,8 @@ standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
   \`/.well-known/backplane-audit-keys.json\`.
 - \`export.json\`: what was asked for: \`tenantId\`, \`from\`, \`to\`, \`filters\` and \`complete\`.
   \`complete\` is true when no filter other than time was given, so every event of the period is here.
+  It is not signed: check that it says what you asked for. A *full export* is one with
+  \`"complete": true\`, \`"from": null\` and \`"to": null\`: the tenant's whole history.
 - \`VERIFY.md\`: this text.
 
 ## 1. Each event's hash
@@ -52,12 +54,19 @@ Group the events by \`stream\`, keeping the file's order. Within a stream:
 
 - revisions must increase by exactly 1 from one event to the next;
 - each event's \`previousHash\` must equal the \`hash\` of the event before it in the file;
-- the first event of a stream in the file may start mid-stream: its \`previousHash\` is taken as
-  given (it is covered by its own hash), unless its revision is 0, when it must be 64 zeros.
+- when \`export.json\`'s \`from\` is null and \`complete\` is true, the first event of every stream
+  in the file must be its revision 0 (the export starts at the beginning of the history);
+- otherwise the first event of a stream in the file may start mid-stream: its \`previousHash\` is
+  taken as given (it is covered by its own hash), unless its revision is 0, when it must be 64 zeros.
 
 When \`export.json\` says \`"complete": false\` (the export was filtered by type, organization,
 plan, credential or actor), a stream may skip revisions: after a gap, the next event's
 \`previousHash\` is taken as given. Every event's own hash is still checked.
+
+Across streams, the file is in log order: each event's \`position\` must come after the previous
+line's. A position is two unsigned decimal integers, written \`<a>-<b>\` (PostgreSQL event store) or
+\`C<a>/P<b>\` (EventStoreDB); compare two positions by \`a\`, then by \`b\`, as numbers (they can
+exceed 2^53: compare them as big integers or as digit strings of equal length).
 
 An event whose hash does not recompute was altered; a revision missing or out of order in a stream
 means an event was removed or events were reordered.
@@ -76,7 +85,9 @@ matches in \`keys.json\` (\`{ "keys": [ { "keyId", "algorithm": "Ed25519", "publ
     jq -r --arg k "$KEY_ID" '.keys[] | select(.keyId == $k) | .publicKeyPem' keys.json > key.pem
     openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in payload.txt -sigfile sig.bin
 
-which prints \`Signature Verified Successfully\`.
+which prints \`Signature Verified Successfully\`. The digest's \`periodEnd\` (step 4) must lie within
+its key's validity: at or after the key's \`createdAt\`, and at or before its \`retiredAt\` when that
+is not null (compare them as instants).
 
 ## 4. The digest chain
 
@@ -85,9 +96,13 @@ Parse each payload: \`{ "tenantId", "periodStart", "periodEnd", "eventCount", "l
 their own, oldest first: each one's \`previousDigestHash\` must equal the lowercase hex SHA-256 of
 the previous digest's \`payload\` string (its UTF-8 bytes, as in the file). The first digest a
 tenant ever had has 64 zeros there; the first digest in this file may start mid-chain, and its
-\`previousDigestHash\` is then taken as given. Every digest must belong to the export's
-\`tenantId\`. A period with no events still has a digest, so a digest removed from the middle
-breaks the chain.
+\`previousDigestHash\` is then taken as given, except when \`export.json\`'s \`from\` is null: then
+the file starts with the tenant's first digest and its \`previousDigestHash\` must be 64 zeros (else
+digests were removed from the start). Each digest's \`periodStart\` must equal the \`periodEnd\` of the
+digest before it. Every digest must belong to the export's \`tenantId\`. A period with no events
+still has a digest, so a digest removed from the middle breaks the chain.
+
+A bundle without any digest proves nothing: verification fails when \`digests.jsonl\` is empty.
 
 ## 5. Signed heads against the events
 
@@ -97,9 +112,47 @@ Each digest's \`streams\` lists, for every stream that changed in its period, th
 one. A stream rewritten after the digest was signed, even with every chain hash recomputed so that
 steps 1 and 2 pass, fails here.
 
+## 6. Nothing missing (a full export)
+
+A digest's period is, by log position, everything after the previous digest's \`logPosition\` up to
+and including its own (the tenant's first digest: from the start of the log; a \`logPosition\` of
+null: nothing). Give each event of \`events.jsonl\` the first digest whose \`logPosition\` is at or
+after its \`position\`. In a full export, for every digest:
+
+- the number of events given to it must equal its \`eventCount\`;
+- the streams of those events must be exactly the streams of its \`streams\` list, and each
+  stream's last event among them must be at the signed \`revision\` (and, by step 5, hash).
+
+An event removed from a signed period (a stream's first or last event, a whole stream) fails here
+or in step 2; an event added to one fails here too.
+
+Events whose \`position\` comes after the last digest's \`logPosition\` were written after the
+newest digest: no signature covers them. Their hashes and chains are checked (steps 1 and 2) but
+events removed from that tail, or the tail itself, cannot be detected. Report how many there are;
+a digest made just before exporting (\`createAuditDigest\`) leaves none.
+
+## What a bundle can and cannot prove
+
+- Every event present is as recorded when its stream's next signed head was signed (steps 1, 2, 5).
+- A full export proves, in addition, that no event of a signed period was removed or added (step 6).
+- An export with \`from\` or \`to\` selects events by the time they occurred (\`occurredAt\`), while
+  digests cover log positions: the periods at either edge are only partly in the file, so the
+  counts of step 6 are not checked. Within the file, streams must still be gap-free when
+  \`complete\` is true; an event left out at an edge of the time window cannot be detected.
+- An export filtered by type, organization, plan, credential or actor (\`"complete": false\`)
+  proves only that the events present are authentic (steps 1 and 5): which events the filter left
+  out cannot be checked from the bundle.
+- The newest digests and every event after them can be cut off together without trace in the
+  bundle: compare the last digest of \`digests.jsonl\` with one you obtained independently (the
+  \`auditDigests\` query at the time of the export, or the operator's digest folder).
+- The keys: \`keys.json\` comes from the same server as the events. Check that each \`keyId\` used is
+  one you obtained independently (for instance \`/.well-known/backplane-audit-keys.json\` fetched at
+  an earlier time, or from the operator out of band). Each digest's \`periodEnd\` must lie within
+  its key's \`createdAt\` .. \`retiredAt\` (step 3).
+
 ## Outcome
 
-The export is intact when every step passes. Report the first event (its \`id\`, \`stream\` and
+The export is intact when every step passes (and, for a full export, step 6 too). Report the first event (its \`id\`, \`stream\` and
 \`revision\`) or digest (its line number in \`digests.jsonl\`) that fails, and which check failed.
 Backplane's own verifier does exactly this: \`backplane verify-export <bundle.tar.gz>\`
 (\`npm run cli -- verify-export <bundle.tar.gz>\`).

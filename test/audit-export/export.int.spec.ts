@@ -210,6 +210,8 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       const child = spawnTs(CLI, ['verify-export', intact]);
       expect(await child.exited).toBe(0);
       expect(child.output()).toMatch(/the export is intact: \d+ events in \d+ streams, [3-9] signed digests, [1-9]\d* signed stream heads matched/);
+      expect(child.output()).toContain('a full export: every signed period holds exactly the events its digest counts and names');
+      expect(child.output()).not.toContain('signed by none');
       expect(thirdPartyVerify(intact)).toBeNull();
     });
 
@@ -238,6 +240,84 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       expect(result.ok).toBe(false);
       expect(result.problem).toContain(`revision ${removed.revision} of its stream is missing before it: an event was removed`);
       expect(thirdPartyVerify(path)).toMatch(/missing revision before it/);
+    });
+
+    /** The plan's stream in the file: its events, first to last (its last one is a head signed by the newest digest). */
+    const planEvents = (events: string[]) => planLines(events).map(({ event }) => event);
+    const removing = (pick: (plan: any[]) => any[]) =>
+      tampered(intact, ({ events }) => {
+        const gone = new Set(pick(planEvents(events)).map((event) => event.id));
+        expect(gone.size).toBeGreaterThan(0);
+        for (let index = events.length - 1; index >= 0; index -= 1) if (gone.has(JSON.parse(events[index]).id)) events.splice(index, 1);
+      });
+
+    it('fails when the event of a signed head was removed', async () => {
+      const path = removing((plan) => [plan.at(-1)]);
+      const result = await verifyBundle(path);
+      expect(result.ok).toBe(false);
+      expect(result.problem).toMatch(
+        new RegExp(`^digest \\d+ \\(line \\d+ of digests.jsonl\\): (it signs \\d+ events|stream plan-${s.planId} ends at revision)`),
+      );
+      expect(thirdPartyVerify(path)).toMatch(/^digest \d+: /);
+    });
+
+    it('fails when a stream’s first event was removed from a full export', async () => {
+      const path = removing((plan) => [plan[0]]);
+      const result = await verifyBundle(path);
+      expect(result.ok).toBe(false);
+      expect(result.problem).toMatch(
+        new RegExp(`stream plan-${s.planId} revision 1, .*: the export starts at the beginning of the history, so its stream must start at revision 0`),
+      );
+      expect(thirdPartyVerify(path)).toMatch(/: stream does not start at revision 0$/);
+    });
+
+    it('fails when a stream’s first and last events were removed', async () => {
+      const path = removing((plan) => [plan[0], plan.at(-1)]);
+      expect((await verifyBundle(path)).ok).toBe(false);
+      expect(thirdPartyVerify(path)).not.toBeNull();
+    });
+
+    it('fails when all of a stream’s events were removed', async () => {
+      const path = removing((plan) => plan);
+      const result = await verifyBundle(path);
+      expect(result.ok).toBe(false);
+      expect(result.problem).toMatch(
+        /^digest \d+ \(line \d+ of digests.jsonl\): it signs \d+ events of its period, the file holds \d+: events were removed or added$/,
+      );
+      expect(thirdPartyVerify(path)).toMatch(/^digest \d+: event count/);
+    });
+
+    it('fails when digests.jsonl was emptied', async () => {
+      const path = tampered(intact, ({ digests }) => {
+        digests.splice(0, digests.length);
+      });
+      const result = await verifyBundle(path);
+      expect(result.ok).toBe(false);
+      expect(result.problem).toBe('digests.jsonl holds no digest: nothing in the bundle is signed');
+      expect(thirdPartyVerify(path)).toBe('no digest');
+    });
+
+    it('fails when the first digests were removed from a full export', async () => {
+      const path = tampered(intact, ({ digests }) => {
+        digests.splice(0, 1);
+      });
+      const result = await verifyBundle(path);
+      expect(result.problem).toMatch(
+        /^digest 1 \(line 1 of digests.jsonl\): the export starts at the beginning of the history, so its first digest must name 64 zeros as previousDigestHash/,
+      );
+      expect(thirdPartyVerify(path)).toBe('digest 1: not the first digest');
+    });
+
+    it('says how many events no digest signs yet', async () => {
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true });
+      const path = await bundle(auditor);
+      const result = await verifyBundle(path);
+      expect(result.ok).toBe(true);
+      expect(result.unsigned).toBeGreaterThanOrEqual(2);
+      const child = spawnTs(CLI, ['verify-export', path]);
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toContain(`${result.unsigned} events after the newest digest are signed by none`);
+      expect(thirdPartyVerify(path)).toBeNull();
     });
 
     it('fails when two events were swapped', async () => {

@@ -4,6 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** VERIFY.md's positions: two decimal integers, "<a>-<b>" or "C<a>/P<b>". */
+const position = (text: string): bigint[] => {
+  const match = /^(?:(\d+)-(\d+)|C(\d+)\/P(\d+))$/.exec(text);
+  if (!match) throw new Error(`not a position: ${text}`);
+  return match[1] !== undefined ? [BigInt(match[1]), BigInt(match[2])] : [BigInt(match[3]), BigInt(match[4])];
+};
+const compare = (a: bigint[], b: bigint[]) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : 0);
+
 export const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** VERIFY.md's canonical JSON. */
@@ -29,12 +37,16 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     execFileSync('tar', ['-xzf', bundlePath, '-C', dir]);
     const read = (name: string) => readFileSync(join(dir, name), 'utf8');
     const manifest = JSON.parse(read('export.json'));
-    const keys: { keyId: string; publicKeyPem: string }[] = JSON.parse(read('keys.json')).keys;
 
-    // Steps 3 and 4: signatures with openssl, and the digest chain.
+    // Steps 3 and 4: signatures with openssl, the keys' validity, and the digest chain.
+    const keys: { keyId: string; publicKeyPem: string; createdAt: string; retiredAt: string | null }[] = JSON.parse(read('keys.json')).keys;
+    const digests: { stream: string; revision: number; hash: string }[][] = [];
+    const positions: (bigint[] | null)[] = [];
+    const counts: number[] = [];
     const heads = new Map<string, string>();
-    let previous: string | null = null;
+    let previous: { text: string; periodEnd: string } | null = null;
     const digestLines = read('digests.jsonl').split('\n').filter(Boolean);
+    if (digestLines.length === 0) return 'no digest';
     for (const [index, text] of digestLines.entries()) {
       const line = JSON.parse(text);
       const key = keys.find((k) => k.keyId === line.keyId);
@@ -51,27 +63,57 @@ export function thirdPartyVerify(bundlePath: string): string | null {
         return `digest ${index + 1}: bad signature`;
       }
       const payload = JSON.parse(line.payload);
-      if (previous !== null && payload.previousDigestHash !== sha(previous)) return `digest ${index + 1}: digest chain broken`;
-      previous = line.payload;
+      const end = Date.parse(payload.periodEnd);
+      if (end < Date.parse(key.createdAt) || (key.retiredAt !== null && end > Date.parse(key.retiredAt)))
+        return `digest ${index + 1}: outside its key's validity`;
+      if (payload.tenantId !== manifest.tenantId) return `digest ${index + 1}: another tenant`;
+      if (previous === null && manifest.from === null && payload.previousDigestHash !== '0'.repeat(64)) return `digest ${index + 1}: not the first digest`;
+      if (previous !== null && payload.previousDigestHash !== sha(previous.text)) return `digest ${index + 1}: digest chain broken`;
+      if (previous !== null && payload.periodStart !== previous.periodEnd) return `digest ${index + 1}: period does not follow`;
+      previous = { text: line.payload, periodEnd: payload.periodEnd };
       for (const head of payload.streams) heads.set(`${head.stream}#${head.revision}`, head.hash);
+      digests.push(payload.streams);
+      positions.push(payload.logPosition === null ? null : position(payload.logPosition));
+      counts.push(payload.eventCount);
     }
 
-    // Steps 1, 2 and 5.
+    // Steps 1, 2 and 5, and the events given to each digest for step 6.
+    const full = manifest.complete && manifest.from === null && manifest.to === null;
     const last = new Map<string, { revision: number; hash: string }>();
+    const given = digests.map(() => ({ count: 0, heads: new Map<string, number>() }));
+    let before: bigint[] | null = null;
     for (const text of read('events.jsonl').split('\n').filter(Boolean)) {
       const e = JSON.parse(text);
       const content = sha(canon({ data: e.data, id: e.id, metadata: e.metadata, type: e.type }));
       if (sha(`${e.previousHash}|${e.stream}|${e.revision}|${content}`) !== e.hash) return `event ${e.id}: hash mismatch`;
       if (e.revision === 0 && e.previousHash !== '0'.repeat(64)) return `event ${e.id}: bad genesis`;
-      const before = last.get(e.stream);
-      if (before) {
-        if (e.revision <= before.revision) return `event ${e.id}: out of order`;
-        if (manifest.complete && e.revision !== before.revision + 1) return `event ${e.id}: missing revision before it`;
-        if (e.revision === before.revision + 1 && e.previousHash !== before.hash) return `event ${e.id}: chain broken`;
-      }
+      const at = position(e.position);
+      if (before !== null && compare(at, before) <= 0) return `event ${e.id}: out of log order`;
+      before = at;
+      const earlier = last.get(e.stream);
+      if (earlier) {
+        if (e.revision <= earlier.revision) return `event ${e.id}: out of order`;
+        if (manifest.complete && e.revision !== earlier.revision + 1) return `event ${e.id}: missing revision before it`;
+        if (e.revision === earlier.revision + 1 && e.previousHash !== earlier.hash) return `event ${e.id}: chain broken`;
+      } else if (manifest.complete && manifest.from === null && e.revision !== 0) return `event ${e.id}: stream does not start at revision 0`;
       last.set(e.stream, { revision: e.revision, hash: e.hash });
       const signed = heads.get(`${e.stream}#${e.revision}`);
       if (signed !== undefined && signed !== e.hash) return `event ${e.id}: differs from a signed head`;
+      const period = positions.findIndex((end) => end !== null && compare(at, end) <= 0);
+      if (period !== -1) {
+        given[period].count += 1;
+        given[period].heads.set(e.stream, e.revision);
+      }
+    }
+
+    // Step 6.
+    if (full) {
+      for (const [index, signedHeads] of digests.entries()) {
+        if (given[index].count !== counts[index]) return `digest ${index + 1}: event count ${counts[index]} signed, ${given[index].count} found`;
+        const found = [...given[index].heads].map(([stream, revision]) => `${stream}#${revision}`).sort();
+        const expected = signedHeads.map((head) => `${head.stream}#${head.revision}`).sort();
+        if (found.join(',') !== expected.join(',')) return `digest ${index + 1}: stream heads differ`;
+      }
     }
     return null;
   } finally {
