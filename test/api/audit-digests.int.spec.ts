@@ -1,9 +1,13 @@
-import { createHash, verify } from 'node:crypto';
+import { createHash, generateKeyPairSync, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeDueDigests } from '../../src/app/audit-digests';
+import { createAuditDigest, writeDueDigests } from '../../src/app/audit-digests';
+import { keyIdOf, publicKeyPem } from '../../src/audit/digest';
+import { KEY_HISTORY_FILE, readKeyHistory } from '../../src/audit/key-history';
 import { rotateAuditKey } from '../../src/audit/signing-keys';
+import { tenantStream } from '../../src/domain/tenant';
+import type { EventStore, ReadAllOptions } from '../../src/eventstore/types';
 import { chainHash, contentHash, GENESIS_HASH } from '../../src/eventstore/hash-chain';
 import { verifyLog } from '../../src/eventstore/verify';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
@@ -137,6 +141,57 @@ for (const store of apiStores) {
       expect(digests.at(-1)).toMatchObject({ eventCount: 0, periodStart: later.toISOString(), periodEnd: nextPeriod.toISOString() });
     });
 
+    it("starts a new tenant's first digest at the tenant's creation, not at the start of the log", async () => {
+      const token = (await api.ok(api.rootToken, ops.createTenant, { name: 'digests-new' })).createTenant.token;
+      const newTenant = (await api.ok(token, ops.me)).me.tenant.id;
+      const app = api.service.app;
+      const [created] = await app.store.readStream(tenantStream(newTenant), { maxCount: 1 });
+      // The real store, its reads of the log written down on the way.
+      const starts: string[] = [];
+      const store = new Proxy(app.store, {
+        get(target, property) {
+          if (property === 'readAll') {
+            return (options?: ReadAllOptions) => {
+              starts.push(options?.fromPosition ?? 'start');
+              return target.readAll(options);
+            };
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as EventStore;
+      const digest = await createAuditDigest({ ...app, store }, newTenant);
+      expect(starts.length).toBeGreaterThan(0);
+      for (const start of starts) {
+        expect(start).not.toBe('start');
+        expect(app.store.comparePositions(start, created.position)).toBeGreaterThanOrEqual(0);
+      }
+      // Its creation event counted too: every event of its history, no more.
+      const theirs = (await api.ok(token, ops.auditLog, { first: 500 })).auditLog.edges.map(
+        (edge: { node: { streamName: string; hash: string } }) => edge.node,
+      );
+      const payload = JSON.parse(digest.payload);
+      expect(payload.eventCount).toBe(theirs.length);
+      expect(payload.streams).toContainEqual({ stream: tenantStream(newTenant), revision: expect.any(Number), hash: expect.any(String) });
+    });
+
+    it('answers CONFLICT, to be tried again, for a tenant the read model does not hold yet and while another writer holds the lock', async () => {
+      const app = api.service.app;
+      await expect(createAuditDigest(app, 'not-read-yet')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('try again') });
+      // The embedded store's lock waits in this process without a deadline: a second process is the server's case.
+      if (store === 'postgres') {
+        await api.service.backplane.db.withLock(
+          'audit-digests',
+          () =>
+            expect(createAuditDigest({ ...app, auditDigests: { ...app.auditDigests, lockTimeoutMs: 50 } }, tenantId)).rejects.toMatchObject({
+              code: 'CONFLICT',
+              message: expect.stringContaining('try again'),
+            }),
+          { timeoutMs: 30_000 },
+        );
+      }
+    });
+
     it('pages through the digests in chain order, and refuses a bad cursor or page size with BAD_USER_INPUT', async () => {
       const digests = await all();
       const first = (await api.ok(api.rootToken, docs.list, { first: 2 })).auditDigests;
@@ -227,6 +282,39 @@ for (const store of apiStores) {
       await db.query(remove, [tenantId, Number(last.cursor)]);
       expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: last.periodEnd, problem: expect.stringContaining('not in the database') });
       await putBack(tail);
+      expect(await verifyAudit()).toMatchObject({ ok: true });
+    });
+
+    it('keeps the key history outside the database and names a key put into the database directly, even retired in the past', async () => {
+      const db = api.service.backplane.db;
+      const table = await db.query<{ key_id: string }>('SELECT key_id FROM audit_signing_keys ORDER BY created_at');
+      for (const file of [join(storage.dataDir, KEY_HISTORY_FILE), join(digestDir, KEY_HISTORY_FILE)]) {
+        expect((await readKeyHistory(file))?.map((key) => key.keyId)).toEqual(table.map((row) => row.key_id));
+      }
+      // What someone with rights on the database does: a key of their own, retired already, so
+      // that the one-active rule lets it in; with it they could re-sign every digest.
+      const theirs = generateKeyPairSync('ed25519');
+      const keyId = keyIdOf(theirs.publicKey);
+      await db.query(
+        "INSERT INTO audit_signing_keys (key_id, algorithm, public_key_pem, created_at, retired_at) VALUES ($1, 'Ed25519', $2, '2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z')",
+        [keyId, publicKeyPem(theirs.publicKey)],
+      );
+      expect(await verifyAudit()).toMatchObject({ ok: false, problem: expect.stringContaining(`signing key ${keyId} is in the database but not in`) });
+      await db.query('DELETE FROM audit_signing_keys WHERE key_id = $1', [keyId]);
+      expect(await verifyAudit()).toMatchObject({ ok: true });
+    });
+
+    it("names a digest whose period ended outside its key's window", async () => {
+      const db = api.service.backplane.db;
+      const [first] = await all();
+      const [key] = await db.query<{ created_at: Date }>('SELECT created_at FROM audit_signing_keys WHERE key_id = $1', [first.keyId]);
+      // The key's start moved past the first digest it signed: it could not have signed that one.
+      await db.query("UPDATE audit_signing_keys SET created_at = $2::timestamptz + interval '1 second' WHERE key_id = $1", [first.keyId, first.periodEnd]);
+      try {
+        expect(await verifyAudit()).toMatchObject({ ok: false, firstBrokenDigest: first.periodEnd, problem: expect.stringContaining('signed only from') });
+      } finally {
+        await db.query('UPDATE audit_signing_keys SET created_at = $2 WHERE key_id = $1', [first.keyId, key.created_at]);
+      }
       expect(await verifyAudit()).toMatchObject({ ok: true });
     });
 
