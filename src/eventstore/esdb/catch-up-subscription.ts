@@ -62,8 +62,10 @@ function isSlowConsumerDrop(error: unknown): boolean {
  * (every 32 records it looks at, delivered as a batch without events), and, once caught up, by
  * reading on from the last position to the end of $all when the end has moved (at caught-up, and
  * whenever the store sees the end move: log-tail.ts): the records read up to the first one the
- * filter keeps are passed at once. So a subscription whose filter drops the last writes reaches
- * the end of the log within a poll, as consumers waiting for a position need.
+ * filter keeps are passed at once. A read-on that stops at a kept event the server has not sent
+ * yet reads on again once that event's batch is delivered, as far as the last end heard. So a
+ * subscription whose filter drops the last writes reaches the end of the log within a poll, as
+ * consumers waiting for a position need.
  *
  * A server that drops the subscription because the handler is slower than the log grows
  * (EventStoreDB 23.10) is subscribed to again from the last position, inside this subscription:
@@ -92,11 +94,16 @@ export function catchUpSubscription(source: SubscriptionSource, options: Subscri
     let dropsWithoutProgress = 0;
     /** The end of $all has moved past the position since it was last read on to. */
     let tailMoved = false;
-    unwatch = source.watchTail((head) => {
-      if (compareEsdbPositions(head, position) <= 0) return;
+    /** The furthest end of $all heard from the store's watch of it. */
+    let head: EsdbPosition | undefined;
+    unwatch = source.watchTail((end) => {
+      if (head === undefined || compareEsdbPositions(end, head) > 0) head = end;
+      if (compareEsdbPositions(end, position) <= 0) return;
       tailMoved = true;
       wake?.();
     });
+    /** The end heard lies past the position: what the filter drops up to it is still to be passed. */
+    const behindHead = () => head !== undefined && compareEsdbPositions(head, position) > 0;
 
     /** Moves the position forward, never back; answers whether it moved. */
     const advance = (to: EsdbPosition): boolean => {
@@ -166,11 +173,15 @@ export function catchUpSubscription(source: SubscriptionSource, options: Subscri
         if (taken > 0 || moved || (atEnd && !toldCaughtUp)) {
           toldCaughtUp ||= atEnd;
           await handler({ events, position: formatPosition(position), caughtUp: atEnd });
+          // A read-on may have stopped at a kept event the server had not sent yet: once it has, read on past it.
+          tailMoved ||= behindHead();
           continue;
         }
         if (failure !== undefined) return { failure };
         if (ended) return { failure: new EventStoreUnavailableError('EventStoreDB ended the subscription') };
         if (atEnd && tailMoved) {
+          // Read on again only once something moves: a read-on that stopped short of the end heard
+          // stopped at a kept event still to come from the server, and its batch sets this again.
           tailMoved = false;
           // Nothing the filter keeps lies between: whatever the server sends later comes after it.
           if (advance(await source.passFiltered(position, options.filter))) {

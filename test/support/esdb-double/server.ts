@@ -38,6 +38,7 @@ import {
   TombstoneResp,
 } from '@eventstore/db-client/generated/streams_pb';
 import { leaderRefusal, readAllRefusal, type AccessRules } from './access';
+import { LiveHold } from './live-hold';
 import { serveBatchAppend } from './batch-append';
 import { serveFilteredSubscription } from './filtered-subscription';
 import { LaggingView, MemoryLog, type ReadView, StreamDeleted } from './memory-log';
@@ -95,6 +96,7 @@ export class EsdbDouble {
   private server: Server | undefined;
   private port = 0;
   private readonly subscriptions = new Set<ReadCall>();
+  private readonly live = new LiveHold();
 
   private constructor(
     /** The log this node writes to: its own, or its leader's for a follower. */
@@ -148,6 +150,14 @@ export class EsdbDouble {
   /** Answers again on the same port, with the same events. */
   async restart(): Promise<void> {
     if (!this.server) await this.listen();
+  }
+
+  /**
+   * Holds back what live subscriptions are sent of new writes until the answer is called, while
+   * reads answer at once: the end of $all moves before a subscriber hears of it (live-hold.ts).
+   */
+  holdLive(): () => void {
+    return this.live.hold();
   }
 
   /** Ends every live subscription with UNAVAILABLE, as a server does when it drops one mid-stream. */
@@ -210,7 +220,7 @@ export class EsdbDouble {
       if (options.hasSubscription() && options.hasAll()) {
         serveFilteredSubscription(
           {
-            view: this.view,
+            view: this.live.viewFor(this.view),
             slowConsumers: this.slowConsumers,
             subscriptions: this.subscriptions,
             onSlowConsumer: () => {
@@ -296,7 +306,7 @@ export class EsdbDouble {
       }
     };
     this.subscriptions.add(call);
-    const unsubscribe = this.view.onWrite(pump);
+    const unsubscribe = this.live.viewFor(this.view).onWrite(pump);
     const end = () => {
       unsubscribe();
       this.subscriptions.delete(call);
