@@ -1,22 +1,26 @@
 import type { Projection } from '../src/core/projection';
 import type { AuditDestinationEvent } from '../src/domain/audit-destination';
+import { shredStatement } from '../src/secrets/vault';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 /**
- * The SIEM endpoints tenants added: where events go, which ones, the password entry whose secret
- * signs them (never the secret), who added and removed each, and the log position of its
- * addition, where its delivery starts.
+ * The SIEM endpoints tenants added: where events go (masked, and the vault entry of the whole
+ * URL), which ones, the password entry whose secret signs them (never the secret), who added and
+ * removed each, and the log position of its addition, where its delivery starts. A removal
+ * destroys the encrypted URL.
  */
 export const auditDestinationsProjection: Projection = {
   name: 'audit-destinations',
-  version: 1,
+  version: 2,
   tables: ['audit_destinations'],
   schema: [
     `CREATE TABLE audit_destinations (
        id uuid PRIMARY KEY,
        tenant_id text NOT NULL,
        name text NOT NULL,
-       url text NOT NULL,
+       masked_url text NOT NULL,
+       url_sha256 text NOT NULL,
+       url_secret_id uuid NOT NULL,
        event_types jsonb,
        password_id uuid NOT NULL,
        added_position text NOT NULL,
@@ -32,16 +36,19 @@ export const auditDestinationsProjection: Projection = {
     const event = { type: recorded.type, data: dataOf(recorded) } as AuditDestinationEvent;
     switch (event.type) {
       case 'AuditDestinationAdded': {
-        const { id, name, url, eventTypes, passwordId, addedAt } = event.data;
+        const { id, name, maskedUrl, urlSha256, urlSecretId, eventTypes, passwordId, addedAt } = event.data;
         return [
           {
-            sql: `INSERT INTO audit_destinations (id, tenant_id, name, url, event_types, password_id, added_position, added_at, added_by)
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            sql: `INSERT INTO audit_destinations
+                    (id, tenant_id, name, masked_url, url_sha256, url_secret_id, event_types, password_id, added_position, added_at, added_by)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
             params: [
               id,
               context.tenantId,
               name,
-              url,
+              maskedUrl,
+              urlSha256,
+              urlSecretId,
               eventTypes === null ? null : JSON.stringify(eventTypes),
               passwordId,
               recorded.position,
@@ -57,6 +64,7 @@ export const auditDestinationsProjection: Projection = {
             sql: 'UPDATE audit_destinations SET removed_at = $2, removed_by = $3 WHERE id = $1',
             params: [event.data.id, context.occurredAt, actorJson(context)],
           },
+          shredStatement(event.data.urlSecretId),
         ];
       default:
         return [];

@@ -1,6 +1,9 @@
 // AuditDestination: a SIEM endpoint that receives the tenant's events as they are recorded, each
 // signed with HMAC-SHA256 under a secret of the password manager. The secret never enters an
-// event: the event names the password entry, read at delivery time.
+// event: the event names the password entry, read at delivery time. Nor does the URL, which may
+// carry a collector's token in its path or query: it is kept encrypted beside the passwords, and
+// the event holds only its origin with the path masked, and its SHA-256.
+import { createHash } from 'node:crypto';
 import type { AuditExportEvent } from './audit-export';
 import type { CredentialEvent } from './credential';
 import type { Decider } from './decider';
@@ -18,10 +21,18 @@ import type { TaskEvent } from './task';
 import type { TenantEvent } from './tenant';
 import type { VerificationEvent } from './verification';
 
+/** Destinations a tenant may have at once: each one is a loop reading the whole log, and a lease on the database. */
+export const MAX_AUDIT_DESTINATIONS = 10;
+
 export interface AuditDestinationAddition {
   id: string;
   name: string;
-  url: string;
+  /** The URL as it may be shown: scheme, host and port, each path segment masked, a query marked (maskedUrl). */
+  maskedUrl: string;
+  /** SHA-256 (hex) of the URL as normalised: whoever holds a URL can tell whether it is this one. */
+  urlSha256: string;
+  /** The vault entry holding the whole URL, encrypted; only the delivery reads it. */
+  urlSecretId: string;
   /** Only events of these types go out; null: every event of the tenant. */
   eventTypes: string[] | null;
   /** The password manager's entry whose secret is the HMAC key. */
@@ -31,27 +42,36 @@ export interface AuditDestinationAddition {
 
 export type AuditDestinationEvent =
   | { type: 'AuditDestinationAdded'; data: AuditDestinationAddition }
-  | { type: 'AuditDestinationRemoved'; data: { id: string; name: string } };
+  /** urlSecretId: the encrypted URL, destroyed with the destination. */
+  | { type: 'AuditDestinationRemoved'; data: { id: string; name: string; urlSecretId: string } };
 
 export type AuditDestinationCommand =
   | {
       type: 'AddAuditDestination';
-      /** known: looked up under the tenant lock: another destination of the tenant has the name; the password entry exists. */
-      data: AuditDestinationAddition & { known: { nameTaken: boolean; passwordExists: boolean } };
+      /**
+       * url: the whole URL, judged here and never written; urlSecretId: where the caller keeps it encrypted.
+       * known: looked up under the tenant lock: another destination of the tenant has the name; the
+       * password entry exists; how many destinations the tenant has now.
+       */
+      data: Omit<AuditDestinationAddition, 'maskedUrl' | 'urlSha256'> & {
+        url: string;
+        known: { nameTaken: boolean; passwordExists: boolean; destinations: number };
+      };
     }
   | { type: 'RemoveAuditDestination'; data: { id: string } };
 
 export interface AuditDestinationState {
   status: 'none' | 'added' | 'removed';
   name: string;
+  urlSecretId: string;
 }
 
 export const auditDestination: Decider<AuditDestinationState, AuditDestinationCommand, AuditDestinationEvent> = {
-  initialState: () => ({ status: 'none', name: '' }),
+  initialState: () => ({ status: 'none', name: '', urlSecretId: '' }),
   evolve(state, event) {
     switch (event.type) {
       case 'AuditDestinationAdded':
-        return { status: 'added', name: event.data.name };
+        return { status: 'added', name: event.data.name, urlSecretId: event.data.urlSecretId };
       case 'AuditDestinationRemoved':
         return { ...state, status: 'removed' };
     }
@@ -59,29 +79,56 @@ export const auditDestination: Decider<AuditDestinationState, AuditDestinationCo
   decide(command, state) {
     switch (command.type) {
       case 'AddAuditDestination': {
-        const { known, ...addition } = command.data;
+        const { known, url: given, ...addition } = command.data;
         const name = addition.name.trim();
         if (state.status !== 'none') throw new DomainError('CONFLICT', `audit destination ${addition.id} already exists`);
         if (name === '') throw new DomainError('INVALID_INPUT', 'name: an audit destination needs a name');
         if (known.nameTaken) throw new DomainError('CONFLICT', `name: an audit destination named "${name}" already exists`);
-        const url = admissibleUrl(addition.url);
+        if (known.destinations >= MAX_AUDIT_DESTINATIONS)
+          throw new DomainError('CONFLICT', `audit destinations: a tenant has at most ${MAX_AUDIT_DESTINATIONS} at once; remove one before adding another`);
+        const url = admissibleUrl(given);
         const eventTypes = admissibleEventTypes(addition.eventTypes);
         if (!known.passwordExists)
           throw new DomainError('INVALID_INPUT', `passwordId: no password ${addition.passwordId}: the signing secret is an entry of the password manager`);
-        return [{ type: 'AuditDestinationAdded', data: { ...addition, name, url, eventTypes } }];
+        return [
+          {
+            type: 'AuditDestinationAdded',
+            data: { ...addition, name, maskedUrl: maskedUrl(url), urlSha256: urlSha256(url), eventTypes },
+          },
+        ];
       }
       case 'RemoveAuditDestination': {
         if (state.status !== 'added') throw new DomainError('NOT_FOUND', `no audit destination ${command.data.id}`);
-        return [{ type: 'AuditDestinationRemoved', data: { id: command.data.id, name: state.name } }];
+        return [{ type: 'AuditDestinationRemoved', data: { id: command.data.id, name: state.name, urlSecretId: state.urlSecretId } }];
       }
     }
   },
 };
 
 /**
+ * What may be shown of a destination's URL. Collectors put their token in the path (Sumo Logic)
+ * or the query (Datadog, Splunk): every path segment is masked, a query is marked, and only the
+ * origin stays readable. The host is shown: no secret may sit there.
+ */
+export function maskedUrl(admissible: string): string {
+  const url = new URL(admissible);
+  const path = url.pathname
+    .split('/')
+    .map((segment) => (segment === '' ? '' : '***'))
+    .join('/');
+  return `${url.origin}${path}${url.search === '' ? '' : '?***'}`;
+}
+
+/** SHA-256 (hex) of an admissible URL, normalised as admissibleUrl leaves it. */
+export function urlSha256(admissible: string): string {
+  return createHash('sha256').update(admissible, 'utf8').digest('hex');
+}
+
+/**
  * https, or http to this very machine (a collector beside Backplane): events are evidence and
- * must not cross a network in clear. No credentials in the URL (the signature authenticates, and
- * a URL is shown to every reader) and no fragment (never sent, so a sign of a mistaken URL).
+ * must not cross a network in clear. No user:password in the URL (the signature authenticates; a
+ * collector's token may sit in the path or the query, which are never shown) and no fragment
+ * (never sent, so a sign of a mistaken URL).
  */
 export function admissibleUrl(text: string): string {
   let url: URL;

@@ -7,7 +7,11 @@ export interface AuditDestinationView {
   id: string;
   tenantId: string;
   name: string;
+  /** Origin, path segments masked, a query marked: never a secret. */
   url: string;
+  urlSha256: string;
+  /** The vault entry of the whole URL: for the delivery, never shown. */
+  urlSecretId: string;
   eventTypes: string[] | null;
   passwordId: string;
   /** The log position of its addition: delivery starts after it. */
@@ -27,7 +31,9 @@ interface Row {
   id: string;
   tenant_id: string;
   name: string;
-  url: string;
+  masked_url: string;
+  url_sha256: string;
+  url_secret_id: string;
   event_types: unknown;
   password_id: string;
   added_position: string;
@@ -40,7 +46,7 @@ interface Row {
   attempts: unknown;
 }
 
-const SELECT = `SELECT d.id, d.tenant_id, d.name, d.url, d.event_types, d.password_id, d.added_position, d.added_at, d.added_by,
+const SELECT = `SELECT d.id, d.tenant_id, d.name, d.masked_url, d.url_sha256, d.url_secret_id, d.event_types, d.password_id, d.added_position, d.added_at, d.added_by,
                        s.last_delivered_position, s.last_delivered_at, s.failing_since, s.last_error, s.attempts
                 FROM audit_destinations d LEFT JOIN audit_deliveries s ON s.destination_id = d.id`;
 
@@ -49,7 +55,9 @@ function view(row: Row): AuditDestinationView {
     id: row.id,
     tenantId: row.tenant_id,
     name: row.name,
-    url: row.url,
+    url: row.masked_url,
+    urlSha256: row.url_sha256,
+    urlSecretId: row.url_secret_id,
     eventTypes: row.event_types === null ? null : asJson<string[]>(row.event_types),
     passwordId: row.password_id,
     addedPosition: row.added_position,
@@ -88,4 +96,10 @@ export async function auditDestinationNameTaken(db: SqlExecutor, tenantId: strin
     name.trim(),
   ]);
   return rows.length > 0;
+}
+
+/** The tenant's destinations not removed, counted: the cap's fact. */
+export async function auditDestinationCount(db: SqlExecutor, tenantId: string): Promise<number> {
+  const [row] = await db.query<{ count: unknown }>('SELECT count(*) AS count FROM audit_destinations WHERE tenant_id = $1 AND removed_at IS NULL', [tenantId]);
+  return Number(row?.count ?? 0);
 }

@@ -3,7 +3,7 @@ import { exportLine } from '../../audit-export/export-line';
 import type { EventStore, Position, RecordedEvent, Subscription } from '../../eventstore/types';
 import type { AuditDestinationView } from '../../queries/audit-destinations';
 import { passwordSecretId } from '../../queries/catalog';
-import type { SecretVault } from '../../secrets/vault';
+import { SecretUnavailableError, type SecretVault } from '../../secrets/vault';
 import type { SqlExecutor } from '../../sql/database';
 import { backoffMs } from './backoff';
 import type { DeliveryStates } from './delivery-state';
@@ -72,12 +72,24 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
     return secretId === null ? null : deps.vault.reveal(destination.tenantId, secretId);
   };
 
+  // The whole URL may carry the collector's token: read from the vault once, kept in memory only.
+  let url: string | undefined;
+  const target = async (): Promise<string | null> => {
+    url ??= await deps.vault.reveal(destination.tenantId, destination.urlSecretId).catch((error: unknown) => {
+      if (error instanceof SecretUnavailableError) return undefined;
+      throw error;
+    });
+    return url ?? null;
+  };
+
   const attempt = async (event: RecordedEvent, previous: string): Promise<PostOutcome> => {
     const key = await secret();
     if (key === null) return { ok: false, error: `password entry ${destination.passwordId} is gone: add the destination again with another` };
+    const to = await target();
+    if (to === null) return { ok: false, error: 'the URL is no longer in the vault: add the destination again' };
     const { body, signature } = signedDelivery(event, previous, key);
     const headers = { 'x-backplane-event-id': event.id, 'x-backplane-event-type': event.type, 'x-backplane-signature': signature };
-    return postSigned(destination.url, body, headers, settings.timeoutMs);
+    return postSigned(to, body, headers, settings.timeoutMs);
   };
 
   /** Until a 2xx, or stopped (false). */

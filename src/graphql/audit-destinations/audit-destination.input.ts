@@ -10,7 +10,11 @@ export class AddAuditDestinationInput {
   @PlainText('name')
   name!: string;
 
-  @Field(() => String, { description: 'https, or http to a loopback host (127.0.0.0/8, ::1, localhost); no credentials, no fragment.' })
+  @Field(() => String, {
+    description:
+      'https, or http to a loopback host (127.0.0.0/8, ::1, localhost); no user:password, no fragment. ' +
+      'A token in the path or query is kept encrypted and shown masked; the host is shown.',
+  })
   @IsNotEmpty({ message: 'url must not be empty' })
   @MaxLength(2048)
   url!: string;

@@ -6,7 +6,10 @@ import { requestOf, tenantOf, type GraphQLContext } from '../context';
 import { AuditDestination } from './audit-destination.type';
 import { AddAuditDestinationInput } from './audit-destination.input';
 
-const destinationOf = ({ tenantId: _tenant, delivery, ...view }: AuditDestinationView): AuditDestination => ({ ...view, delivery: { ...delivery } });
+const destinationOf = ({ tenantId: _tenant, urlSecretId: _url, delivery, ...view }: AuditDestinationView): AuditDestination => ({
+  ...view,
+  delivery: { ...delivery },
+});
 
 @Resolver(() => AuditDestination)
 export class AuditDestinationResolver {

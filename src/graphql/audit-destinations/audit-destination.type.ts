@@ -32,8 +32,15 @@ export class AuditDestination {
   @Field(() => String)
   name!: string;
 
-  @Field(() => String)
+  @Field(() => String, {
+    description:
+      'Where events go, as may be shown: scheme, host and port, each path segment masked as ***, a query as ?***. ' +
+      'The whole URL (a collector token in its path or query) is kept encrypted and never shown.',
+  })
   url!: string;
+
+  @Field(() => String, { description: 'SHA-256 (hex) of the whole URL as normalised (new URL(url).href): tells whether a URL one holds is this one.' })
+  urlSha256!: string;
 
   @Field(() => [String], { nullable: true, description: 'Only these event types are sent; null: every event.' })
   eventTypes!: string[] | null;
