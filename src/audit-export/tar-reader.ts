@@ -23,7 +23,8 @@ export async function* readTarGz(path: string): AsyncGenerator<TarEntry> {
     const type = String.fromCharCode(header[156] || 0x30);
     const size = Number(pax.size ?? Number.parseInt(field(header, 124, 12) || '0', 8));
     const prefix = field(header, 345, 155);
-    const name = pax.path ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+    // `tar -C dir .` writes ./events.jsonl: the same file as events.jsonl.
+    const name = (pax.path ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100))).replace(/^(?:\.\/)+/, '');
     const padded = size + ((BLOCK - (size % BLOCK)) % BLOCK);
     if (!Number.isSafeInteger(size) || size < 0) throw new Error(`the archive is damaged: a header announces a size of ${size}`);
     if (type === 'x') {

@@ -45,21 +45,23 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
       return badParam(res, error);
     }
 
+    const madeAt = new Date();
+    const name = `audit-${madeAt.toISOString().replaceAll(':', '')}.${EXTENSIONS[request.format]}`;
+    const headers = { 'content-type': CONTENT_TYPES[request.format], 'content-disposition': `attachment; filename="${name}"` };
+    // Express answers HEAD with this GET handler: the headers say all a HEAD asks, so it reads and records nothing.
+    if (req.method === 'HEAD') return void res.status(200).set(headers).end();
+
     const gone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
     const job = await startExport(app, principal.tenantId, request.query);
-    // Once what it covers is fixed (it never holds its own record), and only for a GET: a HEAD takes nothing away.
-    if (req.method !== 'HEAD') await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
+    // Once what it covers is fixed: it never holds its own record.
+    await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
     // Read before the headers go, so that a failure here is still an answer of its own.
     const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, { from: request.query.from, to: request.query.to }) : null;
-    const madeAt = new Date();
-    const name = `audit-${madeAt.toISOString().replaceAll(':', '')}.${EXTENSIONS[request.format]}`;
-    res.status(200).set({ 'content-type': CONTENT_TYPES[request.format], 'content-disposition': `attachment; filename="${name}"` });
+    res.status(200).set(headers);
     res.flushHeaders();
-    // Express answers HEAD with this GET handler: the headers say all a HEAD asks, so nothing is read.
-    if (req.method === 'HEAD') return void res.end();
     try {
       if (evidence) {
         const writer = new TarGzWriter();

@@ -320,6 +320,22 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       expect(thirdPartyVerify(path)).toBeNull();
     });
 
+    it('reads a bundle re-packed with tar -C dir . (./ names, events first) as intact, and refuses a file given twice', async () => {
+      const dir = mkdtempSync(join(folder, 'repack-'));
+      execFileSync('tar', ['-xzf', intact, '-C', dir]);
+      const repacked = `${dir}.tar.gz`;
+      // --hard-dereference: GNU tar would store the second copy as a link to the first.
+      execFileSync('tar', ['--hard-dereference', '-czf', repacked, '-C', dir, './events.jsonl', '.']);
+      expect(execFileSync('tar', ['-tzf', repacked], { encoding: 'utf8' })).toContain('./events.jsonl');
+      const twice = await verifyBundle(repacked);
+      expect(twice.problem).toBe('the bundle holds events.jsonl twice');
+      const once = `${dir}-once.tar.gz`;
+      execFileSync('tar', ['-czf', once, '-C', dir, './events.jsonl', './digests.jsonl', './keys.json', './export.json', './VERIFY.md']);
+      const result = await verifyBundle(once);
+      expect(result.problem).toBeNull();
+      expect(result.ok).toBe(true);
+    });
+
     it('fails when two events were swapped', async () => {
       let moved: any;
       const path = tampered(intact, ({ events }) => {
