@@ -18,7 +18,10 @@ export interface SqlExecutor {
 
 export interface HeldLock {
   release(): Promise<void>;
-  /** Resolves if the lock is lost without release() (its connection died). */
+  /**
+   * Resolves if the lock is lost without release() (the connection holding it died, and with
+   * it every lease of the process): the holder must stop the work the lease guards.
+   */
   readonly lost: Promise<void>;
 }
 
@@ -29,7 +32,8 @@ export interface SqlDatabase extends SqlExecutor {
   exec(sql: string): Promise<void>;
   /**
    * Takes a named lock shared with every process on this database, or returns null when
-   * another holder has it. The lock dies with its holder.
+   * another holder has it, in this process or another. The lock dies with its holder. All of a
+   * process's leases share one connection: taking or holding one opens none of its own.
    */
   tryLock(name: string): Promise<HeldLock | null>;
   /**

@@ -1,4 +1,5 @@
-import { Client, Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
+import { LeaseSession } from './lease-session';
 import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
 
 export interface PgDatabaseOptions {
@@ -22,10 +23,12 @@ export class PgDatabase implements SqlDatabase {
    * through: holders waiting on the main pool for their own work would otherwise starve it.
    */
   private lockPool: Pool | undefined;
+  private readonly leases: LeaseSession;
 
   private constructor(config: PoolConfig) {
     this.config = config;
     this.pool = new Pool(config);
+    this.leases = new LeaseSession(config);
     // An idle client that loses its server is dropped by the pool; without a listener the error would crash the process.
     this.pool.on('error', () => undefined);
   }
@@ -143,38 +146,16 @@ export class PgDatabase implements SqlDatabase {
   }
 
   /**
-   * A session-level advisory lock on a connection of its own, so that it dies with this process.
-   * The key includes the schema, so deployments in separate schemas of one database do not meet.
+   * A session-level advisory lock, on the one connection that holds all of this process's leases
+   * (LeaseSession), so that it dies with this process. The key includes the schema, so
+   * deployments in separate schemas of one database do not meet.
    */
-  async tryLock(name: string): Promise<HeldLock | null> {
-    const client = new Client(this.config);
-    let released = false;
-    let onLost: () => void = () => undefined;
-    const lost = new Promise<void>((resolve) => (onLost = resolve));
-    const connectionGone = () => {
-      if (!released) onLost();
-    };
-    client.on('error', connectionGone);
-    client.on('end', connectionGone);
-    const release = async () => {
-      if (released) return;
-      released = true;
-      await client.end().catch(() => undefined);
-    };
-    try {
-      await client.connect();
-      const [row] = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext(current_schema()), hashtext($1)) AS ok', [name])).rows;
-      if (row.ok) return { lost, release };
-    } catch (error) {
-      await release();
-      throw error;
-    }
-    await release();
-    return null;
+  tryLock(name: string): Promise<HeldLock | null> {
+    return this.leases.tryLock(name);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.end(), this.lockPool?.end()]);
+    await Promise.all([this.pool.end(), this.lockPool?.end(), this.leases.close()]);
   }
 }
 

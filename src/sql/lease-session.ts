@@ -1,0 +1,127 @@
+import { Client, type ClientConfig } from 'pg';
+import type { HeldLock } from './database';
+
+interface Session {
+  client: Client;
+  /** Settles once the connection is up (or failed to come up). */
+  ready: Promise<void>;
+  dead: boolean;
+  /** The leases taken on this session: told when it dies. */
+  leases: Map<string, () => void>;
+}
+
+/**
+ * Every tryLock lease of a process, held as session-level advisory locks on ONE dedicated
+ * connection: a process holding a hundred leases uses one connection, not a hundred, and a look
+ * for a free lease opens none. Advisory locks are re-entrant per session, so exclusivity inside
+ * the process comes from the map of names held here: a name held is refused here before the
+ * server is asked. When the connection drops, the server has let go of every lease on it: each
+ * holder's `lost` resolves, and the next tryLock opens a new session.
+ */
+export class LeaseSession {
+  private session: Session | undefined;
+  /** Names held or being asked for in this process. */
+  private readonly names = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly config: ClientConfig) {}
+
+  async tryLock(name: string): Promise<HeldLock | null> {
+    if (this.closed) throw new Error('the lease session is closed');
+    if (this.names.has(name)) return null;
+    this.names.add(name);
+    let session: Session;
+    let granted: boolean;
+    try {
+      session = await this.current();
+      const [row] = (await session.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext(current_schema()), hashtext($1)) AS ok', [name])).rows;
+      granted = row.ok && !session.dead;
+    } catch (error) {
+      this.names.delete(name);
+      throw error;
+    }
+    if (!granted) {
+      this.names.delete(name);
+      return null;
+    }
+    return this.lease(session, name);
+  }
+
+  /** Ends the session: every lease still held is let go by the server, and its holder told. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    await session.ready.catch(() => undefined);
+    await session.client.end().catch(() => undefined);
+    this.die(session);
+  }
+
+  private lease(session: Session, name: string): HeldLock {
+    let onLost: () => void = () => undefined;
+    const lost = new Promise<void>((resolve) => (onLost = resolve));
+    let released: Promise<void> | undefined;
+    session.leases.set(name, () => {
+      this.names.delete(name);
+      onLost();
+    });
+    const release = async () => {
+      if (!session.leases.delete(name)) return;
+      try {
+        // A session that died has let go already; one that fails the unlock now is dying.
+        if (!session.dead) await session.client.query('SELECT pg_advisory_unlock(hashtext(current_schema()), hashtext($1))', [name]);
+      } catch {
+        this.drop(session);
+      } finally {
+        this.names.delete(name);
+      }
+    };
+    return {
+      lost,
+      release: () => {
+        released ??= release();
+        return released;
+      },
+    };
+  }
+
+  /** The live session, opened when none is. */
+  private async current(): Promise<Session> {
+    if (!this.session || this.session.dead) this.session = this.open();
+    const session = this.session;
+    await session.ready;
+    return session;
+  }
+
+  private open(): Session {
+    const client = new Client(this.config);
+    const session: Session = { client, ready: Promise.resolve(), dead: false, leases: new Map() };
+    // Without listeners a dropped connection would be an uncaught 'error' event and end the process.
+    client.on('error', () => this.drop(session));
+    client.on('end', () => this.die(session));
+    session.ready = client.connect().then(
+      () => undefined,
+      (error: unknown) => {
+        this.drop(session);
+        throw error;
+      },
+    );
+    return session;
+  }
+
+  /** A connection in an unknown state: closed, so that the server lets its locks go, and its holders told. */
+  private drop(session: Session): void {
+    if (session.dead) return;
+    this.die(session);
+    void session.client.end().catch(() => undefined);
+  }
+
+  private die(session: Session): void {
+    session.dead = true;
+    if (this.session === session) this.session = undefined;
+    const told = [...session.leases.values()];
+    session.leases.clear();
+    for (const tell of told) tell();
+  }
+}
