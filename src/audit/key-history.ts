@@ -13,6 +13,9 @@ import type { SigningKeyRecord } from './signing-keys';
  */
 export const KEY_HISTORY_FILE = 'audit-signing-keys.json';
 
+/** A history file that cannot be read: it vouches for no key. */
+export class KeyHistoryError extends Error {}
+
 export interface KeyHistoryEntry {
   keyId: string;
   algorithm: string;
@@ -46,7 +49,12 @@ async function readDocument(file: string): Promise<KeyHistoryDocument | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  const document = JSON.parse(text) as Partial<KeyHistoryDocument>;
+  let document: Partial<KeyHistoryDocument>;
+  try {
+    document = JSON.parse(text) as Partial<KeyHistoryDocument>;
+  } catch {
+    throw new KeyHistoryError(`the signing keys' history ${file} is not JSON: restore it from a copy`);
+  }
   return { seededAt: document.seededAt, keys: Array.isArray(document.keys) ? document.keys : [] };
 }
 
@@ -81,7 +89,8 @@ export async function recordKey(files: readonly string[], table: readonly Signin
     }
     const keys = [...entries.values()].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.keyId < b.keyId ? -1 : 1));
     if (!seeded && JSON.stringify(keys) === before) continue;
-    const seededAt = seeded ? new Date().toISOString() : known.seededAt;
+    // Seeded from the table with keys besides this process's own: those were taken on trust.
+    const seededAt = seeded ? (table.length > 1 ? new Date().toISOString() : undefined) : known.seededAt;
     const document: KeyHistoryDocument = seededAt === undefined ? { keys } : { seededAt, keys };
     await writeDurably(file, `${JSON.stringify(document, null, 2)}\n`, 0o644);
   }
@@ -93,7 +102,13 @@ export async function recordKey(files: readonly string[], table: readonly Signin
  */
 export async function keyNotOutside(files: readonly string[], table: readonly SigningKeyRecord[]): Promise<{ keyId: string | null; message: string } | null> {
   for (const file of files) {
-    const known = await readKeyHistory(file);
+    let known: KeyHistoryEntry[] | null;
+    try {
+      known = await readKeyHistory(file);
+    } catch (error) {
+      if (error instanceof KeyHistoryError) return { keyId: null, message: error.message };
+      throw error;
+    }
     if (known === null) {
       if (table.length === 0) continue;
       return { keyId: null, message: `the signing keys' history ${file} is missing: the keys in the database cannot be told from keys added there` };

@@ -302,6 +302,16 @@ for (const store of apiStores) {
       expect(await verifyAudit()).toMatchObject({ ok: false, problem: expect.stringContaining(`signing key ${keyId} is in the database but not in`) });
       await db.query('DELETE FROM audit_signing_keys WHERE key_id = $1', [keyId]);
       expect(await verifyAudit()).toMatchObject({ ok: true });
+      // A history file that cannot be read vouches for no key.
+      const outside = join(digestDir, KEY_HISTORY_FILE);
+      const kept = await readFile(outside, 'utf8');
+      await writeFile(outside, kept.slice(0, 20));
+      expect(await verifyAudit()).toMatchObject({ ok: false, problem: expect.stringContaining('is not JSON') });
+      await writeFile(outside, kept);
+      await rm(join(storage.dataDir, KEY_HISTORY_FILE));
+      expect(await verifyAudit()).toMatchObject({ ok: false, problem: expect.stringContaining('is missing') });
+      await writeFile(join(storage.dataDir, KEY_HISTORY_FILE), kept);
+      expect(await verifyAudit()).toMatchObject({ ok: true });
     });
 
     it("names a digest whose period ended outside its key's window", async () => {
