@@ -1,10 +1,13 @@
 import type { Projection } from '../src/core/projection';
 import type { NotificationChannelEvent } from '../src/domain/notification-channel';
+import { shredStatement as shred } from '../src/secrets/vault';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 /**
- * The channels tenants are notified through: a webhook's URL or an e-mail address, the kinds each
- * wants, who added and removed it, and the log position of its addition, where its notices start.
+ * The channels tenants are notified through: a webhook's URL as it may be shown (the whole of it
+ * stays in the vault) or an e-mail address, the kinds each wants, who added and removed it, and the
+ * log position of its addition, where its notices start. A removed webhook's encrypted URL is
+ * destroyed in the same transaction as the checkpoint, so no crash leaves it behind.
  */
 export const notificationChannelsProjection: Projection = {
   name: 'notification-channels',
@@ -45,6 +48,7 @@ export const notificationChannelsProjection: Projection = {
             sql: 'UPDATE notification_channels SET removed_at = $2, removed_by = $3 WHERE id = $1',
             params: [event.data.id, context.occurredAt, actorJson(context)],
           },
+          ...(event.data.urlSecretId ? [shred(event.data.urlSecretId)] : []),
         ];
       default:
         return [];

@@ -154,7 +154,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       ...options.notifications,
     };
     const notifications = startNotifications(
-      { store: backplane.store, db: backplane.db, states: notificationStates, senders: notificationSenders(config.smtp ?? null, notifying.timeoutMs) },
+      { store: backplane.store, db: backplane.db, states: notificationStates, senders: notificationSenders(config.smtp ?? null, vault, notifying.timeoutMs) },
       logger,
       notifying,
     );

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { admissibleUrl } from '../domain/audit-destination';
 import {
+  type GivenTarget,
   type NotificationChannelCommand,
   type NotificationKind,
-  type NotificationTarget,
   notificationChannel,
   notificationChannelStream,
 } from '../domain/notification-channel';
@@ -13,13 +14,13 @@ import {
   notificationChannelNameTaken,
   notificationChannelsOf,
 } from '../queries/notification-channels';
-import type { AppDeps, Request } from './deps';
+import { type AppDeps, type Request, writeWith } from './deps';
 import { found } from './found';
 import { executeLocked } from './locked-command';
 
 export interface AddNotificationChannelInput {
   name: string;
-  target: NotificationTarget;
+  target: { type: 'WEBHOOK'; url: string } | { type: 'EMAIL'; address: string };
   kinds: NotificationKind[];
 }
 
@@ -27,25 +28,37 @@ export interface AddNotificationChannelInput {
 export async function addNotificationChannel(deps: AppDeps, request: Request, input: AddNotificationChannelInput): Promise<NotificationChannelView> {
   const { tenantId } = request.principal;
   const id = randomUUID();
-  await executeLocked(
+  const stream = notificationChannelStream(id);
+  // A webhook's URL is its credential: kept encrypted, as the decider will judge it, before anything is recorded.
+  const urlSecretId = input.target.type === 'WEBHOOK' ? await deps.vault.put(tenantId, admissibleUrl(input.target.url)) : null;
+  const target: GivenTarget = input.target.type === 'WEBHOOK' ? { ...input.target, urlSecretId: urlSecretId! } : input.target;
+  await writeWith(
     deps,
-    request,
-    notificationChannel,
-    notificationChannelStream(id),
-    async (): Promise<NotificationChannelCommand> => ({
-      type: 'AddNotificationChannel',
-      data: {
-        id,
-        name: input.name,
-        target: input.target,
-        kinds: input.kinds,
-        addedAt: new Date().toISOString(),
-        known: {
-          nameTaken: await notificationChannelNameTaken(deps.db, tenantId, input.name),
-          channels: await notificationChannelCount(deps.db, tenantId),
-        },
-      },
-    }),
+    stream,
+    () =>
+      executeLocked(
+        deps,
+        request,
+        notificationChannel,
+        stream,
+        async (): Promise<NotificationChannelCommand> => ({
+          type: 'AddNotificationChannel',
+          data: {
+            id,
+            name: input.name,
+            target,
+            kinds: input.kinds,
+            addedAt: new Date().toISOString(),
+            known: {
+              nameTaken: await notificationChannelNameTaken(deps.db, tenantId, input.name),
+              channels: await notificationChannelCount(deps.db, tenantId),
+            },
+          },
+        }),
+      ),
+    async () => {
+      if (urlSecretId !== null) await deps.vault.discard(urlSecretId);
+    },
   );
   return found(await notificationChannelById(deps.db, tenantId, id), 'notification channel', id);
 }

@@ -1,6 +1,8 @@
 // NotificationChannel: where a tenant is told of what needs a person (a failed task, a revoked
 // credential...): a webhook that takes Slack-compatible JSON, or an e-mail address. Which kinds
-// of notice it wants is its own choice; who added and removed it, the history says.
+// of notice it wants is its own choice; who added and removed it, the history says. A webhook's
+// URL is its credential (Slack's carries the token in its path): it is kept encrypted beside the
+// passwords, and events hold only its origin with the path masked.
 import { admissibleUrl } from './audit-destination';
 import type { Decider } from './decider';
 import { DomainError } from './errors';
@@ -21,7 +23,11 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 /** Channels a tenant may have at once: each one is a loop reading the log, and a lease on the database. */
 export const MAX_NOTIFICATION_CHANNELS = 10;
 
-export type NotificationTarget = { type: 'WEBHOOK'; url: string } | { type: 'EMAIL'; address: string };
+/** Where notices go, as recorded: a webhook's URL as it may be shown, and the vault entry of the whole of it. */
+export type NotificationTarget = { type: 'WEBHOOK'; shownUrl: string; urlSecretId: string } | { type: 'EMAIL'; address: string };
+
+/** As given: a webhook's whole URL, judged here and never written, and where the caller keeps it encrypted. */
+export type GivenTarget = { type: 'WEBHOOK'; url: string; urlSecretId: string } | { type: 'EMAIL'; address: string };
 
 export interface NotificationChannelAddition {
   id: string;
@@ -33,27 +39,29 @@ export interface NotificationChannelAddition {
 
 export type NotificationChannelEvent =
   | { type: 'NotificationChannelAdded'; data: NotificationChannelAddition }
-  | { type: 'NotificationChannelRemoved'; data: { id: string; name: string } };
+  /** urlSecretId: a webhook's encrypted URL, destroyed with the channel; null for an e-mail channel. */
+  | { type: 'NotificationChannelRemoved'; data: { id: string; name: string; urlSecretId: string | null } };
 
 export type NotificationChannelCommand =
   | {
       type: 'AddNotificationChannel';
       /** known: looked up under the tenant lock: another channel of the tenant has the name; how many it has now. */
-      data: NotificationChannelAddition & { known: { nameTaken: boolean; channels: number } };
+      data: Omit<NotificationChannelAddition, 'target'> & { target: GivenTarget; known: { nameTaken: boolean; channels: number } };
     }
   | { type: 'RemoveNotificationChannel'; data: { id: string } };
 
 export interface NotificationChannelState {
   status: 'none' | 'added' | 'removed';
   name: string;
+  urlSecretId: string | null;
 }
 
 export const notificationChannel: Decider<NotificationChannelState, NotificationChannelCommand, NotificationChannelEvent> = {
-  initialState: () => ({ status: 'none', name: '' }),
+  initialState: () => ({ status: 'none', name: '', urlSecretId: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'NotificationChannelAdded':
-        return { status: 'added', name: event.data.name };
+        return { status: 'added', name: event.data.name, urlSecretId: event.data.target.type === 'WEBHOOK' ? event.data.target.urlSecretId : null };
       case 'NotificationChannelRemoved':
         return { ...state, status: 'removed' };
     }
@@ -77,16 +85,26 @@ export const notificationChannel: Decider<NotificationChannelState, Notification
       }
       case 'RemoveNotificationChannel': {
         if (state.status !== 'added') throw new DomainError('NOT_FOUND', `no notification channel ${command.data.id}`);
-        return [{ type: 'NotificationChannelRemoved', data: { id: command.data.id, name: state.name } }];
+        return [{ type: 'NotificationChannelRemoved', data: { id: command.data.id, name: state.name, urlSecretId: state.urlSecretId } }];
       }
     }
   },
 };
 
 /** A webhook's URL follows a SIEM destination's rules (https, or http to this machine); an address is one mailbox. */
-function admissibleTarget(target: NotificationTarget): NotificationTarget {
-  if (target.type === 'WEBHOOK') return { type: 'WEBHOOK', url: admissibleUrl(target.url) };
+function admissibleTarget(target: GivenTarget): NotificationTarget {
+  if (target.type === 'WEBHOOK') return { type: 'WEBHOOK', shownUrl: shownUrl(admissibleUrl(target.url)), urlSecretId: target.urlSecretId };
   return { type: 'EMAIL', address: admissibleAddress(target.address) };
+}
+
+/** What may be shown of a webhook's URL: its origin, each path segment masked, a query marked. No secret sits in a host. */
+export function shownUrl(admissible: string): string {
+  const url = new URL(admissible);
+  const path = url.pathname
+    .split('/')
+    .map((segment) => (segment === '' ? '' : '***'))
+    .join('/');
+  return `${url.origin}${path}${url.search === '' ? '' : '?***'}`;
 }
 
 /**

@@ -36,7 +36,7 @@ describe('SMTP settings for notification e-mail', () => {
 
   it('refuses what it cannot use without quoting it: the password may be in it', () => {
     const password = 'hunter2-is-the-password';
-    const cases = [
+    const cases: Record<string, string>[] = [
       { BACKPLANE_SMTP_URL: `http://mailer:${password}@mail.example.test` },
       { BACKPLANE_SMTP_URL: `smtp://mailer:${password}@mail.example.test`, BACKPLANE_SMTP_HOST: 'mail.example.test' },
       { BACKPLANE_SMTP_PASSWORD: password },

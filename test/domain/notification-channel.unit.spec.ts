@@ -1,4 +1,10 @@
-import { admissibleAddress, notificationChannel, type NotificationChannelCommand, type NotificationChannelEvent } from '../../src/domain/notification-channel';
+import {
+  admissibleAddress,
+  notificationChannel,
+  type NotificationChannelCommand,
+  type NotificationChannelEvent,
+  shownUrl,
+} from '../../src/domain/notification-channel';
 import { deciderSpec } from '../support/decider-spec';
 
 const spec = deciderSpec(notificationChannel);
@@ -9,30 +15,38 @@ const add = (overrides: Partial<AddData> = {}): NotificationChannelCommand => ({
   data: {
     id: 'c1',
     name: 'on call',
-    target: { type: 'WEBHOOK', url: 'https://hooks.example.test/in' },
+    target: { type: 'WEBHOOK', url: 'https://hooks.example.test/services/T0/B0/token', urlSecretId: 's1' },
     kinds: ['TASK_FAILED'],
     addedAt: '2026-01-02T03:04:05.000Z',
     known: { nameTaken: false, channels: 0 },
     ...overrides,
   },
 });
-const added: NotificationChannelEvent = {
+type Added = Extract<NotificationChannelEvent, { type: 'NotificationChannelAdded' }>;
+const added: Added = {
   type: 'NotificationChannelAdded',
   data: {
     id: 'c1',
     name: 'on call',
-    target: { type: 'WEBHOOK', url: 'https://hooks.example.test/in' },
+    target: { type: 'WEBHOOK', shownUrl: 'https://hooks.example.test/***/***/***/***', urlSecretId: 's1' },
     kinds: ['TASK_FAILED'],
     addedAt: '2026-01-02T03:04:05.000Z',
   },
 };
-const removed: NotificationChannelEvent = { type: 'NotificationChannelRemoved', data: { id: 'c1', name: 'on call' } };
+const removed: Extract<NotificationChannelEvent, { type: 'NotificationChannelRemoved' }> = { type: 'NotificationChannelRemoved', data: { id: 'c1', name: 'on call', urlSecretId: 's1' } };
+const webhook = (url: string) => ({ type: 'WEBHOOK' as const, url, urlSecretId: 's1' });
 const remove: NotificationChannelCommand = { type: 'RemoveNotificationChannel', data: { id: 'c1' } };
 
 describe('notification channel', () => {
   describe('AddNotificationChannel', () => {
-    it('adds a webhook with the kinds it wants', () => {
+    it('adds a webhook with the kinds it wants, its URL shown masked and kept in the vault', () => {
       spec.given([]).when(add()).then([added]);
+      expect(JSON.stringify(added)).not.toContain('token');
+    });
+
+    it('shows of a URL its origin, and marks a query', () => {
+      expect(shownUrl('https://hooks.example.test:8443/a/b?key=secret')).toBe('https://hooks.example.test:8443/***/***?***');
+      expect(shownUrl('https://hooks.example.test/')).toBe('https://hooks.example.test/');
     });
 
     it('adds an e-mail address', () => {
@@ -52,15 +66,15 @@ describe('notification channel', () => {
     it('takes a webhook over http to a loopback host only, and no credentials in it', () => {
       spec
         .given([])
-        .when(add({ target: { type: 'WEBHOOK', url: 'http://127.0.0.1:9000/hook' } }))
-        .then([{ ...added, data: { ...added.data, target: { type: 'WEBHOOK', url: 'http://127.0.0.1:9000/hook' } } }]);
+        .when(add({ target: webhook('http://127.0.0.1:9000/hook') }))
+        .then([{ ...added, data: { ...added.data, target: { type: 'WEBHOOK', shownUrl: 'http://127.0.0.1:9000/***', urlSecretId: 's1' } } }]);
       spec
         .given([])
-        .when(add({ target: { type: 'WEBHOOK', url: 'http://hooks.example.test/in' } }))
+        .when(add({ target: webhook('http://hooks.example.test/in') }))
         .thenRefuses('INVALID_INPUT', /^url: must be https/);
       spec
         .given([])
-        .when(add({ target: { type: 'WEBHOOK', url: 'https://user:pw@hooks.example.test/' } }))
+        .when(add({ target: webhook('https://user:pw@hooks.example.test/') }))
         .thenRefuses('INVALID_INPUT', /^url: must not carry credentials/);
     });
 
@@ -118,8 +132,19 @@ describe('notification channel', () => {
   });
 
   describe('RemoveNotificationChannel', () => {
-    it('removes a channel, naming it', () => {
+    it('removes a channel, naming it and the vault entry of its URL', () => {
       spec.given([added]).when(remove).then([removed]);
+    });
+
+    it('removes an e-mail channel, with no vault entry', () => {
+      const mail: NotificationChannelEvent = {
+        ...added,
+        data: { ...added.data, target: { type: 'EMAIL', address: 'ops@example.test' } },
+      } as NotificationChannelEvent;
+      spec
+        .given([mail])
+        .when(remove)
+        .then([{ ...removed, data: { ...removed.data, urlSecretId: null } } as NotificationChannelEvent]);
     });
 
     it('refuses a channel never added or already removed', () => {

@@ -105,11 +105,20 @@ describe.each(apiStores)('notifications of what needs a person, on %s', (store: 
       const { addNotificationChannel: mail } = await api!.ok(api!.rootToken, add, {
         input: { name: 'ops mail', email: 'ops@example.test', kinds: ['TASK_FAILED'] },
       });
+      // As Slack's do, the URL carries the credential in its path: it is kept in the vault, shown masked.
+      const hookToken = randomBytes(18).toString('base64url');
       const { addNotificationChannel: hook } = await api!.ok(api!.rootToken, add, {
-        input: { name: 'ops hook', url: hooks.url(), kinds: ['SYNC_FAILED', 'TASK_FAILED'] },
+        input: { name: 'ops hook', url: hooks.url(`/services/T0/B0/${hookToken}`), kinds: ['SYNC_FAILED', 'TASK_FAILED'] },
       });
       expect(mail).toMatchObject({ email: 'ops@example.test', url: null, kinds: ['TASK_FAILED'], addedBy: { role: 'ADMIN' } });
-      expect(hook).toMatchObject({ url: hooks.url(), email: null, kinds: ['TASK_FAILED', 'SYNC_FAILED'] });
+      expect(hook).toMatchObject({ url: hooks.url('/***/***/***/***'), email: null, kinds: ['TASK_FAILED', 'SYNC_FAILED'] });
+      // Neither the log nor the read model holds the whole URL.
+      const recorded = async () =>
+        JSON.stringify([
+          (await api!.service.backplane.store.readAll()).map(({ data, metadata }) => ({ data, metadata })),
+          await api!.service.app.db.query('SELECT * FROM notification_channels'),
+        ]);
+      expect(await recorded()).not.toContain(hookToken);
 
       const taskId = await recordFailedTask(api!.service.app.commands, tenantId, 'GitLab answered 503 for every project');
       await eventually(() => expect(smtp.mails.length).toBe(1), 30_000);
@@ -126,6 +135,7 @@ describe.each(apiStores)('notifications of what needs a person, on %s', (store: 
       expect(posted.body).toMatchObject({ kind: 'TASK_FAILED', eventType: 'BackupTaskFailed', tenantId, fields: { taskId, repositoriesFailed: 2 } });
       expect(posted.body.text).toContain(taskId);
       expect(hooks.received.every((h) => h.eventId === posted.eventId)).toBe(true);
+      expect(hooks.received.every((h) => h.path === `/services/T0/B0/${hookToken}`)).toBe(true);
 
       const channels = await eventually(async () => {
         const { notificationChannels } = await api!.ok(api!.rootToken, list);
@@ -161,8 +171,14 @@ describe.each(apiStores)('notifications of what needs a person, on %s', (store: 
       await api.ok(api.rootToken, remove, { id: hook.id });
       const { notificationChannels } = await api.ok(api.rootToken, list);
       expect(notificationChannels.map((c: { id: string }) => c.id)).not.toContain(hook.id);
+      expect(JSON.stringify(notificationChannels)).not.toContain(hookToken);
+      expect(await recorded()).not.toContain(hookToken);
       const history = (await api.service.backplane.store.readAll()).filter((e) => e.type === 'NotificationChannelRemoved');
       expect(history.map((e) => (e.metadata.actor as { role: string }).role)).toEqual(['ADMIN', 'ADMIN']);
+      // The encrypted URL went with the channel; an e-mail channel had none.
+      const urlSecretIds = history.map((e) => (e.data as { urlSecretId: string | null }).urlSecretId);
+      expect(urlSecretIds[0]).toBeNull();
+      expect(await api.service.app.db.query('SELECT 1 FROM password_secrets WHERE secret_id = $1', [urlSecretIds[1]])).toEqual([]);
     } finally {
       await hooks.close();
     }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
 export interface Hook {
+  path: string;
   eventId: string;
   kind: string;
   body: { text: string; kind: string; eventId: string; eventType: string; tenantId: string; recordedAt: string; fields: Record<string, unknown> };
@@ -17,6 +18,7 @@ export async function startHookReceiver(answer: (request: number) => number = ()
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const hook: Hook = {
+        path: request.url ?? '',
         eventId: String(request.headers['x-backplane-event-id']),
         kind: String(request.headers['x-backplane-notification-kind']),
         body: JSON.parse(Buffer.concat(chunks).toString('utf8')),

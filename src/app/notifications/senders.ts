@@ -1,5 +1,6 @@
 import { createTransport } from 'nodemailer';
 import type { NotificationTarget } from '../../domain/notification-channel';
+import type { SecretVault } from '../../secrets/vault';
 import { type PostOutcome, postSigned } from '../audit-delivery/post';
 import type { Notice } from './notices';
 
@@ -34,7 +35,7 @@ export interface Senders {
  * the event's id as a header to deduplicate by; an e-mail, the same in plain text. Failures are
  * said in a few words (a status, an SMTP code), never quoting an answer.
  */
-export function notificationSenders(smtp: SmtpSettings | null, timeoutMs: number): Senders {
+export function notificationSenders(smtp: SmtpSettings | null, vault: SecretVault, timeoutMs: number): Senders {
   let mailer: ReturnType<typeof createTransport> | undefined;
   const transport = (settings: SmtpSettings) => {
     const timeouts = { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs, logger: false, debug: false };
@@ -61,7 +62,14 @@ export function notificationSenders(smtp: SmtpSettings | null, timeoutMs: number
           recordedAt: outgoing.recordedAt,
           fields: outgoing.notice.fields,
         });
-        return postSigned(target.url, body, { 'x-backplane-event-id': outgoing.eventId, 'x-backplane-notification-kind': outgoing.notice.kind }, timeoutMs);
+        // Read at each attempt, as a SIEM destination's secret is: the URL is copied nowhere.
+        let url: string;
+        try {
+          url = await vault.reveal(outgoing.tenantId, target.urlSecretId);
+        } catch {
+          return { ok: false, error: "the webhook's URL is gone from the vault: add the channel again" };
+        }
+        return postSigned(url, body, { 'x-backplane-event-id': outgoing.eventId, 'x-backplane-notification-kind': outgoing.notice.kind }, timeoutMs);
       }
       if (smtp === null) return { ok: false, error: 'no SMTP server configured (BACKPLANE_SMTP_URL or BACKPLANE_SMTP_HOST)' };
       try {

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { addNotificationChannel, notificationChannels, removeNotificationChannel } from '../../app/notification-channels';
 import { DomainError } from '../../core/errors';
-import type { NotificationTarget } from '../../domain/notification-channel';
+import type { AddNotificationChannelInput as Given } from '../../app/notification-channels';
 import type { NotificationChannelView } from '../../queries/notification-channels';
 import { Roles } from '../auth-checker';
 import { requestOf, tenantOf, type GraphQLContext } from '../context';
@@ -10,14 +10,14 @@ import { NotificationChannel, type NotificationKind } from './notification-chann
 
 const channelOf = ({ tenantId: _tenant, target, kinds, delivery, ...view }: NotificationChannelView): NotificationChannel => ({
   ...view,
-  url: target.type === 'WEBHOOK' ? target.url : null,
+  url: target.type === 'WEBHOOK' ? target.shownUrl : null,
   email: target.type === 'EMAIL' ? target.address : null,
   kinds: kinds as NotificationKind[],
   delivery: { ...delivery },
 });
 
 /** One of url and email: a channel is a webhook or a mailbox. */
-function targetOf(input: AddNotificationChannelInput): NotificationTarget {
+function targetOf(input: AddNotificationChannelInput): Given['target'] {
   const url = input.url ?? null;
   const email = input.email ?? null;
   if (url !== null && email !== null) throw new DomainError('INVALID_INPUT', 'url: give a url or an email, not both');

@@ -56,7 +56,11 @@ export class NotificationChannel {
   @Field(() => String)
   name!: string;
 
-  @Field(() => String, { nullable: true, description: 'The webhook POSTed to; null for an e-mail channel.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The webhook POSTed to, as it may be shown: its origin, each path segment masked as ***, a query as ?*** (the whole URL is kept encrypted and never shown); null for an e-mail channel.',
+  })
   url!: string | null;
 
   @Field(() => String, { nullable: true, description: 'The address written to; null for a webhook.' })
