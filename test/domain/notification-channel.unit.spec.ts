@@ -33,7 +33,10 @@ const added: Added = {
     addedAt: '2026-01-02T03:04:05.000Z',
   },
 };
-const removed: Extract<NotificationChannelEvent, { type: 'NotificationChannelRemoved' }> = { type: 'NotificationChannelRemoved', data: { id: 'c1', name: 'on call', urlSecretId: 's1' } };
+const removed: Extract<NotificationChannelEvent, { type: 'NotificationChannelRemoved' }> = {
+  type: 'NotificationChannelRemoved',
+  data: { id: 'c1', name: 'on call', urlSecretId: 's1' },
+};
 const webhook = (url: string) => ({ type: 'WEBHOOK' as const, url, urlSecretId: 's1' });
 const remove: NotificationChannelCommand = { type: 'RemoveNotificationChannel', data: { id: 'c1' } };
 
