@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EsdbEventStore } from '../../src/eventstore/esdb/esdb-event-store';
-import { AppendTooLargeError, EventStoreAccessDeniedError, EventStoreUnavailableError, WrongExpectedVersionError } from '../../src/eventstore/errors';
+import {
+  AppendTooLargeError,
+  DuplicateEventIdError,
+  EventStoreAccessDeniedError,
+  EventStoreUnavailableError,
+  WrongExpectedVersionError,
+} from '../../src/eventstore/errors';
 import type { EventData } from '../../src/eventstore/types';
 import { verifyLog } from '../../src/eventstore/verify';
 import { EsdbDouble } from '../support/esdb-double/server';
@@ -94,7 +100,7 @@ describeWithDouble('EventStoreDB adapter: appends (against the test double)', ()
     expect((await verifyLog(store)).problem).toBeNull();
   });
 
-  it('a retry whose first answer was lost is answered by the server, as the first outcome, in one call and without writing', async () => {
+  it('a retry whose first answer was lost is answered by the server, as the first outcome, and read back once without writing', async () => {
     const name = stream();
     await store.appendToStream(name, [event('Created')]);
     const batch = [event('Once', randomUUID()), event('Twice', randomUUID())];
@@ -111,9 +117,65 @@ describeWithDouble('EventStoreDB adapter: appends (against the test double)', ()
       await callsOf(async () => {
         again = await store.appendToStream(name, batch, { expectedRevision: 0n });
       }),
-    ).toEqual({ append: 1, read: 0, fromLeader: 0 });
+      // The server answers a retry as a new write: with ids the caller named, the events stored are read back.
+    ).toEqual({ append: 1, read: 1, fromLeader: 1 });
     expect(again).toEqual(first);
     expect((await store.readStream(name)).map((e) => e.type)).toEqual(['Created', 'Once', 'Twice']);
+  });
+
+  it('ids the caller named: the events stored in their place are read back once, from the leader; ids drawn by the adapter take one write alone', async () => {
+    const name = stream();
+    expect(await callsOf(() => store.appendToStream(name, [event('Created', randomUUID())], { expectedRevision: 'no_stream' }))).toEqual({
+      append: 1,
+      read: 1,
+      fromLeader: 1,
+    });
+    expect(await callsOf(() => store.appendToStream(name, [event('Changed', randomUUID()), event('Changed', randomUUID())]))).toEqual({
+      append: 1,
+      read: 1,
+      fromLeader: 1,
+    });
+    expect(await callsOf(() => store.appendToStream(name, [event('Changed')], { expectedRevision: 2n }))).toEqual({ append: 1, read: 0, fromLeader: 0 });
+    expect((await verifyLog(store)).problem).toBeNull();
+  });
+
+  it('a retry under the same ids with other content, from a process that did not write the first: DUPLICATE_EVENT_ID, and the chain stays whole', async () => {
+    const name = stream();
+    const id = randomUUID();
+    const first = { id, type: 'A', data: { n: 1 }, metadata: { correlationId: 'first' } };
+    await store.appendToStream(name, [first], { expectedRevision: 'no_stream' });
+    const other = EsdbEventStore.connect(double.connectionString);
+    try {
+      const changed = await other
+        .appendToStream(name, [{ ...first, metadata: { correlationId: 'second' } }], { expectedRevision: 'no_stream' })
+        .catch((e) => e);
+      expect(changed).toBeInstanceOf(DuplicateEventIdError);
+      expect(changed).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventIds: [id] });
+      // The same content again is the retry it looks like.
+      expect(await other.appendToStream(name, [first], { expectedRevision: 'no_stream' })).toMatchObject({ nextExpectedRevision: 0n });
+      await other.appendToStream(name, [event('B')], { expectedRevision: 0n });
+    } finally {
+      await other.close();
+    }
+    const events = await store.readStream(name);
+    expect(events.map((e) => [e.type, e.metadata.correlationId])).toEqual([
+      ['A', 'first'],
+      ['B', undefined],
+    ]);
+    expect((await verifyLog(store)).problem).toBeNull();
+  });
+
+  it('a retry under the same ids with other content, recognised from the end it knows: DUPLICATE_EVENT_ID, nothing written', async () => {
+    const name = stream();
+    const id = randomUUID();
+    await store.appendToStream(name, [{ id, type: 'A', data: { n: 1 } }]);
+    const changed = await callsOf(async () => {
+      const error = await store.appendToStream(name, [{ id, type: 'A', data: { n: 2 } }]).catch((e) => e);
+      expect(error).toBeInstanceOf(DuplicateEventIdError);
+    });
+    expect(changed).toEqual({ append: 0, read: 0, fromLeader: 0 });
+    expect(await store.appendToStream(name, [{ id, type: 'A', data: { n: 1 } }])).toMatchObject({ nextExpectedRevision: 0n });
+    expect((await store.readStream(name)).map((e) => e.data)).toEqual([{ n: 1 }]);
   });
 
   it('answers with the position of its last event, as the server gave it, without reading it back', async () => {

@@ -13,7 +13,7 @@ import type { AppendResult, ExpectedRevision, RecordedEvent } from '../types';
 import type { ValidEvent } from '../validation';
 import { formatPosition } from './position';
 import { toEsdbEvent, toRecordedEvent } from './records';
-import type { StreamTail, StreamTails } from './stream-tails';
+import { type StreamTail, type StreamTails, tailEvent } from './stream-tails';
 
 /** Appends with 'any' that lost a race to another writer start again from the stream's new end this many times. */
 const ANY_ATTEMPTS = 10;
@@ -36,6 +36,12 @@ interface Moved {
  * without writing, with the first outcome. The end is read, from the leader, only when it is not
  * known, or after another writer got there first.
  *
+ * EventStoreDB recognises a retry by its ids alone and answers it as it answers a new write. Ids
+ * drawn here are new, so that answer is this write; when the caller named ids, the events stored in
+ * the batch's place are read back from the leader (one more call) and must have the batch's
+ * content, or the append is refused with DUPLICATE_EVENT_ID, and the chain goes on from their
+ * stored hash, never from one computed for content that was not written.
+ *
  * Event ids are not checked across streams: EventStoreDB has no multi-stream transaction, so
  * nothing here could make such a check exact.
  */
@@ -45,13 +51,17 @@ export class EsdbAppender {
     private readonly tails: StreamTails,
   ) {}
 
-  async append(stream: string, expected: ExpectedRevision, batch: ValidEvent[]): Promise<AppendResult> {
-    if (expected === 'any' || expected === 'stream_exists') return this.appendAtEnd(stream, expected, batch);
-    return this.appendAt(stream, expected, batch);
+  /**
+   * `namedIds`: the caller named some of the batch's ids. Ids drawn here are new to the log, so
+   * the server's success is this write; named ones may be those of events already stored.
+   */
+  async append(stream: string, expected: ExpectedRevision, batch: ValidEvent[], namedIds: boolean): Promise<AppendResult> {
+    if (expected === 'any' || expected === 'stream_exists') return this.appendAtEnd(stream, expected, batch, namedIds);
+    return this.appendAt(stream, expected, batch, namedIds);
   }
 
   /** Expected no_stream or an exact revision: one write, after a read of the end only when it is not known. */
-  private async appendAt(stream: string, expected: 'no_stream' | bigint, batch: ValidEvent[]): Promise<AppendResult> {
+  private async appendAt(stream: string, expected: 'no_stream' | bigint, batch: ValidEvent[], namedIds: boolean): Promise<AppendResult> {
     const at = expected === 'no_stream' ? -1n : expected;
     let base: StreamTail | undefined = at === -1n ? { revision: -1n, hash: GENESIS_HASH, recent: [] } : this.tails.get(stream);
     if (!base || base.revision < at) {
@@ -60,7 +70,7 @@ export class EsdbAppender {
     }
     // Past `at`, the server writes nothing: it answers a retry of what is there, or refuses.
     const chainTo = base.revision === at ? base : undefined;
-    const outcome = await this.write(stream, at, chainTo, batch);
+    const outcome = await this.write(stream, at, chainTo, batch, namedIds);
     if ('moved' in outcome) throw new WrongExpectedVersionError(stream, expected, outcome.moved);
     return outcome;
   }
@@ -69,14 +79,14 @@ export class EsdbAppender {
    * Expected any or stream_exists: written at the end as known, and again at the new end when
    * another writer got there first. A retry is recognised while its events are the stream's last.
    */
-  private async appendAtEnd(stream: string, expected: 'any' | 'stream_exists', batch: ValidEvent[]): Promise<AppendResult> {
+  private async appendAtEnd(stream: string, expected: 'any' | 'stream_exists', batch: ValidEvent[], namedIds: boolean): Promise<AppendResult> {
     let end = this.tails.get(stream);
     for (let attempt = 1; ; attempt++) {
       if (!end || end.recent.length < Math.min(batch.length, Number(end.revision + 1n))) end = await this.readEnd(stream, batch.length);
       const repeated = repeatOf(stream, end, batch);
       if (repeated) return repeated;
       if (expected === 'stream_exists' && end.revision < 0n) throw new WrongExpectedVersionError(stream, expected, 'no_stream');
-      const outcome = await this.write(stream, end.revision, end, batch);
+      const outcome = await this.write(stream, end.revision, end, batch, namedIds);
       if (!('moved' in outcome)) return outcome;
       if (attempt >= ANY_ATTEMPTS) throw new WrongExpectedVersionError(stream, expected, outcome.moved);
       end = undefined;
@@ -88,10 +98,11 @@ export class EsdbAppender {
    * or without a usable chain when the stream is known to be past `at`: the server then writes
    * nothing, and answers success only for a retry of the events already there.
    */
-  private async write(stream: string, at: bigint, chainTo: StreamTail | undefined, batch: ValidEvent[]): Promise<AppendResult | Moved> {
+  private async write(stream: string, at: bigint, chainTo: StreamTail | undefined, batch: ValidEvent[], namedIds: boolean): Promise<AppendResult | Moved> {
     let previous = chainTo?.hash ?? '';
+    const contents = batch.map(contentHash);
     const proposed = batch.map((event, i) => {
-      previous = chainHash(previous, stream, at + 1n + BigInt(i), contentHash(event));
+      previous = chainHash(previous, stream, at + 1n + BigInt(i), contents[i]);
       return toEsdbEvent(event, previous);
     });
     let result: EsdbAppendResult;
@@ -103,17 +114,49 @@ export class EsdbAppender {
       return { moved: typeof error.actualVersion === 'bigint' ? error.actualVersion : 'no_stream' };
     }
     const next = result.nextExpectedRevision;
-    const position = result.position ? formatPosition(result.position) : await this.positionOf(stream, next);
-    // A success at the end this append chained to is this batch, whether written now or by the
-    // attempt this one repeats (a retry sends the same events). A soft-deleted stream that the
-    // write brought back numbers from after its deleted events: its chain is not this one.
+    const answered = result.position ? formatPosition(result.position) : undefined;
+    // EventStoreDB answers events already stored right after `at` under the same ids as it answers a
+    // new write, whatever their content: with named ids, what is stored is read back and compared.
+    if (namedIds && next === at + BigInt(batch.length)) return this.checkStored(stream, at, chainTo, batch, contents, answered);
+    const position = answered ?? (await this.positionOf(stream, next));
+    // A success at the end this append chained to, with ids drawn here, is this batch written now.
+    // A soft-deleted stream that the write brought back numbers from after its deleted events: its
+    // chain is not this one.
     if (chainTo && next === at + BigInt(batch.length)) {
-      const written = batch.map((event, i) => ({ id: event.id, revision: at + 1n + BigInt(i), position }));
+      const written = batch.map((event, i) => ({ id: event.id, revision: at + 1n + BigInt(i), position, content: contents[i] }));
       this.tails.extend(stream, chainTo, written, previous);
     } else if (chainTo) {
       this.tails.forget(stream);
     }
     return { nextExpectedRevision: next, position };
+  }
+
+  /**
+   * After a success for a batch with named ids: the events stored in its place, read from the
+   * leader, are this batch, written now or by an earlier append that this one repeats; or they are
+   * other events under the same ids, and the append is refused. The tail takes their stored hash.
+   */
+  private async checkStored(
+    stream: string,
+    at: bigint,
+    chainTo: StreamTail | undefined,
+    batch: ValidEvent[],
+    contents: string[],
+    answered: string | undefined,
+  ): Promise<AppendResult> {
+    const stored = (await this.readBackwards(stream, batch.length, at + BigInt(batch.length))).reverse();
+    if (stored.length !== batch.length || stored.some((event, i) => event.revision !== at + 1n + BigInt(i))) {
+      this.tails.forget(stream);
+      throw new StreamDeletedError(stream);
+    }
+    const differing = batch.filter((event, i) => stored[i].id !== event.id || contentHash(stored[i]) !== contents[i]).map((event) => event.id);
+    if (differing.length > 0) {
+      this.tails.forget(stream);
+      throw new DuplicateEventIdError(stream, differing);
+    }
+    const last = stored[stored.length - 1];
+    if (chainTo) this.tails.extend(stream, chainTo, stored.map(tailEvent), last.hash);
+    return { nextExpectedRevision: last.revision, position: answered ?? last.position };
   }
 
   /**
@@ -134,7 +177,7 @@ export class EsdbAppender {
     return {
       revision: last.revision,
       hash: last.hash,
-      recent: oldestFirst.map((event) => ({ id: event.id, revision: event.revision, position: event.position })),
+      recent: oldestFirst.map(tailEvent),
     };
   }
 
@@ -166,12 +209,15 @@ export class EsdbAppender {
 }
 
 /**
- * A batch already at the stream's end is a retry: its first outcome. One that shares only some
- * ids with the stream's last events is refused, as EventStoreDB refuses a partial retry.
+ * A batch already at the stream's end, ids and content, is a retry: its first outcome. One that
+ * shares only some ids with the stream's last events is refused, as EventStoreDB refuses a partial
+ * retry; so is one whose ids are there with other content.
  */
 function repeatOf(stream: string, end: StreamTail, batch: ValidEvent[]): AppendResult | undefined {
   const last = end.recent.slice(-batch.length);
   if (last.length === batch.length && last.every((event, i) => event.id === batch[i].id)) {
+    const differing = batch.filter((event, i) => last[i].content !== contentHash(event)).map((event) => event.id);
+    if (differing.length > 0) throw new DuplicateEventIdError(stream, differing);
     const final = last[last.length - 1];
     return { nextExpectedRevision: final.revision, position: final.position };
   }

@@ -61,8 +61,8 @@ export interface EsdbOptions {
  * What the port promises about event ids holds here within a stream only. An append sent again
  * with the same ids at the same expected revision succeeds without writing, with its first
  * outcome (EventStoreDB's own idempotency); with 'any' or 'stream_exists' it is recognised while
- * its events are the stream's last, and a batch sharing only some ids with them is refused with
- * DUPLICATE_EVENT_ID. An id already recorded in another stream is not detected, and is written
+ * its events are the stream's last, and a batch sharing only some ids with them, or all of them
+ * with other content, is refused with DUPLICATE_EVENT_ID. An id already recorded in another stream is not detected, and is written
  * again there: EventStoreDB has no multi-stream transaction to make such a check exact.
  */
 export class EsdbEventStore implements EventStore {
@@ -96,7 +96,9 @@ export class EsdbEventStore implements EventStore {
     const batch = validateBatch(events);
     const size = appendSize(batch);
     if (size > this.maxAppendSize) throw new AppendTooLargeError(stream, this.maxAppendSize, size);
-    return this.translating(stream, () => this.appender.append(stream, expected, batch));
+    // Ids the caller named may be those of events already stored (append.ts).
+    const namedIds = events.some((event) => event.id !== undefined);
+    return this.translating(stream, () => this.appender.append(stream, expected, batch, namedIds));
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

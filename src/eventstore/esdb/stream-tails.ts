@@ -1,3 +1,4 @@
+import { contentHash } from '../hash-chain';
 import type { RecordedEvent } from '../types';
 
 /** One of a stream's last events, as far as an append needs it: to recognise a retry. */
@@ -6,6 +7,8 @@ export interface TailEvent {
   revision: bigint;
   /** Exact for the stream's last event only: an append learns the position of its last event alone. */
   position: string;
+  /** The hash of the event's content as stored (hash-chain.ts contentHash): a retry must match it. */
+  content: string;
 }
 
 /** Where a stream ends, as last seen: what the next append chains to and expects. */
@@ -64,11 +67,16 @@ export class StreamTails {
     this.set(stream, {
       revision: last.revision,
       hash: last.hash,
-      recent: events.map((event) => ({ id: event.id, revision: event.revision, position: event.position })),
+      recent: events.map(tailEvent),
     });
   }
 
   forget(stream: string): void {
     this.tails.delete(stream);
   }
+}
+
+/** What a tail keeps of an event read from the stream. */
+export function tailEvent(event: RecordedEvent): TailEvent {
+  return { id: event.id, revision: event.revision, position: event.position, content: contentHash(event) };
 }
