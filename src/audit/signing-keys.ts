@@ -221,7 +221,7 @@ async function handOverTime(tx: SqlExecutor, retiring: string | null): Promise<D
  * one that does not take the lock) has renamed it already: that is success when the key file
  * holds the new key.
  */
-async function takeKeyFileName(nextFile: string, dataDir: string, keyId: string): Promise<void> {
+export async function takeKeyFileName(nextFile: string, dataDir: string, keyId: string): Promise<void> {
   const file = join(dataDir, AUDIT_KEY_FILE);
   try {
     await rename(nextFile, file);

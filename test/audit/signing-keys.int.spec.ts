@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyIdOf } from '../../src/audit/digest';
-import { AUDIT_KEY_FILE, AuditSigner, rotateAuditKey, signingKeys } from '../../src/audit/signing-keys';
+import { AUDIT_KEY_FILE, AuditSigner, rotateAuditKey, signingKeys, takeKeyFileName } from '../../src/audit/signing-keys';
 import type { SqlDatabase } from '../../src/sql/database';
 import { dropTestSchemas, testDatabases } from '../support/databases';
 
@@ -103,3 +103,20 @@ for (const database of testDatabases) {
     });
   });
 }
+
+describe("a rotation's rename of the new key file", () => {
+  it('is done when another process renamed it first and the key file holds the new key, and fails when it holds another', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'backplane-keys-'));
+    try {
+      const next = pemOf();
+      const nextFile = join(dataDir, `${AUDIT_KEY_FILE}.next`);
+      // What a process finishing the rotation leaves: the new key under the key file's name, no .next.
+      await writeFile(join(dataDir, AUDIT_KEY_FILE), next, { mode: 0o600 });
+      await expect(takeKeyFileName(nextFile, dataDir, keyIdOf(next))).resolves.toBeUndefined();
+      await writeFile(join(dataDir, AUDIT_KEY_FILE), pemOf(), { mode: 0o600 });
+      await expect(takeKeyFileName(nextFile, dataDir, keyIdOf(next))).rejects.toThrow(`the new audit signing key ${keyIdOf(next)} was taken from`);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
