@@ -9,6 +9,7 @@ import type { CredentialEvent } from './credential';
 import type { Decider } from './decider';
 import type { DeviceEvent } from './device';
 import { DomainError } from './errors';
+import type { NotificationChannelEvent } from './notification-channel';
 import type { OrganizationEvent } from './organization';
 import type { PasswordEvent } from './password';
 import type { PlanEvent } from './plan';
@@ -42,8 +43,8 @@ export interface AuditDestinationAddition {
 
 export type AuditDestinationEvent =
   | { type: 'AuditDestinationAdded'; data: AuditDestinationAddition }
-  /** urlSecretId: the encrypted URL, destroyed with the destination. */
-  | { type: 'AuditDestinationRemoved'; data: { id: string; name: string; urlSecretId: string } };
+  /** urlSecretId: the encrypted URL, destroyed with the destination (null: added before URLs went to the vault). */
+  | { type: 'AuditDestinationRemoved'; data: { id: string; name: string; urlSecretId: string | null } };
 
 export type AuditDestinationCommand =
   | {
@@ -63,15 +64,15 @@ export type AuditDestinationCommand =
 export interface AuditDestinationState {
   status: 'none' | 'added' | 'removed';
   name: string;
-  urlSecretId: string;
+  urlSecretId: string | null;
 }
 
 export const auditDestination: Decider<AuditDestinationState, AuditDestinationCommand, AuditDestinationEvent> = {
-  initialState: () => ({ status: 'none', name: '', urlSecretId: '' }),
+  initialState: () => ({ status: 'none', name: '', urlSecretId: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'AuditDestinationAdded':
-        return { status: 'added', name: event.data.name, urlSecretId: event.data.urlSecretId };
+        return { status: 'added', name: event.data.name, urlSecretId: event.data.urlSecretId ?? null };
       case 'AuditDestinationRemoved':
         return { ...state, status: 'removed' };
     }
@@ -164,6 +165,7 @@ type EveryEvent =
   | AuditExportEvent
   | CredentialEvent
   | DeviceEvent
+  | NotificationChannelEvent
   | OrganizationEvent
   | PasswordEvent
   | PlanEvent
@@ -237,6 +239,8 @@ const EVENT_TYPES: Record<EveryEvent['type'], true> = {
   LicenseSeatsSet: true,
   AuditHistoryExported: true,
   GitLabVerificationFailed: true,
+  NotificationChannelAdded: true,
+  NotificationChannelRemoved: true,
 };
 
 /** The names of every event type, sorted. */
