@@ -1,5 +1,5 @@
 import type { Projection } from '../src/core/projection';
-import type { AuditDestinationEvent } from '../src/domain/audit-destination';
+import { type AuditDestinationAddition, type AuditDestinationEvent, maskedUrl, urlSha256 } from '../src/domain/audit-destination';
 import { shredStatement } from '../src/secrets/vault';
 import { actorJson, dataOf, eventContext } from './event-context';
 
@@ -20,7 +20,7 @@ export const auditDestinationsProjection: Projection = {
        name text NOT NULL,
        masked_url text NOT NULL,
        url_sha256 text NOT NULL,
-       url_secret_id uuid NOT NULL,
+       url_secret_id uuid,
        event_types jsonb,
        password_id uuid NOT NULL,
        added_position text NOT NULL,
@@ -36,7 +36,8 @@ export const auditDestinationsProjection: Projection = {
     const event = { type: recorded.type, data: dataOf(recorded) } as AuditDestinationEvent;
     switch (event.type) {
       case 'AuditDestinationAdded': {
-        const { id, name, maskedUrl, urlSha256, urlSecretId, eventTypes, passwordId, addedAt } = event.data;
+        const { id, name, eventTypes, passwordId, addedAt } = event.data;
+        const { maskedUrl, urlSha256, urlSecretId } = urlOf(event.data);
         return [
           {
             sql: `INSERT INTO audit_destinations
@@ -64,10 +65,21 @@ export const auditDestinationsProjection: Projection = {
             sql: 'UPDATE audit_destinations SET removed_at = $2, removed_by = $3 WHERE id = $1',
             params: [event.data.id, context.occurredAt, actorJson(context)],
           },
-          shredStatement(event.data.urlSecretId),
+          ...(event.data.urlSecretId ? [shredStatement(event.data.urlSecretId)] : []),
         ];
       default:
         return [];
     }
   },
 };
+
+/**
+ * Additions recorded before the URL went to the vault carry it whole, in `url`: the read model
+ * shows it masked like the others, and without a vault entry it is not delivered to (the API
+ * says so in lastError) until it is added again.
+ */
+function urlOf(data: AuditDestinationAddition & { url?: string }): { maskedUrl: string; urlSha256: string; urlSecretId: string | null } {
+  if (data.urlSecretId !== undefined) return data;
+  const url = data.url ?? '';
+  return { maskedUrl: maskedUrl(url), urlSha256: urlSha256(url), urlSecretId: null };
+}

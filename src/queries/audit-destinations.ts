@@ -10,8 +10,8 @@ export interface AuditDestinationView {
   /** Origin, path segments masked, a query marked: never a secret. */
   url: string;
   urlSha256: string;
-  /** The vault entry of the whole URL: for the delivery, never shown. */
-  urlSecretId: string;
+  /** The vault entry of the whole URL: for the delivery, never shown; null for an addition recorded before URLs went to the vault. */
+  urlSecretId: string | null;
   eventTypes: string[] | null;
   passwordId: string;
   /** The log position of its addition: delivery starts after it. */
@@ -33,7 +33,7 @@ interface Row {
   name: string;
   masked_url: string;
   url_sha256: string;
-  url_secret_id: string;
+  url_secret_id: string | null;
   event_types: unknown;
   password_id: string;
   added_position: string;

@@ -155,6 +155,15 @@ describe('audit destination', () => {
       spec.given([added]).when(remove).then([removed]);
     });
 
+    it('removes one added while URLs were recorded whole, with no vault entry to destroy', () => {
+      const { maskedUrl: _masked, urlSha256: _sha, urlSecretId: _secret, ...rest } = added.data;
+      const legacy = { type: 'AuditDestinationAdded', data: { ...rest, url: 'https://siem.example.test/ingest' } } as unknown as AuditDestinationEvent;
+      spec
+        .given([legacy])
+        .when(remove)
+        .then([{ ...removed, data: { ...removed.data, urlSecretId: null } }]);
+    });
+
     it('refuses one never added or already removed', () => {
       spec.given([]).when(remove).thenRefuses('NOT_FOUND');
       spec.given([added, removed]).when(remove).thenRefuses('NOT_FOUND');

@@ -75,7 +75,9 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
   // The whole URL may carry the collector's token: read from the vault once, kept in memory only.
   let url: string | undefined;
   const target = async (): Promise<string | null> => {
-    url ??= await deps.vault.reveal(destination.tenantId, destination.urlSecretId).catch((error: unknown) => {
+    const secretId = destination.urlSecretId;
+    if (secretId === null) return null;
+    url ??= await deps.vault.reveal(destination.tenantId, secretId).catch((error: unknown) => {
       if (error instanceof SecretUnavailableError) return undefined;
       throw error;
     });
