@@ -148,6 +148,17 @@ for (const store of apiStores) {
           (await api.ok(api.rootToken, add, { input: { name: unique('siem'), url: `https://siem.example.test/cap/${i}`, passwordId } })).addAuditDestination.id,
         );
       }
+      if (store === 'postgres') {
+        // The process serves all ten (and its projections) on one connection: PostgreSQL's own view of who holds the leases.
+        const holders = async () =>
+          api.service.app.db.query<{ pid: number; leases: unknown }>(
+            `SELECT pid, count(*) AS leases FROM pg_locks
+              WHERE locktype = 'advisory' AND granted AND classid::bigint = (hashtext(current_schema())::bigint & 4294967295)
+                AND objid::bigint IN (SELECT hashtext('audit-delivery:' || id::text)::bigint & 4294967295 FROM audit_destinations WHERE removed_at IS NULL)
+              GROUP BY pid`,
+          );
+        await eventually(async () => expect((await holders()).map((row) => Number(row.leases))).toEqual([10]));
+      }
       const before = await destinationEvents();
       const [{ count: secretsBefore }] = await api.service.app.db.query<{ count: unknown }>('SELECT count(*) AS count FROM password_secrets');
       const response = await api.request(api.rootToken, add, { input: { name: unique('siem'), url: 'https://siem.example.test/cap/over', passwordId } });
