@@ -184,6 +184,33 @@ describe.each(apiStores)('notifications of what needs a person, on %s', (store: 
     }
   });
 
+  it('mails again a notice the SMTP server refused, until it takes it, once', async () => {
+    const { addNotificationChannel: mail } = await api!.ok(api!.rootToken, add, {
+      input: { name: 'busy mail', email: 'busy@example.test', kinds: ['SYNC_FAILED'] },
+    });
+    smtp.control.refusing = 3;
+    const organizationId = randomUUID();
+    await recordFailedSync(api!.service.app.commands, tenantId, organizationId, 'GitLab answered 502');
+    const failing = await eventually(async () => {
+      const { notificationChannels } = await api!.ok(api!.rootToken, list);
+      const state = notificationChannels.find((c: { id: string }) => c.id === mail.id).delivery;
+      expect(state.attempts).toBeGreaterThan(0);
+      return state;
+    });
+    // How it failed, in a few words: never what the server said.
+    expect(failing.lastError).toMatch(/^SMTP failure/);
+    expect(failing.lastError).not.toContain('secret-server-detail');
+    const delivered = () => smtp.mails.filter((m) => m.to.includes('busy@example.test'));
+    await eventually(() => expect(delivered()).toHaveLength(1), 30_000);
+    expect(smtp.refused.filter((m) => m.to.includes('busy@example.test'))).toHaveLength(3);
+    expect(delivered()[0].text).toContain(`The repository list of organization ${organizationId} did not sync: GitLab answered 502`);
+    await eventually(async () => {
+      const { notificationChannels } = await api!.ok(api!.rootToken, list);
+      expect(notificationChannels.find((c: { id: string }) => c.id === mail.id).delivery).toMatchObject({ sent: 1, pending: 0, attempts: 0, lastError: null });
+    });
+    await api!.ok(api!.rootToken, remove, { id: mail.id });
+  });
+
   it('sends nothing a channel did not ask for, nor what another tenant recorded', async () => {
     const hooks = await startHookReceiver();
     try {

@@ -58,9 +58,14 @@ function bodyText(raw: string): string {
   return body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
-/** A real SMTP server (smtp-server) that takes mail only from the user and password it was given. */
+/**
+ * A real SMTP server (smtp-server) that takes mail only from the user and password it was given.
+ * While `refusing` is above zero, each message is refused with a 451 (and the count goes down).
+ */
 export async function startSmtpReceiver(user: string, password: string) {
   const mails: Mail[] = [];
+  const refused: Mail[] = [];
+  const control = { refusing: 0 };
   const logins: string[] = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
@@ -76,17 +81,24 @@ export async function startSmtpReceiver(user: string, password: string) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        mails.push({
+        const mail = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((to) => to.address),
           raw: Buffer.concat(chunks).toString('utf8'),
           text: bodyText(Buffer.concat(chunks).toString('utf8')),
-        });
+        };
+        if (control.refusing > 0) {
+          control.refusing -= 1;
+          refused.push(mail);
+          callback(Object.assign(new Error('mailbox busy, secret-server-detail'), { responseCode: 451 }));
+          return;
+        }
+        mails.push(mail);
         callback();
       });
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return { port, mails, logins, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { port, mails, refused, control, logins, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
