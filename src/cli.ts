@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { openBackplane, openDatabase, type Backplane } from './backplane';
 import { verifyExport } from './audit-export/verify-command';
-import { rotateAuditKey } from './audit/signing-keys';
+import { rotateAuditKey } from './audit/key-rotation';
 import { describeStore, loadConfig, type Config } from './config';
 import { rebuildProjection, type RebuildProgress } from './core/rebuild';
 import { verifyLog } from './eventstore/verify';

@@ -5,7 +5,7 @@ import { BackplaneError } from '../errors';
 import type { SqlDatabase, SqlExecutor } from '../sql/database';
 import { migrate, type Migration } from '../sql/migrate';
 import { DIGEST_ALGORITHM, keyIdOf, publicKeyPem } from './digest';
-import { syncFolder, writeDurably } from './durable-file';
+import { syncFolder } from './durable-file';
 import { keyHistoryFiles, recordKey } from './key-history';
 
 /** The signing key is missing, malformed, or not the one the database signs with: the process is not set up to sign. */
@@ -17,18 +17,18 @@ export class AuditKeyError extends BackplaneError {
 
 /** The private key's file in the data folder, when BACKPLANE_AUDIT_SIGNING_KEY is not set. */
 export const AUDIT_KEY_FILE = 'audit-signing.key';
-/** A rotation's new key until the database has taken it: see rotateAuditKey. */
-const NEXT_KEY_FILE = `${AUDIT_KEY_FILE}.next`;
+/** A rotation's new key until the database has taken it: see key-rotation.ts. */
+export const NEXT_KEY_FILE = `${AUDIT_KEY_FILE}.next`;
 
 /**
  * Held (withLock) by whoever changes the key files: a rotation from writing the new key to renaming
  * it, a process finishing a rotation at start, a process recording a key in the history files.
  * Without it a server starting mid-rotation takes the new key file for a failed one and deletes it.
  */
-const KEYS_LOCK = 'backplane-audit-keys';
+export const KEYS_LOCK = 'backplane-audit-keys';
 /** Held by the writer of digests while it signs: a rotation waits for it, so no digest is signed with a key being retired. */
 export const DIGEST_WRITERS_LOCK = 'audit-digests';
-const LOCK_TIMEOUT_MS = 60_000;
+export const KEYS_LOCK_TIMEOUT_MS = 60_000;
 
 const migrations: readonly Migration[] = [
   [
@@ -95,13 +95,13 @@ async function activeKey(db: SqlExecutor): Promise<{ keyId: string; createdAt: D
   return row ? { keyId: row.key_id, createdAt: new Date(row.created_at) } : null;
 }
 
-async function activeKeyId(db: SqlExecutor): Promise<string | null> {
+export async function activeKeyId(db: SqlExecutor): Promise<string | null> {
   return (await activeKey(db))?.keyId ?? null;
 }
 
 /** Puts a key this process holds into the history files outside the database. */
 async function recordOutside(db: SqlDatabase, source: SigningKeySource, keyId: string): Promise<void> {
-  await db.withLock(KEYS_LOCK, async () => recordKey(keyHistoryFiles(source), await signingKeys(db), keyId), { timeoutMs: LOCK_TIMEOUT_MS });
+  await db.withLock(KEYS_LOCK, async () => recordKey(keyHistoryFiles(source), await signingKeys(db), keyId), { timeoutMs: KEYS_LOCK_TIMEOUT_MS });
 }
 
 /**
@@ -152,71 +152,6 @@ export class AuditSigner {
 }
 
 /**
- * Replaces the active key with a new one (generated, or BACKPLANE_AUDIT_SIGNING_KEY's); the old one
- * is retired, never deleted. It waits for the writer of digests and holds the keys lock from the
- * new key's file to its rename, so that no process signs with the old key meanwhile nor takes the
- * half-done rotation for a failed one.
- */
-export async function rotateAuditKey(db: SqlDatabase, source: SigningKeySource): Promise<{ retired: string | null; active: string }> {
-  await migrateSigningKeys(db);
-  const fromEnv = source.pem !== undefined && source.pem !== '';
-  const next = fromEnv ? parsePrivateKey(source.pem!, 'BACKPLANE_AUDIT_SIGNING_KEY') : generateKeyPairSync('ed25519').privateKey;
-  const keyId = keyIdOf(next);
-  const locked = { timeoutMs: LOCK_TIMEOUT_MS };
-  return db.withLock(DIGEST_WRITERS_LOCK, () => db.withLock(KEYS_LOCK, () => rotateLocked(db, source, next, keyId, fromEnv), locked), locked);
-}
-
-async function rotateLocked(
-  db: SqlDatabase,
-  source: SigningKeySource,
-  next: KeyObject,
-  keyId: string,
-  fromEnv: boolean,
-): Promise<{ retired: string | null; active: string }> {
-  const nextFile = join(source.dataDir, NEXT_KEY_FILE);
-  // The new key is on disk before the database names it, and takes the key file's name after:
-  // a crash in between is finished at the next start (see loadKey).
-  if (!fromEnv) await writeDurably(nextFile, pemOf(next), 0o600);
-  let retiredId: string | null = null;
-  await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['backplane-audit-keys']);
-    retiredId = await activeKeyId(tx);
-    if (retiredId === keyId) {
-      throw new AuditKeyError(
-        `key ${keyId} is already the active audit signing key: set BACKPLANE_AUDIT_SIGNING_KEY to the new key, or unset it to have one made`,
-      );
-    }
-    const [known] = await tx.query('SELECT 1 FROM audit_signing_keys WHERE key_id = $1', [keyId]);
-    if (known) throw new AuditKeyError(`key ${keyId} was used before and is retired: a retired key does not sign again`);
-    const at = await handOverTime(tx, retiredId);
-    await tx.query('UPDATE audit_signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [at]);
-    await tx.query('INSERT INTO audit_signing_keys (key_id, algorithm, public_key_pem, created_at) VALUES ($1, $2, $3, $4)', [
-      keyId,
-      DIGEST_ALGORITHM,
-      publicKeyPem(next),
-      at,
-    ]);
-  });
-  if (!fromEnv) await takeKeyFileName(nextFile, source.dataDir, keyId);
-  await recordKey(keyHistoryFiles(source), await signingKeys(db), keyId);
-  return { retired: retiredId, active: keyId };
-}
-
-/**
- * When the old key stops and the new one starts: now, or the end of the last period the old key
- * signed if that is later (a digest's periodEnd is the signing process's clock, which may run
- * ahead of the database's), so that every digest falls inside its key's window.
- */
-async function handOverTime(tx: SqlExecutor, retiring: string | null): Promise<Date> {
-  const [table] = await tx.query<{ present: boolean }>("SELECT to_regclass('audit_digests') IS NOT NULL AS present");
-  const [row] =
-    retiring !== null && table?.present
-      ? await tx.query<{ at: Date | string }>('SELECT GREATEST(now(), (SELECT max(period_end) FROM audit_digests WHERE key_id = $1)) AS at', [retiring])
-      : await tx.query<{ at: Date | string }>('SELECT now() AS at');
-  return new Date(row.at);
-}
-
-/**
  * The new key takes the key file's name. A process that finished the rotation first (an older
  * one that does not take the lock) has renamed it already: that is success when the key file
  * holds the new key.
@@ -245,7 +180,7 @@ async function loadKey(db: SqlDatabase, source: SigningKeySource): Promise<Signi
     return { keyId: keyIdOf(privateKey), privateKey };
   }
   const file = join(source.dataDir, AUDIT_KEY_FILE);
-  await db.withLock(KEYS_LOCK, () => finishRotation(db, source.dataDir), { timeoutMs: LOCK_TIMEOUT_MS });
+  await db.withLock(KEYS_LOCK, () => finishRotation(db, source.dataDir), { timeoutMs: KEYS_LOCK_TIMEOUT_MS });
   if (!(await exists(file))) {
     // Another process on this database made the key: a new one here could only be refused.
     const active = await activeKeyId(db);
@@ -321,7 +256,7 @@ async function finishRotation(db: SqlExecutor, dataDir: string): Promise<void> {
   }
 }
 
-function parsePrivateKey(pem: string, where: string): KeyObject {
+export function parsePrivateKey(pem: string, where: string): KeyObject {
   let key: KeyObject;
   try {
     key = createPrivateKey(pem);
@@ -332,7 +267,7 @@ function parsePrivateKey(pem: string, where: string): KeyObject {
   return key;
 }
 
-function pemOf(key: KeyObject): string {
+export function pemOf(key: KeyObject): string {
   return key.export({ format: 'pem', type: 'pkcs8' }).toString();
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createAuditDigest, writeDueDigests } from '../../src/app/audit-digests';
 import { keyIdOf, publicKeyPem } from '../../src/audit/digest';
 import { KEY_HISTORY_FILE, readKeyHistory } from '../../src/audit/key-history';
-import { rotateAuditKey } from '../../src/audit/signing-keys';
+import { rotateAuditKey } from '../../src/audit/key-rotation';
 import { tenantStream } from '../../src/domain/tenant';
 import type { EventStore, ReadAllOptions } from '../../src/eventstore/types';
 import { chainHash, contentHash, GENESIS_HASH } from '../../src/eventstore/hash-chain';

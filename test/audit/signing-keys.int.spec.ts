@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyIdOf } from '../../src/audit/digest';
-import { AUDIT_KEY_FILE, AuditSigner, rotateAuditKey, signingKeys, takeKeyFileName } from '../../src/audit/signing-keys';
+import { rotateAuditKey } from '../../src/audit/key-rotation';
+import { AUDIT_KEY_FILE, AuditSigner, signingKeys, takeKeyFileName } from '../../src/audit/signing-keys';
 import type { SqlDatabase } from '../../src/sql/database';
 import { dropTestSchemas, testDatabases } from '../support/databases';
 
