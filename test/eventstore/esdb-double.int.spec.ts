@@ -140,6 +140,20 @@ describe.each(realEsdb ? [['the server as it is']] : [['23.10'], ['none']])(
         expect(events[0].commit < events[1].commit && events[1].commit < events[2].commit).toBe(true);
         expect(result.position).toEqual(events[2]);
       });
+
+      it("reads $all backwards from an event's position keeping the record before it, and from a page start (C, 0) leaving it out", async () => {
+        const name = stream();
+        await append(stream(), [event()], 'no_stream');
+        await append(name, [event(), event()], 'no_stream');
+        const [first, second] = (await read(name)).map((resolved) => resolved.event!.position!);
+        const backwardsFrom = (fromPosition: { commit: bigint; prepare: bigint }) =>
+          collect(client.readAll({ fromPosition, direction: BACKWARDS, maxCount: 1 })).then((found) => found.map((resolved) => resolved.event!.position!));
+        expect(await backwardsFrom(second)).toEqual([first]);
+        // The record before C ends at C: (C, C) is past (C, 0).
+        const fromPageStart = await backwardsFrom({ commit: second.commit, prepare: 0n });
+        expect(fromPageStart).toHaveLength(1);
+        expect(fromPageStart[0].commit < first.commit).toBe(true);
+      });
     });
 
     describe('deletes', () => {

@@ -94,6 +94,34 @@ describe('EventStoreDB adapter: subscriptions filtered on the server', () => {
     }
   });
 
+  it('resumes from a checkpoint at the start of a page, (C, 0), where C is an event after another: the server sends from C on', async () => {
+    const { store, double } = subject;
+    const kept = `kept${randomUUID().slice(0, 8)}-1`;
+    await store.appendToStream(kept, [{ type: 'Signal', data: { n: 1 } }]);
+    const second = await store.appendToStream(kept, [{ type: 'Signal', data: { n: 2 } }]);
+    const sentBefore = double?.calls.subscriptionEvents ?? 0;
+    const seen: unknown[] = [];
+    const subscription = store.subscribeToAll({ fromPosition: second.position.replace(/\/P\d+$/, '/P0'), filter: { streamPrefixes: [kept] } }, (batch) => {
+      seen.push(...batch.events.map((e) => e.data));
+    });
+    try {
+      await eventually(() => expect(seen).toEqual([{ n: 2 }]));
+      // The event before C was not sent again: the subscription started right after it.
+      if (double) expect(double.calls.subscriptionEvents - sentBefore).toBe(1);
+    } finally {
+      await subscription.stop();
+    }
+  });
+
+  it('reads $all backwards from a checkpoint at the start of a page, (C, 0), starting with the event before C', async () => {
+    const { store } = subject;
+    const kept = `kept${randomUUID().slice(0, 8)}-1`;
+    const first = await store.appendToStream(kept, [{ type: 'Signal', data: { n: 1 } }]);
+    const second = await store.appendToStream(kept, [{ type: 'Signal', data: { n: 2 } }]);
+    const [before] = await store.readAll({ fromPosition: second.position.replace(/\/P\d+$/, '/P0'), direction: 'backwards', maxCount: 1 });
+    expect(before?.position).toBe(first.position);
+  });
+
   it('resumes from a checkpoint at the start of a page, (C, 0), with the event at C', async () => {
     const { store } = subject;
     const kept = `kept${randomUUID().slice(0, 8)}-1`;

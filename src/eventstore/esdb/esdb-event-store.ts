@@ -141,7 +141,7 @@ export class EsdbEventStore implements EventStore {
       const page = Math.min(MAX_PAGE, Math.max(64, wanted));
       // EventStoreDB reads forwards from a position including it: one more record, and that one skipped.
       const inclusive = forwards && cursor !== 'end' && !isLogStart(cursor);
-      const start = cursor === 'end' ? END : isLogStart(cursor) ? START : cursor;
+      const start = cursor === 'end' ? END : isLogStart(cursor) ? START : forwards ? cursor : backwardsFrom(cursor);
       const read: EsdbReadAllOptions = { fromPosition: start, direction: forwards ? FORWARDS : BACKWARDS, maxCount: page + (inclusive ? 1 : 0) };
       const records = await this.collect(this.client.readAll(read));
       const bound = cursor;
@@ -192,7 +192,9 @@ export class EsdbEventStore implements EventStore {
    */
   private async subscriptionStart(from: EsdbPosition): Promise<EsdbPosition> {
     if (from.prepare !== 0n || isLogStart(from)) return from;
-    const [before] = await this.translating(undefined, () => this.collect(this.client.readAll({ fromPosition: from, direction: BACKWARDS, maxCount: 1 })));
+    const [before] = await this.translating(undefined, () =>
+      this.collect(this.client.readAll({ fromPosition: backwardsFrom(from), direction: BACKWARDS, maxCount: 1 })),
+    );
     return before?.event?.position ?? LOG_START;
   }
 
@@ -259,4 +261,14 @@ export class EsdbEventStore implements EventStore {
       throw translateClientError(error, this.hosts, stream);
     }
   }
+}
+
+/**
+ * Where to read $all backwards from to get what lies before `position`. EventStoreDB keeps a record
+ * of such a read only when its end, taken as (end, end), is at or before the position given; the
+ * record before a page start (C, 0) ends at C, and (C, C) is past (C, 0): it would be left out.
+ * From (C, C) it is kept, and the record at C is not (it ends after C).
+ */
+function backwardsFrom(position: EsdbPosition): EsdbPosition {
+  return position.prepare === 0n && !isLogStart(position) ? { commit: position.commit, prepare: position.commit } : position;
 }

@@ -63,6 +63,14 @@ const FIRST_POSITION = 1000n;
 /** Size given to every record's header, so that positions advance as byte offsets do. */
 const RECORD_OVERHEAD = 80n;
 
+/**
+ * Where a record ends, and the next one starts: its post-position, as EventStoreDB's reads of
+ * $all backwards compare it.
+ */
+export function recordEnd(event: Pick<StoredEvent, 'prepare' | 'type' | 'data' | 'customMetadata'>): bigint {
+  return event.prepare + RECORD_OVERHEAD + BigInt(event.type.length + event.data.length + event.customMetadata.length);
+}
+
 /** What reads and subscriptions see of the log: all of it on the leader, less on a lagging follower. */
 export interface ReadView {
   /** $all as far as this node has it, in (commit, prepare) order. */
@@ -158,7 +166,7 @@ export class MemoryLog implements ReadView {
     const created = BigInt(Date.now()) * 10_000n;
     const written = proposed.map((event, i) => {
       const position = this.nextPosition;
-      this.nextPosition += RECORD_OVERHEAD + BigInt(event.type.length + event.data.length + event.customMetadata.length);
+      this.nextPosition = recordEnd({ ...event, prepare: position });
       return { ...event, stream, revision: revisionOf?.(i) ?? first + BigInt(i), commit: position, prepare: position, created };
     });
     state.events.push(...written);

@@ -4,9 +4,14 @@
  * As EventStoreDB documents them: a stream read starts at the named revision, included; a read of
  * $all forwards starts at the named position, included, and backwards before it; a subscription
  * to $all starts after the first record at or after the named position.
+ *
+ * Backwards, EventStoreDB 23.10 (AllReader.ReadAllEventsBackwardInternal) keeps a record only when
+ * its post-position, the start of the next record, taken as (post, post), is at or before the
+ * position named: from a page start (C, 0), the record just before C ends at C, (C, C) > (C, 0),
+ * and is left out.
  */
 import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
-import type { ReadView, StoredEvent } from './memory-log';
+import { type ReadView, recordEnd, type StoredEvent } from './memory-log';
 
 const compare = (event: StoredEvent, commit: bigint, prepare: bigint): number =>
   event.commit !== commit ? (event.commit < commit ? -1 : 1) : event.prepare === prepare ? 0 : event.prepare < prepare ? -1 : 1;
@@ -34,7 +39,11 @@ export function allRead(log: ReadView, options: ReadReq.Options): StoredEvent[] 
   if (from.hasPosition()) {
     const commit = BigInt(from.getPosition()!.getCommitPosition());
     const prepare = BigInt(from.getPosition()!.getPreparePosition());
-    const chosen = forwards ? log.all.filter((e) => compare(e, commit, prepare) >= 0) : log.all.filter((e) => compare(e, commit, prepare) < 0).reverse();
+    const endsBefore = (e: StoredEvent) => {
+      const post = recordEnd(e);
+      return post < commit || (post === commit && post <= prepare);
+    };
+    const chosen = forwards ? log.all.filter((e) => compare(e, commit, prepare) >= 0) : log.all.filter(endsBefore).reverse();
     return chosen.slice(0, count);
   }
   if (from.hasEnd()) return forwards ? [] : [...log.all].reverse().slice(0, count);
