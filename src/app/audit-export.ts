@@ -43,7 +43,14 @@ export async function recordAuditExport(deps: AppDeps, request: Request, format:
   });
 }
 
+/**
+ * Fixes what the export covers: the tenant's history as far as the log's head now. The read
+ * models are let catch up with that head first (on EventStoreDB they follow it), so that the
+ * export holds every event a digest signed before it started, and a bundle's last period is whole.
+ */
 export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery): Promise<AuditExport> {
+  const head = await deps.store.headPosition();
+  if (head !== null) await deps.settle(head);
   return { tenantId, query, range: await exportRange(deps.db, tenantId) };
 }
 

@@ -6,6 +6,7 @@ import type { AppDeps } from '../app/deps';
 import { TarGzWriter } from '../archive/tar-gz';
 import { exportJsonOf, writeBundle } from '../audit-export/bundle';
 import { ExportParamError, type ExportFormat, parseExportParams } from '../audit-export/export-params';
+import { ProjectionTimeoutError } from '../core/errors';
 import { loggedError, type Logger } from '../core/logger';
 import { authenticate } from '../graphql/authenticate';
 import { sendError } from './http-errors';
@@ -55,11 +56,19 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
-    const job = await startExport(app, principal.tenantId, request.query);
+    // The digests before the range: each one then signs only events the export holds (a digest
+    // made in between would count events after the range, or this export's own record). Read
+    // before the headers go, so that a failure here is still an answer of its own.
+    const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, { from: request.query.from, to: request.query.to }) : null;
+    let job: Awaited<ReturnType<typeof startExport>>;
+    try {
+      job = await startExport(app, principal.tenantId, request.query);
+    } catch (error) {
+      if (!(error instanceof ProjectionTimeoutError)) throw error;
+      return sendError(res, 503, 'CONFLICT', 'the audit history is catching up with the log: try again shortly');
+    }
     // Once what it covers is fixed: it never holds its own record.
     await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
-    // Read before the headers go, so that a failure here is still an answer of its own.
-    const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, { from: request.query.from, to: request.query.to }) : null;
     res.status(200).set(headers);
     res.flushHeaders();
     try {
