@@ -3,7 +3,7 @@
 // of notice it wants is its own choice; who added and removed it, the history says. A webhook's
 // URL is its credential (Slack's carries the token in its path): it is kept encrypted beside the
 // passwords, and events hold only its origin with the path masked.
-import { admissibleUrl } from './audit-destination';
+import { admissibleUrl, maskedUrl } from './audit-destination';
 import type { Decider } from './decider';
 import { DomainError } from './errors';
 
@@ -93,18 +93,8 @@ export const notificationChannel: Decider<NotificationChannelState, Notification
 
 /** A webhook's URL follows a SIEM destination's rules (https, or http to this machine); an address is one mailbox. */
 function admissibleTarget(target: GivenTarget): NotificationTarget {
-  if (target.type === 'WEBHOOK') return { type: 'WEBHOOK', shownUrl: shownUrl(admissibleUrl(target.url)), urlSecretId: target.urlSecretId };
+  if (target.type === 'WEBHOOK') return { type: 'WEBHOOK', shownUrl: maskedUrl(admissibleUrl(target.url)), urlSecretId: target.urlSecretId };
   return { type: 'EMAIL', address: admissibleAddress(target.address) };
-}
-
-/** What may be shown of a webhook's URL: its origin, each path segment masked, a query marked. No secret sits in a host. */
-export function shownUrl(admissible: string): string {
-  const url = new URL(admissible);
-  const path = url.pathname
-    .split('/')
-    .map((segment) => (segment === '' ? '' : '***'))
-    .join('/');
-  return `${url.origin}${path}${url.search === '' ? '' : '?***'}`;
 }
 
 /**

@@ -1,10 +1,5 @@
-import {
-  admissibleAddress,
-  notificationChannel,
-  type NotificationChannelCommand,
-  type NotificationChannelEvent,
-  shownUrl,
-} from '../../src/domain/notification-channel';
+import { admissibleAddress, notificationChannel, type NotificationChannelCommand, type NotificationChannelEvent } from '../../src/domain/notification-channel';
+import { maskedUrl } from '../../src/domain/audit-destination';
 import { deciderSpec } from '../support/decider-spec';
 
 const spec = deciderSpec(notificationChannel);
@@ -48,8 +43,8 @@ describe('notification channel', () => {
     });
 
     it('shows of a URL its origin, and marks a query', () => {
-      expect(shownUrl('https://hooks.example.test:8443/a/b?key=secret')).toBe('https://hooks.example.test:8443/***/***?***');
-      expect(shownUrl('https://hooks.example.test/')).toBe('https://hooks.example.test/');
+      expect(maskedUrl('https://hooks.example.test:8443/a/b?key=secret')).toBe('https://hooks.example.test:8443/***/***?***');
+      expect(maskedUrl('https://hooks.example.test/')).toBe('https://hooks.example.test/');
     });
 
     it('adds an e-mail address', () => {
