@@ -64,7 +64,8 @@ export class CommandHandler {
         const result = await this.store.appendToStream(
           stream,
           events.map((event, index) => ({ id: eventIds[index], type: event.type, data: event.data as JsonValue, metadata })),
-          { expectedRevision: revision === -1n ? 'no_stream' : revision },
+          // Drawn above for this attempt alone: no store needs to read back what it wrote under them.
+          { expectedRevision: revision === -1n ? 'no_stream' : revision, freshIds: true },
         );
         return {
           events,

@@ -39,6 +39,12 @@ export interface RecordedEvent {
 
 export interface AppendOptions {
   expectedRevision?: ExpectedRevision;
+  /**
+   * The caller drew the events' ids for this append alone and has sent them nowhere before, so a
+   * success can only be this batch written: a store that recognises retries by ids alone need not
+   * read back what it stored (EventStoreDB). Ids re-sent to retry an append must not say so.
+   */
+  freshIds?: boolean;
 }
 
 export interface AppendResult {

@@ -136,6 +136,12 @@ describeWithDouble('EventStoreDB adapter: appends (against the test double)', ()
       fromLeader: 1,
     });
     expect(await callsOf(() => store.appendToStream(name, [event('Changed')], { expectedRevision: 2n }))).toEqual({ append: 1, read: 0, fromLeader: 0 });
+    // Ids the caller drew for this append alone (as the command handler does): one write, no read back.
+    expect(await callsOf(() => store.appendToStream(name, [event('Changed', randomUUID())], { expectedRevision: 3n, freshIds: true }))).toEqual({
+      append: 1,
+      read: 0,
+      fromLeader: 0,
+    });
     expect((await verifyLog(store)).problem).toBeNull();
   });
 

@@ -96,8 +96,8 @@ export class EsdbEventStore implements EventStore {
     const batch = validateBatch(events);
     const size = appendSize(batch);
     if (size > this.maxAppendSize) throw new AppendTooLargeError(stream, this.maxAppendSize, size);
-    // Ids the caller named may be those of events already stored (append.ts).
-    const namedIds = events.some((event) => event.id !== undefined);
+    // Ids the caller named may be those of events already stored (append.ts), unless it drew them just now.
+    const namedIds = options.freshIds !== true && events.some((event) => event.id !== undefined);
     return this.translating(stream, () => this.appender.append(stream, expected, batch, namedIds));
   }
 
