@@ -21,7 +21,8 @@ standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
 - \`export.json\`: what was asked for: \`tenantId\`, \`from\`, \`to\`, \`filters\` and \`complete\`.
   \`complete\` is true when no filter other than time was given, so every event of the period is here.
   It is not signed: check that it says what you asked for. A *full export* is one with
-  \`"complete": true\`, \`"from": null\` and \`"to": null\`: the tenant's whole history.
+  \`"complete": true\`, \`"from": null\` and \`"to": null\`: the tenant's whole history up to when
+  the export started.
 - \`VERIFY.md\`: this text.
 
 ## 1. Each event's hash

@@ -114,6 +114,10 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
     const head = await fetch(exportUrl, { method: 'HEAD', headers: { authorization: `Bearer ${auditor}` } });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+    const bundleHead = await fetch(`${exportUrl}?format=bundle`, { method: 'HEAD', headers: { authorization: `Bearer ${auditor}` } });
+    expect(bundleHead.status).toBe(200);
+    expect(bundleHead.headers.get('content-type')).toBe('application/gzip');
+    expect(bundleHead.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-\S+\.tar\.gz"$/);
   });
 
   it.each([
