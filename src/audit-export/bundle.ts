@@ -1,44 +1,36 @@
+import { Readable } from 'node:stream';
 import type { Gzip } from 'node:zlib';
 import type { TarGzWriter } from '../archive/tar-gz';
 import type { ExportFilter } from './export-params';
 import { VERIFY_MD } from './verify-md';
 
-/** What a bundle holds. */
+/** What a bundle holds; the generated files are made twice (sized, then sent) and must come out the same both times. */
 export interface BundleParts {
   /** export.json: the tenant, the period and filters asked for, and whether the export is complete. */
   exportJson: string;
   /** keys.json: the document of /.well-known/backplane-audit-keys.json. */
   keysJson: string;
-  /** digests.jsonl: the digests are few (one a period) and read once when the export starts. */
+  /** digests.jsonl: the digests are few (one a period) and read once, so that both passes see the same. */
   digestsJsonl: string;
-  /** The events' lines, in chunks of whole lines. */
+  /** events.jsonl, in chunks of whole lines. */
   eventLines(): AsyncIterable<string>;
   /** The time the files are stamped with. */
   madeAt: Date;
-  /** EVENTS_PART_BYTES unless told. */
-  eventsPartBytes?: number;
 }
 
 /**
- * About the most bytes of events one entry of the archive holds. A tar header names its file's
- * size before the body, so a part is gathered in memory before it goes: the first events leave
- * after one part is read, never after the whole export, and memory stays bounded by a part.
+ * Writes the bundle's files into the archive. A tar header names its file's size before the
+ * body, and events.jsonl can be larger than any memory: so each generated file is read once to
+ * size it and once to send it, the same rows both times (the export's range is fixed when it
+ * starts). The small files go first, flushed, so the client sees bytes at once.
  */
-export const EVENTS_PART_BYTES = 8 * 1024 * 1024;
-
-/** events-000001.jsonl, events-000002.jsonl, ...: read in this order, they are the export's events. */
-export function eventsPartName(index: number): string {
-  return `events-${String(index).padStart(6, '0')}.jsonl`;
-}
-
-/** Writes the bundle's files into the archive: the small files first, flushed, so the client sees bytes at once. */
 export async function writeBundle(writer: TarGzWriter, parts: BundleParts, signal: AbortSignal): Promise<void> {
   await addText(writer, 'VERIFY.md', VERIFY_MD, parts.madeAt);
   await addText(writer, 'export.json', parts.exportJson, parts.madeAt);
   await addText(writer, 'keys.json', parts.keysJson, parts.madeAt);
   await addText(writer, 'digests.jsonl', parts.digestsJsonl, parts.madeAt);
   (writer.output as Gzip).flush();
-  await addEventParts(writer, parts.eventLines(), parts.eventsPartBytes ?? EVENTS_PART_BYTES, parts.madeAt, signal);
+  await addGenerated(writer, 'events.jsonl', () => parts.eventLines(), parts.madeAt, signal);
   await writer.finish();
 }
 
@@ -47,26 +39,14 @@ function addText(writer: TarGzWriter, name: string, text: string, at: Date): Pro
   return writer.addFile(name, body, body.length, at);
 }
 
-/** The events in parts of whole lines; an export without events still has its one (empty) part. */
-async function addEventParts(writer: TarGzWriter, lines: AsyncIterable<string>, partBytes: number, at: Date, signal: AbortSignal): Promise<void> {
-  let chunks: string[] = [];
+async function addGenerated(writer: TarGzWriter, name: string, make: () => AsyncIterable<string>, at: Date, signal: AbortSignal): Promise<void> {
   let size = 0;
-  let index = 0;
-  const send = async () => {
-    index += 1;
-    await addText(writer, eventsPartName(index), chunks.join(''), at);
-    // Out of gzip's buffer too before the next part is read: the client sees each part as it is made.
-    await new Promise<void>((resolve) => (writer.output as Gzip).flush(() => resolve()));
-    chunks = [];
-    size = 0;
-  };
-  for await (const chunk of lines) {
+  for await (const chunk of make()) {
+    // A client that hung up stops the sizing pass too, not only the sending one.
     signal.throwIfAborted();
-    chunks.push(chunk);
     size += Buffer.byteLength(chunk, 'utf8');
-    if (size >= partBytes) await send();
   }
-  if (size > 0 || index === 0) await send();
+  await writer.addFile(name, Readable.from(make(), { objectMode: false }), size, at);
 }
 
 /** export.json: what was asked for. Complete when only time narrowed it: then a stream's revisions in the bundle have no gap. */

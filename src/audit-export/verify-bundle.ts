@@ -1,10 +1,4 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { readTarGz } from './tar-reader';
 
 /**
@@ -57,7 +51,7 @@ interface Period {
   end: bigint[] | null;
   eventCount: number;
   heads: Map<string, number>;
-  /** What the event parts give it. */
+  /** What events.jsonl gives it. */
   found: { count: number; heads: Map<string, number> };
 }
 
@@ -98,7 +92,7 @@ export async function verifyBundle(path: string): Promise<BundleVerification> {
   const result: BundleVerification = { ok: false, events: 0, streams: 0, digests: 0, headsChecked: 0, unsigned: 0, full: false, problem: null };
   try {
     // Two passes over the archive, so that the order of its entries does not matter (a bundle
-    // re-packed by hand may put the events first): the small files, then the events streamed.
+    // re-packed by hand may put events.jsonl first): the small files, then the events streamed.
     const small = await smallFiles(path);
     const manifest = readManifest(small.get('export.json'));
     const keys = readKeys(small.get('keys.json'));
@@ -107,9 +101,13 @@ export async function verifyBundle(path: string): Promise<BundleVerification> {
     const heads = new Map<string, Map<number, SignedHead>>();
     const periods = checkDigests(digestsText, keys, manifest, heads, result);
     result.full = manifest.complete === true && manifest.from === null && manifest.to === null;
-    const events = new EventCheck(manifest, heads, periods, result);
-    await eachPartInOrder(path, small.parts, (name, body) => events.part(name, body));
-    events.finish();
+    let eventsSeen = false;
+    for await (const entry of readTarGz(path)) {
+      if (entry.name !== 'events.jsonl') continue;
+      eventsSeen = true;
+      await checkEvents(entry.body, manifest, heads, periods, result);
+    }
+    if (!eventsSeen) throw new Tampered('events.jsonl is missing from the bundle');
     if (result.full) checkPeriods(periods);
     result.ok = true;
   } catch (error) {
@@ -120,67 +118,21 @@ export async function verifyBundle(path: string): Promise<BundleVerification> {
 }
 
 const SMALL = ['export.json', 'keys.json', 'digests.jsonl'];
-const PART = /^events-(\d{6})\.jsonl$/;
 
-/** The bundle's files other than the events, each exactly once, and how many event parts it holds (numbered from 1, none missing). */
-async function smallFiles(path: string): Promise<Map<string, string> & { parts: number }> {
-  const files = new Map<string, string>() as Map<string, string> & { parts: number };
+/** The bundle's files other than events.jsonl, each exactly once. */
+async function smallFiles(path: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
   const seen = new Set<string>();
-  const parts = new Set<number>();
   for await (const entry of readTarGz(path)) {
     // tar keeps the last of two entries of one name: a second copy could hide what the first shows.
     if (seen.has(entry.name)) throw new Tampered(`the bundle holds ${entry.name} twice`);
     seen.add(entry.name);
-    const part = PART.exec(entry.name);
-    if (part) parts.add(Number(part[1]));
     if (!SMALL.includes(entry.name)) continue;
     const chunks: Buffer[] = [];
     for await (const chunk of entry.body) chunks.push(chunk);
     files.set(entry.name, Buffer.concat(chunks).toString('utf8'));
   }
-  if (parts.size === 0) throw new Tampered('events-000001.jsonl is missing from the bundle');
-  for (let index = 1; index <= parts.size; index += 1) {
-    if (!parts.has(index)) throw new Tampered(`${partName(index)} is missing from the bundle: a part of the events was removed`);
-  }
-  files.parts = parts.size;
   return files;
-}
-
-function partName(index: number): string {
-  return `events-${String(index).padStart(6, '0')}.jsonl`;
-}
-
-/**
- * Hands each event part to `check` in name order. Parts come in that order in a bundle as made;
- * one re-packed in another order has its early arrivals copied to a temporary folder until their turn.
- */
-async function eachPartInOrder(path: string, count: number, check: (name: string, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
-  let next = 1;
-  let folder: string | null = null;
-  const waiting = new Set<number>();
-  try {
-    for await (const entry of readTarGz(path)) {
-      const part = PART.exec(entry.name);
-      if (!part) continue;
-      const index = Number(part[1]);
-      if (index === next) {
-        await check(entry.name, entry.body);
-        next += 1;
-        while (folder !== null && waiting.has(next)) {
-          waiting.delete(next);
-          await check(partName(next), createReadStream(join(folder, partName(next))));
-          next += 1;
-        }
-      } else {
-        folder ??= await mkdtemp(join(tmpdir(), 'verify-export-'));
-        await pipeline(Readable.from(entry.body), createWriteStream(join(folder, entry.name)));
-        waiting.add(index);
-      }
-    }
-    if (next <= count) throw new Tampered(`${partName(next)} could not be read in its turn`);
-  } finally {
-    if (folder !== null) await rm(folder, { recursive: true, force: true });
-  }
 }
 
 function readManifest(text: string | undefined): Manifest {
@@ -305,40 +257,29 @@ function checkHead(stream: string, revision: number, hash: string, head: SignedH
   }
 }
 
-/** VERIFY.md steps 1, 2 and 5, one line at a time across the parts; gives each event to its digest's period for step 6. */
-class EventCheck {
-  readonly #complete: boolean;
-  readonly #fromStart: boolean;
-  readonly #last = new Map<string, { revision: number; hash: string }>();
-  readonly #gaps = new Map<string, { revision: number; jumped: number; after: string; where: string }>();
-  #before: bigint[] | null = null;
-  #period = 0;
-
-  constructor(
-    manifest: Manifest,
-    private readonly heads: Map<string, Map<number, SignedHead>>,
-    private readonly periods: Period[],
-    private readonly result: BundleVerification,
-  ) {
-    this.#complete = manifest.complete === true;
-    this.#fromStart = this.#complete && manifest.from === null;
-  }
-
-  async part(file: string, body: AsyncIterable<Buffer>): Promise<void> {
-    for await (const { text, number } of lines(body)) {
-      if (text !== '') this.#event(text, `line ${number} of ${file}`);
-    }
-  }
-
-  #event(text: string, line: string): void {
-    const { heads, periods, result } = this;
-    const event = parse(text, line);
+/** VERIFY.md steps 1, 2 and 5, one line at a time; gives each event to its digest's period for step 6. */
+async function checkEvents(
+  body: AsyncIterable<Buffer>,
+  manifest: Manifest,
+  heads: Map<string, Map<number, SignedHead>>,
+  periods: Period[],
+  result: BundleVerification,
+): Promise<void> {
+  const complete = manifest.complete === true;
+  const fromStart = complete && manifest.from === null;
+  const last = new Map<string, { revision: number; hash: string }>();
+  const gaps = new Map<string, { revision: number; jumped: number; after: string; where: string }>();
+  let before: bigint[] | null = null;
+  let period = 0;
+  for await (const { text, number } of lines(body)) {
+    if (text === '') continue;
+    const event = parse(text, `line ${number} of events.jsonl`);
     if (!isObject(event) || typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.stream !== 'string') {
-      throw new Tampered(`${line} is not an event`);
+      throw new Tampered(`line ${number} of events.jsonl is not an event`);
     }
     const { id, type, stream, data, metadata, previousHash, hash } = event;
     const revision = event.revision;
-    const where = `event ${id} (stream ${stream} revision ${String(revision)}, ${line})`;
+    const where = `event ${id} (stream ${stream} revision ${String(revision)}, line ${number} of events.jsonl)`;
     if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) throw new Tampered(`${where} has no revision`);
     if (typeof previousHash !== 'string' || typeof hash !== 'string' || data === undefined || metadata === undefined)
       throw new Tampered(`${where} lacks a field`);
@@ -348,42 +289,38 @@ class EventCheck {
     if (sha256(`${previousHash}|${stream}|${revision}|${content}`) !== hash) {
       throw new Tampered(`${where}: its hash does not recompute: the event was altered`);
     }
-    const earlier = this.#last.get(stream);
-    const gap = this.#gaps.get(stream);
+    const earlier = last.get(stream);
+    const gap = gaps.get(stream);
     if (revision === 0 && previousHash !== ZEROS) throw new Tampered(`${where}: the first event of a stream must follow 64 zeros`);
     if (gap && revision === gap.revision) throw new Tampered(`${where}: it comes after revision ${gap.jumped} of its stream: events were reordered`);
     if (gap) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
     if (earlier) {
       if (revision <= earlier.revision) throw new Tampered(`${where}: it comes after revision ${earlier.revision} of its stream: events are out of order`);
-      if (revision !== earlier.revision + 1 && this.#complete) {
+      if (revision !== earlier.revision + 1 && complete) {
         // Removed, or moved further down the file: the next event of the stream tells which.
-        this.#gaps.set(stream, { revision: earlier.revision + 1, jumped: revision, after: `revision ${earlier.revision + 1} of its stream`, where });
+        gaps.set(stream, { revision: earlier.revision + 1, jumped: revision, after: `revision ${earlier.revision + 1} of its stream`, where });
       }
       if (revision === earlier.revision + 1 && previousHash !== earlier.hash) {
         throw new Tampered(`${where}: its previousHash is not the hash of revision ${earlier.revision}: the chain is broken`);
       }
-    } else if (this.#fromStart && revision !== 0) {
+    } else if (fromStart && revision !== 0) {
       throw new Tampered(`${where}: the export starts at the beginning of the history, so its stream must start at revision 0: events were removed`);
     }
-    if (this.#before !== null && compare(at, this.#before) <= 0)
-      throw new Tampered(`${where}: its position does not come after the line before it: events were reordered`);
-    this.#before = at;
-    this.#last.set(stream, { revision, hash });
+    if (before !== null && compare(at, before) <= 0) throw new Tampered(`${where}: its position does not come after the line before it: events were reordered`);
+    before = at;
+    last.set(stream, { revision, hash });
     const head = heads.get(stream)?.get(revision);
     if (head) checkHead(stream, revision, hash, head, result);
     // Periods follow the log, as the events do: the event's period is the first that ends at or after it.
-    while (this.#period < periods.length && (periods[this.#period].end === null || compare(at, periods[this.#period].end as bigint[]) > 0)) this.#period += 1;
-    if (this.#period < periods.length) {
-      periods[this.#period].found.count += 1;
-      periods[this.#period].found.heads.set(stream, revision);
+    while (period < periods.length && (periods[period].end === null || compare(at, periods[period].end as bigint[]) > 0)) period += 1;
+    if (period < periods.length) {
+      periods[period].found.count += 1;
+      periods[period].found.heads.set(stream, revision);
     } else result.unsigned += 1;
     result.events += 1;
   }
-
-  finish(): void {
-    for (const gap of this.#gaps.values()) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
-    this.result.streams = this.#last.size;
-  }
+  for (const gap of gaps.values()) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
+  result.streams = last.size;
 }
 
 /** VERIFY.md step 6, for a full export: each signed period holds exactly what its digest counts and names. */

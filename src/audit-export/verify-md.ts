@@ -11,10 +11,7 @@ standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
 
 ## Files
 
-- \`events-000001.jsonl\`, \`events-000002.jsonl\`, …: the events, one JSON object per line (lines
-  end with "\\n"), in log order, in parts of whole lines (a few MB each). The parts are numbered
-  from 000001 with none missing; read one after the other in that order, they are one file, called
-  \`events.jsonl\` below. An export without events has one empty part.
+- \`events.jsonl\`: the events, one JSON object per line (lines end with "\\n"), in log order.
 - \`digests.jsonl\`: the signed digests whose period overlaps the export, one per line, oldest first.
 - \`keys.json\`: the public keys that sign digests, the same document Backplane serves at
   \`/.well-known/backplane-audit-keys.json\`.

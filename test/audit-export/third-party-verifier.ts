@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -82,12 +82,7 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     const last = new Map<string, { revision: number; hash: string }>();
     const given = digests.map(() => ({ count: 0, heads: new Map<string, number>() }));
     let before: bigint[] | null = null;
-    const parts = readdirSync(dir)
-      .filter((name) => /^events-\d{6}\.jsonl$/.test(name))
-      .sort();
-    if (parts.some((name, index) => name !== `events-${String(index + 1).padStart(6, '0')}.jsonl`) || parts.length === 0) return 'an events part is missing';
-    const events = parts.map(read).join('');
-    for (const text of events.split('\n').filter(Boolean)) {
+    for (const text of read('events.jsonl').split('\n').filter(Boolean)) {
       const e = JSON.parse(text);
       const content = sha(canon({ data: e.data, id: e.id, metadata: e.metadata, type: e.type }));
       if (sha(`${e.previousHash}|${e.stream}|${e.revision}|${content}`) !== e.hash) return `event ${e.id}: hash mismatch`;
