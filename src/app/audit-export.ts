@@ -22,7 +22,7 @@ export interface AuditExport {
  * Records who takes the history away, in which format and with which filters, before a byte of
  * it goes out: evidence handed to someone is itself part of the evidence.
  */
-export async function recordAuditExport(deps: AppDeps, request: Request, format: ExportFormat, query: AuditQuery): Promise<void> {
+export async function recordAuditExport(deps: AppDeps, request: Request, format: ExportFormat, query: AuditQuery): Promise<string> {
   const exportId = randomUUID();
   await write(deps, request, auditExport, auditExportStream(exportId), {
     type: 'RecordAuditExport',
@@ -41,6 +41,7 @@ export async function recordAuditExport(deps: AppDeps, request: Request, format:
       at: new Date().toISOString(),
     },
   });
+  return exportId;
 }
 
 /**

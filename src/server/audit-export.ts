@@ -68,8 +68,9 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
       return sendError(res, 503, 'CONFLICT', 'the audit history is catching up with the log: try again shortly');
     }
     // Once what it covers is fixed: it never holds its own record.
-    await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
-    res.status(200).set(headers);
+    const exportId = await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
+    // The record's id, for whoever wants to find this export in the history.
+    res.status(200).set({ ...headers, 'x-backplane-export-id': exportId });
     res.flushHeaders();
     try {
       if (evidence) {
