@@ -30,4 +30,27 @@ describe('withoutSecrets', () => {
     // The answer itself is left as GitLab gave it.
     expect(project.runners_token).toBe(secret);
   });
+
+  it('keeps an address field without its user, password, query or fragment, and leaves out one that is not a URL', () => {
+    const password = ['pull', 'mirror', 'secret'].join('-');
+    const token = ['query', 'token', 'made', 'up'].join('-');
+    const project = {
+      import_url: `https://u:${password}@h.example/r.git?private_token=${token}#${token}`,
+      web_url: 'https://gitlab.example/acme/web',
+      avatar_url: null,
+      mirror: { remote_url: `git://u:${password}@h.example/r.git` },
+      other_url: `u:${password}@h.example:r.git`,
+      empty_url: '',
+    };
+    const kept = withoutSecrets(project);
+    expect(kept).toEqual({
+      import_url: 'https://h.example/r.git',
+      web_url: 'https://gitlab.example/acme/web',
+      avatar_url: null,
+      mirror: { remote_url: 'git://h.example/r.git' },
+      empty_url: '',
+    });
+    expect(JSON.stringify(kept)).not.toContain(password);
+    expect(JSON.stringify(kept)).not.toContain(token);
+  });
 });
