@@ -8,7 +8,23 @@ interface Session {
   dead: boolean;
   /** The leases taken on this session: told when it dies. */
   leases: Map<string, () => void>;
+  heartbeat: NodeJS.Timeout | undefined;
 }
+
+export interface LeaseSessionTiming {
+  /** How often a session holding leases is asked whether it is alive (ms). */
+  heartbeatMs: number;
+  /** A lease query (or heartbeat) unanswered this long means the session is dropped (ms). */
+  queryTimeoutMs: number;
+}
+
+/**
+ * A link that dies silently (a failover, a dropped route) sends no error: without these, holders
+ * would learn of it only from the OS keepalive (about two hours) while another process already
+ * holds their leases, and one hung query would hold every tryLock and release behind it.
+ */
+const DEFAULT_TIMING: LeaseSessionTiming = { heartbeatMs: 15_000, queryTimeoutMs: 10_000 };
+const KEEPALIVE_DELAY_MS = 10_000;
 
 /**
  * Every tryLock lease of a process, held as session-level advisory locks on ONE dedicated
@@ -16,7 +32,10 @@ interface Session {
  * for a free lease opens none. Advisory locks are re-entrant per session, so exclusivity inside
  * the process comes from the map of names held here: a name held is refused here before the
  * server is asked. When the connection drops, the server has let go of every lease on it: each
- * holder's `lost` resolves, and the next tryLock opens a new session.
+ * holder's `lost` resolves, and the next tryLock opens a new session. While leases are held the
+ * session is asked `SELECT 1` every heartbeat; a query unanswered in time drops the session (a
+ * lock request that timed out may yet have been granted on the server, so the session cannot be
+ * trusted), which lets the server free its locks and tells every holder.
  */
 export class LeaseSession {
   private session: Session | undefined;
@@ -24,13 +43,16 @@ export class LeaseSession {
   private readonly names = new Set<string>();
   private closed = false;
 
-  constructor(private readonly config: ClientConfig) {}
+  constructor(
+    private readonly config: ClientConfig,
+    private readonly timing: LeaseSessionTiming = DEFAULT_TIMING,
+  ) {}
 
   async tryLock(name: string): Promise<HeldLock | null> {
     if (this.closed) throw new Error('the lease session is closed');
     if (this.names.has(name)) return null;
     this.names.add(name);
-    let session: Session;
+    let session: Session | undefined;
     let granted: boolean;
     try {
       session = await this.current();
@@ -38,6 +60,8 @@ export class LeaseSession {
       granted = row.ok && !session.dead;
     } catch (error) {
       this.names.delete(name);
+      // The request may have reached the server and been granted: only ending the session frees it.
+      if (session) this.drop(session);
       throw error;
     }
     if (!granted) {
@@ -95,13 +119,20 @@ export class LeaseSession {
   }
 
   private open(): Session {
-    const client = new Client(this.config);
-    const session: Session = { client, ready: Promise.resolve(), dead: false, leases: new Map() };
+    const client = new Client({
+      ...this.config,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+      query_timeout: this.timing.queryTimeoutMs,
+    });
+    const session: Session = { client, ready: Promise.resolve(), dead: false, leases: new Map(), heartbeat: undefined };
     // Without listeners a dropped connection would be an uncaught 'error' event and end the process.
     client.on('error', () => this.drop(session));
     client.on('end', () => this.die(session));
     session.ready = client.connect().then(
-      () => undefined,
+      () => {
+        if (!session.dead) session.heartbeat = this.heartbeat(session);
+      },
       (error: unknown) => {
         this.drop(session);
         throw error;
@@ -117,8 +148,25 @@ export class LeaseSession {
     void session.client.end().catch(() => undefined);
   }
 
+  /** Asks a session holding leases whether it is alive; one that does not answer in time is dropped. */
+  private heartbeat(session: Session): NodeJS.Timeout {
+    let asking = false;
+    const timer = setInterval(() => {
+      if (asking || session.dead || session.leases.size === 0) return;
+      asking = true;
+      session.client
+        .query('SELECT 1')
+        .catch(() => this.drop(session))
+        .finally(() => (asking = false));
+    }, this.timing.heartbeatMs);
+    // The heartbeat alone keeps no process alive.
+    timer.unref();
+    return timer;
+  }
+
   private die(session: Session): void {
     session.dead = true;
+    clearInterval(session.heartbeat);
     if (this.session === session) this.session = undefined;
     const told = [...session.leases.values()];
     session.leases.clear();

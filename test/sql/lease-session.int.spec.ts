@@ -1,5 +1,52 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { LeaseSession } from '../../src/sql/lease-session';
 import type { PgDatabase } from '../../src/sql/pg-database';
 import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres } from '../support/databases';
+import { testDatabaseUrl } from '../support/postgres-url';
+
+/**
+ * A real TCP relay to the server whose open links can go silent, as a failover or a dropped route
+ * leaves them: bytes stop both ways and neither end is told. New links relay normally.
+ */
+async function silenceableRelay(): Promise<{ url: string; silence(): void; close(): Promise<void> }> {
+  const target = new URL(testDatabaseUrl());
+  const links: Socket[][] = [];
+  const silenced: Socket[] = [];
+  const server: Server = createServer((inbound) => {
+    const outbound = connect(Number(target.port || 5432), target.hostname);
+    const ends = [inbound, outbound];
+    links.push(ends);
+    for (const end of ends) {
+      end.on('error', () => {
+        for (const other of ends) other.destroy();
+      });
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = new URL(target.href);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.href,
+    silence() {
+      for (const [inbound, outbound] of links.splice(0)) {
+        inbound.unpipe(outbound);
+        outbound.unpipe(inbound);
+        inbound.pause();
+        outbound.pause();
+        // Closed only when the relay closes, as a dead route never closes.
+        silenced.push(inbound, outbound);
+      }
+    },
+    async close() {
+      for (const socket of [...silenced.splice(0), ...links.splice(0).flat()]) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /** The server processes holding this schema's advisory locks, as PostgreSQL reports them. */
 async function lockHolders(db: PgDatabase, schema: string): Promise<number[]> {
@@ -66,6 +113,54 @@ describeWithPostgres('leases (tryLock) on a PostgreSQL server', () => {
       await Promise.all([r!.release(), bp!.release(), bq!.release()]);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('tells holders when the link goes silent, and a tryLock stuck on it fails instead of holding the others', async () => {
+    const schema = newSchemaName();
+    const relay = await silenceableRelay();
+    const b = await openPostgres(schema);
+    const leases = new LeaseSession({ connectionString: relay.url, options: `-c search_path=${schema}` }, { heartbeatMs: 100, queryTimeoutMs: 500 });
+    try {
+      const held = await leases.tryLock('silent');
+      expect(held).not.toBeNull();
+      const [pid] = await lockHolders(b, schema);
+      relay.silence();
+      // No error reaches the client: only the unanswered heartbeat tells the holder.
+      await held!.lost;
+      // A lock asked for on a link gone silent fails rather than waiting for ever; the next opens a new session.
+      expect(await leases.tryLock('silent')).toBeNull();
+      const other = await leases.tryLock('other');
+      expect(other).not.toBeNull();
+      expect(await lockHolders(b, schema)).toContain(pid);
+      // The dead link's server session still holds 'silent' until the server notices; ending it lets another take it.
+      await b.query('SELECT pg_terminate_backend($1)', [pid]);
+      const taken = await b.tryLock('silent');
+      expect(taken).not.toBeNull();
+      await Promise.all([other!.release(), taken!.release()]);
+    } finally {
+      await leases.close();
+      await relay.close();
+      await b.close();
+    }
+  });
+
+  it('drops the session when a lock request goes unanswered, telling the holders of its other leases', async () => {
+    const schema = newSchemaName();
+    // The schema must exist for its name to be part of the lock's key.
+    await (await openPostgres(schema)).close();
+    const relay = await silenceableRelay();
+    // A heartbeat slower than the test: only the stuck request can tell the holder.
+    const leases = new LeaseSession({ connectionString: relay.url, options: `-c search_path=${schema}` }, { heartbeatMs: 3_600_000, queryTimeoutMs: 500 });
+    try {
+      const held = await leases.tryLock('first');
+      expect(held).not.toBeNull();
+      relay.silence();
+      await expect(leases.tryLock('second')).rejects.toThrow();
+      await held!.lost;
+    } finally {
+      await leases.close();
+      await relay.close();
     }
   });
 
