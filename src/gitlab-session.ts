@@ -27,12 +27,14 @@ export class GitLabSessionClient extends GitLabClient {
   }
 
   /** Brings the bare mirror in `dir` up to the repository at `url` (created when missing), with this session's token. */
-  async fetchMirror(target: { url: string; dir: string }): Promise<{ refs: GitRef[] }> {
+  async fetchMirror(target: { url: string; dir: string; signal?: AbortSignal }): Promise<{ refs: GitRef[] }> {
+    // The caller's work can stop before the session's (another part of the same snapshot failed).
+    const signals = [this.#signal, target.signal].filter((signal): signal is AbortSignal => signal !== undefined);
     const state = await fetchMirror({
       url: target.url,
       dir: target.dir,
       token: this.#token,
-      signal: this.#signal,
+      signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
       timeoutMs: this.#gitTimeoutMs,
       // The mirror's folder is named by the repository's id: a project renamed on GitLab is the same repository.
       followMoves: true,

@@ -33,8 +33,9 @@ export interface GitLabSession {
   /**
    * Brings the bare mirror in `dir` up to the repository at `url` (every ref, pruned), creating
    * it when missing, with the session's token; its git HTTP requests count in `requests`.
+   * Aborted by `signal` (or the session's own), git is stopped and the call ends with ABORTED.
    */
-  fetchMirror(target: { url: string; dir: string }): Promise<{ refs: { name: string; sha: string }[] }>;
+  fetchMirror(target: { url: string; dir: string; signal?: AbortSignal }): Promise<{ refs: { name: string; sha: string }[] }>;
   /** HTTP requests made, API and git, each attempt counted. */
   readonly requests: number;
   /** GET /user: whose the token is. */
