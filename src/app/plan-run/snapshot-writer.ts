@@ -17,9 +17,7 @@ import {
 import type { SnapshotStore } from '../backup/snapshot-store';
 import type { GitLabSession } from '../gitlab-port';
 import { withoutSecrets } from './secret-fields';
-
-/** Sends one request with whichever member the run hands it. */
-export type Call = <T>(send: (session: GitLabSession) => Promise<T>) => Promise<T>;
+import { type Call, SnapshotWork } from './snapshot-work';
 
 /** GitLab's largest page: the fewest requests for a list. */
 const PER_PAGE = 100;
@@ -97,15 +95,16 @@ export async function takeSnapshot(
   previous: Manifest | null,
 ): Promise<TakenSnapshot> {
   const tally = new Tally(place.store);
-  const settings = await call((session) => session.projectSettings(repository.gitlabId));
+  const work = new SnapshotWork(call);
+  const settings = await work.call((session) => session.projectSettings(repository.gitlabId));
   const url = sameOrigin(settings.httpUrlToRepo, gitlabUrl, repository.fullPath);
   await mkdir(place.mirrors, { recursive: true, mode: 0o700 });
   // The API pages and the git work wait on different things (GitLab's answers, git processes): they overlap.
-  const [metadata, git, wiki] = await allDone([
-    readMetadata(repository.gitlabId, settings.raw, call, tally),
-    gitPart(join(place.mirrors, `${repository.id}.git`), url, call, place, tally, previous?.git ?? null),
+  const [metadata, git, wiki] = await work.allDone([
+    readMetadata(repository.gitlabId, settings.raw, work, tally),
+    gitPart(join(place.mirrors, `${repository.id}.git`), url, work, place, tally, previous?.git ?? null),
     settings.wikiEnabled
-      ? gitPart(join(place.mirrors, `${repository.id}.wiki.git`), url.replace(/\.git$/, '.wiki.git'), call, place, tally, previous?.wiki ?? null, {
+      ? gitPart(join(place.mirrors, `${repository.id}.wiki.git`), url.replace(/\.git$/, '.wiki.git'), work, place, tally, previous?.wiki ?? null, {
           absentIsEmpty: true,
         })
       : Promise.resolve(null),
@@ -163,20 +162,20 @@ const LIST_OF: Record<Exclude<MetadataKind, 'project'>, MetadataList> = {
 
 type Item = Record<string, unknown>;
 
-async function readMetadata(projectId: number, project: Item, call: Call, tally: Tally) {
+async function readMetadata(projectId: number, project: Item, work: SnapshotWork, tally: Tally) {
   const lists = {} as Record<Exclude<MetadataKind, 'project'>, Item[]>;
   // Each list is paged in order, the lists side by side: the pool spreads them over its members.
-  await allDone(
+  await work.allDone(
     (Object.keys(LIST_OF) as (keyof typeof LIST_OF)[]).map(async (kind) => {
-      lists[kind] = await allPages(call, LIST_OF[kind], projectId);
+      lists[kind] = await allPages(work, LIST_OF[kind], projectId);
     }),
   );
   const withNotes = async (items: Item[], list: 'issueNotes' | 'mergeRequestNotes') => {
     let count = 0;
     for (let at = 0; at < items.length; at += NOTES_AT_ONCE) {
-      await allDone(
+      await work.allDone(
         items.slice(at, at + NOTES_AT_ONCE).map(async (item) => {
-          const notes = await allPages(call, list, projectId, iidOf(item));
+          const notes = await allPages(work, list, projectId, iidOf(item));
           item.notes = notes;
           count += notes.length;
         }),
@@ -184,7 +183,7 @@ async function readMetadata(projectId: number, project: Item, call: Call, tally:
     }
     return count;
   };
-  const [issueNotes, mergeRequestNotes] = await allDone([withNotes(lists.issues, 'issueNotes'), withNotes(lists.mergeRequests, 'mergeRequestNotes')]);
+  const [issueNotes, mergeRequestNotes] = await work.allDone([withNotes(lists.issues, 'issueNotes'), withNotes(lists.mergeRequests, 'mergeRequestNotes')]);
   const files = {} as Manifest['metadata'];
   for (const kind of METADATA_KINDS) {
     const content = kind === 'project' ? withoutSecrets(project) : lists[kind];
@@ -205,21 +204,12 @@ async function readMetadata(projectId: number, project: Item, call: Call, tally:
   };
 }
 
-/**
- * Every piece of work done, then the first failure if any: no request or git process of a
- * snapshot goes on after its attempt has been answered (and counted) as failed.
- */
-async function allDone<T extends readonly unknown[]>(work: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
-  const settled = await Promise.allSettled(work);
-  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
-  return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
-async function allPages(call: Call, list: MetadataList, projectId: number, parentIid?: number): Promise<Item[]> {
+async function allPages(work: SnapshotWork, list: MetadataList, projectId: number, parentIid?: number): Promise<Item[]> {
   const items: Item[] = [];
   for (let page: number | null = 1; page !== null; ) {
     const at: number = page;
-    const answer = await call((session: GitLabSession) => session.metadataPage(list, projectId, at, PER_PAGE, parentIid));
+    // work.call refuses once another part has failed: the rest of the list is not asked for.
+    const answer = await work.call((session: GitLabSession) => session.metadataPage(list, projectId, at, PER_PAGE, parentIid));
     items.push(...answer.items);
     page = answer.nextPage;
   }
@@ -240,7 +230,7 @@ function iidOf(item: Item): number {
 async function gitPart(
   mirror: string,
   url: string,
-  call: Call,
+  work: SnapshotWork,
   place: SnapshotPlace,
   tally: Tally,
   previous: GitPart | null,
@@ -248,12 +238,15 @@ async function gitPart(
 ): Promise<GitPart> {
   let refs: GitRef[];
   try {
-    refs = (await call((session) => session.fetchMirror({ url, dir: mirror }))).refs;
+    // Not held to the API limit (a clone can take many minutes), but stopped with the rest.
+    refs = (await work.git((session) => session.fetchMirror({ url, dir: mirror, signal: work.signal }))).refs;
   } catch (error) {
     // A wiki that was never written has no repository on GitLab.
     if (options.absentIsEmpty && (error as { failure?: string }).failure === 'NOT_FOUND') return { refs: [], bundle: null };
     throw error;
   }
+  // Another part failed while git ran: no bundle is written for a snapshot that will not be recorded.
+  work.check();
   if (refs.length === 0) return { refs, bundle: null };
   if (previous?.bundle && sameRefs(previous.refs, refs) && (await allStored(place.store, previous.bundle.chunks))) {
     for (const chunk of previous.bundle.chunks) tally.reuse(chunk);
