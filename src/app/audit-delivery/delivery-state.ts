@@ -36,9 +36,14 @@ export class DeliveryStates {
     return row?.checkpoint ?? null;
   }
 
-  /** Events up to `checkpoint` are done; `delivered` is the last one of them the destination took, if any. */
-  async advanced(tenantId: string, destinationId: string, checkpoint: Position, delivered: Position | null): Promise<void> {
-    await this.db.query(
+  /**
+   * Events up to `checkpoint` are done; `delivered` is the last one of them the destination took,
+   * if any. Written only while the row still says `previous` (the checkpoint this holder read or
+   * wrote last): false when it does not, as when another process took the lease over and moved
+   * it, so that a holder that lost its lease never sets the checkpoint back.
+   */
+  async advanced(tenantId: string, destinationId: string, previous: Position, checkpoint: Position, delivered: Position | null): Promise<boolean> {
+    const rows = await this.db.query<{ destination_id: string }>(
       `INSERT INTO audit_deliveries (destination_id, tenant_id, checkpoint, last_delivered_position, last_delivered_at)
        VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END)
        ON CONFLICT (destination_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint,
@@ -46,9 +51,12 @@ export class DeliveryStates {
          last_delivered_at = coalesce(EXCLUDED.last_delivered_at, audit_deliveries.last_delivered_at),
          failing_since = CASE WHEN EXCLUDED.last_delivered_position IS NULL THEN audit_deliveries.failing_since END,
          last_error = CASE WHEN EXCLUDED.last_delivered_position IS NULL THEN audit_deliveries.last_error END,
-         attempts = CASE WHEN EXCLUDED.last_delivered_position IS NULL THEN audit_deliveries.attempts ELSE 0 END`,
-      [destinationId, tenantId, checkpoint, delivered],
+         attempts = CASE WHEN EXCLUDED.last_delivered_position IS NULL THEN audit_deliveries.attempts ELSE 0 END
+       WHERE audit_deliveries.checkpoint = $5
+       RETURNING destination_id`,
+      [destinationId, tenantId, checkpoint, delivered, previous],
     );
+    return rows.length === 1;
   }
 
   /** An attempt failed; `error` says how, without the body sent or received. Returns the attempts failed in a row. */

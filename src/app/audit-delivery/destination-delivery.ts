@@ -109,6 +109,16 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
   const wanted = (event: RecordedEvent) =>
     event.metadata.tenantId === destination.tenantId && (destination.eventTypes === null || destination.eventTypes.includes(event.type));
 
+  /** Moves the checkpoint from `saved`; throws, ending the delivery, when another holder moved it first. */
+  const advance = async (checkpoint: Position, delivered: Position | null) => {
+    const from = saved as Position;
+    if (!(await deps.states.advanced(destination.tenantId, destination.id, from, checkpoint, delivered))) {
+      stopped = true;
+      throw new Error('the checkpoint was moved by another process: this one no longer holds the destination');
+    }
+    saved = checkpoint;
+  };
+
   let subscription: Subscription | undefined;
   const done = (async () => {
     const from = (await deps.states.checkpoint(destination.id)) ?? destination.addedPosition;
@@ -121,17 +131,16 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
         for (const event of batch.events) {
           if (stopped) return;
           if (wanted(event)) {
-            if (!(await deliver(event, checkpoint))) return;
+            // Stopped (its lease lost, maybe) after a 2xx: the checkpoint is the next holder's now, and it sends the event again.
+            if (!(await deliver(event, checkpoint)) || stopped) return;
             checkpoint = event.position;
-            await deps.states.advanced(destination.tenantId, destination.id, checkpoint, event.position);
-            saved = checkpoint;
+            await advance(checkpoint, event.position);
           }
           remember(event);
         }
         if (stopped || saved === batch.position) return;
         // Events of other tenants and types read past: the next start need not read them again.
-        await deps.states.advanced(destination.tenantId, destination.id, batch.position, null);
-        saved = batch.position;
+        await advance(batch.position, null);
       },
     );
     await subscription.done;
