@@ -62,7 +62,7 @@ function bodyText(raw: string): string {
  * A real SMTP server (smtp-server) that takes mail only from the user and password it was given.
  * While `refusing` is above zero, each message is refused with a 451 (and the count goes down).
  */
-export async function startSmtpReceiver(user: string, password: string) {
+export async function startSmtpReceiver(user: string, password: string, host = '127.0.0.1') {
   const mails: Mail[] = [];
   const refused: Mail[] = [];
   const control = { refusing: 0 };
@@ -98,7 +98,7 @@ export async function startSmtpReceiver(user: string, password: string) {
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   return { port, mails, refused, control, logins, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -40,12 +40,13 @@ export function notificationSenders(smtp: SmtpSettings | null, vault: SecretVaul
   const transport = (settings: SmtpSettings) => {
     const timeouts = { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs, logger: false, debug: false };
     mailer ??= settings.url
-      ? createTransport({ url: settings.url, ...timeouts })
+      ? createTransport({ url: settings.url, ...timeouts, ...tlsOfUrl(new URL(settings.url)) })
       : createTransport({
           host: settings.host,
           port: settings.port,
           auth: settings.user ? { user: settings.user, pass: settings.password ?? '' } : undefined,
           ...timeouts,
+          ...tlsOf(settings.host ?? '', settings.port === 465, settings.user !== undefined && settings.user !== ''),
         });
     return mailer;
   };
@@ -90,6 +91,23 @@ export function notificationSenders(smtp: SmtpSettings | null, vault: SecretVaul
     },
   };
 }
+
+/**
+ * A login goes over TLS from the first byte (smtps, port 465) or after a required STARTTLS:
+ * nodemailer otherwise upgrades only when the server offers it, and an offer stripped on the way
+ * would send the password in clear. Plain SMTP with a login only to this very machine, as webhooks
+ * may use http only there.
+ */
+function tlsOf(host: string, implicit: boolean, login: boolean): { secure: boolean; requireTLS: boolean } {
+  if (implicit) return { secure: true, requireTLS: false };
+  return { secure: false, requireTLS: login && !LOOPBACK.test(host.replace(/^\[|\]$/g, '')) };
+}
+
+function tlsOfUrl(url: URL): { secure: boolean; requireTLS: boolean } {
+  return tlsOf(url.hostname, url.protocol === 'smtps:', url.username !== '');
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1)$/i;
 
 function mailText({ notice, eventId, eventType, tenantId, recordedAt }: Outgoing): string {
   const facts = Object.entries(notice.fields).map(([name, value]) => `${name}: ${value}`);
