@@ -13,6 +13,12 @@ export interface NotifierSettings extends NoticeSettings {
   maxBackoffMs: number;
 }
 
+/**
+ * An attempt is claimed for this many attempt deadlines: a send's connection, greeting and idle
+ * timeouts each run up to one, so a claim outlives the send it covers.
+ */
+const CLAIM_TIMEOUTS = 4;
+
 export interface NotifierDeps {
   store: EventStore;
   states: NotificationStates;
@@ -23,7 +29,8 @@ export interface NotifierDeps {
  * Tells one channel of what needs a person, in log order, from its checkpoint (or, for a new
  * channel, from its addition). Each notice is recorded before it is sent and retried until the
  * channel takes it; the checkpoint moves only after, so a restart or a takeover resumes with the
- * first notice not yet sent, and a notice recorded as sent is never sent again. The caller holds
+ * first notice not yet sent, and a notice recorded as sent is never sent again. Each attempt is
+ * claimed first: a holder that lost the lease mid-send keeps the next from sending beside it. The caller holds
  * the channel's lease. Resolves when stopped; rejects when reading fails.
  */
 export function notifyChannel(deps: NotifierDeps, channel: NotificationChannelView, settings: NotifierSettings) {
@@ -55,7 +62,16 @@ export function notifyChannel(deps: NotifierDeps, channel: NotificationChannelVi
     });
     if (sentBefore) return 'sent';
     const outgoing = { notice, eventId: event.id, eventType: event.type, tenantId: channel.tenantId, recordedAt: event.recordedAt.toISOString() };
+    let waited = 0;
     while (!stopped) {
+      const claim = await deps.states.claim(channel.id, event.id, CLAIM_TIMEOUTS * settings.timeoutMs);
+      if (claim === 'sent') return 'sent';
+      if (claim === 'busy') {
+        // Another process (one that lost this channel's lease) is sending it: its outcome decides.
+        waited += 1;
+        await pause(backoffMs(waited, settings.minBackoffMs, settings.maxBackoffMs));
+        continue;
+      }
       const outcome = await deps.senders.send(channel.target, outgoing);
       if (outcome.ok) {
         await deps.states.sent(channel.id, event.id);
@@ -76,7 +92,8 @@ export function notifyChannel(deps: NotifierDeps, channel: NotificationChannelVi
       for (const event of batch.events) {
         if (stopped) return;
         const outcome = await notify(event);
-        if (outcome === 'stopped') return;
+        // Stopped (its lease lost, maybe): the checkpoint is the next holder's now.
+        if (outcome === 'stopped' || stopped) return;
         // A checkpoint per notice sent; events that needed nobody are passed with the batch.
         if (outcome === 'sent') {
           await deps.states.advanced(channel.id, event.position);

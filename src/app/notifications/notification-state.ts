@@ -24,7 +24,15 @@ const migrations: readonly Migration[] = [
        channel_id uuid PRIMARY KEY,
        checkpoint text NOT NULL)`,
   ],
+  [
+    // An attempt under way, until when: a holder that lost its lease may still be sending, and the
+    // next holder must not send the same notice beside it.
+    'ALTER TABLE notifications ADD COLUMN attempt_until timestamptz',
+  ],
 ];
+
+/** What claim() found: the attempt is this caller's, the notice went already, or another attempt is under way. */
+export type Claim = 'claimed' | 'sent' | 'busy';
 
 /**
  * What each channel was told: its notices, sent or still being tried, and the log position read
@@ -66,17 +74,33 @@ export class NotificationStates {
     return row.sent_at !== null;
   }
 
+  /**
+   * Takes the next attempt at a notice for `forMs`: no other caller gets it until the attempt ends
+   * (sent or failed) or that time has passed (its holder died while sending).
+   */
+  async claim(channelId: string, eventId: string, forMs: number): Promise<Claim> {
+    const claimed = await this.db.query(
+      `UPDATE notifications SET attempt_until = now() + $3 * interval '1 millisecond'
+       WHERE channel_id = $1 AND event_id = $2 AND sent_at IS NULL AND (attempt_until IS NULL OR attempt_until < now())
+       RETURNING event_id`,
+      [channelId, eventId, forMs],
+    );
+    if (claimed.length === 1) return 'claimed';
+    const [row] = await this.db.query<{ sent_at: unknown }>('SELECT sent_at FROM notifications WHERE channel_id = $1 AND event_id = $2', [channelId, eventId]);
+    return row && row.sent_at !== null ? 'sent' : 'busy';
+  }
+
   async sent(channelId: string, eventId: string): Promise<void> {
-    await this.db.query('UPDATE notifications SET sent_at = now(), failing_since = NULL, last_error = NULL WHERE channel_id = $1 AND event_id = $2', [
-      channelId,
-      eventId,
-    ]);
+    await this.db.query(
+      'UPDATE notifications SET sent_at = now(), attempt_until = NULL, failing_since = NULL, last_error = NULL WHERE channel_id = $1 AND event_id = $2',
+      [channelId, eventId],
+    );
   }
 
   /** An attempt failed; `error` says how, never with the message or an answer. Returns the attempts failed so far. */
   async failed(channelId: string, eventId: string, error: string): Promise<number> {
     const [row] = await this.db.query<{ attempts: number }>(
-      `UPDATE notifications SET failing_since = coalesce(failing_since, now()), last_error = $3, attempts = attempts + 1
+      `UPDATE notifications SET attempt_until = NULL, failing_since = coalesce(failing_since, now()), last_error = $3, attempts = attempts + 1
        WHERE channel_id = $1 AND event_id = $2 RETURNING attempts`,
       [channelId, eventId, error],
     );
