@@ -146,12 +146,16 @@ describe('bad input to every mutation, on pglite', () => {
     // One example of each kind of failure, so that a report shows them all and not the first twenty of one.
     const failures = new Map<string, string>();
     let sent = 0;
+    // A mutation that takes no arguments can only be sent bad variables (no object); over the socket those go as {},
+    // which makes a good request of it: such a mutation is tried over HTTP only.
+    const takesNone = mutations.filter((mutation) => schema.getMutationType()!.getFields()[mutation].args.length === 0);
     for (const [index, mutation] of mutations.entries()) {
       const inputs = badInputs(schema, mutation, PER_MUTATION, ids(), 1_000 + index);
       for (const [transport, send1] of [
         ['HTTP', overHttp],
         ['WebSocket', overSocket(socket)],
       ] as const) {
+        if (transport === 'WebSocket' && takesNone.includes(mutation)) continue;
         const answers = await send(inputs, send1);
         sent += answers.length;
         for (const answer of answers) {
@@ -161,7 +165,7 @@ describe('bad input to every mutation, on pglite', () => {
       }
     }
     expect(Object.fromEntries(failures)).toEqual({});
-    expect(sent).toBeGreaterThanOrEqual(mutations.length * PER_MUTATION * 2);
+    expect(sent).toBeGreaterThanOrEqual((mutations.length * 2 - takesNone.length) * PER_MUTATION);
     // Not one event: a refused command leaves nothing behind.
     expect(await api.service.backplane.store.headPosition()).toBe(head);
     const lines = [...logLines, ...printed.join('').split('\n')];
