@@ -202,45 +202,43 @@ export function eventStoreContract(adapter: string, open: () => Promise<Contract
           expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['A', 'B', 'C', 'D']);
         });
 
-        (idsUniqueInLog ? it : it.skip)(
-          'an id already recorded in another stream, or a batch that only partly matches, is refused and writes nothing',
-          async () => {
-            const first = newStream();
-            const id = randomUUID();
-            await store.appendToStream(first, [event('A', {}, id)]);
-            const other = newStream();
-            const moved = await store.appendToStream(other, [event('A', {}, id)]).catch((e) => e);
-            expect(moved).toBeInstanceOf(DuplicateEventIdError);
-            expect(moved).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventIds: [id] });
-            expect(await store.readStream(other)).toEqual([]);
-            await expect(store.appendToStream(other, [event('B')], { expectedRevision: 'no_stream' })).resolves.toBeDefined();
+        // Each store is held to the terms it promises: one of the two next cases is defined for it, never skipped.
+        const ifIdsUniqueInLog = idsUniqueInLog ? it : () => undefined;
+        const ifIdsUniqueInStream = idsUniqueInLog ? () => undefined : it;
 
-            const partly = await store.appendToStream(first, [event('A', {}, id), event('New', {}, randomUUID())], { expectedRevision: 'any' }).catch((e) => e);
-            expect(partly).toBeInstanceOf(DuplicateEventIdError);
-            expect(await store.readStream(first)).toHaveLength(1);
-          },
-        );
+        ifIdsUniqueInLog('an id already recorded in another stream, or a batch that only partly matches, is refused and writes nothing', async () => {
+          const first = newStream();
+          const id = randomUUID();
+          await store.appendToStream(first, [event('A', {}, id)]);
+          const other = newStream();
+          const moved = await store.appendToStream(other, [event('A', {}, id)]).catch((e) => e);
+          expect(moved).toBeInstanceOf(DuplicateEventIdError);
+          expect(moved).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventIds: [id] });
+          expect(await store.readStream(other)).toEqual([]);
+          await expect(store.appendToStream(other, [event('B')], { expectedRevision: 'no_stream' })).resolves.toBeDefined();
 
-        (idsUniqueInLog ? it.skip : it)(
-          'ids unique within a stream only: a batch partly matching the stream is refused, another stream takes the id',
-          async () => {
-            const first = newStream();
-            const id = randomUUID();
-            await store.appendToStream(first, [event('A', {}, id)]);
-            const partly = await store.appendToStream(first, [event('A', {}, id), event('New', {}, randomUUID())], { expectedRevision: 'any' }).catch((e) => e);
-            expect(partly).toBeInstanceOf(DuplicateEventIdError);
-            expect(partly).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventIds: [id] });
-            const atStart = await store
-              .appendToStream(first, [event('A', {}, id), event('New', {}, randomUUID())], { expectedRevision: 'no_stream' })
-              .catch((e) => e);
-            expect(atStart).toBeInstanceOf(WrongExpectedVersionError);
-            expect(await store.readStream(first)).toHaveLength(1);
+          const partly = await store.appendToStream(first, [event('A', {}, id), event('New', {}, randomUUID())], { expectedRevision: 'any' }).catch((e) => e);
+          expect(partly).toBeInstanceOf(DuplicateEventIdError);
+          expect(await store.readStream(first)).toHaveLength(1);
+        });
 
-            const other = newStream();
-            await store.appendToStream(other, [event('A', {}, id)], { expectedRevision: 'no_stream' });
-            expect((await store.readStream(other)).map((e) => e.id)).toEqual([id]);
-          },
-        );
+        ifIdsUniqueInStream('ids unique within a stream only: a batch partly matching the stream is refused, another stream takes the id', async () => {
+          const first = newStream();
+          const id = randomUUID();
+          await store.appendToStream(first, [event('A', {}, id)]);
+          const partly = await store.appendToStream(first, [event('A', {}, id), event('New', {}, randomUUID())], { expectedRevision: 'any' }).catch((e) => e);
+          expect(partly).toBeInstanceOf(DuplicateEventIdError);
+          expect(partly).toMatchObject({ code: 'DUPLICATE_EVENT_ID', eventIds: [id] });
+          const atStart = await store
+            .appendToStream(first, [event('A', {}, id), event('New', {}, randomUUID())], { expectedRevision: 'no_stream' })
+            .catch((e) => e);
+          expect(atStart).toBeInstanceOf(WrongExpectedVersionError);
+          expect(await store.readStream(first)).toHaveLength(1);
+
+          const other = newStream();
+          await store.appendToStream(other, [event('A', {}, id)], { expectedRevision: 'no_stream' });
+          expect((await store.readStream(other)).map((e) => e.id)).toEqual([id]);
+        });
 
         it('the same ids at another place with an exact revision report the stream as moved on', async () => {
           const stream = newStream();
