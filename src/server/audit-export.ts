@@ -8,7 +8,7 @@ import { exportJsonOf, writeBundle } from '../audit-export/bundle';
 import { ExportParamError, type ExportFormat, parseExportParams } from '../audit-export/export-params';
 import { ProjectionTimeoutError } from '../core/errors';
 import { loggedError, type Logger } from '../core/logger';
-import { authenticate } from '../graphql/authenticate';
+import { bearerPrincipal } from './bearer';
 import { sendError } from './http-errors';
 
 export const AUDIT_EXPORT_PATH = '/audit/export';
@@ -30,14 +30,8 @@ const EXTENSIONS: Record<ExportFormat, string> = { jsonl: 'jsonl', csv: 'csv', b
 export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
   return async (req, res) => {
     res.set('cache-control', 'no-store');
-    let principal: Awaited<ReturnType<typeof authenticate>>;
-    try {
-      principal = await authenticate(app.db, req.headers.authorization);
-    } catch {
-      return sendError(res, 401, 'UNAUTHENTICATED', 'the API token is unknown or revoked, or the Authorization value is not "Bearer <token>"');
-    }
-    if (principal === null) return sendError(res, 401, 'UNAUTHENTICATED', 'an API token is required: Authorization: Bearer <token>');
-    if (!MAY_EXPORT.includes(principal.role)) return sendError(res, 403, 'FORBIDDEN', `the ${principal.role} role may not export the audit history`);
+    const principal = await bearerPrincipal(app, req, res, MAY_EXPORT, 'export the audit history');
+    if (principal === null) return;
     let request: ReturnType<typeof parseExportParams>;
     try {
       request = parseExportParams(req.query as Record<string, unknown>);

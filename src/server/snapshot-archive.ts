@@ -7,7 +7,7 @@ import type { AppDeps } from '../app/deps';
 import { loggedError, type Logger } from '../core/logger';
 import { BackplaneError } from '../errors';
 import { TarGzWriter } from '../archive/tar-gz';
-import { authenticate } from '../graphql/authenticate';
+import { bearerPrincipal } from './bearer';
 import { sendError } from './http-errors';
 
 export const ARCHIVE_PATH = '/snapshots/:id/archive';
@@ -23,14 +23,8 @@ const MAY_DOWNLOAD = ['ADMIN', 'OPERATOR'];
 export function snapshotArchive(app: AppDeps, logger: Logger): RequestHandler {
   return async (req, res) => {
     res.set('cache-control', 'no-store');
-    let principal: Awaited<ReturnType<typeof authenticate>>;
-    try {
-      principal = await authenticate(app.db, req.headers.authorization);
-    } catch {
-      return sendError(res, 401, 'UNAUTHENTICATED', 'the API token is unknown or revoked, or the Authorization value is not "Bearer <token>"');
-    }
-    if (principal === null) return sendError(res, 401, 'UNAUTHENTICATED', 'an API token is required: Authorization: Bearer <token>');
-    if (!MAY_DOWNLOAD.includes(principal.role)) return sendError(res, 403, 'FORBIDDEN', `the ${principal.role} role may not download snapshots`);
+    const principal = await bearerPrincipal(app, req, res, MAY_DOWNLOAD, 'download snapshots');
+    if (principal === null) return;
     let archive: Awaited<ReturnType<typeof takeArchive>>;
     try {
       archive = await takeArchive(app, { principal, correlationId: randomUUID() }, String(req.params.id));
