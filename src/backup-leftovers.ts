@@ -1,8 +1,7 @@
 import { lstat, opendir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FolderStorage } from './storage';
 
-/** A file that a crash-safe put writes before renaming it into place (see FolderStorage). */
-const TEMPORARY_OBJECT = /^~tmp-/;
 /** A mirror being made, renamed into place once whole (see git/mirror). */
 const MIRROR_BEING_MADE = /^\..*\.building$/;
 
@@ -26,8 +25,8 @@ export async function sweepLeftovers(root: string, olderThanMs: number): Promise
       if (MIRROR_BEING_MADE.test(name)) await removeIfOld(join(root, 'mirrors', tenant, name));
     }
   }
-  for await (const path of filesNamed(join(root, 'storage'), TEMPORARY_OBJECT)) await removeIfOld(path);
-  return removed;
+  // Half-written objects of the folder storages, all of which live under storage/.
+  return removed + (await new FolderStorage(join(root, 'storage')).sweepTemporary(olderThanMs));
 }
 
 async function namesIn(folder: string): Promise<string[]> {
@@ -54,19 +53,4 @@ async function newestChange(path: string): Promise<number> {
     for (const name of await namesIn(path)) newest = Math.max(newest, await newestChange(join(path, name)));
   }
   return newest;
-}
-
-async function* filesNamed(folder: string, pattern: RegExp): AsyncGenerator<string> {
-  let entries: Awaited<ReturnType<typeof opendir>>;
-  try {
-    entries = await opendir(folder);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  for await (const entry of entries) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) yield* filesNamed(path, pattern);
-    else if (entry.isFile() && pattern.test(entry.name)) yield path;
-  }
 }
