@@ -1,5 +1,5 @@
 /**
- * `npm run bench:audit [-- --quick] [-- --events N]`: on the PostgreSQL server, a tenant's log of
+ * `npm run bench:audit [-- --quick] [-- --events N] [-- --deliveries D] [-- --delivery-only]`: on the PostgreSQL server, a tenant's log of
  * N events (1,000,000; 100,000 with --quick) is exported as JSON lines over HTTP
  * (GET /audit/export?format=jsonl), against a floor measured in the same run: a raw
  * `COPY (SELECT ...) TO STDOUT` of the same rows by psql (the same join and previous-hash look-up,
@@ -9,6 +9,7 @@
  * --quick; `--deliveries D`) are written, and the rate at which they arrive is set against a floor
  * measured in the same run: the same receiver taking the same bodies POSTed one at a time, in
  * order, by a plain fetch loop (the best a sequential at-least-once sender could do).
+ * `--delivery-only` measures the delivery alone, on an empty log.
  */
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -156,8 +157,9 @@ async function main(): Promise<void> {
   const count = eventsAt >= 0 ? Number(args[eventsAt + 1]) : quick ? 100_000 : 1_000_000;
   const deliveriesAt = args.indexOf('--deliveries');
   const deliveries = deliveriesAt >= 0 ? Number(args[deliveriesAt + 1]) : quick ? 2_000 : 5_000;
+  const deliveryOnly = args.includes('--delivery-only');
   if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(deliveries) || deliveries < 2) {
-    throw new Error('usage: npm run bench:audit [-- --quick] [-- --events N] [-- --deliveries D]');
+    throw new Error('usage: npm run bench:audit [-- --quick] [-- --events N] [-- --deliveries D] [-- --delivery-only]');
   }
   const databaseUrl = process.env.BACKPLANE_BENCH_DATABASE_URL ?? process.env.BACKPLANE_TEST_DATABASE_URL ?? DEFAULT_URL;
   const schema = `bp_bench_${randomBytes(6).toString('hex')}`;
@@ -179,8 +181,12 @@ async function main(): Promise<void> {
     const base = new URL(url).origin;
     const tenantId: string = (await graphql(url, token, '{ me { tenant { id } } }')).me.tenant.id;
     process.stdout.write(
-      `Backplane audit benchmark${quick ? ' (--quick)' : ''}: Node ${process.version}, ${availableParallelism()} CPUs, PostgreSQL, ${count} events\n`,
+      `Backplane audit benchmark${quick ? ' (--quick)' : ''}: Node ${process.version}, ${availableParallelism()} CPUs, PostgreSQL, ${deliveryOnly ? 'delivery only' : `${count} events`}\n`,
     );
+    if (deliveryOnly) {
+      await measureDelivery(service, url, token, tenantId, deliveries);
+      return;
+    }
     const seeding = await timed(async () => {
       await seedAuditEvents(service.app.store, tenantId, count);
       // The audit history catches up on its own; the export reads it.
