@@ -16,9 +16,10 @@ export interface Delivery {
 /**
  * A SIEM receiver as a real HTTP server: it checks each delivery's signature itself and keeps
  * every request it took (dedup by event id is the test's to do). `answer` picks the status of
- * each request, answered after delayMs; `down()` closes the port (connection refused) until `up()` opens it again.
+ * each request (a promise: the answer is held until it settles), answered after delayMs; `down()`
+ * closes the port (connection refused) until `up()` opens it again.
  */
-export async function startReceiver(secret: string, answer: (request: number) => number = () => 200, delayMs = 0) {
+export async function startReceiver(secret: string, answer: (request: number, delivery: Delivery) => number | Promise<number> = () => 200, delayMs = 0) {
   const received: Delivery[] = [];
   const accepted: Delivery[] = [];
   let requests = 0;
@@ -41,11 +42,12 @@ export async function startReceiver(secret: string, answer: (request: number) =>
       };
       received.push(delivery);
       requests += 1;
-      const status = answer(requests);
-      if (status >= 200 && status < 300) accepted.push(delivery);
-      const reply = () => response.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'receiver says no' : 'ok');
-      if (delayMs > 0) setTimeout(reply, delayMs);
-      else reply();
+      void Promise.resolve(answer(requests, delivery)).then((status) => {
+        if (status >= 200 && status < 300) accepted.push(delivery);
+        const reply = () => response.writeHead(status, { 'content-type': 'text/plain' }).end(status >= 300 ? 'receiver says no' : 'ok');
+        if (delayMs > 0) setTimeout(reply, delayMs);
+        else reply();
+      });
     });
   };
   let server: Server = createServer(handle);

@@ -9,8 +9,15 @@ export interface DeliveriesSettings extends DeliverySettings {
   scanEveryMs: number;
 }
 
-/** 10 s per request; retries from 1 s doubling to 5 min; destinations looked for every 5 s. */
-export const DELIVERY_DEFAULTS: DeliveriesSettings = { timeoutMs: 10_000, minBackoffMs: 1000, maxBackoffMs: 5 * 60_000, scanEveryMs: 5000 };
+/** 10 s per request; retries from 1 s doubling to 5 min; the checkpoint written every 100 events or 250 ms; destinations looked for every 5 s. */
+export const DELIVERY_DEFAULTS: DeliveriesSettings = {
+  timeoutMs: 10_000,
+  minBackoffMs: 1000,
+  maxBackoffMs: 5 * 60_000,
+  checkpointEvents: 100,
+  checkpointMs: 250,
+  scanEveryMs: 5000,
+};
 
 /**
  * Every process runs this; each destination is delivered by one process at a time, the holder

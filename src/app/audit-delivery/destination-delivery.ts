@@ -15,6 +15,13 @@ export interface DeliverySettings {
   /** The first wait after a failed attempt, doubled after each further one up to maxBackoffMs (ms). */
   minBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * The checkpoint is written after this many deliveries or this long after the first one not yet
+   * written, whichever comes first, and always before a wait on a failing destination or a stop:
+   * a process killed outright sends again at most what it had not written.
+   */
+  checkpointEvents: number;
+  checkpointMs: number;
 }
 
 export interface DeliveryDeps {
@@ -37,11 +44,13 @@ export function signedDelivery(event: RecordedEvent, previousHash: string, secre
 /**
  * Delivers one destination's events in log order, one at a time, from its checkpoint (or, for a
  * new one, from its addition). Each event is retried until the destination answers 2xx; the
- * checkpoint moves only after, so a restart resumes with the first event not yet taken. The
- * caller holds the destination's lease. Resolves when stopped; rejects when reading fails.
+ * checkpoint moves only past events answered so, in batches (see DeliverySettings), so a restart
+ * resumes with the first event not yet written as taken. The caller holds the destination's lease.
+ * Resolves when stopped; rejects when reading or writing the checkpoint fails.
  */
 export function deliverDestination(deps: DeliveryDeps, destination: AuditDestinationView, settings: DeliverySettings) {
   let stopped = false;
+  let failure: unknown;
   let wake: (() => void) | undefined;
   const heads = new Map<string, { revision: bigint; hash: string }>();
   let saved: Position | null = null;
@@ -67,9 +76,18 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
     heads.set(event.stream, { revision: event.revision, hash: event.hash });
   };
 
+  // The HMAC key, kept in memory with the version of the password entry it came from. Which
+  // version is current is asked again for each batch read and after each failed attempt (a
+  // changed password signs from then on); the vault is read only when the version changed.
+  let key: { secretId: string; secret: string } | null = null;
+  let keyChecked = false;
   const secret = async (): Promise<string | null> => {
+    if (keyChecked) return key?.secret ?? null;
     const secretId = await passwordSecretId(deps.db, destination.tenantId, destination.passwordId);
-    return secretId === null ? null : deps.vault.reveal(destination.tenantId, secretId);
+    if (secretId === null) key = null;
+    else if (key?.secretId !== secretId) key = { secretId, secret: await deps.vault.reveal(destination.tenantId, secretId) };
+    keyChecked = true;
+    return key?.secret ?? null;
   };
 
   // The whole URL may carry the collector's token: read from the vault once, kept in memory only.
@@ -85,29 +103,14 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
   };
 
   const attempt = async (event: RecordedEvent, previous: string): Promise<PostOutcome> => {
-    const key = await secret();
-    if (key === null) return { ok: false, error: `password entry ${destination.passwordId} is gone: add the destination again with another` };
+    const hmacKey = await secret();
+    if (hmacKey === null) return { ok: false, error: `password entry ${destination.passwordId} is gone: add the destination again with another` };
     const to = await target();
     if (to === null) return { ok: false, error: 'the URL is no longer in the vault: add the destination again' };
-    const { body, signature } = signedDelivery(event, previous, key);
+    const { body, signature } = signedDelivery(event, previous, hmacKey);
     const headers = { 'x-backplane-event-id': event.id, 'x-backplane-event-type': event.type, 'x-backplane-signature': signature };
     return postSigned(to, body, headers, settings.timeoutMs);
   };
-
-  /** Until a 2xx, or stopped (false). */
-  const deliver = async (event: RecordedEvent, checkpoint: Position): Promise<boolean> => {
-    const previous = await previousHash(event);
-    while (!stopped) {
-      const outcome = await attempt(event, previous);
-      if (outcome.ok) return true;
-      const attempts = await deps.states.failed(destination.tenantId, destination.id, checkpoint, outcome.error);
-      await pause(backoffMs(attempts, settings.minBackoffMs, settings.maxBackoffMs));
-    }
-    return false;
-  };
-
-  const wanted = (event: RecordedEvent) =>
-    event.metadata.tenantId === destination.tenantId && (destination.eventTypes === null || destination.eventTypes.includes(event.type));
 
   /** Moves the checkpoint from `saved`; throws, ending the delivery, when another holder moved it first. */
   const advance = async (checkpoint: Position, delivered: Position | null) => {
@@ -119,6 +122,66 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
     saved = checkpoint;
   };
 
+  // Progress not yet written: how far the log is done, the last event the destination took, how
+  // many it took, and since when. One write at a time, in order.
+  let pending: { checkpoint: Position; delivered: Position | null; count: number; since: number } | null = null;
+  let writing: Promise<void> = Promise.resolve();
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flush = (): Promise<void> => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    writing = writing.then(() => {
+      const next = pending;
+      pending = null;
+      return next === null ? undefined : advance(next.checkpoint, next.delivered);
+    });
+    return writing;
+  };
+  /** Notes the log done through `checkpoint` (with `delivered` taken by the destination), and writes it when the batch is full or old enough. */
+  const progress = async (checkpoint: Position, delivered: Position | null) => {
+    pending ??= { checkpoint, delivered: null, count: 0, since: performance.now() };
+    pending.checkpoint = checkpoint;
+    if (delivered !== null) {
+      pending.delivered = delivered;
+      pending.count += 1;
+    }
+    if (pending.count >= settings.checkpointEvents || performance.now() - pending.since >= settings.checkpointMs) await flush();
+  };
+  /** A quiet log writes what is pending once it is old enough; a failed write ends the delivery. */
+  const flushLater = () => {
+    if (pending === null || flushTimer !== undefined || stopped) return;
+    flushTimer = setTimeout(
+      () => {
+        flushTimer = undefined;
+        flush().catch((error: unknown) => {
+          failure ??= error;
+          stopped = true;
+          wake?.();
+          void subscription?.stop();
+        });
+      },
+      Math.max(0, settings.checkpointMs - (performance.now() - pending.since)),
+    );
+    flushTimer.unref();
+  };
+
+  /** Until a 2xx (true), or stopped (false). What was delivered before is written before each wait. */
+  const deliver = async (event: RecordedEvent): Promise<boolean> => {
+    const previous = await previousHash(event);
+    while (!stopped) {
+      const outcome = await attempt(event, previous);
+      if (outcome.ok) return true;
+      keyChecked = false;
+      await flush();
+      const attempts = await deps.states.failed(destination.tenantId, destination.id, saved as Position, outcome.error);
+      await pause(backoffMs(attempts, settings.minBackoffMs, settings.maxBackoffMs));
+    }
+    return false;
+  };
+
+  const wanted = (event: RecordedEvent) =>
+    event.metadata.tenantId === destination.tenantId && (destination.eventTypes === null || destination.eventTypes.includes(event.type));
+
   let subscription: Subscription | undefined;
   const done = (async () => {
     const from = (await deps.states.checkpoint(destination.id)) ?? destination.addedPosition;
@@ -127,28 +190,35 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
     subscription = deps.store.subscribeToAll(
       { fromPosition: from, filter: destination.eventTypes === null ? undefined : { eventTypes: destination.eventTypes }, maxBatch: 100 },
       async (batch) => {
-        let checkpoint = saved ?? from;
+        keyChecked = false;
         for (const event of batch.events) {
           if (stopped) return;
           if (wanted(event)) {
-            // Stopped (its lease lost, maybe) after a 2xx: the checkpoint is the next holder's now, and it sends the event again.
-            if (!(await deliver(event, checkpoint)) || stopped) return;
-            checkpoint = event.position;
-            await advance(checkpoint, event.position);
+            if (!(await deliver(event))) return;
+            // Taken (2xx): noted even when stopped meanwhile, and written before the stop ends.
+            await progress(event.position, event.position);
+            if (stopped) return;
           }
           remember(event);
         }
-        if (stopped || saved === batch.position) return;
+        if (stopped) return;
         // Events of other tenants and types read past: the next start need not read them again.
-        await advance(batch.position, null);
+        if ((pending?.checkpoint ?? saved) !== batch.position) await progress(batch.position, null);
+        flushLater();
       },
     );
-    await subscription.done;
+    try {
+      await subscription.done;
+    } finally {
+      // Delivered before the stop, or before reading failed: written, so the next holder does not send it again.
+      await flush();
+    }
+    if (failure !== undefined) throw failure;
   })();
 
   return {
     done,
-    /** Leaves off after the attempt under way; an event not yet taken stays for the next holder. */
+    /** Leaves off after the attempt under way, writing what was delivered; an event not yet taken stays for the next holder. */
     async stop() {
       stopped = true;
       wake?.();
