@@ -17,6 +17,7 @@ import { graphiqlRouter } from '../graphql/graphiql';
 import { DEFAULT_LIMITS, parseOptions, type QueryLimits } from '../graphql/limits';
 import { AUDIT_EXPORT_PATH, auditExport } from './audit-export';
 import { AUDIT_KEYS_PATH, auditKeys } from './audit-keys';
+import { consoleRouter } from './console';
 import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
 import { operationChecks } from './operation-checks';
 import { Refusals } from './refusals';
@@ -104,6 +105,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   web.get(ARCHIVE_PATH, snapshotArchive(app, logger));
   web.get(AUDIT_KEYS_PATH, auditKeys(app, logger));
   web.get(AUDIT_EXPORT_PATH, auditExport(app, logger));
+  web.use(consoleRouter());
   web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
   web.use(
     GRAPHQL_PATH,

@@ -1,0 +1,113 @@
+/** The GraphQL documents the console sends: the public API's own operations, nothing private. */
+const CREDENTIAL = 'id login status fingerprint throttledUntil token { expiresAt failure problem verifiedAt }';
+const ORGANIZATION = `id name gitlabUrl authMethod login status version protectGroups autoAddNewRepositories authorizationUrl
+  repositoriesSync { times intervalMinutes } defaultDevice { id name } password { id name fingerprint }
+  token { expiresAt failure problem verifiedAt }`;
+const PLAN = `id name version additionalCredentialsEnabled organization { id name }
+  credentials { credential { id login status } enabled effective enabledAt enabledBy { id name role } }`;
+
+export const docs = {
+  me: 'query { me { id name role tenant { name } } }',
+  organizations: `query { organizations { ${ORGANIZATION} credentials { id status } } }`,
+  organization: `query($id: ID!) { organization(id: $id) { ${ORGANIZATION} credentials { ${CREDENTIAL} } } }`,
+  devices: 'query { devices { id name builtIn } }',
+  passwords: 'query { passwords { id name fingerprint } }',
+  storePassword: 'mutation($input: StorePasswordInput!) { storePassword(input: $input) { id name fingerprint } }',
+  addOrganization: `mutation($input: AddOrganizationInput!) { addOrganization(input: $input) { ${ORGANIZATION} } }`,
+  authorizeOrganization: 'mutation($id: ID!) { authorizeOrganization(id: $id) { id status authorizationUrl } }',
+  updateOrganizationSettings: `mutation($id: ID!, $input: OrganizationSettingsInput!, $v: Int) {
+    updateOrganizationSettings(id: $id, input: $input, expectedVersion: $v) { ${ORGANIZATION} } }`,
+  changeDefaultDevice: `mutation($id: ID!, $deviceId: ID!) { changeDefaultDevice(id: $id, deviceId: $deviceId) { ${ORGANIZATION} } }`,
+  verifyOrganization: `mutation($id: ID!) { verifyOrganization(id: $id) { ${ORGANIZATION} } }`,
+  addCredential: `mutation($input: AddCredentialInput!) { addCredential(input: $input) { ${CREDENTIAL} } }`,
+  removeCredential: 'mutation($id: ID!) { removeCredential(id: $id) { id status } }',
+  verifyCredential: `mutation($id: ID!) { verifyCredential(id: $id) { ${CREDENTIAL} } }`,
+  plans: 'query { plans { id name additionalCredentialsEnabled organization { id name } credentials { enabled effective } } }',
+  plan: `query($id: ID!) { plan(id: $id) { ${PLAN} } }`,
+  createPlan: `mutation($input: CreatePlanInput!) { createPlan(input: $input) { ${PLAN} } }`,
+  updatePlanCredentials: `mutation($planId: ID!, $input: UpdatePlanCredentialsInput!, $v: Int) {
+    updatePlanCredentials(planId: $planId, input: $input, expectedVersion: $v) { ${PLAN} } }`,
+  planHistory: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 500, after: $after) {
+    edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor } } }`,
+  planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
+    credential { id login } enabled effective enabledAt enabledBy { id name role } } }`,
+  planEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor } }',
+};
+
+export interface TokenStatus {
+  expiresAt: string | null;
+  failure: string | null;
+  problem: string | null;
+  verifiedAt: string | null;
+}
+
+export interface Organization {
+  id: string;
+  name: string;
+  gitlabUrl: string;
+  authMethod: 'SSO' | 'TOKEN';
+  login: string | null;
+  status: string;
+  version: number;
+  protectGroups: boolean;
+  autoAddNewRepositories: boolean;
+  authorizationUrl: string | null;
+  repositoriesSync: { times: string[] | null; intervalMinutes: number | null };
+  defaultDevice: { id: string; name: string } | null;
+  password: { id: string; name: string; fingerprint: string } | null;
+  token: TokenStatus;
+  credentials: Credential[];
+}
+
+export interface Credential {
+  id: string;
+  login: string;
+  status: string;
+  fingerprint: string | null;
+  throttledUntil: string | null;
+  token: TokenStatus;
+}
+
+export interface Actor {
+  id: string | null;
+  name: string | null;
+  role: string | null;
+}
+
+export interface PlanCredential {
+  credential: { id: string; login: string; status?: string };
+  enabled: boolean;
+  effective: boolean;
+  enabledAt: string | null;
+  enabledBy: Actor | null;
+}
+
+export interface Plan {
+  id: string;
+  name: string;
+  version: number;
+  additionalCredentialsEnabled: boolean;
+  organization: { id: string; name: string };
+  credentials: PlanCredential[];
+}
+
+export interface PasswordEntry {
+  id: string;
+  name: string;
+  fingerprint: string;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  builtIn: boolean;
+}
+
+export interface HistoryEvent {
+  id: string;
+  type: string;
+  occurredAt: string;
+  data: Record<string, unknown>;
+  correlationId: string | null;
+  actor: Actor;
+}

@@ -1,0 +1,226 @@
+import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
+import { ops, secretValue } from '../support/scenario';
+import { useTestApi } from '../support/use-test-api';
+import { buildConsole, launchChromium, openTab, step, type Chromium, type Tab } from './chromium';
+
+// Evaluated inside the page, where the DOM is; the test's own lib has none.
+declare const document: any;
+declare const sessionStorage: any;
+declare const localStorage: any;
+declare const getComputedStyle: any;
+
+/** Puppeteer's ARIA selector: finds a control by its accessible name, as a screen reader would. */
+const aria = (name: string, role?: string) => `::-p-aria(${role ? `[name=${JSON.stringify(name)}][role="${role}"]` : JSON.stringify(name)})`;
+
+describe('the console in Chromium', () => {
+  let chromium: Chromium;
+  const tabs: Tab[] = [];
+
+  beforeAll(async () => {
+    buildConsole();
+    chromium = await launchChromium();
+  }, 120_000);
+  const service = useTestApi();
+  afterEach(async () => {
+    await Promise.all(tabs.splice(0).map((tab) => tab.context.close()));
+  });
+  afterAll(async () => {
+    await chromium?.close();
+  });
+
+  const origin = () => new URL(service().url).origin;
+
+  async function signedIn(token: string): Promise<Tab> {
+    const tab = await openTab(chromium.browser, `${origin()}/`);
+    tabs.push(tab);
+    await tab.page.locator(aria('API token')).fill(token);
+    await tab.page.locator(aria('Sign in', 'button')).click();
+    await tab.page.waitForSelector('nav[aria-label="Main"]');
+    return tab;
+  }
+
+  const navLinks = (tab: Tab) => tab.page.$$eval('nav[aria-label="Main"] a', (links: any[]) => links.map((link) => link.textContent as string));
+  const text = (tab: Tab, selector: string) => tab.page.$eval(selector, (element: any) => element.textContent as string);
+  const visit = (tab: Tab, hash: string) => tab.page.evaluate((value: string) => (document.location.hash = value), hash);
+
+  async function tokenFor(role: string): Promise<string> {
+    const { createApiToken } = await service().ok(service().rootToken, ops.createApiToken, { name: `console ${role.toLowerCase()}`, role });
+    return createApiToken.token as string;
+  }
+
+  it('serves the page with a strict policy, and keeps the token in the tab only', async () => {
+    const response = await fetch(`${origin()}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline');
+    const asset = await fetch(`${origin()}/console/app.js`, { headers: { 'accept-encoding': 'br' } });
+    expect(asset.headers.get('content-encoding')).toBe('br');
+
+    const tab = await signedIn(service().rootToken);
+    expect(await navLinks(tab)).toEqual(['Organizations', 'Plans', 'Audit']);
+    expect(await tab.page.evaluate(() => Object.values(sessionStorage) as string[])).toContain(service().rootToken);
+    expect(await tab.page.evaluate(() => JSON.stringify(localStorage))).not.toContain(service().rootToken);
+    expect(tab.page.url()).not.toContain(service().rootToken);
+    await tab.page.locator(aria('Sign out', 'button')).click();
+    await tab.page.waitForSelector('#signin-token');
+    expect(await tab.page.evaluate(() => Object.values(sessionStorage) as string[])).not.toContain(service().rootToken);
+    expect(tab.errors).toEqual([]);
+    expect(tab.requests.filter((url) => !url.startsWith(origin()) && !url.startsWith('data:'))).toEqual([]);
+  });
+
+  it('adds an organization, two credentials and a plan, and one Save switches the credentials on under one correlation id', async () => {
+    const api = service();
+    const secrets = { main: secretValue('console-main'), bot1: secretValue('console-bot1'), bot2: secretValue('console-bot2') };
+    gitlabGroup(api.gitlab, 'console/platform');
+    gitlabAccount(api.gitlab, 'console-admin', secrets.main);
+    gitlabAccount(api.gitlab, 'console-bot1', secrets.bot1);
+    gitlabAccount(api.gitlab, 'console-bot2', secrets.bot2);
+    const { me } = await api.ok(api.rootToken, ops.me);
+    const tab = await signedIn(api.rootToken);
+    const page = tab.page;
+
+    await step(tab, 'add organization with a refused field', async () => {
+      await page.locator(aria('Add organization')).click();
+      await page.locator(aria('GitLab URL')).fill(api.gitlab.url);
+      await page.locator(aria('Organization (GitLab group path)')).fill('console/platform');
+      await page.locator(aria('Register using login and password/token', 'switch')).click();
+      await page.locator(aria('Login')).fill('console-admin');
+      await page.locator(aria('Add password', 'button')).click();
+      await page.locator(aria('Name')).fill('console main token');
+      await page.locator(aria('Personal access token')).fill(secrets.main);
+      await page.locator(aria('Save password', 'button')).click();
+      await page.waitForFunction(() => document.querySelector('[data-field="passwordId"] select').value !== '');
+      await page.locator(aria('Protect groups', 'switch')).click();
+      await page.locator(aria('At an interval', 'radio')).click();
+      await page.locator(aria('Every (minutes, 15 to 1440)')).fill('10');
+      await page.locator(aria('Proceed', 'button')).click();
+      // The API's own message, next to the field it names.
+      await page.waitForSelector('[data-field="repositoriesSync"] [data-field-error]');
+      expect(await text(tab, '[data-field="repositoriesSync"] [data-field-error]')).toMatch(/intervalMinutes must be at least 15/);
+      expect(await page.$eval(aria('Every (minutes, 15 to 1440)'), (input: any) => input.getAttribute('aria-invalid'))).toBe('true');
+      expect((await api.ok(api.rootToken, ops.organizations)).organizations).toEqual([]);
+    });
+
+    await step(tab, 'proceed', async () => {
+      await page.locator(aria('Every (minutes, 15 to 1440)')).fill('60');
+      await page.locator(aria('Proceed', 'button')).click();
+      await page.waitForSelector('tr[data-organization="console/platform"]');
+      expect(await text(tab, 'tr[data-organization="console/platform"]')).toContain('ACTIVE');
+    });
+
+    await step(tab, 'additional credentials', async () => {
+      await page.locator('tr[data-organization="console/platform"] a').click();
+      await page.waitForSelector(aria('Additional credentials', 'heading'));
+      for (const login of ['console-bot1', 'console-bot2'] as const) {
+        await page.locator(aria('Add new', 'button')).click();
+        await page.locator('form[aria-label="New additional credential"] input[name="login"]').fill(login);
+        await page.locator(aria('Add password', 'button')).click();
+        await page.locator(aria('Name')).fill(`${login} token`);
+        await page.locator(aria('Personal access token')).fill(secrets[login === 'console-bot1' ? 'bot1' : 'bot2']);
+        await page.locator(aria('Save password', 'button')).click();
+        await page.waitForFunction(() => document.querySelector('form[aria-label="New additional credential"] select').value !== '');
+        await page.locator('form[aria-label="New additional credential"] button[type="submit"]').click();
+        await page.waitForSelector(`tr[data-credential="${login}"]`);
+        expect(await text(tab, `tr[data-credential="${login}"]`)).toContain('ACTIVE');
+      }
+      const { organizations } = await api.ok(api.rootToken, ops.organizations);
+      const { credentials } = await api.ok(api.rootToken, ops.credentials, { organizationId: organizations[0].id });
+      expect(credentials.map((credential: { login: string }) => credential.login).sort()).toEqual(['console-bot1', 'console-bot2']);
+    });
+
+    const planId = await step(tab, 'create the plan and Save its advanced settings', async () => {
+      await page.locator(aria('Plans')).click();
+      await page.locator(aria('Add plan')).click();
+      await page.locator(aria('Plan name')).fill('console nightly');
+      await page.locator(aria('Save', 'button')).click();
+      await page.waitForSelector(aria('Edit backup plan', 'heading'));
+      const id = decodeURIComponent(page.url().split('#/plans/')[1]!);
+      await page.locator(aria('Edit advanced settings', 'button')).click();
+      await page.locator(aria('Additional git credentials', 'switch')).click();
+      await page.locator(aria('console-bot1', 'switch')).click();
+      await page.locator('.advanced + .actions button.primary').click();
+      await page.locator('form[aria-label="Edit backup plan"] > .actions button[type="submit"]').click();
+      await page.waitForSelector('::-p-text(Plan saved.)');
+      return id;
+    });
+
+    await step(tab, 'the history', async () => {
+      const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter: { planId } });
+      const events = auditLog.edges.map((edge: any) => edge.node);
+      expect(events.map((event: any) => event.type)).toEqual(['PlanCreated', 'PlanAdditionalCredentialsSet', 'PlanCredentialToggled']);
+      const saved = events.slice(1);
+      expect(new Set(saved.map((event: any) => event.correlationId)).size).toBe(1);
+      for (const event of events) expect(event.actor).toMatchObject({ id: me.id, name: me.name, role: 'ADMIN' });
+      expect(saved[1].data).toMatchObject({ enabled: true });
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: planId });
+      expect(plan.credentials.filter((entry: any) => entry.effective).map((entry: any) => entry.credential.login)).toEqual(['console-bot1']);
+    });
+
+    await step(tab, 'the timeline', async () => {
+      await page.locator(aria('Audit this plan', 'link')).click();
+      await page.waitForSelector('[data-lane="console-bot1"] [data-bar="effective"]');
+      expect(await page.$('[data-lane="console-bot2"]')).toBeNull();
+      const bar = '[data-lane="console-bot1"] [data-bar="effective"]';
+      expect(await page.$eval(bar, (element: any) => element.getAttribute('title'))).toContain(`by ${me.name} (ADMIN)`);
+      await page.focus(bar);
+      expect(await page.$eval(`${bar} [role="tooltip"]`, (element: any) => getComputedStyle(element).display)).toBe('block');
+      await page.locator(aria('Show', 'button')).click();
+      await page.waitForSelector('table[data-as-of] tr[data-credential="console-bot1"]');
+      expect(await text(tab, 'table[data-as-of] tr[data-credential="console-bot1"]')).toContain('YesYes');
+      // The API answers with the credentials switched on at that instant: bot2 never was.
+      expect(await page.$('table[data-as-of] tr[data-credential="console-bot2"]')).toBeNull();
+    });
+    expect(tab.errors).toEqual([]);
+  });
+
+  it('says so when someone else saved the plan first, and writes nothing', async () => {
+    const api = service();
+    const { plans } = await api.ok(api.rootToken, ops.plans);
+    const planId = plans[0].id;
+    const tab = await signedIn(api.rootToken);
+    await visit(tab, `#/plans/${planId}`);
+    const page = tab.page;
+    await step(tab, 'stale save', async () => {
+      await page.locator(aria('Edit advanced settings', 'button')).click();
+      await page.locator(aria('console-bot2', 'switch')).click();
+      await page.locator('.advanced + .actions button.primary').click();
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: planId });
+      const bot1 = plan.credentials.find((entry: any) => entry.credential.login === 'console-bot1').credential.id;
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId, credentialId: bot1, enabled: false, v: plan.version });
+      const before = (await api.ok(api.rootToken, ops.auditLog, { filter: { planId } })).auditLog.edges.length;
+      await page.locator('form[aria-label="Edit backup plan"] > .actions button[type="submit"]').click();
+      await page.waitForSelector('::-p-text(Someone else saved this first)');
+      expect((await api.ok(api.rootToken, ops.auditLog, { filter: { planId } })).auditLog.edges.length).toBe(before);
+    });
+  });
+
+  it('shows a VIEWER no Audit page and no edit button, and an AUDITOR the audit but no edit button', async () => {
+    const viewer = await signedIn(await tokenFor('VIEWER'));
+    await step(viewer, 'viewer', async () => {
+      expect(await navLinks(viewer)).toEqual(['Organizations', 'Plans']);
+      await viewer.page.waitForSelector('tr[data-organization="console/platform"]');
+      expect(await viewer.page.$(aria('Add organization'))).toBeNull();
+      await visit(viewer, '#/audit');
+      await viewer.page.waitForSelector(aria('Organizations', 'heading'));
+      expect(await viewer.page.$(aria('Audit', 'heading'))).toBeNull();
+    });
+
+    const auditor = await signedIn(await tokenFor('AUDITOR'));
+    await step(auditor, 'auditor', async () => {
+      expect(await navLinks(auditor)).toEqual(['Organizations', 'Plans', 'Audit']);
+      await auditor.page.locator('tr[data-organization="console/platform"] a').click();
+      await auditor.page.waitForSelector('tr[data-credential="console-bot1"]');
+      expect(await auditor.page.$(aria('Add new', 'button'))).toBeNull();
+      expect(await auditor.page.$('.row-actions')).toBeNull();
+      await visit(auditor, '#/plans');
+      await auditor.page.locator('tr[data-plan="console nightly"] a').click();
+      await auditor.page.waitForSelector(aria('Advanced settings', 'heading'));
+      expect(await auditor.page.$(aria('Edit advanced settings', 'button'))).toBeNull();
+      expect(await auditor.page.$('form[aria-label="Edit backup plan"] button[type="submit"]')).toBeNull();
+      await auditor.page.locator(aria('Audit this plan', 'link')).click();
+      await auditor.page.waitForSelector('[data-lane="console-bot1"] [data-bar="enabled"]');
+    });
+    expect(viewer.errors).toEqual([]);
+    expect(auditor.errors).toEqual([]);
+  });
+});
