@@ -48,7 +48,8 @@ export type SystemCode =
   | 'INVALID_MASTER_KEY'
   | 'SECRET_UNAVAILABLE'
   | 'STORAGE_UNAVAILABLE'
-  | 'SNAPSHOT_DAMAGED';
+  | 'SNAPSHOT_DAMAGED'
+  | 'SUBSCRIPTION_TOO_SLOW';
 
 /**
  * Every code an error of Backplane's may carry. Closed: each edge maps every one (the GraphQL

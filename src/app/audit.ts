@@ -5,8 +5,9 @@ import { auditEventOf, matchesAudit } from '../queries/audit-events';
 import type { AuditEventView } from '../queries/views';
 import type { AppDeps, Request } from './deps';
 import { checkTenantDigests } from './audit-digests-check';
-import { eventFeed, type FeedRevokedError } from './event-feed';
+import { eventFeed, type FeedEndedError } from './event-feed';
 import { stillAllowed } from './live-access';
+import type { Principal } from './principal';
 
 export interface AuditVerificationView {
   ok: boolean;
@@ -72,12 +73,17 @@ export function isCursor(deps: AppDeps, after: string): boolean {
 }
 
 /** The tenant's history as it happens, from after `after` (the cursor of the last event seen, see isCursor) or from now. */
-export function auditFeed(deps: AppDeps, request: Request, filter: AuditQuery, after: string | null): AsyncIterableIterator<AuditEventView | FeedRevokedError> {
+export function auditFeed(deps: AppDeps, request: Request, filter: AuditQuery, after: string | null): AsyncIterableIterator<AuditEventView | FeedEndedError> {
   const tenantId = request.principal.tenantId;
   const from = after ?? 'end';
-  return eventFeed(deps.store, { from, allowed: stillAllowed(deps, request.principal) }, (event) =>
+  return eventFeed(deps.store, { from, allowed: stillAllowed(deps, request.principal), who: whoOf(request.principal) }, (event) =>
     matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null,
   );
+}
+
+/** The token a feed's reader holds: feeds of one token share the check that it is still allowed. */
+export function whoOf(principal: Principal): string {
+  return `${principal.tenantId}/${principal.tokenId}`;
 }
 
 /** Credentials switched on or off on the tenant's plans (one plan when given), from now on. */
@@ -85,10 +91,10 @@ export function planCredentialToggles(
   deps: AppDeps,
   request: Request,
   planId: string | null,
-): AsyncIterableIterator<PlanCredentialToggleView | FeedRevokedError> {
+): AsyncIterableIterator<PlanCredentialToggleView | FeedEndedError> {
   const tenantId = request.principal.tenantId;
   const filter = { eventTypes: ['PlanCredentialToggled'] };
-  return eventFeed(deps.store, { from: 'end', filter, allowed: stillAllowed(deps, request.principal) }, (event) => {
+  return eventFeed(deps.store, { from: 'end', filter, allowed: stillAllowed(deps, request.principal), who: whoOf(request.principal) }, (event) => {
     if (!matchesAudit(event, tenantId, { planId: planId ?? undefined })) return null;
     const view = auditEventOf(event);
     const data = view.data as { planId: string; credentialId: string; enabled: boolean };

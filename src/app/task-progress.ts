@@ -2,9 +2,10 @@ import { taskStream } from '../domain/task';
 import type { RecordedEvent } from '../eventstore/types';
 import { taskById, type TaskView } from '../queries/tasks';
 import type { AppDeps, Request } from './deps';
-import { eventFeed, FeedRevokedError } from './event-feed';
+import { eventFeed, FeedEndedError } from './event-feed';
 import { found } from './found';
 import { stillAllowed } from './live-access';
+import { whoOf } from './audit';
 
 const ended = (view: TaskView) => view.status === 'COMPLETED' || view.status === 'FAILED';
 
@@ -13,7 +14,7 @@ const ended = (view: TaskView) => view.status === 'COMPLETED' || view.status ===
  * them; it ends after the task does. The events are read from the head of the log at the time
  * of subscribing, so nothing between the first answer and the feed is missed.
  */
-export async function taskProgress(deps: AppDeps, request: Request, taskId: string): Promise<AsyncIterableIterator<TaskView | FeedRevokedError>> {
+export async function taskProgress(deps: AppDeps, request: Request, taskId: string): Promise<AsyncIterableIterator<TaskView | FeedEndedError>> {
   const { store, db } = deps;
   const tenantId = request.principal.tenantId;
   const stream = taskStream(taskId);
@@ -23,18 +24,18 @@ export async function taskProgress(deps: AppDeps, request: Request, taskId: stri
   if (ended(first)) return once(first);
   const feed = eventFeed<RecordedEvent>(
     store,
-    { from: head ?? 'start', filter: { streamPrefixes: [stream] }, allowed: stillAllowed(deps, request.principal) },
+    { from: head ?? 'start', filter: { streamPrefixes: [stream] }, allowed: stillAllowed(deps, request.principal), who: whoOf(request.principal) },
     (event) => (event.stream === stream ? event : null),
   );
 
-  async function* progress(): AsyncGenerator<TaskView | FeedRevokedError> {
+  async function* progress(): AsyncGenerator<TaskView | FeedEndedError> {
     try {
       yield first;
       let shown = first.version;
       for (;;) {
         const { value, done } = await feed.next();
         if (done) return;
-        if (value instanceof FeedRevokedError) {
+        if (value instanceof FeedEndedError) {
           yield value;
           return;
         }
@@ -53,7 +54,7 @@ export async function taskProgress(deps: AppDeps, request: Request, taskId: stri
   }
 
   const generator = progress();
-  const iterator: AsyncIterableIterator<TaskView | FeedRevokedError> = {
+  const iterator: AsyncIterableIterator<TaskView | FeedEndedError> = {
     next: () => generator.next(),
     // A client that leaves ends the feed at once, even while it waits for the next event.
     async return() {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { BackplaneError } from '../errors';
 import type { EventStore, Position, SubscriptionBatch } from '../eventstore/types';
-import type { HeldLock, SqlDatabase } from '../sql/database';
+import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
@@ -60,6 +60,78 @@ class Signal {
   }
 }
 
+/** How often a wait for a position looks at the checkpoint while it hears of every move (ms): for a move told and lost. */
+const HEARD_POLL_MS = 500;
+/** How often it looks while moves of other processes go unheard (ms). */
+const UNHEARD_POLL_MS = 50;
+
+/**
+ * Checkpoint moves on one database: told by each runner in its batch's transaction, heard in this
+ * process at once and, on a PostgreSQL server, in every other process (pg_notify on commit), so
+ * that a wait for a position wakes when the position may be reached instead of polling for it.
+ */
+class CheckpointMoves {
+  private readonly local = new EventEmitter();
+  private channel: Promise<string | null> | undefined;
+
+  private constructor(private readonly db: SqlDatabase) {
+    this.local.setMaxListeners(0);
+  }
+
+  private static readonly all = new WeakMap<SqlDatabase, CheckpointMoves>();
+
+  static of(db: SqlDatabase): CheckpointMoves {
+    let moves = CheckpointMoves.all.get(db);
+    if (!moves) {
+      moves = new CheckpointMoves(db);
+      CheckpointMoves.all.set(db, moves);
+    }
+    return moves;
+  }
+
+  /** Whether moves made by other processes are heard now (or none can make any). */
+  get heard(): boolean {
+    return this.db.notifications?.listening ?? true;
+  }
+
+  /** Calls the listener with the projection's name at each move, or null when moves may have been missed. */
+  on(listener: (name: string | null) => void): () => void {
+    // Should listening fail, waits poll as they would without it; the next wait tries again.
+    this.listening().catch(() => undefined);
+    this.local.on('moved', listener);
+    return () => this.local.off('moved', listener);
+  }
+
+  /** Tells of a move inside the transaction that makes it: other processes hear on commit. */
+  async tell(tx: SqlExecutor, name: string): Promise<void> {
+    const channel = await this.listening();
+    if (channel !== null) await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
+  }
+
+  /** The move is committed: this process hears now. */
+  moved(name: string): void {
+    this.local.emit('moved', name);
+  }
+
+  /** One listening per database and process, for as long as the database is open. */
+  private listening(): Promise<string | null> {
+    const notifications = this.db.notifications;
+    this.channel ??= !notifications
+      ? Promise.resolve(null)
+      : this.db.query<{ channel: string }>("SELECT 'backplane_checkpoint_' || md5(current_schema()) AS channel").then(
+          ([row]) => {
+            notifications.listen(row.channel, (payload) => this.local.emit('moved', payload));
+            return row.channel;
+          },
+          (error: unknown) => {
+            this.channel = undefined;
+            throw error;
+          },
+        );
+    return this.channel;
+  }
+}
+
 const sleep = (ms: number, interrupt: Promise<void>) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -90,6 +162,7 @@ export class ProjectionRunner {
   private loop: Promise<void> | undefined;
   private stopping = new Signal();
   private sessions = 0;
+  private readonly moves: CheckpointMoves;
   private schemaReady: Promise<void> | undefined;
 
   constructor(options: ProjectionRunnerOptions) {
@@ -103,6 +176,7 @@ export class ProjectionRunner {
     this.maxBatch = options.maxBatch ?? 500;
     this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
     this.progress.setMaxListeners(0);
+    this.moves = CheckpointMoves.of(this.db);
   }
 
   /** True while this process is the one applying the projection. */
@@ -160,22 +234,35 @@ export class ProjectionRunner {
   /** Resolves once the read model includes everything up to `position`, wherever it is being applied. */
   async waitForPosition(position: Position, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // The database's checkpoint, not a copy in memory: it is the one a reset or another process moves.
-      const reached = (await this.checkpoint())?.position;
-      if (reached && this.store.comparePositions(reached, position) >= 0) return;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ProjectionTimeoutError(this.name, position, timeoutMs);
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.progress.off('progress', done);
-          resolve();
-        };
-        // Progress made here wakes at once; progress made by another process is polled.
-        const timer = setTimeout(done, Math.min(left, 50));
-        this.progress.on('progress', done);
-      });
+    // Listened to before the checkpoint is read: a move between the read and the wait still wakes it.
+    let moved = false;
+    let wake: (() => void) | undefined;
+    const stopHearing = this.moves.on((name) => {
+      if (name !== null && name !== this.name) return;
+      moved = true;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        moved = false;
+        // The database's checkpoint, not a copy in memory: it is the one a reset or another process moves.
+        const reached = (await this.checkpoint())?.position;
+        if (reached && this.store.comparePositions(reached, position) >= 0) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ProjectionTimeoutError(this.name, position, timeoutMs);
+        if (moved) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(left, this.moves.heard ? HEARD_POLL_MS : UNHEARD_POLL_MS));
+          function done() {
+            clearTimeout(timer);
+            resolve();
+          }
+          wake = done;
+        });
+        wake = undefined;
+      }
+    } finally {
+      stopHearing();
     }
   }
 
@@ -186,6 +273,7 @@ export class ProjectionRunner {
   async reset(): Promise<void> {
     await this.ensureSchema();
     await resetProjection(this.db, this.projection);
+    this.moves.moved(this.name);
     this.logger.info('projection reset for rebuild', { projection: this.name });
   }
 
@@ -336,7 +424,9 @@ export class ProjectionRunner {
         for (const statement of this.projection.apply(event)) await tx.query(statement.sql, statement.params);
       }
       await advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
+      await this.moves.tell(tx, this.name);
     });
+    this.moves.moved(this.name);
     session.position = batch.position;
     session.eventsApplied += batch.events.length;
   }

@@ -8,11 +8,21 @@ export interface PageSource {
   readPage(after: Position, maxCount: number): Promise<RecordedEvent[]>;
   /** The exclusive start position for 'start', 'end' or a given position. */
   resolveStart(from: ReadAllFrom): Promise<Position>;
-  /** Calls the listener when this process has appended; returns the unsubscribe. */
-  onAppend(listener: () => void): () => void;
-  /** How long to wait for news before reading again (writes of other processes). */
+  /**
+   * Calls the listener when events may have been appended, by this process or (where the store
+   * hears of them) another; with the position they reach when it is known, to be read again soon
+   * until it is read (another writer's older transaction can keep them out of sight a moment).
+   * Returns the unsubscribe.
+   */
+  onAppend(listener: (reach: Position | null) => void): () => void;
+  /** How long to wait for news before reading again: short while other processes' writes go unheard, long while they are heard. */
   readonly pollIntervalMs: number;
+  comparePositions(a: Position, b: Position): number;
 }
+
+/** The waits before reading again for news not yet in sight (ms): the first, doubled up to the last. */
+const REREAD_FIRST_MS = 2;
+const REREAD_MAX_MS = 100;
 
 export function pollingSubscription(source: PageSource, options: SubscribeToAllOptions, handler: SubscriptionHandler): Subscription {
   const maxBatch = options.maxBatch ?? 500;
@@ -23,16 +33,20 @@ export function pollingSubscription(source: PageSource, options: SubscribeToAllO
   let wake: (() => void) | undefined;
   // An append that lands while a page is being read must not wait for the next poll.
   let news = false;
-  const nudge = () => {
+  /** Where news said events reach, not read yet. */
+  let awaited: Position | null = null;
+  let rereadMs = REREAD_FIRST_MS;
+  const nudge = (reach: Position | null = null) => {
     news = true;
+    if (reach !== null && (awaited === null || source.comparePositions(reach, awaited) > 0)) awaited = reach;
     wake?.();
   };
   const unsubscribe = source.onAppend(nudge);
 
-  const sleep = async () => {
+  const sleep = async (ms: number) => {
     if (news) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, source.pollIntervalMs);
+      const timer = setTimeout(resolve, ms);
       wake = () => {
         clearTimeout(timer);
         resolve();
@@ -54,7 +68,17 @@ export function pollingSubscription(source: PageSource, options: SubscribeToAllO
         await handler({ events: page.filter((event) => matchesFilter(event, options.filter)), position, caughtUp: reachedEnd });
       }
       caughtUp = reachedEnd;
-      if (reachedEnd && !stopped) await sleep();
+      if (awaited !== null && source.comparePositions(position, awaited) >= 0) {
+        awaited = null;
+        rereadMs = REREAD_FIRST_MS;
+      }
+      if (!reachedEnd || stopped) continue;
+      if (awaited === null) {
+        await sleep(source.pollIntervalMs);
+      } else {
+        await sleep(rereadMs);
+        rereadMs = Math.min(rereadMs * 2, REREAD_MAX_MS);
+      }
     }
   };
 

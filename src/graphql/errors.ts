@@ -22,6 +22,7 @@ const CLIENT_CODES = [
   'GITLAB_AUTH_FAILED',
   'STORAGE_UNAVAILABLE',
   'SNAPSHOT_DAMAGED',
+  'SUBSCRIPTION_TOO_SLOW',
 ] as const;
 type ClientCode = (typeof CLIENT_CODES)[number];
 const clientCodes = new Set<string>(CLIENT_CODES);
@@ -79,6 +80,8 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   // A storage that cannot be reached, or an object in it missing or altered: what the client can act on (check the storage, verify the snapshot).
   STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
   SNAPSHOT_DAMAGED: 'SNAPSHOT_DAMAGED',
+  // A subscriber that fell too far behind was ended: it subscribes again from its last cursor.
+  SUBSCRIPTION_TOO_SLOW: 'SUBSCRIPTION_TOO_SLOW',
 };
 
 /**

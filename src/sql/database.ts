@@ -41,7 +41,24 @@ export interface SqlDatabase extends SqlExecutor {
    * lock at most timeoutMs (then LockTimeoutError). Meant for short critical sections.
    */
   withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T>;
+  /**
+   * Wake-ups sent with pg_notify by any process on this database, where other processes can
+   * write to it (a PostgreSQL server); absent where only this process can (PGlite).
+   */
+  readonly notifications?: Notifications;
   close(): Promise<void>;
+}
+
+/** Notifications heard on one connection per process, for every channel it listens to. */
+export interface Notifications {
+  /**
+   * Calls the listener with each payload sent to the channel, once its sender has committed; and
+   * with null when some may have been missed or are missed now (the connection dropped, or came
+   * back): the listener then reads what it waits for, and polls while `listening` is false.
+   */
+  listen(channel: string, listener: (payload: string | null) => void): () => void;
+  /** Whether the channels are listened to now. */
+  readonly listening: boolean;
 }
 
 export class LockTimeoutError extends BackplaneError {

@@ -1,5 +1,6 @@
 import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { LeaseSession } from './lease-session';
+import { NotificationSession } from './notification-session';
 import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
 
 export interface PgDatabaseOptions {
@@ -24,11 +25,14 @@ export class PgDatabase implements SqlDatabase {
    */
   private lockPool: Pool | undefined;
   private readonly leases: LeaseSession;
+  /** Other processes write to the same server: their appends and checkpoints are heard of here. */
+  readonly notifications: NotificationSession;
 
   private constructor(config: PoolConfig) {
     this.config = config;
     this.pool = new Pool(config);
     this.leases = new LeaseSession(config);
+    this.notifications = new NotificationSession(config);
     // An idle client that loses its server is dropped by the pool; without a listener the error would crash the process.
     this.pool.on('error', () => undefined);
   }
@@ -155,7 +159,7 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.end(), this.lockPool?.end(), this.leases.close()]);
+    await Promise.all([this.pool.end(), this.lockPool?.end(), this.leases.close(), this.notifications.close()]);
   }
 }
 

@@ -26,8 +26,13 @@ import { eventStoreMigrations } from './schema';
 import type { StreamHead } from '../types';
 
 export interface SqlEventStoreOptions {
-  /** How often a live subscription looks for events written by other processes (ms). */
+  /** How often a live subscription looks for events written by other processes, while it cannot hear of them (ms). */
   pollIntervalMs?: number;
+  /**
+   * How often it looks while it hears of them (ms): a notification can be lost with the connection
+   * that carries it, or in the moment before a dropped one is listened to again.
+   */
+  fallbackPollMs?: number;
   /**
    * How many appendToStream calls go to the database at once. Calls made while that many are
    * under way wait, and go together as one transaction when a place frees (group commit).
@@ -99,8 +104,11 @@ const VISIBLE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
 
 /** The event store on PostgreSQL: a server through node-postgres, or embedded PGlite. Same SQL on both. */
 export class SqlEventStore implements EventStore {
-  private readonly appendListeners = new Set<() => void>();
+  private readonly appendListeners = new Set<(reach: Position | null) => void>();
   private readonly pollIntervalMs: number;
+  private readonly fallbackPollMs: number;
+  /** The one listening of this store to other processes' appends, while it has subscribers. */
+  private stopHearing: (() => void) | undefined;
   private readonly appendsInFlight: number;
   private readonly waitingAppends: QueuedAppend[] = [];
   private appendCallsUnderWay = 0;
@@ -109,9 +117,12 @@ export class SqlEventStore implements EventStore {
 
   private constructor(
     private readonly db: SqlDatabase,
+    /** Where appends are told on commit, when other processes can hear it (a PostgreSQL server). */
+    private readonly channel: string | null,
     options: SqlEventStoreOptions,
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
+    this.fallbackPollMs = Math.max(options.fallbackPollMs ?? 5000, this.pollIntervalMs);
     this.appendsInFlight = options.appendsInFlight ?? 4;
     if (!Number.isSafeInteger(this.appendsInFlight) || this.appendsInFlight < 1) {
       throw new InvalidArgumentError(`appendsInFlight must be a positive integer, got ${String(options.appendsInFlight)}`);
@@ -121,7 +132,9 @@ export class SqlEventStore implements EventStore {
   /** Creates or migrates the schema, then opens the store. */
   static async open(db: SqlDatabase, options: SqlEventStoreOptions = {}): Promise<SqlEventStore> {
     await migrate(db, 'event-store', eventStoreMigrations);
-    return new SqlEventStore(db, options);
+    // One channel per schema: deployments side by side in one database do not wake each other.
+    const channel = db.notifications ? (await db.query<{ channel: string }>("SELECT 'backplane_log_' || md5(current_schema()) AS channel"))[0].channel : null;
+    return new SqlEventStore(db, channel, options);
   }
 
   /**
@@ -148,9 +161,16 @@ export class SqlEventStore implements EventStore {
   private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
     const { stream, expected, payload } = append;
     const call = (general: boolean) =>
-      executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
-        prepareAs: 'backplane_append_events',
-      });
+      this.channel === null
+        ? executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
+            prepareAs: 'backplane_append_events',
+          })
+        : executor.query<AppendRow>(
+            // Told on commit, in the append's own transaction: a rolled-back append wakes nobody.
+            "SELECT a.*, CASE WHEN a.o_status = 'ok' THEN pg_notify($5, a.o_tx) END AS told FROM append_events($1, $2, $3::jsonb, $4) a",
+            [stream, String(expected), payload, general, this.channel],
+            { prepareAs: 'backplane_append_events_told' },
+          );
     // Inside a caller's transaction a failed statement aborts it: there the general path runs
     // and a conflict is the caller's to retry. Alone, each call is its own transaction.
     const alone = executor === this.db;
@@ -174,8 +194,10 @@ export class SqlEventStore implements EventStore {
         }
       }
     }
-    if (row.o_status === 'ok') this.notifyAppend();
-    return appendOutcome(append, row);
+    const outcome = appendOutcome(append, row);
+    // Inside a caller's transaction the events are not committed yet: readers look, and hear again on commit.
+    if (row.o_status === 'ok') this.notifyAppend(alone ? outcome.position : null);
+    return outcome;
   }
 
   /**
@@ -269,12 +291,21 @@ export class SqlEventStore implements EventStore {
     let rows: Promise<GroupRow[] | null>;
     try {
       const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
-      rows = this.db
-        .query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [`[${items.join(',')}]`], { prepareAs: 'backplane_append_group' })
-        .catch((error: unknown) => {
-          if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
-          throw error;
-        });
+      const appends = `[${items.join(',')}]`;
+      rows = (
+        this.channel === null
+          ? this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' })
+          : this.db.query<GroupRow>(
+              "SELECT g.*, CASE WHEN g.g_status = 'ok' THEN pg_notify($2, g.g_tx) END AS told FROM append_group($1::jsonb) g",
+              [appends, this.channel],
+              {
+                prepareAs: 'backplane_append_group_told',
+              },
+            )
+      ).catch((error: unknown) => {
+        if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
+        throw error;
+      });
     } catch {
       // The group's text could not be made (too long for a string): its appends go alone.
       rows = Promise.resolve(null);
@@ -285,7 +316,8 @@ export class SqlEventStore implements EventStore {
         const alone = answer ? ordered.filter((row) => row.g_status === 'busy').map((row) => group[row.g_index]) : group;
         const aloneStreams = new Set(alone.map((append) => append.stream));
         [...releases.keys()].filter((stream) => !aloneStreams.has(stream)).forEach(release);
-        if (ordered.some((row) => row.g_status === 'ok')) this.notifyAppend();
+        const written = ordered.filter((row) => row.g_status === 'ok');
+        if (written.length > 0) this.notifyAppend(formatPosition({ tx: BigInt(written[0].g_tx!), seq: BigInt(written.at(-1)!.g_seq!) }));
         for (const row of ordered) {
           if (row.g_status === 'busy') continue;
           const append = group[row.g_index];
@@ -370,19 +402,33 @@ export class SqlEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeToAllOptions, handler: SubscriptionHandler): Subscription {
+    const store = this;
     return pollingSubscription(
       {
-        pollIntervalMs: this.pollIntervalMs,
+        get pollIntervalMs() {
+          return store.db.notifications?.listening ? store.fallbackPollMs : store.pollIntervalMs;
+        },
         readPage: (after, maxCount) => this.readAll({ fromPosition: after, maxCount }),
         resolveStart: (from) => this.resolveStart(from),
+        comparePositions: (a, b) => this.comparePositions(a, b),
         onAppend: (listener) => {
           this.appendListeners.add(listener);
+          this.hearOtherProcesses();
           return () => this.appendListeners.delete(listener);
         },
       },
       options,
       handler,
     );
+  }
+
+  /** Listens to the appends of other processes, once, when the first subscription starts. */
+  private hearOtherProcesses(): void {
+    if (this.stopHearing || this.channel === null || !this.db.notifications) return;
+    this.stopHearing = this.db.notifications.listen(this.channel, (payload) => {
+      // The payload is the writing transaction's id: its events sort at or after (tx, 0).
+      this.notifyAppend(payload !== null && /^\d{1,20}$/.test(payload) ? formatPosition({ tx: BigInt(payload), seq: 0n }) : null);
+    });
   }
 
   async headPosition(): Promise<Position | null> {
@@ -412,6 +458,8 @@ export class SqlEventStore implements EventStore {
   /** The store does not own its database: whoever opened the database closes it. */
   async close(): Promise<void> {
     this.appendListeners.clear();
+    this.stopHearing?.();
+    this.stopHearing = undefined;
   }
 
   private async resolveStart(from: ReadAllFrom): Promise<Position> {
@@ -420,8 +468,8 @@ export class SqlEventStore implements EventStore {
     return formatPosition(parsePosition(from));
   }
 
-  private notifyAppend(): void {
-    for (const listener of this.appendListeners) listener();
+  private notifyAppend(reach: Position | null): void {
+    for (const listener of this.appendListeners) listener(reach);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { auditFeed, isCursor, planCredentialToggles, verifyAuditLog } from '../../app/audit';
-import { FeedRevokedError } from '../../app/event-feed';
+import { FeedEndedError } from '../../app/event-feed';
 import { found } from '../../app/found';
 import { auditPage, UnknownCursorError, type AuditQuery } from '../../queries/audit';
 import { credentialById } from '../../queries/organizations';
@@ -63,11 +63,11 @@ export class AuditResolver {
     },
   })
   auditEvents(
-    @Root() event: AuditEvent | FeedRevokedError,
+    @Root() event: AuditEvent | FeedEndedError,
     @Arg('filter', () => AuditFilter, { nullable: true }) _filter: AuditFilter | null,
     @Arg('after', () => String, { nullable: true }) _after: string | null,
   ): AuditEvent {
-    if (event instanceof FeedRevokedError) throw event;
+    if (event instanceof FeedEndedError) throw event;
     return event;
   }
 
@@ -78,10 +78,10 @@ export class AuditResolver {
     },
   })
   planCredentialToggled(
-    @Root() event: PlanCredentialToggledEvent | FeedRevokedError,
+    @Root() event: PlanCredentialToggledEvent | FeedEndedError,
     @Arg('planId', () => ID, { nullable: true }) _planId: string | null,
   ): PlanCredentialToggledEvent {
-    if (event instanceof FeedRevokedError) throw event;
+    if (event instanceof FeedEndedError) throw event;
     return event;
   }
 }

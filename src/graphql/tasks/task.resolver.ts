@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { runPlan } from '../../app/plan-run/run-plan';
-import { FeedRevokedError } from '../../app/event-feed';
+import { FeedEndedError } from '../../app/event-feed';
 import { found } from '../../app/found';
 import { taskProgress } from '../../app/task-progress';
 import { credentialById } from '../../queries/organizations';
@@ -48,8 +48,8 @@ export class TaskResolver {
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) =>
       taskProgress(context.app, authorize(context, Roles.readers), args.taskId),
   })
-  taskProgress(@Root() item: TaskView | FeedRevokedError, @Arg('taskId', () => ID) _taskId: string): Task {
-    if (item instanceof FeedRevokedError) throw item;
+  taskProgress(@Root() item: TaskView | FeedEndedError, @Arg('taskId', () => ID) _taskId: string): Task {
+    if (item instanceof FeedEndedError) throw item;
     return taskOf(item);
   }
 
