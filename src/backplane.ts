@@ -6,6 +6,8 @@ import type { Projection } from './core/projection';
 import { ProjectionRunner } from './core/projection-runner';
 import { EsdbEventStore } from './eventstore/esdb/esdb-event-store';
 import { SqlEventStore } from './eventstore/postgres/sql-event-store';
+import { countAppends } from './metrics/appends';
+import type { Metrics } from './metrics/metrics';
 import type { EventStore } from './eventstore/types';
 import type { SqlDatabase } from './sql/database';
 import { PgDatabase } from './sql/pg-database';
@@ -30,6 +32,8 @@ export interface Backplane {
 export interface OpenOptions {
   logger?: Logger;
   projections?: readonly Projection[];
+  /** Where appends are counted and projections' lag reported. */
+  metrics?: Metrics;
 }
 
 export async function openDatabase(config: Config): Promise<SqlDatabase> {
@@ -47,10 +51,11 @@ export async function openBackplane(config: Config, options: OpenOptions = {}): 
         ? EsdbEventStore.connect(config.esdbUrl!, { tailPollMs: config.pollIntervalMs })
         : await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
     const runners = (options.projections ?? allProjections).map((projection) => new ProjectionRunner({ store, db, projection, logger }));
+    options.metrics?.watchProjections(() => ({ store, runners }));
     return {
       db,
       store,
-      commands: new CommandHandler(store),
+      commands: new CommandHandler(options.metrics ? countAppends(store, options.metrics) : store),
       runners,
       runner(name) {
         const found = runners.find((runner) => runner.name === name);

@@ -50,6 +50,8 @@ export interface Config {
   smtp?: { url?: string; host?: string; port?: number; user?: string; password?: string; from: string };
   /** A task held by GitLab's rate limits this long or longer is notified (minutes). */
   notifyThrottledMinutes: number;
+  /** A port of its own serving GET /metrics without a token (0: any free one); unset: /metrics on the API's port, for METRICS tokens only. */
+  metricsPort?: number;
 }
 
 export class ConfigError extends BackplaneError {
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditDigestDir: env.BACKPLANE_AUDIT_DIGEST_DIR ? resolve(env.BACKPLANE_AUDIT_DIGEST_DIR) : undefined,
     smtp: smtpOf(env),
     notifyThrottledMinutes: positiveInteger(env, 'BACKPLANE_NOTIFY_THROTTLED_MINUTES', 30),
+    metricsPort: metricsPortOf(env.BACKPLANE_METRICS_PORT),
   };
 }
 
@@ -230,4 +233,11 @@ function bootstrapTokenOf(value: string | undefined): string | undefined {
   // It is a password for the root administrator: a short one would be guessed.
   if (value.length < 24 || /\s/.test(value)) throw new ConfigError('BACKPLANE_BOOTSTRAP_TOKEN must be at least 24 characters, without spaces');
   return value;
+}
+
+function metricsPortOf(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new ConfigError('BACKPLANE_METRICS_PORT must be a port number from 0 to 65535');
+  return port;
 }

@@ -78,12 +78,18 @@ export function backupGitLabPort(settings: GitLabSettings & { gitTimeoutMs: numb
   return {
     ...gitlabPort(settings),
     session(
-      { gitlabUrl, token, kind }: { gitlabUrl: string; token: string; kind?: GitLabAuth['kind'] },
+      { gitlabUrl, token, kind, login }: { gitlabUrl: string; token: string; kind?: GitLabAuth['kind']; login?: string | null },
       options: GitLabClientOptions = {},
     ): GitLabSessionClient {
       return new GitLabSessionClient(
         { baseUrl: gitlabUrl, token, kind },
-        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.maxRetryMs, gitTimeoutMs: settings.gitTimeoutMs, ...options },
+        {
+          timeoutMs: settings.timeoutMs,
+          maxRetryMs: settings.maxRetryMs,
+          gitTimeoutMs: settings.gitTimeoutMs,
+          observer: settings.observe?.(login ?? null),
+          ...options,
+        },
       );
     },
   };

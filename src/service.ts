@@ -6,7 +6,6 @@ import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import { OAuthAuthorizations } from './auth/oauth-authorizations';
 import { openAuditDigests } from './app/audit-digests';
 import { startAuditDigestScheduler } from './app/audit-digests-schedule';
-import { startCredentialExpiryCheck } from './app/credential-expiry';
 import { DELIVERY_DEFAULTS, type DeliveriesSettings, startAuditDeliveries } from './app/audit-delivery/deliveries';
 import { DeliveryStates } from './app/audit-delivery/delivery-state';
 import { NOTIFICATION_DEFAULTS, type NotificationsSettings, startNotifications } from './app/notifications/notifications';
@@ -29,6 +28,8 @@ import { backplaneSchema } from './graphql/schema';
 import { loadMasterKey } from './secrets/master-key';
 import { SecretVault } from './secrets/vault';
 import { startServer, type RunningServer } from './server/http-server';
+import { Metrics } from './metrics/metrics';
+import { startMetricsListener, type MetricsListener } from './server/metrics-route';
 
 /** How far behind the log's head a read model may be and still serve (ms). */
 const READY_LAG_MS = 2000;
@@ -41,6 +42,9 @@ export interface Service {
   generatedRootToken: string | null;
   /** Whether this start created tenant "default". */
   bootstrapped: boolean;
+  /** This process's metrics, and the port of their own listener (BACKPLANE_METRICS_PORT) when there is one. */
+  metrics: Metrics;
+  metricsListener: MetricsListener | null;
   close(): Promise<void>;
 }
 
@@ -51,7 +55,7 @@ export interface ServiceOptions {
   settleTimeoutMs?: number;
   gitlab?: Partial<GitLabSettings & { gitTimeoutMs: number }>;
   work?: Partial<WorkSettings>;
-  /** What the sync and plan schedules and the credential expiry check take to be now. */
+  /** What the sync and plan schedules take to be now. */
   scheduleClock?: () => Date;
   /** How often work whose process is gone is looked for, and leftovers swept. */
   staleWork?: Partial<StaleWorkTimes>;
@@ -69,8 +73,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const logger = options.logger ?? silentLogger;
   // Backups run the git client: without it, say so now rather than at the first plan run.
   await checkGit();
-  const backplane = await openBackplane(config, { logger });
+  const metrics = new Metrics();
+  const backplane = await openBackplane(config, { logger, metrics });
   let server: RunningServer | undefined;
+  let metricsListener: MetricsListener | null = null;
   try {
     const { key } = await loadMasterKey({ fromEnv: config.masterKey, dataDir: config.dataDir });
     const vault = await SecretVault.open(backplane.db, key);
@@ -91,7 +97,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
       await Promise.all(readers.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
     };
-    const jobs = new Jobs(logger);
+    const jobs = new Jobs(logger, metrics.jobs);
     const app: AppDeps = {
       store: backplane.store,
       commands: backplane.commands,
@@ -105,6 +111,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         maxRetryMs: config.gitlabMaxRetryMs,
         checkMaxRetryMs: Math.min(config.gitlabMaxRetryMs, 10_000),
         gitTimeoutMs: config.gitTimeoutMs,
+        observe: metrics.gitlab,
         ...options.gitlab,
       }),
       backup: backupPlaces(config.dataDir, key, (tenantId, storageId) => storageSettings({ db: backplane.db, vault }, tenantId, storageId)),
@@ -129,6 +136,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       port: config.port,
       host: options.host,
       webSocket: config.webSocket,
+      metrics,
       // Ready when the stores answer and every read model reaches the head of the log within a
       // moment: a read model that lags a little under load is ready, a stuck one is not.
       ready: async () => {
@@ -142,12 +150,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     });
     const running = server;
+    if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(metrics, logger, config.metricsPort, options.host);
+    const listener = metricsListener;
     // Unset, the public address is the server's own, known once it listens (PORT=0 picks one).
     if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;
     const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
-    const expiryCheck = startCredentialExpiryCheck(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
     const deliveries = startAuditDeliveries({ ...app, states: deliveryStates }, logger, { ...DELIVERY_DEFAULTS, ...options.auditDelivery });
     const notifying: NotificationsSettings = {
@@ -166,17 +175,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
       server: running,
       generatedRootToken: bootstrap !== null && config.bootstrapToken === undefined ? bootstrap.token : null,
       bootstrapped: bootstrap !== null,
+      metrics,
+      metricsListener: listener,
       async close() {
         // Checks under way end before the database closes under them.
-        await expiryCheck.stop();
         await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop(), deliveries.stop(), notifications.stop()]);
         await running.close();
+        await listener?.close();
         await jobs.close();
         await backplane.close();
       },
     };
   } catch (error) {
     await server?.close();
+    await metricsListener?.close();
     await backplane.close();
     throw error;
   }

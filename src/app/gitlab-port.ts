@@ -92,7 +92,8 @@ export interface GitLabPort {
     groupPath: string;
     scopes?: string[];
   }): Promise<TokenCheck & { login?: string }>;
-  session(target: { gitlabUrl: string; token: string; kind?: TokenKind }, options?: SessionOptions): GitLabSession;
+  /** login: whose token it is, when known (it labels the metrics of its requests). */
+  session(target: { gitlabUrl: string; token: string; kind?: TokenKind; login?: string | null }, options?: SessionOptions): GitLabSession;
   /** GitLab's token endpoint; throws OAuthGrantError when GitLab refuses or does not answer. */
   exchangeCode(target: { gitlabUrl: string; app: OAuthApplication; code: string; redirectUri: string; verifier: string }): Promise<OAuthTokens>;
   refreshTokens(target: { gitlabUrl: string; app: OAuthApplication; refreshToken: string }): Promise<OAuthTokens>;

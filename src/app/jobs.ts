@@ -1,6 +1,16 @@
 import { setMaxListeners } from 'node:events';
 import { loggedError, type Logger } from '../core/logger';
 
+/** How a task ended, as the work itself tells: it records its own failures, so it says which it had. */
+export type JobOutcome = 'completed' | 'failed' | 'stopped';
+
+/** Told when work of a kind (a plan run, a sync) starts and ends: the metrics. */
+export interface JobObserver {
+  started(kind: string): void;
+  /** outcome: what the job returned, else 'completed'; 'error' when it threw. */
+  ended(kind: string, outcome: JobOutcome | 'error', seconds: number): void;
+}
+
 /**
  * Background work of this process: started by a mutation that answers at once, awaited when the
  * service stops. A job sees `signal` aborted at the stop and should end soon after.
@@ -9,7 +19,10 @@ export class Jobs {
   private readonly running = new Set<Promise<void>>();
   private readonly stop = new AbortController();
 
-  constructor(private readonly logger: Logger) {
+  constructor(
+    private readonly logger: Logger,
+    private readonly observer?: JobObserver,
+  ) {
     // Every request a job has at GitLab listens for the stop, and lets go when it ends: many at once is no leak.
     setMaxListeners(0, this.stop.signal);
   }
@@ -18,10 +31,19 @@ export class Jobs {
     return this.stop.signal;
   }
 
-  start(name: string, job: (signal: AbortSignal) => Promise<void>): void {
+  /** kind: what the job is, for the metrics (plan_run, repository_sync, ...); a job without one is not counted. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a job returns nothing, or says how its task ended
+  start(name: string, job: (signal: AbortSignal) => Promise<void | JobOutcome>, kind?: string): void {
     if (this.stop.signal.aborted) return;
+    const started = performance.now();
+    if (kind !== undefined) this.observer?.started(kind);
+    const ended = (outcome: JobOutcome | 'error') => {
+      if (kind !== undefined) this.observer?.ended(kind, outcome, (performance.now() - started) / 1000);
+    };
     const done: Promise<void> = job(this.stop.signal)
+      .then((outcome) => ended(outcome ?? 'completed'))
       .catch((error: unknown) => {
+        ended('error');
         // A job records its own failures where people look; this is for what escaped it.
         this.logger.error('background job failed', { job: name, error: loggedError(error) });
       })

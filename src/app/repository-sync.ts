@@ -24,6 +24,7 @@ import { execute, type AppDeps, type Request } from './deps';
 import { found } from './found';
 import { executeLocked } from './locked-command';
 import type { GitLabSession } from './gitlab-port';
+import type { JobOutcome } from './jobs';
 import { systemPrincipal } from './principal';
 import { sessionFor } from './verification';
 
@@ -91,7 +92,7 @@ export async function startSync(
       { type: 'FailRepositorySync', data: { organizationId: organization.id, syncId, reason: 'the service stopped before the sync ran' } },
       { causationId },
     );
-  } else deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, recorder, causationId, organization, syncId, signal));
+  } else deps.jobs.start(`sync ${syncId}`, (signal) => runSync(deps, recorder, causationId, organization, syncId, signal), 'repository_sync');
   return syncId;
 }
 
@@ -102,7 +103,7 @@ async function runSync(
   organization: OrganizationView,
   syncId: string,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<JobOutcome> {
   const { tenantId } = request.principal;
   const stream = repositoryListStream(organization.id);
   const started = Date.now();
@@ -120,7 +121,7 @@ async function runSync(
     const { passwordId } = mainLogin(organization);
     main = await sessionFor(
       deps,
-      { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod: organization.authMethod },
+      { tenantId, gitlabUrl: organization.gitlabUrl, passwordId, authMethod: organization.authMethod, login: organization.login },
       { rateLimit: 'wait', signal },
     );
     listing = await listGroup(main, organization.gitlabGroupId, kinds, signal);
@@ -136,7 +137,7 @@ async function runSync(
       },
       { causationId },
     );
-    return;
+    return signal.aborted ? 'stopped' : 'failed';
   }
   // Seats are counted across the tenant's organizations: one sync at a time per tenant decides.
   const complete = async (): Promise<RepositoryCommand> => ({
@@ -153,6 +154,7 @@ async function runSync(
     },
   });
   await executeLocked(deps, request, repositoryList, stream, complete, { causationId });
+  return 'completed';
 }
 
 /** Every project of the group and its subgroups (and the subgroups themselves when asked), all pages. */

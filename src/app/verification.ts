@@ -81,11 +81,11 @@ export async function checkUsable(
 /** A session with GitLab as the target's login, its token read from the password manager (refreshed first when SSO's is about to expire). */
 export async function sessionFor(
   deps: AppDeps,
-  target: Omit<TokenTarget, 'login' | 'groupPath' | 'deviceId'>,
+  target: Omit<TokenTarget, 'login' | 'groupPath' | 'deviceId'> & { login?: string | null },
   options?: SessionOptions,
 ): Promise<GitLabSession> {
   const { token, kind } = await usableToken(deps, target);
-  return deps.gitlab.session({ gitlabUrl: target.gitlabUrl, token, kind }, options);
+  return deps.gitlab.session({ gitlabUrl: target.gitlabUrl, token, kind, login: target.login }, options);
 }
 
 /**

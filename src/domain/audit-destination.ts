@@ -185,7 +185,6 @@ const EVENT_TYPES: Record<EveryEvent['type'], true> = {
   CredentialAdded: true,
   CredentialVerified: true,
   CredentialVerificationFailed: true,
-  CredentialExpiring: true,
   CredentialRemoved: true,
   DeviceRegistered: true,
   OrganizationAdded: true,

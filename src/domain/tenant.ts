@@ -2,7 +2,8 @@
 import type { Decider } from './decider';
 import { DomainError } from './errors';
 
-export const ROLES = ['ADMIN', 'OPERATOR', 'AUDITOR', 'VIEWER'] as const;
+/** METRICS reads the process's metrics (the operator's) and nothing of the API: only the root tenant issues it. */
+export const ROLES = ['ADMIN', 'OPERATOR', 'AUDITOR', 'VIEWER', 'METRICS'] as const;
 export type Role = (typeof ROLES)[number];
 
 export type TenantEvent =
@@ -23,17 +24,19 @@ export type TenantCommand =
 
 export interface TenantState {
   tenantId: string | null;
+  /** The operator's tenant, created first: the one that may create tenants and read the metrics. */
+  root: boolean;
   tokens: Record<string, { name: string; role: Role; revoked: boolean }>;
   /** null: no limit set. */
   licenseSeats: number | null;
 }
 
 export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
-  initialState: () => ({ tenantId: null, tokens: {}, licenseSeats: null }),
+  initialState: () => ({ tenantId: null, root: false, tokens: {}, licenseSeats: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'TenantCreated':
-        return { ...state, tenantId: event.data.tenantId };
+        return { ...state, tenantId: event.data.tenantId, root: event.data.root };
       case 'ApiTokenCreated':
         return { ...state, tokens: { ...state.tokens, [event.data.tokenId]: { name: event.data.name, role: event.data.role, revoked: false } } };
       case 'ApiTokenRevoked':
@@ -59,6 +62,8 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         const { tokenId, name, role } = command.data;
         if (state.tokens[tokenId]) throw new DomainError('CONFLICT', `API token ${tokenId} already exists`);
         if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'an API token needs a name');
+        // The metrics are the whole process's, every tenant's activity in them: the operator's to read.
+        if (role === 'METRICS' && !state.root) throw new DomainError('FORBIDDEN', "only the root tenant (the operator's) may create METRICS tokens");
         if (Object.values(state.tokens).some((token) => !token.revoked && token.name === name)) {
           throw new DomainError('CONFLICT', `an API token named "${name}" is already active in this tenant`);
         }

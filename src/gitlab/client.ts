@@ -1,6 +1,6 @@
 // One client per credential: the few questions Backplane asks GitLab, answered in our types.
 import { Gitlab } from '@gitbeaker/rest';
-import { createRequester, type ResponseInfo } from './requester';
+import { createRequester, type RequestObserver, type ResponseInfo } from './requester';
 import { BackplaneError } from '../errors';
 import {
   type CreatedProject,
@@ -38,6 +38,8 @@ export interface GitLabClientOptions {
   /** How long 5xx answers, connection errors and timeouts are retried before a call fails. */
   maxRetryMs?: number;
   onResponse?: (info: { status: number; rateLimit: RateLimitState }) => void;
+  /** Told how each request ended (the metrics). */
+  observer?: RequestObserver;
   /** Aborted: every call ends at once with ABORTED, waits and requests in flight included. */
   signal?: AbortSignal;
   /** Runs before each retry of a call; what it throws ends the call (a token no longer to be used). */
@@ -95,6 +97,7 @@ export class GitLabClient implements GitLabPageClient {
       ...(options.maxRetryMs !== undefined && { maxRetryMs: options.maxRetryMs }),
       ...(options.signal !== undefined && { signal: options.signal }),
       ...(options.beforeRetry !== undefined && { beforeRetry: options.beforeRetry }),
+      ...(options.observer !== undefined && { observer: options.observer }),
       onAttempt: () => {
         this.#requests += 1;
       },

@@ -1,8 +1,10 @@
 import { GitLabClient, type GitLabAuth, type GitLabClientOptions } from './client';
+import type { RequestObserver } from './requester';
 import { exchangeCode, refreshTokens, type OAuthApplication } from './oauth';
 import { verifyOAuthToken, verifyToken, type TokenVerification } from './verify';
 
-type Target = { gitlabUrl: string; token: string; kind?: GitLabAuth['kind'] };
+/** login: whose token it is, where the caller knows (labels the metrics; null: not known). */
+type Target = { gitlabUrl: string; token: string; kind?: GitLabAuth['kind']; login?: string | null };
 
 export interface GitLabSettings {
   /** The most one HTTP attempt may take (ms). */
@@ -11,6 +13,8 @@ export interface GitLabSettings {
   maxRetryMs: number;
   /** How long a token check keeps retrying an unreachable or failing GitLab (ms): a person waits for it. */
   checkMaxRetryMs: number;
+  /** An observer of the requests made with a login's token (the metrics). */
+  observe?: (login: string | null) => RequestObserver;
 }
 
 /**
@@ -27,14 +31,20 @@ export function gitlabPort(settings: GitLabSettings) {
       groupPath,
       scopes,
     }: Target & { login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenVerification> {
-      const client = new GitLabClient({ baseUrl: gitlabUrl, token, kind }, { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs });
+      const client = new GitLabClient(
+        { baseUrl: gitlabUrl, token, kind },
+        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs, observer: settings.observe?.(login) },
+      );
       if (kind === 'oauth') return verifyOAuthToken(client, { groupPath, scopes });
       if (login === null)
         return Promise.resolve({ ok: false, failure: 'LOGIN_MISMATCH', reason: 'a personal access token is checked against a login, and none was given' });
       return verifyToken(client, { login, groupPath });
     },
-    session({ gitlabUrl, token, kind }: Target, options: GitLabClientOptions = {}): GitLabClient {
-      return new GitLabClient({ baseUrl: gitlabUrl, token, kind }, { timeoutMs: settings.timeoutMs, maxRetryMs: settings.maxRetryMs, ...options });
+    session({ gitlabUrl, token, kind, login }: Target, options: GitLabClientOptions = {}): GitLabClient {
+      return new GitLabClient(
+        { baseUrl: gitlabUrl, token, kind },
+        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.maxRetryMs, observer: settings.observe?.(login ?? null), ...options },
+      );
     },
     exchangeCode({
       gitlabUrl,

@@ -13,6 +13,14 @@ export interface ResponseInfo {
   path: string;
 }
 
+/** Told how each attempt ended, for the metrics: what it carries names no token, id or query. */
+export interface RequestObserver {
+  answered(info: { method: string; path: string; status: number }): void;
+  unanswered(info: { method: string; path: string; failure: GitLabFailure }): void;
+  /** A 429 asked for this rest: waited out here in 'wait' mode, left to the caller (a pool) in 'fail' mode. */
+  throttled(ms: number): void;
+}
+
 export interface RequesterOptions {
   /** On 429: sleep for Retry-After and try again ('wait'), or throw RATE_LIMITED at once ('fail'). */
   rateLimit?: 'wait' | 'fail';
@@ -23,6 +31,7 @@ export interface RequesterOptions {
   /** How long 'wait' mode waits out 429s in all before it gives up with RATE_LIMITED. */
   maxRateLimitWaitMs?: number;
   onResponse?: (info: ResponseInfo) => void;
+  observer?: RequestObserver;
   /** Called before each HTTP attempt, retries included. */
   onAttempt?: () => void;
   /**
@@ -190,6 +199,7 @@ export function requestHandler(options: RequesterOptions = {}) {
         const response = await unlessAborted(doFetch(url, init as RequestInit), cancel, aborted);
         const rateLimit = readRateLimit(response.headers);
         options.onResponse?.({ status: response.status, rateLimit, method, path: url.pathname });
+        options.observer?.answered({ method, path: url.pathname, status: response.status });
 
         if (response.ok) {
           const parsed = await parseBody(response, asStream).catch((error: unknown) => {
@@ -211,6 +221,7 @@ export function requestHandler(options: RequesterOptions = {}) {
         if (response.status === 429) {
           const wait = retryAfterMs(response.headers, now());
           if (mode === 'fail' || rateLimitWaited + (wait ?? 0) > maxRateLimitWaitMs) {
+            options.observer?.throttled(wait ?? RATE_LIMIT_FALLBACK_MS);
             throw new GitLabError('RATE_LIMITED', wait === null ? said : `${said} (retry after ${Math.ceil(wait / 1000)} s)`, {
               status: 429,
               retryAfterMs: wait ?? RATE_LIMIT_FALLBACK_MS,
@@ -219,6 +230,7 @@ export function requestHandler(options: RequesterOptions = {}) {
           }
           const ms = wait ?? Math.max(RATE_LIMIT_FALLBACK_MS, backoffMs(failures, random));
           rateLimitWaited += ms;
+          options.observer?.throttled(ms);
           await pause(ms);
           continue;
         }
@@ -239,6 +251,7 @@ export function requestHandler(options: RequesterOptions = {}) {
         } else {
           retryReason = { failure: 'UNREACHABLE', message: `GitLab at ${origin} did not answer ${what}: ${redact(networkReason(error), secrets)}` };
         }
+        options.observer?.unanswered({ method, path: url.pathname, failure: retryReason.failure });
         // A write is sent again only when it surely never reached GitLab: no connection was made.
         if (!idempotent && (bound.timedOut() || !neverConnected(error))) {
           throw new GitLabError(retryReason.failure, `${retryReason.message} (not retried: GitLab may have done it)`);

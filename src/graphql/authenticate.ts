@@ -20,3 +20,15 @@ export async function authenticate(db: AppDeps['db'], authorization: unknown): P
 function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
+
+/**
+ * The caller of the GraphQL API (HTTP and WebSocket). A METRICS token reads /metrics and nothing
+ * of the API: it is refused here, before any document is read, whatever the operation.
+ */
+export async function apiPrincipal(db: AppDeps['db'], authorization: unknown): Promise<Principal | null> {
+  const principal = await authenticate(db, authorization);
+  if (principal?.role === 'METRICS') {
+    throw new GraphQLError('the METRICS role reads /metrics only, nothing of the API', { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+  }
+  return principal;
+}

@@ -3,10 +3,12 @@ import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type
 import { makeServer, type Server } from 'graphql-ws';
 import type { AppDeps } from '../app/deps';
 import type { Logger } from '../core/logger';
-import { authenticate } from '../graphql/authenticate';
+import { apiPrincipal } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { checkLimits, checkShape, parseOptions, type QueryLimits } from '../graphql/limits';
+import type { Metrics } from '../metrics/metrics';
+import { SocketOperations } from '../metrics/socket-operations';
 import type { Refusals } from './refusals';
 import type { SocketQuota } from './socket-quota';
 import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
@@ -26,6 +28,7 @@ export interface GraphQLWsOptions {
   socketLimits: WebSocketLimits;
   quota: SocketQuota;
   refusals: Refusals;
+  metrics?: Metrics;
 }
 
 /** Errors the edge writes itself, already in the shape clients get: not formatted again. */
@@ -39,11 +42,12 @@ const answered = new WeakSet<GraphQLError>();
  */
 export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> {
   const { schema, app, logger, limits, quota, refusals } = options;
+  const operations = new SocketOperations(schema, options.metrics);
   return makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
     connectionInitWaitTimeout: options.socketLimits.initTimeoutMs,
     onConnect: async (ctx) => {
-      const principal = await authenticate(app.db, ctx.connectionParams?.authorization).catch((error: unknown) => {
+      const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization).catch((error: unknown) => {
         if (error instanceof GraphQLError) return null;
         throw error;
       });
@@ -62,8 +66,10 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
     },
     onClose: (ctx) => {
       if (ctx.extra.tokenId) quota.leave(ctx.extra.tokenId, ctx);
+      operations.closed(ctx);
     },
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
+      operations.began(ctx, id);
       const refusal = ctx.extra.tokenId ? quota.refusal(ctx.extra.tokenId, ctx) : null;
       if (refusal) {
         refusals.count('ws operations');
@@ -72,7 +78,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         return [error];
       }
       try {
-        const principal = await authenticate(app.db, ctx.connectionParams?.authorization);
+        const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization);
         let document: DocumentNode;
         try {
           document = parse(payload.query, parseOptions(limits));
@@ -97,8 +103,18 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         throw error;
       }
     },
+    onOperation: (ctx, id, _payload, args, result) => {
+      operations.ran(ctx, id, args, result);
+    },
     onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult, logger),
-    onError: (_ctx, _id, _payload, errors) => errors.map((error) => (answered.has(error) ? error : formattedError(error, logger))),
+    onError: (ctx, id, _payload, errors) => {
+      const formatted = errors.map((error) => (answered.has(error) ? error : formattedError(error, logger)));
+      operations.failed(ctx, id, formatted);
+      return formatted;
+    },
+    onComplete: (ctx, id) => {
+      operations.completed(ctx, id);
+    },
   });
 }
 

@@ -10,7 +10,7 @@ import type { GraphQLSchema } from 'graphql';
 import { OAUTH_CALLBACK_PATH, type AppDeps } from '../app/deps';
 import { completeAuthorization } from '../app/sso';
 import { loggedError, type Logger } from '../core/logger';
-import { authenticate } from '../graphql/authenticate';
+import { apiPrincipal } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { graphiqlRouter } from '../graphql/graphiql';
@@ -19,6 +19,9 @@ import { AUDIT_EXPORT_PATH, auditExport } from './audit-export';
 import { AUDIT_KEYS_PATH, auditKeys } from './audit-keys';
 import { consoleRouter } from './console';
 import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
+import type { Metrics } from '../metrics/metrics';
+import { operationMetrics } from '../metrics/graphql-plugin';
+import { METRICS_PATH, metricsRoute } from './metrics-route';
 import { operationChecks } from './operation-checks';
 import { Refusals } from './refusals';
 import { shapeCheck } from './shape-check';
@@ -34,6 +37,8 @@ export interface ServerOptions {
   host?: string;
   limits?: QueryLimits;
   webSocket?: WebSocketLimits;
+  /** This process's metrics: counted here, served on /metrics to METRICS tokens. */
+  metrics?: Metrics;
   /** Whether the read models are up to date and the stores answer: what /readyz reports. */
   ready(): Promise<{ ready: boolean; detail: Record<string, unknown> }>;
 }
@@ -52,7 +57,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits = options.limits ?? DEFAULT_LIMITS;
   const http: Server = createServer();
   const refusals = new Refusals(logger);
-  const webSocket = startWebSocket(http, GRAPHQL_PATH, { schema, app, logger, limits, socketLimits: options.webSocket ?? DEFAULT_WEBSOCKET_LIMITS, refusals });
+  const webSocket = startWebSocket(http, GRAPHQL_PATH, {
+    schema,
+    app,
+    logger,
+    limits,
+    socketLimits: options.webSocket ?? DEFAULT_WEBSOCKET_LIMITS,
+    refusals,
+    metrics: options.metrics,
+  });
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
@@ -68,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         },
       },
       operationChecks(schema, limits),
+      ...(options.metrics ? [operationMetrics<GraphQLContext>(schema, options.metrics)] : []),
     ],
   });
   await apollo.start();
@@ -105,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   web.get(ARCHIVE_PATH, snapshotArchive(app, logger));
   web.get(AUDIT_KEYS_PATH, auditKeys(app, logger));
   web.get(AUDIT_EXPORT_PATH, auditExport(app, logger));
+  if (options.metrics) web.get(METRICS_PATH, metricsRoute(app, options.metrics, logger));
   web.use(consoleRouter());
   web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
   web.use(
@@ -112,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     express.json({ limit: BODY_LIMIT_BYTES }),
     shapeCheck(limits),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({ app, principal: await authenticate(app.db, req.headers.authorization), correlationId: randomUUID() }),
+      context: async ({ req }) => ({ app, principal: await apiPrincipal(app.db, req.headers.authorization), correlationId: randomUUID() }),
     }),
   );
   web.use(notFound);

@@ -47,6 +47,7 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
       return;
     }
     live += 1;
+    options.metrics?.connectionOpened();
     const extra: SocketExtra = { isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => closeSoon(socket, code, reason) };
     waiting.set(address, new Set([...unsigned, extra]));
     const stopKeepAlive = keepAlive(socket);
@@ -69,6 +70,7 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
     );
     socket.once('close', (code, reason) => {
       live -= 1;
+      options.metrics?.connectionClosed();
       stopKeepAlive();
       waiting.get(address)?.delete(extra);
       if (waiting.get(address)?.size === 0) waiting.delete(address);

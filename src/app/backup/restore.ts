@@ -15,6 +15,7 @@ import { restoreById, type RestoreView } from '../../queries/restores';
 import { snapshotById, type SnapshotView } from '../../queries/snapshots';
 import type { OrganizationView } from '../../queries/views';
 import { execute, type AppDeps, type Request } from '../deps';
+import type { JobOutcome } from '../jobs';
 import { found } from '../found';
 import { beatWhileRunning } from '../plan-run/heartbeat';
 import type { GitLabSession } from '../gitlab-port';
@@ -93,7 +94,7 @@ export async function restoreSnapshot(deps: AppDeps, request: Request, input: Re
     type: 'StartRestore',
     data: { ...base, target: 'GITLAB_PROJECT', namespacePath: target.namespace.fullPath, projectName: target.projectName, passwordId: target.passwordId },
   });
-  deps.jobs.start(`restore ${restoreId}`, (signal) => new RestoreWork(deps, request, restoreId, view, target, signal).run());
+  deps.jobs.start(`restore ${restoreId}`, (signal) => new RestoreWork(deps, request, restoreId, view, target, signal).run(), 'restore');
   return found(await restoreById(deps.db, tenantId, restoreId), 'restore', restoreId);
 }
 
@@ -139,7 +140,10 @@ async function checkedTarget(deps: AppDeps, request: Request, view: SnapshotView
     if (error instanceof OAuthGrantError) throw new RestoreRefused('GITLAB_AUTH_FAILED', 'passwordId', `passwordId: ${error.message}`);
     throw error;
   }
-  const session = deps.gitlab.session({ gitlabUrl: organization.gitlabUrl, token: token.token, kind: token.kind }, { signal: deps.jobs.signal });
+  const session = deps.gitlab.session(
+    { gitlabUrl: organization.gitlabUrl, token: token.token, kind: token.kind, login: organization.login },
+    { signal: deps.jobs.signal },
+  );
   const login = main ? organization.login : (credential?.login ?? (await whoseToken(session)));
   const check = await checkUsable(
     deps,
@@ -207,7 +211,7 @@ class RestoreWork {
     private readonly signal: AbortSignal,
   ) {}
 
-  async run(): Promise<void> {
+  async run(): Promise<JobOutcome> {
     const scratch = join(this.deps.backup.scratch, `restore-${this.restoreId}`);
     // Its liveness lease: a restore whose process is gone is recorded as failed by the stale-work check, not left RUNNING.
     const stopBeating = beatWhileRunning(this.deps, this.request.principal.tenantId, this.restoreId);
@@ -243,9 +247,11 @@ class RestoreWork {
           finishedAt: new Date().toISOString(),
         },
       });
+      return 'completed';
     } catch (error) {
       const reason = this.signal.aborted ? 'the service stopped before the restore ended' : `the restore could not go on: ${messageOf(error)}`;
       await this.#record({ type: 'FailRestore', data: { reason, projectPath: this.#project?.fullPath ?? null, finishedAt: new Date().toISOString() } });
+      return this.signal.aborted ? 'stopped' : 'failed';
     } finally {
       await rm(scratch, { recursive: true, force: true });
       await stopBeating();

@@ -59,7 +59,7 @@ export async function runPlan(deps: AppDeps, request: Request, planId: string, s
   });
   const run = new TaskRun(deps, request, { taskId, plan: planView, organization, repositories });
   if (deps.jobs.signal.aborted) await run.finish('the service stopped');
-  else deps.jobs.start(`task ${taskId}`, (signal) => run.run(signal));
+  else deps.jobs.start(`task ${taskId}`, (signal) => run.run(signal), 'plan_run');
   return found(await taskById(deps.db, tenantId, taskId), 'task', taskId);
 }
 

@@ -38,7 +38,7 @@ export class RunSessions {
     const { gitlabUrl, authMethod } = this.organization;
     const { token, kind } = await usableToken(this.deps, { tenantId: this.tenantId, gitlabUrl, passwordId, authMethod: key === MAIN ? authMethod : undefined });
     const session = this.deps.gitlab.session(
-      { gitlabUrl, token, kind },
+      { gitlabUrl, token, kind, login: this.#logins.get(key) || null },
       {
         rateLimit: 'fail',
         onResponse: (info) => this.hooks.observe(key, info.rateLimit),

@@ -11,6 +11,7 @@ import { expireSnapshots } from '../backup/expiry';
 import { recordSnapshot } from '../backup/record-snapshot';
 import type { AppDeps, Request } from '../deps';
 import type { GitLabSession } from '../gitlab-port';
+import type { JobOutcome } from '../jobs';
 import { storageOfPlan } from '../plans';
 import { FreshCheck } from './fresh-check';
 import { beatWhileRunning } from './heartbeat';
@@ -103,7 +104,7 @@ export class TaskRun {
     this.#gate = new FreshCheck(() => this.#members.check(), CHECK_SPACING_MS);
   }
 
-  async run(signal: AbortSignal): Promise<void> {
+  async run(signal: AbortSignal): Promise<JobOutcome> {
     this.#signal = signal;
     const stopBeating = beatWhileRunning(this.#deps, this.#tenantId, this.#subject.taskId);
     let stop: () => void = () => undefined;
@@ -137,6 +138,7 @@ export class TaskRun {
     } finally {
       await stopBeating();
     }
+    return this.#fatal !== null ? 'failed' : signal.aborted ? 'stopped' : 'completed';
   }
 
   /** Records what is left and the end of the task, with the summary, after every append before it. */

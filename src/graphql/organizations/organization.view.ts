@@ -25,13 +25,7 @@ function statusOf(view: OrganizationView): OrganizationStatus {
 
 export function credentialOf(view: CredentialView): Credential {
   const status = credentialStatus(
-    {
-      removed: view.removedAt !== null,
-      failure: view.token.failure,
-      expiresAt: view.token.expiresAt,
-      throttledUntil: view.throttledUntil,
-      expiringRecorded: view.expiringRecordedFor !== null && view.expiringRecordedFor === view.token.expiresAt,
-    },
+    { removed: view.removedAt !== null, failure: view.token.failure, expiresAt: view.token.expiresAt, throttledUntil: view.throttledUntil },
     new Date(),
   );
   return { ...view, status: CredentialStatus[status] };

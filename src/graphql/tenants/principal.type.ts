@@ -6,6 +6,7 @@ export enum RoleName {
   OPERATOR = 'OPERATOR',
   AUDITOR = 'AUDITOR',
   VIEWER = 'VIEWER',
+  METRICS = 'METRICS',
 }
 
 registerEnumType(RoleName, {
@@ -15,6 +16,7 @@ registerEnumType(RoleName, {
     OPERATOR: { description: 'Organizations, credentials, plans, devices and passwords.' },
     AUDITOR: { description: 'Reads everything, the audit history included; changes nothing.' },
     VIEWER: { description: 'Reads the current state; no audit history.' },
+    METRICS: { description: "Reads GET /metrics and nothing of the API; only the root tenant (the operator's) issues it." },
   },
 });
 

@@ -1,0 +1,234 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobObserver, JobOutcome } from '../app/jobs';
+import type { ProjectionRunner } from '../core/projection-runner';
+import type { EventStore } from '../eventstore/types';
+import type { RequestObserver } from '../gitlab/requester';
+import { endpointClass } from './gitlab-endpoint';
+
+/** Seconds: from a fast read to a mutation that waits on a slow store. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds: from a sync of an empty group to a plan run of many repositories. */
+const TASK_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600];
+/**
+ * A projection's lag is counted by reading what it has not applied, up to this many events: a
+ * scrape stays cheap when a projection is far behind (a rebuild), which then reads as this many.
+ */
+export const LAG_COUNT_LIMIT = 1000;
+/** Logins labelled at most: past it (a store of very many credentials) the rest count as "other". */
+const MAX_LOGINS = 500;
+
+export interface OperationLabels {
+  operation: string;
+  type: string;
+  outcome: string;
+  transport: 'http' | 'ws';
+}
+
+/**
+ * This process's metrics, in a registry of its own (not prom-client's global one), so that
+ * several services in one process count apart. Labels never carry tenant ids or names, nor any
+ * id that grows without bound (task, event, plan): they are the operator's, whatever the tenant.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #operations: Histogram<keyof OperationLabels>;
+  readonly #appends: Histogram<'outcome'>;
+  readonly #eventsAppended: Counter<'category'>;
+  readonly #subscriptions: Gauge;
+  readonly #connections: Gauge;
+  readonly #gitlabRequests: Counter<'login' | 'endpoint' | 'status'>;
+  readonly #gitlabThrottled: Counter<'login'>;
+  readonly #tasks: Histogram<'kind' | 'outcome'>;
+  readonly #tasksRunning: Gauge<'kind'>;
+  /** Per login, until when GitLab's 429s asked it to rest: overlapping rests count once. */
+  readonly #restUntil = new Map<string, number>();
+  readonly #logins = new Set<string>();
+  readonly #now: () => number;
+  #projections: (() => { store: EventStore; runners: readonly ProjectionRunner[] }) | null = null;
+  #lagsInFlight: Promise<Map<string, Lag> | null> | null = null;
+
+  constructor(options: { now?: () => number } = {}) {
+    const now = options.now ?? Date.now;
+    this.#now = now;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#operations = new Histogram({
+      name: 'backplane_graphql_operation_duration_seconds',
+      help: 'GraphQL operations by root field (else introspection, multiple or other), type, outcome (ok or the error code) and transport; _count counts them',
+      labelNames: ['operation', 'type', 'outcome', 'transport'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#appends = new Histogram({
+      name: 'backplane_event_append_duration_seconds',
+      help: 'Appends to the event store by outcome (ok, conflict, error); _count counts them',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#eventsAppended = new Counter({
+      name: 'backplane_events_appended_total',
+      help: 'Events appended, by stream category (the aggregate: plan, credential, ...)',
+      labelNames: ['category'],
+      registers,
+    });
+    this.#subscriptions = new Gauge({ name: 'backplane_graphql_subscriptions_open', help: 'GraphQL subscriptions open now', registers });
+    this.#connections = new Gauge({ name: 'backplane_websocket_connections_open', help: 'WebSocket connections open now', registers });
+    this.#gitlabRequests = new Counter({
+      name: 'backplane_gitlab_requests_total',
+      help: 'HTTP requests to the GitLab API (each attempt) by credential login, endpoint class and status (or TIMEOUT, UNREACHABLE)',
+      labelNames: ['login', 'endpoint', 'status'],
+      registers,
+    });
+    this.#gitlabThrottled = new Counter({
+      name: 'backplane_gitlab_throttled_seconds_total',
+      help: "Time GitLab's rate limits (429) told each login to rest",
+      labelNames: ['login'],
+      registers,
+    });
+    this.#tasks = new Histogram({
+      name: 'backplane_task_duration_seconds',
+      help: 'Background tasks (plan_run, repository_sync, restore) ended in this process, by outcome; _count counts them',
+      labelNames: ['kind', 'outcome'],
+      buckets: TASK_BUCKETS,
+      registers,
+    });
+    this.#tasksRunning = new Gauge({ name: 'backplane_tasks_running', help: 'Background tasks running in this process', labelNames: ['kind'], registers });
+    // Both lag gauges are collected together at each scrape, from one look at each checkpoint.
+    const lags = () => this.#lags();
+    new Gauge({
+      name: 'backplane_projection_lag_events',
+      help: `Events in the log after a projection's checkpoint, counted up to ${LAG_COUNT_LIMIT}`,
+      labelNames: ['projection'],
+      registers,
+      async collect() {
+        setLags(this, await lags(), 'events');
+      },
+    });
+    new Gauge({
+      name: 'backplane_projection_lag_seconds',
+      help: 'How long the oldest event a projection has not applied has waited (0: caught up)',
+      labelNames: ['projection'],
+      registers,
+      async collect() {
+        setLags(this, await lags(), 'seconds');
+      },
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text, Prometheus' format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  operation(labels: OperationLabels, seconds: number): void {
+    this.#operations.observe({ ...labels }, seconds);
+  }
+
+  append(stream: string, events: number, outcome: 'ok' | 'conflict' | 'error', seconds: number): void {
+    this.#appends.observe({ outcome }, seconds);
+    if (outcome === 'ok') this.#eventsAppended.inc({ category: streamCategory(stream) }, events);
+  }
+
+  /** The projections whose lag is reported, looked up at each scrape (runners may change). */
+  watchProjections(source: () => { store: EventStore; runners: readonly ProjectionRunner[] }): void {
+    this.#projections = source;
+  }
+
+  subscriptionOpened(): void {
+    this.#subscriptions.inc();
+  }
+
+  subscriptionClosed(count = 1): void {
+    this.#subscriptions.dec(count);
+  }
+
+  connectionOpened(): void {
+    this.#connections.inc();
+  }
+
+  connectionClosed(): void {
+    this.#connections.dec();
+  }
+
+  /** The observer of one login's requests to GitLab. */
+  readonly gitlab = (login: string | null): RequestObserver => {
+    const who = this.#login(login);
+    return {
+      answered: ({ path, status }) => this.#gitlabRequests.inc({ login: who, endpoint: endpointClass(path), status: String(status) }),
+      unanswered: ({ path, failure }) => this.#gitlabRequests.inc({ login: who, endpoint: endpointClass(path), status: failure }),
+      throttled: (ms) => {
+        const now = this.#now();
+        const from = Math.max(now, this.#restUntil.get(who) ?? 0);
+        const until = now + ms;
+        if (until <= from) return;
+        this.#restUntil.set(who, until);
+        this.#gitlabThrottled.inc({ login: who }, (until - from) / 1000);
+      },
+    };
+  };
+
+  readonly jobs: JobObserver = {
+    started: (kind) => this.#tasksRunning.inc({ kind }),
+    ended: (kind, outcome: JobOutcome | 'error', seconds) => {
+      this.#tasksRunning.dec({ kind });
+      this.#tasks.observe({ kind, outcome }, seconds);
+    },
+  };
+
+  /** Each projection's lag; one reading serves the collections of one scrape, which prom-client runs at once. */
+  #lags(): Promise<Map<string, Lag> | null> {
+    this.#lagsInFlight ??= this.#readLags().finally(() => {
+      this.#lagsInFlight = null;
+    });
+    return this.#lagsInFlight;
+  }
+
+  async #readLags(): Promise<Map<string, Lag> | null> {
+    const source = this.#projections?.();
+    if (!source) return null;
+    const head = await source.store.headPosition();
+    const lags = new Map<string, Lag>();
+    for (const runner of source.runners) lags.set(runner.name, await projectionLag(source.store, runner, head, this.#now()));
+    return lags;
+  }
+
+  #login(login: string | null): string {
+    if (login === null || login === '') return 'unknown';
+    if (this.#logins.has(login)) return login;
+    if (this.#logins.size >= MAX_LOGINS) return 'other';
+    this.#logins.add(login);
+    return login;
+  }
+}
+
+/** The aggregate a stream belongs to: `<aggregate>-<id>` gives the aggregate, a bounded set. */
+export function streamCategory(stream: string): string {
+  const category = stream.split('-', 1)[0];
+  return /^[a-z][a-z_]{0,31}$/i.test(category) ? category : 'other';
+}
+
+interface Lag {
+  events: number;
+  seconds: number;
+}
+
+function setLags(gauge: Gauge<'projection'>, lags: Map<string, Lag> | null, unit: keyof Lag): void {
+  if (lags === null) return;
+  gauge.reset();
+  for (const [projection, lag] of lags) gauge.set({ projection }, lag[unit]);
+}
+
+/** Events after the checkpoint (up to LAG_COUNT_LIMIT), and the age of the first of them. */
+async function projectionLag(store: EventStore, runner: ProjectionRunner, head: string | null, now: number): Promise<Lag> {
+  if (head === null) return { events: 0, seconds: 0 };
+  const reached = (await runner.checkpoint())?.position ?? null;
+  if (reached !== null && store.comparePositions(reached, head) >= 0) return { events: 0, seconds: 0 };
+  const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: LAG_COUNT_LIMIT });
+  if (behind.length === 0) return { events: 0, seconds: 0 };
+  return { events: behind.length, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000) };
+}
