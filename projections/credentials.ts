@@ -5,7 +5,7 @@ import { actorJson, dataOf, eventContext } from './event-context';
 
 export const credentialsProjection: Projection = {
   name: 'credentials',
-  version: 2,
+  version: 3,
   tables: ['credentials'],
   schema: [
     `CREATE TABLE credentials (
@@ -20,6 +20,7 @@ export const credentialsProjection: Projection = {
        verification_failure text,
        verification_reason text,
        throttled_until timestamptz,
+       token_expiring_for date,
        added_at timestamptz NOT NULL,
        added_by jsonb NOT NULL,
        removed_at timestamptz)`,
@@ -69,6 +70,10 @@ export const credentialsProjection: Projection = {
             params: [credentialId, context.occurredAt, failure, reason],
           },
         ];
+      }
+      case 'CredentialExpiring': {
+        const { credentialId, expiresAt } = event.data;
+        return [{ sql: 'UPDATE credentials SET token_expiring_for = $2 WHERE id = $1', params: [credentialId, expiresAt] }];
       }
       case 'CredentialThrottled': {
         const { credentialId, until } = event.data;

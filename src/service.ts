@@ -6,6 +6,7 @@ import { ApiTokenDigests, newApiToken } from './auth/api-tokens';
 import { OAuthAuthorizations } from './auth/oauth-authorizations';
 import { openAuditDigests } from './app/audit-digests';
 import { startAuditDigestScheduler } from './app/audit-digests-schedule';
+import { startCredentialExpiryCheck } from './app/credential-expiry';
 import { DELIVERY_DEFAULTS, type DeliveriesSettings, startAuditDeliveries } from './app/audit-delivery/deliveries';
 import { DeliveryStates } from './app/audit-delivery/delivery-state';
 import { NOTIFICATION_DEFAULTS, type NotificationsSettings, startNotifications } from './app/notifications/notifications';
@@ -55,7 +56,7 @@ export interface ServiceOptions {
   settleTimeoutMs?: number;
   gitlab?: Partial<GitLabSettings & { gitTimeoutMs: number }>;
   work?: Partial<WorkSettings>;
-  /** What the sync and plan schedules take to be now. */
+  /** What the sync and plan schedules and the credential expiry check take to be now. */
   scheduleClock?: () => Date;
   /** How often work whose process is gone is looked for, and leftovers swept. */
   staleWork?: Partial<StaleWorkTimes>;
@@ -157,6 +158,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
+    const expiryCheck = startCredentialExpiryCheck(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
     const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
     const deliveries = startAuditDeliveries({ ...app, states: deliveryStates }, logger, { ...DELIVERY_DEFAULTS, ...options.auditDelivery });
     const notifying: NotificationsSettings = {
@@ -179,6 +181,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       metricsListener: listener,
       async close() {
         // Checks under way end before the database closes under them.
+        await expiryCheck.stop();
         await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop(), deliveries.stop(), notifications.stop()]);
         await running.close();
         await listener?.close();

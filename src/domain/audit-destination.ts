@@ -185,6 +185,7 @@ const EVENT_TYPES: Record<EveryEvent['type'], true> = {
   CredentialAdded: true,
   CredentialVerified: true,
   CredentialVerificationFailed: true,
+  CredentialExpiring: true,
   CredentialRemoved: true,
   DeviceRegistered: true,
   OrganizationAdded: true,

@@ -8,6 +8,8 @@ export type CredentialEvent =
   | { type: 'CredentialVerified'; data: VerifiedToken & { credentialId: string; organizationId: string } }
   /** GitLab refused the token when checked again, or answered 401 to it during a task. */
   | { type: 'CredentialVerificationFailed'; data: VerificationFailure & { credentialId: string; organizationId: string } }
+  /** The token entered its last EXPIRING_WITHIN_DAYS days: recorded once per credential and expiry date, by Backplane's scheduled look. */
+  | { type: 'CredentialExpiring'; data: { credentialId: string; organizationId: string; expiresAt: string } }
   | { type: 'CredentialRemoved'; data: { credentialId: string; organizationId: string } };
 
 export type CredentialCommand =
@@ -25,24 +27,34 @@ export type CredentialCommand =
       };
     }
   | { type: 'RecordCredentialVerification'; data: { credentialId: string; token: TokenCheck } }
+  /** Backplane looked at the credential's recorded expiry at `now`. */
+  | { type: 'RecordCredentialExpiring'; data: { credentialId: string; now: Date } }
   | { type: 'RemoveCredential'; data: { credentialId: string } };
 
 export interface CredentialState {
   status: 'none' | 'active' | 'removed';
   organizationId: string | null;
+  /** The token's expiry day as last recorded, and the failure of its last check, if it failed. */
+  expiresAt: string | null;
+  failure: string | null;
+  /** The expiry day a CredentialExpiring was recorded for. */
+  expiringFor: string | null;
 }
 
 export const credential: Decider<CredentialState, CredentialCommand, CredentialEvent> = {
-  initialState: () => ({ status: 'none', organizationId: null }),
+  initialState: () => ({ status: 'none', organizationId: null, expiresAt: null, failure: null, expiringFor: null }),
   evolve(state, event) {
     switch (event.type) {
       case 'CredentialAdded':
-        return { status: 'active', organizationId: event.data.organizationId };
+        return { ...state, status: 'active', organizationId: event.data.organizationId, expiresAt: event.data.access?.expiresAt ?? null };
       case 'CredentialRemoved':
         return { ...state, status: 'removed' };
       case 'CredentialVerified':
+        return { ...state, expiresAt: event.data.expiresAt, failure: null };
       case 'CredentialVerificationFailed':
-        return state;
+        return { ...state, failure: event.data.failure };
+      case 'CredentialExpiring':
+        return { ...state, expiringFor: event.data.expiresAt };
     }
   },
   decide(command, state) {
@@ -59,6 +71,15 @@ export const credential: Decider<CredentialState, CredentialCommand, CredentialE
         const organizationId = state.organizationId!;
         if (!token.ok) return [{ type: 'CredentialVerificationFailed', data: { credentialId, organizationId, failure: token.failure, reason: token.reason } }];
         return [{ type: 'CredentialVerified', data: { credentialId, organizationId, ...verifiedOrRefuse(token) } }];
+      }
+      case 'RecordCredentialExpiring': {
+        const { credentialId, now } = command.data;
+        if (state.status === 'none') throw new DomainError('NOT_FOUND', `no credential ${credentialId}`);
+        const { expiresAt } = state;
+        // Removed, or already told for this expiry day, or not (or no longer) in its last days: nothing to record.
+        if (state.status !== 'active' || expiresAt === null || state.expiringFor === expiresAt) return [];
+        if (credentialStatus({ removed: false, failure: state.failure, expiresAt, throttledUntil: null }, now) !== 'EXPIRING') return [];
+        return [{ type: 'CredentialExpiring', data: { credentialId, organizationId: state.organizationId!, expiresAt } }];
       }
       case 'RemoveCredential': {
         if (state.status !== 'active') throw new DomainError('NOT_FOUND', `no credential ${command.data.credentialId}`);
@@ -107,10 +128,11 @@ export const EXPIRING_WITHIN_DAYS = 14;
 /**
  * A credential's status from what is recorded of it: removed; REVOKED when GitLab refused the
  * token (401) since it was last verified; EXPIRED past its expiry day; THROTTLED while cooling
- * down; EXPIRING within 14 days of it; else ACTIVE.
+ * down; EXPIRING within 14 days of it, or once CredentialExpiring is recorded for its expiry day
+ * (`expiringRecorded`: by a clock that may run ahead of this one); else ACTIVE.
  */
 export function credentialStatus(
-  facts: { removed: boolean; failure: string | null; expiresAt: string | null; throttledUntil: Date | null },
+  facts: { removed: boolean; failure: string | null; expiresAt: string | null; throttledUntil: Date | null; expiringRecorded?: boolean },
   now: Date,
 ): CredentialStatus {
   if (facts.removed) return 'REMOVED';
@@ -119,5 +141,6 @@ export function credentialStatus(
   if (facts.failure === 'EXPIRED' || (facts.expiresAt !== null && facts.expiresAt <= today)) return 'EXPIRED';
   if (facts.throttledUntil !== null && facts.throttledUntil.getTime() > now.getTime()) return 'THROTTLED';
   if (facts.expiresAt !== null && Date.parse(facts.expiresAt) - now.getTime() < EXPIRING_WITHIN_DAYS * 86_400_000) return 'EXPIRING';
+  if (facts.expiringRecorded === true) return 'EXPIRING';
   return 'ACTIVE';
 }

@@ -98,6 +98,7 @@ interface CredentialRow {
   added_by: unknown;
   removed_at: unknown;
   throttled_until: unknown;
+  token_expiring_for: unknown;
 }
 
 const CREDENTIAL_SELECT = `SELECT c.*, p.fingerprint FROM credentials c
@@ -115,6 +116,7 @@ function credentialView(row: CredentialRow & TokenColumns): CredentialView {
     removedAt: asOptionalDate(row.removed_at),
     token: tokenView(row),
     throttledUntil: asOptionalDate(row.throttled_until),
+    expiringRecordedFor: asDay(row.token_expiring_for),
   };
 }
 

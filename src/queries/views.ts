@@ -80,6 +80,8 @@ export interface CredentialView {
   removedAt: Date | null;
   token: TokenView;
   throttledUntil: Date | null;
+  /** The expiry day a CredentialExpiring was recorded for, if any. */
+  expiringRecordedFor: string | null;
 }
 
 export interface PlanView {

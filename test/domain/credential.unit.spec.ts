@@ -189,6 +189,84 @@ describe('credential', () => {
     });
   });
 
+  describe('RecordCredentialExpiring', () => {
+    // The token expires on 2027-06-30 (midnight UTC): its last 14 days start just after 2027-06-16 at midnight.
+    const look = (now: string): CredentialCommand => ({ type: 'RecordCredentialExpiring', data: { credentialId: 'c1', now: new Date(now) } });
+    const expiring = (expiresAt = '2027-06-30'): CredentialEvent => ({
+      type: 'CredentialExpiring',
+      data: { credentialId: 'c1', organizationId: 'o1', expiresAt },
+    });
+    const verified = (expiresAt: string | null): CredentialEvent => ({
+      type: 'CredentialVerified',
+      data: { credentialId: 'c1', organizationId: 'o1', ...recordedToken, expiresAt },
+    });
+    const failed = (failure: string): CredentialEvent => ({
+      type: 'CredentialVerificationFailed',
+      data: { credentialId: 'c1', organizationId: 'o1', failure, reason: 'r' },
+    });
+
+    it('records a token that entered its last 14 days, with its expiry day', () => {
+      spec.given([added]).when(look('2027-06-16T00:00:01Z')).then([expiring()]);
+      spec.given([added]).when(look('2027-06-29T23:00:00Z')).then([expiring()]);
+    });
+
+    it('records nothing before the last 14 days, nor for a token that never expires', () => {
+      spec.given([added]).when(look('2027-06-16T00:00:00Z')).then([]);
+      spec
+        .given([added, verified(null)])
+        .when(look('2027-06-20T00:00:00Z'))
+        .then([]);
+    });
+
+    it('records it once per expiry day: again only for a new token entering its own last days', () => {
+      spec.given([added, expiring()]).when(look('2027-06-20T00:00:00Z')).then([]);
+      spec
+        .given([added, expiring(), verified('2027-06-30')])
+        .when(look('2027-06-21T00:00:00Z'))
+        .then([]);
+      spec
+        .given([added, expiring(), verified('2027-12-31')])
+        .when(look('2027-06-21T00:00:00Z'))
+        .then([]);
+      spec
+        .given([added, expiring(), verified('2027-12-31')])
+        .when(look('2027-12-20T00:00:00Z'))
+        .then([expiring('2027-12-31')]);
+    });
+
+    it('records nothing for a token expired, revoked or refused as expired, and again once GitLab accepts a token', () => {
+      spec.given([added]).when(look('2027-06-30T00:00:00Z')).then([]);
+      spec
+        .given([added, failed('REVOKED')])
+        .when(look('2027-06-20T00:00:00Z'))
+        .then([]);
+      spec
+        .given([added, failed('INVALID_TOKEN')])
+        .when(look('2027-06-20T00:00:00Z'))
+        .then([]);
+      spec
+        .given([added, failed('EXPIRED')])
+        .when(look('2027-06-20T00:00:00Z'))
+        .then([]);
+      spec
+        .given([added, failed('UNREACHABLE')])
+        .when(look('2027-06-20T00:00:00Z'))
+        .then([expiring()]);
+      spec
+        .given([added, failed('REVOKED'), verified('2027-06-30')])
+        .when(look('2027-06-20T00:00:00Z'))
+        .then([expiring()]);
+    });
+
+    it('records nothing for a removed credential, and refuses an unknown one', () => {
+      spec.given([added, removed]).when(look('2027-06-20T00:00:00Z')).then([]);
+      spec
+        .given([])
+        .when(look('2027-06-20T00:00:00Z'))
+        .thenRefuses('NOT_FOUND', /no credential c1/);
+    });
+  });
+
   describe('RemoveCredential', () => {
     it('removes an active credential, naming its organization', () => {
       spec.given([added]).when(remove).then([removed]);
@@ -230,6 +308,7 @@ describe('credential', () => {
       [`a token expiring within ${EXPIRING_WITHIN_DAYS} days`, { expiresAt: '2026-03-24' }, 'EXPIRING'],
       [`a token expiring in more than ${EXPIRING_WITHIN_DAYS} days`, { expiresAt: '2026-03-25' }, 'ACTIVE'],
       ['a failure that does not speak of the token', { failure: 'UNREACHABLE' }, 'ACTIVE'],
+      ['a token recorded as expiring by a clock ahead of this one', { expiringRecorded: true }, 'EXPIRING'],
     ])('is %s → %s', (_case, overrides, status) => {
       expect(credentialStatus(facts(overrides), now)).toBe(status);
     });
@@ -241,6 +320,8 @@ describe('credential', () => {
       ['REVOKED over THROTTLED', { failure: 'REVOKED', throttledUntil: new Date('2026-03-10T13:00:00Z') }, 'REVOKED'],
       ['EXPIRED over THROTTLED', { expiresAt: '2026-03-01', throttledUntil: new Date('2026-03-10T13:00:00Z') }, 'EXPIRED'],
       ['THROTTLED over EXPIRING', { expiresAt: '2026-03-12', throttledUntil: new Date('2026-03-10T13:00:00Z') }, 'THROTTLED'],
+      ['EXPIRED over a recorded EXPIRING', { expiresAt: '2026-03-01', expiringRecorded: true }, 'EXPIRED'],
+      ['REVOKED over a recorded EXPIRING', { failure: 'REVOKED', expiringRecorded: true }, 'REVOKED'],
     ])('puts %s', (_case, overrides, status) => {
       expect(credentialStatus(facts(overrides), now)).toBe(status);
     });

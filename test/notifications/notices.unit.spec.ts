@@ -54,12 +54,15 @@ describe('what needs a person, read from an event', () => {
     expect(noticeOf(failed('INSUFFICIENT_SCOPE'), settings)?.kind).toBe('VERIFICATION_FAILED');
   });
 
-  it('a credential whose token expires within 14 days of its verification, and not one with longer to go', () => {
-    const verified = (expiresAt: string | null) =>
-      event('CredentialVerified', { credentialId: 'c1', organizationId: 'org-1', scopes: ['api'], expiresAt, gitlabUserId: 7 });
-    expect(noticeOf(verified('2026-03-10'), settings)).toMatchObject({ kind: 'CREDENTIAL_EXPIRING', fields: { credentialId: 'c1', expiresAt: '2026-03-10' } });
-    expect(noticeOf(verified('2026-04-30'), settings)).toBeNull();
-    expect(noticeOf(verified(null), settings)).toBeNull();
+  it('a credential whose token entered its last days, from CredentialExpiring alone: a verification that sees the date tells nothing more', () => {
+    const expiring = event('CredentialExpiring', { credentialId: 'c1', organizationId: 'org-1', expiresAt: '2026-03-10' });
+    expect(noticeOf(expiring, settings)).toEqual({
+      kind: 'CREDENTIAL_EXPIRING',
+      text: 'The token of credential c1 expires on 2026-03-10: make a new one',
+      fields: { credentialId: 'c1', organizationId: 'org-1', expiresAt: '2026-03-10' },
+    });
+    const verified = event('CredentialVerified', { credentialId: 'c1', organizationId: 'org-1', scopes: ['api'], expiresAt: '2026-03-10', gitlabUserId: 7 });
+    expect(noticeOf(verified, settings)).toBeNull();
     const added = event('CredentialAdded', {
       credentialId: 'c2',
       organizationId: 'org-1',
@@ -67,7 +70,7 @@ describe('what needs a person, read from an event', () => {
       passwordId: 'p1',
       access: { scopes: ['api'], expiresAt: '2026-03-02', gitlabUserId: 8 },
     });
-    expect(noticeOf(added, settings)).toMatchObject({ kind: 'CREDENTIAL_EXPIRING', fields: { credentialId: 'c2' } });
+    expect(noticeOf(added, settings)).toBeNull();
   });
 
   it("an organization's main token refused, a failed verification, a failed sync, and a damaged snapshot", () => {
@@ -116,7 +119,7 @@ describe('what needs a person, read from an event', () => {
       event('BackupTaskFailed', { ...ref, ...summary, repositoriesFailed: 0, reason: 'r' }),
       event('BackupTaskCompleted', { ...ref, ...summary, repositoriesFailed: 1 }),
       event('BackupTaskThrottled', { ...ref, from: '2026-03-01T10:00:00.000Z', until: '2026-03-01T11:00:00.000Z' }),
-      event('CredentialVerified', { credentialId: 'c1', organizationId: 'o', scopes: [], expiresAt: '2026-03-02', gitlabUserId: 1 }),
+      event('CredentialExpiring', { credentialId: 'c1', organizationId: 'o', expiresAt: '2026-03-02' }),
       event('CredentialVerificationFailed', { credentialId: 'c1', organizationId: 'o', failure: 'REVOKED', reason: 'r' }),
       event('GitLabVerificationFailed', {
         attemptId: 'a',

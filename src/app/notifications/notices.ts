@@ -1,4 +1,3 @@
-import { EXPIRING_WITHIN_DAYS } from '../../domain/credential';
 import type { NotificationKind } from '../../domain/notification-channel';
 import type { RecordedEvent } from '../../eventstore/types';
 
@@ -31,8 +30,7 @@ export const NOTICE_EVENT_TYPES = [
   'BackupTaskCompleted',
   'BackupTaskThrottled',
   'CredentialVerificationFailed',
-  'CredentialAdded',
-  'CredentialVerified',
+  'CredentialExpiring',
   'OrganizationVerificationFailed',
   'GitLabVerificationFailed',
   'RepositoryListSyncFailed',
@@ -44,8 +42,9 @@ const REVOKED = new Set(['INVALID_TOKEN', 'REVOKED']);
 
 /**
  * Whether an event needs a person, and what to tell them: read from the log alone, as recorded,
- * so every process reaches the same answer for the same event. A credential's expiry is judged
- * against the time the event was recorded.
+ * so every process reaches the same answer for the same event. A token in its last days is told
+ * from CredentialExpiring, which is recorded once per credential and expiry day (not from each
+ * verification that sees the date).
  */
 export function noticeOf(event: RecordedEvent, settings: NoticeSettings): Notice | null {
   const data = (event.data ?? {}) as Data;
@@ -81,17 +80,12 @@ export function noticeOf(event: RecordedEvent, settings: NoticeSettings): Notice
         fields: pick(data, ['credentialId', 'organizationId', 'failure', 'reason']),
       };
     }
-    case 'CredentialAdded':
-    case 'CredentialVerified': {
-      const access = (event.type === 'CredentialAdded' ? data.access : data) as Data | null;
-      const expiresAt = str(access?.expiresAt);
-      if (expiresAt === '' || Date.parse(expiresAt) - event.recordedAt.getTime() >= EXPIRING_WITHIN_DAYS * 86_400_000) return null;
+    case 'CredentialExpiring':
       return {
         kind: 'CREDENTIAL_EXPIRING',
-        text: `The token of credential ${str(data.credentialId)} expires on ${expiresAt}: make a new one`,
-        fields: { ...pick(data, ['credentialId', 'organizationId']), expiresAt },
+        text: `The token of credential ${str(data.credentialId)} expires on ${str(data.expiresAt)}: make a new one`,
+        fields: pick(data, ['credentialId', 'organizationId', 'expiresAt']),
       };
-    }
     case 'OrganizationVerificationFailed':
       return {
         kind: REVOKED.has(str(data.failure)) ? 'CREDENTIAL_REVOKED' : 'VERIFICATION_FAILED',

@@ -19,7 +19,9 @@ registerEnumType(NotificationKind, {
     TASK_FAILED: { description: 'A backup task failed (BackupTaskFailed).' },
     TASK_WARNINGS: { description: 'A backup task finished with repositories that failed.' },
     TASK_THROTTLED: { description: "GitLab's rate limits hold a task for longer than BACKPLANE_NOTIFY_THROTTLED_MINUTES." },
-    CREDENTIAL_EXPIRING: { description: "A credential's token expires within 14 days of its verification, or has expired." },
+    CREDENTIAL_EXPIRING: {
+      description: "A credential's token entered its last 14 days (CredentialExpiring, once per credential and expiry day), or GitLab refused it as expired.",
+    },
     CREDENTIAL_REVOKED: { description: 'GitLab refused a token as revoked or invalid (a credential or an organization).' },
     VERIFICATION_FAILED: { description: 'GitLab refused a token for another reason, or on adding an organization or credential.' },
     SYNC_FAILED: { description: "An organization's repository list did not sync." },

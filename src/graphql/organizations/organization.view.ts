@@ -25,7 +25,13 @@ function statusOf(view: OrganizationView): OrganizationStatus {
 
 export function credentialOf(view: CredentialView): Credential {
   const status = credentialStatus(
-    { removed: view.removedAt !== null, failure: view.token.failure, expiresAt: view.token.expiresAt, throttledUntil: view.throttledUntil },
+    {
+      removed: view.removedAt !== null,
+      failure: view.token.failure,
+      expiresAt: view.token.expiresAt,
+      throttledUntil: view.throttledUntil,
+      expiringRecorded: view.expiringRecordedFor !== null && view.expiringRecordedFor === view.token.expiresAt,
+    },
     new Date(),
   );
   return { ...view, status: CredentialStatus[status] };
