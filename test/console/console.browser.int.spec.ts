@@ -223,4 +223,62 @@ describe('the console in Chromium', () => {
     expect(viewer.errors).toEqual([]);
     expect(auditor.errors).toEqual([]);
   });
+
+  /** Controls without an accessible name, as a screen reader would find them (labels, aria-label(ledby), text). */
+  const unnamed = (tab: Tab) =>
+    tab.page.evaluate(() =>
+      [...document.querySelectorAll('input, select, button, a[href]')]
+        .filter((element: any) => {
+          const labelled = element.labels?.length > 0 || element.getAttribute('aria-label') || element.getAttribute('aria-labelledby');
+          return !labelled && (element.textContent ?? '').trim() === '';
+        })
+        .map((element: any) => element.outerHTML.slice(0, 120)),
+    );
+
+  it('names every control, and the keyboard alone signs in, opens a page and flips a switch with a visible focus', async () => {
+    const api = service();
+    const tab = await openTab(chromium.browser, `${origin()}/`);
+    tabs.push(tab);
+    const page = tab.page;
+    await step(tab, 'keyboard', async () => {
+      // The token field has the focus on arrival: type, Enter.
+      await page.keyboard.type(api.rootToken);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('nav[aria-label="Main"]');
+      const { organizations } = await api.ok(api.rootToken, ops.organizations);
+      await visit(tab, `#/organizations/${organizations[0].id}`);
+      await page.waitForSelector(aria('Protect groups', 'switch'));
+      // Tab from the page's heading to the first switch: every stop on the way is visible and focusable.
+      let focused = '';
+      for (let presses = 0; presses < 40 && focused !== 'Protect groups'; presses++) {
+        await page.keyboard.press('Tab');
+        focused = await page.evaluate(() => {
+          const element = document.activeElement;
+          const label = element.getAttribute('aria-labelledby');
+          return label ? document.getElementById(label).textContent : (element.textContent as string);
+        });
+        expect(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle)).not.toBe('none');
+      }
+      expect(focused).toBe('Protect groups');
+      const before = await page.evaluate(() => document.activeElement.getAttribute('aria-checked'));
+      await page.keyboard.press('Space');
+      expect(await page.evaluate(() => document.activeElement.getAttribute('aria-checked'))).toBe(before === 'true' ? 'false' : 'true');
+    });
+    await step(tab, 'names', async () => {
+      expect(await unnamed(tab)).toEqual([]);
+      await visit(tab, '#/organizations/new');
+      await page.locator(aria('Register using login and password/token', 'switch')).click();
+      await page.locator(aria('Add password', 'button')).click();
+      await page.locator(aria('Change default device', 'button')).click();
+      expect(await unnamed(tab)).toEqual([]);
+      const { plans } = await api.ok(api.rootToken, ops.plans);
+      await visit(tab, `#/plans/${plans[0].id}`);
+      await page.locator(aria('Edit advanced settings', 'button')).click();
+      expect(await unnamed(tab)).toEqual([]);
+      await visit(tab, `#/audit/${plans[0].id}`);
+      await page.waitForSelector('[data-bar]');
+      expect(await unnamed(tab)).toEqual([]);
+    });
+    expect(tab.errors).toEqual([]);
+  });
 });
