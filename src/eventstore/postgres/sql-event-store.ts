@@ -406,7 +406,8 @@ export class SqlEventStore implements EventStore {
     return pollingSubscription(
       {
         get pollIntervalMs() {
-          return store.db.notifications?.listening ? store.fallbackPollMs : store.pollIntervalMs;
+          // Without notifications no other process writes here (PGlite): this process's own appends wake the readers.
+          return (store.db.notifications?.listening ?? true) ? store.fallbackPollMs : store.pollIntervalMs;
         },
         readPage: (after, maxCount) => this.readAll({ fromPosition: after, maxCount }),
         resolveStart: (from) => this.resolveStart(from),
