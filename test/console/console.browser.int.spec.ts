@@ -194,6 +194,41 @@ describe('the console in Chromium', () => {
     });
   });
 
+  it('verifies a credential again, removes one, and the timeline follows a change made elsewhere as it happens', async () => {
+    const api = service();
+    const { organizations } = await api.ok(api.rootToken, ops.organizations);
+    const { plans } = await api.ok(api.rootToken, ops.plans);
+    const tab = await signedIn(api.rootToken);
+    const page = tab.page;
+    page.on('dialog', (dialog) => void dialog.accept());
+    await step(tab, 'verify and remove', async () => {
+      await visit(tab, `#/organizations/${organizations[0].id}`);
+      await page.locator(aria('Verify again console-bot1', 'button')).click();
+      await page.waitForSelector('::-p-text(console-bot1: GitLab accepted the token.)');
+      await page.locator(aria('Remove console-bot2', 'button')).click();
+      await page.waitForSelector('::-p-text(console-bot2 removed.)');
+      expect(await page.$('tr[data-credential="console-bot2"]')).toBeNull();
+      const { credentials } = await api.ok(api.rootToken, ops.credentials, { organizationId: organizations[0].id });
+      expect(credentials.map((credential: { login: string }) => credential.login)).toEqual(['console-bot1']);
+    });
+    await step(tab, 'live timeline', async () => {
+      await visit(tab, `#/audit/${plans[0].id}`);
+      await page.waitForSelector('[data-lane="console-bot1"] [data-bar="enabled"]');
+      const bars = () => page.$$eval('[data-lane="console-bot1"] [data-bar="enabled"]', (found: any[]) => found.length);
+      const before = await bars();
+      const { plan } = await api.ok(api.rootToken, ops.plan, { id: plans[0].id });
+      const bot1 = plan.credentials.find((entry: any) => entry.credential.login === 'console-bot1');
+      expect(bot1.enabled).toBe(false);
+      await api.ok(api.rootToken, ops.togglePlanCredential, { planId: plan.id, credentialId: bot1.credential.id, enabled: true, v: plan.version });
+      await page.waitForFunction(
+        (count: number) => document.querySelectorAll('[data-lane="console-bot1"] [data-bar="enabled"]').length === count + 1,
+        {},
+        before,
+      );
+    });
+    expect(tab.errors).toEqual([]);
+  });
+
   it('shows a VIEWER no Audit page and no edit button, and an AUDITOR the audit but no edit button', async () => {
     const viewer = await signedIn(await tokenFor('VIEWER'));
     await step(viewer, 'viewer', async () => {
