@@ -10,8 +10,7 @@ export interface ExportEvidence {
 }
 
 export async function exportEvidence(deps: AppDeps, tenantId: string, range: { from?: Date; to?: Date }): Promise<ExportEvidence> {
-  // Read once: a bundle's files are generated twice (sized, then sent), and a digest made in
-  // between must not change what was sized.
+  // Read once, before the events: a digest made while they are read is not in the bundle.
   const [digests, keys] = await Promise.all([listDigests(deps, tenantId, range), signingKeysDocument(deps)]);
   return {
     digestsJsonl: digests.map((digest) => `${JSON.stringify({ payload: digest.payload, signature: digest.signature, keyId: digest.keyId })}\n`).join(''),

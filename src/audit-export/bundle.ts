@@ -1,28 +1,34 @@
-import { Readable } from 'node:stream';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Gzip } from 'node:zlib';
 import type { TarGzWriter } from '../archive/tar-gz';
 import type { ExportFilter } from './export-params';
 import { VERIFY_MD } from './verify-md';
 
-/** What a bundle holds; the generated files are made twice (sized, then sent) and must come out the same both times. */
+/** What a bundle holds. */
 export interface BundleParts {
   /** export.json: the tenant, the period and filters asked for, and whether the export is complete. */
   exportJson: string;
   /** keys.json: the document of /.well-known/backplane-audit-keys.json. */
   keysJson: string;
-  /** digests.jsonl: the digests are few (one a period) and read once, so that both passes see the same. */
+  /** digests.jsonl: the digests are few (one a period). */
   digestsJsonl: string;
-  /** events.jsonl, in chunks of whole lines. */
+  /** events.jsonl, in chunks of whole lines: read once. */
   eventLines(): AsyncIterable<string>;
+  /** Where events.jsonl is spooled while it is sized, in a folder of its own removed after; the system's temporary folder unless given. */
+  spoolDir?: string;
   /** The time the files are stamped with. */
   madeAt: Date;
 }
 
 /**
  * Writes the bundle's files into the archive. A tar header names its file's size before the
- * body, and events.jsonl can be larger than any memory: so each generated file is read once to
- * size it and once to send it, the same rows both times (the export's range is fixed when it
- * starts). The small files go first, flushed, so the client sees bytes at once.
+ * body, and events.jsonl can be larger than any memory: so it is read once into a file of its
+ * own (readable by this process's user only) to size it, then sent from that file and the file
+ * removed. The small files go first, flushed, so the client sees bytes at once.
  */
 export async function writeBundle(writer: TarGzWriter, parts: BundleParts, signal: AbortSignal): Promise<void> {
   await addText(writer, 'VERIFY.md', VERIFY_MD, parts.madeAt);
@@ -30,7 +36,7 @@ export async function writeBundle(writer: TarGzWriter, parts: BundleParts, signa
   await addText(writer, 'keys.json', parts.keysJson, parts.madeAt);
   await addText(writer, 'digests.jsonl', parts.digestsJsonl, parts.madeAt);
   (writer.output as Gzip).flush();
-  await addGenerated(writer, 'events.jsonl', () => parts.eventLines(), parts.madeAt, signal);
+  await addSpooled(writer, 'events.jsonl', parts.eventLines(), parts.madeAt, signal, parts.spoolDir ?? tmpdir());
   await writer.finish();
 }
 
@@ -39,14 +45,28 @@ function addText(writer: TarGzWriter, name: string, text: string, at: Date): Pro
   return writer.addFile(name, body, body.length, at);
 }
 
-async function addGenerated(writer: TarGzWriter, name: string, make: () => AsyncIterable<string>, at: Date, signal: AbortSignal): Promise<void> {
-  let size = 0;
-  for await (const chunk of make()) {
-    // A client that hung up stops the sizing pass too, not only the sending one.
-    signal.throwIfAborted();
-    size += Buffer.byteLength(chunk, 'utf8');
+async function addSpooled(writer: TarGzWriter, name: string, chunks: AsyncIterable<string>, at: Date, signal: AbortSignal, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const folder = await mkdtemp(join(dir, 'audit-export-'));
+  try {
+    const file = join(folder, name);
+    let size = 0;
+    // A client that hung up stops the spooling too, not only the sending.
+    await pipeline(
+      async function* () {
+        for await (const chunk of chunks) {
+          const bytes = Buffer.from(chunk, 'utf8');
+          size += bytes.length;
+          yield bytes;
+        }
+      },
+      createWriteStream(file, { flags: 'wx', mode: 0o600 }),
+      { signal },
+    );
+    await writer.addFile(name, createReadStream(file), size, at);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
   }
-  await writer.addFile(name, Readable.from(make(), { objectMode: false }), size, at);
 }
 
 /** export.json: what was asked for. Complete when only time narrowed it: then a stream's revisions in the bundle have no gap. */

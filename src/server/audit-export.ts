@@ -80,6 +80,7 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
               keysJson: evidence.keysJson,
               digestsJsonl: evidence.digestsJsonl,
               eventLines: () => exportLines(app, job),
+              spoolDir: app.backup.scratch,
               madeAt,
             },
             gone.signal,

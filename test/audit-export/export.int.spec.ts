@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle } from '../../src/audit-export/verify-bundle';
@@ -214,6 +214,12 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       const verify = execFileSync('tar', ['-xzOf', intact, 'VERIFY.md'], { encoding: 'utf8' });
       expect(verify).toContain('<previousHash>|<stream>|<revision>|<content hash>');
       expect(verify).toContain('openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in payload.txt -sigfile sig.bin');
+    });
+
+    it('leaves no spooled events behind in the data folder', async () => {
+      await bundle(auditor);
+      const left = existsSync(api.service.app.backup.scratch) ? readdirSync(api.service.app.backup.scratch) : [];
+      expect(left.filter((name) => name.startsWith('audit-export-'))).toEqual([]);
     });
 
     it('passes verify-export and the third-party verifier when untouched', async () => {
