@@ -1,6 +1,5 @@
 import { CSV_HEADER, csvRow } from '../audit-export/csv';
 import { exportLine, exportLineOfText } from '../audit-export/export-line';
-import { SqlEventStore } from '../eventstore/postgres/sql-event-store';
 import type { AuditQuery } from '../queries/audit';
 import { auditPlacePage, csvEventPage, type ExportRange, exportedEventPage, exportRange } from '../queries/audit-export';
 import { randomUUID } from 'node:crypto';
@@ -62,7 +61,7 @@ export async function startExport(deps: AppDeps, tenantId: string, query: AuditQ
 export async function* exportLines(deps: AppDeps, job: AuditExport): AsyncGenerator<string> {
   // Where the event log shares the read models' database, one query joins the audit rows to the
   // events as recorded; elsewhere (EventStoreDB) each event is read back from its stream.
-  const joined = deps.store instanceof SqlEventStore;
+  const joined = deps.store.sharesReadModelDatabase === true;
   let after = job.range.after;
   while (true) {
     const range = { after, upTo: job.range.upTo };

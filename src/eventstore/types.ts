@@ -124,5 +124,10 @@ export interface EventStore {
    * does (PostgreSQL and PGlite): lets verifyLog find a removed tail.
    */
   streamHeads?(): Promise<Map<string, StreamHead>>;
+  /**
+   * True where the events are rows of the read models' own database (PostgreSQL and PGlite): a
+   * query there may join the read models to the events as recorded instead of reading each back.
+   */
+  readonly sharesReadModelDatabase?: boolean;
   close(): Promise<void>;
 }

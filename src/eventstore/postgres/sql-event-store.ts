@@ -104,6 +104,7 @@ const VISIBLE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
 
 /** The event store on PostgreSQL: a server through node-postgres, or embedded PGlite. Same SQL on both. */
 export class SqlEventStore implements EventStore {
+  readonly sharesReadModelDatabase = true;
   private readonly appendListeners = new Set<(reach: Position | null) => void>();
   private readonly pollIntervalMs: number;
   private readonly fallbackPollMs: number;
