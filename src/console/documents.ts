@@ -10,6 +10,7 @@ export const docs = {
   me: 'query { me { id name role tenant { name } } }',
   organizations: `query { organizations { ${ORGANIZATION} credentials { id status } } }`,
   organization: `query($id: ID!) { organization(id: $id) { ${ORGANIZATION} credentials { ${CREDENTIAL} } } }`,
+  organizationStatus: 'query($id: ID!) { organization(id: $id) { id status } }',
   devices: 'query { devices { id name builtIn } }',
   passwords: 'query { passwords { id name fingerprint } }',
   storePassword: 'mutation($input: StorePasswordInput!) { storePassword(input: $input) { id name fingerprint } }',

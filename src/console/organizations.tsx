@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import { describeError, fieldErrors } from './api';
 import { docs, type Credential, type Device, type Organization } from './documents';
 import { Alert, describedBy, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
@@ -297,25 +297,66 @@ function AddOrganization() {
   );
 }
 
-/** The SSO path: GitLab's sign-in opens in a new tab, and its callback page sends the user back here. */
+/** How often the SSO page asks whether GitLab's sign-in has come back. */
+const AUTHORIZATION_POLL_MS = 1500;
+
+/**
+ * The SSO path: GitLab's sign-in opens in a new tab, whose callback page records the authorization;
+ * this page watches the organization's status and moves on once it is ACTIVE.
+ */
 function SignInToGitLab({ organization }: { organization: Organization }) {
+  const session = useSession();
+  const [status, setStatus] = useState(organization.status);
+  useEffect(() => {
+    if (status !== 'PENDING_AUTHORIZATION') return;
+    const timer = window.setInterval(async () => {
+      try {
+        const { organization: now } = await session.call<{ organization: { status: string } | null }>(docs.organizationStatus, { id: organization.id });
+        if (now) setStatus(now.status);
+      } catch {
+        // A missed poll is retried at the next tick.
+      }
+    }, AUTHORIZATION_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [session, organization.id, status]);
+
+  if (status === 'ACTIVE') {
+    return (
+      <>
+        <div className="page-head">
+          <h1>Signed in to GitLab</h1>
+        </div>
+        <Alert kind="success">
+          <strong>{organization.name}</strong> is authorized and active.
+        </Alert>
+        <div className="actions">
+          <a className="button primary" href={`#/organizations/${organization.id}`}>
+            Open {organization.name}
+          </a>
+          <a className="button" href="#/organizations">
+            Back to organizations
+          </a>
+        </div>
+      </>
+    );
+  }
   return (
     <>
       <div className="page-head">
         <h1>Sign in to GitLab</h1>
       </div>
       <p>
-        <strong>{organization.name}</strong> is added and waits for a GitLab sign-in. Open GitLab's sign-in page, approve Backplane, then come back here.
+        <strong>{organization.name}</strong> is added and waits for a GitLab sign-in. Open GitLab's sign-in page and approve Backplane: this page notices when
+        GitLab sends you back.
       </p>
       <div className="actions">
         <a className="button primary" href={organization.authorizationUrl ?? '#'} target="_blank" rel="noopener noreferrer">
           Open GitLab sign-in
         </a>
-        <a className="button" href={`#/organizations/${organization.id}`}>
-          I have signed in
-        </a>
       </div>
-      <p className="hint">The link is valid for 15 minutes and for one sign-in.</p>
+      <p className="hint" role="status">
+        Waiting for GitLab… The link is valid for 15 minutes and for one sign-in; the organization's page gives a new one.
+      </p>
     </>
   );
 }

@@ -1,5 +1,7 @@
 import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
 import { ops, secretValue } from '../support/scenario';
+import { startTestApi, testStorage } from '../support/api-server';
+import { GitLabDouble } from '../support/gitlab-double';
 import { useTestApi } from '../support/use-test-api';
 import { buildConsole, launchChromium, openTab, step, type Chromium, type Tab } from './chromium';
 
@@ -30,8 +32,8 @@ describe('the console in Chromium', () => {
 
   const origin = () => new URL(service().url).origin;
 
-  async function signedIn(token: string): Promise<Tab> {
-    const tab = await openTab(chromium.browser, `${origin()}/`);
+  async function signedIn(token: string, at = origin()): Promise<Tab> {
+    const tab = await openTab(chromium.browser, `${at}/`);
     tabs.push(tab);
     await tab.page.locator(aria('API token')).fill(token);
     await tab.page.locator(aria('Sign in', 'button')).click();
@@ -55,6 +57,18 @@ describe('the console in Chromium', () => {
     expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline');
     const asset = await fetch(`${origin()}/console/app.js`, { headers: { 'accept-encoding': 'br' } });
     expect(asset.headers.get('content-encoding')).toBe('br');
+
+    // A wrong token: the API's own refusal, and nothing kept.
+    const refused = await openTab(chromium.browser, `${origin()}/`);
+    tabs.push(refused);
+    const wrong = 'bpk_not-a-token-of-this-server';
+    const refusal = (await service().request(wrong, ops.me)).errors?.[0];
+    expect(refusal?.extensions?.code).toBe('UNAUTHENTICATED');
+    await refused.page.locator(aria('API token')).fill(wrong);
+    await refused.page.keyboard.press('Enter');
+    await refused.page.waitForFunction((message: string) => document.querySelector('[role="alert"]')?.textContent === message, {}, refusal!.message);
+    expect(await refused.page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(wrong);
+    expect(await refused.page.$('nav[aria-label="Main"]')).toBeNull();
 
     const tab = await signedIn(service().rootToken);
     expect(await navLinks(tab)).toEqual(['Organizations', 'Plans', 'Audit']);
@@ -227,6 +241,49 @@ describe('the console in Chromium', () => {
       );
     });
     expect(tab.errors).toEqual([]);
+  });
+
+  it('adds an organization by GitLab sign-in (SSO): GitLab opens in a new tab, and the console comes back to it once authorized', async () => {
+    const clientId = 'backplane-console-sso';
+    const clientSecret = secretValue('oauth-app');
+    const storage = await testStorage('pglite');
+    const gitlab = await GitLabDouble.start();
+    const sso = await startTestApi(storage, {
+      gitlab,
+      env: { BACKPLANE_GITLAB_OAUTH_CLIENT_ID: clientId, BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET: clientSecret, BACKPLANE_GITLAB_OAUTH_URL: gitlab.url },
+    });
+    try {
+      const at = new URL(sso.url).origin;
+      gitlab.addOAuthApplication(clientId, clientSecret, `${at}/oauth/gitlab/callback`);
+      gitlab.addUser('sso-admin');
+      gitlab.signInAs('sso-admin');
+      gitlab.addGroup('sso-group', { members: ['sso-admin'] });
+      const tab = await signedIn(sso.rootToken, at);
+      const page = tab.page;
+      await step(tab, 'sso', async () => {
+        await page.locator(aria('Add organization')).click();
+        await page.locator(aria('GitLab URL')).fill(gitlab.url);
+        await page.locator(aria('Organization (GitLab group path)')).fill('sso-group');
+        expect(await page.$eval(aria('Register using login and password/token', 'switch'), (element: any) => element.getAttribute('aria-checked'))).toBe(
+          'false',
+        );
+        await page.locator(aria('Proceed', 'button')).click();
+        await page.locator(aria('Open GitLab sign-in', 'link')).click();
+        // GitLab (the double, its user signed in) approves and sends the new tab back to Backplane's callback.
+        const callback = await tab.context.waitForTarget((target) => target.url().startsWith(`${at}/oauth/gitlab/callback`));
+        const gitlabTab = (await callback.page())!;
+        await gitlabTab.waitForFunction(() => document.querySelector('h1')?.textContent === 'Organization authorized');
+        await page.bringToFront();
+        await page.waitForSelector(aria('Signed in to GitLab', 'heading'));
+        const { organizations } = await sso.ok(sso.rootToken, 'query { organizations { name status login authMethod } }');
+        expect(organizations).toEqual([{ name: 'sso-group', status: 'ACTIVE', login: 'sso-admin', authMethod: 'SSO' }]);
+      });
+      expect(tab.errors).toEqual([]);
+    } finally {
+      await sso.close();
+      await gitlab.close();
+      await storage.dispose();
+    }
   });
 
   it('shows a VIEWER no Audit page and no edit button, and an AUDITOR the audit but no edit button', async () => {
