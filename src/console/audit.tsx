@@ -110,6 +110,8 @@ function PlanAudit({ planId }: { planId: string }) {
         <TimelineView timeline={timeline} logins={logins} at={at} />
       </Section>
       <AsOf planId={planId} onPick={setAt} />
+      <PlanEvents events={history.events} logins={logins} />
+      <VerifyLog />
     </>
   );
 }
@@ -243,6 +245,99 @@ function AsOf({ planId, onPick }: { planId: string; onPick(at: number | null): v
             ))}
           </tbody>
         </table>
+      ) : null}
+    </Section>
+  );
+}
+
+/** What an event did, in words: the switch or the credential it names, and to which value. */
+function summary(event: HistoryEvent, logins: Map<string, string>): string {
+  const data = event.data as { enabled?: boolean; credentialId?: string; name?: string };
+  const state = data.enabled ? 'on' : 'off';
+  switch (event.type) {
+    case 'PlanCreated':
+      return `plan "${data.name ?? ''}" created`;
+    case 'PlanAdditionalCredentialsSet':
+      return `Additional git credentials switched ${state}`;
+    case 'PlanCredentialToggled':
+      return `${logins.get(data.credentialId ?? '') ?? `credential ${(data.credentialId ?? '').slice(0, 8)}`} switched ${state}`;
+    case 'PlanDeleted':
+      return 'plan deleted';
+    default:
+      return event.type;
+  }
+}
+
+/** The plan's events as the log holds them, newest first, with the correlation id that ties one Save's changes together. */
+function PlanEvents({ events, logins }: { events: HistoryEvent[]; logins: Map<string, string> }) {
+  return (
+    <Section title="Events">
+      <table className="list" data-events>
+        <caption className="visually-hidden">The plan's credential events, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">Actor</th>
+            <th scope="col">What</th>
+            <th scope="col">Correlation id</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...events].reverse().map((event) => (
+            <tr key={event.id} data-event-type={event.type}>
+              <td>{when(event.occurredAt)}</td>
+              <td>{actorName(event.actor)}</td>
+              <td>{summary(event, logins)}</td>
+              <td>
+                <code>{event.correlationId ?? '—'}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Section>
+  );
+}
+
+interface Verification {
+  ok: boolean;
+  checked: number;
+  digestsChecked: number;
+  firstBrokenCursor: string | null;
+  firstBrokenDigest: string | null;
+  problem: string | null;
+}
+
+/** verifyAuditLog: every hash chain of the tenant's log recomputed, and the signed digests checked. */
+function VerifyLog() {
+  const session = useSession();
+  const [result, setResult] = useState<Verification | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  async function verify() {
+    setBusy(true);
+    try {
+      setResult((await session.call<{ verifyAuditLog: Verification }>(docs.verifyAuditLog)).verifyAuditLog);
+      setError(null);
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <Section title="Integrity of the log">
+      <p className="hint">Recomputes the hash chain of every event of the tenant and checks the signed digests.</p>
+      <button type="button" onClick={verify} disabled={busy}>
+        {busy ? 'Verifying…' : 'Verify the log'}
+      </button>
+      <Alert>{error ? describeError(error) : null}</Alert>
+      {result ? (
+        <Alert kind={result.ok ? 'success' : 'error'}>
+          {result.ok
+            ? `Intact: ${result.checked} events and ${result.digestsChecked} digests checked.`
+            : `Broken: ${result.problem ?? 'a check failed'}${result.firstBrokenCursor ? ` (first event at ${result.firstBrokenCursor})` : ''}${result.firstBrokenDigest ? ` (digest of ${result.firstBrokenDigest})` : ''}.`}
+        </Alert>
       ) : null}
     </Section>
   );

@@ -32,6 +32,7 @@ export const docs = {
     edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor } } }`,
   planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
     credential { id login } enabled effective enabledAt enabledBy { id name role } } }`,
+  verifyAuditLog: 'query { verifyAuditLog { ok checked digestsChecked firstBrokenCursor firstBrokenDigest problem } }',
   planEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor } }',
 };
 

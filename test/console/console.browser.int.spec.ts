@@ -183,6 +183,18 @@ describe('the console in Chromium', () => {
       expect(await text(tab, 'table[data-as-of] tr[data-credential="console-bot1"]')).toContain('YesYes');
       // The API answers with the credentials switched on at that instant: bot2 never was.
       expect(await page.$('table[data-as-of] tr[data-credential="console-bot2"]')).toBeNull();
+
+      // The event log: one Save's two changes under one correlation id, the same as the API's.
+      const rows = await page.$$eval('table[data-events] tbody tr', (found: any[]) =>
+        found.map((row) => [...row.querySelectorAll('td')].map((cell: any) => cell.textContent as string)),
+      );
+      expect(rows.map((cells) => cells[2])).toEqual(['console-bot1 switched on', 'Additional git credentials switched on', 'plan "console nightly" created']);
+      const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter: { planId, types: ['PlanCredentialToggled'] } });
+      expect(rows[0]![3]).toBe(auditLog.edges[0].node.correlationId);
+      expect(rows[1]![3]).toBe(rows[0]![3]);
+      expect(rows[0]![1]).toBe(`${me.name} (ADMIN)`);
+      await page.locator(aria('Verify the log', 'button')).click();
+      await page.waitForSelector('::-p-text(Intact:)');
     });
     expect(tab.errors).toEqual([]);
   });
