@@ -48,7 +48,11 @@ for (const database of testDatabases) {
       await append(credentialStream(credentialId), 'tenant-a', [added]);
       expect(switchedOnCredentials(await log.readPlan())).toEqual([credentialId]);
       await log.readCredentials([credentialId]);
-      expect(log.credential(credentialId)).toEqual({ state: { status: 'active', organizationId: 'o1' }, login: 'alice', passwordId: 'pw-1' });
+      expect(log.credential(credentialId)).toEqual({
+        state: { status: 'active', organizationId: 'o1', expiresAt: null, failure: null, expiringFor: null },
+        login: 'alice',
+        passwordId: 'pw-1',
+      });
 
       await append(planStream(planId), 'tenant-a', [toggled(false)]);
       await append(credentialStream(credentialId), 'tenant-a', [{ type: 'CredentialRemoved', data: { credentialId, organizationId: 'o1' } }]);
