@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config';
 import { startService, type Service } from '../src/service';
 import { GitLabDouble } from '../test/support/gitlab-double';
 import { graphql, median } from './client';
+import { setUp } from './plan-setup';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = 8;
@@ -33,49 +34,6 @@ const FULL: Plan = { rounds: 400, throughputMs: 5000 };
 const QUICK: Plan = { rounds: 60, throughputMs: 1000 };
 
 type Call = () => Promise<void>;
-
-/** An organization with two credentials and `plans` plans, as a client would set them up. */
-async function setUp(url: string, token: string, gitlab: GitLabDouble, plans: number): Promise<{ planIds: string[]; credentialId: string }> {
-  /** A password entry whose secret is a GitLab token of `login`, with the scopes a backup needs. */
-  const store = async (name: string, login: string) => {
-    const secret = `glpat-bench-${name}-${randomBytes(8).toString('hex')}`;
-    gitlab.addUser(login);
-    gitlab.addToken(login, { token: secret, scopes: ['read_api', 'read_repository'] });
-    return (await graphql(url, token, 'mutation($i: StorePasswordInput!) { storePassword(input: $i) { id } }', { i: { name, secret } })).storePassword.id;
-  };
-  const device = (await graphql(url, token, '{ devices { id } }')).devices[0].id;
-  gitlab.addGroup('bench');
-  gitlab.addGroup('bench/group');
-  const organization = (
-    await graphql(url, token, 'mutation($i: AddOrganizationInput!) { addOrganization(input: $i) { id } }', {
-      i: {
-        name: 'bench/group',
-        gitlabUrl: gitlab.url,
-        authMethod: 'TOKEN',
-        login: 'owner',
-        passwordId: await store('main', 'owner'),
-        repositoriesSync: { intervalMinutes: 60 },
-        defaultDeviceId: device,
-      },
-    })
-  ).addOrganization.id;
-  const credentialId = (
-    await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', {
-      i: { organizationId: organization, login: 'bot', passwordId: await store('bot', 'bot') },
-    })
-  ).addCredential.id;
-  const planIds: string[] = [];
-  for (let index = 0; index < plans; index++) {
-    const id = (
-      await graphql(url, token, 'mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }', {
-        i: { organizationId: organization, name: `plan ${index}` },
-      })
-    ).createPlan.id;
-    await graphql(url, token, 'mutation($p: ID!) { setPlanAdditionalCredentials(planId: $p, enabled: true) { id } }', { p: id });
-    planIds.push(id);
-  }
-  return { planIds, credentialId };
-}
 
 async function timed(call: Call): Promise<number> {
   const start = process.hrtime.bigint();

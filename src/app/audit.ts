@@ -1,4 +1,4 @@
-import type { EventStore } from '../eventstore/types';
+import type { EventStore, RecordedEvent } from '../eventstore/types';
 import { verifyLog } from '../eventstore/verify';
 import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
@@ -72,12 +72,46 @@ export function isCursor(deps: AppDeps, after: string): boolean {
   }
 }
 
+/**
+ * The tail hands the same event to every feed: each view is made once per event, not once per
+ * listener (views are read, never changed).
+ */
+const views = new WeakMap<RecordedEvent, AuditEventView>();
+const toggleViews = new WeakMap<RecordedEvent, PlanCredentialToggleView>();
+
+function viewOf(event: RecordedEvent): AuditEventView {
+  let view = views.get(event);
+  if (!view) {
+    view = auditEventOf(event);
+    views.set(event, view);
+  }
+  return view;
+}
+
+function toggleViewOf(event: RecordedEvent): PlanCredentialToggleView {
+  let toggle = toggleViews.get(event);
+  if (!toggle) {
+    const view = viewOf(event);
+    const data = view.data as { planId: string; credentialId: string; enabled: boolean };
+    toggle = {
+      cursor: view.cursor,
+      planId: data.planId,
+      credentialId: data.credentialId,
+      enabled: data.enabled,
+      actor: view.actor,
+      occurredAt: view.occurredAt,
+    };
+    toggleViews.set(event, toggle);
+  }
+  return toggle;
+}
+
 /** The tenant's history as it happens, from after `after` (the cursor of the last event seen, see isCursor) or from now. */
 export function auditFeed(deps: AppDeps, request: Request, filter: AuditQuery, after: string | null): AsyncIterableIterator<AuditEventView | FeedEndedError> {
   const tenantId = request.principal.tenantId;
   const from = after ?? 'end';
   return eventFeed(deps.store, { from, allowed: stillAllowed(deps, request.principal), who: whoOf(request.principal) }, (event) =>
-    matchesAudit(event, tenantId, filter) ? auditEventOf(event) : null,
+    matchesAudit(event, tenantId, filter) ? viewOf(event) : null,
   );
 }
 
@@ -95,9 +129,6 @@ export function planCredentialToggles(
   const tenantId = request.principal.tenantId;
   const filter = { eventTypes: ['PlanCredentialToggled'] };
   return eventFeed(deps.store, { from: 'end', filter, allowed: stillAllowed(deps, request.principal), who: whoOf(request.principal) }, (event) => {
-    if (!matchesAudit(event, tenantId, { planId: planId ?? undefined })) return null;
-    const view = auditEventOf(event);
-    const data = view.data as { planId: string; credentialId: string; enabled: boolean };
-    return { cursor: view.cursor, planId: data.planId, credentialId: data.credentialId, enabled: data.enabled, actor: view.actor, occurredAt: view.occurredAt };
+    return matchesAudit(event, tenantId, { planId: planId ?? undefined }) ? toggleViewOf(event) : null;
   });
 }
