@@ -4,7 +4,8 @@ const ORGANIZATION = `id name gitlabUrl authMethod login status version protectG
   repositoriesSync { times intervalMinutes } defaultDevice { id name } password { id name fingerprint }
   token { expiresAt failure problem verifiedAt }`;
 const PLAN = `id name version additionalCredentialsEnabled organization { id name }
-  credentials { credential { id login status } enabled effective enabledAt enabledBy { id name role } }`;
+  credentials { credential { id login status } enabled effective enabledAt enabledBy { id name role } }
+  backupSettings { storage { id name } schedule { times intervalMinutes } keepLast keepDaily keepWeekly keepMonthly nextRunAt }`;
 
 export const docs = {
   me: 'query { me { id name role tenant { name } } }',
@@ -28,6 +29,9 @@ export const docs = {
   createPlan: `mutation($input: CreatePlanInput!) { createPlan(input: $input) { ${PLAN} } }`,
   updatePlanCredentials: `mutation($planId: ID!, $input: UpdatePlanCredentialsInput!, $v: Int) {
     updatePlanCredentials(planId: $planId, input: $input, expectedVersion: $v) { ${PLAN} } }`,
+  storages: 'query { storages { id name kind isDefault } }',
+  updatePlanBackupSettings: `mutation($planId: ID!, $input: PlanBackupSettingsInput!, $v: Int) {
+    updatePlanBackupSettings(planId: $planId, input: $input, expectedVersion: $v) { ${PLAN} } }`,
   planHistory: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 500, after: $after) {
     edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor } } }`,
   planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
@@ -91,6 +95,17 @@ export interface Plan {
   additionalCredentialsEnabled: boolean;
   organization: { id: string; name: string };
   credentials: PlanCredential[];
+  backupSettings: BackupSettings;
+}
+
+export interface BackupSettings {
+  storage: { id: string; name: string };
+  schedule: { times: string[] | null; intervalMinutes: number | null } | null;
+  keepLast: number | null;
+  keepDaily: number | null;
+  keepWeekly: number | null;
+  keepMonthly: number | null;
+  nextRunAt: string | null;
 }
 
 export interface PasswordEntry {

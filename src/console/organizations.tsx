@@ -3,6 +3,7 @@ import { describeError, fieldErrors } from './api';
 import { docs, type Credential, type Device, type Organization } from './documents';
 import { Alert, describedBy, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
 import { PasswordPicker } from './passwords';
+import { ScheduleOptions, scheduleDraftOf, scheduleInput, type ScheduleDraft } from './schedule';
 import { go, useQuery, useSession } from './session';
 
 export function OrganizationsPage({ route }: { route: string[] }) {
@@ -57,77 +58,6 @@ function OrganizationList() {
         </table>
       ) : null}
     </>
-  );
-}
-
-/** "Repositories list sync options": set times of day (UTC), or an interval. */
-interface SyncDraft {
-  mode: 'times' | 'interval';
-  times: string;
-  intervalMinutes: string;
-}
-
-const syncDraftOf = (sync: Organization['repositoriesSync']): SyncDraft => ({
-  mode: sync.intervalMinutes ? 'interval' : 'times',
-  times: (sync.times ?? ['02:00']).join(', '),
-  intervalMinutes: String(sync.intervalMinutes ?? 60),
-});
-
-/** As the API takes it; what the user typed goes as is, so that the API's own message names what is wrong. */
-function syncInput(draft: SyncDraft) {
-  if (draft.mode === 'interval') return { intervalMinutes: Number(draft.intervalMinutes.trim()) };
-  return {
-    times: draft.times
-      .split(/[\s,]+/)
-      .map((time) => time.trim())
-      .filter(Boolean),
-  };
-}
-
-function SyncOptions({ draft, onChange, error, disabled }: { draft: SyncDraft; onChange(draft: SyncDraft): void; error?: string; disabled?: boolean }) {
-  const id = useId();
-  return (
-    <fieldset className="field" data-field="repositoriesSync" disabled={disabled}>
-      <legend>Repositories list sync options</legend>
-      <div className="radio">
-        <input type="radio" id={`${id}-times`} name={`${id}-mode`} checked={draft.mode === 'times'} onChange={() => onChange({ ...draft, mode: 'times' })} />
-        <label htmlFor={`${id}-times`}>At set times of day</label>
-      </div>
-      {draft.mode === 'times' ? (
-        <div className="nested">
-          <label htmlFor={`${id}-times-value`}>Times (HH:MM, UTC, separated by commas)</label>
-          <input
-            id={`${id}-times-value`}
-            value={draft.times}
-            onChange={(event) => onChange({ ...draft, times: event.target.value })}
-            {...describedBy(`${id}-sync`, error)}
-          />
-        </div>
-      ) : null}
-      <div className="radio">
-        <input
-          type="radio"
-          id={`${id}-interval`}
-          name={`${id}-mode`}
-          checked={draft.mode === 'interval'}
-          onChange={() => onChange({ ...draft, mode: 'interval' })}
-        />
-        <label htmlFor={`${id}-interval`}>At an interval</label>
-      </div>
-      {draft.mode === 'interval' ? (
-        <div className="nested">
-          <label htmlFor={`${id}-interval-value`}>Every (minutes, 15 to 1440)</label>
-          <input
-            id={`${id}-interval-value`}
-            inputMode="numeric"
-            value={draft.intervalMinutes}
-            onChange={(event) => onChange({ ...draft, intervalMinutes: event.target.value })}
-            {...describedBy(`${id}-sync`, error)}
-          />
-        </div>
-      ) : null}
-      <FieldError id={`${id}-sync`} message={error} />
-    </fieldset>
   );
 }
 
@@ -191,7 +121,7 @@ function AddOrganization() {
     autoAddNewRepositories: false,
     deviceId: '',
   });
-  const [sync, setSync] = useState<SyncDraft>(syncDraftOf({ times: ['02:00'], intervalMinutes: null }));
+  const [sync, setSync] = useState<ScheduleDraft>(scheduleDraftOf({ times: ['02:00'], intervalMinutes: null }));
   const [errors, setErrors] = useState<{ fields: Record<string, string>; rest?: string }>({ fields: {} });
   const [busy, setBusy] = useState(false);
   const [pending, setPending] = useState<Organization | null>(null);
@@ -210,7 +140,7 @@ function AddOrganization() {
         ...(form.withToken ? { login: form.login.trim(), passwordId: form.passwordId || null } : {}),
         protectGroups: form.protectGroups,
         autoAddNewRepositories: form.autoAddNewRepositories,
-        repositoriesSync: syncInput(sync),
+        repositoriesSync: scheduleInput(sync),
         defaultDeviceId: deviceId,
       };
       const { addOrganization } = await session.call<{ addOrganization: Organization }>(docs.addOrganization, { input });
@@ -278,7 +208,14 @@ function AddOrganization() {
           />
         </Section>
         <Section title="Repositories list sync options">
-          <SyncOptions draft={sync} onChange={setSync} error={errors.fields.repositoriesSync} />
+          <ScheduleOptions
+            legend="Repositories list sync options"
+            name="repositoriesSync"
+            maxMinutes={1440}
+            draft={sync}
+            onChange={setSync}
+            error={errors.fields.repositoriesSync}
+          />
         </Section>
         <Section title="Default device">
           <DefaultDevice value={deviceId} onChange={(id) => set({ deviceId: id })} error={errors.fields.defaultDeviceId} />
@@ -449,7 +386,7 @@ function MainLogin({ organization, reload }: { organization: Organization; reloa
 function OrganizationSettings({ organization, reload }: { organization: Organization; reload(): Promise<void> }) {
   const session = useSession();
   const [settings, setSettings] = useState({ protectGroups: organization.protectGroups, autoAddNewRepositories: organization.autoAddNewRepositories });
-  const [sync, setSync] = useState(syncDraftOf(organization.repositoriesSync));
+  const [sync, setSync] = useState(scheduleDraftOf(organization.repositoriesSync));
   const [deviceId, setDeviceId] = useState(organization.defaultDevice?.id ?? '');
   const [errors, setErrors] = useState<{ fields: Record<string, string>; rest?: string }>({ fields: {} });
   const [saved, setSaved] = useState(false);
@@ -462,7 +399,7 @@ function OrganizationSettings({ organization, reload }: { organization: Organiza
       if (deviceId && deviceId !== organization.defaultDevice?.id) await session.call(docs.changeDefaultDevice, { id: organization.id, deviceId });
       await session.call(docs.updateOrganizationSettings, {
         id: organization.id,
-        input: { ...settings, repositoriesSync: syncInput(sync) },
+        input: { ...settings, repositoriesSync: scheduleInput(sync) },
         v: deviceId !== organization.defaultDevice?.id ? null : organization.version,
       });
       setErrors({ fields: {} });
@@ -491,7 +428,15 @@ function OrganizationSettings({ organization, reload }: { organization: Organiza
           disabled={readOnly}
           onChange={(autoAddNewRepositories) => setSettings({ ...settings, autoAddNewRepositories })}
         />
-        <SyncOptions draft={sync} onChange={setSync} error={errors.fields.repositoriesSync} disabled={readOnly} />
+        <ScheduleOptions
+          legend="Repositories list sync options"
+          name="repositoriesSync"
+          maxMinutes={1440}
+          draft={sync}
+          onChange={setSync}
+          error={errors.fields.repositoriesSync}
+          disabled={readOnly}
+        />
         <DefaultDevice value={deviceId} onChange={setDeviceId} error={errors.fields.defaultDeviceId} disabled={readOnly} />
         <Alert>{errors.rest}</Alert>
         {saved ? <Alert kind="success">Settings saved.</Alert> : null}

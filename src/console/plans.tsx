@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, describeError, fieldErrors } from './api';
 import { docs, type Organization, type Plan } from './documents';
-import { Alert, FieldError, Section, StatusBadge, Switch, TextField } from './forms';
+import { Alert, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
+import { ScheduleOptions, scheduleDraftOf, scheduleInput } from './schedule';
 import { go, useQuery, useSession } from './session';
 
 export function PlansPage({ route }: { route: string[] }) {
@@ -245,7 +246,100 @@ function EditPlan({ id }: { id: string }) {
           </div>
         ) : null}
       </form>
+      <BackupSettingsForm plan={plan} reload={query.reload} />
     </>
+  );
+}
+
+const RETENTION = [
+  { name: 'keepLast', label: 'Keep the newest snapshots of each repository' },
+  { name: 'keepDaily', label: 'Keep one a day, for days' },
+  { name: 'keepWeekly', label: 'Keep one a week, for weeks' },
+  { name: 'keepMonthly', label: 'Keep one a month, for months' },
+] as const;
+
+/** Storage, schedule and retention, saved together by updatePlanBackupSettings (a field left empty takes its default). */
+function BackupSettingsForm({ plan, reload }: { plan: Plan; reload(): Promise<void> }) {
+  const session = useSession();
+  const storages = useQuery<{ storages: { id: string; name: string; kind: string; isDefault: boolean }[] }>(docs.storages);
+  const settings = plan.backupSettings;
+  const [storageId, setStorageId] = useState(settings.storage.id);
+  const [schedule, setSchedule] = useState(scheduleDraftOf(settings.schedule));
+  const [keep, setKeep] = useState<Record<string, string>>(() =>
+    Object.fromEntries(RETENTION.map(({ name }) => [name, settings[name] === null ? '' : String(settings[name])])),
+  );
+  const [errors, setErrors] = useState<{ fields: Record<string, string>; rest?: string }>({ fields: {} });
+  const [saved, setSaved] = useState(false);
+  const readOnly = !session.canEdit;
+
+  async function save(event: FormEvent) {
+    event.preventDefault();
+    setSaved(false);
+    const retention = Object.fromEntries(RETENTION.map(({ name }) => [name, keep[name]!.trim() === '' ? null : Number(keep[name]!.trim())]));
+    try {
+      await session.call(docs.updatePlanBackupSettings, {
+        planId: plan.id,
+        input: { storageId, schedule: scheduleInput(schedule), ...retention },
+        v: plan.version,
+      });
+      setErrors({ fields: {} });
+      setSaved(true);
+      await reload();
+    } catch (failure) {
+      const found = fieldErrors(failure, ['storageId', 'schedule', ...RETENTION.map(({ name }) => name)]);
+      setErrors(found.rest ? { ...found, rest: describeError(failure) } : found);
+    }
+  }
+
+  return (
+    <form className="form" onSubmit={save} noValidate aria-label="Backup settings">
+      <Section title="Backup settings">
+        <div className="field" data-field="storageId">
+          <label htmlFor="plan-storage">Storage</label>
+          <select id="plan-storage" value={storageId} disabled={readOnly} onChange={(event) => setStorageId(event.target.value)}>
+            {(storages.data?.storages ?? [settings.storage]).map((storage) => (
+              <option key={storage.id} value={storage.id}>
+                {storage.name}
+              </option>
+            ))}
+          </select>
+          <FieldError id="plan-storage" message={errors.fields.storageId} />
+        </div>
+        <ScheduleOptions
+          legend="Schedule"
+          name="schedule"
+          maxMinutes={10080}
+          noneLabel="Only when run by hand"
+          draft={schedule}
+          onChange={setSchedule}
+          error={errors.fields.schedule}
+          disabled={readOnly}
+        />
+        {settings.nextRunAt ? <p className="hint">Next run: {when(settings.nextRunAt)}</p> : null}
+        <fieldset className="field" disabled={readOnly}>
+          <legend>Retention (empty: no limit by that rule)</legend>
+          {RETENTION.map(({ name, label }) => (
+            <TextField
+              key={name}
+              label={label}
+              name={name}
+              value={keep[name]!}
+              onChange={(value) => setKeep({ ...keep, [name]: value })}
+              error={errors.fields[name]}
+            />
+          ))}
+        </fieldset>
+        <Alert>{errors.rest}</Alert>
+        {saved ? <Alert kind="success">Backup settings saved.</Alert> : null}
+        {readOnly ? null : (
+          <div className="actions">
+            <button type="submit" className="primary">
+              Save backup settings
+            </button>
+          </div>
+        )}
+      </Section>
+    </form>
   );
 }
 

@@ -255,6 +255,36 @@ describe('the console in Chromium', () => {
     expect(tab.errors).toEqual([]);
   });
 
+  it("saves a plan's storage, schedule and retention, with the API's refusal next to the schedule", async () => {
+    const api = service();
+    const { plans } = await api.ok(api.rootToken, ops.plans);
+    const tab = await signedIn(api.rootToken);
+    const page = tab.page;
+    await step(tab, 'backup settings', async () => {
+      await visit(tab, `#/plans/${plans[0].id}`);
+      const form = 'form[aria-label="Backup settings"]';
+      await page.locator(`${form} ${aria('At an interval', 'radio')}`).click();
+      await page.locator(`${form} ${aria('Every (minutes, 15 to 10080)')}`).fill('5');
+      await page.locator(aria('Save backup settings', 'button')).click();
+      await page.waitForSelector('[data-field="schedule"] [data-field-error]');
+      expect(await text(tab, '[data-field="schedule"] [data-field-error]')).toMatch(/intervalMinutes/);
+      await page.locator(`${form} ${aria('At set times of day', 'radio')}`).click();
+      await page.locator(`${form} ${aria('Times (HH:MM, UTC, separated by commas)')}`).fill('03:00, 15:30');
+      await page.locator(aria('Keep the newest snapshots of each repository')).fill('5');
+      await page.locator(aria('Save backup settings', 'button')).click();
+      await page.waitForSelector('::-p-text(Backup settings saved.)');
+      const { plan } = await api.ok(
+        api.rootToken,
+        'query($id: ID!) { plan(id: $id) { backupSettings { schedule { times intervalMinutes } keepLast keepDaily } } }',
+        {
+          id: plans[0].id,
+        },
+      );
+      expect(plan.backupSettings).toEqual({ schedule: { times: ['03:00', '15:30'], intervalMinutes: null }, keepLast: 5, keepDaily: null });
+    });
+    expect(tab.errors).toEqual([]);
+  });
+
   it('adds an organization by GitLab sign-in (SSO): GitLab opens in a new tab, and the console comes back to it once authorized', async () => {
     const clientId = 'backplane-console-sso';
     const clientSecret = secretValue('oauth-app');
