@@ -1,8 +1,37 @@
 import { PGlite } from '@electric-sql/pglite';
+import { execFile } from 'node:child_process';
+import { existsSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { KeyedMutex } from './keyed-mutex';
 import type { HeldLock, SqlDatabase, SqlExecutor } from './database';
 import { lockFolder, type FolderLock } from './folder-lock';
+
+/**
+ * PostgreSQL's defaults are sized for a server of its own: 128 MB of shared buffers take that
+ * much of this process once touched. Backplane's working set is small, and the operating system's
+ * page cache still holds the files, so a small pool keeps the process light at little cost.
+ */
+const MEMORY_SETTINGS = ['-c', 'shared_buffers=32MB', '-c', 'max_connections=4', '-c', 'temp_buffers=2MB'];
+
+function pgliteOptions(): { startParams: string[] } {
+  return { startParams: [...PGlite.defaultStartParams, ...MEMORY_SETTINGS] };
+}
+
+/**
+ * Creates the cluster in a process of its own. initdb runs in a second WebAssembly instance whose
+ * memory, about 500 MB, this process would keep long after; the child gives it back when it exits.
+ * It builds beside the folder and the folder is renamed once complete, so a creation cut short
+ * leaves nothing that looks like a cluster.
+ */
+async function createCluster(pgdata: string): Promise<void> {
+  const building = `${pgdata}.creating`;
+  rmSync(building, { recursive: true, force: true });
+  const script = `const { PGlite } = require(${JSON.stringify(require.resolve('@electric-sql/pglite'))});
+    PGlite.create(process.argv[1]).then((db) => db.close());`;
+  await promisify(execFile)(process.execPath, ['-e', script, building], { env: {} });
+  renameSync(building, pgdata);
+}
 
 /**
  * Embedded PostgreSQL (PGlite, WebAssembly) in this process. A folder serves one process
@@ -22,10 +51,12 @@ export class PgliteDatabase implements SqlDatabase {
    * start from a copy made by dump(), which is much faster than creating a database cluster.
    */
   static async open(folder?: string, options: { from?: Blob } = {}): Promise<PgliteDatabase> {
-    if (folder === undefined) return new PgliteDatabase(await PGlite.create({ loadDataDir: options.from }), undefined);
+    if (folder === undefined) return new PgliteDatabase(await PGlite.create({ loadDataDir: options.from, ...pgliteOptions() }), undefined);
     const folderLock = lockFolder(folder);
     try {
-      return new PgliteDatabase(await PGlite.create(join(folder, 'pgdata')), folderLock);
+      const pgdata = join(folder, 'pgdata');
+      if (!existsSync(join(pgdata, 'PG_VERSION'))) await createCluster(pgdata);
+      return new PgliteDatabase(await PGlite.create(pgdata, pgliteOptions()), folderLock);
     } catch (error) {
       folderLock.release();
       throw error;
@@ -46,7 +77,11 @@ export class PgliteDatabase implements SqlDatabase {
   }
 
   // PGlite runs one statement at a time and holds other callers while a transaction is open.
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  // It runs on this thread, and its promises settle without a turn of the event loop: a run of
+  // transactions (a projection catching up) would hold requests and timers until it ends, so each
+  // lets them in first.
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     return this.db.transaction((tx) => fn({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows }));
   }
 
