@@ -49,6 +49,7 @@ export type SystemCode =
   | 'SECRET_UNAVAILABLE'
   | 'STORAGE_UNAVAILABLE'
   | 'SNAPSHOT_DAMAGED'
+  | 'UNAVAILABLE'
   | 'SUBSCRIPTION_TOO_SLOW';
 
 /**

@@ -24,6 +24,7 @@ import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
+import { ReadModelProgress, refusingWhileCatchingUp } from './core/read-model-progress';
 import type { Position } from './eventstore/types';
 import { backplaneSchema } from './graphql/schema';
 import { loadMasterKey } from './secrets/master-key';
@@ -32,7 +33,10 @@ import { startServer, type RunningServer } from './server/http-server';
 import { Metrics } from './metrics/metrics';
 import { startMetricsListener, type MetricsListener } from './server/metrics-route';
 
-/** How far behind the log's head a read model may be and still serve (ms). */
+/**
+ * How far behind the log's head a read model may be and still serve (ms); also how long start-up
+ * gives one to get there before taking it to be catching up.
+ */
 const READY_LAG_MS = 2000;
 
 export interface Service {
@@ -77,6 +81,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const metrics = new Metrics();
   const backplane = await openBackplane(config, { logger, metrics });
   let server: RunningServer | undefined;
+  const progress = new ReadModelProgress(backplane.store, backplane.runners, { logger, graceMs: READY_LAG_MS });
   let metricsListener: MetricsListener | null = null;
   try {
     const { key } = await loadMasterKey({ fromEnv: config.masterKey, dataDir: config.dataDir });
@@ -95,13 +100,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     });
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
     const settle = async (position: Position, streams?: string[]) => {
+      // One catching up could keep the answer waiting for minutes: say so at once.
+      progress.assertCurrent(streams);
       const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
       await Promise.all(readers.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
     };
     const jobs = new Jobs(logger, metrics.jobs);
     const app: AppDeps = {
       store: backplane.store,
-      commands: backplane.commands,
+      commands: refusingWhileCatchingUp(backplane.commands, progress),
       db: backplane.db,
       vault,
       tokens,
@@ -126,12 +133,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     for (const runner of backplane.runners) runner.start();
     await Promise.all(backplane.runners.map((runner) => runner.waitForReadModel()));
-    const head = await backplane.store.headPosition();
-    if (head !== null) await settle(head);
-    const bootstrap = await bootstrapTenant(app, config.bootstrapToken ?? newApiToken());
+    const schema = await backplaneSchema();
+    // Read models far behind (a long history new to them, a rebuild) catch up while the API serves.
+    await progress.start();
+    // A log with no tenant is new, or nearly: its read models are current in a moment, and the tenant's creation reads them.
+    const [tenantCreated] = await backplane.store.readAll({ filter: { eventTypes: ['TenantCreated'] }, maxCount: 1 });
+    if (!tenantCreated) await progress.whenCurrent;
+    const bootstrap = tenantCreated ? null : await bootstrapTenant(app, config.bootstrapToken ?? newApiToken());
 
     server = await startServer({
-      schema: await backplaneSchema(),
+      schema,
       app,
       logger,
       port: config.port,
@@ -139,15 +150,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       webSocket: config.webSocket,
       metrics,
       // Ready when the stores answer and every read model reaches the head of the log within a
-      // moment: a read model that lags a little under load is ready, a stuck one is not.
+      // moment: a read model that lags a little under load is ready; one catching up, or stuck, is not.
       ready: async () => {
         await backplane.db.query('SELECT 1');
         const head = await backplane.store.headPosition();
-        const behind: string[] = [];
-        if (head !== null) {
+        const projections = progress.statuses();
+        const behind = projections.filter((projection) => !projection.current).map((projection) => projection.name);
+        if (head !== null && behind.length === 0) {
           await Promise.all(backplane.runners.map((runner) => runner.waitForPosition(head, READY_LAG_MS).catch(() => behind.push(runner.name))));
         }
-        return { ready: behind.length === 0, detail: { head, behind } };
+        return { ready: behind.length === 0, detail: { head, behind, projections } };
       },
     });
     const running = server;
@@ -155,22 +167,30 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const listener = metricsListener;
     // Unset, the public address is the server's own, known once it listens (PORT=0 picks one).
     if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;
-    const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
-    const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
-    const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
-    const expiryCheck = startCredentialExpiryCheck(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
-    const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
-    const deliveries = startAuditDeliveries({ ...app, states: deliveryStates }, logger, { ...DELIVERY_DEFAULTS, ...options.auditDelivery });
-    const notifying: NotificationsSettings = {
-      ...NOTIFICATION_DEFAULTS,
-      throttledLongerThanMs: config.notifyThrottledMinutes * 60_000,
-      ...options.notifications,
+    // Work in the background decides what is due from the read models: it starts once they are current.
+    const startBackground = () => {
+      const scheduler = startSyncScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
+      const planScheduler = startPlanScheduler(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
+      const digestScheduler = startAuditDigestScheduler(app, logger, config.syncCheckIntervalMs);
+      const expiryCheck = startCredentialExpiryCheck(app, logger, config.syncCheckIntervalMs, options.scheduleClock);
+      const staleWork = startStaleWorkCheck(app, logger, { ...STALE_WORK, ...options.staleWork });
+      const deliveries = startAuditDeliveries({ ...app, states: deliveryStates }, logger, { ...DELIVERY_DEFAULTS, ...options.auditDelivery });
+      const notifying: NotificationsSettings = {
+        ...NOTIFICATION_DEFAULTS,
+        throttledLongerThanMs: config.notifyThrottledMinutes * 60_000,
+        ...options.notifications,
+      };
+      const notifications = startNotifications(
+        { store: backplane.store, db: backplane.db, states: notificationStates, senders: notificationSenders(config.smtp ?? null, vault, notifying.timeoutMs) },
+        logger,
+        notifying,
+      );
+      return [scheduler, planScheduler, digestScheduler, expiryCheck, staleWork, deliveries, notifications];
     };
-    const notifications = startNotifications(
-      { store: backplane.store, db: backplane.db, states: notificationStates, senders: notificationSenders(config.smtp ?? null, vault, notifying.timeoutMs) },
-      logger,
-      notifying,
-    );
+    let background: { stop(): Promise<unknown> }[] = [];
+    let closing = false;
+    if (progress.allCurrent) background = startBackground();
+    else void progress.whenCurrent.then(() => (background = closing ? [] : startBackground()));
     return {
       backplane,
       app,
@@ -181,8 +201,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       metricsListener: listener,
       async close() {
         // Checks under way end before the database closes under them.
-        await expiryCheck.stop();
-        await Promise.all([scheduler.stop(), planScheduler.stop(), digestScheduler.stop(), staleWork.stop(), deliveries.stop(), notifications.stop()]);
+        closing = true;
+        progress.stop();
+        await Promise.all(background.map((work) => work.stop()));
         await running.close();
         await listener?.close();
         await jobs.close();
@@ -190,6 +211,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     };
   } catch (error) {
+    progress.stop();
     await server?.close();
     await metricsListener?.close();
     await backplane.close();

@@ -5,8 +5,26 @@ export { DomainError } from '../domain/errors';
 
 /** The caller's expected version is stale, or retries ran out against concurrent writers. */
 export class ConcurrencyError extends BackplaneError {
-  constructor(message: string) {
-    super('CONFLICT', message);
+  constructor(message: string, code: 'CONFLICT' | 'UNAVAILABLE' = 'CONFLICT') {
+    super(code, message);
+  }
+}
+
+/**
+ * A change refused before anything was written, because read models it waits on are still
+ * catching up with the log (after a start over a long history, or a rebuild). A kind of
+ * concurrency refusal: whatever the caller kept aside for the change is taken back, and the same
+ * request may be sent again once they have caught up, in about `retryAfterMs`.
+ */
+export class ReadModelsCatchingUpError extends ConcurrencyError {
+  constructor(
+    readonly projections: string[],
+    readonly retryAfterMs: number,
+  ) {
+    super(
+      `the read models this change waits on are catching up with the log (${projections.join(', ')}): nothing was written; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      'UNAVAILABLE',
+    );
   }
 }
 

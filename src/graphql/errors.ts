@@ -2,6 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
 import { echoed } from '../core/echo';
+import { ReadModelsCatchingUpError } from '../core/errors';
 import { loggedError, type Logger } from '../core/logger';
 import { BackplaneError, type ErrorCode } from '../errors';
 
@@ -22,6 +23,7 @@ const CLIENT_CODES = [
   'GITLAB_AUTH_FAILED',
   'STORAGE_UNAVAILABLE',
   'SNAPSHOT_DAMAGED',
+  'UNAVAILABLE',
   'SUBSCRIPTION_TOO_SLOW',
 ] as const;
 type ClientCode = (typeof CLIENT_CODES)[number];
@@ -80,6 +82,8 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   // A storage that cannot be reached, or an object in it missing or altered: what the client can act on (check the storage, verify the snapshot).
   STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
   SNAPSHOT_DAMAGED: 'SNAPSHOT_DAMAGED',
+  // Read models a change waits on are catching up: nothing was written, the same request may be sent again (extensions.retryAfterMs).
+  UNAVAILABLE: 'UNAVAILABLE',
   // A subscriber that fell too far behind was ended: it subscribes again from its last cursor.
   SUBSCRIPTION_TOO_SLOW: 'SUBSCRIPTION_TOO_SLOW',
 };
@@ -109,7 +113,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   }
   if (original instanceof BackplaneError) {
     const code = CLIENT_CODE_OF[original.code];
-    if (code !== INTERNAL) return { ...base, message: original.message, extensions: { code } };
+    const retry = original instanceof ReadModelsCatchingUpError ? { retryAfterMs: original.retryAfterMs } : {};
+    if (code !== INTERNAL) return { ...base, message: original.message, extensions: { code, ...retry } };
   }
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
   if (clientCodes.has(code)) {

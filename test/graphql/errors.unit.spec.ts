@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { ReadModelsCatchingUpError } from '../../src/core/errors';
 import type { Logger } from '../../src/core/logger';
 import { BackplaneError, type ErrorCode } from '../../src/errors';
 import { formatError } from '../../src/graphql/errors';
@@ -26,6 +27,7 @@ const answered = {
   EVENT_STORE_UNAVAILABLE: ['EVENT_STORE_UNAVAILABLE'],
   STORAGE_UNAVAILABLE: ['STORAGE_UNAVAILABLE'],
   SNAPSHOT_DAMAGED: ['SNAPSHOT_DAMAGED'],
+  UNAVAILABLE: ['UNAVAILABLE'],
   SUBSCRIPTION_TOO_SLOW: ['SUBSCRIPTION_TOO_SLOW'],
   [INTERNAL]: [
     ...['DUPLICATE_EVENT_ID', 'STREAM_DELETED', 'STORE_LOCKED', 'EVENT_STORE_ACCESS_DENIED'],
@@ -64,5 +66,12 @@ describe('formatError', () => {
     const { formatted, logged } = answer(code);
     expect(formatted).toMatchObject({ message: 'internal error: the request failed on the server', extensions: { code: INTERNAL } });
     expect(logged).toHaveLength(1);
+  });
+
+  it('tells a change refused while read models catch up when to try again', () => {
+    const error = new GraphQLError('as Apollo words it', { originalError: new ReadModelsCatchingUpError(['audit-log'], 4200) });
+    const formatted = formatError({ message: error.message }, error, { info: () => undefined, warn: () => undefined, error: () => undefined });
+    expect(formatted.extensions).toEqual({ code: 'UNAVAILABLE', retryAfterMs: 4200 });
+    expect(formatted.message).toMatch(/audit-log.*nothing was written; try again in 5 s/);
   });
 });

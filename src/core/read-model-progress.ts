@@ -1,0 +1,289 @@
+import type { EventStore, Position } from '../eventstore/types';
+import type { CommandHandler } from './command-handler';
+import { ProjectionTimeoutError, ReadModelsCatchingUpError } from './errors';
+import { loggedError, type Logger } from './logger';
+import { countPendingEvents } from './pending-events';
+import type { ProjectionProgress, ProjectionRunner } from './projection-runner';
+import { Throughput } from './throughput';
+
+/** One read model as /readyz and the log show it. */
+export interface ProjectionStatus {
+  name: string;
+  /** Whether it has reached the head of the log as it stood when it was found behind: it serves and takes changes. */
+  current: boolean;
+  /** Where its read model stands (null: nothing applied). */
+  position: Position | null;
+  /** The head of the log it catches up to (null: the log was empty). */
+  head: Position | null;
+  eventsApplied: number;
+  /** Events it has yet to apply up to `head`; null until the log has been counted. */
+  eventsBehind: number | null;
+  eventsPerSecond: number | null;
+  secondsLeft: number | null;
+}
+
+export interface ReadModelProgressOptions {
+  logger: Logger;
+  /** How long start() gives read models that are a little behind (another process's last batch) to reach the head (ms). */
+  graceMs: number;
+  /** How often the checkpoints of read models catching up are read: the progress of a process elsewhere (ms). */
+  pollMs?: number;
+  /** How often the log says how the catch-up goes (ms). */
+  logEveryMs?: number;
+}
+
+interface Tracked {
+  runner: ProjectionRunner;
+  current: boolean;
+  position: Position | null;
+  eventsApplied: number;
+  head: Position | null;
+  /** What the count of the log found left, and how many events the read model had applied when counted. */
+  pending: { events: number; appliedWhenCounted: number } | null;
+  throughput: Throughput;
+  /** Moves on each fall behind, so that a count made for an earlier one is not taken for this one. */
+  generation: number;
+}
+
+/** A change waits this long when how long the catch-up takes is not known yet (ms). */
+const UNKNOWN_RETRY_MS = 5000;
+const MAX_RETRY_MS = 60_000;
+
+/**
+ * Which read models are current and how far the others have to go. A read model is behind when,
+ * at start, it does not reach the head of the log within a moment, or when its checkpoint goes
+ * back (a rebuild); it is current again once it reaches the head as it stood then. Under steady
+ * writes a current read model lags a little, and a change waits for it (settle); one that is
+ * catching up would keep a change waiting for minutes, so changes it reads are refused at once.
+ */
+export class ReadModelProgress {
+  private readonly tracked: Tracked[];
+  private readonly pollMs: number;
+  private readonly logEveryMs: number;
+  private readonly unsubscribes: (() => void)[] = [];
+  private readonly counting = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private lastLogged = 0;
+  private behindSince = 0;
+  private stopped = false;
+  private resolveCurrent: () => void = () => undefined;
+  /** Resolves the first time every read model is current. */
+  readonly whenCurrent = new Promise<void>((resolve) => (this.resolveCurrent = resolve));
+
+  constructor(
+    private readonly store: EventStore,
+    runners: ProjectionRunner[],
+    private readonly options: ReadModelProgressOptions,
+  ) {
+    this.pollMs = options.pollMs ?? 250;
+    this.logEveryMs = options.logEveryMs ?? 5000;
+    this.tracked = runners.map((runner) => ({
+      runner,
+      current: false,
+      position: null,
+      eventsApplied: 0,
+      head: null,
+      pending: null,
+      throughput: new Throughput(),
+      generation: 0,
+    }));
+  }
+
+  /** Finds which read models are behind the head of the log, and follows them until they are not. */
+  async start(): Promise<void> {
+    const head = await this.store.headPosition();
+    await Promise.all(
+      this.tracked.map(async (tracked) => {
+        tracked.head = head;
+        if (head !== null) {
+          tracked.current = await tracked.runner.waitForPosition(head, this.options.graceMs).then(
+            () => true,
+            (error: unknown) => {
+              if (error instanceof ProjectionTimeoutError) return false;
+              throw error;
+            },
+          );
+        } else tracked.current = true;
+        const checkpoint = await tracked.runner.checkpoint();
+        tracked.position = checkpoint?.position ?? null;
+        tracked.eventsApplied = checkpoint?.eventsApplied ?? 0;
+        this.unsubscribes.push(tracked.runner.onProgress((progress) => this.progressed(tracked, progress)));
+      }),
+    );
+    const behind = this.tracked.filter((tracked) => !tracked.current);
+    if (behind.length === 0) this.resolveCurrent();
+    else this.fellBehind(behind, head!);
+  }
+
+  get allCurrent(): boolean {
+    return this.tracked.every((tracked) => tracked.current);
+  }
+
+  statuses(): ProjectionStatus[] {
+    return this.tracked.map((tracked) => {
+      const eventsBehind = this.eventsBehind(tracked);
+      const rate = tracked.current ? null : tracked.throughput.perSecond();
+      return {
+        name: tracked.runner.name,
+        current: tracked.current,
+        position: tracked.position,
+        head: tracked.head,
+        eventsApplied: tracked.eventsApplied,
+        eventsBehind,
+        eventsPerSecond: rate === null ? null : Math.round(rate),
+        secondsLeft: tracked.current ? 0 : tracked.throughput.secondsFor(eventsBehind),
+      };
+    });
+  }
+
+  /**
+   * Refuses, before anything is written, a change to these streams (any stream, without them)
+   * while a read model that reads them is catching up: its answer would wait on that read model.
+   */
+  assertCurrent(streams?: string[]): void {
+    const waitedOn = this.tracked.filter((tracked) => !tracked.current && (streams === undefined || streams.some((stream) => tracked.runner.reads(stream))));
+    if (waitedOn.length === 0) return;
+    const left = waitedOn.map((tracked) => tracked.throughput.secondsFor(this.eventsBehind(tracked)));
+    const retryAfterMs = left.includes(null) ? UNKNOWN_RETRY_MS : Math.min(Math.max(1000, Math.max(...(left as number[])) * 1000), MAX_RETRY_MS);
+    throw new ReadModelsCatchingUpError(
+      waitedOn.map((tracked) => tracked.runner.name),
+      retryAfterMs,
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.counting.abort();
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+  }
+
+  private eventsBehind(tracked: Tracked): number | null {
+    if (tracked.current) return 0;
+    if (tracked.pending === null) return null;
+    return Math.max(0, tracked.pending.events - (tracked.eventsApplied - tracked.pending.appliedWhenCounted));
+  }
+
+  private progressed(tracked: Tracked, progress: ProjectionProgress): void {
+    this.advanced(tracked, progress.position, progress.eventsApplied);
+  }
+
+  private advanced(tracked: Tracked, position: Position, eventsApplied: number): void {
+    const wentBack = tracked.position !== null && this.store.comparePositions(position, tracked.position) < 0;
+    tracked.position = position;
+    tracked.eventsApplied = eventsApplied;
+    if (wentBack) {
+      // Its read model was reset (a rebuild): it replays the log up to the head as it stands now.
+      void this.store.headPosition().then(
+        (head) => head !== null && !this.stopped && this.fellBehind([tracked], head),
+        (error: unknown) => this.options.logger.warn('could not read the head of the log', { error: loggedError(error) }),
+      );
+      return;
+    }
+    if (tracked.current) return;
+    tracked.throughput.record(eventsApplied);
+    if (tracked.head === null || this.store.comparePositions(position, tracked.head) >= 0) {
+      tracked.current = true;
+      if (this.allCurrent) this.caughtUp();
+    }
+  }
+
+  private fellBehind(behind: Tracked[], head: Position): void {
+    const wasCurrent = this.allCurrent;
+    for (const tracked of behind) {
+      tracked.current = false;
+      tracked.head = head;
+      tracked.pending = null;
+      tracked.generation += 1;
+      tracked.throughput.record(tracked.eventsApplied);
+    }
+    if (wasCurrent || this.behindSince === 0) {
+      this.behindSince = Date.now();
+      this.lastLogged = 0;
+    }
+    void this.count(behind, head);
+    this.poll();
+  }
+
+  /** Counts what each has left, in the background: until then, how many events and how long are unknown. */
+  private async count(behind: Tracked[], head: Position): Promise<void> {
+    try {
+      const generations = behind.map((tracked) => tracked.generation);
+      const checkpoints = await Promise.all(behind.map((tracked) => tracked.runner.checkpoint()));
+      const readers = behind.map((tracked, index) => ({ reads: (stream: string) => tracked.runner.reads(stream), from: checkpoints[index]?.position ?? null }));
+      const counts = await countPendingEvents(this.store, readers, head, this.counting.signal);
+      let marked = false;
+      behind.forEach((tracked, index) => {
+        if (tracked.generation === generations[index] && !tracked.current) {
+          tracked.pending = { events: counts[index], appliedWhenCounted: checkpoints[index]?.eventsApplied ?? 0 };
+          // Nothing it reads lies ahead: its read model already shows the log up to the head, whatever its reader has still to skip.
+          if (counts[index] === 0) tracked.current = marked = true;
+        }
+      });
+      if (marked && this.allCurrent && !this.stopped) this.caughtUp();
+    } catch (error) {
+      if (!this.stopped) this.options.logger.warn('could not count the events the read models have left', { error: loggedError(error) });
+    }
+  }
+
+  /** Reads the checkpoints of those behind (another process may be the one applying them) and says how it goes. */
+  private poll(): void {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    const tick = async () => {
+      for (const tracked of this.tracked.filter((candidate) => !candidate.current)) {
+        const before = tracked.position;
+        const checkpoint = await tracked.runner.checkpoint().catch(() => null);
+        // A batch of this process's runner heard meanwhile is newer than what the read found.
+        if (checkpoint?.position && tracked.position === before) this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied);
+      }
+      if (this.stopped || this.allCurrent) {
+        this.polling = false;
+        return;
+      }
+      if (Date.now() - this.lastLogged >= this.logEveryMs) {
+        this.lastLogged = Date.now();
+        this.options.logger.info('read models catching up', this.summary());
+      }
+      this.timer = setTimeout(() => void tick(), this.pollMs).unref();
+    };
+    void tick();
+  }
+
+  private caughtUp(): void {
+    this.options.logger.info('read models current', { tookMs: Date.now() - this.behindSince });
+    this.behindSince = 0;
+    this.resolveCurrent();
+  }
+
+  private summary(): Record<string, unknown> {
+    const behind = this.statuses().filter((status) => !status.current);
+    const counts = behind.map((status) => status.eventsBehind);
+    const left = behind.map((status) => status.secondsLeft);
+    return {
+      eventsBehind: counts.includes(null) ? null : (counts as number[]).reduce((sum, count) => sum + count, 0),
+      secondsLeft: left.includes(null) ? null : Math.max(...(left as number[])),
+      projections: behind.map(({ name, eventsApplied, eventsBehind, eventsPerSecond, secondsLeft }) => ({
+        name,
+        eventsApplied,
+        eventsBehind,
+        eventsPerSecond,
+        secondsLeft,
+      })),
+    };
+  }
+}
+
+/**
+ * The command handler, refusing a change to a stream before it is decided or written while a
+ * read model that reads the stream is catching up (ReadModelsCatchingUpError).
+ */
+export function refusingWhileCatchingUp(commands: CommandHandler, progress: ReadModelProgress): CommandHandler {
+  const gated: CommandHandler = Object.create(commands);
+  gated.handle = async (decider, stream, command, context, options) => {
+    progress.assertCurrent([stream]);
+    return commands.handle(decider, stream, command, context, options);
+  };
+  return gated;
+}
