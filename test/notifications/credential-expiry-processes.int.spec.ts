@@ -1,11 +1,9 @@
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
-import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
 import { GitLabDouble } from '../support/gitlab-double';
-import { ops, secretValue } from '../support/scenario';
+import { organizationOnDouble } from './expiring-tokens';
 
 const DAY_MS = 86_400_000;
-const day = (offsetDays: number) => new Date(Date.now() + offsetDays * DAY_MS).toISOString().slice(0, 10);
 const CREDENTIALS = 4;
 
 // Two processes on one PostgreSQL database, as a deployment scales out; PGlite serves one process only.
@@ -33,30 +31,7 @@ describeOnPostgres('the credential expiry check of two processes on one database
     apis.push(a);
     apis.push(await startTestApi(storage, { ...options, rootToken: a.rootToken }));
 
-    const store = async (label: string) => {
-      const secret = secretValue(label);
-      return { secret, passwordId: (await a.ok(a.rootToken, ops.storePassword, { input: { name: label, secret } })).storePassword.id as string };
-    };
-    const main = await store('main');
-    gitlabGroup(gitlab, 'twice/platform');
-    gitlabAccount(gitlab, 'twice-admin', main.secret);
-    const localDevice = (await a.ok(a.rootToken, ops.devices)).devices.find((d: { name: string }) => d.name === 'local').id;
-    const { addOrganization: organization } = await a.ok(a.rootToken, ops.addOrganization, {
-      input: {
-        name: 'twice/platform',
-        gitlabUrl: gitlab.url,
-        authMethod: 'TOKEN',
-        login: 'twice-admin',
-        passwordId: main.passwordId,
-        defaultDeviceId: localDevice,
-        repositoriesSync: { intervalMinutes: 1440 },
-      },
-    });
-    const addCredential = async (login: string, expiresInDays: number) => {
-      const { secret, passwordId } = await store(login);
-      gitlabAccount(gitlab, login, secret, { expiresAt: day(expiresInDays) });
-      return (await a.ok(a.rootToken, ops.addCredential, { input: { organizationId: organization.id, login, passwordId } })).addCredential.id as string;
-    };
+    const { addCredential } = await organizationOnDouble(a, gitlab, 'twice/platform');
     const recorded = async () =>
       (await a.service.backplane.store.readAll({ filter: { eventTypes: ['CredentialExpiring'] } })).map(
         (event) => (event.data as { credentialId: string }).credentialId,
