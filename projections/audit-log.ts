@@ -10,7 +10,7 @@ import { isObject, isoTime, text } from './event-context';
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
-  version: 3,
+  version: 4,
   tables: ['audit_log'],
   schema: [
     `CREATE TABLE audit_log (
@@ -34,15 +34,17 @@ export const auditLogProjection: Projection = {
        causation_id text,
        occurred_at timestamptz,
        recorded_at timestamptz NOT NULL)`,
-    // Pages of one tenant's history in log order, and the cursor a page starts after.
+    // Pages of one tenant's history in log order, and the cursor a page starts after. Every filter's
+    // index ends with the ordinal, so a page of a filter is read in order and stops at its size.
     'CREATE INDEX audit_log_tenant_ordinal ON audit_log (tenant_id, ordinal)',
     'CREATE INDEX audit_log_position ON audit_log (position)',
-    'CREATE INDEX audit_log_tenant_time ON audit_log (tenant_id, occurred_at)',
-    'CREATE INDEX audit_log_tenant_stream ON audit_log (tenant_id, stream, revision)',
-    'CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor_id, occurred_at)',
-    'CREATE INDEX audit_log_tenant_organization ON audit_log (tenant_id, organization_id)',
-    'CREATE INDEX audit_log_tenant_plan ON audit_log (tenant_id, plan_id)',
-    'CREATE INDEX audit_log_tenant_credential ON audit_log (tenant_id, credential_id)',
+    // A time range starts at the smallest ordinal inside it, found in this index alone.
+    'CREATE INDEX audit_log_tenant_time ON audit_log (tenant_id, occurred_at, ordinal)',
+    'CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor_id, ordinal)',
+    'CREATE INDEX audit_log_tenant_organization ON audit_log (tenant_id, organization_id, ordinal)',
+    'CREATE INDEX audit_log_tenant_plan ON audit_log (tenant_id, plan_id, ordinal)',
+    'CREATE INDEX audit_log_tenant_credential ON audit_log (tenant_id, credential_id, ordinal)',
+    'CREATE INDEX audit_log_tenant_type ON audit_log (tenant_id, type, ordinal)',
   ],
   apply(event) {
     const metadata = event.metadata;

@@ -47,7 +47,14 @@ export function auditEventView(row: AuditRow): AuditEventView {
 
 export class UnknownCursorError extends Error {}
 
-/** The tenant's history, oldest first, a page at a time; `after` is the cursor of the last event seen. */
+/** Up to this many event types are read as one ordered index range each and merged; more are filtered as one set. */
+const MERGED_TYPES = 16;
+
+/**
+ * The tenant's history, oldest first, a page at a time; `after` is the cursor of the last event seen.
+ * Every filter reads its own index in log order and stops at the page's end (keyset pagination on
+ * the ordinal), so a page costs the same at the start of a long history as deep inside it.
+ */
 export async function auditPage(
   db: SqlExecutor,
   tenantId: string,
@@ -65,14 +72,62 @@ export async function auditPage(
     if (!row) throw new UnknownCursorError(`unknown cursor ${JSON.stringify(page.after)}`);
     add((p) => `ordinal > ${p}`, String(row.ordinal));
   }
+  if (query.from !== undefined || query.to !== undefined) {
+    // Ordinals and times of events rise nearly together but not strictly: the range's first and last
+    // ordinals bound the walk in log order, so that it neither starts at the beginning nor runs on past the range.
+    const bounds = await ordinalsWithin(db, tenantId, query.from, query.to);
+    if (bounds === null) return { events: [], hasNextPage: false };
+    add((p) => `ordinal >= ${p}`, bounds.first);
+    add((p) => `ordinal <= ${p}`, bounds.last);
+  }
   if (query.organizationId !== undefined) add((p) => `organization_id = ${p}`, query.organizationId);
   if (query.planId !== undefined) add((p) => `plan_id = ${p}`, query.planId);
   if (query.credentialId !== undefined) add((p) => `credential_id = ${p}`, query.credentialId);
   if (query.actorId !== undefined) add((p) => `actor_id = ${p}`, query.actorId);
-  if (query.types !== undefined) add((p) => `type = ANY(${p}::text[])`, query.types);
-  if (query.from !== undefined) add((p) => `occurred_at >= ${p}`, query.from.toISOString());
-  if (query.to !== undefined) add((p) => `occurred_at < ${p}`, query.to.toISOString());
+  // Kept out of the index conditions (IS TRUE): the time index would read the whole range and sort it.
+  if (query.from !== undefined) add((p) => `(occurred_at >= ${p}) IS TRUE`, query.from.toISOString());
+  if (query.to !== undefined) add((p) => `(occurred_at < ${p}) IS TRUE`, query.to.toISOString());
+  const types = query.types === undefined ? undefined : [...new Set(query.types)];
+  if (types !== undefined && types.length > MERGED_TYPES) add((p) => `type = ANY(${p}::text[])`, types);
   params.push(page.first + 1);
-  const rows = await db.query<AuditRow>(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY ordinal LIMIT $${params.length}`, params);
+  const limit = `$${params.length}`;
+  const conditions = where.join(' AND ');
+  let sql = `SELECT * FROM audit_log WHERE ${conditions} ORDER BY ordinal LIMIT ${limit}`;
+  if (types !== undefined && types.length <= MERGED_TYPES) {
+    if (types.length === 0) return { events: [], hasNextPage: false };
+    // One ordered range of the (tenant, type, ordinal) index per type, merged: a set of types in one
+    // condition would read every matching row and sort them.
+    const ranges = types.map((type) => {
+      params.push(type);
+      return `(SELECT * FROM audit_log WHERE ${conditions} AND type = $${params.length} ORDER BY ordinal LIMIT ${limit})`;
+    });
+    sql = `SELECT * FROM (${ranges.join(' UNION ALL ')}) page ORDER BY ordinal LIMIT ${limit}`;
+  }
+  const rows = await db.query<AuditRow>(sql, params);
   return { events: rows.slice(0, page.first).map(auditEventView), hasNextPage: rows.length > page.first };
+}
+
+/** The first and last ordinals of the tenant's events in [from, to), from the time index alone; null when there are none. */
+async function ordinalsWithin(
+  db: SqlExecutor,
+  tenantId: string,
+  from: Date | undefined,
+  to: Date | undefined,
+): Promise<{ first: string; last: string } | null> {
+  const where = ['tenant_id = $1'];
+  const params: unknown[] = [tenantId];
+  if (from !== undefined) {
+    params.push(from.toISOString());
+    where.push(`occurred_at >= $${params.length}`);
+  }
+  if (to !== undefined) {
+    params.push(to.toISOString());
+    where.push(`occurred_at < $${params.length}`);
+  }
+  // ordinal + 0: a bare min(ordinal) is planned as a walk of the ordinal index from the start.
+  const [row] = await db.query<{ first: string | null; last: string | null }>(
+    `SELECT min(ordinal + 0)::text AS first, max(ordinal + 0)::text AS last FROM audit_log WHERE ${where.join(' AND ')}`,
+    params,
+  );
+  return row?.first == null || row.last == null ? null : { first: row.first, last: row.last };
 }
