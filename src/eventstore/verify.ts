@@ -30,6 +30,11 @@ export interface VerifyOptions {
    * selected events of. An event of a selected stream that it skips shows as a gap.
    */
   select?: (event: RecordedEvent) => boolean;
+  /**
+   * Pages of the events to walk, in global order, in place of the whole log read from the store:
+   * an index that finds the selected events (one tenant's) and then the log past its reach.
+   */
+  source?: AsyncIterable<RecordedEvent[]>;
 }
 
 export interface VerifyResult {
@@ -48,11 +53,9 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   const pageSize = options.pageSize ?? 250;
   const streams = new Map<string, StreamHead>();
   let eventsChecked = 0;
-  let from: Position | 'start' = 'start';
   const pause = slicer();
 
-  for (;;) {
-    const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
+  for await (const page of options.source ?? readAllPages(store, pageSize)) {
     for (const event of page) {
       await pause();
       if (options.select && !options.select(event)) continue;
@@ -62,8 +65,6 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       eventsChecked++;
     }
     options.onProgress?.(eventsChecked);
-    if (page.length < pageSize) break;
-    from = page[page.length - 1].position;
   }
 
   for (const [stream, head] of options.heads ?? (await store.streamHeads?.()) ?? []) {
@@ -104,6 +105,17 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     }
   }
   return { eventsChecked, streamsChecked: streams.size, problem: null };
+}
+
+/** The whole log in global order, a page at a time. */
+async function* readAllPages(store: EventStore, pageSize: number): AsyncGenerator<RecordedEvent[]> {
+  let from: Position | 'start' = 'start';
+  for (;;) {
+    const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
+    yield page;
+    if (page.length < pageSize) return;
+    from = page[page.length - 1].position;
+  }
 }
 
 /** A pause for the event loop, once SLICE_MS have passed since the last one; nothing otherwise. */
