@@ -3,6 +3,7 @@ import { openBackplane, openDatabase, type Backplane } from './backplane';
 import { verifyExport } from './audit-export/verify-command';
 import { rotateAuditKey } from './audit/key-rotation';
 import { describeStore, loadConfig, type Config } from './config';
+import { countPendingEvents } from './core/pending-events';
 import { rebuildProjection, type RebuildProgress } from './core/rebuild';
 import { verifyLog } from './eventstore/verify';
 
@@ -33,12 +34,18 @@ function progressLine(): { update(text: string, final?: boolean): void } {
   };
 }
 
-function describeRebuild(progress: RebuildProgress, startedAt: number): string {
-  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
-  const of = progress.eventsInLog !== undefined ? ` of ${progress.eventsInLog} in the log` : '';
-  const rate = Math.round(progress.eventsApplied / seconds);
+function describeRebuild(progress: RebuildProgress): string {
+  const total = progress.eventsToApply ?? progress.eventsInLog;
+  const of = total !== undefined ? ` of ${total} in the log` : '';
+  const left = progress.done || progress.secondsLeft === null ? '' : `, about ${duration(progress.secondsLeft)} left`;
   const where = progress.where === 'elsewhere' ? ' (replayed by the running server)' : '';
-  return `${progress.projection}: ${progress.eventsApplied} events applied${of}, ${rate} events/s${where}${progress.done ? ' - done' : ''}`;
+  return `${progress.projection}: ${progress.eventsApplied} events applied${of}, ${progress.eventsPerSecond} events/s${left}${where}${progress.done ? ' - done' : ''}`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes} min ${seconds % 60} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 async function rebuild(backplane: Backplane, target: string | undefined): Promise<number> {
@@ -47,10 +54,20 @@ async function rebuild(backplane: Backplane, target: string | undefined): Promis
     return 2;
   }
   const runners = target === '--all' ? backplane.runners : [backplane.runner(target)];
-  for (const runner of runners) {
+  // What each has to apply, for the time left: positions do not say, so the log is read, once for all.
+  const head = await backplane.store.headPosition();
+  process.stdout.write('counting the events of the log each projection reads\n');
+  const counts =
+    head === null
+      ? runners.map(() => 0)
+      : await countPendingEvents(
+          backplane.store,
+          runners.map((runner) => ({ reads: (stream: string) => runner.reads(stream), from: null })),
+          head,
+        );
+  for (const [index, runner] of runners.entries()) {
     const line = progressLine();
-    const startedAt = Date.now();
-    await rebuildProjection(runner, backplane.store, (progress) => line.update(describeRebuild(progress, startedAt), progress.done));
+    await rebuildProjection(runner, backplane.store, (progress) => line.update(describeRebuild(progress), progress.done), { eventsToApply: counts[index] });
   }
   return 0;
 }

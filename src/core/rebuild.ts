@@ -1,14 +1,27 @@
 import type { EventStore } from '../eventstore/types';
 import type { ProjectionRunner } from './projection-runner';
+import { Throughput } from './throughput';
 
 export interface RebuildProgress {
   projection: string;
   eventsApplied: number;
   /** Events in the log when the rebuild began, where the store can tell. */
   eventsInLog?: number;
+  /** Events of the log this projection reads, where they were counted (see countPendingEvents): what it has to apply. */
+  eventsToApply?: number;
+  /** The pace of the last few seconds; over the whole rebuild once done. */
+  eventsPerSecond: number;
+  /** At that pace, where what it has to apply is known. */
+  secondsLeft: number | null;
   /** 'here' when this process replays it, 'elsewhere' when the process holding the projection does. */
   where: 'here' | 'elsewhere';
   done: boolean;
+}
+
+export interface RebuildOptions {
+  timeoutMs?: number;
+  /** Events of the log the projection reads, counted beforehand (one count serves several rebuilds). */
+  eventsToApply?: number;
 }
 
 /**
@@ -19,13 +32,21 @@ export async function rebuildProjection(
   runner: ProjectionRunner,
   store: EventStore,
   onProgress: (progress: RebuildProgress) => void = () => undefined,
-  timeoutMs = 24 * 3600 * 1000,
+  options: RebuildOptions | number = {},
 ): Promise<RebuildProgress> {
+  const { timeoutMs = 24 * 3600 * 1000, eventsToApply } = typeof options === 'number' ? { timeoutMs: options } : options;
   const eventsInLog = await store.countEvents?.();
   const head = await store.headPosition();
   await runner.reset();
+  const startedAt = Date.now();
+  const throughput = new Throughput();
   const report = (eventsApplied: number, where: RebuildProgress['where'], done: boolean): RebuildProgress => {
-    const progress = { projection: runner.name, eventsApplied, eventsInLog, where, done };
+    throughput.record(eventsApplied);
+    const average = (eventsApplied * 1000) / Math.max(Date.now() - startedAt, 1);
+    const eventsPerSecond = Math.round(done ? average : (throughput.perSecond() ?? average));
+    const left = eventsToApply === undefined ? null : Math.max(eventsToApply - eventsApplied, 0);
+    const secondsLeft = done ? 0 : left !== null && eventsPerSecond > 0 ? Math.ceil(left / eventsPerSecond) : null;
+    const progress = { projection: runner.name, eventsApplied, eventsInLog, eventsToApply, eventsPerSecond, secondsLeft, where, done };
     onProgress(progress);
     return progress;
   };
