@@ -125,6 +125,12 @@ async function listen(url: string, token: string, n: number, planId: string, tog
     if (waiting.times.length === n) waiting.done();
   };
   let failures = 0;
+  let firstFailure = '';
+  const failed = (error: unknown) => {
+    failures += 1;
+    const about = error as { message?: string; code?: number; reason?: string };
+    firstFailure ||= about.message ?? `closed ${about.code} ${about.reason}`;
+  };
   for (let index = 0; index < n; index++) {
     if (index % PER_SOCKET === 0) {
       sockets.push(
@@ -142,16 +148,19 @@ async function listen(url: string, token: string, n: number, planId: string, tog
       {
         next: (value) => {
           if (value.data) received(value.data.planCredentialToggled.enabled);
-          else failures += 1;
+          else failed(value.errors);
         },
-        error: () => (failures += 1),
+        error: failed,
         complete: () => undefined,
       },
     );
   }
   const next = (enabled: boolean) =>
     new Promise<number[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${waiting?.times.length} of ${n} listeners received the toggle (${failures} errors)`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`only ${waiting?.times.length} of ${n} listeners received the toggle (${failures} errors, the first: ${firstFailure})`)),
+        30_000,
+      );
       waiting = {
         enabled,
         times: [],
@@ -253,14 +262,18 @@ async function run(plan: Plan): Promise<void> {
 
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const bare = await server.ask({ kind: 'rss' });
-    const many = await listen(server.url, token, plan.memoryListeners, planIds[0], toggling);
+    // In waves of 1,000: ten thousand subscribing at once would queue ten thousand token look-ups on the pool.
+    const waves: Listeners[] = [];
+    for (let opened = 0; opened < plan.memoryListeners; opened += 1000) {
+      waves.push(await listen(server.url, token, Math.min(1000, plan.memoryListeners - opened), planIds[0], toggling));
+    }
     const loaded = await server.ask({ kind: 'rss' });
     const rss = (answer: FromServer) => (answer.kind === 'rss' ? answer.rss : Number.NaN);
     const perListener = (rss(loaded) - rss(bare)) / plan.memoryListeners;
     print(`PostgreSQL, memory: ${plan.memoryListeners} listeners on ${Math.ceil(plan.memoryListeners / PER_SOCKET)} sockets`);
     print(`  server RSS without listeners     ${(rss(bare) / 2 ** 20).toFixed(0).padStart(8)} MB`);
     print(`  server RSS with them             ${(rss(loaded) / 2 ** 20).toFixed(0).padStart(8)} MB   per listener ${(perListener / 1024).toFixed(1)} KB`);
-    await many.close();
+    for (const wave of waves) await wave.close();
   } finally {
     server.child.disconnect();
     await new Promise((resolve) => server.child.once('exit', resolve));
