@@ -7,6 +7,10 @@ const PLAN = `id name version additionalCredentialsEnabled organization { id nam
   credentials { credential { id login status } enabled effective enabledAt enabledBy { id name role } }
   backupSettings { storage { id name } schedule { times intervalMinutes } keepLast keepDaily keepWeekly keepMonthly nextRunAt }`;
 
+/** Kept under the API's complexity limit for a list of tasks: the accounts by login only. */
+const TASK = `id status startedAt finishedAt reason repositoriesTotal repositoriesDone repositoriesFailed bytesWritten
+  startedBy { id name role } credentialsUsed { login requests } throttledPeriods { from until }`;
+
 export const docs = {
   me: 'query { me { id name role tenant { name } } }',
   organizations: `query { organizations { ${ORGANIZATION} credentials { id status } } }`,
@@ -32,6 +36,9 @@ export const docs = {
   storages: 'query { storages { id name kind isDefault } }',
   updatePlanBackupSettings: `mutation($planId: ID!, $input: PlanBackupSettingsInput!, $v: Int) {
     updatePlanBackupSettings(planId: $planId, input: $input, expectedVersion: $v) { ${PLAN} } }`,
+  tasks: `query($planId: ID!) { tasks(planId: $planId) { ${TASK} } }`,
+  runPlan: `mutation($planId: ID!) { runPlan(planId: $planId) { ${TASK} } }`,
+  taskProgress: `subscription($taskId: ID!) { taskProgress(taskId: $taskId) { ${TASK} } }`,
   planHistory: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 500, after: $after) {
     edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor } } }`,
   planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
@@ -127,4 +134,19 @@ export interface HistoryEvent {
   data: Record<string, unknown>;
   correlationId: string | null;
   actor: Actor;
+}
+
+export interface Task {
+  id: string;
+  status: 'RUNNING' | 'THROTTLED' | 'COMPLETED' | 'FAILED';
+  startedAt: string;
+  finishedAt: string | null;
+  reason: string | null;
+  repositoriesTotal: number;
+  repositoriesDone: number;
+  repositoriesFailed: number;
+  bytesWritten: number;
+  startedBy: Actor;
+  credentialsUsed: { login: string; requests: number }[];
+  throttledPeriods: { from: string; until: string }[];
 }

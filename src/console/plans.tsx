@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { ApiError, describeError, fieldErrors } from './api';
 import { docs, type Organization, type Plan } from './documents';
 import { Alert, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
+import { PlanTasks } from './tasks';
 import { ScheduleOptions, scheduleDraftOf, scheduleInput } from './schedule';
 import { go, useQuery, useSession } from './session';
 
@@ -247,6 +248,7 @@ function EditPlan({ id }: { id: string }) {
         ) : null}
       </form>
       <BackupSettingsForm plan={plan} reload={query.reload} />
+      <PlanTasks planId={plan.id} />
     </>
   );
 }

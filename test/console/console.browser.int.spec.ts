@@ -255,7 +255,7 @@ describe('the console in Chromium', () => {
     expect(tab.errors).toEqual([]);
   });
 
-  it("saves a plan's storage, schedule and retention, with the API's refusal next to the schedule", async () => {
+  it("saves a plan's storage, schedule and retention, with the API's refusal next to the schedule, and runs it now", async () => {
     const api = service();
     const { plans } = await api.ok(api.rootToken, ops.plans);
     const tab = await signedIn(api.rootToken);
@@ -281,6 +281,15 @@ describe('the console in Chromium', () => {
         },
       );
       expect(plan.backupSettings).toEqual({ schedule: { times: ['03:00', '15:30'], intervalMinutes: null }, keepLast: 5, keepDaily: null });
+    });
+    await step(tab, 'run now', async () => {
+      await page.locator(aria('Run now', 'button')).click();
+      await page.waitForSelector('tr[data-task][data-status="COMPLETED"]', { timeout: 45_000 });
+      const { tasks } = await api.ok(api.rootToken, 'query($planId: ID!) { tasks(planId: $planId) { id status startedBy { name } } }', { planId: plans[0].id });
+      expect(tasks).toHaveLength(1);
+      expect(tasks[0].status).toBe('COMPLETED');
+      expect(await page.$eval('tr[data-task]', (row: any) => row.getAttribute('data-task'))).toBe(tasks[0].id);
+      expect(await text(tab, 'tr[data-task]')).toContain(`by ${tasks[0].startedBy.name}`);
     });
     expect(tab.errors).toEqual([]);
   });
