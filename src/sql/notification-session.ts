@@ -60,7 +60,13 @@ export class NotificationSession implements Notifications {
   }
 
   private connect(): void {
-    const client = new Client({ ...this.config, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS });
+    // Named, so that an operator tells it from the pool's connections in pg_stat_activity.
+    const client = new Client({
+      ...this.config,
+      application_name: 'backplane-notifications',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    });
     // Without listeners a dropped connection would be an uncaught 'error' event and end the process.
     client.on('error', () => this.dropped(client));
     client.on('end', () => this.dropped(client));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { eventFeed, FeedTooSlowError } from '../../src/app/event-feed';
 import { logTailOf } from '../../src/app/log-tail';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
@@ -8,6 +9,7 @@ import { listen, startTestApi, testStorage, type TestApi, type TestStorage } fro
 import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres, testDatabases } from '../support/databases';
 import { eventually } from '../support/eventually';
 import { GitLabDouble } from '../support/gitlab-double';
+import { testDatabaseUrl } from '../support/postgres-url';
 import { ops } from '../support/scenario';
 
 const DEADLINE = 30_000;
@@ -172,6 +174,40 @@ describeWithPostgres('the log tail across processes on PostgreSQL', () => {
       await append(writer, 1);
       await eventually(() => expect(feed.items).toHaveLength(1), 10_000);
     } finally {
+      await endFeeds();
+      await reader.close();
+      await writer.close();
+      await readerDb.close();
+      await writerDb.close();
+    }
+  });
+
+  it('listens again after its connection drops, and reads what was written meanwhile', async () => {
+    const schema = newSchemaName();
+    const [readerDb, writerDb] = [await openPostgres(schema), await openPostgres(schema)];
+    const reader = await SqlEventStore.open(readerDb, { pollIntervalMs: 120_000, fallbackPollMs: 120_000 });
+    const writer = await SqlEventStore.open(writerDb);
+    const admin = new Client({ connectionString: testDatabaseUrl() });
+    await admin.connect();
+    try {
+      const feed = drain(eventFeed(reader, { from: 'end' }, (event) => event));
+      await eventually(() => expect(readerDb.notifications.listening).toBe(true), DEADLINE);
+      await eventually(() => expect(logTailOf(reader).size).toBe(1), DEADLINE);
+      const [{ channel }] = await writerDb.query<{ channel: string }>("SELECT 'backplane_log_' || md5(current_schema()) AS channel");
+      const cut = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'backplane-notifications' AND query = $1",
+        [`LISTEN "${channel}"`],
+      );
+      expect(cut.rowCount).toBe(1);
+      // Written while nobody listens: no notification will ever tell of it.
+      await eventually(() => expect(readerDb.notifications.listening).toBe(false), DEADLINE);
+      await append(writer, 1);
+      await eventually(() => expect(readerDb.notifications.listening).toBe(true), DEADLINE);
+      await eventually(() => expect(feed.items).toHaveLength(1), 10_000);
+      await append(writer, 2);
+      await eventually(() => expect(feed.items).toHaveLength(2), 10_000);
+    } finally {
+      await admin.end();
       await endFeeds();
       await reader.close();
       await writer.close();
