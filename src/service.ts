@@ -131,9 +131,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       auditDigests,
     };
 
+    // Built before the runners start: a catch-up on the embedded store shares this thread with it.
+    const schema = await backplaneSchema();
     for (const runner of backplane.runners) runner.start();
     await Promise.all(backplane.runners.map((runner) => runner.waitForReadModel()));
-    const schema = await backplaneSchema();
     // Read models far behind (a long history new to them, a rebuild) catch up while the API serves.
     await progress.start();
     // A log with no tenant is new, or nearly: its read models are current in a moment, and the tenant's creation reads them.
