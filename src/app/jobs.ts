@@ -40,13 +40,17 @@ export class Jobs {
     const ended = (outcome: JobOutcome | 'error') => {
       if (kind !== undefined) this.observer?.ended(kind, outcome, (performance.now() - started) / 1000);
     };
+    // Two handlers, not then().catch(): an observer that throws on the way out must not end the job a second time.
     const done: Promise<void> = job(this.stop.signal)
-      .then((outcome) => ended(outcome ?? 'completed'))
-      .catch((error: unknown) => {
-        ended('error');
-        // A job records its own failures where people look; this is for what escaped it.
-        this.logger.error('background job failed', { job: name, error: loggedError(error) });
-      })
+      .then(
+        (outcome) => ended(outcome ?? 'completed'),
+        (error: unknown) => {
+          ended('error');
+          // A job records its own failures where people look; this is for what escaped it.
+          this.logger.error('background job failed', { job: name, error: loggedError(error) });
+        },
+      )
+      .catch((error: unknown) => this.logger.error('job observer failed', { job: name, error: loggedError(error) }))
       .finally(() => this.running.delete(done));
     this.running.add(done);
   }
