@@ -17,12 +17,13 @@ export async function recordExpiringCredentials(deps: AppDeps, logger: Logger, n
   const horizon = new Date(now.getTime() + EXPIRING_WITHIN_DAYS * 86_400_000).toISOString().slice(0, 10);
   // Not removed, not refused for good, expiring by the horizon's day and not yet told for that
   // day: a superset of what the decider records (it judges the exact hour and the expired ones).
+  // Its organization not removed either: a removal stopped before it reached each credential leaves them unremoved.
   const candidates = await deps.db.query<{ tenant_id: string; id: string }>(
-    `SELECT tenant_id, id FROM credentials
-      WHERE removed_at IS NULL AND token_expires_at IS NOT NULL AND token_expires_at <= $1::date AND token_expires_at > $2::date
-        AND token_expiring_for IS DISTINCT FROM token_expires_at
-        AND (verification_failure IS NULL OR verification_failure NOT IN ('INVALID_TOKEN', 'REVOKED', 'EXPIRED'))
-      ORDER BY tenant_id, id`,
+    `SELECT c.tenant_id, c.id FROM credentials c JOIN organizations o ON o.id = c.organization_id AND o.removed_at IS NULL
+      WHERE c.removed_at IS NULL AND c.token_expires_at IS NOT NULL AND c.token_expires_at <= $1::date AND c.token_expires_at > $2::date
+        AND c.token_expiring_for IS DISTINCT FROM c.token_expires_at
+        AND (c.verification_failure IS NULL OR c.verification_failure NOT IN ('INVALID_TOKEN', 'REVOKED', 'EXPIRED'))
+      ORDER BY c.tenant_id, c.id`,
     [horizon, now.toISOString().slice(0, 10)],
   );
   let recorded = 0;
