@@ -36,7 +36,11 @@ export function pollingSubscription(source: PageSource, options: SubscribeToAllO
   /** Where news said events reach, not read yet. */
   let awaited: Position | null = null;
   let rereadMs = REREAD_FIRST_MS;
+  /** How far the subscription has read; undefined until it knows where it starts. */
+  let position: Position | undefined;
   const nudge = (reach: Position | null = null) => {
+    // News of events already read (this process's own append, heard again from the database) is no news.
+    if (reach !== null && position !== undefined && source.comparePositions(reach, position) <= 0) return;
     news = true;
     if (reach !== null && (awaited === null || source.comparePositions(reach, awaited) > 0)) awaited = reach;
     wake?.();
@@ -56,7 +60,7 @@ export function pollingSubscription(source: PageSource, options: SubscribeToAllO
   };
 
   const run = async () => {
-    let position = await source.resolveStart(options.fromPosition ?? 'start');
+    position = await source.resolveStart(options.fromPosition ?? 'start');
     let caughtUp = false;
     while (!stopped) {
       news = false;

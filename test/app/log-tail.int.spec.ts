@@ -102,10 +102,11 @@ describe.each(testDatabases)('the log tail on $name', (database) => {
     expect(logTailOf(store).size).toBe(0);
     await sleep(100);
     const before = sent();
-    // A tail still running would read the log as soon as this process appends.
+    // A tail still running would read the log as soon as this process appends. The append sends
+    // one statement, and on PostgreSQL one more to tell other processes.
     await append(store, 1);
     await sleep(500);
-    expect(sent() - before).toBe(1);
+    expect(sent() - before).toBe(db.notifications ? 2 : 1);
   });
 
   it('hands a subscriber that resumes after a cursor its backlog from the log, then the live tail, nothing skipped or repeated, while events are written', async () => {
@@ -130,7 +131,7 @@ describe.each(testDatabases)('the log tail on $name', (database) => {
     await writer;
 
     const expected = await store.readAll({ fromPosition: cursor });
-    expect(expected.length).toBeGreaterThan(50);
+    expect(expected.length).toBeGreaterThanOrEqual(50);
     await eventually(() => expect(resumed.items.length).toBeGreaterThanOrEqual(expected.length), DEADLINE);
     await sleep(200);
     expect(ids(resumed.items as RecordedEvent[])).toEqual(ids(expected));

@@ -108,6 +108,9 @@ export class SqlEventStore implements EventStore {
   private readonly appendListeners = new Set<(reach: Position | null) => void>();
   private readonly pollIntervalMs: number;
   private readonly fallbackPollMs: number;
+  /** The newest transaction whose appends other processes have not been told of yet. */
+  private untold: bigint | null = null;
+  private telling = false;
   /** The one listening of this store to other processes' appends, while it has subscribers. */
   private stopHearing: (() => void) | undefined;
   private readonly appendsInFlight: number;
@@ -161,20 +164,20 @@ export class SqlEventStore implements EventStore {
 
   private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
     const { stream, expected, payload } = append;
+    // Inside a caller's transaction a failed statement aborts it: there the general path runs
+    // and a conflict is the caller's to retry. Alone, each call is its own transaction.
+    const alone = executor === this.db;
     const call = (general: boolean) =>
-      this.channel === null
+      this.channel === null || alone
         ? executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
             prepareAs: 'backplane_append_events',
           })
         : executor.query<AppendRow>(
-            // Told on commit, in the append's own transaction: a rolled-back append wakes nobody.
+            // Told on the caller's commit, not at all if it rolls back.
             "SELECT a.*, CASE WHEN a.o_status = 'ok' THEN pg_notify($5, a.o_tx) END AS told FROM append_events($1, $2, $3::jsonb, $4) a",
             [stream, String(expected), payload, general, this.channel],
             { prepareAs: 'backplane_append_events_told' },
           );
-    // Inside a caller's transaction a failed statement aborts it: there the general path runs
-    // and a conflict is the caller's to retry. Alone, each call is its own transaction.
-    const alone = executor === this.db;
     let general = !alone;
     let row: AppendRow | undefined;
     for (let attempt = 1; row === undefined; attempt++) {
@@ -197,7 +200,10 @@ export class SqlEventStore implements EventStore {
     }
     const outcome = appendOutcome(append, row);
     // Inside a caller's transaction the events are not committed yet: readers look, and hear again on commit.
-    if (row.o_status === 'ok') this.notifyAppend(alone ? outcome.position : null);
+    if (row.o_status === 'ok') {
+      this.notifyAppend(alone ? outcome.position : null);
+      if (alone) this.tellOthers(parsePosition(outcome.position).tx);
+    }
     return outcome;
   }
 
@@ -293,17 +299,7 @@ export class SqlEventStore implements EventStore {
     try {
       const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
       const appends = `[${items.join(',')}]`;
-      rows = (
-        this.channel === null
-          ? this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' })
-          : this.db.query<GroupRow>(
-              "SELECT g.*, CASE WHEN g.g_status = 'ok' THEN pg_notify($2, g.g_tx) END AS told FROM append_group($1::jsonb) g",
-              [appends, this.channel],
-              {
-                prepareAs: 'backplane_append_group_told',
-              },
-            )
-      ).catch((error: unknown) => {
+      rows = this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' }).catch((error: unknown) => {
         if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
         throw error;
       });
@@ -318,7 +314,10 @@ export class SqlEventStore implements EventStore {
         const aloneStreams = new Set(alone.map((append) => append.stream));
         [...releases.keys()].filter((stream) => !aloneStreams.has(stream)).forEach(release);
         const written = ordered.filter((row) => row.g_status === 'ok');
-        if (written.length > 0) this.notifyAppend(formatPosition({ tx: BigInt(written[0].g_tx!), seq: BigInt(written.at(-1)!.g_seq!) }));
+        if (written.length > 0) {
+          this.notifyAppend(formatPosition({ tx: BigInt(written[0].g_tx!), seq: BigInt(written.at(-1)!.g_seq!) }));
+          this.tellOthers(BigInt(written[0].g_tx!));
+        }
         for (const row of ordered) {
           if (row.g_status === 'busy') continue;
           const append = group[row.g_index];
@@ -468,6 +467,30 @@ export class SqlEventStore implements EventStore {
     if (from === 'start') return formatPosition(LOG_START);
     if (from === 'end') return (await this.headPosition()) ?? formatPosition(LOG_START);
     return formatPosition(parsePosition(from));
+  }
+
+  /**
+   * Tells other processes of an append committed alone (or in a group), in a statement of its own
+   * just after: a NOTIFY in the append's transaction would hold PostgreSQL's one notification lock
+   * through the commit's flush, so that appending transactions would commit one at a time (and
+   * a group's 20 ms lock timeout would undo it). One tell at a time; those asked for meanwhile go
+   * as one, naming the newest transaction. A tell lost (the process dies first) is made up by the
+   * readers' fallback poll.
+   */
+  private tellOthers(tx: bigint): void {
+    if (this.channel === null) return;
+    if (this.untold === null || tx > this.untold) this.untold = tx;
+    if (this.telling) return;
+    const tell = async () => {
+      while (this.untold !== null) {
+        const newest = this.untold;
+        this.untold = null;
+        await this.db.query('SELECT pg_notify($1, $2)', [this.channel, newest.toString()]).catch(() => undefined);
+      }
+      this.telling = false;
+    };
+    this.telling = true;
+    void tell();
   }
 
   private notifyAppend(reach: Position | null): void {
