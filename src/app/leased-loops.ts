@@ -2,10 +2,14 @@ import { loggedError, type Logger } from '../core/logger';
 import type { HeldLock, SqlDatabase } from '../sql/database';
 import { every } from './every';
 
-/** One item's loop, as its holder runs it: `done` settles when it ends, `stop()` ends it. */
+/**
+ * One item's loop, as its holder runs it: `done` settles when it ends, `stop()` ends it. Stopped
+ * with `flush: false` when the lease is lost: another process may hold the item already, and
+ * progress written now would only race with its own.
+ */
 export interface LeasedLoop {
   done: Promise<void>;
-  stop(): Promise<void>;
+  stop(options?: { flush?: boolean }): Promise<void>;
 }
 
 export interface LeasedLoopsOptions<Item extends { id: string }> {
@@ -47,7 +51,7 @@ export function startLeasedLoops<Item extends { id: string }>(db: SqlDatabase, l
       },
     };
     running.set(item.id, entry);
-    void lease.lost.then(() => loop.stop());
+    void lease.lost.then(() => loop.stop({ flush: false }));
     loop.done
       .catch((error: unknown) => logger.warn(options.stoppedMessage, { [options.idField]: item.id, error: loggedError(error) }))
       .finally(() => {

@@ -50,6 +50,8 @@ export function signedDelivery(event: RecordedEvent, previousHash: string, secre
  */
 export function deliverDestination(deps: DeliveryDeps, destination: AuditDestinationView, settings: DeliverySettings) {
   let stopped = false;
+  /** The lease is lost: the checkpoint is the next holder's, this process writes it no more. */
+  let leaseLost = false;
   let failure: unknown;
   let wake: (() => void) | undefined;
   const heads = new Map<string, { revision: bigint; hash: string }>();
@@ -133,7 +135,7 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
     writing = writing.then(() => {
       const next = pending;
       pending = null;
-      return next === null ? undefined : advance(next.checkpoint, next.delivered);
+      return next === null || leaseLost ? undefined : advance(next.checkpoint, next.delivered);
     });
     return writing;
   };
@@ -218,8 +220,13 @@ export function deliverDestination(deps: DeliveryDeps, destination: AuditDestina
 
   return {
     done,
-    /** Leaves off after the attempt under way, writing what was delivered; an event not yet taken stays for the next holder. */
-    async stop() {
+    /**
+     * Leaves off after the attempt under way, writing what was delivered (unless `flush` is false:
+     * the lease is lost, and what was not written is sent again by the next holder); an event not
+     * yet taken stays for the next holder.
+     */
+    async stop(options: { flush?: boolean } = {}) {
+      if (options.flush === false) leaseLost = true;
       stopped = true;
       wake?.();
       await subscription?.stop();
