@@ -125,3 +125,18 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   logger.error('request failed', { error: loggedError(original), code: (original as { code?: unknown })?.code });
   return { ...base, message: 'internal error: the request failed on the server', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
+
+/**
+ * The code formatError answers an error with, worked out the same way but without logging: for
+ * a count of outcomes, from an error before or after it was formatted.
+ */
+export function clientCodeOf(error: unknown): string {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof ArgumentValidationError) return 'BAD_USER_INPUT';
+  if (original instanceof BackplaneError) {
+    const code = CLIENT_CODE_OF[original.code];
+    if (code !== INTERNAL) return code;
+  }
+  const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  return typeof code === 'string' && clientCodes.has(code) ? code : 'INTERNAL_SERVER_ERROR';
+}

@@ -1,4 +1,5 @@
-import { GraphQLError, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
+import { clientCodeOf } from '../graphql/errors';
 
 /** Operations whose root fields the schema does not know, or that could not be read at all. */
 export const OTHER = 'other';
@@ -35,12 +36,9 @@ export function operationOf(document: DocumentNode | undefined, operationName: s
   return operations.length === 1 ? operations[0] : null;
 }
 
-const CODE = /^[A-Z][A-Z_]{0,39}$/;
-
-/** "ok", or the code of the first error the client was answered with (a fixed set: see graphql/errors.ts). */
+/** "ok", or the code the client was answered with for the first error (a fixed set: see graphql/errors.ts). */
 export function outcomeOf(errors: readonly unknown[] | undefined): string {
   if (!errors || errors.length === 0) return 'ok';
-  const first = errors[0];
-  const code = first instanceof GraphQLError ? first.extensions?.code : (first as { extensions?: { code?: unknown } })?.extensions?.code;
-  return typeof code === 'string' && CODE.test(code) ? code : 'INTERNAL_SERVER_ERROR';
+  // Over the WebSocket the result is counted before it is formatted: a BackplaneError still has no code of its own.
+  return clientCodeOf(errors[0]);
 }

@@ -241,6 +241,22 @@ for (const store of apiStores) {
       );
     });
 
+    it('counts an operation refused over the WebSocket with the code its client was answered', async () => {
+      const before = await scrape();
+      const variables = { planId: randomUUID(), credentialId: randomUUID(), enabled: true };
+      const client = api.ws(api.rootToken);
+      const answer = await new Promise<{ errors?: readonly { extensions?: Record<string, unknown> }[] }>((resolve, reject) => {
+        let last = {};
+        client.subscribe({ query: ops.togglePlanCredential, variables }, { next: (value) => (last = value), error: reject, complete: () => resolve(last) });
+      });
+      expect(answer.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
+      const after = await scrape();
+      const delta = (outcome: string) =>
+        total(after, OPERATIONS, { operation: 'togglePlanCredential', outcome, transport: 'ws' }) -
+        total(before, OPERATIONS, { operation: 'togglePlanCredential', outcome, transport: 'ws' });
+      expect([delta('NOT_FOUND'), delta('INTERNAL_SERVER_ERROR')]).toEqual([1, 0]);
+    });
+
     it('serves /metrics to a METRICS token only', async () => {
       const { createApiToken: viewer } = await api.ok(api.rootToken, ops.createApiToken, { name: 'viewer of metrics', role: 'VIEWER' });
       const answers: Record<string, number> = {};

@@ -1,4 +1,5 @@
-import { parse, buildSchema, type OperationDefinitionNode } from 'graphql';
+import { parse, buildSchema, GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { BackplaneError } from '../../src/errors';
 import { tenant, type TenantEvent } from '../../src/domain/tenant';
 import { endpointClass, GITLAB_ENDPOINTS } from '../../src/metrics/gitlab-endpoint';
 import { Metrics, streamCategory } from '../../src/metrics/metrics';
@@ -31,6 +32,16 @@ describe('operation labels', () => {
       outcomeOf([{ extensions: { code: 'free text from somewhere' } }]),
       outcomeOf([{ message: 'no code' }]),
     ]).toEqual(['ok', 'ok', 'FORBIDDEN', 'INTERNAL_SERVER_ERROR', 'INTERNAL_SERVER_ERROR']);
+  });
+
+  it('takes the code the client is answered with from an error not yet formatted, as graphql-js wraps a thrown one', () => {
+    const thrown = (error: Error) => new GraphQLError(error.message, { originalError: error });
+    expect([
+      outcomeOf([thrown(new BackplaneError('NOT_FOUND', 'no plan'))]),
+      outcomeOf([thrown(new BackplaneError('INVALID_INPUT', 'bad'))]),
+      outcomeOf([thrown(new BackplaneError('GITLAB_TIMEOUT', 'slow'))]),
+      outcomeOf([thrown(new Error('a bug'))]),
+    ]).toEqual(['NOT_FOUND', 'BAD_USER_INPUT', 'INTERNAL_SERVER_ERROR', 'INTERNAL_SERVER_ERROR']);
   });
 });
 
