@@ -17,6 +17,20 @@ export const LAG_COUNT_LIMIT = 1000;
 /** Logins labelled at most: past it (a store of very many credentials) the rest count as "other". */
 const MAX_LOGINS = 500;
 
+/**
+ * prom-client's process metrics (memory, CPU, event loop, GC), collected once per process: each
+ * collection starts a GC observer and an event-loop monitor that are never stopped, and the
+ * process is the same whatever the number of services in it.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export interface OperationLabels {
   operation: string;
   type: string;
@@ -30,7 +44,9 @@ export interface OperationLabels {
  * id that grows without bound (task, event, plan): they are the operator's, whatever the tenant.
  */
 export class Metrics {
+  /** This service's own metrics; the exposition adds the process's. */
   readonly registry = new Registry();
+  readonly #exposed: Registry;
   readonly #operations: Histogram<keyof OperationLabels>;
   readonly #appends: Histogram<'outcome'>;
   readonly #eventsAppended: Counter<'category'>;
@@ -51,7 +67,6 @@ export class Metrics {
     const now = options.now ?? Date.now;
     this.#now = now;
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.#operations = new Histogram({
       name: 'backplane_graphql_operation_duration_seconds',
       help: 'GraphQL operations by root field (else introspection, multiple or other), type, outcome (ok or the error code) and transport; _count counts them',
@@ -114,15 +129,16 @@ export class Metrics {
         setLags(this, await lags(), 'seconds');
       },
     });
+    this.#exposed = Registry.merge([processMetrics(), this.registry]);
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return this.#exposed.contentType;
   }
 
-  /** The exposition text, Prometheus' format. */
+  /** The exposition text, Prometheus' format: the process's metrics and this service's. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.#exposed.metrics();
   }
 
   operation(labels: OperationLabels, seconds: number): void {

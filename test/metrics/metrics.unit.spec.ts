@@ -96,6 +96,17 @@ describe('the metrics of one process', () => {
     expect([await counted(one), await counted(two)]).toEqual([2, 0]);
   });
 
+  it("collects the process's metrics once, whatever the number of services, and serves them with each one's", async () => {
+    const [one, two] = [new Metrics(), new Metrics()];
+    // Each collection would start a GC observer and an event-loop monitor of its own, never stopped.
+    expect([one, two].map((metrics) => metrics.registry.getSingleMetric('process_resident_memory_bytes'))).toEqual([undefined, undefined]);
+    for (const metrics of [one, two]) {
+      const text = await metrics.text();
+      expect(total(parseExposition(text), 'process_resident_memory_bytes')).toBeGreaterThan(0);
+      expect(text).toContain('# TYPE backplane_events_appended_total counter');
+    }
+  });
+
   it('labels a stream by its aggregate, never by its id', () => {
     expect(['plan-5f0c', 'repositories-1', 'tenant-default', '$weird', '-x'].map(streamCategory)).toEqual(['plan', 'repositories', 'tenant', 'other', 'other']);
   });
