@@ -1,4 +1,5 @@
 import { useId, type ReactNode } from 'react';
+import { describeError } from './api';
 
 /** The id of a field's error text, so that the control names it in aria-describedby. */
 const errorId = (id: string) => `${id}-error`;
@@ -118,4 +119,32 @@ export function StatusBadge({ status }: { status: string }) {
 
 export function when(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+/** A list page: its heading, the Add link for those who may edit, and the loading, error and empty states around the table. */
+export function ListPage(props: {
+  title: string;
+  add?: { href: string; label: string };
+  error?: unknown;
+  loading: boolean;
+  count?: number;
+  empty: string;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <div className="page-head">
+        <h1>{props.title}</h1>
+        {props.add ? (
+          <a className="button primary" href={props.add.href}>
+            {props.add.label}
+          </a>
+        ) : null}
+      </div>
+      <Alert>{props.error ? describeError(props.error) : null}</Alert>
+      {props.loading ? <p>Loading…</p> : null}
+      {props.count === 0 ? <p>{props.empty}</p> : null}
+      {props.count ? props.children : null}
+    </>
+  );
 }

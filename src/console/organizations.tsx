@@ -1,7 +1,7 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { describeError, fieldErrors } from './api';
 import { docs, type Credential, type Device, type Organization } from './documents';
-import { Alert, describedBy, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
+import { Alert, ListPage, describedBy, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
 import { PasswordPicker } from './passwords';
 import { ScheduleOptions, scheduleDraftOf, scheduleInput, type ScheduleDraft } from './schedule';
 import { go, useQuery, useSession } from './session';
@@ -16,48 +16,42 @@ function OrganizationList() {
   const session = useSession();
   const { data, error, loading } = useQuery<{ organizations: Organization[] }>(docs.organizations);
   return (
-    <>
-      <div className="page-head">
-        <h1>Organizations</h1>
-        {session.canEdit ? (
-          <a className="button primary" href="#/organizations/new">
-            Add organization
-          </a>
-        ) : null}
-      </div>
-      <Alert>{error ? describeError(error) : null}</Alert>
-      {loading ? <p>Loading…</p> : null}
-      {data && data.organizations.length === 0 ? <p>No organization yet.</p> : null}
-      {data && data.organizations.length > 0 ? (
-        <table className="list">
-          <caption className="visually-hidden">GitLab organizations</caption>
-          <thead>
-            <tr>
-              <th scope="col">Organization</th>
-              <th scope="col">GitLab</th>
-              <th scope="col">Sign-in</th>
-              <th scope="col">Status</th>
-              <th scope="col">Additional credentials</th>
+    <ListPage
+      title="Organizations"
+      add={session.canEdit ? { href: '#/organizations/new', label: 'Add organization' } : undefined}
+      error={error}
+      loading={loading}
+      count={data?.organizations.length}
+      empty="No organization yet."
+    >
+      <table className="list">
+        <caption className="visually-hidden">GitLab organizations</caption>
+        <thead>
+          <tr>
+            <th scope="col">Organization</th>
+            <th scope="col">GitLab</th>
+            <th scope="col">Sign-in</th>
+            <th scope="col">Status</th>
+            <th scope="col">Additional credentials</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(data?.organizations ?? []).map((organization) => (
+            <tr key={organization.id} data-organization={organization.name}>
+              <td>
+                <a href={`#/organizations/${organization.id}`}>{organization.name}</a>
+              </td>
+              <td>{organization.gitlabUrl}</td>
+              <td>{organization.authMethod === 'SSO' ? 'GitLab sign-in (SSO)' : `Token of ${organization.login}`}</td>
+              <td>
+                <StatusBadge status={organization.status} />
+              </td>
+              <td>{organization.credentials.length}</td>
             </tr>
-          </thead>
-          <tbody>
-            {data.organizations.map((organization) => (
-              <tr key={organization.id} data-organization={organization.name}>
-                <td>
-                  <a href={`#/organizations/${organization.id}`}>{organization.name}</a>
-                </td>
-                <td>{organization.gitlabUrl}</td>
-                <td>{organization.authMethod === 'SSO' ? 'GitLab sign-in (SSO)' : `Token of ${organization.login}`}</td>
-                <td>
-                  <StatusBadge status={organization.status} />
-                </td>
-                <td>{organization.credentials.length}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-    </>
+          ))}
+        </tbody>
+      </table>
+    </ListPage>
   );
 }
 

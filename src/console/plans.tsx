@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, describeError, fieldErrors } from './api';
 import { docs, type Organization, type Plan } from './documents';
-import { Alert, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
+import { Alert, ListPage, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
 import { PlanTasks } from './tasks';
 import { ScheduleOptions, scheduleDraftOf, scheduleInput } from './schedule';
 import { go, useQuery, useSession } from './session';
@@ -24,44 +24,38 @@ function PlanList() {
   const session = useSession();
   const { data, error, loading } = useQuery<{ plans: PlanRow[] }>(docs.plans);
   return (
-    <>
-      <div className="page-head">
-        <h1>Plans</h1>
-        {session.canEdit ? (
-          <a className="button primary" href="#/plans/new">
-            Add plan
-          </a>
-        ) : null}
-      </div>
-      <Alert>{error ? describeError(error) : null}</Alert>
-      {loading ? <p>Loading…</p> : null}
-      {data && data.plans.length === 0 ? <p>No plan yet.</p> : null}
-      {data && data.plans.length > 0 ? (
-        <table className="list">
-          <caption className="visually-hidden">Backup plans</caption>
-          <thead>
-            <tr>
-              <th scope="col">Plan</th>
-              <th scope="col">Organization</th>
-              <th scope="col">Additional git credentials</th>
-              <th scope="col">Accounts in use</th>
+    <ListPage
+      title="Plans"
+      add={session.canEdit ? { href: '#/plans/new', label: 'Add plan' } : undefined}
+      error={error}
+      loading={loading}
+      count={data?.plans.length}
+      empty="No plan yet."
+    >
+      <table className="list">
+        <caption className="visually-hidden">Backup plans</caption>
+        <thead>
+          <tr>
+            <th scope="col">Plan</th>
+            <th scope="col">Organization</th>
+            <th scope="col">Additional git credentials</th>
+            <th scope="col">Accounts in use</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(data?.plans ?? []).map((plan) => (
+            <tr key={plan.id} data-plan={plan.name}>
+              <td>
+                <a href={`#/plans/${plan.id}`}>{plan.name}</a>
+              </td>
+              <td>{plan.organization.name}</td>
+              <td>{plan.additionalCredentialsEnabled ? 'On' : 'Off'}</td>
+              <td>{plan.credentials.filter((credential) => credential.effective).length}</td>
             </tr>
-          </thead>
-          <tbody>
-            {data.plans.map((plan) => (
-              <tr key={plan.id} data-plan={plan.name}>
-                <td>
-                  <a href={`#/plans/${plan.id}`}>{plan.name}</a>
-                </td>
-                <td>{plan.organization.name}</td>
-                <td>{plan.additionalCredentialsEnabled ? 'On' : 'Off'}</td>
-                <td>{plan.credentials.filter((credential) => credential.effective).length}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-    </>
+          ))}
+        </tbody>
+      </table>
+    </ListPage>
   );
 }
 

@@ -335,7 +335,8 @@ describe('the console in Chromium', () => {
       await gitlab.close();
       await storage.dispose();
     }
-  });
+    // A second service of its own starts within it.
+  }, 120_000);
 
   it('shows a VIEWER no Audit page and no edit button, and an AUDITOR the audit but no edit button', async () => {
     const viewer = await signedIn(await tokenFor('VIEWER'));
