@@ -294,6 +294,7 @@ describe('the console in Chromium', () => {
     expect(tab.errors).toEqual([]);
   });
 
+  // Longer than the others: a second service, with SSO set up, starts within it.
   it('adds an organization by GitLab sign-in (SSO): GitLab opens in a new tab, and the console comes back to it once authorized', async () => {
     const clientId = 'backplane-console-sso';
     const clientSecret = secretValue('oauth-app');
@@ -335,7 +336,6 @@ describe('the console in Chromium', () => {
       await gitlab.close();
       await storage.dispose();
     }
-    // A second service of its own starts within it.
   }, 120_000);
 
   it('shows a VIEWER no Audit page and no edit button, and an AUDITOR the audit but no edit button', async () => {
