@@ -82,6 +82,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const backplane = await openBackplane(config, { logger, metrics });
   let server: RunningServer | undefined;
   const progress = new ReadModelProgress(backplane.store, backplane.runners, { logger, graceMs: READY_LAG_MS });
+  metrics.watchReadModelProgress(progress);
   let metricsListener: MetricsListener | null = null;
   try {
     const { key } = await loadMasterKey({ fromEnv: config.masterKey, dataDir: config.dataDir });

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobObserver, JobOutcome } from '../app/jobs';
 import type { ProjectionRunner } from '../core/projection-runner';
+import type { ProjectionStatus } from '../core/read-model-progress';
 import type { EventStore } from '../eventstore/types';
 import type { RequestObserver } from '../gitlab/requester';
 import { endpointClass } from './gitlab-endpoint';
@@ -11,9 +12,12 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 const TASK_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600];
 /**
  * A projection's lag is counted by reading what it has not applied, up to this many events: a
- * scrape stays cheap when a projection is far behind (a rebuild), which then reads as this many.
+ * reading stays cheap when a projection is far behind, which then reads as this many (one catching
+ * up, a rebuild, is counted by the read models' progress instead, as /readyz shows it).
  */
-export const LAG_COUNT_LIMIT = 1000;
+export const LAG_COUNT_LIMIT = 100;
+/** Lags are read at most this often, whoever scrapes and however often: scrapes in between get the last reading (ms). */
+export const LAG_READ_EVERY_MS = 5000;
 /** Logins labelled at most: past it (a store of very many credentials) the rest count as "other". */
 const MAX_LOGINS = 500;
 
@@ -61,7 +65,9 @@ export class Metrics {
   readonly #logins = new Set<string>();
   readonly #now: () => number;
   #projections: (() => { store: EventStore; runners: readonly ProjectionRunner[] }) | null = null;
+  #progress: { statuses(): ProjectionStatus[] } | null = null;
   #lagsInFlight: Promise<Map<string, Lag> | null> | null = null;
+  #lastLags: { at: number; lags: Map<string, Lag> | null } | null = null;
 
   constructor(options: { now?: () => number } = {}) {
     const now = options.now ?? Date.now;
@@ -113,7 +119,7 @@ export class Metrics {
     const lags = () => this.#lags();
     new Gauge({
       name: 'backplane_projection_lag_events',
-      help: `Events in the log after a projection's checkpoint, counted up to ${LAG_COUNT_LIMIT}`,
+      help: `Events in the log after a projection's checkpoint, counted up to ${LAG_COUNT_LIMIT}; for one catching up, the events it has yet to apply, as /readyz shows`,
       labelNames: ['projection'],
       registers,
       async collect() {
@@ -153,6 +159,11 @@ export class Metrics {
   /** The projections whose lag is reported, looked up at each scrape (runners may change). */
   watchProjections(source: () => { store: EventStore; runners: readonly ProjectionRunner[] }): void {
     this.#projections = source;
+  }
+
+  /** The read models' progress /readyz reports: what a projection catching up has left is taken from it, not read again. */
+  watchReadModelProgress(progress: { statuses(): ProjectionStatus[] }): void {
+    this.#progress = progress;
   }
 
   subscriptionOpened(): void {
@@ -196,11 +207,21 @@ export class Metrics {
     },
   };
 
-  /** Each projection's lag; one reading serves the collections of one scrape, which prom-client runs at once. */
+  /**
+   * Each projection's lag. One reading serves the collections of one scrape (prom-client runs them
+   * at once) and every scrape for LAG_READ_EVERY_MS: the listener without a token is anyone's to call.
+   */
   #lags(): Promise<Map<string, Lag> | null> {
-    this.#lagsInFlight ??= this.#readLags().finally(() => {
-      this.#lagsInFlight = null;
-    });
+    const last = this.#lastLags;
+    if (last !== null && this.#now() - last.at < LAG_READ_EVERY_MS) return Promise.resolve(last.lags);
+    this.#lagsInFlight ??= this.#readLags()
+      .then((lags) => {
+        this.#lastLags = { at: this.#now(), lags };
+        return lags;
+      })
+      .finally(() => {
+        this.#lagsInFlight = null;
+      });
     return this.#lagsInFlight;
   }
 
@@ -208,8 +229,12 @@ export class Metrics {
     const source = this.#projections?.();
     if (!source) return null;
     const head = await source.store.headPosition();
+    const catchingUp = new Map((this.#progress?.statuses() ?? []).filter((status) => !status.current).map((status) => [status.name, status.eventsBehind]));
     const lags = new Map<string, Lag>();
-    for (const runner of source.runners) lags.set(runner.name, await projectionLag(source.store, runner, head, this.#now()));
+    for (const runner of source.runners) {
+      const counted = catchingUp.get(runner.name);
+      lags.set(runner.name, await projectionLag(source.store, runner, head, this.#now(), counted ?? null));
+    }
     return lags;
   }
 
@@ -239,12 +264,15 @@ function setLags(gauge: Gauge<'projection'>, lags: Map<string, Lag> | null, unit
   for (const [projection, lag] of lags) gauge.set({ projection }, lag[unit]);
 }
 
-/** Events after the checkpoint (up to LAG_COUNT_LIMIT), and the age of the first of them. */
-async function projectionLag(store: EventStore, runner: ProjectionRunner, head: string | null, now: number): Promise<Lag> {
+/**
+ * Events after the checkpoint (up to LAG_COUNT_LIMIT, or `counted` when the read models' progress
+ * has counted them: only the first is read then), and the age of the first of them.
+ */
+async function projectionLag(store: EventStore, runner: ProjectionRunner, head: string | null, now: number, counted: number | null): Promise<Lag> {
   if (head === null) return { events: 0, seconds: 0 };
   const reached = (await runner.checkpoint())?.position ?? null;
   if (reached !== null && store.comparePositions(reached, head) >= 0) return { events: 0, seconds: 0 };
-  const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: LAG_COUNT_LIMIT });
+  const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: counted === null ? LAG_COUNT_LIMIT : 1 });
   if (behind.length === 0) return { events: 0, seconds: 0 };
-  return { events: behind.length, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000) };
+  return { events: counted ?? behind.length, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000) };
 }

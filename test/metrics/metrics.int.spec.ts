@@ -15,7 +15,7 @@ import {
 import { commandContext, systemPrincipal } from '../../src/app/principal';
 import { device, deviceStream } from '../../src/domain/device';
 import { endpointClass } from '../../src/metrics/gitlab-endpoint';
-import { LAG_COUNT_LIMIT } from '../../src/metrics/metrics';
+import { LAG_COUNT_LIMIT, LAG_READ_EVERY_MS } from '../../src/metrics/metrics';
 import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { GitLabDouble } from '../support/gitlab-double';
@@ -80,7 +80,12 @@ for (const store of apiStores) {
     let gitlab: GitLabDouble;
     let api: TestApi;
     let metricsToken: string;
-    let s: Scenario;
+    let s: Scenario | undefined;
+    /** The scenario of the first test, or one built now when that test did not run. */
+    const scenario = async (): Promise<Scenario> => {
+      s ??= await buildScenario(api, api.rootToken);
+      return s;
+    };
 
     const metricsUrl = () => new URL('/metrics', api.url).toString();
     const scrape = async (token: string | null = metricsToken): Promise<Sample[]> => {
@@ -113,21 +118,26 @@ for (const store of apiStores) {
       const before = await scrape();
       const eventsBefore = await events();
 
-      s = await buildScenario(api, api.rootToken);
+      const built = await buildScenario(api, api.rootToken);
+      s = built;
       for (const enabled of [true, false, true]) {
-        await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled });
+        await api.ok(api.rootToken, ops.togglePlanCredential, { planId: built.planId, credentialId: built.credentialIds[1], enabled });
       }
-      const refused = await api.request(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[1], enabled: 'yes' });
+      const refused = await api.request(api.rootToken, ops.togglePlanCredential, {
+        planId: built.planId,
+        credentialId: built.credentialIds[1],
+        enabled: 'yes',
+      });
       expect(refused.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
       gitlab.addProject('acme/platform', 'api');
       gitlab.addProject('acme/platform', 'web');
-      await api.ok(api.rootToken, ops.syncRepositories, { id: s.organizationId });
-      await protectListedRepositories(api, s.organizationId, 2);
+      await api.ok(api.rootToken, ops.syncRepositories, { id: built.organizationId });
+      await protectListedRepositories(api, built.organizationId, 2);
       // The main login's token is throttled: its check, several requests at once, waits out GitLab's 429s.
-      gitlab.setRateLimit({ limit: 1, windowMs: 1000 }, s.secrets[0]);
-      await api.ok(api.rootToken, ops.verifyOrganization, { id: s.organizationId });
-      gitlab.setRateLimit(null, s.secrets[0]);
-      const { runPlan } = await api.ok(api.rootToken, 'mutation($id: ID!) { runPlan(planId: $id) { id } }', { id: s.planId });
+      gitlab.setRateLimit({ limit: 1, windowMs: 1000 }, built.secrets[0]);
+      await api.ok(api.rootToken, ops.verifyOrganization, { id: built.organizationId });
+      gitlab.setRateLimit(null, built.secrets[0]);
+      const { runPlan } = await api.ok(api.rootToken, 'mutation($id: ID!) { runPlan(planId: $id) { id } }', { id: built.planId });
       await settled();
       const { task } = await api.ok(api.rootToken, 'query($id: ID!) { task(id: $id) { status } }', { id: runPlan.id });
       expect(task.status).toBe('COMPLETED');
@@ -174,24 +184,40 @@ for (const store of apiStores) {
       await runner.stop();
       try {
         // Through the command handler, which does not wait for the read models as a mutation's answer does.
-        const deviceId = randomUUID();
-        await api.service.backplane.commands.handle(
-          device,
-          deviceStream(deviceId),
-          { type: 'RegisterDevice', data: { deviceId, name: 'lag probe', builtIn: false, nameTaken: false } },
-          commandContext(systemPrincipal(tenantId), randomUUID()),
-        );
+        const register = (name: string) => {
+          const deviceId = randomUUID();
+          return api.service.backplane.commands.handle(
+            device,
+            deviceStream(deviceId),
+            { type: 'RegisterDevice', data: { deviceId, name, builtIn: false, nameTaken: false } },
+            commandContext(systemPrincipal(tenantId), randomUUID()),
+          );
+        };
+        await register('lag probe');
         await new Promise((resolve) => setTimeout(resolve, 1100));
-        const lagging = await scrape();
-        const events = total(lagging, 'backplane_projection_lag_events', { projection: runner.name });
-        expect(events).toBeGreaterThan(0);
+        const lagOf = (samples: Sample[]) => total(samples, 'backplane_projection_lag_events', { projection: runner.name });
+        // A scrape shortly before may have been answered from a reading made before the event: readings are LAG_READ_EVERY_MS apart.
+        const lagging = await eventually(async () => {
+          const samples = await scrape();
+          expect(lagOf(samples)).toBeGreaterThan(0);
+          return samples;
+        }, 3 * LAG_READ_EVERY_MS);
+        const events = lagOf(lagging);
         expect(events).toBeLessThanOrEqual(LAG_COUNT_LIMIT);
         expect(total(lagging, 'backplane_projection_lag_seconds', { projection: runner.name })).toBeGreaterThanOrEqual(1);
+
+        // Scrapes in between readings read nothing of the log: they are answered with the last reading.
+        await register('lag probe 2');
+        expect(lagOf(await scrape())).toBe(events);
+        await eventually(async () => expect(lagOf(await scrape())).toBe(events + 1), 3 * LAG_READ_EVERY_MS);
       } finally {
         runner.start();
       }
       await settled();
-      expect(total(await scrape(), 'backplane_projection_lag_events', { projection: runner.name })).toBe(0);
+      await eventually(
+        async () => expect(total(await scrape(), 'backplane_projection_lag_events', { projection: runner.name })).toBe(0),
+        3 * LAG_READ_EVERY_MS,
+      );
     });
 
     it('names an operation by the root field the schema knows, never by what the client calls it', async () => {
@@ -223,8 +249,9 @@ for (const store of apiStores) {
     });
 
     it('counts open WebSocket connections and subscriptions, and lets them go when they end', async () => {
+      const { planId } = await scenario();
       const before = await scrape();
-      const subscription = listen(api.ws(api.rootToken), ops.planCredentialToggled, { planId: s.planId });
+      const subscription = listen(api.ws(api.rootToken), ops.planCredentialToggled, { planId });
       try {
         await eventually(async () => {
           const now = await scrape();
@@ -232,7 +259,8 @@ for (const store of apiStores) {
           expect(total(now, 'backplane_websocket_connections_open') - total(before, 'backplane_websocket_connections_open')).toBe(1);
         });
         const opened = await scrape();
-        expect(total(opened, OPERATIONS, { operation: 'planCredentialToggled', type: 'subscription', outcome: 'ok', transport: 'ws' })).toBe(1);
+        const subscribed = { operation: 'planCredentialToggled', type: 'subscription', outcome: 'ok', transport: 'ws' };
+        expect(total(opened, OPERATIONS, subscribed) - total(before, OPERATIONS, subscribed)).toBe(1);
       } finally {
         subscription.stop();
       }
@@ -288,7 +316,8 @@ for (const store of apiStores) {
     });
 
     it('refuses a METRICS token on the WebSocket at connection_init (4403)', async () => {
-      const subscription = listen(api.ws(metricsToken), ops.planCredentialToggled, { planId: s.planId });
+      // Refused at connection_init: the plan is never looked up.
+      const subscription = listen(api.ws(metricsToken), ops.planCredentialToggled, { planId: randomUUID() });
       try {
         await eventually(() => expect(subscription.errors.length).toBeGreaterThan(0));
         expect(subscription.errors.map((error) => (error as { code?: number }).code)).toEqual([4403]);
@@ -310,10 +339,14 @@ for (const store of apiStores) {
       const listener = api.service.metricsListener!;
       expect(listener.port).not.toBe(new URL(api.url).port);
       const base = `http://127.0.0.1:${listener.port}`;
+      await api.ok(api.rootToken, ops.me);
       const response = await fetch(`${base}/metrics`);
       expect(response.status).toBe(200);
       const samples = parseExposition(await response.text());
-      expect(total(samples, OPERATIONS, { operation: 'togglePlanCredential', outcome: 'ok' })).toBe(3);
+      // The same counts as the route with a token gives: no operation ran in between.
+      const me = { operation: 'me', outcome: 'ok' };
+      expect(total(samples, OPERATIONS, me)).toBeGreaterThan(0);
+      expect(total(samples, OPERATIONS, me)).toBe(total(await scrape(), OPERATIONS, me));
       const elsewhere = await Promise.all(
         ['/graphql', '/healthz', '/readyz', '/metrics/'].map(async (path) => (await fetch(`${base}${path}`, { method: 'GET' })).status),
       );
