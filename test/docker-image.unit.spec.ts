@@ -50,7 +50,7 @@ describe('the production image', () => {
     const sources = copies(final).flatMap(({ sources }) => sources);
     expect(sources.filter(isTestOrBench)).toEqual([]);
     expect(copies(final).filter(({ from }) => from === undefined)).toEqual([]);
-    for (const source of sources) expect(source).toMatch(/^\/app\/(package\.json|node_modules|dist\/src|dist\/projections)$/);
+    for (const source of sources) expect(source).toMatch(/^\/app\/(package\.json|node_modules|dist\/src|dist\/projections|dist\/console)$/);
     expect(final.instructions.join('\n')).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
   });
 
@@ -74,6 +74,20 @@ describe('the production image', () => {
     expect([...tsconfig.include].sort()).toEqual(['projections', 'src']);
     expect(tsconfig.files).toBeUndefined();
     expect(runs).toMatch(/npm prune --omit=dev/);
+  });
+
+  it('bundles the console in the build stage, before dev dependencies are pruned, and ships it', () => {
+    const build = all.find((stage) => stage.name !== undefined && final.instructions.some((line) => line.includes(`--from=${stage.name} `)));
+    expect(build).toBeDefined();
+    const runs = build!.instructions.filter((line) => line.startsWith('RUN ')).join(' && ');
+    // The script bundles with esbuild, a dev dependency, so it must run before the prune.
+    const bundles = runs.search(/\bnode scripts\/build-console\.mjs\b|\bnpm run build:console\b/);
+    expect(bundles).toBeGreaterThanOrEqual(0);
+    expect(bundles).toBeLessThan(runs.search(/npm prune --omit=dev/));
+    const built = copies(build!).flatMap(({ sources }) => sources);
+    expect(built).toContain('scripts/build-console.mjs');
+    expect(built).toContain('src');
+    expect(copies(final)).toContainEqual({ from: build!.name, sources: ['/app/dist/console'] });
   });
 
   it('installs the git client and the certificate authorities its HTTPS fetches need', () => {
