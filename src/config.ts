@@ -52,6 +52,8 @@ export interface Config {
   notifyThrottledMinutes: number;
   /** A port of its own serving GET /metrics without a token (0: any free one); unset: /metrics on the API's port, for METRICS tokens only. */
   metricsPort?: number;
+  /** The address the metrics' own listener binds: this machine only unless told (BACKPLANE_METRICS_HOST). */
+  metricsHost: string;
 }
 
 export class ConfigError extends BackplaneError {
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtp: smtpOf(env),
     notifyThrottledMinutes: positiveInteger(env, 'BACKPLANE_NOTIFY_THROTTLED_MINUTES', 30),
     metricsPort: metricsPortOf(env.BACKPLANE_METRICS_PORT),
+    metricsHost: env.BACKPLANE_METRICS_HOST || '127.0.0.1',
   };
 }
 

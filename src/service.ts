@@ -165,7 +165,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     });
     const running = server;
-    if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(metrics, logger, config.metricsPort, options.host);
+    if (config.metricsPort !== undefined) metricsListener = await startMetricsListener(metrics, logger, config.metricsPort, config.metricsHost);
     const listener = metricsListener;
     // Unset, the public address is the server's own, known once it listens (PORT=0 picks one).
     if (config.publicUrl === undefined) app.sso.publicUrl = new URL(running.url).origin;

@@ -3,6 +3,9 @@ import type { RequestObserver } from './requester';
 import { exchangeCode, refreshTokens, type OAuthApplication } from './oauth';
 import { verifyOAuthToken, verifyToken, type TokenVerification } from './verify';
 
+/** The login label of the requests of a token check (see checkToken). */
+export const TOKEN_CHECK = 'check';
+
 /** login: whose token it is, where the caller knows (labels the metrics; null: not known). */
 type Target = { gitlabUrl: string; token: string; kind?: GitLabAuth['kind']; login?: string | null };
 
@@ -31,9 +34,10 @@ export function gitlabPort(settings: GitLabSettings) {
       groupPath,
       scopes,
     }: Target & { login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenVerification> {
+      // Labelled "check", not by the login: that is what was typed, not yet verified, by any tenant's administrator.
       const client = new GitLabClient(
         { baseUrl: gitlabUrl, token, kind },
-        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs, observer: settings.observe?.(login) },
+        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs, observer: settings.observe?.(TOKEN_CHECK) },
       );
       if (kind === 'oauth') return verifyOAuthToken(client, { groupPath, scopes });
       if (login === null)

@@ -18,8 +18,11 @@ const TASK_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600, 12
 export const LAG_COUNT_LIMIT = 100;
 /** Lags are read at most this often, whoever scrapes and however often: scrapes in between get the last reading (ms). */
 export const LAG_READ_EVERY_MS = 5000;
-/** Logins labelled at most: past it (a store of very many credentials) the rest count as "other". */
-const MAX_LOGINS = 500;
+/**
+ * Logins labelled at most: past it, the series of the login least recently used are removed (its
+ * counts start again from zero if it comes back), so that logins gone for good free their place.
+ */
+export const MAX_LOGINS = 500;
 
 /**
  * prom-client's process metrics (memory, CPU, event loop, GC), collected once per process: each
@@ -62,7 +65,8 @@ export class Metrics {
   readonly #tasksRunning: Gauge<'kind'>;
   /** Per login, until when GitLab's 429s asked it to rest: overlapping rests count once. */
   readonly #restUntil = new Map<string, number>();
-  readonly #logins = new Set<string>();
+  /** Logins labelled, least recently used first, each with the endpoint and status labels its requests had. */
+  readonly #logins = new Map<string, Set<string>>();
   readonly #now: () => number;
   #projections: (() => { store: EventStore; runners: readonly ProjectionRunner[] }) | null = null;
   #progress: { statuses(): ProjectionStatus[] } | null = null;
@@ -184,11 +188,18 @@ export class Metrics {
 
   /** The observer of one login's requests to GitLab. */
   readonly gitlab = (login: string | null): RequestObserver => {
-    const who = this.#login(login);
+    // The label is looked up at each request: a session that outlives its login's place takes a new one.
+    const request = (path: string, status: string) => {
+      const endpoint = endpointClass(path);
+      const who = this.#login(login);
+      this.#logins.get(who)?.add(`${endpoint} ${status}`);
+      this.#gitlabRequests.inc({ login: who, endpoint, status });
+    };
     return {
-      answered: ({ path, status }) => this.#gitlabRequests.inc({ login: who, endpoint: endpointClass(path), status: String(status) }),
-      unanswered: ({ path, failure }) => this.#gitlabRequests.inc({ login: who, endpoint: endpointClass(path), status: failure }),
+      answered: ({ path, status }) => request(path, String(status)),
+      unanswered: ({ path, failure }) => request(path, failure),
       throttled: (ms) => {
+        const who = this.#login(login);
         const now = this.#now();
         const from = Math.max(now, this.#restUntil.get(who) ?? 0);
         const until = now + ms;
@@ -240,9 +251,20 @@ export class Metrics {
 
   #login(login: string | null): string {
     if (login === null || login === '') return 'unknown';
-    if (this.#logins.has(login)) return login;
-    if (this.#logins.size >= MAX_LOGINS) return 'other';
-    this.#logins.add(login);
+    const labels = this.#logins.get(login) ?? new Set<string>();
+    // Taken out and put back: a Map keeps insertion order, so the first key is the least recently used.
+    this.#logins.delete(login);
+    this.#logins.set(login, labels);
+    if (this.#logins.size > MAX_LOGINS) {
+      const [[oldest, used]] = this.#logins;
+      this.#logins.delete(oldest);
+      this.#restUntil.delete(oldest);
+      this.#gitlabThrottled.remove({ login: oldest });
+      for (const pair of used) {
+        const [endpoint, status] = pair.split(' ');
+        this.#gitlabRequests.remove({ login: oldest, endpoint, status });
+      }
+    }
     return login;
   }
 }

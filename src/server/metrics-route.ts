@@ -27,14 +27,17 @@ export function metricsRoute(app: AppDeps, metrics: Metrics, logger: Logger): Re
 
 export interface MetricsListener {
   port: number;
+  /** The address it is bound to. */
+  address: string;
   close(): Promise<void>;
 }
 
 /**
  * A port of its own (BACKPLANE_METRICS_PORT) that serves GET /metrics without a token and
- * nothing else: no route of the API, so no tenant's data, is behind it.
+ * nothing else: no route of the API, so no tenant's data, is behind it. It answers anyone who
+ * reaches it, so it binds this machine only unless told otherwise (BACKPLANE_METRICS_HOST).
  */
-export async function startMetricsListener(metrics: Metrics, logger: Logger, port: number, host = '0.0.0.0'): Promise<MetricsListener> {
+export async function startMetricsListener(metrics: Metrics, logger: Logger, port: number, host = '127.0.0.1'): Promise<MetricsListener> {
   const http: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== METRICS_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -55,6 +58,7 @@ export async function startMetricsListener(metrics: Metrics, logger: Logger, por
   });
   return {
     port: (http.address() as AddressInfo).port,
+    address: (http.address() as AddressInfo).address,
     close: () => new Promise<void>((resolve) => http.close(() => resolve())),
   };
 }

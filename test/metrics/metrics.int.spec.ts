@@ -19,7 +19,7 @@ import { LAG_COUNT_LIMIT, LAG_READ_EVERY_MS } from '../../src/metrics/metrics';
 import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { GitLabDouble } from '../support/gitlab-double';
-import { buildScenario, ops, protectListedRepositories, type Scenario } from '../support/scenario';
+import { buildScenario, ops, protectListedRepositories, secretValue, type Scenario } from '../support/scenario';
 import { byLabels, parseExposition, total, type Sample } from './scrape';
 
 const OPERATIONS = 'backplane_graphql_operation_duration_seconds_count';
@@ -158,15 +158,24 @@ for (const store of apiStores) {
       expect(total(after, 'backplane_tasks_running')).toBe(0);
 
       // What GitLab (the double) answered, class by class, is what was counted: each attempt once.
+      const seen = gitlab.requests.filter((r) => r.path.startsWith('/api/v4/') && r.status > 0);
       const answered: Record<string, number> = {};
-      for (const request of gitlab.requests.filter((r) => r.path.startsWith('/api/v4/') && r.status > 0)) {
-        const key = `${request.username} ${endpointClass(request.path)} ${request.status}`;
+      const byLogin: Record<string, number> = {};
+      for (const request of seen) {
+        const key = `${endpointClass(request.path)} ${request.status}`;
         answered[key] = (answered[key] ?? 0) + 1;
+        const login = request.username ?? 'unknown';
+        byLogin[login] = (byLogin[login] ?? 0) + 1;
       }
-      expect(byLabels(after, GITLAB, ['login', 'endpoint', 'status'])).toEqual(answered);
-      expect(Object.keys(answered).filter((key) => key.startsWith('acme-admin ') && key.endsWith(' 429')).length).toBeGreaterThan(0);
-      expect(answered['acme-bot1 user 200']).toBeGreaterThan(0);
-      expect(total(after, 'backplane_gitlab_throttled_seconds_total', { login: 'acme-admin' })).toBeGreaterThan(0);
+      expect(byLabels(after, GITLAB, ['endpoint', 'status'])).toEqual(answered);
+      expect(Object.keys(answered).filter((key) => key.endsWith(' 429')).length).toBeGreaterThan(0);
+      // A token check's requests are "check": the login it names is not verified yet. The others carry the login, each attempt once.
+      const counted = byLabels(after, GITLAB, ['login']);
+      expect(counted.check).toBeGreaterThan(0);
+      expect(counted['acme-admin']).toBeGreaterThan(0);
+      for (const [login, count] of Object.entries(counted)) if (login !== 'check') expect([login, count <= byLogin[login]]).toEqual([login, true]);
+      // The main login's check waited out GitLab's 429s.
+      expect(total(after, 'backplane_gitlab_throttled_seconds_total', { login: 'check' })).toBeGreaterThan(0);
       expect(total(after, 'backplane_gitlab_throttled_seconds_total', { login: 'acme-bot2' })).toBe(0);
 
       // Caught up: every read model's lag is there, and nothing.
@@ -269,6 +278,16 @@ for (const store of apiStores) {
       );
     });
 
+    it('never labels GitLab requests with a login an administrator typed and GitLab did not confirm', async () => {
+      const { organizationId } = await scenario();
+      const typed = `typed-${randomUUID().slice(0, 8)}`;
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: typed, secret: secretValue(typed) } });
+      const refused = await api.request(api.rootToken, ops.addCredential, { input: { organizationId, login: typed, passwordId: storePassword.id } });
+      expect(refused.errors?.length).toBeGreaterThan(0);
+      const text = await (await fetch(metricsUrl(), { headers: { authorization: `Bearer ${metricsToken}` } })).text();
+      expect(text.includes(typed)).toBe(false);
+    });
+
     it('counts an operation refused over the WebSocket with the code its client was answered', async () => {
       const before = await scrape();
       const variables = { planId: randomUUID(), credentialId: randomUUID(), enabled: true };
@@ -338,6 +357,8 @@ for (const store of apiStores) {
     it('serves the same metrics on BACKPLANE_METRICS_PORT without a token, and nothing else there', async () => {
       const listener = api.service.metricsListener!;
       expect(listener.port).not.toBe(new URL(api.url).port);
+      // Anyone who reaches it reads it: this machine only, unless BACKPLANE_METRICS_HOST says otherwise.
+      expect(listener.address).toBe('127.0.0.1');
       const base = `http://127.0.0.1:${listener.port}`;
       await api.ok(api.rootToken, ops.me);
       const response = await fetch(`${base}/metrics`);

@@ -2,7 +2,7 @@ import { parse, buildSchema, GraphQLError, type OperationDefinitionNode } from '
 import { BackplaneError } from '../../src/errors';
 import { tenant, type TenantEvent } from '../../src/domain/tenant';
 import { endpointClass, GITLAB_ENDPOINTS } from '../../src/metrics/gitlab-endpoint';
-import { Metrics, streamCategory } from '../../src/metrics/metrics';
+import { MAX_LOGINS, Metrics, streamCategory } from '../../src/metrics/metrics';
 import { operationLabel, outcomeOf } from '../../src/metrics/operation-label';
 import { deciderSpec } from '../support/decider-spec';
 import { parseExposition, total } from './scrape';
@@ -87,6 +87,26 @@ describe('the metrics of one process', () => {
     const samples = parseExposition(await metrics.text());
     expect(total(samples, 'backplane_gitlab_throttled_seconds_total', { login: 'bot' })).toBeCloseTo(3.5);
     expect(total(samples, 'backplane_gitlab_throttled_seconds_total', { login: 'unknown' })).toBeCloseTo(0.3);
+  });
+
+  it('labels at most MAX_LOGINS logins, removing the series of the one least recently used', async () => {
+    const metrics = new Metrics();
+    const request = (login: string) => metrics.gitlab(login).answered({ method: 'GET', path: '/api/v4/user', status: 200 });
+    request('kept');
+    metrics.gitlab('dropped').throttled(1000);
+    request('dropped');
+    for (let i = 0; i < MAX_LOGINS - 2; i++) request(`login-${i}`);
+    // Full: used again, "kept" is the most recent; the next new login takes the place of "dropped".
+    request('kept');
+    request('newest');
+    const samples = parseExposition(await metrics.text());
+    const logins = new Set(samples.filter((sample) => sample.name.startsWith('backplane_gitlab_')).map((sample) => sample.labels.login));
+    expect(logins.size).toBe(MAX_LOGINS);
+    expect([logins.has('kept'), logins.has('newest'), logins.has('dropped'), logins.has('other')]).toEqual([true, true, false, false]);
+    expect(total(samples, 'backplane_gitlab_requests_total', { login: 'kept' })).toBe(2);
+    // Back later, it counts from nothing.
+    request('dropped');
+    expect(total(parseExposition(await metrics.text()), 'backplane_gitlab_requests_total', { login: 'dropped' })).toBe(1);
   });
 
   it('keeps its counts to itself: two in one process count apart', async () => {
