@@ -26,20 +26,31 @@ body { display: flex; flex-direction: column; font-family: system-ui, sans-serif
 `;
 
 /**
+ * The policy of a page Backplane serves itself: everything from this server, nothing from outside,
+ * no framing, no form posts, no <base>. `widen` replaces or adds directives, one page at a time.
+ */
+export function selfOnlyContentSecurityPolicy(widen: Record<string, string> = {}): string {
+  const directives = {
+    'default-src': "'none'",
+    'script-src': "'self'",
+    'style-src': "'self'",
+    'img-src': "'self' data:",
+    'connect-src': "'self'",
+    'base-uri': "'none'",
+    'form-action': "'none'",
+    'frame-ancestors': "'none'",
+    ...widen,
+  };
+  return Object.entries(directives)
+    .map(([name, sources]) => `${name} ${sources}`)
+    .join('; ');
+}
+
+/**
  * 'unsafe-inline' for styles only: GraphiQL's dialogs inject <style> elements at runtime.
  * Fonts and icons in graphiql.min.css are data: URLs.
  */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "font-src 'self' data:",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const CONTENT_SECURITY_POLICY = selfOnlyContentSecurityPolicy({ 'style-src': "'self' 'unsafe-inline'", 'font-src': "'self' data:" });
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';

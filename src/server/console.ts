@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Router, type NextFunction, type Request, type Response } from 'express';
+import { selfOnlyContentSecurityPolicy } from '../graphql/graphiql';
 
 /**
  * The console (a web page, a client of the public GraphQL API like any other) at `/`, its assets
@@ -14,16 +15,7 @@ export const CONSOLE_ASSET_PREFIX = '/console';
  * No inline script or style at all: React sets the timeline's positions through the CSSOM
  * (element.style), which a style-src without 'unsafe-inline' allows.
  */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const CONTENT_SECURITY_POLICY = selfOnlyContentSecurityPolicy();
 
 // A Map, not an object literal, so that names such as "constructor" or "__proto__" find nothing.
 const ASSETS = new Map<string, string>([

@@ -1,46 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import type { Browser, BrowserContext, Page } from 'puppeteer-core';
 
-/** Debian's Chromium: npm downloads no browser, and .ci/run installs this one when it is missing. */
-export const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { CHROMIUM, type Chromium, launchChromium } from '../support/chromium';
 
 const root = join(__dirname, '..', '..');
 
 /** Bundles the console as `npm run build` does, so that the server under test serves what the sources say. */
 export function buildConsole(): void {
   execFileSync(process.execPath, [join(root, 'scripts', 'build-console.mjs')], { cwd: root, stdio: 'pipe' });
-}
-
-export interface Chromium {
-  browser: Browser;
-  close(): Promise<void>;
-}
-
-export async function launchChromium(): Promise<Chromium> {
-  // A failure, not a skip: without a browser the console would go untested without anyone noticing.
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: install it with apt-get install -y chromium`);
-  const profile = await mkdtemp(join(tmpdir(), 'backplane-chromium-'));
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, userDataDir: profile, args: FLAGS });
-  return {
-    browser,
-    async close() {
-      await browser.close();
-      await rm(profile, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A tab in a browser context of its own (its own sessionStorage), with every script error and request it makes. */

@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import type { Browser, BrowserContext, Page } from 'puppeteer-core';
+import { type Chromium, launchChromium } from '../support/chromium';
 import { ops } from '../support/scenario';
 import { useTestApi } from '../support/use-test-api';
 
@@ -11,16 +8,6 @@ declare const document: any;
 declare const sessionStorage: any;
 declare const localStorage: any;
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TOKEN_KEY = 'backplane.graphiql.token';
 
 interface Seen {
@@ -39,23 +26,20 @@ interface Tab {
 }
 
 describe('the GraphiQL page in Chromium', () => {
+  let chromium: Chromium | undefined;
   let browser: Browser;
-  let profile: string;
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    // A failure, not a skip: without a browser the page would go untested without anyone noticing.
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: install it with apt-get install -y chromium`);
-    profile = await mkdtemp(join(tmpdir(), 'backplane-chromium-'));
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, userDataDir: profile, args: FLAGS });
+    chromium = await launchChromium();
+    browser = chromium.browser;
   });
   const service = useTestApi();
   afterEach(async () => {
     await Promise.all(contexts.splice(0).map((context) => context.close()));
   });
   afterAll(async () => {
-    await browser?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await chromium?.close();
   });
 
   const posts = (tab: Tab) => tab.requests.filter((request) => request.method === 'POST');
