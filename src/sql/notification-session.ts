@@ -12,7 +12,9 @@ type Listener = (payload: string | null) => void;
  * Every LISTEN of a process on ONE dedicated connection, opened with the first listener. When it
  * drops, every listener hears null (notifications may be lost: read, and poll meanwhile), the
  * session connects again with a growing wait, listens to every channel again, and every listener
- * hears null once more, to read what was written while nobody listened.
+ * hears null once more, to read what was written while nobody listened. A channel added to a live
+ * connection is not listened to until its LISTEN completes: meanwhile `listening` is false (its
+ * readers poll), and then its listeners hear null, to read what was sent before it took effect.
  */
 export class NotificationSession implements Notifications {
   private readonly channels = new Map<string, Set<Listener>>();
@@ -21,9 +23,18 @@ export class NotificationSession implements Notifications {
   private retryMs = RECONNECT_FIRST_MS;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  listening = false;
+  /** The connection is up and every channel it had when it came up is listened to. */
+  private ready = false;
+  /** LISTENs sent on the live connection and not yet completed, by channel. */
+  private readonly pending = new Map<string, number>();
+  /** The connection's LISTENs and UNLISTENs, one at a time: pg warns of (and will refuse) overlapping queries. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly config: ClientConfig) {}
+
+  get listening(): boolean {
+    return this.ready && this.pending.size === 0;
+  }
 
   listen(channel: string, listener: Listener): () => void {
     if (this.closed) throw new Error('the notification session is closed');
@@ -31,7 +42,7 @@ export class NotificationSession implements Notifications {
     if (!listeners) {
       listeners = new Set();
       this.channels.set(channel, listeners);
-      this.send(`LISTEN ${quoted(channel)}`);
+      this.send(`LISTEN ${quoted(channel)}`, channel);
     }
     listeners.add(listener);
     if (!this.client && !this.connecting) this.connect();
@@ -49,14 +60,30 @@ export class NotificationSession implements Notifications {
     await this.connecting;
     const client = this.client;
     this.client = undefined;
-    this.listening = false;
+    this.ready = false;
+    this.pending.clear();
     await client?.end().catch(() => undefined);
   }
 
-  /** A LISTEN or UNLISTEN on the connection, if it is up; one that fails drops it, and the channels are listened to again. */
-  private send(command: string): void {
+  /**
+   * A LISTEN (of `listened`) or UNLISTEN on the connection, if it is up; one that fails drops it,
+   * and the channels are listened to again. A LISTEN that completes tells its channel's listeners.
+   */
+  private send(command: string, listened?: string): void {
     const client = this.client;
-    if (client && this.listening) client.query(command).catch(() => this.dropped(client));
+    if (!client || !this.ready) return;
+    if (listened !== undefined) this.pending.set(listened, (this.pending.get(listened) ?? 0) + 1);
+    this.queue = this.queue
+      .then(async () => {
+        if (this.client !== client) return;
+        await client.query(command);
+        if (this.client !== client || listened === undefined) return;
+        const left = (this.pending.get(listened) ?? 1) - 1;
+        if (left > 0) return void this.pending.set(listened, left);
+        this.pending.delete(listened);
+        for (const listener of [...(this.channels.get(listened) ?? [])]) listener(null);
+      })
+      .catch(() => this.dropped(client));
   }
 
   private connect(): void {
@@ -79,7 +106,7 @@ export class NotificationSession implements Notifications {
         await client.connect();
         for (const channel of this.channels.keys()) await client.query(`LISTEN ${quoted(channel)}`);
         if (this.client !== client) return;
-        this.listening = true;
+        this.ready = true;
         this.retryMs = RECONNECT_FIRST_MS;
         this.tellAll();
       } catch {
@@ -93,8 +120,9 @@ export class NotificationSession implements Notifications {
   private dropped(client: Client): void {
     if (this.client !== client) return;
     this.client = undefined;
-    const wasListening = this.listening;
-    this.listening = false;
+    const wasListening = this.ready;
+    this.ready = false;
+    this.pending.clear();
     void client.end().catch(() => undefined);
     if (wasListening) this.tellAll();
     if (this.closed || this.channels.size === 0) return;
