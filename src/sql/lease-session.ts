@@ -1,4 +1,4 @@
-import { Client, type ClientConfig } from 'pg';
+import { Client, type ClientConfig, type QueryResult, type QueryResultRow } from 'pg';
 import type { HeldLock } from './database';
 
 interface Session {
@@ -9,6 +9,8 @@ interface Session {
   /** The leases taken on this session: told when it dies. */
   leases: Map<string, () => void>;
   heartbeat: NodeJS.Timeout | undefined;
+  /** Settles once the last query asked of the session is answered (or failed). */
+  queue: Promise<unknown>;
 }
 
 export interface LeaseSessionTiming {
@@ -56,7 +58,7 @@ export class LeaseSession {
     let granted: boolean;
     try {
       session = await this.current();
-      const [row] = (await session.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext(current_schema()), hashtext($1)) AS ok', [name])).rows;
+      const [row] = (await this.query<{ ok: boolean }>(session, 'SELECT pg_try_advisory_lock(hashtext(current_schema()), hashtext($1)) AS ok', [name])).rows;
       granted = row.ok && !session.dead;
     } catch (error) {
       this.names.delete(name);
@@ -94,7 +96,7 @@ export class LeaseSession {
       if (!session.leases.delete(name)) return;
       try {
         // A session that died has let go already; one that fails the unlock now is dying.
-        if (!session.dead) await session.client.query('SELECT pg_advisory_unlock(hashtext(current_schema()), hashtext($1))', [name]);
+        if (!session.dead) await this.query(session, 'SELECT pg_advisory_unlock(hashtext(current_schema()), hashtext($1))', [name]);
       } catch {
         this.drop(session);
       } finally {
@@ -125,7 +127,7 @@ export class LeaseSession {
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
       query_timeout: this.timing.queryTimeoutMs,
     });
-    const session: Session = { client, ready: Promise.resolve(), dead: false, leases: new Map(), heartbeat: undefined };
+    const session: Session = { client, ready: Promise.resolve(), dead: false, leases: new Map(), heartbeat: undefined, queue: Promise.resolve() };
     // Without listeners a dropped connection would be an uncaught 'error' event and end the process.
     client.on('error', () => this.drop(session));
     client.on('end', () => this.die(session));
@@ -141,6 +143,17 @@ export class LeaseSession {
     return session;
   }
 
+  /**
+   * A query on the session once those asked before it are answered: pg warns of (and will refuse)
+   * overlapping queries on a client, and its query_timeout, counted from the call, would count the
+   * wait behind a slow query and drop the session for a burst of lease requests.
+   */
+  private query<R extends QueryResultRow>(session: Session, text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    const result = session.queue.then(() => session.client.query<R>(text, values));
+    session.queue = result.catch(() => undefined);
+    return result;
+  }
+
   /** A connection in an unknown state: closed, so that the server lets its locks go, and its holders told. */
   private drop(session: Session): void {
     if (session.dead) return;
@@ -154,8 +167,7 @@ export class LeaseSession {
     const timer = setInterval(() => {
       if (asking || session.dead || session.leases.size === 0) return;
       asking = true;
-      session.client
-        .query('SELECT 1')
+      this.query(session, 'SELECT 1')
         .catch(() => this.drop(session))
         .finally(() => (asking = false));
     }, this.timing.heartbeatMs);

@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Client } from 'pg';
 import { LeaseSession } from '../../src/sql/lease-session';
 import type { PgDatabase } from '../../src/sql/pg-database';
 import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres } from '../support/databases';
@@ -161,6 +162,32 @@ describeWithPostgres('leases (tryLock) on a PostgreSQL server', () => {
     } finally {
       await leases.close();
       await relay.close();
+    }
+  });
+
+  it('asks its connection one query at a time, however many leases are asked for and let go at once', async () => {
+    const leases = new LeaseSession({ connectionString: testDatabaseUrl() });
+    // Queries pg's client was handed while another was unanswered on it: pg warns of them and its query_timeout counts their wait.
+    const inFlight = new Map<Client, number>();
+    let most = 0;
+    const query = Client.prototype.query;
+    const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+      const now = (inFlight.get(this) ?? 0) + 1;
+      inFlight.set(this, now);
+      most = Math.max(most, now);
+      const done = () => inFlight.set(this, (inFlight.get(this) ?? 1) - 1);
+      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (result instanceof Promise) result.then(done, done);
+      return result as never;
+    });
+    try {
+      const held = await Promise.all(Array.from({ length: 20 }, (_, n) => leases.tryLock(`burst-${n}`)));
+      expect(held.every((lease) => lease !== null)).toBe(true);
+      await Promise.all([...held.map((lease) => lease!.release()), ...Array.from({ length: 20 }, (_, n) => leases.tryLock(`again-${n}`))]);
+      expect(most).toBe(1);
+    } finally {
+      spy.mockRestore();
+      await leases.close();
     }
   });
 
