@@ -24,7 +24,7 @@ import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
-import { ReadModelProgress, refusingWhileCatchingUp } from './core/read-model-progress';
+import { ReadModelProgress } from './core/read-model-progress';
 import type { Position } from './eventstore/types';
 import { backplaneSchema } from './graphql/schema';
 import { loadMasterKey } from './secrets/master-key';
@@ -101,19 +101,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
     });
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
     const settle = async (position: Position, streams?: string[]) => {
-      // One catching up could keep the answer waiting for minutes: say so at once.
-      progress.assertCurrent(streams);
       const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
       await Promise.all(readers.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
     };
     const jobs = new Jobs(logger, metrics.jobs);
     const app: AppDeps = {
       store: backplane.store,
-      commands: refusingWhileCatchingUp(backplane.commands, progress),
+      commands: backplane.commands,
       db: backplane.db,
       vault,
       tokens,
       settle,
+      catchingUp: () => progress.catchingUp(),
       tenantLock: new TenantLock(backplane.db),
       gitlab: backupGitLabPort({
         timeoutMs: config.gitlabTimeoutMs,

@@ -2,7 +2,7 @@ import type { ApiTokenDigests } from '../auth/api-tokens';
 import type { OAuthAuthorizations } from '../auth/oauth-authorizations';
 import type { OAuthApplication } from '../gitlab/oauth';
 import type { CommandHandler, HandleOptions } from '../core/command-handler';
-import { ConcurrencyError, DomainError } from '../core/errors';
+import { ConcurrencyError, DomainError, type ReadModelsCatchingUpError } from '../core/errors';
 import { WrongExpectedVersionError } from '../eventstore/errors';
 import type { Decider, DomainEvent } from '../core/decider';
 import type { EventStore, Position } from '../eventstore/types';
@@ -29,6 +29,11 @@ export interface AppDeps {
    * streams) includes the position: a mutation's answer shows its own change.
    */
   settle(position: Position, streams?: string[]): Promise<void>;
+  /**
+   * While read models are catching up with the log, the refusal a change asked of the API gets
+   * (null once they are current). Only the API's entries ask it: the service's own writes go through.
+   */
+  catchingUp(): ReadModelsCatchingUpError | null;
   /** Commands whose rules look across aggregates (unique names, references) run one at a time per tenant: see executeLocked. */
   tenantLock: TenantLock;
   gitlab: GitLabPort;

@@ -20,9 +20,11 @@ export const AUTHORIZATION_TTL_MS = 15 * 60_000;
 
 /** What the callback page says; the status is its HTTP status. */
 export interface CallbackOutcome {
-  status: 200 | 400;
+  status: 200 | 400 | 503;
   title: string;
   message: string;
+  /** With 503: when the same callback may be opened again (s). */
+  retryAfterSeconds?: number;
 }
 
 export function ssoApplication(deps: AppDeps, gitlabUrl: string): OAuthApplication {
@@ -71,6 +73,17 @@ export async function completeAuthorization(
   query: { state?: string; code?: string; error?: string; errorDescription?: string },
   now = new Date(),
 ): Promise<CallbackOutcome> {
+  // Before the state is used or the code exchanged: the same callback completes the sign-in once they are current.
+  const catchingUp = deps.catchingUp();
+  if (catchingUp) {
+    const retryAfterSeconds = Math.ceil(catchingUp.retryAfterMs / 1000);
+    return {
+      status: 503,
+      title: 'Try again',
+      message: `Backplane is catching up with its log: nothing was done. Reload this page in ${retryAfterSeconds} s to complete the sign-in.`,
+      retryAfterSeconds,
+    };
+  }
   if (!query.state) return refused('The sign-in carries no state: start it again from Backplane.');
   const claimed = await deps.authorizations.claim(query.state, new Date(now.getTime() - AUTHORIZATION_TTL_MS), now);
   if (claimed === null) return refused('This sign-in is unknown, expired or already used: ask Backplane for a new authorization URL.');

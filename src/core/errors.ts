@@ -11,10 +11,9 @@ export class ConcurrencyError extends BackplaneError {
 }
 
 /**
- * A change refused before anything was written, because read models it waits on are still
- * catching up with the log (after a start over a long history, or a rebuild). A kind of
- * concurrency refusal: whatever the caller kept aside for the change is taken back, and the same
- * request may be sent again once they have caught up, in about `retryAfterMs`.
+ * A mutation refused by the API before any resolver ran, because read models are still catching
+ * up with the log (after a start over a long history, or a rebuild): nothing was written, and the
+ * same request may be sent again once they have caught up, in about `retryAfterMs`.
  */
 export class ReadModelsCatchingUpError extends ConcurrencyError {
   constructor(
@@ -22,7 +21,7 @@ export class ReadModelsCatchingUpError extends ConcurrencyError {
     readonly retryAfterMs: number,
   ) {
     super(
-      `the read models this change waits on are catching up with the log (${projections.join(', ')}): nothing was written; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      `the read models are catching up with the log (${projections.join(', ')}): nothing was written; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
       'UNAVAILABLE',
     );
   }

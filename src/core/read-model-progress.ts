@@ -1,5 +1,4 @@
 import type { EventStore, Position } from '../eventstore/types';
-import type { CommandHandler } from './command-handler';
 import { ProjectionTimeoutError, ReadModelsCatchingUpError } from './errors';
 import { loggedError, type Logger } from './logger';
 import { countPendingEvents } from './pending-events';
@@ -53,8 +52,8 @@ const MAX_RETRY_MS = 60_000;
  * Which read models are current and how far the others have to go. A read model is behind when,
  * at start, it does not reach the head of the log within a moment, or when its checkpoint goes
  * back (a rebuild); it is current again once it reaches the head as it stood then. Under steady
- * writes a current read model lags a little, and a change waits for it (settle); one that is
- * catching up would keep a change waiting for minutes, so changes it reads are refused at once.
+ * writes a current read model lags a little, and a change waits for it (settle); while one is
+ * catching up, the API refuses changes at once (catchingUp) rather than keep them waiting for minutes.
  */
 export class ReadModelProgress {
   private readonly tracked: Tracked[];
@@ -138,16 +137,16 @@ export class ReadModelProgress {
   }
 
   /**
-   * Refuses, before anything is written, a change to these streams (any stream, without them)
-   * while a read model that reads them is catching up: its answer would wait on that read model.
+   * While a read model is catching up, the refusal the API answers a change with (null once all
+   * are current): its answer would wait minutes on that read model. The service's own writes are not refused.
    */
-  assertCurrent(streams?: string[]): void {
-    const waitedOn = this.tracked.filter((tracked) => !tracked.current && (streams === undefined || streams.some((stream) => tracked.runner.reads(stream))));
-    if (waitedOn.length === 0) return;
-    const left = waitedOn.map((tracked) => tracked.throughput.secondsFor(this.eventsBehind(tracked)));
+  catchingUp(): ReadModelsCatchingUpError | null {
+    const behind = this.tracked.filter((tracked) => !tracked.current);
+    if (behind.length === 0) return null;
+    const left = behind.map((tracked) => tracked.throughput.secondsFor(this.eventsBehind(tracked)));
     const retryAfterMs = left.includes(null) ? UNKNOWN_RETRY_MS : Math.min(Math.max(1000, Math.max(...(left as number[])) * 1000), MAX_RETRY_MS);
-    throw new ReadModelsCatchingUpError(
-      waitedOn.map((tracked) => tracked.runner.name),
+    return new ReadModelsCatchingUpError(
+      behind.map((tracked) => tracked.runner.name),
       retryAfterMs,
     );
   }
@@ -273,17 +272,4 @@ export class ReadModelProgress {
       })),
     };
   }
-}
-
-/**
- * The command handler, refusing a change to a stream before it is decided or written while a
- * read model that reads the stream is catching up (ReadModelsCatchingUpError).
- */
-export function refusingWhileCatchingUp(commands: CommandHandler, progress: ReadModelProgress): CommandHandler {
-  const gated: CommandHandler = Object.create(commands);
-  gated.handle = async (decider, stream, command, context, options) => {
-    progress.assertCurrent([stream]);
-    return commands.handle(decider, stream, command, context, options);
-  };
-  return gated;
 }

@@ -12,6 +12,7 @@ import { PlanBackupSettingsResolver, PlanResolver } from './plans/plan.resolver'
 import { OrganizationSyncResolver, RepositoryResolver } from './repositories/repository.resolver';
 import { RestoreResolver } from './restores/restore.resolver';
 import { refuseNul } from './shared/refuse-nul';
+import { refuseWhileCatchingUp } from './shared/refuse-while-catching-up';
 import { DateTime } from './shared/scalars';
 import { SnapshotCredentialUseResolver, SnapshotResolver, SnapshotVerificationResolver, TaskStorageResolver } from './snapshots/snapshot.resolver';
 import { StorageResolver } from './snapshots/storage.resolver';
@@ -48,7 +49,7 @@ export function backplaneSchema(): Promise<GraphQLSchema> {
       StorageResolver,
     ],
     authChecker,
-    globalMiddlewares: [refuseNul],
+    globalMiddlewares: [refuseWhileCatchingUp, refuseNul],
     // Required by type-graphql for @Subscription; every subscription here brings its own
     // subscribe() over the event store, so nothing is ever published in memory.
     pubSub: {

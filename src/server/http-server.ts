@@ -110,6 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         error: param('error'),
         errorDescription: param('error_description'),
       });
+      if (outcome.retryAfterSeconds !== undefined) res.set('retry-after', String(outcome.retryAfterSeconds));
       res.status(outcome.status).type('html').send(page(outcome.title, outcome.message));
     } catch (error) {
       logger.error('SSO callback failed', { error: loggedError(error) });

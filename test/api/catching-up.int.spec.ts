@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
+import { write } from '../../src/app/deps';
+import { systemPrincipal } from '../../src/app/principal';
 import { openBackplane } from '../../src/backplane';
 import type { Logger } from '../../src/core/logger';
 import type { ProjectionStatus } from '../../src/core/read-model-progress';
+import { fingerprintOf, password, passwordStream } from '../../src/domain/password';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { testDatabaseUrl } from '../support/postgres-url';
@@ -115,19 +119,53 @@ describe.each(apiStores)('a start over a long history new to the read models (%s
     expect(answer.data).toEqual({ me: { role: 'ADMIN', root: true, tenant: { id: 'default' } } });
   });
 
-  it('refuses at once a change whose read models are catching up, with a retry hint, and writes nothing', async () => {
+  it('refuses a mutation at once, before its resolver runs, with a retry hint, and writes nothing', async () => {
     const before = await api!.service.backplane.store.headPosition();
     const tenantStream = await api!.service.backplane.store.readStream('tenant-default');
-    const answer = await api!.request(api!.rootToken, CREATE_TOKEN);
-    expect(answer.errors?.[0]).toMatchObject({
+    const refusal = {
       message: expect.stringMatching(/audit-log.*nothing was written; try again/),
       extensions: { code: 'UNAVAILABLE', retryAfterMs: expect.any(Number) },
-    });
+    };
+    const answer = await api!.request(api!.rootToken, CREATE_TOKEN);
+    expect(answer.errors?.[0]).toMatchObject(refusal);
+    // The same on the WebSocket.
+    const overSocket = [];
+    for await (const result of api!.ws(api!.rootToken).iterate({ query: CREATE_TOKEN })) overSocket.push(result);
+    expect(overSocket).toHaveLength(1);
+    expect(overSocket[0].errors?.[0]).toMatchObject(refusal);
     expect(await api!.service.backplane.store.headPosition()).toBe(before);
     expect(await api!.service.backplane.store.readStream('tenant-default')).toHaveLength(tenantStream.length);
     // The token kept aside for the change was taken back: nothing but the first token is known.
     const tokens = await api!.service.backplane.db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_token_digests');
     expect(tokens[0].n).toBe(1);
+  });
+
+  it('answers the SSO callback 503 with a retry hint before it looks at the state', async () => {
+    const response = await fetch(new URL('/oauth/gitlab/callback?state=unknown&code=abc', api!.url));
+    expect(response.status).toBe(503);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    // An unknown state is otherwise answered 400: here it was not looked up.
+    expect(await response.text()).toMatch(/catching up with its log: nothing was done\. Reload this page/);
+  });
+
+  it("takes the service's own writes (a token refresh, a task's progress) while they catch up", async () => {
+    const passwordId = randomUUID();
+    const request = { principal: systemPrincipal('default'), correlationId: randomUUID() };
+    const written = await write(api!.service.app, request, password, passwordStream(passwordId), {
+      type: 'StorePassword',
+      data: {
+        passwordId,
+        name: 'refreshed',
+        description: 'written by Backplane itself',
+        fingerprint: fingerprintOf('x'),
+        secretId: randomUUID(),
+        nameTaken: false,
+      },
+    });
+    expect(written.position).not.toBeNull();
+    expect((await api!.service.backplane.store.readStream(passwordStream(passwordId))).map((event) => event.type)).toEqual(['PasswordStored']);
+    // Still catching up: the write was not held back until it was over.
+    expect((await readiness(api!)).body.behind).toContain('audit-log');
   });
 
   it('says in the log that it is catching up, then that the read models are current; /readyz then answers 200 and changes go through', async () => {
