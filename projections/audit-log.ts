@@ -1,6 +1,6 @@
 import type { Projection } from '../src/core/projection';
 import { redact } from '../src/core/redact';
-import type { JsonObject } from '../src/eventstore/types';
+import type { JsonObject, RecordedEvent } from '../src/eventstore/types';
 import { isObject, isoTime, text } from './event-context';
 
 /**
@@ -47,36 +47,52 @@ export const auditLogProjection: Projection = {
     'CREATE INDEX audit_log_tenant_type ON audit_log (tenant_id, type, ordinal)',
   ],
   apply(event) {
-    const metadata = event.metadata;
-    const actor = (isObject(metadata.actor) ? metadata.actor : {}) as JsonObject;
-    const data = (isObject(event.data) ? event.data : {}) as JsonObject;
+    return [{ sql: `INSERT INTO audit_log (${COLUMNS}) VALUES (${COLUMN_TYPES.map((_, n) => `$${n + 1}`).join(', ')})`, params: rowOf(event) }];
+  },
+  applyAll(events) {
+    if (events.length === 0) return [];
+    // One statement for the batch, a column array each, in the log's order: a rebuild writes
+    // thousands of rows a second, which one INSERT per event cannot.
+    const rows = events.map(rowOf);
+    const arrays = COLUMN_TYPES.map((type, n) => `$${n + 1}::${type}[]`).join(', ');
     return [
       {
-        sql: `INSERT INTO audit_log (event_id, position, tenant_id, actor_kind, actor_id, actor_name, actor_role, stream, revision, type,
-                                     data, organization_id, plan_id, credential_id, hash, correlation_id, causation_id, occurred_at, recorded_at)
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-        params: [
-          event.id,
-          event.position,
-          text(metadata.tenantId),
-          text(actor.kind),
-          text(actor.id),
-          text(actor.name),
-          text(actor.role),
-          event.stream,
-          event.revision.toString(),
-          event.type,
-          JSON.stringify(redact(event.data)),
-          text(data.organizationId),
-          text(data.planId),
-          text(data.credentialId),
-          event.hash,
-          text(metadata.correlationId),
-          text(metadata.causationId),
-          isoTime(metadata.occurredAt),
-          event.recordedAt.toISOString(),
-        ],
+        sql: `INSERT INTO audit_log (${COLUMNS})
+              SELECT ${COLUMNS} FROM unnest(${arrays}) WITH ORDINALITY AS batch(${COLUMNS}, place) ORDER BY place`,
+        params: COLUMN_TYPES.map((_, n) => rows.map((row) => row[n])),
       },
     ];
   },
 };
+
+/** The row's columns, and their types in the same order. */
+const COLUMNS = `event_id, position, tenant_id, actor_kind, actor_id, actor_name, actor_role, stream, revision, type,
+                 data, organization_id, plan_id, credential_id, hash, correlation_id, causation_id, occurred_at, recorded_at`;
+const COLUMN_TYPES = 'uuid text text text text text text text bigint text jsonb text text text text text text timestamptz timestamptz'.split(' ');
+
+function rowOf(event: RecordedEvent): (string | null)[] {
+  const metadata = event.metadata;
+  const actor = (isObject(metadata.actor) ? metadata.actor : {}) as JsonObject;
+  const data = (isObject(event.data) ? event.data : {}) as JsonObject;
+  return [
+    event.id,
+    event.position,
+    text(metadata.tenantId),
+    text(actor.kind),
+    text(actor.id),
+    text(actor.name),
+    text(actor.role),
+    event.stream,
+    event.revision.toString(),
+    event.type,
+    JSON.stringify(redact(event.data)),
+    text(data.organizationId),
+    text(data.planId),
+    text(data.credentialId),
+    event.hash,
+    text(metadata.correlationId),
+    text(metadata.causationId),
+    isoTime(metadata.occurredAt),
+    event.recordedAt.toISOString(),
+  ];
+}

@@ -21,6 +21,8 @@ export interface Projection {
   readonly schema: readonly string[];
   readonly filter?: EventFilter;
   apply(event: RecordedEvent): SqlStatement[];
+  /** The statements of a batch of events, where fewer than apply() would give (many rows in one INSERT); apply() otherwise. */
+  applyAll?(events: readonly RecordedEvent[]): SqlStatement[];
 }
 
 /** Changes whenever a part's version does, or a part comes or goes; fits the checkpoint's integer column. */
