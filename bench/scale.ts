@@ -32,6 +32,7 @@ import type { JsonObject } from '../src/eventstore/types';
 import { type AuditQuery, auditPage } from '../src/queries/audit';
 import { planById, planCredentialsAsOf } from '../src/queries/plans';
 import { PgDatabase } from '../src/sql/pg-database';
+import { seeded } from '../test/support/bad-inputs';
 import { median } from './client';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -47,18 +48,6 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 const PAGE = 100;
 const ROUNDS = 200;
 const TARGET_MS = 20;
-
-/** A small seeded generator: the same log, run after run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface TenantSeed {
   id: string;
@@ -89,7 +78,7 @@ type Written = Omit<SeedEvent, 'stream'>;
 
 /** One tenant's year in time order: set-up, then toggles, syncs and plan runs, as the domain would write them. */
 function* tenantYear(tenant: TenantSeed, index: number, budget: number, start: number): Generator<SeedEvent> {
-  const next = random(index + 1);
+  const next = seeded(index + 1);
   const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)];
   const actors = tenant.actors.map((id, n) => ({ kind: 'api-token', id, name: `operator-${n}`, role: n === 0 ? 'OWNER' : 'ADMIN' }));
   const organizationOf = new Map<string, string>();
@@ -404,7 +393,7 @@ async function placesOf(db: PgDatabase, seed: TenantSeed): Promise<TenantPlaces>
 
 async function measureAudit(db: PgDatabase, places: TenantPlaces[]): Promise<void> {
   process.stdout.write(`\nauditLog through auditPage (the resolver's query), pages of ${PAGE}, ${ROUNDS} calls each, ours and the floor taking turns\n`);
-  const next = random(7);
+  const next = seeded(7);
   const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)];
   const filters: [string, (tenant: TenantPlaces) => AuditQuery][] = [
     ['unfiltered', () => ({})],
@@ -437,7 +426,7 @@ async function measureAudit(db: PgDatabase, places: TenantPlaces[]): Promise<voi
 
 async function measureAsOf(db: PgDatabase, manifest: Manifest): Promise<void> {
   process.stdout.write(`\nplanCredentialsAsOf through the query layer, a random plan at a random instant of the year, ${ROUNDS * 2} calls\n`);
-  const next = random(11);
+  const next = seeded(11);
   const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)];
   const start = Date.parse(manifest.start);
   const timing: Timing = { ours: [], floor: [] };

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { auditLogProjection } from '../../projections/audit-log';
+import { ProjectionRunner } from '../../src/core/projection-runner';
+import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
+import { type AuditQuery, auditPage } from '../../src/queries/audit';
+import type { SqlDatabase } from '../../src/sql/database';
+import { dropTestSchemas, testDatabases } from '../support/databases';
+import { readable } from '../support/readable';
+
+afterAll(dropTestSchemas);
+
+const HOUR = 3600_000;
+const start = Date.parse('2026-01-01T00:00:00Z');
+
+/** Every page of a filter, `first` at a time, following the cursors. */
+async function allPages(db: SqlDatabase, tenantId: string, query: AuditQuery, first: number): Promise<string[]> {
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await auditPage(db, tenantId, query, { first, after });
+    seen.push(...page.events.map((event) => event.id));
+    if (!page.hasNextPage) return seen;
+    expect(page.events).toHaveLength(first);
+    after = page.events[page.events.length - 1].cursor;
+  }
+}
+
+for (const database of testDatabases) {
+  describe(`auditLog pages on ${database.name}`, () => {
+    let db: SqlDatabase;
+    /** The tenant's events in log order, as the filters judge them. */
+    const written: { id: string; type: string; at: number; planId: string }[] = [];
+
+    beforeAll(async () => {
+      db = await database.open();
+      const store = await SqlEventStore.open(db);
+      // Times mostly rise with the log, but not always: every fifth event was stamped two hours before its neighbours.
+      const types = ['PlanCreated', 'PlanCredentialToggled', 'PlanDeleted', 'CredentialAdded'];
+      let last = await store.appendToStream('other-1', [
+        { type: 'PlanCreated', data: { planId: 'p0' }, metadata: { tenantId: 'other', occurredAt: new Date(start).toISOString() } },
+      ]);
+      for (let n = 0; n < 60; n++) {
+        const at = start + n * HOUR - (n % 5 === 4 ? 2 * HOUR : 0);
+        const type = types[(n * 7) % types.length];
+        const planId = `p${n % 3}`;
+        const id = randomUUID();
+        last = await store.appendToStream(`plan-${planId}`, [
+          { id, type, data: { planId }, metadata: { tenantId: 'mine', occurredAt: new Date(at).toISOString() } },
+        ]);
+        written.push({ id, type, at, planId });
+        // Another tenant's event between each of them, at the same instant and of the same type.
+        last = await store.appendToStream('other-1', [{ type, data: { planId }, metadata: { tenantId: 'other', occurredAt: new Date(at).toISOString() } }]);
+      }
+      await readable(store, last.position);
+      // Applied as a rebuild applies it: a batch of events at a time.
+      expect(await new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch: 25 }).catchUp()).toBe(true);
+    });
+    afterAll(async () => {
+      await db.close();
+    });
+
+    it('several event types come merged in log order, page after page', async () => {
+      const wanted = written.filter((event) => event.type === 'PlanDeleted' || event.type === 'CredentialAdded').map((event) => event.id);
+      expect(wanted.length).toBeGreaterThan(10);
+      expect(await allPages(db, 'mine', { types: ['PlanDeleted', 'CredentialAdded', 'PlanDeleted'] }, 4)).toEqual(wanted);
+      expect(await allPages(db, 'mine', { types: ['PlanDeleted', 'CredentialAdded'], planId: 'p1' }, 3)).toEqual(
+        written.filter((event) => (event.type === 'PlanDeleted' || event.type === 'CredentialAdded') && event.planId === 'p1').map((event) => event.id),
+      );
+      expect(await auditPage(db, 'mine', { types: [] }, { first: 5 })).toEqual({ events: [], hasNextPage: false });
+    });
+
+    it('a time range holds every event stamped inside it, those stamped out of log order too, in log order', async () => {
+      const from = start + 10 * HOUR;
+      const to = start + 30 * HOUR;
+      const wanted = written.filter((event) => event.at >= from && event.at < to).map((event) => event.id);
+      expect(await allPages(db, 'mine', { from: new Date(from), to: new Date(to) }, 6)).toEqual(wanted);
+      expect(await allPages(db, 'mine', { from: new Date(from) }, 7)).toEqual(written.filter((event) => event.at >= from).map((event) => event.id));
+      expect(await allPages(db, 'mine', { to: new Date(to), planId: 'p2' }, 2)).toEqual(
+        written.filter((event) => event.at < to && event.planId === 'p2').map((event) => event.id),
+      );
+      expect(await auditPage(db, 'mine', { from: new Date(start + 1000 * HOUR) }, { first: 5 })).toEqual({ events: [], hasNextPage: false });
+    });
+  });
+}
