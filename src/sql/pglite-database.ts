@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeyedMutex } from './keyed-mutex';
@@ -18,19 +18,29 @@ function pgliteOptions(): { startParams: string[] } {
   return { startParams: [...PGlite.defaultStartParams, ...MEMORY_SETTINGS] };
 }
 
+/** Creating a cluster takes seconds; a child that runs this long is stuck, not slow. */
+const CREATE_TIMEOUT_MS = 10 * 60_000;
+
 /**
  * Creates the cluster in a process of its own. initdb runs in a second WebAssembly instance whose
  * memory, about 500 MB, this process would keep long after; the child gives it back when it exits.
  * It builds beside the folder and the folder is renamed once complete, so a creation cut short
- * leaves nothing that looks like a cluster.
+ * leaves nothing that looks like a cluster. An empty folder already there (a volume mounted at
+ * it) is built in place, as it cannot be renamed over.
  */
 async function createCluster(pgdata: string): Promise<void> {
-  const building = `${pgdata}.creating`;
-  rmSync(building, { recursive: true, force: true });
+  const inPlace = existsSync(pgdata);
+  if (inPlace && readdirSync(pgdata).length > 0) {
+    throw new Error(`${pgdata} holds files but no database cluster (no PG_VERSION): move it away, or restore the cluster it held`);
+  }
+  const building = inPlace ? pgdata : `${pgdata}.creating`;
+  if (!inPlace) rmSync(building, { recursive: true, force: true });
   const script = `const { PGlite } = require(${JSON.stringify(require.resolve('@electric-sql/pglite'))});
     PGlite.create(process.argv[1]).then((db) => db.close());`;
-  await promisify(execFile)(process.execPath, ['-e', script, building], { env: {} });
-  renameSync(building, pgdata);
+  // The parent's environment without NODE_OPTIONS, which may load what only the parent needs.
+  const { NODE_OPTIONS: _, ...env } = process.env;
+  await promisify(execFile)(process.execPath, ['-e', script, building], { env, timeout: CREATE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+  if (!inPlace) renameSync(building, pgdata);
 }
 
 /**

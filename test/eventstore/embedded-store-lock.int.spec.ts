@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreLockedError } from '../../src/sql/folder-lock';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import { PgliteDatabase } from '../../src/sql/pglite-database';
 import { spawnTs } from '../support/child';
+import { copyPgliteCluster } from '../support/pglite-cluster';
 
 const holder = join(__dirname, '../fixtures/hold-embedded-store.ts');
 
@@ -20,8 +21,9 @@ async function readHolderEvents(folder: string): Promise<unknown[]> {
 
 describe('the embedded store serves one process', () => {
   let folder: string;
-  beforeEach(() => {
+  beforeEach(async () => {
     folder = mkdtempSync(join(tmpdir(), 'backplane-lock-'));
+    await copyPgliteCluster(folder);
   });
   afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -69,5 +71,33 @@ describe('the embedded store serves one process', () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+describe('a new embedded store', () => {
+  let folder: string;
+  beforeEach(() => {
+    folder = mkdtempSync(join(tmpdir(), 'backplane-new-store-'));
+  });
+  afterEach(() => rmSync(folder, { recursive: true, force: true }));
+
+  // Creating a cluster starts a process of its own: minutes on a loaded machine, seconds on a quiet one.
+  it('creates its cluster in a folder that does not exist yet or is empty, and leaves no half-built folder', async () => {
+    const db = await PgliteDatabase.open(folder);
+    try {
+      expect((await db.query<{ one: number }>('SELECT 1 AS one'))[0].one).toBe(1);
+    } finally {
+      await db.close();
+    }
+    expect(existsSync(join(folder, 'pgdata', 'PG_VERSION'))).toBe(true);
+    expect(existsSync(join(folder, 'pgdata.creating'))).toBe(false);
+  }, 300_000);
+
+  it('refuses a pgdata folder that holds files but no cluster, naming it, and touches nothing', async () => {
+    mkdirSync(join(folder, 'pgdata'));
+    writeFileSync(join(folder, 'pgdata', 'something'), 'kept');
+    await expect(PgliteDatabase.open(folder)).rejects.toThrow(`${join(folder, 'pgdata')} holds files but no database cluster`);
+    expect(readFileSync(join(folder, 'pgdata', 'something'), 'utf8')).toBe('kept');
+    expect(existsSync(join(folder, 'backplane.lock'))).toBe(false);
   });
 });

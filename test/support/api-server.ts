@@ -9,6 +9,7 @@ import type { Logger } from '../../src/core/logger';
 import { startService, type Service, type ServiceOptions } from '../../src/service';
 import { newSchemaName, postgresAvailable } from './databases';
 import { GitLabDouble } from './gitlab-double';
+import { copyPgliteCluster } from './pglite-cluster';
 import { testDatabaseUrl } from './postgres-url';
 import { Client as PgClient } from 'pg';
 
@@ -50,6 +51,7 @@ export interface TestStorage {
 
 export async function testStorage(store: StoreName): Promise<TestStorage> {
   const dataDir = await mkdtemp(join(tmpdir(), 'backplane-api-'));
+  if (store === 'pglite') await copyPgliteCluster(dataDir);
   const schema = store === 'postgres' ? newSchemaName() : undefined;
   return {
     store,
