@@ -37,13 +37,26 @@ async function readiness(api: TestApi): Promise<{ status: number; body: Readines
 /**
  * On PostgreSQL, a transaction of the test's own holds the audit log's checkpoint row, so that its
  * runner cannot commit a batch until the test lets go: the catch-up lasts exactly as long as the
- * test needs it to. PGlite has one connection, the service's: there its runner is stopped as soon
- * as the service is up (the catch-up of SEEDED events takes longer than that), and started again.
+ * test needs it to. PGlite has one connection, the service's, and the catch-up may be over by the
+ * time the service is up: there its read model is set back to the start once the service is up (a
+ * rebuild, which sets it behind whatever it had reached), its runner stopped after the first batch
+ * it applies again, and started again on release.
  */
 async function holdAuditLog(storage: TestStorage, api: () => TestApi): Promise<() => Promise<void>> {
   if (storage.store !== 'postgres') {
     const runner = api().service.backplane.runner('audit-log');
     await runner.stop();
+    await runner.reset();
+    const stopped = new Promise<void>((resolve) => {
+      const stopHearing = runner.onProgress(() => {
+        stopHearing();
+        resolve(runner.stop());
+      });
+    });
+    runner.start();
+    await stopped;
+    // The service hears of the rebuild from that batch, and reads the head it catches up to.
+    await eventually(async () => expect((await readiness(api())).body.behind).toContain('audit-log'));
     return async () => runner.start();
   }
   const client = new PgClient({ connectionString: testDatabaseUrl() });
