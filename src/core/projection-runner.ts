@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { BackplaneError } from '../errors';
 import type { EventStore, Position, SubscriptionBatch } from '../eventstore/types';
-import type { HeldLock, SqlDatabase } from '../sql/database';
+import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
@@ -66,16 +66,13 @@ const HEARD_POLL_MS = 500;
 const UNHEARD_POLL_MS = 50;
 
 /**
- * Checkpoint moves on one database: told by each runner once its batch commits, heard in this
- * process at once and, on a PostgreSQL server, in every other process (pg_notify), so
+ * Checkpoint moves on one database: told by each runner in its batch's transaction, heard in this
+ * process at once and, on a PostgreSQL server, in every other process (pg_notify on commit), so
  * that a wait for a position wakes when the position may be reached instead of polling for it.
  */
 class CheckpointMoves {
   private readonly local = new EventEmitter();
   private channel: Promise<string | null> | undefined;
-  /** Projections whose moves other processes are yet to be told of. */
-  private readonly untold = new Set<string>();
-  private telling = false;
 
   private constructor(private readonly db: SqlDatabase) {
     this.local.setMaxListeners(0);
@@ -105,30 +102,10 @@ class CheckpointMoves {
     return () => this.local.off('moved', listener);
   }
 
-  /**
-   * Tells other processes of a committed move in a statement of its own: a pg_notify inside the
-   * batch's transaction would hold PostgreSQL's notification lock through its commit, so batches
-   * of every projection would commit one at a time. One tell at a time; a projection's moves asked
-   * for meanwhile go as one. A tell lost is made up by the waits' poll.
-   */
-  tell(name: string): void {
-    if (!this.db.notifications) return;
-    this.untold.add(name);
-    if (this.telling) return;
-    this.telling = true;
-    void (async () => {
-      try {
-        const channel = await this.listening();
-        for (const next of this.untold) {
-          this.untold.delete(next);
-          await this.db.query('SELECT pg_notify($1, $2)', [channel, next]).catch(() => undefined);
-        }
-      } catch {
-        // No channel yet: the next move tells these too.
-      } finally {
-        this.telling = false;
-      }
-    })();
+  /** Tells of a move inside the transaction that makes it: other processes hear on commit. */
+  async tell(tx: SqlExecutor, name: string): Promise<void> {
+    const channel = await this.listening();
+    if (channel !== null) await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
   }
 
   /** The move is committed: this process hears now. */
@@ -446,9 +423,9 @@ export class ProjectionRunner {
       const statements = this.projection.applyAll?.(batch.events) ?? batch.events.flatMap((event) => this.projection.apply(event));
       for (const statement of statements) await tx.query(statement.sql, statement.params);
       await advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
+      await this.moves.tell(tx, this.name);
     });
     this.moves.moved(this.name);
-    this.moves.tell(this.name);
     session.position = batch.position;
     session.eventsApplied += batch.events.length;
   }
