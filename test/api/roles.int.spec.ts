@@ -451,11 +451,12 @@ for (const store of apiStores) {
       await api.ok(api.rootToken, ops.revokeApiToken, { id: revoked.principal.id });
       revokedToken = revoked.token;
     });
+    // Closing waits for the plan runs the table started to stop, which takes a while on a loaded machine.
     afterAll(async () => {
       await api?.close();
       await gitlab?.close();
       await storage?.dispose();
-    });
+    }, 180_000);
 
     /**
      * The events written since the last call: the variables' set-up is taken as the starting point.
