@@ -36,7 +36,8 @@ describeWithDouble('EventStoreDB adapter: a live subscriber slower than the log 
       );
       await eventually(() => expect(batches.some((b) => b.caughtUp)).toBe(true));
 
-      const total = 3000;
+      // Enough to overrun the server's live buffer (32 messages) many times over while the handler is held.
+      const total = 1000;
       const text = 'x'.repeat(1000);
       for (let from = 0; from < total; from += 100) {
         const events = Array.from({ length: 100 }, (_, k) => ({ type: 'Numbered', data: { i: from + k, text } }));
@@ -45,7 +46,8 @@ describeWithDouble('EventStoreDB adapter: a live subscriber slower than the log 
       await eventually(() => expect(double.calls.slowConsumers).toBeGreaterThanOrEqual(1), 30_000);
       release();
 
-      await eventually(() => expect(seen).toHaveLength(total), 30_000);
+      // Correctness, not speed, is asserted: on a loaded machine the catch-up after a drop crawls.
+      await eventually(() => expect(seen).toHaveLength(total), 90_000);
       expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
       expect(settled).toBe(false);
       await eventually(() => expect(batches[batches.length - 1].caughtUp).toBe(true));
@@ -54,5 +56,5 @@ describeWithDouble('EventStoreDB adapter: a live subscriber slower than the log 
       await store.close();
       await double.stop();
     }
-  });
+  }, 180_000);
 });

@@ -5,10 +5,11 @@ import { pglite } from '../support/databases';
 
 const EVENTS = 4000;
 
-/** The longest the event loop went without a turn while `work` ran (ms). */
-async function longestStall(work: () => Promise<unknown>): Promise<number> {
+/** The longest the event loop went without a turn while `work` ran, and how long `work` took (ms). */
+async function longestStall(work: () => Promise<unknown>): Promise<{ stall: number; took: number }> {
   let longest = 0;
-  let last = performance.now();
+  const start = performance.now();
+  let last = start;
   let running = true;
   const tick = () => {
     const now = performance.now();
@@ -22,7 +23,8 @@ async function longestStall(work: () => Promise<unknown>): Promise<number> {
   } finally {
     running = false;
   }
-  return Math.max(longest, performance.now() - last);
+  const end = performance.now();
+  return { stall: Math.max(longest, end - last), took: end - start };
 }
 
 /** In a server a verification of a long log runs beside every other request: it must let them run. */
@@ -48,10 +50,11 @@ describe('a verification of a long log, on PGlite', () => {
 
   it('checks every event and gives the event loop a turn every few milliseconds', async () => {
     let result: Awaited<ReturnType<typeof verifyLog>> | undefined;
-    const stall = await longestStall(async () => (result = await verifyLog(store)));
+    const { stall, took } = await longestStall(async () => (result = await verifyLog(store)));
     expect(result).toEqual({ eventsChecked: EVENTS, streamsChecked: EVENTS / 500, problem: null });
-    // A page read from PGlite is one synchronous step of its own (tens of ms on a busy machine);
-    // the checking between is cut into slices. Walked in one go, the log held the loop for seconds.
-    expect(stall).toBeLessThan(200);
+    // A page read from PGlite is one synchronous step of its own (tens of ms, a few percent of the
+    // walk); the checking between is cut into slices. Walked in one go, the log held the loop for
+    // the whole walk. Measured against the walk itself, so that a loaded machine slows both alike.
+    expect(stall).toBeLessThan(took / 4);
   });
 });
