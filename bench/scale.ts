@@ -15,6 +15,7 @@
  *
  * BENCH_SCALE_KEEP=1 keeps the database; BENCH_SCALE_REUSE=1 then measures it again without
  * writing it anew. BENCH_SCALE_ONLY=rebuild,audit,asof,verify,size picks measures.
+ * BENCH_SCALE_DATABASE names the database (backplane_scale).
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -36,7 +37,9 @@ import { seeded } from '../test/support/bad-inputs';
 import { median } from './client';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const DATABASE = 'backplane_scale';
+/** BENCH_SCALE_DATABASE names another, so that two measures can run side by side. */
+const DATABASE = process.env.BENCH_SCALE_DATABASE ?? 'backplane_scale';
+if (!/^[a-z_][a-z0-9_]*$/.test(DATABASE)) throw new Error('BENCH_SCALE_DATABASE must be a plain lower-case identifier');
 const TENANTS = 20;
 const ORGANIZATIONS = 5;
 const CREDENTIALS = 200;
