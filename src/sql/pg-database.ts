@@ -15,6 +15,9 @@ const LOCK_CONNECTIONS = 8;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The lock_timeout each lock connection was last set to. */
+const lockTimeouts = new WeakMap<PoolClient, string>();
+
 /** A PostgreSQL server through a node-postgres pool. */
 export class PgDatabase implements SqlDatabase {
   private readonly config: PoolConfig;
@@ -124,17 +127,22 @@ export class PgDatabase implements SqlDatabase {
     const lost = () => (clean = false);
     client.on('error', lost);
     try {
-      // A session lock on a pooled connection: no transaction stays open while fn runs.
-      await client.query("SELECT set_config('lock_timeout', $1, false)", [`${options.timeoutMs}ms`]);
+      // A session lock on a pooled connection: no transaction stays open while fn runs. The lock
+      // connections serve only these locks, so each keeps the wait it was last given: a lock and
+      // its release are then the only round trips.
+      const lockTimeout = `${options.timeoutMs}ms`;
+      if (lockTimeouts.get(client) !== lockTimeout) {
+        lockTimeouts.delete(client);
+        await client.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout]);
+        lockTimeouts.set(client, lockTimeout);
+      }
       try {
         await client.query('SELECT pg_advisory_lock(hashtext(current_schema()), hashtext($1))', [name]);
       } catch (error) {
         if ((error as { code?: string }).code !== '55P03') throw error;
-        await client.query('RESET lock_timeout');
         clean = true;
         throw new LockTimeoutError(name, options.timeoutMs);
       }
-      await client.query('RESET lock_timeout');
       try {
         return await fn();
       } finally {

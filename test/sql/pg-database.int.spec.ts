@@ -64,6 +64,28 @@ describeWithPostgres('PostgreSQL server connections', () => {
 
       await expect(a.withLock('section', async () => Promise.reject(new Error('refused')), { timeoutMs: 1000 })).rejects.toThrow('refused');
       expect(await b.withLock('section', async () => 'free again', { timeoutMs: 1000 })).toBe('free again');
+
+      // A connection keeps the wait it was last given: a different one asked next must still apply.
+      let releaseHolder!: () => void;
+      const holderHolds = new Promise<void>((resolve) => (releaseHolder = resolve));
+      let holderIn!: () => void;
+      const holderEntered = new Promise<void>((resolve) => (holderIn = resolve));
+      const holder = a.withLock(
+        'section',
+        async () => {
+          holderIn();
+          await holderHolds;
+        },
+        { timeoutMs: 30_000 },
+      );
+      await holderEntered;
+      await expect(b.withLock('section', async () => 'never', { timeoutMs: 50 })).rejects.toBeInstanceOf(LockTimeoutError);
+      const patient = b.withLock('section', async () => 'waited', { timeoutMs: 30_000 });
+      // Longer than the 50 ms the connection was set to just before.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      releaseHolder();
+      await holder;
+      expect(await patient).toBe('waited');
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
