@@ -18,6 +18,9 @@ function pgliteOptions(): { startParams: string[] } {
   return { startParams: [...PGlite.defaultStartParams, ...MEMORY_SETTINGS] };
 }
 
+/** The longest a run of statements holds the event loop before it gives it a turn (ms). */
+const TURN_MS = 5;
+
 /** Creating a cluster takes seconds; a child that runs this long is stuck, not slow. */
 const CREATE_TIMEOUT_MS = 10 * 60_000;
 
@@ -50,6 +53,7 @@ async function createCluster(pgdata: string): Promise<void> {
 export class PgliteDatabase implements SqlDatabase {
   private readonly locks = new Set<string>();
   private readonly sections = new KeyedMutex();
+  private lastTurn = performance.now();
 
   private constructor(
     private readonly db: PGlite,
@@ -79,11 +83,25 @@ export class PgliteDatabase implements SqlDatabase {
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<R[]> {
+    await this.turn();
     return (await this.db.query<R>(sql, params)).rows;
   }
 
   async exec(sql: string): Promise<void> {
+    await this.turn();
     await this.db.exec(sql);
+  }
+
+  /**
+   * A turn of the event loop once TURN_MS have passed since the last: a caller that queries or
+   * appends in a loop (a plan run recording results, a catch-up) would otherwise hold timers and
+   * requests until it ends, as every answer settles without one.
+   */
+  private turn(): Promise<void> | undefined {
+    if (performance.now() - this.lastTurn < TURN_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.lastTurn = performance.now();
+    });
   }
 
   // PGlite runs one statement at a time and holds other callers while a transaction is open.
@@ -92,6 +110,7 @@ export class PgliteDatabase implements SqlDatabase {
   // lets them in first.
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     await new Promise<void>((resolve) => setImmediate(resolve));
+    this.lastTurn = performance.now();
     return this.db.transaction((tx) => fn({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows }));
   }
 
