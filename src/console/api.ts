@@ -95,3 +95,40 @@ export function describeError(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+export interface Download {
+  blob: Blob;
+  /** The name the server gives it (Content-Disposition), else the fallback. */
+  name: string;
+}
+
+/**
+ * A file of the API's (GET path) with the token in the Authorization header, read into a blob:
+ * the token never goes into a URL, so no link may fetch it. A refusal throws the API's own message.
+ */
+export async function download(token: string, path: string, fallbackName: string): Promise<Download> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, credentials: 'omit', cache: 'no-store' });
+  } catch {
+    throw new ApiError('Backplane did not answer: check the connection and try again.', 'NETWORK');
+  }
+  if (!response.ok) {
+    const answer = (await response.json().catch(() => ({}))) as Answer<unknown>;
+    const error = answer.errors?.[0];
+    throw new ApiError(
+      error?.message ?? `Backplane answered ${response.status}.`,
+      error?.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
+      error?.extensions?.fields ?? {},
+    );
+  }
+  let blob: Blob;
+  try {
+    blob = await response.blob();
+  } catch {
+    // The headers went out before the body: a server that fails then can only cut the connection.
+    throw new ApiError('The download was cut short: try again.', 'NETWORK');
+  }
+  const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  return { blob, name };
+}

@@ -11,6 +11,10 @@ const PLAN = `id name version additionalCredentialsEnabled organization { id nam
 const TASK = `id status startedAt finishedAt reason repositoriesTotal repositoriesDone repositoriesFailed bytesWritten
   startedBy { id name role } credentialsUsed { login requests } throttledPeriods { from until }`;
 
+/** An event of the log as the event log shows it (the stream, hash and cursor in its details). */
+const AUDIT_EVENT = 'id cursor type occurredAt streamName data correlationId causationId hash actor { id name role kind }';
+const AUDIT_DIGEST = 'cursor periodStart periodEnd eventCount keyId logPosition streams { stream }';
+
 export const docs = {
   me: 'query { me { id name role tenant { name } } }',
   organizations: `query { organizations { ${ORGANIZATION} credentials { id status } } }`,
@@ -45,6 +49,15 @@ export const docs = {
     credential { id login } enabled effective enabledAt enabledBy { id name role } } }`,
   verifyAuditLog: 'query { verifyAuditLog { ok checked digestsChecked firstBrokenCursor firstBrokenDigest problem } }',
   planEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor } }',
+  auditLog: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 100, after: $after) {
+    edges { node { ${AUDIT_EVENT} } } pageInfo { hasNextPage endCursor } } }`,
+  auditEvents: `subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { ${AUDIT_EVENT} } }`,
+  /** What the event log's filters offer, and the names its rows show for the ids the events carry. */
+  auditNames: 'query { organizations { id name credentials { id login } } plans { id name organization { id } } }',
+  apiTokens: 'query { apiTokens { id name role } }',
+  auditDigests: `query($after: String) { auditDigests(first: 50, after: $after) { edges { node { ${AUDIT_DIGEST} } } pageInfo { hasNextPage endCursor } } }`,
+  auditSigningKeys: 'query { auditSigningKeys { keyId algorithm createdAt retiredAt } }',
+  createAuditDigest: `mutation { createAuditDigest { ${AUDIT_DIGEST} } }`,
 };
 
 export interface TokenStatus {
@@ -149,4 +162,34 @@ export interface Task {
   startedBy: Actor;
   credentialsUsed: { login: string; requests: number }[];
   throttledPeriods: { from: string; until: string }[];
+}
+
+export interface AuditEvent extends HistoryEvent {
+  cursor: string;
+  streamName: string;
+  causationId: string | null;
+  hash: string;
+  actor: Actor & { kind?: string | null };
+}
+
+export interface AuditDigest {
+  cursor: string;
+  periodStart: string;
+  periodEnd: string;
+  eventCount: number;
+  keyId: string;
+  logPosition: string | null;
+  streams: { stream: string }[];
+}
+
+export interface AuditSigningKey {
+  keyId: string;
+  algorithm: string;
+  createdAt: string;
+  retiredAt: string | null;
+}
+
+export interface Connection<T> {
+  edges: { node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }

@@ -2,7 +2,7 @@ import './styles.css';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ApiError, forgetToken, request, savedToken, saveToken, type Principal } from './api';
-import { AuditPage } from './audit';
+import { AuditArea } from './audit-area';
 import { docs } from './documents';
 import { Alert } from './forms';
 import { OrganizationsPage } from './organizations';
@@ -101,10 +101,14 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
     ...(session.canAudit ? [{ path: 'audit', label: 'Audit' }] : []),
   ];
   const current = pages.find((page) => page.path === route[0]) ?? pages[0]!;
+  // A page the role may not see (a shared link to the event log, say) falls back to the first page itself, not to one of its items.
+  const rest = current.path === route[0] ? route.slice(1) : [];
   const heading = useRef<HTMLDivElement>(null);
   // A new page takes the focus, so that keyboard and screen reader users land on it.
+  // The event log's filters (after "?") change the view, not the page: the focus stays on the filters.
+  const page = route.join('/').split('?')[0];
   // biome-ignore lint/correctness/useExhaustiveDependencies: on each change of page.
-  useEffect(() => heading.current?.focus(), [route.join('/')]);
+  useEffect(() => heading.current?.focus(), [page]);
   return (
     <>
       <button type="button" className="skip" onClick={() => heading.current?.focus()}>
@@ -131,9 +135,9 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         </button>
       </header>
       <main id="main" ref={heading} tabIndex={-1}>
-        {current.path === 'organizations' ? <OrganizationsPage route={route.slice(1)} /> : null}
-        {current.path === 'plans' ? <PlansPage route={route.slice(1)} /> : null}
-        {current.path === 'audit' ? <AuditPage route={route.slice(1)} /> : null}
+        {current.path === 'organizations' ? <OrganizationsPage route={rest} /> : null}
+        {current.path === 'plans' ? <PlansPage route={rest} /> : null}
+        {current.path === 'audit' ? <AuditArea route={rest} /> : null}
       </main>
     </>
   );

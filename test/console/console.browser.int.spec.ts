@@ -2,8 +2,8 @@ import { gitlabAccount, gitlabGroup } from '../support/gitlab-accounts';
 import { ops, secretValue } from '../support/scenario';
 import { startTestApi, testStorage } from '../support/api-server';
 import { GitLabDouble } from '../support/gitlab-double';
-import { useTestApi } from '../support/use-test-api';
-import { buildConsole, launchChromium, openTab, step, type Chromium, type Tab } from './chromium';
+import { step, type Tab } from './chromium';
+import { aria, useConsole } from './console-session';
 
 // Evaluated inside the page, where the DOM is; the test's own lib has none.
 declare const document: any;
@@ -11,44 +11,12 @@ declare const sessionStorage: any;
 declare const localStorage: any;
 declare const getComputedStyle: any;
 
-/** Puppeteer's ARIA selector: finds a control by its accessible name, as a screen reader would. */
-const aria = (name: string, role?: string) => `::-p-aria(${role ? `[name=${JSON.stringify(name)}][role="${role}"]` : JSON.stringify(name)})`;
-
 describe('the console in Chromium', () => {
-  let chromium: Chromium;
-  const tabs: Tab[] = [];
-
-  beforeAll(async () => {
-    buildConsole();
-    chromium = await launchChromium();
-  }, 120_000);
-  const service = useTestApi();
-  afterEach(async () => {
-    await Promise.all(tabs.splice(0).map((tab) => tab.context.close()));
-  });
-  afterAll(async () => {
-    await chromium?.close();
-  });
-
-  const origin = () => new URL(service().url).origin;
-
-  async function signedIn(token: string, at = origin()): Promise<Tab> {
-    const tab = await openTab(chromium.browser, `${at}/`);
-    tabs.push(tab);
-    await tab.page.locator(aria('API token')).fill(token);
-    await tab.page.locator(aria('Sign in', 'button')).click();
-    await tab.page.waitForSelector('nav[aria-label="Main"]');
-    return tab;
-  }
+  const { service, origin, open, signedIn, tokenFor } = useConsole();
 
   const navLinks = (tab: Tab) => tab.page.$$eval('nav[aria-label="Main"] a', (links: any[]) => links.map((link) => link.textContent as string));
   const text = (tab: Tab, selector: string) => tab.page.$eval(selector, (element: any) => element.textContent as string);
   const visit = (tab: Tab, hash: string) => tab.page.evaluate((value: string) => (document.location.hash = value), hash);
-
-  async function tokenFor(role: string): Promise<string> {
-    const { createApiToken } = await service().ok(service().rootToken, ops.createApiToken, { name: `console ${role.toLowerCase()}`, role });
-    return createApiToken.token as string;
-  }
 
   it('serves the page with a strict policy, and keeps the token in the tab only', async () => {
     const response = await fetch(`${origin()}/`);
@@ -59,8 +27,7 @@ describe('the console in Chromium', () => {
     expect(asset.headers.get('content-encoding')).toBe('br');
 
     // A wrong token: the API's own refusal, and nothing kept.
-    const refused = await openTab(chromium.browser, `${origin()}/`);
-    tabs.push(refused);
+    const refused = await open(`${origin()}/`);
     const wrong = 'bpk_not-a-token-of-this-server';
     const refusal = (await service().request(wrong, ops.me)).errors?.[0];
     expect(refusal?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -310,7 +277,7 @@ describe('the console in Chromium', () => {
       gitlab.addUser('sso-admin');
       gitlab.signInAs('sso-admin');
       gitlab.addGroup('sso-group', { members: ['sso-admin'] });
-      const tab = await signedIn(sso.rootToken, at);
+      const tab = await signedIn(sso.rootToken, '/', at);
       const page = tab.page;
       await step(tab, 'sso', async () => {
         await page.locator(aria('Add organization')).click();
@@ -417,8 +384,7 @@ describe('the console in Chromium', () => {
 
   it('names every control, and the keyboard alone signs in, opens a page and flips a switch with a visible focus', async () => {
     const api = service();
-    const tab = await openTab(chromium.browser, `${origin()}/`);
-    tabs.push(tab);
+    const tab = await open(`${origin()}/`);
     const page = tab.page;
     await step(tab, 'keyboard', async () => {
       // The token field has the focus on arrival: type, Enter.
