@@ -1,7 +1,8 @@
 /**
  * The README's pictures of the console: a service on PGlite with the GitLab test double, a plan
  * whose two additional credentials are switched on and off over a few seconds, and PNGs of the
- * plan's credentials panel and of its audit timeline at a laptop's size, written to docs/.
+ * plan's credentials panel, of its audit timeline and of the event log at a laptop's size, written
+ * to docs/.
  *
  *   npm run screenshots
  */
@@ -68,6 +69,17 @@ async function main(): Promise<void> {
       path: join(docs, 'console-timeline.png') as `${string}.png`,
       clip: { x: Math.max(0, box.x - 12), y: Math.max(0, box.y - 12), width: box.width + 24, height: box.height + 80 },
     });
+
+    // The event log, filtered to the plan, with the newest event's details open.
+    await page.evaluate((hash: string) => {
+      (globalThis as any).document.location.hash = hash;
+    }, `#/audit/log?planId=${planId}`);
+    await page.waitForSelector('[data-event-log] tbody[data-event-id]');
+    await page.waitForSelector('[data-live="live"]');
+    const last = (await page.$$('[data-event-log] tbody[data-event-id]')).at(-1)!;
+    await (await last.$('button[aria-expanded]'))!.click();
+    await page.waitForSelector('[data-event-data]');
+    await page.screenshot({ path: join(docs, 'console-event-log.png') as `${string}.png`, fullPage: true });
     if (tab.errors.length) throw new Error(`the console logged errors: ${tab.errors.join('; ')}`);
     process.stdout.write(`Screenshots written to ${docs}\n`);
   } finally {

@@ -221,20 +221,20 @@ function actorName(actor: Actor & { kind?: string | null }): string {
 }
 
 /** What an event concerns: the organization, plan and credential it names, by their names where known. */
-function concerns(event: AuditEvent, lookup: Lookup): string[] {
+function concerns(event: AuditEvent, lookup: Lookup): [kind: string, name: string][] {
   const data = event.data as { organizationId?: unknown; planId?: unknown; credentialId?: unknown; name?: unknown; login?: unknown };
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   const short = (id: string) => id.slice(0, 8);
-  const found: string[] = [];
+  const found: [string, string][] = [];
   const organizationId = text(data.organizationId);
   const planId = text(data.planId);
   const credentialId = text(data.credentialId);
   // An event of its own aggregate carries the name it was given (a plan created, a credential added).
   const own = (prefix: string, field: unknown) => (event.type.startsWith(prefix) ? text(field) : undefined);
-  if (organizationId) found.push(`Organization ${lookup.organization.get(organizationId) ?? own('Organization', data.name) ?? short(organizationId)}`);
-  if (planId) found.push(`Plan ${lookup.plan.get(planId) ?? own('Plan', data.name) ?? short(planId)}`);
-  if (credentialId) found.push(`Credential ${lookup.credential.get(credentialId) ?? text(data.login) ?? short(credentialId)}`);
-  if (found.length === 0) found.push(event.streamName);
+  if (organizationId) found.push(['Organization', lookup.organization.get(organizationId) ?? own('Organization', data.name) ?? short(organizationId)]);
+  if (planId) found.push(['Plan', lookup.plan.get(planId) ?? own('Plan', data.name) ?? short(planId)]);
+  if (credentialId) found.push(['Credential', lookup.credential.get(credentialId) ?? text(data.login) ?? short(credentialId)]);
+  if (found.length === 0) found.push(['Stream', event.streamName]);
   return found;
 }
 
@@ -274,9 +274,9 @@ function EventRows({ event, lookup }: { event: AuditEvent; lookup: Lookup }) {
         <td>{actorName(event.actor)}</td>
         <td>{event.type}</td>
         <td>
-          {concerns(event, lookup).map((part) => (
-            <span className="concern" key={part}>
-              {part}
+          {concerns(event, lookup).map(([kind, name]) => (
+            <span className="concern" key={kind}>
+              <span className="concern-kind">{kind}</span> {name}
             </span>
           ))}
         </td>

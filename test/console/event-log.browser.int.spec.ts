@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readTarGz } from '../../src/audit-export/tar-reader';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
 import { step, type Tab } from './chromium';
-import { allowDownloads, aria, downloaded, useConsole } from './console-session';
+import { allowDownloads, aria, downloaded, lowContrast, unnamed, useConsole } from './console-session';
 
 // Evaluated inside the page, where the DOM is; the test's own lib has none.
 declare const document: any;
@@ -120,6 +120,8 @@ describe('the console: event log, export, digests', () => {
       const data = JSON.parse(await page.$eval(`${added} [data-event-data]`, (element: any) => element.textContent as string));
       expect(data).toMatchObject({ planId: alpha.planId, credentialId: alpha.credentialIds[1], enabled: true });
       expect(await page.$eval(`${added} button`, (element: any) => element.getAttribute('aria-expanded'))).toBe('true');
+      expect(await unnamed(tab)).toEqual([]);
+      expect(await lowContrast(tab)).toEqual([]);
     });
 
     await step(tab, 'a shared link', async () => {
@@ -211,6 +213,8 @@ describe('the console: event log, export, digests', () => {
       const link = await page.$eval('a[href="/.well-known/backplane-audit-keys.json"]', (element: any) => element.href as string);
       const served = (await (await fetch(link)).json()) as { keys: { keyId: string }[] };
       expect(served.keys.map((key) => key.keyId)).toContain(active.keyId);
+      expect(await unnamed(admin)).toEqual([]);
+      expect(await lowContrast(admin)).toEqual([]);
     });
 
     const auditor = await signedIn(await tokenFor('AUDITOR'), '/#/audit/digests');
