@@ -34,6 +34,9 @@ export const auditLogProjection: Projection = {
        causation_id text,
        occurred_at timestamptz,
        recorded_at timestamptz NOT NULL)`,
+  ],
+  // Only queries use them: a rebuild builds them once it has caught up.
+  indexes: [
     // Pages of one tenant's history in log order, and the cursor a page starts after. Every filter's
     // index ends with the ordinal, so a page of a filter is read in order and stops at its size.
     'CREATE INDEX audit_log_tenant_ordinal ON audit_log (tenant_id, ordinal)',

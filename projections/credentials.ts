@@ -1,6 +1,9 @@
 import type { Projection } from '../src/core/projection';
 import type { CredentialEvent } from '../src/domain/credential';
 import type { TaskEvent } from '../src/domain/task';
+import type { RecordedEvent } from '../src/eventstore/types';
+import type { Change, RowKind, RowValue } from '../src/sql/row-batches';
+import { applyInBatches, lastWins } from './batched-changes';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 export const credentialsProjection: Projection = {
@@ -86,4 +89,38 @@ export const credentialsProjection: Projection = {
         return [];
     }
   },
+  applyAll: (events) => applyInBatches(batchedChanges, credentialsProjection.apply)(events),
 };
+
+const added: RowKind = {
+  columns: [
+    'id uuid',
+    'tenant_id text',
+    'organization_id uuid',
+    'login text',
+    'password_id uuid',
+    'added_at timestamptz',
+    'added_by jsonb',
+    'token_scopes jsonb',
+    'token_expires_at date',
+    'verified_at timestamptz',
+  ],
+  sql: `INSERT INTO credentials (id, tenant_id, organization_id, login, password_id, added_at, added_by, token_scopes, token_expires_at, verified_at)
+        SELECT id, tenant_id, organization_id, login, password_id, added_at, added_by, token_scopes, token_expires_at, verified_at FROM batch`,
+};
+
+const verified: RowKind = {
+  columns: ['id uuid', 'token_scopes jsonb', 'token_expires_at date', 'verified_at timestamptz'],
+  sql: `UPDATE credentials SET token_scopes = batch.token_scopes, token_expires_at = batch.token_expires_at, verified_at = batch.verified_at,
+          verification_failure = NULL, verification_reason = NULL FROM batch WHERE credentials.id = batch.id`,
+  merge: lastWins,
+};
+
+/** Additions and verifications, which come in numbers; every other change of a credential keeps apply()'s statement, in its place. */
+function batchedChanges(recorded: RecordedEvent): Change[] | undefined {
+  if (recorded.type !== 'CredentialAdded' && recorded.type !== 'CredentialVerified') return undefined;
+  // apply()'s one statement takes the row's columns as its parameters, in the same order.
+  const [statement] = credentialsProjection.apply(recorded);
+  const row = statement.params as RowValue[];
+  return [{ key: `credential:${row[0]}`, kind: recorded.type === 'CredentialAdded' ? added : verified, row }];
+}

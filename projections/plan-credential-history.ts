@@ -1,5 +1,8 @@
 import type { Projection } from '../src/core/projection';
 import type { PlanEvent } from '../src/domain/plan';
+import type { RecordedEvent } from '../src/eventstore/types';
+import type { Change, RowKind } from '../src/sql/row-batches';
+import { applyInBatches } from './batched-changes';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 /**
@@ -71,7 +74,56 @@ export const planCredentialHistoryProjection: Projection = {
         return [];
     }
   },
+  applyAll: (events) => applyInBatches(batchedChanges, planCredentialHistoryProjection.apply)(events),
 };
+
+const switchedOn: RowKind = {
+  columns: ['plan_id uuid', 'tenant_id text', 'on_from timestamptz'],
+  sql: 'INSERT INTO plan_switch_intervals (plan_id, tenant_id, on_from) SELECT plan_id, tenant_id, on_from FROM batch ON CONFLICT DO NOTHING',
+};
+
+const switchedOff: RowKind = {
+  columns: ['plan_id uuid', 'on_to timestamptz'],
+  sql: `UPDATE plan_switch_intervals SET on_to = batch.on_to FROM batch
+        WHERE plan_switch_intervals.plan_id = batch.plan_id AND plan_switch_intervals.on_to IS NULL`,
+};
+
+const credentialOn: RowKind = {
+  columns: ['plan_id uuid', 'credential_id uuid', 'tenant_id text', 'enabled_from timestamptz', 'enabled_by jsonb'],
+  sql: `INSERT INTO plan_credential_intervals (plan_id, credential_id, tenant_id, enabled_from, enabled_by)
+        SELECT plan_id, credential_id, tenant_id, enabled_from, enabled_by FROM batch ON CONFLICT DO NOTHING`,
+};
+
+const credentialOff: RowKind = {
+  columns: ['plan_id uuid', 'credential_id uuid', 'enabled_to timestamptz', 'disabled_by jsonb'],
+  sql: `UPDATE plan_credential_intervals SET enabled_to = batch.enabled_to, disabled_by = batch.disabled_by FROM batch
+        WHERE plan_credential_intervals.plan_id = batch.plan_id AND plan_credential_intervals.credential_id = batch.credential_id
+          AND plan_credential_intervals.enabled_to IS NULL`,
+};
+
+/** A plan's deletion closes every interval of the plan: it stays a statement of its own, between the others. */
+function batchedChanges(recorded: RecordedEvent): Change[] | undefined {
+  const event = { type: recorded.type, data: dataOf(recorded) } as PlanEvent;
+  switch (event.type) {
+    case 'PlanAdditionalCredentialsSet': {
+      const context = eventContext(recorded);
+      const key = `switch:${event.data.planId}`;
+      return event.data.enabled
+        ? [{ key, kind: switchedOn, row: [event.data.planId, context.tenantId, context.occurredAt] }]
+        : [{ key, kind: switchedOff, row: [event.data.planId, context.occurredAt] }];
+    }
+    case 'PlanCredentialToggled': {
+      const context = eventContext(recorded);
+      const { planId, credentialId, enabled } = event.data;
+      const key = `credential:${planId}:${credentialId}`;
+      return enabled
+        ? [{ key, kind: credentialOn, row: [planId, credentialId, context.tenantId, context.occurredAt, actorJson(context)] }]
+        : [{ key, kind: credentialOff, row: [planId, credentialId, context.occurredAt, actorJson(context)] }];
+    }
+    default:
+      return undefined;
+  }
+}
 
 function closeSwitch(planId: string, at: string) {
   return { sql: 'UPDATE plan_switch_intervals SET on_to = $2 WHERE plan_id = $1 AND on_to IS NULL', params: [planId, at] };

@@ -1,5 +1,8 @@
 import type { Projection } from '../src/core/projection';
 import type { PlanEvent } from '../src/domain/plan';
+import type { RecordedEvent } from '../src/eventstore/types';
+import type { Change, RowKind } from '../src/sql/row-batches';
+import { applyInBatches, lastWins } from './batched-changes';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 /** Backup plans as they stand: the switch, per credential whether it is on, since when and by whom, and the backup settings. */
@@ -90,4 +93,62 @@ export const plansProjection: Projection = {
         return [];
     }
   },
+  applyAll: (events) => applyInBatches(batchedChanges, plansProjection.apply)(events),
 };
+
+const created: RowKind = {
+  columns: ['id uuid', 'tenant_id text', 'organization_id uuid', 'name text', 'version bigint', 'created_at timestamptz'],
+  sql: 'INSERT INTO plans (id, tenant_id, organization_id, name, version, created_at) SELECT id, tenant_id, organization_id, name, version, created_at FROM batch',
+};
+
+const switched: RowKind = {
+  columns: ['id uuid', 'enabled boolean', 'version bigint'],
+  sql: 'UPDATE plans SET additional_credentials_enabled = batch.enabled, version = batch.version FROM batch WHERE plans.id = batch.id',
+  merge: lastWins,
+};
+
+const versioned: RowKind = {
+  columns: ['id uuid', 'version bigint'],
+  sql: 'UPDATE plans SET version = batch.version FROM batch WHERE plans.id = batch.id',
+  merge: lastWins,
+};
+
+const credentialToggled: RowKind = {
+  columns: ['plan_id uuid', 'credential_id uuid', 'tenant_id text', 'enabled boolean', 'changed_at timestamptz', 'changed_by jsonb'],
+  sql: `INSERT INTO plan_credentials (plan_id, credential_id, tenant_id, enabled, changed_at, changed_by)
+        SELECT plan_id, credential_id, tenant_id, enabled, changed_at, changed_by FROM batch
+        ON CONFLICT (plan_id, credential_id) DO UPDATE SET enabled = EXCLUDED.enabled, changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by`,
+  // The row keeps the tenant it was first written with.
+  merge: (earlier, later) => [later[0], later[1], earlier[2], later[3], later[4], later[5]],
+};
+
+function batchedChanges(recorded: RecordedEvent): Change[] | undefined {
+  const version = recorded.revision.toString();
+  const event = { type: recorded.type, data: dataOf(recorded) } as PlanEvent;
+  const key = `plan:${event.data.planId}`;
+  switch (event.type) {
+    case 'PlanCreated': {
+      const context = eventContext(recorded);
+      return [{ key, kind: created, row: [event.data.planId, context.tenantId, event.data.organizationId, event.data.name, version, context.occurredAt] }];
+    }
+    case 'PlanAdditionalCredentialsSet':
+      return [{ key, kind: switched, row: [event.data.planId, event.data.enabled, version] }];
+    case 'PlanCredentialToggled': {
+      const context = eventContext(recorded);
+      const { planId, credentialId, enabled } = event.data;
+      return [
+        { key, kind: versioned, row: [planId, version] },
+        {
+          key: `credential:${planId}:${credentialId}`,
+          kind: credentialToggled,
+          row: [planId, credentialId, context.tenantId, enabled, context.occurredAt, actorJson(context)],
+        },
+      ];
+    }
+    case 'PlanBackupSettingsUpdated':
+    case 'PlanDeleted':
+      return plansProjection.apply(recorded).map((statement) => ({ key, statement }));
+    default:
+      return undefined;
+  }
+}

@@ -1,5 +1,8 @@
 import type { Projection, SqlStatement } from '../src/core/projection';
 import type { RepositoryEvent } from '../src/domain/repository';
+import type { RecordedEvent } from '../src/eventstore/types';
+import type { Change, RowKind } from '../src/sql/row-batches';
+import { applyInBatches } from './batched-changes';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 /** The repositories GitLab lists for each organization, their protection and who set it, and the syncs. */
@@ -108,4 +111,71 @@ export const repositoriesProjection: Projection = {
         return [] as SqlStatement[];
     }
   },
+  applyAll: (events) => applyInBatches(batchedChanges, repositoriesProjection.apply)(events),
 };
+
+const syncStarted: RowKind = {
+  columns: ['id uuid', 'tenant_id text', 'organization_id uuid', 'trigger text', 'started_at timestamptz', 'started_by jsonb'],
+  sql: `INSERT INTO repository_syncs (id, tenant_id, organization_id, status, trigger, started_at, started_by)
+        SELECT id, tenant_id, organization_id, 'RUNNING', trigger, started_at, started_by FROM batch`,
+};
+
+const synced: RowKind = {
+  columns: [
+    'id uuid',
+    'finished_at timestamptz',
+    'added integer',
+    'removed integer',
+    'renamed integer',
+    'unchanged integer',
+    'requests integer',
+    'duration_ms integer',
+    'credentials_used jsonb',
+  ],
+  sql: `UPDATE repository_syncs SET status = 'COMPLETED', finished_at = batch.finished_at, added = batch.added, removed = batch.removed,
+          renamed = batch.renamed, unchanged = batch.unchanged, requests = batch.requests, duration_ms = batch.duration_ms,
+          credentials_used = batch.credentials_used FROM batch WHERE repository_syncs.id = batch.id`,
+};
+
+const discovered: RowKind = {
+  columns: ['id uuid', 'tenant_id text', 'organization_id uuid', 'gitlab_id bigint', 'kind text', 'full_path text', 'discovered_at timestamptz'],
+  sql: `INSERT INTO repositories (id, tenant_id, organization_id, gitlab_id, kind, full_path, discovered_at)
+        SELECT id, tenant_id, organization_id, gitlab_id, kind, full_path, discovered_at FROM batch
+        ON CONFLICT (id) DO UPDATE SET full_path = EXCLUDED.full_path, removed_at = NULL`,
+};
+
+/** Syncs and discoveries, what every scheduled sync writes; the rarer changes of a repository keep apply()'s statement, in its place. */
+function batchedChanges(recorded: RecordedEvent): Change[] | undefined {
+  const event = { type: recorded.type, data: dataOf(recorded) } as RepositoryEvent;
+  switch (event.type) {
+    case 'RepositoryListSyncStarted': {
+      const context = eventContext(recorded);
+      const { syncId, organizationId, trigger, startedAt } = event.data;
+      return [{ key: `sync:${syncId}`, kind: syncStarted, row: [syncId, context.tenantId, organizationId, trigger, startedAt, actorJson(context)] }];
+    }
+    case 'RepositoryListSynced': {
+      const { syncId, added, removed, renamed, unchanged, requests, durationMs, credentialsUsed } = event.data;
+      const finishedAt = eventContext(recorded).occurredAt;
+      return [
+        {
+          key: `sync:${syncId}`,
+          kind: synced,
+          row: [syncId, finishedAt, added, removed, renamed, unchanged, requests, durationMs, JSON.stringify(credentialsUsed)],
+        },
+      ];
+    }
+    case 'RepositoryDiscovered': {
+      const context = eventContext(recorded);
+      const { repositoryId, organizationId, gitlabId, kind, fullPath } = event.data;
+      return [
+        {
+          key: `repository:${repositoryId}`,
+          kind: discovered,
+          row: [repositoryId, context.tenantId, organizationId, gitlabId, kind, fullPath, context.occurredAt],
+        },
+      ];
+    }
+    default:
+      return undefined;
+  }
+}

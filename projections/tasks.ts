@@ -1,5 +1,8 @@
 import type { Projection } from '../src/core/projection';
 import type { TaskEvent } from '../src/domain/task';
+import type { RecordedEvent } from '../src/eventstore/types';
+import type { Change, RowKind } from '../src/sql/row-batches';
+import { applyInBatches } from './batched-changes';
 import { actorJson, dataOf, eventContext } from './event-context';
 
 /** Runs of backup plans: progress while they run, and what each credential did once they end. */
@@ -83,4 +86,62 @@ export const tasksProjection: Projection = {
         return [];
     }
   },
+  // A run writes one event per repository: its progress is counted once per batch.
+  applyAll: (events) => applyInBatches(batchedChanges, tasksProjection.apply)(events),
 };
+
+const started: RowKind = {
+  columns: [
+    'id uuid',
+    'tenant_id text',
+    'plan_id uuid',
+    'organization_id uuid',
+    'repositories_total integer',
+    'started_at timestamptz',
+    'started_by jsonb',
+    'version bigint',
+  ],
+  sql: `INSERT INTO tasks (id, tenant_id, plan_id, organization_id, status, repositories_total, started_at, started_by, version)
+        SELECT id, tenant_id, plan_id, organization_id, 'RUNNING', repositories_total, started_at, started_by, version FROM batch`,
+};
+
+const progressed: RowKind = {
+  columns: ['id uuid', 'done integer', 'failed integer', 'version bigint'],
+  sql: `UPDATE tasks SET repositories_done = tasks.repositories_done + batch.done, repositories_failed = tasks.repositories_failed + batch.failed,
+          version = batch.version FROM batch WHERE tasks.id = batch.id`,
+  merge: (earlier, later) => [later[0], Number(earlier[1]) + Number(later[1]), Number(earlier[2]) + Number(later[2]), later[3]],
+};
+
+const finished: RowKind = {
+  columns: ['id uuid', 'status text', 'finished_at timestamptz', 'credentials_used jsonb', 'throttled_periods jsonb', 'reason text', 'version bigint'],
+  sql: `UPDATE tasks SET status = batch.status, finished_at = batch.finished_at, credentials_used = batch.credentials_used,
+          throttled_periods = batch.throttled_periods, reason = batch.reason, version = batch.version FROM batch WHERE tasks.id = batch.id`,
+};
+
+function batchedChanges(recorded: RecordedEvent): Change[] | undefined {
+  const version = recorded.revision.toString();
+  const event = { type: recorded.type, data: dataOf(recorded) } as TaskEvent;
+  const key = `task:${event.data.taskId}`;
+  switch (event.type) {
+    case 'BackupTaskStarted': {
+      const context = eventContext(recorded);
+      const { taskId, planId, organizationId, repositoriesTotal, startedAt } = event.data;
+      return [{ key, kind: started, row: [taskId, context.tenantId, planId, organizationId, repositoriesTotal, startedAt, actorJson(context), version] }];
+    }
+    case 'RepositoryBackedUp':
+    case 'RepositoryBackupFailed':
+      return [{ key, kind: progressed, row: [event.data.taskId, 1, event.type === 'RepositoryBackupFailed' ? 1 : 0, version] }];
+    case 'BackupTaskCompleted':
+    case 'BackupTaskFailed': {
+      const { taskId, credentialsUsed, throttledPeriods, finishedAt } = event.data;
+      const status = event.type === 'BackupTaskCompleted' ? 'COMPLETED' : 'FAILED';
+      const reason = event.type === 'BackupTaskFailed' ? event.data.reason : null;
+      return [{ key, kind: finished, row: [taskId, status, finishedAt, JSON.stringify(credentialsUsed), JSON.stringify(throttledPeriods), reason, version] }];
+    }
+    case 'BackupTaskThrottled':
+    case 'BackupTaskResumed':
+      return tasksProjection.apply(recorded).map((statement) => ({ key, statement }));
+    default:
+      return undefined;
+  }
+}

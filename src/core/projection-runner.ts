@@ -5,7 +5,7 @@ import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
-import type { Projection } from './projection';
+import { indexName, passes, type Projection } from './projection';
 
 export interface ProjectionRunnerOptions {
   store: EventStore;
@@ -173,7 +173,7 @@ export class ProjectionRunner {
     this.logger = options.logger ?? silentLogger;
     this.lockRetryMs = options.lockRetryMs ?? 1000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
-    this.maxBatch = options.maxBatch ?? 500;
+    this.maxBatch = options.maxBatch ?? 2000;
     this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
     this.progress.setMaxListeners(0);
     this.moves = CheckpointMoves.of(this.db);
@@ -365,36 +365,55 @@ export class ProjectionRunner {
 
     const caughtUp = new Signal();
     const finished = new Signal();
-    const subscription = this.store.subscribeToAll(
-      { fromPosition: checkpoint.position ?? 'start', filter: this.projection.filter, maxBatch: this.maxBatch },
-      async (batch) => {
-        if (batch.position !== session.position) {
-          session.applying += 1;
-          try {
-            await this.applyBatch(session, batch);
-          } finally {
-            session.applying -= 1;
-          }
-        }
-        this.progress.emit('progress', {
-          position: batch.position,
-          eventsApplied: session.eventsApplied,
-          caughtUp: batch.caughtUp,
-        } satisfies ProjectionProgress);
-        const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
-        if (reached) caughtUp.set();
-      },
-    );
+    const filter = this.projection.filter;
+    // The batch being committed while the next page is read; the next waits for it.
+    let committing: Promise<void> = Promise.resolve();
+    let sent = session.position;
+    let failure: (error: unknown) => void = () => undefined;
+    const failed = new Promise<never>((_, reject) => (failure = reject));
+    failed.catch(() => undefined);
+    let indexed = false;
+    const committed = async (batch: SubscriptionBatch) => {
+      const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
+      if (!indexed && (batch.caughtUp || reached)) {
+        await this.buildIndexes();
+        indexed = true;
+      }
+      this.progress.emit('progress', {
+        position: batch.position,
+        eventsApplied: session.eventsApplied,
+        caughtUp: batch.caughtUp,
+      } satisfies ProjectionProgress);
+      if (reached) caughtUp.set();
+    };
+    // The whole log is read and filtered here: a filter given to a SQL store makes PostgreSQL sort
+    // the rest of the log for every page, as it cannot tell how few events a prefix leaves out.
+    const subscription = this.store.subscribeToAll({ fromPosition: checkpoint.position ?? 'start', maxBatch: this.maxBatch }, async (page) => {
+      await committing;
+      const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
+      if (batch.position === sent) {
+        await committed(batch);
+        return;
+      }
+      sent = batch.position;
+      session.applying += 1;
+      committing = this.applyBatch(session, batch)
+        .then(() => committed(batch))
+        .finally(() => (session.applying -= 1));
+      committing.catch(failure);
+    });
     const moved = this.watchCheckpoint(session, finished);
     const lost = lock.lost.then(() => {
       throw new LockLostError(this.name);
     });
     try {
-      await Promise.race([subscription.done, lost, moved, until === undefined ? stopping.wait : caughtUp.wait]);
+      await Promise.race([subscription.done, lost, moved, failed, until === undefined ? stopping.wait : caughtUp.wait]);
     } finally {
       finished.set();
-      this.sessions -= 1;
       await subscription.stop();
+      // The lock is let go only once no batch is being committed under it.
+      await committing.catch(() => undefined);
+      this.sessions -= 1;
       await moved.catch(() => undefined);
     }
   }
@@ -428,6 +447,22 @@ export class ProjectionRunner {
     this.moves.moved(this.name);
     session.position = batch.position;
     session.eventsApplied += batch.events.length;
+  }
+
+  /** Creates the projection's indexes that its tables lack: those of tables made anew, once caught up. */
+  private async buildIndexes(): Promise<void> {
+    const indexes = this.projection.indexes ?? [];
+    if (indexes.length === 0) return;
+    const present = await this.db.query<{ name: string }>(
+      'SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY($1::text[])',
+      [indexes.map(indexName)],
+    );
+    const missing = indexes.filter((statement) => !present.some((row) => row.name === indexName(statement)));
+    if (missing.length === 0) return;
+    this.logger.info('projection caught up; building its indexes', { projection: this.name, indexes: missing.length });
+    await this.db.transaction(async (tx) => {
+      for (const statement of missing) await tx.query(statement);
+    });
   }
 
   private ensureSchema(): Promise<void> {

@@ -19,6 +19,12 @@ export interface Projection {
   readonly tables: readonly string[];
   /** Statements that create the tables. */
   readonly schema: readonly string[];
+  /**
+   * Statements that create indexes (`CREATE INDEX name ON …`) that only queries use, none that
+   * apply() needs: tables made anew get them once the runner has caught up, built at once
+   * rather than row by row through a rebuild.
+   */
+  readonly indexes?: readonly string[];
   readonly filter?: EventFilter;
   apply(event: RecordedEvent): SqlStatement[];
   /** The statements of a batch of events, where fewer than apply() would give (many rows in one INSERT); apply() otherwise. */
@@ -41,7 +47,8 @@ export function passes(filter: EventFilter | undefined, event: RecordedEvent): b
 /**
  * Several read models applied as one: one subscription, one transaction and one checkpoint per
  * batch for all of them, where separate runners would each read the log and commit. They are
- * rebuilt together; the version rises whenever one of theirs does.
+ * rebuilt together; the version rises whenever one of theirs does. Each part owns its tables:
+ * none writes or reads another's.
  */
 export function combineProjections(name: string, parts: readonly Projection[]): Projection {
   const prefixes = parts.every((part) => part.filter?.streamPrefixes && !part.filter.eventTypes)
@@ -52,7 +59,22 @@ export function combineProjections(name: string, parts: readonly Projection[]): 
     version: combinedVersion(parts),
     tables: parts.flatMap((part) => part.tables),
     schema: parts.flatMap((part) => part.schema),
+    indexes: parts.flatMap((part) => part.indexes ?? []),
     filter: prefixes && { streamPrefixes: [...new Set(prefixes)] },
     apply: (event) => parts.flatMap((part) => (passes(part.filter, event) ? part.apply(event) : [])),
+    // Part after part, each with the whole batch: the same rows as event after event, since each
+    // part writes and reads only tables of its own.
+    applyAll: (events) =>
+      parts.flatMap((part) => {
+        const read = events.filter((event) => passes(part.filter, event));
+        return part.applyAll?.(read) ?? read.flatMap((event) => part.apply(event));
+      }),
   };
+}
+
+/** The name a `CREATE INDEX name ON …` statement gives its index. */
+export function indexName(statement: string): string {
+  const name = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)\s+ON\s/i.exec(statement)?.[1];
+  if (!name) throw new Error(`not a CREATE INDEX statement with a plain name: ${statement.slice(0, 80)}`);
+  return name.toLowerCase();
 }
