@@ -1,8 +1,8 @@
 import type { EventStore, RecordedEvent } from '../eventstore/types';
-import { type VerifyResult, verifyLog } from '../eventstore/verify';
+import { type EventToCheck, type VerifyResult, verifyLog } from '../eventstore/verify';
 import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
-import { auditHistoryReach, recordedHistoryPage } from '../queries/audit-verify';
+import { auditHistoryReach, historyPageEnds, type RecordedHistoryRow, recordedHistoryPage, streamHeadsOf } from '../queries/audit-verify';
 import type { AuditEventView } from '../queries/views';
 import type { AppDeps, Request } from './deps';
 import { checkTenantDigests } from './audit-digests-check';
@@ -68,48 +68,73 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
 
 /** Events read at once from the audit history. */
 const HISTORY_PAGE = 1000;
+/** Pages read at the same time, on connections of their own, while the one before them is hashed here. */
+const PAGES_AHEAD = 2;
+/** Pages whose ends are found at once. */
+const PAGES_PLANNED = 16;
 
 /**
  * The walk of the tenant's events alone, found through the audit history's index in the log's
- * order, then the log past the history's reach. Null when the history has not read the log yet or
- * names an event the log no longer has.
+ * order, then the log past the history's reach, `pageSize` events at a time. Null when the history
+ * has not read the log yet or names an event the log no longer has.
  */
-async function walkTenantEvents(deps: AppDeps, tenantId: string, select: (event: RecordedEvent) => boolean): Promise<VerifyResult | null> {
+export async function walkTenantEvents(
+  deps: Pick<AppDeps, 'store' | 'db'>,
+  tenantId: string,
+  select: (event: RecordedEvent) => boolean,
+  pageSize = HISTORY_PAGE,
+): Promise<VerifyResult | null> {
   const reach = await auditHistoryReach(deps.db);
   if (reach === null) return null;
   let complete = true;
-  async function* pages(): AsyncGenerator<RecordedEvent[]> {
-    const read = (after: string) => recordedHistoryPage(deps.db, tenantId, after, reach!.lastOrdinal, HISTORY_PAGE);
-    let reading = read('0');
-    for (;;) {
-      const rows = await reading;
-      // The next page is read by the database while this one is hashed here.
-      if (rows.length === HISTORY_PAGE) {
-        reading = read(rows[rows.length - 1].ordinal);
-        // A walk that stops at a problem leaves this read behind: its failure is nobody's.
-        reading.catch(() => undefined);
+  async function* pages(): AsyncGenerator<EventToCheck[]> {
+    const reading: Promise<RecordedHistoryRow[]>[] = [];
+    let planned: string[] = [];
+    let after = '0';
+    let ended = false;
+    /** Starts the reads of the pages up to PAGES_AHEAD past the one to hash, planning more pages as they run out. */
+    const readAhead = async () => {
+      while (reading.length <= PAGES_AHEAD && !ended) {
+        if (planned.length === 0) {
+          planned = await historyPageEnds(deps.db, tenantId, after, reach!.lastOrdinal, pageSize, PAGES_PLANNED);
+          if (planned.length === 0) ended = true;
+          continue;
+        }
+        const last = planned.shift()!;
+        const read = recordedHistoryPage(deps.db, tenantId, after, last, pageSize);
+        // A walk that stops at a problem leaves these reads behind: their failure is nobody's.
+        read.catch(() => undefined);
+        reading.push(read);
+        after = last;
       }
-      const events: RecordedEvent[] = [];
+    };
+    for (;;) {
+      await readAhead();
+      const next = reading.shift();
+      if (!next) break;
+      const rows = await next;
+      const events: EventToCheck[] = [];
       for (const row of rows) {
         if (row.event === null) {
           complete = false;
           break;
         }
-        events.push(row.event);
+        // A history row of the tenant whose event names another is skipped, as the whole log's walk would.
+        if (row.ours) events.push(row.event);
       }
       yield events;
-      if (!complete || rows.length < HISTORY_PAGE) break;
+      if (!complete) break;
     }
     if (!complete) return;
     let from = reach!.position;
     for (;;) {
-      const page = await deps.store.readAll({ fromPosition: from, maxCount: HISTORY_PAGE });
-      yield page;
-      if (page.length < HISTORY_PAGE) return;
+      const page = await deps.store.readAll({ fromPosition: from, maxCount: pageSize });
+      yield page.filter(select);
+      if (page.length < pageSize) return;
       from = page[page.length - 1].position;
     }
   }
-  const result = await verifyLog(deps.store, { select, source: pages() });
+  const result = await verifyLog(deps.store, { source: pages(), heads: (streams) => streamHeadsOf(deps.db, streams) });
   return complete ? result : null;
 }
 

@@ -1,24 +1,30 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { canonicalJson, canonicalJsonOfText } from './canonical-json';
 import type { JsonValue } from './types';
+
+export { canonicalJson } from './canonical-json';
 
 /** The hash that stands before the first event of every stream. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted at every depth: one text for one value, whatever the key order. */
-export function canonicalJson(value: JsonValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(',')}}`;
-}
-
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
+/** crypto.hash (Node 20.12) hashes a string in one call, without a Hash object; older Node makes one. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** SHA-256 over what the writer chose: id, type, data and metadata. */
 export function contentHash(event: { id: string; type: string; data: JsonValue; metadata: JsonValue }): string {
   return sha256Hex(canonicalJson({ id: event.id, type: event.type, data: event.data, metadata: event.metadata }));
+}
+
+/**
+ * contentHash of an event whose data and metadata are given as JSON text (PostgreSQL's jsonb
+ * printed): the same hash as of the values that text parses to, without parsing it.
+ */
+export function contentHashOfText(event: { id: string; type: string; dataText: string; metadataText: string }): string {
+  // canonicalJson's order of the four keys: data, id, metadata, type.
+  return sha256Hex(
+    `{"data":${canonicalJsonOfText(event.dataText)},"id":${JSON.stringify(event.id)},"metadata":${canonicalJsonOfText(event.metadataText)},"type":${JSON.stringify(event.type)}}`,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { chainHash, contentHash, GENESIS_HASH } from './hash-chain';
+import { chainHash, contentHash, contentHashOfText, GENESIS_HASH } from './hash-chain';
 import type { EventStore, Position, RecordedEvent, StreamHead } from './types';
 
 export type TamperKind = 'altered' | 'reordered' | 'missing';
@@ -20,9 +20,19 @@ export interface TamperReport {
  */
 const SLICE_MS = 5;
 
+/**
+ * An event as the walk checks it: its place, its recorded hash, and what the writer chose, as
+ * values or as JSON text (hashed as the values it parses to, see contentHashOfText).
+ */
+export type EventToCheck = Pick<RecordedEvent, 'id' | 'type' | 'stream' | 'revision' | 'position' | 'hash'> &
+  ({ data: RecordedEvent['data']; metadata: RecordedEvent['metadata'] } | { dataText: string; metadataText: string });
+
 export interface VerifyOptions {
-  /** Each stream's last revision and hash kept apart from the events (finds a removed tail); by default the store's own. */
-  heads?: Map<string, StreamHead>;
+  /**
+   * Each stream's last revision and hash kept apart from the events (finds a removed tail); by
+   * default the store's own. As a function: the heads of the streams the walk checked.
+   */
+  heads?: Map<string, StreamHead> | ((streams: string[]) => Promise<Map<string, StreamHead>>);
   pageSize?: number;
   onProgress?: (eventsChecked: number) => void;
   /**
@@ -32,9 +42,10 @@ export interface VerifyOptions {
   select?: (event: RecordedEvent) => boolean;
   /**
    * Pages of the events to walk, in global order, in place of the whole log read from the store:
-   * an index that finds the selected events (one tenant's) and then the log past its reach.
+   * an index that finds the selected events (one tenant's) and then the log past its reach. They
+   * are all checked (select applies to the store's own pages), and only their streams' heads.
    */
-  source?: AsyncIterable<RecordedEvent[]>;
+  source?: AsyncIterable<EventToCheck[]>;
 }
 
 export interface VerifyResult {
@@ -55,10 +66,10 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   let eventsChecked = 0;
   const pause = slicer();
 
-  for await (const page of options.source ?? readAllPages(store, pageSize)) {
+  for await (const page of options.source ?? readAllPages(store, pageSize, options.select)) {
     for (const event of page) {
-      await pause();
-      if (options.select && !options.select(event)) continue;
+      const wait = pause();
+      if (wait) await wait;
       const problem = checkEvent(event, streams.get(event.stream));
       if (problem) return { eventsChecked, streamsChecked: streams.size, problem: await classifyGap(store, problem) };
       streams.set(event.stream, { revision: event.revision, hash: event.hash });
@@ -67,8 +78,10 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     options.onProgress?.(eventsChecked);
   }
 
-  for (const [stream, head] of options.heads ?? (await store.streamHeads?.()) ?? []) {
-    if (options.select && !streams.has(stream)) continue;
+  const partial = options.select !== undefined || options.source !== undefined;
+  const heads = typeof options.heads === 'function' ? await options.heads([...streams.keys()]) : (options.heads ?? (await store.streamHeads?.()) ?? []);
+  for (const [stream, head] of heads) {
+    if (partial && !streams.has(stream)) continue;
     let seen = streams.get(stream);
     if (!seen || seen.revision < head.revision) {
       // Events committed after the walk passed their place are read from the stream itself.
@@ -77,7 +90,8 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
         maxCount: Number(head.revision + 1n - (seen ? seen.revision + 1n : 0n)),
       });
       for (const event of rest) {
-        await pause();
+        const wait = pause();
+        if (wait) await wait;
         const problem = checkEvent(event, seen);
         if (problem) return { eventsChecked, streamsChecked: streams.size, problem };
         seen = { revision: event.revision, hash: event.hash };
@@ -107,12 +121,12 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   return { eventsChecked, streamsChecked: streams.size, problem: null };
 }
 
-/** The whole log in global order, a page at a time. */
-async function* readAllPages(store: EventStore, pageSize: number): AsyncGenerator<RecordedEvent[]> {
+/** The whole log in global order, a page at a time, with only the events selected. */
+async function* readAllPages(store: EventStore, pageSize: number, select?: (event: RecordedEvent) => boolean): AsyncGenerator<RecordedEvent[]> {
   let from: Position | 'start' = 'start';
   for (;;) {
     const page = await store.readAll({ fromPosition: from, maxCount: pageSize });
-    yield page;
+    yield select ? page.filter(select) : page;
     if (page.length < pageSize) return;
     from = page[page.length - 1].position;
   }
@@ -137,7 +151,7 @@ async function classifyGap(store: EventStore, problem: TamperReport): Promise<Ta
   return { ...problem, kind: 'reordered', message: `stream ${problem.stream}: revision ${problem.revision} stands after later revisions in the log` };
 }
 
-function checkEvent(event: RecordedEvent, previous: StreamHead | undefined): TamperReport | null {
+function checkEvent(event: EventToCheck, previous: StreamHead | undefined): TamperReport | null {
   const expectedRevision = previous ? previous.revision + 1n : 0n;
   const at = { stream: event.stream, eventId: event.id, position: event.position };
   if (event.revision > expectedRevision) {
@@ -156,7 +170,8 @@ function checkEvent(event: RecordedEvent, previous: StreamHead | undefined): Tam
       message: `stream ${event.stream}: revision ${event.revision} comes after revision ${expectedRevision - 1n} in the log`,
     };
   }
-  const expectedHash = chainHash(previous?.hash ?? GENESIS_HASH, event.stream, event.revision, contentHash(event));
+  const content = 'dataText' in event ? contentHashOfText(event) : contentHash(event);
+  const expectedHash = chainHash(previous?.hash ?? GENESIS_HASH, event.stream, event.revision, content);
   if (expectedHash !== event.hash) {
     return {
       kind: 'altered',
