@@ -3,8 +3,17 @@ import { randomBytes } from 'node:crypto';
 import type { GitLabDouble } from '../test/support/gitlab-double';
 import { graphql } from './client';
 
-/** An organization with two credentials and `plans` plans, as a client would set them up. */
-export async function setUp(url: string, token: string, gitlab: GitLabDouble, plans: number): Promise<{ planIds: string[]; credentialId: string }> {
+/**
+ * An organization with its main login, `credentials` additional credentials (one unless told) and
+ * `plans` plans, as a client would set them up.
+ */
+export async function setUp(
+  url: string,
+  token: string,
+  gitlab: GitLabDouble,
+  plans: number,
+  credentials = 1,
+): Promise<{ planIds: string[]; credentialId: string; credentialIds: string[] }> {
   /** A password entry whose secret is a GitLab token of `login`, with the scopes a backup needs. */
   const store = async (name: string, login: string) => {
     const secret = `glpat-bench-${name}-${randomBytes(8).toString('hex')}`;
@@ -28,11 +37,17 @@ export async function setUp(url: string, token: string, gitlab: GitLabDouble, pl
       },
     })
   ).addOrganization.id;
-  const credentialId = (
-    await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', {
-      i: { organizationId: organization, login: 'bot', passwordId: await store('bot', 'bot') },
-    })
-  ).addCredential.id;
+  const credentialIds: string[] = [];
+  for (let index = 0; index < credentials; index++) {
+    const login = index === 0 ? 'bot' : `bot${index}`;
+    credentialIds.push(
+      (
+        await graphql(url, token, 'mutation($i: AddCredentialInput!) { addCredential(input: $i) { id } }', {
+          i: { organizationId: organization, login, passwordId: await store(login, login) },
+        })
+      ).addCredential.id,
+    );
+  }
   const planIds: string[] = [];
   for (let index = 0; index < plans; index++) {
     const id = (
@@ -43,5 +58,5 @@ export async function setUp(url: string, token: string, gitlab: GitLabDouble, pl
     await graphql(url, token, 'mutation($p: ID!) { setPlanAdditionalCredentials(planId: $p, enabled: true) { id } }', { p: id });
     planIds.push(id);
   }
-  return { planIds, credentialId };
+  return { planIds, credentialId: credentialIds[0], credentialIds };
 }

@@ -9,6 +9,11 @@ import { execute, type AppDeps, type Request } from './deps';
  * tenant lock, `command` looks the facts up and is decided, appended, and waited for until the
  * read models include it; only then is the lock let go. Were the wait after the release, the
  * next command's look-up could miss this one, and two could pass a rule only one may.
+ *
+ * With `scopes`, the command's facts are those of the things named alone (`credential:<id>`):
+ * it holds the tenant's lock shared and each scope's alone, so that commands about other things
+ * go side by side. Every command that changes such a fact must name the thing too, or hold the
+ * tenant's lock alone.
  */
 export function executeLocked<State, Command, Event extends DomainEvent>(
   deps: AppDeps,
@@ -16,12 +21,15 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
   decider: Decider<State, Command, Event>,
   stream: string,
   command: () => Promise<Command>,
-  options: HandleOptions & { causationId?: string } = {},
+  options: HandleOptions & { causationId?: string; scopes?: readonly string[] } = {},
 ): Promise<HandleResult<State, Event>> {
-  return deps.tenantLock.run(request.principal.tenantId, async () => {
+  const { scopes, ...handleOptions } = options;
+  const locked = async () => {
     await caughtUp(deps);
-    return execute(deps, request, decider, stream, await command(), options);
-  });
+    return execute(deps, request, decider, stream, await command(), handleOptions);
+  };
+  const { tenantId } = request.principal;
+  return scopes === undefined ? deps.tenantLock.run(tenantId, locked) : deps.tenantLock.runScoped(tenantId, scopes, locked);
 }
 
 /**

@@ -64,10 +64,17 @@ export function togglePlanCredential(
   enabled: boolean,
   expectedVersion?: number | null,
 ): Promise<PlanView> {
-  return changePlan(deps, request, id, expectedVersion, async () => ({
-    type: 'TogglePlanCredential',
-    data: { planId: id, credentialId, enabled, known: await knownCredential(deps, request, id, credentialId) },
-  }));
+  return changePlan(
+    deps,
+    request,
+    id,
+    expectedVersion,
+    async () => ({
+      type: 'TogglePlanCredential',
+      data: { planId: id, credentialId, enabled, known: await knownCredential(deps, request, id, credentialId) },
+    }),
+    [credentialScope(credentialId)],
+  );
 }
 
 /** The edit panel's Save: the switch and every credential change in one append, or nothing. */
@@ -78,11 +85,28 @@ export async function updatePlanCredentials(
   input: { additionalCredentialsEnabled?: boolean; credentials: { credentialId: string; enabled: boolean }[] },
   expectedVersion?: number | null,
 ): Promise<PlanView> {
-  return changePlan(deps, request, id, expectedVersion, async () => {
-    const credentials: CredentialChange[] = [];
-    for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, id, change.credentialId) });
-    return { type: 'UpdatePlanCredentials', data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials } };
-  });
+  return changePlan(
+    deps,
+    request,
+    id,
+    expectedVersion,
+    async () => {
+      const credentials: CredentialChange[] = [];
+      for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, id, change.credentialId) });
+      return { type: 'UpdatePlanCredentials', data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials } };
+    },
+    input.credentials.map((change) => credentialScope(change.credentialId)),
+  );
+}
+
+/**
+ * What a plan's credential switch judges beyond the plan: the credential's own stream (read, not
+ * looked up) and how many other plans have it on. The latter changes only by switches of the same
+ * credential, which name the same scope, and by commands that hold the tenant's lock alone
+ * (removing the credential or its organization); a plan deleted only lowers it.
+ */
+function credentialScope(credentialId: string): string {
+  return `credential:${credentialId}`;
 }
 
 export interface PlanBackupSettingsInput {
@@ -152,19 +176,23 @@ async function knownCredential(deps: AppDeps, request: Request, planId: string, 
   return { organizationId: state.organizationId!, removed: state.status === 'removed', onOtherPlans };
 }
 
-/** Commands that judge credentials (given as a function) run under the tenant lock; the others need none. */
+/**
+ * Commands that judge facts beyond the plan (given as a function) run under the tenant lock, or
+ * under the scopes' locks where they name what they judge; the others need none.
+ */
 async function changePlan(
   deps: AppDeps,
   request: Request,
   id: string,
   expectedVersion: number | null | undefined,
   command: PlanCommand | (() => Promise<PlanCommand>),
+  scopes?: readonly string[],
 ): Promise<PlanView> {
   const { tenantId } = request.principal;
   found(await planById(deps.db, tenantId, id), 'plan', id);
   const stream = planStream(id);
   const options = { expectedRevision: expectedRevision(expectedVersion) };
-  if (typeof command === 'function') await executeLocked(deps, request, plan, stream, command, options);
+  if (typeof command === 'function') await executeLocked(deps, request, plan, stream, command, { ...options, scopes });
   else await execute(deps, request, plan, stream, command, options);
   return found(await planById(deps.db, tenantId, id, { deleted: true }), 'plan', id);
 }

@@ -1,4 +1,5 @@
 import { BackplaneError } from '../errors';
+import type { LockRequest } from './keyed-locks';
 
 /**
  * The small slice of SQL that Backplane needs, served by a PostgreSQL server
@@ -41,6 +42,11 @@ export interface SqlDatabase extends SqlExecutor {
    * lock at most timeoutMs (then LockTimeoutError). Meant for short critical sections.
    */
   withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T>;
+  /**
+   * withLock for several locks at once, each shared or exclusive, taken in the order given (give
+   * them in one order everywhere) and all let go together; timeoutMs bounds the wait for all.
+   */
+  withLocks<T>(requests: readonly LockRequest[], fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T>;
   /**
    * Wake-ups sent with pg_notify by any process on this database, where other processes can
    * write to it (a PostgreSQL server); absent where only this process can (PGlite).

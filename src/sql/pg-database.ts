@@ -2,6 +2,7 @@ import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { LeaseSession } from './lease-session';
 import { NotificationSession } from './notification-session';
 import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
+import type { LockRequest } from './keyed-locks';
 
 export interface PgDatabaseOptions {
   connectionString: string;
@@ -108,7 +109,12 @@ export class PgDatabase implements SqlDatabase {
     }
   }
 
-  async withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
+  withLock<T>(name: string, fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
+    return this.withLocks([{ name }], fn, options);
+  }
+
+  async withLocks<T>(requests: readonly LockRequest[], fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
+    const names = requests.map((request) => request.name).join(', ');
     if (!this.lockPool) {
       // Waiting for a free lock connection counts against the same deadline as waiting for the lock.
       this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS, connectionTimeoutMillis: options.timeoutMs });
@@ -118,7 +124,7 @@ export class PgDatabase implements SqlDatabase {
     try {
       client = await this.lockPool.connect();
     } catch (error) {
-      if (/timeout/i.test(String((error as Error).message))) throw new LockTimeoutError(name, options.timeoutMs);
+      if (/timeout/i.test(String((error as Error).message))) throw new LockTimeoutError(names, options.timeoutMs);
       throw error;
     }
     // A connection whose lock state is unknown must not go back to the pool.
@@ -127,9 +133,10 @@ export class PgDatabase implements SqlDatabase {
     const lost = () => (clean = false);
     client.on('error', lost);
     try {
-      // A session lock on a pooled connection: no transaction stays open while fn runs. The lock
-      // connections serve only these locks, so each keeps the wait it was last given: a lock and
-      // its release are then the only round trips.
+      // Session locks on a pooled connection: no transaction stays open while fn runs. The lock
+      // connections serve only these locks, so each keeps the wait it was last given, and holds
+      // nothing but this call's locks: taking them all and letting them all go are then the only
+      // round trips.
       const lockTimeout = `${options.timeoutMs}ms`;
       if (lockTimeouts.get(client) !== lockTimeout) {
         lockTimeouts.delete(client);
@@ -137,16 +144,25 @@ export class PgDatabase implements SqlDatabase {
         lockTimeouts.set(client, lockTimeout);
       }
       try {
-        await client.query('SELECT pg_advisory_lock(hashtext(current_schema()), hashtext($1))', [name]);
+        // A select list is computed in its order: the locks are taken in the order given.
+        const take = requests
+          .map((request, index) => `${request.shared ? 'pg_advisory_lock_shared' : 'pg_advisory_lock'}(hashtext(current_schema()), hashtext($${index + 1}))`)
+          .join(', ');
+        await client.query(
+          `SELECT ${take}`,
+          requests.map((request) => request.name),
+        );
       } catch (error) {
         if ((error as { code?: string }).code !== '55P03') throw error;
+        // Those taken before the one that timed out are held still: a session's locks outlive a failed statement.
+        await client.query('SELECT pg_advisory_unlock_all()');
         clean = true;
-        throw new LockTimeoutError(name, options.timeoutMs);
+        throw new LockTimeoutError(names, options.timeoutMs);
       }
       try {
         return await fn();
       } finally {
-        await client.query('SELECT pg_advisory_unlock(hashtext(current_schema()), hashtext($1))', [name]);
+        await client.query('SELECT pg_advisory_unlock_all()');
         clean = true;
       }
     } finally {

@@ -3,8 +3,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KeyedMutex } from './keyed-mutex';
-import type { HeldLock, SqlDatabase, SqlExecutor } from './database';
+import { KeyedLocks, type LockRequest } from './keyed-locks';
+import { LockTimeoutError, type HeldLock, type SqlDatabase, type SqlExecutor } from './database';
+import { MutexTimeoutError } from './keyed-mutex';
 import { lockFolder, type FolderLock } from './folder-lock';
 
 /**
@@ -52,7 +53,7 @@ async function createCluster(pgdata: string): Promise<void> {
  */
 export class PgliteDatabase implements SqlDatabase {
   private readonly locks = new Set<string>();
-  private readonly sections = new KeyedMutex();
+  private readonly sections = new KeyedLocks();
   private lastTurn = performance.now();
 
   private constructor(
@@ -115,8 +116,17 @@ export class PgliteDatabase implements SqlDatabase {
   }
 
   /** One process serves the folder: a lock in memory is shared with everyone who can ask. */
-  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    return this.sections.run(name, fn);
+  withLock<T>(name: string, fn: () => Promise<T>, options?: { timeoutMs: number }): Promise<T> {
+    return this.withLocks([{ name }], fn, options);
+  }
+
+  async withLocks<T>(requests: readonly LockRequest[], fn: () => Promise<T>, options?: { timeoutMs: number }): Promise<T> {
+    try {
+      return await this.sections.run(requests, fn, { timeoutMs: options?.timeoutMs });
+    } catch (error) {
+      if (error instanceof MutexTimeoutError) throw new LockTimeoutError(requests.map((request) => request.name).join(', '), options!.timeoutMs);
+      throw error;
+    }
   }
 
   async tryLock(name: string): Promise<HeldLock | null> {

@@ -119,6 +119,54 @@ describeWithPostgres('PostgreSQL server connections', () => {
     }
   });
 
+  it('withLocks lets shared holders in together from two processes, an exclusive one after them, and lets go of all it took when it gives up', async () => {
+    const schema = newSchemaName();
+    const [a, b] = await Promise.all([openPostgres(schema), openPostgres(schema)]);
+    let releaseA: (() => void) | undefined;
+    try {
+      const order: string[] = [];
+      const aHolds = new Promise<void>((resolve) => (releaseA = resolve));
+      let aIn!: () => void;
+      const aEntered = new Promise<void>((resolve) => (aIn = resolve));
+      const first = a.withLocks(
+        [{ name: 'tenant', shared: true }, { name: 'tenant:c1' }],
+        async () => {
+          aIn();
+          await aHolds;
+          order.push('a out');
+        },
+        { timeoutMs: 30_000 },
+      );
+      await aEntered;
+      // Another thing of the tenant: side by side.
+      expect(await b.withLocks([{ name: 'tenant', shared: true }, { name: 'tenant:c2' }], async () => 'c2 beside', { timeoutMs: 5000 })).toBe('c2 beside');
+      // The same thing: it waits, takes the shared lock, gives up on the own one, and lets the shared one go.
+      await expect(b.withLocks([{ name: 'tenant', shared: true }, { name: 'tenant:c1' }], async () => 'never', { timeoutMs: 100 })).rejects.toBeInstanceOf(
+        LockTimeoutError,
+      );
+      const heldNow = async () =>
+        (
+          await a.query<{ held: string }>(
+            `SELECT count(*)::text AS held FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = (hashtext($1)::bigint & 4294967295)`,
+            [schema],
+          )
+        )[0].held;
+      // The first holder's two, and nothing the one that gave up had taken.
+      expect(await heldNow()).toBe('2');
+      const alone = b.withLocks([{ name: 'tenant' }], async () => void order.push('alone in'), { timeoutMs: 30_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(order).toEqual([]);
+      releaseA?.();
+      await Promise.all([first, alone]);
+      expect(order).toEqual(['a out', 'alone in']);
+      // Nothing is left held by either side.
+      expect(await heldNow()).toBe('0');
+    } finally {
+      releaseA?.();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('keeps projection locks of deployments in separate schemas apart', async () => {
     const [a, b] = await Promise.all([openPostgres(), openPostgres()]);
     const runners = await Promise.all(

@@ -1,0 +1,105 @@
+import { TenantLock } from '../../src/app/tenant-lock';
+import { ConcurrencyError } from '../../src/core/errors';
+import type { SqlDatabase } from '../../src/sql/database';
+import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres, pglite } from '../support/databases';
+
+const later = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A holder that stays in until let out. */
+function hold(enter: (fn: () => Promise<void>) => Promise<void>) {
+  let letOut!: () => void;
+  const out = new Promise<void>((resolve) => (letOut = resolve));
+  let isIn = false;
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const done = enter(async () => {
+    isIn = true;
+    entered();
+    await out;
+  });
+  return { done, letOut, inside, isIn: () => isIn };
+}
+
+/** Two processes' locks (on PGlite, one process serves the folder: both are the same process's). */
+function lockScenarios(open: () => Promise<[SqlDatabase, SqlDatabase]>) {
+  let dbs: [SqlDatabase, SqlDatabase];
+  let one: TenantLock;
+  let other: TenantLock;
+  beforeAll(async () => {
+    dbs = await open();
+    one = new TenantLock(dbs[0], { waitMs: 20_000 });
+    other = new TenantLock(dbs[1], { waitMs: 20_000 });
+  });
+  afterAll(async () => {
+    await Promise.all([...new Set(dbs)].map((db) => db.close()));
+  });
+
+  it('lets commands about different credentials of a tenant go side by side, and those about one credential take turns', async () => {
+    const first = hold((fn) => one.runScoped('tenant-a', ['credential:1'], fn));
+    await first.inside;
+    // Another credential of the same tenant: in while the first is.
+    expect(await other.runScoped('tenant-a', ['credential:2'], async () => 'beside')).toBe('beside');
+    const same = hold((fn) => other.runScoped('tenant-a', ['credential:1'], fn));
+    await later(200);
+    expect(same.isIn()).toBe(false);
+    first.letOut();
+    await first.done;
+    await same.inside;
+    same.letOut();
+    await same.done;
+  });
+
+  it('makes a command holding the tenant alone wait for the scoped ones, and them for it', async () => {
+    const scoped = hold((fn) => one.runScoped('tenant-b', ['credential:1'], fn));
+    await scoped.inside;
+    const alone = hold((fn) => other.run('tenant-b', fn));
+    await later(200);
+    expect(alone.isIn()).toBe(false);
+    // A scoped command that comes while the lone one waits goes after it.
+    const late = hold((fn) => one.runScoped('tenant-b', ['credential:2'], fn));
+    await later(200);
+    expect(late.isIn()).toBe(false);
+    scoped.letOut();
+    await scoped.done;
+    await alone.inside;
+    expect(late.isIn()).toBe(false);
+    alone.letOut();
+    await alone.done;
+    await late.inside;
+    late.letOut();
+    await late.done;
+  });
+
+  it('answers a wait past its deadline with a ConcurrencyError, and holds nothing after', async () => {
+    const quick = new TenantLock(dbs[1], { waitMs: 100 });
+    const holder = hold((fn) => one.run('tenant-c', fn));
+    await holder.inside;
+    await expect(quick.runScoped('tenant-c', ['credential:1'], async () => 'never')).rejects.toBeInstanceOf(ConcurrencyError);
+    holder.letOut();
+    await holder.done;
+    expect(await other.run('tenant-c', async () => 'free')).toBe('free');
+  });
+
+  it('leaves tenants apart', async () => {
+    const holder = hold((fn) => one.run('tenant-d', fn));
+    await holder.inside;
+    expect(await other.run('tenant-e', async () => 'other tenant')).toBe('other tenant');
+    holder.letOut();
+    await holder.done;
+  });
+}
+
+describe('the tenant lock on PGlite', () => {
+  lockScenarios(async () => {
+    const db = await pglite.open();
+    return [db, db];
+  });
+});
+
+describeWithPostgres('the tenant lock across two processes on PostgreSQL', () => {
+  afterAll(dropTestSchemas);
+  lockScenarios(async () => {
+    const schema = newSchemaName();
+    return Promise.all([openPostgres(schema), openPostgres(schema)]);
+  });
+});
