@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { PgDatabase } from '../../src/sql/pg-database';
 import { PgliteDatabase } from '../../src/sql/pglite-database';
 import type { SqlDatabase } from '../../src/sql/database';
+import { pgliteTemplateDump } from './pglite-template';
 import { testDatabaseUrl } from './postgres-url';
 
 export const postgresAvailable = process.env.BACKPLANE_TEST_POSTGRES === 'available';
@@ -38,14 +39,21 @@ export async function dropTestSchemas(): Promise<void> {
   }
 }
 
-/** Creating a PGlite cluster takes seconds; each test file makes one and copies it for every database it opens. */
+/**
+ * Creating a PGlite cluster takes seconds: the run makes one (pglite-template.ts) and each test
+ * file copies it for every database it opens; a file run without the run's setup makes its own.
+ */
 let pgliteTemplate: Promise<Blob> | undefined;
 async function openPglite(): Promise<PgliteDatabase> {
-  pgliteTemplate ??= PgliteDatabase.open().then(async (db) => {
-    const template = await db.dump();
-    await db.close();
-    return template;
-  });
+  pgliteTemplate ??= pgliteTemplateDump().then(
+    async (dump) =>
+      dump ??
+      PgliteDatabase.open().then(async (db) => {
+        const template = await db.dump();
+        await db.close();
+        return template;
+      }),
+  );
   return PgliteDatabase.open(undefined, { from: await pgliteTemplate });
 }
 

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { preparePgliteTemplate } from './pglite-template';
 import { testDatabaseUrl } from './postgres-url';
 
 /**
@@ -6,6 +7,7 @@ import { testDatabaseUrl } from './postgres-url';
  * BACKPLANE_TEST_POSTGRES; with BACKPLANE_REQUIRE_POSTGRES=1 (CI) a missing server fails the run.
  */
 export default async function globalSetup(): Promise<void> {
+  await preparePgliteTemplate();
   const url = testDatabaseUrl();
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
