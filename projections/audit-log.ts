@@ -1,6 +1,6 @@
 import type { Projection } from '../src/core/projection';
 import { redact } from '../src/core/redact';
-import type { JsonObject, RecordedEvent } from '../src/eventstore/types';
+import type { JsonObject, JsonValue, RecordedEvent } from '../src/eventstore/types';
 import { isObject, isoTime, text } from './event-context';
 
 /**
@@ -50,19 +50,22 @@ export const auditLogProjection: Projection = {
     'CREATE INDEX audit_log_tenant_type ON audit_log (tenant_id, type, ordinal)',
   ],
   apply(event) {
-    return [{ sql: `INSERT INTO audit_log (${COLUMNS}) VALUES (${COLUMN_TYPES.map((_, n) => `$${n + 1}`).join(', ')})`, params: rowOf(event) }];
+    const row = rowOf(event);
+    row[DATA] = JSON.stringify(row[DATA]);
+    return [{ sql: `INSERT INTO audit_log (${COLUMNS}) VALUES (${COLUMN_TYPES.map((_, n) => `$${n + 1}`).join(', ')})`, params: row }];
   },
   applyAll(events) {
     if (events.length === 0) return [];
-    // One statement for the batch, a column array each, in the log's order: a rebuild writes
-    // thousands of rows a second, which one INSERT per event cannot.
-    const rows = events.map(rowOf);
-    const arrays = COLUMN_TYPES.map((type, n) => `$${n + 1}::${type}[]`).join(', ');
+    // One statement for the batch, in the log's order: a rebuild writes thousands of rows a
+    // second, which one INSERT per event cannot. The rows go as one JSON document, made and
+    // read at native speed, where arrays of text took Node longer to escape than the database
+    // to insert.
     return [
       {
         sql: `INSERT INTO audit_log (${COLUMNS})
-              SELECT ${COLUMNS} FROM unnest(${arrays}) WITH ORDINALITY AS batch(${COLUMNS}, place) ORDER BY place`,
-        params: COLUMN_TYPES.map((_, n) => rows.map((row) => row[n])),
+              SELECT ${COLUMN_TYPES.map((type, n) => (n === DATA ? `row -> ${n}` : `(row ->> ${n})::${type}`)).join(', ')}
+                FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS batch(row, place) ORDER BY place`,
+        params: [JSON.stringify(events.map(rowOf))],
       },
     ];
   },
@@ -72,8 +75,11 @@ export const auditLogProjection: Projection = {
 const COLUMNS = `event_id, position, tenant_id, actor_kind, actor_id, actor_name, actor_role, stream, revision, type,
                  data, organization_id, plan_id, credential_id, hash, correlation_id, causation_id, occurred_at, recorded_at`;
 const COLUMN_TYPES = 'uuid text text text text text text text bigint text jsonb text text text text text text timestamptz timestamptz'.split(' ');
+/** Where the event's data is among them: the one column that is JSON itself. */
+const DATA = 10;
 
-function rowOf(event: RecordedEvent): (string | null)[] {
+/** The row's values; the data as people may see it, as JSON. */
+function rowOf(event: RecordedEvent): JsonValue[] {
   const metadata = event.metadata;
   const actor = (isObject(metadata.actor) ? metadata.actor : {}) as JsonObject;
   const data = (isObject(event.data) ? event.data : {}) as JsonObject;
@@ -88,7 +94,7 @@ function rowOf(event: RecordedEvent): (string | null)[] {
     event.stream,
     event.revision.toString(),
     event.type,
-    JSON.stringify(redact(event.data)),
+    redact(event.data),
     text(data.organizationId),
     text(data.planId),
     text(data.credentialId),

@@ -375,15 +375,16 @@ export class ProjectionRunner {
     let indexed = false;
     const committed = async (batch: SubscriptionBatch) => {
       const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
-      if (!indexed && (batch.caughtUp || reached)) {
-        await this.buildIndexes();
-        indexed = true;
-      }
       this.progress.emit('progress', {
         position: batch.position,
         eventsApplied: session.eventsApplied,
         caughtUp: batch.caughtUp,
       } satisfies ProjectionProgress);
+      // The rows are all there and told of; a catch-up ends once its indexes are too.
+      if (!indexed && (batch.caughtUp || reached)) {
+        await this.buildIndexes();
+        indexed = true;
+      }
       if (reached) caughtUp.set();
     };
     // The whole log is read and filtered here: a filter given to a SQL store makes PostgreSQL sort
