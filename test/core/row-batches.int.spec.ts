@@ -11,28 +11,31 @@ const append: RowKind = {
   merge: (earlier, later) => [later[0], `${earlier[1]}${later[1]}`],
 };
 const note = (id: number, text: string, kind = insert): Change => ({ key: `note:${id}`, kind, row: [id, text] });
+/** The rows a statement carries, each value as its text. */
+const rowsOf = (statement: { params?: unknown[] }) => (statement.params === undefined ? undefined : JSON.parse(String(statement.params[0])));
 
 describe('batchStatements', () => {
   it('changes rows of different keys with one statement a kind, and one key only after its change before', () => {
     const statements = batchStatements([note(1, 'a'), note(2, 'b'), note(1, '!', { ...append, merge: undefined }), note(3, 'c')]);
-    expect(statements.map((statement) => statement.params)).toEqual([
+    expect(statements.map(rowsOf)).toEqual([
       [
-        ['1', '2', '3'],
-        ['a', 'b', 'c'],
+        ['1', 'a'],
+        ['2', 'b'],
+        ['3', 'c'],
       ],
-      [['1'], ['!']],
+      [['1', '!']],
     ]);
     expect(statements[0].sql).toMatch(
-      /^WITH batch AS \(SELECT column0::integer AS id, column1::text AS note FROM unnest\(\$1::text\[\], \$2::text\[\]\).* INSERT INTO notes/,
+      /^WITH batch AS \(SELECT \(row ->> 0\)::integer AS id, \(row ->> 1\)::text AS note FROM jsonb_array_elements\(\$1::jsonb\) .*\) INSERT INTO notes/,
     );
   });
 
   it('folds changes of one key that follow each other, where the kind says how', () => {
     const statements = batchStatements([note(1, 'a', append), note(2, 'x', append), note(1, 'b', append), note(1, 'c', append)]);
-    expect(statements.map((statement) => statement.params)).toEqual([
+    expect(statements.map(rowsOf)).toEqual([
       [
-        ['1', '2'],
-        ['abc', 'x'],
+        ['1', 'abc'],
+        ['2', 'x'],
       ],
     ]);
   });
@@ -47,7 +50,18 @@ describe('batchStatements', () => {
       'DELETE FROM notes',
       'INSERT INTO notes (id, note) SELECT id, note FROM batch',
     ]);
-    expect(statements.map((statement) => statement.params?.[0])).toEqual([['1', '2'], undefined, undefined, ['1', '2']]);
+    expect(statements.map(rowsOf)).toEqual([
+      [
+        ['1', 'a'],
+        ['2', 'b'],
+      ],
+      undefined,
+      undefined,
+      [
+        ['1', 'c'],
+        ['2', 'd'],
+      ],
+    ]);
   });
 
   it('refuses a value it could not give as its text: JSON comes as text', () => {
