@@ -35,8 +35,12 @@ export const forgetToken = () => sessionStorage.removeItem(TOKEN_KEY);
 
 interface Answer<T> {
   data?: T | null;
-  errors?: { message: string; extensions?: { code?: string; fields?: Record<string, string[]> } }[];
+  errors?: { message: string; extensions?: { code?: string; fields?: Record<string, string[]>; field?: string } }[];
 }
+
+/** Per-field messages of a refusal: class-validator's name theirs in `fields`, a resolver's own refusal its one field in `field`. */
+const fieldsOf = (error: NonNullable<Answer<unknown>['errors']>[number]): Record<string, string[]> =>
+  error.extensions?.fields ?? (typeof error.extensions?.field === 'string' ? { [error.extensions.field]: [error.message] } : {});
 
 export async function request<T>(token: string, query: string, variables?: Record<string, unknown>): Promise<T> {
   let response: Response;
@@ -58,7 +62,7 @@ export async function request<T>(token: string, query: string, variables?: Recor
     throw new ApiError(`Backplane answered ${response.status} without a GraphQL result.`, 'NETWORK');
   }
   const error = answer.errors?.[0];
-  if (error) throw new ApiError(error.message, error.extensions?.code ?? 'INTERNAL_SERVER_ERROR', error.extensions?.fields ?? {});
+  if (error) throw new ApiError(error.message, error.extensions?.code ?? 'INTERNAL_SERVER_ERROR', fieldsOf(error));
   if (!answer.data) throw new ApiError('Backplane answered without data.', 'INTERNAL_SERVER_ERROR');
   return answer.data;
 }

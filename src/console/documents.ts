@@ -11,6 +11,17 @@ const PLAN = `id name version additionalCredentialsEnabled organization { id nam
 const TASK = `id status startedAt finishedAt reason repositoriesTotal repositoriesDone repositoriesFailed bytesWritten
   startedBy { id name role } credentialsUsed { login requests } throttledPeriods { from until }`;
 
+/** One task on its own page: the accounts with their credential, which the list leaves out for its complexity. */
+const TASK_DETAIL = `${TASK} plan { id name } credentialsUsed { login requests credential { id login status } }
+  snapshots(first: 100) { totalCount edges { node { id fullPath takenAt bytes storedBytes } } }`;
+const SNAPSHOT = `id fullPath takenAt bytes storedBytes newBytes objects expiresAt task { id }
+  credentialsUsed { login requests credential { id login } }
+  verification { ok checkedObjects firstBrokenObject verifiedAt }`;
+const VERIFICATION = 'ok checkedObjects firstBrokenObject verifiedAt';
+const RESTORE = `id status target namespacePath projectPath step stepsDone stepsTotal reason startedAt finishedAt
+  actor { id name role } snapshot { id fullPath takenAt }
+  counts { refs labels milestones issues notes releases } leftOut { refs mergeRequests wiki }`;
+
 /** An event of the log as the event log shows it (the stream, hash and cursor in its details). */
 const AUDIT_EVENT = 'id cursor type occurredAt streamName data correlationId causationId hash actor { id name role kind }';
 const AUDIT_DIGEST = 'cursor periodStart periodEnd eventCount keyId logPosition streams { stream }';
@@ -43,6 +54,17 @@ export const docs = {
   tasks: `query($planId: ID!) { tasks(planId: $planId) { ${TASK} } }`,
   runPlan: `mutation($planId: ID!) { runPlan(planId: $planId) { ${TASK} } }`,
   taskProgress: `subscription($taskId: ID!) { taskProgress(taskId: $taskId) { ${TASK} } }`,
+  task: `query($id: ID!) { task(id: $id) { ${TASK_DETAIL} } }`,
+  /** The results of each repository, as the history records them (ADMIN and AUDITOR read the history). */
+  taskRepositories: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 500, after: $after) {
+    edges { node { id type occurredAt data } } pageInfo { hasNextPage endCursor } } }`,
+  snapshots: `query($planId: ID!, $after: String) { snapshots(planId: $planId, first: 20, after: $after) {
+    totalCount edges { node { ${SNAPSHOT} } } pageInfo { hasNextPage endCursor } } }`,
+  snapshot: `query($id: ID!) { snapshot(id: $id) { ${SNAPSHOT} } }`,
+  verifySnapshot: `mutation($id: ID!) { verifySnapshot(id: $id) { ${VERIFICATION} } }`,
+  pruneSnapshots: 'mutation($planId: ID!) { pruneSnapshots(planId: $planId) }',
+  restoreSnapshot: `mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) { ${RESTORE} } }`,
+  restore: `query($id: ID!) { restore(id: $id) { ${RESTORE} } }`,
   planHistory: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 500, after: $after) {
     edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor } } }`,
   planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
@@ -162,6 +184,51 @@ export interface Task {
   startedBy: Actor;
   credentialsUsed: { login: string; requests: number }[];
   throttledPeriods: { from: string; until: string }[];
+}
+
+export interface TaskDetail extends Task {
+  plan: { id: string; name: string };
+  credentialsUsed: { login: string; requests: number; credential?: { id: string; login: string; status: string } | null }[];
+  snapshots: Connection<{ id: string; fullPath: string; takenAt: string; bytes: number; storedBytes: number }> & { totalCount: number };
+}
+
+export interface SnapshotVerification {
+  ok: boolean;
+  checkedObjects: number;
+  firstBrokenObject: string | null;
+  verifiedAt: string;
+}
+
+export interface Snapshot {
+  id: string;
+  fullPath: string;
+  takenAt: string;
+  bytes: number;
+  storedBytes: number;
+  newBytes: number;
+  objects: number;
+  expiresAt: string | null;
+  task: { id: string };
+  credentialsUsed: { login: string; requests: number; credential: { id: string; login: string } | null }[];
+  verification: SnapshotVerification | null;
+}
+
+export interface Restore {
+  id: string;
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  target: 'GITLAB_PROJECT' | 'ARCHIVE';
+  namespacePath: string | null;
+  projectPath: string | null;
+  step: string | null;
+  stepsDone: number;
+  stepsTotal: number;
+  reason: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  actor: Actor;
+  snapshot: { id: string; fullPath: string; takenAt: string } | null;
+  counts: { refs: number; labels: number; milestones: number; issues: number; notes: number; releases: number } | null;
+  leftOut: { refs: string[]; mergeRequests: number; wiki: boolean } | null;
 }
 
 export interface AuditEvent extends HistoryEvent {

@@ -3,11 +3,15 @@ import { ApiError, describeError, fieldErrors } from './api';
 import { docs, type Organization, type Plan } from './documents';
 import { Alert, ListPage, FieldError, Section, StatusBadge, Switch, TextField, when } from './forms';
 import { PlanTasks } from './tasks';
+import { TaskPage } from './task-page';
+import { SnapshotsArea } from './snapshots';
 import { ScheduleOptions, scheduleDraftOf, scheduleInput } from './schedule';
 import { go, useQuery, useSession } from './session';
 
 export function PlansPage({ route }: { route: string[] }) {
   if (route[0] === 'new') return <AddPlan />;
+  if (route[0] && route[1] === 'tasks' && route[2]) return <TaskPage key={route[2]} planId={route[0]} taskId={route[2]} />;
+  if (route[0] && route[1] === 'snapshots') return <SnapshotsArea key={route[0]} planId={route[0]} route={route.slice(2)} />;
   if (route[0]) return <EditPlan key={route[0]} id={route[0]} />;
   return <PlanList />;
 }
@@ -174,11 +178,16 @@ function EditPlan({ id }: { id: string }) {
     <>
       <div className="page-head">
         <h1>Edit backup plan</h1>
-        {session.canAudit ? (
-          <a className="button" href={`#/audit/${plan.id}`}>
-            Audit this plan
+        <div className="row-actions">
+          <a className="button" href={`#/plans/${plan.id}/snapshots`}>
+            Snapshots
           </a>
-        ) : null}
+          {session.canAudit ? (
+            <a className="button" href={`#/audit/${plan.id}`}>
+              Audit this plan
+            </a>
+          ) : null}
+        </div>
       </div>
       <form className="form" onSubmit={save} aria-label="Edit backup plan">
         <dl className="facts">

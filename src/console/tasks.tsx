@@ -79,7 +79,9 @@ export function PlanTasks({ planId }: { planId: string }) {
             {tasks.map((task) => (
               <tr key={task.id} data-task={task.id} data-status={task.status}>
                 <td>
-                  {when(task.startedAt)}
+                  <a href={`#/plans/${planId}/tasks/${task.id}`} aria-label={`Task started ${when(task.startedAt)}`}>
+                    {when(task.startedAt)}
+                  </a>
                   <span className="hint"> by {task.startedBy.name ?? 'Backplane'}</span>
                 </td>
                 <td>
