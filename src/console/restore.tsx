@@ -172,7 +172,9 @@ export function RestoreStatusPage({ planId, restoreId }: { planId: string; resto
       {restore.leftOut ? (
         <Section title="Left in the snapshot's archive">
           <ul>
-            <li>{restore.leftOut.mergeRequests} merge requests (a restore does not re-create them)</li>
+            <li>
+              {restore.leftOut.mergeRequests} merge request{restore.leftOut.mergeRequests === 1 ? '' : 's'} (a restore does not re-create them)
+            </li>
             <li>{restore.leftOut.wiki ? 'The wiki (its bundle is in the archive)' : 'No wiki'}</li>
             {restore.leftOut.refs.length > 0 ? <li>Refs GitLab keeps for itself: {restore.leftOut.refs.join(', ')}</li> : null}
           </ul>

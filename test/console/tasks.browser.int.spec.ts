@@ -12,7 +12,7 @@ declare const document: any;
 const run = promisify(execFile);
 const LABEL = 'tk';
 const DEADLINE = 30_000;
-const TASK = `query($id: ID!) { task(id: $id) { id status repositoriesDone repositoriesTotal
+const TASK = `query($id: ID!) { task(id: $id) { id status repositoriesDone repositoriesTotal repositoriesFailed
   credentialsUsed { login requests credential { id login } } snapshots(first: 10) { edges { node { id fullPath } } } } }`;
 const TASKS = 'query($planId: ID!) { tasks(planId: $planId) { id status } }';
 const SNAPSHOTS = 'query($planId: ID!) { snapshots(planId: $planId, first: 100) { edges { node { id verification { ok checkedObjects } } } } }';
@@ -34,6 +34,8 @@ describe('the console: a task, its snapshots, verify and restore', () => {
   const { service, signedIn, tokenFor } = useConsole();
   let s: Scenario;
   let source: { id: number; fullPath: string };
+  /** A project GitLab refuses to the run: its failure shows against it. */
+  let broken: { id: number; fullPath: string };
   let writer: { passwordId: string; secret: string };
   let taskId: string;
 
@@ -45,16 +47,18 @@ describe('the console: a task, its snapshots, verify and restore', () => {
     await api.gitlab.commit(source.id, { files: { 'README.md': '# api\n' } });
     await api.gitlab.tag(source.id, 'v1.0.0');
     await api.gitlab.commit(source.id, { files: { 'CHANGELOG.md': '1.0.0\n' } });
+    broken = api.gitlab.addProject(`${LABEL}/platform`, 'broken', { issues: 1 });
     s = await buildScenario(api, api.rootToken, LABEL);
-    await protectListedRepositories(api, s.organizationId, 1, DEADLINE);
+    await protectListedRepositories(api, s.organizationId, 2, DEADLINE);
     gitlabGroup(api.gitlab, `${LABEL}/restored`);
     const secret = secretValue(`${LABEL}-write`);
     api.gitlab.addToken(`${LABEL}-admin`, { token: secret, scopes: ['api', 'write_repository'] });
     const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `${LABEL} restore`, secret } });
     writer = { passwordId: storePassword.id, secret };
   }, 60_000);
+  afterEach(() => service().gitlab.clearFaults());
 
-  it("runs the plan from its page and follows the task live to COMPLETED, with each account's requests as the API counts them", async () => {
+  it("runs the plan from its page and follows the task live to COMPLETED, with each account's requests as the API counts them and a repository's failure", async () => {
     const api = service();
     const tab = await signedIn(api.rootToken, `/#/plans/${s.planId}`);
     const page = tab.page;
@@ -62,6 +66,10 @@ describe('the console: a task, its snapshots, verify and restore', () => {
     await step(tab, 'run now', async () => {
       // GitLab answers the run's first project request late, so that the page sees the task running.
       api.gitlab.fault({ match: (request) => request.path.startsWith('/api/v4/projects/'), delayMs: 3_000, times: 1 });
+      api.gitlab.fault({
+        match: (request) => request.path.startsWith(`/api/v4/projects/${broken.id}/`) || request.path.includes(`/${broken.fullPath}.git/`),
+        status: 404,
+      });
       await page.locator(aria('Run now', 'button')).click();
       const listed = await page.waitForSelector('[data-tasks] tbody tr[data-task]');
       taskId = (await listed!.evaluate((element: any) => element.getAttribute('data-task'))) as string;
@@ -97,6 +105,13 @@ describe('the console: a task, its snapshots, verify and restore', () => {
         JSON.stringify(snapshotIds),
       );
       expect(await text(tab, `tr[data-snapshot="${snapshotIds[0]}"] th`)).toBe(source.fullPath);
+      // The refused project, with the reason the history gives.
+      expect(task.repositoriesFailed).toBe(1);
+      const failed = `[data-task-repositories] tr[data-repository-failed="${broken.fullPath}"]`;
+      await page.waitForSelector(failed);
+      const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter: { planId: s.planId, types: ['RepositoryBackupFailed'] }, first: 10 });
+      expect(auditLog.edges).toHaveLength(1);
+      expect(await text(tab, `${failed} td`)).toBe(`Failed: ${auditLog.edges[0].node.data.reason}`);
       expect(await unnamed(tab)).toEqual([]);
       expect(await lowContrast(tab)).toEqual([]);
     });
@@ -139,8 +154,12 @@ describe('the console: a task, its snapshots, verify and restore', () => {
       const question = await text(tab, '[data-prune-confirm] p');
       expect(question).toContain('retention');
       expect(question).toContain('cannot be undone');
-      await page.locator(aria('Cancel', 'button')).click();
-      expect(await page.$('[data-prune-confirm]')).toBeNull();
+      // The keyboard lands on the confirmation; Tab and Enter cancel it.
+      await page.waitForFunction(() => document.activeElement?.textContent === 'Prune snapshots now');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('[data-prune-confirm]') === null);
     });
 
     const group = '[data-field="namespacePath"]';
