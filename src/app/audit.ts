@@ -4,6 +4,7 @@ import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
 import { auditHistoryReach, historyPageEnds, type RecordedHistoryRow, recordedHistoryPage, streamHeadsOf } from '../queries/audit-verify';
 import type { AuditEventView } from '../queries/views';
+import { KeyedMutex } from '../sql/keyed-mutex';
 import type { AppDeps, Request } from './deps';
 import { checkTenantDigests } from './audit-digests-check';
 import { eventFeed, type FeedEndedError } from './event-feed';
@@ -32,6 +33,17 @@ export interface PlanCredentialToggleView {
 
 /** The walks under way, per store and tenant. */
 const walking = new WeakMap<EventStore, Map<string, Promise<AuditVerificationView>>>();
+/** One walk at a time per store in this process. */
+const turns = new WeakMap<EventStore, KeyedMutex>();
+
+function walkTurns(store: EventStore): KeyedMutex {
+  let mutex = turns.get(store);
+  if (!mutex) {
+    mutex = new KeyedMutex();
+    turns.set(store, mutex);
+  }
+  return mutex;
+}
 
 /**
  * Recomputes the hash chains of the tenant's events and reports the first that is not what was
@@ -47,7 +59,11 @@ export function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVe
   }
   const joined = walks.get(tenantId);
   if (joined) return joined;
-  const walk = walkLog(deps, tenantId).finally(() => walks.delete(tenantId));
+  // Walks of several tenants take turns: each reads ahead on connections of the pool that every
+  // command and read model shares, and a verification is no reason to keep them waiting.
+  const walk = walkTurns(deps.store)
+    .run('walk', () => walkLog(deps, tenantId))
+    .finally(() => walks.delete(tenantId));
   walks.set(tenantId, walk);
   return walk;
 }
@@ -68,8 +84,11 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
 
 /** Events read at once from the audit history. */
 const HISTORY_PAGE = 1000;
-/** Pages read at the same time, on connections of their own, while the one before them is hashed here. */
-const PAGES_AHEAD = 2;
+/**
+ * Pages read at the same time, on a connection of their own, while the one before them is hashed
+ * here: one, so that a walk holds at most two of the pool's connections.
+ */
+const PAGES_AHEAD = 1;
 /** Pages whose ends are found at once. */
 const PAGES_PLANNED = 16;
 

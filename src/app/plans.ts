@@ -53,8 +53,8 @@ export function setPlanAdditionalCredentials(
 
 /**
  * The credential's facts are read from its stream (a removal is seen however far the read models
- * are behind); how many other plans have it on, from the read models, under the tenant lock that
- * every toggle holds until the read models include it.
+ * are behind); how many other plans have it on, from the read models, under the credential's lock
+ * (see credentialScope), held until the read models include the toggle.
  */
 export function togglePlanCredential(
   deps: AppDeps,
@@ -95,15 +95,29 @@ export async function updatePlanCredentials(
       for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, id, change.credentialId) });
       return { type: 'UpdatePlanCredentials', data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials } };
     },
-    input.credentials.map((change) => credentialScope(change.credentialId)),
+    credentialScopes(input.credentials),
   );
+}
+
+/** More scopes than this and the Save holds the tenant's lock alone: each scope is a lock of the database's. */
+const MOST_SCOPES = 16;
+
+/**
+ * The scopes of the credentials a Save switches on (switching off judges nothing beyond the plan,
+ * and an id that is no credential's is refused without looking further), or undefined (the
+ * tenant's lock alone) when they are many.
+ */
+function credentialScopes(changes: readonly { credentialId: string; enabled: boolean }[]): string[] | undefined {
+  const scopes = [...new Set(changes.filter((change) => change.enabled && isUuid(change.credentialId)).map((change) => credentialScope(change.credentialId)))];
+  return scopes.length <= MOST_SCOPES ? scopes : undefined;
 }
 
 /**
  * What a plan's credential switch judges beyond the plan: the credential's own stream (read, not
- * looked up) and how many other plans have it on. The latter changes only by switches of the same
- * credential, which name the same scope, and by commands that hold the tenant's lock alone
- * (removing the credential or its organization); a plan deleted only lowers it.
+ * looked up) and, to switch it on, how many other plans have it on. That count rises only by
+ * switches on of the same credential, which name the same scope; it falls by switches off, by
+ * commands that hold the tenant's lock alone (removing the credential or its organization), and
+ * by a plan deleted, none of which can let a rule be passed twice.
  */
 function credentialScope(credentialId: string): string {
   return `credential:${credentialId}`;

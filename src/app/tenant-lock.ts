@@ -4,16 +4,24 @@ import { MutexTimeoutError } from '../sql/keyed-mutex';
 import { LockTimeoutError, type SqlDatabase } from '../sql/database';
 
 /**
- * One command at a time per tenant, across every process on the database, for the commands
- * whose rules look beyond their own aggregate (unique names, references that must exist):
- * the check and the append then see no concurrent change, provided the read models include
- * each append before the lock is let go (executeLocked does both). Within a process a queue
- * orders them; between processes a database lock does.
+ * Scoped commands of one tenant that hold or wait for the database's locks at once, in a process:
+ * each takes one of the process's few lock connections, and one busy tenant must not take them all.
+ */
+const SCOPED_AT_ONCE = 4;
+
+/**
+ * The lock for commands whose rules look beyond their own aggregate (unique names, references
+ * that must exist), across every process on the database: the check and the append then see no
+ * concurrent change, provided the read models include each append before the lock is let go
+ * (executeLocked does both). Within a process a queue orders them; between processes a database
+ * lock does.
  *
- * A command whose rule looks at a few named things only (how many plans one credential is on)
- * holds the tenant's lock shared and the lock of each such thing alone (`runScoped`): commands
- * about other things of the tenant go side by side with it, commands about the same thing take
- * turns, and a command that holds the tenant's lock alone waits for all of them (and they for it).
+ * Most such commands hold the tenant's lock alone (`run`): one at a time per tenant. A command
+ * whose rule looks at a few named things only (how many plans one credential is on) holds the
+ * tenant's lock shared and the lock of each such thing alone (`runScoped`): commands about other
+ * things of the tenant go side by side with it (at most SCOPED_AT_ONCE per process), commands
+ * about the same thing take turns, and a command that holds the tenant's lock alone waits for
+ * all of them (and they for it).
  */
 export class TenantLock {
   private readonly local = new KeyedLocks();
@@ -25,22 +33,42 @@ export class TenantLock {
 
   /** Holds the tenant's lock alone. */
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.hold([{ name: lockName(key) }], fn);
+    return this.hold([{ name: lockName(key) }], [{ name: lockName(key) }], fn);
   }
 
   /** Holds the tenant's lock shared, and the lock of each scope (`credential:<id>`) alone. */
   runScoped<T>(key: string, scopes: readonly string[], fn: () => Promise<T>): Promise<T> {
     const own = [...new Set(scopes)].sort().map((scope) => ({ name: `${lockName(key)}:${scope}` }));
-    return this.hold([{ name: lockName(key), shared: true }, ...own], fn);
+    const locks = [{ name: lockName(key), shared: true }, ...own];
+    // In this process, one of the tenant's few places for scoped commands besides: taken after the
+    // tenant's lock and before the scopes', in that order everywhere.
+    const slots = Array.from({ length: SCOPED_AT_ONCE }, (_, slot) => `${lockName(key)}#${slot}`);
+    return this.hold([locks[0], { name: slots[slotOf(own.map((lock) => lock.name).join('|'))] }, ...own], locks, fn);
   }
 
-  private async hold<T>(requests: LockRequest[], fn: () => Promise<T>): Promise<T> {
+  /** Takes `local` in this process, then `shared` in the database, and runs fn; a wait past the deadline is a CONFLICT. */
+  private async hold<T>(local: LockRequest[], database: LockRequest[], fn: () => Promise<T>): Promise<T> {
     const timeoutMs = this.options.waitMs ?? 15_000;
+    const deadline = Date.now() + timeoutMs;
+    let entered = false;
     try {
-      // The queue in this process has the same deadline as the database's lock: no request waits behind it for ever.
-      return await this.local.run(requests, () => this.db.withLocks(requests, fn, { timeoutMs }), { timeoutMs });
+      // The queue in this process and the database's lock share one deadline: no request waits behind them for ever.
+      return await this.local.run(
+        local,
+        () =>
+          this.db.withLocks(
+            database,
+            () => {
+              entered = true;
+              return fn();
+            },
+            { timeoutMs: Math.max(deadline - Date.now(), 1) },
+          ),
+        { timeoutMs },
+      );
     } catch (error) {
-      if (error instanceof LockTimeoutError || error instanceof MutexTimeoutError)
+      // Only a wait for the locks is the lock's to report: whatever fn threw is fn's.
+      if (!entered && (error instanceof LockTimeoutError || error instanceof MutexTimeoutError))
         throw new ConcurrencyError('another change to this tenant is taking long: try again');
       throw error;
     }
@@ -49,4 +77,11 @@ export class TenantLock {
 
 function lockName(key: string): string {
   return `tenant-commands:${key}`;
+}
+
+/** A slot for a set of scopes: the same scopes always meet in the same slot. */
+function slotOf(scopes: string): number {
+  let hash = 0;
+  for (let index = 0; index < scopes.length; index++) hash = (hash * 31 + scopes.charCodeAt(index)) | 0;
+  return Math.abs(hash) % SCOPED_AT_ONCE;
 }

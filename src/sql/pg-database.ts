@@ -16,7 +16,10 @@ const LOCK_CONNECTIONS = 8;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** The lock_timeout each lock connection was last set to. */
+/** lock_timeout, statement_timeout (query_canceled) and deadlock_detected. */
+const LOCK_NOT_NOW = new Set(['55P03', '57014', '40P01']);
+
+/** The lock_timeout (and statement_timeout) each lock connection was last set to. */
 const lockTimeouts = new WeakMap<PoolClient, string>();
 
 /** A PostgreSQL server through a node-postgres pool. */
@@ -137,10 +140,11 @@ export class PgDatabase implements SqlDatabase {
       // connections serve only these locks, so each keeps the wait it was last given, and holds
       // nothing but this call's locks: taking them all and letting them all go are then the only
       // round trips.
+      // lock_timeout bounds each lock's wait; statement_timeout, the wait for all of them together.
       const lockTimeout = `${options.timeoutMs}ms`;
       if (lockTimeouts.get(client) !== lockTimeout) {
         lockTimeouts.delete(client);
-        await client.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout]);
+        await client.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $1, false)", [lockTimeout]);
         lockTimeouts.set(client, lockTimeout);
       }
       try {
@@ -153,8 +157,10 @@ export class PgDatabase implements SqlDatabase {
           requests.map((request) => request.name),
         );
       } catch (error) {
-        if ((error as { code?: string }).code !== '55P03') throw error;
-        // Those taken before the one that timed out are held still: a session's locks outlive a failed statement.
+        // A lock's wait or the statement's ran out, or two holders' locks met in opposite orders
+        // (names are taken in one order, but two names can share a hash): either way, not now.
+        if (!LOCK_NOT_NOW.has((error as { code?: string }).code ?? '')) throw error;
+        // Those taken before the one that failed are held still: a session's locks outlive a failed statement.
         await client.query('SELECT pg_advisory_unlock_all()');
         clean = true;
         throw new LockTimeoutError(names, options.timeoutMs);

@@ -121,10 +121,19 @@ export class PgliteDatabase implements SqlDatabase {
   }
 
   async withLocks<T>(requests: readonly LockRequest[], fn: () => Promise<T>, options?: { timeoutMs: number }): Promise<T> {
+    let entered = false;
     try {
-      return await this.sections.run(requests, fn, { timeoutMs: options?.timeoutMs });
+      return await this.sections.run(
+        requests,
+        () => {
+          entered = true;
+          return fn();
+        },
+        { timeoutMs: options?.timeoutMs },
+      );
     } catch (error) {
-      if (error instanceof MutexTimeoutError) throw new LockTimeoutError(requests.map((request) => request.name).join(', '), options!.timeoutMs);
+      // Only the wait for the locks is reported as the locks' timeout: whatever fn threw is fn's.
+      if (!entered && error instanceof MutexTimeoutError) throw new LockTimeoutError(requests.map((request) => request.name).join(', '), options!.timeoutMs);
       throw error;
     }
   }

@@ -102,4 +102,26 @@ describeWithPostgres('the tenant lock across two processes on PostgreSQL', () =>
     const schema = newSchemaName();
     return Promise.all([openPostgres(schema), openPostgres(schema)]);
   });
+
+  it("keeps a few of the process's lock connections for other tenants while one tenant's scoped commands wait", async () => {
+    const schema = newSchemaName();
+    const [a, b] = await Promise.all([openPostgres(schema), openPostgres(schema)]);
+    const busy = hold((fn) => new TenantLock(b).run('tenant-x', fn));
+    const waiting: Promise<unknown>[] = [];
+    try {
+      await busy.inside;
+      const lock = new TenantLock(a, { waitMs: 30_000 });
+      // More than the process has lock connections (8), each about another credential of the busy tenant.
+      for (let n = 0; n < 12; n++) waiting.push(lock.runScoped('tenant-x', [`credential:${n}`], async () => n).catch((error) => error));
+      await later(300);
+      // Another tenant still finds a connection, long before the busy one is let go.
+      const other = await Promise.race([lock.run('tenant-y', async () => 'other tenant'), later(15_000).then(() => 'stuck')]);
+      expect(other).toBe('other tenant');
+    } finally {
+      busy.letOut();
+      await busy.done;
+      await Promise.all(waiting);
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
