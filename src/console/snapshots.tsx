@@ -4,19 +4,7 @@ import { docs, type Connection, type Plan, type Snapshot, type SnapshotVerificat
 import { Alert, Section, when } from './forms';
 import { RestorePage, RestoreStatusPage } from './restore';
 import { useQuery, useSession } from './session';
-
-/** Bytes as people read them. */
-export function bytes(count: number): string {
-  if (count < 1024) return `${count} bytes`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = count / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
+import { bytes, RequestsByAccount } from './usage';
 
 /** #/plans/<id>/snapshots[/<snapshot>/restore | /restores/<restore>] */
 export function SnapshotsArea({ planId, route }: { planId: string; route: string[] }) {
@@ -156,13 +144,7 @@ function SnapshotsPage({ planId }: { planId: string }) {
                     <span className="hint"> ({bytes(snapshot.storedBytes)} stored)</span>
                   </td>
                   <td>
-                    <ul className="plain">
-                      {snapshot.credentialsUsed.map((use) => (
-                        <li key={use.login}>
-                          {use.login}: {use.requests}
-                        </li>
-                      ))}
-                    </ul>
+                    <RequestsByAccount uses={snapshot.credentialsUsed} />
                   </td>
                   <td data-verification>
                     <Verification shown={verified[snapshot.id] ?? snapshot.verification} />

@@ -2,8 +2,8 @@ import { useEffect, useState } from 'react';
 import { describeError, socket } from './api';
 import { docs, type Connection, type Task, type TaskDetail } from './documents';
 import { Alert, Section, StatusBadge, when } from './forms';
-import { bytes } from './snapshots';
 import { useQuery, useSession } from './session';
+import { bytes } from './usage';
 
 const ended = (task: Task) => task.status === 'COMPLETED' || task.status === 'FAILED';
 

@@ -3,6 +3,7 @@ import { describeError, socket } from './api';
 import { docs, type Task } from './documents';
 import { Alert, Section, StatusBadge, when } from './forms';
 import { useQuery, useSession } from './session';
+import { RequestsByAccount } from './usage';
 
 const running = (task: Task) => task.status === 'RUNNING' || task.status === 'THROTTLED';
 
@@ -100,13 +101,7 @@ export function PlanTasks({ planId }: { planId: string }) {
                 </td>
                 <td>
                   {task.credentialsUsed.length === 0 ? (running(task) ? 'known at the end' : '—') : null}
-                  <ul className="plain">
-                    {task.credentialsUsed.map((use) => (
-                      <li key={use.login}>
-                        {use.login}: {use.requests}
-                      </li>
-                    ))}
-                  </ul>
+                  <RequestsByAccount uses={task.credentialsUsed} />
                 </td>
               </tr>
             ))}
