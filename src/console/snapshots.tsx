@@ -15,7 +15,7 @@ export function SnapshotsArea({ planId, route }: { planId: string; route: string
 
 type Page = { snapshots: Connection<Snapshot> & { totalCount: number } };
 
-/** A plan's snapshots, newest first, 20 a page with Load more: Verify each, Restore one, and ADMIN's Prune. */
+/** A plan's snapshots, newest first, 20 a page with Load more: Verify each, Restore one, and Prune (ADMIN and OPERATOR). */
 function SnapshotsPage({ planId }: { planId: string }) {
   const session = useSession();
   const plan = useQuery<{ plan: Plan | null }>(docs.plan, { id: planId });
@@ -77,13 +77,14 @@ function SnapshotsPage({ planId }: { planId: string }) {
   }
 
   const name = plan.data?.plan?.name;
-  const admin = session.me.role === 'ADMIN';
+  // Pruning is an operator's as much as an administrator's, as the API has it.
+  const mayPrune = session.canEdit;
   return (
     <>
       <div className="page-head">
         <h1>Snapshots{name ? ` of ${name}` : ''}</h1>
         <div className="row-actions">
-          {admin && pruning === null ? (
+          {mayPrune && pruning === null ? (
             <button type="button" className="danger" onClick={() => setPruning('asking')}>
               Prune…
             </button>
