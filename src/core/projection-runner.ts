@@ -391,6 +391,8 @@ export class ProjectionRunner {
     // the rest of the log for every page, as it cannot tell how few events a prefix leaves out.
     const subscription = this.store.subscribeToAll({ fromPosition: checkpoint.position ?? 'start', maxBatch: this.maxBatch }, async (page) => {
       await committing;
+      // Once the session is over (stopped, lock lost, checkpoint moved), no batch starts.
+      if (finished.isSet) return;
       const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
       if (batch.position === sent) {
         await committed(batch);
