@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { BackplaneError } from '../errors';
-import type { EventStore, Position, SubscriptionBatch } from '../eventstore/types';
+import type { EventStore, Position, RecordedEvent, SubscriptionBatch } from '../eventstore/types';
 import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
-import { indexName, passes, type Projection } from './projection';
+import { indexName, passes, type Projection, type SqlStatement } from './projection';
 
 export interface ProjectionRunnerOptions {
   store: EventStore;
@@ -390,17 +390,19 @@ export class ProjectionRunner {
     // The whole log is read and filtered here: a filter given to a SQL store makes PostgreSQL sort
     // the rest of the log for every page, as it cannot tell how few events a prefix leaves out.
     const subscription = this.store.subscribeToAll({ fromPosition: checkpoint.position ?? 'start', maxBatch: this.maxBatch }, async (page) => {
+      const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
+      // Made while the batch before commits: they depend on the events alone.
+      const statements = batch.position === sent ? [] : this.statementsOf(batch.events);
       await committing;
       // Once the session is over (stopped, lock lost, checkpoint moved), no batch starts.
       if (finished.isSet) return;
-      const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
       if (batch.position === sent) {
         await committed(batch);
         return;
       }
       sent = batch.position;
       session.applying += 1;
-      committing = this.applyBatch(session, batch)
+      committing = this.applyBatch(session, batch, statements)
         .then(() => committed(batch))
         .finally(() => (session.applying -= 1));
       committing.catch(failure);
@@ -436,13 +438,16 @@ export class ProjectionRunner {
     }
   }
 
-  private async applyBatch(session: Session, batch: SubscriptionBatch): Promise<void> {
+  private statementsOf(events: readonly RecordedEvent[]): SqlStatement[] {
+    return this.projection.applyAll?.(events) ?? events.flatMap((event) => this.projection.apply(event));
+  }
+
+  private async applyBatch(session: Session, batch: SubscriptionBatch, statements: readonly SqlStatement[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       const current = await readCheckpoint(tx, this.name, true);
       if (!current || current.position !== session.position || current.version !== this.projection.version) {
         throw new CheckpointMovedError(this.name);
       }
-      const statements = this.projection.applyAll?.(batch.events) ?? batch.events.flatMap((event) => this.projection.apply(event));
       for (const statement of statements) await tx.query(statement.sql, statement.params);
       await advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
       await this.moves.tell(tx, this.name);
