@@ -392,7 +392,7 @@ export class ProjectionRunner {
     const subscription = this.store.subscribeToAll({ fromPosition: checkpoint.position ?? 'start', maxBatch: this.maxBatch }, async (page) => {
       const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
       // Made while the batch before commits: they depend on the events alone.
-      const statements = batch.position === sent ? [] : this.statementsOf(batch.events);
+      const statements = batch.position === sent ? [] : this.batchedStatements(batch.events);
       await committing;
       // Once the session is over (stopped, lock lost, checkpoint moved), no batch starts.
       if (finished.isSet) return;
@@ -438,11 +438,37 @@ export class ProjectionRunner {
     }
   }
 
-  private statementsOf(events: readonly RecordedEvent[]): SqlStatement[] {
-    return this.projection.applyAll?.(events) ?? events.flatMap((event) => this.projection.apply(event));
+  /** The batch's statements in the projection's batched form; undefined where it cannot make them. */
+  private batchedStatements(events: readonly RecordedEvent[]): SqlStatement[] | undefined {
+    if (!this.projection.applyAll) return undefined;
+    try {
+      return this.projection.applyAll(events);
+    } catch (error) {
+      this.logger.warn('projection could not make a batch in its batched form; applying it event by event', {
+        projection: this.name,
+        error: loggedError(error),
+      });
+      return undefined;
+    }
   }
 
-  private async applyBatch(session: Session, batch: SubscriptionBatch, statements: readonly SqlStatement[]): Promise<void> {
+  /**
+   * Commits the batch in its batched form and, should that fail (a few large statements can fail
+   * where one per event do not), event by event: the failed transaction left nothing behind.
+   */
+  private async applyBatch(session: Session, batch: SubscriptionBatch, batched: readonly SqlStatement[] | undefined): Promise<void> {
+    const eventByEvent = () => batch.events.flatMap((event) => this.projection.apply(event));
+    if (batched === undefined) return this.commitBatch(session, batch, eventByEvent());
+    try {
+      await this.commitBatch(session, batch, batched);
+    } catch (error) {
+      if (error instanceof CheckpointMovedError) throw error;
+      this.logger.warn('projection batch failed in its batched form; applying it event by event', { projection: this.name, error: loggedError(error) });
+      await this.commitBatch(session, batch, eventByEvent());
+    }
+  }
+
+  private async commitBatch(session: Session, batch: SubscriptionBatch, statements: readonly SqlStatement[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       const current = await readCheckpoint(tx, this.name, true);
       if (!current || current.position !== session.position || current.version !== this.projection.version) {
