@@ -67,10 +67,14 @@ export async function request<T>(token: string, query: string, variables?: Recor
   return answer.data;
 }
 
-/** One graphql-ws connection per signed-in tab, with the token in connection_init. */
-export function socket(token: string): Client {
+/**
+ * One graphql-ws connection per signed-in tab, with the token in connection_init. Its own retries
+ * subscribe again with the variables first given: a feed that resumes from the last cursor it
+ * received asks for none (`retryAttempts: 0`) and subscribes again itself.
+ */
+export function socket(token: string, retryAttempts = 3): Client {
   const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${ENDPOINT}`;
-  return createClient({ url, connectionParams: { authorization: `Bearer ${token}` }, lazy: true, retryAttempts: 3 });
+  return createClient({ url, connectionParams: { authorization: `Bearer ${token}` }, lazy: true, retryAttempts });
 }
 
 /**

@@ -17,6 +17,8 @@ export interface AuditLogFeed {
 
 /** Given up on after this wait between attempts grows past it; the page says live updates stopped. */
 const MAX_RETRY_MS = 30_000;
+/** The wait before reading the newest page again while the history has read none of the log yet. */
+const UNREAD_HISTORY_MS = 1_000;
 
 /**
  * The tenant's history matching a filter (the hash's query), in log order: a page at a time, then,
@@ -35,6 +37,8 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
   const [endOf, setEndOf] = useState(-1);
   // The last cursor read (page or socket) and the ids shown, for the filter of this generation.
   const cursor = useRef<string | null>(null);
+  // Where the feed starts while no event has been read: the history's reach as the newest page was read.
+  const liveFrom = useRef<string | null>(null);
   const seen = useRef(new Set<string>());
   const generation = useRef(0);
 
@@ -62,7 +66,11 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
         cursor.current = auditLog.pageInfo.endCursor ?? cursor.current;
         setHasNextPage(auditLog.pageInfo.hasNextPage);
         setError(null);
-        if (!auditLog.pageInfo.hasNextPage) setEndOf(of);
+        liveFrom.current = auditLog.pageInfo.liveCursor ?? liveFrom.current;
+        if (auditLog.pageInfo.hasNextPage) return;
+        // A feed from the log's end would miss what was recorded since the read: it waits for a place to start from.
+        if (cursor.current === null && liveFrom.current === null) setTimeout(() => void loadPage(of), UNREAD_HISTORY_MS);
+        else setEndOf(of);
       } catch (failure) {
         if (of === generation.current) setError(failure);
       } finally {
@@ -75,6 +83,7 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
   useEffect(() => {
     const of = ++generation.current;
     cursor.current = null;
+    liveFrom.current = null;
     seen.current = new Set();
     setEvents([]);
     setHasNextPage(false);
@@ -85,7 +94,8 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
   useEffect(() => {
     const of = generation.current;
     if (endOf !== of) return;
-    const client = socket(session.token);
+    // No retries of its own: they would subscribe again from the cursor first given, not the last received.
+    const client = socket(session.token, 0);
     let stopped = false;
     let unsubscribe = () => {};
     let retry: ReturnType<typeof setTimeout> | undefined;
@@ -109,7 +119,7 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
       setLive('live');
       unsubscribe = client.subscribe<{ auditEvents: AuditEvent }>(
         // From the last cursor received: what came meanwhile arrives first, nothing is skipped.
-        { query: docs.auditEvents, variables: { filter: filterInput(filterFromQuery(query)), after: cursor.current } },
+        { query: docs.auditEvents, variables: { filter: filterInput(filterFromQuery(query)), after: cursor.current ?? liveFrom.current } },
         {
           next: (result) => {
             const problem = result.errors?.[0];

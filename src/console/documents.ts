@@ -72,7 +72,7 @@ export const docs = {
   verifyAuditLog: 'query { verifyAuditLog { ok checked digestsChecked firstBrokenCursor firstBrokenDigest problem } }',
   planEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor } }',
   auditLog: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 100, after: $after) {
-    edges { node { ${AUDIT_EVENT} } } pageInfo { hasNextPage endCursor } } }`,
+    edges { node { ${AUDIT_EVENT} } } pageInfo { hasNextPage endCursor liveCursor } } }`,
   auditEvents: `subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { ${AUDIT_EVENT} } }`,
   /** What the event log's filters offer, and the names its rows show for the ids the events carry. */
   auditNames: 'query { organizations { id name credentials { id login } } plans { id name organization { id } } }',
@@ -258,5 +258,5 @@ export interface AuditSigningKey {
 
 export interface Connection<T> {
   edges: { node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: { hasNextPage: boolean; endCursor: string | null; liveCursor?: string | null };
 }

@@ -224,7 +224,7 @@ describe('the published GraphQL schema', () => {
   it('types the fields clients rely on', () => {
     expect(signatures(schema, 'AuditEventConnection')).toEqual({ edges: '[AuditEventEdge!]!', pageInfo: 'PageInfo!' });
     expect(signatures(schema, 'AuditEventEdge')).toEqual({ cursor: 'String!', node: 'AuditEvent!' });
-    expect(signatures(schema, 'PageInfo')).toEqual({ endCursor: 'String', hasNextPage: 'Boolean!' });
+    expect(signatures(schema, 'PageInfo')).toEqual({ endCursor: 'String', hasNextPage: 'Boolean!', liveCursor: 'String' });
     expect(signatures(schema, 'AuditVerification')).toMatchObject({ ok: 'Boolean!', checked: 'Int!', firstBrokenCursor: 'String' });
     expect(signatures(schema, 'AuditVerification')).toMatchObject({ digestsChecked: 'Int!', firstBrokenDigest: 'String' });
     expect(signatures(schema, 'AuditDigest')).toMatchObject({ payload: 'String!', signature: 'String!', keyId: 'String!' });

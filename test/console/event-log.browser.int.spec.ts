@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTarGz } from '../../src/audit-export/tar-reader';
+import { eventually } from '../support/eventually';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
 import { step, type Tab } from './chromium';
 import { allowDownloads, aria, downloaded, lowContrast, unnamed, useConsole } from './console-session';
@@ -232,6 +233,44 @@ describe('the console: event log, export, digests', () => {
       expect(await viewer.page.$(aria('Audit', 'navigation'))).toBeNull();
     });
     for (const tab of [admin, auditor, viewer]) expect(tab.errors).toEqual([]);
+  });
+
+  it('goes on live from where a page that showed nothing was read: an event recorded before the socket opens is shown', async () => {
+    const api = service();
+    const { createPlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: alpha.organizationId, name: 'alpha quiet' } });
+    const filter = { types: [TOGGLED], planId: createPlan.id };
+    const tab = await signedIn(api.rootToken);
+    const page = tab.page;
+    // The page's read of the log is answered as it was, but only once an event the filter matches
+    // has been recorded and read into the history: it lies after the read and before the socket opens.
+    let held = false;
+    await page.setRequestInterception(true);
+    page.on('request', (request) => {
+      const body = request.postData() ?? '';
+      if (held || request.method() !== 'POST' || !body.includes('auditLog(') || !body.includes(createPlan.id)) return void request.continue();
+      held = true;
+      void (async () => {
+        const answer = await fetch(request.url(), { method: 'POST', headers: request.headers(), body });
+        const text = await answer.text();
+        await api.ok(api.rootToken, ops.togglePlanCredential, { planId: createPlan.id, credentialId: alpha.credentialIds[0], enabled: true });
+        await eventually(async () => expect(await apiIds(filter)).toHaveLength(1), 30_000);
+        await request.respond({ status: answer.status, contentType: 'application/json', body: text });
+      })();
+    });
+    await page.evaluate((hash: string) => {
+      document.location.hash = hash;
+    }, `#/audit/log?types=${TOGGLED}&planId=${createPlan.id}`);
+    await showsExactly(
+      tab,
+      await eventually(async () => {
+        const ids = await apiIds(filter);
+        expect(held).toBe(true);
+        expect(ids).toHaveLength(1);
+        return ids;
+      }, 30_000),
+    );
+    await page.waitForSelector('[data-live="live"]');
+    expect(tab.errors).toEqual([]);
   });
 
   it('pages a long log with Load more, then goes on live from the last cursor, each event once', async () => {

@@ -2,7 +2,9 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Su
 import { auditFeed, isCursor, planCredentialToggles, verifyAuditLog } from '../../app/audit';
 import { FeedEndedError } from '../../app/event-feed';
 import { found } from '../../app/found';
+import type { EventStore } from '../../eventstore/types';
 import { auditPage, UnknownCursorError, type AuditQuery } from '../../queries/audit';
+import { auditHistoryReach } from '../../queries/audit-verify';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
 import { authorize, Roles } from '../auth-checker';
@@ -33,10 +35,17 @@ export class AuditResolver {
     const first = given ?? 100;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
     try {
+      // Read before the page: whatever the history takes in meanwhile lies after it, so a feed from there misses none of it.
+      const reach = await auditHistoryReach(readModels(context));
       const page = await auditPage(readModels(context), tenantOf(context), queryOf(filter), { first, after: after ?? undefined });
+      const last = page.events.at(-1)?.cursor ?? null;
       return {
         edges: page.events.map((node) => ({ cursor: node.cursor, node })),
-        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.events.at(-1)?.cursor ?? after ?? null },
+        pageInfo: {
+          hasNextPage: page.hasNextPage,
+          endCursor: last ?? after ?? null,
+          liveCursor: last ?? later(context.app.store, after ?? null, reach?.position ?? null),
+        },
       };
     } catch (error) {
       if (error instanceof UnknownCursorError) throw badInput(error.message, 'after');
@@ -101,4 +110,11 @@ export class PlanCredentialToggledResolver {
 
 function queryOf(filter: AuditFilter | null | undefined): AuditQuery {
   return filter === null || filter === undefined ? {} : withoutNulls(filter);
+}
+
+/** The later of two places in the log, either of which may be missing. */
+function later(store: EventStore, a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return store.comparePositions(a, b) >= 0 ? a : b;
 }

@@ -51,6 +51,13 @@ export class PageInfo {
 
   @Field(() => String, { nullable: true })
   endCursor!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "auditLog's only: a cursor for `auditEvents(after:)` that continues this query live with nothing skipped or repeated: the page's last event's cursor, or, when the page has none, the position the audit history had read up to before the page was read (or `after`, if later). Null only while the history has read nothing yet.",
+  })
+  liveCursor?: string | null;
 }
 
 @ObjectType()
