@@ -34,9 +34,9 @@ export const auditLogProjection: Projection = {
        causation_id text,
        occurred_at timestamptz,
        recorded_at timestamptz NOT NULL)`,
-  ],
-  // Only queries use them: a rebuild builds them once it has caught up.
-  indexes: [
+    // Kept up row by row, also during a rebuild: built at the end, they held a transaction open
+    // for as long as they took (no reader of the log sees past it meanwhile) and the runner's
+    // checkpoint, which every mutation waits on, while queries scanned the whole table.
     // Pages of one tenant's history in log order, and the cursor a page starts after. Every filter's
     // index ends with the ordinal, so a page of a filter is read in order and stops at its size.
     'CREATE INDEX audit_log_tenant_ordinal ON audit_log (tenant_id, ordinal)',

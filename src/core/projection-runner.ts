@@ -5,7 +5,7 @@ import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
-import { indexName, passes, type Projection, type SqlStatement } from './projection';
+import { passes, type Projection, type SqlStatement } from './projection';
 
 export interface ProjectionRunnerOptions {
   store: EventStore;
@@ -372,7 +372,6 @@ export class ProjectionRunner {
     let failure: (error: unknown) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => (failure = reject));
     failed.catch(() => undefined);
-    let indexed = false;
     const committed = async (batch: SubscriptionBatch) => {
       const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
       this.progress.emit('progress', {
@@ -380,11 +379,6 @@ export class ProjectionRunner {
         eventsApplied: session.eventsApplied,
         caughtUp: batch.caughtUp,
       } satisfies ProjectionProgress);
-      // The rows are all there and told of; a catch-up ends once its indexes are too.
-      if (!indexed && (batch.caughtUp || reached)) {
-        await this.buildIndexes();
-        indexed = true;
-      }
       if (reached) caughtUp.set();
     };
     // The whole log is read and filtered here: a filter given to a SQL store makes PostgreSQL sort
@@ -481,22 +475,6 @@ export class ProjectionRunner {
     this.moves.moved(this.name);
     session.position = batch.position;
     session.eventsApplied += batch.events.length;
-  }
-
-  /** Creates the projection's indexes that its tables lack: those of tables made anew, once caught up. */
-  private async buildIndexes(): Promise<void> {
-    const indexes = this.projection.indexes ?? [];
-    if (indexes.length === 0) return;
-    const present = await this.db.query<{ name: string }>(
-      'SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY($1::text[])',
-      [indexes.map(indexName)],
-    );
-    const missing = indexes.filter((statement) => !present.some((row) => row.name === indexName(statement)));
-    if (missing.length === 0) return;
-    this.logger.info('projection caught up; building its indexes', { projection: this.name, indexes: missing.length });
-    await this.db.transaction(async (tx) => {
-      for (const statement of missing) await tx.query(statement);
-    });
   }
 
   private ensureSchema(): Promise<void> {

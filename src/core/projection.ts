@@ -19,12 +19,6 @@ export interface Projection {
   readonly tables: readonly string[];
   /** Statements that create the tables. */
   readonly schema: readonly string[];
-  /**
-   * Statements that create indexes (`CREATE INDEX name ON …`) that only queries use, none that
-   * apply() needs: tables made anew get them once the runner has caught up, built at once
-   * rather than row by row through a rebuild.
-   */
-  readonly indexes?: readonly string[];
   readonly filter?: EventFilter;
   apply(event: RecordedEvent): SqlStatement[];
   /** The statements of a batch of events, where fewer than apply() would give (many rows in one INSERT); apply() otherwise. */
@@ -59,7 +53,6 @@ export function combineProjections(name: string, parts: readonly Projection[]): 
     version: combinedVersion(parts),
     tables: parts.flatMap((part) => part.tables),
     schema: parts.flatMap((part) => part.schema),
-    indexes: parts.flatMap((part) => part.indexes ?? []),
     filter: prefixes && { streamPrefixes: [...new Set(prefixes)] },
     apply: (event) => parts.flatMap((part) => (passes(part.filter, event) ? part.apply(event) : [])),
     // Part after part, each with the whole batch: the same rows as event after event, since each
@@ -70,11 +63,4 @@ export function combineProjections(name: string, parts: readonly Projection[]): 
         return part.applyAll?.(read) ?? read.flatMap((event) => part.apply(event));
       }),
   };
-}
-
-/** The name a `CREATE INDEX name ON …` statement gives its index. */
-export function indexName(statement: string): string {
-  const name = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)\s+ON\s/i.exec(statement)?.[1];
-  if (!name) throw new Error(`not a CREATE INDEX statement with a plain name: ${statement.slice(0, 80)}`);
-  return name.toLowerCase();
 }

@@ -1,7 +1,7 @@
 import { auditLogProjection } from '../../projections/audit-log';
 import { productProjection } from '../../projections';
 import { readCheckpoint } from '../../src/core/checkpoints';
-import { indexName, type Projection } from '../../src/core/projection';
+import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
@@ -83,23 +83,16 @@ for (const database of testDatabases) {
       }, 120_000);
     }
 
-    it('builds the indexes that queries use once the rebuild has caught up, and a session that finds one missing builds it', async () => {
-      const names = auditLogProjection.indexes!.map(indexName);
-      const present = async () =>
-        (
-          await db.query<{ name: string }>('SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY($1::text[])', [
-            names,
-          ])
-        )
-          .map((row) => row.name)
-          .sort();
+    it('rebuilds the audit history with every index its schema names, kept up row by row', async () => {
+      const names = auditLogProjection.schema.flatMap((statement) => /^CREATE INDEX (\w+) ON/.exec(statement)?.[1] ?? []);
+      expect(names.length).toBeGreaterThan(0);
       const runner = new ProjectionRunner({ store, db, projection: auditLogProjection });
       await rebuildProjection(runner, store);
-      expect(await present()).toEqual([...names].sort());
-      await db.exec(`DROP INDEX ${names[2]}`);
-      expect(await present()).not.toContain(names[2]);
-      expect(await runner.catchUp()).toBe(true);
-      expect(await present()).toEqual([...names].sort());
+      const present = await db.query<{ name: string }>(
+        'SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY($1::text[])',
+        [names],
+      );
+      expect(present.map((row) => row.name).sort()).toEqual([...names].sort());
       expect(await tablesOf(db, auditLogProjection)).toEqual(await tablesOf(reference, auditLogProjection));
     }, 120_000);
   });
