@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'react';
-import { describeError, socket } from './api';
+import { ApiError, describeError, socket } from './api';
 import { docs, type Connection, type Task, type TaskDetail } from './documents';
 import { Alert, Section, StatusBadge, when } from './forms';
 import { useQuery, useSession } from './session';
+import { ended, mergedTask } from './task-merge';
 import { bytes } from './usage';
 
-const ended = (task: Task) => task.status === 'COMPLETED' || task.status === 'FAILED';
+/** Given up on after this wait between attempts grows past it; the page says live updates stopped. */
+const MAX_RETRY_MS = 30_000;
 
 /** A repository's outcome in the task, as the history records it. */
 interface RepositoryResult {
@@ -22,35 +24,63 @@ export function TaskPage({ planId, taskId }: { planId: string; taskId: string })
   const session = useSession();
   const query = useQuery<{ task: TaskDetail | null }>(docs.task, { id: taskId });
   const [live, setLive] = useState<Task | null>(null);
+  const [feed, setFeed] = useState<'live' | 'reconnecting' | 'stopped'>('live');
   const loaded = query.data?.task;
-  // Live counts over what was loaded; the accounts' credentials come only with a read of the task.
-  const task: TaskDetail | null | undefined =
-    loaded && live ? { ...loaded, ...live, credentialsUsed: ended(live) && !ended(loaded) ? live.credentialsUsed : loaded.credentialsUsed } : loaded;
-  const results = useRepositoryResults(loaded ?? null, live?.repositoriesDone ?? loaded?.repositoriesDone ?? 0);
+  const task: TaskDetail | null | undefined = loaded ? mergedTask(loaded, live) : loaded;
+  const results = useRepositoryResults(loaded ?? null, task?.repositoriesDone ?? 0);
   const following = loaded !== undefined && loaded !== null && !ended(loaded);
 
   useEffect(() => {
     if (!following) return;
     const client = socket(session.token);
     let done = -1;
-    const stop = client.subscribe<{ taskProgress: Task }>(
-      { query: docs.taskProgress, variables: { taskId } },
-      {
-        next: ({ data }) => {
-          if (!data) return;
-          setLive(data.taskProgress);
-          // A repository more read: its snapshot is listed now.
-          if (data.taskProgress.repositoriesDone !== done) {
-            done = data.taskProgress.repositoriesDone;
-            void query.reload();
-          }
+    let stopped = false;
+    let stop = () => {};
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let attempts = 0;
+    // What happened while nobody listened is read again, then the subscription is asked for once more.
+    const again = (failure: unknown) => {
+      stop();
+      if (stopped) return;
+      void query.reload();
+      const wait = 1_000 * 2 ** attempts++;
+      // A refusal of the subscription itself (not the connection, not a slow reader) will not change by asking again.
+      const refused = failure instanceof ApiError && failure.code !== 'SUBSCRIPTION_TOO_SLOW';
+      if (refused || wait > MAX_RETRY_MS) return setFeed('stopped');
+      setFeed('reconnecting');
+      retry = setTimeout(listen, wait);
+    };
+    const listen = () => {
+      if (stopped) return;
+      stop = client.subscribe<{ taskProgress: Task }>(
+        { query: docs.taskProgress, variables: { taskId } },
+        {
+          next: (result) => {
+            const problem = result.errors?.[0];
+            if (problem) return again(new ApiError(problem.message, String(problem.extensions?.code ?? 'INTERNAL_SERVER_ERROR')));
+            if (!result.data) return;
+            attempts = 0;
+            setFeed('live');
+            setLive(result.data.taskProgress);
+            // A repository more read: its snapshot is listed now.
+            if (result.data.taskProgress.repositoriesDone !== done) {
+              done = result.data.taskProgress.repositoriesDone;
+              void query.reload();
+            }
+          },
+          error: (failure) => {
+            const problem = Array.isArray(failure) ? (failure[0] as { message: string; extensions?: { code?: string } } | undefined) : undefined;
+            again(problem ? new ApiError(problem.message, problem.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : failure);
+          },
+          // The subscription ends with the task: read it once more for what is known only at the end (the accounts' credentials).
+          complete: () => void query.reload(),
         },
-        error: () => undefined,
-        // The subscription ends with the task: read it once more for what is known only at the end (the accounts' credentials).
-        complete: () => void query.reload(),
-      },
-    );
+      );
+    };
+    listen();
     return () => {
+      stopped = true;
+      clearTimeout(retry);
       stop();
       void client.dispose();
     };
@@ -79,7 +109,15 @@ export function TaskPage({ planId, taskId }: { planId: string; taskId: string })
           <dt>Status</dt>
           <dd data-task-status>
             <StatusBadge status={task.status} />
-            {following && !ended(task) ? <span className="hint"> (live)</span> : null}
+            {following && !ended(task) ? (
+              <span className="hint" role="status" data-live={feed}>
+                {feed === 'live'
+                  ? ' (live)'
+                  : feed === 'reconnecting'
+                    ? ' Live updates interrupted; reconnecting…'
+                    : ' Live updates stopped. Reload the page to resume.'}
+              </span>
+            ) : null}
           </dd>
           {task.reason ? (
             <>
