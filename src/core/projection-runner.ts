@@ -400,6 +400,10 @@ export class ProjectionRunner {
         .then(() => committed(batch))
         .finally(() => (session.applying -= 1));
       committing.catch(failure);
+      // At the log's end the next page is read once this batch is in: read while its transaction
+      // is open, it could not see what was appended meanwhile (no reader sees past an open
+      // transaction) and would read again after a wait, adding the wait to every later event.
+      if (page.caughtUp) await committing.catch(() => undefined);
     });
     const moved = this.watchCheckpoint(session, finished);
     const lost = lock.lost.then(() => {
