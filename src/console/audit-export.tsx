@@ -2,18 +2,13 @@ import { useState } from 'react';
 import { describeError, download } from './api';
 import { Alert } from './forms';
 import { useSession } from './session';
+import { bytes } from './usage';
 
 const FORMATS = [
   { format: 'jsonl', label: 'Export JSONL', extension: 'jsonl' },
   { format: 'csv', label: 'Export CSV', extension: 'csv' },
   { format: 'bundle', label: 'Export verifiable bundle (.tar.gz)', extension: 'tar.gz' },
 ] as const;
-
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 /** Hands a blob to the browser as a download, under the server's name for it. */
 function save(blob: Blob, name: string): void {
@@ -73,7 +68,7 @@ export function AuditExport({ query }: { query: string }) {
       {done ? (
         <Alert kind="success">
           <span data-export-done={done.name} data-export-size={done.size}>
-            Downloaded {done.name} ({formatSize(done.size)}).
+            Downloaded {done.name} ({bytes(done.size)}).
           </span>
         </Alert>
       ) : null}

@@ -5,7 +5,7 @@ import { filterFromQuery, instantOfLocal, localInputValue, queryOfFilter, splitT
 import { useAuditLogFeed, type LiveState } from './audit-log-feed';
 import { docs, type Actor, type AuditEvent } from './documents';
 import { Alert, Section, when } from './forms';
-import { useQuery, useRoute } from './session';
+import { useQuery, useRoute, useSession } from './session';
 
 export const EVENT_LOG_PATH = '#/audit/log';
 
@@ -49,7 +49,8 @@ export function EventLogPage() {
   const filter = filterFromQuery(query);
   const names = useQuery<Names>(docs.auditNames);
   // Only an ADMIN may list the tokens; others pick among the actors the log shows.
-  const tokens = useQuery<{ apiTokens: Actor[] }>(docs.apiTokens);
+  const session = useSession();
+  const tokens = useQuery<{ apiTokens: Actor[] }>(docs.apiTokens, undefined, { skip: session.me.role !== 'ADMIN' });
   const feed = useAuditLogFeed(queryOfFilter(filter));
   const lookup = lookupOf(names.data);
   const actors = new Map<string, string>();

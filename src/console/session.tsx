@@ -51,23 +51,28 @@ export function go(...parts: string[]): void {
   location.hash = `#/${parts.map(encodeURIComponent).join('/')}`;
 }
 
-/** Data loaded with the session's token, reloaded on demand. */
-export function useQuery<T>(query: string, variables?: Record<string, unknown>): { data?: T; error?: unknown; loading: boolean; reload(): Promise<void> } {
+/** Data loaded with the session's token, reloaded on demand; nothing is asked while `skip` (one the role may not read). */
+export function useQuery<T>(
+  query: string,
+  variables?: Record<string, unknown>,
+  { skip = false }: { skip?: boolean } = {},
+): { data?: T; error?: unknown; loading: boolean; reload(): Promise<void> } {
   const session = useSession();
   const key = JSON.stringify(variables ?? {});
-  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: !skip });
   // biome-ignore lint/correctness/useExhaustiveDependencies: the variables are compared by their JSON (key).
   const reload = useCallback(async () => {
+    if (skip) return;
     try {
       const data = await session.call<T>(query, variables);
       setState({ data, loading: false });
     } catch (error) {
       setState((previous) => ({ data: previous.data, error, loading: false }));
     }
-  }, [session, query, key]);
+  }, [session, query, key, skip]);
   useEffect(() => {
-    setState({ loading: true });
+    setState({ loading: !skip });
     void reload();
-  }, [reload]);
+  }, [reload, skip]);
   return { ...state, reload };
 }

@@ -29,6 +29,9 @@ function SnapshotsPage({ planId }: { planId: string }) {
   const [pruning, setPruning] = useState<'asking' | 'busy' | null>(null);
   const [pruned, setPruned] = useState<{ text: string; kind: 'success' | 'error' } | null>(null);
   const confirm = useRef<HTMLButtonElement>(null);
+  const pruneButton = useRef<HTMLButtonElement>(null);
+  // Whether the confirmation was open: once it closes (Cancel or done), the keyboard goes back to Prune….
+  const asked = useRef(false);
 
   const load = useCallback(
     async (after: string | null) => {
@@ -50,7 +53,13 @@ function SnapshotsPage({ planId }: { planId: string }) {
   );
   useEffect(() => void load(null), [load]);
   useEffect(() => {
-    if (pruning === 'asking') confirm.current?.focus();
+    if (pruning === 'asking') {
+      asked.current = true;
+      confirm.current?.focus();
+    } else if (pruning === null && asked.current) {
+      asked.current = false;
+      pruneButton.current?.focus();
+    }
   }, [pruning]);
 
   async function verify(id: string) {
@@ -85,7 +94,7 @@ function SnapshotsPage({ planId }: { planId: string }) {
         <h1>Snapshots{name ? ` of ${name}` : ''}</h1>
         <div className="row-actions">
           {mayPrune && pruning === null ? (
-            <button type="button" className="danger" onClick={() => setPruning('asking')}>
+            <button type="button" className="danger" ref={pruneButton} onClick={() => setPruning('asking')}>
               Prune…
             </button>
           ) : null}

@@ -160,6 +160,8 @@ describe('the console: a task, its snapshots, verify and restore', () => {
       expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => document.querySelector('[data-prune-confirm]') === null);
+      // Closed, it gives the keyboard back to the button that opened it.
+      await page.waitForFunction(() => document.activeElement?.textContent === 'Prune…');
     });
 
     const group = '[data-field="namespacePath"]';
