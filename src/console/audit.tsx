@@ -58,10 +58,22 @@ function usePlanHistory(planId: string) {
     let stopped = false;
     let unsubscribe = () => {};
     const client = socket(session.token);
-    const refresh = async () => {
+    /**
+     * Reloads the history once it holds the event heard live: the history is a read model, which
+     * may take in the event a moment after the log tells of it (a reload before would show the
+     * history without it, and nothing would reload it again).
+     */
+    const refresh = async (heard: string | undefined) => {
       try {
-        const { all } = await load();
-        if (!stopped) setEvents(all);
+        for (let wait = 50; ; wait *= 2) {
+          const { all } = await load();
+          if (stopped) return;
+          if (heard === undefined || wait > 6400 || all.some((event) => event.id === heard)) {
+            setEvents(all);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
       } catch (failure) {
         if (!stopped) setError(failure);
       }
@@ -74,7 +86,11 @@ function usePlanHistory(planId: string) {
         // Live: each event of the plan after the last one read reloads the history.
         unsubscribe = client.subscribe(
           { query: docs.planEvents, variables: { filter: { planId, types: PLAN_EVENT_TYPES }, after: cursor } },
-          { next: () => void refresh(), error: () => undefined, complete: () => undefined },
+          {
+            next: (message) => void refresh((message.data as { auditEvents?: { id?: string } } | undefined)?.auditEvents?.id),
+            error: () => undefined,
+            complete: () => undefined,
+          },
         );
       } catch (failure) {
         if (!stopped) setError(failure);

@@ -70,7 +70,7 @@ export const docs = {
   planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
     credential { id login } enabled effective enabledAt enabledBy { id name role } } }`,
   verifyAuditLog: 'query { verifyAuditLog { ok checked digestsChecked firstBrokenCursor firstBrokenDigest problem } }',
-  planEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor } }',
+  planEvents: 'subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { cursor id } }',
   auditLog: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 100, after: $after) {
     edges { node { ${AUDIT_EVENT} } } pageInfo { hasNextPage endCursor liveCursor } } }`,
   auditEvents: `subscription($filter: AuditFilter, $after: String) { auditEvents(filter: $filter, after: $after) { ${AUDIT_EVENT} } }`,
