@@ -74,6 +74,10 @@ for (const store of apiStores) {
       eventually(async () => {
         const current = await task(id);
         expect(['COMPLETED', 'FAILED']).toContain(current.status);
+        // The audit history is a read model of its own: what the run recorded shows there a moment
+        // after the task's own row, and the tests read it next.
+        const { auditLog }: any = await api.ok(api.rootToken, ops.auditLog, { filter: { types: ['BackupTaskCompleted', 'BackupTaskFailed'] }, first: 500 });
+        expect(auditLog.edges.map((edge: any) => edge.node.data.taskId)).toContain(id);
         return current;
       }, deadline);
     /** Requests the run made: a sync reads the group, a run reads projects. */
