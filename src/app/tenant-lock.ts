@@ -25,6 +25,7 @@ const SCOPED_AT_ONCE = 4;
  */
 export class TenantLock {
   private readonly local = new KeyedLocks();
+  private readonly places = new Places(SCOPED_AT_ONCE);
 
   constructor(
     private readonly db: SqlDatabase,
@@ -33,37 +34,40 @@ export class TenantLock {
 
   /** Holds the tenant's lock alone. */
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.hold([{ name: lockName(key) }], [{ name: lockName(key) }], fn);
+    const locks = [{ name: lockName(key) }];
+    return this.hold(locks, undefined, locks, fn);
   }
 
   /** Holds the tenant's lock shared, and the lock of each scope (`credential:<id>`) alone. */
   runScoped<T>(key: string, scopes: readonly string[], fn: () => Promise<T>): Promise<T> {
     const own = [...new Set(scopes)].sort().map((scope) => ({ name: `${lockName(key)}:${scope}` }));
     const locks = [{ name: lockName(key), shared: true }, ...own];
-    // In this process, one of the tenant's few places for scoped commands besides: taken after the
-    // tenant's lock and before the scopes', in that order everywhere.
-    const slots = Array.from({ length: SCOPED_AT_ONCE }, (_, slot) => `${lockName(key)}#${slot}`);
-    return this.hold([locks[0], { name: slots[slotOf(own.map((lock) => lock.name).join('|'))] }, ...own], locks, fn);
+    return this.hold(locks, key, locks, fn);
   }
 
-  /** Takes `local` in this process, then `shared` in the database, and runs fn; a wait past the deadline is a CONFLICT. */
-  private async hold<T>(local: LockRequest[], database: LockRequest[], fn: () => Promise<T>): Promise<T> {
+  /**
+   * Takes `local` in this process, then, for a scoped command, one of the tenant's places (in
+   * that order: a command waiting here for a scope holds no place), then `database`, and runs
+   * fn; a wait past the deadline is a CONFLICT.
+   */
+  private async hold<T>(local: LockRequest[], placeOf: string | undefined, database: LockRequest[], fn: () => Promise<T>): Promise<T> {
     const timeoutMs = this.options.waitMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
     let entered = false;
+    const inDatabase = () =>
+      this.db.withLocks(
+        database,
+        () => {
+          entered = true;
+          return fn();
+        },
+        { timeoutMs: Math.max(deadline - Date.now(), 1) },
+      );
     try {
       // The queue in this process and the database's lock share one deadline: no request waits behind them for ever.
       return await this.local.run(
         local,
-        () =>
-          this.db.withLocks(
-            database,
-            () => {
-              entered = true;
-              return fn();
-            },
-            { timeoutMs: Math.max(deadline - Date.now(), 1) },
-          ),
+        () => (placeOf === undefined ? inDatabase() : this.places.run(placeOf, inDatabase, Math.max(deadline - Date.now(), 1))),
         { timeoutMs },
       );
     } catch (error) {
@@ -75,13 +79,47 @@ export class TenantLock {
   }
 }
 
-function lockName(key: string): string {
-  return `tenant-commands:${key}`;
+/** A few places per key, taken in arrival order, each given up after its caller's deadline. */
+class Places {
+  private readonly keys = new Map<string, { free: number; queue: (() => void)[] }>();
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(key: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+    let state = this.keys.get(key);
+    if (!state) {
+      state = { free: this.size, queue: [] };
+      this.keys.set(key, state);
+    }
+    const places = state;
+    if (places.free > 0) places.free -= 1;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const take = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          places.queue.splice(places.queue.indexOf(take), 1);
+          reject(new MutexTimeoutError(key, timeoutMs));
+        }, timeoutMs);
+        places.queue.push(take);
+      });
+    }
+    try {
+      return await fn();
+    } finally {
+      // The place goes to the next in line, or back to the free ones.
+      const next = places.queue.shift();
+      if (next) next();
+      else {
+        places.free += 1;
+        if (places.free === this.size) this.keys.delete(key);
+      }
+    }
+  }
 }
 
-/** A slot for a set of scopes: the same scopes always meet in the same slot. */
-function slotOf(scopes: string): number {
-  let hash = 0;
-  for (let index = 0; index < scopes.length; index++) hash = (hash * 31 + scopes.charCodeAt(index)) | 0;
-  return Math.abs(hash) % SCOPED_AT_ONCE;
+function lockName(key: string): string {
+  return `tenant-commands:${key}`;
 }

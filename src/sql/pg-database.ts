@@ -16,10 +16,10 @@ const LOCK_CONNECTIONS = 8;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** lock_timeout, statement_timeout (query_canceled) and deadlock_detected. */
-const LOCK_NOT_NOW = new Set(['55P03', '57014', '40P01']);
+/** lock_timeout and deadlock_detected. */
+const LOCK_NOT_NOW = new Set(['55P03', '40P01']);
 
-/** The lock_timeout (and statement_timeout) each lock connection was last set to. */
+/** The lock_timeout each lock connection was last set to. */
 const lockTimeouts = new WeakMap<PoolClient, string>();
 
 /** A PostgreSQL server through a node-postgres pool. */
@@ -118,6 +118,7 @@ export class PgDatabase implements SqlDatabase {
 
   async withLocks<T>(requests: readonly LockRequest[], fn: () => Promise<T>, options: { timeoutMs: number }): Promise<T> {
     const names = requests.map((request) => request.name).join(', ');
+    const deadline = Date.now() + options.timeoutMs;
     if (!this.lockPool) {
       // Waiting for a free lock connection counts against the same deadline as waiting for the lock.
       this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS, connectionTimeoutMillis: options.timeoutMs });
@@ -139,12 +140,18 @@ export class PgDatabase implements SqlDatabase {
       // Session locks on a pooled connection: no transaction stays open while fn runs. The lock
       // connections serve only these locks, so each keeps the wait it was last given, and holds
       // nothing but this call's locks: taking them all and letting them all go are then the only
-      // round trips.
-      // lock_timeout bounds each lock's wait; statement_timeout, the wait for all of them together.
-      const lockTimeout = `${options.timeoutMs}ms`;
+      // round trips. lock_timeout bounds each lock's wait: the time left after the wait for a
+      // connection, shared among the locks, in steps of 250 ms so that a connection's setting
+      // serves the next caller too.
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        clean = true;
+        throw new LockTimeoutError(names, options.timeoutMs);
+      }
+      const lockTimeout = `${Math.ceil(left / requests.length / 250) * 250}ms`;
       if (lockTimeouts.get(client) !== lockTimeout) {
         lockTimeouts.delete(client);
-        await client.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $1, false)", [lockTimeout]);
+        await client.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout]);
         lockTimeouts.set(client, lockTimeout);
       }
       try {
@@ -157,7 +164,7 @@ export class PgDatabase implements SqlDatabase {
           requests.map((request) => request.name),
         );
       } catch (error) {
-        // A lock's wait or the statement's ran out, or two holders' locks met in opposite orders
+        // A lock's wait ran out, or two holders' locks met in opposite orders
         // (names are taken in one order, but two names can share a hash): either way, not now.
         if (!LOCK_NOT_NOW.has((error as { code?: string }).code ?? '')) throw error;
         // Those taken before the one that failed are held still: a session's locks outlive a failed statement.

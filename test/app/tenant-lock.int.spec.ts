@@ -103,6 +103,25 @@ describeWithPostgres('the tenant lock across two processes on PostgreSQL', () =>
     return Promise.all([openPostgres(schema), openPostgres(schema)]);
   });
 
+  it('lets the commands about other credentials through while many wait for one busy credential', async () => {
+    const schema = newSchemaName();
+    const [a, b] = await Promise.all([openPostgres(schema), openPostgres(schema)]);
+    const busy = hold((fn) => new TenantLock(b).runScoped('tenant-z', ['credential:busy'], fn));
+    const waiting: Promise<unknown>[] = [];
+    try {
+      await busy.inside;
+      const lock = new TenantLock(a, { waitMs: 30_000 });
+      for (let n = 0; n < 8; n++) waiting.push(lock.runScoped('tenant-z', ['credential:busy'], async () => n).catch((error) => error));
+      await later(300);
+      for (let n = 0; n < 6; n++) expect(await lock.runScoped('tenant-z', [`credential:${n}`], async () => `credential ${n}`)).toBe(`credential ${n}`);
+    } finally {
+      busy.letOut();
+      await busy.done;
+      await Promise.all(waiting);
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("keeps a few of the process's lock connections for other tenants while one tenant's scoped commands wait", async () => {
     const schema = newSchemaName();
     const [a, b] = await Promise.all([openPostgres(schema), openPostgres(schema)]);
@@ -115,7 +134,10 @@ describeWithPostgres('the tenant lock across two processes on PostgreSQL', () =>
       for (let n = 0; n < 12; n++) waiting.push(lock.runScoped('tenant-x', [`credential:${n}`], async () => n).catch((error) => error));
       await later(300);
       // Another tenant still finds a connection, long before the busy one is let go.
-      const other = await Promise.race([lock.run('tenant-y', async () => 'other tenant'), later(15_000).then(() => 'stuck')]);
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('stuck'), 15_000)));
+      const other = await Promise.race([lock.run('tenant-y', async () => 'other tenant'), stuck]);
+      clearTimeout(timer);
       expect(other).toBe('other tenant');
     } finally {
       busy.letOut();

@@ -136,7 +136,8 @@ describeWithPostgres('leases (tryLock) on a PostgreSQL server', () => {
       expect(await lockHolders(b, schema)).toContain(pid);
       // The dead link's server session still holds 'silent' until the server notices; ending it lets another take it.
       // The call waits (up to 30 s) until the session has ended: it lets go of its locks only then.
-      await b.query('SELECT pg_terminate_backend($1, 30000)', [pid]);
+      const [{ ended }] = await b.query<{ ended: boolean }>('SELECT pg_terminate_backend($1, 30000) AS ended', [pid]);
+      expect(ended).toBe(true);
       const taken = await b.tryLock('silent');
       expect(taken).not.toBeNull();
       await Promise.all([other!.release(), taken!.release()]);
