@@ -51,6 +51,16 @@ export class UnknownCursorError extends Error {}
 const MERGED_TYPES = 16;
 
 /**
+ * The cursor of the tenant's last event in the history, or null when it has none: a feed from
+ * there, for this tenant, misses nothing the history did not show yet, and it says nothing of
+ * what other tenants write (the history's own reach, a position in everyone's log, would).
+ */
+export async function tenantHistoryReach(db: SqlExecutor, tenantId: string): Promise<string | null> {
+  const [row] = await db.query<{ position: string }>('SELECT position FROM audit_log WHERE tenant_id = $1 ORDER BY ordinal DESC LIMIT 1', [tenantId]);
+  return row?.position ?? null;
+}
+
+/**
  * The tenant's history, oldest first, a page at a time; `after` is the cursor of the last event seen.
  * Every filter reads its own index in log order and stops at the page's end (keyset pagination on
  * the ordinal), so a page costs the same at the start of a long history as deep inside it.

@@ -3,8 +3,7 @@ import { auditFeed, isCursor, planCredentialToggles, verifyAuditLog } from '../.
 import { FeedEndedError } from '../../app/event-feed';
 import { found } from '../../app/found';
 import type { EventStore } from '../../eventstore/types';
-import { auditPage, UnknownCursorError, type AuditQuery } from '../../queries/audit';
-import { auditHistoryReach } from '../../queries/audit-verify';
+import { auditPage, tenantHistoryReach, UnknownCursorError, type AuditQuery } from '../../queries/audit';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
 import { authorize, Roles } from '../auth-checker';
@@ -36,7 +35,7 @@ export class AuditResolver {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
     try {
       // Read before the page: whatever the history takes in meanwhile lies after it, so a feed from there misses none of it.
-      const reach = await auditHistoryReach(readModels(context));
+      const reach = await tenantHistoryReach(readModels(context), tenantOf(context));
       const page = await auditPage(readModels(context), tenantOf(context), queryOf(filter), { first, after: after ?? undefined });
       const last = page.events.at(-1)?.cursor ?? null;
       return {
@@ -44,7 +43,7 @@ export class AuditResolver {
         pageInfo: {
           hasNextPage: page.hasNextPage,
           endCursor: last ?? after ?? null,
-          liveCursor: last ?? later(context.app.store, after ?? null, reach?.position ?? null),
+          liveCursor: last ?? later(context.app.store, after ?? null, reach),
         },
       };
     } catch (error) {

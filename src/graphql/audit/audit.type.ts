@@ -55,7 +55,7 @@ export class PageInfo {
   @Field(() => String, {
     nullable: true,
     description:
-      "auditLog's only: a cursor for `auditEvents(after:)` that continues this query live with nothing skipped or repeated: the page's last event's cursor, or, when the page has none, the position the audit history had read up to before the page was read (or `after`, if later). Null only while the history has read nothing yet.",
+      "auditLog's only: a cursor for `auditEvents(after:)` that continues this query live with nothing skipped or repeated: the page's last event's cursor, or, when the page has none, the cursor of the tenant's last event in the history as it stood before the page was read (or `after`, if later): nothing of other tenants' writes shows in it. Null only while the tenant has no event in the history.",
   })
   liveCursor?: string | null;
 }
