@@ -52,6 +52,8 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
 
   const loadPage = useCallback(
     async (of: number) => {
+      // A read asked for by a page since closed, or by a filter since changed (a retry's timer), is not made.
+      if (of !== generation.current) return;
       setLoading(true);
       try {
         const { auditLog } = await session.call<{ auditLog: Connection<AuditEvent> }>(docs.auditLog, {
@@ -89,6 +91,10 @@ export function useAuditLogFeed(query: string): AuditLogFeed {
     setHasNextPage(false);
     setLive('waiting');
     void loadPage(of);
+    return () => {
+      // Whatever this generation still has under way or on a timer stops here.
+      if (generation.current === of) generation.current += 1;
+    };
   }, [loadPage]);
 
   useEffect(() => {

@@ -34,7 +34,10 @@ export function AuditPage({ route }: { route: string[] }) {
 }
 
 interface HistoryPage {
-  auditLog: { edges: { node: HistoryEvent & { cursor?: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+  auditLog: {
+    edges: { node: HistoryEvent & { cursor?: string } }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null; liveCursor?: string | null };
+  };
 }
 
 /** The plan's whole credential history, page by page, kept up to date over the socket. */
@@ -49,7 +52,8 @@ function usePlanHistory(planId: string) {
     for (;;) {
       const page: HistoryPage = await session.call<HistoryPage>(docs.planHistory, { filter: { planId, types: PLAN_EVENT_TYPES }, after });
       all.push(...page.auditLog.edges.map((edge) => edge.node));
-      if (!page.auditLog.pageInfo.hasNextPage) return { all, cursor: page.auditLog.pageInfo.endCursor ?? after };
+      // Where to go on live: the last event read, or, when the plan has none yet, where the history stood (liveCursor).
+      if (!page.auditLog.pageInfo.hasNextPage) return { all, cursor: page.auditLog.pageInfo.liveCursor ?? page.auditLog.pageInfo.endCursor ?? after };
       after = page.auditLog.pageInfo.endCursor;
     }
   }, [session, planId]);
@@ -58,24 +62,34 @@ function usePlanHistory(planId: string) {
     let stopped = false;
     let unsubscribe = () => {};
     const client = socket(session.token);
+    /** Events heard live that the history shown does not hold yet. */
+    const heard = new Set<string>();
+    let reloading = false;
     /**
-     * Reloads the history once it holds the event heard live: the history is a read model, which
-     * may take in the event a moment after the log tells of it (a reload before would show the
-     * history without it, and nothing would reload it again).
+     * Reloads the history until it holds every event heard live: the history is a read model,
+     * which may take in an event a moment after the log tells of it (a reload before would show
+     * the history without it, and nothing would reload it again). One reload at a time, so that
+     * an older answer never replaces a newer one.
      */
-    const refresh = async (heard: string | undefined) => {
+    const refresh = async (id: string | undefined) => {
+      if (id !== undefined) heard.add(id);
+      if (reloading) return;
+      reloading = true;
       try {
-        for (let wait = 50; ; wait *= 2) {
+        for (let wait = 50; ; wait = Math.min(wait * 2, 6400)) {
           const { all } = await load();
           if (stopped) return;
-          if (heard === undefined || wait > 6400 || all.some((event) => event.id === heard)) {
-            setEvents(all);
-            return;
-          }
+          const ids = new Set(all.map((event) => event.id));
+          for (const event of [...heard]) if (ids.has(event)) heard.delete(event);
+          setEvents(all);
+          if (heard.size === 0) return;
           await new Promise((resolve) => setTimeout(resolve, wait));
+          if (stopped) return;
         }
       } catch (failure) {
         if (!stopped) setError(failure);
+      } finally {
+        reloading = false;
       }
     };
     void (async () => {

@@ -66,7 +66,7 @@ export const docs = {
   restoreSnapshot: `mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) { ${RESTORE} } }`,
   restore: `query($id: ID!) { restore(id: $id) { ${RESTORE} } }`,
   planHistory: `query($filter: AuditFilter, $after: String) { auditLog(filter: $filter, first: 500, after: $after) {
-    edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor } } }`,
+    edges { node { id type occurredAt data correlationId actor { id name role } } } pageInfo { hasNextPage endCursor liveCursor } } }`,
   planCredentialsAsOf: `query($planId: ID!, $at: DateTime!) { planCredentialsAsOf(planId: $planId, at: $at) {
     credential { id login } enabled effective enabledAt enabledBy { id name role } } }`,
   verifyAuditLog: 'query { verifyAuditLog { ok checked digestsChecked firstBrokenCursor firstBrokenDigest problem } }',
