@@ -157,6 +157,13 @@ export async function walkTenantEvents(
   return complete ? result : null;
 }
 
+/** The later of two cursors (places in the log), either of which may be missing. */
+export function laterCursor(deps: Pick<AppDeps, 'store'>, a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return deps.store.comparePositions(a, b) >= 0 ? a : b;
+}
+
 /** Whether the store would take `after` as a place in its log. */
 export function isCursor(deps: AppDeps, after: string): boolean {
   try {

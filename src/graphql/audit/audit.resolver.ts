@@ -1,8 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { auditFeed, isCursor, planCredentialToggles, verifyAuditLog } from '../../app/audit';
+import { auditFeed, isCursor, laterCursor, planCredentialToggles, verifyAuditLog } from '../../app/audit';
 import { FeedEndedError } from '../../app/event-feed';
 import { found } from '../../app/found';
-import type { EventStore } from '../../eventstore/types';
 import { auditPage, tenantHistoryReach, UnknownCursorError, type AuditQuery } from '../../queries/audit';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
@@ -43,7 +42,7 @@ export class AuditResolver {
         pageInfo: {
           hasNextPage: page.hasNextPage,
           endCursor: last ?? after ?? null,
-          liveCursor: last ?? later(context.app.store, after ?? null, reach),
+          liveCursor: last ?? laterCursor(context.app, after ?? null, reach),
         },
       };
     } catch (error) {
@@ -109,11 +108,4 @@ export class PlanCredentialToggledResolver {
 
 function queryOf(filter: AuditFilter | null | undefined): AuditQuery {
   return filter === null || filter === undefined ? {} : withoutNulls(filter);
-}
-
-/** The later of two places in the log, either of which may be missing. */
-function later(store: EventStore, a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return store.comparePositions(a, b) >= 0 ? a : b;
 }
