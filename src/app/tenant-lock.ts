@@ -34,29 +34,27 @@ export class TenantLock {
 
   /** Holds the tenant's lock alone. */
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const locks = [{ name: lockName(key) }];
-    return this.hold(locks, undefined, locks, fn);
+    return this.hold([{ name: lockName(key) }], undefined, fn);
   }
 
   /** Holds the tenant's lock shared, and the lock of each scope (`credential:<id>`) alone. */
   runScoped<T>(key: string, scopes: readonly string[], fn: () => Promise<T>): Promise<T> {
     const own = [...new Set(scopes)].sort().map((scope) => ({ name: `${lockName(key)}:${scope}` }));
-    const locks = [{ name: lockName(key), shared: true }, ...own];
-    return this.hold(locks, key, locks, fn);
+    return this.hold([{ name: lockName(key), shared: true }, ...own], key, fn);
   }
 
   /**
-   * Takes `local` in this process, then, for a scoped command, one of the tenant's places (in
-   * that order: a command waiting here for a scope holds no place), then `database`, and runs
-   * fn; a wait past the deadline is a CONFLICT.
+   * Takes the locks in this process, then, for a scoped command, one of the tenant's places (in
+   * that order: a command waiting here for a scope holds no place), then the same locks in the
+   * database, and runs fn; a wait past the deadline is a CONFLICT.
    */
-  private async hold<T>(local: LockRequest[], placeOf: string | undefined, database: LockRequest[], fn: () => Promise<T>): Promise<T> {
+  private async hold<T>(locks: LockRequest[], placeOf: string | undefined, fn: () => Promise<T>): Promise<T> {
     const timeoutMs = this.options.waitMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
     let entered = false;
     const inDatabase = () =>
       this.db.withLocks(
-        database,
+        locks,
         () => {
           entered = true;
           return fn();
@@ -66,7 +64,7 @@ export class TenantLock {
     try {
       // The queue in this process and the database's lock share one deadline: no request waits behind them for ever.
       return await this.local.run(
-        local,
+        locks,
         () => (placeOf === undefined ? inDatabase() : this.places.run(placeOf, inDatabase, Math.max(deadline - Date.now(), 1))),
         { timeoutMs },
       );
