@@ -31,19 +31,8 @@ export interface PlanCredentialToggleView {
   occurredAt: Date;
 }
 
-/** The walks under way, per store and tenant. */
-const walking = new WeakMap<EventStore, Map<string, Promise<AuditVerificationView>>>();
-/** One walk at a time per store in this process. */
-const turns = new WeakMap<EventStore, KeyedMutex>();
-
-function walkTurns(store: EventStore): KeyedMutex {
-  let mutex = turns.get(store);
-  if (!mutex) {
-    mutex = new KeyedMutex();
-    turns.set(store, mutex);
-  }
-  return mutex;
-}
+/** Per store: the walks under way, by tenant, and the turns walks take (one at a time in this process). */
+const walking = new WeakMap<EventStore, { walks: Map<string, Promise<AuditVerificationView>>; turns: KeyedMutex }>();
 
 /**
  * Recomputes the hash chains of the tenant's events and reports the first that is not what was
@@ -52,18 +41,17 @@ function walkTurns(store: EventStore): KeyedMutex {
  */
 export function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVerificationView> {
   const tenantId = request.principal.tenantId;
-  let walks = walking.get(deps.store);
-  if (!walks) {
-    walks = new Map();
-    walking.set(deps.store, walks);
+  let state = walking.get(deps.store);
+  if (!state) {
+    state = { walks: new Map(), turns: new KeyedMutex() };
+    walking.set(deps.store, state);
   }
+  const { walks, turns } = state;
   const joined = walks.get(tenantId);
   if (joined) return joined;
   // Walks of several tenants take turns: each reads ahead on connections of the pool that every
   // command and read model shares, and a verification is no reason to keep them waiting.
-  const walk = walkTurns(deps.store)
-    .run('walk', () => walkLog(deps, tenantId))
-    .finally(() => walks.delete(tenantId));
+  const walk = turns.run('walk', () => walkLog(deps, tenantId)).finally(() => walks.delete(tenantId));
   walks.set(tenantId, walk);
   return walk;
 }
