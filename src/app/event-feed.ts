@@ -68,6 +68,8 @@ export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (e
   let backlog: { after: Position | 'start'; until: Position } | null = null;
   /** Events at or before it are the backlog's or before the start: the tail's are ignored. */
   let from: Position | null = null;
+  /** The tail has handed over an event past `from`: all it hands over later lie past it too. */
+  let pastFrom = false;
   let finished = false;
   let failure: unknown = null;
   let wakeReader: (() => void) | null = null;
@@ -99,7 +101,11 @@ export function eventFeed<T>(store: EventStore, options: FeedOptions, select: (e
     deliver(events) {
       if (finished) return;
       try {
-        const fresh = from === null ? events : events.filter((event) => store.comparePositions(event.position, from!) > 0);
+        let fresh = events;
+        if (from !== null && !pastFrom && events.length > 0) {
+          fresh = events.filter((event) => store.comparePositions(event.position, from!) > 0);
+          pastFrom = fresh.length > 0;
+        }
         if (held) {
           take(fresh, held);
         } else {

@@ -58,6 +58,7 @@ export class Metrics {
   readonly #appends: Histogram<'outcome'>;
   readonly #eventsAppended: Counter<'category'>;
   readonly #subscriptions: Gauge;
+  readonly #subscriptionResults: Counter<'execution'>;
   readonly #connections: Gauge;
   readonly #gitlabRequests: Counter<'login' | 'endpoint' | 'status'>;
   readonly #gitlabThrottled: Counter<'login'>;
@@ -98,6 +99,12 @@ export class Metrics {
       registers,
     });
     this.#subscriptions = new Gauge({ name: 'backplane_graphql_subscriptions_open', help: 'GraphQL subscriptions open now', registers });
+    this.#subscriptionResults = new Counter({
+      name: 'backplane_graphql_subscription_results_total',
+      help: 'Results handed to subscribers, by execution: executed for this subscriber, or shared (the same event, operation, variables and view as one executed for another)',
+      labelNames: ['execution'],
+      registers,
+    });
     this.#connections = new Gauge({ name: 'backplane_websocket_connections_open', help: 'WebSocket connections open now', registers });
     this.#gitlabRequests = new Counter({
       name: 'backplane_gitlab_requests_total',
@@ -176,6 +183,10 @@ export class Metrics {
 
   subscriptionClosed(count = 1): void {
     this.#subscriptions.dec(count);
+  }
+
+  subscriptionResult(shared: boolean): void {
+    this.#subscriptionResults.inc({ execution: shared ? 'shared' : 'executed' });
   }
 
   connectionOpened(): void {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { makeServer, type Server } from 'graphql-ws';
 import type { AppDeps } from '../app/deps';
+import type { Principal } from '../app/principal';
 import type { Logger } from '../core/logger';
 import { apiPrincipal } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
@@ -11,6 +12,7 @@ import type { Metrics } from '../metrics/metrics';
 import { SocketOperations } from '../metrics/socket-operations';
 import type { Refusals } from './refusals';
 import type { SocketQuota } from './socket-quota';
+import { SubscriptionFanOut } from './subscription-fan-out';
 import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
 
 /** What the transport knows of a socket, and the token it authenticated with once acknowledged. */
@@ -43,8 +45,12 @@ const answered = new WeakSet<GraphQLError>();
 export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> {
   const { schema, app, logger, limits, quota, refusals } = options;
   const operations = new SocketOperations(schema, options.metrics);
+  // Each operation's view, by its context: subscriptions of one view share each event's result.
+  const views = new WeakMap<object, string>();
+  const fanOut = new SubscriptionFanOut(undefined, (shared) => options.metrics?.subscriptionResult(shared));
   return makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
+    subscribe: (args) => fanOut.subscribe(args, views.get(args.contextValue as object) ?? null),
     connectionInitWaitTimeout: options.socketLimits.initTimeoutMs,
     onConnect: async (ctx) => {
       const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization).catch((error: unknown) => {
@@ -97,6 +103,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         }
         checkLimits(schema, document, payload.variables ?? undefined, payload.operationName, limits);
         const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
+        if (principal) views.set(contextValue, viewOf(payload, principal));
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
       } catch (error) {
         if (error instanceof GraphQLError) return [formattedError(error, logger)];
@@ -116,6 +123,16 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
       operations.completed(ctx, id);
     },
   });
+}
+
+/**
+ * What a subscription's result depends on besides the event: the operation as sent, its variables,
+ * and what its principal may see (the tenant, the role, and the tenant-wide standing of a root or
+ * system principal). The token itself is not in it: two tokens of one tenant and role see the same.
+ */
+function viewOf(payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }, principal: Principal): string {
+  const { tenantId, role, root, system } = principal;
+  return JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null, tenantId, role, root, system === true]);
 }
 
 function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {

@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { CloseCode, handleProtocols } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../core/logger';
@@ -112,7 +113,26 @@ function send(socket: WebSocket, data: string, maxBufferedBytes: number, refusal
     closeSoon(socket, CLOSE_TOO_SLOW, 'Too slow: the client does not read its messages');
     return;
   }
+  corkedUntilTicksEnd(socket);
   socket.send(data);
+}
+
+/** What ws keeps of the TCP socket under a WebSocket (not in its typings). */
+const corked = new WeakSet<Duplex>();
+
+/**
+ * Frames sent in one go (the subscribers of one event that a turn serves) leave in one write
+ * rather than one system call each: the socket is corked until the current tick's work is done.
+ */
+function corkedUntilTicksEnd(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: Duplex })._socket;
+  if (!raw || corked.has(raw)) return;
+  corked.add(raw);
+  raw.cork();
+  process.nextTick(() => {
+    corked.delete(raw);
+    raw.uncork();
+  });
 }
 
 /** Pings the client, and cuts it when a pong does not come back in time. */

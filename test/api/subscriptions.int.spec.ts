@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import { parseExposition, total } from '../metrics/scrape';
 import { apiStores, listen, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
@@ -255,6 +256,75 @@ for (const store of apiStores) {
       expect(arrived().at(-1)!.plan.id).toBe(without.id);
       expect(delivered.map((item) => item.plan.id).sort()).toEqual([r.planId, having.id].sort());
       for (const item of delivered) expect(item).toMatchObject({ enabled: false, credential: { id: r.credentialIds[0], login: 'removal-bot1' } });
+    });
+
+    it('executes the selection once per event for subscribers of one operation, variables and view, and each still gets only what it may see', async () => {
+      const results = async () => {
+        const samples = parseExposition(await api.service.metrics.text());
+        const count = (execution: string) => total(samples, 'backplane_graphql_subscription_results_total', { execution });
+        return { executed: count('executed'), shared: count('shared') };
+      };
+      const viewer = (await api.ok(api.rootToken, ops.createApiToken, { name: 'watcher', role: 'VIEWER' })).createApiToken.token;
+      const { createPlan: elsewherePlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'elsewhere' } });
+      const globexToken = (await api.ok(api.rootToken, ops.createTenant, { name: 'globex' })).createTenant.token;
+      const globex = await buildScenario(api, globexToken, 'globex');
+      await api.service.app.jobs.idle();
+      let globexEnabled = false;
+      const globexFlip = () => {
+        globexEnabled = !globexEnabled;
+        return api.ok(globexToken, ops.togglePlanCredential, { planId: globex.planId, credentialId: globex.credentialIds[1], enabled: globexEnabled });
+      };
+      const socket = (token: string) => {
+        const client = api.ws(token);
+        open.push(client);
+        return client;
+      };
+
+      const rootSockets = [socket(api.rootToken), socket(api.rootToken)];
+      const viewerSocket = socket(viewer);
+      const onPlan = (client: Client) => listen<{ planCredentialToggled: Toggled }>(client, ops.planCredentialToggled, { planId: s.planId });
+      // Six of one view over two sockets, two of another role's view, one of another plan, one of another tenant.
+      const admins = [...rootSockets, ...rootSockets, ...rootSockets].map(onPlan);
+      const viewers = [onPlan(viewerSocket), onPlan(viewerSocket)];
+      const elsewhere = listen<{ planCredentialToggled: Toggled }>(rootSockets[0], ops.planCredentialToggled, { planId: elsewherePlan.id });
+      const ofGlobex = listen<{ planCredentialToggled: Toggled }>(socket(globexToken), ops.planCredentialToggled, {});
+      await untilLive(api, () => flip(), ...admins, ...viewers);
+      await untilLive(api, () => flip(elsewherePlan.id, s.credentialIds[0]), elsewhere);
+      // The other tenant's history, as its own token reads it.
+      await untilLive({ ...api, rootToken: globexToken }, globexFlip, ofGlobex);
+      const seen = [...admins, ...viewers, elsewhere, ofGlobex].map((feed) => feed.received.length);
+      const before = await results();
+
+      await flip();
+      await eventually(
+        () =>
+          [...admins, ...viewers].forEach((feed, index) => {
+            expect(feed.received.length).toBe(seen[index] + 1);
+          }),
+        DEADLINE,
+      );
+      const toggle = cursorOf(admins[0].received.at(-1));
+      // Later writes only the other two may see: once they have them, they have had every chance to get the toggle.
+      await flip(elsewherePlan.id, s.credentialIds[0]);
+      await globexFlip();
+      await eventually(
+        () =>
+          [elsewhere, ofGlobex].forEach((feed, index) => {
+            expect(feed.received.length).toBe(seen[admins.length + viewers.length + index] + 1);
+          }),
+        DEADLINE,
+      );
+      const after = await results();
+
+      // The toggle once for the six, once for the two viewers; each later write once for its one subscriber.
+      expect({ executed: after.executed - before.executed, shared: after.shared - before.shared }).toEqual({ executed: 4, shared: 6 });
+      const delivered = [...admins, ...viewers].map((feed) => feed.received.at(-1)!.planCredentialToggled);
+      for (const item of delivered) expect(item).toEqual(delivered[0]);
+      expect(delivered[0]).toMatchObject({ cursor: toggle, plan: { id: s.planId }, credential: { id: s.credentialIds[1] } });
+      expect(elsewhere.received.every((item) => item.planCredentialToggled.plan.id === elsewherePlan.id)).toBe(true);
+      expect(ofGlobex.received.every((item) => item.planCredentialToggled.plan.id === globex.planId)).toBe(true);
+      expect(ofGlobex.received.map(cursorOf)).not.toContain(toggle);
+      for (const feed of [...admins, ...viewers, elsewhere, ofGlobex]) expect(feed.errors).toEqual([]);
     });
   });
 }

@@ -1,0 +1,116 @@
+import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
+
+/** Subscribers whose result is handed on in one turn of the event loop, before others wait for the next. */
+export const FAN_OUT_SLICE = 100;
+
+type Outcome = ExecutionResult | Promise<ExecutionResult>;
+
+/**
+ * Hands the subscribers of an event their turns, `slice` at a time per turn of the event loop: a
+ * thousand subscribers of one event do not hold a request that came meanwhile (the mutation's own
+ * answer among them) for the whole burst, only for a slice of it. Turns go in the order asked.
+ */
+export class Turns {
+  #taken = 0;
+  readonly #waiting: (() => void)[] = [];
+  #next: NodeJS.Immediate | null = null;
+
+  constructor(private readonly slice = FAN_OUT_SLICE) {}
+
+  /** null: the caller goes on now; otherwise its turn comes when the promise resolves. */
+  take(): Promise<void> | null {
+    this.#schedule();
+    if (this.#waiting.length === 0 && this.#taken < this.slice) {
+      this.#taken += 1;
+      return null;
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  #schedule(): void {
+    this.#next ??= setImmediate(() => this.#turn());
+  }
+
+  #turn(): void {
+    this.#next = null;
+    const now = this.#waiting.splice(0, this.slice);
+    this.#taken = now.length;
+    if (now.length > 0) this.#schedule();
+    for (const go of now) go();
+  }
+}
+
+/**
+ * How subscriptions' results are made: the selection of a subscription is executed once per event
+ * for all subscribers whose `view` is the same (the same operation, variables and what the
+ * principal may see), and that one result handed to each of them. Which events a subscriber gets
+ * stays its own: its feed filters and authorizes them before they come here. An event is known by
+ * its identity (the feeds hand every subscriber the same object for one event); an item made for
+ * one subscriber alone is executed for it alone.
+ */
+export class SubscriptionFanOut {
+  readonly #results = new WeakMap<object, Map<string, Outcome>>();
+
+  constructor(
+    private readonly turns: Turns = new Turns(),
+    /** Told of each result handed to a subscriber: whether it was shared with one executed for another. */
+    private readonly counted: (shared: boolean) => void = () => undefined,
+  ) {}
+
+  /** As graphql-js's subscribe, but with each event's result shared among subscribers of one `view` (null: shared with none). */
+  async subscribe(args: ExecutionArgs, view: string | null): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in source)) return source;
+    return mapped(source[Symbol.asyncIterator](), (event) => {
+      const turn = this.turns.take();
+      return turn ? turn.then(() => this.#result(args, event, view)) : this.#result(args, event, view);
+    });
+  }
+
+  #result(args: ExecutionArgs, event: unknown, view: string | null): Outcome {
+    if (view === null || event === null || typeof event !== 'object') {
+      this.counted(false);
+      return execute({ ...args, rootValue: event });
+    }
+    let byView = this.#results.get(event);
+    if (!byView) {
+      byView = new Map();
+      this.#results.set(event, byView);
+    }
+    const known = byView.get(view);
+    if (known) {
+      this.counted(true);
+      return known;
+    }
+    const outcome = execute({ ...args, rootValue: event });
+    byView.set(view, outcome);
+    this.counted(false);
+    return outcome;
+  }
+}
+
+/**
+ * The source's items through `map`. Returning ends the source at once, even while a next() waits
+ * on it (as graphql-js's own mapping does: an async generator would wait for the next event).
+ */
+function mapped<T>(source: AsyncIterator<unknown>, map: (item: unknown) => T | Promise<T>): AsyncIterableIterator<T> {
+  const mapResult = async (result: IteratorResult<unknown>): Promise<IteratorResult<T>> => {
+    if (result.done) return { value: undefined, done: true };
+    try {
+      return { value: await map(result.value), done: false };
+    } catch (error) {
+      await source.return?.().catch(() => undefined);
+      throw error;
+    }
+  };
+  const iterator: AsyncIterableIterator<T> = {
+    next: async () => mapResult(await source.next()),
+    return: async () => (source.return ? mapResult(await source.return()) : { value: undefined, done: true }),
+    throw: async (error?: unknown) => {
+      if (source.throw) return mapResult(await source.throw(error));
+      throw error;
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
