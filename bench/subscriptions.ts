@@ -12,8 +12,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { Client } from 'pg';
@@ -36,8 +37,8 @@ interface Plan {
 const FULL: Plan = { listeners: 1000, idleMs: 20_000, toggles: 40, memoryListeners: 10_000 };
 const QUICK: Plan = { listeners: 200, idleMs: 6_000, toggles: 10, memoryListeners: 1_000 };
 
-type ToServer = { kind: 'idle' } | { kind: 'rss' };
-type FromServer = { kind: 'started'; url: string } | { kind: 'idle' } | { kind: 'rss'; rss: number };
+type ToServer = { kind: 'idle' } | { kind: 'rss' } | { kind: 'profile'; on: boolean };
+type FromServer = { kind: 'started'; url: string } | { kind: 'idle' } | { kind: 'rss'; rss: number } | { kind: 'profile' };
 
 /** The server's side: a Backplane service on the run's database, answering the bench over IPC. */
 async function serve(databaseUrl: string, token: string): Promise<void> {
@@ -61,6 +62,7 @@ async function serve(databaseUrl: string, token: string): Promise<void> {
   const send = (message: FromServer) => process.send!(message);
   process.on('message', (message: ToServer) => {
     if (message.kind === 'idle') void service.app.jobs.idle().then(() => send({ kind: 'idle' }));
+    if (message.kind === 'profile') void profileToggles(message.on).then(() => send({ kind: 'profile' }));
     if (message.kind === 'rss') {
       (globalThis as { gc?: () => void }).gc?.();
       send({ kind: 'rss', rss: process.memoryUsage().rss });
@@ -73,6 +75,28 @@ async function serve(databaseUrl: string, token: string): Promise<void> {
       .finally(() => process.exit(0));
   });
   send({ kind: 'started', url: service.server.url });
+}
+
+let profiler: Session | null = null;
+
+/** BACKPLANE_BENCH_CPU_PROF=<folder>: the toggles' stretch alone is profiled too, into toggles.cpuprofile there. */
+async function profileToggles(on: boolean): Promise<void> {
+  const folder = process.env.BACKPLANE_BENCH_CPU_PROF;
+  if (!folder) return;
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => profiler!.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+  if (on) {
+    profiler = new Session();
+    profiler.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+    await post('Profiler.start');
+    return;
+  }
+  const { profile } = await post('Profiler.stop');
+  await writeFile(join(folder, 'toggles.cpuprofile'), JSON.stringify(profile));
+  profiler?.disconnect();
+  profiler = null;
 }
 
 /** The server process, and a way to ask it things. */
@@ -232,18 +256,21 @@ async function run(plan: Plan): Promise<void> {
     const alone: number[] = [];
     for (let round = 0; round < plan.toggles; round++) alone.push(await timedToggle());
 
-    const floorRate = await idleRate(admin, database, plan.idleMs);
+    const floorRate = plan.idleMs > 0 ? await idleRate(admin, database, plan.idleMs) : 0;
     const toggling = { next: () => !enabled, send: toggle };
     const listeners = await listen(server.url, token, plan.listeners, planIds[0], toggling);
-    const withRate = await idleRate(admin, database, plan.idleMs);
-    print(`PostgreSQL, idle server: database transactions per second, over ${plan.idleMs / 1000} s`);
-    print(`  without listeners (floor)        ${floorRate.toFixed(1).padStart(8)}/s`);
-    print(
-      `  with ${String(plan.listeners).padEnd(5)} idle listeners       ${withRate.toFixed(1).padStart(8)}/s   this/floor ${(withRate / floorRate).toFixed(2)}`,
-    );
+    if (plan.idleMs > 0) {
+      const withRate = await idleRate(admin, database, plan.idleMs);
+      print(`PostgreSQL, idle server: database transactions per second, over ${plan.idleMs / 1000} s`);
+      print(`  without listeners (floor)        ${floorRate.toFixed(1).padStart(8)}/s`);
+      print(
+        `  with ${String(plan.listeners).padEnd(5)} idle listeners       ${withRate.toFixed(1).padStart(8)}/s   this/floor ${(withRate / floorRate).toFixed(2)}`,
+      );
+    }
 
     const reach: number[] = [];
     const answers: number[] = [];
+    await server.ask({ kind: 'profile', on: true });
     for (let round = 0; round < plan.toggles; round++) {
       const arrived = listeners.next(!enabled);
       const sent = performance.now();
@@ -251,14 +278,18 @@ async function run(plan: Plan): Promise<void> {
       for (const at of await arrived) reach.push(at - sent);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    await server.ask({ kind: 'profile', on: false });
     const answer = median(alone);
-    print(`PostgreSQL, a toggle reaching ${plan.listeners} listeners, from the mutation's send (${plan.toggles} toggles)`);
+    print(
+      `PostgreSQL, a toggle reaching ${plan.listeners} listeners, from the mutation's send (${plan.toggles} toggles; load average then ${loadavg()[0].toFixed(2)})`,
+    );
     print(`  mutation's answer, no listeners  p50 ${answer.toFixed(1).padStart(7)} ms (floor)`);
     print(`  mutation's answer, listening     p50 ${median(answers).toFixed(1).padStart(7)} ms`);
     print(
       `  every listener has it            p50 ${percentile(reach, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(reach, 99).toFixed(1).padStart(7)} ms   p50/floor ${(percentile(reach, 50) / answer).toFixed(2)}`,
     );
     await listeners.close();
+    if (plan.memoryListeners === 0) return;
 
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const bare = await server.ask({ kind: 'rss' });
@@ -286,10 +317,22 @@ async function run(plan: Plan): Promise<void> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--serve') return serve(args[1], args[2]);
-  const unknown = args.filter((arg) => arg !== '--quick');
-  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}; usage: npm run bench:subscriptions [-- --quick]`);
-  const plan = args.includes('--quick') ? QUICK : FULL;
-  process.stdout.write(`Backplane subscriptions benchmark${plan === QUICK ? ' (--quick)' : ''}: Node ${process.version}, ${availableParallelism()} CPUs\n`);
+  const usage = 'usage: npm run bench:subscriptions [-- [--quick] [--listeners=N] [--toggles=N] [--memory=N] [--idle=SECONDS] (0: not measured)]';
+  const plan = { ...(args.includes('--quick') ? QUICK : FULL) };
+  for (const arg of args) {
+    if (arg === '--quick') continue;
+    const [, name, value] = /^--(listeners|toggles|memory|idle)=(\d+)$/.exec(arg) ?? [];
+    if (name === undefined) throw new Error(`unknown argument ${arg}; ${usage}`);
+    if (name === 'memory') plan.memoryListeners = Number(value);
+    else if (name === 'idle') plan.idleMs = Number(value) * 1000;
+    else plan[name as 'listeners' | 'toggles'] = Number(value);
+  }
+  if (plan.listeners < 1 || plan.toggles < 1) throw new Error(`listeners and toggles are at least 1; ${usage}`);
+  process.stdout.write(
+    `Backplane subscriptions benchmark (${args.join(' ') || 'full'}): Node ${process.version}, ${availableParallelism()} CPUs, load average ${loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}\n`,
+  );
   await run(plan);
 }
 
