@@ -1,3 +1,4 @@
+import type { SignedDigest } from '../audit/digest';
 import { listDigests, signingKeysDocument } from './audit-digests';
 import type { AppDeps } from './deps';
 
@@ -9,9 +10,14 @@ export interface ExportEvidence {
   keysJson: string;
 }
 
-export async function exportEvidence(deps: AppDeps, tenantId: string, range: { from?: Date; to?: Date }): Promise<ExportEvidence> {
+/** The evidence of an export by time: the digests whose period overlaps the range; an export of digest periods gives its digests. */
+export async function exportEvidence(
+  deps: AppDeps,
+  tenantId: string,
+  range: { from?: Date; to?: Date } | { digests: SignedDigest[] },
+): Promise<ExportEvidence> {
   // Read once, before the events: a digest made while they are read is not in the bundle.
-  const [digests, keys] = await Promise.all([listDigests(deps, tenantId, range), signingKeysDocument(deps)]);
+  const [digests, keys] = await Promise.all(['digests' in range ? range.digests : listDigests(deps, tenantId, range), signingKeysDocument(deps)]);
   return {
     digestsJsonl: digests.map((digest) => `${JSON.stringify({ payload: digest.payload, signature: digest.signature, keyId: digest.keyId })}\n`).join(''),
     keysJson: `${JSON.stringify(keys, null, 2)}\n`,

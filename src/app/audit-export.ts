@@ -5,6 +5,7 @@ import { auditPlacePage, csvEventPage, type ExportRange, exportedEventPage, expo
 import { randomUUID } from 'node:crypto';
 import { auditExport, auditExportStream } from '../domain/audit-export';
 import type { ExportFormat } from '../audit-export/export-params';
+import { type DigestPeriods, periodsRange } from './audit-export-periods';
 import { write, type AppDeps, type Request } from './deps';
 
 /** Rows read at once: large enough that round trips do not dominate, small enough that memory stays flat. */
@@ -21,7 +22,13 @@ export interface AuditExport {
  * Records who takes the history away, in which format and with which filters, before a byte of
  * it goes out: evidence handed to someone is itself part of the evidence.
  */
-export async function recordAuditExport(deps: AppDeps, request: Request, format: ExportFormat, query: AuditQuery): Promise<string> {
+export async function recordAuditExport(
+  deps: AppDeps,
+  request: Request,
+  format: ExportFormat,
+  query: AuditQuery,
+  periods?: Pick<DigestPeriods, 'fromDigest' | 'toDigest'>,
+): Promise<string> {
   const exportId = randomUUID();
   await write(deps, request, auditExport, auditExportStream(exportId), {
     type: 'RecordAuditExport',
@@ -36,6 +43,8 @@ export async function recordAuditExport(deps: AppDeps, request: Request, format:
         planId: query.planId ?? null,
         credentialId: query.credentialId ?? null,
         actorId: query.actorId ?? null,
+        // Not named fromDigest: keys ending in Digest are shown redacted, as secrets' digests are.
+        digestPeriods: periods ? { first: periods.fromDigest, last: periods.toDigest } : null,
       },
       at: new Date().toISOString(),
     },
@@ -44,14 +53,16 @@ export async function recordAuditExport(deps: AppDeps, request: Request, format:
 }
 
 /**
- * Fixes what the export covers: the tenant's history as far as the log's head now. The read
- * models are let catch up with that head first (on EventStoreDB they follow it), so that the
- * export holds every event a digest signed before it started, and a bundle's last period is whole.
+ * Fixes what the export covers: the tenant's history as far as the log's head now, or exactly the
+ * periods of the digests given. The read models are let catch up with that head first (on
+ * EventStoreDB they follow it), so that the export holds every event a digest signed before it
+ * started, and a bundle's last period is whole.
  */
-export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery): Promise<AuditExport> {
+export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery, periods?: DigestPeriods): Promise<AuditExport> {
   const head = await deps.store.headPosition();
-  if (head !== null) await deps.settle(head);
-  return { tenantId, query, range: await exportRange(deps.db, tenantId) };
+  if (head !== null) await deps.settleAll(head);
+  const range = periods ? await periodsRange(deps.db, tenantId, periods) : await exportRange(deps.db, tenantId);
+  return { tenantId, query, range };
 }
 
 /**

@@ -69,10 +69,30 @@ async function addSpooled(writer: TarGzWriter, name: string, chunks: AsyncIterab
   }
 }
 
-/** export.json: what was asked for. Complete when only time narrowed it: then a stream's revisions in the bundle have no gap. */
-export function exportJsonOf(tenantId: string, query: ExportFilter): string {
+/**
+ * What kind of export a bundle is, which says what it can prove (VERIFY.md): `digest-periods`, the
+ * whole periods of the digests it holds, by log position; `full`, the whole history; `time-bounded`,
+ * the events that occurred between `from` and `to`; `filtered`, those a filter other than time chose.
+ */
+export type ExportKind = 'digest-periods' | 'full' | 'time-bounded' | 'filtered';
+
+/**
+ * export.json: what was asked for. Complete when only time, or digest periods, narrowed it: then a
+ * stream's revisions in the bundle have no gap.
+ */
+export function exportJsonOf(tenantId: string, query: ExportFilter, digests?: { fromDigest: number; toDigest: number }): string {
   const { from, to, types, ...ids } = query;
   const complete = types === undefined && Object.keys(ids).length === 0;
-  const manifest = { tenantId, from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, filters: { types: types ?? null, ...ids }, complete };
+  const kind: ExportKind = digests ? 'digest-periods' : !complete ? 'filtered' : from || to ? 'time-bounded' : 'full';
+  const manifest = {
+    tenantId,
+    kind,
+    fromDigest: digests?.fromDigest ?? null,
+    toDigest: digests?.toDigest ?? null,
+    from: from?.toISOString() ?? null,
+    to: to?.toISOString() ?? null,
+    filters: { types: types ?? null, ...ids },
+    complete,
+  };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

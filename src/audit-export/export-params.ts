@@ -12,9 +12,21 @@ export interface ExportFilter {
 export const EXPORT_FORMATS = ['jsonl', 'csv', 'bundle'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/**
+ * An export of whole digest periods, named by the digests' sequence numbers (the `cursor` and
+ * `sequence` auditDigests shows): from the first named to the last, both included. One left out
+ * means the tenant's first digest, or its newest when the export starts.
+ */
+export interface DigestBounds {
+  fromDigest?: number;
+  toDigest?: number;
+}
+
 export interface ExportRequest {
   format: ExportFormat;
   query: ExportFilter;
+  /** Present when the export was asked by digest periods: then the query holds no filter. */
+  digests?: DigestBounds;
 }
 
 /** A parameter the export refuses, named, with why (never quoting its value). */
@@ -28,7 +40,10 @@ export class ExportParamError extends Error {
 }
 
 const ID_PARAMS = ['organizationId', 'planId', 'credentialId', 'actorId'] as const;
-const KNOWN = new Set(['format', 'from', 'to', 'types', ...ID_PARAMS]);
+const DIGEST_PARAMS = ['fromDigest', 'toDigest'] as const;
+const KNOWN = new Set(['format', 'from', 'to', 'types', ...ID_PARAMS, ...DIGEST_PARAMS]);
+/** A digest's sequence number: the table keeps it as an integer. */
+const SEQUENCE = /^[1-9][0-9]{0,8}$/;
 const MAX_TYPES = 100;
 const MAX_ID = 200;
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
@@ -38,7 +53,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /**
  * The query string of GET /audit/export, with auditLog's filters and their meanings: ids match
  * exactly, `types` is a comma-separated list (or the parameter repeated), `from` is inclusive and
- * `to` exclusive, both ISO 8601 instants.
+ * `to` exclusive, both ISO 8601 instants. Or `fromDigest` and `toDigest`, digests' sequence numbers:
+ * their periods whole, by log position, so no filter may narrow them.
  */
 export function parseExportParams(params: Record<string, unknown>): ExportRequest {
   for (const name of Object.keys(params)) {
@@ -69,7 +85,32 @@ export function parseExportParams(params: Record<string, unknown>): ExportReques
       throw new ExportParamError('types', 'types must be event type names, such as PlanCredentialToggled, separated by commas');
     query.types = [...new Set(names)];
   }
-  return { format: format as ExportFormat, query };
+  const digests = digestBounds(params);
+  if (digests === undefined) return { format: format as ExportFormat, query };
+  // Periods are bounded by log position and counted whole: a filter would leave events out that their digests count.
+  for (const name of ['from', 'to', 'types', ...ID_PARAMS] as const) {
+    if (query[name] === undefined) continue;
+    const why = name === 'from' || name === 'to' ? 'digest periods are bounded by log position, not by time' : 'an export of digest periods is unfiltered';
+    throw new ExportParamError(name, `${name} cannot be combined with fromDigest or toDigest: ${why}`);
+  }
+  return { format: format as ExportFormat, query, digests };
+}
+
+function digestBounds(params: Record<string, unknown>): DigestBounds | undefined {
+  const bounds: DigestBounds = {};
+  for (const name of DIGEST_PARAMS) {
+    const value = single(params, name);
+    if (value === undefined) continue;
+    if (!SEQUENCE.test(value)) {
+      throw new ExportParamError(name, `${name} must be a digest's sequence number, a whole number from 1 (its cursor in auditDigests)`);
+    }
+    bounds[name] = Number(value);
+  }
+  if (bounds.fromDigest === undefined && bounds.toDigest === undefined) return undefined;
+  if (bounds.fromDigest !== undefined && bounds.toDigest !== undefined && bounds.toDigest < bounds.fromDigest) {
+    throw new ExportParamError('toDigest', 'toDigest must not come before fromDigest');
+  }
+  return bounds;
 }
 
 /** A parameter given at most once, as text. */

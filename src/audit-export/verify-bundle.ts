@@ -16,6 +16,10 @@ export interface BundleVerification {
   unsigned: number;
   /** export.json asks for the whole history unfiltered, so step 6 (nothing missing) was checked. */
   full: boolean;
+  /** export.json's kind (derived from its other fields for a bundle made before kinds were named); null when unread. */
+  kind: ExportKind | null;
+  /** For an export of digest periods: the first and last digest's sequence numbers; step 6 was checked. */
+  digestPeriods: { fromDigest: number; toDigest: number } | null;
   /** The first thing found wrong, naming the event or digest; null when the bundle is intact. */
   problem: string | null;
 }
@@ -48,6 +52,10 @@ interface SignedHead {
 /** A digest as step 6 needs it: where its period ends in the log, what it counts and the heads it signs. */
 interface Period {
   line: number;
+  /** How a message names it: its sequence number and line. */
+  name: string;
+  periodStart: string;
+  periodEnd: string;
   end: bigint[] | null;
   eventCount: number;
   heads: Map<string, number>;
@@ -56,6 +64,24 @@ interface Period {
 }
 
 type Manifest = { [key: string]: Json };
+
+export type ExportKind = 'digest-periods' | 'full' | 'time-bounded' | 'filtered';
+const KINDS: readonly string[] = ['digest-periods', 'full', 'time-bounded', 'filtered'];
+
+/** What export.json says the bundle is, as the steps need it (VERIFY.md, "Files"). */
+interface Scope {
+  kind: ExportKind;
+  /** Only time or digest periods narrowed it: streams have no gap (step 2). */
+  complete: boolean;
+  /** It starts at the tenant's first digest, and every stream at revision 0 (steps 2 and 4). */
+  fromStart: boolean;
+  /** Step 6 applies: whole periods, counted. */
+  wholePeriods: boolean;
+  /** The sequence number of digests.jsonl's first digest. */
+  firstDigest: number;
+  /** An export of digest periods: how many digests digests.jsonl must hold. */
+  digestCount: number | null;
+}
 
 /** Lines of a streamed file, each with its number from 1. */
 async function* lines(body: AsyncIterable<Buffer>): AsyncGenerator<{ text: string; number: number }> {
@@ -89,26 +115,40 @@ function isObject(value: Json | undefined): value is { [key: string]: Json } {
 }
 
 export async function verifyBundle(path: string): Promise<BundleVerification> {
-  const result: BundleVerification = { ok: false, events: 0, streams: 0, digests: 0, headsChecked: 0, unsigned: 0, full: false, problem: null };
+  const result: BundleVerification = {
+    ok: false,
+    events: 0,
+    streams: 0,
+    digests: 0,
+    headsChecked: 0,
+    unsigned: 0,
+    full: false,
+    kind: null,
+    digestPeriods: null,
+    problem: null,
+  };
   try {
     // Two passes over the archive, so that the order of its entries does not matter (a bundle
     // re-packed by hand may put events.jsonl first): the small files, then the events streamed.
     const small = await smallFiles(path);
     const manifest = readManifest(small.get('export.json'));
+    const scope = scopeOf(manifest);
+    result.kind = scope.kind;
+    result.full = scope.kind === 'full';
+    if (scope.kind === 'digest-periods') result.digestPeriods = { fromDigest: scope.firstDigest, toDigest: scope.firstDigest + (scope.digestCount ?? 0) - 1 };
     const keys = readKeys(small.get('keys.json'));
     const digestsText = small.get('digests.jsonl');
     if (digestsText === undefined) throw new Tampered('digests.jsonl is missing from the bundle');
     const heads = new Map<string, Map<number, SignedHead>>();
-    const periods = checkDigests(digestsText, keys, manifest, heads, result);
-    result.full = manifest.complete === true && manifest.from === null && manifest.to === null;
+    const periods = checkDigests(digestsText, keys, manifest, scope, heads, result);
     let eventsSeen = false;
     for await (const entry of readTarGz(path)) {
       if (entry.name !== 'events.jsonl') continue;
       eventsSeen = true;
-      await checkEvents(entry.body, manifest, heads, periods, result);
+      await checkEvents(entry.body, scope, heads, periods, result);
     }
     if (!eventsSeen) throw new Tampered('events.jsonl is missing from the bundle');
-    if (result.full) checkPeriods(periods);
+    if (scope.wholePeriods) checkPeriods(periods);
     result.ok = true;
   } catch (error) {
     // An archive that does not unpack is as unusable as a tampered one; either way it is named.
@@ -143,7 +183,29 @@ function readManifest(text: string | undefined): Manifest {
   for (const bound of ['from', 'to'] as const) {
     if (manifest[bound] !== null && typeof manifest[bound] !== 'string') throw new Tampered(`export.json: ${bound} is neither null nor an instant`);
   }
+  if (manifest.kind !== undefined && (typeof manifest.kind !== 'string' || !KINDS.includes(manifest.kind))) {
+    throw new Tampered(`export.json: kind is none of ${KINDS.join(', ')}`);
+  }
   return manifest;
+}
+
+/** VERIFY.md, "Files": the kind of export, and what each step then expects of it. */
+function scopeOf(manifest: Manifest): Scope {
+  const complete = manifest.complete === true;
+  const timeBounded = manifest.from !== null || manifest.to !== null;
+  const byDigests = manifest.fromDigest !== undefined && manifest.fromDigest !== null;
+  const kind: ExportKind = byDigests ? 'digest-periods' : !complete ? 'filtered' : timeBounded ? 'time-bounded' : 'full';
+  // A bundle made before export.json named its kind says it by its other fields alone.
+  if (manifest.kind !== undefined && manifest.kind !== kind) throw new Tampered(`export.json: kind ${String(manifest.kind)} does not match its other fields`);
+  const scope: Scope = { kind, complete, fromStart: complete && manifest.from === null, wholePeriods: kind === 'full', firstDigest: 1, digestCount: null };
+  if (kind !== 'digest-periods') return scope;
+  const { fromDigest, toDigest } = manifest;
+  if (!Number.isSafeInteger(fromDigest) || !Number.isSafeInteger(toDigest) || (fromDigest as number) < 1 || (toDigest as number) < (fromDigest as number)) {
+    throw new Tampered('export.json: an export of digest periods needs fromDigest and toDigest, whole numbers from 1, fromDigest not after toDigest');
+  }
+  if (!complete || timeBounded) throw new Tampered('export.json: an export of digest periods is neither filtered nor bounded by time');
+  const first = fromDigest as number;
+  return { kind, complete, fromStart: first === 1, wholePeriods: true, firstDigest: first, digestCount: (toDigest as number) - first + 1 };
 }
 
 interface Key {
@@ -191,6 +253,7 @@ function checkDigests(
   text: string,
   keys: Map<string, Key>,
   manifest: Manifest,
+  scope: Scope,
   heads: Map<string, Map<number, SignedHead>>,
   result: BundleVerification,
 ): Period[] {
@@ -199,7 +262,7 @@ function checkDigests(
   const digestLines = text.split('\n').map((line, index) => ({ text: line, number: index + 1 }));
   for (const { text, number } of digestLines) {
     if (text === '') continue;
-    const where = `digest ${number} (line ${number} of digests.jsonl)`;
+    const where = `digest ${scope.firstDigest + result.digests} (line ${number} of digests.jsonl)`;
     const line = parse(text, where);
     if (!isObject(line) || typeof line.payload !== 'string' || typeof line.signature !== 'string' || typeof line.keyId !== 'string') {
       throw new Tampered(`${where} lacks payload, signature or keyId`);
@@ -216,7 +279,8 @@ function checkDigests(
       throw new Tampered(`${where}: its periodEnd lies outside the validity of key ${line.keyId} (its createdAt to its retiredAt in keys.json)`);
     }
     if (payload.tenantId !== manifest.tenantId) throw new Tampered(`${where} belongs to another tenant`);
-    if (previous === null && manifest.from === null && payload.previousDigestHash !== ZEROS) {
+    const startsChain = scope.kind === 'digest-periods' ? scope.firstDigest === 1 : manifest.from === null;
+    if (previous === null && startsChain && payload.previousDigestHash !== ZEROS) {
       throw new Tampered(
         `${where}: the export starts at the beginning of the history, so its first digest must name 64 zeros as previousDigestHash: digests were removed from the start`,
       );
@@ -232,7 +296,16 @@ function checkDigests(
     if (!Number.isSafeInteger(payload.eventCount)) throw new Tampered(`${where}'s eventCount is not a number`);
     const reached: bigint[] | null = end ?? previous?.end ?? null;
     if (end !== null && previous?.end && compare(end, previous.end) < 0) throw new Tampered(`${where}'s logPosition lies before the digest before it`);
-    const period: Period = { line: number, end, eventCount: payload.eventCount as number, heads: new Map(), found: { count: 0, heads: new Map() } };
+    const period: Period = {
+      line: number,
+      name: where,
+      periodStart: String(payload.periodStart),
+      periodEnd: String(payload.periodEnd),
+      end,
+      eventCount: payload.eventCount as number,
+      heads: new Map(),
+      found: { count: 0, heads: new Map() },
+    };
     for (const head of Array.isArray(payload.streams) ? payload.streams : []) {
       if (!isObject(head) || typeof head.stream !== 'string' || typeof head.hash !== 'string' || !Number.isSafeInteger(head.revision))
         throw new Tampered(`${where} holds a stream head without stream, revision or hash`);
@@ -245,6 +318,11 @@ function checkDigests(
     result.digests += 1;
   }
   if (periods.length === 0) throw new Tampered('digests.jsonl holds no digest: nothing in the bundle is signed');
+  if (scope.digestCount !== null && periods.length !== scope.digestCount) {
+    throw new Tampered(
+      `export.json names digests ${scope.firstDigest} to ${scope.firstDigest + scope.digestCount - 1}, digests.jsonl holds ${periods.length}: digests were removed or added`,
+    );
+  }
   return periods;
 }
 
@@ -260,15 +338,14 @@ function checkHead(stream: string, revision: number, hash: string, head: SignedH
 /** VERIFY.md steps 1, 2 and 5, one line at a time; gives each event to its digest's period for step 6. */
 async function checkEvents(
   body: AsyncIterable<Buffer>,
-  manifest: Manifest,
+  scope: Scope,
   heads: Map<string, Map<number, SignedHead>>,
   periods: Period[],
   result: BundleVerification,
 ): Promise<void> {
-  const complete = manifest.complete === true;
-  const fromStart = complete && manifest.from === null;
-  const last = new Map<string, { revision: number; hash: string }>();
-  const gaps = new Map<string, { revision: number; jumped: number; after: string; where: string }>();
+  const { complete, fromStart } = scope;
+  const last = new Map<string, { revision: number; hash: string; period: number }>();
+  const gaps = new Map<string, { revision: number; jumped: number; after: string; where: string; within: string }>();
   let before: bigint[] | null = null;
   let period = 0;
   for await (const { text, number } of lines(body)) {
@@ -285,6 +362,8 @@ async function checkEvents(
       throw new Tampered(`${where} lacks a field`);
     const at = position(event.position);
     if (at === null) throw new Tampered(`${where} has no position`);
+    // Periods follow the log, as the events do: the event's period is the first that ends at or after it.
+    while (period < periods.length && (periods[period].end === null || compare(at, periods[period].end as bigint[]) > 0)) period += 1;
     const content = sha256(canonical({ data, id, metadata, type }));
     if (sha256(`${previousHash}|${stream}|${revision}|${content}`) !== hash) {
       throw new Tampered(`${where}: its hash does not recompute: the event was altered`);
@@ -293,12 +372,13 @@ async function checkEvents(
     const gap = gaps.get(stream);
     if (revision === 0 && previousHash !== ZEROS) throw new Tampered(`${where}: the first event of a stream must follow 64 zeros`);
     if (gap && revision === gap.revision) throw new Tampered(`${where}: it comes after revision ${gap.jumped} of its stream: events were reordered`);
-    if (gap) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
+    if (gap) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed ${gap.within}`);
     if (earlier) {
       if (revision <= earlier.revision) throw new Tampered(`${where}: it comes after revision ${earlier.revision} of its stream: events are out of order`);
       if (revision !== earlier.revision + 1 && complete) {
         // Removed, or moved further down the file: the next event of the stream tells which.
-        gaps.set(stream, { revision: earlier.revision + 1, jumped: revision, after: `revision ${earlier.revision + 1} of its stream`, where });
+        const after = `revision ${earlier.revision + 1} of its stream`;
+        gaps.set(stream, { revision: earlier.revision + 1, jumped: revision, after, where, within: periodsBetween(periods, earlier.period, period) });
       }
       if (revision === earlier.revision + 1 && previousHash !== earlier.hash) {
         throw new Tampered(`${where}: its previousHash is not the hash of revision ${earlier.revision}: the chain is broken`);
@@ -308,27 +388,31 @@ async function checkEvents(
     }
     if (before !== null && compare(at, before) <= 0) throw new Tampered(`${where}: its position does not come after the line before it: events were reordered`);
     before = at;
-    last.set(stream, { revision, hash });
+    last.set(stream, { revision, hash, period });
     const head = heads.get(stream)?.get(revision);
     if (head) checkHead(stream, revision, hash, head, result);
-    // Periods follow the log, as the events do: the event's period is the first that ends at or after it.
-    while (period < periods.length && (periods[period].end === null || compare(at, periods[period].end as bigint[]) > 0)) period += 1;
+    if (period === periods.length && scope.kind === 'digest-periods') {
+      throw new Tampered(
+        `${where}: its position comes after the last digest's logPosition, and an export of digest periods holds no event after its last period: the event was added`,
+      );
+    }
     if (period < periods.length) {
       periods[period].found.count += 1;
       periods[period].found.heads.set(stream, revision);
     } else result.unsigned += 1;
     result.events += 1;
   }
-  for (const gap of gaps.values()) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed`);
+  for (const gap of gaps.values()) throw new Tampered(`${gap.where}: ${gap.after} is missing before it: an event was removed ${gap.within}`);
   result.streams = last.size;
 }
 
 /** VERIFY.md step 6, for a full export: each signed period holds exactly what its digest counts and names. */
 function checkPeriods(periods: Period[]): void {
-  for (const { line, eventCount, heads, found } of periods) {
-    const where = `digest ${line} (line ${line} of digests.jsonl)`;
+  for (const { name: where, periodStart, periodEnd, eventCount, heads, found } of periods) {
     if (found.count !== eventCount) {
-      throw new Tampered(`${where}: it signs ${eventCount} events of its period, the file holds ${found.count}: events were removed or added`);
+      throw new Tampered(
+        `${where}: it signs ${eventCount} events of its period (${periodStart} to ${periodEnd}), the file holds ${found.count}: events were removed or added`,
+      );
     }
     for (const [stream, revision] of heads) {
       const there = found.heads.get(stream);
@@ -342,6 +426,15 @@ function checkPeriods(periods: Period[]): void {
       if (!heads.has(stream)) throw new Tampered(`${where}: stream ${stream} has events in its period that the digest does not sign: events were added`);
     }
   }
+}
+
+/** Where an event missing between two of a stream's lines was: the period (or periods) between theirs. */
+function periodsBetween(periods: Period[], from: number, to: number): string {
+  const name = (index: number) =>
+    index < periods.length
+      ? `the period of ${periods[index].name}, ${periods[index].periodStart} to ${periods[index].periodEnd}`
+      : 'the events after the newest digest';
+  return from === to ? `from ${name(from)}` : `from ${name(from)} or a period after it, up to ${name(to)}`;
 }
 
 function remember<T>(map: Map<string, Map<number, T>>, stream: string, revision: number, value: T): void {

@@ -1,4 +1,4 @@
-import { verifyBundle } from './verify-bundle';
+import { type BundleVerification, verifyBundle } from './verify-bundle';
 
 /** `backplane verify-export <bundle>`: 0 and a summary when intact, 1 naming the first thing found wrong, 2 on a usage error. */
 export async function verifyExport(path: string | undefined): Promise<number> {
@@ -12,11 +12,7 @@ export async function verifyExport(path: string | undefined): Promise<number> {
       `the export is intact: ${result.events} events in ${result.streams} streams, ${result.digests} signed digests, ${result.headsChecked} signed stream heads matched\n`,
     );
     // What the bundle could not prove is said as plainly as what it did (VERIFY.md, "What a bundle can and cannot prove").
-    process.stdout.write(
-      result.full
-        ? 'a full export: every signed period holds exactly the events its digest counts and names\n'
-        : 'not a full export (from, to or a filter was given): events left out at its edges or by its filters cannot be detected\n',
-    );
+    process.stdout.write(`${scopeLine(result)}\n`);
     if (result.unsigned > 0) {
       process.stdout.write(
         `${result.unsigned} events after the newest digest are signed by none: events removed from that tail cannot be detected; compare the newest digest with one obtained independently\n`,
@@ -26,4 +22,13 @@ export async function verifyExport(path: string | undefined): Promise<number> {
   }
   process.stdout.write(`TAMPERED: ${result.problem}\n`);
   return 1;
+}
+
+function scopeLine(result: BundleVerification): string {
+  if (result.full) return 'a full export: every signed period holds exactly the events its digest counts and names';
+  if (result.digestPeriods) {
+    const { fromDigest, toDigest } = result.digestPeriods;
+    return `an export of whole digest periods (digests ${fromDigest} to ${toDigest}): each period holds exactly the events its digest counts and names, and nothing else`;
+  }
+  return 'not a full export (from, to or a filter was given): events left out at its edges or by its filters cannot be detected';
 }

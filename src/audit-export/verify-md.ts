@@ -12,14 +12,26 @@ standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
 ## Files
 
 - \`events.jsonl\`: the events, one JSON object per line (lines end with "\\n"), in log order.
-- \`digests.jsonl\`: the signed digests whose period overlaps the export, one per line, oldest first.
+- \`digests.jsonl\`: the signed digests whose period overlaps the export (for an export of digest
+  periods, exactly the digests asked for), one per line, oldest first.
 - \`keys.json\`: the public keys that sign digests, the same document Backplane serves at
   \`/.well-known/backplane-audit-keys.json\`.
-- \`export.json\`: what was asked for: \`tenantId\`, \`from\`, \`to\`, \`filters\` and \`complete\`.
-  \`complete\` is true when no filter other than time was given, so every event of the period is here.
-  It is not signed: check that it says what you asked for. A *full export* is one with
-  \`"complete": true\`, \`"from": null\` and \`"to": null\`: the tenant's whole history up to when
-  the export started.
+- \`export.json\`: what was asked for: \`tenantId\`, \`kind\`, \`fromDigest\`, \`toDigest\`, \`from\`,
+  \`to\`, \`filters\` and \`complete\`. \`complete\` is true when no filter other than time or digest
+  periods was given, so every event of the period is here. It is not signed: check that it says what
+  you asked for. \`kind\` is one of:
+  - \`digest-periods\`: an *export of digest periods*: exactly the tenant's events of the periods of
+    the digests \`fromDigest\` to \`toDigest\` (their sequence numbers in the tenant's chain, from 1,
+    both included), chosen by log position, unfiltered; \`from\` and \`to\` are null.
+  - \`full\`: a *full export*: \`"complete": true\`, \`"from": null\`, \`"to": null\`, no digest
+    numbers: the tenant's whole history up to when the export started.
+  - \`time-bounded\`: the events that occurred between \`from\` and \`to\`, unfiltered otherwise.
+  - \`filtered\`: \`"complete": false\`, a filter of type, organization, plan, credential or actor.
+
+  The kind must match the other fields (a \`fromDigest\` means \`digest-periods\`; else \`complete\`
+  false means \`filtered\`; else a \`from\` or \`to\` means \`time-bounded\`; else \`full\`). The export
+  *starts at the beginning of the history* when it is of digest periods with \`fromDigest\` 1, or of
+  another kind with \`from\` null.
 - \`VERIFY.md\`: this text.
 
 ## 1. Each event's hash
@@ -55,8 +67,8 @@ Group the events by \`stream\`, keeping the file's order. Within a stream:
 
 - revisions must increase by exactly 1 from one event to the next;
 - each event's \`previousHash\` must equal the \`hash\` of the event before it in the file;
-- when \`export.json\`'s \`from\` is null and \`complete\` is true, the first event of every stream
-  in the file must be its revision 0 (the export starts at the beginning of the history);
+- when \`complete\` is true and the export starts at the beginning of the history, the first event
+  of every stream in the file must be its revision 0;
 - otherwise the first event of a stream in the file may start mid-stream: its \`previousHash\` is
   taken as given (it is covered by its own hash), unless its revision is 0, when it must be 64 zeros.
 
@@ -97,9 +109,12 @@ Parse each payload: \`{ "tenantId", "periodStart", "periodEnd", "eventCount", "l
 their own, oldest first: each one's \`previousDigestHash\` must equal the lowercase hex SHA-256 of
 the previous digest's \`payload\` string (its UTF-8 bytes, as in the file). The first digest a
 tenant ever had has 64 zeros there; the first digest in this file may start mid-chain, and its
-\`previousDigestHash\` is then taken as given, except when \`export.json\`'s \`from\` is null: then
-the file starts with the tenant's first digest and its \`previousDigestHash\` must be 64 zeros (else
-digests were removed from the start). Each digest's \`periodStart\` must equal the \`periodEnd\` of the
+\`previousDigestHash\` is then taken as given, except when the export starts at the beginning of the
+history (see "Files"): then the file starts with the tenant's first digest and its
+\`previousDigestHash\` must be 64 zeros (else digests were removed from the start). In an export of
+digest periods the file must hold exactly \`toDigest\` - \`fromDigest\` + 1 digests; when
+\`fromDigest\` is more than 1, anchor the first one yourself: its \`previousDigestHash\` must be the
+SHA-256 of the payload of digest \`fromDigest\` - 1, obtained independently (\`auditDigests\`). Each digest's \`periodStart\` must equal the \`periodEnd\` of the
 digest before it. Every digest must belong to the export's \`tenantId\`. A period with no events
 still has a digest, so a digest removed from the middle breaks the chain.
 
@@ -113,19 +128,24 @@ Each digest's \`streams\` lists, for every stream that changed in its period, th
 one. A stream rewritten after the digest was signed, even with every chain hash recomputed so that
 steps 1 and 2 pass, fails here.
 
-## 6. Nothing missing (a full export)
+## 6. Nothing missing (a full export, an export of digest periods)
 
 A digest's period is, by log position, everything after the previous digest's \`logPosition\` up to
 and including its own (the tenant's first digest: from the start of the log; a \`logPosition\` of
 null: nothing). Give each event of \`events.jsonl\` the first digest whose \`logPosition\` is at or
-after its \`position\`. In a full export, for every digest:
+after its \`position\`. In a full export and in an export of digest periods, for every digest:
 
 - the number of events given to it must equal its \`eventCount\`;
 - the streams of those events must be exactly the streams of its \`streams\` list, and each
   stream's last event among them must be at the signed \`revision\` (and, by step 5, hash).
 
 An event removed from a signed period (a stream's first or last event, a whole stream) fails here
-or in step 2; an event added to one fails here too.
+or in step 2; an event added to one fails here too. Report the digest whose count or heads differ.
+
+In an export of digest periods, in addition, no event may come after the last digest's
+\`logPosition\` (an event there was added), and an event before the first period (the file does not
+hold where it starts) is given to the first digest, whose count then differs. So each digest's
+period holds exactly the tenant's events it counts, no more and no fewer.
 
 Events whose \`position\` comes after the last digest's \`logPosition\` were written after the
 newest digest: no signature covers them. Their hashes and chains are checked (steps 1 and 2) but
@@ -136,6 +156,10 @@ a digest made just before exporting (\`createAuditDigest\`) leaves none.
 
 - Every event present is as recorded when its stream's next signed head was signed (steps 1, 2, 5).
 - A full export proves, in addition, that no event of a signed period was removed or added (step 6).
+- An export of digest periods proves the same for exactly its periods: the file holds every event of
+  the tenant in each of them, and nothing else (step 6). Check that \`digests.jsonl\` holds the
+  digests you asked for (their number, and the first one's \`previousDigestHash\` against the digest
+  before it).
 - An export with \`from\` or \`to\` selects events by the time they occurred (\`occurredAt\`), while
   digests cover log positions: the periods at either edge are only partly in the file, so the
   counts of step 6 are not checked. Within the file, streams must still be gap-free when
@@ -153,7 +177,8 @@ a digest made just before exporting (\`createAuditDigest\`) leaves none.
 
 ## Outcome
 
-The export is intact when every step passes (and, for a full export, step 6 too). Report the first event (its \`id\`, \`stream\` and
+The export is intact when every step passes (and, for a full export or an export of digest periods,
+step 6 too). Report the first event (its \`id\`, \`stream\` and
 \`revision\`) or digest (its line number in \`digests.jsonl\`) that fails, and which check failed.
 Backplane's own verifier does exactly this: \`backplane verify-export <bundle.tar.gz>\`
 (\`npm run cli -- verify-export <bundle.tar.gz>\`).

@@ -16,6 +16,8 @@ export interface AuditExportTaken {
     planId: string | null;
     credentialId: string | null;
     actorId: string | null;
+    /** An export of whole digest periods: the first and last digest's sequence numbers (absent on exports recorded before). */
+    digestPeriods?: { first: number; last: number } | null;
   };
   at: string;
 }

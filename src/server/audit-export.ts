@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { exportEvidence } from '../app/audit-export-evidence';
+import { type DigestPeriods, digestPeriods } from '../app/audit-export-periods';
 import { exportCsv, exportLines, recordAuditExport, startExport } from '../app/audit-export';
 import type { AppDeps } from '../app/deps';
 import { TarGzWriter } from '../archive/tar-gz';
@@ -39,11 +40,19 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
       if (!(error instanceof ExportParamError)) throw error;
       return badParam(res, error);
     }
+    // The digests named must be the tenant's, before anything is read or recorded.
+    let periods: DigestPeriods | undefined;
+    try {
+      if (request.digests) periods = await digestPeriods(app.db, principal.tenantId, request.digests);
+    } catch (error) {
+      if (!(error instanceof ExportParamError)) throw error;
+      return badParam(res, error);
+    }
 
     const madeAt = new Date();
     const name = `audit-${madeAt.toISOString().replaceAll(':', '')}.${EXTENSIONS[request.format]}`;
     const headers = { 'content-type': CONTENT_TYPES[request.format], 'content-disposition': `attachment; filename="${name}"` };
-    // Express answers HEAD with this GET handler: the headers say all a HEAD asks, so it reads and records nothing.
+    // Express answers HEAD with this GET handler: the headers say all a HEAD asks, so it reads no event and records nothing.
     if (req.method === 'HEAD') return void res.status(200).set(headers).end();
 
     const gone = new AbortController();
@@ -52,17 +61,19 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
     });
     // The digests before the range: each one then signs only events the export holds (a digest
     // made in between would count events after the range, or this export's own record). Read
-    // before the headers go, so that a failure here is still an answer of its own.
-    const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, { from: request.query.from, to: request.query.to }) : null;
+    // before the headers go, so that a failure here is still an answer of its own. An export of
+    // digest periods holds exactly the digests named.
+    const selection = periods ? { digests: periods.digests } : { from: request.query.from, to: request.query.to };
+    const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, selection) : null;
     let job: Awaited<ReturnType<typeof startExport>>;
     try {
-      job = await startExport(app, principal.tenantId, request.query);
+      job = await startExport(app, principal.tenantId, request.query, periods);
     } catch (error) {
       if (!(error instanceof ProjectionTimeoutError)) throw error;
       return sendError(res, 503, 'CONFLICT', 'the audit history is catching up with the log: try again shortly');
     }
     // Once what it covers is fixed: it never holds its own record.
-    const exportId = await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query);
+    const exportId = await recordAuditExport(app, { principal, correlationId: randomUUID() }, request.format, request.query, periods);
     // The record's id, for whoever wants to find this export in the history.
     res.status(200).set({ ...headers, 'x-backplane-export-id': exportId });
     res.flushHeaders();
@@ -76,7 +87,7 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
           writeBundle(
             writer,
             {
-              exportJson: exportJsonOf(principal.tenantId, request.query),
+              exportJson: exportJsonOf(principal.tenantId, request.query, periods),
               keysJson: evidence.keysJson,
               digestsJsonl: evidence.digestsJsonl,
               eventLines: () => exportLines(app, job),

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { periodsRange } from '../../src/app/audit-export-periods';
 import { verifyBundle } from '../../src/audit-export/verify-bundle';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { spawnTs } from '../support/child';
 import { eventually } from '../support/eventually';
 import { buildScenario, ops, type Scenario } from '../support/scenario';
-import { canon, sha, thirdPartyVerify } from './third-party-verifier';
+import { canon, compare, position, sha, thirdPartyVerify } from './third-party-verifier';
 
 const CREATE_DIGEST = 'mutation { createAuditDigest { __typename } }';
 
@@ -43,12 +44,14 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
     return path;
   };
   /** Unpacks a bundle, lets `edit` change its files, and packs it again with tar. */
-  const tampered = (path: string, edit: (files: { events: string[]; digests: string[] }) => void) => {
+  const tampered = (path: string, edit: (files: { events: string[]; digests: string[]; manifest: Record<string, unknown> }) => void) => {
     const dir = mkdtempSync(join(folder, 'edit-'));
     execFileSync('tar', ['-xzf', path, '-C', dir]);
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
     const digests = readFileSync(join(dir, 'digests.jsonl'), 'utf8').split('\n').filter(Boolean);
-    edit({ events, digests });
+    const manifest = JSON.parse(readFileSync(join(dir, 'export.json'), 'utf8'));
+    edit({ events, digests, manifest });
+    writeFileSync(join(dir, 'export.json'), JSON.stringify(manifest));
     const lines = (list: string[]) => list.map((line) => `${line}\n`).join('');
     writeFileSync(join(dir, 'events.jsonl'), lines(events));
     writeFileSync(join(dir, 'digests.jsonl'), lines(digests));
@@ -298,7 +301,7 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       const result = await verifyBundle(path);
       expect(result.ok).toBe(false);
       expect(result.problem).toMatch(
-        /^digest \d+ \(line \d+ of digests.jsonl\): it signs \d+ events of its period, the file holds \d+: events were removed or added$/,
+        /^digest \d+ \(line \d+ of digests.jsonl\): it signs \d+ events of its period \(\S+ to \S+\), the file holds \d+: events were removed or added$/,
       );
       expect(thirdPartyVerify(path)).toMatch(/^digest \d+: event count/);
     });
@@ -415,6 +418,206 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       );
       expect(rewritten.length).toBeGreaterThanOrEqual(4);
       expect(thirdPartyVerify(path)).toMatch(/differs from a signed head$/);
+    });
+
+    describe('by digest periods', () => {
+      const DIGESTS = 'query { auditDigests(first: 50) { edges { node { cursor sequence eventCount logPosition payload } } } }';
+      let digests: { cursor: string; sequence: number; eventCount: number; logPosition: string; payload: string }[];
+      /** Every event of the tenant up to now, as the export writes its lines. */
+      let all: string[];
+      const inPeriods = (first: number, last: number) => {
+        const after = first > 1 ? position(digests[first - 2].logPosition) : null;
+        const upTo = position(digests[last - 1].logPosition);
+        return all.filter((line) => {
+          const at = position(JSON.parse(line).position);
+          return (after === null || compare(at, after) > 0) && compare(at, upTo) <= 0;
+        });
+      };
+      const unpacked = (path: string) => {
+        const dir = mkdtempSync(join(folder, 'periods-'));
+        execFileSync('tar', ['-xzf', path, '-C', dir]);
+        const read = (name: string) => readFileSync(join(dir, name), 'utf8');
+        return {
+          manifest: JSON.parse(read('export.json')),
+          digests: read('digests.jsonl').split('\n').filter(Boolean),
+          events: read('events.jsonl').split('\n').filter(Boolean),
+        };
+      };
+      const exportRecords = async () => {
+        const { auditLog } = await api.ok(auditor, ops.auditLog, { first: 500, filter: { types: ['AuditHistoryExported'] } });
+        return auditLog.edges.map((edge: any) => edge.node);
+      };
+
+      beforeAll(async () => {
+        // A fourth period, holding the exports above and a toggle.
+        await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: false });
+        await api.ok(api.rootToken, CREATE_DIGEST);
+        digests = (await api.ok(auditor, DIGESTS)).auditDigests.edges.map((edge: any) => edge.node);
+        const response = await get(auditor, { format: 'jsonl' });
+        all = (await response.text()).split('\n').filter(Boolean);
+      }, 60_000);
+
+      it('numbers the digests in auditDigests as their cursor does', () => {
+        expect(digests.map((digest) => digest.sequence)).toEqual([1, 2, 3, 4]);
+        expect(digests.map((digest) => digest.cursor)).toEqual(['1', '2', '3', '4']);
+      });
+
+      it('exports exactly the events of the periods, by log position, with those digests, and verifies them whole', async () => {
+        const path = await bundle(auditor, { fromDigest: '2', toDigest: '3' });
+        const { manifest, digests: signed, events } = unpacked(path);
+        expect(manifest).toMatchObject({ kind: 'digest-periods', fromDigest: 2, toDigest: 3, from: null, to: null, complete: true });
+        expect(signed.map((line) => JSON.parse(line).payload)).toEqual([digests[1].payload, digests[2].payload]);
+        expect(events).toEqual(inPeriods(2, 3));
+        expect(events).toHaveLength(digests[1].eventCount + digests[2].eventCount);
+        const child = spawnTs(CLI, ['verify-export', path]);
+        expect(await child.exited).toBe(0);
+        expect(child.output()).toContain(
+          'an export of whole digest periods (digests 2 to 3): each period holds exactly the events its digest counts and names, and nothing else',
+        );
+        expect(child.output()).not.toContain('signed by none');
+        expect(thirdPartyVerify(path)).toBeNull();
+      });
+
+      it('takes one bound alone, in every format', async () => {
+        const ids = (lines: string[]) => lines.map((line) => JSON.parse(line).id);
+        expect((await jsonl(auditor, { toDigest: '1' })).map((line) => line.id)).toEqual(ids(inPeriods(1, 1)));
+        const csv = (await text(auditor, { format: 'csv', fromDigest: '4' })).split('\r\n').filter(Boolean);
+        expect(csv).toHaveLength(1 + digests[3].eventCount);
+        const fromStart = await bundle(auditor, { toDigest: '4' });
+        expect(unpacked(fromStart).events).toEqual(inPeriods(1, 4));
+        const result = await verifyBundle(fromStart);
+        expect(result).toMatchObject({ ok: true, kind: 'digest-periods', digestPeriods: { fromDigest: 1, toDigest: 4 }, unsigned: 0 });
+        expect(thirdPartyVerify(fromStart)).toBeNull();
+      });
+
+      it('fails naming the digest when one event of its period was removed', async () => {
+        const path = await bundle(auditor, { fromDigest: '2', toDigest: '3' });
+        // The plan's toggle of each period: in period 2 the stream's first line in the file, in period 3 its last.
+        for (const [pick, digest, line] of [
+          [(plan: any[]) => plan[0], 2, 1],
+          [(plan: any[]) => plan.at(-1), 3, 2],
+        ] as const) {
+          const cut = tampered(path, ({ events }) => {
+            const gone = pick(planLines(events).map(({ event }) => event));
+            events.splice(
+              events.findIndex((event) => JSON.parse(event).id === gone.id),
+              1,
+            );
+          });
+          const result = await verifyBundle(cut);
+          expect(result.ok).toBe(false);
+          expect(result.problem).toMatch(
+            new RegExp(
+              `^digest ${digest} \\(line ${line} of digests.jsonl\\): it signs \\d+ events of its period \\(\\S+ to \\S+\\), the file holds \\d+: events were removed or added$`,
+            ),
+          );
+          expect(thirdPartyVerify(cut)).toMatch(new RegExp(`^digest ${digest}: event count`));
+        }
+        // From the middle of a stream: the gap names the period it was in.
+        const whole = await bundle(auditor, { toDigest: '1' });
+        let removed: any;
+        const cut = tampered(whole, ({ events }) => {
+          const plan = planLines(events);
+          expect(plan.length).toBeGreaterThanOrEqual(3);
+          removed = plan[1].event;
+          events.splice(plan[1].index, 1);
+        });
+        const result = await verifyBundle(cut);
+        expect(result.problem).toContain(
+          `revision ${removed.revision} of its stream is missing before it: an event was removed from the period of digest 1 (line 1 of digests.jsonl)`,
+        );
+        expect(thirdPartyVerify(cut)).toMatch(/missing revision before it/);
+      });
+
+      it('fails when an event after the last period was added, or a digest removed', async () => {
+        const path = await bundle(auditor, { fromDigest: '2', toDigest: '3' });
+        const next = inPeriods(4, 4)[0];
+        const added = tampered(path, ({ events }) => {
+          events.push(next);
+        });
+        const result = await verifyBundle(added);
+        expect(result.problem).toContain(`event ${JSON.parse(next).id}`);
+        expect(result.problem).toContain('an export of digest periods holds no event after its last period');
+        expect(thirdPartyVerify(added)).toBe(`event ${JSON.parse(next).id}: after the last period`);
+        const shorter = tampered(path, ({ digests: lines, events }) => {
+          lines.pop();
+          events.splice(0, events.length, ...inPeriods(2, 2));
+        });
+        expect((await verifyBundle(shorter)).problem).toBe('export.json names digests 2 to 3, digests.jsonl holds 1: digests were removed or added');
+        expect(thirdPartyVerify(shorter)).toBe('digests: not the ones asked for');
+      });
+
+      it('holds export.json to what the bundle is', async () => {
+        const path = await bundle(auditor, { fromDigest: '2', toDigest: '3' });
+        const fromFirst = tampered(path, ({ manifest }) => {
+          Object.assign(manifest, { fromDigest: 1, toDigest: 2 });
+        });
+        expect((await verifyBundle(fromFirst)).problem).toMatch(
+          /^digest 1 \(line 1 of digests.jsonl\): the export starts at the beginning of the history, so its first digest must name 64 zeros/,
+        );
+        expect(thirdPartyVerify(fromFirst)).toBe('digest 1: not the first digest');
+        const passedOff = tampered(path, ({ manifest }) => {
+          manifest.kind = 'full';
+        });
+        expect((await verifyBundle(passedOff)).problem).toBe('export.json: kind full does not match its other fields');
+        expect(thirdPartyVerify(passedOff)).toBe('export.json: kind does not match');
+      });
+
+      it('answers 400 naming the parameter, and records no export, for bounds it cannot take', async () => {
+        const { createTenant } = await api.ok(api.rootToken, ops.createTenant, { name: `periods-${store}` });
+        const other = createTenant.token;
+        await api.ok(other, CREATE_DIGEST);
+        const before = (await exportRecords()).length;
+        const cases: [string, string, Record<string, string>][] = [
+          [auditor, 'fromDigest', { fromDigest: 'two' }],
+          [auditor, 'fromDigest', { fromDigest: '0' }],
+          [auditor, 'toDigest', { toDigest: '1.5' }],
+          [auditor, 'toDigest', { fromDigest: '3', toDigest: '2' }],
+          [auditor, 'fromDigest', { fromDigest: '99', format: 'bundle' }],
+          [auditor, 'toDigest', { fromDigest: '2', toDigest: '99' }],
+          [auditor, 'types', { fromDigest: '2', types: 'PlanCredentialToggled' }],
+          [auditor, 'planId', { toDigest: '2', planId: s.planId }],
+          [auditor, 'from', { fromDigest: '1', from: '2026-01-01T00:00:00Z' }],
+          [auditor, 'to', { toDigest: '1', to: '2026-01-01T00:00:00Z' }],
+          // Sequence numbers are each tenant's own: ours name no digest of theirs.
+          [other, 'fromDigest', { fromDigest: '3', format: 'bundle' }],
+          [other, 'toDigest', { toDigest: '2' }],
+        ];
+        for (const [token, param, params] of cases) {
+          const response = await get(token, params);
+          expect([param, response.status]).toEqual([param, 400]);
+          const body = (await response.json()) as any;
+          expect(body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+          expect(Object.keys(body.errors[0].extensions.fields)).toEqual([param]);
+          expect(body.errors[0].message).toMatch(new RegExp(`^${param}: `));
+        }
+        const head = await fetch(`${exportUrl}?fromDigest=99`, { method: 'HEAD', headers: { authorization: `Bearer ${auditor}` } });
+        expect(head.status).toBe(400);
+        // One export taken after them: its record is the only one added.
+        const taken = await get(auditor, { format: 'jsonl', fromDigest: '2', toDigest: '3' });
+        expect(taken.status).toBe(200);
+        await taken.text();
+        const exportId = taken.headers.get('x-backplane-export-id');
+        const records = await eventually(async () => {
+          const found = await exportRecords();
+          expect(found.some((node: any) => node.data.exportId === exportId)).toBe(true);
+          return found;
+        });
+        expect(records).toHaveLength(before + 1);
+        expect(records.at(-1).data.filters).toMatchObject({ digestPeriods: { first: 2, last: 3 }, from: null, types: null });
+      });
+
+      it('finds a place in the log that no event has by comparing positions', async () => {
+        const tenantId = JSON.parse(digests[0].payload).tenantId;
+        const upTo = digests[2].logPosition;
+        const [tx] = upTo.split('-');
+        // Between the last event of the digest's transaction and any later transaction's events.
+        const between = `${BigInt(tx) + 1n}-0`;
+        const exact = await periodsRange(api.service.app.db, tenantId, { after: digests[0].logPosition, upTo });
+        const compared = await periodsRange(api.service.app.db, tenantId, { after: digests[0].logPosition, upTo: between });
+        expect(compared).toEqual(exact);
+        expect(BigInt(exact.upTo)).toBeGreaterThan(BigInt(exact.after));
+      });
     });
   });
 });

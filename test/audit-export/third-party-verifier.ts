@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** VERIFY.md's positions: two decimal integers, "<a>-<b>" or "C<a>/P<b>". */
-const position = (text: string): bigint[] => {
+export const position = (text: string): bigint[] => {
   const match = /^(?:(\d+)-(\d+)|C(\d+)\/P(\d+))$/.exec(text);
   if (!match) throw new Error(`not a position: ${text}`);
   return match[1] !== undefined ? [BigInt(match[1]), BigInt(match[2])] : [BigInt(match[3]), BigInt(match[4])];
 };
-const compare = (a: bigint[], b: bigint[]) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : 0);
+export const compare = (a: bigint[], b: bigint[]) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : 0);
 
 export const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -37,6 +37,13 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     execFileSync('tar', ['-xzf', bundlePath, '-C', dir]);
     const read = (name: string) => readFileSync(join(dir, name), 'utf8');
     const manifest = JSON.parse(read('export.json'));
+    // "Files": the kind, and whether the export starts at the beginning of the history.
+    const byDigests = manifest.kind === 'digest-periods';
+    const expectedKind =
+      manifest.fromDigest != null ? 'digest-periods' : !manifest.complete ? 'filtered' : manifest.from || manifest.to ? 'time-bounded' : 'full';
+    if (manifest.kind !== undefined && manifest.kind !== expectedKind) return 'export.json: kind does not match';
+    const firstDigest = byDigests ? manifest.fromDigest : 1;
+    const fromStart = byDigests ? manifest.fromDigest === 1 : manifest.from === null;
 
     // Steps 3 and 4: signatures with openssl, the keys' validity, and the digest chain.
     const keys: { keyId: string; publicKeyPem: string; createdAt: string; retiredAt: string | null }[] = JSON.parse(read('keys.json')).keys;
@@ -47,10 +54,11 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     let previous: { text: string; periodEnd: string } | null = null;
     const digestLines = read('digests.jsonl').split('\n').filter(Boolean);
     if (digestLines.length === 0) return 'no digest';
+    if (byDigests && digestLines.length !== manifest.toDigest - manifest.fromDigest + 1) return 'digests: not the ones asked for';
     for (const [index, text] of digestLines.entries()) {
       const line = JSON.parse(text);
       const key = keys.find((k) => k.keyId === line.keyId);
-      if (!key) return `digest ${index + 1}: unknown key`;
+      if (!key) return `digest ${firstDigest + index}: unknown key`;
       writeFileSync(join(dir, 'payload.txt'), line.payload);
       writeFileSync(join(dir, 'sig.bin'), Buffer.from(line.signature, 'base64'));
       writeFileSync(join(dir, 'key.pem'), key.publicKeyPem);
@@ -60,16 +68,16 @@ export function thirdPartyVerify(bundlePath: string): string | null {
           stdio: 'pipe',
         });
       } catch {
-        return `digest ${index + 1}: bad signature`;
+        return `digest ${firstDigest + index}: bad signature`;
       }
       const payload = JSON.parse(line.payload);
       const end = Date.parse(payload.periodEnd);
       if (end < Date.parse(key.createdAt) || (key.retiredAt !== null && end > Date.parse(key.retiredAt)))
-        return `digest ${index + 1}: outside its key's validity`;
-      if (payload.tenantId !== manifest.tenantId) return `digest ${index + 1}: another tenant`;
-      if (previous === null && manifest.from === null && payload.previousDigestHash !== '0'.repeat(64)) return `digest ${index + 1}: not the first digest`;
-      if (previous !== null && payload.previousDigestHash !== sha(previous.text)) return `digest ${index + 1}: digest chain broken`;
-      if (previous !== null && payload.periodStart !== previous.periodEnd) return `digest ${index + 1}: period does not follow`;
+        return `digest ${firstDigest + index}: outside its key's validity`;
+      if (payload.tenantId !== manifest.tenantId) return `digest ${firstDigest + index}: another tenant`;
+      if (previous === null && fromStart && payload.previousDigestHash !== '0'.repeat(64)) return `digest ${firstDigest + index}: not the first digest`;
+      if (previous !== null && payload.previousDigestHash !== sha(previous.text)) return `digest ${firstDigest + index}: digest chain broken`;
+      if (previous !== null && payload.periodStart !== previous.periodEnd) return `digest ${firstDigest + index}: period does not follow`;
       previous = { text: line.payload, periodEnd: payload.periodEnd };
       for (const head of payload.streams) heads.set(`${head.stream}#${head.revision}`, head.hash);
       digests.push(payload.streams);
@@ -78,7 +86,7 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     }
 
     // Steps 1, 2 and 5, and the events given to each digest for step 6.
-    const full = manifest.complete && manifest.from === null && manifest.to === null;
+    const counted = expectedKind === 'full' || byDigests;
     const last = new Map<string, { revision: number; hash: string }>();
     const given = digests.map(() => ({ count: 0, heads: new Map<string, number>() }));
     let before: bigint[] | null = null;
@@ -95,7 +103,7 @@ export function thirdPartyVerify(bundlePath: string): string | null {
         if (e.revision <= earlier.revision) return `event ${e.id}: out of order`;
         if (manifest.complete && e.revision !== earlier.revision + 1) return `event ${e.id}: missing revision before it`;
         if (e.revision === earlier.revision + 1 && e.previousHash !== earlier.hash) return `event ${e.id}: chain broken`;
-      } else if (manifest.complete && manifest.from === null && e.revision !== 0) return `event ${e.id}: stream does not start at revision 0`;
+      } else if (manifest.complete && fromStart && e.revision !== 0) return `event ${e.id}: stream does not start at revision 0`;
       last.set(e.stream, { revision: e.revision, hash: e.hash });
       const signed = heads.get(`${e.stream}#${e.revision}`);
       if (signed !== undefined && signed !== e.hash) return `event ${e.id}: differs from a signed head`;
@@ -103,16 +111,16 @@ export function thirdPartyVerify(bundlePath: string): string | null {
       if (period !== -1) {
         given[period].count += 1;
         given[period].heads.set(e.stream, e.revision);
-      }
+      } else if (byDigests) return `event ${e.id}: after the last period`;
     }
 
     // Step 6.
-    if (full) {
+    if (counted) {
       for (const [index, signedHeads] of digests.entries()) {
-        if (given[index].count !== counts[index]) return `digest ${index + 1}: event count ${counts[index]} signed, ${given[index].count} found`;
+        if (given[index].count !== counts[index]) return `digest ${firstDigest + index}: event count ${counts[index]} signed, ${given[index].count} found`;
         const found = [...given[index].heads].map(([stream, revision]) => `${stream}#${revision}`).sort();
         const expected = signedHeads.map((head) => `${head.stream}#${head.revision}`).sort();
-        if (found.join(',') !== expected.join(',')) return `digest ${index + 1}: stream heads differ`;
+        if (found.join(',') !== expected.join(',')) return `digest ${firstDigest + index}: stream heads differ`;
       }
     }
     return null;

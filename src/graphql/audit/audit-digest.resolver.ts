@@ -53,6 +53,7 @@ function digestOf(digest: StoredDigest): AuditDigest {
   const payload = parsePayload(digest.payload);
   return {
     cursor: String(digest.seq),
+    sequence: digest.seq,
     payload: digest.payload,
     signature: digest.signature,
     keyId: digest.keyId,

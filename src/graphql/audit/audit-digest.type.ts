@@ -22,6 +22,11 @@ export class AuditDigest {
   @Field(() => String, { description: "Its place in the tenant's chain of digests: pass it as `after`." })
   cursor!: string;
 
+  @Field(() => Int, {
+    description: "Its place in the tenant's chain, from 1: name it as fromDigest or toDigest of GET /audit/export to export whole digest periods.",
+  })
+  sequence!: number;
+
   @Field(() => String)
   payload!: string;
 
