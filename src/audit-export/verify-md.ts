@@ -112,10 +112,11 @@ tenant ever had has 64 zeros there; the first digest in this file may start mid-
 \`previousDigestHash\` is then taken as given, except when the export starts at the beginning of the
 history (see "Files"): then the file starts with the tenant's first digest and its
 \`previousDigestHash\` must be 64 zeros (else digests were removed from the start). In an export of
-digest periods the file must hold exactly \`toDigest\` - \`fromDigest\` + 1 digests; when
-\`fromDigest\` is more than 1, anchor the first one yourself: its \`previousDigestHash\` must be the
-SHA-256 of the payload of digest \`fromDigest\` - 1, obtained independently (\`auditDigests\`). Each digest's \`periodStart\` must equal the \`periodEnd\` of the
-digest before it. Every digest must belong to the export's \`tenantId\`. A period with no events
+digest periods the file must hold exactly \`toDigest\` - \`fromDigest\` + 1 digests, the one on
+line n being digest \`fromDigest\` + n - 1; when \`fromDigest\` is more than 1, anchor the first one
+yourself: its \`previousDigestHash\` must be the SHA-256 of the payload of digest \`fromDigest\` - 1,
+obtained independently (\`auditDigests\`). Each digest's \`periodStart\` must equal the
+\`periodEnd\` of the digest before it. Every digest must belong to the export's \`tenantId\`. A period with no events
 still has a digest, so a digest removed from the middle breaks the chain.
 
 A bundle without any digest proves nothing: verification fails when \`digests.jsonl\` is empty.
@@ -147,8 +148,8 @@ In an export of digest periods, in addition, no event may come after the last di
 hold where it starts) is given to the first digest, whose count then differs. So each digest's
 period holds exactly the tenant's events it counts, no more and no fewer.
 
-Events whose \`position\` comes after the last digest's \`logPosition\` were written after the
-newest digest: no signature covers them. Their hashes and chains are checked (steps 1 and 2) but
+In the other kinds of export, events whose \`position\` comes after the last digest's
+\`logPosition\` were written after the newest digest: no signature covers them. Their hashes and chains are checked (steps 1 and 2) but
 events removed from that tail, or the tail itself, cannot be detected. Report how many there are;
 a digest made just before exporting (\`createAuditDigest\`) leaves none.
 
@@ -178,8 +179,9 @@ a digest made just before exporting (\`createAuditDigest\`) leaves none.
 ## Outcome
 
 The export is intact when every step passes (and, for a full export or an export of digest periods,
-step 6 too). Report the first event (its \`id\`, \`stream\` and
-\`revision\`) or digest (its line number in \`digests.jsonl\`) that fails, and which check failed.
+step 6 too). Report the first event (its \`id\`, \`stream\` and \`revision\`) or digest (its line
+number in \`digests.jsonl\`; in an export of digest periods its sequence number too) that fails,
+and which check failed.
 Backplane's own verifier does exactly this: \`backplane verify-export <bundle.tar.gz>\`
 (\`npm run cli -- verify-export <bundle.tar.gz>\`).
 `;
