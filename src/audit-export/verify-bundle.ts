@@ -51,7 +51,6 @@ interface SignedHead {
 
 /** A digest as step 6 needs it: where its period ends in the log, what it counts and the heads it signs. */
 interface Period {
-  line: number;
   /** How a message names it: its sequence number and line. */
   name: string;
   periodStart: string;
@@ -297,7 +296,6 @@ function checkDigests(
     const reached: bigint[] | null = end ?? previous?.end ?? null;
     if (end !== null && previous?.end && compare(end, previous.end) < 0) throw new Tampered(`${where}'s logPosition lies before the digest before it`);
     const period: Period = {
-      line: number,
       name: where,
       periodStart: String(payload.periodStart),
       periodEnd: String(payload.periodEnd),
