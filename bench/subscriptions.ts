@@ -270,12 +270,16 @@ async function run(plan: Plan): Promise<void> {
 
     const reach: number[] = [];
     const answers: number[] = [];
+    /** Per toggle, when its last listener had it. */
+    const lasts: number[] = [];
     await server.ask({ kind: 'profile', on: true });
     for (let round = 0; round < plan.toggles; round++) {
       const arrived = listeners.next(!enabled);
       const sent = performance.now();
       answers.push(await timedToggle());
-      for (const at of await arrived) reach.push(at - sent);
+      const times = (await arrived).map((at) => at - sent);
+      reach.push(...times);
+      lasts.push(Math.max(...times));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await server.ask({ kind: 'profile', on: false });
@@ -287,6 +291,11 @@ async function run(plan: Plan): Promise<void> {
     print(`  mutation's answer, listening     p50 ${median(answers).toFixed(1).padStart(7)} ms`);
     print(
       `  every listener has it            p50 ${percentile(reach, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(reach, 99).toFixed(1).padStart(7)} ms   p50/floor ${(percentile(reach, 50) / answer).toFixed(2)}`,
+    );
+    print(
+      `  its last listener, per toggle     p50 ${median(lasts).toFixed(1).padStart(7)} ms   slowest ${Math.max(...lasts)
+        .toFixed(1)
+        .padStart(7)} ms`,
     );
     await listeners.close();
     if (plan.memoryListeners === 0) return;
