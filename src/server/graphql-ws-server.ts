@@ -33,6 +33,10 @@ export interface GraphQLWsOptions {
   metrics?: Metrics;
 }
 
+/** Checked documents kept, the oldest let go first, each of at most KEPT_DOCUMENT_CHARS characters. */
+const DOCUMENTS_KEPT = 200;
+const KEPT_DOCUMENT_CHARS = 8 * 1024;
+
 /** Errors the edge writes itself, already in the shape clients get: not formatted again. */
 const answered = new WeakSet<GraphQLError>();
 
@@ -48,6 +52,8 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
   // Each operation's view, by its context: subscriptions of one view share each event's result.
   const views = new WeakMap<object, string>();
   const fanOut = new SubscriptionFanOut(undefined, (shared) => options.metrics?.subscriptionResult(shared));
+  // Documents that parsed, kept to their shape and validated, by their text: a thousand clients sending one operation have it checked once.
+  const checked = new Map<string, DocumentNode>();
   return makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
     subscribe: (args) => fanOut.subscribe(args, views.get(args.contextValue as object) ?? null),
@@ -85,15 +91,21 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
       }
       try {
         const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization);
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, parseOptions(limits));
-        } catch (error) {
-          throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
+        let document = checked.get(payload.query);
+        if (!document) {
+          try {
+            document = parse(payload.query, parseOptions(limits));
+          } catch (error) {
+            throw coded(error as GraphQLError, 'GRAPHQL_PARSE_FAILED');
+          }
+          checkShape(document);
+          const invalid = validate(schema, document);
+          if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
+          if (payload.query.length <= KEPT_DOCUMENT_CHARS) {
+            if (checked.size >= DOCUMENTS_KEPT) checked.delete(checked.keys().next().value!);
+            checked.set(payload.query, document);
+          }
         }
-        checkShape(document);
-        const invalid = validate(schema, document);
-        if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
         // graphql-ws would otherwise fail on it with an error of no code: an internal error, and a log line per request.
         if (!getOperationAST(document, payload.operationName)) {
           const which = payload.operationName
