@@ -11,6 +11,7 @@ import { isObject, isoTime, text } from './event-context';
 export const auditLogProjection: Projection = {
   name: 'audit-log',
   version: 4,
+  history: true,
   tables: ['audit_log'],
   schema: [
     `CREATE TABLE audit_log (

@@ -16,25 +16,30 @@ import { passwordsProjection } from './passwords';
 import { tenantsProjection } from './tenants';
 
 /**
- * The product's read models, applied together: a mutation then waits for one runner, not one
- * per table, and one transaction per batch keeps them consistent with each other.
+ * The product's read models, applied together: one transaction per batch (or per append, inline)
+ * keeps them consistent with each other. Kept inline on PostgreSQL and PGlite, so that a
+ * mutation's answer and the next command's look-ups show every change without a wait; the audit
+ * log stays with its runner, which numbers its rows in log order.
  */
-export const productProjection = combineProjections('product', [
-  tenantsProjection,
-  devicesProjection,
-  passwordsProjection,
-  organizationsProjection,
-  credentialsProjection,
-  plansProjection,
-  planCredentialHistoryProjection,
-  repositoriesProjection,
-  tasksProjection,
-  snapshotsProjection,
-  restoresProjection,
-  storagesProjection,
-  auditDestinationsProjection,
-  notificationChannelsProjection,
-]);
+export const productProjection: Projection = {
+  ...combineProjections('product', [
+    tenantsProjection,
+    devicesProjection,
+    passwordsProjection,
+    organizationsProjection,
+    credentialsProjection,
+    plansProjection,
+    planCredentialHistoryProjection,
+    repositoriesProjection,
+    tasksProjection,
+    snapshotsProjection,
+    restoresProjection,
+    storagesProjection,
+    auditDestinationsProjection,
+    notificationChannelsProjection,
+  ]),
+  inline: true,
+};
 
 /** Every read model Backplane maintains, as the runners apply them. */
 export const projections: readonly Projection[] = [productProjection, auditLogProjection];

@@ -4,6 +4,8 @@ import { CommandHandler } from './core/command-handler';
 import { silentLogger, type Logger } from './core/logger';
 import type { Projection } from './core/projection';
 import { ProjectionRunner } from './core/projection-runner';
+import { migrateCheckpoints } from './core/checkpoints';
+import { inlineProjectionHook } from './core/inline-projection';
 import { EsdbEventStore } from './eventstore/esdb/esdb-event-store';
 import { SqlEventStore } from './eventstore/postgres/sql-event-store';
 import { countAppends } from './metrics/appends';
@@ -46,11 +48,24 @@ export async function openBackplane(config: Config, options: OpenOptions = {}): 
   const logger = options.logger ?? silentLogger;
   const db = await openDatabase(config);
   try {
-    const store: BackplaneStore =
-      config.store === 'esdb'
-        ? EsdbEventStore.connect(config.esdbUrl!, { tailPollMs: config.pollIntervalMs })
-        : await SqlEventStore.open(db, { pollIntervalMs: config.pollIntervalMs });
-    const runners = (options.projections ?? allProjections).map((projection) => new ProjectionRunner({ store, db, projection, logger }));
+    const projections = options.projections ?? allProjections;
+    let store: BackplaneStore;
+    let inlineLog: SqlEventStore | undefined;
+    if (config.store === 'esdb') {
+      // The log lives elsewhere: every read model is applied by its runner, and answers wait for it.
+      store = EsdbEventStore.connect(config.esdbUrl!, { tailPollMs: config.pollIntervalMs });
+    } else {
+      const inlined = projections.filter((projection) => projection.inline);
+      if (inlined.length > 1) throw new Error(`one projection at most may be kept inline; given ${inlined.map((projection) => projection.name).join(', ')}`);
+      // The appends read the checkpoints to know whether they keep the read model.
+      await migrateCheckpoints(db);
+      inlineLog = await SqlEventStore.open(db, {
+        pollIntervalMs: config.pollIntervalMs,
+        appendHook: inlined.length === 1 ? inlineProjectionHook(inlined[0]) : undefined,
+      });
+      store = inlineLog;
+    }
+    const runners = projections.map((projection) => new ProjectionRunner({ store, db, projection, logger, inline: projection.inline ? inlineLog : undefined }));
     options.metrics?.watchProjections(() => ({ store, runners }));
     return {
       db,

@@ -91,7 +91,8 @@ async function status(backplane: Backplane): Promise<number> {
   process.stdout.write(`head position: ${(await backplane.store.headPosition()) ?? 'empty log'}, ${await backplane.store.countEvents()} events\n`);
   for (const runner of backplane.runners) {
     const checkpoint = await runner.checkpoint();
-    process.stdout.write(`${runner.name}: ${checkpoint ? `at ${checkpoint.position ?? 'start'}, ${checkpoint.eventsApplied} events applied` : 'never run'}\n`);
+    const where = checkpoint?.inline ? `kept inline by the appends since ${checkpoint.position ?? 'start'}` : `at ${checkpoint?.position ?? 'start'}`;
+    process.stdout.write(`${runner.name}: ${checkpoint ? `${where}, ${checkpoint.eventsApplied} events applied by its runner` : 'never run'}\n`);
   }
   return 0;
 }

@@ -43,6 +43,7 @@ export type SystemCode =
   | 'CHECKPOINT_MOVED'
   | 'LOCK_LOST'
   | 'LOCK_TIMEOUT'
+  | 'READ_MODEL_VERSION'
   | 'SCHEMA_TOO_NEW'
   | 'INVALID_CONFIG'
   | 'INVALID_MASTER_KEY'

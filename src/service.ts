@@ -25,6 +25,8 @@ import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
 import { ReadModelProgress } from './core/read-model-progress';
+import { ProjectionTimeoutError } from './core/errors';
+import type { ProjectionRunner } from './core/projection-runner';
 import type { Position } from './eventstore/types';
 import { backplaneSchema } from './graphql/schema';
 import { loadMasterKey } from './secrets/master-key';
@@ -38,6 +40,8 @@ import { startMetricsListener, type MetricsListener } from './server/metrics-rou
  * gives one to get there before taking it to be catching up.
  */
 const READY_LAG_MS = 2000;
+/** How long a query of the audit history waits for it to reach the log's end before answering what it holds (ms). */
+const HISTORY_WAIT_MS = 5000;
 
 export interface Service {
   backplane: Backplane;
@@ -100,9 +104,31 @@ export async function startService(config: Config, options: ServiceOptions = {})
       clock: options.scheduleClock ?? (() => new Date()),
     });
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
-    const settle = async (position: Position, streams?: string[]) => {
-      const readers = backplane.runners.filter((runner) => streams === undefined || streams.some((stream) => runner.reads(stream)));
-      await Promise.all(readers.map((runner) => runner.waitForPosition(position, settleTimeoutMs)));
+    const waitFor = (runners: ProjectionRunner[], position: Position | 'head') =>
+      Promise.all(runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs))).then(() => undefined);
+    // What answers show: kept inline on PostgreSQL and PGlite, where the wait is one read of a checkpoint.
+    const settle = (position: Position | 'head', streams?: string[]) =>
+      waitFor(
+        backplane.runners.filter((runner) => !runner.history && (streams === undefined || streams.some((stream) => runner.reads(stream)))),
+        position,
+      );
+    // The audit history, before a query of it: up to the log's end as it stands, unless it is catching
+    // up (a rebuild), when the query answers what it holds; after a while, it answers what it holds too.
+    const settleHistory = async () => {
+      const behind = new Set(
+        progress
+          .statuses()
+          .filter((status) => !status.current)
+          .map((status) => status.name),
+      );
+      const histories = backplane.runners.filter((runner) => runner.history && !behind.has(runner.name));
+      await Promise.all(
+        histories.map((runner) =>
+          runner.waitForPosition('head', HISTORY_WAIT_MS).catch((error: unknown) => {
+            if (!(error instanceof ProjectionTimeoutError)) throw error;
+          }),
+        ),
+      );
     };
     const jobs = new Jobs(logger, metrics.jobs);
     const app: AppDeps = {
@@ -112,6 +138,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       vault,
       tokens,
       settle,
+      settleHistory,
+      settleAll: (position) => waitFor(backplane.runners, position),
       catchingUp: () => progress.catchingUp(),
       tenantLock: new TenantLock(backplane.db),
       gitlab: backupGitLabPort({

@@ -25,10 +25,15 @@ export interface AppDeps {
   vault: SecretVault;
   tokens: ApiTokenDigests;
   /**
-   * Resolves once every read model that reads the streams written (every read model, without
-   * streams) includes the position: a mutation's answer shows its own change.
+   * Resolves once every read model that answers show and that reads the streams written (all,
+   * without streams) includes the position ('head': the log's end as it stands): a mutation's
+   * answer shows its own change. At once where the appends keep them inline.
    */
-  settle(position: Position, streams?: string[]): Promise<void>;
+  settle(position: Position | 'head', streams?: string[]): Promise<void>;
+  /** Resolves once the audit history includes the log as it stands (within a bound): before a query of it. */
+  settleHistory(): Promise<void>;
+  /** Resolves once every read model, the audit history too, includes the position: for what must hold all of it (an export). */
+  settleAll(position: Position): Promise<void>;
   /**
    * While read models are catching up with the log, the refusal a change asked of the API gets
    * (null once they are current). Only the API's entries ask it: the service's own writes go through.

@@ -38,11 +38,10 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
  * it had appended (it answered an error, but its event stands).
  */
 async function caughtUp(deps: AppDeps): Promise<void> {
-  const head = await deps.store.headPosition();
-  if (head === null) return;
   try {
-    // Every read model: the facts of a rule come from other aggregates' (a plan's from its organization and credentials).
-    await deps.settle(head);
+    // Every read model answers show: the facts of a rule come from other aggregates' (a plan's
+    // from its organization and credentials). Kept inline, they hold every committed event.
+    await deps.settle('head');
   } catch (error) {
     if (error instanceof ProjectionTimeoutError) throw new ConcurrencyError('the read models are catching up with the history: try again shortly');
     throw error;

@@ -11,19 +11,44 @@ const migrations: readonly Migration[] = [
        events_applied bigint NOT NULL DEFAULT 0,
        updated_at timestamptz NOT NULL DEFAULT now())`,
   ],
+  [
+    // Whether the read model is kept by the appends themselves, in their own transactions
+    // (inline), rather than by the runner from its checkpoint.
+    'ALTER TABLE projection_checkpoints ADD COLUMN inline boolean NOT NULL DEFAULT false',
+    // An append's first statement: it holds the projection's inline lock shared until it commits
+    // (a switch to or from inline takes it alone, and so waits for appends under way and holds
+    // new ones), then reads the mode with a snapshot taken once the lock is held. The lock takes
+    // no transaction id, so the append's id still comes after its stream's lock (see the store).
+    `CREATE FUNCTION inline_projection_mode(p_name text, OUT o_inline boolean, OUT o_version integer)
+     LANGUAGE plpgsql AS $fn$
+     BEGIN
+       PERFORM pg_advisory_xact_lock_shared(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
+       SELECT c.inline, c.version INTO o_inline, o_version FROM projection_checkpoints c WHERE c.name = p_name;
+     END
+     $fn$`,
+  ],
 ];
+
+/** Takes a projection's inline lock alone until the transaction ends: no append is under way, and none starts. */
+export async function holdAppends(tx: SqlExecutor, name: string): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('backplane-inline'), hashtext(current_schema() || ':' || $1))", [name]);
+}
 
 export interface Checkpoint {
   version: number;
-  /** null: nothing applied yet. */
+  /** null: nothing applied yet. While inline, where the runner handed the read model to the appends. */
   position: string | null;
+  /** Events the runner applied (the appends do not count theirs). */
   eventsApplied: number;
+  /** Whether each append applies its own events to the read model, in its transaction: it then includes every committed event. */
+  inline: boolean;
 }
 
 interface CheckpointRow {
   version: number;
   position: string | null;
   events_applied: string;
+  inline: boolean;
 }
 
 export async function migrateCheckpoints(db: SqlDatabase): Promise<void> {
@@ -32,29 +57,35 @@ export async function migrateCheckpoints(db: SqlDatabase): Promise<void> {
 
 export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = false): Promise<Checkpoint | null> {
   const [row] = await db.query<CheckpointRow>(
-    `SELECT version, position, events_applied::text AS events_applied FROM projection_checkpoints WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT version, position, events_applied::text AS events_applied, inline FROM projection_checkpoints WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`,
     [name],
   );
-  return row ? { version: row.version, position: row.position, eventsApplied: Number(row.events_applied) } : null;
+  return row ? { version: row.version, position: row.position, eventsApplied: Number(row.events_applied), inline: row.inline } : null;
 }
 
-export async function advanceCheckpoint(tx: SqlExecutor, name: string, position: string, applied: number): Promise<void> {
-  await tx.query('UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, updated_at = now() WHERE name = $1', [
+/** Moves the checkpoint past a batch; with `inline`, also hands the read model to the appends from there on. */
+export async function advanceCheckpoint(tx: SqlExecutor, name: string, position: string | null, applied: number, inline = false): Promise<void> {
+  await tx.query('UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, inline = $4, updated_at = now() WHERE name = $1', [
     name,
     position,
     applied,
+    inline,
   ]);
 }
 
-/** Drops the projection's tables, creates them anew and sets its checkpoint back to the start. */
+/**
+ * Drops the projection's tables, creates them anew and sets its checkpoint back to the start,
+ * where the runner applies it again (no longer inline: appends under way finish first).
+ */
 export async function resetProjection(db: SqlDatabase, projection: Projection): Promise<void> {
   await db.transaction(async (tx) => {
+    await holdAppends(tx, projection.name);
     await tx.query('SELECT name FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [projection.name]);
     for (const table of projection.tables) await tx.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
     for (const statement of projection.schema) await tx.query(statement);
     await tx.query(
-      `INSERT INTO projection_checkpoints (name, version, position, events_applied) VALUES ($1, $2, NULL, 0)
-       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = NULL, events_applied = 0, updated_at = now()`,
+      `INSERT INTO projection_checkpoints (name, version, position, events_applied, inline) VALUES ($1, $2, NULL, 0, false)
+       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = NULL, events_applied = 0, inline = false, updated_at = now()`,
       [projection.name, projection.version],
     );
   });
@@ -65,5 +96,5 @@ export async function prepareProjection(db: SqlDatabase, projection: Projection)
   const checkpoint = await readCheckpoint(db, projection.name);
   if (checkpoint && checkpoint.version === projection.version) return checkpoint;
   await resetProjection(db, projection);
-  return { version: projection.version, position: null, eventsApplied: 0 };
+  return { version: projection.version, position: null, eventsApplied: 0, inline: false };
 }

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { BackplaneError } from '../errors';
 import type { EventStore, Position, RecordedEvent, SubscriptionBatch } from '../eventstore/types';
 import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
-import { advanceCheckpoint, type Checkpoint, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
+import { advanceCheckpoint, type Checkpoint, holdAppends, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
+import { applyInTransaction, type InlineLog } from './inline-projection';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
 import { passes, type Projection, type SqlStatement } from './projection';
@@ -20,6 +21,11 @@ export interface ProjectionRunnerOptions {
   maxBatch?: number;
   /** How often an idle holder checks that its checkpoint was not reset or taken (ms). */
   checkpointWatchMs?: number;
+  /**
+   * Where the store's appends keep this projection inline (a SQL store on this database, with the
+   * projection's hook): once the runner reaches the log's end, it hands the read model over to them.
+   */
+  inline?: InlineLog;
 }
 
 export interface ProjectionProgress {
@@ -45,6 +51,8 @@ class LockLostError extends BackplaneError {
 interface Session {
   position: string | null;
   eventsApplied: number;
+  /** Whether the appends keep the read model now (handed over): the runner applies nothing. */
+  inline: boolean;
   /** Batches being committed now; the checkpoint watcher looks only between them. */
   applying: number;
 }
@@ -164,6 +172,7 @@ export class ProjectionRunner {
   private sessions = 0;
   private readonly moves: CheckpointMoves;
   private schemaReady: Promise<void> | undefined;
+  private readonly inline: InlineLog | undefined;
 
   constructor(options: ProjectionRunnerOptions) {
     this.store = options.store;
@@ -177,6 +186,7 @@ export class ProjectionRunner {
     this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
     this.progress.setMaxListeners(0);
     this.moves = CheckpointMoves.of(this.db);
+    this.inline = options.inline;
   }
 
   /** True while this process is the one applying the projection. */
@@ -231,9 +241,18 @@ export class ProjectionRunner {
     }
   }
 
-  /** Resolves once the read model includes everything up to `position`, wherever it is being applied. */
-  async waitForPosition(position: Position, timeoutMs = 5000): Promise<void> {
+  /** Whether this is a history the API reads apart from the answers of changes (see Projection.history). */
+  get history(): boolean {
+    return this.projection.history === true;
+  }
+
+  /**
+   * Resolves once the read model includes everything up to `position` ('head': the last event
+   * committed now), wherever it is being applied; at once while the appends keep it inline.
+   */
+  async waitForPosition(target: Position | 'head', timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let position: Position | null | undefined;
     // Listened to before the checkpoint is read: a move between the read and the wait still wakes it.
     let moved = false;
     let wake: (() => void) | undefined;
@@ -246,7 +265,12 @@ export class ProjectionRunner {
       for (;;) {
         moved = false;
         // The database's checkpoint, not a copy in memory: it is the one a reset or another process moves.
-        const reached = (await this.checkpoint())?.position;
+        const checkpoint = await this.checkpoint();
+        if (this.includesAll(checkpoint)) return;
+        // Read once the checkpoint is known not to be inline: the wait is then one read.
+        position ??= target !== 'head' ? target : await (this.store.lastCommittedPosition?.() ?? this.store.headPosition());
+        if (position === null) return;
+        const reached = checkpoint?.position;
         if (reached && this.store.comparePositions(reached, position) >= 0) return;
         const left = deadline - Date.now();
         if (left <= 0) throw new ProjectionTimeoutError(this.name, position, timeoutMs);
@@ -264,6 +288,11 @@ export class ProjectionRunner {
     } finally {
       stopHearing();
     }
+  }
+
+  /** Whether the read model, at this projection's version, is kept by the appends: it then includes every committed event. */
+  includesAll(checkpoint: Checkpoint | null): boolean {
+    return checkpoint?.inline === true && checkpoint.version === this.projection.version;
   }
 
   /**
@@ -359,12 +388,23 @@ export class ProjectionRunner {
    */
   private async applyWhileHolding(lock: HeldLock, stopping: Signal, until: Position | 'first-short-page' | undefined): Promise<void> {
     const checkpoint = await prepareProjection(this.db, this.projection);
-    const session: Session = { position: checkpoint.position, eventsApplied: checkpoint.eventsApplied, applying: 0 };
+    const session: Session = { position: checkpoint.position, eventsApplied: checkpoint.eventsApplied, inline: checkpoint.inline, applying: 0 };
     this.sessions += 1;
+    if (session.inline) {
+      // The appends keep it: there is nothing to apply until a reset hands it back.
+      this.logger.info('projection kept inline by the appends', { projection: this.name });
+      try {
+        if (until === undefined) await this.idleInline(lock, stopping, session);
+      } finally {
+        this.sessions -= 1;
+      }
+      return;
+    }
     this.logger.info('projection running', { projection: this.name, from: checkpoint.position ?? 'start' });
 
     const caughtUp = new Signal();
     const finished = new Signal();
+    const handedOver = new Signal();
     const filter = this.projection.filter;
     // The batch being committed while the next page is read; the next waits for it.
     let committing: Promise<void> = Promise.resolve();
@@ -388,16 +428,23 @@ export class ProjectionRunner {
       // Made while the batch before commits: they depend on the events alone.
       const statements = batch.position === sent ? [] : this.batchedStatements(batch.events);
       await committing;
-      // Once the session is over (stopped, lock lost, checkpoint moved), no batch starts.
-      if (finished.isSet) return;
+      // Once the session is over (stopped, lock lost, checkpoint moved, handed over), no batch starts.
+      if (finished.isSet || handedOver.isSet) return;
       if (batch.position === sent) {
         await committed(batch);
+        // At the log's end with nothing new (an empty log, a checkpoint already there): handed over now.
+        if (!page.caughtUp || !this.inline) return;
+        session.applying += 1;
+        committing = this.handOver(session, handedOver).finally(() => (session.applying -= 1));
+        committing.catch(failure);
+        await committing.catch(() => undefined);
         return;
       }
       sent = batch.position;
       session.applying += 1;
       committing = this.applyBatch(session, batch, statements)
         .then(() => committed(batch))
+        .then(() => (page.caughtUp && this.inline ? this.handOver(session, handedOver) : undefined))
         .finally(() => (session.applying -= 1));
       committing.catch(failure);
       // At the log's end the next page is read once this batch is in: read while its transaction
@@ -410,7 +457,11 @@ export class ProjectionRunner {
       throw new LockLostError(this.name);
     });
     try {
-      await Promise.race([subscription.done, lost, moved, failed, until === undefined ? stopping.wait : caughtUp.wait]);
+      await Promise.race([subscription.done, lost, moved, failed, handedOver.wait, until === undefined ? stopping.wait : caughtUp.wait]);
+      if (handedOver.isSet) {
+        await subscription.stop();
+        if (until === undefined) await Promise.race([lost, moved, stopping.wait]);
+      }
     } finally {
       finished.set();
       await subscription.stop();
@@ -418,6 +469,54 @@ export class ProjectionRunner {
       await committing.catch(() => undefined);
       this.sessions -= 1;
       await moved.catch(() => undefined);
+    }
+  }
+
+  /** While the appends keep the read model: holds the projection until stopped, the lock lost or a reset. */
+  private async idleInline(lock: HeldLock, stopping: Signal, session: Session): Promise<void> {
+    const finished = new Signal();
+    const moved = this.watchCheckpoint(session, finished);
+    const lost = lock.lost.then(() => {
+      throw new LockLostError(this.name);
+    });
+    try {
+      await Promise.race([lost, moved, stopping.wait]);
+    } finally {
+      finished.set();
+      await moved.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Hands the read model over to the appends, at the log's end: holding them (appends under way
+   * finish first, new ones wait), applies what they committed since the last page, and marks the
+   * checkpoint inline in the same transaction. Appends from then on apply their own events.
+   */
+  private async handOver(session: Session, handedOver: Signal): Promise<void> {
+    const log = this.inline!;
+    let last: RecordedEvent | undefined;
+    let applied = 0;
+    await this.db.transaction(async (tx) => {
+      await holdAppends(tx, this.name);
+      const current = await readCheckpoint(tx, this.name, true);
+      if (!current || current.position !== session.position || current.version !== this.projection.version || current.inline) {
+        throw new CheckpointMovedError(this.name);
+      }
+      const rest = await log.readCommittedAfter(tx, session.position);
+      await applyInTransaction(tx, this.projection, rest);
+      last = rest.at(-1);
+      applied = rest.filter((event) => passes(this.projection.filter, event)).length;
+      await advanceCheckpoint(tx, this.name, last?.position ?? session.position, applied, true);
+      await this.moves.tell(tx, this.name);
+    });
+    this.moves.moved(this.name);
+    session.position = last?.position ?? session.position;
+    session.eventsApplied += applied;
+    session.inline = true;
+    handedOver.set();
+    this.logger.info('projection handed over to the appends: kept inline from here', { projection: this.name, position: session.position });
+    if (session.position !== null) {
+      this.progress.emit('progress', { position: session.position, eventsApplied: session.eventsApplied, caughtUp: true } satisfies ProjectionProgress);
     }
   }
 
@@ -431,7 +530,7 @@ export class ProjectionRunner {
       if (session.applying > 0) continue;
       const expected = session.position;
       const current = await readCheckpoint(this.db, this.name);
-      const unchanged = current?.position === expected && current?.version === this.projection.version;
+      const unchanged = current?.position === expected && current?.version === this.projection.version && current?.inline === session.inline;
       if (!done && session.applying === 0 && expected === session.position && !unchanged) throw new CheckpointMovedError(this.name);
     }
   }
@@ -469,7 +568,7 @@ export class ProjectionRunner {
   private async commitBatch(session: Session, batch: SubscriptionBatch, statements: readonly SqlStatement[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       const current = await readCheckpoint(tx, this.name, true);
-      if (!current || current.position !== session.position || current.version !== this.projection.version) {
+      if (!current || current.position !== session.position || current.version !== this.projection.version || current.inline) {
         throw new CheckpointMovedError(this.name);
       }
       for (const statement of statements) await tx.query(statement.sql, statement.params);

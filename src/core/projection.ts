@@ -20,6 +20,17 @@ export interface Projection {
   /** Statements that create the tables. */
   readonly schema: readonly string[];
   readonly filter?: EventFilter;
+  /**
+   * Kept inline where the log shares the read models' database: each append applies its events in
+   * its own transaction (see inline-projection.ts), once the runner has built the read model. Not
+   * for a read model whose rows must come in log order (concurrent appends commit in another).
+   */
+  readonly inline?: boolean;
+  /**
+   * A history the API reads on its own (the audit log): a change's answer does not wait for it,
+   * a query of it does (AppDeps.settleHistory). Every other read model is one that answers show.
+   */
+  readonly history?: boolean;
   apply(event: RecordedEvent): SqlStatement[];
   /** The statements of a batch of events, where fewer than apply() would give (many rows in one INSERT); apply() otherwise. */
   applyAll?(events: readonly RecordedEvent[]): SqlStatement[];

@@ -115,6 +115,12 @@ export interface EventStore {
   subscribeToAll(options: SubscribeToAllOptions, handler: SubscriptionHandler): Subscription;
   /** The position of the last event of the log, or null when it is empty. */
   headPosition(): Promise<Position | null>;
+  /**
+   * The position of the last event committed, where that can lie past headPosition() (a SQL store:
+   * readers stop before a transaction still open, which may yet add events ahead of them). What a
+   * wait to read one's own writes waits for. Absent: headPosition() is that position.
+   */
+  lastCommittedPosition?(): Promise<Position | null>;
   /** Negative, zero or positive as a is before, at or after b. */
   comparePositions(a: Position, b: Position): number;
   /** Number of events in the log, where the store can count them (for progress reports; may scan). */

@@ -74,6 +74,8 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   CHECKPOINT_MOVED: INTERNAL,
   LOCK_LOST: INTERNAL,
   LOCK_TIMEOUT: INTERNAL,
+  // A process of another version keeps the read models: a deployment's trouble, not the client's.
+  READ_MODEL_VERSION: INTERNAL,
   SCHEMA_TOO_NEW: INTERNAL,
   INVALID_CONFIG: INTERNAL,
   INVALID_MASTER_KEY: INTERNAL,

@@ -5,6 +5,7 @@ import { systemPrincipal } from '../../src/app/principal';
 import { recordSnapshot } from '../../src/app/backup/record-snapshot';
 import { restore, restoreStream } from '../../src/domain/restore';
 import { snapshotStream, type SnapshotTaken } from '../../src/domain/snapshot';
+import { DEFAULT_STORAGE_ID } from '../../src/domain/storage';
 import { task, taskStream } from '../../src/domain/task';
 import { restoreById } from '../../src/queries/restores';
 import { taskById } from '../../src/queries/tasks';
@@ -109,7 +110,7 @@ for (const store of apiStores) {
         organizationId: randomUUID(),
         repositoryId: randomUUID(),
         fullPath: 'acme/platform/api',
-        storageId: 'default',
+        storageId: DEFAULT_STORAGE_ID,
         takenAt: new Date().toISOString(),
         manifestHash: 'a'.repeat(64),
         bytes: 10,

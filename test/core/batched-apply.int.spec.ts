@@ -8,22 +8,12 @@ import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { SqlDatabase, SqlExecutor } from '../../src/sql/database';
 import { dropTestSchemas, testDatabases } from '../support/databases';
 import { readable } from '../support/readable';
-import { appendLog, productLog } from './product-log';
+import { appendLog, productLog, tablesOf } from './product-log';
 
 afterAll(dropTestSchemas);
 
 /** The same read model applied one event at a time: the statements of apply(), event after event. */
 const eventByEvent = (projection: Projection): Projection => ({ ...projection, applyAll: undefined });
-
-/** Every row of every table of the read model, as PostgreSQL prints it, sorted. */
-async function tablesOf(db: SqlDatabase, projection: Projection): Promise<Record<string, string[]>> {
-  const tables: Record<string, string[]> = {};
-  for (const table of projection.tables) {
-    const rows = await db.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table} t`);
-    tables[table] = rows.map((row) => row.row).sort();
-  }
-  return tables;
-}
 
 /** The product events that a batch writes in a form of their own, many rows a statement. */
 const BATCHED_TYPES = [
@@ -135,7 +125,7 @@ for (const database of testDatabases) {
         for (const table of ['tenants', 'plans', 'plan_credentials', 'credentials', 'tasks']) {
           expect(await db.query(`SELECT * FROM ${table}`)).toEqual([]);
         }
-        expect(await readCheckpoint(db, productProjection.name)).toEqual({ version: productProjection.version, position: null, eventsApplied: 0 });
+        expect(await readCheckpoint(db, productProjection.name)).toEqual({ version: productProjection.version, position: null, eventsApplied: 0, inline: false });
       } finally {
         await db.close();
       }

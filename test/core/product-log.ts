@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Projection } from '../../src/core/projection';
 import type { EventData, EventStore, JsonObject, Position } from '../../src/eventstore/types';
+import type { SqlExecutor } from '../../src/sql/database';
 import { seeded } from '../support/bad-inputs';
 
 /** One append: events of one stream, as the domain writes them together. */
@@ -228,4 +230,14 @@ export async function appendLog(store: EventStore, appends: readonly Append[]): 
   for (const { stream, events } of appends) last = (await store.appendToStream(stream, events)).position;
   if (last === undefined) throw new Error('an empty log');
   return last;
+}
+
+/** Every row of every table of the read model, as PostgreSQL prints it, sorted. */
+export async function tablesOf(db: SqlExecutor, projection: Projection): Promise<Record<string, string[]>> {
+  const tables: Record<string, string[]> = {};
+  for (const table of projection.tables) {
+    const rows = await db.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table} t`);
+    tables[table] = rows.map((row) => row.row).sort();
+  }
+  return tables;
 }

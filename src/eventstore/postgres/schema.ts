@@ -1,5 +1,49 @@
 import type { Migration } from '../../sql/migrate';
 
+// Appends from concurrent callers of one process, in one transaction and one round trip, in the
+// order they came; each keeps its own outcome (a refused one writes nothing and does not stop
+// the others). A group does not wait for other writers' stream locks: every one is tried first,
+// in lock order and before the transaction has an id, and the appends of a stream another
+// writer holds are answered 'busy' and not run; any other lock wait (an event id that an open
+// transaction is inserting) ends after 20 ms with lock_not_available and undoes the group. The
+// adapter sends busy appends, and those of an undone group, one by one. The transaction's own
+// lock timeout is given back at the end, for what it does next.
+const APPEND_GROUP = `append_group(p_appends jsonb)
+   RETURNS TABLE (g_index integer, g_status text, g_revision text, g_tx text, g_seq text, g_detail text)
+   LANGUAGE plpgsql AS $fn$
+   DECLARE
+     v_item jsonb;
+     v_ord bigint;
+     v_key integer;
+     v_busy integer[] := '{}';
+     v_lock_timeout text := current_setting('lock_timeout');
+   BEGIN
+     FOR v_key IN
+       SELECT DISTINCT hashtext(current_schema() || ':' || (x.item->>'stream')) AS k
+         FROM jsonb_array_elements(p_appends) AS x(item) ORDER BY k
+     LOOP
+       IF NOT pg_try_advisory_xact_lock(hashtext('backplane-stream'), v_key) THEN
+         v_busy := v_busy || v_key;
+       END IF;
+     END LOOP;
+     PERFORM set_config('lock_timeout', '20ms', true);
+     FOR v_item, v_ord IN
+       SELECT x.item, x.ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(item, ord) ORDER BY x.ord
+     LOOP
+       g_index := v_ord - 1;
+       IF hashtext(current_schema() || ':' || (v_item->>'stream')) = ANY (v_busy) THEN
+         g_status := 'busy';
+         g_revision := NULL; g_tx := NULL; g_seq := NULL; g_detail := NULL;
+       ELSE
+         SELECT a.o_status, a.o_revision, a.o_tx, a.o_seq, a.o_detail INTO g_status, g_revision, g_tx, g_seq, g_detail
+           FROM append_events(v_item->>'stream', v_item->>'expected', v_item->'events', false) a;
+       END IF;
+       RETURN NEXT;
+     END LOOP;
+     PERFORM set_config('lock_timeout', v_lock_timeout, true);
+   END
+   $fn$`;
+
 /**
  * The event log's tables. Global order is (tx_id, seq): the writing transaction's id, then a
  * sequence. Readers only read below the oldest transaction still open
@@ -139,46 +183,11 @@ const v1: Migration = [
      o_seq := v_seq::text;
    END
    $fn$`,
-  // Appends from concurrent callers of one process, in one transaction and one round trip, in the
-  // order they came; each keeps its own outcome (a refused one writes nothing and does not stop
-  // the others). A group does not wait for other writers' stream locks: every one is tried first,
-  // in lock order and before the transaction has an id, and the appends of a stream another
-  // writer holds are answered 'busy' and not run; any other lock wait (an event id that an open
-  // transaction is inserting) ends after 20 ms with lock_not_available and undoes the group. The
-  // adapter sends busy appends, and those of an undone group, one by one.
-  `CREATE FUNCTION append_group(p_appends jsonb)
-   RETURNS TABLE (g_index integer, g_status text, g_revision text, g_tx text, g_seq text, g_detail text)
-   LANGUAGE plpgsql AS $fn$
-   DECLARE
-     v_item jsonb;
-     v_ord bigint;
-     v_key integer;
-     v_busy integer[] := '{}';
-   BEGIN
-     FOR v_key IN
-       SELECT DISTINCT hashtext(current_schema() || ':' || (x.item->>'stream')) AS k
-         FROM jsonb_array_elements(p_appends) AS x(item) ORDER BY k
-     LOOP
-       IF NOT pg_try_advisory_xact_lock(hashtext('backplane-stream'), v_key) THEN
-         v_busy := v_busy || v_key;
-       END IF;
-     END LOOP;
-     PERFORM set_config('lock_timeout', '20ms', true);
-     FOR v_item, v_ord IN
-       SELECT x.item, x.ord FROM jsonb_array_elements(p_appends) WITH ORDINALITY AS x(item, ord) ORDER BY x.ord
-     LOOP
-       g_index := v_ord - 1;
-       IF hashtext(current_schema() || ':' || (v_item->>'stream')) = ANY (v_busy) THEN
-         g_status := 'busy';
-         g_revision := NULL; g_tx := NULL; g_seq := NULL; g_detail := NULL;
-       ELSE
-         SELECT a.o_status, a.o_revision, a.o_tx, a.o_seq, a.o_detail INTO g_status, g_revision, g_tx, g_seq, g_detail
-           FROM append_events(v_item->>'stream', v_item->>'expected', v_item->'events', false) a;
-       END IF;
-       RETURN NEXT;
-     END LOOP;
-   END
-   $fn$`,
+  // One group of appends in one round trip: see APPEND_GROUP.
+  `CREATE FUNCTION ${APPEND_GROUP}`,
 ];
 
-export const eventStoreMigrations: readonly Migration[] = [v1];
+/** append_group gives back the transaction's lock timeout: what a transaction does after it (read models kept inline) waits for locks as anywhere else. */
+const v2: Migration = [`CREATE OR REPLACE FUNCTION ${APPEND_GROUP}`];
+
+export const eventStoreMigrations: readonly Migration[] = [v1, v2];

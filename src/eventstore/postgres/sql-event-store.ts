@@ -38,6 +38,24 @@ export interface SqlEventStoreOptions {
    * under way wait, and go together as one transaction when a place frees (group commit).
    */
   appendsInFlight?: number;
+  /** Work each append does in its own transaction with the events it recorded: read models kept inline. */
+  appendHook?: AppendHook;
+}
+
+/**
+ * What to run with the events an append records, in its transaction, so that they commit or roll
+ * back together. `begin` runs first in the transaction, before anything is written, and answers
+ * what to run once the events are recorded (null: nothing, this time).
+ */
+export interface AppendHook {
+  begin(tx: SqlExecutor): Promise<((tx: SqlExecutor, events: readonly RecordedEvent[]) => Promise<void>) | null>;
+}
+
+/** What the append hook threw: the group is undone and its appends go alone, so that only the one it fails on fails. */
+class HookFailure extends Error {
+  constructor(cause: unknown) {
+    super('the append hook failed', { cause });
+  }
 }
 
 interface EventRow {
@@ -94,6 +112,8 @@ const MAX_GROUP_CHARS = 4 * 1024 * 1024;
  * too large for one jsonb value.
  */
 const GROUP_UNDONE = new Set(['23505', '40P01', '55P03', '40001', '54000']);
+/** How many times an append made alone in a transaction of its own runs again after a deadlock (its hook's writes can meet another's). */
+const DEADLOCK_ATTEMPTS = 5;
 /** A new transaction id is newer than every writer so far, so a second attempt nearly always succeeds. */
 const ORDER_CONFLICT_ATTEMPTS = 10;
 // Text casts keep 64-bit values exact on both drivers. ORDER BY must name table columns
@@ -118,6 +138,7 @@ export class SqlEventStore implements EventStore {
   private appendCallsUnderWay = 0;
   /** Per stream, the work last sent that touches it; later appends of the stream go after it. */
   private readonly streamTails = new Map<string, Promise<void>>();
+  private readonly hook: AppendHook | undefined;
 
   private constructor(
     private readonly db: SqlDatabase,
@@ -128,6 +149,7 @@ export class SqlEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
     this.fallbackPollMs = Math.max(options.fallbackPollMs ?? 5000, this.pollIntervalMs);
     this.appendsInFlight = options.appendsInFlight ?? 4;
+    this.hook = options.appendHook;
     if (!Number.isSafeInteger(this.appendsInFlight) || this.appendsInFlight < 1) {
       throw new InvalidArgumentError(`appendsInFlight must be a positive integer, got ${String(options.appendsInFlight)}`);
     }
@@ -165,24 +187,35 @@ export class SqlEventStore implements EventStore {
   private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
     const { stream, expected, payload } = append;
     // Inside a caller's transaction a failed statement aborts it: there the general path runs
-    // and a conflict is the caller's to retry. Alone, each call is its own transaction.
+    // and a conflict is the caller's to retry. Alone, each call is its own transaction (with a
+    // hook, an explicit one, run again whole).
     const alone = executor === this.db;
-    const call = (general: boolean) =>
+    const call = (on: SqlExecutor, general: boolean) =>
       this.channel === null || alone
-        ? executor.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
+        ? on.query<AppendRow>('SELECT * FROM append_events($1, $2, $3::jsonb, $4)', [stream, String(expected), payload, general], {
             prepareAs: 'backplane_append_events',
           })
-        : executor.query<AppendRow>(
+        : on.query<AppendRow>(
             // Told on the caller's commit, not at all if it rolls back.
             "SELECT a.*, CASE WHEN a.o_status = 'ok' THEN pg_notify($5, a.o_tx) END AS told FROM append_events($1, $2, $3::jsonb, $4) a",
             [stream, String(expected), payload, general, this.channel],
             { prepareAs: 'backplane_append_events_told' },
           );
+    const hooked = async (on: SqlExecutor, general: boolean) => {
+      const after = await this.hook!.begin(on);
+      const rows = await call(on, general);
+      if (after && rows[0]?.o_status === 'ok') await after(on, await this.readRecorded(on, append.eventIds));
+      return rows;
+    };
+    const once = (general: boolean) => {
+      if (!this.hook) return call(executor, general);
+      return alone ? this.db.transaction((tx) => hooked(tx, general)) : hooked(executor, general);
+    };
     let general = !alone;
     let row: AppendRow | undefined;
     for (let attempt = 1; row === undefined; attempt++) {
       try {
-        [row] = await call(general);
+        [row] = await once(general);
       } catch (error) {
         const { code, constraint } = error as { code?: string; constraint?: string };
         if (code === '23505' && constraint === 'events_pkey') {
@@ -191,6 +224,8 @@ export class SqlEventStore implements EventStore {
           general = true;
         } else if (code === '40P01' && !alone) {
           throw new AppendDeadlockError(stream);
+        } else if (code === '40P01' && this.hook && attempt < DEADLOCK_ATTEMPTS) {
+          // Undone whole, the hook's writes with it: run again.
         } else if (code === '40001') {
           if (!alone || attempt >= ORDER_CONFLICT_ATTEMPTS) throw new AppendOrderConflictError(stream);
         } else {
@@ -205,6 +240,31 @@ export class SqlEventStore implements EventStore {
       if (alone) this.tellOthers(parsePosition(outcome.position).tx);
     }
     return outcome;
+  }
+
+  /** The events an append recorded, as readers will read them, in the append's transaction. */
+  private async readRecorded(tx: SqlExecutor, ids: readonly string[]): Promise<RecordedEvent[]> {
+    if (ids.length === 0) return [];
+    const rows = await tx.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY events.tx_id, events.seq`,
+      [JSON.stringify(ids)],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  /**
+   * Every committed event after `after` (null: from the start), in log order, read in `tx`,
+   * without holding back what follows a transaction still open. Complete only where no
+   * transaction that can append is open: for the hand-over of a read model to the appends,
+   * made while they are held.
+   */
+  async readCommittedAfter(tx: SqlExecutor, after: Position | null): Promise<RecordedEvent[]> {
+    const position = after === null ? LOG_START : parsePosition(after);
+    const rows = await tx.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE (tx_id, seq) > ($1::xid8, $2::bigint) ORDER BY events.tx_id, events.seq`, [
+      position.tx.toString(),
+      position.seq.toString(),
+    ]);
+    return rows.map(toRecordedEvent);
   }
 
   /**
@@ -299,8 +359,8 @@ export class SqlEventStore implements EventStore {
     try {
       const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
       const appends = `[${items.join(',')}]`;
-      rows = this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' }).catch((error: unknown) => {
-        if (GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
+      rows = this.callGroup(group, appends).catch((error: unknown) => {
+        if (error instanceof HookFailure || GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
         throw error;
       });
     } catch {
@@ -351,6 +411,26 @@ export class SqlEventStore implements EventStore {
       () => undefined,
       () => undefined,
     );
+  }
+
+  /** One call of append_group: with a hook, in a transaction that runs it with the events written. */
+  private callGroup(group: readonly QueuedAppend[], appends: string): Promise<GroupRow[]> {
+    const call = (on: SqlExecutor) => on.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' });
+    const hook = this.hook;
+    if (!hook) return call(this.db);
+    return this.db.transaction(async (tx) => {
+      const after = await hook.begin(tx);
+      const rows = await call(tx);
+      if (after) {
+        const ids = rows.filter((row) => row.g_status === 'ok').flatMap((row) => group[row.g_index].eventIds);
+        try {
+          await after(tx, await this.readRecorded(tx, ids));
+        } catch (error) {
+          throw new HookFailure(error);
+        }
+      }
+      return rows;
+    });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -435,6 +515,13 @@ export class SqlEventStore implements EventStore {
   async headPosition(): Promise<Position | null> {
     const [row] = await this.db.query<{ tx: string; seq: string }>(
       `SELECT tx_id::text AS tx, seq::text AS seq FROM events WHERE ${VISIBLE} ORDER BY events.tx_id DESC, events.seq DESC LIMIT 1`,
+    );
+    return row ? formatPosition({ tx: BigInt(row.tx), seq: BigInt(row.seq) }) : null;
+  }
+
+  async lastCommittedPosition(): Promise<Position | null> {
+    const [row] = await this.db.query<{ tx: string; seq: string }>(
+      'SELECT tx_id::text AS tx, seq::text AS seq FROM events ORDER BY events.tx_id DESC, events.seq DESC LIMIT 1',
     );
     return row ? formatPosition({ tx: BigInt(row.tx), seq: BigInt(row.seq) }) : null;
   }

@@ -33,6 +33,8 @@ export class AuditResolver {
     const first = given ?? 100;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
     try {
+      // The history as far as the log's end now: a change answered before this query is in it.
+      await context.app.settleHistory();
       // Read before the page: whatever the history takes in meanwhile lies after it, so a feed from there misses none of it.
       const reach = await tenantHistoryReach(readModels(context), tenantOf(context));
       const page = await auditPage(readModels(context), tenantOf(context), queryOf(filter), { first, after: after ?? undefined });

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { productProjection } from '../../projections';
+import { migrateCheckpoints, readCheckpoint } from '../../src/core/checkpoints';
+import { inlineProjectionHook } from '../../src/core/inline-projection';
+import type { Projection } from '../../src/core/projection';
+import { ProjectionRunner } from '../../src/core/projection-runner';
+import { rebuildProjection } from '../../src/core/rebuild';
+import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
+import type { SqlDatabase } from '../../src/sql/database';
+import { countingProjection } from '../fixtures/counting.projection';
+import { spawnTs } from '../support/child';
+import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres, testDatabases } from '../support/databases';
+import { eventually } from '../support/eventually';
+import { testDatabaseUrl } from '../support/postgres-url';
+import { productLog, tablesOf } from './product-log';
+
+/** Runners made here, stopped after each test whatever its outcome, before its database closes. */
+const runners: ProjectionRunner[] = [];
+afterAll(dropTestSchemas);
+
+/** A store whose appends keep the projection inline once its runner hands it over, and that runner. */
+async function inlineSetup(db: SqlDatabase, projection: Projection) {
+  await migrateCheckpoints(db);
+  const store = await SqlEventStore.open(db, { appendHook: inlineProjectionHook(projection), pollIntervalMs: 20 });
+  const runner = new ProjectionRunner({ store, db, projection, inline: store, maxBatch: 100, lockRetryMs: 50, checkpointWatchMs: 100 });
+  runners.push(runner);
+  return { store, runner };
+}
+
+async function handedOver(db: SqlDatabase, name: string): Promise<void> {
+  await eventually(async () => expect((await readCheckpoint(db, name))?.inline).toBe(true), 30_000);
+}
+
+/** Each counting event applied once: every event of the log is in the read model, and the count agrees. */
+async function expectEachAppliedOnce(db: SqlDatabase): Promise<number> {
+  const [row] = await db.query<{ logged: string; seen: string; missing: string; applied: string }>(
+    `SELECT (SELECT count(*) FROM events WHERE stream LIKE 'counted-%')::text AS logged,
+            (SELECT count(*) FROM counting_seen)::text AS seen,
+            (SELECT count(*) FROM events e WHERE e.stream LIKE 'counted-%' AND NOT EXISTS (SELECT 1 FROM counting_seen s WHERE s.event_id = e.id))::text AS missing,
+            (SELECT applied FROM counting_totals)::text AS applied`,
+  );
+  expect(row.missing).toBe('0');
+  expect(row.seen).toBe(row.logged);
+  expect(row.applied).toBe(row.logged);
+  return Number(row.logged);
+}
+
+/** Writers appending one event at a time to streams of their own until stopped. */
+function writers(store: SqlEventStore, count: number) {
+  let stopped = false;
+  let appended = 0;
+  const done = Promise.all(
+    Array.from({ length: count }, async (_, writer) => {
+      const stream = `counted-w${writer}-${randomUUID()}`;
+      while (!stopped) {
+        await store.appendToStream(stream, [{ type: 'Counted', data: { i: appended } }]);
+        appended += 1;
+        // A steady load the runner can outpace, as it must to catch up at all.
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }),
+  );
+  return {
+    get appended() {
+      return appended;
+    },
+    async stop() {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+for (const database of testDatabases) {
+  describe(`a read model kept inline on ${database.name}`, () => {
+    let db: SqlDatabase;
+    beforeEach(async () => {
+      db = await database.open();
+    });
+    afterEach(async () => {
+      await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+      await db.close();
+    });
+
+    it('is built by its runner, handed over to the appends while writers append, and holds each event once', async () => {
+      const projection = countingProjection();
+      const { store, runner } = await inlineSetup(db, projection);
+      for (let i = 0; i < 4; i++)
+        await store.appendToStream(
+          `counted-${randomUUID()}`,
+          Array.from({ length: 50 }, (_, k) => ({ type: 'Counted', data: { k } })),
+        );
+      const load = writers(store, 3);
+      runner.start();
+      let duringHandOver: number;
+      try {
+        await eventually(() => expect(load.appended).toBeGreaterThan(20), 30_000);
+        await handedOver(db, projection.name);
+        duringHandOver = load.appended;
+        await eventually(() => expect(load.appended).toBeGreaterThan(duringHandOver + 30), 30_000);
+      } finally {
+        await load.stop();
+      }
+      // Inline: an append's answer comes with its row, no runner in between.
+      const { position } = await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: { last: true } }]);
+      expect(
+        await db.query("SELECT 1 FROM counting_seen s JOIN events e ON e.id = s.event_id WHERE e.tx_id::text || '-' || e.seq::text = $1", [position]),
+      ).toHaveLength(1);
+      await runner.waitForPosition(position, 1);
+      expect(await expectEachAppliedOnce(db)).toBeGreaterThan(230);
+
+      // A rebuild hands it back to the runner, which replays the log and hands it over again, writers or not.
+      const again = writers(store, 3);
+      try {
+        await runner.reset();
+        expect((await readCheckpoint(db, projection.name))?.inline).toBe(false);
+        await handedOver(db, projection.name);
+      } finally {
+        await again.stop();
+      }
+      await expectEachAppliedOnce(db);
+    }, 120_000);
+
+    it('undoes an append whose read model refuses its event, and only that one of a group', async () => {
+      const projection = countingProjection({ failOn: (data) => (data as { bad?: boolean }).bad === true });
+      const { store, runner } = await inlineSetup(db, projection);
+      expect(await runner.catchUp()).toBe(true);
+      expect((await readCheckpoint(db, projection.name))?.inline).toBe(true);
+      const streams = Array.from({ length: 6 }, () => `counted-${randomUUID()}`);
+      // Sent at once: they go to the database together, as one group.
+      const outcomes = await Promise.allSettled(streams.map((stream, n) => store.appendToStream(stream, [{ type: 'Counted', data: { bad: n === 2 } }])));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(String((outcomes[2] as PromiseRejectedResult).reason)).toMatch(/refusing event/);
+      expect(await store.readStream(streams[2])).toEqual([]);
+      expect(await expectEachAppliedOnce(db)).toBe(5);
+    }, 60_000);
+
+    it('gives the same tables as a rebuild of the log, with two tenants writing at once', async () => {
+      const { store, runner } = await inlineSetup(db, productProjection);
+      expect(await runner.catchUp()).toBe(true);
+      const appends = productLog(43, 120);
+      const tenants = [...new Set(appends.map((append) => append.events[0].metadata!.tenantId as string))];
+      // Each tenant's appends in their order; the tenants' side by side.
+      await Promise.all(
+        tenants.map(async (tenant) => {
+          for (const { stream, events } of appends.filter((append) => append.events[0].metadata!.tenantId === tenant)) {
+            await store.appendToStream(stream, events);
+          }
+        }),
+      );
+      const inline = await tablesOf(db, productProjection);
+      expect(Object.values(inline).filter((rows) => rows.length > 0).length).toBeGreaterThan(5);
+      const rebuilt = await rebuildProjection(new ProjectionRunner({ store, db, projection: productProjection, inline: store }), store);
+      expect(rebuilt.done).toBe(true);
+      expect(await tablesOf(db, productProjection)).toEqual(inline);
+    }, 120_000);
+  });
+}
+
+describeWithPostgres('an append killed with its process (PostgreSQL server)', () => {
+  it('leaves both its event and its rows, or neither: nothing lost, nothing applied twice', async () => {
+    const schema = newSchemaName();
+    const db = await openPostgres(schema);
+    try {
+      const projection = countingProjection();
+      const { runner } = await inlineSetup(db, projection);
+      expect(await runner.catchUp()).toBe(true);
+      const child = spawnTs(join(__dirname, '../fixtures/append-inline.ts'), [testDatabaseUrl(), schema]);
+      await child.waitFor(/^appended 200$/, 60_000);
+      child.process.kill('SIGKILL');
+      await child.exited;
+      const appended = await expectEachAppliedOnce(db);
+      expect(appended).toBeGreaterThanOrEqual(400);
+      // Its appends were answered or not: a new process carries on inline, and a rebuild agrees.
+      const { store, runner: next } = await inlineSetup(db, projection);
+      await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: { after: true } }]);
+      expect(await expectEachAppliedOnce(db)).toBe(appended + 1);
+      const inline = await tablesOf(db, projection);
+      await rebuildProjection(next, store);
+      expect(await tablesOf(db, projection)).toEqual(inline);
+    } finally {
+      await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+      await db.close();
+    }
+  }, 120_000);
+});
