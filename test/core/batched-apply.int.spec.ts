@@ -125,7 +125,12 @@ for (const database of testDatabases) {
         for (const table of ['tenants', 'plans', 'plan_credentials', 'credentials', 'tasks']) {
           expect(await db.query(`SELECT * FROM ${table}`)).toEqual([]);
         }
-        expect(await readCheckpoint(db, productProjection.name)).toEqual({ version: productProjection.version, position: null, eventsApplied: 0, inline: false });
+        expect(await readCheckpoint(db, productProjection.name)).toEqual({
+          version: productProjection.version,
+          position: null,
+          eventsApplied: 0,
+          inline: false,
+        });
       } finally {
         await db.close();
       }
