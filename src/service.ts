@@ -107,9 +107,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const waitFor = (runners: ProjectionRunner[], position: Position | 'head') =>
       Promise.all(runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs))).then(() => undefined);
     // What answers show: kept inline on PostgreSQL and PGlite, where the wait is one read of a checkpoint.
-    const settle = (position: Position | 'head', streams?: string[]) =>
+    const settle = (position: Position | 'head', streams?: string[], inlineReadModel?: string) =>
       waitFor(
-        backplane.runners.filter((runner) => !runner.history && (streams === undefined || streams.some((stream) => runner.reads(stream)))),
+        backplane.runners.filter(
+          (runner) => !runner.history && runner.name !== inlineReadModel && (streams === undefined || streams.some((stream) => runner.reads(stream))),
+        ),
         position,
       );
     // The audit history, before a query of it: up to the log's end as it stands, unless it is catching

@@ -29,7 +29,7 @@ export interface AppDeps {
    * without streams) includes the position ('head': the log's end as it stands): a mutation's
    * answer shows its own change. At once where the appends keep them inline.
    */
-  settle(position: Position | 'head', streams?: string[]): Promise<void>;
+  settle(position: Position | 'head', streams?: string[], inlineReadModel?: string): Promise<void>;
   /** Resolves once the audit history includes the log as it stands (within a bound): before a query of it. */
   settleHistory(): Promise<void>;
   /** Resolves once every read model, the audit history too, includes the position: for what must hold all of it (an export). */
@@ -111,8 +111,9 @@ export function write<State, Command, Event extends DomainEvent>(
 }
 
 /** Waits until the read models that read `stream` show what was written. */
-export async function settled<R extends { position: Position | null }>(deps: AppDeps, stream: string, result: R): Promise<R> {
-  if (result.position !== null) await deps.settle(result.position, [stream]);
+export async function settled<R extends { position: Position | null; inlineReadModel?: string }>(deps: AppDeps, stream: string, result: R): Promise<R> {
+  // The read model its append kept inline holds it already: only the others are waited for.
+  if (result.position !== null) await deps.settle(result.position, [stream], result.inlineReadModel);
   return result;
 }
 

@@ -24,6 +24,8 @@ export interface HandleResult<State, Event> {
   revision: bigint;
   /** The global position of the last event written, or null when nothing was written. */
   position: Position | null;
+  /** The read model the append kept inline (its events are in it already), where one did. */
+  inlineReadModel?: string;
 }
 
 export interface CommandHandlerOptions {
@@ -73,6 +75,7 @@ export class CommandHandler {
           state: events.reduce(decider.evolve, state),
           revision: result.nextExpectedRevision,
           position: result.position,
+          inlineReadModel: result.inlineReadModel,
         };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) throw error;

@@ -60,7 +60,7 @@ export function inlineProjectionHook(projection: Projection): AppendHook {
       const [mode] = await tx.query<{ o_inline: boolean | null; o_version: number | null }>('SELECT * FROM inline_projection_mode($1)', [projection.name]);
       if (!mode?.o_inline) return null;
       if (mode.o_version !== projection.version) throw new ReadModelVersionError(projection.name, mode.o_version, projection.version);
-      return (on, events) => applyInTransaction(on, projection, events);
+      return { readModel: projection.name, apply: (on, events) => applyInTransaction(on, projection, events) };
     },
   };
 }

@@ -52,6 +52,8 @@ export interface AppendResult {
   nextExpectedRevision: bigint;
   /** The global position of the last event written. */
   position: Position;
+  /** The read model this append applied its events to in its own transaction (kept inline), where one did. */
+  inlineReadModel?: string;
 }
 
 export interface ReadStreamOptions {

@@ -86,6 +86,8 @@ for (const database of testDatabases) {
     it('is built by its runner, handed over to the appends while writers append, and holds each event once', async () => {
       const projection = countingProjection();
       const { store, runner } = await inlineSetup(db, projection);
+      // Before the hand-over, the runner applies them: the appends say they kept nothing.
+      expect((await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: {} }])).inlineReadModel).toBeUndefined();
       for (let i = 0; i < 4; i++)
         await store.appendToStream(
           `counted-${randomUUID()}`,
@@ -103,7 +105,8 @@ for (const database of testDatabases) {
         await load.stop();
       }
       // Inline: an append's answer comes with its row, no runner in between.
-      const { position } = await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: { last: true } }]);
+      const { position, inlineReadModel } = await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: { last: true } }]);
+      expect(inlineReadModel).toBe(projection.name);
       expect(
         await db.query("SELECT 1 FROM counting_seen s JOIN events e ON e.id = s.event_id WHERE e.tx_id::text || '-' || e.seq::text = $1", [position]),
       ).toHaveLength(1);

@@ -48,7 +48,13 @@ export interface SqlEventStoreOptions {
  * what to run once the events are recorded (null: nothing, this time).
  */
 export interface AppendHook {
-  begin(tx: SqlExecutor): Promise<((tx: SqlExecutor, events: readonly RecordedEvent[]) => Promise<void>) | null>;
+  begin(tx: SqlExecutor): Promise<InlineApply | null>;
+}
+
+/** What an append runs with the events it recorded: the read model it keeps, and how. */
+export interface InlineApply {
+  readModel: string;
+  apply(tx: SqlExecutor, events: readonly RecordedEvent[]): Promise<void>;
 }
 
 /** What the append hook threw: the group is undone and its appends go alone, so that only the one it fails on fails. */
@@ -101,6 +107,12 @@ interface GroupRow {
   g_tx: string | null;
   g_seq: string | null;
   g_detail: string | null;
+}
+
+/** What a group's call answered, and the read model its transaction kept inline, where one did. */
+interface GroupAnswer {
+  rows: GroupRow[];
+  readModel?: string;
 }
 
 /** Appends sent together at most, and their events' JSON text at most; more wait for the next group. */
@@ -201,10 +213,15 @@ export class SqlEventStore implements EventStore {
             [stream, String(expected), payload, general, this.channel],
             { prepareAs: 'backplane_append_events_told' },
           );
+    let applied: string | undefined;
     const hooked = async (on: SqlExecutor, general: boolean) => {
-      const after = await this.hook!.begin(on);
+      applied = undefined;
+      const inline = await this.hook!.begin(on);
       const rows = await call(on, general);
-      if (after && rows[0]?.o_status === 'ok') await after(on, await this.readRecorded(on, append.eventIds));
+      if (inline && rows[0]?.o_status === 'ok') {
+        await inline.apply(on, await this.readRecorded(on, append.eventIds));
+        applied = inline.readModel;
+      }
       return rows;
     };
     const once = (general: boolean) => {
@@ -233,7 +250,7 @@ export class SqlEventStore implements EventStore {
         }
       }
     }
-    const outcome = appendOutcome(append, row);
+    const outcome = appendOutcome(append, row, applied);
     // Inside a caller's transaction the events are not committed yet: readers look, and hear again on commit.
     if (row.o_status === 'ok') {
       this.notifyAppend(alone ? outcome.position : null);
@@ -355,7 +372,7 @@ export class SqlEventStore implements EventStore {
    */
   private appendGroup(group: QueuedAppend[], releases: Map<string, () => void>): Promise<void> {
     const release = (stream: string) => releases.get(stream)!();
-    let rows: Promise<GroupRow[] | null>;
+    let rows: Promise<GroupAnswer | null>;
     try {
       const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
       const appends = `[${items.join(',')}]`;
@@ -368,7 +385,8 @@ export class SqlEventStore implements EventStore {
       rows = Promise.resolve(null);
     }
     void rows
-      .then(async (answer) => {
+      .then(async (answered) => {
+        const answer = answered?.rows;
         const ordered = answer ? [...answer].sort((a, b) => a.g_index - b.g_index) : [];
         const alone = answer ? ordered.filter((row) => row.g_status === 'busy').map((row) => group[row.g_index]) : group;
         const aloneStreams = new Set(alone.map((append) => append.stream));
@@ -383,7 +401,7 @@ export class SqlEventStore implements EventStore {
           const append = group[row.g_index];
           const outcome = { o_status: row.g_status, o_revision: row.g_revision, o_tx: row.g_tx, o_seq: row.g_seq, o_detail: row.g_detail };
           try {
-            append.resolve(appendOutcome(append, outcome));
+            append.resolve(appendOutcome(append, outcome, answered?.readModel));
           } catch (error) {
             append.reject(error);
           }
@@ -414,22 +432,21 @@ export class SqlEventStore implements EventStore {
   }
 
   /** One call of append_group: with a hook, in a transaction that runs it with the events written. */
-  private callGroup(group: readonly QueuedAppend[], appends: string): Promise<GroupRow[]> {
+  private async callGroup(group: readonly QueuedAppend[], appends: string): Promise<GroupAnswer> {
     const call = (on: SqlExecutor) => on.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' });
     const hook = this.hook;
-    if (!hook) return call(this.db);
+    if (!hook) return { rows: await call(this.db) };
     return this.db.transaction(async (tx) => {
-      const after = await hook.begin(tx);
+      const inline = await hook.begin(tx);
       const rows = await call(tx);
-      if (after) {
-        const ids = rows.filter((row) => row.g_status === 'ok').flatMap((row) => group[row.g_index].eventIds);
-        try {
-          await after(tx, await this.readRecorded(tx, ids));
-        } catch (error) {
-          throw new HookFailure(error);
-        }
+      if (!inline) return { rows };
+      const ids = rows.filter((row) => row.g_status === 'ok').flatMap((row) => group[row.g_index].eventIds);
+      try {
+        await inline.apply(tx, await this.readRecorded(tx, ids));
+      } catch (error) {
+        throw new HookFailure(error);
       }
-      return rows;
+      return { rows, readModel: inline.readModel };
     });
   }
 
@@ -610,13 +627,15 @@ function prepareAppend(stream: string, events: EventData[], options: AppendOptio
 }
 
 /** What append_events answered, as the port's result or error. */
-function appendOutcome(append: PreparedAppend, row: AppendRow): AppendResult {
+function appendOutcome(append: PreparedAppend, row: AppendRow, inlineReadModel?: string): AppendResult {
   switch (row.o_status) {
     case 'ok':
     case 'idempotent':
       return {
         nextExpectedRevision: BigInt(row.o_revision!),
         position: formatPosition({ tx: BigInt(row.o_tx!), seq: BigInt(row.o_seq!) }),
+        // A retry recognised (idempotent) applied nothing now: its events were applied when first written.
+        ...(row.o_status === 'ok' && inlineReadModel !== undefined ? { inlineReadModel } : {}),
       };
     case 'wrong_expected_version':
       throw new WrongExpectedVersionError(append.stream, append.expected, row.o_revision === null ? 'no_stream' : BigInt(row.o_revision));
