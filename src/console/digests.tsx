@@ -100,6 +100,7 @@ function Digests() {
           <caption className="visually-hidden">Signed digests of the log, oldest first</caption>
           <thead>
             <tr>
+              <th scope="col">No.</th>
               <th scope="col">Period</th>
               <th scope="col">Events</th>
               <th scope="col">Key id</th>
@@ -109,6 +110,7 @@ function Digests() {
           <tbody>
             {digests.map((digest) => (
               <tr key={digest.cursor} data-digest={digest.cursor}>
+                <td data-digest-sequence>{digest.sequence}</td>
                 <td>
                   <time dateTime={digest.periodStart}>{when(digest.periodStart)}</time> to <time dateTime={digest.periodEnd}>{when(digest.periodEnd)}</time>
                 </td>

@@ -24,7 +24,7 @@ const RESTORE = `id status target namespacePath projectPath step stepsDone steps
 
 /** An event of the log as the event log shows it (the stream, hash and cursor in its details). */
 const AUDIT_EVENT = 'id cursor type occurredAt streamName data correlationId causationId hash actor { id name role kind }';
-const AUDIT_DIGEST = 'cursor periodStart periodEnd eventCount keyId logPosition streams { stream }';
+const AUDIT_DIGEST = 'cursor sequence periodStart periodEnd eventCount keyId logPosition streams { stream }';
 
 export const docs = {
   me: 'query { me { id name role tenant { name } } }',
@@ -241,6 +241,8 @@ export interface AuditEvent extends HistoryEvent {
 
 export interface AuditDigest {
   cursor: string;
+  /** Its number in the tenant's chain of digests: what an export by digest periods names. */
+  sequence: number;
   periodStart: string;
   periodEnd: string;
   eventCount: number;

@@ -11,7 +11,7 @@ import { allowDownloads, aria, downloaded, lowContrast, unnamed, useConsole } fr
 declare const document: any;
 
 const TOGGLED = 'PlanCredentialToggled';
-const DIGESTS = 'query { auditDigests(first: 500) { edges { node { cursor keyId eventCount } } } auditSigningKeys { keyId retiredAt } }';
+const DIGESTS = 'query { auditDigests(first: 500) { edges { node { cursor sequence keyId eventCount } } } auditSigningKeys { keyId retiredAt } }';
 
 /** The event ids of an export's JSON lines, in their order. */
 const jsonlIds = (text: string) =>
@@ -207,6 +207,10 @@ describe('the console: event log, export, digests', () => {
       expect(row).toContain(digest.keyId);
       expect(await page.$eval(`tr[data-digest="${digest.cursor}"] [data-digest-events]`, (element: any) => element.textContent)).toBe(
         String(digest.eventCount),
+      );
+      // The number an export by digest periods names (fromDigest, toDigest).
+      expect(await page.$eval(`tr[data-digest="${digest.cursor}"] [data-digest-sequence]`, (element: any) => element.textContent)).toBe(
+        String(digest.sequence),
       );
       const active = auditSigningKeys.find((key: { retiredAt: string | null }) => key.retiredAt === null);
       expect(active.keyId).toBe(digest.keyId);
