@@ -91,24 +91,37 @@ export class SubscriptionFanOut {
 
 /**
  * The source's items through `map`. Returning ends the source at once, even while a next() waits
- * on it (as graphql-js's own mapping does: an async generator would wait for the next event).
+ * on it (as graphql-js's own mapping does: an async generator would wait for the next event). Once
+ * returned or thrown into, a next() still waiting (on the source or on its turn) and any later one
+ * answer done: graphql-ws sends what next() gives without asking whether the client completed, so
+ * a value given after that would be a Next frame after the Complete.
  */
 function mapped<T>(source: AsyncIterator<unknown>, map: (item: unknown) => T | Promise<T>): AsyncIterableIterator<T> {
+  let ended = false;
+  const done: IteratorResult<T> = { value: undefined, done: true };
   const mapResult = async (result: IteratorResult<unknown>): Promise<IteratorResult<T>> => {
-    if (result.done) return { value: undefined, done: true };
+    if (ended || result.done) return done;
     try {
-      return { value: await map(result.value), done: false };
+      const value = await map(result.value);
+      return ended ? done : { value, done: false };
     } catch (error) {
+      if (ended) return done;
       await source.return?.().catch(() => undefined);
       throw error;
     }
   };
   const iterator: AsyncIterableIterator<T> = {
-    next: async () => mapResult(await source.next()),
-    return: async () => (source.return ? mapResult(await source.return()) : { value: undefined, done: true }),
+    next: async () => (ended ? done : mapResult(await source.next())),
+    return: async () => {
+      ended = true;
+      if (source.return) await source.return();
+      return done;
+    },
     throw: async (error?: unknown) => {
-      if (source.throw) return mapResult(await source.throw(error));
-      throw error;
+      ended = true;
+      if (source.throw) await source.throw(error);
+      else throw error;
+      return done;
     },
     [Symbol.asyncIterator]: () => iterator,
   };
