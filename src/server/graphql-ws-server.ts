@@ -33,9 +33,45 @@ export interface GraphQLWsOptions {
   metrics?: Metrics;
 }
 
-/** Checked documents kept, the oldest let go first, each of at most KEPT_DOCUMENT_CHARS characters. */
+/** Checked documents kept, the one least recently used let go first, each of at most KEPT_DOCUMENT_CHARS characters. */
 const DOCUMENTS_KEPT = 200;
 const KEPT_DOCUMENT_CHARS = 8 * 1024;
+
+/**
+ * Documents that parsed, kept to their shape, validated and passed the cost limits, by their text:
+ * a thousand clients sending one operation have it parsed and validated once. A document refused
+ * is not kept (it would hold a place, and its syntax tree, for nothing); when full, the one used
+ * least recently makes room, so that a stream of new texts does not push out the one in use.
+ */
+export class CheckedDocuments {
+  readonly #kept = new Map<string, DocumentNode>();
+
+  constructor(
+    private readonly most = DOCUMENTS_KEPT,
+    private readonly longest = KEPT_DOCUMENT_CHARS,
+  ) {}
+
+  get size(): number {
+    return this.#kept.size;
+  }
+
+  /** The document kept for this text, now the most recently used. */
+  get(text: string): DocumentNode | undefined {
+    const document = this.#kept.get(text);
+    if (document) {
+      this.#kept.delete(text);
+      this.#kept.set(text, document);
+    }
+    return document;
+  }
+
+  /** Keeps a document that passed every check, if its text is short enough. */
+  keep(text: string, document: DocumentNode): void {
+    if (text.length > this.longest || this.#kept.has(text)) return;
+    if (this.#kept.size >= this.most) this.#kept.delete(this.#kept.keys().next().value!);
+    this.#kept.set(text, document);
+  }
+}
 
 /** Errors the edge writes itself, already in the shape clients get: not formatted again. */
 const answered = new WeakSet<GraphQLError>();
@@ -52,8 +88,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
   // Each operation's view, by its context: subscriptions of one view share each event's result.
   const views = new WeakMap<object, string>();
   const fanOut = new SubscriptionFanOut(undefined, (shared) => options.metrics?.subscriptionResult(shared));
-  // Documents that parsed, kept to their shape and validated, by their text: a thousand clients sending one operation have it checked once.
-  const checked = new Map<string, DocumentNode>();
+  const checked = new CheckedDocuments();
   return makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
     subscribe: (args) => fanOut.subscribe(args, views.get(args.contextValue as object) ?? null),
@@ -92,6 +127,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
       try {
         const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization);
         let document = checked.get(payload.query);
+        const known = document !== undefined;
         if (!document) {
           try {
             document = parse(payload.query, parseOptions(limits));
@@ -101,10 +137,6 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
           checkShape(document);
           const invalid = validate(schema, document);
           if (invalid.length > 0) return invalid.map((error) => formattedError(coded(error, 'GRAPHQL_VALIDATION_FAILED'), logger));
-          if (payload.query.length <= KEPT_DOCUMENT_CHARS) {
-            if (checked.size >= DOCUMENTS_KEPT) checked.delete(checked.keys().next().value!);
-            checked.set(payload.query, document);
-          }
         }
         // graphql-ws would otherwise fail on it with an error of no code: an internal error, and a log line per request.
         if (!getOperationAST(document, payload.operationName)) {
@@ -114,6 +146,8 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
           throw coded(new GraphQLError(which), 'OPERATION_RESOLUTION_FAILURE');
         }
         checkLimits(schema, document, payload.variables ?? undefined, payload.operationName, limits);
+        // Kept only once it passed: the limits are checked again each time, with that operation's variables.
+        if (!known) checked.keep(payload.query, document);
         const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
         if (principal) views.set(contextValue, viewOf(payload, principal));
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };

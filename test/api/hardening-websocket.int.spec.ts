@@ -165,6 +165,26 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       expect(output.text()).not.toMatch(/request failed|"level":"error"/);
     });
 
+    it('refuses a document over the cost limits each time it comes, with the same error, and still serves the documents in use', async () => {
+      const costly = '{ plans { credentials { credential { organization { credentials { id login } } } } } }';
+      const raw = await socket();
+      await raw.init(api.rootToken);
+      const answers: unknown[] = [];
+      for (const id of ['me-1', 'costly-1', 'me-2', 'costly-2']) {
+        raw.send({ type: 'subscribe', id, payload: { query: id.startsWith('me') ? ops.me : costly } });
+        const answer = await raw.next((message) => message.id === id && (message.type === 'next' || message.type === 'error'));
+        answers.push([answer.type, answer.type === 'error' ? answer.payload : answer.payload.data.me.root]);
+      }
+      const refusal = [{ message: expect.stringMatching(/complexity .* the limit is 10000/), extensions: { code: 'QUERY_TOO_COMPLEX' } }];
+      expect(answers).toEqual([
+        ['next', true],
+        ['error', refusal],
+        ['next', true],
+        ['error', refusal],
+      ]);
+      expect(answers[3]).toEqual(answers[1]);
+    });
+
     it("refuses operations over the token's limit across its connections", async () => {
       const own = await token('many subscriptions');
       const [first, second] = [await socket(), await socket()];
