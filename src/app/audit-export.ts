@@ -59,8 +59,8 @@ export async function recordAuditExport(
  * started, and a bundle's last period is whole.
  */
 export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery, periods?: DigestPeriods): Promise<AuditExport> {
-  const head = await deps.store.headPosition();
-  if (head !== null) await deps.settleAll(head);
+  // The last event committed, past any transaction still open: a change answered before is in it.
+  await deps.settleAll('head');
   const range = periods ? await periodsRange(deps.db, tenantId, periods) : await exportRange(deps.db, tenantId);
   return { tenantId, query, range };
 }

@@ -22,6 +22,12 @@ const migrations: readonly Migration[] = [
     `CREATE FUNCTION inline_projection_mode(p_name text, OUT o_inline boolean, OUT o_version integer)
      LANGUAGE plpgsql AS $fn$
      BEGIN
+       -- A snapshot taken once the lock is held is what makes the mode true: only READ COMMITTED
+       -- takes one per statement.
+       IF current_setting('transaction_isolation') <> 'read committed' THEN
+         RAISE EXCEPTION 'an append that keeps read models inline runs at READ COMMITTED, not %', current_setting('transaction_isolation')
+           USING ERRCODE = 'invalid_transaction_state';
+       END IF;
        PERFORM pg_advisory_xact_lock_shared(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
        SELECT c.inline, c.version INTO o_inline, o_version FROM projection_checkpoints c WHERE c.name = p_name;
      END
@@ -29,8 +35,14 @@ const migrations: readonly Migration[] = [
   ],
 ];
 
-/** Takes a projection's inline lock alone until the transaction ends: no append is under way, and none starts. */
-export async function holdAppends(tx: SqlExecutor, name: string): Promise<void> {
+/**
+ * Takes a projection's inline lock alone until the transaction ends: no append is under way, and
+ * none starts. Appends queue behind the wait, so it waits at most `timeoutMs`, and so does every
+ * lock the transaction takes after it (a reset's tables): then it fails (lock_not_available), to
+ * be tried again, rather than hold every append.
+ */
+export async function holdAppends(tx: SqlExecutor, name: string, timeoutMs: number): Promise<void> {
+  await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${timeoutMs}ms`]);
   await tx.query("SELECT pg_advisory_xact_lock(hashtext('backplane-inline'), hashtext(current_schema() || ':' || $1))", [name]);
 }
 
@@ -73,13 +85,16 @@ export async function advanceCheckpoint(tx: SqlExecutor, name: string, position:
   ]);
 }
 
+/** How long a reset waits for the appends under way and for its tables (ms). */
+const RESET_LOCK_TIMEOUT_MS = 10_000;
+
 /**
  * Drops the projection's tables, creates them anew and sets its checkpoint back to the start,
  * where the runner applies it again (no longer inline: appends under way finish first).
  */
 export async function resetProjection(db: SqlDatabase, projection: Projection): Promise<void> {
   await db.transaction(async (tx) => {
-    await holdAppends(tx, projection.name);
+    await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
     await tx.query('SELECT name FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [projection.name]);
     for (const table of projection.tables) await tx.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
     for (const statement of projection.schema) await tx.query(statement);

@@ -16,7 +16,7 @@ import { passes, type Projection } from './projection';
 
 /** What the hand-over reads: every committed event after the runner's checkpoint, while appends are held. */
 export interface InlineLog {
-  readCommittedAfter(tx: SqlExecutor, after: Position | null): Promise<RecordedEvent[]>;
+  readCommittedAfter(tx: SqlExecutor, after: Position | null, maxCount?: number): Promise<RecordedEvent[]>;
 }
 
 /** The read model is kept inline by a Backplane of another version: this one must not write it. */

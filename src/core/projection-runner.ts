@@ -41,6 +41,18 @@ class CheckpointMovedError extends BackplaneError {
   }
 }
 
+/** The hand-over could not be made now (appends held too long, or too much left to apply while holding them): the runner catches up again first. */
+class HandOverDeferred extends Error {
+  constructor(readonly reason: string) {
+    super(`hand-over deferred: ${reason}`);
+  }
+}
+
+/** How long a hand-over waits for the appends under way, which new appends wait behind (ms). */
+const HAND_OVER_LOCK_TIMEOUT_MS = 1000;
+/** How long a deferred hand-over waits before the runner catches up and tries again (ms). */
+const HAND_OVER_RETRY_MS = 100;
+
 class LockLostError extends BackplaneError {
   constructor(name: string) {
     super('LOCK_LOST', `projection ${name}: the lock was lost`);
@@ -122,7 +134,7 @@ class CheckpointMoves {
   }
 
   /** One listening per database and process, for as long as the database is open. */
-  private listening(): Promise<string | null> {
+  listening(): Promise<string | null> {
     const notifications = this.db.notifications;
     this.channel ??= !notifications
       ? Promise.resolve(null)
@@ -362,6 +374,11 @@ export class ProjectionRunner {
         return;
       } catch (error) {
         if (stopping.isSet) return;
+        if (error instanceof HandOverDeferred) {
+          this.logger.info('projection hand-over to the appends deferred; catching up first', { projection: this.name, reason: error.reason });
+          await sleep(HAND_OVER_RETRY_MS, stopping.wait);
+          continue;
+        }
         if (!(error instanceof CheckpointMovedError)) throw error;
         this.logger.warn('projection checkpoint moved; starting again from it', { projection: this.name });
       }
@@ -405,6 +422,12 @@ export class ProjectionRunner {
     const caughtUp = new Signal();
     const finished = new Signal();
     const handedOver = new Signal();
+    // A one-off catch-up whose hand-over is deferred has still reached its end: the holder hands over later.
+    const handOver = () =>
+      this.handOver(session, handedOver).catch((error: unknown) => {
+        if (until !== undefined && error instanceof HandOverDeferred) return;
+        throw error;
+      });
     const filter = this.projection.filter;
     // The batch being committed while the next page is read; the next waits for it.
     let committing: Promise<void> = Promise.resolve();
@@ -435,7 +458,7 @@ export class ProjectionRunner {
         // At the log's end with nothing new (an empty log, a checkpoint already there): handed over now.
         if (!page.caughtUp || !this.inline) return;
         session.applying += 1;
-        committing = this.handOver(session, handedOver).finally(() => (session.applying -= 1));
+        committing = handOver().finally(() => (session.applying -= 1));
         committing.catch(failure);
         await committing.catch(() => undefined);
         return;
@@ -444,7 +467,7 @@ export class ProjectionRunner {
       session.applying += 1;
       committing = this.applyBatch(session, batch, statements)
         .then(() => committed(batch))
-        .then(() => (page.caughtUp && this.inline ? this.handOver(session, handedOver) : undefined))
+        .then(() => (page.caughtUp && this.inline ? handOver() : undefined))
         .finally(() => (session.applying -= 1));
       committing.catch(failure);
       // At the log's end the next page is read once this batch is in: read while its transaction
@@ -496,13 +519,22 @@ export class ProjectionRunner {
     const log = this.inline!;
     let last: RecordedEvent | undefined;
     let applied = 0;
+    // Known before the appends are held: a query through the pool then could wait for a connection they hold.
+    await this.moves.listening();
     await this.db.transaction(async (tx) => {
-      await holdAppends(tx, this.name);
+      try {
+        await holdAppends(tx, this.name, HAND_OVER_LOCK_TIMEOUT_MS);
+      } catch (error) {
+        if ((error as { code?: string }).code === '55P03') throw new HandOverDeferred('appends under way held it too long');
+        throw error;
+      }
       const current = await readCheckpoint(tx, this.name, true);
       if (!current || current.position !== session.position || current.version !== this.projection.version || current.inline) {
         throw new CheckpointMovedError(this.name);
       }
-      const rest = await log.readCommittedAfter(tx, session.position);
+      const rest = await log.readCommittedAfter(tx, session.position, this.maxBatch + 1);
+      // Applied while every append waits: no more than a batch; more, and the runner catches up again first.
+      if (rest.length > this.maxBatch) throw new HandOverDeferred(`more than ${this.maxBatch} events came meanwhile`);
       await applyInTransaction(tx, this.projection, rest);
       last = rest.at(-1);
       applied = rest.filter((event) => passes(this.projection.filter, event)).length;

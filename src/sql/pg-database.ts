@@ -93,7 +93,8 @@ export class PgDatabase implements SqlDatabase {
     };
     client.on('error', onError);
     try {
-      await client.query('BEGIN');
+      // Whatever the database's default: Backplane's transactions are written for a snapshot per statement.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const result = await fn({
         query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (await client.query(statement(sql, params, options))).rows as R[],
       });

@@ -139,6 +139,23 @@ for (const database of testDatabases) {
       expect(await expectEachAppliedOnce(db)).toBe(5);
     }, 60_000);
 
+    it('refuses an append inside a transaction that does not take a snapshot per statement, and writes nothing', async () => {
+      const projection = countingProjection();
+      const { store, runner } = await inlineSetup(db, projection);
+      expect(await runner.catchUp()).toBe(true);
+      const stream = `counted-${randomUUID()}`;
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+          await store.appendWithin(tx, stream, [{ type: 'Counted', data: {} }]);
+        }),
+      ).rejects.toThrow(/READ COMMITTED/i);
+      expect(await store.readStream(stream)).toEqual([]);
+      // At READ COMMITTED, the same append inside a caller's transaction keeps the read model with it.
+      await db.transaction((tx) => store.appendWithin(tx, stream, [{ type: 'Counted', data: {} }]));
+      expect(await expectEachAppliedOnce(db)).toBe(1);
+    });
+
     it('gives the same tables as a rebuild of the log, with two tenants writing at once', async () => {
       const { store, runner } = await inlineSetup(db, productProjection);
       expect(await runner.catchUp()).toBe(true);

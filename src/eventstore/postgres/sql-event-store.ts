@@ -241,8 +241,9 @@ export class SqlEventStore implements EventStore {
           general = true;
         } else if (code === '40P01' && !alone) {
           throw new AppendDeadlockError(stream);
-        } else if (code === '40P01' && this.hook && attempt < DEADLOCK_ATTEMPTS) {
-          // Undone whole, the hook's writes with it: run again.
+        } else if (code === '40P01' && this.hook) {
+          // Undone whole, the hook's writes with it: run again, and after a few, a conflict to retry.
+          if (attempt >= DEADLOCK_ATTEMPTS) throw new AppendDeadlockError(stream);
         } else if (code === '40001') {
           if (!alone || attempt >= ORDER_CONFLICT_ATTEMPTS) throw new AppendOrderConflictError(stream);
         } else {
@@ -275,12 +276,12 @@ export class SqlEventStore implements EventStore {
    * transaction that can append is open: for the hand-over of a read model to the appends,
    * made while they are held.
    */
-  async readCommittedAfter(tx: SqlExecutor, after: Position | null): Promise<RecordedEvent[]> {
+  async readCommittedAfter(tx: SqlExecutor, after: Position | null, maxCount?: number): Promise<RecordedEvent[]> {
     const position = after === null ? LOG_START : parsePosition(after);
-    const rows = await tx.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE (tx_id, seq) > ($1::xid8, $2::bigint) ORDER BY events.tx_id, events.seq`, [
-      position.tx.toString(),
-      position.seq.toString(),
-    ]);
+    const rows = await tx.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE (tx_id, seq) > ($1::xid8, $2::bigint) ORDER BY events.tx_id, events.seq LIMIT $3`,
+      [position.tx.toString(), position.seq.toString(), maxCount ?? null],
+    );
     return rows.map(toRecordedEvent);
   }
 
