@@ -20,7 +20,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { startService, type Service } from '../src/service';
 import { GitLabDouble } from '../test/support/gitlab-double';
-import { graphql, median } from './client';
+import { graphql, median, percentile } from './client';
 import { setUp } from './plan-setup';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -97,7 +97,8 @@ async function measure(label: string, service: Service, gitlab: GitLabDouble, to
   const lines = [`${label}: sequential calls, median of ${plan.rounds}`];
   for (const [name] of cases) {
     const value = median(samples.get(name)!);
-    lines.push(`  ${name.padEnd(20)} ${value.toFixed(2).padStart(7)} ms   floor/this ${(floor / value).toFixed(2)}`);
+    const p99 = percentile(samples.get(name)!, 99);
+    lines.push(`  ${name.padEnd(20)} ${value.toFixed(2).padStart(7)} ms   floor/this ${(floor / value).toFixed(2)}   p99 ${p99.toFixed(2).padStart(6)} ms`);
   }
   const noopRate = await throughput(
     planIds.map(() => noop),

@@ -38,7 +38,7 @@ import { auditHistoryReach, recordedHistoryPage } from '../src/queries/audit-ver
 import { planById, planCredentialsAsOf } from '../src/queries/plans';
 import { PgDatabase } from '../src/sql/pg-database';
 import { seeded } from '../test/support/bad-inputs';
-import { median } from './client';
+import { median, percentile } from './client';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 /** BENCH_SCALE_DATABASE names another, so that two measures can run side by side. */
@@ -348,11 +348,6 @@ async function seed(db: PgDatabase, total: number): Promise<Manifest> {
   }
   await writing;
   return { events: written, start: new Date(start).toISOString(), tenants };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
