@@ -10,6 +10,8 @@ export interface DigestPeriods {
   toDigest: number;
   /** Oldest first. */
   digests: StoredDigest[];
+  /** The digest before the first (fromDigest - 1), which the first names as previous: the bundle's anchor; null from the first digest. */
+  anchor: StoredDigest | null;
   /** The first period starts after this place in the log (the previous digest's logPosition); null: at the log's start. */
   after: string | null;
   /** The last period ends at this place, inclusive; null: the log was empty. */
@@ -37,7 +39,7 @@ export async function digestPeriods(db: SqlExecutor, tenantId: string, bounds: D
   }
   const toDigest = bounds.toDigest ?? newest;
   if (newest !== toDigest) throw new ExportParamError('toDigest', `toDigest names no digest of the tenant: its newest is ${newest}`);
-  return { fromDigest, toDigest, digests, after: previous?.logPosition ?? null, upTo: digests.at(-1)?.logPosition ?? null };
+  return { fromDigest, toDigest, digests, anchor: previous ?? null, after: previous?.logPosition ?? null, upTo: digests.at(-1)?.logPosition ?? null };
 }
 
 /**

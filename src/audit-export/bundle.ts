@@ -16,6 +16,8 @@ export interface BundleParts {
   keysJson: string;
   /** digests.jsonl: the digests are few (one a period). */
   digestsJsonl: string;
+  /** anchor.json: the digest before the first of an export of digest periods after the tenant's first; none when null or absent. */
+  anchorJson?: string | null;
   /** events.jsonl, in chunks of whole lines: read once. */
   eventLines(): AsyncIterable<string>;
   /** Where events.jsonl is spooled while it is sized, in a folder of its own removed after; the system's temporary folder unless given. */
@@ -34,6 +36,7 @@ export async function writeBundle(writer: TarGzWriter, parts: BundleParts, signa
   await addText(writer, 'VERIFY.md', VERIFY_MD, parts.madeAt);
   await addText(writer, 'export.json', parts.exportJson, parts.madeAt);
   await addText(writer, 'keys.json', parts.keysJson, parts.madeAt);
+  if (parts.anchorJson) await addText(writer, 'anchor.json', parts.anchorJson, parts.madeAt);
   await addText(writer, 'digests.jsonl', parts.digestsJsonl, parts.madeAt);
   (writer.output as Gzip).flush();
   await addSpooled(writer, 'events.jsonl', parts.eventLines(), parts.madeAt, signal, parts.spoolDir ?? tmpdir());

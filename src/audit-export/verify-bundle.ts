@@ -18,8 +18,12 @@ export interface BundleVerification {
   full: boolean;
   /** export.json's kind (derived from its other fields for a bundle made before kinds were named); null when unread. */
   kind: ExportKind | null;
-  /** For an export of digest periods: the first and last digest's sequence numbers; step 6 was checked. */
-  digestPeriods: { fromDigest: number; toDigest: number } | null;
+  /**
+   * For an export of digest periods: the first and last digest's sequence numbers as export.json
+   * claims them (unsigned), and whether the chain was checked from anchor.json (fromDigest after 1)
+   * rather than from the tenant's first digest; step 6 was checked.
+   */
+  digestPeriods: { fromDigest: number; toDigest: number; anchored: boolean } | null;
   /** The first thing found wrong, naming the event or digest; null when the bundle is intact. */
   problem: string | null;
 }
@@ -46,7 +50,8 @@ class Tampered extends Error {}
 
 interface SignedHead {
   hash: string;
-  digestLine: number;
+  /** The digest that signs it, as a message names it. */
+  digest: string;
 }
 
 /** A digest as step 6 needs it: where its period ends in the log, what it counts and the heads it signs. */
@@ -80,6 +85,16 @@ interface Scope {
   firstDigest: number;
   /** An export of digest periods: how many digests digests.jsonl must hold. */
   digestCount: number | null;
+  /** anchor.json must hold digest firstDigest - 1, the first one's predecessor (an export of digest periods after the tenant's first). */
+  anchored: boolean;
+}
+
+/** anchor.json as the steps need it: the digest before the first, checked, and where its period ends. */
+interface Anchor {
+  name: string;
+  text: string;
+  periodEnd: Json | undefined;
+  end: bigint[] | null;
 }
 
 /** Lines of a streamed file, each with its number from 1. */
@@ -134,17 +149,20 @@ export async function verifyBundle(path: string): Promise<BundleVerification> {
     const scope = scopeOf(manifest);
     result.kind = scope.kind;
     result.full = scope.kind === 'full';
-    if (scope.kind === 'digest-periods') result.digestPeriods = { fromDigest: scope.firstDigest, toDigest: scope.firstDigest + (scope.digestCount ?? 0) - 1 };
+    if (scope.kind === 'digest-periods') {
+      result.digestPeriods = { fromDigest: scope.firstDigest, toDigest: scope.firstDigest + (scope.digestCount ?? 0) - 1, anchored: scope.anchored };
+    }
     const keys = readKeys(small.get('keys.json'));
     const digestsText = small.get('digests.jsonl');
     if (digestsText === undefined) throw new Tampered('digests.jsonl is missing from the bundle');
     const heads = new Map<string, Map<number, SignedHead>>();
-    const periods = checkDigests(digestsText, keys, manifest, scope, heads, result);
+    const anchor = scope.anchored ? checkAnchor(small.get('anchor.json'), keys, manifest, scope) : null;
+    const periods = checkDigests(digestsText, keys, manifest, scope, anchor, heads, result);
     let eventsSeen = false;
     for await (const entry of readTarGz(path)) {
       if (entry.name !== 'events.jsonl') continue;
       eventsSeen = true;
-      await checkEvents(entry.body, scope, heads, periods, result);
+      await checkEvents(entry.body, manifest, scope, anchor, heads, periods, result);
     }
     if (!eventsSeen) throw new Tampered('events.jsonl is missing from the bundle');
     if (scope.wholePeriods) checkPeriods(periods);
@@ -156,7 +174,7 @@ export async function verifyBundle(path: string): Promise<BundleVerification> {
   return result;
 }
 
-const SMALL = ['export.json', 'keys.json', 'digests.jsonl'];
+const SMALL = ['export.json', 'keys.json', 'digests.jsonl', 'anchor.json'];
 
 /** The bundle's files other than events.jsonl, each exactly once. */
 async function smallFiles(path: string): Promise<Map<string, string>> {
@@ -192,11 +210,26 @@ function readManifest(text: string | undefined): Manifest {
 function scopeOf(manifest: Manifest): Scope {
   const complete = manifest.complete === true;
   const timeBounded = manifest.from !== null || manifest.to !== null;
-  const byDigests = manifest.fromDigest !== undefined && manifest.fromDigest !== null;
-  const kind: ExportKind = byDigests ? 'digest-periods' : !complete ? 'filtered' : timeBounded ? 'time-bounded' : 'full';
+  // A bundle made before digest periods has neither field: absent is null.
+  const fromSet = manifest.fromDigest !== undefined && manifest.fromDigest !== null;
+  const toSet = manifest.toDigest !== undefined && manifest.toDigest !== null;
+  if (fromSet !== toSet) {
+    const kind = manifest.kind === undefined ? '' : ` kind ${String(manifest.kind)} does not match its other fields:`;
+    const [set, unset] = fromSet ? ['fromDigest', 'toDigest'] : ['toDigest', 'fromDigest'];
+    throw new Tampered(`export.json:${kind} ${set} is set and ${unset} is null, which no kind of export has`);
+  }
+  const kind: ExportKind = fromSet ? 'digest-periods' : !complete ? 'filtered' : timeBounded ? 'time-bounded' : 'full';
   // A bundle made before export.json named its kind says it by its other fields alone.
   if (manifest.kind !== undefined && manifest.kind !== kind) throw new Tampered(`export.json: kind ${String(manifest.kind)} does not match its other fields`);
-  const scope: Scope = { kind, complete, fromStart: complete && manifest.from === null, wholePeriods: kind === 'full', firstDigest: 1, digestCount: null };
+  const scope: Scope = {
+    kind,
+    complete,
+    fromStart: complete && manifest.from === null,
+    wholePeriods: kind === 'full',
+    firstDigest: 1,
+    digestCount: null,
+    anchored: false,
+  };
   if (kind !== 'digest-periods') return scope;
   const { fromDigest, toDigest } = manifest;
   if (!Number.isSafeInteger(fromDigest) || !Number.isSafeInteger(toDigest) || (fromDigest as number) < 1 || (toDigest as number) < (fromDigest as number)) {
@@ -204,7 +237,15 @@ function scopeOf(manifest: Manifest): Scope {
   }
   if (!complete || timeBounded) throw new Tampered('export.json: an export of digest periods is neither filtered nor bounded by time');
   const first = fromDigest as number;
-  return { kind, complete, fromStart: first === 1, wholePeriods: true, firstDigest: first, digestCount: (toDigest as number) - first + 1 };
+  return {
+    kind,
+    complete,
+    fromStart: first === 1,
+    wholePeriods: true,
+    firstDigest: first,
+    digestCount: (toDigest as number) - first + 1,
+    anchored: first > 1,
+  };
 }
 
 interface Key {
@@ -247,54 +288,85 @@ function compare(a: bigint[], b: bigint[]): number {
   return 0;
 }
 
+/** VERIFY.md step 3 for one digest line (of digests.jsonl, or anchor.json): its signature, its key's validity and its tenant; gives its payload. */
+function signedPayload(text: string, where: string, keys: Map<string, Key>, manifest: Manifest): { payload: { [key: string]: Json }; text: string } {
+  const line = parse(text, where);
+  if (!isObject(line) || typeof line.payload !== 'string' || typeof line.signature !== 'string' || typeof line.keyId !== 'string') {
+    throw new Tampered(`${where} lacks payload, signature or keyId`);
+  }
+  const key = keys.get(line.keyId);
+  if (!key) throw new Tampered(`${where} is signed with key ${line.keyId}, which keys.json does not hold`);
+  if (!verify(null, Buffer.from(line.payload, 'utf8'), key.key, Buffer.from(line.signature, 'base64'))) {
+    throw new Tampered(`${where}: the signature does not verify with key ${line.keyId}: the digest or its signature was altered`);
+  }
+  const payload = parse(line.payload, `${where}'s payload`);
+  if (!isObject(payload)) throw new Tampered(`${where}'s payload is not a JSON object`);
+  const periodEnd = typeof payload.periodEnd === 'string' ? Date.parse(payload.periodEnd) : Number.NaN;
+  if (Number.isNaN(periodEnd) || periodEnd < key.createdAt || (key.retiredAt !== null && periodEnd > key.retiredAt)) {
+    throw new Tampered(`${where}: its periodEnd lies outside the validity of key ${line.keyId} (its createdAt to its retiredAt in keys.json)`);
+  }
+  if (payload.tenantId !== manifest.tenantId) throw new Tampered(`${where} belongs to another tenant`);
+  if (payload.logPosition !== null && position(payload.logPosition) === null) throw new Tampered(`${where}'s logPosition is not a position`);
+  return { payload, text: line.payload };
+}
+
+/** VERIFY.md step 4, "The anchor": digest firstDigest - 1, signed, of the tenant; where the first period starts. */
+function checkAnchor(text: string | undefined, keys: Map<string, Key>, manifest: Manifest, scope: Scope): Anchor {
+  const name = `the anchor, digest ${scope.firstDigest - 1} (anchor.json)`;
+  if (text === undefined) {
+    throw new Tampered(
+      `anchor.json is missing from the bundle: an export of digest periods from digest ${scope.firstDigest} carries digest ${scope.firstDigest - 1} as the anchor of its first period`,
+    );
+  }
+  const { payload, text: signed } = signedPayload(text.trimEnd(), name, keys, manifest);
+  return { name, text: signed, periodEnd: payload.periodEnd, end: payload.logPosition === null ? null : position(payload.logPosition) };
+}
+
 /** VERIFY.md steps 3 and 4; collects the signed heads for step 5 and the periods for step 6. */
 function checkDigests(
   text: string,
   keys: Map<string, Key>,
   manifest: Manifest,
   scope: Scope,
+  anchor: Anchor | null,
   heads: Map<string, Map<number, SignedHead>>,
   result: BundleVerification,
 ): Period[] {
   const periods: Period[] = [];
-  let previous = null as { text: string; periodEnd: Json | undefined; end: bigint[] | null } | null;
+  // The first digest's predecessor: the anchor when the bundle has one.
+  let previous = anchor as { name: string; text: string; periodEnd: Json | undefined; end: bigint[] | null } | null;
+  const startsChain = scope.kind === 'digest-periods' ? scope.firstDigest === 1 : manifest.from === null;
   const digestLines = text.split('\n').map((line, index) => ({ text: line, number: index + 1 }));
   for (const { text, number } of digestLines) {
     if (text === '') continue;
-    const where = `digest ${scope.firstDigest + result.digests} (line ${number} of digests.jsonl)`;
-    const line = parse(text, where);
-    if (!isObject(line) || typeof line.payload !== 'string' || typeof line.signature !== 'string' || typeof line.keyId !== 'string') {
-      throw new Tampered(`${where} lacks payload, signature or keyId`);
-    }
-    const key = keys.get(line.keyId);
-    if (!key) throw new Tampered(`${where} is signed with key ${line.keyId}, which keys.json does not hold`);
-    if (!verify(null, Buffer.from(line.payload, 'utf8'), key.key, Buffer.from(line.signature, 'base64'))) {
-      throw new Tampered(`${where}: the signature does not verify with key ${line.keyId}: the digest or its signature was altered`);
-    }
-    const payload = parse(line.payload, `${where}'s payload`);
-    if (!isObject(payload)) throw new Tampered(`${where}'s payload is not a JSON object`);
-    const periodEnd = typeof payload.periodEnd === 'string' ? Date.parse(payload.periodEnd) : Number.NaN;
-    if (Number.isNaN(periodEnd) || periodEnd < key.createdAt || (key.retiredAt !== null && periodEnd > key.retiredAt)) {
-      throw new Tampered(`${where}: its periodEnd lies outside the validity of key ${line.keyId} (its createdAt to its retiredAt in keys.json)`);
-    }
-    if (payload.tenantId !== manifest.tenantId) throw new Tampered(`${where} belongs to another tenant`);
-    const startsChain = scope.kind === 'digest-periods' ? scope.firstDigest === 1 : manifest.from === null;
-    if (previous === null && startsChain && payload.previousDigestHash !== ZEROS) {
+    // Its sequence number is known when the chain is anchored at the tenant's first digest, or export.json gives it.
+    const where =
+      startsChain || scope.kind === 'digest-periods'
+        ? `digest ${scope.firstDigest + result.digests} (line ${number} of digests.jsonl)`
+        : `the digest on line ${number} of digests.jsonl`;
+    const { payload, text: signed } = signedPayload(text, where, keys, manifest);
+    if (result.digests === 0 && startsChain && payload.previousDigestHash !== ZEROS) {
       throw new Tampered(
         `${where}: the export starts at the beginning of the history, so its first digest must name 64 zeros as previousDigestHash: digests were removed from the start`,
       );
     }
+    if (result.digests === 0 && anchor !== null && payload.previousDigestHash === ZEROS) {
+      throw new Tampered(
+        `${where}: it names 64 zeros as previousDigestHash, as only the tenant's first digest does, while export.json says the export starts at digest ${scope.firstDigest}`,
+      );
+    }
     if (previous !== null && payload.previousDigestHash !== sha256(previous.text)) {
-      throw new Tampered(`${where}: previousDigestHash is not the SHA-256 of the digest before it: a digest is missing or out of order`);
+      throw new Tampered(
+        `${where}: previousDigestHash is not the SHA-256 of the payload of ${previous.name}, the digest before it: a digest is missing or out of order`,
+      );
     }
     if (previous !== null && payload.periodStart !== previous.periodEnd) {
-      throw new Tampered(`${where}: its periodStart is not the periodEnd of the digest before it: a digest is missing or out of order`);
+      throw new Tampered(`${where}: its periodStart is not the periodEnd of ${previous.name}: a digest is missing or out of order`);
     }
     const end = payload.logPosition === null ? null : position(payload.logPosition);
-    if (payload.logPosition !== null && end === null) throw new Tampered(`${where}'s logPosition is not a position`);
     if (!Number.isSafeInteger(payload.eventCount)) throw new Tampered(`${where}'s eventCount is not a number`);
     const reached: bigint[] | null = end ?? previous?.end ?? null;
-    if (end !== null && previous?.end && compare(end, previous.end) < 0) throw new Tampered(`${where}'s logPosition lies before the digest before it`);
+    if (end !== null && previous?.end && compare(end, previous.end) < 0) throw new Tampered(`${where}'s logPosition lies before that of ${previous.name}`);
     const period: Period = {
       name: where,
       periodStart: String(payload.periodStart),
@@ -309,10 +381,10 @@ function checkDigests(
         throw new Tampered(`${where} holds a stream head without stream, revision or hash`);
       const revision = head.revision as number;
       period.heads.set(head.stream, revision);
-      remember(heads, head.stream, revision, { hash: head.hash, digestLine: number });
+      remember(heads, head.stream, revision, { hash: head.hash, digest: where });
     }
     periods.push(period);
-    previous = { text: line.payload, periodEnd: payload.periodEnd, end: reached };
+    previous = { name: where, text: signed, periodEnd: payload.periodEnd, end: reached };
     result.digests += 1;
   }
   if (periods.length === 0) throw new Tampered('digests.jsonl holds no digest: nothing in the bundle is signed');
@@ -328,7 +400,7 @@ function checkHead(stream: string, revision: number, hash: string, head: SignedH
   result.headsChecked += 1;
   if (hash !== head.hash) {
     throw new Tampered(
-      `stream ${stream} revision ${revision}: its hash differs from the head signed in digest ${head.digestLine}: the stream was rewritten after the digest was signed`,
+      `stream ${stream} revision ${revision}: its hash differs from the head signed in ${head.digest}: the stream was rewritten after the digest was signed`,
     );
   }
 }
@@ -336,7 +408,9 @@ function checkHead(stream: string, revision: number, hash: string, head: SignedH
 /** VERIFY.md steps 1, 2 and 5, one line at a time; gives each event to its digest's period for step 6. */
 async function checkEvents(
   body: AsyncIterable<Buffer>,
+  manifest: Manifest,
   scope: Scope,
+  anchor: Anchor | null,
   heads: Map<string, Map<number, SignedHead>>,
   periods: Period[],
   result: BundleVerification,
@@ -360,11 +434,19 @@ async function checkEvents(
       throw new Tampered(`${where} lacks a field`);
     const at = position(event.position);
     if (at === null) throw new Tampered(`${where} has no position`);
+    if (anchor?.end && compare(at, anchor.end) <= 0) {
+      throw new Tampered(
+        `${where}: its position is at or before the logPosition of ${anchor.name}, and the export's first period starts after it: the event comes from before the export's periods`,
+      );
+    }
     // Periods follow the log, as the events do: the event's period is the first that ends at or after it.
     while (period < periods.length && (periods[period].end === null || compare(at, periods[period].end as bigint[]) > 0)) period += 1;
     const content = sha256(canonical({ data, id, metadata, type }));
     if (sha256(`${previousHash}|${stream}|${revision}|${content}`) !== hash) {
       throw new Tampered(`${where}: its hash does not recompute: the event was altered`);
+    }
+    if (!isObject(metadata) || metadata.tenantId !== manifest.tenantId) {
+      throw new Tampered(`${where}: its metadata.tenantId is not the tenant of the export and its digests: the event is another tenant's`);
     }
     const earlier = last.get(stream);
     const gap = gaps.get(stream);

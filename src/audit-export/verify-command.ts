@@ -27,8 +27,10 @@ export async function verifyExport(path: string | undefined): Promise<number> {
 function scopeLine(result: BundleVerification): string {
   if (result.full) return 'a full export: every signed period holds exactly the events its digest counts and names';
   if (result.digestPeriods) {
-    const { fromDigest, toDigest } = result.digestPeriods;
-    return `an export of whole digest periods (digests ${fromDigest} to ${toDigest}): each period holds exactly the events its digest counts and names, and nothing else`;
+    // The sequence numbers are export.json's word; the signatures vouch for the chain, not for them.
+    const { fromDigest, toDigest, anchored } = result.digestPeriods;
+    const chain = anchored ? 'anchor.json → first → … → last' : "from the tenant's first (previous hash 64 zeros) to the last";
+    return `an export of whole digest periods, digests ${fromDigest} to ${toDigest} as export.json claims (those numbers are not signed; what is checked is the chain of signed digests ${chain}): each period holds exactly the events its digest counts and names, and nothing else`;
   }
   return 'not a full export (from, to or a filter was given): events left out at its edges or by its filters cannot be detected';
 }

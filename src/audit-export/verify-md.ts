@@ -14,6 +14,10 @@ standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
 - \`events.jsonl\`: the events, one JSON object per line (lines end with "\\n"), in log order.
 - \`digests.jsonl\`: the signed digests whose period overlaps the export (for an export of digest
   periods, exactly the digests asked for), one per line, oldest first.
+- \`anchor.json\`: only in an export of digest periods whose \`fromDigest\` is more than 1: the signed
+  digest before the first one (digest \`fromDigest\` - 1), in the shape of a line of
+  \`digests.jsonl\`. It says where the first period starts (step 4, "The anchor"); its own period is
+  not part of the export. Elsewhere there is none (one present is ignored).
 - \`keys.json\`: the public keys that sign digests, the same document Backplane serves at
   \`/.well-known/backplane-audit-keys.json\`.
 - \`export.json\`: what was asked for: \`tenantId\`, \`kind\`, \`fromDigest\`, \`toDigest\`, \`from\`,
@@ -28,8 +32,11 @@ standard library, or \`openssl\` (3.0 or later) and \`sha256sum\`.
   - \`time-bounded\`: the events that occurred between \`from\` and \`to\`, unfiltered otherwise.
   - \`filtered\`: \`"complete": false\`, a filter of type, organization, plan, credential or actor.
 
-  The kind must match the other fields (a \`fromDigest\` means \`digest-periods\`; else \`complete\`
-  false means \`filtered\`; else a \`from\` or \`to\` means \`time-bounded\`; else \`full\`). The export
+  The kind must match the other fields (\`fromDigest\` and \`toDigest\` both numbers mean
+  \`digest-periods\`; one of them without the other matches no kind; else \`complete\` false means
+  \`filtered\`; else a \`from\` or \`to\` means \`time-bounded\`; else \`full\`). A bundle made before
+  kinds were named has no \`kind\`, \`fromDigest\` or \`toDigest\`: absent is null, and the kind follows
+  from the other fields. The export
   *starts at the beginning of the history* when it is of digest periods with \`fromDigest\` 1, or of
   another kind with \`from\` null.
 - \`VERIFY.md\`: this text.
@@ -60,6 +67,9 @@ units (what ECMAScript's default \`Array.prototype.sort\` does). No whitespace a
 the four joined by a vertical bar (U+007C), \`revision\` in decimal without leading zeros. The event's
 \`hash\` must equal it. \`previousHash\` is the \`hash\` of the event before it in the same stream; the
 first event of a stream (revision 0) has 64 zeros (\`0000…0000\`) as its \`previousHash\`.
+
+Every event's \`metadata.tenantId\` must be the export's \`tenantId\`, the tenant of its digests
+(step 4): an event of another tenant does not belong in the file.
 
 ## 2. Each stream's chain
 
@@ -100,7 +110,8 @@ matches in \`keys.json\` (\`{ "keys": [ { "keyId", "algorithm": "Ed25519", "publ
 
 which prints \`Signature Verified Successfully\`. The digest's \`periodEnd\` (step 4) must lie within
 its key's validity: at or after the key's \`createdAt\`, and at or before its \`retiredAt\` when that
-is not null (compare them as instants).
+is not null (compare them as instants). \`anchor.json\`, when the bundle has one, is checked the same
+way.
 
 ## 4. The digest chain
 
@@ -113,11 +124,24 @@ tenant ever had has 64 zeros there; the first digest in this file may start mid-
 history (see "Files"): then the file starts with the tenant's first digest and its
 \`previousDigestHash\` must be 64 zeros (else digests were removed from the start). In an export of
 digest periods the file must hold exactly \`toDigest\` - \`fromDigest\` + 1 digests, the one on
-line n being digest \`fromDigest\` + n - 1; when \`fromDigest\` is more than 1, anchor the first one
-yourself: its \`previousDigestHash\` must be the SHA-256 of the payload of digest \`fromDigest\` - 1,
-obtained independently (\`auditDigests\`). Each digest's \`periodStart\` must equal the
-\`periodEnd\` of the digest before it. Every digest must belong to the export's \`tenantId\`. A period with no events
-still has a digest, so a digest removed from the middle breaks the chain.
+line n being digest \`fromDigest\` + n - 1 (as \`export.json\` numbers them: the numbers are not
+signed, the chain is); when \`fromDigest\` is more than 1 the first one is anchored on
+\`anchor.json\` (below). Each digest's \`periodStart\` must equal the \`periodEnd\` of the digest
+before it. Every digest must belong to the export's \`tenantId\`. A period with no events still has
+a digest, so a digest removed from the middle breaks the chain.
+
+**The anchor** (an export of digest periods whose \`fromDigest\` is more than 1). The bundle must
+hold \`anchor.json\` (else verification fails), a signed digest checked as in step 3, whose payload's
+\`tenantId\` must be the export's. It is the chain's link before the first digest of
+\`digests.jsonl\`: that digest's \`previousDigestHash\` must be the lowercase hex SHA-256 of the
+anchor's \`payload\` string, and its \`periodStart\` the anchor's \`periodEnd\`; a first digest that
+names 64 zeros there is the tenant's first, not digest \`fromDigest\`, and fails. The anchor's
+\`logPosition\` is where the first period starts: every event of \`events.jsonl\` whose \`position\` is
+at or before it fails (it comes from before the export's periods), and so does a first digest whose
+\`logPosition\` lies before it. When \`fromDigest\` is 1 there is no anchor: the first digest must
+name 64 zeros (see above). So the checked chain runs anchor → first digest → … → last digest; to
+know that it is the stretch of the chain you asked for, compare the anchor or the last digest with
+one you obtained independently (\`auditDigests\`).
 
 A bundle without any digest proves nothing: verification fails when \`digests.jsonl\` is empty.
 
@@ -144,9 +168,9 @@ An event removed from a signed period (a stream's first or last event, a whole s
 or in step 2; an event added to one fails here too. Report the digest whose count or heads differ.
 
 In an export of digest periods, in addition, no event may come after the last digest's
-\`logPosition\` (an event there was added), and an event before the first period (the file does not
-hold where it starts) is given to the first digest, whose count then differs. So each digest's
-period holds exactly the tenant's events it counts, no more and no fewer.
+\`logPosition\` (an event there was added), nor at or before the anchor's \`logPosition\` (step 4:
+an event from before the first period, put in the place of one removed from it, would keep the
+count). So each digest's period holds exactly the tenant's events it counts, no more and no fewer.
 
 In the other kinds of export, events whose \`position\` comes after the last digest's
 \`logPosition\` were written after the newest digest: no signature covers them. Their hashes and chains are checked (steps 1 and 2) but
@@ -158,9 +182,11 @@ a digest made just before exporting (\`createAuditDigest\`) leaves none.
 - Every event present is as recorded when its stream's next signed head was signed (steps 1, 2, 5).
 - A full export proves, in addition, that no event of a signed period was removed or added (step 6).
 - An export of digest periods proves the same for exactly its periods: the file holds every event of
-  the tenant in each of them, and nothing else (step 6). Check that \`digests.jsonl\` holds the
-  digests you asked for (their number, and the first one's \`previousDigestHash\` against the digest
-  before it).
+  the tenant in each of them, and nothing else (step 6), along the signed chain anchor → first
+  digest → … → last (step 4). The sequence numbers \`fromDigest\` and \`toDigest\` are as
+  \`export.json\` claims them, not signed: to know the chain is the stretch you asked for, compare
+  its anchor (or, from digest 1, its first digest) or its last digest with one you obtained
+  independently.
 - An export with \`from\` or \`to\` selects events by the time they occurred (\`occurredAt\`), while
   digests cover log positions: the periods at either edge are only partly in the file, so the
   counts of step 6 are not checked. Within the file, streams must still be gap-free when
@@ -180,8 +206,9 @@ a digest made just before exporting (\`createAuditDigest\`) leaves none.
 
 The export is intact when every step passes (and, for a full export or an export of digest periods,
 step 6 too). Report the first event (its \`id\`, \`stream\` and \`revision\`) or digest (its line
-number in \`digests.jsonl\`; in an export of digest periods its sequence number too) that fails,
-and which check failed.
+number in \`digests.jsonl\`, or \`anchor.json\`; its sequence number too where it is known: in an
+export of digest periods, as \`export.json\` numbers it, or in an export that starts at the
+beginning of the history) that fails, and which check failed.
 Backplane's own verifier does exactly this: \`backplane verify-export <bundle.tar.gz>\`
 (\`npm run cli -- verify-export <bundle.tar.gz>\`).
 `;

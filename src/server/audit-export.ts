@@ -62,8 +62,8 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
     // The digests before the range: each one then signs only events the export holds (a digest
     // made in between would count events after the range, or this export's own record). Read
     // before the headers go, so that a failure here is still an answer of its own. An export of
-    // digest periods holds exactly the digests named.
-    const selection = periods ? { digests: periods.digests } : { from: request.query.from, to: request.query.to };
+    // digest periods holds exactly the digests named, and the one before them as the anchor of the first.
+    const selection = periods ? { digests: periods.digests, anchor: periods.anchor } : { from: request.query.from, to: request.query.to };
     const evidence = request.format === 'bundle' ? await exportEvidence(app, principal.tenantId, selection) : null;
     let job: Awaited<ReturnType<typeof startExport>>;
     try {
@@ -90,6 +90,7 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
               exportJson: exportJsonOf(principal.tenantId, request.query, periods),
               keysJson: evidence.keysJson,
               digestsJsonl: evidence.digestsJsonl,
+              anchorJson: evidence.anchorJson,
               eventLines: () => exportLines(app, job),
               spoolDir: app.backup.scratch,
               madeAt,

@@ -43,20 +43,25 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
     writeFileSync(path, Buffer.from(await response.arrayBuffer()));
     return path;
   };
-  /** Unpacks a bundle, lets `edit` change its files, and packs it again with tar. */
-  const tampered = (path: string, edit: (files: { events: string[]; digests: string[]; manifest: Record<string, unknown> }) => void) => {
+  /** Unpacks a bundle, lets `edit` change its files (anchor.json: null when absent, or to remove it), and packs it again with tar. */
+  const tampered = (path: string, edit: (files: { events: string[]; digests: string[]; manifest: Record<string, unknown>; anchor: string | null }) => void) => {
     const dir = mkdtempSync(join(folder, 'edit-'));
     execFileSync('tar', ['-xzf', path, '-C', dir]);
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
     const digests = readFileSync(join(dir, 'digests.jsonl'), 'utf8').split('\n').filter(Boolean);
     const manifest = JSON.parse(readFileSync(join(dir, 'export.json'), 'utf8'));
-    edit({ events, digests, manifest });
+    const anchorPath = join(dir, 'anchor.json');
+    const files = { events, digests, manifest, anchor: existsSync(anchorPath) ? readFileSync(anchorPath, 'utf8') : null };
+    edit(files);
     writeFileSync(join(dir, 'export.json'), JSON.stringify(manifest));
     const lines = (list: string[]) => list.map((line) => `${line}\n`).join('');
     writeFileSync(join(dir, 'events.jsonl'), lines(events));
     writeFileSync(join(dir, 'digests.jsonl'), lines(digests));
+    if (files.anchor === null) rmSync(anchorPath, { force: true });
+    else writeFileSync(anchorPath, files.anchor);
     const out = `${dir}.tar.gz`;
-    execFileSync('tar', ['-czf', out, '-C', dir, 'VERIFY.md', 'export.json', 'keys.json', 'digests.jsonl', 'events.jsonl']);
+    const anchor = files.anchor === null ? [] : ['anchor.json'];
+    execFileSync('tar', ['-czf', out, '-C', dir, 'VERIFY.md', 'export.json', 'keys.json', ...anchor, 'digests.jsonl', 'events.jsonl']);
     return out;
   };
   const planLines = (events: string[]) =>
@@ -375,7 +380,7 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       });
       const result = await verifyBundle(path);
       expect(result.problem).toBe(
-        'digest 2 (line 2 of digests.jsonl): previousDigestHash is not the SHA-256 of the digest before it: a digest is missing or out of order',
+        'digest 2 (line 2 of digests.jsonl): previousDigestHash is not the SHA-256 of the payload of digest 1 (line 1 of digests.jsonl), the digest before it: a digest is missing or out of order',
       );
       expect(thirdPartyVerify(path)).toBe('digest 2: digest chain broken');
     });
@@ -413,7 +418,7 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
       const result = await verifyBundle(path);
       expect(result.problem).toMatch(
         new RegExp(
-          `^stream plan-${s.planId} revision \\d+: its hash differs from the head signed in digest \\d+: the stream was rewritten after the digest was signed$`,
+          `^stream plan-${s.planId} revision \\d+: its hash differs from the head signed in digest \\d+ \\(line \\d+ of digests.jsonl\\): the stream was rewritten after the digest was signed$`,
         ),
       );
       expect(rewritten.length).toBeGreaterThanOrEqual(4);
@@ -438,6 +443,7 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
         execFileSync('tar', ['-xzf', path, '-C', dir]);
         const read = (name: string) => readFileSync(join(dir, name), 'utf8');
         return {
+          listing: readdirSync(dir).sort(),
           manifest: JSON.parse(read('export.json')),
           digests: read('digests.jsonl').split('\n').filter(Boolean),
           events: read('events.jsonl').split('\n').filter(Boolean),
@@ -464,15 +470,20 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
 
       it('exports exactly the events of the periods, by log position, with those digests, and verifies them whole', async () => {
         const path = await bundle(auditor, { fromDigest: '2', toDigest: '3' });
-        const { manifest, digests: signed, events } = unpacked(path);
+        const { listing, manifest, digests: signed, events } = unpacked(path);
         expect(manifest).toMatchObject({ kind: 'digest-periods', fromDigest: 2, toDigest: 3, from: null, to: null, complete: true });
         expect(signed.map((line) => JSON.parse(line).payload)).toEqual([digests[1].payload, digests[2].payload]);
+        // The digest before the first, signed, anchors where the first period starts.
+        expect(listing).toEqual(['VERIFY.md', 'anchor.json', 'digests.jsonl', 'events.jsonl', 'export.json', 'keys.json']);
+        const anchor = JSON.parse(execFileSync('tar', ['-xzOf', path, 'anchor.json'], { encoding: 'utf8' }));
+        expect(Object.keys(anchor)).toEqual(['payload', 'signature', 'keyId']);
+        expect(anchor.payload).toBe(digests[0].payload);
         expect(events).toEqual(inPeriods(2, 3));
         expect(events).toHaveLength(digests[1].eventCount + digests[2].eventCount);
         const child = spawnTs(CLI, ['verify-export', path]);
         expect(await child.exited).toBe(0);
         expect(child.output()).toContain(
-          'an export of whole digest periods (digests 2 to 3): each period holds exactly the events its digest counts and names, and nothing else',
+          'an export of whole digest periods, digests 2 to 3 as export.json claims (those numbers are not signed; what is checked is the chain of signed digests anchor.json → first → … → last): each period holds exactly the events its digest counts and names, and nothing else',
         );
         expect(child.output()).not.toContain('signed by none');
         expect(thirdPartyVerify(path)).toBeNull();
@@ -485,8 +496,10 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
         expect(csv).toHaveLength(1 + digests[3].eventCount);
         const fromStart = await bundle(auditor, { toDigest: '4' });
         expect(unpacked(fromStart).events).toEqual(inPeriods(1, 4));
+        // From the tenant's first digest there is nothing before to anchor on.
+        expect(unpacked(fromStart).listing).not.toContain('anchor.json');
         const result = await verifyBundle(fromStart);
-        expect(result).toMatchObject({ ok: true, kind: 'digest-periods', digestPeriods: { fromDigest: 1, toDigest: 4 }, unsigned: 0 });
+        expect(result).toMatchObject({ ok: true, kind: 'digest-periods', digestPeriods: { fromDigest: 1, toDigest: 4, anchored: false }, unsigned: 0 });
         expect(thirdPartyVerify(fromStart)).toBeNull();
       });
 
@@ -561,6 +574,16 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
         });
         expect((await verifyBundle(passedOff)).problem).toBe('export.json: kind full does not match its other fields');
         expect(thirdPartyVerify(passedOff)).toBe('export.json: kind does not match');
+        // toDigest without fromDigest is no kind: not a full export, whatever kind it says.
+        for (const kind of ['full', 'digest-periods']) {
+          const oneBound = tampered(path, ({ manifest }) => {
+            Object.assign(manifest, { kind, fromDigest: null });
+          });
+          expect((await verifyBundle(oneBound)).problem).toBe(
+            `export.json: kind ${kind} does not match its other fields: toDigest is set and fromDigest is null, which no kind of export has`,
+          );
+          expect(thirdPartyVerify(oneBound)).toBe('export.json: kind does not match');
+        }
       });
 
       it('answers 400 naming the parameter, and records no export, for bounds it cannot take', async () => {
@@ -617,6 +640,74 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
         const compared = await periodsRange(api.service.app.db, tenantId, { after: digests[0].logPosition, upTo: between });
         expect(compared).toEqual(exact);
         expect(BigInt(exact.upTo)).toBeGreaterThan(BigInt(exact.after));
+      });
+
+      it('refuses, naming it, an event from before the first period put in the place of one removed, by the signed anchor', async () => {
+        // Period F-1 ends with a change of the password entry (stream T); period F holds two toggles of
+        // the plan (stream U, the second its signed head) and two more changes of T.
+        const passwordStream = `password-${s.passwordId}`;
+        const describe = (text: string) => api.ok(api.rootToken, ops.changePassword, { id: s.passwordId, input: { description: text } });
+        await describe('before the anchor');
+        await api.ok(api.rootToken, CREATE_DIGEST);
+        for (const enabled of [true, false]) {
+          await api.ok(api.rootToken, ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled });
+        }
+        await describe('in the period');
+        await describe('in the period, again');
+        await api.ok(api.rootToken, CREATE_DIGEST);
+        const F = (await api.ok(auditor, DIGESTS)).auditDigests.edges.length;
+        const path = await bundle(auditor, { fromDigest: String(F), toDigest: String(F) });
+        expect(await verifyBundle(path)).toMatchObject({ ok: true, digestPeriods: { fromDigest: F, toDigest: F, anchored: true } });
+        const before = (await jsonl(auditor, { fromDigest: String(F - 1), toDigest: String(F - 1) })).filter((event) => event.stream === passwordStream).at(-1);
+        let removed: any;
+        const substituted = tampered(path, ({ events }) => {
+          const parsed = events.map((line) => JSON.parse(line));
+          const plan = parsed.filter((event) => event.stream === `plan-${s.planId}`);
+          const password = parsed.filter((event) => event.stream === passwordStream);
+          expect([plan.length, password.length, password[0].revision]).toEqual([2, 2, before.revision + 1]);
+          // U loses its first event of the period; T gains the one before it, so the count and the heads stay.
+          removed = plan[0];
+          events.splice(parsed.indexOf(removed), 1);
+          events.unshift(JSON.stringify(before));
+        });
+        const result = await verifyBundle(substituted);
+        expect(result.ok).toBe(false);
+        expect(result.problem).toBe(
+          `event ${before.id} (stream ${passwordStream} revision ${before.revision}, line 1 of events.jsonl): its position is at or before the logPosition of the anchor, digest ${F - 1} (anchor.json), and the export's first period starts after it: the event comes from before the export's periods`,
+        );
+        expect(thirdPartyVerify(substituted)).toBe(`event ${before.id}: before the first period`);
+        expect(removed.revision).toBeGreaterThan(0);
+
+        // Without its anchor, or with the tenant's first digest passed off as digest F, it is refused too.
+        const unanchored = tampered(path, (files) => {
+          files.anchor = null;
+        });
+        expect((await verifyBundle(unanchored)).problem).toBe(
+          `anchor.json is missing from the bundle: an export of digest periods from digest ${F} carries digest ${F - 1} as the anchor of its first period`,
+        );
+        expect(thirdPartyVerify(unanchored)).toBe('anchor: missing');
+        const firstDigest = execFileSync('tar', ['-xzOf', intact, 'digests.jsonl'], { encoding: 'utf8' }).split('\n')[0];
+        const restarted = tampered(path, ({ digests: lines }) => {
+          lines.splice(0, 1, firstDigest);
+        });
+        expect((await verifyBundle(restarted)).problem).toBe(
+          `digest ${F} (line 1 of digests.jsonl): it names 64 zeros as previousDigestHash, as only the tenant's first digest does, while export.json says the export starts at digest ${F}`,
+        );
+        expect(thirdPartyVerify(restarted)).toBe(`digest ${F}: the tenant's first digest`);
+
+        // An event of another tenant, its hash recomputed, is named as such.
+        let moved: any;
+        const foreign = tampered(path, ({ events }) => {
+          const event = JSON.parse(events[0]);
+          const metadata = { ...event.metadata, tenantId: 'another-tenant' };
+          const content = sha(canon({ data: event.data, id: event.id, metadata, type: event.type }));
+          moved = { ...event, metadata, hash: sha(`${event.previousHash}|${event.stream}|${event.revision}|${content}`) };
+          events[0] = JSON.stringify(moved);
+        });
+        expect((await verifyBundle(foreign)).problem).toBe(
+          `event ${moved.id} (stream ${moved.stream} revision ${moved.revision}, line 1 of events.jsonl): its metadata.tenantId is not the tenant of the export and its digests: the event is another tenant's`,
+        );
+        expect(thirdPartyVerify(foreign)).toBe(`event ${moved.id}: another tenant`);
       });
     });
   });

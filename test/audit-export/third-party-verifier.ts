@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,26 +39,19 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     const manifest = JSON.parse(read('export.json'));
     // "Files": the kind, and whether the export starts at the beginning of the history.
     const byDigests = manifest.kind === 'digest-periods';
+    if ((manifest.fromDigest == null) !== (manifest.toDigest == null)) return 'export.json: kind does not match';
     const expectedKind =
       manifest.fromDigest != null ? 'digest-periods' : !manifest.complete ? 'filtered' : manifest.from || manifest.to ? 'time-bounded' : 'full';
     if (manifest.kind !== undefined && manifest.kind !== expectedKind) return 'export.json: kind does not match';
     const firstDigest = byDigests ? manifest.fromDigest : 1;
     const fromStart = byDigests ? manifest.fromDigest === 1 : manifest.from === null;
 
-    // Steps 3 and 4: signatures with openssl, the keys' validity, and the digest chain.
+    // Steps 3 and 4: signatures with openssl, the keys' validity, and the digest chain from the anchor.
     const keys: { keyId: string; publicKeyPem: string; createdAt: string; retiredAt: string | null }[] = JSON.parse(read('keys.json')).keys;
-    const digests: { stream: string; revision: number; hash: string }[][] = [];
-    const positions: (bigint[] | null)[] = [];
-    const counts: number[] = [];
-    const heads = new Map<string, string>();
-    let previous: { text: string; periodEnd: string } | null = null;
-    const digestLines = read('digests.jsonl').split('\n').filter(Boolean);
-    if (digestLines.length === 0) return 'no digest';
-    if (byDigests && digestLines.length !== manifest.toDigest - manifest.fromDigest + 1) return 'digests: not the ones asked for';
-    for (const [index, text] of digestLines.entries()) {
+    const signedPayload = (text: string, name: string) => {
       const line = JSON.parse(text);
       const key = keys.find((k) => k.keyId === line.keyId);
-      if (!key) return `digest ${firstDigest + index}: unknown key`;
+      if (!key) return `${name}: unknown key`;
       writeFileSync(join(dir, 'payload.txt'), line.payload);
       writeFileSync(join(dir, 'sig.bin'), Buffer.from(line.signature, 'base64'));
       writeFileSync(join(dir, 'key.pem'), key.publicKeyPem);
@@ -68,17 +61,40 @@ export function thirdPartyVerify(bundlePath: string): string | null {
           stdio: 'pipe',
         });
       } catch {
-        return `digest ${firstDigest + index}: bad signature`;
+        return `${name}: bad signature`;
       }
       const payload = JSON.parse(line.payload);
       const end = Date.parse(payload.periodEnd);
-      if (end < Date.parse(key.createdAt) || (key.retiredAt !== null && end > Date.parse(key.retiredAt)))
-        return `digest ${firstDigest + index}: outside its key's validity`;
-      if (payload.tenantId !== manifest.tenantId) return `digest ${firstDigest + index}: another tenant`;
-      if (previous === null && fromStart && payload.previousDigestHash !== '0'.repeat(64)) return `digest ${firstDigest + index}: not the first digest`;
+      if (end < Date.parse(key.createdAt) || (key.retiredAt !== null && end > Date.parse(key.retiredAt))) return `${name}: outside its key's validity`;
+      if (payload.tenantId !== manifest.tenantId) return `${name}: another tenant`;
+      return { payload, text: line.payload as string };
+    };
+    const anchored = byDigests && manifest.fromDigest > 1;
+    let anchorEnd: bigint[] | null = null;
+    let previous: { text: string; periodEnd: string } | null = null;
+    if (anchored) {
+      if (!existsSync(join(dir, 'anchor.json'))) return 'anchor: missing';
+      const anchor = signedPayload(read('anchor.json'), 'anchor');
+      if (typeof anchor === 'string') return anchor;
+      anchorEnd = anchor.payload.logPosition === null ? null : position(anchor.payload.logPosition);
+      previous = { text: anchor.text, periodEnd: anchor.payload.periodEnd };
+    }
+    const digests: { stream: string; revision: number; hash: string }[][] = [];
+    const positions: (bigint[] | null)[] = [];
+    const counts: number[] = [];
+    const heads = new Map<string, string>();
+    const digestLines = read('digests.jsonl').split('\n').filter(Boolean);
+    if (digestLines.length === 0) return 'no digest';
+    if (byDigests && digestLines.length !== manifest.toDigest - manifest.fromDigest + 1) return 'digests: not the ones asked for';
+    for (const [index, text] of digestLines.entries()) {
+      const signed = signedPayload(text, `digest ${firstDigest + index}`);
+      if (typeof signed === 'string') return signed;
+      const { payload } = signed;
+      if (index === 0 && fromStart && payload.previousDigestHash !== '0'.repeat(64)) return `digest ${firstDigest + index}: not the first digest`;
+      if (index === 0 && anchored && payload.previousDigestHash === '0'.repeat(64)) return `digest ${firstDigest + index}: the tenant's first digest`;
       if (previous !== null && payload.previousDigestHash !== sha(previous.text)) return `digest ${firstDigest + index}: digest chain broken`;
       if (previous !== null && payload.periodStart !== previous.periodEnd) return `digest ${firstDigest + index}: period does not follow`;
-      previous = { text: line.payload, periodEnd: payload.periodEnd };
+      previous = { text: signed.text, periodEnd: payload.periodEnd };
       for (const head of payload.streams) heads.set(`${head.stream}#${head.revision}`, head.hash);
       digests.push(payload.streams);
       positions.push(payload.logPosition === null ? null : position(payload.logPosition));
@@ -94,8 +110,10 @@ export function thirdPartyVerify(bundlePath: string): string | null {
       const e = JSON.parse(text);
       const content = sha(canon({ data: e.data, id: e.id, metadata: e.metadata, type: e.type }));
       if (sha(`${e.previousHash}|${e.stream}|${e.revision}|${content}`) !== e.hash) return `event ${e.id}: hash mismatch`;
+      if (e.metadata?.tenantId !== manifest.tenantId) return `event ${e.id}: another tenant`;
       if (e.revision === 0 && e.previousHash !== '0'.repeat(64)) return `event ${e.id}: bad genesis`;
       const at = position(e.position);
+      if (anchorEnd !== null && compare(at, anchorEnd) <= 0) return `event ${e.id}: before the first period`;
       if (before !== null && compare(at, before) <= 0) return `event ${e.id}: out of log order`;
       before = at;
       const earlier = last.get(e.stream);
