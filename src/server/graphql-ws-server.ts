@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics/metrics';
 import { SocketOperations } from '../metrics/socket-operations';
 import type { Refusals } from './refusals';
 import type { SocketQuota } from './socket-quota';
-import { SubscriptionFanOut } from './subscription-fan-out';
+import { SubscriptionFanOut, type SharedView } from './subscription-fan-out';
 import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
 
 /** What the transport knows of a socket, and the token it authenticated with once acknowledged. */
@@ -86,7 +86,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
   const { schema, app, logger, limits, quota, refusals } = options;
   const operations = new SocketOperations(schema, options.metrics);
   // Each operation's view, by its context: subscriptions of one view share each event's result.
-  const views = new WeakMap<object, string>();
+  const views = new WeakMap<object, SharedView>();
   const fanOut = new SubscriptionFanOut(undefined, (shared) => options.metrics?.subscriptionResult(shared));
   const checked = new CheckedDocuments();
   return makeServer<Record<string, unknown> | undefined, SocketExtra>({
@@ -149,7 +149,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         // Kept only once it passed: the limits are checked again each time, with that operation's variables.
         if (!known) checked.keep(payload.query, document);
         const contextValue: GraphQLContext = { app, principal, correlationId: randomUUID() };
-        if (principal) views.set(contextValue, viewOf(payload, principal));
+        if (principal) views.set(contextValue, { view: viewOf(payload, principal), context: () => viewContext(app, principal) });
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
       } catch (error) {
         if (error instanceof GraphQLError) return [formattedError(error, logger)];
@@ -179,6 +179,30 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
 function viewOf(payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }, principal: Principal): string {
   const { tenantId, role, root, system } = principal;
   return JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null, tenantId, role, root, system === true]);
+}
+
+/**
+ * The context a result shared by the subscribers of one view is executed with: the app, and of the
+ * principal only what the view holds (tenant, role, root or system standing). A resolver that reads
+ * what is one subscriber's own (its token's id and name, its correlation id) throws rather than
+ * hand the first subscriber's to all of them.
+ */
+export function viewContext(app: AppDeps, principal: Principal): GraphQLContext {
+  const { tenantId, role, root, system } = principal;
+  const viewed = withheld({ tenantId, role, root, system: system === true }, ['tokenId', 'name']);
+  return withheld({ app, principal: viewed }, ['correlationId']) as unknown as GraphQLContext;
+}
+
+function withheld<T extends object>(target: T, keys: string[]): T {
+  for (const key of keys) {
+    Object.defineProperty(target, key, {
+      enumerable: false,
+      get: () => {
+        throw new Error(`${key} is one subscriber's own: a subscription's result shared by its view may not read it`);
+      },
+    });
+  }
+  return target;
 }
 
 function formatResult(result: ExecutionResult, logger: Logger): ExecutionResult {

@@ -6,6 +6,16 @@ export const FAN_OUT_SLICE = 100;
 type Outcome = ExecutionResult | Promise<ExecutionResult>;
 
 /**
+ * What subscribers share a result by: their `view` (the same operation, variables and what the
+ * principal may see), and the context the shared execution runs with, made of that view alone:
+ * nothing of the subscriber whose event happened to be executed first.
+ */
+export interface SharedView {
+  view: string;
+  context: () => unknown;
+}
+
+/**
  * Hands the subscribers of an event their turns, `slice` at a time per turn of the event loop: a
  * thousand subscribers of one event do not hold a request that came meanwhile (the mutation's own
  * answer among them) for the whole burst, only for a slice of it. Turns go in the order asked.
@@ -57,21 +67,26 @@ export class SubscriptionFanOut {
     private readonly counted: (shared: boolean) => void = () => undefined,
   ) {}
 
-  /** As graphql-js's subscribe, but with each event's result shared among subscribers of one `view` (null: shared with none). */
-  async subscribe(args: ExecutionArgs, view: string | null): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  /**
+   * As graphql-js's subscribe, but with each event's result shared among subscribers of one view
+   * (null: shared with none, and executed with the subscriber's own context). The feed is still
+   * made with the subscriber's own context: which events it gets, and whether it may, are its own.
+   */
+  async subscribe(args: ExecutionArgs, shared: SharedView | null): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in source)) return source;
     return mapped(source[Symbol.asyncIterator](), (event) => {
       const turn = this.turns.take();
-      return turn ? turn.then(() => this.#result(args, event, view)) : this.#result(args, event, view);
+      return turn ? turn.then(() => this.#result(args, event, shared)) : this.#result(args, event, shared);
     });
   }
 
-  #result(args: ExecutionArgs, event: unknown, view: string | null): Outcome {
-    if (view === null || event === null || typeof event !== 'object') {
+  #result(args: ExecutionArgs, event: unknown, shared: SharedView | null): Outcome {
+    if (shared === null || event === null || typeof event !== 'object') {
       this.counted(false);
       return execute({ ...args, rootValue: event });
     }
+    const { view } = shared;
     let byView = this.#results.get(event);
     if (!byView) {
       byView = new Map();
@@ -82,7 +97,7 @@ export class SubscriptionFanOut {
       this.counted(true);
       return known;
     }
-    const outcome = execute({ ...args, rootValue: event });
+    const outcome = execute({ ...args, contextValue: shared.context(), rootValue: event });
     byView.set(view, outcome);
     this.counted(false);
     return outcome;

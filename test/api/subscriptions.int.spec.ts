@@ -326,5 +326,33 @@ for (const store of apiStores) {
       expect(ofGlobex.received.map(cursorOf)).not.toContain(toggle);
       for (const feed of [...admins, ...viewers, elsewhere, ofGlobex]) expect(feed.errors).toEqual([]);
     });
+
+    it("resolves every field under a toggle's plan and credential in a result shared by its view, as a query of them answers", async () => {
+      const planFields = `id name version backupSettings { nextRunAt keepLast storage { id name isDefault } }
+        organization { id name password { id name } defaultDevice { id name } lastSync { id status } credentials { id login } }
+        credentials { enabled effective credential { id login fingerprint status password { id } organization { id } } }`;
+      const credentialFields = 'id login fingerprint status password { id name fingerprint } organization { id name }';
+      const deep = `subscription($planId: ID) { planCredentialToggled(planId: $planId) { cursor enabled
+        plan { ${planFields} } credential { ${credentialFields} } } }`;
+      const feeds = [0, 1].map(
+        () => subscribe<{ planCredentialToggled: { cursor: string; plan: unknown; credential: unknown } }>(deep, { planId: s.planId }).feed,
+      );
+      await untilLive(api, () => flip(), ...feeds);
+
+      await flip();
+      const last = await eventually(async () => {
+        const [first, second] = feeds.map((feed) => feed.received.at(-1)!.planCredentialToggled);
+        const log = await logAfter(api, first.cursor);
+        expect([log, second.cursor]).toEqual([[], first.cursor]);
+        return [first, second];
+      }, DEADLINE);
+      const { plan } = await api.ok(api.rootToken, `query($id: ID!) { plan(id: $id) { ${planFields} } }`, { id: s.planId });
+      const { organization } = await api.ok(api.rootToken, `query($id: ID!) { organization(id: $id) { credentials { ${credentialFields} } } }`, {
+        id: s.organizationId,
+      });
+      const credential = organization.credentials.find((item: { id: string }) => item.id === s.credentialIds[1]);
+      for (const item of last) expect(item).toMatchObject({ plan, credential });
+      for (const feed of feeds) expect(feed.errors).toEqual([]);
+    });
   });
 }
