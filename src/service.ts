@@ -26,7 +26,7 @@ import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
 import { ReadModelProgress } from './core/read-model-progress';
 import { ProjectionTimeoutError } from './core/errors';
-import type { ProjectionRunner } from './core/projection-runner';
+import type { ProjectionRunner, WaitTarget } from './core/projection-runner';
 import type { Position } from './eventstore/types';
 import { backplaneSchema } from './graphql/schema';
 import { loadMasterKey } from './secrets/master-key';
@@ -104,7 +104,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       clock: options.scheduleClock ?? (() => new Date()),
     });
     const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
-    const waitFor = (runners: ProjectionRunner[], position: Position | 'head') =>
+    const waitFor = (runners: ProjectionRunner[], position: WaitTarget) =>
       Promise.all(runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs))).then(() => undefined);
     // What answers show: kept inline on PostgreSQL and PGlite, where the wait is one read of a checkpoint.
     const settle = (position: Position | 'head', streams?: string[], inlineReadModel?: string) =>
@@ -126,7 +126,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const histories = backplane.runners.filter((runner) => runner.history && !behind.has(runner.name));
       await Promise.all(
         histories.map((runner) =>
-          runner.waitForPosition('head', HISTORY_WAIT_MS).catch((error: unknown) => {
+          runner.waitForPosition('last-committed', HISTORY_WAIT_MS).catch((error: unknown) => {
             if (!(error instanceof ProjectionTimeoutError)) throw error;
           }),
         ),

@@ -60,7 +60,7 @@ export async function recordAuditExport(
  */
 export async function startExport(deps: AppDeps, tenantId: string, query: AuditQuery, periods?: DigestPeriods): Promise<AuditExport> {
   // The last event committed, past any transaction still open: a change answered before is in it.
-  await deps.settleAll('head');
+  await deps.settleAll('last-committed');
   const range = periods ? await periodsRange(deps.db, tenantId, periods) : await exportRange(deps.db, tenantId);
   return { tenantId, query, range };
 }

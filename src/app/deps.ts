@@ -33,7 +33,7 @@ export interface AppDeps {
   /** Resolves once the audit history includes the log as it stands (within a bound): before a query of it. */
   settleHistory(): Promise<void>;
   /** Resolves once every read model, the audit history too, includes the position: for what must hold all of it (an export). */
-  settleAll(position: Position | 'head'): Promise<void>;
+  settleAll(position: Position | 'last-committed'): Promise<void>;
   /**
    * While read models are catching up with the log, the refusal a change asked of the API gets
    * (null once they are current). Only the API's entries ask it: the service's own writes go through.

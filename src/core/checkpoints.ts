@@ -32,18 +32,29 @@ const migrations: readonly Migration[] = [
        SELECT c.inline, c.version INTO o_inline, o_version FROM projection_checkpoints c WHERE c.name = p_name;
      END
      $fn$`,
+    // The lock alone, for a hand-over or a reset: appends queue behind the wait, so it is bounded;
+    // the transaction's own lock timeout is given back once it is held, for what follows.
+    `CREATE FUNCTION hold_inline_appends(p_name text, p_timeout text) RETURNS void
+     LANGUAGE plpgsql AS $fn$
+     DECLARE
+       v_previous text := current_setting('lock_timeout');
+     BEGIN
+       PERFORM set_config('lock_timeout', p_timeout, true);
+       PERFORM pg_advisory_xact_lock(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
+       PERFORM set_config('lock_timeout', v_previous, true);
+     END
+     $fn$`,
   ],
 ];
 
 /**
  * Takes a projection's inline lock alone until the transaction ends: no append is under way, and
- * none starts. Appends queue behind the wait, so it waits at most `timeoutMs`, and so does every
- * lock the transaction takes after it (a reset's tables): then it fails (lock_not_available), to
- * be tried again, rather than hold every append.
+ * none starts. Appends queue behind the wait, so it waits at most `timeoutMs`, then fails
+ * (lock_not_available), to be tried again, rather than hold every append; what the transaction
+ * does next waits for its locks as anywhere else.
  */
 export async function holdAppends(tx: SqlExecutor, name: string, timeoutMs: number): Promise<void> {
-  await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${timeoutMs}ms`]);
-  await tx.query("SELECT pg_advisory_xact_lock(hashtext('backplane-inline'), hashtext(current_schema() || ':' || $1))", [name]);
+  await tx.query('SELECT hold_inline_appends($1, $2)', [name, `${timeoutMs}ms`]);
 }
 
 export interface Checkpoint {

@@ -50,8 +50,12 @@ class HandOverDeferred extends Error {
 
 /** How long a hand-over waits for the appends under way, which new appends wait behind (ms). */
 const HAND_OVER_LOCK_TIMEOUT_MS = 1000;
-/** How long a deferred hand-over waits before the runner catches up and tries again (ms). */
+/** How long a deferred hand-over waits before the runner catches up and tries again: doubled at each deferral in a row, up to the most (ms). */
 const HAND_OVER_RETRY_MS = 100;
+const HAND_OVER_RETRY_MOST_MS = 30_000;
+
+/** Where a wait for a read model ends: a position, the log's end as readers can read it, or the last event committed (past transactions still open). */
+export type WaitTarget = Position | 'head' | 'last-committed';
 
 class LockLostError extends BackplaneError {
   constructor(name: string) {
@@ -259,10 +263,10 @@ export class ProjectionRunner {
   }
 
   /**
-   * Resolves once the read model includes everything up to `position` ('head': the last event
-   * committed now), wherever it is being applied; at once while the appends keep it inline.
+   * Resolves once the read model includes everything up to the target (see WaitTarget), wherever it
+   * is being applied; at once while the appends keep it inline.
    */
-  async waitForPosition(target: Position | 'head', timeoutMs = 5000): Promise<void> {
+  async waitForPosition(target: WaitTarget, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let position: Position | null | undefined;
     // Listened to before the checkpoint is read: a move between the read and the wait still wakes it.
@@ -280,7 +284,7 @@ export class ProjectionRunner {
         const checkpoint = await this.checkpoint();
         if (this.includesAll(checkpoint)) return;
         // Read once the checkpoint is known not to be inline: the wait is then one read.
-        position ??= target !== 'head' ? target : await (this.store.lastCommittedPosition?.() ?? this.store.headPosition());
+        position ??= await this.targetPosition(target);
         if (position === null) return;
         const reached = checkpoint?.position;
         if (reached && this.store.comparePositions(reached, position) >= 0) return;
@@ -300,6 +304,12 @@ export class ProjectionRunner {
     } finally {
       stopHearing();
     }
+  }
+
+  private targetPosition(target: WaitTarget): Promise<Position | null> {
+    if (target === 'head') return this.store.headPosition();
+    if (target === 'last-committed') return this.store.lastCommittedPosition?.() ?? this.store.headPosition();
+    return Promise.resolve(target);
   }
 
   /** Whether the read model, at this projection's version, is kept by the appends: it then includes every committed event. */
@@ -368,6 +378,7 @@ export class ProjectionRunner {
    * starts again from the checkpoint, so no other process can slip in between.
    */
   private async applyUntilStopped(lock: HeldLock, stopping: Signal): Promise<void> {
+    let deferrals = 0;
     for (;;) {
       try {
         await this.applyWhileHolding(lock, stopping, undefined);
@@ -375,11 +386,19 @@ export class ProjectionRunner {
       } catch (error) {
         if (stopping.isSet) return;
         if (error instanceof HandOverDeferred) {
-          this.logger.info('projection hand-over to the appends deferred; catching up first', { projection: this.name, reason: error.reason });
-          await sleep(HAND_OVER_RETRY_MS, stopping.wait);
+          const waitMs = Math.min(HAND_OVER_RETRY_MS * 2 ** deferrals, HAND_OVER_RETRY_MOST_MS);
+          deferrals += 1;
+          this.logger.info('projection hand-over to the appends deferred; catching up first', {
+            projection: this.name,
+            reason: error.reason,
+            retryInMs: waitMs,
+          });
+          await sleep(waitMs, stopping.wait);
+          if (stopping.isSet) return;
           continue;
         }
         if (!(error instanceof CheckpointMovedError)) throw error;
+        deferrals = 0;
         this.logger.warn('projection checkpoint moved; starting again from it', { projection: this.name });
       }
     }
@@ -425,8 +444,11 @@ export class ProjectionRunner {
     // A one-off catch-up whose hand-over is deferred has still reached its end: the holder hands over later.
     const handOver = () =>
       this.handOver(session, handedOver).catch((error: unknown) => {
-        if (until !== undefined && error instanceof HandOverDeferred) return;
-        throw error;
+        if (until === undefined || !(error instanceof HandOverDeferred)) throw error;
+        this.logger.info('projection caught up; its hand-over to the appends is left to the process that runs it', {
+          projection: this.name,
+          reason: error.reason,
+        });
       });
     const filter = this.projection.filter;
     // The batch being committed while the next page is read; the next waits for it.
@@ -521,6 +543,10 @@ export class ProjectionRunner {
     let applied = 0;
     // Known before the appends are held: a query through the pool then could wait for a connection they hold.
     await this.moves.listening();
+    // Counted first without holding them: when a batch is not enough, holding every append to learn it is for nothing.
+    if ((await log.readCommittedAfter(this.db, session.position, this.maxBatch + 1)).length > this.maxBatch) {
+      throw new HandOverDeferred(`more than ${this.maxBatch} events are past what the runner can read yet`);
+    }
     await this.db.transaction(async (tx) => {
       try {
         await holdAppends(tx, this.name, HAND_OVER_LOCK_TIMEOUT_MS);

@@ -38,11 +38,12 @@ export function thirdPartyVerify(bundlePath: string): string | null {
     const read = (name: string) => readFileSync(join(dir, name), 'utf8');
     const manifest = JSON.parse(read('export.json'));
     // "Files": the kind, and whether the export starts at the beginning of the history.
-    const byDigests = manifest.kind === 'digest-periods';
     if ((manifest.fromDigest == null) !== (manifest.toDigest == null)) return 'export.json: kind does not match';
     const expectedKind =
       manifest.fromDigest != null ? 'digest-periods' : !manifest.complete ? 'filtered' : manifest.from || manifest.to ? 'time-bounded' : 'full';
     if (manifest.kind !== undefined && manifest.kind !== expectedKind) return 'export.json: kind does not match';
+    // A missing kind follows from the other fields.
+    const byDigests = expectedKind === 'digest-periods';
     const firstDigest = byDigests ? manifest.fromDigest : 1;
     const fromStart = byDigests ? manifest.fromDigest === 1 : manifest.from === null;
 
@@ -94,6 +95,9 @@ export function thirdPartyVerify(bundlePath: string): string | null {
       if (index === 0 && anchored && payload.previousDigestHash === '0'.repeat(64)) return `digest ${firstDigest + index}: the tenant's first digest`;
       if (previous !== null && payload.previousDigestHash !== sha(previous.text)) return `digest ${firstDigest + index}: digest chain broken`;
       if (previous !== null && payload.periodStart !== previous.periodEnd) return `digest ${firstDigest + index}: period does not follow`;
+      if (index === 0 && anchorEnd !== null && payload.logPosition !== null && compare(position(payload.logPosition), anchorEnd) < 0) {
+        return `digest ${firstDigest + index}: before the anchor`;
+      }
       previous = { text: signed.text, periodEnd: payload.periodEnd };
       for (const head of payload.streams) heads.set(`${head.stream}#${head.revision}`, head.hash);
       digests.push(payload.streams);

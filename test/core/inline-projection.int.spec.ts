@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { productProjection } from '../../projections';
-import { migrateCheckpoints, readCheckpoint } from '../../src/core/checkpoints';
+import { migrateCheckpoints, prepareProjection, readCheckpoint } from '../../src/core/checkpoints';
 import { inlineProjectionHook } from '../../src/core/inline-projection';
 import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
@@ -177,6 +177,46 @@ for (const database of testDatabases) {
     }, 120_000);
   });
 }
+
+describeWithPostgres('a hand-over behind a long append (PostgreSQL server)', () => {
+  it('waits a bounded time, lets the appends go, and hands over once the long one has committed', async () => {
+    const db = await openPostgres();
+    let letGo: (() => void) | undefined;
+    let long: Promise<void> | undefined;
+    try {
+      const projection = countingProjection();
+      const { store, runner } = await inlineSetup(db, projection);
+      // Its tables made beforehand, as on any start but the first: a first start's reset would wait (10 s) for the long append too.
+      await prepareProjection(db, projection);
+      // A caller's transaction that appends, then holds on for longer than a hand-over waits.
+      const held = new Promise<void>((resolve) => (letGo = resolve));
+      let appended!: () => void;
+      const inside = new Promise<void>((resolve) => (appended = resolve));
+      long = db.transaction(async (tx) => {
+        await store.appendWithin(tx, `counted-${randomUUID()}`, [{ type: 'Counted', data: { long: true } }]);
+        appended();
+        await held;
+      });
+      await inside;
+      runner.start();
+      // The hand-over gives up after its wait and tries again later, so other appends still go through meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const started = Date.now();
+      await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: {} }]);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect((await readCheckpoint(db, projection.name))?.inline).toBe(false);
+      letGo?.();
+      await long;
+      await handedOver(db, projection.name);
+      expect(await expectEachAppliedOnce(db)).toBe(2);
+    } finally {
+      letGo?.();
+      await long?.catch(() => undefined);
+      await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+      await db.close();
+    }
+  }, 60_000);
+});
 
 describeWithPostgres('an append killed with its process (PostgreSQL server)', () => {
   it('leaves both its event and its rows, or neither: nothing lost, nothing applied twice', async () => {
