@@ -27,7 +27,6 @@ import { silentLogger, type Logger } from './core/logger';
 import { ReadModelProgress } from './core/read-model-progress';
 import { ProjectionTimeoutError } from './core/errors';
 import type { ProjectionRunner, WaitTarget } from './core/projection-runner';
-import type { Position } from './eventstore/types';
 import { backplaneSchema } from './graphql/schema';
 import { loadMasterKey } from './secrets/master-key';
 import { SecretVault } from './secrets/vault';
@@ -107,7 +106,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const waitFor = (runners: ProjectionRunner[], position: WaitTarget) =>
       Promise.all(runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs))).then(() => undefined);
     // What answers show: kept inline on PostgreSQL and PGlite, where the wait is one read of a checkpoint.
-    const settle = (position: Position | 'head', streams?: string[], inlineReadModel?: string) =>
+    const settle = (position: WaitTarget, streams?: string[], inlineReadModel?: string) =>
       waitFor(
         backplane.runners.filter(
           (runner) => !runner.history && runner.name !== inlineReadModel && (streams === undefined || streams.some((stream) => runner.reads(stream))),

@@ -26,10 +26,11 @@ export interface AppDeps {
   tokens: ApiTokenDigests;
   /**
    * Resolves once every read model that answers show and that reads the streams written (all,
-   * without streams) includes the position ('head': the log's end as it stands): a mutation's
-   * answer shows its own change. At once where the appends keep them inline.
+   * without streams) includes the position ('head': the log's end as readers can read it;
+   * 'last-committed': the last event committed, past transactions still open): a mutation's answer
+   * shows its own change. At once where the appends keep them inline.
    */
-  settle(position: Position | 'head', streams?: string[], inlineReadModel?: string): Promise<void>;
+  settle(position: Position | 'head' | 'last-committed', streams?: string[], inlineReadModel?: string): Promise<void>;
   /** Resolves once the audit history includes the log as it stands (within a bound): before a query of it. */
   settleHistory(): Promise<void>;
   /** Resolves once every read model, the audit history too, includes the position: for what must hold all of it (an export). */

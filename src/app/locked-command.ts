@@ -41,7 +41,7 @@ async function caughtUp(deps: AppDeps): Promise<void> {
   try {
     // Every read model answers show: the facts of a rule come from other aggregates' (a plan's
     // from its organization and credentials). Kept inline, they hold every committed event.
-    await deps.settle('head');
+    await deps.settle('last-committed');
   } catch (error) {
     if (error instanceof ProjectionTimeoutError) throw new ConcurrencyError('the read models are catching up with the history: try again shortly');
     throw error;

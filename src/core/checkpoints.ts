@@ -2,6 +2,36 @@ import type { SqlDatabase, SqlExecutor } from '../sql/database';
 import { migrate, type Migration } from '../sql/migrate';
 import type { Projection } from './projection';
 
+// An append's first statement: it holds the projection's inline lock shared until it commits (a
+// switch to or from inline takes it alone, and so waits for appends under way and holds new ones),
+// then reads the mode with a snapshot taken once the lock is held, which only READ COMMITTED takes
+// per statement. The lock takes no transaction id, so the append's id still comes after its
+// stream's lock (see the store).
+const INLINE_PROJECTION_MODE = `inline_projection_mode(p_name text, OUT o_inline boolean, OUT o_version integer)
+     LANGUAGE plpgsql AS $fn$
+     BEGIN
+       IF current_setting('transaction_isolation') <> 'read committed' THEN
+         RAISE EXCEPTION 'an append that keeps read models inline runs at READ COMMITTED, not %', current_setting('transaction_isolation')
+           USING ERRCODE = 'invalid_transaction_state';
+       END IF;
+       PERFORM pg_advisory_xact_lock_shared(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
+       SELECT c.inline, c.version INTO o_inline, o_version FROM projection_checkpoints c WHERE c.name = p_name;
+     END
+     $fn$`;
+
+// The lock alone, for a hand-over or a reset: appends queue behind the wait, so it is bounded; the
+// transaction's own lock timeout is given back once it is held, for what follows.
+const HOLD_INLINE_APPENDS = `hold_inline_appends(p_name text, p_timeout text) RETURNS void
+     LANGUAGE plpgsql AS $fn$
+     DECLARE
+       v_previous text := current_setting('lock_timeout');
+     BEGIN
+       PERFORM set_config('lock_timeout', p_timeout, true);
+       PERFORM pg_advisory_xact_lock(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
+       PERFORM set_config('lock_timeout', v_previous, true);
+     END
+     $fn$`;
+
 const migrations: readonly Migration[] = [
   [
     `CREATE TABLE projection_checkpoints (
@@ -15,36 +45,10 @@ const migrations: readonly Migration[] = [
     // Whether the read model is kept by the appends themselves, in their own transactions
     // (inline), rather than by the runner from its checkpoint.
     'ALTER TABLE projection_checkpoints ADD COLUMN inline boolean NOT NULL DEFAULT false',
-    // An append's first statement: it holds the projection's inline lock shared until it commits
-    // (a switch to or from inline takes it alone, and so waits for appends under way and holds
-    // new ones), then reads the mode with a snapshot taken once the lock is held. The lock takes
-    // no transaction id, so the append's id still comes after its stream's lock (see the store).
-    `CREATE FUNCTION inline_projection_mode(p_name text, OUT o_inline boolean, OUT o_version integer)
-     LANGUAGE plpgsql AS $fn$
-     BEGIN
-       -- A snapshot taken once the lock is held is what makes the mode true: only READ COMMITTED
-       -- takes one per statement.
-       IF current_setting('transaction_isolation') <> 'read committed' THEN
-         RAISE EXCEPTION 'an append that keeps read models inline runs at READ COMMITTED, not %', current_setting('transaction_isolation')
-           USING ERRCODE = 'invalid_transaction_state';
-       END IF;
-       PERFORM pg_advisory_xact_lock_shared(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
-       SELECT c.inline, c.version INTO o_inline, o_version FROM projection_checkpoints c WHERE c.name = p_name;
-     END
-     $fn$`,
-    // The lock alone, for a hand-over or a reset: appends queue behind the wait, so it is bounded;
-    // the transaction's own lock timeout is given back once it is held, for what follows.
-    `CREATE FUNCTION hold_inline_appends(p_name text, p_timeout text) RETURNS void
-     LANGUAGE plpgsql AS $fn$
-     DECLARE
-       v_previous text := current_setting('lock_timeout');
-     BEGIN
-       PERFORM set_config('lock_timeout', p_timeout, true);
-       PERFORM pg_advisory_xact_lock(hashtext('backplane-inline'), hashtext(current_schema() || ':' || p_name));
-       PERFORM set_config('lock_timeout', v_previous, true);
-     END
-     $fn$`,
+    `CREATE OR REPLACE FUNCTION ${INLINE_PROJECTION_MODE}`,
   ],
+  // The mode refuses other isolation levels than READ COMMITTED, and the lock alone has its function.
+  [`CREATE OR REPLACE FUNCTION ${INLINE_PROJECTION_MODE}`, `CREATE OR REPLACE FUNCTION ${HOLD_INLINE_APPENDS}`],
 ];
 
 /**
@@ -96,7 +100,7 @@ export async function advanceCheckpoint(tx: SqlExecutor, name: string, position:
   ]);
 }
 
-/** How long a reset waits for the appends under way and for its tables (ms). */
+/** How long a reset waits for the appends under way, and then for each of its tables (ms). */
 const RESET_LOCK_TIMEOUT_MS = 10_000;
 
 /**
@@ -106,6 +110,8 @@ const RESET_LOCK_TIMEOUT_MS = 10_000;
 export async function resetProjection(db: SqlDatabase, projection: Projection): Promise<void> {
   await db.transaction(async (tx) => {
     await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
+    // Every append waits while it holds them: its tables' locks are bounded the same way.
+    await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${RESET_LOCK_TIMEOUT_MS}ms`]);
     await tx.query('SELECT name FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [projection.name]);
     for (const table of projection.tables) await tx.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
     for (const statement of projection.schema) await tx.query(statement);

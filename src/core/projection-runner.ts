@@ -43,16 +43,25 @@ class CheckpointMovedError extends BackplaneError {
 
 /** The hand-over could not be made now (appends held too long, or too much left to apply while holding them): the runner catches up again first. */
 class HandOverDeferred extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** Whether it held the appends waiting (and so backs off), or found before that it could not be made yet. */
+    readonly heldAppends: boolean,
+  ) {
     super(`hand-over deferred: ${reason}`);
   }
 }
 
 /** How long a hand-over waits for the appends under way, which new appends wait behind (ms). */
 const HAND_OVER_LOCK_TIMEOUT_MS = 1000;
-/** How long a deferred hand-over waits before the runner catches up and tries again: doubled at each deferral in a row, up to the most (ms). */
+/**
+ * How long the runner waits before it tries a deferred hand-over again (ms): after one that held the
+ * appends in vain, doubled at each such deferral in a row up to the most; after one that found too
+ * much left (past a transaction still open, which the runner cannot read past), a fixed while.
+ */
 const HAND_OVER_RETRY_MS = 100;
-const HAND_OVER_RETRY_MOST_MS = 30_000;
+const HAND_OVER_RETRY_MOST_MS = 5000;
+const HAND_OVER_NOT_YET_MS = 500;
 
 /** Where a wait for a read model ends: a position, the log's end as readers can read it, or the last event committed (past transactions still open). */
 export type WaitTarget = Position | 'head' | 'last-committed';
@@ -76,11 +85,28 @@ interface Session {
 /** Settles once; `wait` resolves at the latest when it is set. */
 class Signal {
   private resolve: () => void = () => undefined;
+  private readonly sleepers = new Set<() => void>();
   isSet = false;
   readonly wait = new Promise<void>((resolve) => (this.resolve = resolve));
   set(): void {
     this.isSet = true;
     this.resolve();
+    for (const wake of this.sleepers) wake();
+    this.sleepers.clear();
+  }
+
+  /** Resolves after ms, or at once when the signal is set: nothing stays attached to the signal once it resolves. */
+  sleep(ms: number): Promise<void> {
+    if (this.isSet) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
   }
 }
 
@@ -155,15 +181,6 @@ class CheckpointMoves {
     return this.channel;
   }
 }
-
-const sleep = (ms: number, interrupt: Promise<void>) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void interrupt.then(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 
 /**
  * Applies one projection from the catch-up subscription. Each batch's read-model writes and
@@ -359,14 +376,14 @@ export class ProjectionRunner {
         await this.ensureSchema();
         lock = await this.tryLockUnlessStopped(stopping);
         if (!lock) {
-          await sleep(this.lockRetryMs, stopping.wait);
+          await stopping.sleep(this.lockRetryMs);
           continue;
         }
         if (stopped) break;
         await this.applyUntilStopped(lock, stopping);
       } catch (error) {
         this.logger.error('projection failed; starting again from its checkpoint', { projection: this.name, error: loggedError(error) });
-        await sleep(this.retryDelayMs, stopping.wait);
+        await stopping.sleep(this.retryDelayMs);
       } finally {
         await lock?.release();
       }
@@ -386,14 +403,14 @@ export class ProjectionRunner {
       } catch (error) {
         if (stopping.isSet) return;
         if (error instanceof HandOverDeferred) {
-          const waitMs = Math.min(HAND_OVER_RETRY_MS * 2 ** deferrals, HAND_OVER_RETRY_MOST_MS);
-          deferrals += 1;
-          this.logger.info('projection hand-over to the appends deferred; catching up first', {
+          const waitMs = error.heldAppends ? Math.min(HAND_OVER_RETRY_MS * 2 ** deferrals, HAND_OVER_RETRY_MOST_MS) : HAND_OVER_NOT_YET_MS;
+          if (error.heldAppends) deferrals += 1;
+          this.logger.info('projection hand-over to the appends deferred; it goes on from its checkpoint and tries again', {
             projection: this.name,
             reason: error.reason,
             retryInMs: waitMs,
           });
-          await sleep(waitMs, stopping.wait);
+          await stopping.sleep(waitMs);
           if (stopping.isSet) return;
           continue;
         }
@@ -545,13 +562,13 @@ export class ProjectionRunner {
     await this.moves.listening();
     // Counted first without holding them: when a batch is not enough, holding every append to learn it is for nothing.
     if ((await log.readCommittedAfter(this.db, session.position, this.maxBatch + 1)).length > this.maxBatch) {
-      throw new HandOverDeferred(`more than ${this.maxBatch} events are past what the runner can read yet`);
+      throw new HandOverDeferred(`more than ${this.maxBatch} events are past what the runner can read yet`, false);
     }
     await this.db.transaction(async (tx) => {
       try {
         await holdAppends(tx, this.name, HAND_OVER_LOCK_TIMEOUT_MS);
       } catch (error) {
-        if ((error as { code?: string }).code === '55P03') throw new HandOverDeferred('appends under way held it too long');
+        if ((error as { code?: string }).code === '55P03') throw new HandOverDeferred('appends under way held it too long', true);
         throw error;
       }
       const current = await readCheckpoint(tx, this.name, true);
@@ -560,7 +577,7 @@ export class ProjectionRunner {
       }
       const rest = await log.readCommittedAfter(tx, session.position, this.maxBatch + 1);
       // Applied while every append waits: no more than a batch; more, and the runner catches up again first.
-      if (rest.length > this.maxBatch) throw new HandOverDeferred(`more than ${this.maxBatch} events came meanwhile`);
+      if (rest.length > this.maxBatch) throw new HandOverDeferred(`more than ${this.maxBatch} events came meanwhile`, true);
       await applyInTransaction(tx, this.projection, rest);
       last = rest.at(-1);
       applied = rest.filter((event) => passes(this.projection.filter, event)).length;
@@ -583,7 +600,7 @@ export class ProjectionRunner {
     let done = false;
     void finished.wait.then(() => (done = true));
     for (;;) {
-      await sleep(this.checkpointWatchMs, finished.wait);
+      await finished.sleep(this.checkpointWatchMs);
       if (done) return;
       if (session.applying > 0) continue;
       const expected = session.position;

@@ -197,7 +197,7 @@ describeWithPostgres('a hand-over behind a long append (PostgreSQL server)', () 
         appended();
         await held;
       });
-      await inside;
+      await Promise.race([inside, long]);
       runner.start();
       // The hand-over gives up after its wait and tries again later, so other appends still go through meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 1500));
