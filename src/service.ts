@@ -25,6 +25,7 @@ import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
 import { ReadModelProgress } from './core/read-model-progress';
+import { logReadable } from './core/readable';
 import { ProjectionTimeoutError } from './core/errors';
 import type { ProjectionRunner, WaitTarget } from './core/projection-runner';
 import { backplaneSchema } from './graphql/schema';
@@ -106,13 +107,19 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const waitFor = (runners: ProjectionRunner[], position: WaitTarget) =>
       Promise.all(runners.map((runner) => runner.waitForPosition(position, settleTimeoutMs))).then(() => undefined);
     // What answers show: kept inline on PostgreSQL and PGlite, where the wait is one read of a checkpoint.
-    const settle = (position: WaitTarget, streams?: string[], inlineReadModel?: string) =>
-      waitFor(
+    const settle = async (position: WaitTarget, streams?: string[], inlineReadModel?: string) => {
+      await waitFor(
         backplane.runners.filter(
           (runner) => !runner.history && runner.name !== inlineReadModel && (streams === undefined || streams.some((stream) => runner.reads(stream))),
         ),
         position,
       );
+      // A change's events readable in the log too, as the answer promises (a runner's wait gave that
+      // before the read models were kept inline): on a SQL store, once older transactions have ended.
+      if (position !== 'head' && position !== 'last-committed' && backplane.store.lastCommittedPosition) {
+        await logReadable(backplane.store, position, settleTimeoutMs);
+      }
+    };
     // The audit history, before a query of it: up to the log's end as it stands, unless it is catching
     // up (a rebuild), when the query answers what it holds; after a while, it answers what it holds too.
     const settleHistory = async () => {

@@ -51,6 +51,8 @@ export interface DigestDeps {
   db: SqlDatabase;
   store: EventStore;
   auditDigests: AuditDigestSettings;
+  /** Where the service runs: waits (a bounded while) until the log is readable up to its last committed change. */
+  settleHistory?(): Promise<void>;
 }
 
 /** One writer of digests at a time across the processes on the database: the chain of each tenant has one next link. */
@@ -60,6 +62,9 @@ const PAGE = 1000;
 
 /** The tenant's digest of the log up to now, made on demand (createAuditDigest). */
 export async function createAuditDigest(deps: DigestDeps, tenantId: string): Promise<StoredDigest> {
+  // A change answered before is committed, but readable only once older transactions end: it is
+  // waited for, so that the digest asked for after it covers it.
+  await deps.settleHistory?.();
   const [made] = await writeDigests(deps, (tenant) => tenant.id === tenantId);
   if (!made) throw new DigestTryAgainError(`tenant ${tenantId} is not in the read model yet`);
   return made;

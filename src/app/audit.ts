@@ -57,6 +57,8 @@ export function verifyAuditLog(deps: AppDeps, request: Request): Promise<AuditVe
 }
 
 async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificationView> {
+  // The log as far as its last committed change, once readable: a change answered before is checked too.
+  await deps.settleHistory();
   // The tenant's own events only: what other tenants write is neither counted nor named here.
   const select = (event: RecordedEvent) => event.metadata.tenantId === tenantId;
   let result = deps.store.sharesReadModelDatabase ? await walkTenantEvents(deps, tenantId, select) : null;

@@ -4,6 +4,7 @@ import { passwordStream } from '../../src/domain/password';
 import type { RecordedEvent } from '../../src/eventstore/types';
 import { apiStores, startTestApi, testStorage, type GraphQLResponse, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
+import { allReadable } from '../support/readable';
 import { buildScenario, ops, secretValue } from '../support/scenario';
 
 /** A logger that keeps every line as the JSON logger would print it, fields and all. */
@@ -153,6 +154,7 @@ for (const store of apiStores) {
     });
 
     it('writes no secret into any event, in its data or its metadata', async () => {
+      await allReadable(api.service.backplane.store);
       const events = await api.service.backplane.store.readAll();
       // The events written after GitLab saw a token are among those scanned: what it can do (access), a failed attempt, the repository sync.
       expect(events.map((event) => event.type)).toEqual(
