@@ -32,6 +32,8 @@ export interface ProjectionProgress {
   position: Position;
   eventsApplied: number;
   caughtUp: boolean;
+  /** Whether the appends keep the read model from here on (a hand-over), rather than this runner. */
+  inline: boolean;
 }
 
 /** The checkpoint moved under this runner: another process took over or a rebuild reset it. */
@@ -263,6 +265,16 @@ export class ProjectionRunner {
   }
 
   /**
+   * Calls the listener whenever the checkpoint may have moved, by this process or another (a
+   * batch, a hand-over, a rebuild's reset): a read model kept inline has no batches to hear of.
+   */
+  onCheckpointMoved(listener: () => void): () => void {
+    return this.moves.on((name) => {
+      if (name === null || name === this.name) listener();
+    });
+  }
+
+  /**
    * Resolves once the read model's tables exist at this projection's version, whichever process
    * created them: before that, queries on them would fail.
    */
@@ -480,6 +492,7 @@ export class ProjectionRunner {
         position: batch.position,
         eventsApplied: session.eventsApplied,
         caughtUp: batch.caughtUp,
+        inline: false,
       } satisfies ProjectionProgress);
       if (reached) caughtUp.set();
     };
@@ -591,7 +604,12 @@ export class ProjectionRunner {
     handedOver.set();
     this.logger.info('projection handed over to the appends: kept inline from here', { projection: this.name, position: session.position });
     if (session.position !== null) {
-      this.progress.emit('progress', { position: session.position, eventsApplied: session.eventsApplied, caughtUp: true } satisfies ProjectionProgress);
+      this.progress.emit('progress', {
+        position: session.position,
+        eventsApplied: session.eventsApplied,
+        caughtUp: true,
+        inline: true,
+      } satisfies ProjectionProgress);
     }
   }
 

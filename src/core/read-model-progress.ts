@@ -36,6 +36,8 @@ interface Tracked {
   current: boolean;
   position: Position | null;
   eventsApplied: number;
+  /** Whether the appends keep it (its checkpoint's position then stays where they took it over). */
+  inline: boolean;
   head: Position | null;
   /** What the count of the log found left, and how many events the read model had applied when counted. */
   pending: { events: number; appliedWhenCounted: number } | null;
@@ -52,8 +54,9 @@ const MAX_RETRY_MS = 60_000;
  * Which read models are current and how far the others have to go. A read model is behind when,
  * at start, it does not reach the head of the log within a moment, or when its checkpoint goes
  * back (a rebuild); it is current again once it reaches the head as it stood then. Under steady
- * writes a current read model lags a little, and a change waits for it (settle); while one is
- * catching up, the API refuses changes at once (catchingUp) rather than keep them waiting for minutes.
+ * writes a current read model lags a little, and a change waits for it (settle); while one that
+ * answers show is catching up, the API refuses changes at once (catchingUp) rather than keep them
+ * waiting for minutes.
  */
 export class ReadModelProgress {
   private readonly tracked: Tracked[];
@@ -82,6 +85,7 @@ export class ReadModelProgress {
       current: false,
       position: null,
       eventsApplied: 0,
+      inline: false,
       head: null,
       pending: null,
       throughput: new Throughput(),
@@ -107,7 +111,9 @@ export class ReadModelProgress {
         const checkpoint = await tracked.runner.checkpoint();
         tracked.position = checkpoint?.position ?? null;
         tracked.eventsApplied = checkpoint?.eventsApplied ?? 0;
+        tracked.inline = checkpoint?.inline ?? false;
         this.unsubscribes.push(tracked.runner.onProgress((progress) => this.progressed(tracked, progress)));
+        this.unsubscribes.push(tracked.runner.onCheckpointMoved(() => this.checkpointMoved(tracked)));
       }),
     );
     const behind = this.tracked.filter((tracked) => !tracked.current);
@@ -137,11 +143,13 @@ export class ReadModelProgress {
   }
 
   /**
-   * While a read model is catching up, the refusal the API answers a change with (null once all
-   * are current): its answer would wait minutes on that read model. The service's own writes are not refused.
+   * While a read model that answers show is catching up, the refusal the API answers a change with
+   * (null once they are current): its answer would wait minutes on that read model. A history
+   * catching up (the audit log after an upgrade) refuses nothing: no answer waits for it, and a
+   * query of it answers what it holds meanwhile. The service's own writes are not refused.
    */
   catchingUp(): ReadModelsCatchingUpError | null {
-    const behind = this.tracked.filter((tracked) => !tracked.current);
+    const behind = this.tracked.filter((tracked) => !tracked.current && !tracked.runner.history);
     if (behind.length === 0) return null;
     const left = behind.map((tracked) => tracked.throughput.secondsFor(this.eventsBehind(tracked)));
     const retryAfterMs = left.includes(null) ? UNKNOWN_RETRY_MS : Math.min(Math.max(1000, Math.max(...(left as number[])) * 1000), MAX_RETRY_MS);
@@ -165,19 +173,38 @@ export class ReadModelProgress {
   }
 
   private progressed(tracked: Tracked, progress: ProjectionProgress): void {
-    this.advanced(tracked, progress.position, progress.eventsApplied);
+    this.advanced(tracked, progress.position, progress.eventsApplied, progress.inline);
   }
 
-  private advanced(tracked: Tracked, position: Position, eventsApplied: number): void {
-    const wentBack = tracked.position !== null && this.store.comparePositions(position, tracked.position) < 0;
+  /**
+   * A read model the appends keep shows no batches: a rebuild's reset (here or in another process)
+   * is seen in its checkpoint, which the appends no longer keep and whose position went back.
+   */
+  private checkpointMoved(tracked: Tracked): void {
+    if (!tracked.current || !tracked.inline || this.stopped) return;
+    tracked.runner.checkpoint().then(
+      (checkpoint) => {
+        if (checkpoint === null || checkpoint.inline || !tracked.current || !tracked.inline || this.stopped) return;
+        if (checkpoint.position !== null) {
+          this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, false);
+          return;
+        }
+        Object.assign(tracked, { position: null, eventsApplied: 0, inline: false });
+        this.reset(tracked);
+      },
+      (error: unknown) => this.options.logger.warn('could not read a checkpoint', { projection: tracked.runner.name, error: loggedError(error) }),
+    );
+  }
+
+  private advanced(tracked: Tracked, position: Position, eventsApplied: number, inline: boolean): void {
+    // Taken back from the appends (a rebuild's reset): whatever position its first batches reach,
+    // they are behind the one the appends kept it at.
+    const wentBack = (tracked.position !== null && this.store.comparePositions(position, tracked.position) < 0) || (tracked.inline && !inline);
     tracked.position = position;
     tracked.eventsApplied = eventsApplied;
+    tracked.inline = inline;
     if (wentBack) {
-      // Its read model was reset (a rebuild): it replays the log up to the head as it stands now.
-      void this.store.headPosition().then(
-        (head) => head !== null && !this.stopped && this.fellBehind([tracked], head),
-        (error: unknown) => this.options.logger.warn('could not read the head of the log', { error: loggedError(error) }),
-      );
+      this.reset(tracked);
       return;
     }
     if (tracked.current) return;
@@ -186,6 +213,14 @@ export class ReadModelProgress {
       tracked.current = true;
       if (this.allCurrent) this.caughtUp();
     }
+  }
+
+  /** Its read model was reset (a rebuild): it replays the log up to the head as it stands now. */
+  private reset(tracked: Tracked): void {
+    void this.store.headPosition().then(
+      (head) => head !== null && !this.stopped && this.fellBehind([tracked], head),
+      (error: unknown) => this.options.logger.warn('could not read the head of the log', { error: loggedError(error) }),
+    );
   }
 
   private fellBehind(behind: Tracked[], head: Position): void {
@@ -235,7 +270,7 @@ export class ReadModelProgress {
         const before = tracked.position;
         const checkpoint = await tracked.runner.checkpoint().catch(() => null);
         // A batch of this process's runner heard meanwhile is newer than what the read found.
-        if (checkpoint?.position && tracked.position === before) this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied);
+        if (checkpoint?.position && tracked.position === before) this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline);
       }
       if (this.stopped || this.allCurrent) {
         this.polling = false;
