@@ -10,8 +10,13 @@ export interface ProjectionStatus {
   name: string;
   /** Whether it has reached the head of the log as it stood when it was found behind: it serves and takes changes. */
   current: boolean;
-  /** Where its read model stands (null: nothing applied). */
+  /**
+   * Where its read model stands (null: nothing applied). For one the appends keep (`inline`),
+   * where they took it over: it includes every committed event since.
+   */
   position: Position | null;
+  /** Whether the appends keep it, each in its own transaction: it then lags nothing. */
+  inline: boolean;
   /** The head of the log it catches up to (null: the log was empty). */
   head: Position | null;
   eventsApplied: number;
@@ -133,6 +138,7 @@ export class ReadModelProgress {
         name: tracked.runner.name,
         current: tracked.current,
         position: tracked.position,
+        inline: tracked.inline,
         head: tracked.head,
         eventsApplied: tracked.eventsApplied,
         eventsBehind,

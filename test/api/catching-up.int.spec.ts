@@ -123,7 +123,7 @@ describe.each(cases)('a start over a long history new to the read models (%s, %s
     expect(status).toBe(503);
     expect(body.behind).toContain(held);
     const behind = body.projections.find((projection) => projection.name === held)!;
-    expect(behind).toMatchObject({ current: false, head: expect.any(String) });
+    expect(behind).toMatchObject({ current: false, inline: false, head: expect.any(String) });
     expect(behind.eventsApplied).toEqual(expect.any(Number));
     // The other read model catches up (the audit log) or reads none of the streams added to (the
     // product's): once the log is counted, it is current.
@@ -238,6 +238,14 @@ describe.each(cases)('a start over a long history new to the read models (%s, %s
     expect(lines.some((line) => line.message === 'read models current')).toBe(true);
     const { body } = await readiness(api!);
     expect(body.projections.every((projection) => projection.current)).toBe(true);
+    // The product's read models handed back to the appends once current; the history keeps its runner.
+    await eventually(async () => {
+      const projections = (await readiness(api!)).body.projections;
+      expect(projections.map(({ name, inline }) => ({ name, inline }))).toEqual([
+        { name: 'product', inline: true },
+        { name: 'audit-log', inline: false },
+      ]);
+    });
     const answer = await api!.request(api!.rootToken, CREATE_TOKEN);
     expect(answer.errors).toBeUndefined();
     if (held === 'audit-log') {
