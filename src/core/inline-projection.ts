@@ -52,14 +52,17 @@ export async function applyInTransaction(tx: SqlExecutor, projection: Projection
 
 /**
  * The store's hook that keeps the projection inline: each append first holds the projection's
- * inline lock shared and reads whether the read model is inline now; if so, it applies its events.
+ * inline lock shared and reads whether the read model is inline now (inline_projection_mode); if
+ * so, it applies its events.
  */
 export function inlineProjectionHook(projection: Projection): AppendHook {
   return {
-    async begin(tx) {
-      const [mode] = await tx.query<{ o_inline: boolean | null; o_version: number | null }>('SELECT * FROM inline_projection_mode($1)', [projection.name]);
-      if (!mode?.o_inline) return null;
-      if (mode.o_version !== projection.version) throw new ReadModelVersionError(projection.name, mode.o_version, projection.version);
+    first: { fn: 'inline_projection_mode', arg: projection.name },
+    begin(first) {
+      const mode = first as { o_inline?: boolean | null; o_version?: number | null };
+      if (!mode.o_inline) return null;
+      const version = mode.o_version ?? null;
+      if (version !== projection.version) throw new ReadModelVersionError(projection.name, version, projection.version);
       return { readModel: projection.name, apply: (on, events) => applyInTransaction(on, projection, events) };
     },
   };

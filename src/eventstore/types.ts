@@ -123,6 +123,11 @@ export interface EventStore {
    * wait to read one's own writes waits for. Absent: headPosition() is that position.
    */
   lastCommittedPosition?(): Promise<Position | null>;
+  /**
+   * True when readers are known to read up to the position already, without a look at the store
+   * (a SQL store: its own append committed it with no older transaction open). False says nothing.
+   */
+  knownReadable?(position: Position): boolean;
   /** Negative, zero or positive as a is before, at or after b. */
   comparePositions(a: Position, b: Position): number;
   /** Number of events in the log, where the store can count them (for progress reports; may scan). */

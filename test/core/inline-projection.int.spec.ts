@@ -7,11 +7,12 @@ import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
-import type { SqlDatabase } from '../../src/sql/database';
+import type { SqlDatabase, SqlExecutor } from '../../src/sql/database';
 import { countingProjection } from '../fixtures/counting.projection';
 import { spawnTs } from '../support/child';
 import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres, testDatabases } from '../support/databases';
 import { eventually } from '../support/eventually';
+import { readable } from '../support/readable';
 import { testDatabaseUrl } from '../support/postgres-url';
 import { productLog, tablesOf } from './product-log';
 
@@ -30,6 +31,29 @@ async function inlineSetup(db: SqlDatabase, projection: Projection) {
 
 async function handedOver(db: SqlDatabase, name: string): Promise<void> {
   await eventually(async () => expect((await readCheckpoint(db, name))?.inline).toBe(true), 30_000);
+}
+
+/** A transaction that runs `first` and then stays open until let go; `done` settles when it has ended. */
+async function heldOpen(db: SqlDatabase, first: (tx: SqlExecutor) => Promise<unknown>) {
+  let letGo!: () => void;
+  const held = new Promise<void>((resolve) => (letGo = resolve));
+  let begun!: () => void;
+  const open = new Promise<void>((resolve) => (begun = resolve));
+  const done = db.transaction(async (tx) => {
+    await first(tx);
+    begun();
+    await held;
+  });
+  await Promise.race([open, done]);
+  return { letGo, done };
+}
+
+/** After a test with a transaction held open: lets it go, stops the runners and closes the database. */
+async function endHeld(db: SqlDatabase, held: { letGo(): void; done: Promise<void> } | undefined): Promise<void> {
+  held?.letGo();
+  await held?.done.catch(() => undefined);
+  await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+  await db.close();
 }
 
 /** Each counting event applied once: every event of the log is in the read model, and the count agrees. */
@@ -156,6 +180,21 @@ for (const database of testDatabases) {
       expect(await expectEachAppliedOnce(db)).toBe(1);
     });
 
+    it('knows an append readable at once only where readers read it already', async () => {
+      const projection = countingProjection();
+      const { store, runner } = await inlineSetup(db, projection);
+      expect(await runner.catchUp()).toBe(true);
+      let known = 0;
+      for (let i = 0; i < 20; i++) {
+        const { position } = await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: { i } }]);
+        if (!store.knownReadable(position)) continue;
+        known += 1;
+        expect(store.comparePositions((await store.headPosition())!, position)).toBeGreaterThanOrEqual(0);
+      }
+      // PGlite runs one transaction at a time: none older is ever open. A server may have others' open.
+      if (database.name === 'pglite') expect(known).toBe(20);
+    });
+
     it('gives the same tables as a rebuild of the log, with two tenants writing at once', async () => {
       const { store, runner } = await inlineSetup(db, productProjection);
       expect(await runner.catchUp()).toBe(true);
@@ -178,43 +217,51 @@ for (const database of testDatabases) {
   });
 }
 
-describeWithPostgres('a hand-over behind a long append (PostgreSQL server)', () => {
-  it('waits a bounded time, lets the appends go, and hands over once the long one has committed', async () => {
-    const db = await openPostgres();
-    let letGo: (() => void) | undefined;
-    let long: Promise<void> | undefined;
-    try {
-      const projection = countingProjection();
-      const { store, runner } = await inlineSetup(db, projection);
-      // Its tables made beforehand, as on any start but the first: a first start's reset would wait (10 s) for the long append too.
-      await prepareProjection(db, projection);
-      // A caller's transaction that appends, then holds on for longer than a hand-over waits.
-      const held = new Promise<void>((resolve) => (letGo = resolve));
-      let appended!: () => void;
-      const inside = new Promise<void>((resolve) => (appended = resolve));
-      long = db.transaction(async (tx) => {
-        await store.appendWithin(tx, `counted-${randomUUID()}`, [{ type: 'Counted', data: { long: true } }]);
-        appended();
-        await held;
-      });
-      await Promise.race([inside, long]);
-      runner.start();
-      // The hand-over gives up after its wait and tries again later, so other appends still go through meanwhile.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const started = Date.now();
-      await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: {} }]);
-      expect(Date.now() - started).toBeLessThan(5000);
-      expect((await readCheckpoint(db, projection.name))?.inline).toBe(false);
-      letGo?.();
-      await long;
-      await handedOver(db, projection.name);
-      expect(await expectEachAppliedOnce(db)).toBe(2);
-    } finally {
-      letGo?.();
-      await long?.catch(() => undefined);
-      await Promise.all(runners.splice(0).map((runner) => runner.stop()));
-      await db.close();
-    }
+describeWithPostgres('beside a transaction held open (PostgreSQL server)', () => {
+  let db: SqlDatabase;
+  let held: Awaited<ReturnType<typeof heldOpen>> | undefined;
+  const projection = countingProjection();
+  beforeEach(async () => {
+    db = await openPostgres();
+    held = undefined;
+  });
+  afterEach(() => endHeld(db, held));
+
+  it('a hand-over waits a bounded time, lets the appends go, and hands over once the long one has committed', async () => {
+    const { store, runner } = await inlineSetup(db, projection);
+    // Its tables made beforehand, as on any start but the first: a first start's reset would wait (10 s) for the long append too.
+    await prepareProjection(db, projection);
+    // A caller's transaction that appends, then holds on for longer than a hand-over waits.
+    const long = await heldOpen(db, (tx) => store.appendWithin(tx, `counted-${randomUUID()}`, [{ type: 'Counted', data: { long: true } }]));
+    held = long;
+    runner.start();
+    // The hand-over gives up after its wait and tries again later, so other appends still go through meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const started = Date.now();
+    await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: {} }]);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await readCheckpoint(db, projection.name))?.inline).toBe(false);
+    long.letGo();
+    await long.done;
+    await handedOver(db, projection.name);
+    expect(await expectEachAppliedOnce(db)).toBe(2);
+  }, 60_000);
+
+  it('an append is not known readable while an older transaction is open, and is once a look finds it readable', async () => {
+    const { store, runner } = await inlineSetup(db, projection);
+    expect(await runner.catchUp()).toBe(true);
+    // A transaction with an id older than the append's, held open.
+    const older = await heldOpen(db, (tx) => tx.query('SELECT pg_current_xact_id()'));
+    held = older;
+    const { position, inlineReadModel } = await store.appendToStream(`counted-${randomUUID()}`, [{ type: 'Counted', data: {} }]);
+    expect(inlineReadModel).toBe(projection.name);
+    expect(store.knownReadable(position)).toBe(false);
+    const head = await store.headPosition();
+    expect(head === null || store.comparePositions(head, position) < 0).toBe(true);
+    older.letGo();
+    await older.done;
+    await readable(store, position);
+    expect(store.knownReadable(position)).toBe(true);
   }, 60_000);
 });
 

@@ -190,4 +190,42 @@ const v1: Migration = [
 /** append_group gives back the transaction's lock timeout: what a transaction does after it (read models kept inline) waits for locks as anywhere else. */
 const v2: Migration = [`CREATE OR REPLACE FUNCTION ${APPEND_GROUP}`];
 
-export const eventStoreMigrations: readonly Migration[] = [v1, v2];
+// A group's transaction with an append hook, in one round trip: the hook's first step (a function
+// of one text argument, named by the adapter), the group, and what the hook needs once the events
+// are recorded: each append's events as readers read them. The first step runs before anything is
+// written, and each statement of a function takes its own snapshot (READ COMMITTED), so the step
+// and the appends see what they saw as separate statements. g_alone tells whether any transaction
+// with an older id was still open once this one had its id: none can start later (ids only grow),
+// so when none was, whatever this transaction writes is readable as soon as it commits.
+const APPEND_GROUP_HOOKED = `append_group_hooked(p_appends jsonb, p_first text, p_first_arg text)
+   RETURNS TABLE (g_index integer, g_status text, g_revision text, g_tx text, g_seq text, g_detail text,
+                  g_first jsonb, g_events jsonb, g_alone boolean)
+   LANGUAGE plpgsql AS $fn$
+   DECLARE
+     v_first jsonb;
+     v_rows jsonb;
+     v_alone boolean;
+   BEGIN
+     EXECUTE format('SELECT to_jsonb(f) FROM %I($1) AS f', p_first) INTO v_first USING p_first_arg;
+     SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.g_index), '[]') INTO v_rows FROM append_group(p_appends) AS a;
+     SELECT coalesce(pg_snapshot_xmin(pg_current_snapshot()) >= pg_current_xact_id_if_assigned(), false) INTO v_alone;
+     RETURN QUERY
+       SELECT r.g_index, r.g_status, r.g_revision, r.g_tx, r.g_seq, r.g_detail, v_first,
+              CASE WHEN r.g_status = 'ok' THEN (
+                SELECT jsonb_agg(jsonb_build_object('id', e.id::text, 'stream', e.stream, 'revision', e.revision::text, 'type', e.type,
+                         'data', e.data, 'metadata', e.metadata, 'tx', e.tx_id::text, 'seq', e.seq::text, 'recorded_at', e.recorded_at,
+                         'hash', e.hash) ORDER BY e.seq)
+                  FROM jsonb_array_elements(p_appends->r.g_index->'events') AS x(ev)
+                  -- One primary-key lookup per event (see append_events).
+                  CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.id = (x.ev->>'id')::uuid OFFSET 0) e)
+              END,
+              v_alone
+         FROM jsonb_to_recordset(v_rows) AS r(g_index integer, g_status text, g_revision text, g_tx text, g_seq text, g_detail text)
+        ORDER BY r.g_index;
+   END
+   $fn$`;
+
+/** A group with an append hook in one round trip: see APPEND_GROUP_HOOKED. */
+const v3: Migration = [`CREATE FUNCTION ${APPEND_GROUP_HOOKED}`];
+
+export const eventStoreMigrations: readonly Migration[] = [v1, v2, v3];

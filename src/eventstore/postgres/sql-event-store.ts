@@ -21,7 +21,7 @@ import type {
   SubscriptionHandler,
 } from '../types';
 import { assertExpectedRevision, assertStreamName, checkReadAll, checkReadStream, validateBatch } from '../validation';
-import { compareLogPositions, formatPosition, LOG_START, parsePosition } from './position';
+import { compareLogPositions, formatPosition, LOG_START, parsePosition, type LogPosition } from './position';
 import { eventStoreMigrations } from './schema';
 import type { StreamHead } from '../types';
 
@@ -44,11 +44,14 @@ export interface SqlEventStoreOptions {
 
 /**
  * What to run with the events an append records, in its transaction, so that they commit or roll
- * back together. `begin` runs first in the transaction, before anything is written, and answers
- * what to run once the events are recorded (null: nothing, this time).
+ * back together. The transaction first calls the SQL function `first` names, with its one text
+ * argument, before anything is written; `begin` judges the row it answered (a refusal throws) and
+ * answers what to run once the events are recorded (null: nothing, this time). A group's
+ * transaction makes that call, its appends and the read back of their events in one round trip.
  */
 export interface AppendHook {
-  begin(tx: SqlExecutor): Promise<InlineApply | null>;
+  readonly first: { fn: string; arg: string };
+  begin(first: Record<string, unknown>): InlineApply | null;
 }
 
 /** What an append runs with the events it recorded: the read model it keeps, and how. */
@@ -109,10 +112,25 @@ interface GroupRow {
   g_detail: string | null;
 }
 
-/** What a group's call answered, and the read model its transaction kept inline, where one did. */
+/** A group's row as append_group_hooked answers it: with the hook's first row, the append's events, and whether the transaction was alone. */
+interface HookedGroupRow extends GroupRow {
+  g_first: Record<string, unknown> | null;
+  /** The events the append recorded ('ok' only), as append_group_hooked builds them. */
+  g_events: RecordedEventJson[] | null;
+  g_alone: boolean;
+}
+
+type RecordedEventJson = Omit<EventRow, 'recorded_at'> & { recorded_at: string };
+
+/**
+ * What a group's call answered, the read model its transaction kept inline, where one did, and
+ * whether no transaction older than it was open once it had its id (its events are then readable
+ * as soon as it commits).
+ */
 interface GroupAnswer {
   rows: GroupRow[];
   readModel?: string;
+  alone?: boolean;
 }
 
 /** Appends sent together at most, and their events' JSON text at most; more wait for the next group. */
@@ -133,6 +151,8 @@ const ORDER_CONFLICT_ATTEMPTS = 10;
 const COLUMNS = 'id::text AS id, stream, revision::text AS revision, type, data, metadata, tx_id::text AS tx, seq::text AS seq, recorded_at, hash';
 // Nothing at or above the oldest open transaction is read: it could still be joined by events that sort before it.
 const VISIBLE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
+/** What a hook's first function may be called: it is named in SQL text. */
+const FUNCTION_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The event store on PostgreSQL: a server through node-postgres, or embedded PGlite. Same SQL on both. */
 export class SqlEventStore implements EventStore {
@@ -151,6 +171,8 @@ export class SqlEventStore implements EventStore {
   /** Per stream, the work last sent that touches it; later appends of the stream go after it. */
   private readonly streamTails = new Map<string, Promise<void>>();
   private readonly hook: AppendHook | undefined;
+  /** Readers read at least this far: the furthest position this process saw readable, or committed alone. */
+  private readable: LogPosition | null = null;
 
   private constructor(
     private readonly db: SqlDatabase,
@@ -162,6 +184,7 @@ export class SqlEventStore implements EventStore {
     this.fallbackPollMs = Math.max(options.fallbackPollMs ?? 5000, this.pollIntervalMs);
     this.appendsInFlight = options.appendsInFlight ?? 4;
     this.hook = options.appendHook;
+    if (this.hook && !FUNCTION_NAME.test(this.hook.first.fn)) throw new InvalidArgumentError(`not a SQL function name: ${JSON.stringify(this.hook.first.fn)}`);
     if (!Number.isSafeInteger(this.appendsInFlight) || this.appendsInFlight < 1) {
       throw new InvalidArgumentError(`appendsInFlight must be a positive integer, got ${String(options.appendsInFlight)}`);
     }
@@ -216,7 +239,9 @@ export class SqlEventStore implements EventStore {
     let applied: string | undefined;
     const hooked = async (on: SqlExecutor, general: boolean) => {
       applied = undefined;
-      const inline = await this.hook!.begin(on);
+      const { fn, arg } = this.hook!.first;
+      const [first] = await on.query<Record<string, unknown>>(`SELECT * FROM ${fn}($1)`, [arg]);
+      const inline = this.hook!.begin(first);
       const rows = await call(on, general);
       if (inline && rows[0]?.o_status === 'ok') {
         await inline.apply(on, await this.readRecorded(on, append.eventIds));
@@ -377,7 +402,7 @@ export class SqlEventStore implements EventStore {
     try {
       const items = group.map((append) => `{"stream":${JSON.stringify(append.stream)},"expected":"${String(append.expected)}","events":${append.payload}}`);
       const appends = `[${items.join(',')}]`;
-      rows = this.callGroup(group, appends).catch((error: unknown) => {
+      rows = this.callGroup(appends).catch((error: unknown) => {
         if (error instanceof HookFailure || GROUP_UNDONE.has((error as { code?: string }).code ?? '')) return null;
         throw error;
       });
@@ -394,8 +419,11 @@ export class SqlEventStore implements EventStore {
         [...releases.keys()].filter((stream) => !aloneStreams.has(stream)).forEach(release);
         const written = ordered.filter((row) => row.g_status === 'ok');
         if (written.length > 0) {
-          this.notifyAppend(formatPosition({ tx: BigInt(written[0].g_tx!), seq: BigInt(written.at(-1)!.g_seq!) }));
-          this.tellOthers(BigInt(written[0].g_tx!));
+          const reach = { tx: BigInt(written[0].g_tx!), seq: BigInt(written.at(-1)!.g_seq!) };
+          // Committed with no older transaction open: readers read it from now on.
+          if (answered?.alone) this.sawReadable(reach);
+          this.notifyAppend(formatPosition(reach));
+          this.tellOthers(reach.tx);
         }
         for (const row of ordered) {
           if (row.g_status === 'busy') continue;
@@ -432,22 +460,28 @@ export class SqlEventStore implements EventStore {
     );
   }
 
-  /** One call of append_group: with a hook, in a transaction that runs it with the events written. */
-  private async callGroup(group: readonly QueuedAppend[], appends: string): Promise<GroupAnswer> {
-    const call = (on: SqlExecutor) => on.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' });
+  /** One call of append_group: with a hook, in a transaction that runs it with the events written (append_group_hooked). */
+  private async callGroup(appends: string): Promise<GroupAnswer> {
     const hook = this.hook;
-    if (!hook) return { rows: await call(this.db) };
+    if (!hook) return { rows: await this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' }) };
     return this.db.transaction(async (tx) => {
-      const inline = await hook.begin(tx);
-      const rows = await call(tx);
-      if (!inline) return { rows };
-      const ids = rows.filter((row) => row.g_status === 'ok').flatMap((row) => group[row.g_index].eventIds);
+      const rows = await tx.query<HookedGroupRow>('SELECT * FROM append_group_hooked($1::jsonb, $2, $3)', [appends, hook.first.fn, hook.first.arg], {
+        prepareAs: 'backplane_append_group_hooked',
+      });
+      const alone = rows[0]?.g_alone === true;
+      // Judged as though before the appends: a refusal undoes them with the transaction.
+      const inline = hook.begin(rows[0]?.g_first ?? {});
+      if (!inline) return { rows, alone };
+      const recorded = [...rows].sort((a, b) => a.g_index - b.g_index).flatMap((row) => (row.g_status === 'ok' ? (row.g_events ?? []) : []));
       try {
-        await inline.apply(tx, await this.readRecorded(tx, ids));
+        await inline.apply(
+          tx,
+          recorded.map((event) => toRecordedEvent({ ...event, recorded_at: new Date(event.recorded_at) })),
+        );
       } catch (error) {
         throw new HookFailure(error);
       }
-      return { rows, readModel: inline.readModel };
+      return { rows, readModel: inline.readModel, alone };
     });
   }
 
@@ -534,7 +568,23 @@ export class SqlEventStore implements EventStore {
     const [row] = await this.db.query<{ tx: string; seq: string }>(
       `SELECT tx_id::text AS tx, seq::text AS seq FROM events WHERE ${VISIBLE} ORDER BY events.tx_id DESC, events.seq DESC LIMIT 1`,
     );
-    return row ? formatPosition({ tx: BigInt(row.tx), seq: BigInt(row.seq) }) : null;
+    if (!row) return null;
+    const head = { tx: BigInt(row.tx), seq: BigInt(row.seq) };
+    this.sawReadable(head);
+    return formatPosition(head);
+  }
+
+  /**
+   * Whether readers are known to read up to the position already, without asking the database:
+   * it is at or before a head this process read, or an append of this process committed it, or
+   * something after it, with no older transaction open. What is readable stays readable.
+   */
+  knownReadable(position: Position): boolean {
+    return this.readable !== null && compareLogPositions(parsePosition(position), this.readable) <= 0;
+  }
+
+  private sawReadable(position: LogPosition): void {
+    if (this.readable === null || compareLogPositions(position, this.readable) > 0) this.readable = position;
   }
 
   async lastCommittedPosition(): Promise<Position | null> {
