@@ -57,12 +57,13 @@ export const plansProjection: Projection = {
           { sql: 'UPDATE plans SET additional_credentials_enabled = $2, version = $3 WHERE id = $1', params: [event.data.planId, event.data.enabled, version] },
         ];
       case 'PlanCredentialToggled':
+        // One statement for both tables: a switch kept inline is applied in the change's own transaction, a round trip each.
         return [
-          { sql: 'UPDATE plans SET version = $2 WHERE id = $1', params: [event.data.planId, version] },
           {
-            sql: `INSERT INTO plan_credentials (plan_id, credential_id, tenant_id, enabled, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5, $6)
+            sql: `WITH versioned AS (UPDATE plans SET version = $7 WHERE id = $1)
+                  INSERT INTO plan_credentials (plan_id, credential_id, tenant_id, enabled, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5, $6)
                   ON CONFLICT (plan_id, credential_id) DO UPDATE SET enabled = EXCLUDED.enabled, changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by`,
-            params: [event.data.planId, event.data.credentialId, context.tenantId, event.data.enabled, context.occurredAt, actorJson(context)],
+            params: [event.data.planId, event.data.credentialId, context.tenantId, event.data.enabled, context.occurredAt, actorJson(context), version],
           },
         ];
       case 'PlanBackupSettingsUpdated': {

@@ -87,13 +87,13 @@ export interface Request {
   correlationId: string;
 }
 
-/** Runs one command as the request's principal and waits until the read models show it. */
+/** Runs one command as the request's principal and waits until the read models show it. A command still being made is given as a promise (see CommandHandler.handle). */
 export async function execute<State, Command, Event extends DomainEvent>(
   deps: AppDeps,
   request: Request,
   decider: Decider<State, Command, Event>,
   stream: string,
-  command: Command,
+  command: Command | Promise<Command>,
   options: HandleOptions & { causationId?: string } = {},
 ) {
   return settled(deps, stream, await write(deps, request, decider, stream, command, options));
@@ -105,7 +105,7 @@ export function write<State, Command, Event extends DomainEvent>(
   request: Request,
   decider: Decider<State, Command, Event>,
   stream: string,
-  command: Command,
+  command: Command | Promise<Command>,
   options: HandleOptions & { causationId?: string } = {},
 ) {
   return deps.commands.handle(decider, stream, command, commandContext(request.principal, request.correlationId, options.causationId), options);

@@ -26,7 +26,8 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
   const { scopes, ...handleOptions } = options;
   const locked = async () => {
     await caughtUp(deps);
-    return execute(deps, request, decider, stream, await command(), handleOptions);
+    // The command's stream is read while its facts are looked up.
+    return execute(deps, request, decider, stream, command(), handleOptions);
   };
   const { tenantId } = request.principal;
   return scopes === undefined ? deps.tenantLock.run(tenantId, locked) : deps.tenantLock.runScoped(tenantId, scopes, locked);

@@ -184,9 +184,13 @@ export function updatePlanBackupSettings(
 async function knownCredential(deps: AppDeps, request: Request, planId: string, credentialId: string): Promise<KnownCredential> {
   if (!isUuid(credentialId)) return null;
   const { tenantId } = request.principal;
-  const { state } = await readState(deps.store, credential, credentialStream(credentialId), tenantId);
+  // Side by side: the count is of no use when the credential is none of the tenant's, and harmless.
+  const [{ state }, plans] = await Promise.all([
+    readState(deps.store, credential, credentialStream(credentialId), tenantId),
+    plansUsingCredential(deps.db, tenantId, credentialId),
+  ]);
   if (state.status === 'none') return null;
-  const onOtherPlans = (await plansUsingCredential(deps.db, tenantId, credentialId)).filter((other) => other !== planId).length;
+  const onOtherPlans = plans.filter((other) => other !== planId).length;
   return { organizationId: state.organizationId!, removed: state.status === 'removed', onOtherPlans };
 }
 
@@ -203,10 +207,20 @@ async function changePlan(
   scopes?: readonly string[],
 ): Promise<PlanView> {
   const { tenantId } = request.principal;
-  found(await planById(deps.db, tenantId, id), 'plan', id);
+  const exists = planById(deps.db, tenantId, id);
   const stream = planStream(id);
   const options = { expectedRevision: expectedRevision(expectedVersion) };
-  if (typeof command === 'function') await executeLocked(deps, request, plan, stream, command, { ...options, scopes });
-  else await execute(deps, request, plan, stream, command, options);
+  if (typeof command === 'function') {
+    // Looked up while the locks are taken: a plan that is none of the tenant's is refused before any fact is.
+    exists.catch(() => undefined);
+    const judged = async () => {
+      found(await exists, 'plan', id);
+      return command();
+    };
+    await executeLocked(deps, request, plan, stream, judged, { ...options, scopes });
+  } else {
+    found(await exists, 'plan', id);
+    await execute(deps, request, plan, stream, command, options);
+  }
   return found(await planById(deps.db, tenantId, id, { deleted: true }), 'plan', id);
 }

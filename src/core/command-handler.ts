@@ -4,7 +4,7 @@ import type { EventStore, JsonValue, Position } from '../eventstore/types';
 import type { Decider, DomainEvent } from './decider';
 import { ConcurrencyError } from './errors';
 import { asJsonObject, eventMetadata, type CommandContext } from './metadata';
-import { readState } from './read-state';
+import { StreamStates } from './read-state';
 
 export interface HandleOptions {
   /**
@@ -36,6 +36,7 @@ export interface CommandHandlerOptions {
 /** Load a stream (the context's tenant's only), fold it, decide, append with the loaded revision as the expected one. */
 export class CommandHandler {
   private readonly maxAttempts: number;
+  private readonly streams = new StreamStates();
 
   constructor(
     private readonly store: EventStore,
@@ -44,16 +45,27 @@ export class CommandHandler {
     this.maxAttempts = options.maxAttempts ?? 3;
   }
 
+  /**
+   * A command still being made (its facts looked up) is given as a promise: the stream is read
+   * meanwhile, and each attempt decides the command it became.
+   */
   async handle<State, Command, Event extends DomainEvent>(
     decider: Decider<State, Command, Event>,
     stream: string,
-    command: Command,
+    making: Command | Promise<Command>,
     context: CommandContext,
     options: HandleOptions = {},
   ): Promise<HandleResult<State, Event>> {
     const metadata = asJsonObject(eventMetadata(context));
+    let command: Command | undefined;
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await readState(this.store, decider, stream, context.tenantId);
+      const read = this.streams.read(this.store, decider, stream, context.tenantId);
+      if (command === undefined) {
+        // A read that fails while the command is being made waits for it: its error, if any, comes first.
+        read.catch(() => undefined);
+        command = await making;
+      }
+      const { state, revision } = await read;
       if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
         throw new ConcurrencyError(`${stream} is at version ${revision}, not ${options.expectedRevision}: reload and try again`);
       }

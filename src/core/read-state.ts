@@ -14,6 +14,11 @@ export interface StreamState<State> {
 /** What folds a stream: a decider, or anything with its initial state and evolve. */
 export type Fold<State, Event extends DomainEvent> = Pick<Decider<State, never, Event>, 'initialState' | 'evolve'>;
 
+/** A stream folded, with the last event folded (none while the stream has none). */
+interface Folded<State> extends StreamState<State> {
+  last: Pick<RecordedEvent, 'id' | 'hash'> | null;
+}
+
 /**
  * The one way to fold a stream. Every event must belong to the tenant: another tenant's stream
  * is none of the caller's business, and is refused as a missing aggregate is. Given `since` (a
@@ -28,13 +33,71 @@ export async function readState<State, Event extends DomainEvent>(
 ): Promise<StreamState<State>> {
   const fromRevision = since === undefined || since.revision < 0n ? 'start' : since.revision + 1n;
   const recorded = await store.readStream(stream, { fromRevision });
-  let { state, revision, position } = since ?? { state: decider.initialState(), revision: -1n, position: null };
+  const { state, revision, position } = foldOnto(decider, stream, tenantId, { ...(since ?? initial(decider)), last: null }, recorded);
+  return { state, revision, position };
+}
+
+function initial<State, Event extends DomainEvent>(decider: Fold<State, Event>): Folded<State> {
+  return { state: decider.initialState(), revision: -1n, position: null, last: null };
+}
+
+function foldOnto<State, Event extends DomainEvent>(
+  decider: Fold<State, Event>,
+  stream: string,
+  tenantId: string,
+  from: Folded<State>,
+  recorded: readonly RecordedEvent[],
+): Folded<State> {
+  let { state, revision, position, last } = from;
   for (const event of recorded) {
     if (event.metadata.tenantId !== tenantId) throw new DomainError('NOT_FOUND', `no ${stream}`);
     state = decider.evolve(state, asEvent<Event>(event));
     ({ revision, position } = event);
+    last = event;
   }
-  return { state, revision, position };
+  return { state, revision, position, last };
+}
+
+interface Kept {
+  fold: object;
+  tenantId: string;
+  folded: Folded<unknown>;
+}
+
+/** Streams kept folded at most: the least recently read goes first. */
+const KEPT_STREAMS = 1000;
+
+/**
+ * Streams as this process last folded them, so that a command reads only what was appended since
+ * instead of the whole stream each time (a plan's stream grows with every switch of a credential).
+ * What was kept is used only when the stream's event at the kept revision is still the one folded
+ * last (same id and hash, and the hash chains every event before it): otherwise, or for another
+ * tenant or another fold, the stream is read whole, as readState does. States are kept and handed
+ * out as copies: what a caller does with its state cannot change the next one's.
+ */
+export class StreamStates {
+  private readonly kept = new Map<string, Kept>();
+
+  async read<State, Event extends DomainEvent>(store: EventStore, decider: Fold<State, Event>, stream: string, tenantId: string): Promise<StreamState<State>> {
+    const kept = this.kept.get(stream);
+    let folded: Folded<State> | undefined;
+    if (kept && kept.fold === decider && kept.tenantId === tenantId && kept.folded.last !== null) {
+      const from = kept.folded as Folded<State>;
+      const [again, ...since] = await store.readStream(stream, { fromRevision: from.revision });
+      if (again?.id === from.last!.id && again.hash === from.last!.hash && again.revision === from.revision) {
+        folded = foldOnto(decider, stream, tenantId, { ...from, state: structuredClone(from.state) }, since);
+      }
+    }
+    folded ??= foldOnto(decider, stream, tenantId, initial(decider), await store.readStream(stream));
+    // Kept again at the end: the most recently read go last.
+    this.kept.delete(stream);
+    if (folded.last !== null) {
+      this.kept.set(stream, { fold: decider, tenantId, folded: { ...folded, state: structuredClone(folded.state) } });
+      if (this.kept.size > KEPT_STREAMS) this.kept.delete(this.kept.keys().next().value!);
+    }
+    const { state, revision, position } = folded;
+    return { state, revision, position };
+  }
 }
 
 // The store holds what the decider's own events wrote to this stream: the one place the type is taken on trust.

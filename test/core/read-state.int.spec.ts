@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../src/core/errors';
-import { readState } from '../../src/core/read-state';
+import { readState, StreamStates } from '../../src/core/read-state';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
+import type { ReadStreamOptions, RecordedEvent } from '../../src/eventstore/types';
 import type { SqlDatabase } from '../../src/sql/database';
 import { switchboard } from '../fixtures/switchboard.decider';
 import { pglite } from '../support/databases';
@@ -55,5 +56,80 @@ describe('readState', () => {
     const after = await readState(store, switchboard, stream, 'tenant-a', { ...before, state: { installed: true, switches: {} } });
     expect(after.state).toEqual({ installed: true, switches: { b: true } });
     expect(after.revision).toBe(2n);
+  });
+
+  describe('StreamStates', () => {
+    /** The store, with how many events each readStream of it gave. */
+    const counted = (of: SqlEventStore) => {
+      const reads: number[] = [];
+      const counting: SqlEventStore = Object.create(of, {
+        readStream: {
+          value: async (stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> => {
+            const events = await of.readStream(stream, options);
+            reads.push(events.length);
+            return events;
+          },
+        },
+      });
+      return { store: counting, reads };
+    };
+    const flip = (stream: string, switchId: string, tenantId = 'tenant-a') =>
+      store.appendToStream(stream, [{ type: 'SwitchFlipped', data: { switchId, on: true }, metadata: of(tenantId) }]);
+
+    it('reads again only the last event it folded and what came since, and folds as a whole read does', async () => {
+      const stream = await board('tenant-a');
+      const { store: counting, reads } = counted(store);
+      const states = new StreamStates();
+      expect(await states.read(counting, switchboard, stream, 'tenant-a')).toEqual(await readState(store, switchboard, stream, 'tenant-a'));
+      for (const id of ['b', 'c', 'd']) await flip(stream, id);
+      const read = await states.read(counting, switchboard, stream, 'tenant-a');
+      expect(read).toEqual(await readState(store, switchboard, stream, 'tenant-a'));
+      expect(read.state.switches).toEqual({ a: true, b: true, c: true, d: true });
+      expect(await states.read(counting, switchboard, stream, 'tenant-a')).toEqual(read);
+      // The whole stream once, then the last event folded and the three since, then that one again.
+      expect(reads).toEqual([2, 4, 1]);
+    });
+
+    it('hands out states of its own: what a caller does with one does not change the next', async () => {
+      const stream = await board('tenant-a');
+      const states = new StreamStates();
+      const first = await states.read(store, switchboard, stream, 'tenant-a');
+      first.state.switches.z = true;
+      first.state.installed = false;
+      await flip(stream, 'b');
+      expect((await states.read(store, switchboard, stream, 'tenant-a')).state).toEqual({ installed: true, switches: { a: true, b: true } });
+    });
+
+    it("refuses another tenant's stream it has folded for its own tenant, and the other tenant's events appended since", async () => {
+      const stream = await board('tenant-a');
+      const states = new StreamStates();
+      await states.read(store, switchboard, stream, 'tenant-a');
+      await expect(states.read(store, switchboard, stream, 'tenant-b')).rejects.toEqual(new DomainError('NOT_FOUND', `no ${stream}`));
+      await flip(stream, 'b', 'tenant-b');
+      await expect(states.read(store, switchboard, stream, 'tenant-a')).rejects.toEqual(new DomainError('NOT_FOUND', `no ${stream}`));
+    });
+
+    it('reads the whole stream when the event it folded last is no longer the one at its revision (another log)', async () => {
+      const stream = await board('tenant-a');
+      const states = new StreamStates();
+      await states.read(store, switchboard, stream, 'tenant-a');
+      // The same stream in another database: its events differ from the second on.
+      const otherDb = await pglite.open();
+      try {
+        const other = await SqlEventStore.open(otherDb);
+        await other.appendToStream(stream, [
+          { type: 'SwitchboardInstalled', data: { name: 'main' }, metadata: of('tenant-a') },
+          { type: 'SwitchFlipped', data: { switchId: 'x', on: true }, metadata: of('tenant-a') },
+          { type: 'SwitchFlipped', data: { switchId: 'y', on: true }, metadata: of('tenant-a') },
+        ]);
+        const { store: counting, reads } = counted(other);
+        const read = await states.read(counting, switchboard, stream, 'tenant-a');
+        expect(read.state).toEqual({ installed: true, switches: { x: true, y: true } });
+        expect(read.revision).toBe(2n);
+        expect(reads).toEqual([2, 3]);
+      } finally {
+        await otherDb.close();
+      }
+    });
   });
 });
