@@ -22,6 +22,13 @@ export interface ProjectionRunnerOptions {
   /** How often an idle holder checks that its checkpoint was not reset or taken (ms). */
   checkpointWatchMs?: number;
   /**
+   * Once live, how long the runner waits after news of an append before it reads (ms): what
+   * follows comes in the same batch, one transaction instead of one per append. By default
+   * HISTORY_GATHER_MS for a history (changes do not wait for it), none for a read model that
+   * answers show.
+   */
+  gatherMs?: number;
+  /**
    * Where the store's appends keep this projection inline (a SQL store on this database, with the
    * projection's hook): once the runner reaches the log's end, it hands the read model over to them.
    */
@@ -53,6 +60,13 @@ class HandOverDeferred extends Error {
     super(`hand-over deferred: ${reason}`);
   }
 }
+
+/**
+ * A history's live batches gather what is appended within this while (ms): under a steady flow of
+ * changes it applies them a few at a time, in fewer transactions that take turns with the changes
+ * for the same database and process, and a query of it waits this much longer at most.
+ */
+const HISTORY_GATHER_MS = 20;
 
 /** How long a hand-over waits for the appends under way, which new appends wait behind (ms). */
 const HAND_OVER_LOCK_TIMEOUT_MS = 1000;
@@ -201,6 +215,7 @@ export class ProjectionRunner {
   private readonly retryDelayMs: number;
   private readonly maxBatch: number;
   private readonly checkpointWatchMs: number;
+  private readonly gatherMs: number;
   private readonly progress = new EventEmitter();
   private loop: Promise<void> | undefined;
   private stopping = new Signal();
@@ -219,6 +234,7 @@ export class ProjectionRunner {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.maxBatch = options.maxBatch ?? 2000;
     this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
+    this.gatherMs = options.gatherMs ?? (options.projection.history ? HISTORY_GATHER_MS : 0);
     this.progress.setMaxListeners(0);
     this.moves = CheckpointMoves.of(this.db);
     this.inline = options.inline;
@@ -498,35 +514,38 @@ export class ProjectionRunner {
     };
     // The whole log is read and filtered here: a filter given to a SQL store makes PostgreSQL sort
     // the rest of the log for every page, as it cannot tell how few events a prefix leaves out.
-    const subscription = this.store.subscribeToAll({ fromPosition: checkpoint.position ?? 'start', maxBatch: this.maxBatch }, async (page) => {
-      const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
-      // Made while the batch before commits: they depend on the events alone.
-      const statements = batch.position === sent ? [] : this.batchedStatements(batch.events);
-      await committing;
-      // Once the session is over (stopped, lock lost, checkpoint moved, handed over), no batch starts.
-      if (finished.isSet || handedOver.isSet) return;
-      if (batch.position === sent) {
-        await committed(batch);
-        // At the log's end with nothing new (an empty log, a checkpoint already there): handed over now.
-        if (!page.caughtUp || !this.inline) return;
+    const subscription = this.store.subscribeToAll(
+      { fromPosition: checkpoint.position ?? 'start', maxBatch: this.maxBatch, gatherMs: this.gatherMs },
+      async (page) => {
+        const batch = filter ? { ...page, events: page.events.filter((event) => passes(filter, event)) } : page;
+        // Made while the batch before commits: they depend on the events alone.
+        const statements = batch.position === sent ? [] : this.batchedStatements(batch.events);
+        await committing;
+        // Once the session is over (stopped, lock lost, checkpoint moved, handed over), no batch starts.
+        if (finished.isSet || handedOver.isSet) return;
+        if (batch.position === sent) {
+          await committed(batch);
+          // At the log's end with nothing new (an empty log, a checkpoint already there): handed over now.
+          if (!page.caughtUp || !this.inline) return;
+          session.applying += 1;
+          committing = handOver().finally(() => (session.applying -= 1));
+          committing.catch(failure);
+          await committing.catch(() => undefined);
+          return;
+        }
+        sent = batch.position;
         session.applying += 1;
-        committing = handOver().finally(() => (session.applying -= 1));
+        committing = this.applyBatch(session, batch, statements)
+          .then(() => committed(batch))
+          .then(() => (page.caughtUp && this.inline ? handOver() : undefined))
+          .finally(() => (session.applying -= 1));
         committing.catch(failure);
-        await committing.catch(() => undefined);
-        return;
-      }
-      sent = batch.position;
-      session.applying += 1;
-      committing = this.applyBatch(session, batch, statements)
-        .then(() => committed(batch))
-        .then(() => (page.caughtUp && this.inline ? handOver() : undefined))
-        .finally(() => (session.applying -= 1));
-      committing.catch(failure);
-      // At the log's end the next page is read once this batch is in: read while its transaction
-      // is open, it could not see what was appended meanwhile (no reader sees past an open
-      // transaction) and would read again after a wait, adding the wait to every later event.
-      if (page.caughtUp) await committing.catch(() => undefined);
-    });
+        // At the log's end the next page is read once this batch is in: read while its transaction
+        // is open, it could not see what was appended meanwhile (no reader sees past an open
+        // transaction) and would read again after a wait, adding the wait to every later event.
+        if (page.caughtUp) await committing.catch(() => undefined);
+      },
+    );
     const moved = this.watchCheckpoint(session, finished);
     const lost = lock.lost.then(() => {
       throw new LockLostError(this.name);

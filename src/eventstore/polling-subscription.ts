@@ -27,6 +27,7 @@ const REREAD_MAX_MS = 100;
 export function pollingSubscription(source: PageSource, options: SubscribeToAllOptions, handler: SubscriptionHandler): Subscription {
   const maxBatch = options.maxBatch ?? 500;
   assertMaxCount(maxBatch, 'maxBatch');
+  const gatherMs = options.gatherMs ?? 0;
   assertFilter(options.filter);
 
   let stopped = false;
@@ -59,6 +60,19 @@ export function pollingSubscription(source: PageSource, options: SubscribeToAllO
     wake = undefined;
   };
 
+  // After news: a while in which further news does not cut the wait short, and a stop does.
+  const gather = async () => {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, gatherMs);
+      wake = () => {
+        if (!stopped) return;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    wake = undefined;
+  };
+
   const run = async () => {
     position = await source.resolveStart(options.fromPosition ?? 'start');
     let caughtUp = false;
@@ -79,6 +93,7 @@ export function pollingSubscription(source: PageSource, options: SubscribeToAllO
       if (!reachedEnd || stopped) continue;
       if (awaited === null) {
         await sleep(source.pollIntervalMs);
+        if (news && gatherMs > 0 && !stopped) await gather();
       } else {
         await sleep(rereadMs);
         rereadMs = Math.min(rereadMs * 2, REREAD_MAX_MS);

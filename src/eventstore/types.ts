@@ -92,6 +92,12 @@ export interface SubscribeToAllOptions {
   filter?: EventFilter;
   /** Largest number of events read at once (default 500). */
   maxBatch?: number;
+  /**
+   * Once live, how long to wait after news of an append before reading (ms; default 0), so that
+   * what follows it comes in the same batch: for a reader nobody waits on closely, whose batches
+   * cost more than their events. Where the store reads pages (PostgreSQL and PGlite).
+   */
+  gatherMs?: number;
 }
 
 export type SubscriptionHandler = (batch: SubscriptionBatch) => Promise<void> | void;
