@@ -49,6 +49,9 @@ interface Tracked {
   throughput: Throughput;
   /** Moves on each fall behind, so that a count made for an earlier one is not taken for this one. */
   generation: number;
+  /** A read of its checkpoint after a move is under way; another move was heard meanwhile. */
+  reading: boolean;
+  readAgain: boolean;
 }
 
 /** A change waits this long when how long the catch-up takes is not known yet (ms). */
@@ -95,6 +98,8 @@ export class ReadModelProgress {
       pending: null,
       throughput: new Throughput(),
       generation: 0,
+      reading: false,
+      readAgain: false,
     }));
   }
 
@@ -183,23 +188,40 @@ export class ReadModelProgress {
   }
 
   /**
-   * A read model the appends keep shows no batches: a rebuild's reset (here or in another process)
-   * is seen in its checkpoint, which the appends no longer keep and whose position went back.
+   * A current read model whose batches this process does not hear of (the appends keep it, or
+   * another process applies it) is followed through its checkpoint: a rebuild's reset, here or in
+   * another process, shows there as a position gone back or a read model the appends no longer keep.
+   * One read at a time; moves heard meanwhile are read once after it.
    */
   private checkpointMoved(tracked: Tracked): void {
-    if (!tracked.current || !tracked.inline || this.stopped) return;
-    tracked.runner.checkpoint().then(
-      (checkpoint) => {
-        if (checkpoint === null || checkpoint.inline || !tracked.current || !tracked.inline || this.stopped) return;
-        if (checkpoint.position !== null) {
-          this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, false);
-          return;
+    if (!tracked.current || this.stopped || (!tracked.inline && tracked.runner.isActive)) return;
+    if (tracked.reading) {
+      tracked.readAgain = true;
+      return;
+    }
+    tracked.reading = true;
+    tracked.runner
+      .checkpoint()
+      .then(
+        (checkpoint) => {
+          // Taken over here meanwhile: its batches, heard as they commit, are newer than this read.
+          if (checkpoint === null || !tracked.current || this.stopped || (!tracked.inline && tracked.runner.isActive)) return;
+          if (checkpoint.position !== null) {
+            this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline);
+          } else if (tracked.position !== null || tracked.inline) {
+            Object.assign(tracked, { position: null, eventsApplied: 0, inline: false });
+            this.reset(tracked);
+          }
+        },
+        (error: unknown) => this.options.logger.warn('could not read a checkpoint', { projection: tracked.runner.name, error: loggedError(error) }),
+      )
+      .finally(() => {
+        tracked.reading = false;
+        if (tracked.readAgain) {
+          tracked.readAgain = false;
+          this.checkpointMoved(tracked);
         }
-        Object.assign(tracked, { position: null, eventsApplied: 0, inline: false });
-        this.reset(tracked);
-      },
-      (error: unknown) => this.options.logger.warn('could not read a checkpoint', { projection: tracked.runner.name, error: loggedError(error) }),
-    );
+      });
   }
 
   private advanced(tracked: Tracked, position: Position, eventsApplied: number, inline: boolean): void {

@@ -13,11 +13,11 @@ function recordingLogger() {
 }
 
 /**
- * The product's read models are kept by the appends, so no batch of a runner tells a service that a
- * rebuild set them back: each service hears it from the checkpoint, whichever process made the
- * reset and whichever applies the rebuild.
+ * A service hears of its runner's batches as they commit, but not of another process's, and the
+ * product's read models, kept by the appends, have no batches at all: each service follows a
+ * rebuild through the checkpoint, whichever process made the reset and whichever applies it.
  */
-describeWithPostgres('a rebuild of the read models kept by the appends, made by another process', () => {
+describeWithPostgres('a rebuild made by another process', () => {
   let storage: TestStorage;
   const services: { api: TestApi; lines: ReturnType<typeof recordingLogger>['lines'] }[] = [];
 
@@ -28,15 +28,43 @@ describeWithPostgres('a rebuild of the read models kept by the appends, made by 
     const second = recordingLogger();
     const b = await startTestApi(storage, { rootToken: a.rootToken, logger: second.logger });
     services.push({ api: a, lines: first.lines }, { api: b, lines: second.lines });
-    // A log of some length, kept by the appends.
+    // A log longer than a runner's batch (2,000 events), so that a rebuild's first batch stands
+    // before the end of the log: one that rebuilt the whole log at once would leave nothing behind to notice.
     for (let n = 0; n < 40; n++) await a.ok(a.rootToken, ops.createApiToken, { name: `token-${n}`, role: 'VIEWER' });
+    const metadata = { tenantId: 'default', actor: { kind: 'system', id: 'seed', name: 'seed', role: 'ADMIN' } };
+    for (let stream = 0; stream < 6; stream++) {
+      await a.service.backplane.store.appendToStream(
+        `seed-${stream}`,
+        Array.from({ length: 500 }, (_, n) => ({ type: 'Seeded', data: { n }, metadata })),
+      );
+    }
   });
   afterAll(async () => {
     for (const { api } of services.reverse()) await api.close();
     await storage?.dispose();
   });
 
-  it('is noticed by every service, which follows the catch-up and is current again; its read models then show everything', async () => {
+  it('of the audit history is noticed by every service, whichever applies it', async () => {
+    const linesBefore = services.map(({ lines }) => lines.length);
+    const cli = await openBackplane(services[0].api.config);
+    try {
+      await cli.runner('audit-log').reset();
+    } finally {
+      await cli.close();
+    }
+    await eventually(async () => {
+      for (const [index, { lines }] of services.entries()) {
+        expect(lines.slice(linesBefore[index]).some((line) => line.message === 'read models current')).toBe(true);
+      }
+    }, 60_000);
+    for (const { api } of services) {
+      await eventually(async () => expect((await fetch(new URL('/readyz', api.url))).status).toBe(200), 60_000);
+      const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter: { types: ['ApiTokenCreated'] }, first: 100 });
+      expect(auditLog.edges.filter((edge: any) => edge.node.data.name.startsWith('token-'))).toHaveLength(40);
+    }
+  }, 120_000);
+
+  it('of the read models the appends keep is noticed by every service, which follows the catch-up and is current again; its read models then show everything', async () => {
     for (const { api } of services) {
       const product = (await api.service.backplane.runner('product').checkpoint())!;
       expect(product.inline).toBe(true);
