@@ -51,6 +51,7 @@ export type SystemCode =
   | 'STORAGE_UNAVAILABLE'
   | 'SNAPSHOT_DAMAGED'
   | 'UNAVAILABLE'
+  | 'CHANGE_NOT_SHOWN'
   | 'SUBSCRIPTION_TOO_SLOW';
 
 /**

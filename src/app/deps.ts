@@ -2,7 +2,7 @@ import type { ApiTokenDigests } from '../auth/api-tokens';
 import type { OAuthAuthorizations } from '../auth/oauth-authorizations';
 import type { OAuthApplication } from '../gitlab/oauth';
 import type { CommandHandler, HandleOptions } from '../core/command-handler';
-import { ConcurrencyError, DomainError, type ReadModelsCatchingUpError } from '../core/errors';
+import { ChangeNotShownError, ConcurrencyError, DomainError, ProjectionTimeoutError, type ReadModelsCatchingUpError } from '../core/errors';
 import { WrongExpectedVersionError } from '../eventstore/errors';
 import type { Decider, DomainEvent } from '../core/decider';
 import type { EventStore, Position } from '../eventstore/types';
@@ -114,7 +114,12 @@ export function write<State, Command, Event extends DomainEvent>(
 /** Waits until the read models that read `stream` show what was written. */
 export async function settled<R extends { position: Position | null; inlineReadModel?: string }>(deps: AppDeps, stream: string, result: R): Promise<R> {
   // The read model its append kept inline holds it already: only the others are waited for.
-  if (result.position !== null) await deps.settle(result.position, [stream], result.inlineReadModel);
+  if (result.position === null) return result;
+  const position = result.position;
+  await deps.settle(position, [stream], result.inlineReadModel).catch((error: unknown) => {
+    // Written for good: not an internal failure the client might answer by sending it again.
+    throw error instanceof ProjectionTimeoutError ? new ChangeNotShownError(position) : error;
+  });
   return result;
 }
 

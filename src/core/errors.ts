@@ -27,6 +27,20 @@ export class ReadModelsCatchingUpError extends ConcurrencyError {
   }
 }
 
+/**
+ * A change was written (its events are in the log for good), but the read models its answer shows
+ * did not show it, or the log did not let readers see it, within the wait: the answer cannot be
+ * given, and sending the change again would make it twice. Read it back later instead.
+ */
+export class ChangeNotShownError extends BackplaneError {
+  constructor(readonly position: string) {
+    super(
+      'CHANGE_NOT_SHOWN',
+      'the change was written, but the read models did not show it in time: it is not undone; read it back later rather than send it again',
+    );
+  }
+}
+
 /** A projection did not reach a position in time. */
 export class ProjectionTimeoutError extends BackplaneError {
   constructor(projection: string, position: string, timeoutMs: number) {

@@ -24,6 +24,7 @@ const CLIENT_CODES = [
   'STORAGE_UNAVAILABLE',
   'SNAPSHOT_DAMAGED',
   'UNAVAILABLE',
+  'CHANGE_NOT_SHOWN',
   'SUBSCRIPTION_TOO_SLOW',
 ] as const;
 type ClientCode = (typeof CLIENT_CODES)[number];
@@ -86,6 +87,8 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   SNAPSHOT_DAMAGED: 'SNAPSHOT_DAMAGED',
   // Read models a change waits on are catching up: nothing was written, the same request may be sent again (extensions.retryAfterMs).
   UNAVAILABLE: 'UNAVAILABLE',
+  // The change was written, but the read models did not show it in time: it must not be sent again, only read back.
+  CHANGE_NOT_SHOWN: 'CHANGE_NOT_SHOWN',
   // A subscriber that fell too far behind was ended: it subscribes again from its last cursor.
   SUBSCRIPTION_TOO_SLOW: 'SUBSCRIPTION_TOO_SLOW',
 };
