@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ConcurrencyError, DomainError } from '../core/errors';
 import { readState } from '../core/read-state';
 import { credential, credentialStream } from '../domain/credential';
 import { plan, planStream, type CredentialChange, type KnownCredential, type PlanCommand, type PlanScheduleInput } from '../domain/plan';
@@ -197,6 +198,11 @@ async function knownCredential(deps: AppDeps, request: Request, planId: string, 
 /**
  * Commands that judge facts beyond the plan (given as a function) run under the tenant lock, or
  * under the scopes' locks where they name what they judge; the others need none.
+ *
+ * Whether the plan is the tenant's and not deleted is judged by the command itself, from the
+ * plan's stream (a plan that is none of the tenant's, or none at all, is refused there and
+ * writes nothing); only a refused command looks the plan up, so that it answers as a plan not
+ * found whatever else refused it (a conflict of versions, the locks' wait).
  */
 async function changePlan(
   deps: AppDeps,
@@ -207,20 +213,16 @@ async function changePlan(
   scopes?: readonly string[],
 ): Promise<PlanView> {
   const { tenantId } = request.principal;
-  const exists = planById(deps.db, tenantId, id);
+  if (!isUuid(id)) found(null, 'plan', id);
   const stream = planStream(id);
   const options = { expectedRevision: expectedRevision(expectedVersion) };
-  if (typeof command === 'function') {
-    // Looked up while the locks are taken: a plan that is none of the tenant's is refused before any fact is.
-    exists.catch(() => undefined);
-    const judged = async () => {
-      found(await exists, 'plan', id);
-      return command();
-    };
-    await executeLocked(deps, request, plan, stream, judged, { ...options, scopes });
-  } else {
-    found(await exists, 'plan', id);
-    await execute(deps, request, plan, stream, command, options);
+  try {
+    if (typeof command === 'function') await executeLocked(deps, request, plan, stream, command, { ...options, scopes });
+    else await execute(deps, request, plan, stream, command, options);
+  } catch (error) {
+    // A refusal, before anything is written (a failed wait after the write is not one: a plan it deleted stays unfound).
+    if (error instanceof DomainError || error instanceof ConcurrencyError) found(await planById(deps.db, tenantId, id), 'plan', id);
+    throw error;
   }
   return found(await planById(deps.db, tenantId, id, { deleted: true }), 'plan', id);
 }

@@ -184,6 +184,30 @@ for (const store of apiStores) {
       expect(Date.parse(entry.enabledAt)).toBeLessThanOrEqual(t1.getTime());
     });
 
+    it('refuses a change to a plan that is unknown or deleted as a plan not found, whatever else the change says, writing nothing', async () => {
+      const { createPlan } = await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `${label} gone` } });
+      await api.ok(api.rootToken, ops.deletePlan, { id: createPlan.id });
+      const before = await history(api);
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      const changes = [
+        [ops.togglePlanCredential, { planId: unknown, credentialId: s.credentialIds[1], enabled: true }],
+        // An expected version the plan cannot have, a credential that is none: still the plan that is not found.
+        [ops.togglePlanCredential, { planId: unknown, credentialId: unknown, enabled: true, v: 7 }],
+        [ops.togglePlanCredential, { planId: 'not-a-plan', credentialId: s.credentialIds[1], enabled: true }],
+        [ops.togglePlanCredential, { planId: createPlan.id, credentialId: s.credentialIds[1], enabled: true }],
+        [ops.togglePlanCredential, { planId: createPlan.id, credentialId: s.credentialIds[1], enabled: true, v: 0 }],
+        [ops.setPlanAdditionalCredentials, { planId: createPlan.id, enabled: true }],
+        [ops.updatePlanCredentials, { planId: unknown, input: { credentials: [{ credentialId: s.credentialIds[1], enabled: true }] } }],
+        [ops.deletePlan, { id: createPlan.id }],
+      ] as const;
+      for (const [document, variables] of changes) {
+        const planId = 'planId' in variables ? variables.planId : variables.id;
+        const refused = await api.request(api.rootToken, document, variables);
+        expect(refused.errors?.[0]).toMatchObject({ message: `no plan ${planId}`, extensions: { code: 'NOT_FOUND' } });
+      }
+      expect(await history(api)).toHaveLength(before.length);
+    });
+
     it('refuses a plan name the tenant has, and a plan of an unknown organization, writing nothing', async () => {
       const before = await history(api);
       const same = await api.request(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: `${label} NIGHTLY`.toUpperCase() } });
