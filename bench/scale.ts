@@ -568,7 +568,8 @@ async function measureRebuild(store: SqlEventStore, db: PgDatabase, events: numb
   let total = 0;
   for (const projection of projections) {
     const floor = await timed(() => readWholeLog(store));
-    const runner = new ProjectionRunner({ store, db, projection });
+    // Wired as the product wires it on this store: the log is the events table of the same database.
+    const runner = new ProjectionRunner({ store, db, projection, logInDatabase: true });
     let last = 0;
     const run = await timed(() =>
       rebuildProjection(runner, store, (progress) => {

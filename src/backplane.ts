@@ -65,7 +65,10 @@ export async function openBackplane(config: Config, options: OpenOptions = {}): 
       });
       store = inlineLog;
     }
-    const runners = projections.map((projection) => new ProjectionRunner({ store, db, projection, logger, inline: projection.inline ? inlineLog : undefined }));
+    const runners = projections.map(
+      (projection) =>
+        new ProjectionRunner({ store, db, projection, logger, inline: projection.inline ? inlineLog : undefined, logInDatabase: inlineLog !== undefined }),
+    );
     options.metrics?.watchProjections(() => ({ store, runners }));
     return {
       db,

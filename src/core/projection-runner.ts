@@ -33,6 +33,11 @@ export interface ProjectionRunnerOptions {
    * projection's hook): once the runner reaches the log's end, it hands the read model over to them.
    */
   inline?: InlineLog;
+  /**
+   * Whether the store's log is the events table of this same database (the SQL store on it): the
+   * batches of a projection that can (applyFromLog) are then made there from the table.
+   */
+  logInDatabase?: boolean;
 }
 
 export interface ProjectionProgress {
@@ -223,6 +228,7 @@ export class ProjectionRunner {
   private readonly moves: CheckpointMoves;
   private schemaReady: Promise<void> | undefined;
   private readonly inline: InlineLog | undefined;
+  private readonly logInDatabase: boolean;
 
   constructor(options: ProjectionRunnerOptions) {
     this.store = options.store;
@@ -238,6 +244,7 @@ export class ProjectionRunner {
     this.progress.setMaxListeners(0);
     this.moves = CheckpointMoves.of(this.db);
     this.inline = options.inline;
+    this.logInDatabase = options.logInDatabase === true;
   }
 
   /** True while this process is the one applying the projection. */
@@ -649,9 +656,10 @@ export class ProjectionRunner {
 
   /** The batch's statements in the projection's batched form; undefined where it cannot make them. */
   private batchedStatements(events: readonly RecordedEvent[]): SqlStatement[] | undefined {
-    if (!this.projection.applyAll) return undefined;
+    const fromLog = this.logInDatabase ? this.projection.applyFromLog : undefined;
+    if (!fromLog && !this.projection.applyAll) return undefined;
     try {
-      return this.projection.applyAll(events);
+      return fromLog ? fromLog(events) : this.projection.applyAll!(events);
     } catch (error) {
       this.logger.warn('projection could not make a batch in its batched form; applying it event by event', {
         projection: this.name,

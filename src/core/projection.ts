@@ -34,6 +34,12 @@ export interface Projection {
   apply(event: RecordedEvent): SqlStatement[];
   /** The statements of a batch of events, where fewer than apply() would give (many rows in one INSERT); apply() otherwise. */
   applyAll?(events: readonly RecordedEvent[]): SqlStatement[];
+  /**
+   * The statements of a batch that read its events from the log's own table (the SQL store's
+   * events, in the read model's database), where the runner is told the log is there: the events'
+   * data then does not travel through Node and back. They name the batch's events, read before.
+   */
+  applyFromLog?(events: readonly RecordedEvent[]): SqlStatement[];
 }
 
 /** Changes whenever a part's version does, or a part comes or goes; fits the checkpoint's integer column. */

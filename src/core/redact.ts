@@ -15,7 +15,18 @@ export function redact(value: JsonValue): JsonValue {
   if (value === null || typeof value !== 'object') return value;
   const shown: { [key: string]: JsonValue } = {};
   for (const [key, inner] of Object.entries(value)) {
-    shown[key] = SECRET_KEY.test(key) && !ID_KEY.test(key) ? REDACTED : redact(inner);
+    shown[key] = isSecretKey(key) ? REDACTED : redact(inner);
   }
   return shown;
+}
+
+/** Whether redact() would change the value: a key of a secret's name at any depth. */
+export function hidesSecret(value: JsonValue): boolean {
+  if (Array.isArray(value)) return value.some(hidesSecret);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, inner]) => isSecretKey(key) || hidesSecret(inner));
+}
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key) && !ID_KEY.test(key);
 }

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { auditLogProjection } from '../../projections/audit-log';
+import { ProjectionRunner } from '../../src/core/projection-runner';
+import { REDACTED } from '../../src/core/redact';
+import { rebuildProjection } from '../../src/core/rebuild';
+import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
+import type { EventData, JsonObject, JsonValue, RecordedEvent } from '../../src/eventstore/types';
+import type { SqlDatabase } from '../../src/sql/database';
+import { dropTestSchemas, testDatabases } from '../support/databases';
+import { readable } from '../support/readable';
+import { type Append, appendLog, productLog, tablesOf } from './product-log';
+
+afterAll(dropTestSchemas);
+
+const tenantId = randomUUID();
+const at = '2026-02-03T04:05:06.789Z';
+
+/** Events whose metadata or data the product never writes, but a log may hold: each row must still come out as rowOf() makes it. */
+function oddLog(): Append[] {
+  const odd = (type: string, data: JsonValue, metadata: JsonObject): Append => ({
+    stream: `odd-${randomUUID()}`,
+    events: [{ type, data, metadata } as EventData],
+  });
+  const user = { kind: 'user', id: 'u-odd', name: 'Odd "one" \\ Zoë', role: 'OWNER' };
+  return [
+    odd('NoActor', { organizationId: 'o-1' }, { tenantId, occurredAt: at }),
+    odd('NumberTenant', { planId: 'p-1' }, { tenantId: 42, actor: ['user'], occurredAt: 'not a time', correlationId: { id: 'c' } }),
+    odd('OddActor', { credentialId: 'c-1', planId: 5 }, { tenantId, actor: { kind: 'user', id: 7, name: null, role: 'OWNER' }, occurredAt: 12345 }),
+    odd(
+      'NestedSecret',
+      { organizationId: 'o-2', items: [{ name: 'a', token: 's3cret' }, { inner: [{ clientSecret: 'x', secretId: 's-1' }] }] },
+      { tenantId, actor: user, occurredAt: at },
+    ),
+    odd('ArrayData', [1, 'two', { password: 'p' }], { tenantId, actor: user, occurredAt: at }),
+    odd('TextData', 'just text', { tenantId, actor: user, occurredAt: at, causationId: 'cause' }),
+    odd('NumberData', 17.25, { tenantId, actor: user }),
+    odd('NullData', null, { tenantId, actor: 'user', occurredAt: '2026-03-01' }),
+    odd('BooleanData', true, { actor: user, occurredAt: '2026-03-01 10:00:00+02' }),
+    odd('SecretIds', { passwordId: 'p-1', tokenId: 't-1', organizationId: 'o-3', note: 'tab\tand\nnewline \u00e9' }, { tenantId, actor: user, occurredAt: at }),
+  ];
+}
+
+/** The audit history built through Node (applyAll) or from the events table (applyFromLog). */
+function runner(store: SqlEventStore, db: SqlDatabase, logInDatabase: boolean, maxBatch: number, warnings: string[]): ProjectionRunner {
+  const logger = { info: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
+  return new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch, logInDatabase, logger });
+}
+
+/** Runs the batch's statements in a transaction of their own and gives back the event ids they wrote, in ordinal order; then undoes them. */
+async function idsWritten(db: SqlDatabase, events: readonly RecordedEvent[]): Promise<string[]> {
+  let ids: string[] = [];
+  await db
+    .transaction(async (tx) => {
+      await tx.query('TRUNCATE audit_log');
+      for (const statement of auditLogProjection.applyFromLog!(events)) await tx.query(statement.sql, statement.params);
+      ids = (await tx.query<{ id: string }>('SELECT event_id::text AS id FROM audit_log ORDER BY ordinal')).map((row) => row.id);
+      throw new Error('undone');
+    })
+    .catch((error: unknown) => {
+      if ((error as Error).message !== 'undone') throw error;
+    });
+  return ids;
+}
+
+for (const database of testDatabases) {
+  describe(`the audit history built from the events table on ${database.name}`, () => {
+    let db: SqlDatabase;
+    let store: SqlEventStore;
+    let events: RecordedEvent[];
+    beforeAll(async () => {
+      db = await database.open();
+      store = await SqlEventStore.open(db);
+      const appends = productLog(43, 60);
+      // The odd events among the product's, so that batches mix them.
+      appends.splice(5, 0, ...oddLog().slice(0, 5));
+      appends.push(...oddLog().slice(5));
+      await readable(store, await appendLog(store, appends));
+      events = await store.readAll({ maxCount: 100_000 });
+    }, 180_000);
+    afterAll(async () => {
+      await db.close();
+    });
+
+    for (const maxBatch of [2000, 7]) {
+      it(`gives every column of every row as the rows made in Node do, in the same order, in batches of up to ${maxBatch} events`, async () => {
+        const warnings: string[] = [];
+        expect((await rebuildProjection(runner(store, db, false, maxBatch, warnings), store)).done).toBe(true);
+        const throughNode = await tablesOf(db, auditLogProjection);
+        expect((await rebuildProjection(runner(store, db, true, maxBatch, warnings), store)).done).toBe(true);
+        const fromLog = await tablesOf(db, auditLogProjection);
+        // No batch fell back to event by event: the rows compared are those the statement from the log wrote.
+        expect(warnings).toEqual([]);
+        expect(fromLog.audit_log).toHaveLength(events.length);
+        expect(fromLog).toEqual(throughNode);
+
+        // The ordinals follow the log.
+        const rows = await db.query<{ position: string }>('SELECT position FROM audit_log ORDER BY ordinal');
+        expect(rows.map((row) => row.position)).toEqual(events.map((event) => event.position));
+        // And the odd rows are those rowOf() makes.
+        const row = async (type: string) =>
+          (
+            await db.query<Record<string, unknown>>(
+              `SELECT tenant_id, actor_kind, actor_id, actor_name, data, organization_id, plan_id, credential_id, correlation_id, causation_id,
+                      to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS occurred_at
+                 FROM audit_log WHERE type = $1`,
+              [type],
+            )
+          )[0];
+        expect(await row('NoActor')).toMatchObject({ tenant_id: tenantId, actor_kind: null, organization_id: 'o-1', occurred_at: at.slice(0, -1) });
+        expect(await row('NumberTenant')).toMatchObject({ tenant_id: null, actor_kind: null, plan_id: 'p-1', correlation_id: null, occurred_at: null });
+        expect(await row('OddActor')).toMatchObject({
+          actor_kind: 'user',
+          actor_id: null,
+          actor_name: null,
+          credential_id: 'c-1',
+          plan_id: null,
+          occurred_at: null,
+        });
+        expect(await row('NestedSecret')).toMatchObject({
+          organization_id: 'o-2',
+          data: { organizationId: 'o-2', items: [{ name: 'a', token: REDACTED }, { inner: [{ clientSecret: REDACTED, secretId: 's-1' }] }] },
+        });
+        expect(await row('ArrayData')).toMatchObject({ data: [1, 'two', { password: REDACTED }], organization_id: null });
+        expect(await row('TextData')).toMatchObject({ data: 'just text', causation_id: 'cause' });
+        expect(await row('NullData')).toMatchObject({ data: null, actor_kind: null, occurred_at: '2026-03-01T00:00:00.000' });
+        expect(await row('BooleanData')).toMatchObject({ tenant_id: null, data: true, occurred_at: '2026-03-01T08:00:00.000' });
+        expect(await row('SecretIds')).toMatchObject({ data: { passwordId: 'p-1', tokenId: 't-1', organizationId: 'o-3', note: 'tab\tand\nnewline é' } });
+      }, 180_000);
+    }
+
+    it("writes exactly the batch's events, those of its positions, whatever else the range they span holds", async () => {
+      const batch = events.slice(10, 30).filter((_, n) => n % 4 !== 1);
+      expect(await idsWritten(db, batch)).toEqual(batch.map((event) => event.id));
+      // Past the batch's last position, nothing: what was appended after it is the next batch's.
+      const tail = events.slice(-3);
+      expect(await idsWritten(db, tail.slice(0, 2))).toEqual(tail.slice(0, 2).map((event) => event.id));
+    });
+  });
+}
