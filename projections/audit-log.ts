@@ -76,7 +76,10 @@ export const auditLogProjection: Projection = {
     if (events.length === 0) return [];
     // The batch's events are those of its own positions, in the range they span (an index range
     // scan in log order), whatever was appended since. The rare rows SQL cannot make as rowOf()
-    // does come made here, by event id, and take their place in the same order.
+    // does come made here, by event id, and take their place in the same order. The limit, which
+    // the ids keep anyway, tells the planner how few rows the range holds: a range it guessed at
+    // tens of thousands of rows (as in a log written in large transactions) made the statement
+    // costly enough to be compiled (JIT) at every batch, which took longer than the batch.
     const first = parsePosition(events[0].position);
     const last = parsePosition(events[events.length - 1].position);
     const made = Object.fromEntries(events.filter((event) => !madeInDatabase(event)).map((event) => [event.id, rowOf(event)]));
@@ -88,8 +91,16 @@ export const auditLogProjection: Projection = {
               SELECT ${FROM_LOG.map((column, n) => `CASE WHEN made.row IS NULL THEN ${column} ELSE ${fromMade[n]} END`).join(', ')}
                 FROM events e CROSS JOIN LATERAL (SELECT $6::jsonb -> e.id::text AS row) made
                WHERE (e.tx_id, e.seq) >= ($1::xid8, $2::bigint) AND (e.tx_id, e.seq) <= ($3::xid8, $4::bigint) AND e.id::text = ANY ($5::text[])
-               ORDER BY e.tx_id, e.seq`,
-        params: [first.tx.toString(), first.seq.toString(), last.tx.toString(), last.seq.toString(), events.map((event) => event.id), JSON.stringify(made)],
+               ORDER BY e.tx_id, e.seq LIMIT $7`,
+        params: [
+          first.tx.toString(),
+          first.seq.toString(),
+          last.tx.toString(),
+          last.seq.toString(),
+          events.map((event) => event.id),
+          JSON.stringify(made),
+          events.length,
+        ],
       },
     ];
   },
