@@ -33,6 +33,13 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
   return scopes === undefined ? deps.tenantLock.run(tenantId, locked) : deps.tenantLock.runScoped(tenantId, scopes, locked);
 }
 
+/** The read models a command's facts come from did not reach the log's end in time: nothing was looked up or written. */
+export class ReadModelsBehindError extends ConcurrencyError {
+  constructor() {
+    super('the read models are catching up with the history: try again shortly');
+  }
+}
+
 /**
  * Whatever an earlier holder of the lock wrote, in this process or another, is in the read models
  * before this one looks its facts up: also the write of a holder whose own wait timed out after
@@ -44,7 +51,7 @@ async function caughtUp(deps: AppDeps): Promise<void> {
     // from its organization and credentials). Kept inline, they hold every committed event.
     await deps.settle('last-committed');
   } catch (error) {
-    if (error instanceof ProjectionTimeoutError) throw new ConcurrencyError('the read models are catching up with the history: try again shortly');
+    if (error instanceof ProjectionTimeoutError) throw new ReadModelsBehindError();
     throw error;
   }
 }

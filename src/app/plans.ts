@@ -11,7 +11,7 @@ import type { PlanView } from '../queries/views';
 import { DEFAULT_STORAGE_ID, storageById } from './backup/storages';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
-import { executeLocked } from './locked-command';
+import { executeLocked, ReadModelsBehindError } from './locked-command';
 
 export async function createPlan(deps: AppDeps, request: Request, input: { organizationId: string; name: string }): Promise<PlanView> {
   const { tenantId } = request.principal;
@@ -220,8 +220,10 @@ async function changePlan(
     if (typeof command === 'function') await executeLocked(deps, request, plan, stream, command, { ...options, scopes });
     else await execute(deps, request, plan, stream, command, options);
   } catch (error) {
-    // A refusal, before anything is written (a failed wait after the write is not one: a plan it deleted stays unfound).
-    if (error instanceof DomainError || error instanceof ConcurrencyError) found(await planById(deps.db, tenantId, id), 'plan', id);
+    // A refusal, before anything is written (a failed wait after the write is not one: a plan it
+    // deleted stays unfound), by the plan's stream or its facts; not read models still behind, which may not show the plan yet.
+    const refused = error instanceof DomainError || (error instanceof ConcurrencyError && !(error instanceof ReadModelsBehindError));
+    if (refused) found(await planById(deps.db, tenantId, id), 'plan', id);
     throw error;
   }
   return found(await planById(deps.db, tenantId, id, { deleted: true }), 'plan', id);

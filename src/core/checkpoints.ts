@@ -105,9 +105,10 @@ const RESET_LOCK_TIMEOUT_MS = 10_000;
 
 /**
  * Drops the projection's tables, creates them anew and sets its checkpoint back to the start,
- * where the runner applies it again (no longer inline: appends under way finish first).
+ * where the runner applies it again (no longer inline: appends under way finish first). `tell`
+ * runs in the same transaction: every process hears of the reset as it commits.
  */
-export async function resetProjection(db: SqlDatabase, projection: Projection): Promise<void> {
+export async function resetProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlExecutor) => Promise<void>): Promise<void> {
   await db.transaction(async (tx) => {
     await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
     // Every append waits while it holds them: its tables' locks are bounded the same way.
@@ -120,13 +121,14 @@ export async function resetProjection(db: SqlDatabase, projection: Projection): 
        ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = NULL, events_applied = 0, inline = false, updated_at = now()`,
       [projection.name, projection.version],
     );
+    await tell?.(tx);
   });
 }
 
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */
-export async function prepareProjection(db: SqlDatabase, projection: Projection): Promise<Checkpoint> {
+export async function prepareProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlExecutor) => Promise<void>): Promise<Checkpoint> {
   const checkpoint = await readCheckpoint(db, projection.name);
   if (checkpoint && checkpoint.version === projection.version) return checkpoint;
-  await resetProjection(db, projection);
+  await resetProjection(db, projection, tell);
   return { version: projection.version, position: null, eventsApplied: 0, inline: false };
 }

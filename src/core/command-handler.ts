@@ -56,6 +56,8 @@ export class CommandHandler {
     context: CommandContext,
     options: HandleOptions = {},
   ): Promise<HandleResult<State, Event>> {
+    // Awaited below; should anything fail before, its rejection is not left unhandled.
+    if (making instanceof Promise) making.catch(() => undefined);
     const metadata = asJsonObject(eventMetadata(context));
     let command: Command | undefined;
     for (let attempt = 1; ; attempt++) {

@@ -375,7 +375,7 @@ export class ProjectionRunner {
    */
   async reset(): Promise<void> {
     await this.ensureSchema();
-    await resetProjection(this.db, this.projection);
+    await resetProjection(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
     this.moves.moved(this.name);
     this.logger.info('projection reset for rebuild', { projection: this.name });
   }
@@ -475,7 +475,7 @@ export class ProjectionRunner {
    * position (or the first short page of an empty log) is reached.
    */
   private async applyWhileHolding(lock: HeldLock, stopping: Signal, until: Position | 'first-short-page' | undefined): Promise<void> {
-    const checkpoint = await prepareProjection(this.db, this.projection);
+    const checkpoint = await prepareProjection(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
     const session: Session = { position: checkpoint.position, eventsApplied: checkpoint.eventsApplied, inline: checkpoint.inline, applying: 0 };
     this.sessions += 1;
     if (session.inline) {

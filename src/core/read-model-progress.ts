@@ -200,12 +200,15 @@ export class ReadModelProgress {
       return;
     }
     tracked.reading = true;
+    // A fall behind meanwhile (a rebuild here, noticed from its batches) makes this read stale.
+    const generation = tracked.generation;
     tracked.runner
       .checkpoint()
       .then(
         (checkpoint) => {
+          if (checkpoint === null || !tracked.current || this.stopped || tracked.generation !== generation) return;
           // Taken over here meanwhile: its batches, heard as they commit, are newer than this read.
-          if (checkpoint === null || !tracked.current || this.stopped || (!tracked.inline && tracked.runner.isActive)) return;
+          if (!tracked.inline && tracked.runner.isActive) return;
           if (checkpoint.position !== null) {
             this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline);
           } else if (tracked.position !== null || tracked.inline) {
@@ -226,8 +229,11 @@ export class ReadModelProgress {
 
   private advanced(tracked: Tracked, position: Position, eventsApplied: number, inline: boolean): void {
     // Taken back from the appends (a rebuild's reset): whatever position its first batches reach,
-    // they are behind the one the appends kept it at.
-    const wentBack = (tracked.position !== null && this.store.comparePositions(position, tracked.position) < 0) || (tracked.inline && !inline);
+    // they are behind the one the appends kept it at. A reset also sets its count of events back.
+    const wentBack =
+      (tracked.position !== null && this.store.comparePositions(position, tracked.position) < 0) ||
+      (tracked.inline && !inline) ||
+      eventsApplied < tracked.eventsApplied;
     tracked.position = position;
     tracked.eventsApplied = eventsApplied;
     tracked.inline = inline;
@@ -237,7 +243,8 @@ export class ReadModelProgress {
     }
     if (tracked.current) return;
     tracked.throughput.record(eventsApplied);
-    if (tracked.head === null || this.store.comparePositions(position, tracked.head) >= 0) {
+    // Kept by the appends again (handed over), it includes every committed event, whatever position its checkpoint stays at.
+    if (inline || tracked.head === null || this.store.comparePositions(position, tracked.head) >= 0) {
       tracked.current = true;
       if (this.allCurrent) this.caughtUp();
     }

@@ -53,7 +53,7 @@ function foldOnto<State, Event extends DomainEvent>(
     if (event.metadata.tenantId !== tenantId) throw new DomainError('NOT_FOUND', `no ${stream}`);
     state = decider.evolve(state, asEvent<Event>(event));
     ({ revision, position } = event);
-    last = event;
+    last = { id: event.id, hash: event.hash };
   }
   return { state, revision, position, last };
 }
