@@ -82,25 +82,34 @@ export const auditLogProjection: Projection = {
     // costly enough to be compiled (JIT) at every batch, which took longer than the batch.
     const first = parsePosition(events[0].position);
     const last = parsePosition(events[events.length - 1].position);
-    const made = Object.fromEntries(events.filter((event) => !madeInDatabase(event)).map((event) => [event.id, rowOf(event)]));
-    const fromMade = columnsOf('made.row');
+    const params: unknown[] = [
+      first.tx.toString(),
+      first.seq.toString(),
+      last.tx.toString(),
+      last.seq.toString(),
+      events.map((event) => event.id),
+      events.length,
+    ];
+    const inNode = events.filter((event) => !madeInDatabase(event));
+    // Without such rows, which is the rule, the plain columns: choosing each column's source at
+    // every row took a tenth of the statement's time.
+    let columns = FROM_LOG;
+    let made = '';
+    if (inNode.length > 0) {
+      const fromMade = columnsOf('made.row');
+      columns = FROM_LOG.map((column, n) => `CASE WHEN made.row IS NULL THEN ${column} ELSE ${fromMade[n]} END`);
+      made = 'CROSS JOIN LATERAL (SELECT $7::jsonb -> e.id::text AS row) made';
+      params.push(JSON.stringify(Object.fromEntries(inNode.map((event) => [event.id, rowOf(event)]))));
+    }
     return [
       UNFLUSHED_COMMIT,
       {
         sql: `INSERT INTO audit_log (${COLUMNS})
-              SELECT ${FROM_LOG.map((column, n) => `CASE WHEN made.row IS NULL THEN ${column} ELSE ${fromMade[n]} END`).join(', ')}
-                FROM events e CROSS JOIN LATERAL (SELECT $6::jsonb -> e.id::text AS row) made
+              SELECT ${columns.join(', ')}
+                FROM events e ${made}
                WHERE (e.tx_id, e.seq) >= ($1::xid8, $2::bigint) AND (e.tx_id, e.seq) <= ($3::xid8, $4::bigint) AND e.id::text = ANY ($5::text[])
-               ORDER BY e.tx_id, e.seq LIMIT $7`,
-        params: [
-          first.tx.toString(),
-          first.seq.toString(),
-          last.tx.toString(),
-          last.seq.toString(),
-          events.map((event) => event.id),
-          JSON.stringify(made),
-          events.length,
-        ],
+               ORDER BY e.tx_id, e.seq LIMIT $6`,
+        params,
       },
     ];
   },

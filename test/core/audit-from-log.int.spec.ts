@@ -129,8 +129,18 @@ for (const database of testDatabases) {
     }
 
     it("writes exactly the batch's events, those of its positions, whatever else the range they span holds", async () => {
-      const batch = events.slice(10, 30).filter((_, n) => n % 4 !== 1);
-      expect(await idsWritten(db, batch)).toEqual(batch.map((event) => event.id));
+      // With rows made in Node among them (the odd events come early in the log) and without.
+      for (const range of [events.slice(3, 30), events.slice(100, 140)]) {
+        const batch = range.filter((_, n) => n % 4 !== 1);
+        expect(await idsWritten(db, batch)).toEqual(batch.map((event) => event.id));
+      }
+      expect(
+        events
+          .slice(3, 30)
+          .filter((_, n) => n % 4 !== 1)
+          .some((event) => event.type === 'NestedSecret' || event.type === 'ArrayData'),
+      ).toBe(true);
+      expect(events.slice(100, 140).every((event) => event.type !== 'ArrayData' && !event.stream.startsWith('odd-'))).toBe(true);
       // Past the batch's last position, nothing: what was appended after it is the next batch's.
       const tail = events.slice(-3);
       expect(await idsWritten(db, tail.slice(0, 2))).toEqual(tail.slice(0, 2).map((event) => event.id));
