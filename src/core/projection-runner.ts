@@ -375,6 +375,8 @@ export class ProjectionRunner {
    */
   async reset(): Promise<void> {
     await this.ensureSchema();
+    // Listening first, as the hand-over does: not a query for a pool connection while the appends are held.
+    await this.moves.listening();
     await resetProjection(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
     this.moves.moved(this.name);
     this.logger.info('projection reset for rebuild', { projection: this.name });
@@ -475,6 +477,7 @@ export class ProjectionRunner {
    * position (or the first short page of an empty log) is reached.
    */
   private async applyWhileHolding(lock: HeldLock, stopping: Signal, until: Position | 'first-short-page' | undefined): Promise<void> {
+    await this.moves.listening();
     const checkpoint = await prepareProjection(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
     const session: Session = { position: checkpoint.position, eventsApplied: checkpoint.eventsApplied, inline: checkpoint.inline, applying: 0 };
     this.sessions += 1;
@@ -691,6 +694,7 @@ export class ProjectionRunner {
       if (!current || current.position !== session.position || current.version !== this.projection.version || current.inline) {
         throw new CheckpointMovedError(this.name);
       }
+      if (this.projection.unflushedBatches) await tx.query('SET LOCAL synchronous_commit = off');
       for (const statement of statements) await tx.query(statement.sql, statement.params);
       await advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
       await this.moves.tell(tx, this.name);

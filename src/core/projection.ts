@@ -31,6 +31,12 @@ export interface Projection {
    * a query of it does (AppDeps.settleHistory). Every other read model is one that answers show.
    */
   readonly history?: boolean;
+  /**
+   * The runner's batches commit without waiting for their flush to disk: the rows and the
+   * checkpoint commit together, so a crash that loses the last batches loses them whole, and they
+   * are applied again from the log. Never in an append's transaction (inline), whose events must be durable.
+   */
+  readonly unflushedBatches?: boolean;
   apply(event: RecordedEvent): SqlStatement[];
   /** The statements of a batch of events, where fewer than apply() would give (many rows in one INSERT); apply() otherwise. */
   applyAll?(events: readonly RecordedEvent[]): SqlStatement[];

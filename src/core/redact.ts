@@ -15,7 +15,8 @@ export function redact(value: JsonValue): JsonValue {
   if (value === null || typeof value !== 'object') return value;
   const shown: { [key: string]: JsonValue } = {};
   for (const [key, inner] of Object.entries(value)) {
-    shown[key] = isSecretKey(key) ? REDACTED : redact(inner);
+    // Defined, not assigned: a key `__proto__` (JSON.parse makes it an own key) stays a key.
+    Object.defineProperty(shown, key, { value: isSecretKey(key) ? REDACTED : redact(inner), enumerable: true, writable: true, configurable: true });
   }
   return shown;
 }

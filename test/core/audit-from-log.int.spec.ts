@@ -6,6 +6,7 @@ import { rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { EventData, JsonObject, JsonValue, RecordedEvent } from '../../src/eventstore/types';
 import type { SqlDatabase } from '../../src/sql/database';
+import type { SqlStatement } from '../../src/core/projection';
 import { dropTestSchemas, testDatabases } from '../support/databases';
 import { readable } from '../support/readable';
 import { type Append, appendLog, productLog, tablesOf } from './product-log';
@@ -36,6 +37,8 @@ function oddLog(): Append[] {
     odd('NumberData', 17.25, { tenantId, actor: user }),
     odd('NullData', null, { tenantId, actor: 'user', occurredAt: '2026-03-01' }),
     odd('BooleanData', true, { actor: user, occurredAt: '2026-03-01 10:00:00+02' }),
+    // A key JSON.parse keeps as an own key, which an assignment would take for the prototype.
+    odd('ProtoKey', JSON.parse('{"b":2,"__proto__":{"x":1}}'), { tenantId, actor: user, occurredAt: at }),
     odd('SecretIds', { passwordId: 'p-1', tokenId: 't-1', organizationId: 'o-3', note: 'tab\tand\nnewline \u00e9' }, { tenantId, actor: user, occurredAt: at }),
   ];
 }
@@ -46,20 +49,27 @@ function runner(store: SqlEventStore, db: SqlDatabase, logInDatabase: boolean, m
   return new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch, logInDatabase, logger });
 }
 
-/** Runs the batch's statements in a transaction of their own and gives back the event ids they wrote, in ordinal order; then undoes them. */
-async function idsWritten(db: SqlDatabase, events: readonly RecordedEvent[]): Promise<string[]> {
-  let ids: string[] = [];
+/** Runs statements in a transaction of their own and gives back the rows they wrote (every column but the ordinal), in ordinal order; then undoes them. */
+async function rowsWritten(db: SqlDatabase, statements: readonly SqlStatement[]): Promise<Record<string, unknown>[]> {
+  let rows: Record<string, unknown>[] = [];
   await db
     .transaction(async (tx) => {
       await tx.query('TRUNCATE audit_log');
-      for (const statement of auditLogProjection.applyFromLog!(events)) await tx.query(statement.sql, statement.params);
-      ids = (await tx.query<{ id: string }>('SELECT event_id::text AS id FROM audit_log ORDER BY ordinal')).map((row) => row.id);
+      for (const statement of statements) await tx.query(statement.sql, statement.params);
+      rows = (await tx.query<{ row: Record<string, unknown> }>("SELECT to_jsonb(a) - 'ordinal' AS row FROM audit_log a ORDER BY ordinal")).map(
+        (written) => written.row,
+      );
       throw new Error('undone');
     })
     .catch((error: unknown) => {
       if ((error as Error).message !== 'undone') throw error;
     });
-  return ids;
+  return rows;
+}
+
+/** The event ids the batch's statements from the events table write, in ordinal order. */
+async function idsWritten(db: SqlDatabase, events: readonly RecordedEvent[]): Promise<string[]> {
+  return (await rowsWritten(db, auditLogProjection.applyFromLog!(events))).map((row) => row.event_id as string);
 }
 
 for (const database of testDatabases) {
@@ -127,6 +137,26 @@ for (const database of testDatabases) {
         expect(await row('SecretIds')).toMatchObject({ data: { passwordId: 'p-1', tokenId: 't-1', organizationId: 'o-3', note: 'tab\tand\nnewline é' } });
       }, 180_000);
     }
+
+    it('makes, batch by batch, the very rows the batched form made in Node makes', async () => {
+      for (let from = 0; from < events.length; from += 500) {
+        const batch = events.slice(from, from + 500);
+        expect(await rowsWritten(db, auditLogProjection.applyFromLog!(batch))).toEqual(await rowsWritten(db, auditLogProjection.applyAll!(batch)));
+      }
+      // Among them, a key `__proto__` kept as a key both ways.
+      const proto = events.find((event) => event.type === 'ProtoKey')!;
+      const [row] = await rowsWritten(db, auditLogProjection.applyFromLog!([proto]));
+      expect(Object.entries(row.data as object)).toEqual([
+        ['b', 2],
+        ['__proto__', { x: 1 }],
+      ]);
+    }, 120_000);
+
+    it('fails a batch whose events the table does not hold, rather than pass them without rows', async () => {
+      const [first, second] = events.slice(100, 102);
+      const missing = { ...second, id: randomUUID() };
+      await expect(rowsWritten(db, auditLogProjection.applyFromLog!([first, missing]))).rejects.toThrow(/the batch wrote 1 rows of 2/);
+    });
 
     it("writes exactly the batch's events, those of its positions, whatever else the range they span holds", async () => {
       // With rows made in Node among them (the odd events come early in the log) and without.
