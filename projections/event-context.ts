@@ -30,8 +30,19 @@ export function text(value: JsonValue | undefined): string | null {
   return typeof value === 'string' ? value : null;
 }
 
+/**
+ * A time as ISO 8601 in UTC (what Backplane writes, unchanged), or null. A text Node reads in
+ * another form is given in that form: PostgreSQL refuses some that Node reads (`2026-02-30`, which
+ * Node takes for 2 March; the form of Date#toString; year 0), and a row it refused would stop its
+ * read model for good. Years outside 1 to 9999 are none.
+ */
 export function isoTime(value: JsonValue | undefined): string | null {
-  return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
+  if (typeof value !== 'string') return null;
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) return null;
+  const date = new Date(time);
+  const year = date.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? date.toISOString() : null;
 }
 
 /** The event's data as the domain wrote it. */

@@ -37,6 +37,10 @@ function oddLog(): Append[] {
     odd('NumberData', 17.25, { tenantId, actor: user }),
     odd('NullData', null, { tenantId, actor: 'user', occurredAt: '2026-03-01' }),
     odd('BooleanData', true, { actor: user, occurredAt: '2026-03-01 10:00:00+02' }),
+    // Times Node reads and PostgreSQL refuses.
+    odd('NoSuchDay', { n: 1 }, { tenantId, actor: user, occurredAt: '2026-02-30T00:00:00Z' }),
+    odd('DateString', { n: 2 }, { tenantId, actor: user, occurredAt: 'Sun Mar 01 2026 10:00:00 GMT+0000 (Coordinated Universal Time)' }),
+    odd('YearZero', { n: 3 }, { tenantId, actor: user, occurredAt: '0000-01-01T00:00:00Z' }),
     // A key JSON.parse keeps as an own key, which an assignment would take for the prototype.
     odd('ProtoKey', JSON.parse('{"b":2,"__proto__":{"x":1}}'), { tenantId, actor: user, occurredAt: at }),
     odd('SecretIds', { passwordId: 'p-1', tokenId: 't-1', organizationId: 'o-3', note: 'tab\tand\nnewline \u00e9' }, { tenantId, actor: user, occurredAt: at }),
@@ -134,6 +138,9 @@ for (const database of testDatabases) {
         expect(await row('TextData')).toMatchObject({ data: 'just text', causation_id: 'cause' });
         expect(await row('NullData')).toMatchObject({ data: null, actor_kind: null, occurred_at: '2026-03-01T00:00:00.000' });
         expect(await row('BooleanData')).toMatchObject({ tenant_id: null, data: true, occurred_at: '2026-03-01T08:00:00.000' });
+        expect(await row('NoSuchDay')).toMatchObject({ occurred_at: '2026-03-02T00:00:00.000' });
+        expect(await row('DateString')).toMatchObject({ occurred_at: '2026-03-01T10:00:00.000' });
+        expect(await row('YearZero')).toMatchObject({ occurred_at: null });
         expect(await row('SecretIds')).toMatchObject({ data: { passwordId: 'p-1', tokenId: 't-1', organizationId: 'o-3', note: 'tab\tand\nnewline é' } });
       }, 180_000);
     }
