@@ -15,8 +15,10 @@ export function redact(value: JsonValue): JsonValue {
   if (value === null || typeof value !== 'object') return value;
   const shown: { [key: string]: JsonValue } = {};
   for (const [key, inner] of Object.entries(value)) {
-    // Defined, not assigned: a key `__proto__` (JSON.parse makes it an own key) stays a key.
-    Object.defineProperty(shown, key, { value: isSecretKey(key) ? REDACTED : redact(inner), enumerable: true, writable: true, configurable: true });
+    const value = isSecretKey(key) ? REDACTED : redact(inner);
+    // A key `__proto__` (JSON.parse makes it an own key) is defined: assigned, it would set the prototype.
+    if (key === '__proto__') Object.defineProperty(shown, key, { value, enumerable: true, writable: true, configurable: true });
+    else shown[key] = value;
   }
   return shown;
 }
