@@ -95,10 +95,11 @@ for (const store of apiStores) {
       return parseExposition(await response.text());
     };
     const events = () => api.service.backplane.store.countEvents();
+    // Every read model, the audit history too (a change's answer does not wait for it; it gathers a moment's changes before it reads).
     const settled = async () => {
       await api.service.app.jobs.idle();
       const head = await api.service.backplane.store.headPosition();
-      if (head !== null) await api.service.app.settle(head);
+      if (head !== null) await api.service.app.settleAll(head);
     };
 
     beforeAll(async () => {
