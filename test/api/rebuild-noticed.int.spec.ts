@@ -44,11 +44,15 @@ describeWithPostgres('a rebuild made by another process', () => {
     await storage?.dispose();
   });
 
-  it('of the audit history is noticed by every service, whichever applies it', async () => {
+  /**
+   * Resets the read model in a process of its own, as `npm run cli -- rebuild <name>` does; then
+   * every service says it followed a catch-up to its end, and is ready again.
+   */
+  async function rebuiltElsewhere(name: string): Promise<void> {
     const linesBefore = services.map(({ lines }) => lines.length);
     const cli = await openBackplane(services[0].api.config);
     try {
-      await cli.runner('audit-log').reset();
+      await cli.runner(name).reset();
     } finally {
       await cli.close();
     }
@@ -57,35 +61,22 @@ describeWithPostgres('a rebuild made by another process', () => {
         expect(lines.slice(linesBefore[index]).some((line) => line.message === 'read models current')).toBe(true);
       }
     }, 60_000);
+    for (const { api } of services) await eventually(async () => expect((await fetch(new URL('/readyz', api.url))).status).toBe(200), 60_000);
+  }
+
+  it('of the audit history is noticed by every service, whichever applies it', async () => {
+    await rebuiltElsewhere('audit-log');
     for (const { api } of services) {
-      await eventually(async () => expect((await fetch(new URL('/readyz', api.url))).status).toBe(200), 60_000);
       const { auditLog } = await api.ok(api.rootToken, ops.auditLog, { filter: { types: ['ApiTokenCreated'] }, first: 100 });
       expect(auditLog.edges.filter((edge: any) => edge.node.data.name.startsWith('token-'))).toHaveLength(40);
     }
   }, 120_000);
 
   it('of the read models the appends keep is noticed by every service, which follows the catch-up and is current again; its read models then show everything', async () => {
+    for (const { api } of services) expect((await api.service.backplane.runner('product').checkpoint())!.inline).toBe(true);
+    // Whichever service holds the projection replays it and hands it back to the appends.
+    await rebuiltElsewhere('product');
     for (const { api } of services) {
-      const product = (await api.service.backplane.runner('product').checkpoint())!;
-      expect(product.inline).toBe(true);
-    }
-    const linesBefore = services.map(({ lines }) => lines.length);
-    // As `npm run cli -- rebuild product` does, in a process of its own.
-    const cli = await openBackplane(services[0].api.config);
-    try {
-      await cli.runner('product').reset();
-    } finally {
-      await cli.close();
-    }
-    // Whichever service holds the projection replays it and hands it back to the appends; both say
-    // they followed a catch-up to its end.
-    await eventually(async () => {
-      for (const [index, { lines }] of services.entries()) {
-        expect(lines.slice(linesBefore[index]).some((line) => line.message === 'read models current')).toBe(true);
-      }
-    }, 60_000);
-    for (const { api } of services) {
-      await eventually(async () => expect((await fetch(new URL('/readyz', api.url))).status).toBe(200), 60_000);
       expect((await api.service.backplane.runner('product').checkpoint())!.inline).toBe(true);
       const { apiTokens } = await api.ok(api.rootToken, ops.apiTokens);
       expect(apiTokens.filter((token: { name: string }) => token.name.startsWith('token-'))).toHaveLength(40);
