@@ -3,11 +3,11 @@ import { Client as PgClient } from 'pg';
 import { write } from '../../src/app/deps';
 import { systemPrincipal } from '../../src/app/principal';
 import { openBackplane } from '../../src/backplane';
-import type { Logger } from '../../src/core/logger';
 import type { ProjectionStatus } from '../../src/core/read-model-progress';
 import { fingerprintOf, password, passwordStream } from '../../src/domain/password';
 import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { eventually } from '../support/eventually';
+import { recordingLogger } from '../support/recording-logger';
 import { testDatabaseUrl } from '../support/postgres-url';
 import { ops } from '../support/scenario';
 
@@ -20,13 +20,6 @@ const SEEDED = 20_000;
 const BATCH = 500;
 
 const CREATE_TOKEN = 'mutation { createApiToken(input: { name: "ci", role: VIEWER }) { token } }';
-
-function recordingLogger() {
-  const lines: { message: string; fields: Record<string, unknown> }[] = [];
-  const record = (message: string, fields: Record<string, unknown> = {}) => void lines.push({ message, fields });
-  const logger: Logger = { info: record, warn: record, error: record };
-  return { logger, lines };
-}
 
 interface Readiness {
   status: string;

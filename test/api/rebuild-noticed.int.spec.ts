@@ -1,16 +1,9 @@
 import { openBackplane } from '../../src/backplane';
-import type { Logger } from '../../src/core/logger';
 import { startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { describeWithPostgres } from '../support/databases';
 import { eventually } from '../support/eventually';
+import { recordingLogger } from '../support/recording-logger';
 import { ops } from '../support/scenario';
-
-function recordingLogger() {
-  const lines: { message: string; fields: Record<string, unknown> }[] = [];
-  const record = (message: string, fields: Record<string, unknown> = {}) => void lines.push({ message, fields });
-  const logger: Logger = { info: record, warn: record, error: record };
-  return { logger, lines };
-}
 
 /**
  * A service hears of its runner's batches as they commit, but not of another process's, and the
