@@ -85,11 +85,14 @@ interface PlanCredentialRow {
 
 /** Every credential of the plan's organization, with whether the plan has it on and since when. */
 export async function planCredentials(db: SqlExecutor, tenantId: string, plan: PlanView): Promise<PlanCredentialView[]> {
-  const credentials = await credentialsOf(db, tenantId, plan.organizationId);
-  const rows = await db.query<PlanCredentialRow>(
-    'SELECT credential_id, enabled, changed_at, changed_by FROM plan_credentials WHERE tenant_id = $1 AND plan_id = $2',
-    [tenantId, plan.id],
-  );
+  // Side by side: each is a statement of its own (a snapshot of its own) either way.
+  const [credentials, rows] = await Promise.all([
+    credentialsOf(db, tenantId, plan.organizationId),
+    db.query<PlanCredentialRow>('SELECT credential_id, enabled, changed_at, changed_by FROM plan_credentials WHERE tenant_id = $1 AND plan_id = $2', [
+      tenantId,
+      plan.id,
+    ]),
+  ]);
   const byCredential = new Map(rows.map((row) => [row.credential_id, row]));
   return credentials.map((credential) => {
     const row = byCredential.get(credential.id);
