@@ -15,7 +15,7 @@ import { execute, type AppDeps, type Request } from './deps';
  * go side by side. Every command that changes such a fact must name the thing too, or hold the
  * tenant's lock alone.
  */
-export function executeLocked<State, Command, Event extends DomainEvent>(
+export async function executeLocked<State, Command, Event extends DomainEvent>(
   deps: AppDeps,
   request: Request,
   decider: Decider<State, Command, Event>,
@@ -23,14 +23,36 @@ export function executeLocked<State, Command, Event extends DomainEvent>(
   command: () => Promise<Command>,
   options: HandleOptions & { causationId?: string; scopes?: readonly string[] } = {},
 ): Promise<HandleResult<State, Event>> {
+  return (await executeLockedAnswering(deps, request, decider, stream, command, async () => undefined, options)).result;
+}
+
+/**
+ * executeLocked, and what the caller answers with (a read of the read models), read once the
+ * command is written and shown, while the locks are let go: the answer then costs no round trip
+ * of its own after the release. It is read before the release, so it shows at least the command.
+ */
+export async function executeLockedAnswering<State, Command, Event extends DomainEvent, Answer>(
+  deps: AppDeps,
+  request: Request,
+  decider: Decider<State, Command, Event>,
+  stream: string,
+  command: () => Promise<Command>,
+  answer: (result: HandleResult<State, Event>) => Promise<Answer>,
+  options: HandleOptions & { causationId?: string; scopes?: readonly string[] } = {},
+): Promise<{ result: HandleResult<State, Event>; answer: Answer }> {
   const { scopes, ...handleOptions } = options;
   const locked = async () => {
     await caughtUp(deps);
     // The command's stream is read while its facts are looked up.
-    return execute(deps, request, decider, stream, command(), handleOptions);
+    const result = await execute(deps, request, decider, stream, command(), handleOptions);
+    const answering = answer(result);
+    // Awaited once the locks are let go; should their release fail first, its rejection is not left unhandled.
+    answering.catch(() => undefined);
+    return { result, answering };
   };
   const { tenantId } = request.principal;
-  return scopes === undefined ? deps.tenantLock.run(tenantId, locked) : deps.tenantLock.runScoped(tenantId, scopes, locked);
+  const { result, answering } = await (scopes === undefined ? deps.tenantLock.run(tenantId, locked) : deps.tenantLock.runScoped(tenantId, scopes, locked));
+  return { result, answer: await answering };
 }
 
 /** The read models a command's facts come from did not reach the log's end in time: nothing was looked up or written. */

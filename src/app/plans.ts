@@ -11,7 +11,7 @@ import type { PlanView } from '../queries/views';
 import { DEFAULT_STORAGE_ID, storageById } from './backup/storages';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
-import { executeLocked, ReadModelsBehindError } from './locked-command';
+import { executeLocked, executeLockedAnswering, ReadModelsBehindError } from './locked-command';
 
 export async function createPlan(deps: AppDeps, request: Request, input: { organizationId: string; name: string }): Promise<PlanView> {
   const { tenantId } = request.principal;
@@ -54,8 +54,10 @@ export function setPlanAdditionalCredentials(
 
 /**
  * The credential's facts are read from its stream (a removal is seen however far the read models
- * are behind); how many other plans have it on, from the read models, under the credential's lock
- * (see credentialScope), held until the read models include the toggle.
+ * are behind); to switch it on, how many other plans have it on, from the read models, under the
+ * credential's lock (see credentialScope), held until the read models include the toggle.
+ * Switching off judges nothing beyond the plan and the credential's own stream, and lowers the
+ * count only (as deleting a plan does): it takes no lock and looks nothing up in the read models.
  */
 export function togglePlanCredential(
   deps: AppDeps,
@@ -72,9 +74,9 @@ export function togglePlanCredential(
     expectedVersion,
     async () => ({
       type: 'TogglePlanCredential',
-      data: { planId: id, credentialId, enabled, known: await knownCredential(deps, request, id, credentialId) },
+      data: { planId: id, credentialId, enabled, known: await knownCredential(deps, request, id, credentialId, enabled) },
     }),
-    [credentialScope(credentialId)],
+    enabled ? [credentialScope(credentialId)] : UNLOCKED,
   );
 }
 
@@ -93,7 +95,7 @@ export async function updatePlanCredentials(
     expectedVersion,
     async () => {
       const credentials: CredentialChange[] = [];
-      for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, id, change.credentialId) });
+      for (const change of input.credentials) credentials.push({ ...change, known: await knownCredential(deps, request, id, change.credentialId, true) });
       return { type: 'UpdatePlanCredentials', data: { planId: id, additionalCredentialsEnabled: input.additionalCredentialsEnabled, credentials } };
     },
     credentialScopes(input.credentials),
@@ -181,23 +183,31 @@ export function updatePlanBackupSettings(
   });
 }
 
-/** The credential as its stream has it now, if it is the tenant's, and the other plans it is on. */
-async function knownCredential(deps: AppDeps, request: Request, planId: string, credentialId: string): Promise<KnownCredential> {
+/**
+ * The credential as its stream has it now, if it is the tenant's, and the other plans it is on
+ * (counted only with `counted`: the caller holds the credential's lock and the read models are
+ * caught up; otherwise 0, which only a switch off may be judged with).
+ */
+async function knownCredential(deps: AppDeps, request: Request, planId: string, credentialId: string, counted: boolean): Promise<KnownCredential> {
   if (!isUuid(credentialId)) return null;
   const { tenantId } = request.principal;
   // Side by side: the count is of no use when the credential is none of the tenant's, and harmless.
   const [{ state }, plans] = await Promise.all([
     readState(deps.store, credential, credentialStream(credentialId), tenantId),
-    plansUsingCredential(deps.db, tenantId, credentialId),
+    counted ? plansUsingCredential(deps.db, tenantId, credentialId) : [],
   ]);
   if (state.status === 'none') return null;
   const onOtherPlans = plans.filter((other) => other !== planId).length;
   return { organizationId: state.organizationId!, removed: state.status === 'removed', onOtherPlans };
 }
 
+/** A command made from facts of its own (given as a function) that needs no lock: see changePlan. */
+const UNLOCKED = 'unlocked';
+
 /**
  * Commands that judge facts beyond the plan (given as a function) run under the tenant lock, or
- * under the scopes' locks where they name what they judge; the others need none.
+ * under the scopes' locks where they name what they judge, or, UNLOCKED, under none where those
+ * facts are read from streams alone and the change can let no rule be passed; the others need none.
  *
  * Whether the plan is the tenant's and not deleted is judged by the command itself, from the
  * plan's stream (a plan that is none of the tenant's, or none at all, is refused there and
@@ -210,15 +220,26 @@ async function changePlan(
   id: string,
   expectedVersion: number | null | undefined,
   command: PlanCommand | (() => Promise<PlanCommand>),
-  scopes?: readonly string[],
+  scopes?: readonly string[] | typeof UNLOCKED,
 ): Promise<PlanView> {
   const { tenantId } = request.principal;
   if (!isUuid(id)) found(null, 'plan', id);
   const stream = planStream(id);
   const options = { expectedRevision: expectedRevision(expectedVersion) };
+  const answer = () => planById(deps.db, tenantId, id, { deleted: true });
+  let view: PlanView | null;
   try {
-    if (typeof command === 'function') await executeLocked(deps, request, plan, stream, command, { ...options, scopes });
-    else await execute(deps, request, plan, stream, command, options);
+    if (typeof command !== 'function') {
+      await execute(deps, request, plan, stream, command, options);
+      view = await answer();
+    } else if (scopes === UNLOCKED) {
+      // Its facts are read while the plan's stream is.
+      await execute(deps, request, plan, stream, command(), options);
+      view = await answer();
+    } else {
+      // The answer is read while the locks are let go.
+      ({ answer: view } = await executeLockedAnswering(deps, request, plan, stream, command, answer, { ...options, scopes }));
+    }
   } catch (error) {
     // A refusal, before anything is written (a failed wait after the write is not one: a plan it
     // deleted stays unfound), by the plan's stream or its facts; not read models still behind, which may not show the plan yet.
@@ -226,5 +247,5 @@ async function changePlan(
     if (refused) found(await planById(deps.db, tenantId, id), 'plan', id);
     throw error;
   }
-  return found(await planById(deps.db, tenantId, id, { deleted: true }), 'plan', id);
+  return found(view, 'plan', id);
 }
