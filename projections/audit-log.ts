@@ -11,7 +11,7 @@ import { isObject, isoTime, text } from './event-context';
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
-  version: 4,
+  version: 5,
   history: true,
   // A rebuild writes about 2.5 KB of WAL an event (the row and ten index entries), whose flush
   // each batch would otherwise wait for before the next begins.
@@ -48,10 +48,18 @@ export const auditLogProjection: Projection = {
     'CREATE INDEX audit_log_position ON audit_log (position)',
     // A time range starts at the smallest ordinal inside it, found in this index alone.
     'CREATE INDEX audit_log_tenant_time ON audit_log (tenant_id, occurred_at, ordinal)',
+    // Backplane's own actor ('backplane') acts in every tenant: its rows are told apart by the tenant.
     'CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor_id, ordinal)',
-    'CREATE INDEX audit_log_tenant_organization ON audit_log (tenant_id, organization_id, ordinal)',
-    'CREATE INDEX audit_log_tenant_plan ON audit_log (tenant_id, plan_id, ordinal)',
-    'CREATE INDEX audit_log_tenant_credential ON audit_log (tenant_id, credential_id, ordinal)',
+    // Organizations, plans and credentials have ids Backplane draws (random UUIDs), each of one
+    // tenant: their indexes leave the tenant out (the page's condition on it is checked on the
+    // row it reads anyway) and the rows without one, a fifth narrower and, for credentials, four
+    // rows in five fewer to keep up while a rebuild writes a row per event.
+    'CREATE INDEX audit_log_organization ON audit_log (organization_id, ordinal) WHERE organization_id IS NOT NULL',
+    'CREATE INDEX audit_log_plan ON audit_log (plan_id, ordinal) WHERE plan_id IS NOT NULL',
+    'CREATE INDEX audit_log_credential ON audit_log (credential_id, ordinal) WHERE credential_id IS NOT NULL',
+    // Each of those ids tells the tenant: without knowing it, the planner takes a page of an
+    // organization's history for a few rows of it, and reads and sorts all of them.
+    'CREATE STATISTICS audit_log_owners (dependencies) ON tenant_id, organization_id, plan_id, credential_id FROM audit_log',
     'CREATE INDEX audit_log_tenant_type ON audit_log (tenant_id, type, ordinal)',
   ],
   apply(event) {
