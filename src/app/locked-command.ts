@@ -1,6 +1,6 @@
 import type { HandleOptions, HandleResult } from '../core/command-handler';
 import type { Decider, DomainEvent } from '../core/decider';
-import { ConcurrencyError, ProjectionTimeoutError } from '../core/errors';
+import { ProjectionTimeoutError, ReadModelsCatchingUpError } from '../core/errors';
 import { execute, type AppDeps, type Request } from './deps';
 
 /**
@@ -55,11 +55,27 @@ export async function executeLockedAnswering<State, Command, Event extends Domai
   return { result, answer: await answering };
 }
 
-/** The read models a command's facts come from did not reach the log's end in time: nothing was looked up or written. */
-export class ReadModelsBehindError extends ConcurrencyError {
-  constructor() {
-    super('the read models are catching up with the history: try again shortly');
+/** How soon a command refused because its facts' read models were behind may be sent again. */
+export const BEHIND_RETRY_MS = 5000;
+
+/**
+ * The read models a command's facts come from did not reach the log's end in time, while nothing
+ * said they were catching up (a runner stalled, another process far behind): nothing was looked
+ * up or written, and the same command may be sent again (UNAVAILABLE, as a change refused while
+ * they catch up is).
+ */
+export class ReadModelsBehindError extends ReadModelsCatchingUpError {
+  constructor(projection: string) {
+    super([projection], BEHIND_RETRY_MS);
   }
+}
+
+/**
+ * What a command that wrote nothing answers when its wait for the read models timed out: they are
+ * catching up, as far as this process knows, or else stuck; refused either way, to be sent again.
+ */
+export function behindRefusal(deps: Pick<AppDeps, 'catchingUp'>, error: unknown): unknown {
+  return error instanceof ProjectionTimeoutError ? (deps.catchingUp() ?? new ReadModelsBehindError(error.projection)) : error;
 }
 
 /**
@@ -73,7 +89,6 @@ async function caughtUp(deps: AppDeps): Promise<void> {
     // from its organization and credentials). Kept inline, they hold every committed event.
     await deps.settle('last-committed');
   } catch (error) {
-    if (error instanceof ProjectionTimeoutError) throw new ReadModelsBehindError();
-    throw error;
+    throw behindRefusal(deps, error);
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, DomainError } from '../core/errors';
+import { ConcurrencyError, DomainError, ReadModelsCatchingUpError } from '../core/errors';
 import { readState } from '../core/read-state';
 import { credential, credentialStream } from '../domain/credential';
 import { plan, planStream, type CredentialChange, type KnownCredential, type PlanCommand, type PlanScheduleInput } from '../domain/plan';
@@ -11,7 +11,7 @@ import type { PlanView } from '../queries/views';
 import { DEFAULT_STORAGE_ID, storageById } from './backup/storages';
 import { execute, expectedRevision, type AppDeps, type Request } from './deps';
 import { found } from './found';
-import { executeLocked, executeLockedAnswering, ReadModelsBehindError } from './locked-command';
+import { executeLocked, executeLockedAnswering } from './locked-command';
 
 export async function createPlan(deps: AppDeps, request: Request, input: { organizationId: string; name: string }): Promise<PlanView> {
   const { tenantId } = request.principal;
@@ -243,7 +243,7 @@ async function changePlan(
   } catch (error) {
     // A refusal, before anything is written (a failed wait after the write is not one: a plan it
     // deleted stays unfound), by the plan's stream or its facts; not read models still behind, which may not show the plan yet.
-    const refused = error instanceof DomainError || (error instanceof ConcurrencyError && !(error instanceof ReadModelsBehindError));
+    const refused = error instanceof DomainError || (error instanceof ConcurrencyError && !(error instanceof ReadModelsCatchingUpError));
     if (refused) found(await planById(deps.db, tenantId, id), 'plan', id);
     throw error;
   }

@@ -43,7 +43,11 @@ export class ChangeNotShownError extends BackplaneError {
 
 /** A projection did not reach a position in time. */
 export class ProjectionTimeoutError extends BackplaneError {
-  constructor(projection: string, position: string, timeoutMs: number) {
+  constructor(
+    readonly projection: string,
+    position: string,
+    timeoutMs: number,
+  ) {
     super('PROJECTION_TIMEOUT', `projection ${projection} did not reach position ${position} within ${timeoutMs} ms`);
   }
 }

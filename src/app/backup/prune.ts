@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, DomainError, ProjectionTimeoutError } from '../../core/errors';
+import { ConcurrencyError, DomainError } from '../../core/errors';
 import { prune } from '../../domain/prune';
 import { messageOf } from '../../errors';
 import { planById, unfinishedTasksOnStorage } from '../../queries/plans';
 import { liveSnapshotsInStorage } from '../../queries/snapshots';
 import { execute, type AppDeps, type Request } from '../deps';
 import { found } from '../found';
+import { behindRefusal } from '../locked-command';
 import { beatWhileRunning } from '../plan-run/heartbeat';
 import { abandonIfStale } from '../plan-run/run-plan';
 import { storageOfPlan } from '../plans';
@@ -47,7 +48,7 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
     const head = await deps.store.headPosition();
     if (head !== null) {
       await deps.settle(head).catch((error: unknown) => {
-        throw error instanceof ProjectionTimeoutError ? new ConcurrencyError('the read models are catching up with the history: try again shortly') : error;
+        throw behindRefusal(deps, error);
       });
     }
     let runsWriting = 0;
@@ -73,7 +74,7 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
   try {
     // Only once the prune holds the storage: a prune refused has recorded nothing.
     expired = await expireSnapshots(deps, request, plan).catch((error: unknown) => {
-      throw error instanceof ProjectionTimeoutError ? new ConcurrencyError('the read models are catching up with the history: try again shortly') : error;
+      throw behindRefusal(deps, error);
     });
     await removeUnnamed(deps, tenantId, storageId, outcome, () => stillHolds(deps, tenantId, storageId, pruneId));
   } catch (error) {
