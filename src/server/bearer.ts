@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { AppDeps } from '../app/deps';
 import type { Principal } from '../app/principal';
-import { authenticate } from '../graphql/authenticate';
+import { authenticate, retryAfterMsOf } from '../graphql/authenticate';
 import { sendError } from './http-errors';
 
 /**
@@ -12,8 +12,14 @@ import { sendError } from './http-errors';
 export async function bearerPrincipal(app: AppDeps, req: Request, res: Response, roles: readonly string[], refused: string): Promise<Principal | null> {
   let principal: Principal | null;
   try {
-    principal = await authenticate(app.db, req.headers.authorization);
-  } catch {
+    principal = await authenticate(app, req.headers.authorization);
+  } catch (error) {
+    const retryAfterMs = retryAfterMsOf(error);
+    if (retryAfterMs !== undefined) {
+      res.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+      sendError(res, 503, 'UNAVAILABLE', (error as Error).message);
+      return null;
+    }
     sendError(res, 401, 'UNAUTHENTICATED', 'the API token is unknown or revoked, or the Authorization value is not "Bearer <token>"');
     return null;
   }

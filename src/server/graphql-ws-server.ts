@@ -4,7 +4,7 @@ import { makeServer, type Server } from 'graphql-ws';
 import type { AppDeps } from '../app/deps';
 import type { Principal } from '../app/principal';
 import type { Logger } from '../core/logger';
-import { apiPrincipal } from '../graphql/authenticate';
+import { apiPrincipal, retryAfterMsOf } from '../graphql/authenticate';
 import type { GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { checkLimits, checkShape, parseOptions, type QueryLimits } from '../graphql/limits';
@@ -13,7 +13,7 @@ import { SocketOperations } from '../metrics/socket-operations';
 import type { Refusals } from './refusals';
 import type { SocketQuota } from './socket-quota';
 import { SubscriptionFanOut, type SharedView } from './subscription-fan-out';
-import { CLOSE_TOO_MANY_CONNECTIONS, type WebSocketLimits } from './websocket-limits';
+import { CLOSE_TOO_MANY_CONNECTIONS, CLOSE_TRY_AGAIN_LATER, type WebSocketLimits } from './websocket-limits';
 
 /** What the transport knows of a socket, and the token it authenticated with once acknowledged. */
 export interface SocketExtra {
@@ -94,10 +94,18 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
     subscribe: (args) => fanOut.subscribe(args, views.get(args.contextValue as object) ?? null),
     connectionInitWaitTimeout: options.socketLimits.initTimeoutMs,
     onConnect: async (ctx) => {
-      const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization).catch((error: unknown) => {
-        if (error instanceof GraphQLError) return null;
-        throw error;
+      let notYet = false;
+      const principal = await apiPrincipal(app, ctx.connectionParams?.authorization).catch((error: unknown) => {
+        if (!(error instanceof GraphQLError)) throw error;
+        notYet = retryAfterMsOf(error) !== undefined;
+        return null;
       });
+      if (notYet) {
+        // Not known yet while the read models catch up: closed as a server asking to be tried again later.
+        refusals.count('ws tokens not known yet');
+        ctx.extra.close(CLOSE_TRY_AGAIN_LATER, 'The API token is not known yet: the read models are catching up');
+        return false;
+      }
       if (!principal) {
         refusals.count('ws unauthenticated');
         return false;
@@ -125,7 +133,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         return [error];
       }
       try {
-        const principal = await apiPrincipal(app.db, ctx.connectionParams?.authorization);
+        const principal = await apiPrincipal(app, ctx.connectionParams?.authorization);
         let document = checked.get(payload.query);
         const known = document !== undefined;
         if (!document) {

@@ -29,3 +29,6 @@ export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
 /** Close codes of Backplane's own; graphql-ws's (4400 bad message, 4403 refused connection_init, 4408 no init in time) stay as they are. */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4420;
 export const CLOSE_TOO_SLOW = 4421;
+
+/** WebSocket's own "Try Again Later": the server cannot take the socket now (a token not known yet while the read models catch up). */
+export const CLOSE_TRY_AGAIN_LATER = 1013;

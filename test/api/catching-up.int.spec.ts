@@ -9,6 +9,7 @@ import { apiStores, startTestApi, testStorage, type TestApi, type TestStorage } 
 import { eventually } from '../support/eventually';
 import { recordingLogger } from '../support/recording-logger';
 import { testDatabaseUrl } from '../support/postgres-url';
+import { openRawSocket } from '../support/raw-socket';
 import { ops } from '../support/scenario';
 
 /**
@@ -169,6 +170,27 @@ describe.each(cases)('a start over a long history new to the read models (%s, %s
       expect(tokens[0].n).toBe(1);
     });
 
+    it('answers a token it does not know UNAVAILABLE with a retry hint, not as revoked: it may be among the events not applied yet', async () => {
+      const unknown = `bpk_${randomUUID().replaceAll('-', '')}`;
+      const answer = await fetch(new URL('/graphql', api!.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${unknown}` },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(answer.status).toBe(503);
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+      const body = (await answer.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+      expect(body.errors[0].message).toMatch(/the API token is not known yet: the read models are catching up with the log \(product\); try again in \d+ s/);
+      expect(body.errors[0].extensions).toMatchObject({ code: 'UNAVAILABLE', retryAfterMs: expect.any(Number) });
+      // A plain route, and the WebSocket (closed as a server asking to be tried again later, not 4403).
+      const route = await fetch(new URL('/audit/export?format=jsonl', api!.url), { headers: { authorization: `Bearer ${unknown}` } });
+      expect([route.status, ((await route.json()) as typeof body).errors[0].extensions.code]).toEqual([503, 'UNAVAILABLE']);
+      expect(Number(route.headers.get('retry-after'))).toBeGreaterThan(0);
+      const raw = await openRawSocket(api!.url);
+      raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${unknown}` } });
+      expect((await raw.closed).code).toBe(1013);
+    });
+
     it('answers the SSO callback 503 with a retry hint before it looks at the state', async () => {
       const response = await fetch(new URL('/oauth/gitlab/callback?state=unknown&code=abc', api!.url));
       expect(response.status).toBe(503);
@@ -241,6 +263,9 @@ describe.each(cases)('a start over a long history new to the read models (%s, %s
     });
     const answer = await api!.request(api!.rootToken, CREATE_TOKEN);
     expect(answer.errors).toBeUndefined();
+    // Current: a token it does not know is unknown.
+    const unknown = await api!.request(`bpk_${randomUUID().replaceAll('-', '')}`, '{ __typename }');
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     if (held === 'audit-log') {
       // The history caught up with the change taken meanwhile.
       const history = await api!.request(api!.rootToken, ops.auditLog, { filter: { types: ['ApiTokenCreated'] }, first: 50 });
