@@ -2,7 +2,7 @@ import type { EventStore, RecordedEvent } from '../eventstore/types';
 import { type EventToCheck, type VerifyResult, verifyLog } from '../eventstore/verify';
 import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
-import { auditHistoryReach, historyPageEnds, type RecordedHistoryRow, recordedHistoryPage, streamHeadsOf } from '../queries/audit-verify';
+import { type StoredEvent, streamHeadsOf, tenantEventsPage } from '../queries/audit-verify';
 import type { AuditEventView } from '../queries/views';
 import { KeyedMutex } from '../sql/keyed-mutex';
 import type { AppDeps, Request } from './deps';
@@ -61,8 +61,9 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
   await deps.settleHistory();
   // The tenant's own events only: what other tenants write is neither counted nor named here.
   const select = (event: RecordedEvent) => event.metadata.tenantId === tenantId;
-  let result = deps.store.sharesReadModelDatabase ? await walkTenantEvents(deps, tenantId, select) : null;
-  // Anything amiss is judged by the walk of the whole log, which trusts no read model.
+  // Where the log is this database's events table, its index of each tenant's events finds them.
+  let result = deps.store.sharesReadModelDatabase ? await walkTenantEvents(deps, tenantId) : null;
+  // Anything amiss is judged by the walk of the whole log, which trusts no index either.
   if (result === null || result.problem) result = await verifyLog(deps.store, { select });
   // The digests too: a stream rewritten with its chain recomputed passes the walk, not them.
   const digests = await checkTenantDigests(deps, tenantId);
@@ -72,79 +73,26 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
   return { ok: true, ...found, firstBrokenCursor: null, problem: null };
 }
 
-/** Events read at once from the audit history. */
-const HISTORY_PAGE = 1000;
-/**
- * Pages read at the same time, on a connection of their own, while the one before them is hashed
- * here: one, so that a walk holds at most two of the pool's connections.
- */
-const PAGES_AHEAD = 1;
-/** Pages whose ends are found at once. */
-const PAGES_PLANNED = 16;
+/** Events read at once from the log. */
+const TENANT_PAGE = 1000;
 
 /**
- * The walk of the tenant's events alone, found through the audit history's index in the log's
- * order, then the log past the history's reach, `pageSize` events at a time. Null when the history
- * has not read the log yet or names an event the log no longer has.
+ * The walk of the tenant's events alone, read from the log by its index of each tenant's events
+ * in log order, `pageSize` events at a time: each page is asked for as soon as the one before it
+ * has come, and read while that one is hashed (one connection of the pool at a time).
  */
-export async function walkTenantEvents(
-  deps: Pick<AppDeps, 'store' | 'db'>,
-  tenantId: string,
-  select: (event: RecordedEvent) => boolean,
-  pageSize = HISTORY_PAGE,
-): Promise<VerifyResult | null> {
-  const reach = await auditHistoryReach(deps.db);
-  if (reach === null) return null;
-  let complete = true;
+export async function walkTenantEvents(deps: Pick<AppDeps, 'store' | 'db'>, tenantId: string, pageSize = TENANT_PAGE): Promise<VerifyResult> {
   async function* pages(): AsyncGenerator<EventToCheck[]> {
-    const reading: Promise<RecordedHistoryRow[]>[] = [];
-    let planned: string[] = [];
-    let after = '0';
-    let ended = false;
-    /** Starts the reads of the pages up to PAGES_AHEAD past the one to hash, planning more pages as they run out. */
-    const readAhead = async () => {
-      while (reading.length <= PAGES_AHEAD && !ended) {
-        if (planned.length === 0) {
-          planned = await historyPageEnds(deps.db, tenantId, after, reach!.lastOrdinal, pageSize, PAGES_PLANNED);
-          if (planned.length === 0) ended = true;
-          continue;
-        }
-        const last = planned.shift()!;
-        const read = recordedHistoryPage(deps.db, tenantId, after, last, pageSize);
-        // A walk that stops at a problem leaves these reads behind: their failure is nobody's.
-        read.catch(() => undefined);
-        reading.push(read);
-        after = last;
-      }
-    };
-    for (;;) {
-      await readAhead();
-      const next = reading.shift();
-      if (!next) break;
-      const rows = await next;
-      const events: EventToCheck[] = [];
-      for (const row of rows) {
-        if (row.event === null) {
-          complete = false;
-          break;
-        }
-        // A history row of the tenant whose event names another is skipped, as the whole log's walk would.
-        if (row.ours) events.push(row.event);
-      }
+    let next: Promise<StoredEvent[]> | null = tenantEventsPage(deps.db, tenantId, null, pageSize);
+    while (next) {
+      const events: StoredEvent[] = await next;
+      next = events.length < pageSize ? null : tenantEventsPage(deps.db, tenantId, events[events.length - 1].position, pageSize);
+      // A walk that stops at a problem leaves that read behind: its failure is nobody's.
+      next?.catch(() => undefined);
       yield events;
-      if (!complete) break;
-    }
-    if (!complete) return;
-    let from = reach!.position;
-    for (;;) {
-      const page = await deps.store.readAll({ fromPosition: from, maxCount: pageSize });
-      yield page.filter(select);
-      if (page.length < pageSize) return;
-      from = page[page.length - 1].position;
     }
   }
-  const result = await verifyLog(deps.store, { source: pages(), heads: (streams) => streamHeadsOf(deps.db, streams) });
-  return complete ? result : null;
+  return verifyLog(deps.store, { source: pages(), heads: (streams) => streamHeadsOf(deps.db, streams) });
 }
 
 /** The later of two cursors (places in the log), either of which may be missing. */

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { auditLogProjection } from '../../projections/audit-log';
 import { walkTenantEvents } from '../../src/app/audit';
-import { ProjectionRunner } from '../../src/core/projection-runner';
 import { contentHash, contentHashOfText } from '../../src/eventstore/hash-chain';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { JsonObject } from '../../src/eventstore/types';
 import { type EventToCheck, verifyLog } from '../../src/eventstore/verify';
-import { auditHistoryReach, historyPageEnds, type StoredEvent, recordedHistoryPage, streamHeadsOf } from '../../src/queries/audit-verify';
+import { type StoredEvent, streamHeadsOf, tenantEventsPage } from '../../src/queries/audit-verify';
 import type { SqlDatabase } from '../../src/sql/database';
 import { seeded } from '../support/bad-inputs';
 import { dropTestSchemas, testDatabases } from '../support/databases';
@@ -25,22 +23,21 @@ for (const database of testDatabases) {
     const written: string[] = [];
     const streams = ['plan-a', 'plan-b', 'credential-c'];
 
-    /** Every page of the tenant's events, through the audit history. */
-    async function allRows(): Promise<{ ordinal: string; ours: boolean; event: StoredEvent | null }[]> {
-      const reach = (await auditHistoryReach(db))!;
+    /** Every page of the tenant's events, through the log's index of them. */
+    async function allRows(tenantId = 'mine'): Promise<StoredEvent[]> {
       const rows = [];
-      let after = '0';
+      let after: string | null = null;
       for (;;) {
-        const page = await recordedHistoryPage(db, 'mine', after, reach.lastOrdinal, PAGE);
+        const page = await tenantEventsPage(db, tenantId, after, PAGE);
         rows.push(...page);
         if (page.length < PAGE) return rows;
-        after = page[page.length - 1].ordinal;
+        after = page[page.length - 1].position;
       }
     }
 
     /** The walk verifyAuditLog makes of them (leaving one out, if asked). */
     const walk = async (leftOut?: string) => {
-      const events = (await allRows()).filter((row) => row.ours && row.event!.id !== leftOut).map((row) => row.event!);
+      const events = (await allRows()).filter((event) => event.id !== leftOut);
       async function* pages(): AsyncGenerator<EventToCheck[]> {
         for (let i = 0; i < events.length; i += PAGE) yield events.slice(i, i + PAGE);
       }
@@ -62,7 +59,6 @@ for (const database of testDatabases) {
         last = await store.appendToStream(`other-${n % 4}`, [{ type: 'PlanCreated', data: { n }, metadata: { tenantId: 'other' } }]);
       }
       await readable(store, last.position);
-      expect(await new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch: 25 }).catchUp()).toBe(true);
     });
     afterAll(async () => {
       await db.close();
@@ -70,11 +66,12 @@ for (const database of testDatabases) {
 
     it("reads the tenant's events alone, in log order, each hashed from its text as it was hashed when written", async () => {
       const rows = await allRows();
-      expect(rows.map((row) => row.event?.id)).toEqual(written);
-      expect(rows.every((row) => row.ours)).toBe(true);
+      expect(rows.map((event) => event.id)).toEqual(written);
+      const all = await store.readAll({ maxCount: 1000 });
+      expect(rows.map((event) => event.position)).toEqual(all.filter((event) => event.metadata.tenantId === 'mine').map((event) => event.position));
       for (const stream of streams) {
         const recorded = await store.readStream(stream);
-        const read = rows.filter((row) => row.event!.stream === stream).map((row) => row.event!);
+        const read = rows.filter((event) => event.stream === stream);
         expect(read.map((event) => event.revision)).toEqual(recorded.map((event) => event.revision));
         // The text path and the parsed values give the same content hash, and it is the one chained when written.
         expect(read.map(contentHashOfText)).toEqual(recorded.map(contentHash));
@@ -114,8 +111,8 @@ for (const database of testDatabases) {
         expect((await walk()).problem).toMatchObject({ kind: 'altered', eventId: target });
         await restore();
         await db.query(`UPDATE events SET metadata = jsonb_set(metadata, '{tenantId}', '"other"') WHERE id = $1`, [target]);
-        // The history still lists it as the tenant's; the event says otherwise: skipped, its stream breaks there.
-        expect((await allRows()).find((row) => row.event?.id === target)?.ours).toBe(false);
+        // The event says it is another tenant's: not read, its stream breaks there.
+        expect((await allRows()).some((event) => event.id === target)).toBe(false);
         const [moved] = (await store.readStream('plan-b')).filter((event) => event.id === target);
         expect((await walk()).problem).toMatchObject({ stream: 'plan-b', revision: moved.revision });
       } finally {
@@ -124,42 +121,67 @@ for (const database of testDatabases) {
       expect((await walk()).problem).toBeNull();
     });
 
-    it('plans pages that split the history where pages of that size would end, and reads them ahead of the walk', async () => {
-      const rows = await allRows();
-      const ends = await historyPageEnds(db, 'mine', '0', (await auditHistoryReach(db))!.lastOrdinal, 7, 4);
-      expect(ends).toEqual([6, 13, 20, 27].map((i) => rows[i].ordinal));
-      const rest = await historyPageEnds(db, 'mine', rows[55].ordinal, (await auditHistoryReach(db))!.lastOrdinal, 7, 4);
-      expect(rest).toEqual([rows[59].ordinal]);
+    it('reads the events whose metadata names the tenant as a string of that text, and no other', async () => {
+      const appended = await store.appendToStream('numbered', [
+        { type: 'PlanCreated', data: {}, metadata: { tenantId: 7 } },
+        { type: 'PlanCreated', data: {}, metadata: { tenantId: ['7'] } },
+        { type: 'PlanCreated', data: {}, metadata: { tenantId: '7' } },
+      ]);
+      await readable(store, appended.position);
+      const read = await allRows('7');
+      expect(read.map((event) => event.revision)).toEqual([2n]);
+      expect(await allRows('nobody')).toEqual([]);
+    });
 
-      const select = (event: { metadata: JsonObject }) => event.metadata.tenantId === 'mine';
-      // Pages of 3: twenty of them, planned sixteen at a time.
-      expect(await walkTenantEvents({ store, db }, 'mine', select, 3)).toEqual({
-        eventsChecked: written.length,
-        streamsChecked: streams.length,
-        problem: null,
-      });
+    it("walks the tenant's events in pages, each read while the one before is hashed, and names what was altered", async () => {
+      // Pages of 3: twenty of them.
+      expect(await walkTenantEvents({ store, db }, 'mine', 3)).toEqual({ eventsChecked: written.length, streamsChecked: streams.length, problem: null });
       const target = written[44];
       await db.query(`UPDATE events SET data = jsonb_set(data, '{n}', '-1') WHERE id = $1`, [target]);
       try {
-        expect((await walkTenantEvents({ store, db }, 'mine', select, 3))?.problem).toMatchObject({ kind: 'altered', eventId: target });
+        expect((await walkTenantEvents({ store, db }, 'mine', 3)).problem).toMatchObject({ kind: 'altered', eventId: target });
       } finally {
         await db.query(`UPDATE events SET data = jsonb_set(data, '{n}', '44') WHERE id = $1`, [target]);
       }
     });
 
-    // Last: it writes past the history's reach.
-    it("walks the log past the history's reach, and leaves the judgement to the whole log's walk when the history names an event gone", async () => {
-      const select = (event: { metadata: JsonObject }) => event.metadata.tenantId === 'mine';
-      await store.appendToStream('plan-a', [{ type: 'PlanDeleted', data: { late: 'é\u0001' }, metadata: { tenantId: 'mine' } }]);
-      const last = await store.appendToStream('other-9', [{ type: 'PlanCreated', data: {}, metadata: { tenantId: 'other' } }]);
-      await readable(store, last.position);
-      expect(await walkTenantEvents({ store, db }, 'mine', select, 4)).toEqual({
-        eventsChecked: written.length + 1,
-        streamsChecked: streams.length,
-        problem: null,
-      });
+    // PGlite has one connection: a transaction left open there holds back every other statement.
+    (database.name === 'postgres' ? it : it.skip)(
+      'reads no event at or above the oldest open transaction; the walk checks such an event through its stream',
+      async () => {
+        const late = randomUUID();
+        let appended: Promise<unknown> | undefined;
+        await db.transaction(async (tx) => {
+          // An open transaction with an id: what commits after it is not read yet, whatever the tenant.
+          await tx.query('SELECT pg_current_xact_id()');
+          // The append waits until its events can be read: it is not awaited until the transaction ends.
+          appended = store.appendToStream('plan-a', [{ id: late, type: 'PlanDeleted', data: { late: 'é\u0001' }, metadata: { tenantId: 'mine' } }]);
+          appended.catch(() => undefined);
+          for (let tries = 0; (await db.query('SELECT 1 FROM events WHERE id = $1', [late])).length === 0; tries++) {
+            if (tries > 500) throw new Error('the append did not commit');
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          expect((await allRows()).map((event) => event.id)).toEqual(written);
+          // Its stream's head names it: the walk reads it from the stream.
+          expect(await walkTenantEvents({ store, db }, 'mine', 4)).toEqual({
+            eventsChecked: written.length + 1,
+            streamsChecked: streams.length,
+            problem: null,
+          });
+        });
+        await appended;
+        written.push(late);
+        const last = await store.appendToStream('other-9', [{ type: 'PlanCreated', data: {}, metadata: { tenantId: 'other' } }]);
+        await readable(store, last.position);
+        expect((await allRows()).map((event) => event.id)).toEqual(written);
+      },
+    );
+
+    // Last: it removes an event for good.
+    it('finds an event removed from the log as a gap in its stream', async () => {
+      const [removed] = (await store.readStream('plan-b')).filter((event) => event.id === written[10]);
       await db.query('DELETE FROM events WHERE id = $1', [written[10]]);
-      expect(await walkTenantEvents({ store, db }, 'mine', select, 4)).toBeNull();
+      expect((await walkTenantEvents({ store, db }, 'mine', 4)).problem).toMatchObject({ kind: 'missing', stream: 'plan-b', revision: removed.revision });
     });
   });
 }
