@@ -109,6 +109,42 @@ describe('readState', () => {
       await expect(states.read(store, switchboard, stream, 'tenant-a')).rejects.toEqual(new DomainError('NOT_FOUND', `no ${stream}`));
     });
 
+    it('keeps at most its number of streams and bytes of states, the least recently read going first, and no state past a quarter of the bytes', async () => {
+      const [first, second, third] = [await board('tenant-a'), await board('tenant-a'), await board('tenant-a')];
+      const { store: counting, reads } = counted(store);
+      const states = new StreamStates(2, 1_000_000);
+      for (const stream of [first, second, first, third]) await states.read(counting, switchboard, stream, 'tenant-a');
+      expect(states.size.streams).toBe(2);
+      // first was read again after second: second went when third came. first and third are kept
+      // (their last event read again), second is read whole.
+      for (const stream of [first, third, second]) await states.read(counting, switchboard, stream, 'tenant-a');
+      expect(reads).toEqual([2, 2, 1, 2, 1, 1, 2]);
+
+      // By bytes: a board with many switches weighs more than a small one.
+      const big = await board('tenant-a');
+      for (let n = 0; n < 40; n++) await flip(big, `switch-number-${n}-${'x'.repeat(40)}`);
+      const small = await board('tenant-a');
+      const byBytes = counted(store);
+      const weighed = new StreamStates(100, 12_000);
+      await weighed.read(byBytes.store, switchboard, small, 'tenant-a');
+      const smallBytes = weighed.size.bytes;
+      await weighed.read(byBytes.store, switchboard, big, 'tenant-a');
+      const bigBytes = weighed.size.bytes - smallBytes;
+      expect(bigBytes).toBeGreaterThan(20 * smallBytes);
+      expect(bigBytes).toBeLessThanOrEqual(12_000 / 4);
+      // Under a budget that holds the big state but not both with another, the least recently read goes.
+      const tight = new StreamStates(100, 4 * bigBytes);
+      for (const stream of [small, big, first, second]) await tight.read(store, switchboard, stream, 'tenant-a');
+      expect(tight.size.bytes).toBeLessThanOrEqual(4 * bigBytes);
+      // A state past a quarter of the budget is not kept at all, and is read whole each time.
+      const none = counted(store);
+      const tiny = new StreamStates(100, 4 * bigBytes - 4);
+      await tiny.read(none.store, switchboard, big, 'tenant-a');
+      await tiny.read(none.store, switchboard, big, 'tenant-a');
+      expect(tiny.size).toEqual({ streams: 0, bytes: 0 });
+      expect(none.reads).toEqual([42, 42]);
+    });
+
     it('reads the whole stream when the event it folded last is no longer the one at its revision (another log)', async () => {
       const stream = await board('tenant-a');
       const states = new StreamStates();
