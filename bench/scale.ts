@@ -488,9 +488,9 @@ async function measureVerify(store: SqlEventStore, db: PgDatabase, manifest: Man
   const readAsVerified = async () => {
     let after: string | null = null;
     for (;;) {
-      const events = await tenantEventsPage(db, tenantId, after, 1000);
-      if (events.length < 1000) break;
-      after = events[events.length - 1].position;
+      const page = await tenantEventsPage(db, tenantId, after, 1000);
+      if (page.next === null) break;
+      after = page.next;
     }
   };
   const rates = { ours: [] as number[], raw: [] as number[], text: [] as number[] };

@@ -2,7 +2,7 @@ import type { EventStore, RecordedEvent } from '../eventstore/types';
 import { type EventToCheck, type VerifyResult, verifyLog } from '../eventstore/verify';
 import type { AuditQuery } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
-import { type StoredEvent, streamHeadsOf, tenantEventsPage } from '../queries/audit-verify';
+import { streamHeadsOf, type TenantEventsPage, tenantEventsPage } from '../queries/audit-verify';
 import type { AuditEventView } from '../queries/views';
 import { KeyedMutex } from '../sql/keyed-mutex';
 import type { AppDeps, Request } from './deps';
@@ -83,13 +83,13 @@ const TENANT_PAGE = 1000;
  */
 export async function walkTenantEvents(deps: Pick<AppDeps, 'store' | 'db'>, tenantId: string, pageSize = TENANT_PAGE): Promise<VerifyResult> {
   async function* pages(): AsyncGenerator<EventToCheck[]> {
-    let next: Promise<StoredEvent[]> | null = tenantEventsPage(deps.db, tenantId, null, pageSize);
+    let next: Promise<TenantEventsPage> | null = tenantEventsPage(deps.db, tenantId, null, pageSize);
     while (next) {
-      const events: StoredEvent[] = await next;
-      next = events.length < pageSize ? null : tenantEventsPage(deps.db, tenantId, events[events.length - 1].position, pageSize);
+      const page: TenantEventsPage = await next;
+      next = page.next === null ? null : tenantEventsPage(deps.db, tenantId, page.next, pageSize);
       // A walk that stops at a problem leaves that read behind: its failure is nobody's.
       next?.catch(() => undefined);
-      yield events;
+      yield page.events;
     }
   }
   return verifyLog(deps.store, { source: pages(), heads: (streams) => streamHeadsOf(deps.db, streams) });

@@ -29,9 +29,9 @@ for (const database of testDatabases) {
       let after: string | null = null;
       for (;;) {
         const page = await tenantEventsPage(db, tenantId, after, PAGE);
-        rows.push(...page);
-        if (page.length < PAGE) return rows;
-        after = page[page.length - 1].position;
+        rows.push(...page.events);
+        if (page.next === null) return rows;
+        after = page.next;
       }
     }
 
