@@ -16,6 +16,9 @@
 const [SPACE, QUOTE, PLUS, COMMA, MINUS, DOT, ZERO, NINE, COLON, UPPER_E] = Buffer.from(' "+,-.09:E');
 const [OPEN_BRACKET, BACKSLASH, CLOSE_BRACKET, LOWER_E, LOWER_F, LOWER_N, LOWER_T, OPEN_BRACE, CLOSE_BRACE] = Buffer.from('[\\]efnt{}');
 
+/** Buffers larger than this are let go after the call that needed them. */
+const LARGEST_KEPT = 1 << 22;
+
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** Thrown inside the writer at anything it does not read plainly; the caller then takes the way of strings. */
@@ -27,11 +30,9 @@ class CanonicalBytes {
   private input = Buffer.allocUnsafe(1 << 16);
   private end = 0;
   private pos = 0;
-  /** What is written. */
+  /** What is written; past its end, the room where an object's members are put in order. */
   private out = Buffer.allocUnsafe(1 << 16);
   private len = 0;
-  /** Room to put an object's members in order. */
-  private scratch = Buffer.allocUnsafe(1 << 16);
   /** The members of the objects open: where each starts and ends in `out`, and its key's bytes (inside the quotes). */
   private memberStart = new Int32Array(256);
   private memberEnd = new Int32Array(256);
@@ -47,12 +48,11 @@ class CanonicalBytes {
    */
   content(id: string, type: string, dataText: string, metadataText: string): Uint8Array | null {
     // A character is at most 3 bytes, printed with an escape at most 6; a number printed again at
-    // most 6 times as long as its text (1e20 is 100000000000000000000).
+    // most 6 times as long as its text (1e20 is 100000000000000000000). An object put in order needs
+    // as much again, which it usually finds: where it does not, the text takes the way of strings.
     const room = 64 + 18 * (dataText.length + metadataText.length) + 6 * (id.length + type.length);
-    if (this.out.length < room) {
-      this.out = Buffer.allocUnsafe(room);
-      this.scratch = Buffer.allocUnsafe(room);
-    }
+    // The room a rare large event took is not kept for the next.
+    if (this.out.length < room || this.out.length > Math.max(room, LARGEST_KEPT)) this.out = Buffer.allocUnsafe(Math.max(room, 1 << 16));
     this.len = 0;
     this.top = 0;
     try {
@@ -94,7 +94,8 @@ class CanonicalBytes {
   }
 
   private canonical(text: string): void {
-    if (this.input.length < 3 * text.length) this.input = Buffer.allocUnsafe(3 * text.length);
+    const room = 3 * text.length;
+    if (this.input.length < room || this.input.length > Math.max(room, LARGEST_KEPT)) this.input = Buffer.allocUnsafe(Math.max(room, 1 << 16));
     this.end = this.input.write(text, 0, 'utf8');
     this.pos = 0;
     this.value();
@@ -310,24 +311,24 @@ class CanonicalBytes {
       }
       order[at] = m;
     }
+    // The members go in order past what is written, then back where they were (copies within the buffer).
     const out = this.out;
-    const scratch = this.scratch;
     const memberStart = this.memberStart;
     const memberEnd = this.memberEnd;
-    let n = 0;
+    const room = this.len;
+    if (room + (room - open) > out.length) throw notPlain;
+    let n = room;
     for (let i = 0; i < order.length; i++) {
       if (i > 0) {
         if (this.compareKeys(order[i - 1], order[i]) === 0) throw notPlain;
-        scratch[n++] = COMMA;
+        out[n++] = COMMA;
       }
       const m = order[i];
-      const end = memberEnd[m];
-      let b = memberStart[m];
-      while (b < end) scratch[n++] = out[b++];
+      out.copyWithin(n, memberStart[m], memberEnd[m]);
+      n += memberEnd[m] - memberStart[m];
     }
-    let len = open + 1;
-    for (let b = 0; b < n; b++) out[len++] = scratch[b];
-    this.len = len;
+    out.copyWithin(open + 1, room, n);
+    this.len = open + 1 + (n - room);
   }
 
   private compareKeys(a: number, b: number): number {
