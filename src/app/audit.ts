@@ -63,7 +63,7 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
   const select = (event: RecordedEvent) => event.metadata.tenantId === tenantId;
   // Where the log is this database's events table, its index of each tenant's events finds them.
   let result = deps.store.sharesReadModelDatabase ? await walkTenantEvents(deps, tenantId) : null;
-  // Anything amiss is judged by the walk of the whole log, which trusts no index either.
+  // Anything amiss is judged by the walk of the whole log, every event of it read in order.
   if (result === null || result.problem) result = await verifyLog(deps.store, { select });
   // The digests too: a stream rewritten with its chain recomputed passes the walk, not them.
   const digests = await checkTenantDigests(deps, tenantId);
