@@ -37,10 +37,7 @@ const BATCHED_FROM = 16;
 export async function applyInTransaction(tx: SqlExecutor, projection: Projection, events: readonly RecordedEvent[]): Promise<void> {
   const read = events.filter((event) => passes(projection.filter, event));
   const eventByEvent = async () => {
-    const statements = read.flatMap((event) => projection.apply(event));
-    // In one round trip where the transaction can send them together: each still sees the ones before it.
-    if (tx.queryAll) return tx.queryAll(statements);
-    for (const statement of statements) await tx.query(statement.sql, statement.params);
+    for (const event of read) for (const statement of projection.apply(event)) await tx.query(statement.sql, statement.params);
   };
   if (read.length < BATCHED_FROM || !projection.applyAll) return eventByEvent();
   await tx.query('SAVEPOINT inline_batch');

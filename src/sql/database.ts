@@ -15,12 +15,6 @@ export interface QueryOptions {
 
 export interface SqlExecutor {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
-  /**
-   * Runs the statements in order, each seeing what the ones before it did, their rows unread;
-   * the first that fails stops them, with its error. Where it saves round trips (a server's
-   * transaction), those it can send together go as one.
-   */
-  queryAll?(statements: readonly { sql: string; params?: unknown[] }[]): Promise<void>;
 }
 
 /** A transaction's first statement: see SqlDatabase.transactionFrom. */

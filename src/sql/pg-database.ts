@@ -102,8 +102,11 @@ export class PgDatabase implements SqlDatabase {
     let rows: R[] = [];
     return this.inTransaction(
       async (client) => {
-        const sql = withLiterals(client, first.sql, [...first.params]);
-        if (sql === null) throw new Error(`parameters not written in: ${first.sql}`);
+        const sql = first.sql.replace(/\$(\d+)/g, (_, index: string) => {
+          const value = first.params[Number(index) - 1];
+          if (typeof value !== 'string') throw new Error(`no text parameter $${index} for ${first.sql}`);
+          return client.escapeLiteral(value);
+        });
         const results = (await client.query(`${BEGIN}; ${sql}`)) as unknown as QueryResult[];
         rows = results[1].rows as R[];
       },
@@ -124,12 +127,6 @@ export class PgDatabase implements SqlDatabase {
       await begin(client);
       const result = await fn({
         query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (await client.query(statement(sql, params, options))).rows as R[],
-        queryAll: async (statements) => {
-          const texts = statements.map((each) => withLiterals(client, each.sql, each.params ?? []));
-          // As one simple query: PostgreSQL runs its statements in order, each with a snapshot of its own, and stops at the first that fails.
-          if (statements.length > 1 && texts.every((text) => text !== null)) await client.query(texts.join(';\n'));
-          else for (const each of statements) await client.query(statement(each.sql, each.params, undefined));
-        },
       });
       // After a failed statement that fn caught, PostgreSQL answers COMMIT with a rollback, and no error.
       const commit = await client.query('COMMIT');
@@ -232,35 +229,6 @@ export class PgDatabase implements SqlDatabase {
   async close(): Promise<void> {
     await Promise.all([this.pool.end(), this.lockPool?.end(), this.leases.close(), this.notifications.close()]);
   }
-}
-
-/**
- * What a statement's text must hold no trace of for its parameters to be written in: quotes,
- * escapes, comments, a `$` that names no parameter or is part of a name.
- */
-const NOT_WRITTEN_IN = /['"\\]|--|\/\*|\$(?!\d)|[\w$]\$/;
-
-/**
- * The statement with its parameters written in as literals, as node-postgres would send them
- * (text, escaped; numbers, booleans and bigints as their text; null and undefined as NULL): each
- * an untyped literal, typed from where it stands as a parameter is. Null where that is not sure
- * to mean the same: a value of another kind (a date, an object), text with a NUL, a parameter
- * missing, or a statement whose text may hold a `$n` that is no parameter.
- */
-function withLiterals(client: PoolClient, sql: string, params: readonly unknown[]): string | null {
-  if (NOT_WRITTEN_IN.test(sql)) return null;
-  let sure = true;
-  const text = sql.replace(/\$(\d+)/g, (name, index: string) => {
-    const position = Number(index) - 1;
-    const value = params[position];
-    if (position >= params.length) sure = false;
-    else if (value === null || value === undefined) return 'NULL';
-    else if (typeof value === 'string' && !value.includes('\u0000')) return client.escapeLiteral(value);
-    else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return client.escapeLiteral(value.toString());
-    else sure = false;
-    return name;
-  });
-  return sure ? text : null;
 }
 
 function statement(text: string, values: unknown[] | undefined, options: QueryOptions | undefined): QueryConfig {
