@@ -17,12 +17,6 @@ export interface SqlExecutor {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
 }
 
-/** A transaction's first statement: see SqlDatabase.transactionFrom. */
-export interface FirstStatement {
-  sql: string;
-  params: readonly string[];
-}
-
 export interface HeldLock {
   release(): Promise<void>;
   /**
@@ -35,12 +29,6 @@ export interface HeldLock {
 export interface SqlDatabase extends SqlExecutor {
   /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
-  /**
-   * transaction(), whose first statement is given apart and sent with the transaction's start in
-   * one round trip, where that saves one (a server); fn is given its rows. Its parameters are text,
-   * referred to as $1, $2... and the statement has no other `$`.
-   */
-  transactionFrom?<R, T>(first: FirstStatement, fn: (tx: SqlExecutor, rows: R[]) => Promise<T>): Promise<T>;
   /** Runs several statements without parameters (DDL). */
   exec(sql: string): Promise<void>;
   /**

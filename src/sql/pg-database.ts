@@ -1,7 +1,7 @@
-import { Pool, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult } from 'pg';
+import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { LeaseSession } from './lease-session';
 import { NotificationSession } from './notification-session';
-import { LockTimeoutError, type FirstStatement, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
+import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
 import type { LockRequest } from './keyed-locks';
 
 export interface PgDatabaseOptions {
@@ -18,9 +18,6 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** lock_timeout and deadlock_detected. */
 const LOCK_NOT_NOW = new Set(['55P03', '40P01']);
-
-/** Whatever the database's default: Backplane's transactions are written for a snapshot per statement. */
-const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 
 /** The lock_timeout each lock connection was last set to. */
 const lockTimeouts = new WeakMap<PoolClient, string>();
@@ -87,34 +84,6 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.inTransaction(
-      async (client) => void (await client.query(BEGIN)),
-      (tx) => fn(tx),
-    );
-  }
-
-  /**
-   * The start and the first statement go as one simple query (two statements, one round trip):
-   * its parameters are written into it as literals, escaped by node-postgres, so it is parsed
-   * and planned anew each time, which costs less than the round trip.
-   */
-  transactionFrom<R, T>(first: FirstStatement, fn: (tx: SqlExecutor, rows: R[]) => Promise<T>): Promise<T> {
-    let rows: R[] = [];
-    return this.inTransaction(
-      async (client) => {
-        const sql = first.sql.replace(/\$(\d+)/g, (_, index: string) => {
-          const value = first.params[Number(index) - 1];
-          if (typeof value !== 'string') throw new Error(`no text parameter $${index} for ${first.sql}`);
-          return client.escapeLiteral(value);
-        });
-        const results = (await client.query(`${BEGIN}; ${sql}`)) as unknown as QueryResult[];
-        rows = results[1].rows as R[];
-      },
-      (tx) => fn(tx, rows),
-    );
-  }
-
-  private async inTransaction<T>(begin: (client: PoolClient) => Promise<void>, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // A checked-out client has no listener of the pool's; without one, a connection lost
@@ -124,7 +93,8 @@ export class PgDatabase implements SqlDatabase {
     };
     client.on('error', onError);
     try {
-      await begin(client);
+      // Whatever the database's default: Backplane's transactions are written for a snapshot per statement.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const result = await fn({
         query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (await client.query(statement(sql, params, options))).rows as R[],
       });

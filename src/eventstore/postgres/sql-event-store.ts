@@ -136,8 +136,6 @@ interface GroupAnswer {
 /** Appends sent together at most, and their events' JSON text at most; more wait for the next group. */
 const MAX_GROUP = 64;
 const MAX_GROUP_CHARS = 4 * 1024 * 1024;
-/** A hooked group's JSON text at most that goes with its transaction's start (SqlDatabase.transactionFrom). */
-const MAX_FIRST_CHARS = 64 * 1024;
 /**
  * Errors after which a group was undone and its appends are sent alone: an event id already
  * recorded (or being recorded), a deadlock, a lock the group would have had to wait for, a group
@@ -466,8 +464,10 @@ export class SqlEventStore implements EventStore {
   private async callGroup(appends: string): Promise<GroupAnswer> {
     const hook = this.hook;
     if (!hook) return { rows: await this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' }) };
-    const first = { sql: 'SELECT * FROM append_group_hooked($1::jsonb, $2, $3)', params: [appends, hook.first.fn, hook.first.arg] };
-    const hooked = async (tx: SqlExecutor, rows: HookedGroupRow[]): Promise<GroupAnswer> => {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query<HookedGroupRow>('SELECT * FROM append_group_hooked($1::jsonb, $2, $3)', [appends, hook.first.fn, hook.first.arg], {
+        prepareAs: 'backplane_append_group_hooked',
+      });
       const alone = rows[0]?.g_alone === true;
       // Judged as though before the appends: a refusal undoes them with the transaction.
       const inline = hook.begin(rows[0]?.g_first ?? {});
@@ -482,13 +482,7 @@ export class SqlEventStore implements EventStore {
         throw new HookFailure(error);
       }
       return { rows, readModel: inline.readModel, alone };
-    };
-    // The call goes with the transaction's start where the database can send them together, and
-    // the group is small enough that writing its text into the statement costs less than a round trip.
-    if (this.db.transactionFrom && appends.length <= MAX_FIRST_CHARS) return this.db.transactionFrom(first, hooked);
-    return this.db.transaction(async (tx) =>
-      hooked(tx, await tx.query<HookedGroupRow>(first.sql, first.params, { prepareAs: 'backplane_append_group_hooked' })),
-    );
+    });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
