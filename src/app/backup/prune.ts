@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, DomainError } from '../../core/errors';
+import { ConcurrencyError, DomainError, ProjectionTimeoutError } from '../../core/errors';
 import { prune } from '../../domain/prune';
 import { messageOf } from '../../errors';
 import { planById, unfinishedTasksOnStorage } from '../../queries/plans';
@@ -73,8 +73,11 @@ export async function pruneSnapshots(deps: AppDeps, request: Request, planId: st
   let expired = 0;
   try {
     // Only once the prune holds the storage: a prune refused has recorded nothing.
+    // The prune is recorded as started by now (and expiries may be): not a refusal that wrote nothing.
     expired = await expireSnapshots(deps, request, plan).catch((error: unknown) => {
-      throw behindRefusal(deps, error);
+      throw error instanceof ProjectionTimeoutError
+        ? new ConcurrencyError('the read models are catching up with the history: the prune stopped; try again shortly')
+        : error;
     });
     await removeUnnamed(deps, tenantId, storageId, outcome, () => stillHolds(deps, tenantId, storageId, pruneId));
   } catch (error) {
