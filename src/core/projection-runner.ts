@@ -38,6 +38,8 @@ export interface ProjectionRunnerOptions {
    * batches of a projection that can (applyFromLog) are then made there from the table.
    */
   logInDatabase?: boolean;
+  /** Events a session applies before, once caught up, it has the planner's statistics of the tables gathered (ANALYZE); 10,000 by default. */
+  analyzeAfterEvents?: number;
 }
 
 export interface ProjectionProgress {
@@ -85,6 +87,8 @@ const HAND_OVER_RETRY_MOST_MS = 5000;
 const HAND_OVER_NOT_YET_MS = 500;
 
 /** Where a wait for a read model ends: a position, the log's end as readers can read it, or the last event committed (past transactions still open). */
+const ANALYZE_AFTER_EVENTS = 10_000;
+
 export type WaitTarget = Position | 'head' | 'last-committed';
 
 class LockLostError extends BackplaneError {
@@ -221,6 +225,7 @@ export class ProjectionRunner {
   private readonly maxBatch: number;
   private readonly checkpointWatchMs: number;
   private readonly gatherMs: number;
+  private readonly analyzeAfterEvents: number;
   private readonly progress = new EventEmitter();
   private loop: Promise<void> | undefined;
   private stopping = new Signal();
@@ -241,6 +246,7 @@ export class ProjectionRunner {
     this.maxBatch = options.maxBatch ?? 2000;
     this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
     this.gatherMs = options.gatherMs ?? (options.projection.history ? HISTORY_GATHER_MS : 0);
+    this.analyzeAfterEvents = options.analyzeAfterEvents ?? ANALYZE_AFTER_EVENTS;
     this.progress.setMaxListeners(0);
     this.moves = CheckpointMoves.of(this.db);
     this.inline = options.inline;
@@ -512,7 +518,17 @@ export class ProjectionRunner {
     let failure: (error: unknown) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => (failure = reject));
     failed.catch(() => undefined);
+    const appliedAtStart = session.eventsApplied;
+    let analyzed = false;
     const committed = async (batch: SubscriptionBatch) => {
+      // After a long catch-up (a rebuild), the planner's statistics of the tables it filled: PGlite
+      // gathers none by itself (no autovacuum), and PostgreSQL's come a while after.
+      if (batch.caughtUp && !analyzed && session.eventsApplied - appliedAtStart >= this.analyzeAfterEvents && this.projection.tables.length > 0) {
+        analyzed = true;
+        await this.db.query(`ANALYZE ${this.projection.tables.join(', ')}`).catch((error: unknown) => {
+          this.logger.warn('projection tables could not be analyzed after catching up', { projection: this.name, error: loggedError(error) });
+        });
+      }
       const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
       this.progress.emit('progress', {
         position: batch.position,

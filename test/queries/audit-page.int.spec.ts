@@ -53,7 +53,20 @@ for (const database of testDatabases) {
       }
       await readable(store, last.position);
       // Applied as a rebuild applies it: a batch of events at a time.
-      expect(await new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch: 25 }).catchUp()).toBe(true);
+      expect(await new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch: 25, analyzeAfterEvents: 100 }).catchUp()).toBe(true);
+    });
+
+    it("has the planner's statistics of the history once a long catch-up is over (PGlite gathers none by itself)", async () => {
+      const [columns] = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'audit_log' AND attname IN ('tenant_id', 'plan_id')",
+      );
+      expect(columns.n).toBe(2);
+      // And the dependencies of the ids on the tenant, which the filters' indexes leave out.
+      const [owners] = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_statistic_ext s JOIN pg_statistic_ext_data d ON d.stxoid = s.oid
+          WHERE s.stxname = 'audit_log_owners' AND s.stxnamespace = current_schema()::regnamespace AND d.stxddependencies IS NOT NULL`,
+      );
+      expect(owners.n).toBe(1);
     });
     afterAll(async () => {
       await db.close();
