@@ -276,7 +276,8 @@ class CanonicalBytes {
       // Past the Basic Multilingual Plane, UTF-8's order is not that of UTF-16 code units.
       for (let i = keyStart; i < keyEnd; i++) if (out[i] >= 0xf0) throw notPlain;
       const length = keyEnd - keyStart;
-      this.keyPrefix[member] = (out[keyStart] << 16) | (length > 1 ? out[keyStart + 1] << 8 : 0) | (length > 2 ? out[keyStart + 2] : 0);
+      // A missing byte counts as 0, before every byte a key can hold: an empty key comes first.
+      this.keyPrefix[member] = (length > 0 ? out[keyStart] << 16 : 0) | (length > 1 ? out[keyStart + 1] << 8 : 0) | (length > 2 ? out[keyStart + 2] : 0);
       if (input[this.space()] !== COLON) throw notPlain;
       this.pos++;
       this.out[this.len++] = COLON;

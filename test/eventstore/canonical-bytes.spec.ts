@@ -51,6 +51,15 @@ describe("an event's content made as canonical bytes from its JSON text", () => 
     expect(made('id', 'T', text, '{}')).toContain('"data":{"a":[],"ab":-12,"b":"\\n\\"\\\\ \\u0001 é /","m":{},"zz":{"a":"é","b":[1,{"x":null,"y":true}]}}');
   });
 
+  it('puts an empty key first, before keys that start with the lowest bytes', () => {
+    for (const text of ['{"": 1, " ": 2}', '{"": 1, "!": 2}', '{" ": 2, "": 1}', '{"": {"": [], " x": 0}, "#": 3}', '{"a": 1, "": 2}']) {
+      expect([text, made('i', 't', text, '{}')]).toEqual([text, expected('i', 't', text, '{}')]);
+      expect(contentHashOfText({ id: 'i', type: 't', dataText: text, metadataText: '{}' })).toBe(
+        contentHash({ id: 'i', type: 't', data: JSON.parse(text) as JsonValue, metadata: {} }),
+      );
+    }
+  });
+
   it('prints numbers as JSON.stringify prints what JSON.parse reads', () => {
     const numbers = ['0', '-0', '0.0', '1.0', '1.50', '1e21', '1E21', '1e+21', '1e-7', '10e-1', '1e400', '-1e400', '1e-400', '1e20'];
     const more = ['123456789012345', '1234567890123456', '9007199254740993', '100000000000000000000', '12345678901234567890123'];

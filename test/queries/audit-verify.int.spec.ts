@@ -145,10 +145,10 @@ for (const database of testDatabases) {
       }
     });
 
-    // PGlite has one connection: a transaction left open there holds back every other statement.
-    (database.name === 'postgres' ? it : it.skip)(
-      'reads no event at or above the oldest open transaction; the walk checks such an event through its stream',
-      async () => {
+    // PGlite has one connection: a transaction left open there holds back every other statement,
+    // so no other can be committed after it. On PostgreSQL only.
+    if (database.name === 'postgres') {
+      it('reads no event at or above the oldest open transaction; the walk checks such an event through its stream', async () => {
         const late = randomUUID();
         let appended: Promise<unknown> | undefined;
         await db.transaction(async (tx) => {
@@ -174,8 +174,8 @@ for (const database of testDatabases) {
         const last = await store.appendToStream('other-9', [{ type: 'PlanCreated', data: {}, metadata: { tenantId: 'other' } }]);
         await readable(store, last.position);
         expect((await allRows()).map((event) => event.id)).toEqual(written);
-      },
-    );
+      });
+    }
 
     // Last: it removes an event for good.
     it('finds an event removed from the log as a gap in its stream', async () => {
