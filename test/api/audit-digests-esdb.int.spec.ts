@@ -1,49 +1,27 @@
-import { randomBytes, verify } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config';
-import { startService, type Service } from '../../src/service';
-import { EsdbDouble } from '../support/esdb-double/server';
+import { verify } from 'node:crypto';
+import type { Service } from '../../src/service';
+import { startEsdbService, type EsdbService } from '../support/esdb-service';
 
 /**
  * On EventStoreDB the digests and keys live in the read models' database (PGlite here) and sign
  * the stream heads EventStoreDB holds. EventStoreDB is the EventStoreDB test double: no server runs here.
  */
 describe('signed audit digests with the log on EventStoreDB (test double)', () => {
-  let double: EsdbDouble;
-  let folder: string;
+  let esdb: EsdbService;
   let service: Service;
-  const token = `bpk_test_${randomBytes(24).toString('base64url')}`;
 
   const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
-    const response = await fetch(service.server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data: Record<string, any>; errors?: unknown[] };
+    const body = await esdb.request(query, variables);
     expect(body.errors).toBeUndefined();
-    return body.data;
+    return body.data!;
   };
 
   beforeAll(async () => {
-    double = await EsdbDouble.start();
-    folder = await mkdtemp(join(tmpdir(), 'backplane-esdb-digests-'));
-    const config = loadConfig({
-      BACKPLANE_EVENT_STORE: 'esdb',
-      BACKPLANE_ESDB_URL: double.connectionString,
-      BACKPLANE_DATA_DIR: folder,
-      BACKPLANE_MASTER_KEY: randomBytes(32).toString('base64'),
-      BACKPLANE_BOOTSTRAP_TOKEN: token,
-      PORT: '0',
-    });
-    service = await startService(config, { host: '127.0.0.1' });
+    esdb = await startEsdbService();
+    service = esdb.service;
   });
   afterAll(async () => {
-    await service?.close();
-    await double?.stop();
-    await rm(folder, { recursive: true, force: true });
+    await esdb?.close();
   });
 
   it("signs the heads of the tenant's streams as EventStoreDB holds them, and verifies them", async () => {
