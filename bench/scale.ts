@@ -478,7 +478,7 @@ async function measureVerify(store: SqlEventStore, db: PgDatabase, manifest: Man
     let after = { tx: '0', seq: '0' };
     for (;;) {
       const rows = await db.query<{ tx_id: string; seq: string }>(
-        `SELECT * FROM events WHERE metadata ->> 'tenantId' = $1 AND (tx_id, seq) > ($2::xid8, $3::bigint) ORDER BY tx_id, seq LIMIT 1000`,
+        `SELECT * FROM events WHERE md5(metadata ->> 'tenantId') = md5($1) AND metadata ->> 'tenantId' = $1 AND (tx_id, seq) > ($2::xid8, $3::bigint) ORDER BY tx_id, seq LIMIT 1000`,
         [tenantId, after.tx, after.seq],
       );
       if (rows.length < 1000) break;

@@ -44,13 +44,13 @@ export interface TenantEventsPage {
 export async function tenantEventsPage(db: SqlExecutor, tenantId: string, after: Position | null, limit: number): Promise<TenantEventsPage> {
   const from = after === null ? LOG_START : parsePosition(after);
   const rows = await db.query<Row>(
-    // The index's text of the tenant finds the rows; whether it is a string is told apart here (a
+    // The index's digest of the tenant's text finds the rows; whether it is that string is told apart here (a
     // condition in WHERE, which the planner cannot estimate, made it sort the tenant's whole rest
     // at every page). ORDER BY names the table's columns: a bare name would sort by the text alias.
     `SELECT tx_id::text || '-' || seq::text AS position, id::text AS id, stream, revision::text AS revision, type,
             data::text AS data, metadata::text AS metadata, hash, metadata -> 'tenantId' = to_jsonb($1::text) AS ours
        FROM events
-      WHERE metadata ->> 'tenantId' = $1 AND (tx_id, seq) > ($2::xid8, $3::bigint) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      WHERE md5(metadata ->> 'tenantId') = md5($1) AND (tx_id, seq) > ($2::xid8, $3::bigint) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
       ORDER BY events.tx_id, events.seq LIMIT $4`,
     [tenantId, from.tx.toString(), from.seq.toString(), limit],
     { prepareAs: 'backplane_audit_verify_tenant_page' },
