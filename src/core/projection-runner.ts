@@ -86,9 +86,10 @@ const HAND_OVER_RETRY_MS = 100;
 const HAND_OVER_RETRY_MOST_MS = 5000;
 const HAND_OVER_NOT_YET_MS = 500;
 
-/** Where a wait for a read model ends: a position, the log's end as readers can read it, or the last event committed (past transactions still open). */
+/** Events a session applies before, once caught up, it has the planner's statistics of its tables gathered. */
 const ANALYZE_AFTER_EVENTS = 10_000;
 
+/** Where a wait for a read model ends: a position, the log's end as readers can read it, or the last event committed (past transactions still open). */
 export type WaitTarget = Position | 'head' | 'last-committed';
 
 class LockLostError extends BackplaneError {

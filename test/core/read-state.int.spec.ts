@@ -132,10 +132,21 @@ describe('readState', () => {
       const bigBytes = weighed.size.bytes - smallBytes;
       expect(bigBytes).toBeGreaterThan(20 * smallBytes);
       expect(bigBytes).toBeLessThanOrEqual(12_000 / 4);
-      // Under a budget that holds the big state but not both with another, the least recently read goes.
-      const tight = new StreamStates(100, 4 * bigBytes);
-      for (const stream of [small, big, first, second]) await tight.read(store, switchboard, stream, 'tenant-a');
-      expect(tight.size.bytes).toBeLessThanOrEqual(4 * bigBytes);
+      // Under a budget of four big states, a fifth sends the least recently read away: read again, it is read whole.
+      const bigs = [big];
+      for (let b = 0; b < 4; b++) {
+        const another = await board('tenant-a');
+        for (let n = 0; n < 40; n++) await flip(another, `switch-number-${n}-${'x'.repeat(40)}`);
+        bigs.push(another);
+      }
+      const tight = counted(store);
+      const budget = new StreamStates(100, 4 * bigBytes);
+      for (const stream of bigs) await budget.read(tight.store, switchboard, stream, 'tenant-a');
+      expect(budget.size.streams).toBe(4);
+      expect(budget.size.bytes).toBeLessThanOrEqual(4 * bigBytes);
+      await budget.read(tight.store, switchboard, bigs[4], 'tenant-a');
+      await budget.read(tight.store, switchboard, bigs[0], 'tenant-a');
+      expect(tight.reads).toEqual([42, 42, 42, 42, 42, 1, 42]);
       // A state past a quarter of the budget is not kept at all, and is read whole each time.
       const none = counted(store);
       const tiny = new StreamStates(100, 4 * bigBytes - 4);
