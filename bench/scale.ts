@@ -461,8 +461,7 @@ const VERIFY_ROUNDS = Number(process.env.BENCH_SCALE_VERIFY_ROUNDS ?? 5);
 
 async function measureVerify(store: SqlEventStore, db: PgDatabase, manifest: Manifest): Promise<void> {
   await migrateDigests(db);
-  // The history is rebuilt and nothing is written meanwhile: it has settled.
-  const deps = { store, db, auditDigests: { dir: null, keyFiles: [] }, settleHistory: async () => undefined } as unknown as AppDeps;
+  const deps = { store, db, auditDigests: { dir: null, keyFiles: [] } } as unknown as AppDeps;
   const tenantId = manifest.tenants[TENANTS - 1].id;
   const request = { principal: { tenantId, tokenId: 'bench', name: 'bench', role: 'ADMIN', root: false }, correlationId: randomUUID() } as Parameters<
     typeof verifyAuditLog
