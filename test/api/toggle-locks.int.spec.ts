@@ -30,7 +30,8 @@ for (const store of apiStores) {
       const held = new Promise<void>((resolve) => (holding = resolve));
       const lock = api.service.app.tenantLock.runScoped(tenantId, [`credential:${credentialId}`], async () => {
         holding();
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        // Long enough for a switch off to answer on a loaded machine.
+        await new Promise((resolve) => setTimeout(resolve, 3000));
         released = true;
       });
       await held;
