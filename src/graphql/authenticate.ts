@@ -5,9 +5,6 @@ import type { Principal } from '../app/principal';
 import type { Role } from '../domain/tenant';
 import { tokenByValue } from '../queries/tenants';
 
-/** What authentication looks at: the tokens' read model, and whether it is catching up. */
-export type Authenticating = Pick<AppDeps, 'db' | 'catchingUp'>;
-
 /**
  * The principal an Authorization value names. No value: null (fields then answer
  * UNAUTHENTICATED). A value that names no active token: UNAUTHENTICATED at once; but while the
@@ -15,14 +12,14 @@ export type Authenticating = Pick<AppDeps, 'db' | 'catchingUp'>;
  * hint: the token may be among the events not applied yet, and a client told its token is unknown
  * would take it for revoked.
  */
-export async function authenticate(app: Authenticating, authorization: unknown): Promise<Principal | null> {
+export async function authenticate(db: AppDeps['db'], catchingUp: AppDeps['catchingUp'], authorization: unknown): Promise<Principal | null> {
   if (authorization === undefined || authorization === null || authorization === '') return null;
   const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (!match) throw unauthenticated('the Authorization value must be "Bearer <token>"');
-  const token = await tokenByValue(app.db, match[1]);
+  const token = await tokenByValue(db, match[1]);
   if (!token) {
-    const catchingUp = app.catchingUp();
-    if (catchingUp) throw notKnownYet(catchingUp);
+    const behind = catchingUp();
+    if (behind) throw notKnownYet(behind);
     throw unauthenticated('the API token is unknown or revoked');
   }
   return { tokenId: token.id, tenantId: token.tenantId, name: token.name, role: token.role as Role, root: token.root };
@@ -56,8 +53,8 @@ export function retryAfterMsOf(error: unknown): number | undefined {
  * The caller of the GraphQL API (HTTP and WebSocket). A METRICS token reads /metrics and nothing
  * of the API: it is refused here, before any document is read, whatever the operation.
  */
-export async function apiPrincipal(app: Authenticating, authorization: unknown): Promise<Principal | null> {
-  const principal = await authenticate(app, authorization);
+export async function apiPrincipal(db: AppDeps['db'], catchingUp: AppDeps['catchingUp'], authorization: unknown): Promise<Principal | null> {
+  const principal = await authenticate(db, catchingUp, authorization);
   if (principal?.role === 'METRICS') {
     throw new GraphQLError('the METRICS role reads /metrics only, nothing of the API', { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
   }

@@ -12,7 +12,7 @@ import { sendError } from './http-errors';
 export async function bearerPrincipal(app: AppDeps, req: Request, res: Response, roles: readonly string[], refused: string): Promise<Principal | null> {
   let principal: Principal | null;
   try {
-    principal = await authenticate(app, req.headers.authorization);
+    principal = await authenticate(app.db, () => app.catchingUp(), req.headers.authorization);
   } catch (error) {
     const retryAfterMs = retryAfterMsOf(error);
     if (retryAfterMs !== undefined) {

@@ -95,7 +95,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
     connectionInitWaitTimeout: options.socketLimits.initTimeoutMs,
     onConnect: async (ctx) => {
       let notYet = false;
-      const principal = await apiPrincipal(app, ctx.connectionParams?.authorization).catch((error: unknown) => {
+      const principal = await apiPrincipal(app.db, () => app.catchingUp(), ctx.connectionParams?.authorization).catch((error: unknown) => {
         if (!(error instanceof GraphQLError)) throw error;
         notYet = retryAfterMsOf(error) !== undefined;
         return null;
@@ -133,7 +133,7 @@ export function graphqlWsServer(options: GraphQLWsOptions): Server<SocketExtra> 
         return [error];
       }
       try {
-        const principal = await apiPrincipal(app, ctx.connectionParams?.authorization);
+        const principal = await apiPrincipal(app.db, () => app.catchingUp(), ctx.connectionParams?.authorization);
         let document = checked.get(payload.query);
         const known = document !== undefined;
         if (!document) {

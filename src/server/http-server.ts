@@ -128,7 +128,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     express.json({ limit: BODY_LIMIT_BYTES }),
     shapeCheck(limits),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({ app, principal: await apiPrincipal(app, req.headers.authorization), correlationId: randomUUID() }),
+      context: async ({ req }) => ({
+        app,
+        principal: await apiPrincipal(app.db, () => app.catchingUp(), req.headers.authorization),
+        correlationId: randomUUID(),
+      }),
     }),
   );
   web.use(notFound);
