@@ -229,12 +229,9 @@ async function changePlan(
   const answer = () => planById(deps.db, tenantId, id, { deleted: true });
   let view: PlanView | null;
   try {
-    if (typeof command !== 'function') {
-      await execute(deps, request, plan, stream, command, options);
-      view = await answer();
-    } else if (scopes === UNLOCKED) {
-      // Its facts are read while the plan's stream is.
-      await execute(deps, request, plan, stream, command(), options);
+    if (typeof command !== 'function' || scopes === UNLOCKED) {
+      // Facts of its own are read while the plan's stream is.
+      await execute(deps, request, plan, stream, typeof command === 'function' ? command() : command, options);
       view = await answer();
     } else {
       // The answer is read while the locks are let go.
