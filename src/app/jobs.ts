@@ -4,6 +4,11 @@ import { loggedError, type Logger } from '../core/logger';
 /** How a task ended, as the work itself tells: it records its own failures, so it says which it had. */
 export type JobOutcome = 'completed' | 'failed' | 'stopped';
 
+/** How long a stop waits before it says which jobs it waits for, and again every as long. */
+const STOP_REPORT_MS = 10_000;
+/** The most jobs a report names (a stop may wait for many runs at once). */
+const REPORTED_JOBS = 20;
+
 /** Told when work of a kind (a plan run, a sync) starts and ends: the metrics. */
 export interface JobObserver {
   started(kind: string): void;
@@ -16,7 +21,8 @@ export interface JobObserver {
  * service stops. A job sees `signal` aborted at the stop and should end soon after.
  */
 export class Jobs {
-  private readonly running = new Set<Promise<void>>();
+  /** Each running job, by the name it was started with. */
+  private readonly running = new Map<Promise<void>, string>();
   private readonly stop = new AbortController();
 
   constructor(
@@ -52,16 +58,35 @@ export class Jobs {
       )
       .catch((error: unknown) => this.logger.error('job observer failed', { job: name, error: loggedError(error) }))
       .finally(() => this.running.delete(done));
-    this.running.add(done);
+    this.running.set(done, name);
   }
 
   /** Resolves once nothing runs; for tests and for a stop. */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
+    while (this.running.size > 0) await Promise.all([...this.running.keys()]);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Tells every job to stop and waits for them. A stop that waits long says on what, and again
+   * while it waits: the operator whose shutdown does not end sees which work holds it.
+   */
+  async close(options: { reportAfterMs?: number } = {}): Promise<void> {
     this.stop.abort();
-    await this.idle();
+    const reportAfterMs = options.reportAfterMs ?? STOP_REPORT_MS;
+    const started = performance.now();
+    const report = () => {
+      const jobs = [...this.running.values()];
+      this.logger.warn('stopping: background work has not stopped yet', {
+        waitedMs: Math.round(performance.now() - started),
+        running: jobs.length,
+        jobs: jobs.slice(0, REPORTED_JOBS),
+      });
+    };
+    const timer = setInterval(report, reportAfterMs);
+    try {
+      await this.idle();
+    } finally {
+      clearInterval(timer);
+    }
   }
 }

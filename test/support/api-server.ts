@@ -74,6 +74,28 @@ export async function testStorage(store: StoreName): Promise<TestStorage> {
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 
+/**
+ * A service's stop that waits long says on what (see Jobs.close); a test whose closing runs out of
+ * time shows it, where the rest of what the service logs stays out of the test's output.
+ */
+const stopReports: Logger = {
+  info: () => undefined,
+  warn: (message, fields) => {
+    if (message.startsWith('stopping')) process.stderr.write(`${message} ${JSON.stringify(fields)}\n`);
+  },
+  error: () => undefined,
+};
+
+/** A step of closing a test's service that takes over a minute is told on stderr, with its name. */
+async function step<T>(name: string, close: () => Promise<T>): Promise<T> {
+  const slow = setTimeout(() => process.stderr.write(`closing ${name} has taken over a minute\n`), 60_000);
+  try {
+    return await close();
+  } finally {
+    clearTimeout(slow);
+  }
+}
+
 /** A Backplane service on an ephemeral port, as `npm start` runs it. */
 export async function startTestApi(
   storage: TestStorage,
@@ -94,7 +116,7 @@ export async function startTestApi(
     ...options.env,
   });
   const gitlab = options.gitlab ?? (await GitLabDouble.start());
-  const service = await startService(config, { host: '127.0.0.1', logger: options.logger, ...options.service });
+  const service = await startService(config, { host: '127.0.0.1', logger: options.logger ?? stopReports, ...options.service });
   const url = service.server.url;
   const clients: Client[] = [];
 
@@ -131,9 +153,9 @@ export async function startTestApi(
       return client;
     },
     async close() {
-      await Promise.all(clients.map((client) => client.dispose()));
-      await service.close();
-      if (!options.gitlab) await gitlab.close();
+      await step('the WebSocket clients', () => Promise.all(clients.map((client) => client.dispose())));
+      await step('the service', () => service.close());
+      if (!options.gitlab) await step('the GitLab double', () => gitlab.close());
     },
   };
 }
