@@ -24,6 +24,7 @@ import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
+import { reportWhileWaiting } from './core/waiting-report';
 import { ReadModelProgress } from './core/read-model-progress';
 import { logReadable } from './core/readable';
 import { ProjectionTimeoutError } from './core/errors';
@@ -240,11 +241,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
         // Checks under way end before the database closes under them.
         closing = true;
         progress.stop();
-        await Promise.all(background.map((work) => work.stop()));
-        await running.close();
-        await listener?.close();
+        const stage = stopStages(logger);
+        await stage('the schedulers and background loops', () => Promise.all(background.map((work) => work.stop())));
+        await stage('the API server', () => running.close());
+        await stage('the metrics listener', async () => listener?.close());
         await jobs.close();
-        await backplane.close();
+        await stage('the read models and the store', () => backplane.close());
       },
     };
   } catch (error) {
@@ -254,4 +256,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
     await backplane.close();
     throw error;
   }
+}
+
+/** How long a stage of a stop runs before the stop says it waits for it, and again every as long. */
+const STOP_STAGE_REPORT_MS = 10_000;
+
+/** Runs a stage of a stop; one that takes long is named in the log while it runs. */
+function stopStages(logger: Logger) {
+  return (name: string, stage: () => Promise<unknown>) =>
+    reportWhileWaiting(logger, 'stopping: waiting for a stage of the stop', () => ({ stage: name }), STOP_STAGE_REPORT_MS, stage);
 }

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { loggedError, type Logger } from '../core/logger';
+import { reportWhileWaiting } from '../core/waiting-report';
 
 /** How a task ended, as the work itself tells: it records its own failures, so it says which it had. */
 export type JobOutcome = 'completed' | 'failed' | 'stopped';
@@ -72,21 +73,10 @@ export class Jobs {
    */
   async close(options: { reportAfterMs?: number } = {}): Promise<void> {
     this.stop.abort();
-    const reportAfterMs = options.reportAfterMs ?? STOP_REPORT_MS;
-    const started = performance.now();
-    const report = () => {
+    const running = () => {
       const jobs = [...this.running.values()];
-      this.logger.warn('stopping: background work has not stopped yet', {
-        waitedMs: Math.round(performance.now() - started),
-        running: jobs.length,
-        jobs: jobs.slice(0, REPORTED_JOBS),
-      });
+      return { running: jobs.length, jobs: jobs.slice(0, REPORTED_JOBS) };
     };
-    const timer = setInterval(report, reportAfterMs);
-    try {
-      await this.idle();
-    } finally {
-      clearInterval(timer);
-    }
+    await reportWhileWaiting(this.logger, 'stopping: background work has not stopped yet', running, options.reportAfterMs ?? STOP_REPORT_MS, () => this.idle());
   }
 }

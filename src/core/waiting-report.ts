@@ -1,0 +1,21 @@
+import type { Logger } from './logger';
+
+/**
+ * Awaits `work`; while it runs longer than `everyMs`, logs `message` every `everyMs` with what
+ * `fields` says then and how long it has waited. A stop that does not end says on what it waits.
+ */
+export async function reportWhileWaiting<T>(
+  logger: Logger,
+  message: string,
+  fields: () => Record<string, unknown>,
+  everyMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  const timer = setInterval(() => logger.warn(message, { ...fields(), waitedMs: Math.round(performance.now() - started) }), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
