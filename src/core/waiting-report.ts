@@ -13,6 +13,8 @@ export async function reportWhileWaiting<T>(
 ): Promise<T> {
   const started = performance.now();
   const timer = setInterval(() => logger.warn(message, { ...fields(), waitedMs: Math.round(performance.now() - started) }), everyMs);
+  // It reports on the wait; it is no reason of its own for the process to stay up.
+  timer.unref();
   try {
     return await work();
   } finally {

@@ -6,6 +6,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config';
 import type { Logger } from '../../src/core/logger';
+import { reportWhileWaiting } from '../../src/core/waiting-report';
 import { startService, type Service, type ServiceOptions } from '../../src/service';
 import { newSchemaName, postgresAvailable } from './databases';
 import { GitLabDouble } from './gitlab-double';
@@ -86,14 +87,9 @@ const stopReports: Logger = {
   error: () => undefined,
 };
 
-/** A step of closing a test's service that takes over a minute is told on stderr, with its name. */
-async function step<T>(name: string, close: () => Promise<T>): Promise<T> {
-  const slow = setTimeout(() => process.stderr.write(`closing ${name} has taken over a minute\n`), 60_000);
-  try {
-    return await close();
-  } finally {
-    clearTimeout(slow);
-  }
+/** A step of closing a test's service that takes over a minute is told on stderr, with its name, every minute. */
+function step<T>(name: string, close: () => Promise<T>): Promise<T> {
+  return reportWhileWaiting(stopReports, 'stopping: a step of closing the test service is slow', () => ({ step: name }), 60_000, close);
 }
 
 /** A Backplane service on an ephemeral port, as `npm start` runs it. */
