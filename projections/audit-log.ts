@@ -1,4 +1,4 @@
-import { SYSTEM_ACTOR } from '../src/core/metadata';
+import { SYSTEM_ACTOR } from '../src/app/principal';
 import type { Projection } from '../src/core/projection';
 import { hidesSecret, redact } from '../src/core/redact';
 import { parsePosition } from '../src/eventstore/postgres/position';

@@ -1,7 +1,7 @@
-import { type Actor, type CommandContext, SYSTEM_ACTOR } from '../core/metadata';
+import type { Actor, CommandContext } from '../core/metadata';
 import type { Role } from '../domain/tenant';
 
-export { SYSTEM_ACTOR };
+export const SYSTEM_ACTOR: Actor = { kind: 'system', id: 'backplane', name: 'Backplane', role: 'SYSTEM' };
 
 /** Backplane acting on its own in a tenant. */
 export function systemPrincipal(tenantId: string, root = false): Principal {

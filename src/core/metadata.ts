@@ -10,9 +10,6 @@ export interface Actor {
   role?: string;
 }
 
-/** Backplane itself, acting on its own (runs, syncs, schedules) in every tenant. */
-export const SYSTEM_ACTOR: Actor = { kind: 'system', id: 'backplane', name: 'Backplane', role: 'SYSTEM' };
-
 /** What the handler knows of a command beyond its data; set by the edge from the request, never from input. */
 export interface CommandContext {
   tenantId: string;

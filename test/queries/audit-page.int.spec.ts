@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { auditLogProjection } from '../../projections/audit-log';
-import { SYSTEM_ACTOR } from '../../src/core/metadata';
+import { SYSTEM_ACTOR } from '../../src/app/principal';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import { type AuditQuery, auditPage } from '../../src/queries/audit';
