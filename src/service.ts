@@ -24,7 +24,7 @@ import { TenantLock } from './app/tenant-lock';
 import { bootstrapTenant } from './app/tenants';
 import type { Config } from './config';
 import { silentLogger, type Logger } from './core/logger';
-import { reportWhileWaiting } from './core/waiting-report';
+import { reportWhileWaiting, STOP_REPORT_MS } from './core/waiting-report';
 import { ReadModelProgress } from './core/read-model-progress';
 import { logReadable } from './core/readable';
 import { ProjectionTimeoutError } from './core/errors';
@@ -241,12 +241,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
         // Checks under way end before the database closes under them.
         closing = true;
         progress.stop();
-        const stage = stopStages(logger);
-        await stage('the schedulers and background loops', () => Promise.all(background.map((work) => work.stop())));
-        await stage('the API server', () => running.close());
-        await stage('the metrics listener', async () => listener?.close());
+        await stopStage(logger, 'the schedulers and background loops', () => Promise.all(background.map((work) => work.stop())));
+        await stopStage(logger, 'the API server', () => running.close());
+        await stopStage(logger, 'the metrics listener', async () => listener?.close());
         await jobs.close();
-        await stage('the read models and the store', () => backplane.close());
+        await stopStage(logger, 'the read models and the store', () => backplane.close());
       },
     };
   } catch (error) {
@@ -258,11 +257,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   }
 }
 
-/** How long a stage of a stop runs before the stop says it waits for it, and again every as long. */
-const STOP_STAGE_REPORT_MS = 10_000;
-
 /** Runs a stage of a stop; one that takes long is named in the log while it runs. */
-function stopStages(logger: Logger) {
-  return (name: string, stage: () => Promise<unknown>) =>
-    reportWhileWaiting(logger, 'stopping: waiting for a stage of the stop', () => ({ stage: name }), STOP_STAGE_REPORT_MS, stage);
+function stopStage(logger: Logger, name: string, stage: () => Promise<unknown>): Promise<unknown> {
+  return reportWhileWaiting(logger, 'stopping: waiting for a stage of the stop', () => ({ stage: name }), STOP_REPORT_MS, stage);
 }

@@ -1,12 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { loggedError, type Logger } from '../core/logger';
-import { reportWhileWaiting } from '../core/waiting-report';
+import { reportWhileWaiting, STOP_REPORT_MS } from '../core/waiting-report';
 
 /** How a task ended, as the work itself tells: it records its own failures, so it says which it had. */
 export type JobOutcome = 'completed' | 'failed' | 'stopped';
 
-/** How long a stop waits before it says which jobs it waits for, and again every as long. */
-const STOP_REPORT_MS = 10_000;
 /** The most jobs a report names (a stop may wait for many runs at once). */
 const REPORTED_JOBS = 20;
 

@@ -1,5 +1,8 @@
 import type { Logger } from './logger';
 
+/** How long a stage of a stop waits before it says on what, and again every as long. */
+export const STOP_REPORT_MS = 10_000;
+
 /**
  * Awaits `work`; while it runs longer than `everyMs`, logs `message` every `everyMs` with what
  * `fields` says then and how long it has waited. A stop that does not end says on what it waits.
