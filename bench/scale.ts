@@ -415,12 +415,12 @@ async function measureAudit(db: PgDatabase, places: TenantPlaces[]): Promise<voi
         const tenant = pick(places);
         const query = filterOf(tenant);
         const ours = await timed(() => auditPage(db, tenant.seed.id, query, { first: PAGE, after: deep ? tenant.deepCursor : undefined }));
-        const ids = ours.value.events.map((event) => event.id);
-        const floor = await timed(() => db.query('SELECT * FROM audit_log WHERE event_id = ANY($1::uuid[]) ORDER BY ordinal', [ids]));
-        if (floor.value.length !== ids.length) throw new Error('the floor read other rows than the page');
+        const positions = ours.value.events.map((event) => event.cursor);
+        const floor = await timed(() => db.query('SELECT * FROM audit_log WHERE position = ANY($1::text[]) ORDER BY ordinal', [positions]));
+        if (floor.value.length !== positions.length) throw new Error('the floor read other rows than the page');
         timing.ours.push(ours.ms);
         timing.floor.push(floor.ms);
-        rows += ids.length / ROUNDS;
+        rows += positions.length / ROUNDS;
       }
       process.stdout.write(line(`${name}, ${deep ? 'deep page' : 'first page'}`, timing, rows));
     }

@@ -11,16 +11,16 @@ import { isObject, isoTime, text } from './event-context';
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
-  version: 5,
+  version: 6,
   history: true,
-  // A rebuild writes about 2.5 KB of WAL an event (the row and ten index entries), whose flush
+  // A rebuild writes about 2.5 KB of WAL an event (the row and nine index entries), whose flush
   // each batch would otherwise wait for before the next begins.
   unflushedBatches: true,
   tables: ['audit_log'],
   schema: [
     `CREATE TABLE audit_log (
        ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-       event_id uuid NOT NULL UNIQUE,
+       event_id uuid NOT NULL,
        position text NOT NULL,
        tenant_id text,
        actor_kind text,
@@ -45,7 +45,11 @@ export const auditLogProjection: Projection = {
     // Pages of one tenant's history in log order, and the cursor a page starts after. Every filter's
     // index ends with the ordinal, so a page of a filter is read in order and stops at its size.
     'CREATE INDEX audit_log_tenant_ordinal ON audit_log (tenant_id, ordinal)',
-    'CREATE INDEX audit_log_position ON audit_log (position)',
+    // An event's row once: its position is its own. Rows come in log order and positions rise with
+    // it (as text too, while their numbers keep their digits), so each entry goes at the index's
+    // end, where one of the event ids (random UUIDs) took each to a page anywhere in it: about a
+    // tenth of a rebuild's time at a million events.
+    'CREATE UNIQUE INDEX audit_log_position ON audit_log (position)',
     // A time range starts at the smallest ordinal inside it, found in this index alone.
     'CREATE INDEX audit_log_tenant_time ON audit_log (tenant_id, occurred_at, ordinal)',
     // Backplane's own actor ('backplane') acts in every tenant: its rows are told apart by the tenant.

@@ -104,5 +104,19 @@ for (const database of testDatabases) {
         { event_id: first.id, position: first.position },
       ]);
     });
+
+    it('refuses an event it holds already, whichever way its row comes', async () => {
+      // Exactly once is the checkpoint's to keep; should a batch come twice all the same, its
+      // position (each event's own) is taken: the statement fails and writes nothing.
+      const [first] = await store.readStream('switchboard-1');
+      const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log'))[0].n;
+      const before = await count();
+      const forms = [auditLogProjection.apply(first), auditLogProjection.applyAll!([first]), auditLogProjection.applyFromLog!([first])];
+      for (const statements of forms) {
+        expect(statements).toHaveLength(1);
+        await expect(db.query(statements[0].sql, statements[0].params)).rejects.toMatchObject({ code: '23505' });
+      }
+      expect(await count()).toBe(before);
+    });
   });
 }
