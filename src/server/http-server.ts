@@ -70,6 +70,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     includeStacktraceInErrorResponses: false,
+    // The service stops itself on SIGTERM and SIGINT (src/main.ts), its background work first:
+    // Apollo's own handler would stop the API server and send the signal again, which reads as a
+    // second signal, "stop at once".
+    stopOnTerminationSignals: false,
     parseOptions: parseOptions(limits),
     formatError: (formatted, error) => formatError(formatted, error, logger),
     plugins: [

@@ -8,9 +8,13 @@ import { testDatabaseUrl } from '../support/postgres-url';
 
 const MAIN = join(__dirname, '..', '..', 'src', 'main.ts');
 
-/** What `npm start` runs, as a process of its own on an embedded store. */
+/**
+ * What `npm start` runs, as a process of its own on an embedded store, as a deployment runs it:
+ * not under NODE_ENV=test (the libraries' own signal handlers take no part then).
+ */
 function start(dataDir: string): Child {
   return spawnTs(MAIN, [], {
+    NODE_ENV: 'production',
     BACKPLANE_DATA_DIR: dataDir,
     PORT: '0',
     BACKPLANE_MASTER_KEY: '',
@@ -55,6 +59,9 @@ describe('npm start', () => {
     ).toHaveLength(1);
     first.process.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    // One signal, one orderly stop: nothing took it for a second one.
+    expect(first.output()).toMatch(/"message":"stopping","signal":"SIGTERM"/);
+    expect(first.output()).not.toMatch(/stopping at once/);
 
     const second = start(dataDir);
     const again = await second.waitFor(/Backplane GraphQL API: http:\/\//, 90_000);
@@ -62,6 +69,7 @@ describe('npm start', () => {
     expect((await me(again.slice(again.indexOf('http://')).trim(), token!)).data.me.root).toBe(true);
     second.process.kill('SIGINT');
     expect(await second.exited).toBe(0);
+    expect(second.output()).not.toMatch(/stopping at once/);
   }, 240_000);
 });
 
