@@ -23,13 +23,17 @@ export function checkVariables(
   variables: Record<string, unknown> | undefined,
   operationName?: string | null,
 ): void {
+  const given = variables ?? {};
+  // Before graphql-js coerces them (and the complexity counter after it): a megabyte of list items
+  // is walked once, not three times. Variables the operation does not declare too: whatever keeps
+  // the request (a subscription's) holds them as well.
+  const budget = { left: MAX_VALUES, depth: MAX_DEPTH };
+  if (!withinValues(given, budget)) {
+    const what = budget.depth < 0 ? `are nested more than ${MAX_DEPTH} levels deep` : `hold more than ${MAX_VALUES} values`;
+    throw new GraphQLError(`the variables ${what}`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+  }
   const operation = operationOf(document, operationName);
   if (!operation?.variableDefinitions?.length) return;
-  const given = variables ?? {};
-  // Before graphql-js coerces them (and the complexity counter after it): a megabyte of list items is walked once, not three times.
-  if (!withinValues(given, { left: MAX_VALUES })) {
-    throw new GraphQLError(`the variables hold more than ${MAX_VALUES} values`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-  }
   const { errors } = getVariableValues(schema, operation.variableDefinitions, given, { maxErrors: operation.variableDefinitions.length });
   if (!errors?.length) return;
   const invalid = new Map<string, string>();
@@ -46,12 +50,16 @@ export function checkVariables(
 
 /** Values the variables of one request may hold, list items and object fields included. */
 const MAX_VALUES = 5_000;
+/** Lists and objects one inside another in a variable, at most: no input of the schema nests nearly so deep. */
+const MAX_DEPTH = 32;
 
-/** Whether a value holds no more values than the budget allows; the walk stops once it does not. */
-function withinValues(value: unknown, budget: { left: number }): boolean {
+/** Whether a value holds no more values, nor nested levels, than the budget allows; the walk stops once it does not. */
+function withinValues(value: unknown, budget: { left: number; depth: number }): boolean {
   if (--budget.left < 0) return false;
   if (value === null || typeof value !== 'object') return true;
+  if (--budget.depth < 0) return false;
   for (const item of Array.isArray(value) ? value : Object.values(value)) if (!withinValues(item, budget)) return false;
+  budget.depth++;
   return true;
 }
 

@@ -64,7 +64,13 @@ export function startWebSocket(http: HttpServer, path: string, options: Omit<Gra
               closeSoon(socket, CloseCode.BadRequest, 'Only text messages are accepted');
               return;
             }
-            handle(String(data)).catch((error: unknown) => failed(socket, error, logger));
+            const text = String(data);
+            if (!fromClient(text)) {
+              refusals.count('ws messages a client does not send');
+              closeSoon(socket, CloseCode.BadRequest, 'Invalid message received');
+              return;
+            }
+            handle(text).catch((error: unknown) => failed(socket, error, logger));
           }),
       },
       extra,
@@ -151,6 +157,25 @@ function keepAlive(socket: WebSocket): () => void {
     clearInterval(ping);
     if (pongWait) clearTimeout(pongWait);
   };
+}
+
+/** The messages of graphql-ws's protocol that a client sends; the others are the server's. */
+const CLIENT_MESSAGES = new Set(['connection_init', 'ping', 'pong', 'subscribe', 'complete']);
+
+/**
+ * False for a message of the protocol that only a server sends (`next`, `connection_ack`, …):
+ * graphql-ws throws on it, which would read as the server's failure. Anything else, JSON or not,
+ * is graphql-ws's to judge (it closes 4400 on what it cannot read).
+ */
+function fromClient(text: string): boolean {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return true;
+  }
+  const type = (message as { type?: unknown } | null)?.type;
+  return typeof type !== 'string' || CLIENT_MESSAGES.has(type);
 }
 
 /** A message the server failed on: one line with the error's name, never the message's text. */

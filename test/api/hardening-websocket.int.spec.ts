@@ -226,5 +226,40 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       expect(output.text()).not.toContain(SECRET);
       expect(output.errors()).toEqual([]);
     });
+
+    it('closes with 4400, not as its own failure, on messages only a server sends, and writes no line for them', async () => {
+      const serverOnly = [
+        { type: 'connection_ack' },
+        { type: 'next', id: '1', payload: { data: { s: SECRET } } },
+        { type: 'error', id: '1', payload: [{ message: SECRET }] },
+      ];
+      for (const message of serverOnly) {
+        const raw = await socket();
+        await raw.init(api.rootToken);
+        raw.send(message);
+        expect([message.type, (await raw.closed).code]).toEqual([message.type, 4400]);
+      }
+      expect(output.text()).not.toContain(SECRET);
+      expect(output.errors()).toEqual([]);
+    });
+
+    it('answers variables nested too deep BAD_USER_INPUT, declared or not, and logs no line', async () => {
+      // Written as text: nested so deep, no JSON.stringify of a client would send it.
+      const deep = `${'['.repeat(5000)}"${SECRET}"${']'.repeat(5000)}`;
+      const raw = await socket();
+      await raw.init(api.rootToken);
+      const queries: [string, string][] = [
+        ['undeclared', '{ me { role } }'],
+        ['declared', 'subscription($types: [String!]) { auditEvents(filter: { types: $types }) { id } }'],
+      ];
+      for (const [id, query] of queries) {
+        raw.send(`{"type":"subscribe","id":"${id}","payload":{"query":${JSON.stringify(query)},"variables":{"types":${deep}}}}`);
+        const refused = await raw.next((message) => message.id === id && message.type === 'error');
+        expect(refused.payload.map((error: any) => [error.extensions?.code, error.message])).toEqual([['BAD_USER_INPUT', expect.stringContaining('nested')]]);
+        expect(JSON.stringify(refused)).not.toContain(SECRET);
+      }
+      expect(output.text()).not.toContain(SECRET);
+      expect(output.errors()).toEqual([]);
+    });
   });
 });
