@@ -1,9 +1,21 @@
+import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from '../core/logger';
 import type { Refusals } from './refusals';
 
 /** The most a request body may hold, over HTTP and in one WebSocket message alike. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** body-parser's type for a body refused by refuseBodyNotUtf8. */
+const NOT_UTF8 = 'entity.not.utf8';
+
+/**
+ * A JSON body must be UTF-8 (RFC 8259): bytes that are not would be read as U+FFFD, and a name or
+ * a secret stored other than it was sent, without a word. body-parser's verify hook, before parsing.
+ */
+export function refuseBodyNotUtf8(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw Object.assign(new Error('the request body is not UTF-8'), { type: NOT_UTF8 });
+}
 
 /** An answer in the shape of a GraphQL error, for requests that never reach GraphQL. */
 export function sendError(res: Response, status: number, code: string, message: string): void {
@@ -38,6 +50,7 @@ export function errorHandler(logger: Logger, refusals: Refusals): ErrorRequestHa
     refusals.count(`http ${status}`);
     if (status === 413) sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is too large: the limit is ${BODY_LIMIT_BYTES / 1024 / 1024} MB`);
     else if (type === 'entity.parse.failed') sendError(res, 400, 'BAD_USER_INPUT', 'the request body must be a JSON object');
+    else if (type === NOT_UTF8) sendError(res, 400, 'BAD_USER_INPUT', 'the request body must be UTF-8 text');
     else sendError(res, status, 'BAD_REQUEST', 'the request could not be read');
   };
 }
@@ -47,5 +60,7 @@ function describe(error: unknown): { status: number; type?: string } {
   const fields = (typeof error === 'object' && error !== null ? error : {}) as { status?: unknown; statusCode?: unknown; type?: unknown };
   const status = Number(fields.status ?? fields.statusCode);
   const type = typeof fields.type === 'string' ? fields.type : undefined;
+  // body-parser answers a refusal of its verify hook 403: a body that is not UTF-8 is a bad request.
+  if (type === NOT_UTF8) return { status: 400, type };
   return { status: Number.isInteger(status) && status >= 400 && status < 600 ? status : 500, type };
 }

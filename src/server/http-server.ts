@@ -18,7 +18,7 @@ import { DEFAULT_LIMITS, parseOptions, type QueryLimits } from '../graphql/limit
 import { AUDIT_EXPORT_PATH, auditExport } from './audit-export';
 import { AUDIT_KEYS_PATH, auditKeys } from './audit-keys';
 import { consoleRouter } from './console';
-import { BODY_LIMIT_BYTES, errorHandler, notFound } from './http-errors';
+import { BODY_LIMIT_BYTES, errorHandler, notFound, refuseBodyNotUtf8 } from './http-errors';
 import type { Metrics } from '../metrics/metrics';
 import { operationMetrics } from '../metrics/graphql-plugin';
 import { METRICS_PATH, metricsRoute } from './metrics-route';
@@ -129,7 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   web.use(graphiqlRouter({ endpoint: GRAPHQL_PATH }));
   web.use(
     GRAPHQL_PATH,
-    express.json({ limit: BODY_LIMIT_BYTES }),
+    express.json({ limit: BODY_LIMIT_BYTES, verify: refuseBodyNotUtf8 }),
     shapeCheck(limits),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({

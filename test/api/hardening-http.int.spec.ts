@@ -53,6 +53,20 @@ describe('the HTTP edge refuses bad requests in JSON, without stacks or secrets,
       expect(output.text()).not.toMatch(STACK);
     });
 
+    it('answers a body whose bytes are not UTF-8 400 BAD_USER_INPUT, and writes nothing', async () => {
+      const before = await api.service.backplane.store.headPosition();
+      const query = (name: string) => `mutation { registerDevice(input: { name: "${name}" }) { name } }`;
+      for (const bytes of [[0xff], [0xc3], [0xed, 0xa0, 0x80]]) {
+        // A name of three letters and bytes no UTF-8 text holds (a cut sequence, an encoded surrogate).
+        const [head, tail] = JSON.stringify({ query: query('dev@') }).split('@');
+        const body = Buffer.concat([Buffer.from(head), Buffer.from(bytes), Buffer.from(tail)]);
+        const answer = await send({ method: 'POST', token: true, body });
+        expect([bytes, answer.status, codes(answer.body)]).toEqual([bytes, 400, ['BAD_USER_INPUT']]);
+        expect(answer.body.errors?.[0].message).toBe('the request body must be UTF-8 text');
+      }
+      expect(await api.service.backplane.store.headPosition()).toBe(before);
+    });
+
     it('answers a body over 1 MB 413 PAYLOAD_TOO_LARGE in JSON, with no stack in the page or the log', async () => {
       const answer = await send({ method: 'POST', body: JSON.stringify({ query: '{ me { id } }', variables: { s: `${SECRET}${'x'.repeat(1_100_000)}` } }) });
       expect([answer.status, codes(answer.body)]).toEqual([413, ['PAYLOAD_TOO_LARGE']]);
