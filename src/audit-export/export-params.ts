@@ -51,6 +51,29 @@ const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
+ * The first parameter of a raw query string whose percent-encoded bytes are not UTF-8 text, or
+ * null: a parser reads such bytes as U+FFFD, and the filter would match nothing without a word.
+ * The parameter is named as far as its name can be read ('query' where it cannot).
+ */
+export function paramNotUtf8(rawQuery: string): string | null {
+  for (const part of rawQuery.split('&')) {
+    const equals = part.indexOf('=');
+    const name = decoded(equals === -1 ? part : part.slice(0, equals));
+    if (name === null) return 'query';
+    if (equals !== -1 && decoded(part.slice(equals + 1)) === null) return name.slice(0, 64);
+  }
+  return null;
+}
+
+function decoded(text: string): string | null {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The query string of GET /audit/export, with auditLog's filters and their meanings: ids match
  * exactly, `types` is a comma-separated list (or the parameter repeated), `from` is inclusive and
  * `to` exclusive, both ISO 8601 instants. Or `fromDigest` and `toDigest`, digests' sequence numbers:

@@ -6,7 +6,7 @@ import { exportCsv, exportLines, recordAuditExport, startExport } from '../app/a
 import type { AppDeps } from '../app/deps';
 import { TarGzWriter } from '../archive/tar-gz';
 import { exportJsonOf, writeBundle } from '../audit-export/bundle';
-import { ExportParamError, type ExportFormat, parseExportParams } from '../audit-export/export-params';
+import { ExportParamError, type ExportFormat, paramNotUtf8, parseExportParams } from '../audit-export/export-params';
 import { ProjectionTimeoutError } from '../core/errors';
 import { loggedError, type Logger } from '../core/logger';
 import { bearerPrincipal } from './bearer';
@@ -33,6 +33,9 @@ export function auditExport(app: AppDeps, logger: Logger): RequestHandler {
     res.set('cache-control', 'no-store');
     const principal = await bearerPrincipal(app, req, res, MAY_EXPORT, 'export the audit history');
     if (principal === null) return;
+    const query = req.originalUrl.indexOf('?');
+    const notUtf8 = query === -1 ? null : paramNotUtf8(req.originalUrl.slice(query + 1));
+    if (notUtf8 !== null) return badParam(res, new ExportParamError(notUtf8, `${notUtf8} must be UTF-8 text, percent-encoded`));
     let request: ReturnType<typeof parseExportParams>;
     try {
       request = parseExportParams(req.query as Record<string, unknown>);

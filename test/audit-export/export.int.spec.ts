@@ -126,6 +126,24 @@ describe.each(apiStores)('GET /audit/export on %s', (store) => {
     expect(Object.keys(body.errors[0].extensions.fields)).toEqual([param]);
   });
 
+  it('answers 400 BAD_USER_INPUT naming a parameter whose bytes are not UTF-8, and records nothing', async () => {
+    const before = await api.service.backplane.store.headPosition();
+    for (const [param, query] of [
+      ['organizationId', 'organizationId=%ff'],
+      ['planId', 'format=csv&planId=%ED%A0%80'],
+      ['types', 'types=PlanCreated,%C3'],
+      ['query', '%ff=1'],
+    ]) {
+      // Sent as written: URLSearchParams would make the bytes U+FFFD before they leave.
+      const response = await fetch(`${exportUrl}?${query}`, { headers: { authorization: `Bearer ${auditor}` } });
+      expect([param, response.status]).toEqual([param, 400]);
+      const body = (await response.json()) as any;
+      expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(Object.keys(body.errors[0].extensions.fields)).toEqual([param]);
+    }
+    expect(await api.service.backplane.store.headPosition()).toBe(before);
+  });
+
   it('answers 400 for a parameter given twice', async () => {
     const response = await get(auditor, 'format=csv&format=jsonl');
     expect(response.status).toBe(400);
