@@ -243,6 +243,26 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       expect(output.errors()).toEqual([]);
     });
 
+    it('refuses a NUL or an unpaired surrogate in any argument of a subscription BAD_USER_INPUT, naming it', async () => {
+      const raw = await socket();
+      await raw.init(api.rootToken);
+      const cases: [string, string, Record<string, unknown>, string][] = [
+        ['toggles', 'subscription($p: ID) { planCredentialToggled(planId: $p) { enabled } }', { p: '\u0000' }, 'planId'],
+        ['history', 'subscription($t: [String!]) { auditEvents(filter: { types: $t }) { id } }', { t: ['PlanCreated\ud800'] }, 'filter.types[0]'],
+        ['task', 'subscription($id: ID!) { taskProgress(taskId: $id) { id } }', { id: 'a\u0000b' }, 'taskId'],
+      ];
+      for (const [id, query, variables, path] of cases) {
+        raw.send({ type: 'subscribe', id, payload: { query, variables } });
+        const refused = await raw.next((message) => message.id === id && (message.type === 'error' || message.type === 'next'));
+        expect([id, refused.payload.errors?.[0]?.extensions?.code, refused.payload.errors?.[0]?.message]).toEqual([
+          id,
+          'BAD_USER_INPUT',
+          expect.stringMatching(new RegExp(`^${path.replace(/[[\].]/g, '\\$&')} must not contain`)),
+        ]);
+      }
+      expect(output.errors()).toEqual([]);
+    });
+
     it('answers variables nested too deep BAD_USER_INPUT, declared or not, and logs no line', async () => {
       // Written as text: nested so deep, no JSON.stringify of a client would send it.
       const deep = `${'['.repeat(5000)}"${SECRET}"${']'.repeat(5000)}`;

@@ -55,6 +55,20 @@ describe.each(apiStores)('input PostgreSQL cannot hold, or that hides what it is
   });
 
   it.each([
+    ['a device name', ops.registerDevice, () => ({ name: 'dev\ud800' }), /^input\.name must not contain an unpaired UTF-16 surrogate/],
+    [
+      'a password secret',
+      ops.storePassword,
+      () => ({ input: { name: 'lone surrogate', secret: `${secretValue('surrogate')}\udc00` } }),
+      /^input\.secret must not contain an unpaired/,
+    ],
+    ['a plan name', ops.createPlan, () => ({ input: { organizationId: s.organizationId, name: '\udfffplan' } }), /^input\.name must not contain an unpaired/],
+    ['an auditLog event type', ops.auditLog, () => ({ filter: { types: ['PlanCreated\ud83d'] } }), /^filter\.types\[0\] must not contain an unpaired/],
+  ])('refuses an unpaired surrogate in %s, naming the argument', async (_what, query, variables, field) => {
+    await refused(query, variables(), field);
+  });
+
+  it.each([
     ['auditLog from', ops.auditLog, { filter: { from: '0000-01-01T00:00:00Z' } }, /from/],
     ['auditLog to', ops.auditLog, { filter: { to: '0000-12-31T23:59:59Z' } }, /to/],
     ['planCredentialsAsOf at', ops.planCredentialsAsOf, () => ({ planId: s.planId, at: '0000-06-01T00:00:00Z' }), /at/],

@@ -12,6 +12,7 @@ import { credentialOf } from '../organizations/organization.view';
 import { BackupPlan } from '../plans/plan.type';
 import { badInput } from '../shared/bad-input';
 import { oncePerRequest } from '../shared/once-per-request';
+import { refuseUnreadableText } from '../shared/refuse-nul';
 import { withoutNulls } from '../shared/without-nulls';
 import { AuditFilter } from './audit.input';
 import { AuditEvent, AuditEventConnection, AuditVerification, PlanCredentialToggledEvent } from './audit.type';
@@ -64,6 +65,7 @@ export class AuditResolver {
     description: 'The history as it happens. Given the cursor of the last event seen, delivers everything after it first: nothing skipped, nothing repeated.',
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { filter?: AuditFilter | null; after?: string | null }, GraphQLContext>) => {
       const request = authorize(context, Roles.auditors);
+      refuseUnreadableText(args);
       const after = args.after ?? null;
       if (after !== null && !isCursor(context.app, after)) throw badInput('after is not a cursor', 'after');
       // Arguments of a subscription are not validated as a field's are, and each event is matched against them.
@@ -83,6 +85,7 @@ export class AuditResolver {
   @Subscription(() => PlanCredentialToggledEvent, {
     description: 'Credentials switched on or off on plans of the tenant (one plan when planId is given), as it happens.',
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { planId?: string | null }, GraphQLContext>) => {
+      refuseUnreadableText(args);
       return planCredentialToggles(context.app, authorize(context, Roles.readers), args.planId ?? null);
     },
   })

@@ -11,6 +11,7 @@ import { readModels, requestOf, tenantOf, type GraphQLContext } from '../context
 import { Credential } from '../organizations/organization.type';
 import { credentialOf } from '../organizations/organization.view';
 import { BackupPlan } from '../plans/plan.type';
+import { refuseUnreadableText } from '../shared/refuse-nul';
 import { Task, TaskCredentialUse, TaskStatus } from './task.type';
 
 @Resolver(() => Task)
@@ -45,8 +46,11 @@ export class TaskResolver {
 
   @Subscription(() => Task, {
     description: 'A task as it stands, then again as it goes on; ends once the task has ended.',
-    subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) =>
-      taskProgress(context.app, authorize(context, Roles.readers), args.taskId),
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { taskId: string }, GraphQLContext>) => {
+      const request = authorize(context, Roles.readers);
+      refuseUnreadableText(args);
+      return taskProgress(context.app, request, args.taskId);
+    },
   })
   taskProgress(@Root() item: TaskView | FeedEndedError, @Arg('taskId', () => ID) _taskId: string): Task {
     if (item instanceof FeedEndedError) throw item;
