@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, DomainError } from '../core/errors';
 import { verification, verificationStream, type TokenCheck, type VerificationEvent } from '../domain/verification';
 import { OAuthGrantError, parseTokensSecret, tokensSecret, type OAuthTokens } from '../gitlab/oauth';
+import { sendableToken } from '../gitlab/requester';
 import { deviceById, passwordSecretId } from '../queries/catalog';
 import { execute, type AppDeps, type Request } from './deps';
 import type { GitLabSession, SessionOptions, TokenKind } from './gitlab-port';
@@ -59,6 +60,10 @@ export async function checkUsable(
   target: Omit<TokenTarget, 'passwordId' | 'authMethod'>,
   token: UsableToken,
 ): Promise<TokenCheck & { login?: string }> {
+  // Refused before GitLab is asked, and recorded as no attempt: the secret is no token at all.
+  if (!sendableToken(token.token)) {
+    throw new DomainError('INVALID_INPUT', "the password's secret is not a GitLab token: a token is printable ASCII, without spaces");
+  }
   const device = await deviceById(deps.db, target.tenantId, target.deviceId);
   if (device === null) throw new DomainError('NOT_FOUND', `no device ${target.deviceId}`);
   if (!device.builtIn) {

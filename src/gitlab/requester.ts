@@ -174,6 +174,14 @@ export function requestHandler(options: RequesterOptions = {}) {
     const secrets = secretsOf(headers);
     const what = `${method} ${url.pathname}`;
     const origin = url.origin;
+    // fetch refuses such a header with a message that names the character and where it stands:
+    // refused here, once, with nothing of the token in the words.
+    if (!authenticating(headers).every(printable)) {
+      throw new GitLabError(
+        'UNAUTHORIZED',
+        `${what} was not sent to GitLab at ${origin}: the token holds characters other than printable ASCII, as no GitLab token does`,
+      );
+    }
 
     const cancel = options.signal;
     // No token can be in it: the message is built from the method, path and origin alone.
@@ -384,15 +392,28 @@ function networkReason(error: unknown): string {
   return reason;
 }
 
-/** The values of the headers that authenticate, so that no text we build can carry them. */
+/** Whether a secret can be a GitLab token: printable ASCII without spaces, as GitLab's tokens are. */
+export function sendableToken(token: string): boolean {
+  return /^[\x21-\x7e]+$/.test(token);
+}
+
+/** Whether a header's value is printable ASCII: fetch refuses other text, quoting where it found it. */
+function printable(value: string): boolean {
+  return /^[\x20-\x7e]*$/.test(value);
+}
+
+/** The values of the headers that authenticate. */
+function authenticating(headers: Record<string, string>): string[] {
+  return Object.entries(headers)
+    .filter(([name]) => ['private-token', 'job-token', 'authorization'].includes(name.toLowerCase()))
+    .map(([, value]) => value);
+}
+
+/** The values of the headers that authenticate (and an authorization's credentials alone), so that no text we build can carry them. */
 function secretsOf(headers: Record<string, string>): string[] {
-  const secrets: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower === 'private-token' || lower === 'job-token') secrets.push(value);
-    if (lower === 'authorization') secrets.push(value, value.replace(/^\S+\s+/, ''));
-  }
-  return secrets.filter((s) => s.length >= 4);
+  return authenticating(headers)
+    .flatMap((value) => [value, value.replace(/^\S+\s+/, '')])
+    .filter((secret) => secret.length >= 4);
 }
 
 function redact(text: string, secrets: string[]): string {

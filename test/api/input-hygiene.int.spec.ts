@@ -92,6 +92,23 @@ describe.each(apiStores)('input PostgreSQL cannot hold, or that hides what it is
     expect(api.gitlab.requests.length).toBe(asked);
   });
 
+  it("refuses a password whose secret no GitLab token could be as a credential's token, before GitLab is asked", async () => {
+    const asked = api.gitlab.requests.length;
+    for (const secret of [`${secretValue('wide')}中`, `${secretValue('spaced')} x`]) {
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `not a token ${asked}${secret.length}`, secret } });
+      await refused(
+        ops.addCredential,
+        { input: { organizationId: s.organizationId, login: 'not-a-token', passwordId: storePassword.id } },
+        /the password's secret is not a GitLab token/,
+      );
+      const response = await api.request(api.rootToken, ops.addCredential, {
+        input: { organizationId: s.organizationId, login: 'not-a-token', passwordId: storePassword.id },
+      });
+      expect(JSON.stringify(response)).not.toMatch(/中|index|ByteString/);
+    }
+    expect(api.gitlab.requests.length).toBe(asked);
+  });
+
   it('keeps new lines and tabs in a description, which is prose', async () => {
     const { storePassword } = await api.ok(api.rootToken, ops.storePassword, {
       input: { name: 'prose', secret: secretValue('prose'), description: 'line one\n\tline two' },

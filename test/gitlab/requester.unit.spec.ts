@@ -54,6 +54,28 @@ describe('the request handler', () => {
     expect(calls).toEqual([{ url: 'https://gitlab.example.com/api/v4/groups/1/projects?page=1&per_page=2', headers: { 'private-token': TOKEN } }]);
   });
 
+  it('sends no token an HTTP header cannot carry, at once and without a word of it', async () => {
+    for (const token of ['glpat-abcdefgh中ijk', 'glpat-abcd\r\nX-Other: 1', 'glpat-abcd\u0000efgh', 'glpat-é']) {
+      let sent = 0;
+      const handle = requestHandler({
+        fetch: async () => {
+          sent += 1;
+          throw new TypeError('fetch failed');
+        },
+      });
+      for (const headers of [{ 'private-token': token }, { authorization: `Bearer ${token}` }]) {
+        const error = await handle('user', { method: 'GET', prefixUrl: 'https://gitlab.example.com/api/v4', headers }).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(GitLabError);
+        expect((error as GitLabError).failure).toBe('UNAUTHORIZED');
+        expect((error as GitLabError).message).toMatch(
+          /^GET \/api\/v4\/user was not sent to GitLab at https:\/\/gitlab\.example\.com: the token holds characters/,
+        );
+        expect(`${(error as GitLabError).message} ${JSON.stringify((error as GitLabError).details)}`).not.toMatch(/glpat|index|中|é/);
+      }
+      expect(sent).toBe(0);
+    }
+  });
+
   it('reports every answer with its rate limit state', async () => {
     const seen: unknown[] = [];
     const headers = { 'ratelimit-limit': '600', 'ratelimit-remaining': '0', 'ratelimit-reset': String(NOW / 1000 + 30), 'retry-after': '30' };

@@ -67,7 +67,8 @@ export const ops = {
 
 /** A secret long enough to show its last four characters, unique per call so that a scan can look for it. */
 export function secretValue(label: string): string {
-  return `glpat-${label}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  // As GitLab's tokens are: printable ASCII without spaces (a secret that is not is refused as a token).
+  return `glpat-${label.replace(/[^\x21-\x7e]/g, '-')}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 }
 
 export interface Scenario {
