@@ -6,6 +6,9 @@ import { verifyOAuthToken, verifyToken, type TokenVerification } from './verify'
 /** The login label of the requests of a token check (see checkToken). */
 export const TOKEN_CHECK = 'check';
 
+/** The longest one attempt of a token check waits for GitLab (ms). */
+const CHECK_ATTEMPT_MS = 10_000;
+
 /** login: whose token it is, where the caller knows (labels the metrics; null: not known). */
 type Target = { gitlabUrl: string; token: string; kind?: GitLabAuth['kind']; login?: string | null };
 
@@ -35,9 +38,15 @@ export function gitlabPort(settings: GitLabSettings) {
       scopes,
     }: Target & { login: string | null; groupPath: string; scopes?: string[] }): Promise<TokenVerification> {
       // Labelled "check", not by the login: that is what was typed, not yet verified, by any tenant's administrator.
+      // An attempt waits at most CHECK_ATTEMPT_MS: a person waits for the check, and a GitLab that
+      // takes the connection and says nothing is given up on then, not after a whole attempt's time.
       const client = new GitLabClient(
         { baseUrl: gitlabUrl, token, kind },
-        { timeoutMs: settings.timeoutMs, maxRetryMs: settings.checkMaxRetryMs, observer: settings.observe?.(TOKEN_CHECK) },
+        {
+          timeoutMs: Math.min(settings.timeoutMs, CHECK_ATTEMPT_MS),
+          maxRetryMs: settings.checkMaxRetryMs,
+          observer: settings.observe?.(TOKEN_CHECK),
+        },
       );
       if (kind === 'oauth') return verifyOAuthToken(client, { groupPath, scopes });
       if (login === null)

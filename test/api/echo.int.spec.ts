@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { startTestApi, testStorage, type TestApi, type TestStorage } from '../support/api-server';
 import { buildScenario, ops, secretValue, type Scenario } from '../support/scenario';
 
@@ -26,7 +26,8 @@ describe('what the API echoes back, on pglite', () => {
 
   beforeAll(async () => {
     storage = await testStorage('pglite');
-    api = await startTestApi(storage, { env: { BACKPLANE_GITLAB_RETRY_MS: '200' } });
+    // An attempt's time as deployed (30 s): a token check still gives up on a silent GitLab within 10 s.
+    api = await startTestApi(storage, { env: { BACKPLANE_GITLAB_RETRY_MS: '200', BACKPLANE_GITLAB_TIMEOUT_MS: '30000' } });
     s = await buildScenario(api, api.rootToken, 'echo');
     await api.service.app.jobs.idle();
   });
@@ -112,5 +113,24 @@ describe('what the API echoes back, on pglite', () => {
     expect(response.errors?.[0]?.message.length).toBeLessThan(400);
     const attempt = (await failedAttempts()).at(-1)!;
     expect(JSON.stringify(attempt).length).toBeLessThan(1_000);
+  });
+
+  it('gives up on a GitLab that takes the connection and never answers within the check’s bound, not an attempt’s', async () => {
+    // Connections taken and left unanswered: an attempt of any other call would wait BACKPLANE_GITLAB_TIMEOUT_MS (30 s here).
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const response = await addOrganizationOn(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, 'silent gitlab');
+      const took = Date.now() - started;
+      expect(response.errors?.[0]?.extensions?.code).toBe('GITLAB_AUTH_FAILED');
+      expect(response.errors?.[0]?.message).toMatch(/did not answer/);
+      // A check's attempt waits 10 s at most: the first attempt alone took the 30 s.
+      expect(took).toBeLessThan(20_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });
