@@ -1,4 +1,5 @@
 // Credential: an additional GitLab account of an organization, so that backups spread their API use.
+import { checkGitLabUsername } from './gitlab-username';
 import type { Decider } from './decider';
 import { DomainError } from './errors';
 import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
@@ -94,6 +95,7 @@ export function admissibleCredential(data: Omit<Extract<CredentialCommand, { typ
   const { organizationId, passwordId, known } = data;
   const login = data.login.trim();
   if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login');
+  checkGitLabUsername(login, 'login');
   if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
   // An SSO organization nobody has authorized yet has no main login to tell this one apart from.
   if (known.organization.mainLogin === null) {

@@ -1,6 +1,7 @@
 // Organization: a GitLab group added to Backplane, with its main login and its sync settings.
 // With SSO it is added pending: GitLab names its main login when someone signs in and authorizes
 // Backplane (OAuth 2), and until then it has no login, no password entry and reads nothing.
+import { checkGitLabUsername } from './gitlab-username';
 import type { Decider } from './decider';
 import { DomainError } from './errors';
 import { verifiedOrRefuse, type TokenCheck, type VerificationFailure, type VerifiedToken } from './verification';
@@ -220,6 +221,7 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
     return { name, gitlabUrl, login: null, passwordId: null };
   }
   if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
+  checkGitLabUsername(login.trim(), 'login');
   if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
   if (known.passwordHoldsAuthorization)

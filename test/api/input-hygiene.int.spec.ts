@@ -92,6 +92,12 @@ describe.each(apiStores)('input PostgreSQL cannot hold, or that hides what it is
     expect(api.gitlab.requests.length).toBe(asked);
   });
 
+  it.each(["' OR 1=1 --", '23:60', 'ＡＢＣ', 'trail.'])('refuses a login no GitLab account can have (%j) before GitLab is asked', async (login) => {
+    const asked = api.gitlab.requests.length;
+    await refused(ops.addCredential, { input: { organizationId: s.organizationId, login, passwordId: s.passwordId } }, /^login must be a GitLab username/);
+    expect(api.gitlab.requests.length).toBe(asked);
+  });
+
   it("refuses a password whose secret no GitLab token could be as a credential's token, before GitLab is asked", async () => {
     const asked = api.gitlab.requests.length;
     for (const secret of [`${secretValue('wide')}中`, `${secretValue('spaced')} x`]) {
