@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -142,6 +143,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   web.use(notFound);
   web.use(errorHandler(logger, refusals));
   http.on('request', web);
+  // CONNECT (a proxy's method) never reaches the routes, and Node drops such a socket without a word.
+  http.on('connect', (_req, socket: Duplex) => {
+    const body = JSON.stringify({ errors: [{ message: 'CONNECT is not served here', extensions: { code: 'BAD_REQUEST' } }] });
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { startTestApi, testStorage, type GraphQLResponse, type TestApi, type TestStorage } from '../support/api-server';
 import { captureOutput } from '../support/output-capture';
 
@@ -65,6 +66,21 @@ describe('the HTTP edge refuses bad requests in JSON, without stacks or secrets,
         expect(answer.body.errors?.[0].message).toBe('the request body must be UTF-8 text');
       }
       expect(await api.service.backplane.store.headPosition()).toBe(before);
+    });
+
+    it('answers CONNECT 405 in JSON rather than dropping the connection', async () => {
+      const { port } = new URL(api.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write('CONNECT /graphql HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).errors[0].extensions.code).toBe('BAD_REQUEST');
     });
 
     it('answers a body over 1 MB 413 PAYLOAD_TOO_LARGE in JSON, with no stack in the page or the log', async () => {
