@@ -100,7 +100,8 @@ export async function sessionFor(
  */
 export async function usableToken(deps: AppDeps, target: Pick<TokenTarget, 'tenantId' | 'gitlabUrl' | 'passwordId' | 'authMethod'>): Promise<UsableToken> {
   const secret = await revealPassword(deps, target.tenantId, target.passwordId);
-  if (target.authMethod !== 'SSO') return { token: secret, kind: 'personal' };
+  // A token pasted with a new line or spaces around it: fetch sends a header without them, and so do we.
+  if (target.authMethod !== 'SSO') return { token: secret.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''), kind: 'personal' };
   let tokens = storedTokens(secret, target.passwordId);
   if (!expiresSoon(tokens)) return { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes };
   // Refresh tokens serve once: one process refreshes, and whoever waited takes the pair it stored.

@@ -60,7 +60,7 @@ export function paramNotUtf8(rawQuery: string): string | null {
     const equals = part.indexOf('=');
     const name = decoded(equals === -1 ? part : part.slice(0, equals));
     if (name === null) return 'query';
-    if (equals !== -1 && decoded(part.slice(equals + 1)) === null) return name.slice(0, 64);
+    if (equals !== -1 && decoded(part.slice(equals + 1)) === null) return name === '' ? 'query' : name.slice(0, 64);
   }
   return null;
 }

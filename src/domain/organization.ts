@@ -279,12 +279,12 @@ function authorized(state: OrganizationState, organizationId: string): Organizat
 
 /**
  * A GitLab group's full path, as GitLab spells it: segments joined by "/", no empty segment, each
- * of letters, digits, "_", "-" and "." not starting with "-" nor ending with "." (so no "." or ".."
- * either, which a path of GitLab never holds).
+ * of letters, digits, "_", "-" and "." not starting with "-", and none of dots alone ("." and ".."
+ * name no group; they would climb the path).
  */
 export function groupPath(name: string): string {
   const path = name.trim().replace(/^\/+|\/+$/g, '');
-  const segment = '(?:[A-Za-z0-9_.][A-Za-z0-9_.-]*[A-Za-z0-9_-]|[A-Za-z0-9_])';
+  const segment = '(?!\\.+(?:/|$))[A-Za-z0-9_.][A-Za-z0-9_.-]*';
   if (!new RegExp(`^${segment}(?:/${segment})*$`).test(path)) {
     throw new DomainError('INVALID_INPUT', `name must be a GitLab group's full path such as "acme/platform", got "${name}"`);
   }

@@ -397,9 +397,12 @@ export function sendableToken(token: string): boolean {
   return /^[\x21-\x7e]+$/.test(token);
 }
 
-/** Whether a header's value is printable ASCII: fetch refuses other text, quoting where it found it. */
+/**
+ * Whether a header's value is printable ASCII once the white space around it is gone (fetch sends
+ * it without): fetch refuses other text, quoting where it found it.
+ */
 function printable(value: string): boolean {
-  return /^[\x20-\x7e]*$/.test(value);
+  return /^[\x20-\x7e]*$/.test(value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
 }
 
 /** The values of the headers that authenticate. */

@@ -27,7 +27,8 @@ export function checkVariables(
   // Before graphql-js coerces them (and the complexity counter after it): a megabyte of list items
   // is walked once, not three times. Variables the operation does not declare too: whatever keeps
   // the request (a subscription's) holds them as well.
-  const budget = { left: MAX_VALUES, depth: MAX_DEPTH };
+  // The variables' own object is one level more.
+  const budget = { left: MAX_VALUES, depth: MAX_DEPTH + 1 };
   if (!withinValues(given, budget)) {
     const what = budget.depth < 0 ? `are nested more than ${MAX_DEPTH} levels deep` : `hold more than ${MAX_VALUES} values`;
     throw new GraphQLError(`the variables ${what}`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });

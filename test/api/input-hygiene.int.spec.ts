@@ -92,7 +92,7 @@ describe.each(apiStores)('input PostgreSQL cannot hold, or that hides what it is
     expect(api.gitlab.requests.length).toBe(asked);
   });
 
-  it.each(["' OR 1=1 --", '23:60', 'ＡＢＣ', 'trail.'])('refuses a login no GitLab account can have (%j) before GitLab is asked', async (login) => {
+  it.each(["' OR 1=1 --", '23:60', 'ＡＢＣ', 'a/b'])('refuses a login no GitLab account can have (%j) before GitLab is asked', async (login) => {
     const asked = api.gitlab.requests.length;
     await refused(ops.addCredential, { input: { organizationId: s.organizationId, login, passwordId: s.passwordId } }, /^login must be a GitLab username/);
     expect(api.gitlab.requests.length).toBe(asked);
@@ -100,8 +100,11 @@ describe.each(apiStores)('input PostgreSQL cannot hold, or that hides what it is
 
   it("refuses a password whose secret no GitLab token could be as a credential's token, before GitLab is asked", async () => {
     const asked = api.gitlab.requests.length;
-    for (const secret of [`${secretValue('wide')}中`, `${secretValue('spaced')} x`]) {
-      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `not a token ${asked}${secret.length}`, secret } });
+    for (const [label, secret] of [
+      ['wide', `${secretValue('wide')}中`],
+      ['spaced', `${secretValue('spaced')} x`],
+    ]) {
+      const { storePassword } = await api.ok(api.rootToken, ops.storePassword, { input: { name: `not a token: ${label}`, secret } });
       await refused(
         ops.addCredential,
         { input: { organizationId: s.organizationId, login: 'not-a-token', passwordId: storePassword.id } },

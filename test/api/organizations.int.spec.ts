@@ -323,6 +323,16 @@ for (const store of apiStores) {
         ]);
       });
 
+      it('takes a token pasted with a new line or spaces around it, as GitLab receives it', async () => {
+        const token = secretValue('pasted');
+        const entry = await storeSecret('pasted with a new line', `  ${token}\r\n`);
+        // GitLab knows the token itself: fetch sends a header without the white space around it.
+        secrets.set(entry.id, token);
+        const organization = await add();
+        const credential = await addCredential({ organizationId: organization.id, login: 'pasted-bot', passwordId: entry.id });
+        expect(credential.login).toBe('pasted-bot');
+      });
+
       it('refuses to delete an entry in use, naming its users, and deletes it once they are gone', async () => {
         const entry = await storeSecret('in use');
         const organization = await add({ name: 'hooli/search', login: 'gavin', passwordId: entry.id });

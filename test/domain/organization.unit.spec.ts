@@ -166,7 +166,7 @@ describe('organization', () => {
       ['an invalid group path', { name: 'acme//platform' }, 'INVALID_INPUT', /GitLab group's full path/],
       ['a group path that climbs', { name: '../../etc/passwd' }, 'INVALID_INPUT', /GitLab group's full path/],
       ['a group path with a segment of dots', { name: 'acme/./platform' }, 'INVALID_INPUT', /GitLab group's full path/],
-      ['a group path whose segment ends with a dot', { name: 'acme/platform.' }, 'INVALID_INPUT', /GitLab group's full path/],
+      ['a group path with a segment of three dots', { name: 'acme/.../platform' }, 'INVALID_INPUT', /GitLab group's full path/],
       ['an http URL to another host', { gitlabUrl: 'http://gitlab.example.com' }, 'INVALID_INPUT', /must use https/],
       ['invalid repositoriesSync', { repositoriesSync: { intervalMinutes: 5 } }, 'INVALID_INPUT', /intervalMinutes/],
     ])('refuses %s', (_case, overrides, code, message) => {

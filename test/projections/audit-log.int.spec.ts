@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { auditLogProjection } from '../../projections/audit-log';
 import { CommandHandler } from '../../src/core/command-handler';
 import { ProjectionRunner } from '../../src/core/projection-runner';
@@ -111,7 +112,15 @@ for (const database of testDatabases) {
       const [first] = await store.readStream('switchboard-1');
       const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log'))[0].n;
       const before = await count();
-      const forms = [auditLogProjection.apply(first), auditLogProjection.applyAll!([first]), auditLogProjection.applyFromLog!([first])];
+      // Under another id too: the position tells that it is the same event.
+      const renamed = { ...first, id: randomUUID() };
+      const forms = [
+        auditLogProjection.apply(first),
+        auditLogProjection.applyAll!([first]),
+        auditLogProjection.applyFromLog!([first]),
+        auditLogProjection.apply(renamed),
+        auditLogProjection.applyAll!([renamed]),
+      ];
       for (const statements of forms) {
         expect(statements).toHaveLength(1);
         await expect(db.query(statements[0].sql, statements[0].params)).rejects.toMatchObject({ code: '23505' });

@@ -85,8 +85,9 @@ export class AuditResolver {
   @Subscription(() => PlanCredentialToggledEvent, {
     description: 'Credentials switched on or off on plans of the tenant (one plan when planId is given), as it happens.',
     subscribe: ({ args, context }: SubscribeResolverData<unknown, { planId?: string | null }, GraphQLContext>) => {
+      const request = authorize(context, Roles.readers);
       refuseUnreadableText(args);
-      return planCredentialToggles(context.app, authorize(context, Roles.readers), args.planId ?? null);
+      return planCredentialToggles(context.app, request, args.planId ?? null);
     },
   })
   planCredentialToggled(
