@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, DomainError } from '../core/errors';
 import { verification, verificationStream, type TokenCheck, type VerificationEvent } from '../domain/verification';
 import { OAuthGrantError, parseTokensSecret, tokensSecret, type OAuthTokens } from '../gitlab/oauth';
-import { sendableToken } from '../gitlab/requester';
+import { asSent, sendableToken } from '../gitlab/requester';
 import { deviceById, passwordSecretId } from '../queries/catalog';
 import { execute, type AppDeps, type Request } from './deps';
 import type { GitLabSession, SessionOptions, TokenKind } from './gitlab-port';
@@ -100,8 +100,8 @@ export async function sessionFor(
  */
 export async function usableToken(deps: AppDeps, target: Pick<TokenTarget, 'tenantId' | 'gitlabUrl' | 'passwordId' | 'authMethod'>): Promise<UsableToken> {
   const secret = await revealPassword(deps, target.tenantId, target.passwordId);
-  // A token pasted with a new line or spaces around it: fetch sends a header without them, and so do we.
-  if (target.authMethod !== 'SSO') return { token: secret.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''), kind: 'personal' };
+  // A token pasted with a new line or spaces around it: judged and sent as fetch sends it, without them.
+  if (target.authMethod !== 'SSO') return { token: asSent(secret), kind: 'personal' };
   let tokens = storedTokens(secret, target.passwordId);
   if (!expiresSoon(tokens)) return { token: tokens.accessToken, kind: 'oauth', scopes: tokens.scopes };
   // Refresh tokens serve once: one process refreshes, and whoever waited takes the pair it stored.

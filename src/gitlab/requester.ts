@@ -397,12 +397,14 @@ export function sendableToken(token: string): boolean {
   return /^[\x21-\x7e]+$/.test(token);
 }
 
-/**
- * Whether a header's value is printable ASCII once the white space around it is gone (fetch sends
- * it without): fetch refuses other text, quoting where it found it.
- */
+/** A header's value as fetch sends it: without the spaces, tabs and line breaks around it. */
+export function asSent(value: string): string {
+  return value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+}
+
+/** Whether a header's value is printable ASCII as sent: fetch refuses other text, quoting where it found it. */
 function printable(value: string): boolean {
-  return /^[\x20-\x7e]*$/.test(value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+  return /^[\x20-\x7e]*$/.test(asSent(value));
 }
 
 /** The values of the headers that authenticate. */

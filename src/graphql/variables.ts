@@ -26,8 +26,7 @@ export function checkVariables(
   const given = variables ?? {};
   // Before graphql-js coerces them (and the complexity counter after it): a megabyte of list items
   // is walked once, not three times. Variables the operation does not declare too: whatever keeps
-  // the request (a subscription's) holds them as well.
-  // The variables' own object is one level more.
+  // the request (a subscription's) holds them as well. Their own object is one level more.
   const budget = { left: MAX_VALUES, depth: MAX_DEPTH + 1 };
   if (!withinValues(given, budget)) {
     const what = budget.depth < 0 ? `are nested more than ${MAX_DEPTH} levels deep` : `hold more than ${MAX_VALUES} values`;

@@ -47,7 +47,8 @@ function unreadableAt(value: unknown, path: string): Unreadable | null {
   }
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
     for (const [key, item] of Object.entries(value)) {
-      if (inText(key, path) !== null) return inText(key, path);
+      const inKey = inText(key, path);
+      if (inKey !== null) return inKey;
       const found = unreadableAt(item, `${path}.${key}`);
       if (found !== null) return found;
     }
