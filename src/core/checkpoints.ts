@@ -1,4 +1,4 @@
-import type { SqlDatabase, SqlExecutor } from '../sql/database';
+import type { SqlDatabase, SqlExecutor, SqlTransaction } from '../sql/database';
 import { migrate, type Migration } from '../sql/migrate';
 import type { Projection } from './projection';
 
@@ -90,9 +90,12 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
   return row ? { version: row.version, position: row.position, eventsApplied: Number(row.events_applied), inline: row.inline } : null;
 }
 
-/** Moves the checkpoint past a batch; with `inline`, also hands the read model to the appends from there on. */
-export async function advanceCheckpoint(tx: SqlExecutor, name: string, position: string | null, applied: number, inline = false): Promise<void> {
-  await tx.query('UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, inline = $4, updated_at = now() WHERE name = $1', [
+/**
+ * Moves the checkpoint past a batch; with `inline`, also hands the read model to the appends from
+ * there on. Sent (see SqlTransaction.send): the transaction's commit waits for it.
+ */
+export function advanceCheckpoint(tx: SqlTransaction, name: string, position: string | null, applied: number, inline = false): void {
+  void tx.send('UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, inline = $4, updated_at = now() WHERE name = $1', [
     name,
     position,
     applied,
@@ -108,7 +111,7 @@ const RESET_LOCK_TIMEOUT_MS = 10_000;
  * where the runner applies it again (no longer inline: appends under way finish first). `tell`
  * runs in the same transaction: every process hears of the reset as it commits.
  */
-export async function resetProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlExecutor) => Promise<void>): Promise<void> {
+export async function resetProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
   await db.transaction(async (tx) => {
     await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
     // Every append waits while it holds them: its tables' locks are bounded the same way.
@@ -126,7 +129,7 @@ export async function resetProjection(db: SqlDatabase, projection: Projection, t
 }
 
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */
-export async function prepareProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlExecutor) => Promise<void>): Promise<Checkpoint> {
+export async function prepareProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<Checkpoint> {
   const checkpoint = await readCheckpoint(db, projection.name);
   if (checkpoint && checkpoint.version === projection.version) return checkpoint;
   await resetProjection(db, projection, tell);

@@ -1,7 +1,7 @@
 import { BackplaneError } from '../errors';
 import type { AppendHook } from '../eventstore/postgres/sql-event-store';
 import type { Position, RecordedEvent } from '../eventstore/types';
-import type { SqlExecutor } from '../sql/database';
+import type { SqlExecutor, SqlTransaction } from '../sql/database';
 import { passes, type Projection } from './projection';
 
 /**
@@ -30,14 +30,20 @@ export class ReadModelVersionError extends BackplaneError {
 const BATCHED_FROM = 16;
 
 /**
- * Applies events to the projection's read model in `tx`. Many at once go in the batched form,
- * under a savepoint: should it fail (a few large statements can fail where one per event do not),
- * they go again event by event.
+ * Applies events to the projection's read model in `tx`, and resolves once its statements are
+ * sent (SqlTransaction.send: the transaction's commit goes behind them and waits for them), to
+ * `ran`, which settles once they have run. Statements it could not make reject it before anything
+ * is sent. Many events at once go in the batched form, under a savepoint, awaited: should it fail
+ * (a few large statements can fail where one per event do not), they go again event by event.
  */
-export async function applyInTransaction(tx: SqlExecutor, projection: Projection, events: readonly RecordedEvent[]): Promise<void> {
+export async function applyInTransaction(tx: SqlTransaction, projection: Projection, events: readonly RecordedEvent[]): Promise<{ ran: Promise<void> }> {
   const read = events.filter((event) => passes(projection.filter, event));
-  const eventByEvent = async () => {
-    for (const event of read) for (const statement of projection.apply(event)) await tx.query(statement.sql, statement.params);
+  const eventByEvent = () => {
+    // Every statement made before the first is sent.
+    const statements = read.flatMap((event) => projection.apply(event));
+    const ran = Promise.all(statements.map((statement) => tx.send(statement.sql, statement.params))).then(() => undefined);
+    ran.catch(() => undefined);
+    return { ran };
   };
   if (read.length < BATCHED_FROM || !projection.applyAll) return eventByEvent();
   await tx.query('SAVEPOINT inline_batch');
@@ -46,8 +52,9 @@ export async function applyInTransaction(tx: SqlExecutor, projection: Projection
     await tx.query('RELEASE SAVEPOINT inline_batch');
   } catch {
     await tx.query('ROLLBACK TO SAVEPOINT inline_batch');
-    await eventByEvent();
+    return eventByEvent();
   }
+  return { ran: Promise.resolve() };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { BackplaneError } from '../errors';
 import type { EventStore, Position, RecordedEvent, SubscriptionBatch } from '../eventstore/types';
-import type { HeldLock, SqlDatabase, SqlExecutor } from '../sql/database';
+import type { HeldLock, SqlDatabase, SqlTransaction } from '../sql/database';
 import { advanceCheckpoint, type Checkpoint, holdAppends, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
 import { applyInTransaction, type InlineLog } from './inline-projection';
 import { ProjectionTimeoutError } from './errors';
@@ -178,10 +178,10 @@ class CheckpointMoves {
     return () => this.local.off('moved', listener);
   }
 
-  /** Tells of a move inside the transaction that makes it: other processes hear on commit. */
-  async tell(tx: SqlExecutor, name: string): Promise<void> {
+  /** Tells of a move inside the transaction that makes it (sent: its commit waits for it): other processes hear on commit. */
+  async tell(tx: SqlTransaction, name: string): Promise<void> {
     const channel = await this.listening();
-    if (channel !== null) await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
+    if (channel !== null) void tx.send('SELECT pg_notify($1, $2)', [channel, name]);
   }
 
   /** The move is committed: this process hears now. */
@@ -640,7 +640,7 @@ export class ProjectionRunner {
       await applyInTransaction(tx, this.projection, rest);
       last = rest.at(-1);
       applied = rest.filter((event) => passes(this.projection.filter, event)).length;
-      await advanceCheckpoint(tx, this.name, last?.position ?? session.position, applied, true);
+      advanceCheckpoint(tx, this.name, last?.position ?? session.position, applied, true);
       await this.moves.tell(tx, this.name);
     });
     this.moves.moved(this.name);
@@ -711,9 +711,10 @@ export class ProjectionRunner {
       if (!current || current.position !== session.position || current.version !== this.projection.version || current.inline) {
         throw new CheckpointMovedError(this.name);
       }
-      if (this.projection.unflushedBatches) await tx.query('SET LOCAL synchronous_commit = off');
-      for (const statement of statements) await tx.query(statement.sql, statement.params);
-      await advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
+      // Sent one after the other, the commit behind them: a round trip for all (SqlTransaction.send).
+      if (this.projection.unflushedBatches) void tx.send('SET LOCAL synchronous_commit = off');
+      for (const statement of statements) void tx.send(statement.sql, statement.params);
+      advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
       await this.moves.tell(tx, this.name);
     });
     this.moves.moved(this.name);

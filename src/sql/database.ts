@@ -17,6 +17,19 @@ export interface SqlExecutor {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
 }
 
+/**
+ * A transaction's statements. `send` puts a statement on its way without waiting for its answer,
+ * for statements whose rows nobody reads: where the connection pipelines (a PostgreSQL server),
+ * statements sent one after the other, and the commit behind them, travel together instead of
+ * taking a round trip each. A statement queried after them, and the commit, wait for every one
+ * sent before and fail with the first failure among them, in the order they were sent (those
+ * after it fail only because the transaction is aborted): a transaction commits all it sent or
+ * nothing. The promise `send` returns settles with the statement; nothing need await it.
+ */
+export interface SqlTransaction extends SqlExecutor {
+  send(sql: string, params?: unknown[]): Promise<void>;
+}
+
 export interface HeldLock {
   release(): Promise<void>;
   /**
@@ -28,7 +41,7 @@ export interface HeldLock {
 
 export interface SqlDatabase extends SqlExecutor {
   /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /** Runs several statements without parameters (DDL). */
   exec(sql: string): Promise<void>;
   /**

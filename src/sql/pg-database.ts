@@ -1,7 +1,8 @@
-import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { LeaseSession } from './lease-session';
 import { NotificationSession } from './notification-session';
-import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlExecutor } from './database';
+import { LockTimeoutError, type HeldLock, type QueryOptions, type SqlDatabase, type SqlTransaction } from './database';
+import { PgTransaction, statement } from './pg-transaction';
 import type { LockRequest } from './keyed-locks';
 
 export interface PgDatabaseOptions {
@@ -37,7 +38,9 @@ export class PgDatabase implements SqlDatabase {
 
   private constructor(config: PoolConfig) {
     this.config = config;
-    this.pool = new Pool(config);
+    // Statements queued on one connection go without waiting for the answers before them (see
+    // PgTransaction); statements awaited one by one go as they always would.
+    this.pool = new Pool({ ...config, pipeline: true });
     this.leases = new LeaseSession(config);
     this.notifications = new NotificationSession(config);
     // An idle client that loses its server is dropped by the pool; without a listener the error would crash the process.
@@ -83,7 +86,7 @@ export class PgDatabase implements SqlDatabase {
     await this.pool.query(sql);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // A checked-out client has no listener of the pool's; without one, a connection lost
@@ -92,18 +95,13 @@ export class PgDatabase implements SqlDatabase {
       broken = true;
     };
     client.on('error', onError);
+    const transaction = new PgTransaction(client);
     try {
-      // Whatever the database's default: Backplane's transactions are written for a snapshot per statement.
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const result = await fn({
-        query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (await client.query(statement(sql, params, options))).rows as R[],
-      });
-      // After a failed statement that fn caught, PostgreSQL answers COMMIT with a rollback, and no error.
-      const commit = await client.query('COMMIT');
-      if (commit.command !== 'COMMIT') throw new Error('the transaction was rolled back: a statement in it failed');
+      const result = await fn(transaction.executor);
+      await transaction.commit();
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
+      await transaction.rollback().catch(() => {
         broken = true;
       });
       throw error;
@@ -121,16 +119,29 @@ export class PgDatabase implements SqlDatabase {
     const names = requests.map((request) => request.name).join(', ');
     const deadline = Date.now() + options.timeoutMs;
     if (!this.lockPool) {
-      // Waiting for a free lock connection counts against the same deadline as waiting for the lock.
-      this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS, connectionTimeoutMillis: options.timeoutMs });
+      this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS });
       this.lockPool.on('error', () => undefined);
     }
     let client: PoolClient;
+    // Waiting for a free lock connection counts against the same deadline as waiting for the lock:
+    // each caller's own (the pool's connection timeout is one for all callers, and bounds a new
+    // connection's opening only). A connection that comes after the deadline goes back unused.
+    const connecting = this.lockPool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LockTimeoutError(names, options.timeoutMs)), Math.max(0, deadline - Date.now()));
+    });
     try {
-      client = await this.lockPool.connect();
+      client = await Promise.race([connecting, late]);
     } catch (error) {
-      if (/timeout/i.test(String((error as Error).message))) throw new LockTimeoutError(names, options.timeoutMs);
+      connecting.then(
+        (unused) => unused.release(),
+        () => undefined,
+      );
+      if (error instanceof LockTimeoutError || /timeout/i.test(String((error as Error).message))) throw new LockTimeoutError(names, options.timeoutMs);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
     // A connection whose lock state is unknown must not go back to the pool.
     let clean = false;
@@ -199,8 +210,4 @@ export class PgDatabase implements SqlDatabase {
   async close(): Promise<void> {
     await Promise.all([this.pool.end(), this.lockPool?.end(), this.leases.close(), this.notifications.close()]);
   }
-}
-
-function statement(text: string, values: unknown[] | undefined, options: QueryOptions | undefined): QueryConfig {
-  return options?.prepareAs ? { name: options.prepareAs, text, values } : { text, values };
 }

@@ -4,7 +4,8 @@ import { existsSync, readdirSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeyedLocks, type LockRequest } from './keyed-locks';
-import { LockTimeoutError, type HeldLock, type SqlDatabase, type SqlExecutor } from './database';
+import { LockTimeoutError, type HeldLock, type SqlDatabase, type SqlTransaction } from './database';
+import { SentStatements } from './sent-statements';
 import { MutexTimeoutError } from './keyed-mutex';
 import { lockFolder, type FolderLock } from './folder-lock';
 
@@ -109,10 +110,36 @@ export class PgliteDatabase implements SqlDatabase {
   // It runs on this thread, and its promises settle without a turn of the event loop: a run of
   // transactions (a projection catching up) would hold requests and timers until it ends, so each
   // lets them in first.
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.lastTurn = performance.now();
-    return this.db.transaction((tx) => fn({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows }));
+    return this.db.transaction(async (tx) => {
+      // Statements sent go to PGlite at once; it runs them in order. Nothing travels: what sending
+      // keeps here is the transaction's rule that a failure among them fails what follows.
+      const sent = new SentStatements();
+      try {
+        const result = await fn({
+          query: async <R>(sql: string, params?: unknown[]) => {
+            const answer = tx.query<R>(sql, params);
+            answer.catch(() => undefined);
+            await sent.settled();
+            return (await answer).rows;
+          },
+          send: (sql: string, params?: unknown[]) => {
+            const ran = sent.add(tx.query(sql, params)).then(() => undefined);
+            // Nothing need await it: its failure is the transaction's.
+            ran.catch(() => undefined);
+            return ran;
+          },
+        });
+        await sent.settled();
+        return result;
+      } catch (error) {
+        // Rolled back once every statement sent has run: none runs after the transaction.
+        await sent.finished();
+        throw error;
+      }
+    });
   }
 
   /** One process serves the folder: a lock in memory is shared with everyone who can ask. */

@@ -5,7 +5,7 @@ import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
-import type { SqlDatabase, SqlExecutor } from '../../src/sql/database';
+import type { SqlDatabase, SqlTransaction } from '../../src/sql/database';
 import { dropTestSchemas, testDatabases } from '../support/databases';
 import { readable } from '../support/readable';
 import { appendLog, productLog, tablesOf } from './product-log';
@@ -100,12 +100,16 @@ for (const database of testDatabases) {
         // What the batch's transaction ran, to see that the failure came after statements that wrote rows.
         const ran: string[] = [];
         const watched: SqlDatabase = Object.assign(Object.create(db) as SqlDatabase, {
-          transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) =>
+          transaction: <T>(fn: (tx: SqlTransaction) => Promise<T>) =>
             db.transaction((tx) =>
               fn({
                 query: (sql, params, options) => {
                   ran.push(sql);
                   return tx.query(sql, params, options);
+                },
+                send: (sql, params) => {
+                  ran.push(sql);
+                  return tx.send(sql, params);
                 },
               }),
             ),
@@ -120,7 +124,9 @@ for (const database of testDatabases) {
         const failed = taskInserts[1];
         const written = ran.slice(0, failed).map((sql) => /INSERT INTO (tenants|plans|credentials|tasks) /.exec(sql)?.[1]);
         expect(new Set(written)).toEqual(new Set(['tenants', 'credentials', 'plans', 'tasks', undefined]));
-        expect(ran[ran.length - 1]).toMatch(/^INSERT INTO tasks .* VALUES/s);
+        // Then event by event: its statements go together, so those after the failing insert are sent too, and fail with it.
+        const eventByEvent = ran.flatMap((sql, n) => (/^INSERT INTO tasks .* VALUES/s.test(sql) ? [n] : []));
+        expect(eventByEvent.at(-1)).toBeGreaterThan(failed);
 
         for (const table of ['tenants', 'plans', 'plan_credentials', 'credentials', 'tasks']) {
           expect(await db.query(`SELECT * FROM ${table}`)).toEqual([]);

@@ -7,7 +7,7 @@ import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
-import type { SqlDatabase, SqlExecutor } from '../../src/sql/database';
+import type { SqlDatabase, SqlTransaction } from '../../src/sql/database';
 import { countingProjection } from '../fixtures/counting.projection';
 import { spawnTs } from '../support/child';
 import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres, testDatabases } from '../support/databases';
@@ -34,7 +34,7 @@ async function handedOver(db: SqlDatabase, name: string): Promise<void> {
 }
 
 /** A transaction that runs `first` and then stays open until let go; `done` settles when it has ended. */
-async function heldOpen(db: SqlDatabase, first: (tx: SqlExecutor) => Promise<unknown>) {
+async function heldOpen(db: SqlDatabase, first: (tx: SqlTransaction) => Promise<unknown>) {
   let letGo!: () => void;
   const held = new Promise<void>((resolve) => (letGo = resolve));
   let begun!: () => void;
@@ -149,19 +149,28 @@ for (const database of testDatabases) {
       await expectEachAppliedOnce(db);
     }, 120_000);
 
-    it('undoes an append whose read model refuses its event, and only that one of a group', async () => {
-      const projection = countingProjection({ failOn: (data) => (data as { bad?: boolean }).bad === true });
-      const { store, runner } = await inlineSetup(db, projection);
-      expect(await runner.catchUp()).toBe(true);
-      expect((await readCheckpoint(db, projection.name))?.inline).toBe(true);
-      const streams = Array.from({ length: 6 }, () => `counted-${randomUUID()}`);
-      // Sent at once: they go to the database together, as one group.
-      const outcomes = await Promise.allSettled(streams.map((stream, n) => store.appendToStream(stream, [{ type: 'Counted', data: { bad: n === 2 } }])));
-      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
-      expect(String((outcomes[2] as PromiseRejectedResult).reason)).toMatch(/refusing event/);
-      expect(await store.readStream(streams[2])).toEqual([]);
-      expect(await expectEachAppliedOnce(db)).toBe(5);
-    }, 60_000);
+    const bad = (data: unknown) => (data as { bad?: boolean }).bad === true;
+    it.each([
+      ['refuses its event (in Node)', { failOn: bad }, /refusing event/],
+      ['makes statements the database refuses', { refusedOn: bad }, /division by zero/],
+    ])(
+      'undoes an append whose read model %s, and only that one of a group',
+      async (_what, options, reason) => {
+        const projection = countingProjection(options);
+        const { store, runner } = await inlineSetup(db, projection);
+        expect(await runner.catchUp()).toBe(true);
+        expect((await readCheckpoint(db, projection.name))?.inline).toBe(true);
+        const streams = Array.from({ length: 6 }, () => `counted-${randomUUID()}`);
+        // Sent at once: the first four go each in a call of its own (appendsInFlight), the last two
+        // together, as one group, whose read model statements the commit follows without waiting for their answers.
+        const outcomes = await Promise.allSettled(streams.map((stream, n) => store.appendToStream(stream, [{ type: 'Counted', data: { bad: n === 5 } }])));
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+        expect(String((outcomes[5] as PromiseRejectedResult).reason)).toMatch(reason);
+        expect(await store.readStream(streams[5])).toEqual([]);
+        expect(await expectEachAppliedOnce(db)).toBe(5);
+      },
+      60_000,
+    );
 
     it('refuses an append inside a transaction that does not take a snapshot per statement, and writes nothing', async () => {
       const projection = countingProjection();

@@ -91,6 +91,46 @@ describeWithPostgres('PostgreSQL server connections', () => {
     }
   });
 
+  it('withLock waits for a free lock connection as long as each caller allows, whatever the first caller allowed', async () => {
+    const db = await openPostgres();
+    try {
+      // The first caller allows 1 ms (it may give up); the lock connections are made for every caller after it.
+      await db.withLock('first', async () => 'in', { timeoutMs: 1 }).catch((error: unknown) => expect(error).toBeInstanceOf(LockTimeoutError));
+      // Every lock connection held (a process holds at most 8 at once).
+      const letGo: (() => void)[] = [];
+      const entered: Promise<void>[] = [];
+      const holders = Array.from({ length: 8 }, (_, n) => {
+        let enter!: () => void;
+        entered.push(new Promise<void>((resolve) => (enter = resolve)));
+        return db.withLock(
+          `held-${n}`,
+          () =>
+            new Promise<void>((resolve) => {
+              letGo.push(resolve);
+              enter();
+            }),
+          { timeoutMs: 30_000 },
+        );
+      });
+      await Promise.all(entered);
+      // One that allows 100 ms gives up in its time; the connection it waited for goes back unused.
+      await expect(db.withLock('impatient', async () => 'never', { timeoutMs: 100 })).rejects.toBeInstanceOf(LockTimeoutError);
+      // One that allows 10 s waits until a holder lets go, 300 ms on.
+      const patient = db.withLock('patient', async () => 'in at last', { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      letGo[0]();
+      expect(await patient).toBe('in at last');
+      for (const release of letGo.slice(1)) release();
+      await Promise.all(holders);
+      // No connection was kept by the caller that gave up: all 8 can be held again.
+      expect(await Promise.all(Array.from({ length: 8 }, (_, n) => db.withLock(`again-${n}`, async () => n, { timeoutMs: 5000 })))).toEqual([
+        0, 1, 2, 3, 4, 5, 6, 7,
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('withLock survives its connection dying while fn runs: the caller hears an error, the process goes on, the lock is free again', async () => {
     const schema = newSchemaName();
     const [db, killer] = await Promise.all([openPostgres(schema), openPostgres(schema)]);

@@ -1,4 +1,4 @@
-import type { SqlDatabase, SqlExecutor } from '../../sql/database';
+import type { SqlDatabase, SqlExecutor, SqlTransaction } from '../../sql/database';
 import { migrate } from '../../sql/migrate';
 import { AppendDeadlockError, AppendOrderConflictError, DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from '../errors';
 import { contentHash } from '../hash-chain';
@@ -57,7 +57,11 @@ export interface AppendHook {
 /** What an append runs with the events it recorded: the read model it keeps, and how. */
 export interface InlineApply {
   readModel: string;
-  apply(tx: SqlExecutor, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Resolves once its statements are sent in `tx` (SqlTransaction.send), to `ran`, which settles
+   * once they have run; rejects, sending nothing, should it fail before.
+   */
+  apply(tx: SqlTransaction, events: readonly RecordedEvent[]): Promise<{ ran: Promise<void> }>;
 }
 
 /** What the append hook threw: the group is undone and its appends go alone, so that only the one it fails on fails. */
@@ -215,11 +219,11 @@ export class SqlEventStore implements EventStore {
    * May refuse with AppendOrderConflictError or AppendDeadlockError, after which the caller runs
    * its transaction again.
    */
-  async appendWithin(executor: SqlExecutor, stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+  async appendWithin(executor: SqlTransaction, stream: string, events: EventData[], options: AppendOptions = {}): Promise<AppendResult> {
     return this.appendPrepared(executor, prepareAppend(stream, events, options));
   }
 
-  private async appendPrepared(executor: SqlExecutor, append: PreparedAppend): Promise<AppendResult> {
+  private async appendPrepared(executor: SqlDatabase | SqlTransaction, append: PreparedAppend): Promise<AppendResult> {
     const { stream, expected, payload } = append;
     // Inside a caller's transaction a failed statement aborts it: there the general path runs
     // and a conflict is the caller's to retry. Alone, each call is its own transaction (with a
@@ -237,21 +241,21 @@ export class SqlEventStore implements EventStore {
             { prepareAs: 'backplane_append_events_told' },
           );
     let applied: string | undefined;
-    const hooked = async (on: SqlExecutor, general: boolean) => {
+    const hooked = async (on: SqlTransaction, general: boolean) => {
       applied = undefined;
       const { fn, arg } = this.hook!.first;
       const [first] = await on.query<Record<string, unknown>>(`SELECT * FROM ${fn}($1)`, [arg]);
       const inline = this.hook!.begin(first);
       const rows = await call(on, general);
       if (inline && rows[0]?.o_status === 'ok') {
-        await inline.apply(on, await this.readRecorded(on, append.eventIds));
+        await (await inline.apply(on, await this.readRecorded(on, append.eventIds))).ran;
         applied = inline.readModel;
       }
       return rows;
     };
     const once = (general: boolean) => {
       if (!this.hook) return call(executor, general);
-      return alone ? this.db.transaction((tx) => hooked(tx, general)) : hooked(executor, general);
+      return alone ? this.db.transaction((tx) => hooked(tx, general)) : hooked(executor as SqlTransaction, general);
     };
     let general = !alone;
     let row: AppendRow | undefined;
@@ -464,25 +468,35 @@ export class SqlEventStore implements EventStore {
   private async callGroup(appends: string): Promise<GroupAnswer> {
     const hook = this.hook;
     if (!hook) return { rows: await this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' }) };
-    return this.db.transaction(async (tx) => {
-      const rows = await tx.query<HookedGroupRow>('SELECT * FROM append_group_hooked($1::jsonb, $2, $3)', [appends, hook.first.fn, hook.first.arg], {
-        prepareAs: 'backplane_append_group_hooked',
+    // The read model's statements, once sent: the commit goes behind them, and a failure of theirs is the hook's.
+    let applied: Promise<void> | undefined;
+    try {
+      return await this.db.transaction(async (tx) => {
+        const rows = await tx.query<HookedGroupRow>('SELECT * FROM append_group_hooked($1::jsonb, $2, $3)', [appends, hook.first.fn, hook.first.arg], {
+          prepareAs: 'backplane_append_group_hooked',
+        });
+        const alone = rows[0]?.g_alone === true;
+        // Judged as though before the appends: a refusal undoes them with the transaction.
+        const inline = hook.begin(rows[0]?.g_first ?? {});
+        if (!inline) return { rows, alone };
+        const recorded = [...rows].sort((a, b) => a.g_index - b.g_index).flatMap((row) => (row.g_status === 'ok' ? (row.g_events ?? []) : []));
+        try {
+          ({ ran: applied } = await inline.apply(
+            tx,
+            recorded.map((event) => toRecordedEvent({ ...event, recorded_at: new Date(event.recorded_at) })),
+          ));
+        } catch (error) {
+          throw new HookFailure(error);
+        }
+        return { rows, readModel: inline.readModel, alone };
       });
-      const alone = rows[0]?.g_alone === true;
-      // Judged as though before the appends: a refusal undoes them with the transaction.
-      const inline = hook.begin(rows[0]?.g_first ?? {});
-      if (!inline) return { rows, alone };
-      const recorded = [...rows].sort((a, b) => a.g_index - b.g_index).flatMap((row) => (row.g_status === 'ok' ? (row.g_events ?? []) : []));
-      try {
-        await inline.apply(
-          tx,
-          recorded.map((event) => toRecordedEvent({ ...event, recorded_at: new Date(event.recorded_at) })),
-        );
-      } catch (error) {
-        throw new HookFailure(error);
-      }
-      return { rows, readModel: inline.readModel, alone };
-    });
+    } catch (error) {
+      const failed = await applied?.then(
+        () => undefined,
+        (cause: unknown) => ({ cause }),
+      );
+      throw failed !== undefined ? new HookFailure(failed.cause) : error;
+    }
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

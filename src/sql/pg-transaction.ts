@@ -1,0 +1,101 @@
+import type { Client, PoolClient, QueryConfig, QueryResult } from 'pg';
+import type { QueryOptions, SqlTransaction } from './database';
+import { SentStatements } from './sent-statements';
+
+/**
+ * One transaction on a pooled connection that pipelines (the pool's `pipeline` option): each
+ * statement goes without waiting for the answers before it. Statements are written to the socket
+ * in runs, one write each: BEGIN with the first statement, the statements sent (send) with
+ * whatever follows them (the next statement queried, or the COMMIT). A run goes at the latest
+ * once the code that made it yields (process.nextTick), so that a sent statement awaited on its
+ * own is answered too.
+ */
+export class PgTransaction {
+  private readonly sent = new SentStatements();
+  /** Statements made and not yet written, in order. */
+  private unwritten: (() => void)[] = [];
+  private writeScheduled = false;
+
+  constructor(private readonly client: PoolClient) {
+    // Whatever the database's default: Backplane's transactions are written for a snapshot per
+    // statement. It goes with the first statement, which waits for it before it answers. Only an
+    // aborted session could refuse it, which would abort the statements behind it as well.
+    this.add({ text: 'BEGIN ISOLATION LEVEL READ COMMITTED' }, true);
+  }
+
+  readonly executor: SqlTransaction = {
+    query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => {
+      const answer = this.add(statement(sql, params, options), false);
+      this.write();
+      await this.sent.settled();
+      return (await answer).rows as R[];
+    },
+    send: (sql: string, params?: unknown[]) => {
+      const ran = this.add(statement(sql, params, undefined), true).then(() => undefined);
+      // Nothing need await it: its failure is the transaction's.
+      ran.catch(() => undefined);
+      if (!this.writeScheduled) {
+        this.writeScheduled = true;
+        process.nextTick(() => this.write());
+      }
+      return ran;
+    },
+  };
+
+  /**
+   * Commits behind every statement sent; throws the first failure among them (the COMMIT then
+   * rolled back), or when PostgreSQL answered the COMMIT with a rollback (a statement failed that
+   * the caller caught).
+   */
+  async commit(): Promise<void> {
+    const committing = this.add({ text: 'COMMIT' }, false);
+    this.write();
+    await this.sent.settled();
+    const commit = await committing;
+    if (commit.command !== 'COMMIT') throw new Error('the transaction was rolled back: a statement in it failed');
+  }
+
+  /** Rolls back once every statement made has been written and answered; throws when the connection could not. */
+  async rollback(): Promise<void> {
+    const rolledBack = this.add({ text: 'ROLLBACK' }, false);
+    this.write();
+    await this.sent.finished();
+    await rolledBack;
+  }
+
+  /**
+   * A statement made, written with the next run. Those `sent` (BEGIN too) are kept for what
+   * follows them to wait for; the others' failures are their caller's alone.
+   */
+  private add(config: QueryConfig, sent: boolean): Promise<QueryResult> {
+    let write!: () => void;
+    const answer = new Promise<QueryResult>((resolve, reject) => {
+      write = () => {
+        this.client.query(config).then(resolve, reject);
+      };
+    });
+    this.unwritten.push(write);
+    // Awaited by its caller; not left unhandled should the caller give up first (a failure before it).
+    answer.catch(() => undefined);
+    return sent ? this.sent.add(answer) : answer;
+  }
+
+  /** Writes the statements made so far, in one write to the socket where it can be corked. */
+  private write(): void {
+    this.writeScheduled = false;
+    if (this.unwritten.length === 0) return;
+    const run = this.unwritten;
+    this.unwritten = [];
+    const stream = (this.client as unknown as Client).connection?.stream;
+    stream?.cork?.();
+    try {
+      for (const write of run) write();
+    } finally {
+      stream?.uncork?.();
+    }
+  }
+}
+
+export function statement(text: string, values: unknown[] | undefined, options: QueryOptions | undefined): QueryConfig {
+  return options?.prepareAs ? { name: options.prepareAs, text, values } : { text, values };
+}
