@@ -24,7 +24,8 @@ export interface SqlExecutor {
  * taking a round trip each. A statement queried after them, and the commit, wait for every one
  * sent before and fail with the first failure among them, in the order they were sent (those
  * after it fail only because the transaction is aborted): a transaction commits all it sent or
- * nothing. The promise `send` returns settles with the statement; nothing need await it.
+ * nothing (a failure among them stays until the transaction ends: a savepoint does not undo it).
+ * The promise `send` returns settles with the statement; nothing need await it.
  */
 export interface SqlTransaction extends SqlExecutor {
   send(sql: string, params?: unknown[]): Promise<void>;

@@ -10,6 +10,8 @@ export interface PgDatabaseOptions {
   /** Schema for every table Backplane creates (default: the connection's search_path). */
   schema?: string;
   maxConnections?: number;
+  /** How long opening a connection, or waiting for one of the pool's, may take (ms; default 10 s). */
+  connectionTimeoutMs?: number;
 }
 
 /** withLock's locks held at once by one process; more callers wait for a connection, not for the main pool. */
@@ -53,7 +55,7 @@ export class PgDatabase implements SqlDatabase {
       max: options.maxConnections ?? 10,
       keepAlive: true,
       // A server that accepts no connections must not hold a caller (or a stop) forever.
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     };
     if (options.schema !== undefined) {
       if (!SCHEMA_NAME.test(options.schema)) throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
@@ -122,24 +124,30 @@ export class PgDatabase implements SqlDatabase {
       this.lockPool = new Pool({ ...this.config, max: LOCK_CONNECTIONS });
       this.lockPool.on('error', () => undefined);
     }
-    let client: PoolClient;
     // Waiting for a free lock connection counts against the same deadline as waiting for the lock:
-    // each caller's own (the pool's connection timeout is one for all callers, and bounds a new
-    // connection's opening only). A connection that comes after the deadline goes back unused.
-    const connecting = this.lockPool.connect();
+    // each caller's own. The pool's connection timeout, one for all callers, ends a wait sooner
+    // (for a connection opened, or let go by another holder): the caller then waits again, until
+    // its deadline. A connection that comes after the deadline goes back unused.
+    let client: PoolClient | undefined;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new LockTimeoutError(names, options.timeoutMs)), Math.max(0, deadline - Date.now()));
     });
     try {
-      client = await Promise.race([connecting, late]);
-    } catch (error) {
-      connecting.then(
-        (unused) => unused.release(),
-        () => undefined,
-      );
-      if (error instanceof LockTimeoutError || /timeout/i.test(String((error as Error).message))) throw new LockTimeoutError(names, options.timeoutMs);
-      throw error;
+      while (client === undefined) {
+        const connecting = this.lockPool.connect();
+        try {
+          client = await Promise.race([connecting, late]);
+        } catch (error) {
+          connecting.then(
+            (unused) => unused.release(),
+            () => undefined,
+          );
+          const timedOut = error instanceof LockTimeoutError || /timeout/i.test(String((error as Error).message));
+          if (!timedOut) throw error;
+          if (error instanceof LockTimeoutError || Date.now() >= deadline) throw new LockTimeoutError(names, options.timeoutMs);
+        }
+      }
     } finally {
       clearTimeout(timer);
     }

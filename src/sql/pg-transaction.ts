@@ -7,14 +7,22 @@ import { SentStatements } from './sent-statements';
  * statement goes without waiting for the answers before it. Statements are written to the socket
  * in runs, one write each: BEGIN with the first statement, the statements sent (send) with
  * whatever follows them (the next statement queried, or the COMMIT). A run goes at the latest
- * once the code that made it yields (process.nextTick), so that a sent statement awaited on its
- * own is answered too.
+ * once the promises settling meanwhile have run (process.nextTick), so that a sent statement
+ * awaited on its own is answered too.
  */
 export class PgTransaction {
   private readonly sent = new SentStatements();
   /** Statements made and not yet written, in order. */
   private unwritten: (() => void)[] = [];
   private writeScheduled = false;
+  /** While a run is written: a failure heard meanwhile is node-postgres' own, before the database saw the statement. */
+  private writing = false;
+  /**
+   * The first statement sent that node-postgres could not write (a parameter it cannot convert):
+   * the database never saw it, so its transaction is not aborted; the COMMIT, perhaps in the
+   * same run, goes as a ROLLBACK instead.
+   */
+  private unwritable: { error: unknown } | undefined;
 
   constructor(private readonly client: PoolClient) {
     // Whatever the database's default: Backplane's transactions are written for a snapshot per
@@ -48,7 +56,7 @@ export class PgTransaction {
    * the caller caught).
    */
   async commit(): Promise<void> {
-    const committing = this.add({ text: 'COMMIT' }, false);
+    const committing = this.add(() => ({ text: this.unwritable === undefined ? 'COMMIT' : 'ROLLBACK' }), false);
     this.write();
     await this.sent.settled();
     const commit = await committing;
@@ -67,11 +75,15 @@ export class PgTransaction {
    * A statement made, written with the next run. Those `sent` (BEGIN too) are kept for what
    * follows them to wait for; the others' failures are their caller's alone.
    */
-  private add(config: QueryConfig, sent: boolean): Promise<QueryResult> {
+  private add(config: QueryConfig | (() => QueryConfig), sent: boolean): Promise<QueryResult> {
     let write!: () => void;
     const answer = new Promise<QueryResult>((resolve, reject) => {
       write = () => {
-        this.client.query(config).then(resolve, reject);
+        this.client.query(typeof config === 'function' ? config() : config, (error: Error | undefined, result: QueryResult) => {
+          if (!error) return resolve(result);
+          if (sent && this.writing) this.unwritable ??= { error };
+          reject(error);
+        });
       };
     });
     this.unwritten.push(write);
@@ -88,9 +100,11 @@ export class PgTransaction {
     this.unwritten = [];
     const stream = (this.client as unknown as Client).connection?.stream;
     stream?.cork?.();
+    this.writing = true;
     try {
       for (const write of run) write();
     } finally {
+      this.writing = false;
       stream?.uncork?.();
     }
   }

@@ -2,6 +2,8 @@ import { ProjectionRunner } from '../../src/core/projection-runner';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import { countingProjection } from '../fixtures/counting.projection';
 import { LockTimeoutError } from '../../src/sql/database';
+import { PgDatabase } from '../../src/sql/pg-database';
+import { testDatabaseUrl } from '../support/postgres-url';
 import { describeWithPostgres, dropTestSchemas, newSchemaName, openPostgres } from '../support/databases';
 
 describeWithPostgres('PostgreSQL server connections', () => {
@@ -91,13 +93,16 @@ describeWithPostgres('PostgreSQL server connections', () => {
     }
   });
 
-  it('withLock waits for a free lock connection as long as each caller allows, whatever the first caller allowed', async () => {
-    const db = await openPostgres();
+  it('withLock waits for a free lock connection as long as each caller allows, whatever the first caller or the pool allows', async () => {
+    // The pool waits at most 300 ms for a connection: a caller that allows more waits again.
+    const schema = newSchemaName();
+    await openPostgres(schema).then((created) => created.close());
+    const db = await PgDatabase.connect({ connectionString: testDatabaseUrl(), schema, connectionTimeoutMs: 300 });
+    const letGo: (() => void)[] = [];
     try {
       // The first caller allows 1 ms (it may give up); the lock connections are made for every caller after it.
       await db.withLock('first', async () => 'in', { timeoutMs: 1 }).catch((error: unknown) => expect(error).toBeInstanceOf(LockTimeoutError));
       // Every lock connection held (a process holds at most 8 at once).
-      const letGo: (() => void)[] = [];
       const entered: Promise<void>[] = [];
       const holders = Array.from({ length: 8 }, (_, n) => {
         let enter!: () => void;
@@ -115,9 +120,9 @@ describeWithPostgres('PostgreSQL server connections', () => {
       await Promise.all(entered);
       // One that allows 100 ms gives up in its time; the connection it waited for goes back unused.
       await expect(db.withLock('impatient', async () => 'never', { timeoutMs: 100 })).rejects.toBeInstanceOf(LockTimeoutError);
-      // One that allows 10 s waits until a holder lets go, 300 ms on.
+      // One that allows 10 s waits until a holder lets go, a second on: longer than the pool waits.
       const patient = db.withLock('patient', async () => 'in at last', { timeoutMs: 10_000 });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       letGo[0]();
       expect(await patient).toBe('in at last');
       for (const release of letGo.slice(1)) release();
@@ -127,6 +132,7 @@ describeWithPostgres('PostgreSQL server connections', () => {
         0, 1, 2, 3, 4, 5, 6, 7,
       ]);
     } finally {
+      for (const release of letGo) release();
       await db.close();
     }
   });

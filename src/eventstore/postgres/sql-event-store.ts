@@ -468,7 +468,9 @@ export class SqlEventStore implements EventStore {
   private async callGroup(appends: string): Promise<GroupAnswer> {
     const hook = this.hook;
     if (!hook) return { rows: await this.db.query<GroupRow>('SELECT * FROM append_group($1::jsonb)', [appends], { prepareAs: 'backplane_append_group' }) };
-    // The read model's statements, once sent: the commit goes behind them, and a failure of theirs is the hook's.
+    // The read model's statements, once sent: the commit goes behind them, and a failure of theirs
+    // is the hook's (also a connection lost while they are answered: the appends then go alone,
+    // and their event ids tell any already committed).
     let applied: Promise<void> | undefined;
     try {
       return await this.db.transaction(async (tx) => {
