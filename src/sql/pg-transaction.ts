@@ -6,9 +6,8 @@ import { SentStatements } from './sent-statements';
  * One transaction on a pooled connection that pipelines (the pool's `pipeline` option): each
  * statement goes without waiting for the answers before it. Statements are written to the socket
  * in runs, one write each: BEGIN with the first statement, the statements sent (send) with
- * whatever follows them (the next statement queried, or the COMMIT). A run goes at the latest
- * once the promises settling meanwhile have run (process.nextTick), so that a sent statement
- * awaited on its own is answered too.
+ * whatever follows them (the next statement queried, or the COMMIT). A run goes at the latest on
+ * the next tick (process.nextTick), so that a sent statement awaited on its own is answered too.
  */
 export class PgTransaction {
   private readonly sent = new SentStatements();
@@ -58,9 +57,14 @@ export class PgTransaction {
   async commit(): Promise<void> {
     const committing = this.add(() => ({ text: this.unwritable === undefined ? 'COMMIT' : 'ROLLBACK' }), false);
     this.write();
-    await this.sent.settled();
+    const failed = await this.sent.settled().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
     const commit = await committing;
-    if (commit.command !== 'COMMIT') throw new Error('the transaction was rolled back: a statement in it failed');
+    // Committed: every statement sent ran (a failure heard of one then came after the database's answer).
+    if (commit.command === 'COMMIT') return;
+    throw failed !== undefined ? failed.error : new Error('the transaction was rolled back: a statement in it failed');
   }
 
   /** Rolls back once every statement made has been written and answered; throws when the connection could not. */

@@ -94,40 +94,49 @@ describeWithPostgres('PostgreSQL server connections', () => {
   });
 
   it('withLock waits for a free lock connection as long as each caller allows, whatever the first caller or the pool allows', async () => {
-    // The pool waits at most 300 ms for a connection: a caller that allows more waits again.
+    // The pool waits at most 2 s for a connection: a caller that allows more waits again.
     const schema = newSchemaName();
     await openPostgres(schema).then((created) => created.close());
-    const db = await PgDatabase.connect({ connectionString: testDatabaseUrl(), schema, connectionTimeoutMs: 300 });
+    const db = await PgDatabase.connect({ connectionString: testDatabaseUrl(), schema, connectionTimeoutMs: 2000 });
     const letGo: (() => void)[] = [];
+    const hold = (name: string) => {
+      let enter!: () => void;
+      const entered = new Promise<void>((resolve) => (enter = resolve));
+      const held = db.withLock(
+        name,
+        () =>
+          new Promise<void>((resolve) => {
+            letGo.push(resolve);
+            enter();
+          }),
+        { timeoutMs: 30_000 },
+      );
+      return { entered, held };
+    };
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     try {
       // The first caller allows 1 ms (it may give up); the lock connections are made for every caller after it.
       await db.withLock('first', async () => 'in', { timeoutMs: 1 }).catch((error: unknown) => expect(error).toBeInstanceOf(LockTimeoutError));
       // Every lock connection held (a process holds at most 8 at once).
-      const entered: Promise<void>[] = [];
-      const holders = Array.from({ length: 8 }, (_, n) => {
-        let enter!: () => void;
-        entered.push(new Promise<void>((resolve) => (enter = resolve)));
-        return db.withLock(
-          `held-${n}`,
-          () =>
-            new Promise<void>((resolve) => {
-              letGo.push(resolve);
-              enter();
-            }),
-          { timeoutMs: 30_000 },
-        );
-      });
-      await Promise.all(entered);
-      // One that allows 100 ms gives up in its time; the connection it waited for goes back unused.
+      const holders = Array.from({ length: 8 }, (_, n) => hold(`held-${n}`));
+      await Promise.all(holders.map((holder) => holder.entered));
+      // One that allows 100 ms gives up in its time, its request for a connection still queued in the pool.
       await expect(db.withLock('impatient', async () => 'never', { timeoutMs: 100 })).rejects.toBeInstanceOf(LockTimeoutError);
-      // One that allows 10 s waits until a holder lets go, a second on: longer than the pool waits.
-      const patient = db.withLock('patient', async () => 'in at last', { timeoutMs: 10_000 });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // A holder lets go: the connection goes to that request first, which gives it back unused, for the next caller.
+      const patient = db.withLock('patient', async () => 'in', { timeoutMs: 10_000 });
+      await sleep(300);
       letGo[0]();
-      expect(await patient).toBe('in at last');
-      for (const release of letGo.slice(1)) release();
-      await Promise.all(holders);
-      // No connection was kept by the caller that gave up: all 8 can be held again.
+      expect(await patient).toBe('in');
+      // All 8 held again; one that allows 10 s waits longer than the pool does, and gets the next connection let go.
+      const ninth = hold('held-8');
+      await ninth.entered;
+      const longer = db.withLock('longer', async () => 'in at last', { timeoutMs: 10_000 });
+      await sleep(2500);
+      letGo[1]();
+      expect(await longer).toBe('in at last');
+      for (const release of letGo) release();
+      await Promise.all([...holders, ninth].map((holder) => holder.held));
+      // No connection was kept by the callers that gave up or waited again: all 8 can be held at once.
       expect(await Promise.all(Array.from({ length: 8 }, (_, n) => db.withLock(`again-${n}`, async () => n, { timeoutMs: 5000 })))).toEqual([
         0, 1, 2, 3, 4, 5, 6, 7,
       ]);
