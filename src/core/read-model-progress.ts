@@ -260,6 +260,8 @@ export class ReadModelProgress {
 
   private fellBehind(behind: Tracked[], head: Position): void {
     const wasCurrent = this.allCurrent;
+    // One that was current and is behind now is said at once, also while others still catch up.
+    const newlyBehind = behind.some((tracked) => tracked.current);
     for (const tracked of behind) {
       tracked.current = false;
       tracked.head = head;
@@ -267,10 +269,9 @@ export class ReadModelProgress {
       tracked.generation += 1;
       tracked.throughput.record(tracked.eventsApplied);
     }
-    if (wasCurrent || this.behindSince === 0) {
-      this.behindSince = Date.now();
-      this.lastLogged = 0;
-    }
+    const firstBehind = wasCurrent || this.behindSince === 0;
+    if (firstBehind) this.behindSince = Date.now();
+    if (firstBehind || newlyBehind) this.lastLogged = 0;
     void this.count(behind, head);
     this.poll();
   }
