@@ -27,7 +27,7 @@ export class PgTransaction {
     // Whatever the database's default: Backplane's transactions are written for a snapshot per
     // statement. It goes with the first statement, which waits for it before it answers. Only an
     // aborted session could refuse it, which would abort the statements behind it as well.
-    this.add({ text: 'BEGIN ISOLATION LEVEL READ COMMITTED' }, true);
+    this.sent.add(this.add({ text: 'BEGIN ISOLATION LEVEL READ COMMITTED' }, true));
   }
 
   readonly executor: SqlTransaction = {
@@ -38,9 +38,7 @@ export class PgTransaction {
       return (await answer).rows as R[];
     },
     send: (sql: string, params?: unknown[]) => {
-      const ran = this.add(statement(sql, params, undefined), true).then(() => undefined);
-      // Nothing need await it: its failure is the transaction's.
-      ran.catch(() => undefined);
+      const ran = this.sent.send(this.add(statement(sql, params, undefined), true));
       if (!this.writeScheduled) {
         this.writeScheduled = true;
         process.nextTick(() => this.write());
@@ -50,9 +48,9 @@ export class PgTransaction {
   };
 
   /**
-   * Commits behind every statement sent; throws the first failure among them (the COMMIT then
-   * rolled back), or when PostgreSQL answered the COMMIT with a rollback (a statement failed that
-   * the caller caught).
+   * Commits behind every statement sent. Throws when the database rolled back instead: with the
+   * first failure among the statements sent, or else saying so (a statement the caller awaited
+   * had failed, and the caller went on).
    */
   async commit(): Promise<void> {
     const committing = this.add(() => ({ text: this.unwritable === undefined ? 'COMMIT' : 'ROLLBACK' }), false);
@@ -76,8 +74,8 @@ export class PgTransaction {
   }
 
   /**
-   * A statement made, written with the next run. Those `sent` (BEGIN too) are kept for what
-   * follows them to wait for; the others' failures are their caller's alone.
+   * A statement made, written with the next run. A failure node-postgres reports of a `sent` one
+   * as it writes it makes the COMMIT a ROLLBACK (see unwritable).
    */
   private add(config: QueryConfig | (() => QueryConfig), sent: boolean): Promise<QueryResult> {
     let write!: () => void;
@@ -91,9 +89,9 @@ export class PgTransaction {
       };
     });
     this.unwritten.push(write);
-    // Awaited by its caller; not left unhandled should the caller give up first (a failure before it).
+    // Awaited by its caller (sent ones through SentStatements); not left unhandled should the caller give up first.
     answer.catch(() => undefined);
-    return sent ? this.sent.add(answer) : answer;
+    return answer;
   }
 
   /** Writes the statements made so far, in one write to the socket where it can be corked. */

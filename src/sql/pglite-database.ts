@@ -125,12 +125,7 @@ export class PgliteDatabase implements SqlDatabase {
             await sent.settled();
             return (await answer).rows;
           },
-          send: (sql: string, params?: unknown[]) => {
-            const ran = sent.add(tx.query(sql, params)).then(() => undefined);
-            // Nothing need await it: its failure is the transaction's.
-            ran.catch(() => undefined);
-            return ran;
-          },
+          send: (sql: string, params?: unknown[]) => sent.send(tx.query(sql, params)),
         });
         await sent.settled();
         return result;

@@ -12,6 +12,13 @@ export class SentStatements {
     return statement;
   }
 
+  /** add(), answering as SqlTransaction.send does: settled with the statement, and awaited by nobody if need be. */
+  send(statement: Promise<unknown>): Promise<void> {
+    const ran = this.add(statement).then(() => undefined);
+    ran.catch(() => undefined);
+    return ran;
+  }
+
   /**
    * Waits for every statement sent so far, and throws the failure of the first that failed, in the
    * order they were sent (once one fails, those after it fail only because the transaction is
