@@ -34,8 +34,7 @@ export class PgTransaction {
     query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => {
       const answer = this.add(statement(sql, params, options), false);
       this.write();
-      await this.sent.settled();
-      return (await answer).rows as R[];
+      return (await this.sent.after(answer)).rows as R[];
     },
     send: (sql: string, params?: unknown[]) => {
       const ran = this.sent.send(this.add(statement(sql, params, undefined), true));

@@ -119,12 +119,7 @@ export class PgliteDatabase implements SqlDatabase {
       const sent = new SentStatements();
       try {
         const result = await fn({
-          query: async <R>(sql: string, params?: unknown[]) => {
-            const answer = tx.query<R>(sql, params);
-            answer.catch(() => undefined);
-            await sent.settled();
-            return (await answer).rows;
-          },
+          query: async <R>(sql: string, params?: unknown[]) => (await sent.after(tx.query<R>(sql, params))).rows,
           send: (sql: string, params?: unknown[]) => sent.send(tx.query(sql, params)),
         });
         await sent.settled();

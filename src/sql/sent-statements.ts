@@ -12,6 +12,13 @@ export class SentStatements {
     return statement;
   }
 
+  /** The answer of a statement queried after those sent: once every one of them has run, failing with the first that failed. */
+  async after<T>(answer: Promise<T>): Promise<T> {
+    answer.catch(() => undefined);
+    await this.settled();
+    return answer;
+  }
+
   /** add(), answering as SqlTransaction.send does: settled with the statement, and awaited by nobody if need be. */
   send(statement: Promise<unknown>): Promise<void> {
     const ran = this.add(statement).then(() => undefined);
