@@ -64,6 +64,7 @@ export const plansProjection: Projection = {
                   INSERT INTO plan_credentials (plan_id, credential_id, tenant_id, enabled, changed_at, changed_by) VALUES ($1, $2, $3, $4, $5, $6)
                   ON CONFLICT (plan_id, credential_id) DO UPDATE SET enabled = EXCLUDED.enabled, changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by`,
             params: [event.data.planId, event.data.credentialId, context.tenantId, event.data.enabled, context.occurredAt, actorJson(context), version],
+            prepared: true,
           },
         ];
       case 'PlanBackupSettingsUpdated': {

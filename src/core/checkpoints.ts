@@ -86,6 +86,7 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
   const [row] = await db.query<CheckpointRow>(
     `SELECT version, position, events_applied::text AS events_applied, inline FROM projection_checkpoints WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`,
     [name],
+    { prepared: true },
   );
   return row ? { version: row.version, position: row.position, eventsApplied: Number(row.events_applied), inline: row.inline } : null;
 }
@@ -95,12 +96,11 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
  * there on. Sent (see SqlTransaction.send): the transaction's commit waits for it.
  */
 export function advanceCheckpoint(tx: SqlTransaction, name: string, position: string | null, applied: number, inline = false): void {
-  void tx.send('UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, inline = $4, updated_at = now() WHERE name = $1', [
-    name,
-    position,
-    applied,
-    inline,
-  ]);
+  void tx.send(
+    'UPDATE projection_checkpoints SET position = $2, events_applied = events_applied + $3, inline = $4, updated_at = now() WHERE name = $1',
+    [name, position, applied, inline],
+    { prepared: true },
+  );
 }
 
 /** How long a reset waits for the appends under way, and then for each of its tables (ms). */

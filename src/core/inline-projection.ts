@@ -41,7 +41,7 @@ export async function applyInTransaction(tx: SqlTransaction, projection: Project
   const eventByEvent = () => {
     // Every statement made before the first is sent.
     const statements = read.flatMap((event) => projection.apply(event));
-    const ran = Promise.all(statements.map((statement) => tx.send(statement.sql, statement.params))).then(() => undefined);
+    const ran = Promise.all(statements.map((statement) => tx.send(statement.sql, statement.params, statement))).then(() => undefined);
     ran.catch(() => undefined);
     return { ran };
   };

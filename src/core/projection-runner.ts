@@ -181,7 +181,7 @@ class CheckpointMoves {
   /** Tells of a move inside the transaction that makes it (sent: its commit waits for it): other processes hear on commit. */
   async tell(tx: SqlTransaction, name: string): Promise<void> {
     const channel = await this.listening();
-    if (channel !== null) void tx.send('SELECT pg_notify($1, $2)', [channel, name]);
+    if (channel !== null) void tx.send('SELECT pg_notify($1, $2)', [channel, name], { prepared: true });
   }
 
   /** The move is committed: this process hears now. */
@@ -713,7 +713,7 @@ export class ProjectionRunner {
       }
       // Sent one after the other, the commit behind them: a round trip for all (SqlTransaction.send).
       if (this.projection.unflushedBatches) void tx.send('SET LOCAL synchronous_commit = off');
-      for (const statement of statements) void tx.send(statement.sql, statement.params);
+      for (const statement of statements) void tx.send(statement.sql, statement.params, statement);
       advanceCheckpoint(tx, this.name, batch.position, batch.events.length);
       await this.moves.tell(tx, this.name);
     });

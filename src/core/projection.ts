@@ -4,6 +4,8 @@ import type { EventFilter, RecordedEvent } from '../eventstore/types';
 export interface SqlStatement {
   sql: string;
   params?: unknown[];
+  /** Kept prepared on the connection (see QueryOptions.prepared): for a statement of fixed text that runs at nearly every change. */
+  prepared?: boolean;
 }
 
 /**

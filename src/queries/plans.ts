@@ -21,6 +21,10 @@ interface PlanRow {
   deleted_at: unknown;
 }
 
+/** PlanRow's columns, named (a statement kept prepared must not read `*`). */
+const PLAN_COLUMNS =
+  'id, organization_id, name, additional_credentials_enabled, storage_id, schedule, schedule_set_at, keep_last, keep_daily, keep_weekly, keep_monthly, version, created_at, deleted_at';
+
 function planView(row: PlanRow): PlanView {
   return {
     id: row.id,
@@ -54,10 +58,12 @@ export async function plansOf(db: SqlExecutor, tenantId: string, organizationId?
 /** A plan of the tenant; deleted plans only when asked for (history refers to them). */
 export async function planById(db: SqlExecutor, tenantId: string, id: string, options: { deleted?: boolean } = {}): Promise<PlanView | null> {
   if (!isUuid(id)) return null;
-  const rows = await db.query<PlanRow>(`SELECT * FROM plans WHERE tenant_id = $1 AND id = $2${options.deleted ? '' : ' AND deleted_at IS NULL'}`, [
-    tenantId,
-    id,
-  ]);
+  // Every change of a plan answers with it.
+  const rows = await db.query<PlanRow>(
+    `SELECT ${PLAN_COLUMNS} FROM plans WHERE tenant_id = $1 AND id = $2${options.deleted ? '' : ' AND deleted_at IS NULL'}`,
+    [tenantId, id],
+    { prepared: true },
+  );
   return rows[0] ? planView(rows[0]) : null;
 }
 
@@ -72,6 +78,7 @@ export async function plansUsingCredential(db: SqlExecutor, tenantId: string, cr
     `SELECT pc.plan_id FROM plan_credentials pc JOIN plans p ON p.id = pc.plan_id AND p.deleted_at IS NULL
       WHERE pc.tenant_id = $1 AND pc.credential_id = $2 AND pc.enabled ORDER BY pc.plan_id`,
     [tenantId, credentialId],
+    { prepared: true },
   );
   return rows.map((row) => row.plan_id);
 }

@@ -34,6 +34,7 @@ export async function tokenByValue(db: SqlExecutor, token: string): Promise<ApiT
        JOIN api_tokens t ON t.id = d.token_id AND t.tenant_id = d.tenant_id
       WHERE d.digest = $1 AND t.revoked_at IS NULL`,
     [tokenDigest(token)],
+    { prepared: true },
   );
   return rows[0] ? tokenView(rows[0]) : null;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Client, PoolClient, QueryConfig, QueryResult } from 'pg';
 import type { QueryOptions, SqlTransaction } from './database';
 import { SentStatements } from './sent-statements';
@@ -36,8 +37,8 @@ export class PgTransaction {
       this.write();
       return (await this.sent.after(answer)).rows as R[];
     },
-    send: (sql: string, params?: unknown[]) => {
-      const ran = this.sent.send(this.add(statement(sql, params, undefined), true));
+    send: (sql: string, params?: unknown[], options?: QueryOptions) => {
+      const ran = this.sent.send(this.add(statement(sql, params, options), true));
       if (!this.writeScheduled) {
         this.writeScheduled = true;
         process.nextTick(() => this.write());
@@ -112,5 +113,20 @@ export class PgTransaction {
 }
 
 export function statement(text: string, values: unknown[] | undefined, options: QueryOptions | undefined): QueryConfig {
-  return options?.prepareAs ? { name: options.prepareAs, text, values } : { text, values };
+  if (options?.prepareAs) return { name: options.prepareAs, text, values };
+  if (options?.prepared) return { name: preparedName(text), text, values };
+  return { text, values };
+}
+
+/** The names of the statements prepared by their text (a few dozen texts, see QueryOptions.prepared). */
+const preparedNames = new Map<string, string>();
+
+/** A name of at most 63 bytes (PostgreSQL's bound) that only this text has. */
+function preparedName(text: string): string {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `backplane_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
 }

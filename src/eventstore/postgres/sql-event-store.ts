@@ -515,6 +515,8 @@ export class SqlEventStore implements EventStore {
       `SELECT ${COLUMNS} FROM events WHERE stream = $1 ${bound}
        ORDER BY events.revision ${forwards ? 'ASC' : 'DESC'} LIMIT $2`,
       params,
+      // One of four texts; every command reads its streams with one.
+      { prepared: true },
     );
     return rows.map(toRecordedEvent);
   }
@@ -545,6 +547,8 @@ export class SqlEventStore implements EventStore {
     const rows = await this.db.query<EventRow>(
       `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY events.tx_id ${order}, events.seq ${order} LIMIT $1`,
       params,
+      // One of a few texts (the filters are parameters); every reader of the log reads with one.
+      { prepared: true },
     );
     return rows.map(toRecordedEvent);
   }
@@ -656,7 +660,7 @@ export class SqlEventStore implements EventStore {
       while (this.untold !== null) {
         const newest = this.untold;
         this.untold = null;
-        await this.db.query('SELECT pg_notify($1, $2)', [this.channel, newest.toString()]).catch(() => undefined);
+        await this.db.query('SELECT pg_notify($1, $2)', [this.channel, newest.toString()], { prepared: true }).catch(() => undefined);
       }
       this.telling = false;
     };
