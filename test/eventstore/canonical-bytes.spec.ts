@@ -51,6 +51,20 @@ describe("an event's content made as canonical bytes from its JSON text", () => 
     expect(made('id', 'T', text, '{}')).toContain('"data":{"a":[],"ab":-12,"b":"\\n\\"\\\\ \\u0001 é /","m":{},"zz":{"a":"é","b":[1,{"x":null,"y":true}]}}');
   });
 
+  it('copies plain strings whole before, between and after strings with escapes', () => {
+    const texts = [
+      '{"a": "plain", "b": "with \\"quotes\\" inside", "c": "plain again", "d": "ends with \\\\", "e": ["é", "\\u00e9", "x"], "f": "last"}',
+      '["\\\\", "a", "\\"", "b\\\\", "c", "\\ud83d\\ude00", "😀", "d"]',
+      '{"z": {"k": "\\u0000"}, "y": "plain"}',
+    ];
+    for (const text of texts) {
+      expect([text, made('id', 'T', text, '{"tenantId": "t", "note": "\\\\ plain"}')]).toEqual([
+        text,
+        expected('id', 'T', text, '{"tenantId": "t", "note": "\\\\ plain"}'),
+      ]);
+    }
+  });
+
   it('puts an empty key first, before keys that start with the lowest bytes', () => {
     for (const text of ['{"": 1, " ": 2}', '{"": 1, "!": 2}', '{" ": 2, "": 1}', '{"": {"": [], " x": 0}, "#": 3}', '{"a": 1, "": 2}']) {
       expect([text, made('i', 't', text, '{}')]).toEqual([text, expected('i', 't', text, '{}')]);
