@@ -147,5 +147,8 @@ export async function writeWith<R extends { position: Position | null }>(
 
 /** The version the API shows (a stream revision) as the handler's expected revision. */
 export function expectedRevision(version: number | null | undefined): bigint | undefined {
-  return version === null || version === undefined ? undefined : BigInt(version);
+  if (version === null || version === undefined) return undefined;
+  // Versions start at 0: a negative one is no version at all, not a stale one.
+  if (version < 0) throw new DomainError('INVALID_INPUT', 'expectedVersion: a version is 0 or more');
+  return BigInt(version);
 }

@@ -119,6 +119,19 @@ for (const store of apiStores) {
       expect(ok.togglePlanCredential.version).toBe(plan.version + 1);
     });
 
+    it('refuses a negative expectedVersion as bad input, naming it, and writes nothing', async () => {
+      const before = await history(api);
+      for (const [operation, variables] of [
+        [ops.togglePlanCredential, { planId: s.planId, credentialId: s.credentialIds[0], enabled: true, v: -1 }],
+        [ops.updateOrganizationSettings, { id: s.organizationId, input: { protectGroups: true }, v: -2 }],
+      ] as const) {
+        const response = await api.request(api.rootToken, operation, variables);
+        expect(response.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+        expect(response.errors?.[0].message).toMatch(/^expectedVersion: /);
+      }
+      expect(await history(api)).toHaveLength(before.length);
+    });
+
     it("refuses another organization's credential with NOT_FOUND and writes nothing", async () => {
       const other = await buildScenario(api, api.rootToken, `${label}-other`);
       await api.service.app.jobs.idle();
