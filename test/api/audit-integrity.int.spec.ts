@@ -100,6 +100,18 @@ for (const store of apiStores) {
       expect(await refusal({ first: 500 })).toBeUndefined();
     });
 
+    it('refuses a time range that ends where it starts or before, naming to, as the export does', async () => {
+      for (const [from, to] of [
+        ['2026-12-06T10:00:00Z', '2026-12-06T09:59:59.999Z'],
+        ['2026-12-06T10:00:00Z', '2026-12-06T10:00:00Z'],
+      ]) {
+        const response = await api.request(api.rootToken, ops.auditLog, { filter: { from, to } });
+        expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: { to: ['to must be later than from'] } });
+      }
+      expect(await refusal({ filter: { from: '2026-12-06T10:00:00Z', to: '2026-12-06T10:00:00.001Z' } })).toBeUndefined();
+      expect(await refusal({ filter: { to: '2026-12-06T10:00:00Z' } })).toBeUndefined();
+    });
+
     it('shows no secret in the data of any event', () => {
       expect(all.filter((node) => node.type === 'PasswordStored').length).toBeGreaterThan(0);
       const text = JSON.stringify(all);

@@ -1,6 +1,19 @@
-import { ArrayMaxSize, IsOptional } from 'class-validator';
+import { ArrayMaxSize, IsOptional, Validate, type ValidationArguments, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
 import { Field, ID, InputType } from 'type-graphql';
 import { DateTime } from '../shared/scalars';
+
+/** A range that ends where it starts, or before, holds nothing: refused, as the export refuses it. */
+@ValidatorConstraint({ name: 'laterThanFrom' })
+class LaterThanFrom implements ValidatorConstraintInterface {
+  validate(to: unknown, args: ValidationArguments): boolean {
+    const from = (args.object as AuditFilter).from;
+    return !(to instanceof Date && from instanceof Date) || to.getTime() > from.getTime();
+  }
+
+  defaultMessage(): string {
+    return 'to must be later than from';
+  }
+}
 
 @InputType({ description: 'Every given field must match.' })
 export class AuditFilter {
@@ -24,6 +37,7 @@ export class AuditFilter {
   @Field(() => DateTime, { nullable: true, description: 'From this instant, inclusive.' })
   from?: Date;
 
-  @Field(() => DateTime, { nullable: true, description: 'Until this instant, exclusive.' })
+  @Field(() => DateTime, { nullable: true, description: 'Until this instant, exclusive; later than from.' })
+  @Validate(LaterThanFrom)
   to?: Date;
 }
