@@ -140,6 +140,8 @@ export function admissibleUrl(text: string): string {
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
     throw new DomainError('INVALID_INPUT', 'url: must be https (http only to a loopback host: 127.0.0.0/8, ::1, localhost)');
+  // Port 0 is no port anything listens on: every delivery would fail.
+  if (url.port === '0') throw new DomainError('INVALID_INPUT', 'url: port 0 is no port to deliver to');
   if (url.username !== '' || url.password !== '') throw new DomainError('INVALID_INPUT', 'url: must not carry credentials');
   if (url.hash !== '' || text.includes('#')) throw new DomainError('INVALID_INPUT', 'url: must not carry a fragment');
   return url.href;

@@ -76,6 +76,8 @@ for (const store of apiStores) {
       ['url', { url: 'https://user:pw@siem.example.test/ingest' }],
       ['url', { url: 'https://siem.example.test/ingest#part' }],
       ['url', { url: 'not a url' }],
+      ['url', { url: 'https://siem.example.test:0/ingest' }],
+      ['url', { url: 'http://127.0.0.1:0/ingest' }],
       ['eventTypes', { eventTypes: ['PlanCreated', 'NoSuchEvent'] }],
       ['eventTypes', { eventTypes: [] }],
       ['passwordId', { passwordId: '00000000-0000-4000-8000-00000000abcd' }],
