@@ -109,7 +109,7 @@ export class PgDatabase implements SqlDatabase {
       throw error;
     } finally {
       client.off('error', onError);
-      client.release(broken);
+      client.release(broken || transaction.unsentFailure);
     }
   }
 

@@ -23,6 +23,12 @@ export class PgTransaction {
    * same run, goes as a ROLLBACK instead.
    */
   private unwritable: { error: unknown } | undefined;
+  /**
+   * Whether node-postgres failed to write any statement (sent or queried). The connection is then
+   * not to be used again: for a statement kept prepared it has told the server to forget it while
+   * still taking it for prepared, and every later use of it there would fail.
+   */
+  unsentFailure = false;
 
   constructor(private readonly client: PoolClient) {
     // Whatever the database's default: Backplane's transactions are written for a snapshot per
@@ -83,6 +89,7 @@ export class PgTransaction {
       write = () => {
         this.client.query(typeof config === 'function' ? config() : config, (error: Error | undefined, result: QueryResult) => {
           if (!error) return resolve(result);
+          if (this.writing) this.unsentFailure = true;
           if (sent && this.writing) this.unwritable ??= { error };
           reject(error);
         });

@@ -71,6 +71,27 @@ describeWithPostgres('statements kept prepared on PostgreSQL', () => {
     expect(await db.query('SELECT id, body FROM notes ORDER BY id')).toEqual([{ id: 3, body: 'third' }]);
   });
 
+  it('stay usable after node-postgres could not write a value of one (the connection it told to forget them goes)', async () => {
+    const insert = 'INSERT INTO notes (id, body) VALUES ($1, $2)';
+    await db.query(insert, [1, 'prepared'], { prepared: true });
+    for (const send of [true, false]) {
+      const error = await db
+        .transaction(async (tx) => {
+          // A BigInt inside a JSON value: node-postgres fails to write it, and closes the prepared statement on the server.
+          if (send) void tx.send(insert, [2, { unwritable: 1n }], { prepared: true });
+          else await tx.query(insert, [2, { unwritable: 1n }], { prepared: true });
+        })
+        .catch((e: unknown) => e);
+      expect(String(error)).toMatch(/BigInt/);
+      await db.transaction((tx) => tx.query(insert, [send ? 3 : 4, 'after'], { prepared: true }));
+    }
+    expect(await db.query('SELECT id, body FROM notes ORDER BY id')).toEqual([
+      { id: 1, body: 'prepared' },
+      { id: 3, body: 'after' },
+      { id: 4, body: 'after' },
+    ]);
+  });
+
   it('made before their table existed, work once it does', async () => {
     const select = 'SELECT count(*)::int AS n FROM later_notes';
     await expect(db.query(select, [], { prepared: true })).rejects.toThrow(/relation "later_notes" does not exist/);
