@@ -153,6 +153,15 @@ describe('the WebSocket edge holds clients to bounds, on pglite', () => {
       expect(JSON.stringify(refused)).toMatch(/at most 100 event types/);
     });
 
+    it('refuses an auditEvents time range that ends where it starts, as auditLog does', async () => {
+      const raw = await socket();
+      await raw.init(api.rootToken);
+      subscribe(raw, 'range', ops.auditEvents, { filter: { from: '2026-12-06T10:00:00Z', to: '2026-12-06T10:00:00Z' } });
+      const refused = await raw.next((message) => message.id === 'range' && (message.type === 'next' || message.type === 'error'));
+      expect(refused.type).toBe('error');
+      expect(refused.payload[0]).toMatchObject({ message: 'to must be later than from', extensions: { code: 'BAD_USER_INPUT' } });
+    });
+
     it.each([
       ['two operations and no operationName', 'query A { me { name } } query B { me { name } }', undefined],
       ['an operationName the document does not hold', 'query A { me { name } }', 'Nope'],

@@ -5,14 +5,20 @@ import { DateTime } from '../shared/scalars';
 /** A range that ends where it starts, or before, holds nothing: refused, as the export refuses it. */
 @ValidatorConstraint({ name: 'laterThanFrom' })
 class LaterThanFrom implements ValidatorConstraintInterface {
-  validate(to: unknown, args: ValidationArguments): boolean {
-    const from = (args.object as AuditFilter).from;
-    return !(to instanceof Date && from instanceof Date) || to.getTime() > from.getTime();
+  validate(_to: unknown, args: ValidationArguments): boolean {
+    return !endsBeforeItStarts(args.object as AuditFilter);
   }
 
   defaultMessage(): string {
-    return 'to must be later than from';
+    return TO_NOT_LATER;
   }
+}
+
+export const TO_NOT_LATER = 'to must be later than from';
+
+/** Whether a filter's time range ends where it starts, or before. */
+export function endsBeforeItStarts(filter: Pick<AuditFilter, 'from' | 'to'>): boolean {
+  return filter.to instanceof Date && filter.from instanceof Date && filter.to.getTime() <= filter.from.getTime();
 }
 
 @InputType({ description: 'Every given field must match.' })

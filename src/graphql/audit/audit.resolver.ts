@@ -14,7 +14,7 @@ import { badInput } from '../shared/bad-input';
 import { oncePerRequest } from '../shared/once-per-request';
 import { refuseUnreadableText } from '../shared/refuse-nul';
 import { withoutNulls } from '../shared/without-nulls';
-import { AuditFilter } from './audit.input';
+import { AuditFilter, endsBeforeItStarts, TO_NOT_LATER } from './audit.input';
 import { AuditEvent, AuditEventConnection, AuditVerification, PlanCredentialToggledEvent } from './audit.type';
 
 const MAX_PAGE = 500;
@@ -70,6 +70,7 @@ export class AuditResolver {
       if (after !== null && !isCursor(context.app, after)) throw badInput('after is not a cursor', 'after');
       // Arguments of a subscription are not validated as a field's are, and each event is matched against them.
       if ((args.filter?.types?.length ?? 0) > MAX_TYPES) throw badInput(`filter.types takes at most ${MAX_TYPES} event types`, 'filter.types');
+      if (args.filter && endsBeforeItStarts(args.filter)) throw badInput(TO_NOT_LATER, 'filter.to');
       return auditFeed(context.app, request, queryOf(args.filter ?? null), after);
     },
   })
