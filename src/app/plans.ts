@@ -225,10 +225,11 @@ async function changePlan(
   const { tenantId } = request.principal;
   if (!isUuid(id)) found(null, 'plan', id);
   const stream = planStream(id);
-  const options = { expectedRevision: expectedRevision(expectedVersion) };
   const answer = () => planById(deps.db, tenantId, id, { deleted: true });
   let view: PlanView | null;
   try {
+    // A version refused (a negative one) is a refusal too: a plan not found is answered first.
+    const options = { expectedRevision: expectedRevision(expectedVersion) };
     if (typeof command !== 'function' || scopes === UNLOCKED) {
       // Facts of its own are read while the plan's stream is.
       await execute(deps, request, plan, stream, typeof command === 'function' ? command() : command, options);
