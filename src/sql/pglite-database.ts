@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeyedLocks, type LockRequest } from './keyed-locks';
 import { LockTimeoutError, type HeldLock, type SqlDatabase, type SqlTransaction } from './database';
+import { runStatement } from './pglite-statement';
 import { SentStatements } from './sent-statements';
 import { MutexTimeoutError } from './keyed-mutex';
 import { lockFolder, type FolderLock } from './folder-lock';
@@ -86,7 +87,9 @@ export class PgliteDatabase implements SqlDatabase {
 
   async query<R>(sql: string, params?: unknown[]): Promise<R[]> {
     await this.turn();
-    return (await this.db.query<R>(sql, params)).rows;
+    await this.db._checkReady();
+    // In PGlite's turn for transactions, as its own query takes it: never inside another caller's transaction.
+    return this.db._runExclusiveTransaction(() => runStatement<R>(this.db, sql, params, { sync: true }));
   }
 
   async exec(sql: string): Promise<void> {
@@ -113,14 +116,16 @@ export class PgliteDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.lastTurn = performance.now();
-    return this.db.transaction(async (tx) => {
+    return this.db.transaction(async () => {
       // Statements sent go to PGlite at once; it runs them in order. Nothing travels: what sending
       // keeps here is the transaction's rule that a failure among them fails what follows.
       const sent = new SentStatements();
+      // Within the transaction, which holds PGlite's turn for transactions.
+      const run = <R>(sql: string, params?: unknown[]) => runStatement<R>(this.db, sql, params, { sync: false });
       try {
         const result = await fn({
-          query: async <R>(sql: string, params?: unknown[]) => (await sent.after(tx.query<R>(sql, params))).rows,
-          send: (sql: string, params?: unknown[]) => sent.send(tx.query(sql, params)),
+          query: <R>(sql: string, params?: unknown[]) => sent.after(run<R>(sql, params)),
+          send: (sql: string, params?: unknown[]) => sent.send(run(sql, params)),
         });
         await sent.settled();
         return result;
