@@ -116,12 +116,16 @@ export class PgliteDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.lastTurn = performance.now();
-    return this.db.transaction(async () => {
+    return this.db.transaction(async (tx) => {
       // Statements sent go to PGlite at once; it runs them in order. Nothing travels: what sending
       // keeps here is the transaction's rule that a failure among them fails what follows.
       const sent = new SentStatements();
-      // Within the transaction, which holds PGlite's turn for transactions.
-      const run = <R>(sql: string, params?: unknown[]) => runStatement<R>(this.db, sql, params, { sync: false });
+      // Within the transaction, which holds PGlite's turn for transactions; once it has ended, a
+      // statement would run in whatever transaction holds the turn then, so it is refused.
+      const run = async <R>(sql: string, params?: unknown[]) => {
+        if (tx.closed) throw new Error('the transaction has ended: a statement of it can no longer run');
+        return runStatement<R>(this.db, sql, params, { sync: false });
+      };
       try {
         const result = await fn({
           query: <R>(sql: string, params?: unknown[]) => sent.after(run<R>(sql, params)),

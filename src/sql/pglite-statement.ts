@@ -10,10 +10,15 @@ const { serialize } = protocol;
  * PGlite's turn for transactions (see PgliteDatabase), as PGlite's query does.
  *
  * Values are written as text, their types left to PostgreSQL to infer from the statement, as
- * node-postgres writes them for the PostgreSQL server: the same statements run on both.
+ * node-postgres writes them for the PostgreSQL server (a Date as its instant in UTC, which a
+ * timestamptz reads the same; node-postgres writes local time with its offset). A value that has
+ * no such form (a function, a symbol) is refused before anything is written.
  */
 export async function runStatement<R>(db: PGlite, text: string, params: readonly unknown[] | undefined, options: { sync: boolean }): Promise<R[]> {
-  const message = statementMessage(text, params ?? []);
+  // Every value made first: the protocol's writers are shared, and one that fails halfway would
+  // leave part of its message in them for whatever is written next (PGlite's own BEGIN included).
+  const values = (params ?? []).map(wireValue);
+  const message = statementMessage(text, values);
   return db._runExclusiveQuery(async () => {
     const messages = await db.execProtocolStream(message, { syncToFs: false });
     // Outside a transaction, what was written goes to the folder before the answer, as PGlite's query does.
@@ -22,14 +27,8 @@ export async function runStatement<R>(db: PGlite, text: string, params: readonly
   });
 }
 
-function statementMessage(text: string, params: readonly unknown[]): Uint8Array {
-  const parts = [
-    serialize.parse({ text }),
-    serialize.bind({ values: params.map(wireValue) }),
-    serialize.describe({ type: 'P' }),
-    serialize.execute({}),
-    serialize.sync(),
-  ];
+function statementMessage(text: string, values: (string | Uint8Array | null)[]): Uint8Array {
+  const parts = [serialize.parse({ text }), serialize.bind({ values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
   const message = new Uint8Array(parts.reduce((length, part) => length + part.byteLength, 0));
   let at = 0;
   for (const part of parts) {
@@ -47,7 +46,9 @@ export function wireValue(value: unknown): string | Uint8Array | null {
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return arrayLiteral(value);
-  return JSON.stringify(value);
+  if (typeof value !== 'object') throw new TypeError(`a ${typeof value} cannot be a statement's parameter`);
+  // As node-postgres: an object whose JSON is nothing (toJSON answers undefined) is null.
+  return JSON.stringify(value) ?? null;
 }
 
 /** A PostgreSQL array literal: every element quoted (backslashes and quotes escaped), NULL for null. */
