@@ -22,8 +22,11 @@ export class FreshCheck {
 
   async #schedule(): Promise<void> {
     await this.#running?.catch(() => undefined);
-    const wait = this.#lastStart + this.spacingMs - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // A timer counts from the event loop's own reading of the clock, taken when its turn began: on
+    // a busy loop it fires early by the clock, so the wait is measured again until it is over.
+    for (let wait = this.#lastStart + this.spacingMs - Date.now(); wait > 0; wait = this.#lastStart + this.spacingMs - Date.now()) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     // From here on a caller needs a check that starts later than this one.
     this.#pending = null;
     this.#lastStart = Date.now();
