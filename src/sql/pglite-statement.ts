@@ -39,7 +39,7 @@ function statementMessage(text: string, values: (string | Uint8Array | null)[]):
 }
 
 /** A parameter as the wire carries it: text, bytes (bytea, sent as binary), or null. */
-export function wireValue(value: unknown): string | Uint8Array | null {
+function wireValue(value: unknown): string | Uint8Array | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
@@ -54,10 +54,10 @@ export function wireValue(value: unknown): string | Uint8Array | null {
 /** A PostgreSQL array literal: every element quoted (backslashes and quotes escaped), NULL for null. */
 function arrayLiteral(values: readonly unknown[]): string {
   const elements = values.map((value) => {
-    if (value === null || value === undefined) return 'NULL';
     if (Array.isArray(value)) return arrayLiteral(value);
     const text = wireValue(value);
-    const shown = typeof text === 'string' ? text : `\\x${Buffer.from(text as Uint8Array).toString('hex')}`;
+    if (text === null) return 'NULL';
+    const shown = typeof text === 'string' ? text : `\\x${Buffer.from(text).toString('hex')}`;
     return `"${shown.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   });
   return `{${elements.join(',')}}`;

@@ -24,9 +24,8 @@ export class FreshCheck {
     await this.#running?.catch(() => undefined);
     // A timer counts from the event loop's own reading of the clock, taken when its turn began: on
     // a busy loop it fires early by the clock, so the wait is measured again until it is over.
-    for (let wait = this.#lastStart + this.spacingMs - Date.now(); wait > 0; wait = this.#lastStart + this.spacingMs - Date.now()) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
+    const left = () => this.#lastStart + this.spacingMs - Date.now();
+    while (left() > 0) await new Promise((resolve) => setTimeout(resolve, left()));
     // From here on a caller needs a check that starts later than this one.
     this.#pending = null;
     this.#lastStart = Date.now();
