@@ -17,46 +17,6 @@ describe('statements run on PGlite', () => {
   afterAll(() => db.close());
   beforeEach(() => db.exec('DELETE FROM notes'));
 
-  describeWithPostgres('read as the PostgreSQL server reads them', () => {
-    let server: SqlDatabase;
-    beforeAll(async () => {
-      server = await openPostgres(undefined, 1);
-    });
-    afterAll(() => server.close());
-
-    const values: [string, unknown, string][] = [
-      ['text', 'plain', 'text'],
-      ['text with quotes, backslashes and more', 'a "quoted" \\ back\\slash, {brace} é 😀 \'single\'', 'text'],
-      ['integer', 42, 'int'],
-      ['a number with a fraction and an exponent', 1.5e21, 'float8'],
-      ['a big integer', 9007199254740993n, 'int8'],
-      ['true', true, 'bool'],
-      ['false', false, 'bool'],
-      ['a time', new Date('2026-12-06T10:11:12.345Z'), 'timestamptz'],
-      ['bytes', Buffer.from([0, 1, 2, 255, 92, 34]), 'bytea'],
-      ['text array', ['a', 'b,c', '"q"', 'back\\slash', '{x}', 'NULL', '', null], 'text[]'],
-      [
-        'nested array',
-        [
-          [1, 2],
-          [3, null],
-        ],
-        'int[]',
-      ],
-      ['an object, as JSON', { nested: { list: [1, 'two', null], quote: '"' } }, 'jsonb'],
-      ['a JSON text', '{"already": "text"}', 'jsonb'],
-      ['an object whose JSON is nothing', { toJSON: () => undefined }, 'jsonb'],
-      ['null', null, 'text'],
-    ];
-
-    it.each(values)('%s', async (_name, value, type) => {
-      const sql = `SELECT $1::${type}::text AS printed`;
-      const [row] = await db.query<{ printed: string | null }>(sql, [value]);
-      const [expected] = await server.query<{ printed: string | null }>(sql, [value]);
-      expect(row.printed).toBe(expected.printed);
-    });
-  });
-
   it('fails a statement with the database error, and runs the next', async () => {
     const error = await db.query('SELECT no_such_column FROM notes').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: '42703', message: 'column "no_such_column" does not exist' });
@@ -128,5 +88,50 @@ describe('statements run on PGlite', () => {
     expect(String(await open.ended)).toMatch(/rolled back/);
     await outside;
     expect(seen).toEqual([{ n: 0 }]);
+  });
+});
+
+describeWithPostgres('values of statements run on PGlite, read as the PostgreSQL server reads them', () => {
+  let db: SqlDatabase;
+  let server: SqlDatabase;
+  beforeAll(async () => {
+    db = await pglite.open();
+    server = await openPostgres(undefined, 1);
+  });
+  afterAll(async () => {
+    await db.close();
+    await server.close();
+  });
+
+  const values: [string, unknown, string][] = [
+    ['text', 'plain', 'text'],
+    ['text with quotes, backslashes and more', 'a "quoted" \\ back\\slash, {brace} é 😀 \'single\'', 'text'],
+    ['integer', 42, 'int'],
+    ['a number with a fraction and an exponent', 1.5e21, 'float8'],
+    ['a big integer', 9007199254740993n, 'int8'],
+    ['true', true, 'bool'],
+    ['false', false, 'bool'],
+    ['a time', new Date('2026-12-06T10:11:12.345Z'), 'timestamptz'],
+    ['bytes', Buffer.from([0, 1, 2, 255, 92, 34]), 'bytea'],
+    ['text array', ['a', 'b,c', '"q"', 'back\\slash', '{x}', 'NULL', '', null], 'text[]'],
+    [
+      'nested array',
+      [
+        [1, 2],
+        [3, null],
+      ],
+      'int[]',
+    ],
+    ['an object, as JSON', { nested: { list: [1, 'two', null], quote: '"' } }, 'jsonb'],
+    ['a JSON text', '{"already": "text"}', 'jsonb'],
+    ['an object whose JSON is nothing', { toJSON: () => undefined }, 'jsonb'],
+    ['null', null, 'text'],
+  ];
+
+  it.each(values)('%s', async (_name, value, type) => {
+    const sql = `SELECT $1::${type}::text AS printed`;
+    const [row] = await db.query<{ printed: string | null }>(sql, [value]);
+    const [expected] = await server.query<{ printed: string | null }>(sql, [value]);
+    expect(row.printed).toBe(expected.printed);
   });
 });
