@@ -28,14 +28,7 @@ export async function runStatement<R>(db: PGlite, text: string, params: readonly
 }
 
 function statementMessage(text: string, values: (string | Uint8Array | null)[]): Uint8Array {
-  const parts = [serialize.parse({ text }), serialize.bind({ values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
-  const message = new Uint8Array(parts.reduce((length, part) => length + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    message.set(part, at);
-    at += part.byteLength;
-  }
-  return message;
+  return Buffer.concat([serialize.parse({ text }), serialize.bind({ values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
 }
 
 /** A parameter as the wire carries it: text, bytes (bytea, sent as binary), or null. */
