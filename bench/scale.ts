@@ -19,7 +19,7 @@
  * BENCH_SCALE_KEEP=1 keeps the database; BENCH_SCALE_REUSE=1 then measures it again without
  * writing it anew. BENCH_SCALE_ONLY=rebuild,audit,asof,verify,size picks measures.
  * BENCH_SCALE_DATABASE names the database (backplane_scale); BENCH_SCALE_VERIFY_ROUNDS the rounds of
- * verifyAuditLog (5).
+ * verifyAuditLog (5); BENCH_SCALE_REBUILD=audit-log the read models rebuilt (all).
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -566,7 +566,8 @@ async function measureRebuild(store: SqlEventStore, db: PgDatabase, events: numb
     `\nrebuild of every read model from the whole log (${events} events), one after the other, each after its floor (the whole log read through the store in pages of 2,000, nothing applied)\n`,
   );
   let total = 0;
-  for (const projection of projections) {
+  const picked = process.env.BENCH_SCALE_REBUILD?.split(',');
+  for (const projection of projections.filter((projection) => picked === undefined || picked.includes(projection.name))) {
     const floor = await timed(() => readWholeLog(store));
     // Wired as the product wires it on this store: the log is the events table of the same database.
     const runner = new ProjectionRunner({ store, db, projection, logInDatabase: true });

@@ -128,6 +128,32 @@ export async function resetProjection(db: SqlDatabase, projection: Projection, t
   });
 }
 
+/** A later index's statement, and the name it gives the index. */
+const LATER_INDEX = /^CREATE INDEX ([a-z_][a-z0-9_]*) ON /;
+
+/**
+ * Builds those of the projection's later indexes (see Projection.laterIndexes) that its tables
+ * lack, or have left invalid by a build that failed or was cut short; returns how many it built.
+ * CONCURRENTLY: the build takes no transaction id, which would hold every reader of a SQL store's
+ * log behind it (none reads past a transaction still open) for as long as it took, nor a lock that
+ * keeps writes or reads of the table waiting. `building` is told of each before it is built, and
+ * may throw to stop before it.
+ */
+export async function buildLaterIndexes(db: SqlDatabase, projection: Projection, building: (index: string) => void = () => undefined): Promise<number> {
+  let built = 0;
+  for (const statement of projection.laterIndexes ?? []) {
+    const name = LATER_INDEX.exec(statement)?.[1];
+    if (name === undefined) throw new Error(`projection ${projection.name}: a later index must read CREATE INDEX <name> ON ...: ${statement}`);
+    const [index] = await db.query<{ valid: boolean }>('SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)', [name]);
+    if (index?.valid) continue;
+    building(name);
+    if (index) await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+    await db.exec(statement.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY '));
+    built += 1;
+  }
+  return built;
+}
+
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */
 export async function prepareProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<Checkpoint> {
   const checkpoint = await readCheckpoint(db, projection.name);

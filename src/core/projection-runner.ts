@@ -2,7 +2,16 @@ import { EventEmitter } from 'node:events';
 import { BackplaneError } from '../errors';
 import type { EventStore, Position, RecordedEvent, SubscriptionBatch } from '../eventstore/types';
 import type { HeldLock, SqlDatabase, SqlTransaction } from '../sql/database';
-import { advanceCheckpoint, type Checkpoint, holdAppends, migrateCheckpoints, prepareProjection, readCheckpoint, resetProjection } from './checkpoints';
+import {
+  advanceCheckpoint,
+  buildLaterIndexes,
+  type Checkpoint,
+  holdAppends,
+  migrateCheckpoints,
+  prepareProjection,
+  readCheckpoint,
+  resetProjection,
+} from './checkpoints';
 import { applyInTransaction, type InlineLog } from './inline-projection';
 import { ProjectionTimeoutError } from './errors';
 import { loggedError, silentLogger, type Logger } from './logger';
@@ -91,6 +100,13 @@ const ANALYZE_AFTER_EVENTS = 10_000;
 
 /** Where a wait for a read model ends: a position, the log's end as readers can read it, or the last event committed (past transactions still open). */
 export type WaitTarget = Position | 'head' | 'last-committed';
+
+/** The runner stopped, or its session ended, before the next of the indexes built after catching up: the next session builds the rest. */
+class IndexBuildStopped extends Error {
+  constructor(name: string) {
+    super(`projection ${name}: stopped before its indexes were all built`);
+  }
+}
 
 class LockLostError extends BackplaneError {
   constructor(name: string) {
@@ -521,7 +537,15 @@ export class ProjectionRunner {
     failed.catch(() => undefined);
     const appliedAtStart = session.eventsApplied;
     let analyzed = false;
+    let indexed = false;
     const committed = async (batch: SubscriptionBatch) => {
+      const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
+      // Once at the end, the indexes a replay leaves for then (a rebuild's), before it says so.
+      if ((batch.caughtUp || reached) && !indexed) {
+        indexed = true;
+        // Each index takes seconds at a million rows: a stop or the session's end waits for the one under way only.
+        await this.buildLaterIndexes(() => stopping.isSet || finished.isSet);
+      }
       // After a long catch-up (a rebuild), the planner's statistics of the tables it filled: PGlite
       // gathers none by itself (no autovacuum), and PostgreSQL's come a while after.
       if (batch.caughtUp && !analyzed && session.eventsApplied - appliedAtStart >= this.analyzeAfterEvents && this.projection.tables.length > 0) {
@@ -530,7 +554,6 @@ export class ProjectionRunner {
           this.logger.warn('projection tables could not be analyzed after catching up', { projection: this.name, error: loggedError(error) });
         });
       }
-      const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
       this.progress.emit('progress', {
         position: batch.position,
         eventsApplied: session.eventsApplied,
@@ -720,6 +743,16 @@ export class ProjectionRunner {
     this.moves.moved(this.name);
     session.position = batch.position;
     session.eventsApplied += batch.events.length;
+  }
+
+  private async buildLaterIndexes(stopped: () => boolean): Promise<void> {
+    if (!this.projection.laterIndexes?.length) return;
+    const startedAt = Date.now();
+    const built = await buildLaterIndexes(this.db, this.projection, (index) => {
+      if (stopped()) throw new IndexBuildStopped(this.name);
+      this.logger.info('projection building an index after catching up', { projection: this.name, index });
+    });
+    if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
   }
 
   private ensureSchema(): Promise<void> {

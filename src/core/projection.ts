@@ -21,6 +21,16 @@ export interface Projection {
   readonly tables: readonly string[];
   /** Statements that create the tables. */
   readonly schema: readonly string[];
+  /**
+   * Indexes built once a replay has reached the log's end, not kept up row by row while it writes:
+   * `CREATE INDEX name ON ...` statements, each naming its index. A rebuild of a long log writes a
+   * row per event, and each index kept up meanwhile costs a page touched per row, where one built at
+   * the end reads the table once and sorts. The runner builds them CONCURRENTLY (see
+   * buildLaterIndexes), before it reports the read model caught up; queries meanwhile answer
+   * slower, from the tables as they stand. For indexes that only speed reads: never one a
+   * statement of apply() relies on (a unique index that an upsert names).
+   */
+  readonly laterIndexes?: readonly string[];
   readonly filter?: EventFilter;
   /**
    * Kept inline where the log shares the read models' database: each append applies its events in
@@ -78,6 +88,7 @@ export function combineProjections(name: string, parts: readonly Projection[]): 
     version: combinedVersion(parts),
     tables: parts.flatMap((part) => part.tables),
     schema: parts.flatMap((part) => part.schema),
+    laterIndexes: parts.flatMap((part) => part.laterIndexes ?? []),
     filter: prefixes && { streamPrefixes: [...new Set(prefixes)] },
     apply: (event) => parts.flatMap((part) => (passes(part.filter, event) ? part.apply(event) : [])),
     // Part after part, each with the whole batch: the same rows as event after event, since each
