@@ -128,30 +128,58 @@ export async function resetProjection(db: SqlDatabase, projection: Projection, t
   });
 }
 
-/** A later index's statement, and the name it gives the index. */
-const LATER_INDEX = /^CREATE INDEX ([a-z_][a-z0-9_]*) ON /;
+/** A later index's statement: the name it gives the index, and its table. */
+const LATER_INDEX = /^CREATE INDEX ([a-z_][a-z0-9_]*) ON ([a-z_][a-z0-9_]*) /;
+
+/**
+ * The size of table from which later indexes are built CONCURRENTLY (bytes): under it, a plain
+ * build takes milliseconds, where each concurrent one takes three transactions and waits for every
+ * transaction of the database older than it (a first start on an empty log builds them all).
+ */
+export const CONCURRENT_INDEX_BYTES = 16 * 2 ** 20;
+
+export interface LaterIndexOptions {
+  /** See CONCURRENT_INDEX_BYTES. */
+  concurrentFromBytes?: number;
+  /** Told of each index before it is built concurrently; may throw, to stop before it. */
+  building?: (index: string) => void;
+}
 
 /**
  * Builds those of the projection's later indexes (see Projection.laterIndexes) that its tables
  * lack, or have left invalid by a build that failed or was cut short; returns how many it built.
- * CONCURRENTLY: the build takes no transaction id, which would hold every reader of a SQL store's
- * log behind it (none reads past a transaction still open) for as long as it took, nor a lock that
- * keeps writes or reads of the table waiting. `building` is told of each before it is built, and
- * may throw to stop before it.
+ * On a table of any size, CONCURRENTLY: the build takes no transaction id, which would hold every
+ * reader of a SQL store's log behind it (none reads past a transaction still open) for as long as
+ * it took, nor a lock that keeps writes or reads of the table waiting.
  */
-export async function buildLaterIndexes(db: SqlDatabase, projection: Projection, building: (index: string) => void = () => undefined): Promise<number> {
-  let built = 0;
-  for (const statement of projection.laterIndexes ?? []) {
-    const name = LATER_INDEX.exec(statement)?.[1];
-    if (name === undefined) throw new Error(`projection ${projection.name}: a later index must read CREATE INDEX <name> ON ...: ${statement}`);
-    const [index] = await db.query<{ valid: boolean }>('SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)', [name]);
-    if (index?.valid) continue;
-    building(name);
-    if (index) await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-    await db.exec(statement.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY '));
-    built += 1;
+export async function buildLaterIndexes(db: SqlDatabase, projection: Projection, options: LaterIndexOptions = {}): Promise<number> {
+  const { concurrentFromBytes = CONCURRENT_INDEX_BYTES, building = () => undefined } = options;
+  const statements = projection.laterIndexes ?? [];
+  if (statements.length === 0) return 0;
+  const named = statements.map((statement) => {
+    const [, name, table] = LATER_INDEX.exec(statement) ?? [];
+    if (name === undefined) throw new Error(`projection ${projection.name}: a later index must read CREATE INDEX <name> ON <table> ...: ${statement}`);
+    return { statement, name, table };
+  });
+  const found = await db.query<{ name: string; valid: boolean | null; bytes: string | null }>(
+    `SELECT later.name, i.indisvalid AS valid, pg_relation_size(to_regclass(later.tab))::text AS bytes
+       FROM unnest($1::text[], $2::text[]) AS later(name, tab) LEFT JOIN pg_index i ON i.indexrelid = to_regclass(later.name)`,
+    [named.map((index) => index.name), named.map((index) => index.table)],
+  );
+  const state = new Map(found.map((row) => [row.name, row]));
+  const missing = named.filter((index) => state.get(index.name)?.valid !== true);
+  const small = missing.filter((index) => Number(state.get(index.name)?.bytes ?? 0) < concurrentFromBytes);
+  // The small ones together, in one transaction.
+  if (small.length > 0) {
+    const drop = (index: (typeof small)[number]) => (state.get(index.name)?.valid === false ? [`DROP INDEX ${index.name}`] : []);
+    await db.exec(small.flatMap((index) => [...drop(index), index.statement]).join(';\n'));
   }
-  return built;
+  for (const index of missing.filter((index) => !small.includes(index))) {
+    building(index.name);
+    if (state.get(index.name)?.valid === false) await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
+    await db.exec(index.statement.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY '));
+  }
+  return missing.length;
 }
 
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */

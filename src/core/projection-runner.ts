@@ -49,6 +49,8 @@ export interface ProjectionRunnerOptions {
   logInDatabase?: boolean;
   /** Events a session applies before, once caught up, it has the planner's statistics of the tables gathered (ANALYZE); 10,000 by default. */
   analyzeAfterEvents?: number;
+  /** The size of table from which the projection's later indexes are built concurrently (bytes; see CONCURRENT_INDEX_BYTES). */
+  concurrentIndexBytes?: number;
 }
 
 export interface ProjectionProgress {
@@ -243,6 +245,7 @@ export class ProjectionRunner {
   private readonly checkpointWatchMs: number;
   private readonly gatherMs: number;
   private readonly analyzeAfterEvents: number;
+  private readonly concurrentIndexBytes: number | undefined;
   private readonly progress = new EventEmitter();
   private loop: Promise<void> | undefined;
   private stopping = new Signal();
@@ -264,6 +267,7 @@ export class ProjectionRunner {
     this.checkpointWatchMs = options.checkpointWatchMs ?? 1000;
     this.gatherMs = options.gatherMs ?? (options.projection.history ? HISTORY_GATHER_MS : 0);
     this.analyzeAfterEvents = options.analyzeAfterEvents ?? ANALYZE_AFTER_EVENTS;
+    this.concurrentIndexBytes = options.concurrentIndexBytes;
     this.progress.setMaxListeners(0);
     this.moves = CheckpointMoves.of(this.db);
     this.inline = options.inline;
@@ -748,9 +752,12 @@ export class ProjectionRunner {
   private async buildLaterIndexes(stopped: () => boolean): Promise<void> {
     if (!this.projection.laterIndexes?.length) return;
     const startedAt = Date.now();
-    const built = await buildLaterIndexes(this.db, this.projection, (index) => {
-      if (stopped()) throw new IndexBuildStopped(this.name);
-      this.logger.info('projection building an index after catching up', { projection: this.name, index });
+    const built = await buildLaterIndexes(this.db, this.projection, {
+      concurrentFromBytes: this.concurrentIndexBytes,
+      building: (index) => {
+        if (stopped()) throw new IndexBuildStopped(this.name);
+        this.logger.info('projection building an index after catching up', { projection: this.name, index });
+      },
     });
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
   }

@@ -5,8 +5,10 @@ import { ProjectionRunner } from '../../src/core/projection-runner';
 import { rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { SqlDatabase } from '../../src/sql/database';
-import { dropTestSchemas, testDatabases } from '../support/databases';
+import { Client } from 'pg';
+import { describeWithPostgres, dropTestSchemas, openPostgres, testDatabases } from '../support/databases';
 import { eventually } from '../support/eventually';
+import { testDatabaseUrl } from '../support/postgres-url';
 import { readable } from '../support/readable';
 
 afterAll(dropTestSchemas);
@@ -68,22 +70,50 @@ for (const database of testDatabases) {
       expect(n).toBe('30');
     });
 
-    it('builds again an index a cut-short build left invalid, and leaves valid ones alone', async () => {
-      const projection = notedProjection();
-      const runner = new ProjectionRunner({ store, db, projection });
-      await rebuildProjection(runner, store);
-      const oidOf = async (name: string) => (await db.query<{ oid: string }>('SELECT to_regclass($1)::oid::text AS oid FROM (SELECT 1) one', [name]))[0].oid;
-      const kindBefore = await oidOf('noted_by_kind');
-      const nBefore = await oidOf('noted_by_n');
-      // What a CREATE INDEX CONCURRENTLY that failed or was cancelled leaves behind.
-      await db.query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('noted_by_kind')");
-      expect((await indexes(db)).noted_by_kind).toBe(false);
+    for (const [how, concurrentFromBytes] of [
+      ['plainly, the table being small', undefined],
+      ['concurrently', 0],
+    ] as const) {
+      it(`builds again, ${how}, an index a cut-short build left invalid, and leaves valid ones alone`, async () => {
+        const projection = notedProjection();
+        const runner = new ProjectionRunner({ store, db, projection });
+        await rebuildProjection(runner, store);
+        const oidOf = async (name: string) => (await db.query<{ oid: string }>('SELECT to_regclass($1)::oid::text AS oid FROM (SELECT 1) one', [name]))[0].oid;
+        const kindBefore = await oidOf('noted_by_kind');
+        const nBefore = await oidOf('noted_by_n');
+        // What a CREATE INDEX CONCURRENTLY that failed or was cancelled leaves behind.
+        await db.query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass('noted_by_kind')");
+        expect((await indexes(db)).noted_by_kind).toBe(false);
 
-      expect(await buildLaterIndexes(db, projection)).toBe(1);
+        const built: string[] = [];
+        expect(await buildLaterIndexes(db, projection, { concurrentFromBytes, building: (index) => built.push(index) })).toBe(1);
+        expect(built).toEqual(concurrentFromBytes === 0 ? ['noted_by_kind'] : []);
+        expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+        expect(await oidOf('noted_by_kind')).not.toBe(kindBefore);
+        expect(await oidOf('noted_by_n')).toBe(nBefore);
+        expect(await buildLaterIndexes(db, projection, { concurrentFromBytes })).toBe(0);
+      });
+    }
+
+    it('builds them on a small table in one statement of plain builds, and one by one concurrently on a table from the size given', async () => {
+      const ran: string[] = [];
+      const watched: SqlDatabase = Object.assign(Object.create(db) as SqlDatabase, {
+        exec: (sql: string) => {
+          ran.push(sql);
+          return db.exec(sql);
+        },
+      });
+      const projection = notedProjection();
+      await new ProjectionRunner({ store, db, projection }).reset();
+      expect(await new ProjectionRunner({ store, db: watched, projection }).catchUp()).toBe(true);
+      expect(ran).toEqual(['CREATE INDEX noted_by_kind ON noted (kind);\nCREATE INDEX noted_by_n ON noted (n) WHERE n > 1']);
+
+      ran.length = 0;
+      await new ProjectionRunner({ store, db, projection }).reset();
+      const [{ bytes }] = await db.query<{ bytes: string }>("SELECT pg_relation_size('noted')::text AS bytes FROM (SELECT 1) one");
+      expect(await new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: Number(bytes) }).catchUp()).toBe(true);
+      expect(ran).toEqual(['CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)', 'CREATE INDEX CONCURRENTLY noted_by_n ON noted (n) WHERE n > 1']);
       expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
-      expect(await oidOf('noted_by_kind')).not.toBe(kindBefore);
-      expect(await oidOf('noted_by_n')).toBe(nBefore);
-      expect(await buildLaterIndexes(db, projection)).toBe(0);
     });
 
     it('keeps the indexes of a read model made when they were part of its schema, building none', async () => {
@@ -114,7 +144,7 @@ for (const database of testDatabases) {
           return db.exec(sql);
         },
       });
-      runner = new ProjectionRunner({ store, db: watched, projection });
+      runner = new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: 0 });
       runner.start();
       await eventually(() => expect(stopped).toBeDefined(), 30_000);
       await stopped;
@@ -128,8 +158,44 @@ for (const database of testDatabases) {
     it('refuses a later index whose statement does not name it, failing the replay rather than reporting a read model without it', async () => {
       const runner = new ProjectionRunner({ store, db, projection: notedProjection(['CREATE INDEX ON noted (kind)']) });
       await runner.reset();
-      await expect(runner.catchUp()).rejects.toThrow(/projection noted: a later index must read CREATE INDEX <name> ON/);
+      await expect(runner.catchUp()).rejects.toThrow(/projection noted: a later index must read CREATE INDEX <name> ON <table>/);
       expect(await indexes(db)).toEqual({ noted_by_event: true });
     });
   });
 }
+
+describeWithPostgres('a concurrent index build on a PostgreSQL server', () => {
+  it('holds no transaction that readers of the log wait behind, even while it waits for an older transaction', async () => {
+    const db = await openPostgres();
+    const older = new Client({ connectionString: testDatabaseUrl() });
+    await older.connect();
+    try {
+      const store = await SqlEventStore.open(db);
+      const projection = notedProjection();
+      await new ProjectionRunner({ store, db, projection }).reset();
+      // A transaction with a snapshot, begun before the build: the build waits for it to end before its last phase.
+      await older.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const [{ pid }] = (await older.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      const built = buildLaterIndexes(db, projection, { concurrentFromBytes: 0 });
+      const waiting = async () => {
+        const [row] = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY noted_by_kind %' AND $1::int = ANY (pg_blocking_pids(pid))",
+          [pid],
+        );
+        return row.n;
+      };
+      await eventually(async () => expect(await waiting()).toBe(1), 15_000);
+
+      const written = await store.appendToStream(`noted-${randomUUID()}`, [{ type: 'Third', data: { n: 1 } }]);
+      await readable(store, written.position);
+      expect(await waiting()).toBe(1);
+
+      await older.query('COMMIT');
+      expect(await built).toBe(2);
+      expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+    } finally {
+      await older.end();
+      await db.close();
+    }
+  });
+});
