@@ -39,6 +39,10 @@ function describeRebuild(progress: RebuildProgress): string {
   const of = total !== undefined ? ` of ${total} in the log` : '';
   const left = progress.done || progress.secondsLeft === null ? '' : `, about ${duration(progress.secondsLeft)} left`;
   const where = progress.where === 'elsewhere' ? ' (replayed by the running server)' : '';
+  const building = progress.buildingIndex;
+  if (building && !progress.done) {
+    return `${progress.projection}: ${progress.eventsApplied} events applied${of}; building index ${building.index} (${building.number} of ${building.of})${where}`;
+  }
   return `${progress.projection}: ${progress.eventsApplied} events applied${of}, ${progress.eventsPerSecond} events/s${left}${where}${progress.done ? ' - done' : ''}`;
 }
 

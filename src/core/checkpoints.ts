@@ -141,8 +141,8 @@ export const CONCURRENT_INDEX_BYTES = 16 * 2 ** 20;
 export interface LaterIndexOptions {
   /** See CONCURRENT_INDEX_BYTES. */
   concurrentFromBytes?: number;
-  /** Told of each index before it is built concurrently; may throw, to stop before it. */
-  building?: (index: string) => void;
+  /** Told of each index before it is built concurrently, the number-th of those it builds so; may throw, to stop before it. */
+  building?: (index: string, number: number, of: number) => void;
 }
 
 /**
@@ -174,8 +174,9 @@ export async function buildLaterIndexes(db: SqlDatabase, projection: Projection,
     const drop = (index: (typeof small)[number]) => (state.get(index.name)?.valid === false ? [`DROP INDEX ${index.name}`] : []);
     await db.exec(small.flatMap((index) => [...drop(index), index.statement]).join(';\n'));
   }
-  for (const index of missing.filter((index) => !small.includes(index))) {
-    building(index.name);
+  const large = missing.filter((index) => !small.includes(index));
+  for (const [n, index] of large.entries()) {
+    building(index.name, n + 1, large.length);
     if (state.get(index.name)?.valid === false) await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
     await db.exec(index.statement.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY '));
   }

@@ -61,6 +61,15 @@ export interface ProjectionProgress {
   inline: boolean;
 }
 
+/** One of the indexes built once a replay is caught up, as it begins: the number-th of those to build. */
+export interface IndexBuild {
+  index: string;
+  number: number;
+  of: number;
+  /** Events the runner applied, the last batch's included (its progress is told once the indexes are built). */
+  eventsApplied: number;
+}
+
 /** The checkpoint moved under this runner: another process took over or a rebuild reset it. */
 class CheckpointMovedError extends BackplaneError {
   constructor(name: string) {
@@ -314,6 +323,12 @@ export class ProjectionRunner {
     return () => this.progress.off('progress', listener);
   }
 
+  /** Calls the listener as each of the indexes built once caught up (Projection.laterIndexes) begins, concurrently: each takes seconds on a long history. */
+  onIndexBuild(listener: (build: IndexBuild) => void): () => void {
+    this.progress.on('index', listener);
+    return () => this.progress.off('index', listener);
+  }
+
   /**
    * Calls the listener whenever the checkpoint may have moved, by this process or another (a
    * batch, a hand-over, a rebuild's reset): a read model kept inline has no batches to hear of.
@@ -548,7 +563,7 @@ export class ProjectionRunner {
       if ((batch.caughtUp || reached) && !indexed) {
         indexed = true;
         // Each index takes seconds at a million rows: a stop or the session's end waits for the one under way only.
-        await this.buildLaterIndexes(() => stopping.isSet || finished.isSet);
+        await this.buildLaterIndexes(session, () => stopping.isSet || finished.isSet);
       }
       // After a long catch-up (a rebuild), the planner's statistics of the tables it filled: PGlite
       // gathers none by itself (no autovacuum), and PostgreSQL's come a while after.
@@ -749,14 +764,15 @@ export class ProjectionRunner {
     session.eventsApplied += batch.events.length;
   }
 
-  private async buildLaterIndexes(stopped: () => boolean): Promise<void> {
+  private async buildLaterIndexes(session: Session, stopped: () => boolean): Promise<void> {
     if (!this.projection.laterIndexes?.length) return;
     const startedAt = Date.now();
     const built = await buildLaterIndexes(this.db, this.projection, {
       concurrentFromBytes: this.concurrentIndexBytes,
-      building: (index) => {
+      building: (index, number, of) => {
         if (stopped()) throw new IndexBuildStopped(this.name);
-        this.logger.info('projection building an index after catching up', { projection: this.name, index });
+        this.logger.info('projection building an index after catching up', { projection: this.name, index, number, of });
+        this.progress.emit('index', { index, number, of, eventsApplied: session.eventsApplied } satisfies IndexBuild);
       },
     });
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });

@@ -1,5 +1,5 @@
 import type { EventStore } from '../eventstore/types';
-import type { ProjectionRunner } from './projection-runner';
+import type { IndexBuild, ProjectionRunner } from './projection-runner';
 import { Throughput } from './throughput';
 
 export interface RebuildProgress {
@@ -13,6 +13,11 @@ export interface RebuildProgress {
   eventsPerSecond: number;
   /** At that pace, where what it has to apply is known. */
   secondsLeft: number | null;
+  /**
+   * Once the events are applied, the index being built (see Projection.laterIndexes), the
+   * number-th of those to build: the events' pace and time left then say nothing of it.
+   */
+  buildingIndex?: IndexBuild;
   /** 'here' when this process replays it, 'elsewhere' when the process holding the projection does. */
   where: 'here' | 'elsewhere';
   done: boolean;
@@ -40,13 +45,14 @@ export async function rebuildProjection(
   await runner.reset();
   const startedAt = Date.now();
   const throughput = new Throughput();
-  const report = (eventsApplied: number, where: RebuildProgress['where'], done: boolean): RebuildProgress => {
+  const report = (eventsApplied: number, where: RebuildProgress['where'], done: boolean, buildingIndex?: IndexBuild): RebuildProgress => {
     throughput.record(eventsApplied);
     const average = (eventsApplied * 1000) / Math.max(Date.now() - startedAt, 1);
     const eventsPerSecond = Math.round(done ? average : (throughput.perSecond() ?? average));
     const left = eventsToApply === undefined ? null : Math.max(eventsToApply - eventsApplied, 0);
     const secondsLeft = done ? 0 : left !== null && eventsPerSecond > 0 ? Math.ceil(left / eventsPerSecond) : null;
-    const progress = { projection: runner.name, eventsApplied, eventsInLog, eventsToApply, eventsPerSecond, secondsLeft, where, done };
+    const progress: RebuildProgress = { projection: runner.name, eventsApplied, eventsInLog, eventsToApply, eventsPerSecond, secondsLeft, where, done };
+    if (buildingIndex) progress.buildingIndex = buildingIndex;
     onProgress(progress);
     return progress;
   };
@@ -56,10 +62,15 @@ export async function rebuildProjection(
     applied = progress.eventsApplied;
     report(applied, 'here', false);
   });
+  const unsubscribeIndexes = runner.onIndexBuild((build) => {
+    applied = build.eventsApplied;
+    report(applied, 'here', false, build);
+  });
   try {
     if (await runner.catchUp()) return report(applied, 'here', true);
   } finally {
     unsubscribe();
+    unsubscribeIndexes();
   }
 
   if (head === null) return report(0, 'elsewhere', true);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { buildLaterIndexes } from '../../src/core/checkpoints';
 import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
-import { rebuildProjection } from '../../src/core/rebuild';
+import { type RebuildProgress, rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { SqlDatabase } from '../../src/sql/database';
 import { Client } from 'pg';
@@ -114,6 +114,25 @@ for (const database of testDatabases) {
       expect(await new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: Number(bytes) }).catchUp()).toBe(true);
       expect(ran).toEqual(['CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)', 'CREATE INDEX CONCURRENTLY noted_by_n ON noted (n) WHERE n > 1']);
       expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+    });
+
+    it('tells a rebuild of each index it builds concurrently, in its progress, before the rebuild is done', async () => {
+      const runner = new ProjectionRunner({ store, db, projection: notedProjection(), concurrentIndexBytes: 0 });
+      const reports: RebuildProgress[] = [];
+      const done = await rebuildProjection(runner, store, (progress) => reports.push(progress));
+      expect(done).toMatchObject({ done: true, eventsApplied: 30 });
+      expect(done.buildingIndex).toBeUndefined();
+      const building = reports.filter((progress) => progress.buildingIndex);
+      expect(building.map((progress) => [progress.buildingIndex, progress.eventsApplied, progress.done])).toEqual([
+        [{ index: 'noted_by_kind', number: 1, of: 2, eventsApplied: 30 }, 30, false],
+        [{ index: 'noted_by_n', number: 2, of: 2, eventsApplied: 30 }, 30, false],
+      ]);
+      // Then the batch's own progress, and the end: neither says an index is being built.
+      const after = reports.slice(reports.indexOf(building[1]) + 1);
+      expect(after.map((progress) => [progress.buildingIndex, progress.done])).toEqual([
+        [undefined, false],
+        [undefined, true],
+      ]);
     });
 
     it('keeps the indexes of a read model made when they were part of its schema, building none', async () => {
