@@ -112,10 +112,17 @@ const RESET_LOCK_TIMEOUT_MS = 10_000;
  * runs in the same transaction: every process hears of the reset as it commits.
  */
 export async function resetProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
+  // A concurrent build of a later index holds its table for seconds: cancelled, the runner builds it again after the replay.
+  await cancelIndexBuilds(db, projection.tables);
   await db.transaction(async (tx) => {
     await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
     // Every append waits while it holds them: its tables' locks are bounded the same way.
     await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${RESET_LOCK_TIMEOUT_MS}ms`]);
+    // The tables first, before the checkpoint's row lock gives the transaction an id: waiting for a
+    // build under way (one not cancelled, or started since), a transaction with an id would hold every
+    // reader of the log, and the build, which waits for transactions older than it, would wait for it.
+    const existing = await tx.query<{ name: string }>('SELECT t AS name FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL', [projection.tables]);
+    if (existing.length > 0) await tx.query(`LOCK TABLE ${existing.map((table) => table.name).join(', ')} IN ACCESS EXCLUSIVE MODE`);
     await tx.query('SELECT name FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [projection.name]);
     for (const table of projection.tables) await tx.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
     for (const statement of projection.schema) await tx.query(statement);
@@ -129,7 +136,18 @@ export async function resetProjection(db: SqlDatabase, projection: Projection, t
 }
 
 /** A later index's statement: the name it gives the index, and its table. */
-const LATER_INDEX = /^CREATE INDEX ([a-z_][a-z0-9_]*) ON ([a-z_][a-z0-9_]*) /;
+const LATER_INDEX = /^CREATE INDEX ([a-z_][a-z0-9_]*) ON ([a-z_][a-z0-9_]*)\s/;
+
+/** The projection's later indexes, each with its name and table; throws on a statement that does not name them as LATER_INDEX reads. */
+export function laterIndexesOf(projection: Projection): { statement: string; name: string; table: string }[] {
+  return (projection.laterIndexes ?? []).map((statement) => {
+    const [, name, table] = LATER_INDEX.exec(statement) ?? [];
+    if (name === undefined || table === undefined) {
+      throw new Error(`projection ${projection.name}: a later index must read CREATE INDEX <name> ON <table> ...: ${statement}`);
+    }
+    return { statement, name, table };
+  });
+}
 
 /**
  * The size of table from which later indexes are built CONCURRENTLY (bytes): under it, a plain
@@ -148,19 +166,17 @@ export interface LaterIndexOptions {
 /**
  * Builds those of the projection's later indexes (see Projection.laterIndexes) that its tables
  * lack, or have left invalid by a build that failed or was cut short; returns how many it built.
- * On a table of any size, CONCURRENTLY: the build takes no transaction id, which would hold every
- * reader of a SQL store's log behind it (none reads past a transaction still open) for as long as
- * it took, nor a lock that keeps writes or reads of the table waiting.
+ * From CONCURRENT_INDEX_BYTES, on a database other processes use (a PostgreSQL server), one by one
+ * CONCURRENTLY: such a build takes no transaction id, which would hold every reader of a SQL
+ * store's log behind it (none reads past a transaction still open) for as long as it took, nor a
+ * lock that keeps writes or reads of the table waiting. Otherwise plainly, together in one
+ * transaction: on PGlite every statement has the database to itself anyway, and a concurrent
+ * build only reads the table twice.
  */
 export async function buildLaterIndexes(db: SqlDatabase, projection: Projection, options: LaterIndexOptions = {}): Promise<number> {
   const { concurrentFromBytes = CONCURRENT_INDEX_BYTES, building = () => undefined } = options;
-  const statements = projection.laterIndexes ?? [];
-  if (statements.length === 0) return 0;
-  const named = statements.map((statement) => {
-    const [, name, table] = LATER_INDEX.exec(statement) ?? [];
-    if (name === undefined) throw new Error(`projection ${projection.name}: a later index must read CREATE INDEX <name> ON <table> ...: ${statement}`);
-    return { statement, name, table };
-  });
+  const named = laterIndexesOf(projection);
+  if (named.length === 0) return 0;
   const found = await db.query<{ name: string; valid: boolean | null; bytes: string | null }>(
     `SELECT later.name, i.indisvalid AS valid, pg_relation_size(to_regclass(later.tab))::text AS bytes
        FROM unnest($1::text[], $2::text[]) AS later(name, tab) LEFT JOIN pg_index i ON i.indexrelid = to_regclass(later.name)`,
@@ -168,19 +184,39 @@ export async function buildLaterIndexes(db: SqlDatabase, projection: Projection,
   );
   const state = new Map(found.map((row) => [row.name, row]));
   const missing = named.filter((index) => state.get(index.name)?.valid !== true);
-  const small = missing.filter((index) => Number(state.get(index.name)?.bytes ?? 0) < concurrentFromBytes);
-  // The small ones together, in one transaction.
+  const shared = db.notifications !== undefined;
+  const small = missing.filter((index) => !shared || Number(state.get(index.name)?.bytes ?? 0) < concurrentFromBytes);
   if (small.length > 0) {
     const drop = (index: (typeof small)[number]) => (state.get(index.name)?.valid === false ? [`DROP INDEX ${index.name}`] : []);
     await db.exec(small.flatMap((index) => [...drop(index), index.statement]).join(';\n'));
   }
   const large = missing.filter((index) => !small.includes(index));
+  // A build still under way on these tables is one whose process let go of the projection or died
+  // (the server finishes it alone): left running, it could finish after the drop below, or wait for
+  // this process's snapshot while the drop waits for its lock.
+  if (large.length > 0) await cancelIndexBuilds(db, [...new Set(large.map((index) => index.table))]);
   for (const [n, index] of large.entries()) {
     building(index.name, n + 1, large.length);
     if (state.get(index.name)?.valid === false) await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
     await db.exec(index.statement.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY '));
   }
   return missing.length;
+}
+
+/**
+ * Cancels the index builds under way on these tables in other sessions (a concurrent build of the
+ * runner, in this process or another), where the database's user may; a build it may not cancel is
+ * waited for by what comes next, within its lock timeout.
+ */
+async function cancelIndexBuilds(db: SqlDatabase, tables: readonly string[]): Promise<void> {
+  if (db.notifications === undefined) return;
+  await db
+    .query(
+      `SELECT pg_cancel_backend(p.pid) FROM pg_stat_progress_create_index p
+        WHERE p.relid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND p.pid <> pg_backend_pid()`,
+      [tables],
+    )
+    .catch(() => undefined);
 }
 
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */

@@ -7,6 +7,7 @@ import {
   buildLaterIndexes,
   type Checkpoint,
   holdAppends,
+  laterIndexesOf,
   migrateCheckpoints,
   prepareProjection,
   readCheckpoint,
@@ -66,7 +67,7 @@ export interface IndexBuild {
   index: string;
   number: number;
   of: number;
-  /** Events the runner applied, the last batch's included (its progress is told once the indexes are built). */
+  /** Events the runner applied: the batch that reaches the end commits once the indexes are built. */
   eventsApplied: number;
 }
 
@@ -265,6 +266,8 @@ export class ProjectionRunner {
   private readonly logInDatabase: boolean;
 
   constructor(options: ProjectionRunnerOptions) {
+    // A later index's statement it cannot read fails here, not after a replay of the whole log.
+    laterIndexesOf(options.projection);
     this.store = options.store;
     this.db = options.db;
     this.projection = options.projection;
@@ -527,6 +530,7 @@ export class ProjectionRunner {
       // The appends keep it: there is nothing to apply until a reset hands it back.
       this.logger.info('projection kept inline by the appends', { projection: this.name });
       try {
+        await this.buildLaterIndexes(session, () => stopping.isSet);
         if (until === undefined) await this.idleInline(lock, stopping, session);
       } finally {
         this.sessions -= 1;
@@ -557,14 +561,21 @@ export class ProjectionRunner {
     const appliedAtStart = session.eventsApplied;
     let analyzed = false;
     let indexed = false;
+    const reaches = (batch: SubscriptionBatch) =>
+      batch.caughtUp || (until !== undefined && until !== 'first-short-page' && this.store.comparePositions(batch.position, until) >= 0);
+    // At the end, the indexes a replay leaves for then (a rebuild's), before the batch that reaches it
+    // commits: until they are built, the checkpoint stays short of the end, and every reader and
+    // process takes the read model for catching up. Each takes seconds at a million rows: a stop or
+    // the session's end waits for the one under way only.
+    const indexesBuilt = async (batch: SubscriptionBatch) => {
+      if (indexed || !reaches(batch)) return;
+      indexed = true;
+      await this.buildLaterIndexes(session, () => stopping.isSet || finished.isSet);
+    };
     const committed = async (batch: SubscriptionBatch) => {
       const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
-      // Once at the end, the indexes a replay leaves for then (a rebuild's), before it says so.
-      if ((batch.caughtUp || reached) && !indexed) {
-        indexed = true;
-        // Each index takes seconds at a million rows: a stop or the session's end waits for the one under way only.
-        await this.buildLaterIndexes(session, () => stopping.isSet || finished.isSet);
-      }
+      // A session that starts at the end has no batch to build them before.
+      await indexesBuilt(batch);
       // After a long catch-up (a rebuild), the planner's statistics of the tables it filled: PGlite
       // gathers none by itself (no autovacuum), and PostgreSQL's come a while after.
       if (batch.caughtUp && !analyzed && session.eventsApplied - appliedAtStart >= this.analyzeAfterEvents && this.projection.tables.length > 0) {
@@ -604,7 +615,8 @@ export class ProjectionRunner {
         }
         sent = batch.position;
         session.applying += 1;
-        committing = this.applyBatch(session, batch, statements)
+        committing = indexesBuilt(batch)
+          .then(() => this.applyBatch(session, batch, statements))
           .then(() => committed(batch))
           .then(() => (page.caughtUp && this.inline ? handOver() : undefined))
           .finally(() => (session.applying -= 1));

@@ -23,12 +23,13 @@ export interface Projection {
   readonly schema: readonly string[];
   /**
    * Indexes built once a replay has reached the log's end, not kept up row by row while it writes:
-   * `CREATE INDEX name ON ...` statements, each naming its index. A rebuild of a long log writes a
-   * row per event, and each index kept up meanwhile costs a page touched per row, where one built at
-   * the end reads the table once and sorts. The runner builds them CONCURRENTLY (see
-   * buildLaterIndexes), before it reports the read model caught up; queries meanwhile answer
-   * slower, from the tables as they stand. For indexes that only speed reads: never one a
-   * statement of apply() relies on (a unique index that an upsert names).
+   * `CREATE INDEX name ON table ...` statements, each naming its index and table. A rebuild of a
+   * long log writes a row per event, and each index kept up meanwhile costs a page touched per
+   * row, where one built at the end reads the table and sorts. The runner builds them (see
+   * buildLaterIndexes) before the batch that reaches the end commits, so that the read model counts
+   * as catching up until they exist; queries meanwhile answer slower, from the tables as they
+   * stand. For indexes that only speed reads: never one a statement of apply() relies on (a unique
+   * index that an upsert names).
    */
   readonly laterIndexes?: readonly string[];
   readonly filter?: EventFilter;

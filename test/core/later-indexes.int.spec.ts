@@ -35,6 +35,9 @@ async function indexes(db: SqlDatabase): Promise<Record<string, boolean>> {
 }
 
 for (const database of testDatabases) {
+  /** Whether later indexes from the size given are built concurrently: on a PostgreSQL server, not on PGlite (one connection). */
+  const concurrent = database.name === 'postgres';
+
   describe(`indexes built once a replay reaches the log's end, on ${database.name}`, () => {
     let db: SqlDatabase;
     let store: SqlEventStore;
@@ -50,34 +53,57 @@ for (const database of testDatabases) {
     });
     afterEach(() => db.close());
 
-    it('creates the tables without them, and has them built and valid when the replay reports the read model caught up', async () => {
-      const runner = new ProjectionRunner({ store, db, projection: notedProjection(), maxBatch: 7 });
-      await runner.reset();
+    /** The database as a runner sees it, with each exec's text noted, and a hook run before each. */
+    function watched(ran: string[], before: (sql: string) => Promise<void> | void = () => undefined): SqlDatabase {
+      return Object.assign(Object.create(db) as SqlDatabase, {
+        exec: async (sql: string) => {
+          ran.push(sql);
+          await before(sql);
+          return db.exec(sql);
+        },
+      });
+    }
+
+    it('creates the tables without them, and builds them before the batch that reaches the end commits', async () => {
+      const projection = notedProjection();
+      await new ProjectionRunner({ store, db, projection }).reset();
       expect(await indexes(db)).toEqual({ noted_by_event: true });
-      const seen: { caughtUp: boolean; indexes: Promise<Record<string, boolean>> }[] = [];
-      const unsubscribe = runner.onProgress((progress) => seen.push({ caughtUp: progress.caughtUp, indexes: indexes(db) }));
+      const head = await store.headPosition();
+      const checkpoints: (string | null)[] = [];
+      const runner = new ProjectionRunner({
+        store,
+        db: watched([], async () => {
+          checkpoints.push((await runner.checkpoint())?.position ?? null);
+        }),
+        projection,
+        maxBatch: 7,
+      });
+      const seen: Promise<Record<string, boolean>>[] = [];
+      const unsubscribe = runner.onProgress(() => seen.push(indexes(db)));
       try {
         expect(await runner.catchUp()).toBe(true);
       } finally {
         unsubscribe();
       }
-      expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
-      // Batches of 7 of 30 events: the last progress is the end, and the indexes were there as it was told.
-      const last = seen.at(-1)!;
+      // Batches of 7 of 30 events: built once, while the checkpoint stood after 28 of them.
+      expect(checkpoints).toHaveLength(1);
+      expect(checkpoints[0]).not.toBeNull();
+      expect(checkpoints[0]).not.toBe(head);
+      expect((await runner.checkpoint())?.position).toBe(head);
       expect(seen.length).toBeGreaterThan(1);
-      expect(await last.indexes).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+      expect(await seen.at(-1)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+      expect(await seen[0]).toEqual({ noted_by_event: true });
       const [{ n }] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM noted');
       expect(n).toBe('30');
     });
 
     for (const [how, concurrentFromBytes] of [
-      ['plainly, the table being small', undefined],
-      ['concurrently', 0],
+      ['the table being small', undefined],
+      ['from a size of 0', 0],
     ] as const) {
       it(`builds again, ${how}, an index a cut-short build left invalid, and leaves valid ones alone`, async () => {
         const projection = notedProjection();
-        const runner = new ProjectionRunner({ store, db, projection });
-        await rebuildProjection(runner, store);
+        await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
         const oidOf = async (name: string) => (await db.query<{ oid: string }>('SELECT to_regclass($1)::oid::text AS oid FROM (SELECT 1) one', [name]))[0].oid;
         const kindBefore = await oidOf('noted_by_kind');
         const nBefore = await oidOf('noted_by_n');
@@ -87,7 +113,7 @@ for (const database of testDatabases) {
 
         const built: string[] = [];
         expect(await buildLaterIndexes(db, projection, { concurrentFromBytes, building: (index) => built.push(index) })).toBe(1);
-        expect(built).toEqual(concurrentFromBytes === 0 ? ['noted_by_kind'] : []);
+        expect(built).toEqual(concurrentFromBytes === 0 && concurrent ? ['noted_by_kind'] : []);
         expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
         expect(await oidOf('noted_by_kind')).not.toBe(kindBefore);
         expect(await oidOf('noted_by_n')).toBe(nBefore);
@@ -95,126 +121,177 @@ for (const database of testDatabases) {
       });
     }
 
-    it('builds them on a small table in one statement of plain builds, and one by one concurrently on a table from the size given', async () => {
+    it(`builds them on a small table in one statement of plain builds, and ${concurrent ? 'one by one concurrently' : 'so too'} on a table from the size given`, async () => {
       const ran: string[] = [];
-      const watched: SqlDatabase = Object.assign(Object.create(db) as SqlDatabase, {
-        exec: (sql: string) => {
-          ran.push(sql);
-          return db.exec(sql);
-        },
-      });
       const projection = notedProjection();
+      const plain = 'CREATE INDEX noted_by_kind ON noted (kind);\nCREATE INDEX noted_by_n ON noted (n) WHERE n > 1';
       await new ProjectionRunner({ store, db, projection }).reset();
-      expect(await new ProjectionRunner({ store, db: watched, projection }).catchUp()).toBe(true);
-      expect(ran).toEqual(['CREATE INDEX noted_by_kind ON noted (kind);\nCREATE INDEX noted_by_n ON noted (n) WHERE n > 1']);
+      expect(await new ProjectionRunner({ store, db: watched(ran), projection }).catchUp()).toBe(true);
+      expect(ran).toEqual([plain]);
 
       ran.length = 0;
       await new ProjectionRunner({ store, db, projection }).reset();
       const [{ bytes }] = await db.query<{ bytes: string }>("SELECT pg_relation_size('noted')::text AS bytes FROM (SELECT 1) one");
-      expect(await new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: Number(bytes) }).catchUp()).toBe(true);
-      expect(ran).toEqual(['CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)', 'CREATE INDEX CONCURRENTLY noted_by_n ON noted (n) WHERE n > 1']);
+      expect(await new ProjectionRunner({ store, db: watched(ran), projection, concurrentIndexBytes: Number(bytes) }).catchUp()).toBe(true);
+      expect(ran).toEqual(
+        concurrent ? ['CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)', 'CREATE INDEX CONCURRENTLY noted_by_n ON noted (n) WHERE n > 1'] : [plain],
+      );
       expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
     });
 
     it('tells a rebuild of each index it builds concurrently, in its progress, before the rebuild is done', async () => {
-      const runner = new ProjectionRunner({ store, db, projection: notedProjection(), concurrentIndexBytes: 0 });
+      const runner = new ProjectionRunner({ store, db, projection: notedProjection(), concurrentIndexBytes: 0, maxBatch: 7 });
       const reports: RebuildProgress[] = [];
       const done = await rebuildProjection(runner, store, (progress) => reports.push(progress));
       expect(done).toMatchObject({ done: true, eventsApplied: 30 });
       expect(done.buildingIndex).toBeUndefined();
       const building = reports.filter((progress) => progress.buildingIndex);
+      if (!concurrent) {
+        expect(building).toEqual([]);
+        return;
+      }
       expect(building.map((progress) => [progress.buildingIndex, progress.eventsApplied, progress.done])).toEqual([
-        [{ index: 'noted_by_kind', number: 1, of: 2, eventsApplied: 30 }, 30, false],
-        [{ index: 'noted_by_n', number: 2, of: 2, eventsApplied: 30 }, 30, false],
+        [{ index: 'noted_by_kind', number: 1, of: 2, eventsApplied: 28 }, 28, false],
+        [{ index: 'noted_by_n', number: 2, of: 2, eventsApplied: 28 }, 28, false],
       ]);
-      // Then the batch's own progress, and the end: neither says an index is being built.
+      // Then the last batch's own progress, and the end: neither says an index is being built.
       const after = reports.slice(reports.indexOf(building[1]) + 1);
-      expect(after.map((progress) => [progress.buildingIndex, progress.done])).toEqual([
-        [undefined, false],
-        [undefined, true],
+      expect(after.map((progress) => [progress.eventsApplied, progress.buildingIndex, progress.done])).toEqual([
+        [30, undefined, false],
+        [30, undefined, true],
       ]);
     });
 
     it('keeps the indexes of a read model made when they were part of its schema, building none', async () => {
       // As after an upgrade that moved them out of the schema without changing the tables.
-      const before = notedProjection([]);
-      await rebuildProjection(new ProjectionRunner({ store, db, projection: before }), store);
+      await rebuildProjection(new ProjectionRunner({ store, db, projection: notedProjection([]) }), store);
       await db.exec('CREATE INDEX noted_by_kind ON noted (kind); CREATE INDEX noted_by_n ON noted (n) WHERE n > 1');
       expect(await buildLaterIndexes(db, notedProjection())).toBe(0);
     });
 
-    it('stops between two indexes when the runner stops, and the next replay builds the rest', async () => {
-      const projection = notedProjection([
-        'CREATE INDEX noted_by_kind ON noted (kind)',
-        'CREATE INDEX noted_by_n ON noted (n) WHERE n > 1',
-        'CREATE INDEX noted_by_both ON noted (kind, n)',
-      ]);
-      await new ProjectionRunner({ store, db, projection }).reset();
-      let runner: ProjectionRunner | undefined;
-      let stopped: Promise<void> | undefined;
-      const built: string[] = [];
-      // The database as the runner sees it: the first index's build starts the runner's stop.
-      const watched: SqlDatabase = Object.assign(Object.create(db) as SqlDatabase, {
-        exec: async (sql: string) => {
-          if (sql.startsWith('CREATE INDEX CONCURRENTLY')) {
-            built.push(sql);
-            stopped ??= runner!.stop();
-          }
-          return db.exec(sql);
-        },
-      });
-      runner = new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: 0 });
-      runner.start();
-      await eventually(() => expect(stopped).toBeDefined(), 30_000);
-      await stopped;
-      expect(built).toEqual(['CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)']);
-      expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true });
-
-      expect(await new ProjectionRunner({ store, db, projection }).catchUp()).toBe(true);
-      expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true, noted_by_both: true });
-    });
-
-    it('refuses a later index whose statement does not name it, failing the replay rather than reporting a read model without it', async () => {
-      const runner = new ProjectionRunner({ store, db, projection: notedProjection(['CREATE INDEX ON noted (kind)']) });
-      await runner.reset();
-      await expect(runner.catchUp()).rejects.toThrow(/projection noted: a later index must read CREATE INDEX <name> ON <table>/);
-      expect(await indexes(db)).toEqual({ noted_by_event: true });
+    it('refuses a later index whose statement does not name it and its table as the runner is made, before any replay', () => {
+      for (const statement of [
+        'CREATE INDEX ON noted (kind)',
+        'CREATE INDEX IF NOT EXISTS noted_by_kind ON noted (kind)',
+        'CREATE INDEX noted_by_kind ON public.noted (kind)',
+      ]) {
+        expect(() => new ProjectionRunner({ store, db, projection: notedProjection([statement]) })).toThrow(
+          /projection noted: a later index must read CREATE INDEX <name> ON <table> \.\.\./,
+        );
+      }
     });
   });
 }
 
-describeWithPostgres('a concurrent index build on a PostgreSQL server', () => {
-  it('holds no transaction that readers of the log wait behind, even while it waits for an older transaction', async () => {
-    const db = await openPostgres();
-    const older = new Client({ connectionString: testDatabaseUrl() });
+describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
+  let db: SqlDatabase;
+  let store: SqlEventStore;
+  let older: Client;
+  let pid: number;
+
+  beforeEach(async () => {
+    db = await openPostgres();
+    store = await SqlEventStore.open(db);
+    older = new Client({ connectionString: testDatabaseUrl() });
     await older.connect();
+    // A transaction with a snapshot, begun before the build: the build waits for it to end before its last phase.
+    await older.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    pid = (await older.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  });
+  afterEach(async () => {
+    await older.end();
+    await db.close();
+  });
+
+  /** Whether the build of the index waits for the older transaction now. */
+  async function waitingForOlder(index: string): Promise<boolean> {
+    const [row] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY ' || $2 || ' %' AND $1::int = ANY (pg_blocking_pids(pid))",
+      [pid, index],
+    );
+    return row.n === 1;
+  }
+
+  it('holds no transaction that readers of the log wait behind, even while it waits for an older transaction', async () => {
+    const projection = notedProjection();
+    await new ProjectionRunner({ store, db, projection }).reset();
+    const built = buildLaterIndexes(db, projection, { concurrentFromBytes: 0 });
+    await eventually(async () => expect(await waitingForOlder('noted_by_kind')).toBe(true), 15_000);
+
+    const written = await store.appendToStream(`noted-${randomUUID()}`, [{ type: 'Third', data: { n: 1 } }]);
+    await readable(store, written.position);
+    expect(await waitingForOlder('noted_by_kind')).toBe(true);
+
+    await older.query('COMMIT');
+    expect(await built).toBe(2);
+    expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+  });
+
+  it('is cancelled by a reset, which neither waits for it nor holds readers of the log meanwhile', async () => {
+    const projection = notedProjection();
+    await new ProjectionRunner({ store, db, projection }).reset();
+    const built = buildLaterIndexes(db, projection, { concurrentFromBytes: 0 }).catch((error: unknown) => error);
+    await eventually(async () => expect(await waitingForOlder('noted_by_kind')).toBe(true), 15_000);
+
+    // Without the cancel, the reset would wait for the build, which waits for the older transaction, past the reset's lock timeout.
+    await new ProjectionRunner({ store, db, projection }).reset();
+    expect(await built).toMatchObject({ code: '57014' });
+    expect(await indexes(db)).toEqual({ noted_by_event: true });
+    const written = await store.appendToStream(`noted-${randomUUID()}`, [{ type: 'Third', data: { n: 2 } }]);
+    await readable(store, written.position);
+  });
+
+  it('cancels a build left under way on its table by another session before it builds the index again', async () => {
+    const projection = notedProjection();
+    await new ProjectionRunner({ store, db, projection }).reset();
+    // The build of a process that let go of the projection, still under way on the server.
+    const orphan = new Client({ connectionString: testDatabaseUrl() });
+    await orphan.connect();
     try {
-      const store = await SqlEventStore.open(db);
-      const projection = notedProjection();
-      await new ProjectionRunner({ store, db, projection }).reset();
-      // A transaction with a snapshot, begun before the build: the build waits for it to end before its last phase.
-      await older.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      const [{ pid }] = (await older.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      const schema = (await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one'))[0].schema;
+      await orphan.query(`SET search_path = ${schema}`);
+      const orphaned = orphan.query('CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)').catch((error: unknown) => error);
+      await eventually(async () => expect(await waitingForOlder('noted_by_kind')).toBe(true), 15_000);
+
       const built = buildLaterIndexes(db, projection, { concurrentFromBytes: 0 });
-      const waiting = async () => {
-        const [row] = await db.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY noted_by_kind %' AND $1::int = ANY (pg_blocking_pids(pid))",
-          [pid],
-        );
-        return row.n;
-      };
-      await eventually(async () => expect(await waiting()).toBe(1), 15_000);
-
-      const written = await store.appendToStream(`noted-${randomUUID()}`, [{ type: 'Third', data: { n: 1 } }]);
-      await readable(store, written.position);
-      expect(await waiting()).toBe(1);
-
+      expect(await orphaned).toMatchObject({ code: '57014' });
       await older.query('COMMIT');
       expect(await built).toBe(2);
       expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
     } finally {
-      await older.end();
-      await db.close();
+      await orphan.end();
     }
+  });
+
+  it('stops between two indexes when the runner stops, and the next replay builds the rest', async () => {
+    await older.query('COMMIT');
+    const projection = notedProjection([
+      'CREATE INDEX noted_by_kind ON noted (kind)',
+      'CREATE INDEX noted_by_n ON noted (n) WHERE n > 1',
+      'CREATE INDEX noted_by_both ON noted (kind, n)',
+    ]);
+    await new ProjectionRunner({ store, db, projection }).reset();
+    let runner: ProjectionRunner | undefined;
+    let stopped: Promise<void> | undefined;
+    const built: string[] = [];
+    // The first index's build starts the runner's stop.
+    const watched: SqlDatabase = Object.assign(Object.create(db) as SqlDatabase, {
+      exec: async (sql: string) => {
+        if (sql.startsWith('CREATE INDEX CONCURRENTLY')) {
+          built.push(sql);
+          stopped ??= runner!.stop();
+        }
+        return db.exec(sql);
+      },
+    });
+    runner = new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: 0 });
+    runner.start();
+    await eventually(() => expect(stopped).toBeDefined(), 30_000);
+    await stopped;
+    expect(built).toEqual(['CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)']);
+    expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true });
+
+    expect(await new ProjectionRunner({ store, db, projection }).catchUp()).toBe(true);
+    expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true, noted_by_both: true });
   });
 });
