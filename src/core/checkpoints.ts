@@ -49,6 +49,8 @@ const migrations: readonly Migration[] = [
   ],
   // The mode refuses other isolation levels than READ COMMITTED, and the lock alone has its function.
   [`CREATE OR REPLACE FUNCTION ${INLINE_PROJECTION_MODE}`, `CREATE OR REPLACE FUNCTION ${HOLD_INLINE_APPENDS}`],
+  // Whether the read model still lacks the indexes a replay builds at its end (Projection.laterIndexes).
+  ['ALTER TABLE projection_checkpoints ADD COLUMN indexes_pending boolean NOT NULL DEFAULT false'],
 ];
 
 /**
@@ -69,6 +71,11 @@ export interface Checkpoint {
   eventsApplied: number;
   /** Whether each append applies its own events to the read model, in its transaction: it then includes every committed event. */
   inline: boolean;
+  /**
+   * Whether the read model still lacks the indexes a replay builds once at the log's end (set by a
+   * reset, cleared once they are built): until then it has reached no position, wherever it stands.
+   */
+  indexesPending: boolean;
 }
 
 interface CheckpointRow {
@@ -76,6 +83,7 @@ interface CheckpointRow {
   position: string | null;
   events_applied: string;
   inline: boolean;
+  indexes_pending: boolean;
 }
 
 export async function migrateCheckpoints(db: SqlDatabase): Promise<void> {
@@ -84,11 +92,24 @@ export async function migrateCheckpoints(db: SqlDatabase): Promise<void> {
 
 export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = false): Promise<Checkpoint | null> {
   const [row] = await db.query<CheckpointRow>(
-    `SELECT version, position, events_applied::text AS events_applied, inline FROM projection_checkpoints WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT version, position, events_applied::text AS events_applied, inline, indexes_pending FROM projection_checkpoints WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`,
     [name],
     { prepared: true },
   );
-  return row ? { version: row.version, position: row.position, eventsApplied: Number(row.events_applied), inline: row.inline } : null;
+  return row
+    ? { version: row.version, position: row.position, eventsApplied: Number(row.events_applied), inline: row.inline, indexesPending: row.indexes_pending }
+    : null;
+}
+
+/** Notes that the read model has its later indexes (see Checkpoint.indexesPending), unless it was reset to another version meanwhile. */
+export async function indexesBuilt(db: SqlDatabase, name: string, version: number, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [row] = await tx.query<{ name: string }>(
+      'UPDATE projection_checkpoints SET indexes_pending = false, updated_at = now() WHERE name = $1 AND version = $2 AND indexes_pending RETURNING name',
+      [name, version],
+    );
+    if (row) await tell?.(tx);
+  });
 }
 
 /**
@@ -114,25 +135,36 @@ const RESET_LOCK_TIMEOUT_MS = 10_000;
 export async function resetProjection(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
   // A concurrent build of a later index holds its table for seconds: cancelled, the runner builds it again after the replay.
   await cancelIndexBuilds(db, projection.tables);
-  await db.transaction(async (tx) => {
-    await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
-    // Every append waits while it holds them: its tables' locks are bounded the same way.
-    await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${RESET_LOCK_TIMEOUT_MS}ms`]);
-    // The tables first, before the checkpoint's row lock gives the transaction an id: waiting for a
-    // build under way (one not cancelled, or started since), a transaction with an id would hold every
-    // reader of the log, and the build, which waits for transactions older than it, would wait for it.
-    const existing = await tx.query<{ name: string }>('SELECT t AS name FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL', [projection.tables]);
-    if (existing.length > 0) await tx.query(`LOCK TABLE ${existing.map((table) => table.name).join(', ')} IN ACCESS EXCLUSIVE MODE`);
-    await tx.query('SELECT name FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [projection.name]);
-    for (const table of projection.tables) await tx.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
-    for (const statement of projection.schema) await tx.query(statement);
-    await tx.query(
-      `INSERT INTO projection_checkpoints (name, version, position, events_applied, inline) VALUES ($1, $2, NULL, 0, false)
-       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = NULL, events_applied = 0, inline = false, updated_at = now()`,
-      [projection.name, projection.version],
-    );
-    await tell?.(tx);
-  });
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await db.transaction(async (tx) => {
+        await holdAppends(tx, projection.name, RESET_LOCK_TIMEOUT_MS);
+        // Every append waits while it holds them: its tables' locks are bounded the same way.
+        await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${RESET_LOCK_TIMEOUT_MS}ms`]);
+        // First the lock an index build holds, which takes no transaction id, where the drop's lock
+        // (logged for standbys) and the checkpoint's row lock take one: waiting with an id for a build
+        // under way (one not cancelled, or started since) would hold every reader of the log.
+        const existing = await tx.query<{ name: string }>('SELECT t AS name FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL', [
+          projection.tables,
+        ]);
+        if (existing.length > 0) await tx.query(`LOCK TABLE ${existing.map((table) => table.name).join(', ')} IN SHARE UPDATE EXCLUSIVE MODE`);
+        await tx.query('SELECT name FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [projection.name]);
+        for (const table of projection.tables) await tx.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
+        for (const statement of projection.schema) await tx.query(statement);
+        await tx.query(
+          `INSERT INTO projection_checkpoints (name, version, position, events_applied, inline, indexes_pending) VALUES ($1, $2, NULL, 0, false, $3)
+           ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position = NULL, events_applied = 0, inline = false,
+             indexes_pending = EXCLUDED.indexes_pending, updated_at = now()`,
+          [projection.name, projection.version, laterIndexesOf(projection).length > 0],
+        );
+        await tell?.(tx);
+      });
+    } catch (error) {
+      // A concurrent build lets go of its table just before it commits the index's last change,
+      // which the drop may then meet ("tuple concurrently updated"): the reset is made again.
+      if (attempt >= 3 || (error as { code?: unknown }).code !== 'XX000') throw error;
+    }
+  }
 }
 
 /** A later index's statement: the name it gives the index, and its table. */
@@ -210,13 +242,12 @@ export async function buildLaterIndexes(db: SqlDatabase, projection: Projection,
  */
 async function cancelIndexBuilds(db: SqlDatabase, tables: readonly string[]): Promise<void> {
   if (db.notifications === undefined) return;
-  await db
-    .query(
-      `SELECT pg_cancel_backend(p.pid) FROM pg_stat_progress_create_index p
-        WHERE p.relid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND p.pid <> pg_backend_pid()`,
-      [tables],
-    )
-    .catch(() => undefined);
+  const builds = await db.query<{ pid: number }>(
+    `SELECT p.pid FROM pg_stat_progress_create_index p
+      WHERE p.relid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND p.pid <> pg_backend_pid()`,
+    [tables],
+  );
+  for (const { pid } of builds) await db.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
 }
 
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */
@@ -224,5 +255,5 @@ export async function prepareProjection(db: SqlDatabase, projection: Projection,
   const checkpoint = await readCheckpoint(db, projection.name);
   if (checkpoint && checkpoint.version === projection.version) return checkpoint;
   await resetProjection(db, projection, tell);
-  return { version: projection.version, position: null, eventsApplied: 0, inline: false };
+  return { version: projection.version, position: null, eventsApplied: 0, inline: false, indexesPending: laterIndexesOf(projection).length > 0 };
 }

@@ -7,6 +7,7 @@ import {
   buildLaterIndexes,
   type Checkpoint,
   holdAppends,
+  indexesBuilt,
   laterIndexesOf,
   migrateCheckpoints,
   prepareProjection,
@@ -60,6 +61,8 @@ export interface ProjectionProgress {
   caughtUp: boolean;
   /** Whether the appends keep the read model from here on (a hand-over), rather than this runner. */
   inline: boolean;
+  /** Whether it still lacks the indexes built at the end of a replay: it has then reached no position (see Checkpoint.indexesPending). */
+  indexesPending: boolean;
 }
 
 /** One of the indexes built once a replay is caught up, as it begins: the number-th of those to build. */
@@ -134,6 +137,8 @@ interface Session {
   inline: boolean;
   /** Batches being committed now; the checkpoint watcher looks only between them. */
   applying: number;
+  /** See Checkpoint.indexesPending. */
+  indexesPending: boolean;
 }
 
 /** Settles once; `wait` resolves at the latest when it is set. */
@@ -383,7 +388,7 @@ export class ProjectionRunner {
         // Read once the checkpoint is known not to be inline: the wait is then one read.
         position ??= await this.targetPosition(target);
         if (position === null) return;
-        const reached = checkpoint?.position;
+        const reached = checkpoint?.indexesPending ? null : checkpoint?.position;
         if (reached && this.store.comparePositions(reached, position) >= 0) return;
         const left = deadline - Date.now();
         if (left <= 0) throw new ProjectionTimeoutError(this.name, position, timeoutMs);
@@ -524,7 +529,13 @@ export class ProjectionRunner {
   private async applyWhileHolding(lock: HeldLock, stopping: Signal, until: Position | 'first-short-page' | undefined): Promise<void> {
     await this.moves.listening();
     const checkpoint = await prepareProjection(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
-    const session: Session = { position: checkpoint.position, eventsApplied: checkpoint.eventsApplied, inline: checkpoint.inline, applying: 0 };
+    const session: Session = {
+      position: checkpoint.position,
+      eventsApplied: checkpoint.eventsApplied,
+      inline: checkpoint.inline,
+      applying: 0,
+      indexesPending: checkpoint.indexesPending,
+    };
     this.sessions += 1;
     if (session.inline) {
       // The appends keep it: there is nothing to apply until a reset hands it back.
@@ -561,8 +572,9 @@ export class ProjectionRunner {
     const appliedAtStart = session.eventsApplied;
     let analyzed = false;
     let indexed = false;
-    const reaches = (batch: SubscriptionBatch) =>
-      batch.caughtUp || (until !== undefined && until !== 'first-short-page' && this.store.comparePositions(batch.position, until) >= 0);
+    // The end as it stood when the session began: under steady appends a short page may come late.
+    const end = until !== undefined && until !== 'first-short-page' ? until : await this.store.headPosition();
+    const reaches = (batch: SubscriptionBatch) => batch.caughtUp || (end !== null && this.store.comparePositions(batch.position, end) >= 0);
     // At the end, the indexes a replay leaves for then (a rebuild's), before the batch that reaches it
     // commits: until they are built, the checkpoint stays short of the end, and every reader and
     // process takes the read model for catching up. Each takes seconds at a million rows: a stop or
@@ -589,6 +601,7 @@ export class ProjectionRunner {
         eventsApplied: session.eventsApplied,
         caughtUp: batch.caughtUp,
         inline: false,
+        indexesPending: session.indexesPending,
       } satisfies ProjectionProgress);
       if (reached) caughtUp.set();
     };
@@ -709,6 +722,7 @@ export class ProjectionRunner {
         eventsApplied: session.eventsApplied,
         caughtUp: true,
         inline: true,
+        indexesPending: false,
       } satisfies ProjectionProgress);
     }
   }
@@ -777,7 +791,7 @@ export class ProjectionRunner {
   }
 
   private async buildLaterIndexes(session: Session, stopped: () => boolean): Promise<void> {
-    if (!this.projection.laterIndexes?.length) return;
+    if (!this.projection.laterIndexes?.length && !session.indexesPending) return;
     const startedAt = Date.now();
     const built = await buildLaterIndexes(this.db, this.projection, {
       concurrentFromBytes: this.concurrentIndexBytes,
@@ -788,6 +802,11 @@ export class ProjectionRunner {
       },
     });
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
+    if (session.indexesPending) {
+      await indexesBuilt(this.db, this.name, this.projection.version, (tx) => this.moves.tell(tx, this.name));
+      this.moves.moved(this.name);
+      session.indexesPending = false;
+    }
   }
 
   private ensureSchema(): Promise<void> {

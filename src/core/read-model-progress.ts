@@ -184,7 +184,7 @@ export class ReadModelProgress {
   }
 
   private progressed(tracked: Tracked, progress: ProjectionProgress): void {
-    this.advanced(tracked, progress.position, progress.eventsApplied, progress.inline);
+    this.advanced(tracked, progress.position, progress.eventsApplied, progress.inline, progress.indexesPending);
   }
 
   /**
@@ -210,7 +210,7 @@ export class ReadModelProgress {
           // Taken over here meanwhile: its batches, heard as they commit, are newer than this read.
           if (!tracked.inline && tracked.runner.isActive) return;
           if (checkpoint.position !== null) {
-            this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline);
+            this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline, checkpoint.indexesPending);
           } else if (tracked.position !== null || tracked.inline) {
             Object.assign(tracked, { position: null, eventsApplied: 0, inline: false });
             this.reset(tracked);
@@ -227,7 +227,7 @@ export class ReadModelProgress {
       });
   }
 
-  private advanced(tracked: Tracked, position: Position, eventsApplied: number, inline: boolean): void {
+  private advanced(tracked: Tracked, position: Position, eventsApplied: number, inline: boolean, indexesPending: boolean): void {
     // Taken back from the appends (a rebuild's reset): whatever position its first batches reach,
     // they are behind the one the appends kept it at. A reset also sets its count of events back.
     const wentBack =
@@ -243,6 +243,8 @@ export class ReadModelProgress {
     }
     if (tracked.current) return;
     tracked.throughput.record(eventsApplied);
+    // Without the indexes a replay builds at its end, it is still catching up, wherever it stands.
+    if (indexesPending) return;
     // Kept by the appends again (handed over), it includes every committed event, whatever position its checkpoint stays at.
     if (inline || tracked.head === null || this.store.comparePositions(position, tracked.head) >= 0) {
       tracked.current = true;
@@ -288,7 +290,7 @@ export class ReadModelProgress {
         if (tracked.generation === generations[index] && !tracked.current) {
           tracked.pending = { events: counts[index], appliedWhenCounted: checkpoints[index]?.eventsApplied ?? 0 };
           // Nothing it reads lies ahead: its read model already shows the log up to the head, whatever its reader has still to skip.
-          if (counts[index] === 0) tracked.current = marked = true;
+          if (counts[index] === 0 && !checkpoints[index]?.indexesPending) tracked.current = marked = true;
         }
       });
       if (marked && this.allCurrent && !this.stopped) this.caughtUp();
@@ -306,7 +308,9 @@ export class ReadModelProgress {
         const before = tracked.position;
         const checkpoint = await tracked.runner.checkpoint().catch(() => null);
         // A batch of this process's runner heard meanwhile is newer than what the read found.
-        if (checkpoint?.position && tracked.position === before) this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline);
+        if (checkpoint?.position && tracked.position === before) {
+          this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline, checkpoint.indexesPending);
+        }
       }
       if (this.stopped || this.allCurrent) {
         this.polling = false;

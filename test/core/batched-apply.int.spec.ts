@@ -139,6 +139,7 @@ for (const database of testDatabases) {
           position: null,
           eventsApplied: 0,
           inline: false,
+          indexesPending: false,
         });
       } finally {
         await db.close();

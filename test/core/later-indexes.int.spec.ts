@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { buildLaterIndexes } from '../../src/core/checkpoints';
+import { ProjectionTimeoutError } from '../../src/core/errors';
 import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { type RebuildProgress, rebuildProjection } from '../../src/core/rebuild';
@@ -69,11 +70,12 @@ for (const database of testDatabases) {
       await new ProjectionRunner({ store, db, projection }).reset();
       expect(await indexes(db)).toEqual({ noted_by_event: true });
       const head = await store.headPosition();
-      const checkpoints: (string | null)[] = [];
+      const checkpoints: ({ position: string | null; indexesPending: boolean } | null)[] = [];
       const runner = new ProjectionRunner({
         store,
         db: watched([], async () => {
-          checkpoints.push((await runner.checkpoint())?.position ?? null);
+          const checkpoint = await runner.checkpoint();
+          checkpoints.push(checkpoint && { position: checkpoint.position, indexesPending: checkpoint.indexesPending });
         }),
         projection,
         maxBatch: 7,
@@ -85,11 +87,12 @@ for (const database of testDatabases) {
       } finally {
         unsubscribe();
       }
-      // Batches of 7 of 30 events: built once, while the checkpoint stood after 28 of them.
+      // Batches of 7 of 30 events: built once, while the checkpoint stood after 28 of them, saying they were still to come.
       expect(checkpoints).toHaveLength(1);
-      expect(checkpoints[0]).not.toBeNull();
-      expect(checkpoints[0]).not.toBe(head);
-      expect((await runner.checkpoint())?.position).toBe(head);
+      expect(checkpoints[0]?.position).toEqual(expect.any(String));
+      expect(checkpoints[0]?.position).not.toBe(head);
+      expect(checkpoints[0]?.indexesPending).toBe(true);
+      expect(await runner.checkpoint()).toMatchObject({ position: head, indexesPending: false });
       expect(seen.length).toBeGreaterThan(1);
       expect(await seen.at(-1)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
       expect(await seen[0]).toEqual({ noted_by_event: true });
@@ -160,6 +163,51 @@ for (const database of testDatabases) {
         [30, undefined, false],
         [30, undefined, true],
       ]);
+    });
+
+    it('builds them before the batch that reaches the end as it stood commits, when running, with the log a whole number of batches', async () => {
+      const projection = notedProjection();
+      await new ProjectionRunner({ store, db, projection }).reset();
+      const head = (await store.headPosition())!;
+      const positions: (string | null)[] = [];
+      const runner = new ProjectionRunner({
+        store,
+        db: watched([], async () => {
+          positions.push((await runner.checkpoint())?.position ?? null);
+        }),
+        projection,
+        maxBatch: 10,
+      });
+      runner.start();
+      try {
+        await runner.waitForPosition(head, 30_000);
+        expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+        expect(positions).toHaveLength(1);
+        expect(positions[0]).not.toBe(head);
+      } finally {
+        await runner.stop();
+      }
+    });
+
+    it('has reached no position while its indexes are still to be built, and reaches the end once a runner has built them', async () => {
+      const projection = notedProjection();
+      const head = (await store.headPosition())!;
+      await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
+      // As a runner of a version that committed the last batch before it built them would leave it.
+      await db.exec('DROP INDEX noted_by_kind');
+      await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'noted'");
+      const runner = new ProjectionRunner({ store, db, projection });
+      expect(await runner.checkpoint()).toMatchObject({ position: head, indexesPending: true });
+      await expect(runner.waitForPosition(head, 300)).rejects.toBeInstanceOf(ProjectionTimeoutError);
+
+      runner.start();
+      try {
+        await runner.waitForPosition(head, 30_000);
+        expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+        expect(await runner.checkpoint()).toMatchObject({ position: head, indexesPending: false });
+      } finally {
+        await runner.stop();
+      }
     });
 
     it('keeps the indexes of a read model made when they were part of its schema, building none', async () => {
