@@ -96,7 +96,8 @@ async function status(backplane: Backplane): Promise<number> {
   for (const runner of backplane.runners) {
     const checkpoint = await runner.checkpoint();
     const where = checkpoint?.inline ? `kept inline by the appends since ${checkpoint.position ?? 'start'}` : `at ${checkpoint?.position ?? 'start'}`;
-    process.stdout.write(`${runner.name}: ${checkpoint ? `${where}, ${checkpoint.eventsApplied} events applied by its runner` : 'never run'}\n`);
+    const pending = checkpoint?.indexesPending ? ', its indexes still to be built' : '';
+    process.stdout.write(`${runner.name}: ${checkpoint ? `${where}, ${checkpoint.eventsApplied} events applied by its runner${pending}` : 'never run'}\n`);
   }
   return 0;
 }

@@ -44,8 +44,13 @@ describe('backplane CLI', () => {
       expect(await db.query('SELECT count(*)::int AS n FROM audit_log')).toEqual([{ n: 30 }]);
     });
     const status = await run('status');
-    expect(status.output).toMatch(/audit-log: at \d+-\d+, 30 events applied/);
+    expect(status.output).toMatch(/audit-log: at \d+-\d+, 30 events applied by its runner\n/);
     expect(status.output).toMatch(/30 events/);
+    // As a rebuild leaves it until the indexes built at its end exist.
+    await withStore(async (_, db) => {
+      await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'audit-log'");
+    });
+    expect((await run('status')).output).toMatch(/audit-log: at \d+-\d+, 30 events applied by its runner, its indexes still to be built\n/);
   }, 120000);
 
   it('verifies the log, and fails naming the event once someone edits it', async () => {
