@@ -101,14 +101,27 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
     : null;
 }
 
-/** Notes that the read model has its later indexes (see Checkpoint.indexesPending), unless it was reset to another version meanwhile. */
-export async function indexesBuilt(db: SqlDatabase, name: string, version: number, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
+/**
+ * Notes that the read model has its later indexes (see Checkpoint.indexesPending), once its
+ * checkpoint's row is held and they are seen valid: a reset that committed meanwhile dropped them
+ * with its tables, and leaves the note for the next replay.
+ */
+export async function indexesBuilt(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
   await db.transaction(async (tx) => {
-    const [row] = await tx.query<{ name: string }>(
-      'UPDATE projection_checkpoints SET indexes_pending = false, updated_at = now() WHERE name = $1 AND version = $2 AND indexes_pending RETURNING name',
-      [name, version],
+    const [row] = await tx.query<{ pending: boolean }>(
+      'SELECT indexes_pending AS pending FROM projection_checkpoints WHERE name = $1 AND version = $2 FOR UPDATE',
+      [projection.name, projection.version],
     );
-    if (row) await tell?.(tx);
+    if (!row?.pending) return;
+    const names = laterIndexesOf(projection).map((index) => index.name);
+    // A statement of its own: under READ COMMITTED it sees the catalog as a reset waited for above left it.
+    const [{ valid }] = await tx.query<{ valid: number }>(
+      'SELECT count(*)::int AS valid FROM unnest($1::text[]) AS later(name) JOIN pg_index i ON i.indexrelid = to_regclass(later.name) WHERE i.indisvalid',
+      [names],
+    );
+    if (valid !== names.length) return;
+    await tx.query('UPDATE projection_checkpoints SET indexes_pending = false, updated_at = now() WHERE name = $1', [projection.name]);
+    await tell?.(tx);
   });
 }
 
@@ -247,7 +260,16 @@ async function cancelIndexBuilds(db: SqlDatabase, tables: readonly string[]): Pr
       WHERE p.relid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND p.pid <> pg_backend_pid()`,
     [tables],
   );
-  for (const { pid } of builds) await db.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  // Each checked again as it is cancelled: a build that ended meanwhile leaves its connection to other statements.
+  for (const { pid } of builds) {
+    await db
+      .query(
+        `SELECT pg_cancel_backend(p.pid) FROM pg_stat_progress_create_index p
+          WHERE p.pid = $1 AND p.relid = ANY (SELECT to_regclass(t) FROM unnest($2::text[]) AS t)`,
+        [pid, tables],
+      )
+      .catch(() => undefined);
+  }
 }
 
 /** Creates the projection's tables on first use; rebuilds them when its version changed. */

@@ -416,7 +416,7 @@ export class ProjectionRunner {
 
   /** Whether the read model, at this projection's version, is kept by the appends: it then includes every committed event. */
   includesAll(checkpoint: Checkpoint | null): boolean {
-    return checkpoint?.inline === true && checkpoint.version === this.projection.version;
+    return checkpoint?.inline === true && checkpoint.version === this.projection.version && !checkpoint.indexesPending;
   }
 
   /**
@@ -803,7 +803,7 @@ export class ProjectionRunner {
     });
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
     if (session.indexesPending) {
-      await indexesBuilt(this.db, this.name, this.projection.version, (tx) => this.moves.tell(tx, this.name));
+      await indexesBuilt(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
       this.moves.moved(this.name);
       session.indexesPending = false;
     }

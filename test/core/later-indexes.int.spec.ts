@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildLaterIndexes } from '../../src/core/checkpoints';
+import { buildLaterIndexes, indexesBuilt } from '../../src/core/checkpoints';
 import { ProjectionTimeoutError } from '../../src/core/errors';
 import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
@@ -309,6 +309,37 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     } finally {
       await orphan.end();
     }
+  });
+
+  it('leaves its indexes noted as pending when a reset that dropped them commits while the note is being cleared', async () => {
+    await older.query('COMMIT');
+    const projection = notedProjection();
+    await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
+    await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'noted'");
+    const schema = (await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one'))[0].schema;
+    // A reset under way: it holds the checkpoint's row, and has dropped the tables (an index of them here).
+    const reset = new Client({ connectionString: testDatabaseUrl() });
+    await reset.connect();
+    try {
+      await reset.query(`SET search_path = ${schema}`);
+      await reset.query('BEGIN');
+      await reset.query("SELECT name FROM projection_checkpoints WHERE name = 'noted' FOR UPDATE");
+      await reset.query('DROP INDEX noted_by_kind');
+      const cleared = indexesBuilt(db, projection);
+      await eventually(async () => {
+        const [row] = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT indexes_pending AS pending%' AND $1::int = ANY (pg_blocking_pids(pid))",
+          [(await reset.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid],
+        );
+        expect(row.n).toBe(1);
+      }, 15_000);
+      await reset.query("UPDATE projection_checkpoints SET position = NULL WHERE name = 'noted'");
+      await reset.query('COMMIT');
+      await cleared;
+    } finally {
+      await reset.end();
+    }
+    expect((await new ProjectionRunner({ store, db, projection }).checkpoint())?.indexesPending).toBe(true);
   });
 
   it('stops between two indexes when the runner stops, and the next replay builds the rest', async () => {
