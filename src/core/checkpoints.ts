@@ -104,24 +104,26 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
 /**
  * Notes that the read model has its later indexes (see Checkpoint.indexesPending), once its
  * checkpoint's row is held and they are seen valid: a reset that committed meanwhile dropped them
- * with its tables, and leaves the note for the next replay.
+ * with its tables, and leaves the note for the next replay. Whether the note is off now.
  */
-export async function indexesBuilt(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<void> {
-  await db.transaction(async (tx) => {
+export function indexesBuilt(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<boolean> {
+  return db.transaction(async (tx) => {
     const [row] = await tx.query<{ pending: boolean }>(
       'SELECT indexes_pending AS pending FROM projection_checkpoints WHERE name = $1 AND version = $2 FOR UPDATE',
       [projection.name, projection.version],
     );
-    if (!row?.pending) return;
+    if (!row) return false;
+    if (!row.pending) return true;
     const names = laterIndexesOf(projection).map((index) => index.name);
     // A statement of its own: under READ COMMITTED it sees the catalog as a reset waited for above left it.
     const [{ valid }] = await tx.query<{ valid: number }>(
       'SELECT count(*)::int AS valid FROM unnest($1::text[]) AS later(name) JOIN pg_index i ON i.indexrelid = to_regclass(later.name) WHERE i.indisvalid',
       [names],
     );
-    if (valid !== names.length) return;
+    if (valid !== names.length) return false;
     await tx.query('UPDATE projection_checkpoints SET indexes_pending = false, updated_at = now() WHERE name = $1', [projection.name]);
     await tell?.(tx);
+    return true;
   });
 }
 

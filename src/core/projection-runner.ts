@@ -579,7 +579,7 @@ export class ProjectionRunner {
     // commits: until they are built, the checkpoint stays short of the end, and every reader and
     // process takes the read model for catching up. Each takes seconds at a million rows: a stop or
     // the session's end waits for the one under way only.
-    const indexesBuilt = async (batch: SubscriptionBatch) => {
+    const buildIndexesAtEnd = async (batch: SubscriptionBatch) => {
       if (indexed || !reaches(batch)) return;
       indexed = true;
       await this.buildLaterIndexes(session, () => stopping.isSet || finished.isSet);
@@ -587,7 +587,7 @@ export class ProjectionRunner {
     const committed = async (batch: SubscriptionBatch) => {
       const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
       // A session that starts at the end has no batch to build them before.
-      await indexesBuilt(batch);
+      await buildIndexesAtEnd(batch);
       // After a long catch-up (a rebuild), the planner's statistics of the tables it filled: PGlite
       // gathers none by itself (no autovacuum), and PostgreSQL's come a while after.
       if (batch.caughtUp && !analyzed && session.eventsApplied - appliedAtStart >= this.analyzeAfterEvents && this.projection.tables.length > 0) {
@@ -628,7 +628,7 @@ export class ProjectionRunner {
         }
         sent = batch.position;
         session.applying += 1;
-        committing = indexesBuilt(batch)
+        committing = buildIndexesAtEnd(batch)
           .then(() => this.applyBatch(session, batch, statements))
           .then(() => committed(batch))
           .then(() => (page.caughtUp && this.inline ? handOver() : undefined))
@@ -802,8 +802,8 @@ export class ProjectionRunner {
       },
     });
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
-    if (session.indexesPending) {
-      await indexesBuilt(this.db, this.projection, (tx) => this.moves.tell(tx, this.name));
+    // Left noted when a reset dropped them meanwhile: the session then ends at its next batch (the checkpoint moved).
+    if (session.indexesPending && (await indexesBuilt(this.db, this.projection, (tx) => this.moves.tell(tx, this.name)))) {
       this.moves.moved(this.name);
       session.indexesPending = false;
     }
