@@ -231,8 +231,7 @@ export async function buildLaterIndexes(db: SqlDatabase, projection: Projection,
   );
   const state = new Map(found.map((row) => [row.name, row]));
   const missing = named.filter((index) => state.get(index.name)?.valid !== true);
-  const shared = db.notifications !== undefined;
-  const small = missing.filter((index) => !shared || Number(state.get(index.name)?.bytes ?? 0) < concurrentFromBytes);
+  const small = missing.filter((index) => !sharedServer(db) || Number(state.get(index.name)?.bytes ?? 0) < concurrentFromBytes);
   if (small.length > 0) {
     const drop = (index: (typeof small)[number]) => (state.get(index.name)?.valid === false ? [`DROP INDEX ${index.name}`] : []);
     await db.exec(small.flatMap((index) => [...drop(index), index.statement]).join(';\n'));
@@ -250,13 +249,18 @@ export async function buildLaterIndexes(db: SqlDatabase, projection: Projection,
   return missing.length;
 }
 
+/** Whether other processes use the database (a PostgreSQL server, which sends their notifications), not PGlite's one connection. */
+function sharedServer(db: SqlDatabase): boolean {
+  return db.notifications !== undefined;
+}
+
 /**
  * Cancels the index builds under way on these tables in other sessions (a concurrent build of the
  * runner, in this process or another), where the database's user may; a build it may not cancel is
  * waited for by what comes next, within its lock timeout.
  */
 async function cancelIndexBuilds(db: SqlDatabase, tables: readonly string[]): Promise<void> {
-  if (db.notifications === undefined) return;
+  if (!sharedServer(db)) return;
   const builds = await db.query<{ pid: number }>(
     `SELECT p.pid FROM pg_stat_progress_create_index p
       WHERE p.relid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) AND p.pid <> pg_backend_pid()`,

@@ -35,6 +35,17 @@ async function indexes(db: SqlDatabase): Promise<Record<string, boolean>> {
   return Object.fromEntries(rows.map((row) => [row.name, row.valid]));
 }
 
+/** The database as a runner sees it, with each exec's text noted, and a hook run before each. */
+function watchedExec(db: SqlDatabase, ran: string[], before: (sql: string) => Promise<void> | void = () => undefined): SqlDatabase {
+  return Object.assign(Object.create(db) as SqlDatabase, {
+    exec: async (sql: string) => {
+      ran.push(sql);
+      await before(sql);
+      return db.exec(sql);
+    },
+  });
+}
+
 for (const database of testDatabases) {
   /** Whether later indexes from the size given are built concurrently: on a PostgreSQL server, not on PGlite (one connection). */
   const concurrent = database.name === 'postgres';
@@ -54,16 +65,7 @@ for (const database of testDatabases) {
     });
     afterEach(() => db.close());
 
-    /** The database as a runner sees it, with each exec's text noted, and a hook run before each. */
-    function watched(ran: string[], before: (sql: string) => Promise<void> | void = () => undefined): SqlDatabase {
-      return Object.assign(Object.create(db) as SqlDatabase, {
-        exec: async (sql: string) => {
-          ran.push(sql);
-          await before(sql);
-          return db.exec(sql);
-        },
-      });
-    }
+    const watched = (ran: string[], before?: (sql: string) => Promise<void> | void) => watchedExec(db, ran, before);
 
     it('creates the tables without them, and builds them before the batch that reaches the end commits', async () => {
       const projection = notedProjection();
@@ -260,6 +262,15 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     return row.n === 1;
   }
 
+  /** Another session on the server, in the test's schema (a process that is not this one). */
+  async function otherSession(): Promise<Client> {
+    const [{ schema }] = await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one');
+    const client = new Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    await client.query(`SET search_path = ${schema}`);
+    return client;
+  }
+
   it('holds no transaction that readers of the log wait behind, even while it waits for an older transaction', async () => {
     const projection = notedProjection();
     await new ProjectionRunner({ store, db, projection }).reset();
@@ -293,11 +304,8 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     const projection = notedProjection();
     await new ProjectionRunner({ store, db, projection }).reset();
     // The build of a process that let go of the projection, still under way on the server.
-    const orphan = new Client({ connectionString: testDatabaseUrl() });
-    await orphan.connect();
+    const orphan = await otherSession();
     try {
-      const schema = (await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one'))[0].schema;
-      await orphan.query(`SET search_path = ${schema}`);
       const orphaned = orphan.query('CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)').catch((error: unknown) => error);
       await eventually(async () => expect(await waitingForOlder('noted_by_kind')).toBe(true), 15_000);
 
@@ -316,12 +324,9 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     const projection = notedProjection();
     await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
     await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'noted'");
-    const schema = (await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one'))[0].schema;
     // A reset under way: it holds the checkpoint's row, and has dropped the tables (an index of them here).
-    const reset = new Client({ connectionString: testDatabaseUrl() });
-    await reset.connect();
+    const reset = await otherSession();
     try {
-      await reset.query(`SET search_path = ${schema}`);
       await reset.query('BEGIN');
       await reset.query("SELECT name FROM projection_checkpoints WHERE name = 'noted' FOR UPDATE");
       await reset.query('DROP INDEX noted_by_kind');
@@ -353,15 +358,9 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     let runner: ProjectionRunner | undefined;
     let stopped: Promise<void> | undefined;
     const built: string[] = [];
-    // The first index's build starts the runner's stop.
-    const watched: SqlDatabase = Object.assign(Object.create(db) as SqlDatabase, {
-      exec: async (sql: string) => {
-        if (sql.startsWith('CREATE INDEX CONCURRENTLY')) {
-          built.push(sql);
-          stopped ??= runner!.stop();
-        }
-        return db.exec(sql);
-      },
+    // The first index's build starts the runner's stop (not waited for: the stop waits for that build).
+    const watched = watchedExec(db, built, (sql) => {
+      if (sql.startsWith('CREATE INDEX CONCURRENTLY')) stopped ??= runner!.stop();
     });
     runner = new ProjectionRunner({ store, db: watched, projection, concurrentIndexBytes: 0 });
     runner.start();
