@@ -7,11 +7,13 @@ import { isObject, isoTime, text } from './event-context';
 /**
  * Who did what, when, on which stream: one row per event, from the metadata the command handler
  * sets, with the event's data as people may see it (secrets redacted) and the organization,
- * plan and credential it concerns, for filtering.
+ * plan and credential it concerns, for filtering. Where the row is made from the events table of
+ * the same database and nothing in the data is redacted, the row keeps no copy of it (`data` is
+ * null) and readers take the event's own (src/queries/audit.ts `auditData`).
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
-  version: 6,
+  version: 7,
   history: true,
   // A rebuild writes a few KB of WAL an event (the row and its index entries), whose flush each
   // batch would otherwise wait for before the next begins.
@@ -30,7 +32,9 @@ export const auditLogProjection: Projection = {
        stream text NOT NULL,
        revision bigint NOT NULL,
        type text NOT NULL,
-       data jsonb NOT NULL,
+       -- Null where the event's data in the events table of this database is what people may see:
+       -- a copy was over half of each row, which a rebuild wrote and each index build read twice.
+       data jsonb,
        organization_id text,
        plan_id text,
        credential_id text,
@@ -150,7 +154,8 @@ function columnsOf(row: string): string[] {
 const textOf = (value: string) => `CASE WHEN jsonb_typeof(${value}) = 'string' THEN ${value} #>> '{}' END`;
 
 /**
- * The row's columns as SQL makes them from the events table, as rowOf() does from the event: a
+ * The row's columns as SQL makes them from the events table, as rowOf() does from the event, but
+ * for the data, which stays in the events table alone: a
  * field of an object that is not one is null, as it is for a JSON array or scalar in SQL. Times
  * keep milliseconds, as the Date read does; occurredAt is cast as rowOf()'s text is (a text Node
  * cannot parse is made in Node).
@@ -166,7 +171,8 @@ const FROM_LOG = [
   'e.stream',
   'e.revision',
   'e.type',
-  'e.data',
+  // No copy: readers take the event's data from the events table (auditData()).
+  'NULL::jsonb',
   textOf("e.data -> 'organizationId'"),
   textOf("e.data -> 'planId'"),
   textOf("e.data -> 'credentialId'"),

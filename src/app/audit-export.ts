@@ -104,7 +104,14 @@ export async function* exportCsv(deps: AppDeps, job: AuditExport): AsyncGenerato
   yield CSV_HEADER;
   let after = job.range.after;
   while (true) {
-    const page = await csvEventPage(deps.db, job.tenantId, job.query, { after, upTo: job.range.upTo }, EXPORT_PAGE);
+    const page = await csvEventPage(
+      deps.db,
+      job.tenantId,
+      job.query,
+      { after, upTo: job.range.upTo },
+      EXPORT_PAGE,
+      deps.store.sharesReadModelDatabase === true,
+    );
     if (page.last === null) return;
     yield page.rows.map(csvRow).join('');
     after = page.last;

@@ -1,7 +1,9 @@
 import type { CsvEvent } from '../audit-export/csv';
 import type { ExportedEventText } from '../audit-export/export-line';
+import { redact } from '../core/redact';
+import type { JsonValue } from '../eventstore/types';
 import type { SqlExecutor } from '../sql/database';
-import type { AuditQuery } from './audit';
+import { type AuditQuery, auditData } from './audit';
 import { asJson } from './sql-values';
 
 /** Where a page of an export starts (exclusive) and the last row of the export (inclusive), by audit_log ordinal. */
@@ -117,7 +119,14 @@ export async function auditPlacePage(db: SqlExecutor, tenantId: string, query: A
 }
 
 /** A page of the tenant's history as people read it (data redacted), for the spreadsheet export. */
-export async function csvEventPage(db: SqlExecutor, tenantId: string, query: AuditQuery, range: ExportRange, limit: number): Promise<Paged<CsvEvent>> {
+export async function csvEventPage(
+  db: SqlExecutor,
+  tenantId: string,
+  query: AuditQuery,
+  range: ExportRange,
+  limit: number,
+  logInDatabase: boolean,
+): Promise<Paged<CsvEvent>> {
   const { where, params } = pageWhere(tenantId, query, range, 'a');
   params.push(limit);
   const rows = await db.query<{
@@ -135,7 +144,8 @@ export async function csvEventPage(db: SqlExecutor, tenantId: string, query: Aud
     hash: string;
   }>(
     `SELECT a.ordinal::text AS ordinal, to_char(coalesce(a.occurred_at, a.recorded_at) AT TIME ZONE 'UTC', ${ISO_UTC}) AS occurred_at,
-            a.actor_name, a.actor_id, a.actor_role, a.type, a.organization_id, a.plan_id, a.credential_id, a.data, a.correlation_id, a.hash
+            a.actor_name, a.actor_id, a.actor_role, a.type, a.organization_id, a.plan_id, a.credential_id, ${auditData('a', logInDatabase)} AS data,
+            a.correlation_id, a.hash
        FROM audit_log a WHERE ${where} ORDER BY a.ordinal LIMIT $${params.length}`,
     params,
   );
@@ -150,7 +160,7 @@ export async function csvEventPage(db: SqlExecutor, tenantId: string, query: Aud
       organizationId: row.organization_id,
       planId: row.plan_id,
       credentialId: row.credential_id,
-      data: asJson(row.data),
+      data: redact(asJson<JsonValue>(row.data)),
       correlationId: row.correlation_id,
       hash: row.hash,
     })),

@@ -1,3 +1,5 @@
+import { redact } from '../core/redact';
+import type { JsonValue } from '../eventstore/types';
 import type { SqlExecutor } from '../sql/database';
 import { asDate, asJson } from './sql-values';
 import type { AuditEventView } from './views';
@@ -38,11 +40,28 @@ export function auditEventView(row: AuditRow): AuditEventView {
     occurredAt: asDate(row.occurred_at ?? row.recorded_at),
     actor: { kind: row.actor_kind, id: row.actor_id, name: row.actor_name, role: row.actor_role },
     streamName: row.stream,
-    data: asJson(row.data),
+    data: redact(asJson<JsonValue>(row.data)),
     correlationId: row.correlation_id,
     causationId: row.causation_id,
     hash: row.hash,
   };
+}
+
+/**
+ * The event's data as a row of the history shows it. A row made from the events table of the same
+ * database keeps no copy of it where nothing in it is redacted (projections/audit-log.ts): the
+ * event's own is read by its id, for the rows of a page only. `logInDatabase` says whether the
+ * events table is there: on EventStoreDB every row keeps its copy. Readers redact what they read
+ * again, so that the rule as it stands now applies to a row made before it changed.
+ */
+export function auditData(row: string, logInDatabase: boolean): string {
+  return logInDatabase ? `COALESCE(${row}.data, (SELECT e.data FROM events e WHERE e.id = ${row}.event_id))` : `${row}.data`;
+}
+
+/** The columns of a page of the history, of the rows named `row`. */
+function pageColumns(row: string, logInDatabase: boolean): string {
+  return `${row}.event_id, ${row}.ordinal, ${row}.position, ${row}.type, ${row}.occurred_at, ${row}.recorded_at, ${row}.actor_kind, ${row}.actor_id,
+          ${row}.actor_name, ${row}.actor_role, ${row}.stream, ${auditData(row, logInDatabase)} AS data, ${row}.correlation_id, ${row}.causation_id, ${row}.hash`;
 }
 
 export class UnknownCursorError extends Error {}
@@ -70,6 +89,7 @@ export async function auditPage(
   tenantId: string,
   query: AuditQuery,
   page: { first: number; after?: string },
+  logInDatabase: boolean,
 ): Promise<{ events: AuditEventView[]; hasNextPage: boolean }> {
   const where = ['tenant_id = $1'];
   const params: unknown[] = [tenantId];
@@ -102,7 +122,7 @@ export async function auditPage(
   params.push(page.first + 1);
   const limit = `$${params.length}`;
   const conditions = where.join(' AND ');
-  let sql = `SELECT * FROM audit_log WHERE ${conditions} ORDER BY ordinal LIMIT ${limit}`;
+  let sql = `SELECT ${pageColumns('audit_log', logInDatabase)} FROM audit_log WHERE ${conditions} ORDER BY ordinal LIMIT ${limit}`;
   if (types !== undefined && types.length <= MERGED_TYPES) {
     if (types.length === 0) return { events: [], hasNextPage: false };
     // One ordered range of the (tenant, type, ordinal) index per type, merged: a set of types in one
@@ -111,7 +131,7 @@ export async function auditPage(
       params.push(type);
       return `(SELECT * FROM audit_log WHERE ${conditions} AND type = $${params.length} ORDER BY ordinal LIMIT ${limit})`;
     });
-    sql = `SELECT * FROM (${ranges.join(' UNION ALL ')}) page ORDER BY ordinal LIMIT ${limit}`;
+    sql = `SELECT ${pageColumns('page', logInDatabase)} FROM (${ranges.join(' UNION ALL ')}) page ORDER BY ordinal LIMIT ${limit}`;
   }
   const rows = await db.query<AuditRow>(sql, params);
   return { events: rows.slice(0, page.first).map(auditEventView), hasNextPage: rows.length > page.first };

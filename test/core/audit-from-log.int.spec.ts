@@ -9,7 +9,8 @@ import type { SqlDatabase } from '../../src/sql/database';
 import type { SqlStatement } from '../../src/core/projection';
 import { dropTestSchemas, testDatabases } from '../support/databases';
 import { readable } from '../support/readable';
-import { type Append, appendLog, productLog, tablesOf } from './product-log';
+import { auditData } from '../../src/queries/audit';
+import { type Append, appendLog, productLog } from './product-log';
 
 afterAll(dropTestSchemas);
 
@@ -53,6 +54,19 @@ function runner(store: SqlEventStore, db: SqlDatabase, logInDatabase: boolean, m
   return new ProjectionRunner({ store, db, projection: auditLogProjection, maxBatch, logInDatabase, logger });
 }
 
+/** Each row of the history as its readers see it: its data the row's copy, or else the event's. */
+const SHOWN = `SELECT (to_jsonb(a) || jsonb_build_object('data', ${auditData('a', true)}))`;
+
+/** The rows of the history, as their readers see them, in ordinal order. */
+async function historyShown(db: SqlDatabase): Promise<string[]> {
+  return (await db.query<{ row: string }>(`${SHOWN}::text AS row FROM audit_log a ORDER BY ordinal`)).map((row) => row.row);
+}
+
+/** The types of the events whose rows keep a copy of the data. */
+async function copiesKept(db: SqlDatabase): Promise<string[]> {
+  return (await db.query<{ type: string }>('SELECT type FROM audit_log WHERE data IS NOT NULL ORDER BY ordinal')).map((row) => row.type);
+}
+
 /** Runs statements in a transaction of their own and gives back the rows they wrote (every column but the ordinal), in ordinal order; then undoes them. */
 async function rowsWritten(db: SqlDatabase, statements: readonly SqlStatement[]): Promise<Record<string, unknown>[]> {
   let rows: Record<string, unknown>[] = [];
@@ -60,9 +74,7 @@ async function rowsWritten(db: SqlDatabase, statements: readonly SqlStatement[])
     .transaction(async (tx) => {
       await tx.query('TRUNCATE audit_log');
       for (const statement of statements) await tx.query(statement.sql, statement.params);
-      rows = (await tx.query<{ row: Record<string, unknown> }>("SELECT to_jsonb(a) - 'ordinal' AS row FROM audit_log a ORDER BY ordinal")).map(
-        (written) => written.row,
-      );
+      rows = (await tx.query<{ row: Record<string, unknown> }>(`${SHOWN} - 'ordinal' AS row FROM audit_log a ORDER BY ordinal`)).map((written) => written.row);
       throw new Error('undone');
     })
     .catch((error: unknown) => {
@@ -96,16 +108,22 @@ for (const database of testDatabases) {
     });
 
     for (const maxBatch of [2000, 7]) {
-      it(`gives every column of every row as the rows made in Node do, in the same order, in batches of up to ${maxBatch} events`, async () => {
+      it(`gives every row, as its readers see it, as the rows made in Node do, in the same order, in batches of up to ${maxBatch} events, and keeps a copy of the data only where it must`, async () => {
         const warnings: string[] = [];
         expect((await rebuildProjection(runner(store, db, false, maxBatch, warnings), store)).done).toBe(true);
-        const throughNode = await tablesOf(db, auditLogProjection);
+        const throughNode = await historyShown(db);
+        // Made in Node, every row keeps its copy of the data.
+        expect(await copiesKept(db)).toHaveLength(events.length);
         expect((await rebuildProjection(runner(store, db, true, maxBatch, warnings), store)).done).toBe(true);
-        const fromLog = await tablesOf(db, auditLogProjection);
+        const fromLog = await historyShown(db);
         // No batch fell back to event by event: the rows compared are those the statement from the log wrote.
         expect(warnings).toEqual([]);
-        expect(fromLog.audit_log).toHaveLength(events.length);
+        expect(fromLog).toHaveLength(events.length);
         expect(fromLog).toEqual(throughNode);
+        // Made from the events table, only the rows made in Node keep a copy: those with something to
+        // redact, and those whose metadata SQL does not read as Node does (no object, a time not in
+        // the ISO form).
+        expect(await copiesKept(db)).toEqual(['NumberTenant', 'NestedSecret', 'ArrayData', 'NullData', 'BooleanData', 'NoSuchDay', 'DateString', 'YearZero']);
 
         // The ordinals follow the log.
         const rows = await db.query<{ position: string }>('SELECT position FROM audit_log ORDER BY ordinal');
@@ -114,9 +132,9 @@ for (const database of testDatabases) {
         const row = async (type: string) =>
           (
             await db.query<Record<string, unknown>>(
-              `SELECT tenant_id, actor_kind, actor_id, actor_name, data, organization_id, plan_id, credential_id, correlation_id, causation_id,
+              `SELECT tenant_id, actor_kind, actor_id, actor_name, ${auditData('a', true)} AS data, organization_id, plan_id, credential_id, correlation_id, causation_id,
                       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS occurred_at
-                 FROM audit_log WHERE type = $1`,
+                 FROM audit_log a WHERE type = $1`,
               [type],
             )
           )[0];

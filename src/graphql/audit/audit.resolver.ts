@@ -38,7 +38,13 @@ export class AuditResolver {
       await context.app.settleHistory();
       // Read before the page: whatever the history takes in meanwhile lies after it, so a feed from there misses none of it.
       const reach = await tenantHistoryReach(readModels(context), tenantOf(context));
-      const page = await auditPage(readModels(context), tenantOf(context), queryOf(filter), { first, after: after ?? undefined });
+      const page = await auditPage(
+        readModels(context),
+        tenantOf(context),
+        queryOf(filter),
+        { first, after: after ?? undefined },
+        context.app.store.sharesReadModelDatabase === true,
+      );
       const last = page.events.at(-1)?.cursor ?? null;
       return {
         edges: page.events.map((node) => ({ cursor: node.cursor, node })),
