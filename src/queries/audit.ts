@@ -50,12 +50,16 @@ export function auditEventView(row: AuditRow): AuditEventView {
 /**
  * The event's data as a row of the history shows it. A row made from the events table of the same
  * database keeps no copy of it where nothing in it is redacted (projections/audit-log.ts): the
- * event's own is read by its id, for the rows of a page only. `logInDatabase` says whether the
- * events table is there: on EventStoreDB every row keeps its copy. Readers redact what they read
- * again, so that the rule as it stands now applies to a row made before it changed.
+ * event's own is read by its position (`tx-seq`), for the rows of a page only. A page's events lie
+ * close together in the index of positions; by their ids (random UUIDs), each took a page of that
+ * index of its own, which a cold page of the history read from disk. `logInDatabase` says whether
+ * the events table is there: on EventStoreDB every row keeps its copy. Readers redact what they
+ * read again, so that the rule as it stands now applies to a row made before it changed.
  */
 export function auditData(row: string, logInDatabase: boolean): string {
-  return logInDatabase ? `COALESCE(${row}.data, (SELECT e.data FROM events e WHERE e.id = ${row}.event_id))` : `${row}.data`;
+  if (!logInDatabase) return `${row}.data`;
+  const position = `(split_part(${row}.position, '-', 1)::xid8, split_part(${row}.position, '-', 2)::bigint)`;
+  return `COALESCE(${row}.data, (SELECT e.data FROM events e WHERE (e.tx_id, e.seq) = ${position}))`;
 }
 
 /** The columns of a page of the history, of the rows named `row`. */
