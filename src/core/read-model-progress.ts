@@ -23,7 +23,13 @@ export interface ProjectionStatus {
   /** Events it has yet to apply up to `head`; null until the log has been counted. */
   eventsBehind: number | null;
   eventsPerSecond: number | null;
+  /** How long it has yet to go; null while not known, as while its indexes are built. */
   secondsLeft: number | null;
+  /**
+   * Whether the indexes a replay builds at its end are still to be built (the replay has reached
+   * its end, or another process's has): it is not current until they are, with nothing left to apply.
+   */
+  indexesPending: boolean;
 }
 
 export interface ReadModelProgressOptions {
@@ -43,6 +49,8 @@ interface Tracked {
   eventsApplied: number;
   /** Whether the appends keep it (its checkpoint's position then stays where they took it over). */
   inline: boolean;
+  /** Whether its checkpoint, as last heard, says its indexes are still to be built. */
+  indexesPending: boolean;
   head: Position | null;
   /** What the count of the log found left, and how many events the read model had applied when counted. */
   pending: { events: number; appliedWhenCounted: number } | null;
@@ -94,6 +102,7 @@ export class ReadModelProgress {
       position: null,
       eventsApplied: 0,
       inline: false,
+      indexesPending: false,
       head: null,
       pending: null,
       throughput: new Throughput(),
@@ -122,6 +131,7 @@ export class ReadModelProgress {
         tracked.position = checkpoint?.position ?? null;
         tracked.eventsApplied = checkpoint?.eventsApplied ?? 0;
         tracked.inline = checkpoint?.inline ?? false;
+        tracked.indexesPending = checkpoint?.indexesPending ?? false;
         this.unsubscribes.push(tracked.runner.onProgress((progress) => this.progressed(tracked, progress)));
         this.unsubscribes.push(tracked.runner.onCheckpointMoved(() => this.checkpointMoved(tracked)));
       }),
@@ -139,6 +149,7 @@ export class ReadModelProgress {
     return this.tracked.map((tracked) => {
       const eventsBehind = this.eventsBehind(tracked);
       const rate = tracked.current ? null : tracked.throughput.perSecond();
+      const indexesPending = !tracked.current && tracked.indexesPending;
       return {
         name: tracked.runner.name,
         current: tracked.current,
@@ -148,7 +159,9 @@ export class ReadModelProgress {
         eventsApplied: tracked.eventsApplied,
         eventsBehind,
         eventsPerSecond: rate === null ? null : Math.round(rate),
-        secondsLeft: tracked.current ? 0 : tracked.throughput.secondsFor(eventsBehind),
+        // The builds' time is not the replay's: it is not known.
+        secondsLeft: tracked.current ? 0 : indexesPending ? null : tracked.throughput.secondsFor(eventsBehind),
+        indexesPending,
       };
     });
   }
@@ -162,7 +175,7 @@ export class ReadModelProgress {
   catchingUp(): ReadModelsCatchingUpError | null {
     const behind = this.tracked.filter((tracked) => !tracked.current && !tracked.runner.history);
     if (behind.length === 0) return null;
-    const left = behind.map((tracked) => tracked.throughput.secondsFor(this.eventsBehind(tracked)));
+    const left = behind.map((tracked) => (tracked.indexesPending ? null : tracked.throughput.secondsFor(this.eventsBehind(tracked))));
     const retryAfterMs = left.includes(null) ? UNKNOWN_RETRY_MS : Math.min(Math.max(1000, Math.max(...(left as number[])) * 1000), MAX_RETRY_MS);
     return new ReadModelsCatchingUpError(
       behind.map((tracked) => tracked.runner.name),
@@ -212,7 +225,7 @@ export class ReadModelProgress {
           if (checkpoint.position !== null) {
             this.advanced(tracked, checkpoint.position, checkpoint.eventsApplied, checkpoint.inline, checkpoint.indexesPending);
           } else if (tracked.position !== null || tracked.inline) {
-            Object.assign(tracked, { position: null, eventsApplied: 0, inline: false });
+            Object.assign(tracked, { position: null, eventsApplied: 0, inline: false, indexesPending: checkpoint.indexesPending });
             this.reset(tracked);
           }
         },
@@ -237,6 +250,7 @@ export class ReadModelProgress {
     tracked.position = position;
     tracked.eventsApplied = eventsApplied;
     tracked.inline = inline;
+    tracked.indexesPending = indexesPending;
     if (wentBack) {
       this.reset(tracked);
       return;
@@ -338,12 +352,13 @@ export class ReadModelProgress {
     return {
       eventsBehind: counts.includes(null) ? null : (counts as number[]).reduce((sum, count) => sum + count, 0),
       secondsLeft: left.includes(null) ? null : Math.max(...(left as number[])),
-      projections: behind.map(({ name, eventsApplied, eventsBehind, eventsPerSecond, secondsLeft }) => ({
+      projections: behind.map(({ name, eventsApplied, eventsBehind, eventsPerSecond, secondsLeft, indexesPending }) => ({
         name,
         eventsApplied,
         eventsBehind,
         eventsPerSecond,
         secondsLeft,
+        indexesPending,
       })),
     };
   }

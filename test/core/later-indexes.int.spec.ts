@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { buildLaterIndexes, indexesBuilt } from '../../src/core/checkpoints';
 import { ProjectionTimeoutError } from '../../src/core/errors';
+import { silentLogger } from '../../src/core/logger';
 import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
+import { ReadModelProgress } from '../../src/core/read-model-progress';
 import { type RebuildProgress, rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { SqlDatabase } from '../../src/sql/database';
@@ -191,14 +193,21 @@ for (const database of testDatabases) {
       }
     });
 
-    it('has reached no position while its indexes are still to be built, and reaches the end once a runner has built them', async () => {
+    /**
+     * A runner of the read model replayed to the head, one of its indexes still to be built, as a
+     * runner of a version that committed the last batch before it built them would leave it.
+     */
+    const withIndexesPending = async (): Promise<{ runner: ProjectionRunner; head: string }> => {
       const projection = notedProjection();
       const head = (await store.headPosition())!;
       await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
-      // As a runner of a version that committed the last batch before it built them would leave it.
       await db.exec('DROP INDEX noted_by_kind');
       await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'noted'");
-      const runner = new ProjectionRunner({ store, db, projection });
+      return { runner: new ProjectionRunner({ store, db, projection }), head };
+    };
+
+    it('has reached no position while its indexes are still to be built, and reaches the end once a runner has built them', async () => {
+      const { runner, head } = await withIndexesPending();
       expect(await runner.checkpoint()).toMatchObject({ position: head, indexesPending: true });
       await expect(runner.waitForPosition(head, 300)).rejects.toBeInstanceOf(ProjectionTimeoutError);
 
@@ -208,6 +217,27 @@ for (const database of testDatabases) {
         expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
         expect(await runner.checkpoint()).toMatchObject({ position: head, indexesPending: false });
       } finally {
+        await runner.stop();
+      }
+    });
+
+    it('shows the read model as catching up while its indexes are still to be built, with nothing to apply and no time known, and current once built', async () => {
+      const { runner, head } = await withIndexesPending();
+      const progress = new ReadModelProgress(store, [runner], { logger: silentLogger, graceMs: 100, pollMs: 20 });
+      try {
+        await progress.start();
+        expect(progress.allCurrent).toBe(false);
+        await eventually(async () =>
+          expect(progress.statuses()).toEqual([
+            expect.objectContaining({ name: 'noted', current: false, position: head, eventsBehind: 0, secondsLeft: null, indexesPending: true }),
+          ]),
+        );
+        runner.start();
+        await progress.whenCurrent;
+        expect(progress.statuses()).toEqual([expect.objectContaining({ current: true, eventsBehind: 0, secondsLeft: 0, indexesPending: false })]);
+        expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+      } finally {
+        progress.stop();
         await runner.stop();
       }
     });
