@@ -78,6 +78,7 @@ const CLIENT_CODE_OF: Record<ErrorCode, ClientCode | typeof INTERNAL> = {
   // A process of another version keeps the read models: a deployment's trouble, not the client's.
   READ_MODEL_VERSION: INTERNAL,
   SCHEMA_TOO_NEW: INTERNAL,
+  MIGRATION_LOCKED: INTERNAL,
   INVALID_CONFIG: INTERNAL,
   INVALID_MASTER_KEY: INTERNAL,
   // A password changed or deleted while a call was about to use it: the call may be made again.

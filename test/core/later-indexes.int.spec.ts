@@ -9,7 +9,7 @@ import { type RebuildProgress, rebuildProjection } from '../../src/core/rebuild'
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { SqlDatabase } from '../../src/sql/database';
 import { Client } from 'pg';
-import { describeWithPostgres, dropTestSchemas, openPostgres, testDatabases } from '../support/databases';
+import { describeWithPostgres, dropTestSchemas, openPostgres, otherSession, testDatabases } from '../support/databases';
 import { eventually } from '../support/eventually';
 import { testDatabaseUrl } from '../support/postgres-url';
 import { readable } from '../support/readable';
@@ -292,15 +292,6 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     return row.n === 1;
   }
 
-  /** Another session on the server, in the test's schema (a process that is not this one). */
-  async function otherSession(): Promise<Client> {
-    const [{ schema }] = await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one');
-    const client = new Client({ connectionString: testDatabaseUrl() });
-    await client.connect();
-    await client.query(`SET search_path = ${schema}`);
-    return client;
-  }
-
   it('holds no transaction that readers of the log wait behind, even while it waits for an older transaction', async () => {
     const projection = notedProjection();
     await new ProjectionRunner({ store, db, projection }).reset();
@@ -334,7 +325,7 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     const projection = notedProjection();
     await new ProjectionRunner({ store, db, projection }).reset();
     // The build of a process that let go of the projection, still under way on the server.
-    const orphan = await otherSession();
+    const orphan = await otherSession(db);
     try {
       const orphaned = orphan.query('CREATE INDEX CONCURRENTLY noted_by_kind ON noted (kind)').catch((error: unknown) => error);
       await eventually(async () => expect(await waitingForOlder('noted_by_kind')).toBe(true), 15_000);
@@ -355,7 +346,7 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
     await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'noted'");
     // A reset under way: it holds the checkpoint's row, and has dropped the tables (an index of them here).
-    const reset = await otherSession();
+    const reset = await otherSession(db);
     try {
       await reset.query('BEGIN');
       await reset.query("SELECT name FROM projection_checkpoints WHERE name = 'noted' FOR UPDATE");

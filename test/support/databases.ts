@@ -28,6 +28,15 @@ export async function openPostgres(schema = newSchemaName(), maxConnections = 10
   return PgDatabase.connect({ connectionString: testDatabaseUrl(), schema, maxConnections });
 }
 
+/** Another session on the server, in the schema of the database given (as another process's would be); the caller ends it. */
+export async function otherSession(db: SqlDatabase): Promise<Client> {
+  const [{ schema }] = await db.query<{ schema: string }>('SELECT current_schema() AS schema FROM (SELECT 1) one');
+  const client = new Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  await client.query(`SET search_path = ${schema}`);
+  return client;
+}
+
 export async function dropTestSchemas(): Promise<void> {
   if (schemas.length === 0) return;
   const client = new Client({ connectionString: testDatabaseUrl() });
