@@ -1,6 +1,6 @@
 import type { EventStore, RecordedEvent } from '../eventstore/types';
 import { type EventToCheck, type VerifyResult, verifyLog } from '../eventstore/verify';
-import type { AuditQuery } from '../queries/audit';
+import { type AuditQuery, auditPage } from '../queries/audit';
 import { auditEventOf, matchesAudit } from '../queries/audit-events';
 import { streamHeadsOf, type TenantEventsPage, tenantEventsPage } from '../queries/audit-verify';
 import type { AuditEventView } from '../queries/views';
@@ -71,6 +71,19 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
   if (result.problem) return { ok: false, ...found, firstBrokenCursor: result.problem.position ?? null, problem: result.problem.message };
   if (digests.problem) return { ok: false, ...found, firstBrokenCursor: digests.brokenCursor, problem: digests.problem };
   return { ok: true, ...found, firstBrokenCursor: null, problem: null };
+}
+
+/**
+ * A page of the tenant's history as auditLog shows it, from the audit history's rows; where the log
+ * is this database's events table, the data the rows do not copy is read from it.
+ */
+export function historyPage(
+  deps: Pick<AppDeps, 'store' | 'db'>,
+  tenantId: string,
+  query: AuditQuery,
+  page: { first: number; after?: string },
+): ReturnType<typeof auditPage> {
+  return auditPage(deps.db, tenantId, query, page, deps.store.sharesReadModelDatabase === true);
 }
 
 /** Events read at once from the log. */

@@ -149,7 +149,7 @@ export class ReadModelProgress {
     return this.tracked.map((tracked) => {
       const eventsBehind = this.eventsBehind(tracked);
       const rate = tracked.current ? null : tracked.throughput.perSecond();
-      const indexesPending = !tracked.current && tracked.indexesPending;
+      const indexesPending = this.buildingIndexes(tracked);
       return {
         name: tracked.runner.name,
         current: tracked.current,
@@ -175,7 +175,7 @@ export class ReadModelProgress {
   catchingUp(): ReadModelsCatchingUpError | null {
     const behind = this.tracked.filter((tracked) => !tracked.current && !tracked.runner.history);
     if (behind.length === 0) return null;
-    const left = behind.map((tracked) => (tracked.indexesPending ? null : tracked.throughput.secondsFor(this.eventsBehind(tracked))));
+    const left = behind.map((tracked) => (this.buildingIndexes(tracked) ? null : tracked.throughput.secondsFor(this.eventsBehind(tracked))));
     const retryAfterMs = left.includes(null) ? UNKNOWN_RETRY_MS : Math.min(Math.max(1000, Math.max(...(left as number[])) * 1000), MAX_RETRY_MS);
     return new ReadModelsCatchingUpError(
       behind.map((tracked) => tracked.runner.name),
@@ -188,6 +188,17 @@ export class ReadModelProgress {
     clearTimeout(this.timer);
     this.counting.abort();
     for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+  }
+
+  /**
+   * Whether its replay is over and the indexes built at its end are still to come. A reset notes them
+   * as to come from its start: until the replay reaches the head (or has nothing left to apply), it
+   * is the replay that is under way.
+   */
+  private buildingIndexes(tracked: Tracked): boolean {
+    if (tracked.current || !tracked.indexesPending) return false;
+    const atHead = tracked.position !== null && tracked.head !== null && this.store.comparePositions(tracked.position, tracked.head) >= 0;
+    return atHead || this.eventsBehind(tracked) === 0;
   }
 
   private eventsBehind(tracked: Tracked): number | null {

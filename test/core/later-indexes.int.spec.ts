@@ -242,6 +242,21 @@ for (const database of testDatabases) {
       }
     });
 
+    it('shows a replay under way as such, not as indexes being built, though its reset noted them as to come', async () => {
+      const runner = new ProjectionRunner({ store, db, projection: notedProjection() });
+      await runner.reset();
+      expect(await runner.checkpoint()).toMatchObject({ position: null, indexesPending: true });
+      const progress = new ReadModelProgress(store, [runner], { logger: silentLogger, graceMs: 100, pollMs: 20 });
+      try {
+        await progress.start();
+        await eventually(async () =>
+          expect(progress.statuses()).toEqual([expect.objectContaining({ current: false, position: null, eventsBehind: 30, indexesPending: false })]),
+        );
+      } finally {
+        progress.stop();
+      }
+    });
+
     it('keeps the indexes of a read model made when they were part of its schema, building none', async () => {
       // As after an upgrade that moved them out of the schema without changing the tables.
       await rebuildProjection(new ProjectionRunner({ store, db, projection: notedProjection([]) }), store);

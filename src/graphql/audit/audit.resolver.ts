@@ -1,8 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { auditFeed, isCursor, laterCursor, planCredentialToggles, verifyAuditLog } from '../../app/audit';
+import { auditFeed, historyPage, isCursor, laterCursor, planCredentialToggles, verifyAuditLog } from '../../app/audit';
 import { FeedEndedError } from '../../app/event-feed';
 import { found } from '../../app/found';
-import { auditPage, tenantHistoryReach, UnknownCursorError, type AuditQuery } from '../../queries/audit';
+import { tenantHistoryReach, UnknownCursorError, type AuditQuery } from '../../queries/audit';
 import { credentialById } from '../../queries/organizations';
 import { planById } from '../../queries/plans';
 import { authorize, Roles } from '../auth-checker';
@@ -38,13 +38,7 @@ export class AuditResolver {
       await context.app.settleHistory();
       // Read before the page: whatever the history takes in meanwhile lies after it, so a feed from there misses none of it.
       const reach = await tenantHistoryReach(readModels(context), tenantOf(context));
-      const page = await auditPage(
-        readModels(context),
-        tenantOf(context),
-        queryOf(filter),
-        { first, after: after ?? undefined },
-        context.app.store.sharesReadModelDatabase === true,
-      );
+      const page = await historyPage(context.app, tenantOf(context), queryOf(filter), { first, after: after ?? undefined });
       const last = page.events.at(-1)?.cursor ?? null;
       return {
         edges: page.events.map((node) => ({ cursor: node.cursor, node })),
