@@ -6,7 +6,6 @@ import type { Projection } from './core/projection';
 import { ProjectionRunner } from './core/projection-runner';
 import { migrateCheckpoints } from './core/checkpoints';
 import { inlineProjectionHook } from './core/inline-projection';
-import { EsdbEventStore } from './eventstore/esdb/esdb-event-store';
 import { SqlEventStore } from './eventstore/postgres/sql-event-store';
 import { countAppends } from './metrics/appends';
 import type { Metrics } from './metrics/metrics';
@@ -43,6 +42,14 @@ export async function openDatabase(config: Config): Promise<SqlDatabase> {
   return PgDatabase.connect({ connectionString: config.databaseUrl!, schema: config.databaseSchema });
 }
 
+/**
+ * EventStoreDB's adapter, loaded when it is the store: its client and gRPC take about 20 MB of the
+ * process, which the embedded default's small machine has no use for.
+ */
+function esdbStore(): typeof import('./eventstore/esdb/esdb-event-store').EsdbEventStore {
+  return (require('./eventstore/esdb/esdb-event-store') as typeof import('./eventstore/esdb/esdb-event-store')).EsdbEventStore;
+}
+
 /** Opens the store (creating or migrating its schema) and prepares, but does not start, the projections. */
 export async function openBackplane(config: Config, options: OpenOptions = {}): Promise<Backplane> {
   const logger = options.logger ?? silentLogger;
@@ -53,7 +60,7 @@ export async function openBackplane(config: Config, options: OpenOptions = {}): 
     let inlineLog: SqlEventStore | undefined;
     if (config.store === 'esdb') {
       // The log lives elsewhere: every read model is applied by its runner, and answers wait for it.
-      store = EsdbEventStore.connect(config.esdbUrl!, { tailPollMs: config.pollIntervalMs });
+      store = esdbStore().connect(config.esdbUrl!, { tailPollMs: config.pollIntervalMs });
     } else {
       const inlined = projections.filter((projection) => projection.inline);
       if (inlined.length > 1) throw new Error(`one projection at most may be kept inline; given ${inlined.map((projection) => projection.name).join(', ')}`);

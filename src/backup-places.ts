@@ -6,7 +6,7 @@ import { sweepLeftovers } from './backup-leftovers';
 import type { BackupPlaces, S3Settings, StorageCheck, StorageSettings } from './app/backup/storages';
 import { BackplaneError } from './errors';
 import { bundleTo } from './git';
-import { chunk, deriveKey, EncryptedObjectStore, FolderStorage, type ObjectStorage, S3Storage, StorageError } from './storage';
+import { chunk, deriveKey, EncryptedObjectStore, FolderStorage, type ObjectStorage, type S3Storage, StorageError } from './storage';
 
 /** How to open one of a tenant's storages, S3 secret included; null: the tenant has no such storage (now). */
 export type StorageLookup = (tenantId: string, storageId: string) => Promise<StorageSettings | null>;
@@ -43,8 +43,8 @@ export function backupPlaces(dataDir: string, masterKey: Buffer, lookup: Storage
       open: (async () => {
         const settings = await lookup(tenantId, storageId);
         if (settings === null) throw new BackplaneError('NOT_FOUND', `no storage ${storageId}`);
-        const objects = objectStorage(settings, join(root, 'storage', folderOf(tenantId)), storageId);
-        return openStorage(new EncryptedObjectStore(objects, keyFor(tenantId)), () => (objects instanceof S3Storage ? objects.close() : undefined));
+        const { objects, close } = objectStorage(settings, join(root, 'storage', folderOf(tenantId)), storageId);
+        return openStorage(new EncryptedObjectStore(objects, keyFor(tenantId)), close);
       })(),
     };
     opened.set(key, entry);
@@ -118,16 +118,22 @@ function openStorage(store: EncryptedObjectStore, close: () => void): OpenStorag
   };
 }
 
-/** Where a storage's objects live: the tenant's folder for its default storage, a folder of it for the LOCAL ones it added, a bucket. */
-function objectStorage(settings: StorageSettings, tenantFolder: string, storageId: string): ObjectStorage {
+/**
+ * Where a storage's objects live: the tenant's folder for its default storage, a folder of it for
+ * the LOCAL ones it added, a bucket; and what lets go of it (a bucket's client).
+ */
+function objectStorage(settings: StorageSettings, tenantFolder: string, storageId: string): { objects: ObjectStorage; close: () => void } {
   if (settings.kind === 'LOCAL') {
-    if (settings.isDefault) return new FolderStorage(tenantFolder);
-    return new FolderStorage(settings.path ?? join(tenantFolder, storageId));
+    return { objects: new FolderStorage(settings.isDefault ? tenantFolder : (settings.path ?? join(tenantFolder, storageId))), close: () => undefined };
   }
-  return s3Storage(settings);
+  const s3 = s3Storage(settings);
+  return { objects: s3, close: () => s3.close() };
 }
 
 function s3Storage(settings: S3Settings): S3Storage {
+  // Loaded with the first bucket: the S3 client takes about 10 MB of the process, which installations
+  // that keep their backups on disk have no use for.
+  const { S3Storage } = require('./storage/s3-storage') as typeof import('./storage/s3-storage');
   return new S3Storage({
     endpoint: settings.endpoint ?? undefined,
     bucket: settings.bucket,

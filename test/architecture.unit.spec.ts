@@ -86,6 +86,28 @@ describe('the direction of imports', () => {
     expect(named(importsFrom('src/graphql').filter((item) => edges.includes(moduleOf(item.to))))).toEqual([]);
   });
 
+  it('loads the clients of EventStoreDB, S3 and SMTP only where they are used, not with the embedded default', () => {
+    // Each may be imported for its types anywhere; its values only in the files that use it, and
+    // those files only by require() where a store, a bucket or a mail needs them. The configuration
+    // reads an EventStoreDB connection string (connection-string.ts) whatever the store: that file
+    // requires the client's parser when it reads one.
+    const esdb = (at: string) => at.startsWith(`src${sep}eventstore${sep}esdb${sep}`) && !at.endsWith('connection-string.ts');
+    const heavy: [RegExp, (at: string) => boolean][] = [
+      [/^@eventstore\/db-client/, esdb],
+      [/\/eventstore\/esdb\/(?!connection-string$)/, esdb],
+      [/^@aws-sdk\//, (at) => at === join('src', 'storage', 's3-storage.ts')],
+      [/\/s3-storage$/, () => false],
+      [/^nodemailer$/, () => false],
+    ];
+    const eager = files.flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      const values = [...text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+['"]([^'"]+)['"]/gm)].map((match) => match[1]);
+      const at = relative(ROOT, file);
+      return values.filter((specifier) => heavy.some(([name, mayUse]) => name.test(specifier) && !mayUse(at))).map((specifier) => `${at} imports ${specifier}`);
+    });
+    expect(eager).toEqual([]);
+  });
+
   it('gives resolvers no handle on the store or the database', () => {
     const graphql = files.filter((file) => moduleOf(file) === 'src/graphql' && !file.endsWith(`${sep}context.ts`));
     const handles = graphql.filter((file) => /\bapp\.(store|db)\b|\{[^}]*\b(store|db)\b[^}]*\}\s*=\s*context\.app\b/.test(readFileSync(file, 'utf8')));

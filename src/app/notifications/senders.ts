@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { createTransport } from 'nodemailer';
 import type { NotificationTarget } from '../../domain/notification-channel';
 import type { SecretVault } from '../../secrets/vault';
 import { type PostOutcome, postSigned } from '../audit-delivery/post';
@@ -38,10 +38,13 @@ export interface Senders {
 export function notificationSenders(smtp: SmtpSettings | null, vault: SecretVault, timeoutMs: number): Senders {
   let mailer: ReturnType<typeof createTransport> | undefined;
   const transport = (settings: SmtpSettings) => {
+    if (mailer) return mailer;
     const timeouts = { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs, logger: false, debug: false };
-    mailer ??= settings.url
-      ? createTransport({ url: settings.url, ...timeouts, ...tlsOfUrl(new URL(settings.url)) })
-      : createTransport({
+    // Loaded at the first mail: most installations send none, and it takes some 10 MB of the process.
+    const { createTransport: create } = require('nodemailer') as typeof import('nodemailer');
+    mailer = settings.url
+      ? create({ url: settings.url, ...timeouts, ...tlsOfUrl(new URL(settings.url)) })
+      : create({
           host: settings.host,
           port: settings.port,
           auth: settings.user ? { user: settings.user, pass: settings.password ?? '' } : undefined,

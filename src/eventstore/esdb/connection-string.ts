@@ -1,4 +1,4 @@
-import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString';
+import type { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString';
 import { InvalidArgumentError } from '../errors';
 
 export interface EsdbConnectionString {
@@ -52,8 +52,11 @@ export function splitConnectionString(url: string): EsdbConnectionString {
 
 /** The string as the client's own parser reads it, or undefined where it refuses it (its message quotes the string). */
 function clientReading(url: string): ReturnType<typeof parseConnectionString> | undefined {
+  // Loaded here, not with the configuration that imports this file: it brings the client and gRPC
+  // with it, which a process on another store has no use for (see backplane.ts).
+  const client = require('@eventstore/db-client/dist/Client/parseConnectionString') as typeof import('@eventstore/db-client/dist/Client/parseConnectionString');
   try {
-    return parseConnectionString(url);
+    return client.parseConnectionString(url);
   } catch {
     return undefined;
   }
