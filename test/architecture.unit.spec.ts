@@ -87,23 +87,38 @@ describe('the direction of imports', () => {
   });
 
   it('loads the clients of EventStoreDB, S3 and SMTP only where they are used, not with the embedded default', () => {
-    // Each may be imported for its types anywhere; its values only in the files that use it, and
-    // those files only by require() where a store, a bucket or a mail needs them. The configuration
-    // reads an EventStoreDB connection string (connection-string.ts) whatever the store: that file
-    // requires the client's parser when it reads one.
-    const esdb = (at: string) => at.startsWith(`src${sep}eventstore${sep}esdb${sep}`) && !at.endsWith('connection-string.ts');
-    const heavy: [RegExp, (at: string) => boolean][] = [
-      [/^@eventstore\/db-client/, esdb],
-      [/\/eventstore\/esdb\/(?!connection-string$)/, esdb],
-      [/^@aws-sdk\//, (at) => at === join('src', 'storage', 's3-storage.ts')],
-      [/\/s3-storage$/, () => false],
-      [/^nodemailer$/, () => false],
+    // Each may be imported for its types anywhere; its values only by the files that use it, and
+    // those files only by require() where a store, a bucket or a mail needs them, in the one file
+    // that does so. The configuration reads an EventStoreDB connection string whatever the store:
+    // connection-string.ts requires the client's parser when it reads one. Relative paths are
+    // judged as the file they name.
+    const posix = (path: string) => path.split(sep).join('/');
+    const esdbAdapter = (path: string) => path.startsWith('src/eventstore/esdb/') && path !== 'src/eventstore/esdb/connection-string';
+    const heavy: { name: string; is: (target: string) => boolean; usedBy: (at: string) => boolean; requiredBy: string }[] = [
+      {
+        name: 'the EventStoreDB client',
+        is: (t) => t.startsWith('@eventstore/db-client'),
+        usedBy: esdbAdapter,
+        requiredBy: 'src/eventstore/esdb/connection-string',
+      },
+      { name: "EventStoreDB's adapter", is: esdbAdapter, usedBy: esdbAdapter, requiredBy: 'src/backplane' },
+      { name: 'the S3 client', is: (t) => t.startsWith('@aws-sdk/'), usedBy: (at) => at === 'src/storage/s3-storage', requiredBy: '' },
+      { name: 'the S3 storage', is: (t) => t === 'src/storage/s3-storage', usedBy: () => false, requiredBy: 'src/backup-places' },
+      { name: 'the mailer', is: (t) => t === 'nodemailer', usedBy: () => false, requiredBy: 'src/app/notifications/senders' },
     ];
     const eager = files.flatMap((file) => {
       const text = readFileSync(file, 'utf8');
-      const values = [...text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+['"]([^'"]+)['"]/gm)].map((match) => match[1]);
-      const at = relative(ROOT, file);
-      return values.filter((specifier) => heavy.some(([name, mayUse]) => name.test(specifier) && !mayUse(at))).map((specifier) => `${at} imports ${specifier}`);
+      // Without its extension, as an import names it.
+      const at = posix(relative(ROOT, file)).replace(/\.ts$/, '');
+      const target = (specifier: string) => (specifier.startsWith('.') ? posix(relative(ROOT, resolve(dirname(file), specifier))) : specifier);
+      const found = (pattern: RegExp) => [...text.matchAll(pattern)].map((match) => target(match[1]));
+      // import … from, export … from, a bare import and import x = require(): all but types.
+      const imported = found(/^\s*(?:(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+|import\s+|import\s+\w+\s*=\s*require\(\s*)['"]([^'"]+)['"]/gm);
+      const required = found(/\brequire\(\s*['"]([^'"]+)['"]/g);
+      return [
+        ...imported.flatMap((t) => heavy.filter((h) => h.is(t) && !h.usedBy(at)).map((h) => `${at} imports ${h.name} (${t})`)),
+        ...required.flatMap((t) => heavy.filter((h) => h.is(t) && !h.usedBy(at) && h.requiredBy !== at).map((h) => `${at} requires ${h.name} (${t})`)),
+      ];
     });
     expect(eager).toEqual([]);
   });

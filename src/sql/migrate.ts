@@ -49,7 +49,9 @@ const LOCK_NOT_AVAILABLE = '55P03';
 export async function migrate(db: SqlDatabase, component: string, migrations: readonly Migration[], options: MigrateOptions = {}): Promise<number> {
   const lockTimeoutMs = options.lockTimeoutMs;
   // lock_timeout 0 would mean no bound at all.
-  if (lockTimeoutMs !== undefined && !(lockTimeoutMs >= 1)) throw new RangeError(`lockTimeoutMs must be 1 or more; given ${lockTimeoutMs}`);
+  if (lockTimeoutMs !== undefined && !(Number.isInteger(lockTimeoutMs) && lockTimeoutMs >= 1)) {
+    throw new RangeError(`lockTimeoutMs must be a whole number of 1 or more; given ${lockTimeoutMs}`);
+  }
   const started = Date.now();
   const deadline = started + (options.deadlineMs ?? DEADLINE_MS);
   for (let attempt = 1; ; attempt++) {

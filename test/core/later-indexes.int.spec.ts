@@ -322,6 +322,35 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
   });
 
+  it('shows, in the process whose runner builds them, the read model building its indexes a batch short of the head, the time left not known', async () => {
+    const written = await store.appendToStream(
+      `noted-${randomUUID()}`,
+      Array.from({ length: 30 }, (_, n) => ({ type: 'Other', data: { n } })),
+    );
+    await readable(store, written.position);
+    const runner = new ProjectionRunner({ store, db, projection: notedProjection(), concurrentIndexBytes: 0, maxBatch: 7 });
+    await runner.reset();
+    const progress = new ReadModelProgress(store, [runner], { logger: silentLogger, graceMs: 100, pollMs: 20 });
+    try {
+      await progress.start();
+      runner.start();
+      // The build waits for the older transaction: the batch that reaches the head is not committed yet.
+      await eventually(async () => expect(await waitingForOlder('noted_by_kind')).toBe(true), 15_000);
+      await eventually(async () =>
+        expect(progress.statuses()).toEqual([
+          expect.objectContaining({ current: false, eventsApplied: 28, eventsBehind: 2, indexesPending: true, secondsLeft: null }),
+        ]),
+      );
+      expect(progress.catchingUp()?.retryAfterMs).toBe(5000);
+      await older.query('COMMIT');
+      await progress.whenCurrent;
+      expect(progress.statuses()).toEqual([expect.objectContaining({ current: true, eventsApplied: 30, indexesPending: false })]);
+    } finally {
+      progress.stop();
+      await runner.stop();
+    }
+  });
+
   it('is cancelled by a reset, which neither waits for it nor holds readers of the log meanwhile', async () => {
     const projection = notedProjection();
     await new ProjectionRunner({ store, db, projection }).reset();

@@ -73,12 +73,23 @@ describeWithPostgres('a schema migration behind another session that holds its t
     expect(await version('held-test')).toBeNull();
   });
 
+  it('takes no lock of the tables when there is nothing to migrate', async () => {
+    await holder.query('COMMIT');
+    expect(await migrate(db, 'held-test', ADD_COLUMN)).toBe(1);
+    // Held again, in a way that conflicts with any lock of the table.
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE held IN ACCESS EXCLUSIVE MODE');
+    expect(await migrate(db, 'held-test', ADD_COLUMN, { lockTimeoutMs: 50, deadlineMs: 0 })).toBe(1);
+  });
+
   it("waits for each lock, by default, a second past the server's deadlock_timeout, after which PostgreSQL cancels an autovacuum in its way", async () => {
     const [{ ms }] = await db.query<{ ms: number }>("SELECT (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 1000)::int AS ms");
     const started = Date.now();
     await expect(migrate(db, 'held-test', ADD_COLUMN, { deadlineMs: 0 })).rejects.toBeInstanceOf(MigrationLockError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(ms + 1000 - 50);
-    await expect(migrate(db, 'held-test', ADD_COLUMN, { lockTimeoutMs: 0 })).rejects.toThrow(/lockTimeoutMs must be 1 or more/);
+    for (const lockTimeoutMs of [0, 1.5]) {
+      await expect(migrate(db, 'held-test', ADD_COLUMN, { lockTimeoutMs })).rejects.toThrow(/lockTimeoutMs must be a whole number of 1 or more/);
+    }
     expect(await columns()).toEqual(['a']);
   });
 });
