@@ -575,10 +575,11 @@ export class ProjectionRunner {
     // The end as it stood when the session began: under steady appends a short page may come late.
     const end = until !== undefined && until !== 'first-short-page' ? until : await this.store.headPosition();
     const reaches = (batch: SubscriptionBatch) => batch.caughtUp || (end !== null && this.store.comparePositions(batch.position, end) >= 0);
-    // At the end, the indexes a replay leaves for then (a rebuild's), before the batch that reaches it
-    // commits: until they are built, the checkpoint stays short of the end, and every reader and
-    // process takes the read model for catching up. Each takes seconds at a million rows: a stop or
-    // the session's end waits for the one under way only.
+    // At the end, the indexes a replay leaves for then (a rebuild's), once the batch that reaches it
+    // has committed: until they are built, its checkpoint notes them as pending, and every reader and
+    // process takes the read model for catching up; at the end with the note, it takes it for
+    // building them. Each takes seconds at a million rows: a stop or the session's end waits for the
+    // one under way only.
     const buildIndexesAtEnd = async (batch: SubscriptionBatch) => {
       if (indexed || !reaches(batch)) return;
       indexed = true;
@@ -586,7 +587,6 @@ export class ProjectionRunner {
     };
     const committed = async (batch: SubscriptionBatch) => {
       const reached = until === 'first-short-page' ? batch.caughtUp : until !== undefined && this.store.comparePositions(batch.position, until) >= 0;
-      // A session that starts at the end has no batch to build them before.
       await buildIndexesAtEnd(batch);
       // After a long catch-up (a rebuild), the planner's statistics of the tables it filled: PGlite
       // gathers none by itself (no autovacuum), and PostgreSQL's come a while after.
@@ -628,8 +628,7 @@ export class ProjectionRunner {
         }
         sent = batch.position;
         session.applying += 1;
-        committing = buildIndexesAtEnd(batch)
-          .then(() => this.applyBatch(session, batch, statements))
+        committing = this.applyBatch(session, batch, statements)
           .then(() => committed(batch))
           .then(() => (page.caughtUp && this.inline ? handOver() : undefined))
           .finally(() => (session.applying -= 1));

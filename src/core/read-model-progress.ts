@@ -51,8 +51,6 @@ interface Tracked {
   inline: boolean;
   /** Whether its checkpoint, as last heard, says its indexes are still to be built. */
   indexesPending: boolean;
-  /** Whether this process's runner has said it builds them, with no batch committed since. */
-  buildingHere: boolean;
   head: Position | null;
   /** What the count of the log found left, and how many events the read model had applied when counted. */
   pending: { events: number; appliedWhenCounted: number } | null;
@@ -105,7 +103,6 @@ export class ReadModelProgress {
       eventsApplied: 0,
       inline: false,
       indexesPending: false,
-      buildingHere: false,
       head: null,
       pending: null,
       throughput: new Throughput(),
@@ -137,7 +134,6 @@ export class ReadModelProgress {
         tracked.indexesPending = checkpoint?.indexesPending ?? false;
         this.unsubscribes.push(tracked.runner.onProgress((progress) => this.progressed(tracked, progress)));
         this.unsubscribes.push(tracked.runner.onCheckpointMoved(() => this.checkpointMoved(tracked)));
-        this.unsubscribes.push(tracked.runner.onIndexBuild(() => (tracked.buildingHere = true)));
       }),
     );
     const behind = this.tracked.filter((tracked) => !tracked.current);
@@ -195,15 +191,12 @@ export class ReadModelProgress {
   }
 
   /**
-   * Whether its replay is over and the indexes built at its end are still to come. A reset notes them
-   * as to come from its start: until then it is the replay that is under way. The runner builds them
-   * before it commits the batch that reaches the end, so its checkpoint stands a batch short
-   * meanwhile: this process knows from its own runner; of another process's build, only a checkpoint
-   * at the head (as a build that did not finish leaves it) or with nothing left to apply tells.
+   * Whether its replay is over and the indexes built at its end are still to come: its checkpoint
+   * at the head, or with nothing left to apply, and the note still on. A reset notes them as to come
+   * from its start: until the replay reaches the end, it is the replay that is under way.
    */
   private buildingIndexes(tracked: Tracked): boolean {
     if (tracked.current || !tracked.indexesPending) return false;
-    if (tracked.buildingHere) return true;
     const atHead = tracked.position !== null && tracked.head !== null && this.store.comparePositions(tracked.position, tracked.head) >= 0;
     return atHead || this.eventsBehind(tracked) === 0;
   }
@@ -265,8 +258,6 @@ export class ReadModelProgress {
       (tracked.position !== null && this.store.comparePositions(position, tracked.position) < 0) ||
       (tracked.inline && !inline) ||
       eventsApplied < tracked.eventsApplied;
-    // A batch committed since the builds began (or the note is off): they are over, or were stopped.
-    if (position !== tracked.position || eventsApplied !== tracked.eventsApplied || !indexesPending) tracked.buildingHere = false;
     tracked.position = position;
     tracked.eventsApplied = eventsApplied;
     tracked.inline = inline;
@@ -300,7 +291,6 @@ export class ReadModelProgress {
     const newlyBehind = behind.some((tracked) => tracked.current);
     for (const tracked of behind) {
       tracked.current = false;
-      tracked.buildingHere = false;
       tracked.head = head;
       tracked.pending = null;
       tracked.generation += 1;
