@@ -43,6 +43,7 @@ function describeRebuild(progress: RebuildProgress): string {
   if (building && !progress.done) {
     return `${progress.projection}: ${progress.eventsApplied} events applied${of}; building index ${building.index} (${building.number} of ${building.of})${where}`;
   }
+  if (progress.buildingIndexes && !progress.done) return `${progress.projection}: ${progress.eventsApplied} events applied${of}; building its indexes${where}`;
   return `${progress.projection}: ${progress.eventsApplied} events applied${of}, ${progress.eventsPerSecond} events/s${left}${where}${progress.done ? ' - done' : ''}`;
 }
 

@@ -103,27 +103,31 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
 
 /**
  * Notes that the read model has its later indexes (see Checkpoint.indexesPending), once its
- * checkpoint's row is held and they are seen valid: a reset that committed meanwhile dropped them
- * with its tables, and leaves the note for the next replay. Whether the note is off now.
+ * checkpoint's row is held, found where the runner left it (`at`, not inline: a reset or a
+ * takeover meanwhile moved it) and the indexes are seen valid: a reset that committed meanwhile
+ * dropped them with its tables, and leaves the note for the next replay. 'built' when the note is
+ * off now, 'pending' when it stays, 'moved' when the checkpoint is no longer the runner's.
  */
-export function indexesBuilt(db: SqlDatabase, projection: Projection, tell?: (tx: SqlTransaction) => Promise<void>): Promise<boolean> {
+export function indexesBuilt(
+  db: SqlDatabase,
+  projection: Projection,
+  at: string | null,
+  tell?: (tx: SqlTransaction) => Promise<void>,
+): Promise<'built' | 'pending' | 'moved'> {
   return db.transaction(async (tx) => {
-    const [row] = await tx.query<{ pending: boolean }>(
-      'SELECT indexes_pending AS pending FROM projection_checkpoints WHERE name = $1 AND version = $2 FOR UPDATE',
-      [projection.name, projection.version],
-    );
-    if (!row) return false;
-    if (!row.pending) return true;
+    const row = await readCheckpoint(tx, projection.name, true);
+    if (!row || row.version !== projection.version || row.position !== at || row.inline) return 'moved';
+    if (!row.indexesPending) return 'built';
     const names = laterIndexesOf(projection).map((index) => index.name);
     // A statement of its own: under READ COMMITTED it sees the catalog as a reset waited for above left it.
     const [{ valid }] = await tx.query<{ valid: number }>(
       'SELECT count(*)::int AS valid FROM unnest($1::text[]) AS later(name) JOIN pg_index i ON i.indexrelid = to_regclass(later.name) WHERE i.indisvalid',
       [names],
     );
-    if (valid !== names.length) return false;
+    if (valid !== names.length) return 'pending';
     await tx.query('UPDATE projection_checkpoints SET indexes_pending = false, updated_at = now() WHERE name = $1', [projection.name]);
     await tell?.(tx);
-    return true;
+    return 'built';
   });
 }
 

@@ -70,7 +70,7 @@ export interface IndexBuild {
   index: string;
   number: number;
   of: number;
-  /** Events the runner applied: the batch that reaches the end commits once the indexes are built. */
+  /** Events the runner applied: all of the replay's, the batch that reaches the end committed before the builds. */
   eventsApplied: number;
 }
 
@@ -801,8 +801,11 @@ export class ProjectionRunner {
       },
     });
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
-    // Left noted when a reset dropped them meanwhile: the session then ends at its next batch (the checkpoint moved).
-    if (session.indexesPending && (await indexesBuilt(this.db, this.projection, (tx) => this.moves.tell(tx, this.name)))) {
+    // Built after the batch that reached the end committed: a reset or a takeover since has the
+    // checkpoint, whose read model this session must neither note as indexed nor tell as caught up.
+    const outcome = await indexesBuilt(this.db, this.projection, session.position, (tx) => this.moves.tell(tx, this.name));
+    if (outcome === 'moved') throw new CheckpointMovedError(this.name);
+    if (session.indexesPending && outcome === 'built') {
       this.moves.moved(this.name);
       session.indexesPending = false;
     }

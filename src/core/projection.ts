@@ -26,9 +26,9 @@ export interface Projection {
    * `CREATE INDEX name ON table ...` statements, each naming its index and table. A rebuild of a
    * long log writes a row per event, and each index kept up meanwhile costs a page touched per
    * row, where one built at the end reads the table and sorts. The runner builds them (see
-   * buildLaterIndexes) before the batch that reaches the end commits, so that the read model counts
-   * as catching up until they exist; queries meanwhile answer slower, from the tables as they
-   * stand. For indexes that only speed reads: never one a statement of apply() relies on (a unique
+   * buildLaterIndexes) once the batch that reaches the end has committed; the checkpoint notes them
+   * as pending from the reset until they exist, so that the read model counts as catching up
+   * meanwhile; queries answer slower, from the tables as they stand. For indexes that only speed reads: never one a statement of apply() relies on (a unique
    * index that an upsert names).
    */
   readonly laterIndexes?: readonly string[];

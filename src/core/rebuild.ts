@@ -18,6 +18,11 @@ export interface RebuildProgress {
    * number-th of those to build: the events' pace and time left then say nothing of it.
    */
   buildingIndex?: IndexBuild;
+  /**
+   * Followed elsewhere: the replay has reached the end and the indexes built then are still to come
+   * (which one, the process building them tells in its own log).
+   */
+  buildingIndexes?: boolean;
   /** 'here' when this process replays it, 'elsewhere' when the process holding the projection does. */
   where: 'here' | 'elsewhere';
   done: boolean;
@@ -45,14 +50,21 @@ export async function rebuildProjection(
   await runner.reset();
   const startedAt = Date.now();
   const throughput = new Throughput();
-  const report = (eventsApplied: number, where: RebuildProgress['where'], done: boolean, buildingIndex?: IndexBuild): RebuildProgress => {
+  const report = (
+    eventsApplied: number,
+    where: RebuildProgress['where'],
+    done: boolean,
+    buildingIndex?: IndexBuild,
+    buildingIndexes = false,
+  ): RebuildProgress => {
     throughput.record(eventsApplied);
     const average = (eventsApplied * 1000) / Math.max(Date.now() - startedAt, 1);
     const eventsPerSecond = Math.round(done ? average : (throughput.perSecond() ?? average));
     const left = eventsToApply === undefined ? null : Math.max(eventsToApply - eventsApplied, 0);
-    const secondsLeft = done ? 0 : left !== null && eventsPerSecond > 0 ? Math.ceil(left / eventsPerSecond) : null;
+    const secondsLeft = done ? 0 : !buildingIndexes && left !== null && eventsPerSecond > 0 ? Math.ceil(left / eventsPerSecond) : null;
     const progress: RebuildProgress = { projection: runner.name, eventsApplied, eventsInLog, eventsToApply, eventsPerSecond, secondsLeft, where, done };
     if (buildingIndex) progress.buildingIndex = buildingIndex;
+    if (buildingIndexes) progress.buildingIndexes = true;
     onProgress(progress);
     return progress;
   };
@@ -76,7 +88,11 @@ export async function rebuildProjection(
   if (head === null) return report(0, 'elsewhere', true);
   const ticker = setInterval(() => {
     void runner.checkpoint().then(
-      (checkpoint) => report(checkpoint?.eventsApplied ?? 0, 'elsewhere', false),
+      (checkpoint) => {
+        // At the end with the note on: the indexes are being built.
+        const atEnd = checkpoint?.position != null && store.comparePositions(checkpoint.position, head) >= 0;
+        report(checkpoint?.eventsApplied ?? 0, 'elsewhere', false, undefined, atEnd && checkpoint.indexesPending);
+      },
       () => undefined,
     );
   }, 500);

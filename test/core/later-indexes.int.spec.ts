@@ -255,6 +255,32 @@ for (const database of testDatabases) {
       }
     });
 
+    it('neither notes the indexes built nor tells the replay done when a reset took the checkpoint after its last batch', async () => {
+      const projection = notedProjection();
+      await new ProjectionRunner({ store, db, projection }).reset();
+      // The reset comes as the first index is about to be built: the batch that reached the end has committed.
+      let reset: Promise<void> | undefined;
+      const runner = new ProjectionRunner({
+        store,
+        db: watched([], async (sql) => {
+          if (sql.includes('CREATE INDEX')) reset ??= new ProjectionRunner({ store, db, projection }).reset();
+          await reset;
+        }),
+        projection,
+      });
+      await expect(runner.catchUp()).rejects.toMatchObject({ code: 'CHECKPOINT_MOVED' });
+      expect(reset).toBeDefined();
+      // The reset's replay is still to come, and the indexes with it.
+      expect(await runner.checkpoint()).toMatchObject({ position: null, eventsApplied: 0, indexesPending: true });
+      // Found where its runner left it, with an index missing, the note stays.
+      const head = (await store.headPosition())!;
+      await rebuildProjection(new ProjectionRunner({ store, db, projection }), store);
+      await db.exec('DROP INDEX noted_by_kind');
+      await db.query("UPDATE projection_checkpoints SET indexes_pending = true WHERE name = 'noted'");
+      expect(await indexesBuilt(db, projection, head)).toBe('pending');
+      expect(await indexesBuilt(db, projection, 'elsewhere')).toBe('moved');
+    });
+
     it('keeps the indexes of a read model made when they were part of its schema, building none', async () => {
       // As after an upgrade that moved them out of the schema without changing the tables.
       await rebuildProjection(new ProjectionRunner({ store, db, projection: notedProjection([]) }), store);
@@ -320,12 +346,18 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
     expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
   });
 
-  it('shows the read model building its indexes, in this process and in another, with the time left not known', async () => {
+  /** Thirty events of the read model, readable: where the log ends. */
+  async function thirtyNoted(): Promise<string> {
     const written = await store.appendToStream(
       `noted-${randomUUID()}`,
       Array.from({ length: 30 }, (_, n) => ({ type: 'Other', data: { n } })),
     );
     await readable(store, written.position);
+    return written.position;
+  }
+
+  it('shows the read model building its indexes, in this process and in another, with the time left not known', async () => {
+    await thirtyNoted();
     const runner = new ProjectionRunner({ store, db, projection: notedProjection(), concurrentIndexBytes: 0, maxBatch: 7 });
     await runner.reset();
     const progress = new ReadModelProgress(store, [runner], { logger: silentLogger, graceMs: 100, pollMs: 20 });
@@ -357,6 +389,25 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
       progress.stop();
       elsewhere.stop();
       await runner.stop();
+    }
+  });
+
+  it('tells a rebuild followed from another process that the indexes are being built once the replay there is over', async () => {
+    const end = await thirtyNoted();
+    // The running server's runner, which the rebuild's reset sets replaying.
+    const server = new ProjectionRunner({ store, db, projection: notedProjection(), concurrentIndexBytes: 0, checkpointWatchMs: 20 });
+    server.start();
+    try {
+      await eventually(async () => expect((await server.checkpoint())?.position).toBe(end), 15_000);
+      const reports: RebuildProgress[] = [];
+      const rebuilt = rebuildProjection(new ProjectionRunner({ store, db, projection: notedProjection() }), store, (progress) => reports.push(progress));
+      await eventually(async () => expect(reports.some((progress) => progress.buildingIndexes)).toBe(true), 15_000);
+      expect(reports.find((progress) => progress.buildingIndexes)).toMatchObject({ where: 'elsewhere', eventsApplied: 30, secondsLeft: null, done: false });
+      await older.query('COMMIT');
+      expect(await rebuilt).toMatchObject({ where: 'elsewhere', done: true, eventsApplied: 30 });
+      expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
+    } finally {
+      await server.stop();
     }
   });
 
@@ -404,17 +455,18 @@ describeWithPostgres('concurrent index builds on a PostgreSQL server', () => {
       await reset.query('BEGIN');
       await reset.query("SELECT name FROM projection_checkpoints WHERE name = 'noted' FOR UPDATE");
       await reset.query('DROP INDEX noted_by_kind');
-      const cleared = indexesBuilt(db, projection);
+      const cleared = indexesBuilt(db, projection, await store.headPosition());
       await eventually(async () => {
         const [row] = await db.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT indexes_pending AS pending%' AND $1::int = ANY (pg_blocking_pids(pid))",
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT version, position, %FOR UPDATE' AND $1::int = ANY (pg_blocking_pids(pid))",
           [(await reset.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid],
         );
         expect(row.n).toBe(1);
       }, 15_000);
       await reset.query("UPDATE projection_checkpoints SET position = NULL WHERE name = 'noted'");
       await reset.query('COMMIT');
-      expect(await cleared).toBe(false);
+      // The log is empty: the reset leaves the checkpoint where it was, and the index it dropped keeps the note.
+      expect(await cleared).toBe('pending');
     } finally {
       await reset.end();
     }
