@@ -103,20 +103,20 @@ export async function readCheckpoint(db: SqlExecutor, name: string, forUpdate = 
 
 /**
  * Notes that the read model has its later indexes (see Checkpoint.indexesPending), once its
- * checkpoint's row is held, found where the runner left it (`at`, not inline: a reset or a
- * takeover meanwhile moved it) and the indexes are seen valid: a reset that committed meanwhile
+ * checkpoint's row is held, found where the runner left it (`at`: its position, and whether the
+ * appends keep it; a reset or a takeover meanwhile moved it) and the indexes are seen valid: a reset that committed meanwhile
  * dropped them with its tables, and leaves the note for the next replay. 'built' when the note is
  * off now, 'pending' when it stays, 'moved' when the checkpoint is no longer the runner's.
  */
 export function indexesBuilt(
   db: SqlDatabase,
   projection: Projection,
-  at: string | null,
+  at: { position: string | null; inline: boolean },
   tell?: (tx: SqlTransaction) => Promise<void>,
 ): Promise<'built' | 'pending' | 'moved'> {
   return db.transaction(async (tx) => {
     const row = await readCheckpoint(tx, projection.name, true);
-    if (!row || row.version !== projection.version || row.position !== at || row.inline) return 'moved';
+    if (!row || row.version !== projection.version || row.position !== at.position || row.inline !== at.inline) return 'moved';
     if (!row.indexesPending) return 'built';
     const names = laterIndexesOf(projection).map((index) => index.name);
     // A statement of its own: under READ COMMITTED it sees the catalog as a reset waited for above left it.

@@ -803,7 +803,9 @@ export class ProjectionRunner {
     if (built > 0) this.logger.info('projection indexes built after catching up', { projection: this.name, indexes: built, ms: Date.now() - startedAt });
     // Built after the batch that reached the end committed: a reset or a takeover since has the
     // checkpoint, whose read model this session must neither note as indexed nor tell as caught up.
-    const outcome = await indexesBuilt(this.db, this.projection, session.position, (tx) => this.moves.tell(tx, this.name));
+    const outcome = await indexesBuilt(this.db, this.projection, { position: session.position, inline: session.inline }, (tx) =>
+      this.moves.tell(tx, this.name),
+    );
     if (outcome === 'moved') throw new CheckpointMovedError(this.name);
     if (session.indexesPending && outcome === 'built') {
       this.moves.moved(this.name);
