@@ -24,4 +24,6 @@ COPY --from=build /app/dist/console ./dist/console
 ENV NODE_ENV=production BACKPLANE_DATA_DIR=/data PORT=4000
 VOLUME /data
 EXPOSE 4000
-CMD ["node", "dist/src/main.js"]
+# The Node options of `npm start`: a young generation of at most 8 MB (two semi-spaces of 4), where V8
+# would let it grow to 32 MB under a burst of work and keep it until long after (see the README).
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]

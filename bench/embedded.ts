@@ -1,6 +1,6 @@
 /**
  * The memory `npm start` holds on the embedded store (PGlite), as the operating system counts it
- * (VmRSS): at idle on a new store, then after 100,000 events; against the targets, and against a
+ * (VmRSS), the service started as npm start starts it (its Node options included): at idle on a new store, then after 100,000 events; against the targets, and against a
  * floor measured in the same run: a bare Node process that opens the same PGlite folder and
  * nothing else.
  *
@@ -14,6 +14,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBackplane } from '../src/backplane';
 import { loadConfig } from '../src/config';
+import { SERVICE_MAIN, serviceNodeOptions } from '../test/support/start-command';
 
 const EVENTS = 100_000;
 const BATCH = 500;
@@ -21,7 +22,9 @@ const STREAMS = 400;
 const IDLE_MS = 10_000;
 const TARGET_IDLE_MB = 300;
 const TARGET_LOADED_MB = 400;
-const MAIN = join(__dirname, '..', 'src', 'main.js');
+/** The built service, run from dist/bench: dist/src/main.js, under the project's root. */
+const ROOT = join(__dirname, '..', '..');
+const MAIN = join(ROOT, SERVICE_MAIN);
 
 interface Memory {
   rssMb: number;
@@ -45,7 +48,8 @@ interface Started {
 
 async function startService(env: NodeJS.ProcessEnv): Promise<Started> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With the Node options npm start gives it: the memory measured is that of the service as it is run.
+  const child = spawn(process.execPath, [...serviceNodeOptions(ROOT), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', () => undefined);
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVICE_MAIN, serviceNodeOptions } from './support/start-command';
 
 /**
  * The production image, read from its Dockerfile: no container engine runs where the tests do.
@@ -51,7 +52,15 @@ describe('the production image', () => {
     expect(sources.filter(isTestOrBench)).toEqual([]);
     expect(copies(final).filter(({ from }) => from === undefined)).toEqual([]);
     for (const source of sources) expect(source).toMatch(/^\/app\/(package\.json|node_modules|dist\/src|dist\/projections|dist\/console)$/);
-    expect(final.instructions.join('\n')).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
+  });
+
+  it('starts the service as npm start does, with the same Node options', () => {
+    const options = serviceNodeOptions(root);
+    // What package.json gives today: a young generation kept small (see bench/embedded.ts).
+    expect(options).toContain('--max-semi-space-size=4');
+    const cmds = final.instructions.filter((line) => /^CMD\s/i.test(line));
+    expect(cmds).toHaveLength(1);
+    expect(JSON.parse(cmds[0].replace(/^CMD\s+/i, ''))).toEqual(['node', ...options, SERVICE_MAIN]);
   });
 
   it('brings no test or benchmark file into any stage', () => {
