@@ -146,6 +146,16 @@ export class Metrics {
         setLags(this, await lags(), 'seconds');
       },
     });
+    // The lag reads 0 once a replay has applied every event, while the indexes it leaves for its end are still being built.
+    new Gauge({
+      name: 'backplane_projection_indexes_pending',
+      help: 'Whether a projection has applied the log but its replay has still to build the indexes it leaves for the end (1), as /readyz says with indexesPending; 0 otherwise',
+      labelNames: ['projection'],
+      registers,
+      async collect() {
+        setLags(this, await lags(), 'indexesPending');
+      },
+    });
     this.#exposed = Registry.merge([processMetrics(), this.registry]);
   }
 
@@ -289,6 +299,8 @@ export function streamCategory(stream: string): string {
 interface Lag {
   events: number;
   seconds: number;
+  /** 1 while the checkpoint notes the indexes a replay leaves for its end as not built yet. */
+  indexesPending: number;
 }
 
 function setLags(gauge: Gauge<'projection'>, lags: Map<string, Lag> | null, unit: keyof Lag): void {
@@ -302,13 +314,15 @@ function setLags(gauge: Gauge<'projection'>, lags: Map<string, Lag> | null, unit
  * has counted them: only the first is read then), and the age of the first of them.
  */
 async function projectionLag(store: EventStore, runner: ProjectionRunner, head: string | null, now: number, counted: number | null): Promise<Lag> {
-  if (head === null) return { events: 0, seconds: 0 };
   const checkpoint = await runner.checkpoint();
+  // A replay notes its indexes as pending from its start: they are being built once nothing is left to apply.
+  const applied = { events: 0, seconds: 0, indexesPending: checkpoint?.indexesPending ? 1 : 0 };
+  if (head === null) return applied;
   // Kept inline by the appends: it holds every committed event.
-  if (runner.includesAll(checkpoint)) return { events: 0, seconds: 0 };
+  if (runner.includesAll(checkpoint)) return applied;
   const reached = checkpoint?.position ?? null;
-  if (reached !== null && store.comparePositions(reached, head) >= 0) return { events: 0, seconds: 0 };
+  if (reached !== null && store.comparePositions(reached, head) >= 0) return applied;
   const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: counted === null ? LAG_COUNT_LIMIT : 1 });
-  if (behind.length === 0) return { events: 0, seconds: 0 };
-  return { events: counted ?? behind.length, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000) };
+  if (behind.length === 0) return applied;
+  return { events: counted ?? behind.length, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000), indexesPending: 0 };
 }
