@@ -1,8 +1,9 @@
 /**
  * The memory `npm start` holds on the embedded store (PGlite), as the operating system counts it
- * (VmRSS), the service started as npm start starts it (its Node options included): at idle on a new store, then after 100,000 events; against the targets, and against a
- * floor measured in the same run: a bare Node process that opens the same PGlite folder and
- * nothing else.
+ * (VmRSS), the service started as npm start starts it, its Node options included
+ * (BENCH_EMBEDDED_NODE_OPTIONS, when set, replaces them: empty, none): at idle on a new store,
+ * then after 100,000 events; against the targets, and against a floor measured in the same run: a
+ * bare Node process that opens the same PGlite folder and nothing else.
  *
  * The events are appended through the store while the service is stopped (a folder serves one
  * process at a time); the service then starts over them, its read models catch up (it answers
@@ -46,10 +47,16 @@ interface Started {
   upMs: number;
 }
 
+/** npm start's Node options, or those BENCH_EMBEDDED_NODE_OPTIONS gives instead (words apart by spaces; empty: none). */
+function nodeOptions(): string[] {
+  const given = process.env.BENCH_EMBEDDED_NODE_OPTIONS;
+  return given === undefined ? serviceNodeOptions(ROOT) : given.split(/\s+/).filter((word) => word !== '');
+}
+
 async function startService(env: NodeJS.ProcessEnv): Promise<Started> {
   const startedAt = performance.now();
   // With the Node options npm start gives it: the memory measured is that of the service as it is run.
-  const child = spawn(process.execPath, [...serviceNodeOptions(ROOT), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeOptions(), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', () => undefined);
   const url = await new Promise<string>((resolve, reject) => {
@@ -109,7 +116,10 @@ async function main(): Promise<void> {
     PORT: '0',
   };
   try {
-    process.stdout.write(`Backplane embedded memory benchmark: Node ${process.version}, ${availableParallelism()} CPUs\n`);
+    const options = nodeOptions();
+    process.stdout.write(
+      `Backplane embedded memory benchmark: Node ${process.version}, ${availableParallelism()} CPUs; the service run as node ${[...options, SERVICE_MAIN].join(' ')}\n`,
+    );
     const first = await startService(env);
     await untilReady(first);
     await sleep(IDLE_MS);

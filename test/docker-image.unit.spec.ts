@@ -56,7 +56,7 @@ describe('the production image', () => {
 
   it('starts the service as npm start does, with the same Node options', () => {
     const options = serviceNodeOptions(root);
-    // What package.json gives today: a young generation kept small (see bench/embedded.ts).
+    // What package.json gives: a young generation kept small (see the README, The embedded store's memory).
     expect(options).toContain('--max-semi-space-size=4');
     const cmds = final.instructions.filter((line) => /^CMD\s/i.test(line));
     expect(cmds).toHaveLength(1);

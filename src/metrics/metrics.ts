@@ -261,11 +261,14 @@ export class Metrics {
     const source = this.#projections?.();
     if (!source) return null;
     const head = await source.store.headPosition();
-    const catchingUp = new Map((this.#progress?.statuses() ?? []).filter((status) => !status.current).map((status) => [status.name, status.eventsBehind]));
+    const statuses = new Map((this.#progress?.statuses() ?? []).map((status) => [status.name, status]));
     const lags = new Map<string, Lag>();
     for (const runner of source.runners) {
-      const counted = catchingUp.get(runner.name);
-      lags.set(runner.name, await projectionLag(source.store, runner, head, this.#now(), counted ?? null));
+      const status = statuses.get(runner.name);
+      const lag = await projectionLag(source.store, runner, head, this.#now(), status && !status.current ? status.eventsBehind : null);
+      // Whether the indexes are being built, as /readyz says it: the head it compares with is the one
+      // the read model fell behind at, where events appended meanwhile wait for the builds' end.
+      lags.set(runner.name, status ? { ...lag, indexesPending: status.indexesPending ? 1 : 0 } : lag);
     }
     return lags;
   }
@@ -299,7 +302,7 @@ export function streamCategory(stream: string): string {
 interface Lag {
   events: number;
   seconds: number;
-  /** 1 while the checkpoint notes the indexes a replay leaves for its end as not built yet. */
+  /** 1 while a replay has applied the log and has still to build the indexes it leaves for its end. */
   indexesPending: number;
 }
 
@@ -311,7 +314,8 @@ function setLags(gauge: Gauge<'projection'>, lags: Map<string, Lag> | null, unit
 
 /**
  * Events after the checkpoint (up to LAG_COUNT_LIMIT, or `counted` when the read models' progress
- * has counted them: only the first is read then), and the age of the first of them.
+ * has counted them: only the first is read then, and counts too), the age of the first of them, and,
+ * where no progress is watched, whether the checkpoint notes indexes to build with none of them.
  */
 async function projectionLag(store: EventStore, runner: ProjectionRunner, head: string | null, now: number, counted: number | null): Promise<Lag> {
   const checkpoint = await runner.checkpoint();
@@ -324,5 +328,7 @@ async function projectionLag(store: EventStore, runner: ProjectionRunner, head: 
   if (reached !== null && store.comparePositions(reached, head) >= 0) return applied;
   const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: counted === null ? LAG_COUNT_LIMIT : 1 });
   if (behind.length === 0) return applied;
-  return { events: counted ?? behind.length, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000), indexesPending: 0 };
+  // Counted up to the head the read model fell behind at; one appended since is one too.
+  const events = counted === null ? behind.length : Math.max(counted, behind.length);
+  return { events, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000), indexesPending: 0 };
 }

@@ -5,6 +5,7 @@ import { silentLogger } from '../../src/core/logger';
 import type { Projection } from '../../src/core/projection';
 import { ProjectionRunner } from '../../src/core/projection-runner';
 import { ReadModelProgress } from '../../src/core/read-model-progress';
+import { LAG_READ_EVERY_MS, Metrics } from '../../src/metrics/metrics';
 import { type RebuildProgress, rebuildProjection } from '../../src/core/rebuild';
 import { SqlEventStore } from '../../src/eventstore/postgres/sql-event-store';
 import type { SqlDatabase } from '../../src/sql/database';
@@ -13,6 +14,7 @@ import { describeWithPostgres, dropTestSchemas, openPostgres, otherSession, test
 import { eventually } from '../support/eventually';
 import { testDatabaseUrl } from '../support/postgres-url';
 import { readable } from '../support/readable';
+import { parseExposition, total } from '../metrics/scrape';
 
 afterAll(dropTestSchemas);
 
@@ -215,6 +217,40 @@ for (const database of testDatabases) {
         expect(await indexes(db)).toEqual({ noted_by_event: true, noted_by_kind: true, noted_by_n: true });
         expect(await runner.checkpoint()).toMatchObject({ position: head, indexesPending: false });
       } finally {
+        await runner.stop();
+      }
+    });
+
+    it('tells /metrics what /readyz tells, the indexes being built, also once events were appended past the head it fell behind at', async () => {
+      const { runner, head } = await withIndexesPending();
+      const progress = new ReadModelProgress(store, [runner], { logger: silentLogger, graceMs: 100, pollMs: 20 });
+      let now = Date.now();
+      const metrics = new Metrics({ now: () => now });
+      metrics.watchProjections(() => ({ store, runners: [runner] }));
+      metrics.watchReadModelProgress(progress);
+      // Each scrape a reading of its own: readings are at most one per LAG_READ_EVERY_MS.
+      const scrape = async () => {
+        now += LAG_READ_EVERY_MS;
+        const samples = parseExposition(await metrics.text());
+        const of = (name: string) => total(samples, name, { projection: 'noted' });
+        return { pending: of('backplane_projection_indexes_pending'), events: of('backplane_projection_lag_events') };
+      };
+      try {
+        await progress.start();
+        await eventually(async () => expect(progress.statuses()).toEqual([expect.objectContaining({ position: head, indexesPending: true })]));
+        expect(await scrape()).toEqual({ pending: 1, events: 0 });
+        // Appended while the indexes are built: the runner applies it once they are.
+        const written = await store.appendToStream(`noted-${randomUUID()}`, [{ type: 'Third', data: { n: 4 } }]);
+        await readable(store, written.position);
+        expect(progress.statuses()).toEqual([expect.objectContaining({ indexesPending: true })]);
+        expect(await scrape()).toEqual({ pending: 1, events: 1 });
+
+        runner.start();
+        await progress.whenCurrent;
+        await runner.waitForPosition(written.position, 30_000);
+        expect(await scrape()).toEqual({ pending: 0, events: 0 });
+      } finally {
+        progress.stop();
         await runner.stop();
       }
     });

@@ -11,7 +11,7 @@ export const SERVICE_MAIN = 'dist/src/main.js';
  */
 export function serviceNodeOptions(root: string): string[] {
   const start: unknown = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts?.start;
-  const run = typeof start === 'string' ? /(?:^|&&\s*)node((?:\s+--[a-z][a-z0-9-]*(?:=\S+)?)*)\s+dist\/src\/main\.js\s*$/.exec(start) : null;
+  const run = typeof start === 'string' ? /(?:^|&&\s*)node((?:\s+--[a-z][a-z0-9-]*(?:=[^\s'"]+)?)*)\s+dist\/src\/main\.js\s*$/.exec(start) : null;
   if (!run) throw new Error(`package.json's start script does not end with node [options] ${SERVICE_MAIN}: ${JSON.stringify(start)}`);
   return run[1].trim() === '' ? [] : run[1].trim().split(/\s+/);
 }
