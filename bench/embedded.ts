@@ -106,8 +106,10 @@ function line(label: string, mb: number, floor: number, target: number): string 
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'backplane-bench-embedded-'));
+  // Without NODE_OPTIONS, which would add options of the caller's to those the service is run with.
+  const { NODE_OPTIONS: _callers, ...inherited } = process.env;
   const env = {
-    ...process.env,
+    ...inherited,
     BACKPLANE_EVENT_STORE: 'pglite',
     BACKPLANE_DATA_DIR: dataDir,
     BACKPLANE_DATABASE_URL: '',

@@ -130,7 +130,7 @@ export class Metrics {
     const lags = () => this.#lags();
     new Gauge({
       name: 'backplane_projection_lag_events',
-      help: `Events in the log after a projection's checkpoint, counted up to ${LAG_COUNT_LIMIT}; for one catching up, the events it has yet to apply, as /readyz shows`,
+      help: `Events in the log after a projection's checkpoint, counted up to ${LAG_COUNT_LIMIT}; for one catching up, the events it has yet to apply as /readyz counts them, up to the head it fell behind at (those appended since where /readyz counts none)`,
       labelNames: ['projection'],
       registers,
       async collect() {
@@ -266,9 +266,10 @@ export class Metrics {
     for (const runner of source.runners) {
       const status = statuses.get(runner.name);
       const lag = await projectionLag(source.store, runner, head, this.#now(), status && !status.current ? status.eventsBehind : null);
-      // Whether the indexes are being built, as /readyz says it: the head it compares with is the one
-      // the read model fell behind at, where events appended meanwhile wait for the builds' end.
-      lags.set(runner.name, status ? { ...lag, indexesPending: status.indexesPending ? 1 : 0 } : lag);
+      // Whether the indexes are being built, as /readyz says it (not the checkpoint's note alone: the
+      // head /readyz compares with is the one the read model fell behind at, and events appended
+      // during the builds wait for their end).
+      lags.set(runner.name, { ...lag, indexesPending: status?.indexesPending ? 1 : 0 });
     }
     return lags;
   }
@@ -302,7 +303,7 @@ export function streamCategory(stream: string): string {
 interface Lag {
   events: number;
   seconds: number;
-  /** 1 while a replay has applied the log and has still to build the indexes it leaves for its end. */
+  /** 1 while a replay has applied the log up to where it fell behind and builds the indexes it leaves for its end. */
   indexesPending: number;
 }
 
@@ -314,21 +315,25 @@ function setLags(gauge: Gauge<'projection'>, lags: Map<string, Lag> | null, unit
 
 /**
  * Events after the checkpoint (up to LAG_COUNT_LIMIT, or `counted` when the read models' progress
- * has counted them: only the first is read then, and counts too), the age of the first of them, and,
- * where no progress is watched, whether the checkpoint notes indexes to build with none of them.
+ * has counted some: only the first is read then), and the age of the first of them. The progress
+ * counts up to the head the read model fell behind at: where it counts none (its indexes being
+ * built), those appended since are read and counted here.
  */
-async function projectionLag(store: EventStore, runner: ProjectionRunner, head: string | null, now: number, counted: number | null): Promise<Lag> {
+async function projectionLag(
+  store: EventStore,
+  runner: ProjectionRunner,
+  head: string | null,
+  now: number,
+  counted: number | null,
+): Promise<Omit<Lag, 'indexesPending'>> {
+  if (head === null) return { events: 0, seconds: 0 };
   const checkpoint = await runner.checkpoint();
-  // A replay notes its indexes as pending from its start: they are being built once nothing is left to apply.
-  const applied = { events: 0, seconds: 0, indexesPending: checkpoint?.indexesPending ? 1 : 0 };
-  if (head === null) return applied;
   // Kept inline by the appends: it holds every committed event.
-  if (runner.includesAll(checkpoint)) return applied;
+  if (runner.includesAll(checkpoint)) return { events: 0, seconds: 0 };
   const reached = checkpoint?.position ?? null;
-  if (reached !== null && store.comparePositions(reached, head) >= 0) return applied;
-  const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: counted === null ? LAG_COUNT_LIMIT : 1 });
-  if (behind.length === 0) return applied;
-  // Counted up to the head the read model fell behind at; one appended since is one too.
-  const events = counted === null ? behind.length : Math.max(counted, behind.length);
-  return { events, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000), indexesPending: 0 };
+  if (reached !== null && store.comparePositions(reached, head) >= 0) return { events: 0, seconds: 0 };
+  const counting = counted === null || counted === 0;
+  const behind = await store.readAll({ fromPosition: reached ?? 'start', maxCount: counting ? LAG_COUNT_LIMIT : 1 });
+  if (behind.length === 0) return { events: 0, seconds: 0 };
+  return { events: counting ? behind.length : counted, seconds: Math.max(0, (now - behind[0].recordedAt.getTime()) / 1000) };
 }
