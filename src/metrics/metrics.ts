@@ -146,7 +146,7 @@ export class Metrics {
         setLags(this, await lags(), 'seconds');
       },
     });
-    // The lag reads 0 once a replay has applied every event, while the indexes it leaves for its end are still being built.
+    // Once a replay has applied the log up to where it fell behind, the lag reads 0 (or what was appended since) while the indexes it leaves for its end are built.
     new Gauge({
       name: 'backplane_projection_indexes_pending',
       help: 'Whether a projection has applied the log but its replay has still to build the indexes it leaves for the end (1), as /readyz says with indexesPending; 0 otherwise',
