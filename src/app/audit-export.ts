@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { auditExport, auditExportStream } from '../domain/audit-export';
 import type { ExportFormat } from '../audit-export/export-params';
 import { type DigestPeriods, periodsRange } from './audit-export-periods';
-import { write, type AppDeps, type Request } from './deps';
+import { logInDatabase, write, type AppDeps, type Request } from './deps';
 
 /** Rows read at once: large enough that round trips do not dominate, small enough that memory stays flat. */
 export const EXPORT_PAGE = 2000;
@@ -72,7 +72,7 @@ export async function startExport(deps: AppDeps, tenantId: string, query: AuditQ
 export async function* exportLines(deps: AppDeps, job: AuditExport): AsyncGenerator<string> {
   // Where the event log shares the read models' database, one query joins the audit rows to the
   // events as recorded; elsewhere (EventStoreDB) each event is read back from its stream.
-  const joined = deps.store.sharesReadModelDatabase === true;
+  const joined = logInDatabase(deps);
   let after = job.range.after;
   while (true) {
     const range = { after, upTo: job.range.upTo };
@@ -104,14 +104,7 @@ export async function* exportCsv(deps: AppDeps, job: AuditExport): AsyncGenerato
   yield CSV_HEADER;
   let after = job.range.after;
   while (true) {
-    const page = await csvEventPage(
-      deps.db,
-      job.tenantId,
-      job.query,
-      { after, upTo: job.range.upTo },
-      EXPORT_PAGE,
-      deps.store.sharesReadModelDatabase === true,
-    );
+    const page = await csvEventPage(deps.db, job.tenantId, job.query, { after, upTo: job.range.upTo }, EXPORT_PAGE, logInDatabase(deps));
     if (page.last === null) return;
     yield page.rows.map(csvRow).join('');
     after = page.last;

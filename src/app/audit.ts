@@ -5,7 +5,7 @@ import { auditEventOf, matchesAudit } from '../queries/audit-events';
 import { streamHeadsOf, type TenantEventsPage, tenantEventsPage } from '../queries/audit-verify';
 import type { AuditEventView } from '../queries/views';
 import { KeyedMutex } from '../sql/keyed-mutex';
-import type { AppDeps, Request } from './deps';
+import { logInDatabase, type AppDeps, type Request } from './deps';
 import { checkTenantDigests } from './audit-digests-check';
 import { eventFeed, type FeedEndedError } from './event-feed';
 import { stillAllowed } from './live-access';
@@ -62,7 +62,7 @@ async function walkLog(deps: AppDeps, tenantId: string): Promise<AuditVerificati
   // The tenant's own events only: what other tenants write is neither counted nor named here.
   const select = (event: RecordedEvent) => event.metadata.tenantId === tenantId;
   // Where the log is this database's events table, its index of each tenant's events finds them.
-  let result = deps.store.sharesReadModelDatabase ? await walkTenantEvents(deps, tenantId) : null;
+  let result = logInDatabase(deps) ? await walkTenantEvents(deps, tenantId) : null;
   // Anything amiss is judged by the walk of the whole log, every event of it read in order.
   if (result === null || result.problem) result = await verifyLog(deps.store, { select });
   // The digests too: a stream rewritten with its chain recomputed passes the walk, not them.
@@ -83,7 +83,7 @@ export function historyPage(
   query: AuditQuery,
   page: { first: number; after?: string },
 ): ReturnType<typeof auditPage> {
-  return auditPage(deps.db, tenantId, query, page, deps.store.sharesReadModelDatabase === true);
+  return auditPage(deps.db, tenantId, query, page, logInDatabase(deps));
 }
 
 /** Events read at once from the log. */

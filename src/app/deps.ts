@@ -145,6 +145,14 @@ export async function writeWith<R extends { position: Position | null }>(
   return settled(deps, stream, result);
 }
 
+/**
+ * Whether the event log is this database's events table (PostgreSQL, PGlite): queries of the read
+ * models may then read the events themselves (on EventStoreDB they are read from their streams).
+ */
+export function logInDatabase(deps: Pick<AppDeps, 'store'>): boolean {
+  return deps.store.sharesReadModelDatabase === true;
+}
+
 /** The version the API shows (a stream revision) as the handler's expected revision. */
 export function expectedRevision(version: number | null | undefined): bigint | undefined {
   if (version === null || version === undefined) return undefined;
