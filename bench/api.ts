@@ -4,7 +4,9 @@
  *
  * Sequential calls over HTTP, interleaved round by round so that noise falls on every case alike:
  * a read of a plan with its credentials (read models), a credential toggle (decide, append, wait
- * until every read model shows it, answer with the plan), and the no-op. Then throughput with 8
+ * until every read model shows it, answer with the plan), the same toggle's command called in the
+ * process without HTTP or GraphQL (what the mutation costs beyond the no-op call's work), and the
+ * no-op. Then throughput with 8
  * clients at once. Runs on the PostgreSQL server (BACKPLANE_BENCH_DATABASE_URL, in a schema of its
  * own, dropped at the end) and on embedded PGlite.
  *
@@ -12,12 +14,14 @@
  * organization lists its repositories: a GitLab test double on loopback answers, so that the run
  * measures Backplane and needs no GitLab.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { togglePlanCredential } from '../src/app/plans';
 import { loadConfig } from '../src/config';
+import { authenticate } from '../src/graphql/authenticate';
 import { startService, type Service } from '../src/service';
 import { GitLabDouble } from '../test/support/gitlab-double';
 import { graphql, median, percentile } from './client';
@@ -84,10 +88,21 @@ async function measure(label: string, service: Service, gitlab: GitLabDouble, to
       });
     };
 
+  // The same toggle's command called in this process, as the resolver calls it, on a plan of its
+  // own: what the mutation costs beyond its HTTP request, GraphQL and token look-up, which the
+  // no-op call costs as well. At or above the no-op call, no toggle reaches half of it.
+  const principal = await authenticate(service.app.db, () => service.app.catchingUp(), `Bearer ${token}`);
+  if (!principal) throw new Error('the benchmark token did not authenticate');
+  const command: Call = async () => {
+    const enabled = !(flips.get('command') ?? false);
+    flips.set('command', enabled);
+    await togglePlanCredential(service.app, { principal, correlationId: randomUUID() }, planIds[1], credentialId, enabled);
+  };
   const cases: [string, Call][] = [
     ['no-op call (floor)', noop],
     ['plan query', read(planIds[0])],
     ['toggle mutation', toggle(planIds[0])],
+    ['toggle command alone', command],
   ];
   for (let warm = 0; warm < 20; warm++) for (const [, call] of cases) await call();
   const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
