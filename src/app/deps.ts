@@ -157,6 +157,6 @@ export function logInDatabase(deps: Pick<AppDeps, 'store'>): boolean {
 export function expectedRevision(version: number | null | undefined): bigint | undefined {
   if (version === null || version === undefined) return undefined;
   // Versions start at 0: a negative one is no version at all, not a stale one.
-  if (version < 0) throw new DomainError('INVALID_INPUT', 'expectedVersion: a version is 0 or more');
+  if (version < 0) throw new DomainError('INVALID_INPUT', 'expectedVersion: a version is 0 or more', 'expectedVersion');
   return BigInt(version);
 }

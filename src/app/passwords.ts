@@ -42,7 +42,8 @@ export async function storePassword(deps: AppDeps, request: Request, input: { na
 export async function changePassword(deps: AppDeps, request: Request, id: string, input: { secret?: string; description?: string }): Promise<PasswordView> {
   const { tenantId } = request.principal;
   found(await passwordById(deps.db, tenantId, id), 'password', id);
-  if (input.secret === undefined && input.description === undefined) throw new DomainError('INVALID_INPUT', 'give a new secret, a new description, or both');
+  if (input.secret === undefined && input.description === undefined)
+    throw new DomainError('INVALID_INPUT', 'give a new secret, a new description, or both', 'secret');
   const secretId = input.secret === undefined ? undefined : await deps.vault.put(tenantId, input.secret);
   const stream = passwordStream(id);
   await writeWith(

@@ -32,6 +32,7 @@ export function ssoApplication(deps: AppDeps, gitlabUrl: string): OAuthApplicati
     throw new DomainError(
       'INVALID_INPUT',
       'authMethod SSO needs Backplane registered as an application on GitLab: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET, or add the organization with authMethod TOKEN',
+      'authMethod',
     );
   }
   // Its secret is sent to the organization's GitLab: only to the one it was issued by.
@@ -39,6 +40,7 @@ export function ssoApplication(deps: AppDeps, gitlabUrl: string): OAuthApplicati
     throw new DomainError(
       'INVALID_INPUT',
       `SSO is set up for the GitLab at ${deps.sso.application.gitlabUrl} (BACKPLANE_GITLAB_OAUTH_URL): add an organization on ${gitlabUrl} with authMethod TOKEN`,
+      'gitlabUrl',
     );
   }
   return deps.sso.application;

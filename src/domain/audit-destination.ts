@@ -83,14 +83,18 @@ export const auditDestination: Decider<AuditDestinationState, AuditDestinationCo
         const { known, url: given, ...addition } = command.data;
         const name = addition.name.trim();
         if (state.status !== 'none') throw new DomainError('CONFLICT', `audit destination ${addition.id} already exists`);
-        if (name === '') throw new DomainError('INVALID_INPUT', 'name: an audit destination needs a name');
-        if (known.nameTaken) throw new DomainError('CONFLICT', `name: an audit destination named "${name}" already exists`);
+        if (name === '') throw new DomainError('INVALID_INPUT', 'name: an audit destination needs a name', 'name');
+        if (known.nameTaken) throw new DomainError('CONFLICT', `name: an audit destination named "${name}" already exists`, 'name');
         if (known.destinations >= MAX_AUDIT_DESTINATIONS)
           throw new DomainError('CONFLICT', `audit destinations: a tenant has at most ${MAX_AUDIT_DESTINATIONS} at once; remove one before adding another`);
         const url = admissibleUrl(given);
         const eventTypes = admissibleEventTypes(addition.eventTypes);
         if (!known.passwordExists)
-          throw new DomainError('INVALID_INPUT', `passwordId: no password ${addition.passwordId}: the signing secret is an entry of the password manager`);
+          throw new DomainError(
+            'INVALID_INPUT',
+            `passwordId: no password ${addition.passwordId}: the signing secret is an entry of the password manager`,
+            'passwordId',
+          );
         return [
           {
             type: 'AuditDestinationAdded',
@@ -136,14 +140,14 @@ export function admissibleUrl(text: string): string {
   try {
     url = new URL(text.trim());
   } catch {
-    throw new DomainError('INVALID_INPUT', 'url: not a URL');
+    throw new DomainError('INVALID_INPUT', 'url: not a URL', 'url');
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-    throw new DomainError('INVALID_INPUT', 'url: must be https (http only to a loopback host: 127.0.0.0/8, ::1, localhost)');
+    throw new DomainError('INVALID_INPUT', 'url: must be https (http only to a loopback host: 127.0.0.0/8, ::1, localhost)', 'url');
   // Port 0 is no port anything listens on: every delivery would fail.
-  if (url.port === '0') throw new DomainError('INVALID_INPUT', 'url: port 0 is no port to deliver to');
-  if (url.username !== '' || url.password !== '') throw new DomainError('INVALID_INPUT', 'url: must not carry credentials');
-  if (url.hash !== '' || text.includes('#')) throw new DomainError('INVALID_INPUT', 'url: must not carry a fragment');
+  if (url.port === '0') throw new DomainError('INVALID_INPUT', 'url: port 0 is no port to deliver to', 'url');
+  if (url.username !== '' || url.password !== '') throw new DomainError('INVALID_INPUT', 'url: must not carry credentials', 'url');
+  if (url.hash !== '' || text.includes('#')) throw new DomainError('INVALID_INPUT', 'url: must not carry a fragment', 'url');
   return url.href;
 }
 
@@ -156,9 +160,10 @@ export function isLoopbackHost(hostname: string): boolean {
 /** Known event type names, once each; an empty list is refused (it would deliver nothing, which nobody means). */
 function admissibleEventTypes(eventTypes: string[] | null): string[] | null {
   if (eventTypes === null) return null;
-  if (eventTypes.length === 0) throw new DomainError('INVALID_INPUT', 'eventTypes: give at least one event type, or none for every event');
+  if (eventTypes.length === 0) throw new DomainError('INVALID_INPUT', 'eventTypes: give at least one event type, or none for every event', 'eventTypes');
   const unknown = eventTypes.filter((type) => !isEventType(type));
-  if (unknown.length > 0) throw new DomainError('INVALID_INPUT', `eventTypes: unknown event type ${unknown.map((type) => JSON.stringify(type)).join(', ')}`);
+  if (unknown.length > 0)
+    throw new DomainError('INVALID_INPUT', `eventTypes: unknown event type ${unknown.map((type) => JSON.stringify(type)).join(', ')}`, 'eventTypes');
   return [...new Set(eventTypes)];
 }
 

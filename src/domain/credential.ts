@@ -94,7 +94,7 @@ export const credential: Decider<CredentialState, CredentialCommand, CredentialE
 export function admissibleCredential(data: Omit<Extract<CredentialCommand, { type: 'AddCredential' }>['data'], 'token' | 'credentialId'>): string {
   const { organizationId, passwordId, known } = data;
   const login = data.login.trim();
-  if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login');
+  if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login', 'login');
   checkGitLabUsername(login, 'login');
   if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
   // An SSO organization nobody has authorized yet has no main login to tell this one apart from.

@@ -25,8 +25,8 @@ export const device: Decider<DeviceState, DeviceCommand, DeviceEvent> = {
       case 'RegisterDevice': {
         const { deviceId, name, builtIn, nameTaken } = command.data;
         if (state.registered) throw new DomainError('CONFLICT', `device ${deviceId} is already registered`);
-        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'a device needs a name');
-        if (nameTaken) throw new DomainError('CONFLICT', `a device named "${name}" is already registered`);
+        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'a device needs a name', 'name');
+        if (nameTaken) throw new DomainError('CONFLICT', `a device named "${name}" is already registered`, 'name');
         return [{ type: 'DeviceRegistered', data: { deviceId, name, builtIn } }];
       }
     }

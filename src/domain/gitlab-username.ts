@@ -8,9 +8,9 @@ import { DomainError } from './errors';
  */
 const USERNAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,254}$/;
 
-/** Refuses a login (trimmed) that no GitLab account can have; `field` names it in the message. */
+/** Refuses a login (trimmed) that no GitLab account can have; `field` names it, in the message and as the field at fault. */
 export function checkGitLabUsername(login: string, field: string): void {
   if (!USERNAME.test(login)) {
-    throw new DomainError('INVALID_INPUT', `${field} must be a GitLab username: letters, digits, "_", "-" and ".", not starting with "-"`);
+    throw new DomainError('INVALID_INPUT', `${field} must be a GitLab username: letters, digits, "_", "-" and ".", not starting with "-"`, field);
   }
 }

@@ -72,8 +72,8 @@ export const notificationChannel: Decider<NotificationChannelState, Notification
         const { known, ...addition } = command.data;
         const name = addition.name.trim();
         if (state.status !== 'none') throw new DomainError('CONFLICT', `notification channel ${addition.id} already exists`);
-        if (name === '') throw new DomainError('INVALID_INPUT', 'name: a notification channel needs a name');
-        if (known.nameTaken) throw new DomainError('CONFLICT', `name: a notification channel named "${name}" already exists`);
+        if (name === '') throw new DomainError('INVALID_INPUT', 'name: a notification channel needs a name', 'name');
+        if (known.nameTaken) throw new DomainError('CONFLICT', `name: a notification channel named "${name}" already exists`, 'name');
         if (known.channels >= MAX_NOTIFICATION_CHANNELS)
           throw new DomainError(
             'CONFLICT',
@@ -104,15 +104,15 @@ function admissibleTarget(target: GivenTarget): NotificationTarget {
 export function admissibleAddress(text: string): string {
   const address = text.trim();
   if (address.length > 254 || !/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(address))
-    throw new DomainError('INVALID_INPUT', 'email: not one e-mail address (local@domain)');
+    throw new DomainError('INVALID_INPUT', 'email: not one e-mail address (local@domain)', 'email');
   return address;
 }
 
 /** Known kinds, once each, in the order of NOTIFICATION_KINDS; an empty list would never notify, which nobody means. */
 function admissibleKinds(kinds: readonly string[]): NotificationKind[] {
-  if (kinds.length === 0) throw new DomainError('INVALID_INPUT', 'kinds: give at least one kind of notification');
+  if (kinds.length === 0) throw new DomainError('INVALID_INPUT', 'kinds: give at least one kind of notification', 'kinds');
   const unknown = kinds.filter((kind) => !(NOTIFICATION_KINDS as readonly string[]).includes(kind));
-  if (unknown.length > 0) throw new DomainError('INVALID_INPUT', `kinds: unknown kind ${unknown.map((kind) => JSON.stringify(kind)).join(', ')}`);
+  if (unknown.length > 0) throw new DomainError('INVALID_INPUT', `kinds: unknown kind ${unknown.map((kind) => JSON.stringify(kind)).join(', ')}`, 'kinds');
   return NOTIFICATION_KINDS.filter((kind) => kinds.includes(kind));
 }
 

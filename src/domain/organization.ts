@@ -214,15 +214,16 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
   const gitlabUrl = gitlabBaseUrl(data.gitlabUrl);
   if (data.authMethod === 'SSO') {
     // Whoever signs in to GitLab becomes the main login: one given here could only disagree.
-    if (login !== undefined && login !== null) throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no login: GitLab names the user who signs in');
+    if (login !== undefined && login !== null)
+      throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no login: GitLab names the user who signs in', 'login');
     if (passwordId !== undefined && passwordId !== null)
-      throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no passwordId: Backplane keeps the tokens GitLab gives it');
+      throw new DomainError('INVALID_INPUT', 'authMethod SSO takes no passwordId: Backplane keeps the tokens GitLab gives it', 'passwordId');
     shared(data, name, gitlabUrl);
     return { name, gitlabUrl, login: null, passwordId: null };
   }
-  if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login');
+  if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login', 'login');
   checkGitLabUsername(login.trim(), 'login');
-  if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId');
+  if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId', 'passwordId');
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
   if (known.passwordHoldsAuthorization)
     throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
@@ -286,7 +287,7 @@ export function groupPath(name: string): string {
   const path = name.trim().replace(/^\/+|\/+$/g, '');
   const segment = '(?!\\.+(?:/|$))[A-Za-z0-9_.][A-Za-z0-9_.-]*';
   if (!new RegExp(`^${segment}(?:/${segment})*$`).test(path)) {
-    throw new DomainError('INVALID_INPUT', `name must be a GitLab group's full path such as "acme/platform", got "${name}"`);
+    throw new DomainError('INVALID_INPUT', `name must be a GitLab group's full path such as "acme/platform", got "${name}"`, 'name');
   }
   return path;
 }
@@ -299,13 +300,13 @@ export function gitlabBaseUrl(raw: string): string {
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new DomainError('INVALID_INPUT', 'gitlabUrl must be an absolute URL such as https://gitlab.example.com');
+    throw new DomainError('INVALID_INPUT', 'gitlabUrl must be an absolute URL such as https://gitlab.example.com', 'gitlabUrl');
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
-    throw new DomainError('INVALID_INPUT', 'gitlabUrl must use https (plain http is allowed only to a loopback address)');
+    throw new DomainError('INVALID_INPUT', 'gitlabUrl must use https (plain http is allowed only to a loopback address)', 'gitlabUrl');
   }
   if (url.username || url.password || url.search || url.hash) {
-    throw new DomainError('INVALID_INPUT', 'gitlabUrl must not carry credentials, a query or a fragment');
+    throw new DomainError('INVALID_INPUT', 'gitlabUrl must not carry credentials, a query or a fragment', 'gitlabUrl');
   }
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
@@ -315,17 +316,19 @@ const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 function checkSync(sync: RepositoriesSync): void {
   const hasTimes = 'times' in sync && sync.times !== undefined && sync.times !== null;
   const hasInterval = 'intervalMinutes' in sync && sync.intervalMinutes !== undefined && sync.intervalMinutes !== null;
-  if (hasTimes === hasInterval) throw new DomainError('INVALID_INPUT', 'repositoriesSync takes exactly one of times or intervalMinutes');
+  if (hasTimes === hasInterval) throw new DomainError('INVALID_INPUT', 'repositoriesSync takes exactly one of times or intervalMinutes', 'repositoriesSync');
   if ('times' in sync && hasTimes) {
     const { times } = sync;
-    if (times.length < 1 || times.length > 24) throw new DomainError('INVALID_INPUT', 'repositoriesSync.times takes 1 to 24 times of day');
+    if (times.length < 1 || times.length > 24)
+      throw new DomainError('INVALID_INPUT', 'repositoriesSync.times takes 1 to 24 times of day', 'repositoriesSync.times');
     const bad = times.find((time) => !TIME.test(time));
-    if (bad !== undefined) throw new DomainError('INVALID_INPUT', `repositoriesSync.times: "${bad}" is not a time of day as HH:MM (UTC)`);
-    if (new Set(times).size !== times.length) throw new DomainError('INVALID_INPUT', 'repositoriesSync.times must be distinct');
+    if (bad !== undefined)
+      throw new DomainError('INVALID_INPUT', `repositoriesSync.times: "${bad}" is not a time of day as HH:MM (UTC)`, 'repositoriesSync.times');
+    if (new Set(times).size !== times.length) throw new DomainError('INVALID_INPUT', 'repositoriesSync.times must be distinct', 'repositoriesSync.times');
   } else if ('intervalMinutes' in sync) {
     const minutes = sync.intervalMinutes;
     if (!Number.isInteger(minutes) || minutes < 15 || minutes > 1440) {
-      throw new DomainError('INVALID_INPUT', 'repositoriesSync.intervalMinutes must be a whole number from 15 to 1440');
+      throw new DomainError('INVALID_INPUT', 'repositoriesSync.intervalMinutes must be a whole number from 15 to 1440', 'repositoriesSync.intervalMinutes');
     }
   }
 }

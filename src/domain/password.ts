@@ -40,14 +40,14 @@ export const password: Decider<PasswordState, PasswordCommand, PasswordEvent> = 
       case 'StorePassword': {
         const { passwordId, name, description, fingerprint, secretId, nameTaken } = command.data;
         if (state.status !== 'none') throw new DomainError('CONFLICT', `password ${passwordId} already exists`);
-        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'a password entry needs a name');
-        if (nameTaken) throw new DomainError('CONFLICT', `a password named "${name}" already exists`);
+        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'a password entry needs a name', 'name');
+        if (nameTaken) throw new DomainError('CONFLICT', `a password named "${name}" already exists`, 'name');
         return [{ type: 'PasswordStored', data: { passwordId, name, description, fingerprint, secretId } }];
       }
       case 'ChangePassword': {
         const { passwordId, fingerprint, secretId, description } = command.data;
         const current = stored(state, passwordId);
-        if (description !== undefined && typeof description !== 'string') throw new DomainError('INVALID_INPUT', 'description must be text');
+        if (description !== undefined && typeof description !== 'string') throw new DomainError('INVALID_INPUT', 'description must be text', 'description');
         if ((fingerprint === undefined) !== (secretId === undefined)) {
           throw new DomainError('INVALID_INPUT', 'a new secret needs both its fingerprint and its encrypted copy');
         }

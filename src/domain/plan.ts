@@ -99,9 +99,9 @@ export const plan: Decider<PlanState, PlanCommand, PlanEvent> = {
         const { planId, organizationId, known } = command.data;
         const name = command.data.name.trim();
         if (state.status !== 'none') throw new DomainError('CONFLICT', `plan ${planId} already exists`);
-        if (name === '') throw new DomainError('INVALID_INPUT', 'a plan needs a name');
+        if (name === '') throw new DomainError('INVALID_INPUT', 'a plan needs a name', 'name');
         if (!known.organizationActive) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
-        if (known.nameTaken) throw new DomainError('CONFLICT', `a plan named "${name}" already exists`);
+        if (known.nameTaken) throw new DomainError('CONFLICT', `a plan named "${name}" already exists`, 'name');
         return [{ type: 'PlanCreated', data: { planId, organizationId, name } }];
       }
       case 'SetPlanAdditionalCredentials': {
@@ -118,7 +118,7 @@ export const plan: Decider<PlanState, PlanCommand, PlanEvent> = {
         const { planId, additionalCredentialsEnabled, credentials } = command.data;
         const organizationId = active(state, planId);
         const ids = credentials.map((change) => change.credentialId);
-        if (new Set(ids).size !== ids.length) throw new DomainError('INVALID_INPUT', 'each credential may appear once in an update');
+        if (new Set(ids).size !== ids.length) throw new DomainError('INVALID_INPUT', 'each credential may appear once in an update', 'credentials');
         const events: PlanEvent[] = toggles(state, planId, credentials);
         if (additionalCredentialsEnabled !== undefined && additionalCredentialsEnabled !== state.additionalCredentialsEnabled) {
           events.unshift({ type: 'PlanAdditionalCredentialsSet', data: { planId, organizationId, enabled: additionalCredentialsEnabled } });
@@ -133,13 +133,13 @@ export const plan: Decider<PlanState, PlanCommand, PlanEvent> = {
       case 'UpdatePlanBackupSettings': {
         const { planId, storageId, schedule, known, ...retention } = command.data;
         const organizationId = active(state, planId);
-        if (!known.storageExists) throw new DomainError('NOT_FOUND', `storageId: no storage ${storageId}`);
+        if (!known.storageExists) throw new DomainError('NOT_FOUND', `storageId: no storage ${storageId}`, 'storageId');
         if (storageId !== known.currentStorageId && known.planRunning) {
-          throw new DomainError('CONFLICT', 'storageId: the plan is running; change its storage when the run has finished');
+          throw new DomainError('CONFLICT', 'storageId: the plan is running; change its storage when the run has finished', 'storageId');
         }
         for (const [name, value] of Object.entries(retention)) {
           if (value !== null && (!Number.isInteger(value) || value < 1 || value > MAX_KEEP)) {
-            throw new DomainError('INVALID_INPUT', `${name} must be a whole number from 1 to ${MAX_KEEP}, or null for no limit`);
+            throw new DomainError('INVALID_INPUT', `${name} must be a whole number from 1 to ${MAX_KEEP}, or null for no limit`, name);
           }
         }
         return [{ type: 'PlanBackupSettingsUpdated', data: { planId, organizationId, storageId, schedule: checkedSchedule(schedule), ...retention } }];
@@ -162,17 +162,17 @@ function checkedSchedule(schedule: PlanScheduleInput | null): PlanSchedule | nul
   const { times, intervalMinutes } = schedule;
   const hasTimes = times !== undefined && times !== null;
   const hasInterval = intervalMinutes !== undefined && intervalMinutes !== null;
-  if (hasTimes && hasInterval) throw new DomainError('INVALID_INPUT', 'schedule takes times or intervalMinutes, not both');
+  if (hasTimes && hasInterval) throw new DomainError('INVALID_INPUT', 'schedule takes times or intervalMinutes, not both', 'schedule');
   if (hasTimes) {
-    if (times.length < 1 || times.length > 24) throw new DomainError('INVALID_INPUT', 'schedule.times takes 1 to 24 times of day');
+    if (times.length < 1 || times.length > 24) throw new DomainError('INVALID_INPUT', 'schedule.times takes 1 to 24 times of day', 'schedule.times');
     const bad = times.find((time) => !TIME.test(time));
-    if (bad !== undefined) throw new DomainError('INVALID_INPUT', `schedule.times: "${bad}" is not a time of day as HH:MM (UTC)`);
-    if (new Set(times).size !== times.length) throw new DomainError('INVALID_INPUT', 'schedule.times must be distinct');
+    if (bad !== undefined) throw new DomainError('INVALID_INPUT', `schedule.times: "${bad}" is not a time of day as HH:MM (UTC)`, 'schedule.times');
+    if (new Set(times).size !== times.length) throw new DomainError('INVALID_INPUT', 'schedule.times must be distinct', 'schedule.times');
     return { times: [...times].sort() };
   }
   if (hasInterval) {
     if (!Number.isInteger(intervalMinutes) || intervalMinutes < 15 || intervalMinutes > 10_080) {
-      throw new DomainError('INVALID_INPUT', 'schedule.intervalMinutes must be a whole number from 15 to 10080');
+      throw new DomainError('INVALID_INPUT', 'schedule.intervalMinutes must be a whole number from 15 to 10080', 'schedule.intervalMinutes');
     }
     return { intervalMinutes };
   }

@@ -75,12 +75,12 @@ export const storage: Decider<StorageState, StorageCommand, StorageEvent> = {
         const name = addition.name.trim();
         if (storageId === DEFAULT_STORAGE_ID) throw new DomainError('CONFLICT', 'the default storage is there from the start: it cannot be added');
         if (state.status !== 'none') throw new DomainError('CONFLICT', `storage ${storageId} already exists`);
-        if (name === '') throw new DomainError('INVALID_INPUT', 'a storage needs a name');
-        if (known.nameTaken) throw new DomainError('CONFLICT', `a storage named "${name}" already exists`);
+        if (name === '') throw new DomainError('INVALID_INPUT', 'a storage needs a name', 'name');
+        if (known.nameTaken) throw new DomainError('CONFLICT', `a storage named "${name}" already exists`, 'name');
         if (kind === 'S3') {
-          if (s3 === undefined || local !== undefined) throw new DomainError('INVALID_INPUT', 'an S3 storage names its bucket, and no folder');
+          if (s3 === undefined || local !== undefined) throw new DomainError('INVALID_INPUT', 'an S3 storage names its bucket, and no folder', 's3');
           if (s3.bucket === '' || s3.region === '' || s3.accessKeyId === '')
-            throw new DomainError('INVALID_INPUT', 'an S3 storage needs a bucket, a region and an access key id');
+            throw new DomainError('INVALID_INPUT', 'an S3 storage needs a bucket, a region and an access key id', 's3');
           if (!known.passwordExists)
             throw new DomainError('NOT_FOUND', `no password ${s3.passwordId}: the secret access key is an entry of the password manager`);
           // Two storages in one place would each take the other's objects for its own, and a prune of one would remove them.
@@ -92,7 +92,7 @@ export const storage: Decider<StorageState, StorageCommand, StorageEvent> = {
           }
           return [{ type: 'StorageAdded', data: { storageId, name, kind, s3: { ...s3 } } }];
         }
-        if (s3 !== undefined) throw new DomainError('INVALID_INPUT', 'a LOCAL storage names no bucket');
+        if (s3 !== undefined) throw new DomainError('INVALID_INPUT', 'a LOCAL storage names no bucket', 's3');
         return [{ type: 'StorageAdded', data: { storageId, name, kind, local: { path: local?.path ?? null } } }];
       }
       case 'RemoveStorage': {

@@ -50,8 +50,8 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
       case 'CreateTenant': {
         const { tenantId, name, root, firstToken, nameTaken } = command.data;
         if (state.tenantId !== null) throw new DomainError('CONFLICT', `tenant ${tenantId} already exists`);
-        if (name.trim() === '' || firstToken.name.trim() === '') throw new DomainError('INVALID_INPUT', 'a tenant and its first token need names');
-        if (nameTaken) throw new DomainError('CONFLICT', `a tenant named "${name}" already exists`);
+        if (name.trim() === '' || firstToken.name.trim() === '') throw new DomainError('INVALID_INPUT', 'a tenant and its first token need names', 'name');
+        if (nameTaken) throw new DomainError('CONFLICT', `a tenant named "${name}" already exists`, 'name');
         return [
           { type: 'TenantCreated', data: { tenantId, name, root } },
           { type: 'ApiTokenCreated', data: { tenantId, tokenId: firstToken.tokenId, name: firstToken.name, role: 'ADMIN' } },
@@ -61,7 +61,7 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         const tenantId = existing(state);
         const { tokenId, name, role } = command.data;
         if (state.tokens[tokenId]) throw new DomainError('CONFLICT', `API token ${tokenId} already exists`);
-        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'an API token needs a name');
+        if (name.trim() === '') throw new DomainError('INVALID_INPUT', 'an API token needs a name', 'name');
         // The metrics are the whole process's, every tenant's activity in them: the operator's to read.
         if (role === 'METRICS' && !state.root) throw new DomainError('FORBIDDEN', "only the root tenant (the operator's) may create METRICS tokens");
         if (Object.values(state.tokens).some((token) => !token.revoked && token.name === name)) {
@@ -84,7 +84,7 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         const tenantId = existing(state);
         const { count, known } = command.data;
         if (!Number.isInteger(count) || count < 0 || count > 1_000_000)
-          throw new DomainError('INVALID_INPUT', 'count must be a whole number from 0 to 1000000');
+          throw new DomainError('INVALID_INPUT', 'count must be a whole number from 0 to 1000000', 'count');
         if (count < known.seatsUsed) {
           throw new DomainError(
             'CONFLICT',

@@ -4,6 +4,7 @@ import { ArgumentValidationError } from 'type-graphql';
 import { echoed } from '../core/echo';
 import { ReadModelsCatchingUpError } from '../core/errors';
 import { loggedError, type Logger } from '../core/logger';
+import { DomainError } from '../domain/errors';
 import { BackplaneError, type ErrorCode } from '../errors';
 
 /** Codes the API answers with, its own and Apollo's; anything else is answered without its message. */
@@ -120,7 +121,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   if (original instanceof BackplaneError) {
     const code = CLIENT_CODE_OF[original.code];
     const retry = original instanceof ReadModelsCatchingUpError ? { retryAfterMs: original.retryAfterMs } : {};
-    if (code !== INTERNAL) return { ...base, message: original.message, extensions: { code, ...retry } };
+    // The part of the input at fault, as class-validator's refusals and the resolvers' own name theirs.
+    const field = original instanceof DomainError && original.field !== undefined ? { field: original.field } : {};
+    if (code !== INTERNAL) return { ...base, message: original.message, extensions: { code, ...retry, ...field } };
   }
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
   if (clientCodes.has(code)) {

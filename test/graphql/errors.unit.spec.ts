@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { ReadModelsCatchingUpError } from '../../src/core/errors';
 import type { Logger } from '../../src/core/logger';
+import { DomainError } from '../../src/domain/errors';
 import { BackplaneError, type ErrorCode } from '../../src/errors';
 import { formatError } from '../../src/graphql/errors';
 
@@ -84,5 +85,21 @@ describe('formatError', () => {
     const formatted = formatError({ message: error.message }, error, { info: () => undefined, warn: () => undefined, error: () => undefined });
     expect(formatted.extensions).toEqual({ code: 'UNAVAILABLE', retryAfterMs: 4200 });
     expect(formatted.message).toMatch(/audit-log.*nothing was written; try again in 5 s/);
+  });
+
+  it.each([
+    ['INVALID_INPUT', 'BAD_USER_INPUT', 'schedule.times'],
+    ['CONFLICT', 'CONFLICT', 'name'],
+  ] as const)('names the field a rule refused (%s) in extensions.field', (code, client, field) => {
+    const error = new GraphQLError('as Apollo words it', { originalError: new DomainError(code, `${field}: refused`, field) });
+    const formatted = formatError({ message: error.message }, error, { info: () => undefined, warn: () => undefined, error: () => undefined });
+    expect(formatted).toMatchObject({ message: `${field}: refused`, extensions: { code: client, field } });
+    expect(Object.keys(formatted.extensions ?? {}).sort()).toEqual(['code', 'field']);
+  });
+
+  it('adds no field when the rule named none', () => {
+    const error = new GraphQLError('as Apollo words it', { originalError: new DomainError('INVALID_INPUT', 'refused') });
+    const formatted = formatError({ message: error.message }, error, { info: () => undefined, warn: () => undefined, error: () => undefined });
+    expect(formatted.extensions).toEqual({ code: 'BAD_USER_INPUT' });
   });
 });

@@ -33,12 +33,8 @@ export interface RestoreInput {
 
 /** A restore refused before anything was made or recorded, naming the input field at fault. */
 export class RestoreRefused extends DomainError {
-  constructor(
-    code: RefusalCode,
-    readonly field: string,
-    message: string,
-  ) {
-    super(code, message);
+  constructor(code: RefusalCode, field: string, message: string) {
+    super(code, message, field);
   }
 }
 

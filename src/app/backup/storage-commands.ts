@@ -91,7 +91,7 @@ async function proveBucket(deps: AppDeps, tenantId: string, s3: S3Location): Pro
       : check.failure === 'UNAVAILABLE'
         ? 'the bucket cannot be reached, or does not exist'
         : 'the bucket did not return what was stored';
-  throw new DomainError('INVALID_INPUT', `the S3 storage was not added: ${why} (${check.message})`);
+  throw new DomainError('INVALID_INPUT', `the S3 storage was not added: ${why} (${check.message})`, 's3');
 }
 
 /** One spelling per endpoint (host in lowercase, no trailing '/'), so that one place is recognised as taken however it is written. */

@@ -20,10 +20,10 @@ const channelOf = ({ tenantId: _tenant, target, kinds, delivery, ...view }: Noti
 function targetOf(input: AddNotificationChannelInput): Given['target'] {
   const url = input.url ?? null;
   const email = input.email ?? null;
-  if (url !== null && email !== null) throw new DomainError('INVALID_INPUT', 'url: give a url or an email, not both');
+  if (url !== null && email !== null) throw new DomainError('INVALID_INPUT', 'url: give a url or an email, not both', 'url');
   if (url !== null) return { type: 'WEBHOOK', url };
   if (email !== null) return { type: 'EMAIL', address: email };
-  throw new DomainError('INVALID_INPUT', 'url: give a url (webhook) or an email');
+  throw new DomainError('INVALID_INPUT', 'url: give a url (webhook) or an email', 'url');
 }
 
 @Resolver(() => NotificationChannel)

@@ -1,6 +1,5 @@
-import { GraphQLError } from 'graphql';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { RestoreRefused, restoreSnapshot } from '../../app/backup/restore';
+import { restoreSnapshot } from '../../app/backup/restore';
 import { restoreById, type RestoreView } from '../../queries/restores';
 import { snapshotById } from '../../queries/snapshots';
 import { Roles } from '../auth-checker';
@@ -18,13 +17,8 @@ export class RestoreResolver {
       'Restores a snapshot into a new GitLab project (answers RUNNING; the work goes on, recorded step by step) or as an archive (completes at once with its archiveUrl). A project that exists is never written to.',
   })
   async restoreSnapshot(@Arg('input', () => RestoreSnapshotInput) input: RestoreSnapshotInput, @Ctx() context: GraphQLContext): Promise<Restore> {
-    try {
-      return restoreOf(await restoreSnapshot(context.app, requestOf(context), input));
-    } catch (error) {
-      // The field at fault goes with the refusal, as class-validator's refusals name theirs.
-      if (error instanceof RestoreRefused) throw new GraphQLError(error.message, { extensions: { code: clientCode(error), field: error.field } });
-      throw error;
-    }
+    // A refusal names the field at fault (RestoreRefused), answered in extensions.field.
+    return restoreOf(await restoreSnapshot(context.app, requestOf(context), input));
   }
 
   @Authorized(Roles.readers)
@@ -43,9 +37,4 @@ export class RestoreResolver {
 
 export function restoreOf(view: RestoreView): Restore {
   return { ...view, status: RestoreStatus[view.status], target: RestoreTarget[view.target] };
-}
-
-/** A restore is refused with NOT_FOUND, CONFLICT, GITLAB_AUTH_FAILED or invalid input, named as the API names them. */
-function clientCode(error: RestoreRefused): string {
-  return error.code === 'INVALID_INPUT' ? 'BAD_USER_INPUT' : error.code;
 }
