@@ -96,7 +96,7 @@ export function admissibleCredential(data: Omit<Extract<CredentialCommand, { typ
   const login = data.login.trim();
   if (login === '') throw new DomainError('INVALID_INPUT', 'a credential needs a login', 'login');
   checkGitLabUsername(login, 'login');
-  if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+  if (known.organization === null) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`, 'organizationId');
   // An SSO organization nobody has authorized yet has no main login to tell this one apart from.
   if (known.organization.mainLogin === null) {
     throw new DomainError(
@@ -104,7 +104,7 @@ export function admissibleCredential(data: Omit<Extract<CredentialCommand, { typ
       `organization ${organizationId} is pending authorization: open its authorizationUrl and sign in to GitLab first`,
     );
   }
-  if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+  if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`, 'passwordId');
   // Its refresh token would go out as a personal access token, to wherever the credential points.
   if (known.passwordHoldsAuthorization)
     throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);

@@ -190,7 +190,7 @@ export const organization: Decider<OrganizationState, OrganizationCommand, Organ
       case 'ChangeDefaultDevice': {
         const { organizationId, deviceId, known } = command.data;
         const current = present(state, organizationId);
-        if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${deviceId}`);
+        if (!known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${deviceId}`, 'deviceId');
         if (current.defaultDeviceId === deviceId) return [];
         return [{ type: 'OrganizationDefaultDeviceChanged', data: { organizationId, deviceId, previousDeviceId: current.defaultDeviceId! } }];
       }
@@ -224,7 +224,7 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
   if (!login || login.trim() === '') throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a login', 'login');
   checkGitLabUsername(login.trim(), 'login');
   if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId', 'passwordId');
-  if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`);
+  if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`, 'passwordId');
   if (known.passwordHoldsAuthorization)
     throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
   shared(data, name, gitlabUrl);
@@ -233,7 +233,7 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
 
 /** The rules both ways of signing in share. */
 function shared(data: AddOrganizationData, name: string, gitlabUrl: string): void {
-  if (!data.known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`);
+  if (!data.known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`, 'defaultDeviceId');
   checkSync(data.repositoriesSync);
   if (data.known.sameGroupOrganizationId !== null) {
     throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${data.known.sameGroupOrganizationId}`);

@@ -100,7 +100,7 @@ export const plan: Decider<PlanState, PlanCommand, PlanEvent> = {
         const name = command.data.name.trim();
         if (state.status !== 'none') throw new DomainError('CONFLICT', `plan ${planId} already exists`);
         if (name === '') throw new DomainError('INVALID_INPUT', 'a plan needs a name', 'name');
-        if (!known.organizationActive) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`);
+        if (!known.organizationActive) throw new DomainError('NOT_FOUND', `no organization ${organizationId}`, 'organizationId');
         if (known.nameTaken) throw new DomainError('CONFLICT', `a plan named "${name}" already exists`, 'name');
         return [{ type: 'PlanCreated', data: { planId, organizationId, name } }];
       }

@@ -82,7 +82,7 @@ export const storage: Decider<StorageState, StorageCommand, StorageEvent> = {
           if (s3.bucket === '' || s3.region === '' || s3.accessKeyId === '')
             throw new DomainError('INVALID_INPUT', 'an S3 storage needs a bucket, a region and an access key id', 's3');
           if (!known.passwordExists)
-            throw new DomainError('NOT_FOUND', `no password ${s3.passwordId}: the secret access key is an entry of the password manager`);
+            throw new DomainError('NOT_FOUND', `no password ${s3.passwordId}: the secret access key is an entry of the password manager`, 's3.passwordId');
           // Two storages in one place would each take the other's objects for its own, and a prune of one would remove them.
           if (known.locationTaken) {
             throw new DomainError(

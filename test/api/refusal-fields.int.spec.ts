@@ -3,6 +3,8 @@ import { useTestApi } from '../support/use-test-api';
 import { eventually } from '../support/eventually';
 import { buildScenario, ops, secretValue, type Scenario } from '../support/scenario';
 
+/** A well-formed id that names nothing. */
+const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
 const updatePlanBackupSettings = 'mutation($planId: ID!, $input: PlanBackupSettingsInput!) { updatePlanBackupSettings(planId: $planId, input: $input) { id } }';
 const addAuditDestination = 'mutation($input: AddAuditDestinationInput!) { addAuditDestination(input: $input) { id } }';
 const addNotificationChannel = 'mutation($input: AddNotificationChannelInput!) { addNotificationChannel(input: $input) { id } }';
@@ -10,7 +12,8 @@ const addNotificationChannel = 'mutation($input: AddNotificationChannelInput!) {
 /**
  * A command its rules refuse (beyond the input's shape, which class-validator checks) names the
  * part of the input at fault in extensions.field, as the input's checks name theirs, so that a
- * form can show the message by its field; and writes nothing.
+ * form can show the message by its field (a reference to nothing, a name already taken too); and
+ * writes nothing.
  */
 describe.each(apiStores)('refusals of the rules name the field at fault, on %s', (store) => {
   const running = useTestApi(store);
@@ -65,6 +68,15 @@ describe.each(apiStores)('refusals of the rules name the field at fault, on %s',
       'BAD_USER_INPUT',
       'login',
     ],
+    ['a plan of no organization', ops.createPlan, () => ({ input: { organizationId: NO_SUCH_ID, name: 'orphan' } }), 'NOT_FOUND', 'organizationId'],
+    [
+      'a credential whose token is no password entry',
+      ops.addCredential,
+      () => ({ input: { organizationId: s.organizationId, login: 'bot9', passwordId: NO_SUCH_ID } }),
+      'NOT_FOUND',
+      'passwordId',
+    ],
+    ['an organization on no device', ops.addOrganization, () => organization({ defaultDeviceId: NO_SUCH_ID }), 'NOT_FOUND', 'defaultDeviceId'],
     ['a plan named as another', ops.createPlan, () => ({ input: { organizationId: s.organizationId, name: 'fields plan' } }), 'CONFLICT', 'name'],
     [
       'a schedule on times and an interval',

@@ -81,7 +81,8 @@ export async function removeStorage(deps: AppDeps, request: Request, id: string)
 
 async function proveBucket(deps: AppDeps, tenantId: string, s3: S3Location): Promise<void> {
   const secretId = await passwordSecretId(deps.db, tenantId, s3.passwordId);
-  if (secretId === null) throw new DomainError('NOT_FOUND', `no password ${echoed(s3.passwordId)}: the secret access key is an entry of the password manager`);
+  if (secretId === null)
+    throw new DomainError('NOT_FOUND', `no password ${echoed(s3.passwordId)}: the secret access key is an entry of the password manager`, 's3.passwordId');
   const { passwordId: _passwordId, ...location } = s3;
   const check = await deps.backup.checkS3({ ...location, secretAccessKey: await deps.vault.reveal(tenantId, secretId) });
   if (check.ok) return;
