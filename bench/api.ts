@@ -94,8 +94,9 @@ async function measure(label: string, service: Service, gitlab: GitLabDouble, to
   const principal = await authenticate(service.app.db, () => service.app.catchingUp(), `Bearer ${token}`);
   if (!principal) throw new Error('the benchmark token did not authenticate');
   const command: Call = async () => {
-    const enabled = !(flips.get('command') ?? false);
-    flips.set('command', enabled);
+    const key = `${planIds[1]}/${credentialId}`;
+    const enabled = !(flips.get(key) ?? false);
+    flips.set(key, enabled);
     await togglePlanCredential(service.app, { principal, correlationId: randomUUID() }, planIds[1], credentialId, enabled);
   };
   const cases: [string, Call][] = [

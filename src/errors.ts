@@ -61,7 +61,7 @@ export type SystemCode =
  */
 export type ErrorCode = RefusalCode | StoreCode | GitLabCode | SystemCode;
 
-const MAX_MESSAGE = 500;
+export const MAX_MESSAGE = 500;
 
 /**
  * Every error Backplane raises on purpose carries a stable code, so that an edge

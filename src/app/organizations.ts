@@ -48,7 +48,7 @@ export async function addOrganization(deps: AppDeps, request: Request, input: Ad
   // With SSO there is no token yet: its sign-in checks what GitLab says.
   const sso = input.authMethod === 'SSO';
   let token: TokenCheck | null = null;
-  if (sso) ssoApplication(deps, gitlabUrl);
+  if (sso) ssoApplication(deps, gitlabUrl, true);
   else {
     const target = { tenantId, deviceId: input.defaultDeviceId, gitlabUrl, groupPath: name, login: login!, passwordId: passwordId! };
     token = await verifiedToken(deps, request, target, { subject: 'ORGANIZATION', organizationId: null });

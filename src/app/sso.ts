@@ -27,12 +27,17 @@ export interface CallbackOutcome {
   retryAfterSeconds?: number;
 }
 
-export function ssoApplication(deps: AppDeps, gitlabUrl: string): OAuthApplication {
+/**
+ * The OAuth application Backplane signs in to `gitlabUrl` with, or a refusal. `fromInput`: the
+ * request names authMethod and gitlabUrl itself (adding an organization), and the refusal names
+ * the field at fault; a later sign-in of an organization names neither.
+ */
+export function ssoApplication(deps: AppDeps, gitlabUrl: string, fromInput = false): OAuthApplication {
   if (deps.sso.application === null) {
     throw new DomainError(
       'INVALID_INPUT',
       'authMethod SSO needs Backplane registered as an application on GitLab: set BACKPLANE_GITLAB_OAUTH_CLIENT_ID and BACKPLANE_GITLAB_OAUTH_CLIENT_SECRET, or add the organization with authMethod TOKEN',
-      'authMethod',
+      fromInput ? 'authMethod' : undefined,
     );
   }
   // Its secret is sent to the organization's GitLab: only to the one it was issued by.
@@ -40,7 +45,7 @@ export function ssoApplication(deps: AppDeps, gitlabUrl: string): OAuthApplicati
     throw new DomainError(
       'INVALID_INPUT',
       `SSO is set up for the GitLab at ${deps.sso.application.gitlabUrl} (BACKPLANE_GITLAB_OAUTH_URL): add an organization on ${gitlabUrl} with authMethod TOKEN`,
-      'gitlabUrl',
+      fromInput ? 'gitlabUrl' : undefined,
     );
   }
   return deps.sso.application;

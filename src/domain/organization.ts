@@ -226,7 +226,7 @@ export function admissible(data: AddOrganizationData): { name: string; gitlabUrl
   if (!passwordId) throw new DomainError('INVALID_INPUT', 'authMethod TOKEN needs a passwordId', 'passwordId');
   if (!known.passwordStored) throw new DomainError('NOT_FOUND', `no password ${passwordId}`, 'passwordId');
   if (known.passwordHoldsAuthorization)
-    throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`);
+    throw new DomainError('CONFLICT', `password ${passwordId} holds an SSO organization's authorization: it is no personal access token`, 'passwordId');
   shared(data, name, gitlabUrl);
   return { name, gitlabUrl, login: login.trim(), passwordId };
 }
@@ -236,7 +236,7 @@ function shared(data: AddOrganizationData, name: string, gitlabUrl: string): voi
   if (!data.known.deviceRegistered) throw new DomainError('NOT_FOUND', `no device ${data.defaultDeviceId}`, 'defaultDeviceId');
   checkSync(data.repositoriesSync);
   if (data.known.sameGroupOrganizationId !== null) {
-    throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${data.known.sameGroupOrganizationId}`);
+    throw new DomainError('CONFLICT', `group ${name} on ${gitlabUrl} is already organization ${data.known.sameGroupOrganizationId}`, 'name');
   }
 }
 

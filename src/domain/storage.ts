@@ -88,6 +88,7 @@ export const storage: Decider<StorageState, StorageCommand, StorageEvent> = {
             throw new DomainError(
               'CONFLICT',
               `another storage keeps its objects in bucket ${s3.bucket} under prefix "${s3.prefix}": give this one a prefix of its own`,
+              's3.prefix',
             );
           }
           return [{ type: 'StorageAdded', data: { storageId, name, kind, s3: { ...s3 } } }];

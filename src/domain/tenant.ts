@@ -65,7 +65,7 @@ export const tenant: Decider<TenantState, TenantCommand, TenantEvent> = {
         // The metrics are the whole process's, every tenant's activity in them: the operator's to read.
         if (role === 'METRICS' && !state.root) throw new DomainError('FORBIDDEN', "only the root tenant (the operator's) may create METRICS tokens");
         if (Object.values(state.tokens).some((token) => !token.revoked && token.name === name)) {
-          throw new DomainError('CONFLICT', `an API token named "${name}" is already active in this tenant`);
+          throw new DomainError('CONFLICT', `an API token named "${name}" is already active in this tenant`, 'name');
         }
         return [{ type: 'ApiTokenCreated', data: { tenantId, tokenId, name, role } }];
       }

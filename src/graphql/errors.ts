@@ -5,7 +5,7 @@ import { echoed } from '../core/echo';
 import { ReadModelsCatchingUpError } from '../core/errors';
 import { loggedError, type Logger } from '../core/logger';
 import { DomainError } from '../domain/errors';
-import { BackplaneError, type ErrorCode } from '../errors';
+import { BackplaneError, MAX_MESSAGE, type ErrorCode } from '../errors';
 
 /** Codes the API answers with, its own and Apollo's; anything else is answered without its message. */
 const CLIENT_CODES = [
@@ -123,7 +123,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     const retry = original instanceof ReadModelsCatchingUpError ? { retryAfterMs: original.retryAfterMs } : {};
     // The part of the input at fault, as class-validator's refusals and the resolvers' own name theirs.
     const field = original instanceof DomainError && original.field !== undefined ? { field: original.field } : {};
-    if (code !== INTERNAL) return { ...base, message: original.message, extensions: { code, ...retry, ...field } };
+    // A message may quote what came in (an id): its hidden characters go, as in every other answer.
+    if (code !== INTERNAL) return { ...base, message: echoed(original.message, MAX_MESSAGE), extensions: { code, ...retry, ...field } };
   }
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
   if (clientCodes.has(code)) {

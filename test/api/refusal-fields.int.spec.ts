@@ -5,6 +5,9 @@ import { buildScenario, ops, secretValue, type Scenario } from '../support/scena
 
 /** A well-formed id that names nothing. */
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
+/** An id with a right-to-left override and a terminal escape in it. */
+const HIDDEN_ID = 'snap\u202Eshot\u001b[31m';
+const restoreSnapshot = 'mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) { id } }';
 const updatePlanBackupSettings = 'mutation($planId: ID!, $input: PlanBackupSettingsInput!) { updatePlanBackupSettings(planId: $planId, input: $input) { id } }';
 const addAuditDestination = 'mutation($input: AddAuditDestinationInput!) { addAuditDestination(input: $input) { id } }';
 const addNotificationChannel = 'mutation($input: AddNotificationChannelInput!) { addNotificationChannel(input: $input) { id } }';
@@ -26,6 +29,7 @@ describe.each(apiStores)('refusals of the rules name the field at fault, on %s',
     // What the conflicts below meet.
     await api.ok(api.rootToken, ops.createPlan, { input: { organizationId: s.organizationId, name: 'fields plan' } });
     await api.ok(api.rootToken, ops.registerDevice, { name: 'fields device' });
+    await api.ok(api.rootToken, ops.createApiToken, { name: 'fields viewer', role: 'VIEWER' });
     await api.ok(api.rootToken, addAuditDestination, { input: { name: 'fields siem', url: 'https://siem.example.com/in', passwordId: s.passwordId } });
     await api.service.app.jobs.idle();
   });
@@ -94,6 +98,7 @@ describe.each(apiStores)('refusals of the rules name the field at fault, on %s',
     ],
     ['a password change that changes nothing', ops.changePassword, () => ({ id: s.passwordId, input: {} }), 'BAD_USER_INPUT', 'secret'],
     ['a password entry named as another', ops.storePassword, () => ({ input: { name: 'fields token 0', secret: secretValue('again') } }), 'CONFLICT', 'name'],
+    ['an API token named as an active one', ops.createApiToken, () => ({ name: 'fields viewer', role: 'VIEWER' }), 'CONFLICT', 'name'],
     ['a device named as another', ops.registerDevice, () => ({ name: 'fields device' }), 'CONFLICT', 'name'],
     ['a licence of -1 seats', ops.setLicenseSeats, () => ({ count: -1 }), 'BAD_USER_INPUT', 'count'],
     [
@@ -147,6 +152,17 @@ describe.each(apiStores)('refusals of the rules name the field at fault, on %s',
     expect(response.errors).toHaveLength(1);
     expect(response.errors?.[0]?.extensions).toEqual({ code, field });
     expect(await head()).toBe(before);
+  });
+
+  it.each([
+    ['a restore', restoreSnapshot, { input: { snapshotId: HIDDEN_ID, target: 'ARCHIVE' } }, 'snapshotId'],
+    ['a plan', ops.createPlan, { input: { organizationId: HIDDEN_ID, name: 'hidden' } }, 'organizationId'],
+  ])("quotes an id that names nothing in %s's refusal without its hidden characters", async (_what, query, variables, field) => {
+    const response: GraphQLResponse = await api.request(api.rootToken, query, variables);
+    expect(response.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field });
+    expect(response.errors?.[0]?.message).toContain('snap?shot?[31m');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test asserts that no escape or override comes back
+    expect(JSON.stringify(response)).not.toMatch(/\u202e|\u001b|‮|/i);
   });
 
   it('names the field over the WebSocket too', async () => {
