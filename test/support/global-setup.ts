@@ -1,12 +1,15 @@
 import { Client } from 'pg';
 import { preparePgliteTemplate } from './pglite-template';
 import { testDatabaseUrl } from './postgres-url';
+import { makeRunTmpdir } from './run-tmpdir';
 
 /**
  * Finds out once whether the PostgreSQL server answers. Suites that need it read
  * BACKPLANE_TEST_POSTGRES; with BACKPLANE_REQUIRE_POSTGRES=1 (CI) a missing server fails the run.
  */
 export default async function globalSetup(): Promise<void> {
+  // First: the template below, and every temporary file of the run, go into the run's own folder.
+  makeRunTmpdir();
   await preparePgliteTemplate();
   const url = testDatabaseUrl();
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
