@@ -53,10 +53,10 @@ function nodeOptions(): string[] {
   return given === undefined ? serviceNodeOptions(ROOT) : given.split(/\s+/).filter((word) => word !== '');
 }
 
-async function startService(env: NodeJS.ProcessEnv): Promise<Started> {
+async function startService(env: NodeJS.ProcessEnv, options: string[]): Promise<Started> {
   const startedAt = performance.now();
   // With the Node options npm start gives it: the memory measured is that of the service as it is run.
-  const child = spawn(process.execPath, [...nodeOptions(), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...options, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', () => undefined);
   const url = await new Promise<string>((resolve, reject) => {
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `Backplane embedded memory benchmark: Node ${process.version}, ${availableParallelism()} CPUs; the service run as node ${[...options, SERVICE_MAIN].join(' ')}\n`,
     );
-    const first = await startService(env);
+    const first = await startService(env, options);
     await untilReady(first);
     await sleep(IDLE_MS);
     const idle = await memoryOf(first.child.pid!);
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     const appendMs = performance.now() - appendedAt;
     const loadedFloor = await floorMb(dataDir);
 
-    const second = await startService(env);
+    const second = await startService(env, options);
     const catchUp = await untilReady(second);
     await sleep(IDLE_MS);
     const loaded = await memoryOf(second.child.pid!);
